@@ -1,0 +1,126 @@
+//! One error type for the core, classified so callers decide from the variant, never from text.
+
+use std::time::Duration;
+
+use crate::model::Venue;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A venue's own answer to a request, kept verbatim so it survives the trip to Python.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VenueReply {
+    pub venue: Venue,
+    /// Binance `code` / Bybit `retCode`; `None` when the venue answered without one (e.g. bare 5xx).
+    pub code: Option<i64>,
+    pub message: String,
+    pub http_status: Option<u16>,
+}
+
+impl std::fmt::Display for VenueReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.venue)?;
+        if let Some(code) = self.code {
+            write!(f, " code {code}")?;
+        }
+        if let Some(status) = self.http_status {
+            write!(f, " (HTTP {status})")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The venue rejected a request for a reason not covered by a more specific variant.
+    #[error("{0}")]
+    Exchange(VenueReply),
+    /// The venue (or our limiter on its behalf) refused because a rate limit was hit.
+    #[error("rate limited: {reply}")]
+    RateLimited { reply: VenueReply, retry_after: Option<Duration> },
+    /// The venue banned this client (Binance 418, Bybit 403) until `until_ms` (Unix ms).
+    #[error("banned until {until_ms} ms: {reply}")]
+    Banned { reply: VenueReply, until_ms: i64 },
+    /// Keys missing, wrong, expired, or a signature the venue did not accept.
+    #[error("authentication failed: {0}")]
+    Auth(VenueReply),
+    /// The venue does not know the order.
+    #[error("order not found: {0}")]
+    OrderNotFound(VenueReply),
+    /// The order breaks a rule, checked locally (`reply` is `None`) or by the venue.
+    #[error("invalid order ({rule}): {message}")]
+    InvalidOrder { rule: String, message: String, reply: Option<VenueReply> },
+    /// The venue's circuit breaker is open: failing fast instead of adding load.
+    #[error("circuit open for {venue}: retry in {retry_in:?}")]
+    CircuitOpen { venue: Venue, retry_in: Duration },
+    /// The connection went away while a request or stream depended on it.
+    #[error("connection lost: {0}")]
+    ConnectionLost(String),
+    /// No answer in time. For writes the outcome is unknown, never assumed failed.
+    #[error("timed out after {after:?}: {what}")]
+    Timeout { what: String, after: Duration },
+    /// A never-drop stream's consumer fell `capacity` events behind; the stream was closed.
+    #[error("slow consumer: fell {capacity} events behind on a stream that never drops")]
+    SlowConsumer { capacity: usize },
+    /// A caller-supplied value is unusable; `field` names it.
+    #[error("invalid value for '{field}': {reason}")]
+    InvalidArgument { field: String, reason: String },
+    /// The venue sent something we cannot read. Counted and logged; never a panic.
+    #[error("malformed message from {venue}: {reason}")]
+    Protocol { venue: Venue, reason: String },
+    /// The stream or connector was closed.
+    #[error("closed")]
+    Closed,
+}
+
+impl Error {
+    pub fn invalid_argument(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidArgument { field: field.into(), reason: reason.into() }
+    }
+
+    /// Whether the same request may be sent again as is. Only for idempotent requests:
+    /// a write that timed out has an unknown outcome and is resolved by a query instead.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::ConnectionLost(_) | Error::Timeout { .. } | Error::RateLimited { .. } => true,
+            Error::Exchange(reply) => reply.http_status.is_some_and(|s| s >= 500),
+            _ => false,
+        }
+    }
+
+    pub fn venue_reply(&self) -> Option<&VenueReply> {
+        match self {
+            Error::Exchange(r) | Error::Auth(r) | Error::OrderNotFound(r) => Some(r),
+            Error::RateLimited { reply, .. } | Error::Banned { reply, .. } => Some(reply),
+            Error::InvalidOrder { reply, .. } => reply.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(http_status: Option<u16>) -> VenueReply {
+        VenueReply { venue: Venue::Binance, code: Some(-1003), message: "Too many".into(), http_status }
+    }
+
+    #[test]
+    fn retry_classification_comes_from_the_variant() {
+        // case 0: 5xx from the venue may be retried (idempotent requests only)
+        assert!(Error::Exchange(reply(Some(503))).is_retryable());
+        // case 1: a 4xx answer is final
+        assert!(!Error::Exchange(reply(Some(400))).is_retryable());
+        // case 2: auth problems never heal by retrying
+        assert!(!Error::Auth(reply(Some(401))).is_retryable());
+        // case 3: a ban is not a rate limit
+        assert!(!Error::Banned { reply: reply(Some(418)), until_ms: 1 }.is_retryable());
+    }
+
+    #[test]
+    fn display_keeps_venue_code_and_message() {
+        let text = Error::RateLimited { reply: reply(Some(429)), retry_after: None }.to_string();
+        assert_eq!(text, "rate limited: binance code -1003 (HTTP 429): Too many");
+    }
+}

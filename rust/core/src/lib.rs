@@ -1,0 +1,13 @@
+//! tradewire-core: everything of tradewire that is not Python.
+//!
+//! Money is `rust_decimal::Decimal` (or integer ticks inside books), never a float.
+//! Nothing received from the network may panic: every failure is an [`Error`].
+
+pub mod error;
+pub mod model;
+pub mod resilience;
+pub mod stream;
+pub mod supervise;
+pub mod venue;
+
+pub use error::{Error, Result};

@@ -1,0 +1,130 @@
+//! Exact decimal parsing. Money enters as text (from the wire or from the caller) and must
+//! never be rounded: input that does not fit `Decimal` exactly is an error, not an approximation.
+
+use rust_decimal::Decimal;
+
+/// Largest exponent magnitude worth expanding; anything beyond cannot fit 28 digits anyway.
+const MAX_EXPONENT: i64 = 64;
+
+/// Why a number was refused. The caller adds the field name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecimalError {
+    #[error("'{0}' is not a decimal number")]
+    Malformed(String),
+    #[error("'{0}' does not fit a 96-bit decimal with at most 28 fractional digits exactly")]
+    OutOfRange(String),
+}
+
+/// Parses plain (`"0.00100000"`, `"-12"`) or scientific (`"1.5E-7"`) notation exactly.
+/// Trailing zeros are kept (they carry the venue's precision) unless they alone make the
+/// value exceed 28 fractional digits, in which case dropping them loses nothing.
+pub fn parse_decimal(text: &str) -> Result<Decimal, DecimalError> {
+    let malformed = || DecimalError::Malformed(text.to_owned());
+    let bytes = text.as_bytes();
+    if bytes.is_empty() || bytes.len() > 256 {
+        return Err(malformed());
+    }
+    let (mantissa, exponent) = match text.find(['e', 'E']) {
+        Some(at) => {
+            let exponent: i64 = text[at + 1..].parse().map_err(|_| malformed())?;
+            (&text[..at], exponent)
+        }
+        None => (text, 0),
+    };
+    let (negative, digits) = match mantissa.as_bytes().first() {
+        Some(b'-') => (true, &mantissa[1..]),
+        Some(b'+') => (false, &mantissa[1..]),
+        _ => (false, mantissa),
+    };
+    let (int_part, frac_part) = match digits.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (digits, ""),
+    };
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (int_part.is_empty() && frac_part.is_empty()) || !all_digits(int_part) || !all_digits(frac_part) {
+        return Err(malformed());
+    }
+    if exponent.abs() > MAX_EXPONENT {
+        return Err(DecimalError::OutOfRange(text.to_owned()));
+    }
+    // Move the decimal point by `exponent` on the digit string, then parse exactly.
+    let mut all = String::with_capacity(int_part.len() + frac_part.len() + MAX_EXPONENT as usize + 2);
+    all.push_str(int_part);
+    all.push_str(frac_part);
+    let mut point = int_part.len() as i64 + exponent;
+    if point < 0 {
+        all.insert_str(0, &"0".repeat((-point) as usize));
+        point = 0;
+    }
+    while (all.len() as i64) < point {
+        all.push('0');
+    }
+    let point = point as usize;
+    let (int_digits, frac_digits) = all.split_at(point);
+    let int_digits = int_digits.trim_start_matches('0');
+    let mut frac_digits = frac_digits;
+    if frac_digits.len() > 28 {
+        let significant = frac_digits.trim_end_matches('0').len();
+        frac_digits = &frac_digits[..significant.max(28)];
+    }
+    let mut plain = String::with_capacity(all.len() + 3);
+    if negative {
+        plain.push('-');
+    }
+    plain.push_str(if int_digits.is_empty() { "0" } else { int_digits });
+    if !frac_digits.is_empty() {
+        plain.push('.');
+        plain.push_str(frac_digits);
+    }
+    Decimal::from_str_exact(&plain).map_err(|_| DecimalError::OutOfRange(text.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_exactly_or_refuses() {
+        let ok = [
+            // case 0: venue strings keep their trailing zeros
+            ("0.00100000", "0.00100000"),
+            // case 1: 18 fractional digits survive
+            ("0.123456789012345678", "0.123456789012345678"),
+            // case 2: 28 significant digits, large
+            ("1234567890123456789012345678", "1234567890123456789012345678"),
+            // case 3: the largest representable value
+            ("79228162514264337593543950335", "79228162514264337593543950335"),
+            // case 4: scientific notation as Python's str(Decimal) writes it
+            ("1.5E-7", "0.00000015"),
+            ("1E+3", "1000"),
+            ("-2.50e2", "-250"),
+            // case 5: zeros beyond 28 fractional digits carry no value
+            ("1.000000000000000000000000000000", "1.0000000000000000000000000000"),
+            ("+7", "7"),
+            (".5", "0.5"),
+        ];
+        for (input, want) in ok {
+            assert_eq!(parse_decimal(input).unwrap().to_string(), want, "{input}");
+        }
+        let malformed = ["", "abc", "1.2.3", "NaN", "Infinity", "1e", "--1", "1_000", " 1", "0x10", "."];
+        for input in malformed {
+            assert!(matches!(parse_decimal(input), Err(DecimalError::Malformed(_))), "{input}");
+        }
+        let out_of_range = ["79228162514264337593543950336", "1e29", "1e-29", "0.00000000000000000000000000001", "1e999"];
+        for input in out_of_range {
+            assert!(matches!(parse_decimal(input), Err(DecimalError::OutOfRange(_))), "{input}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn round_trips_any_decimal(mantissa in proptest::num::i128::ANY, scale in 0u32..=28) {
+            let m = mantissa % 79_228_162_514_264_337_593_543_950_335i128;
+            let value = Decimal::from_i128_with_scale(m, scale);
+            let text = value.to_string();
+            let back = parse_decimal(&text).unwrap();
+            proptest::prop_assert_eq!(back, value);
+            proptest::prop_assert_eq!(back.to_string(), text);
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! Venue-neutral domain types. Venue wire formats live in `venue/*/messages.rs` and convert
+//! into these; nothing here knows a venue's field letters.
+
+mod decimal;
+mod types;
+
+pub use decimal::{DecimalError, parse_decimal};
+pub use rust_decimal::Decimal;
+pub use types::*;
+
+/// Declares a fieldless enum with its canonical upper-case names, `as_str`, `ALL` and `FromStr`.
+macro_rules! named_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub const fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = crate::Error;
+
+            fn from_str(text: &str) -> crate::Result<Self> {
+                $name::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str().eq_ignore_ascii_case(text))
+                    .ok_or_else(|| {
+                        let allowed: Vec<&str> = $name::ALL.iter().map(|v| v.as_str()).collect();
+                        crate::Error::invalid_argument(
+                            stringify!($name),
+                            format!("'{text}' is not one of {}", allowed.join(", ")),
+                        )
+                    })
+            }
+        }
+    };
+}
+
+named_enum! {
+    /// An exchange.
+    Venue { Binance = "binance", Bybit = "bybit" }
+}
+
+named_enum! {
+    /// A product line of a venue: Binance `spot`/`usdm`, Bybit `spot`/`linear`.
+    Market { Spot = "spot", Usdm = "usdm", Linear = "linear" }
+}
+
+impl Market {
+    /// The markets each venue offers through tradewire.
+    pub fn of(venue: Venue) -> &'static [Market] {
+        match venue {
+            Venue::Binance => &[Market::Spot, Market::Usdm],
+            Venue::Bybit => &[Market::Spot, Market::Linear],
+        }
+    }
+
+    pub fn is_derivative(self) -> bool {
+        !matches!(self, Market::Spot)
+    }
+}
+
+named_enum! {
+    Side { Buy = "BUY", Sell = "SELL" }
+}
+
+named_enum! {
+    OrderType { Limit = "LIMIT", Market = "MARKET" }
+}
+
+named_enum! {
+    /// `PostOnly` is Binance USD-M `GTX`, Bybit `PostOnly` and Binance spot `LIMIT_MAKER`.
+    TimeInForce { Gtc = "GTC", Ioc = "IOC", Fok = "FOK", PostOnly = "POST_ONLY" }
+}
+
+named_enum! {
+    /// One order status for every venue. Binance: NEW, PENDING_NEW, PARTIALLY_FILLED, FILLED,
+    /// CANCELED, PENDING_CANCEL, REJECTED, EXPIRED, EXPIRED_IN_MATCH. Bybit v5: Created (→
+    /// PENDING_NEW), New, PartiallyFilled, Untriggered, Triggered, Filled, Cancelled,
+    /// PartiallyFilledCanceled, Rejected, Deactivated. `Unknown`: sent, fate not yet known.
+    OrderStatus {
+        Unknown = "UNKNOWN",
+        PendingNew = "PENDING_NEW",
+        Untriggered = "UNTRIGGERED",
+        Triggered = "TRIGGERED",
+        New = "NEW",
+        PartiallyFilled = "PARTIALLY_FILLED",
+        PendingCancel = "PENDING_CANCEL",
+        Filled = "FILLED",
+        Canceled = "CANCELED",
+        PartiallyFilledCanceled = "PARTIALLY_FILLED_CANCELED",
+        Rejected = "REJECTED",
+        Expired = "EXPIRED",
+        ExpiredInMatch = "EXPIRED_IN_MATCH",
+        Deactivated = "DEACTIVATED",
+    }
+}
+
+impl OrderStatus {
+    /// Nothing leaves a terminal status (fills may still be applied, see the order state machine).
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Filled
+                | OrderStatus::Canceled
+                | OrderStatus::PartiallyFilledCanceled
+                | OrderStatus::Rejected
+                | OrderStatus::Expired
+                | OrderStatus::ExpiredInMatch
+                | OrderStatus::Deactivated
+        )
+    }
+
+    pub fn is_open(self) -> bool {
+        !self.is_terminal() && self != OrderStatus::Unknown
+    }
+}
+
+named_enum! {
+    PositionSide { Long = "LONG", Short = "SHORT", Flat = "FLAT" }
+}

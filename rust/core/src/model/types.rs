@@ -1,0 +1,151 @@
+//! Value types that cross into Python. Times: `exchange_time_ms` is the venue's Unix time in
+//! milliseconds, `local_time_ns` our receive time in Unix nanoseconds.
+
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+
+use super::{Market, OrderStatus, OrderType, PositionSide, Side, TimeInForce, Venue};
+
+/// A symbol as the venue spells it (`BTCUSDT`); shared, since every event repeats it.
+pub type Symbol = Arc<str>;
+
+/// Where an event came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Source {
+    pub venue: Venue,
+    pub market: Market,
+}
+
+/// A public trade.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Trade {
+    pub source: Source,
+    pub symbol: Symbol,
+    /// Binance ids are integers, Bybit's are UUIDs: kept as text.
+    pub trade_id: String,
+    pub price: Decimal,
+    pub qty: Decimal,
+    /// The aggressor's side.
+    pub side: Side,
+    pub exchange_time_ms: i64,
+    pub local_time_ns: i64,
+}
+
+/// A 24 h ticker. Bid/ask are absent where the venue's ticker lacks them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Ticker {
+    pub source: Source,
+    pub symbol: Symbol,
+    pub last: Decimal,
+    pub bid: Option<Decimal>,
+    pub bid_qty: Option<Decimal>,
+    pub ask: Option<Decimal>,
+    pub ask_qty: Option<Decimal>,
+    pub volume_24h: Decimal,
+    pub quote_volume_24h: Decimal,
+    pub exchange_time_ms: i64,
+    pub local_time_ns: i64,
+}
+
+/// One price level of a book.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Level {
+    pub price: Decimal,
+    pub qty: Decimal,
+}
+
+/// A symbol's trading rules, with the venue's raw filters kept for anything not modelled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SymbolInfo {
+    pub source: Source,
+    pub symbol: Symbol,
+    pub base_asset: String,
+    pub quote_asset: String,
+    /// The venue's status word (`TRADING`, `Trading`, `HALT`, ...).
+    pub status: String,
+    pub trading: bool,
+    pub tick_size: Decimal,
+    pub step_size: Decimal,
+    pub min_qty: Decimal,
+    pub max_qty: Option<Decimal>,
+    pub min_notional: Option<Decimal>,
+    pub market_min_qty: Option<Decimal>,
+    pub market_max_qty: Option<Decimal>,
+    pub price_precision: u32,
+    pub qty_precision: u32,
+    /// The venue's filter objects as received (JSON text).
+    pub raw_filters: String,
+}
+
+/// An order as last known.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Order {
+    pub source: Source,
+    pub symbol: Symbol,
+    /// Empty while the venue has not acknowledged the order.
+    pub order_id: String,
+    pub client_order_id: String,
+    pub side: Side,
+    pub order_type: OrderType,
+    pub time_in_force: Option<TimeInForce>,
+    pub price: Option<Decimal>,
+    pub qty: Option<Decimal>,
+    pub quote_qty: Option<Decimal>,
+    pub filled_qty: Decimal,
+    pub avg_price: Option<Decimal>,
+    pub status: OrderStatus,
+    pub reduce_only: bool,
+    pub created_time_ms: i64,
+    pub updated_time_ms: i64,
+}
+
+/// One execution of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Fill {
+    pub source: Source,
+    pub symbol: Symbol,
+    pub order_id: String,
+    pub client_order_id: String,
+    pub trade_id: String,
+    pub side: Side,
+    pub price: Decimal,
+    pub qty: Decimal,
+    pub fee: Decimal,
+    pub fee_asset: String,
+    pub is_maker: bool,
+    pub exchange_time_ms: i64,
+}
+
+/// Funds of one asset.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Balance {
+    pub venue: Venue,
+    pub market: Market,
+    pub asset: String,
+    pub free: Decimal,
+    pub locked: Decimal,
+    pub exchange_time_ms: i64,
+}
+
+impl Balance {
+    pub fn total(&self) -> Decimal {
+        self.free + self.locked
+    }
+}
+
+/// A one-way-mode position on a derivatives market.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Position {
+    pub source: Source,
+    pub symbol: Symbol,
+    pub side: PositionSide,
+    /// Absolute size; the direction is `side`.
+    pub size: Decimal,
+    pub entry_price: Decimal,
+    pub unrealized_pnl: Decimal,
+    pub leverage: Decimal,
+    pub liquidation_price: Option<Decimal>,
+    pub mark_price: Option<Decimal>,
+    pub exchange_time_ms: i64,
+}

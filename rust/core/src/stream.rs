@@ -1,0 +1,447 @@
+//! Bounded event queues between Rust producers and one consumer (a Python async iterator).
+//!
+//! The consumer drains in batches and parks only on an empty queue; the producer calls the
+//! parked consumer's waker once, on the empty → non-empty transition. Three overflow policies:
+//! - [`Overflow::Conflate`]: keep the latest event per key (books): memory bounded by keys.
+//! - [`Overflow::GapMarker`]: drop what does not fit and deliver [`Item::Gap`] with the count
+//!   exactly where the hole is (trades, tickers).
+//! - [`Overflow::NeverDrop`]: a large buffer; overflowing it ends the stream with
+//!   [`Error::SlowConsumer`] — loud, never silent (order events).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use indexmap::IndexMap;
+use tokio::sync::Notify;
+
+use crate::error::Error;
+
+/// What to do when the consumer falls behind by `capacity` events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    Conflate,
+    GapMarker,
+    NeverDrop,
+}
+
+/// One delivery to the consumer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item<T> {
+    Event(T),
+    /// `missed` events were dropped here because the consumer was too slow.
+    Gap { missed: u64 },
+}
+
+/// Called once to wake a parked consumer. Must not block and must not call back into the queue.
+pub type Waker = Box<dyn FnOnce() + Send>;
+
+/// Why a send did not deliver.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// The consumer is gone (loop exited, `aclose()`, dropped) or the stream was closed.
+    #[error("stream closed")]
+    Closed,
+    /// A never-drop stream overflowed; it is now closed with [`Error::SlowConsumer`].
+    #[error("slow consumer")]
+    SlowConsumer,
+}
+
+/// Counters a producer or a health snapshot may read.
+#[derive(Debug, Default)]
+pub struct StreamStats {
+    pub delivered: AtomicU64,
+    pub dropped: AtomicU64,
+    pub conflated: AtomicU64,
+}
+
+enum Buffer<T> {
+    Fifo(VecDeque<Item<T>>),
+    Conflated { latest: IndexMap<u64, T>, key: fn(&T) -> u64 },
+}
+
+struct State<T> {
+    buffer: Buffer<T>,
+    /// Events dropped since the last delivered one (gap-marker policy).
+    pending_gap: u64,
+    /// Set by the producer (or by overflow): `Some(None)` clean end, `Some(Some(e))` failure.
+    end: Option<Option<Error>>,
+    waiter: Option<Waker>,
+    consumer_gone: bool,
+}
+
+impl<T> State<T> {
+    fn is_empty(&self) -> bool {
+        self.pending_gap == 0
+            && match &self.buffer {
+                Buffer::Fifo(q) => q.is_empty(),
+                Buffer::Conflated { latest, .. } => latest.is_empty(),
+            }
+    }
+}
+
+struct Shared<T> {
+    state: Mutex<State<T>>,
+    capacity: usize,
+    overflow: Overflow,
+    consumer_gone: Notify,
+    stats: StreamStats,
+}
+
+impl<T> Shared<T> {
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        // A panic while holding the lock cannot leave the queue half-updated in a way that
+        // matters more than losing the stream, so recover the guard rather than propagate.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Producer half. Dropping it ends the stream cleanly.
+pub struct Sender<T> {
+    shared: Arc<Shared<T>>,
+}
+
+/// Consumer half. Dropping it tells the producer the consumer is gone.
+pub struct Receiver<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> std::fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender").field("overflow", &self.shared.overflow).finish_non_exhaustive()
+    }
+}
+
+impl<T> std::fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver").field("overflow", &self.shared.overflow).finish_non_exhaustive()
+    }
+}
+
+fn new_pair<T>(capacity: usize, overflow: Overflow, buffer: Buffer<T>) -> (Sender<T>, Receiver<T>) {
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State { buffer, pending_gap: 0, end: None, waiter: None, consumer_gone: false }),
+        capacity: capacity.max(1),
+        overflow,
+        consumer_gone: Notify::new(),
+        stats: StreamStats::default(),
+    });
+    (Sender { shared: shared.clone() }, Receiver { shared })
+}
+
+/// A FIFO stream with the gap-marker or never-drop policy.
+///
+/// # Panics
+/// On `Overflow::Conflate`, which needs a key: use [`conflating`].
+pub fn channel<T>(capacity: usize, overflow: Overflow) -> (Sender<T>, Receiver<T>) {
+    assert!(overflow != Overflow::Conflate, "conflating streams need a key: use stream::conflating");
+    new_pair(capacity, overflow, Buffer::Fifo(VecDeque::with_capacity(capacity.min(4096))))
+}
+
+/// A stream that keeps only the latest event per `key(event)`, in first-arrival order of keys.
+/// `capacity` bounds the number of distinct keys waiting.
+pub fn conflating<T>(capacity: usize, key: fn(&T) -> u64) -> (Sender<T>, Receiver<T>) {
+    new_pair(capacity, Overflow::Conflate, Buffer::Conflated { latest: IndexMap::new(), key })
+}
+
+impl<T> Sender<T> {
+    /// Delivers one event, or applies the overflow policy. Never blocks on the consumer.
+    pub fn send(&self, event: T) -> Result<(), SendError> {
+        self.send_batch(std::iter::once(event))
+    }
+
+    /// Delivers several events under one lock and at most one wake-up.
+    pub fn send_batch(&self, events: impl IntoIterator<Item = T>) -> Result<(), SendError> {
+        let shared = &*self.shared;
+        let mut state = shared.lock();
+        if state.consumer_gone || state.end.is_some() {
+            return Err(SendError::Closed);
+        }
+        let mut overflowed = false;
+        let mut delivered = 0u64;
+        for event in events {
+            let State { buffer, pending_gap, .. } = &mut *state;
+            match buffer {
+                Buffer::Conflated { latest, key } => {
+                    let k = key(&event);
+                    let held = latest.len();
+                    match latest.entry(k) {
+                        indexmap::map::Entry::Occupied(mut slot) => {
+                            slot.insert(event);
+                            shared.stats.conflated.fetch_add(1, Ordering::Relaxed);
+                        }
+                        indexmap::map::Entry::Vacant(slot) if held < shared.capacity => {
+                            slot.insert(event);
+                            delivered += 1;
+                        }
+                        indexmap::map::Entry::Vacant(_) => {
+                            overflowed = true;
+                            break;
+                        }
+                    }
+                }
+                Buffer::Fifo(queue) => {
+                    let held = queue.len();
+                    if held < shared.capacity {
+                        if *pending_gap > 0 {
+                            queue.push_back(Item::Gap { missed: std::mem::take(pending_gap) });
+                        }
+                        queue.push_back(Item::Event(event));
+                        delivered += 1;
+                    } else if shared.overflow == Overflow::GapMarker {
+                        *pending_gap += 1;
+                        shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        overflowed = true;
+                        break;
+                    }
+                }
+            }
+        }
+        shared.stats.delivered.fetch_add(delivered, Ordering::Relaxed);
+        let result = if overflowed {
+            state.end = Some(Some(Error::SlowConsumer { capacity: shared.capacity }));
+            Err(SendError::SlowConsumer)
+        } else {
+            Ok(())
+        };
+        let waiter = state.waiter.take();
+        drop(state);
+        if let Some(wake) = waiter {
+            wake();
+        }
+        result
+    }
+
+    /// Ends the stream: the consumer receives what is buffered, then the end (or `error`).
+    pub fn close(self, error: Option<Error>) {
+        self.finish(error);
+    }
+
+    fn finish(&self, error: Option<Error>) {
+        let mut state = self.shared.lock();
+        if state.end.is_none() {
+            state.end = Some(error);
+        }
+        let waiter = state.waiter.take();
+        drop(state);
+        if let Some(wake) = waiter {
+            wake();
+        }
+    }
+
+    /// True once the consumer went away or the stream ended; the producer should stop.
+    pub fn is_closed(&self) -> bool {
+        let state = self.shared.lock();
+        state.consumer_gone || state.end.is_some()
+    }
+
+    /// Resolves when the consumer goes away.
+    pub async fn consumer_gone(&self) {
+        loop {
+            let notified = self.shared.consumer_gone.notified();
+            if self.shared.lock().consumer_gone {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    pub fn stats(&self) -> &StreamStats {
+        &self.shared.stats
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        self.finish(None);
+    }
+}
+
+/// What a drain found after taking the available items.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Drained {
+    /// More may come.
+    Open,
+    /// Nothing more will come: `None` for a clean end, else the failure to raise.
+    Ended(Option<Error>),
+}
+
+impl<T> Receiver<T> {
+    /// Moves up to `max` deliveries into `out`. Reports the end only when nothing is left.
+    pub fn drain_into(&self, max: usize, out: &mut Vec<Item<T>>) -> Drained {
+        let mut state = self.shared.lock();
+        let State { buffer, pending_gap, .. } = &mut *state;
+        match buffer {
+            Buffer::Fifo(queue) => {
+                let n = queue.len().min(max);
+                out.extend(queue.drain(..n));
+                if queue.is_empty() && *pending_gap > 0 && out.len() < max {
+                    out.push(Item::Gap { missed: std::mem::take(pending_gap) });
+                }
+            }
+            Buffer::Conflated { latest, .. } => {
+                let n = latest.len().min(max);
+                out.extend(latest.drain(..n).map(|(_, event)| Item::Event(event)));
+            }
+        }
+        if state.is_empty() {
+            if let Some(end) = &state.end {
+                return Drained::Ended(end.clone());
+            }
+        }
+        Drained::Open
+    }
+
+    /// Registers `wake` to be called when something arrives. Returns `false` (and drops
+    /// `wake`) when there is already something to drain or the stream has ended.
+    pub fn park(&self, wake: Waker) -> bool {
+        let mut state = self.shared.lock();
+        if !state.is_empty() || state.end.is_some() || state.consumer_gone {
+            return false;
+        }
+        state.waiter = Some(wake);
+        true
+    }
+
+    /// Releases the producer side: buffered events are discarded, further sends fail.
+    pub fn close(&self) {
+        let mut state = self.shared.lock();
+        if state.consumer_gone {
+            return;
+        }
+        state.consumer_gone = true;
+        state.waiter = None;
+        if let Buffer::Fifo(queue) = &mut state.buffer {
+            *queue = VecDeque::new();
+        }
+        if let Buffer::Conflated { latest, .. } = &mut state.buffer {
+            *latest = IndexMap::new();
+        }
+        drop(state);
+        self.shared.consumer_gone.notify_waiters();
+    }
+
+    pub fn stats(&self) -> &StreamStats {
+        &self.shared.stats
+    }
+
+    pub fn overflow(&self) -> Overflow {
+        self.shared.overflow
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    fn drain_all<T>(rx: &Receiver<T>) -> (Vec<Item<T>>, Drained) {
+        let mut out = Vec::new();
+        let status = rx.drain_into(usize::MAX, &mut out);
+        (out, status)
+    }
+
+    fn events(items: &[Item<u32>]) -> Vec<u32> {
+        items.iter().filter_map(|i| if let Item::Event(e) = i { Some(*e) } else { None }).collect()
+    }
+
+    #[test]
+    fn gap_marker_sits_exactly_where_events_were_dropped() {
+        let (tx, rx) = channel::<u32>(3, Overflow::GapMarker);
+        for i in 0..10 {
+            tx.send(i).unwrap();
+        }
+        let (first, _) = drain_all(&rx);
+        // Buffered events, then the hole (7 dropped) at the end because nothing followed yet.
+        assert_eq!(first, vec![Item::Event(0), Item::Event(1), Item::Event(2), Item::Gap { missed: 7 }]);
+        for i in 0..5 {
+            tx.send(i).unwrap();
+        }
+        let (second, _) = drain_all(&rx);
+        assert_eq!(events(&second), vec![0, 1, 2]);
+        assert_eq!(second[3], Item::Gap { missed: 2 });
+        assert_eq!(rx.stats().dropped.load(Ordering::Relaxed), 9);
+    }
+
+    #[test]
+    fn gap_before_later_events_when_room_frees_up() {
+        let (tx, rx) = channel::<u32>(2, Overflow::GapMarker);
+        tx.send_batch([1, 2, 3, 4]).unwrap();
+        let mut out = Vec::new();
+        rx.drain_into(1, &mut out); // frees one slot; the gap (2 dropped) is still pending
+        tx.send(5).unwrap();
+        let (rest, _) = drain_all(&rx);
+        assert_eq!(rest, vec![Item::Event(2), Item::Gap { missed: 2 }, Item::Event(5)]);
+    }
+
+    #[test]
+    fn never_drop_overflow_ends_the_stream_loudly_after_delivering_the_buffer() {
+        let (tx, rx) = channel::<u32>(2, Overflow::NeverDrop);
+        tx.send(1).unwrap();
+        tx.send(2).unwrap();
+        assert_eq!(tx.send(3), Err(SendError::SlowConsumer));
+        assert_eq!(tx.send(4), Err(SendError::Closed));
+        let (items, status) = drain_all(&rx);
+        assert_eq!(events(&items), vec![1, 2]);
+        assert_eq!(status, Drained::Ended(Some(Error::SlowConsumer { capacity: 2 })));
+    }
+
+    #[test]
+    fn conflation_keeps_latest_per_key_in_first_arrival_order() {
+        let (tx, rx) = conflating::<(u64, u32)>(8, |e| e.0);
+        tx.send_batch([(1, 10), (2, 20), (1, 11), (3, 30), (2, 21)]).unwrap();
+        let (items, _) = drain_all(&rx);
+        assert_eq!(items, vec![Item::Event((1, 11)), Item::Event((2, 21)), Item::Event((3, 30))]);
+        assert_eq!(rx.stats().conflated.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn wakes_once_on_empty_to_non_empty_only() {
+        let (tx, rx) = channel::<u32>(16, Overflow::GapMarker);
+        let wakes = Arc::new(AtomicUsize::new(0));
+        let w = wakes.clone();
+        assert!(rx.park(Box::new(move || {
+            w.fetch_add(1, Ordering::SeqCst);
+        })));
+        tx.send(1).unwrap();
+        tx.send(2).unwrap();
+        assert_eq!(wakes.load(Ordering::SeqCst), 1);
+        // Not parked again because there is data: the consumer must drain instead.
+        assert!(!rx.park(Box::new(|| {})));
+    }
+
+    #[test]
+    fn dropping_the_receiver_releases_the_producer() {
+        let (tx, rx) = channel::<u32>(4, Overflow::GapMarker);
+        tx.send(1).unwrap();
+        drop(rx);
+        assert!(tx.is_closed());
+        assert_eq!(tx.send(2), Err(SendError::Closed));
+    }
+
+    #[tokio::test]
+    async fn producer_awaits_consumer_gone() {
+        let (tx, rx) = channel::<u32>(4, Overflow::NeverDrop);
+        let task = tokio::spawn(async move { tx.consumer_gone().await });
+        tokio::task::yield_now().await;
+        rx.close();
+        task.await.unwrap();
+    }
+
+    #[test]
+    fn clean_end_is_reported_after_the_last_item() {
+        let (tx, rx) = channel::<u32>(4, Overflow::GapMarker);
+        tx.send(7).unwrap();
+        drop(tx);
+        let mut out = Vec::new();
+        assert_eq!(rx.drain_into(usize::MAX, &mut out), Drained::Ended(None));
+        assert_eq!(events(&out), vec![7]);
+    }
+}

@@ -1,0 +1,3 @@
+//! Binance spot (`/api/v3`) and USD-M futures (`/fapi`).
+
+pub mod orders;

@@ -1,0 +1,3 @@
+//! Bybit v5, categories `spot` and `linear`.
+
+pub mod orders;
