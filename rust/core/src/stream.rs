@@ -9,7 +9,7 @@
 //!   [`Error::SlowConsumer`] — loud, never silent (order events).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use indexmap::IndexMap;
@@ -82,6 +82,9 @@ impl<T> State<T> {
 
 struct Shared<T> {
     state: Mutex<State<T>>,
+    /// Deliveries the consumer has taken out of `state` but not yet handed on: they still
+    /// count against `capacity`, so the bound holds end to end.
+    in_hand: AtomicUsize,
     capacity: usize,
     overflow: Overflow,
     consumer_gone: Notify,
@@ -104,6 +107,9 @@ pub struct Sender<T> {
 /// Consumer half. Dropping it tells the producer the consumer is gone.
 pub struct Receiver<T> {
     shared: Arc<Shared<T>>,
+    /// FIFO deliveries swapped out of the shared buffer in O(1), handed out from here without
+    /// holding the producer's lock. Only the consumer touches it.
+    local: Mutex<VecDeque<Item<T>>>,
 }
 
 impl<T> std::fmt::Debug for Sender<T> {
@@ -121,12 +127,13 @@ impl<T> std::fmt::Debug for Receiver<T> {
 fn new_pair<T>(capacity: usize, overflow: Overflow, buffer: Buffer<T>) -> (Sender<T>, Receiver<T>) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State { buffer, pending_gap: 0, end: None, waiter: None, consumer_gone: false }),
+        in_hand: AtomicUsize::new(0),
         capacity: capacity.max(1),
         overflow,
         consumer_gone: Notify::new(),
         stats: StreamStats::default(),
     });
-    (Sender { shared: shared.clone() }, Receiver { shared })
+    (Sender { shared: shared.clone() }, Receiver { shared, local: Mutex::new(VecDeque::new()) })
 }
 
 /// A FIFO stream with the gap-marker or never-drop policy.
@@ -152,6 +159,8 @@ impl<T> Sender<T> {
 
     /// Delivers several events under one lock and at most one wake-up.
     pub fn send_batch(&self, events: impl IntoIterator<Item = T>) -> Result<(), SendError> {
+        // Build the events before taking the lock, so the consumer never waits on our work.
+        let events: Vec<T> = events.into_iter().collect();
         let shared = &*self.shared;
         let mut state = shared.lock();
         if state.consumer_gone || state.end.is_some() {
@@ -159,6 +168,7 @@ impl<T> Sender<T> {
         }
         let mut overflowed = false;
         let mut delivered = 0u64;
+        let in_hand = shared.in_hand.load(Ordering::Acquire);
         for event in events {
             let State { buffer, pending_gap, .. } = &mut *state;
             match buffer {
@@ -181,7 +191,7 @@ impl<T> Sender<T> {
                     }
                 }
                 Buffer::Fifo(queue) => {
-                    let held = queue.len();
+                    let held = queue.len() + in_hand;
                     if held < shared.capacity {
                         if *pending_gap > 0 {
                             queue.push_back(Item::Gap { missed: std::mem::take(pending_gap) });
@@ -250,6 +260,18 @@ impl<T> Sender<T> {
     pub fn stats(&self) -> &StreamStats {
         &self.shared.stats
     }
+
+    /// Deliveries waiting for the consumer.
+    pub fn backlog(&self) -> usize {
+        match &self.shared.lock().buffer {
+            Buffer::Fifo(queue) => queue.len(),
+            Buffer::Conflated { latest, .. } => latest.len(),
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.shared.capacity
+    }
 }
 
 impl<T> Drop for Sender<T> {
@@ -270,32 +292,46 @@ pub enum Drained {
 impl<T> Receiver<T> {
     /// Moves up to `max` deliveries into `out`. Reports the end only when nothing is left.
     pub fn drain_into(&self, max: usize, out: &mut Vec<Item<T>>) -> Drained {
+        let mut local = self.local.lock().unwrap_or_else(|p| p.into_inner());
         let mut state = self.shared.lock();
+        if state.consumer_gone {
+            return Drained::Ended(None);
+        }
         let State { buffer, pending_gap, .. } = &mut *state;
         match buffer {
             Buffer::Fifo(queue) => {
-                let n = queue.len().min(max);
-                out.extend(queue.drain(..n));
-                if queue.is_empty() && *pending_gap > 0 && out.len() < max {
-                    out.push(Item::Gap { missed: std::mem::take(pending_gap) });
+                if local.is_empty() {
+                    // O(1) under the lock; the producer keeps pushing into our old, empty buffer.
+                    std::mem::swap(&mut *local, queue);
+                    if *pending_gap > 0 {
+                        local.push_back(Item::Gap { missed: std::mem::take(pending_gap) });
+                    }
+                    self.shared.in_hand.store(local.len(), Ordering::Release);
                 }
             }
             Buffer::Conflated { latest, .. } => {
+                // Conflated events stay in the shared map until taken, so newer ones replace them.
                 let n = latest.len().min(max);
                 out.extend(latest.drain(..n).map(|(_, event)| Item::Event(event)));
             }
         }
-        if state.is_empty() {
-            if let Some(end) = &state.end {
-                return Drained::Ended(end.clone());
-            }
+        let ended = if state.is_empty() && local.len() <= max { state.end.clone() } else { None };
+        drop(state);
+        let n = local.len().min(max);
+        out.extend(local.drain(..n));
+        self.shared.in_hand.store(local.len(), Ordering::Release);
+        match ended {
+            Some(end) => Drained::Ended(end),
+            None => Drained::Open,
         }
-        Drained::Open
     }
 
     /// Registers `wake` to be called when something arrives. Returns `false` (and drops
     /// `wake`) when there is already something to drain or the stream has ended.
     pub fn park(&self, wake: Waker) -> bool {
+        if !self.local.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
+            return false;
+        }
         let mut state = self.shared.lock();
         if !state.is_empty() || state.end.is_some() || state.consumer_gone {
             return false;
@@ -306,6 +342,7 @@ impl<T> Receiver<T> {
 
     /// Releases the producer side: buffered events are discarded, further sends fail.
     pub fn close(&self) {
+        *self.local.lock().unwrap_or_else(|p| p.into_inner()) = VecDeque::new();
         let mut state = self.shared.lock();
         if state.consumer_gone {
             return;
@@ -371,14 +408,18 @@ mod tests {
     }
 
     #[test]
-    fn gap_before_later_events_when_room_frees_up() {
+    fn capacity_counts_what_the_consumer_holds_and_gaps_stay_in_place() {
         let (tx, rx) = channel::<u32>(2, Overflow::GapMarker);
-        tx.send_batch([1, 2, 3, 4]).unwrap();
+        tx.send_batch([1, 2, 3]).unwrap();
         let mut out = Vec::new();
-        rx.drain_into(1, &mut out); // frees one slot; the gap (2 dropped) is still pending
-        tx.send(5).unwrap();
+        rx.drain_into(1, &mut out); // takes 1; 2 and the gap (3 dropped) are in the consumer's hand
+        assert_eq!(out, vec![Item::Event(1)]);
+        tx.send(4).unwrap(); // still two deliveries held: dropped
         let (rest, _) = drain_all(&rx);
-        assert_eq!(rest, vec![Item::Event(2), Item::Gap { missed: 2 }, Item::Event(5)]);
+        assert_eq!(rest, vec![Item::Event(2), Item::Gap { missed: 1 }]);
+        tx.send(5).unwrap();
+        let (last, _) = drain_all(&rx);
+        assert_eq!(last, vec![Item::Gap { missed: 1 }, Item::Event(5)]);
     }
 
     #[test]
@@ -421,6 +462,10 @@ mod tests {
     fn dropping_the_receiver_releases_the_producer() {
         let (tx, rx) = channel::<u32>(4, Overflow::GapMarker);
         tx.send(1).unwrap();
+        rx.close();
+        let mut out = Vec::new();
+        assert_eq!(rx.drain_into(8, &mut out), Drained::Ended(None), "a closed stream ends at once");
+        assert!(out.is_empty(), "buffered events are discarded on close");
         drop(rx);
         assert!(tx.is_closed());
         assert_eq!(tx.send(2), Err(SendError::Closed));

@@ -1,1 +1,23 @@
+//! `tradewire._native`: the CPython face of tradewire-core. Only conversions, exception
+//! mapping and the Tokio↔asyncio bridge live here; protocol logic stays in the core.
 
+use pyo3::prelude::*;
+
+mod convert;
+mod errors;
+mod logging;
+mod model;
+mod runtime;
+mod stream;
+mod testing;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    model::register(m)?;
+    stream::register(m)?;
+    runtime::register(m)?;
+    logging::register(m)?;
+    testing::register(m)?;
+    Ok(())
+}

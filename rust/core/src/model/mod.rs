@@ -2,10 +2,14 @@
 //! into these; nothing here knows a venue's field letters.
 
 mod decimal;
+mod id;
+mod symbol;
 mod types;
 
 pub use decimal::{DecimalError, parse_decimal};
 pub use rust_decimal::Decimal;
+pub use id::Id;
+pub use symbol::Symbol;
 pub use types::*;
 
 /// Declares a fieldless enum with its canonical upper-case names, `as_str`, `ALL` and `FromStr`.

@@ -1,14 +1,9 @@
 //! Value types that cross into Python. Times: `exchange_time_ms` is the venue's Unix time in
 //! milliseconds, `local_time_ns` our receive time in Unix nanoseconds.
 
-use std::sync::Arc;
-
 use rust_decimal::Decimal;
 
-use super::{Market, OrderStatus, OrderType, PositionSide, Side, TimeInForce, Venue};
-
-/// A symbol as the venue spells it (`BTCUSDT`); shared, since every event repeats it.
-pub type Symbol = Arc<str>;
+use super::{Id, Market, OrderStatus, OrderType, PositionSide, Side, Symbol, TimeInForce, Venue};
 
 /// Where an event came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -23,7 +18,7 @@ pub struct Trade {
     pub source: Source,
     pub symbol: Symbol,
     /// Binance ids are integers, Bybit's are UUIDs: kept as text.
-    pub trade_id: String,
+    pub trade_id: Id,
     pub price: Decimal,
     pub qty: Decimal,
     /// The aggressor's side.
@@ -84,8 +79,8 @@ pub struct Order {
     pub source: Source,
     pub symbol: Symbol,
     /// Empty while the venue has not acknowledged the order.
-    pub order_id: String,
-    pub client_order_id: String,
+    pub order_id: Id,
+    pub client_order_id: Id,
     pub side: Side,
     pub order_type: OrderType,
     pub time_in_force: Option<TimeInForce>,
@@ -105,9 +100,9 @@ pub struct Order {
 pub struct Fill {
     pub source: Source,
     pub symbol: Symbol,
-    pub order_id: String,
-    pub client_order_id: String,
-    pub trade_id: String,
+    pub order_id: Id,
+    pub client_order_id: Id,
+    pub trade_id: Id,
     pub side: Side,
     pub price: Decimal,
     pub qty: Decimal,

@@ -1,0 +1,99 @@
+"""tradewire: live, correct connectivity to Binance and Bybit, with a Rust core.
+
+Money is never a float: prices and quantities are :class:`decimal.Decimal`; inputs accept
+``Decimal``, ``str`` or ``int`` and refuse ``float`` with :class:`TypeError`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+
+from . import _native
+from ._native import (
+    Balance,
+    Fill,
+    Gap,
+    Level,
+    Market,
+    Order,
+    OrderStatus,
+    OrderType,
+    Position,
+    PositionSide,
+    Side,
+    SymbolInfo,
+    Ticker,
+    TimeInForce,
+    Trade,
+    Venue,
+)
+from .errors import (
+    AuthError,
+    Banned,
+    CircuitOpen,
+    ConnectionLost,
+    ExchangeError,
+    ForkedProcessError,
+    InvalidArgument,
+    InvalidOrder,
+    OrderNotFound,
+    ProtocolError,
+    RateLimited,
+    SlowConsumer,
+    StreamClosed,
+    Timeout,
+    TradewireError,
+)
+from .streams import Stream
+
+__version__: str = _native.__version__
+
+# A library adds no handlers of its own; the application configures logging.
+logging.getLogger("tradewire").addHandler(logging.NullHandler())
+
+# Cancel every Rust task at exit without waiting for them, so exit never hangs.
+atexit.register(_native.shutdown)
+
+
+def refresh_log_level() -> None:
+    """Re-read the ``tradewire`` logger's level now (it is otherwise re-read within a second)."""
+    _native.refresh_log_level()
+
+
+__all__ = [
+    "AuthError",
+    "Balance",
+    "Banned",
+    "CircuitOpen",
+    "ConnectionLost",
+    "ExchangeError",
+    "Fill",
+    "ForkedProcessError",
+    "Gap",
+    "InvalidArgument",
+    "InvalidOrder",
+    "Level",
+    "Market",
+    "Order",
+    "OrderNotFound",
+    "OrderStatus",
+    "OrderType",
+    "Position",
+    "PositionSide",
+    "ProtocolError",
+    "RateLimited",
+    "Side",
+    "SlowConsumer",
+    "Stream",
+    "StreamClosed",
+    "SymbolInfo",
+    "Ticker",
+    "TimeInForce",
+    "Timeout",
+    "Trade",
+    "TradewireError",
+    "Venue",
+    "__version__",
+    "refresh_log_level",
+]

@@ -1,0 +1,146 @@
+"""tradewire's exceptions: one hierarchy under :class:`TradewireError`.
+
+Errors that come from a venue keep its own ``code`` (Binance ``code`` / Bybit ``retCode``)
+and ``venue_message``; branch on those, never on the text of ``str(err)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class TradewireError(Exception):
+    """Base class of every error tradewire raises on purpose."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        venue: str | None = None,
+        code: int | None = None,
+        venue_message: str | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        #: ``"binance"`` or ``"bybit"`` where a venue is involved.
+        self.venue = venue
+        #: The venue's own error code, if it sent one.
+        self.code = code
+        #: The venue's own error text, verbatim.
+        self.venue_message = venue_message
+        self.http_status = http_status
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keep the keyword attributes through pickling (multiprocessing, logging handlers).
+        return (_rebuild, (type(self), self.message, self.__dict__))
+
+
+def _rebuild(cls: type[TradewireError], message: str, state: dict[str, Any]) -> TradewireError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, message)
+    err.__dict__.update(state)
+    return err
+
+
+class ExchangeError(TradewireError):
+    """The venue refused a request; see ``code`` and ``venue_message``."""
+
+
+class RateLimited(ExchangeError):
+    """A rate limit was hit (HTTP 429, Binance -1003, Bybit 10006)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        #: Seconds the venue asked us to wait, when it said.
+        self.retry_after = retry_after
+
+
+class Banned(ExchangeError):
+    """The venue banned this client (Binance 418, Bybit 403) until ``until_ms``."""
+
+    def __init__(self, message: str, *, until_ms: int = 0, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        #: Unix time in milliseconds when the ban ends.
+        self.until_ms = until_ms
+
+
+class AuthError(ExchangeError):
+    """Missing, wrong or expired keys, or a signature the venue rejected."""
+
+
+class OrderNotFound(ExchangeError):
+    """The venue does not know the order."""
+
+
+class InvalidOrder(TradewireError, ValueError):
+    """An order breaks a rule: checked locally (no ``code``) or by the venue."""
+
+    def __init__(self, message: str, *, rule: str = "", **kw: Any) -> None:
+        super().__init__(message, **kw)
+        #: Which rule failed, e.g. ``"tick_size"``, ``"min_notional"``.
+        self.rule = rule
+
+
+class CircuitOpen(TradewireError):
+    """The venue's circuit breaker is open: requests fail fast until it half-opens."""
+
+    def __init__(self, message: str, *, retry_in: float = 0.0, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        #: Seconds until a probe request is let through.
+        self.retry_in = retry_in
+
+
+class ConnectionLost(TradewireError, ConnectionError):
+    """The connection went away while something depended on it."""
+
+
+class Timeout(TradewireError, TimeoutError):
+    """No answer in time. For order writes the outcome is unknown, never assumed failed."""
+
+
+class SlowConsumer(TradewireError):
+    """A stream that never drops events fell ``capacity`` events behind and was closed."""
+
+    def __init__(self, message: str, *, capacity: int = 0, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.capacity = capacity
+
+
+class InvalidArgument(TradewireError, ValueError):
+    """A value passed to tradewire is unusable; ``field`` names it."""
+
+    def __init__(self, message: str, *, field: str = "", **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.field = field
+
+
+class ProtocolError(TradewireError):
+    """The venue sent something tradewire cannot read."""
+
+
+class StreamClosed(TradewireError):
+    """The stream or connector was closed."""
+
+
+class ForkedProcessError(TradewireError, RuntimeError):
+    """tradewire was used in a child process after ``fork()``; its runtime stayed in the parent."""
+
+
+__all__ = [
+    "AuthError",
+    "Banned",
+    "CircuitOpen",
+    "ConnectionLost",
+    "ExchangeError",
+    "ForkedProcessError",
+    "InvalidArgument",
+    "InvalidOrder",
+    "OrderNotFound",
+    "ProtocolError",
+    "RateLimited",
+    "SlowConsumer",
+    "StreamClosed",
+    "Timeout",
+    "TradewireError",
+]

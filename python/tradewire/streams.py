@@ -1,0 +1,112 @@
+"""Async iterators over streams produced in Rust.
+
+Each :class:`Stream` wraps a bounded Rust queue. Iterating drains it in batches; an empty
+queue parks one asyncio future that the Rust producer resolves without taking the GIL (a byte
+on a socket the event loop watches). Closing the stream (``aclose()``, leaving ``async with``,
+or dropping it, e.g. by ``break``-ing out of ``async for stream.trades(...)``) releases the
+Rust side: the producer sees the consumer is gone and stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import AsyncGenerator, MutableMapping
+from types import TracebackType
+from typing import Generic, Self, TypeVar
+
+from . import _native
+
+T = TypeVar("T")
+
+#: Events taken from Rust per drain. Kept under CPython's young-generation GC threshold (700
+#: allocations) so a batch that is consumed and dropped never triggers a collection.
+_BATCH = 512
+
+_wakers: MutableMapping[asyncio.AbstractEventLoop, _native.LoopWaker] = weakref.WeakKeyDictionary()
+
+
+def _on_ready(waker: _native.LoopWaker) -> None:
+    for future in waker.take():
+        if not future.done():  # a cancelled waiter is simply skipped
+            future.set_result(None)
+
+
+def _waker_for(loop: asyncio.AbstractEventLoop) -> _native.LoopWaker:
+    waker = _wakers.get(loop)
+    if waker is None:
+        waker = _native.LoopWaker()
+        loop.add_reader(waker.fileno(), _on_ready, waker)
+        _wakers[loop] = waker
+    return waker
+
+
+async def _events(native: _native.NativeStream) -> AsyncGenerator[T, None]:
+    # A plain async generator: CPython resumes it far faster than it runs an `async def
+    # __anext__` per event. It references only `native`, so dropping the Stream frees it.
+    try:
+        while True:
+            batch: list[T] | None = native.drain(_BATCH)
+            if batch is None:
+                return
+            if batch:
+                for event in batch:
+                    yield event
+                continue
+            loop = asyncio.get_running_loop()
+            future: asyncio.Future[None] = loop.create_future()
+            if native.park(_waker_for(loop), future):
+                await future
+    finally:
+        native.close()
+
+
+class Stream(Generic[T]):
+    """An async iterator of events from Rust.
+
+    Ends quietly when the producer ends cleanly; raises the error that ended it otherwise
+    (e.g. :class:`~tradewire.SlowConsumer`, :class:`~tradewire.ConnectionLost`). Cancelling a
+    pending ``__anext__`` is safe: no event is lost. Iterate it once; a second ``async for``
+    continues where the first stopped.
+    """
+
+    __slots__ = ("__weakref__", "_events", "_native")
+
+    def __init__(self, native: _native.NativeStream) -> None:
+        self._native = native
+        self._events: AsyncGenerator[T, None] = _events(native)
+
+    def __aiter__(self) -> AsyncGenerator[T, None]:
+        return self._events
+
+    def __anext__(self) -> asyncio.Future[T] | object:
+        return self._events.__anext__()
+
+    def close(self) -> None:
+        """Stops the stream now; events not yet taken are discarded."""
+        self._native.close()
+
+    async def aclose(self) -> None:
+        """Stops the stream and finishes its iterator."""
+        self._native.close()
+        await self._events.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    @property
+    def overflow(self) -> str:
+        """``"conflate"``, ``"gap_marker"`` or ``"never_drop"``."""
+        return self._native.overflow
+
+    def counters(self) -> tuple[int, int, int]:
+        """``(delivered, dropped, conflated)`` events so far, counted in Rust."""
+        return self._native.counters()

@@ -1,0 +1,847 @@
+//! Frozen Python classes over the core's domain types. Getters convert lazily: a field nobody
+//! reads costs nothing. Constructors take money as `Decimal | str | int` (see `convert`).
+
+use pyo3::prelude::*;
+use pyo3::types::PyModule;
+use rust_decimal::Decimal;
+use tradewire_core::model as m;
+
+use crate::convert::{extract_decimal, extract_opt_decimal, to_py_decimal, to_py_opt_decimal};
+
+type Money<'py> = PyResult<Bound<'py, PyAny>>;
+type OptMoney<'py> = PyResult<Option<Bound<'py, PyAny>>>;
+
+/// Mirrors a core enum as a Python enum-like class whose members are named by the core's
+/// canonical text (`Side.BUY`, `Venue.BINANCE`), with `.value` giving that text.
+macro_rules! py_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $py:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[pyclass(module = "tradewire._native", frozen, eq, hash, from_py_object)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $( #[pyo3(name = $py)] $variant ),+ }
+
+        impl From<m::$name> for $name {
+            fn from(v: m::$name) -> Self {
+                match v { $( m::$name::$variant => $name::$variant ),+ }
+            }
+        }
+
+        impl From<$name> for m::$name {
+            fn from(v: $name) -> Self {
+                match v { $( $name::$variant => m::$name::$variant ),+ }
+            }
+        }
+
+        #[pymethods]
+        impl $name {
+            /// The canonical text of this member.
+            #[getter]
+            fn value(&self) -> &'static str {
+                m::$name::from(*self).as_str()
+            }
+
+            /// Looks a member up by its text, case-insensitively.
+            #[staticmethod]
+            fn parse(py: Python<'_>, text: &str) -> PyResult<Self> {
+                text.parse::<m::$name>().map($name::from).map_err(|e| crate::errors::to_pyerr(py, e))
+            }
+
+            fn __str__(&self) -> &'static str {
+                self.value()
+            }
+        }
+    };
+}
+
+py_enum!(Venue { Binance = "BINANCE", Bybit = "BYBIT" });
+py_enum!(Market { Spot = "SPOT", Usdm = "USDM", Linear = "LINEAR" });
+py_enum!(Side { Buy = "BUY", Sell = "SELL" });
+py_enum!(OrderType { Limit = "LIMIT", Market = "MARKET" });
+py_enum!(TimeInForce { Gtc = "GTC", Ioc = "IOC", Fok = "FOK", PostOnly = "POST_ONLY" });
+py_enum!(PositionSide { Long = "LONG", Short = "SHORT", Flat = "FLAT" });
+py_enum!(OrderStatus {
+    Unknown = "UNKNOWN",
+    PendingNew = "PENDING_NEW",
+    Untriggered = "UNTRIGGERED",
+    Triggered = "TRIGGERED",
+    New = "NEW",
+    PartiallyFilled = "PARTIALLY_FILLED",
+    PendingCancel = "PENDING_CANCEL",
+    Filled = "FILLED",
+    Canceled = "CANCELED",
+    PartiallyFilledCanceled = "PARTIALLY_FILLED_CANCELED",
+    Rejected = "REJECTED",
+    Expired = "EXPIRED",
+    ExpiredInMatch = "EXPIRED_IN_MATCH",
+    Deactivated = "DEACTIVATED",
+});
+
+#[pymethods]
+impl OrderStatus {
+    /// FILLED, CANCELED, REJECTED, EXPIRED and the like: nothing leaves these.
+    #[getter]
+    fn is_terminal(&self) -> bool {
+        m::OrderStatus::from(*self).is_terminal()
+    }
+
+    #[getter]
+    fn is_open(&self) -> bool {
+        m::OrderStatus::from(*self).is_open()
+    }
+}
+
+fn source(venue: Venue, market: Market) -> m::Source {
+    m::Source { venue: venue.into(), market: market.into() }
+}
+
+/// Python-style repr pieces.
+fn rd(value: Decimal) -> String {
+    format!("Decimal('{value}')")
+}
+
+fn rod(value: Option<Decimal>) -> String {
+    value.map_or_else(|| "None".to_owned(), rd)
+}
+
+/// Getters shared by every event that carries `source` and `symbol`.
+macro_rules! sourced_getters {
+    ($ty:ident) => {
+        #[pymethods]
+        impl $ty {
+            #[getter]
+            fn venue(&self) -> Venue {
+                self.0.source.venue.into()
+            }
+            #[getter]
+            fn market(&self) -> Market {
+                self.0.source.market.into()
+            }
+            #[getter]
+            fn symbol(&self) -> &'static str {
+                self.0.symbol.as_str()
+            }
+        }
+    };
+}
+
+/// A public trade. `side` is the aggressor's side.
+#[pyclass(module = "tradewire._native", frozen, eq, hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Trade(pub m::Trade);
+sourced_getters!(Trade);
+
+#[pymethods]
+impl Trade {
+    #[new]
+    #[pyo3(signature = (*, venue, market, symbol, trade_id, price, qty, side, exchange_time_ms, local_time_ns = 0))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        venue: Venue,
+        market: Market,
+        symbol: &str,
+        trade_id: &str,
+        price: &Bound<'_, PyAny>,
+        qty: &Bound<'_, PyAny>,
+        side: Side,
+        exchange_time_ms: i64,
+        local_time_ns: i64,
+    ) -> PyResult<Self> {
+        Ok(Trade(m::Trade {
+            source: source(venue, market),
+            symbol: symbol.into(),
+            trade_id: trade_id.into(),
+            price: extract_decimal(price, "price")?,
+            qty: extract_decimal(qty, "qty")?,
+            side: side.into(),
+            exchange_time_ms,
+            local_time_ns,
+        }))
+    }
+    #[getter]
+    fn trade_id(&self) -> &str {
+        self.0.trade_id.as_str()
+    }
+    #[getter]
+    fn price<'py>(&self, py: Python<'py>) -> Money<'py> {
+        to_py_decimal(py, self.0.price)
+    }
+    #[getter]
+    fn qty<'py>(&self, py: Python<'py>) -> Money<'py> {
+        to_py_decimal(py, self.0.qty)
+    }
+    #[getter]
+    fn side(&self) -> Side {
+        self.0.side.into()
+    }
+    #[getter]
+    fn exchange_time_ms(&self) -> i64 {
+        self.0.exchange_time_ms
+    }
+    #[getter]
+    fn local_time_ns(&self) -> i64 {
+        self.0.local_time_ns
+    }
+    fn __repr__(&self) -> String {
+        let t = &self.0;
+        format!(
+            "Trade(venue={}, market={}, symbol='{}', trade_id='{}', price={}, qty={}, side={}, exchange_time_ms={})",
+            t.source.venue, t.source.market, t.symbol, t.trade_id, rd(t.price), rd(t.qty), t.side, t.exchange_time_ms
+        )
+    }
+}
+
+/// A 24 h ticker. `bid`/`ask` are `None` where the venue's ticker lacks them.
+#[pyclass(module = "tradewire._native", frozen, eq, hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Ticker(pub m::Ticker);
+sourced_getters!(Ticker);
+
+#[pymethods]
+impl Ticker {
+    #[new]
+    #[pyo3(signature = (*, venue, market, symbol, last, volume_24h, quote_volume_24h, exchange_time_ms,
+        bid = None, bid_qty = None, ask = None, ask_qty = None, local_time_ns = 0))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        venue: Venue,
+        market: Market,
+        symbol: &str,
+        last: &Bound<'_, PyAny>,
+        volume_24h: &Bound<'_, PyAny>,
+        quote_volume_24h: &Bound<'_, PyAny>,
+        exchange_time_ms: i64,
+        bid: Option<&Bound<'_, PyAny>>,
+        bid_qty: Option<&Bound<'_, PyAny>>,
+        ask: Option<&Bound<'_, PyAny>>,
+        ask_qty: Option<&Bound<'_, PyAny>>,
+        local_time_ns: i64,
+    ) -> PyResult<Self> {
+        Ok(Ticker(m::Ticker {
+            source: source(venue, market),
+            symbol: symbol.into(),
+            last: extract_decimal(last, "last")?,
+            bid: extract_opt_decimal(bid, "bid")?,
+            bid_qty: extract_opt_decimal(bid_qty, "bid_qty")?,
+            ask: extract_opt_decimal(ask, "ask")?,
+            ask_qty: extract_opt_decimal(ask_qty, "ask_qty")?,
+            volume_24h: extract_decimal(volume_24h, "volume_24h")?,
+            quote_volume_24h: extract_decimal(quote_volume_24h, "quote_volume_24h")?,
+            exchange_time_ms,
+            local_time_ns,
+        }))
+    }
+    #[getter]
+    fn last<'py>(&self, py: Python<'py>) -> Money<'py> {
+        to_py_decimal(py, self.0.last)
+    }
+    #[getter]
+    fn bid<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
+        to_py_opt_decimal(py, self.0.bid)
+    }
+    #[getter]
+    fn bid_qty<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
+        to_py_opt_decimal(py, self.0.bid_qty)
+    }
+    #[getter]
+    fn ask<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
+        to_py_opt_decimal(py, self.0.ask)
+    }
+    #[getter]
+    fn ask_qty<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
+        to_py_opt_decimal(py, self.0.ask_qty)
+    }
+    #[getter]
+    fn volume_24h<'py>(&self, py: Python<'py>) -> Money<'py> {
+        to_py_decimal(py, self.0.volume_24h)
+    }
+    #[getter]
+    fn quote_volume_24h<'py>(&self, py: Python<'py>) -> Money<'py> {
+        to_py_decimal(py, self.0.quote_volume_24h)
+    }
+    #[getter]
+    fn exchange_time_ms(&self) -> i64 {
+        self.0.exchange_time_ms
+    }
+    #[getter]
+    fn local_time_ns(&self) -> i64 {
+        self.0.local_time_ns
+    }
+    fn __repr__(&self) -> String {
+        let t = &self.0;
+        format!(
+            "Ticker(venue={}, market={}, symbol='{}', last={}, bid={}, ask={}, exchange_time_ms={})",
+            t.source.venue,
+            t.source.market,
+            t.symbol,
+            rd(t.last),
+            rod(t.bid),
+            rod(t.ask),
+            t.exchange_time_ms
+        )
+    }
+}
+
+/// One price level of an order book.
+#[pyclass(module = "tradewire._native", frozen, eq, hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Level(pub m::Level);
+
+#[pymethods]
+impl Level {
+    #[new]
+    fn new(price: &Bound<'_, PyAny>, qty: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(Level(m::Level { price: extract_decimal(price, "price")?, qty: extract_decimal(qty, "qty")? }))
+    }
+    #[getter]
+    fn price<'py>(&self, py: Python<'py>) -> Money<'py> {
+        to_py_decimal(py, self.0.price)
+    }
+    #[getter]
+    fn qty<'py>(&self, py: Python<'py>) -> Money<'py> {
+        to_py_decimal(py, self.0.qty)
+    }
+    fn __repr__(&self) -> String {
+        format!("Level(price={}, qty={})", rd(self.0.price), rd(self.0.qty))
+    }
+}
+
+/// A symbol's trading rules. `filters` holds the venue's raw filter objects.
+#[pyclass(module = "tradewire._native", frozen, eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SymbolInfo(pub m::SymbolInfo);
+sourced_getters!(SymbolInfo);
+
+#[pymethods]
+impl SymbolInfo {
+    #[new]
+    #[pyo3(signature = (*, venue, market, symbol, base_asset, quote_asset, status, trading, tick_size, step_size,
+        min_qty, price_precision, qty_precision, max_qty = None, min_notional = None, market_min_qty = None,
+        market_max_qty = None, raw_filters = "[]".to_owned()))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        venue: Venue,
+        market: Market,
+        symbol: &str,
+        base_asset: String,
+        quote_asset: String,
+        status: String,
+        trading: bool,
+        tick_size: &Bound<'_, PyAny>,
+        step_size: &Bound<'_, PyAny>,
+        min_qty: &Bound<'_, PyAny>,
+        price_precision: u32,
+        qty_precision: u32,
+        max_qty: Option<&Bound<'_, PyAny>>,
+        min_notional: Option<&Bound<'_, PyAny>>,
+        market_min_qty: Option<&Bound<'_, PyAny>>,
+        market_max_qty: Option<&Bound<'_, PyAny>>,
+        raw_filters: String,
+    ) -> PyResult<Self> {
+        if serde_json::from_str::<serde_json::Value>(&raw_filters).is_err() {
+            return Err(crate::errors::to_pyerr(
+                py,
+                tradewire_core::Error::invalid_argument("raw_filters", "not valid JSON"),
+            ));
+        }
+        Ok(SymbolInfo(m::SymbolInfo {
+            source: source(venue, market),
+            symbol: symbol.into(),
+            base_asset,
+            quote_asset,
+            status,
+            trading,
+            tick_size: extract_decimal(tick_size, "tick_size")?,
+            step_size: extract_decimal(step_size, "step_size")?,
+            min_qty: extract_decimal(min_qty, "min_qty")?,
+            max_qty: extract_opt_decimal(max_qty, "max_qty")?,
+            min_notional: extract_opt_decimal(min_notional, "min_notional")?,
+            market_min_qty: extract_opt_decimal(market_min_qty, "market_min_qty")?,
+            market_max_qty: extract_opt_decimal(market_max_qty, "market_max_qty")?,
+            price_precision,
+            qty_precision,
+            raw_filters,
+        }))
+    }
+    #[getter]
+    fn base_asset(&self) -> &str {
+        &self.0.base_asset
+    }
+    #[getter]
+    fn quote_asset(&self) -> &str {
+        &self.0.quote_asset
+    }
+    #[getter]
+    fn status(&self) -> &str {
+        &self.0.status
+    }
+    #[getter]
+    fn trading(&self) -> bool {
+        self.0.trading
+    }
+    #[getter]
+    fn tick_size<'py>(&self, py: Python<'py>) -> Money<'py> {
+        to_py_decimal(py, self.0.tick_size)
+    }
+    #[getter]
+    fn step_size<'py>(&self, py: Python<'py>) -> Money<'py> {
+        to_py_decimal(py, self.0.step_size)
+    }
+    #[getter]
+    fn min_qty<'py>(&self, py: Python<'py>) -> Money<'py> {
+        to_py_decimal(py, self.0.min_qty)
+    }
+    #[getter]
+    fn max_qty<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
+        to_py_opt_decimal(py, self.0.max_qty)
+    }
+    #[getter]
+    fn min_notional<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
+        to_py_opt_decimal(py, self.0.min_notional)
+    }
+    #[getter]
+    fn market_min_qty<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
+        to_py_opt_decimal(py, self.0.market_min_qty)
+    }
+    #[getter]
+    fn market_max_qty<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
+        to_py_opt_decimal(py, self.0.market_max_qty)
+    }
+    #[getter]
+    fn price_precision(&self) -> u32 {
+        self.0.price_precision
+    }
+    #[getter]
+    fn qty_precision(&self) -> u32 {
+        self.0.qty_precision
+    }
+    /// The venue's filters as received, parsed from JSON (numbers stay strings, as sent).
+    #[getter]
+    fn filters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        py.import("json")?.call_method1("loads", (self.0.raw_filters.as_str(),))
+    }
+    fn __repr__(&self) -> String {
+        let s = &self.0;
+        format!(
+            "SymbolInfo(venue={}, market={}, symbol='{}', status='{}', tick_size={}, step_size={}, min_qty={}, min_notional={})",
+            s.source.venue,
+            s.source.market,
+            s.symbol,
+            s.status,
+            rd(s.tick_size),
+            rd(s.step_size),
+            rd(s.min_qty),
+            rod(s.min_notional)
+        )
+    }
+}
+
+/// An order as last known. `order_id` is empty until the venue acknowledged it.
+#[pyclass(module = "tradewire._native", frozen, eq, hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Order(pub m::Order);
+sourced_getters!(Order);
+
+#[pymethods]
+impl Order {
+    #[new]
+    #[pyo3(signature = (*, venue, market, symbol, client_order_id, side, order_type, status, order_id = "",
+        time_in_force = None, price = None, qty = None, quote_qty = None, filled_qty = None, avg_price = None,
+        reduce_only = false, created_time_ms = 0, updated_time_ms = 0))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        venue: Venue,
+        market: Market,
+        symbol: &str,
+        client_order_id: &str,
+        side: Side,
+        order_type: OrderType,
+        status: OrderStatus,
+        order_id: &str,
+        time_in_force: Option<TimeInForce>,
+        price: Option<&Bound<'_, PyAny>>,
+        qty: Option<&Bound<'_, PyAny>>,
+        quote_qty: Option<&Bound<'_, PyAny>>,
+        filled_qty: Option<&Bound<'_, PyAny>>,
+        avg_price: Option<&Bound<'_, PyAny>>,
+        reduce_only: bool,
+        created_time_ms: i64,
+        updated_time_ms: i64,
+    ) -> PyResult<Self> {
+        Ok(Order(m::Order {
+            source: source(venue, market),
+            symbol: symbol.into(),
+            order_id: order_id.into(),
+            client_order_id: client_order_id.into(),
+            side: side.into(),
+            order_type: order_type.into(),
+            time_in_force: time_in_force.map(Into::into),
+            price: extract_opt_decimal(price, "price")?,
+            qty: extract_opt_decimal(qty, "qty")?,
+            quote_qty: extract_opt_decimal(quote_qty, "quote_qty")?,
+            filled_qty: extract_opt_decimal(filled_qty, "filled_qty")?.unwrap_or_default(),
+            avg_price: extract_opt_decimal(avg_price, "avg_price")?,
+            status: status.into(),
+            reduce_only,
+            created_time_ms,
+            updated_time_ms,
+        }))
+    }
+    #[getter]
+    fn order_id(&self) -> &str {
+        self.0.order_id.as_str()
+    }
+    #[getter]
+    fn client_order_id(&self) -> &str {
+        self.0.client_order_id.as_str()
+    }
+    #[getter]
+    fn side(&self) -> Side {
+        self.0.side.into()
+    }
+    #[getter]
+    fn order_type(&self) -> OrderType {
+        self.0.order_type.into()
+    }
+    #[getter]
+    fn time_in_force(&self) -> Option<TimeInForce> {
+        self.0.time_in_force.map(Into::into)
+    }
+    #[getter]
+    fn price<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
+        to_py_opt_decimal(py, self.0.price)
+    }
+    #[getter]
+    fn qty<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
+        to_py_opt_decimal(py, self.0.qty)
+    }
+    #[getter]
+    fn quote_qty<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
+        to_py_opt_decimal(py, self.0.quote_qty)
+    }
+    #[getter]
+    fn filled_qty<'py>(&self, py: Python<'py>) -> Money<'py> {
+        to_py_decimal(py, self.0.filled_qty)
+    }
+    #[getter]
+    fn avg_price<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
+        to_py_opt_decimal(py, self.0.avg_price)
+    }
+    #[getter]
+    fn status(&self) -> OrderStatus {
+        self.0.status.into()
+    }
+    #[getter]
+    fn reduce_only(&self) -> bool {
+        self.0.reduce_only
+    }
+    #[getter]
+    fn created_time_ms(&self) -> i64 {
+        self.0.created_time_ms
+    }
+    #[getter]
+    fn updated_time_ms(&self) -> i64 {
+        self.0.updated_time_ms
+    }
+    fn __repr__(&self) -> String {
+        let o = &self.0;
+        format!(
+            "Order(venue={}, market={}, symbol='{}', order_id='{}', client_order_id='{}', side={}, order_type={}, price={}, qty={}, filled_qty={}, status={})",
+            o.source.venue,
+            o.source.market,
+            o.symbol,
+            o.order_id,
+            o.client_order_id,
+            o.side,
+            o.order_type,
+            rod(o.price),
+            rod(o.qty),
+            rd(o.filled_qty),
+            o.status
+        )
+    }
+}
+
+/// One execution of an order, with its fee.
+#[pyclass(module = "tradewire._native", frozen, eq, hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Fill(pub m::Fill);
+sourced_getters!(Fill);
+
+#[pymethods]
+impl Fill {
+    #[new]
+    #[pyo3(signature = (*, venue, market, symbol, order_id, client_order_id, trade_id, side, price, qty, fee, fee_asset,
+        is_maker, exchange_time_ms))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        venue: Venue,
+        market: Market,
+        symbol: &str,
+        order_id: &str,
+        client_order_id: &str,
+        trade_id: &str,
+        side: Side,
+        price: &Bound<'_, PyAny>,
+        qty: &Bound<'_, PyAny>,
+        fee: &Bound<'_, PyAny>,
+        fee_asset: String,
+        is_maker: bool,
+        exchange_time_ms: i64,
+    ) -> PyResult<Self> {
+        Ok(Fill(m::Fill {
+            source: source(venue, market),
+            symbol: symbol.into(),
+            order_id: order_id.into(),
+            client_order_id: client_order_id.into(),
+            trade_id: trade_id.into(),
+            side: side.into(),
+            price: extract_decimal(price, "price")?,
+            qty: extract_decimal(qty, "qty")?,
+            fee: extract_decimal(fee, "fee")?,
+            fee_asset,
+            is_maker,
+            exchange_time_ms,
+        }))
+    }
+    #[getter]
+    fn order_id(&self) -> &str {
+        self.0.order_id.as_str()
+    }
+    #[getter]
+    fn client_order_id(&self) -> &str {
+        self.0.client_order_id.as_str()
+    }
+    #[getter]
+    fn trade_id(&self) -> &str {
+        self.0.trade_id.as_str()
+    }
+    #[getter]
+    fn side(&self) -> Side {
+        self.0.side.into()
+    }
+    #[getter]
+    fn price<'py>(&self, py: Python<'py>) -> Money<'py> {
+        to_py_decimal(py, self.0.price)
+    }
+    #[getter]
+    fn qty<'py>(&self, py: Python<'py>) -> Money<'py> {
+        to_py_decimal(py, self.0.qty)
+    }
+    #[getter]
+    fn fee<'py>(&self, py: Python<'py>) -> Money<'py> {
+        to_py_decimal(py, self.0.fee)
+    }
+    #[getter]
+    fn fee_asset(&self) -> &str {
+        &self.0.fee_asset
+    }
+    #[getter]
+    fn is_maker(&self) -> bool {
+        self.0.is_maker
+    }
+    #[getter]
+    fn exchange_time_ms(&self) -> i64 {
+        self.0.exchange_time_ms
+    }
+    fn __repr__(&self) -> String {
+        let f = &self.0;
+        format!(
+            "Fill(venue={}, symbol='{}', order_id='{}', trade_id='{}', side={}, price={}, qty={}, fee={} {})",
+            f.source.venue,
+            f.symbol,
+            f.order_id,
+            f.trade_id,
+            f.side,
+            rd(f.price),
+            rd(f.qty),
+            rd(f.fee),
+            f.fee_asset
+        )
+    }
+}
+
+/// Funds of one asset; `total` is `free + locked`.
+#[pyclass(module = "tradewire._native", frozen, eq, hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Balance(pub m::Balance);
+
+#[pymethods]
+impl Balance {
+    #[new]
+    #[pyo3(signature = (*, venue, market, asset, free, locked, exchange_time_ms = 0))]
+    fn new(
+        venue: Venue,
+        market: Market,
+        asset: String,
+        free: &Bound<'_, PyAny>,
+        locked: &Bound<'_, PyAny>,
+        exchange_time_ms: i64,
+    ) -> PyResult<Self> {
+        Ok(Balance(m::Balance {
+            venue: venue.into(),
+            market: market.into(),
+            asset,
+            free: extract_decimal(free, "free")?,
+            locked: extract_decimal(locked, "locked")?,
+            exchange_time_ms,
+        }))
+    }
+    #[getter]
+    fn venue(&self) -> Venue {
+        self.0.venue.into()
+    }
+    #[getter]
+    fn market(&self) -> Market {
+        self.0.market.into()
+    }
+    #[getter]
+    fn asset(&self) -> &str {
+        &self.0.asset
+    }
+    #[getter]
+    fn free<'py>(&self, py: Python<'py>) -> Money<'py> {
+        to_py_decimal(py, self.0.free)
+    }
+    #[getter]
+    fn locked<'py>(&self, py: Python<'py>) -> Money<'py> {
+        to_py_decimal(py, self.0.locked)
+    }
+    #[getter]
+    fn total<'py>(&self, py: Python<'py>) -> Money<'py> {
+        to_py_decimal(py, self.0.total())
+    }
+    #[getter]
+    fn exchange_time_ms(&self) -> i64 {
+        self.0.exchange_time_ms
+    }
+    fn __repr__(&self) -> String {
+        let b = &self.0;
+        format!("Balance(venue={}, asset='{}', free={}, locked={})", b.venue, b.asset, rd(b.free), rd(b.locked))
+    }
+}
+
+/// A one-way-mode position: `size` is absolute, `side` gives the direction.
+#[pyclass(module = "tradewire._native", frozen, eq, hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Position(pub m::Position);
+sourced_getters!(Position);
+
+#[pymethods]
+impl Position {
+    #[new]
+    #[pyo3(signature = (*, venue, market, symbol, side, size, entry_price, unrealized_pnl, leverage,
+        liquidation_price = None, mark_price = None, exchange_time_ms = 0))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        venue: Venue,
+        market: Market,
+        symbol: &str,
+        side: PositionSide,
+        size: &Bound<'_, PyAny>,
+        entry_price: &Bound<'_, PyAny>,
+        unrealized_pnl: &Bound<'_, PyAny>,
+        leverage: &Bound<'_, PyAny>,
+        liquidation_price: Option<&Bound<'_, PyAny>>,
+        mark_price: Option<&Bound<'_, PyAny>>,
+        exchange_time_ms: i64,
+    ) -> PyResult<Self> {
+        Ok(Position(m::Position {
+            source: source(venue, market),
+            symbol: symbol.into(),
+            side: side.into(),
+            size: extract_decimal(size, "size")?,
+            entry_price: extract_decimal(entry_price, "entry_price")?,
+            unrealized_pnl: extract_decimal(unrealized_pnl, "unrealized_pnl")?,
+            leverage: extract_decimal(leverage, "leverage")?,
+            liquidation_price: extract_opt_decimal(liquidation_price, "liquidation_price")?,
+            mark_price: extract_opt_decimal(mark_price, "mark_price")?,
+            exchange_time_ms,
+        }))
+    }
+    #[getter]
+    fn side(&self) -> PositionSide {
+        self.0.side.into()
+    }
+    #[getter]
+    fn size<'py>(&self, py: Python<'py>) -> Money<'py> {
+        to_py_decimal(py, self.0.size)
+    }
+    #[getter]
+    fn entry_price<'py>(&self, py: Python<'py>) -> Money<'py> {
+        to_py_decimal(py, self.0.entry_price)
+    }
+    #[getter]
+    fn unrealized_pnl<'py>(&self, py: Python<'py>) -> Money<'py> {
+        to_py_decimal(py, self.0.unrealized_pnl)
+    }
+    #[getter]
+    fn leverage<'py>(&self, py: Python<'py>) -> Money<'py> {
+        to_py_decimal(py, self.0.leverage)
+    }
+    #[getter]
+    fn liquidation_price<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
+        to_py_opt_decimal(py, self.0.liquidation_price)
+    }
+    #[getter]
+    fn mark_price<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
+        to_py_opt_decimal(py, self.0.mark_price)
+    }
+    #[getter]
+    fn exchange_time_ms(&self) -> i64 {
+        self.0.exchange_time_ms
+    }
+    fn __repr__(&self) -> String {
+        let p = &self.0;
+        format!(
+            "Position(venue={}, market={}, symbol='{}', side={}, size={}, entry_price={}, unrealized_pnl={}, leverage={})",
+            p.source.venue,
+            p.source.market,
+            p.symbol,
+            p.side,
+            rd(p.size),
+            rd(p.entry_price),
+            rd(p.unrealized_pnl),
+            rd(p.leverage)
+        )
+    }
+}
+
+/// Delivered in a stream where `missed` events were dropped because the consumer was slow.
+#[pyclass(module = "tradewire._native", frozen, eq, hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Gap {
+    #[pyo3(get)]
+    missed: u64,
+}
+
+#[pymethods]
+impl Gap {
+    #[new]
+    pub fn new(missed: u64) -> Self {
+        Gap { missed }
+    }
+    fn __repr__(&self) -> String {
+        format!("Gap(missed={})", self.missed)
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Venue>()?;
+    m.add_class::<Market>()?;
+    m.add_class::<Side>()?;
+    m.add_class::<OrderType>()?;
+    m.add_class::<TimeInForce>()?;
+    m.add_class::<OrderStatus>()?;
+    m.add_class::<PositionSide>()?;
+    m.add_class::<Trade>()?;
+    m.add_class::<Ticker>()?;
+    m.add_class::<Level>()?;
+    m.add_class::<SymbolInfo>()?;
+    m.add_class::<Order>()?;
+    m.add_class::<Fill>()?;
+    m.add_class::<Balance>()?;
+    m.add_class::<Position>()?;
+    m.add_class::<Gap>()?;
+    Ok(())
+}

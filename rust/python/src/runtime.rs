@@ -1,0 +1,119 @@
+//! The process's one Tokio runtime: started lazily on first use, a fixed pair of worker
+//! threads, never blocking interpreter exit (its threads do not keep the process alive, and
+//! `shutdown()` at exit cancels every task). After `fork()` the child has no runtime threads, so
+//! using it raises `ForkedProcessError` instead of deadlocking.
+
+use std::future::Future;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use pyo3::prelude::*;
+use pyo3::types::PyModule;
+use tokio::runtime::Runtime;
+use tokio_util::sync::CancellationToken;
+
+use crate::errors::raise;
+
+/// Worker threads: enough for network I/O and parsing, small enough to leave the cores to Python.
+const WORKER_THREADS: usize = 2;
+
+struct Process {
+    runtime: Runtime,
+    pid: u32,
+    root: CancellationToken,
+}
+
+static PROCESS: OnceLock<Process> = OnceLock::new();
+static SHUT_DOWN: AtomicBool = AtomicBool::new(false);
+
+fn process(py: Python<'_>) -> PyResult<&'static Process> {
+    let process = match PROCESS.get() {
+        Some(p) => p,
+        None => {
+            let built = py.detach(|| {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(WORKER_THREADS)
+                    .thread_name("tradewire")
+                    .enable_all()
+                    .build()
+            });
+            let runtime = built.map_err(|e| raise(py, "TradewireError", format!("cannot start runtime: {e}")))?;
+            let candidate = Process { runtime, pid: std::process::id(), root: CancellationToken::new() };
+            // Another thread may have won the race; its runtime is the one everybody uses.
+            let process = match PROCESS.set(candidate) {
+                Ok(()) => PROCESS.get().expect("just set"),
+                Err(loser) => {
+                    let winner = PROCESS.get().expect("set by the winner");
+                    py.detach(|| loser.runtime.shutdown_background());
+                    winner
+                }
+            };
+            let _ = pyo3_async_runtimes::tokio::init_with_runtime(&process.runtime);
+            process
+        }
+    };
+    if process.pid != std::process::id() {
+        return Err(raise(
+            py,
+            "ForkedProcessError",
+            "tradewire's runtime belongs to the parent process; after fork(), use tradewire only in the \
+             parent, or start the child with the 'spawn' or 'forkserver' multiprocessing method"
+                .to_owned(),
+        ));
+    }
+    if SHUT_DOWN.load(Ordering::Acquire) {
+        return Err(raise(py, "StreamClosed", "tradewire's runtime has been shut down".to_owned()));
+    }
+    Ok(process)
+}
+
+/// The runtime, starting it if needed.
+pub fn runtime(py: Python<'_>) -> PyResult<&'static Runtime> {
+    process(py).map(|p| &p.runtime)
+}
+
+/// A token cancelled at interpreter exit; every long-lived task hangs off it.
+pub fn root_token(py: Python<'_>) -> PyResult<CancellationToken> {
+    process(py).map(|p| p.root.clone())
+}
+
+/// Spawns `fut` on the runtime.
+pub fn spawn<F>(py: Python<'_>, fut: F) -> PyResult<tokio::task::JoinHandle<F::Output>>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Ok(runtime(py)?.spawn(fut))
+}
+
+pub fn is_shutting_down() -> bool {
+    SHUT_DOWN.load(Ordering::Acquire)
+}
+
+/// Called from `atexit`: cancels every task. Does not wait for them, so exit never hangs.
+#[pyfunction]
+fn shutdown() {
+    SHUT_DOWN.store(true, Ordering::Release);
+    if let Some(process) = PROCESS.get() {
+        process.root.cancel();
+    }
+}
+
+/// Whether the runtime has been started in this process (it starts on first use).
+#[pyfunction]
+fn runtime_started() -> bool {
+    PROCESS.get().is_some_and(|p| p.pid == std::process::id())
+}
+
+/// The number of Tokio worker threads tradewire uses.
+#[pyfunction]
+fn worker_threads() -> usize {
+    WORKER_THREADS
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(shutdown, m)?)?;
+    m.add_function(wrap_pyfunction!(runtime_started, m)?)?;
+    m.add_function(wrap_pyfunction!(worker_threads, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,223 @@
+//! Synthetic Rust producers for testing and benchmarking the stream bridge from Python
+//! (`tradewire.testing.synthetic_stream`). They run as real Tokio tasks on the shared runtime
+//! and push through the same queues the venue connectors use.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use pyo3::prelude::*;
+use pyo3::types::PyModule;
+use rust_decimal::Decimal;
+use tokio::sync::watch;
+use tradewire_core::Error;
+use tradewire_core::model::{Id, Market, Side, Source, Symbol, Ticker, Trade, Venue};
+use tradewire_core::stream::{self, Overflow, SendError, Sender};
+
+use crate::errors::IntoPyResult;
+use crate::stream::NativeStream;
+
+/// How a synthetic producer ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Running,
+    Finished,
+    ConsumerGone,
+    SlowConsumer,
+    Cancelled,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Running => "running",
+            Outcome::Finished => "finished",
+            Outcome::ConsumerGone => "consumer_gone",
+            Outcome::SlowConsumer => "slow_consumer",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Observes a synthetic producer task.
+#[pyclass(module = "tradewire._native", frozen)]
+pub struct Producer {
+    sent: Arc<AtomicU64>,
+    outcome: watch::Receiver<Outcome>,
+}
+
+#[pymethods]
+impl Producer {
+    /// Events accepted by the queue so far (dropped ones excluded).
+    #[getter]
+    fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Acquire)
+    }
+
+    /// `"running"`, `"finished"`, `"consumer_gone"`, `"slow_consumer"` or `"cancelled"`.
+    #[getter]
+    fn outcome(&self) -> &'static str {
+        self.outcome.borrow().as_str()
+    }
+
+    /// Awaits the end of the producer and returns its outcome. Safe to cancel.
+    fn wait<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        crate::runtime::runtime(py)?;
+        let mut outcome = self.outcome.clone();
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let ended = outcome.wait_for(|o| *o != Outcome::Running).await.map(|o| *o).unwrap_or(Outcome::Cancelled);
+            Ok(ended.as_str())
+        })
+    }
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64)
+}
+
+fn symbol_key(ticker: &Ticker) -> u64 {
+    // Symbols are "S<k>": the index is a perfect key.
+    ticker.symbol[1..].parse().unwrap_or(u64::MAX)
+}
+
+fn parse_overflow(py: Python<'_>, text: &str) -> PyResult<Overflow> {
+    match text {
+        "conflate" => Ok(Overflow::Conflate),
+        "gap_marker" => Ok(Overflow::GapMarker),
+        "never_drop" => Ok(Overflow::NeverDrop),
+        other => Err(Error::invalid_argument(
+            "overflow",
+            format!("'{other}' is not one of conflate, gap_marker, never_drop"),
+        ))
+        .py_err(py),
+    }
+}
+
+struct Plan {
+    count: u64,
+    batch: usize,
+    interval: Duration,
+    backpressure: bool,
+}
+
+async fn produce<T: Send + 'static>(
+    tx: Sender<T>,
+    plan: Plan,
+    make: impl Fn(u64, i64) -> T + Send + 'static,
+    sent: Arc<AtomicU64>,
+    outcome: watch::Sender<Outcome>,
+    cancel: tokio_util::sync::CancellationToken,
+) {
+    let mut next = 0u64;
+    let ended = loop {
+        if plan.count > 0 && next >= plan.count {
+            break Outcome::Finished;
+        }
+        if cancel.is_cancelled() {
+            break Outcome::Cancelled;
+        }
+        if plan.backpressure && tx.backlog() > tx.capacity() / 2 {
+            // Half the queue is still ahead of the consumer: a long nap costs no latency.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            continue;
+        }
+        let end = if plan.count > 0 { (next + plan.batch as u64).min(plan.count) } else { next + plan.batch as u64 };
+        // One receive timestamp per batch, as a connector stamps each WebSocket message once.
+        let received = now_ns();
+        match tx.send_batch((next..end).map(|i| make(i, received))) {
+            Ok(()) => {}
+            Err(SendError::Closed) => break Outcome::ConsumerGone,
+            Err(SendError::SlowConsumer) => break Outcome::SlowConsumer,
+        }
+        sent.store(tx.stats().delivered.load(Ordering::Relaxed), Ordering::Release);
+        next = end;
+        if plan.interval.is_zero() {
+            tokio::task::yield_now().await;
+        } else {
+            tokio::time::sleep(plan.interval).await;
+        }
+    };
+    sent.store(tx.stats().delivered.load(Ordering::Relaxed), Ordering::Release);
+    drop(tx); // a clean end for the consumer, after everything sent
+    let _ = outcome.send(ended);
+}
+
+/// Starts a Tokio task that produces `count` synthetic events (0: until the consumer leaves)
+/// into a new stream, `batch` per send, sleeping `interval_us` between sends.
+/// `kind="trades"` yields `Trade`s; `kind="tickers"` yields `Ticker`s over `symbols` symbols
+/// (`S0`, `S1`, ...) whose `last` is the event's sequence number.
+#[pyfunction]
+#[pyo3(signature = (kind, count, *, overflow = "gap_marker", capacity = 65_536, batch = 256, interval_us = 0,
+    symbols = 1, backpressure = false))]
+#[allow(clippy::too_many_arguments)]
+fn synthetic_stream(
+    py: Python<'_>,
+    kind: &str,
+    count: u64,
+    overflow: &str,
+    capacity: usize,
+    batch: usize,
+    interval_us: u64,
+    symbols: u64,
+    backpressure: bool,
+) -> PyResult<(NativeStream, Producer)> {
+    let overflow = parse_overflow(py, overflow)?;
+    let cancel = crate::runtime::root_token(py)?;
+    let plan = Plan { count, batch: batch.max(1), interval: Duration::from_micros(interval_us), backpressure };
+    let symbols = symbols.max(1);
+    let sent = Arc::new(AtomicU64::new(0));
+    let (outcome_tx, outcome_rx) = watch::channel(Outcome::Running);
+    let source = Source { venue: Venue::Binance, market: Market::Spot };
+    let names: Arc<[Symbol]> = (0..symbols).map(|k| Symbol::new(&format!("S{k}"))).collect();
+    let stream = match kind {
+        "trades" => {
+            if overflow == Overflow::Conflate {
+                return Err(Error::invalid_argument("overflow", "trades cannot be conflated")).py_err(py);
+            }
+            let (tx, rx) = stream::channel(capacity, overflow);
+            let make = move |i: u64, received: i64| Trade {
+                source,
+                symbol: names[(i % symbols) as usize],
+                trade_id: Id::from_u64(i),
+                price: Decimal::new(5_000_000 + (i % 1000) as i64, 2),
+                qty: Decimal::new((i % 100) as i64 + 1, 3),
+                side: if i % 2 == 0 { Side::Buy } else { Side::Sell },
+                exchange_time_ms: (i / 1000) as i64,
+                local_time_ns: received,
+            };
+            crate::runtime::spawn(py, produce(tx, plan, make, sent.clone(), outcome_tx, cancel))?;
+            NativeStream::new(rx)
+        }
+        "tickers" => {
+            let (tx, rx) = match overflow {
+                Overflow::Conflate => stream::conflating(capacity, symbol_key),
+                other => stream::channel(capacity, other),
+            };
+            let make = move |i: u64, received: i64| Ticker {
+                source,
+                symbol: names[(i % symbols) as usize],
+                last: Decimal::from(i),
+                bid: None,
+                bid_qty: None,
+                ask: None,
+                ask_qty: None,
+                volume_24h: Decimal::ZERO,
+                quote_volume_24h: Decimal::ZERO,
+                exchange_time_ms: 0,
+                local_time_ns: received,
+            };
+            crate::runtime::spawn(py, produce(tx, plan, make, sent.clone(), outcome_tx, cancel))?;
+            NativeStream::new(rx)
+        }
+        other => {
+            return Err(Error::invalid_argument("kind", format!("'{other}' is not one of trades, tickers"))).py_err(py);
+        }
+    };
+    Ok((stream, Producer { sent, outcome: outcome_rx }))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Producer>()?;
+    m.add_function(wrap_pyfunction!(synthetic_stream, m)?)?;
+    Ok(())
+}
