@@ -3,7 +3,7 @@
 Each :class:`Stream` wraps a bounded Rust queue. Iterating drains it in batches; an empty
 queue parks one asyncio future that the Rust producer resolves without taking the GIL (a byte
 on a socket the event loop watches). Closing the stream (``aclose()``, leaving ``async with``,
-or dropping it, e.g. by ``break``-ing out of ``async for stream.trades(...)``) releases the
+or dropping it, e.g. by ``break``-ing out of ``async for ... in c.trades(...)``) releases the
 Rust side: the producer sees the consumer is gone and stops.
 """
 
@@ -20,7 +20,7 @@ from . import _native
 T = TypeVar("T")
 
 #: Events taken from Rust per drain. Kept under CPython's young-generation GC threshold (700
-#: allocations) so a batch that is consumed and dropped never triggers a collection.
+#: allocations) so that a batch consumed and dropped never triggers a collection.
 _BATCH = 512
 
 _wakers: MutableMapping[asyncio.AbstractEventLoop, _native.LoopWaker] = weakref.WeakKeyDictionary()
@@ -42,8 +42,10 @@ def _waker_for(loop: asyncio.AbstractEventLoop) -> _native.LoopWaker:
 
 
 async def _events(native: _native.NativeStream) -> AsyncGenerator[T, None]:
-    # A plain async generator: CPython resumes it far faster than it runs an `async def
-    # __anext__` per event. It references only `native`, so dropping the Stream frees it.
+    """The hot path: CPython resumes an async generator far faster than it runs an
+    ``async def __anext__`` per event. It waits only once its batch is used up, so when a
+    cancellation kills it there, nothing is lost and :class:`Stream` starts a fresh one. It
+    references ``native``, not the Stream, so dropping the Stream frees it."""
     try:
         while True:
             batch: list[T] | None = native.drain(_BATCH)
@@ -57,8 +59,9 @@ async def _events(native: _native.NativeStream) -> AsyncGenerator[T, None]:
             future: asyncio.Future[None] = loop.create_future()
             if native.park(_waker_for(loop), future):
                 await future
-    finally:
-        native.close()
+    except GeneratorExit:
+        native.close()  # closed or garbage-collected: release the producer
+        raise
 
 
 class Stream(Generic[T]):
@@ -66,8 +69,13 @@ class Stream(Generic[T]):
 
     Ends quietly when the producer ends cleanly; raises the error that ended it otherwise
     (e.g. :class:`~tradewire.SlowConsumer`, :class:`~tradewire.ConnectionLost`). Cancelling a
-    pending ``__anext__`` is safe: no event is lost. Iterate it once; a second ``async for``
-    continues where the first stopped.
+    task that waits for the next event is safe: no event is lost and the stream stays open
+    (close it, or let it go, to release it). A second ``async for`` continues where the first
+    stopped.
+
+    As in python-websockets, ``aiter(stream)`` is a generator: a cancelled wait on it ends
+    that generator (the stream and its events stay). For waits with a timeout use
+    ``await stream.recv()`` or ``anext(stream)``.
     """
 
     __slots__ = ("__weakref__", "_events", "_native")
@@ -76,18 +84,28 @@ class Stream(Generic[T]):
         self._native = native
         self._events: AsyncGenerator[T, None] = _events(native)
 
-    def __aiter__(self) -> AsyncGenerator[T, None]:
+    def _live(self) -> AsyncGenerator[T, None]:
+        if self._events.ag_frame is None:  # ended by a cancellation while parked
+            self._events = _events(self._native)
         return self._events
 
-    def __anext__(self) -> asyncio.Future[T] | object:
-        return self._events.__anext__()
+    def __aiter__(self) -> AsyncGenerator[T, None]:
+        return self._live()
+
+    async def __anext__(self) -> T:
+        """The next event (``anext(stream)``). Cancelling it is safe: no event is lost."""
+        return await self._live().__anext__()
+
+    async def recv(self) -> T:
+        """The next event; raises ``StopAsyncIteration`` at the end. Cancelling it is safe."""
+        return await self._live().__anext__()
 
     def close(self) -> None:
         """Stops the stream now; events not yet taken are discarded."""
         self._native.close()
 
     async def aclose(self) -> None:
-        """Stops the stream and finishes its iterator."""
+        """Stops the stream and its iterator."""
         self._native.close()
         await self._events.aclose()
 

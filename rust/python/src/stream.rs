@@ -45,12 +45,18 @@ trait Source: Send + Sync {
     fn counters(&self) -> (u64, u64, u64);
 }
 
-impl<T: PyEvent> Source for Receiver<T> {
+/// A receiver plus a reusable buffer, so a drain allocates nothing on the Rust side.
+struct Typed<T> {
+    receiver: Receiver<T>,
+    scratch: Mutex<Vec<Item<T>>>,
+}
+
+impl<T: PyEvent> Source for Typed<T> {
     fn drain<'py>(&self, py: Python<'py>, max: usize) -> PyResult<(Vec<Bound<'py, PyAny>>, Drained)> {
-        let mut items = Vec::with_capacity(max.min(4096));
-        let status = self.drain_into(max, &mut items);
+        let mut items = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
+        let status = self.receiver.drain_into(max, &mut items);
         let mut out = Vec::with_capacity(items.len());
-        for item in items {
+        for item in items.drain(..) {
             out.push(match item {
                 Item::Event(event) => event.into_py(py)?,
                 Item::Gap { missed } => Bound::new(py, model::Gap::new(missed))?.into_any(),
@@ -60,20 +66,20 @@ impl<T: PyEvent> Source for Receiver<T> {
     }
 
     fn park(&self, wake: Waker) -> bool {
-        Receiver::park(self, wake)
+        self.receiver.park(wake)
     }
 
     fn close(&self) {
-        Receiver::close(self);
+        self.receiver.close();
     }
 
     fn overflow(&self) -> Overflow {
-        Receiver::overflow(self)
+        self.receiver.overflow()
     }
 
     fn counters(&self) -> (u64, u64, u64) {
         use std::sync::atomic::Ordering::Relaxed;
-        let s = self.stats();
+        let s = self.receiver.stats();
         (s.delivered.load(Relaxed), s.dropped.load(Relaxed), s.conflated.load(Relaxed))
     }
 }
@@ -86,7 +92,7 @@ pub struct NativeStream {
 
 impl NativeStream {
     pub fn new<T: PyEvent>(receiver: Receiver<T>) -> Self {
-        NativeStream { source: Box::new(receiver) }
+        NativeStream { source: Box::new(Typed { receiver, scratch: Mutex::new(Vec::new()) }) }
     }
 }
 
