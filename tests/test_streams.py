@@ -128,7 +128,7 @@ async def test_cancelling_a_pending_next_loses_no_event() -> None:
         assert isinstance(event, tw.Trade)
         received.append(int(event.trade_id))
     assert received == list(range(30))
-    assert timeouts > 0, "the test must actually cancel parked waits
+    assert timeouts > 0, "the test must actually cancel parked waits"
     assert await wait_outcome(producer) == "finished"
 
 
