@@ -98,7 +98,10 @@ async def main(n: int, rounds: int) -> None:
     print(f"tradewire {tw.__version__} | Python {platform.python_version()} | {loop} | {platform.machine()}")
     print(f"events per run: {n:,}, best of {rounds}")
     print(f"{'path':<34}{'events/s':>14}{'ns/event':>10}")
-    for name, elapsed in (("tradewire Stream (Rust producer)", ours), ("asyncio.Queue (Python producer)", base)):
+    for name, elapsed in (
+        ("tradewire Stream (Rust producer)", ours),
+        ("asyncio.Queue (Python producer)", base),
+    ):
         print(f"{name:<34}{n / elapsed:>14,.0f}{elapsed / n * 1e9:>10.0f}")
     print(f"ratio: {base / ours:.2f}x the asyncio.Queue baseline")
 

@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-
 import tradewire as tw
 
 
@@ -57,11 +56,11 @@ def test_float_is_refused_with_a_reason() -> None:
     with pytest.raises(TypeError, match=r"'price' got a float.*cannot hold money exactly"):
         trade(price=50000.1)
     with pytest.raises(TypeError, match="'qty'"):
-        tw.Level("1", 0.5)
+        tw.Level("1", 0.5)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="bool"):
         tw.Level(True, 1)
-    with pytest.raises(TypeError, match="must be decimal.Decimal, str or int, not list"):
-        tw.Level([1], 1)
+    with pytest.raises(TypeError, match=r"must be decimal\.Decimal, str or int, not list"):
+        tw.Level([1], 1)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -87,7 +86,8 @@ def test_malformed_or_unrepresentable_numbers_name_the_field(value: object, reas
 
 def test_values_are_frozen_comparable_and_hashable() -> None:
     a, b = trade(), trade()
-    assert a == b and hash(a) == hash(b)
+    assert a == b
+    assert hash(a) == hash(b)
     assert a != trade(trade_id="12346")
     assert len({a, b}) == 1
     with pytest.raises(AttributeError):
@@ -105,7 +105,8 @@ def test_every_type_exposes_decimal_fields() -> None:
         quote_volume_24h="15",
         exchange_time_ms=1,
     )
-    assert ticker.bid is None and ticker.ask is None  # Bybit linear tickers may lack them
+    assert ticker.bid is None
+    assert ticker.ask is None
     order = tw.Order(
         venue=tw.Venue.BINANCE,
         market=tw.Market.USDM,
@@ -118,7 +119,9 @@ def test_every_type_exposes_decimal_fields() -> None:
         price="100.5",
         qty="0.123456789012345678",
     )
-    assert order.filled_qty == 0 and order.order_id == "" and order.qty == Decimal("0.123456789012345678")
+    assert order.filled_qty == 0
+    assert order.order_id == ""
+    assert order.qty == Decimal("0.123456789012345678")
     fill = tw.Fill(
         venue=tw.Venue.BYBIT,
         market=tw.Market.SPOT,
@@ -134,7 +137,8 @@ def test_every_type_exposes_decimal_fields() -> None:
         is_maker=True,
         exchange_time_ms=5,
     )
-    assert fill.trade_id == "18446744073709551615" and fill.fee == Decimal("0.001")
+    assert fill.trade_id == "18446744073709551615"
+    assert fill.fee == Decimal("0.001")
     balance = tw.Balance(venue=tw.Venue.BYBIT, market=tw.Market.SPOT, asset="USDT", free="1.5", locked="0.25")
     assert balance.total == Decimal("1.75")
     position = tw.Position(
@@ -147,7 +151,8 @@ def test_every_type_exposes_decimal_fields() -> None:
         unrealized_pnl="-12.5",
         leverage="10",
     )
-    assert position.unrealized_pnl == Decimal("-12.5") and position.liquidation_price is None
+    assert position.unrealized_pnl == Decimal("-12.5")
+    assert position.liquidation_price is None
     info = tw.SymbolInfo(
         venue=tw.Venue.BINANCE,
         market=tw.Market.SPOT,
@@ -165,7 +170,8 @@ def test_every_type_exposes_decimal_fields() -> None:
         raw_filters='[{"filterType": "PRICE_FILTER", "tickSize": "0.01"}]',
     )
     assert info.filters == [{"filterType": "PRICE_FILTER", "tickSize": "0.01"}]
-    assert info.tick_size == Decimal("0.01") and info.max_qty is None
+    assert info.tick_size == Decimal("0.01")
+    assert info.max_qty is None
     with pytest.raises(tw.InvalidArgument, match="raw_filters"):
         tw.SymbolInfo(
             venue=tw.Venue.BINANCE,
@@ -186,14 +192,25 @@ def test_every_type_exposes_decimal_fields() -> None:
 
 def test_order_status_covers_both_venues_and_unknown() -> None:
     names = {s.value for s in vars(tw.OrderStatus).values() if isinstance(s, tw.OrderStatus)}
-    binance = {"NEW", "PENDING_NEW", "PARTIALLY_FILLED", "FILLED", "CANCELED", "PENDING_CANCEL", "REJECTED",
-               "EXPIRED", "EXPIRED_IN_MATCH"}
+    binance = {
+        "NEW",
+        "PENDING_NEW",
+        "PARTIALLY_FILLED",
+        "FILLED",
+        "CANCELED",
+        "PENDING_CANCEL",
+        "REJECTED",
+        "EXPIRED",
+        "EXPIRED_IN_MATCH",
+    }
     # Bybit's words map to: Created→PENDING_NEW, Untriggered, Triggered, PartiallyFilledCanceled,
     # Deactivated (the rest coincide with Binance's).
     bybit_only = {"UNTRIGGERED", "TRIGGERED", "PARTIALLY_FILLED_CANCELED", "DEACTIVATED"}
     assert binance | bybit_only | {"UNKNOWN"} <= names
-    assert tw.OrderStatus.FILLED.is_terminal and not tw.OrderStatus.FILLED.is_open
-    assert not tw.OrderStatus.UNKNOWN.is_terminal and not tw.OrderStatus.UNKNOWN.is_open
+    assert tw.OrderStatus.FILLED.is_terminal
+    assert not tw.OrderStatus.FILLED.is_open
+    assert not tw.OrderStatus.UNKNOWN.is_terminal
+    assert not tw.OrderStatus.UNKNOWN.is_open
     assert tw.OrderStatus.PARTIALLY_FILLED_CANCELED.is_terminal
     assert tw.OrderStatus.NEW.is_open
 
@@ -210,4 +227,9 @@ def test_values_survive_pickling_as_errors_do() -> None:
     err = tw.RateLimited("slow down", venue="binance", code=-1003, venue_message="Too many", retry_after=2.0)
     back = pickle.loads(pickle.dumps(err))
     assert type(back) is tw.RateLimited
-    assert (back.code, back.venue_message, back.retry_after, str(back)) == (-1003, "Too many", 2.0, "slow down")
+    assert (back.code, back.venue_message, back.retry_after, str(back)) == (
+        -1003,
+        "Too many",
+        2.0,
+        "slow down",
+    )

@@ -7,15 +7,14 @@ import contextlib
 import gc
 
 import pytest
-
 import tradewire as tw
 from tradewire.testing import synthetic_stream
 
 pytestmark = pytest.mark.asyncio
 
 
-async def wait_outcome(producer: tw.testing.Producer, timeout: float = 5.0) -> str:
-    return str(await asyncio.wait_for(producer.wait(), timeout))
+async def wait_outcome(producer: tw.testing.Producer, within: float = 5.0) -> str:
+    return str(await asyncio.wait_for(producer.wait(), within))
 
 
 async def test_delivers_every_event_in_order_then_ends_quietly() -> None:
@@ -56,7 +55,8 @@ async def test_gap_marker_reports_exactly_how_many_were_dropped_and_where() -> N
             assert int(event.trade_id) == expected_next, "events after a gap continue after the hole"
             expected_next += 1
     assert expected_next == 10_000, "delivered + missed accounts for every event"
-    assert sum(gaps) == 10_000 - 100 and gaps == [9_900]
+    assert sum(gaps) == 10_000 - 100
+    assert gaps == [9_900]
     delivered, dropped, _ = stream.counters()
     assert (delivered, dropped) == (100, 9_900)
 
@@ -68,17 +68,22 @@ async def test_conflation_keeps_only_the_latest_per_symbol() -> None:
     # Ticker i belongs to symbol S(i % 5) and carries last = i.
     assert latest == {f"S{k}": 9_995 + k for k in range(5)}
     delivered, _, conflated = stream.counters()
-    assert delivered == 5 and conflated == 9_995
+    assert delivered == 5
+    assert conflated == 9_995
 
 
 async def test_never_drop_overflow_raises_slow_consumer_after_delivering_the_buffer() -> None:
     stream, producer = synthetic_stream("trades", 50_000, overflow="never_drop", capacity=1_000)
     assert await wait_outcome(producer) == "slow_consumer"
-    received = 0
+    received: list[tw.Trade | tw.Gap] = []
+
+    async def drain_all() -> None:
+        async for event in stream:
+            received.append(event)
+
     with pytest.raises(tw.SlowConsumer) as info:
-        async for _ in stream:
-            received += 1
-    assert received == 1_000
+        await drain_all()
+    assert len(received) == 1_000
     assert info.value.capacity == 1_000
     assert isinstance(info.value, tw.TradewireError)
 
@@ -107,7 +112,7 @@ async def test_aclose_releases_the_producer_even_while_referenced() -> None:
 async def test_async_with_releases_on_exit() -> None:
     stream, producer = synthetic_stream("trades", 0, capacity=1_024, interval_us=100)
     async with stream:
-        first = await stream.__anext__()  # type: ignore[misc]
+        first = await stream.recv()
         assert isinstance(first, tw.Trade)
     assert await wait_outcome(producer) == "consumer_gone"
 
@@ -164,9 +169,11 @@ async def test_cancelling_a_task_running_async_for_keeps_the_stream_usable() -> 
 async def test_break_then_anext_continues_with_the_next_event() -> None:
     stream, _ = synthetic_stream("trades", 1_000, overflow="never_drop", capacity=2_048)
     async for event in stream:
-        assert isinstance(event, tw.Trade) and event.trade_id == "0"
+        assert isinstance(event, tw.Trade)
+        assert event.trade_id == "0"
         break
     following = await anext(stream)
-    assert isinstance(following, tw.Trade) and following.trade_id == "1"
+    assert isinstance(following, tw.Trade)
+    assert following.trade_id == "1"
     rest = [e async for e in stream]
     assert len(rest) == 998

@@ -1,11 +1,40 @@
 """Hand-written stubs of the Rust extension; checked by stubtest in `make check`."""
 
 from decimal import Decimal
-from typing import Any, ClassVar, final
+from typing import Any, ClassVar, TypeAlias, final
 
 __version__: str
+__all__ = [
+    "Balance",
+    "Fill",
+    "Gap",
+    "Level",
+    "LoopWaker",
+    "Market",
+    "NativeStream",
+    "Order",
+    "OrderStatus",
+    "OrderType",
+    "Position",
+    "PositionSide",
+    "Producer",
+    "Side",
+    "SymbolInfo",
+    "Ticker",
+    "TimeInForce",
+    "Trade",
+    "Venue",
+    "__version__",
+    "emit_test_log",
+    "raise_core_error",
+    "refresh_log_level",
+    "runtime_started",
+    "shutdown",
+    "synthetic_stream",
+    "worker_threads",
+]
 
-Money = Decimal | str | int
+_Money: TypeAlias = Decimal | str | int
 
 @final
 class Venue:
@@ -15,7 +44,7 @@ class Venue:
     def value(self) -> str: ...
     @staticmethod
     def parse(text: str) -> Venue: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -27,7 +56,7 @@ class Market:
     def value(self) -> str: ...
     @staticmethod
     def parse(text: str) -> Market: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -38,7 +67,7 @@ class Side:
     def value(self) -> str: ...
     @staticmethod
     def parse(text: str) -> Side: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -49,7 +78,7 @@ class OrderType:
     def value(self) -> str: ...
     @staticmethod
     def parse(text: str) -> OrderType: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -62,7 +91,7 @@ class TimeInForce:
     def value(self) -> str: ...
     @staticmethod
     def parse(text: str) -> TimeInForce: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -74,7 +103,7 @@ class PositionSide:
     def value(self) -> str: ...
     @staticmethod
     def parse(text: str) -> PositionSide: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -101,7 +130,7 @@ class OrderStatus:
     def is_terminal(self) -> bool: ...
     @property
     def is_open(self) -> bool: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 class _Sourced:
@@ -121,8 +150,8 @@ class Trade(_Sourced):
         market: Market,
         symbol: str,
         trade_id: str,
-        price: Money,
-        qty: Money,
+        price: _Money,
+        qty: _Money,
         side: Side,
         exchange_time_ms: int,
         local_time_ns: int = 0,
@@ -139,7 +168,7 @@ class Trade(_Sourced):
     def exchange_time_ms(self) -> int: ...
     @property
     def local_time_ns(self) -> int: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -150,14 +179,14 @@ class Ticker(_Sourced):
         venue: Venue,
         market: Market,
         symbol: str,
-        last: Money,
-        volume_24h: Money,
-        quote_volume_24h: Money,
+        last: _Money,
+        volume_24h: _Money,
+        quote_volume_24h: _Money,
         exchange_time_ms: int,
-        bid: Money | None = None,
-        bid_qty: Money | None = None,
-        ask: Money | None = None,
-        ask_qty: Money | None = None,
+        bid: _Money | None = None,
+        bid_qty: _Money | None = None,
+        ask: _Money | None = None,
+        ask_qty: _Money | None = None,
         local_time_ns: int = 0,
     ) -> Ticker: ...
     @property
@@ -178,17 +207,17 @@ class Ticker(_Sourced):
     def exchange_time_ms(self) -> int: ...
     @property
     def local_time_ns(self) -> int: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
 class Level:
-    def __new__(cls, price: Money, qty: Money) -> Level: ...
+    def __new__(cls, price: _Money, qty: _Money) -> Level: ...
     @property
     def price(self) -> Decimal: ...
     @property
     def qty(self) -> Decimal: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -203,16 +232,16 @@ class SymbolInfo(_Sourced):
         quote_asset: str,
         status: str,
         trading: bool,
-        tick_size: Money,
-        step_size: Money,
-        min_qty: Money,
+        tick_size: _Money,
+        step_size: _Money,
+        min_qty: _Money,
         price_precision: int,
         qty_precision: int,
-        max_qty: Money | None = None,
-        min_notional: Money | None = None,
-        market_min_qty: Money | None = None,
-        market_max_qty: Money | None = None,
-        raw_filters: str = "[]",
+        max_qty: _Money | None = None,
+        min_notional: _Money | None = None,
+        market_min_qty: _Money | None = None,
+        market_max_qty: _Money | None = None,
+        raw_filters: str = ...,
     ) -> SymbolInfo: ...
     @property
     def base_asset(self) -> str: ...
@@ -242,7 +271,7 @@ class SymbolInfo(_Sourced):
     def qty_precision(self) -> int: ...
     @property
     def filters(self) -> Any: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     __hash__: ClassVar[None]  # type: ignore[assignment]
 
 @final
@@ -259,11 +288,11 @@ class Order(_Sourced):
         status: OrderStatus,
         order_id: str = "",
         time_in_force: TimeInForce | None = None,
-        price: Money | None = None,
-        qty: Money | None = None,
-        quote_qty: Money | None = None,
-        filled_qty: Money | None = None,
-        avg_price: Money | None = None,
+        price: _Money | None = None,
+        qty: _Money | None = None,
+        quote_qty: _Money | None = None,
+        filled_qty: _Money | None = None,
+        avg_price: _Money | None = None,
         reduce_only: bool = False,
         created_time_ms: int = 0,
         updated_time_ms: int = 0,
@@ -296,7 +325,7 @@ class Order(_Sourced):
     def created_time_ms(self) -> int: ...
     @property
     def updated_time_ms(self) -> int: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -311,9 +340,9 @@ class Fill(_Sourced):
         client_order_id: str,
         trade_id: str,
         side: Side,
-        price: Money,
-        qty: Money,
-        fee: Money,
+        price: _Money,
+        qty: _Money,
+        fee: _Money,
         fee_asset: str,
         is_maker: bool,
         exchange_time_ms: int,
@@ -338,7 +367,7 @@ class Fill(_Sourced):
     def is_maker(self) -> bool: ...
     @property
     def exchange_time_ms(self) -> int: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -349,8 +378,8 @@ class Balance:
         venue: Venue,
         market: Market,
         asset: str,
-        free: Money,
-        locked: Money,
+        free: _Money,
+        locked: _Money,
         exchange_time_ms: int = 0,
     ) -> Balance: ...
     @property
@@ -367,7 +396,7 @@ class Balance:
     def total(self) -> Decimal: ...
     @property
     def exchange_time_ms(self) -> int: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -379,12 +408,12 @@ class Position(_Sourced):
         market: Market,
         symbol: str,
         side: PositionSide,
-        size: Money,
-        entry_price: Money,
-        unrealized_pnl: Money,
-        leverage: Money,
-        liquidation_price: Money | None = None,
-        mark_price: Money | None = None,
+        size: _Money,
+        entry_price: _Money,
+        unrealized_pnl: _Money,
+        leverage: _Money,
+        liquidation_price: _Money | None = None,
+        mark_price: _Money | None = None,
         exchange_time_ms: int = 0,
     ) -> Position: ...
     @property
@@ -403,7 +432,7 @@ class Position(_Sourced):
     def mark_price(self) -> Decimal | None: ...
     @property
     def exchange_time_ms(self) -> int: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -411,7 +440,7 @@ class Gap:
     def __new__(cls, missed: int) -> Gap: ...
     @property
     def missed(self) -> int: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -453,3 +482,4 @@ def runtime_started() -> bool: ...
 def worker_threads() -> int: ...
 def refresh_log_level() -> None: ...
 def emit_test_log(level: str, message: str) -> None: ...
+def raise_core_error(kind: str) -> None: ...

@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import AsyncGenerator, MutableMapping
-from types import TracebackType
-from typing import Generic, Self, TypeVar
+from types import AsyncGeneratorType, TracebackType
+from typing import Generic, Self, TypeVar, cast
 
 from . import _native
 
@@ -64,6 +64,10 @@ async def _events(native: _native.NativeStream) -> AsyncGenerator[T, None]:
         raise
 
 
+def _start(native: _native.NativeStream) -> AsyncGeneratorType[T, None]:
+    return cast("AsyncGeneratorType[T, None]", _events(native))
+
+
 class Stream(Generic[T]):
     """An async iterator of events from Rust.
 
@@ -82,11 +86,11 @@ class Stream(Generic[T]):
 
     def __init__(self, native: _native.NativeStream) -> None:
         self._native = native
-        self._events: AsyncGenerator[T, None] = _events(native)
+        self._events: AsyncGeneratorType[T, None] = _start(native)
 
     def _live(self) -> AsyncGenerator[T, None]:
         if self._events.ag_frame is None:  # ended by a cancellation while parked
-            self._events = _events(self._native)
+            self._events = _start(self._native)
         return self._events
 
     def __aiter__(self) -> AsyncGenerator[T, None]:

@@ -37,7 +37,10 @@ pub enum Error {
     Exchange(VenueReply),
     /// The venue (or our limiter on its behalf) refused because a rate limit was hit.
     #[error("rate limited: {reply}")]
-    RateLimited { reply: VenueReply, retry_after: Option<Duration> },
+    RateLimited {
+        reply: VenueReply,
+        retry_after: Option<Duration>,
+    },
     /// The venue banned this client (Binance 418, Bybit 403) until `until_ms` (Unix ms).
     #[error("banned until {until_ms} ms: {reply}")]
     Banned { reply: VenueReply, until_ms: i64 },
@@ -49,7 +52,11 @@ pub enum Error {
     OrderNotFound(VenueReply),
     /// The order breaks a rule, checked locally (`reply` is `None`) or by the venue.
     #[error("invalid order ({rule}): {message}")]
-    InvalidOrder { rule: String, message: String, reply: Option<VenueReply> },
+    InvalidOrder {
+        rule: String,
+        message: String,
+        reply: Option<VenueReply>,
+    },
     /// The venue's circuit breaker is open: failing fast instead of adding load.
     #[error("circuit open for {venue}: retry in {retry_in:?}")]
     CircuitOpen { venue: Venue, retry_in: Duration },
@@ -75,7 +82,10 @@ pub enum Error {
 
 impl Error {
     pub fn invalid_argument(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Error::InvalidArgument { field: field.into(), reason: reason.into() }
+        Error::InvalidArgument {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 
     /// Whether the same request may be sent again as is. Only for idempotent requests:
@@ -103,7 +113,12 @@ mod tests {
     use super::*;
 
     fn reply(http_status: Option<u16>) -> VenueReply {
-        VenueReply { venue: Venue::Binance, code: Some(-1003), message: "Too many".into(), http_status }
+        VenueReply {
+            venue: Venue::Binance,
+            code: Some(-1003),
+            message: "Too many".into(),
+            http_status,
+        }
     }
 
     #[test]
@@ -115,12 +130,25 @@ mod tests {
         // case 2: auth problems never heal by retrying
         assert!(!Error::Auth(reply(Some(401))).is_retryable());
         // case 3: a ban is not a rate limit
-        assert!(!Error::Banned { reply: reply(Some(418)), until_ms: 1 }.is_retryable());
+        assert!(
+            !Error::Banned {
+                reply: reply(Some(418)),
+                until_ms: 1
+            }
+            .is_retryable()
+        );
     }
 
     #[test]
     fn display_keeps_venue_code_and_message() {
-        let text = Error::RateLimited { reply: reply(Some(429)), retry_after: None }.to_string();
-        assert_eq!(text, "rate limited: binance code -1003 (HTTP 429): Too many");
+        let text = Error::RateLimited {
+            reply: reply(Some(429)),
+            retry_after: None,
+        }
+        .to_string();
+        assert_eq!(
+            text,
+            "rate limited: binance code -1003 (HTTP 429): Too many"
+        );
     }
 }

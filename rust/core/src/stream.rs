@@ -30,7 +30,9 @@ pub enum Overflow {
 pub enum Item<T> {
     Event(T),
     /// `missed` events were dropped here because the consumer was too slow.
-    Gap { missed: u64 },
+    Gap {
+        missed: u64,
+    },
 }
 
 /// Called once to wake a parked consumer. Must not block and must not call back into the queue.
@@ -57,7 +59,10 @@ pub struct StreamStats {
 
 enum Buffer<T> {
     Fifo(VecDeque<Item<T>>),
-    Conflated { latest: IndexMap<u64, T>, key: fn(&T) -> u64 },
+    Conflated {
+        latest: IndexMap<u64, T>,
+        key: fn(&T) -> u64,
+    },
 }
 
 struct State<T> {
@@ -95,7 +100,9 @@ impl<T> Shared<T> {
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         // A panic while holding the lock cannot leave the queue half-updated in a way that
         // matters more than losing the stream, so recover the guard rather than propagate.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -114,26 +121,44 @@ pub struct Receiver<T> {
 
 impl<T> std::fmt::Debug for Sender<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sender").field("overflow", &self.shared.overflow).finish_non_exhaustive()
+        f.debug_struct("Sender")
+            .field("overflow", &self.shared.overflow)
+            .finish_non_exhaustive()
     }
 }
 
 impl<T> std::fmt::Debug for Receiver<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Receiver").field("overflow", &self.shared.overflow).finish_non_exhaustive()
+        f.debug_struct("Receiver")
+            .field("overflow", &self.shared.overflow)
+            .finish_non_exhaustive()
     }
 }
 
 fn new_pair<T>(capacity: usize, overflow: Overflow, buffer: Buffer<T>) -> (Sender<T>, Receiver<T>) {
     let shared = Arc::new(Shared {
-        state: Mutex::new(State { buffer, pending_gap: 0, end: None, waiter: None, consumer_gone: false }),
+        state: Mutex::new(State {
+            buffer,
+            pending_gap: 0,
+            end: None,
+            waiter: None,
+            consumer_gone: false,
+        }),
         in_hand: AtomicUsize::new(0),
         capacity: capacity.max(1),
         overflow,
         consumer_gone: Notify::new(),
         stats: StreamStats::default(),
     });
-    (Sender { shared: shared.clone() }, Receiver { shared, local: Mutex::new(VecDeque::new()) })
+    (
+        Sender {
+            shared: shared.clone(),
+        },
+        Receiver {
+            shared,
+            local: Mutex::new(VecDeque::new()),
+        },
+    )
 }
 
 /// A FIFO stream with the gap-marker or never-drop policy.
@@ -141,14 +166,28 @@ fn new_pair<T>(capacity: usize, overflow: Overflow, buffer: Buffer<T>) -> (Sende
 /// # Panics
 /// On `Overflow::Conflate`, which needs a key: use [`conflating`].
 pub fn channel<T>(capacity: usize, overflow: Overflow) -> (Sender<T>, Receiver<T>) {
-    assert!(overflow != Overflow::Conflate, "conflating streams need a key: use stream::conflating");
-    new_pair(capacity, overflow, Buffer::Fifo(VecDeque::with_capacity(capacity.min(4096))))
+    assert!(
+        overflow != Overflow::Conflate,
+        "conflating streams need a key: use stream::conflating"
+    );
+    new_pair(
+        capacity,
+        overflow,
+        Buffer::Fifo(VecDeque::with_capacity(capacity.min(4096))),
+    )
 }
 
 /// A stream that keeps only the latest event per `key(event)`, in first-arrival order of keys.
 /// `capacity` bounds the number of distinct keys waiting.
 pub fn conflating<T>(capacity: usize, key: fn(&T) -> u64) -> (Sender<T>, Receiver<T>) {
-    new_pair(capacity, Overflow::Conflate, Buffer::Conflated { latest: IndexMap::new(), key })
+    new_pair(
+        capacity,
+        Overflow::Conflate,
+        Buffer::Conflated {
+            latest: IndexMap::new(),
+            key,
+        },
+    )
 }
 
 impl<T> Sender<T> {
@@ -170,7 +209,11 @@ impl<T> Sender<T> {
         let mut delivered = 0u64;
         let in_hand = shared.in_hand.load(Ordering::Acquire);
         for event in events {
-            let State { buffer, pending_gap, .. } = &mut *state;
+            let State {
+                buffer,
+                pending_gap,
+                ..
+            } = &mut *state;
             match buffer {
                 Buffer::Conflated { latest, key } => {
                     let k = key(&event);
@@ -194,7 +237,9 @@ impl<T> Sender<T> {
                     let held = queue.len() + in_hand;
                     if held < shared.capacity {
                         if *pending_gap > 0 {
-                            queue.push_back(Item::Gap { missed: std::mem::take(pending_gap) });
+                            queue.push_back(Item::Gap {
+                                missed: std::mem::take(pending_gap),
+                            });
                         }
                         queue.push_back(Item::Event(event));
                         delivered += 1;
@@ -208,9 +253,14 @@ impl<T> Sender<T> {
                 }
             }
         }
-        shared.stats.delivered.fetch_add(delivered, Ordering::Relaxed);
+        shared
+            .stats
+            .delivered
+            .fetch_add(delivered, Ordering::Relaxed);
         let result = if overflowed {
-            state.end = Some(Some(Error::SlowConsumer { capacity: shared.capacity }));
+            state.end = Some(Some(Error::SlowConsumer {
+                capacity: shared.capacity,
+            }));
             Err(SendError::SlowConsumer)
         } else {
             Ok(())
@@ -297,14 +347,20 @@ impl<T> Receiver<T> {
         if state.consumer_gone {
             return Drained::Ended(None);
         }
-        let State { buffer, pending_gap, .. } = &mut *state;
+        let State {
+            buffer,
+            pending_gap,
+            ..
+        } = &mut *state;
         match buffer {
             Buffer::Fifo(queue) => {
                 if local.is_empty() {
                     // O(1) under the lock; the producer keeps pushing into our old, empty buffer.
                     std::mem::swap(&mut *local, queue);
                     if *pending_gap > 0 {
-                        local.push_back(Item::Gap { missed: std::mem::take(pending_gap) });
+                        local.push_back(Item::Gap {
+                            missed: std::mem::take(pending_gap),
+                        });
                     }
                     self.shared.in_hand.store(local.len(), Ordering::Release);
                 }
@@ -315,7 +371,11 @@ impl<T> Receiver<T> {
                 out.extend(latest.drain(..n).map(|(_, event)| Item::Event(event)));
             }
         }
-        let ended = if state.is_empty() && local.len() <= max { state.end.clone() } else { None };
+        let ended = if state.is_empty() && local.len() <= max {
+            state.end.clone()
+        } else {
+            None
+        };
         drop(state);
         let n = local.len().min(max);
         out.extend(local.drain(..n));
@@ -329,7 +389,12 @@ impl<T> Receiver<T> {
     /// Registers `wake` to be called when something arrives. Returns `false` (and drops
     /// `wake`) when there is already something to drain or the stream has ended.
     pub fn park(&self, wake: Waker) -> bool {
-        if !self.local.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
+        if !self
+            .local
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+        {
             return false;
         }
         let mut state = self.shared.lock();
@@ -386,7 +451,16 @@ mod tests {
     }
 
     fn events(items: &[Item<u32>]) -> Vec<u32> {
-        items.iter().filter_map(|i| if let Item::Event(e) = i { Some(*e) } else { None }).collect()
+        items
+            .iter()
+            .filter_map(|i| {
+                if let Item::Event(e) = i {
+                    Some(*e)
+                } else {
+                    None
+                }
+            })
+            .collect()
     }
 
     #[test]
@@ -397,7 +471,15 @@ mod tests {
         }
         let (first, _) = drain_all(&rx);
         // Buffered events, then the hole (7 dropped) at the end because nothing followed yet.
-        assert_eq!(first, vec![Item::Event(0), Item::Event(1), Item::Event(2), Item::Gap { missed: 7 }]);
+        assert_eq!(
+            first,
+            vec![
+                Item::Event(0),
+                Item::Event(1),
+                Item::Event(2),
+                Item::Gap { missed: 7 }
+            ]
+        );
         for i in 0..5 {
             tx.send(i).unwrap();
         }
@@ -431,15 +513,26 @@ mod tests {
         assert_eq!(tx.send(4), Err(SendError::Closed));
         let (items, status) = drain_all(&rx);
         assert_eq!(events(&items), vec![1, 2]);
-        assert_eq!(status, Drained::Ended(Some(Error::SlowConsumer { capacity: 2 })));
+        assert_eq!(
+            status,
+            Drained::Ended(Some(Error::SlowConsumer { capacity: 2 }))
+        );
     }
 
     #[test]
     fn conflation_keeps_latest_per_key_in_first_arrival_order() {
         let (tx, rx) = conflating::<(u64, u32)>(8, |e| e.0);
-        tx.send_batch([(1, 10), (2, 20), (1, 11), (3, 30), (2, 21)]).unwrap();
+        tx.send_batch([(1, 10), (2, 20), (1, 11), (3, 30), (2, 21)])
+            .unwrap();
         let (items, _) = drain_all(&rx);
-        assert_eq!(items, vec![Item::Event((1, 11)), Item::Event((2, 21)), Item::Event((3, 30))]);
+        assert_eq!(
+            items,
+            vec![
+                Item::Event((1, 11)),
+                Item::Event((2, 21)),
+                Item::Event((3, 30))
+            ]
+        );
         assert_eq!(rx.stats().conflated.load(Ordering::Relaxed), 2);
     }
 
@@ -464,7 +557,11 @@ mod tests {
         tx.send(1).unwrap();
         rx.close();
         let mut out = Vec::new();
-        assert_eq!(rx.drain_into(8, &mut out), Drained::Ended(None), "a closed stream ends at once");
+        assert_eq!(
+            rx.drain_into(8, &mut out),
+            Drained::Ended(None),
+            "a closed stream ends at once"
+        );
         assert!(out.is_empty(), "buffered events are discarded on close");
         drop(rx);
         assert!(tx.is_closed());

@@ -26,21 +26,43 @@ pub struct RestartPolicy {
 impl Default for RestartPolicy {
     /// DESIGN.md: 10 restarts within 60 s.
     fn default() -> Self {
-        RestartPolicy { max_restarts: 10, within: Duration::from_secs(60), backoff: Backoff::default() }
+        RestartPolicy {
+            max_restarts: 10,
+            within: Duration::from_secs(60),
+            backoff: Backoff::default(),
+        }
     }
 }
 
 /// What happened to a child.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HealthEvent {
-    Started { child: String, run: u32 },
+    Started {
+        child: String,
+        run: u32,
+    },
     /// Returned `Ok`: done on purpose, not restarted.
-    Exited { child: String },
-    Failed { child: String, error: String },
-    Panicked { child: String, message: String },
-    Restarting { child: String, attempt: u32, delay: Duration },
+    Exited {
+        child: String,
+    },
+    Failed {
+        child: String,
+        error: String,
+    },
+    Panicked {
+        child: String,
+        message: String,
+    },
+    Restarting {
+        child: String,
+        attempt: u32,
+        delay: Duration,
+    },
     /// Too many restarts within the window: the child stays down.
-    GaveUp { child: String, restarts: u32 },
+    GaveUp {
+        child: String,
+        restarts: u32,
+    },
 }
 
 /// A child's state as last seen.
@@ -77,7 +99,11 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    pub fn new(name: impl Into<Arc<str>>, policy: RestartPolicy, cancel: CancellationToken) -> Self {
+    pub fn new(
+        name: impl Into<Arc<str>>,
+        policy: RestartPolicy,
+        cancel: CancellationToken,
+    ) -> Self {
         Supervisor {
             name: name.into(),
             policy,
@@ -94,7 +120,10 @@ impl Supervisor {
     }
 
     pub fn health(&self) -> HashMap<String, ChildHealth> {
-        self.children.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.children
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn cancel_token(&self) -> &CancellationToken {
@@ -115,7 +144,10 @@ impl Supervisor {
         let children = self.children.clone();
         let mut policy = self.policy.clone();
         let set = move |state: ChildState, restarts: u32| {
-            children.lock().unwrap_or_else(|p| p.into_inner()).insert(child.clone(), ChildHealth { state, restarts });
+            children
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(child.clone(), ChildHealth { state, restarts });
         };
         self.tracker.spawn(async move {
             let publish = |event: HealthEvent| {
@@ -127,44 +159,71 @@ impl Supervisor {
             let mut run = 0u32;
             loop {
                 set(ChildState::Running, restarts);
-                publish(HealthEvent::Started { child: name.to_string(), run });
-                let ctx = ChildContext { name: name.clone(), run, cancel: cancel.clone() };
+                publish(HealthEvent::Started {
+                    child: name.to_string(),
+                    run,
+                });
+                let ctx = ChildContext {
+                    name: name.clone(),
+                    run,
+                    cancel: cancel.clone(),
+                };
                 // Each run is its own task so that a panic is caught here, not in the runtime.
                 let outcome = tokio::spawn(factory(ctx)).await;
                 if cancel.is_cancelled() {
                     set(ChildState::Exited, restarts);
-                    publish(HealthEvent::Exited { child: name.to_string() });
+                    publish(HealthEvent::Exited {
+                        child: name.to_string(),
+                    });
                     return;
                 }
                 match outcome {
                     Ok(Ok(())) => {
                         set(ChildState::Exited, restarts);
-                        publish(HealthEvent::Exited { child: name.to_string() });
+                        publish(HealthEvent::Exited {
+                            child: name.to_string(),
+                        });
                         return;
                     }
                     Ok(Err(error)) => {
                         tracing::warn!(child = %name, %error, "child failed");
-                        publish(HealthEvent::Failed { child: name.to_string(), error: error.to_string() });
+                        publish(HealthEvent::Failed {
+                            child: name.to_string(),
+                            error: error.to_string(),
+                        });
                     }
                     Err(join_error) => {
                         let message = panic_message(join_error);
                         tracing::error!(child = %name, %message, "child panicked");
-                        publish(HealthEvent::Panicked { child: name.to_string(), message });
+                        publish(HealthEvent::Panicked {
+                            child: name.to_string(),
+                            message,
+                        });
                     }
                 }
                 let now = Instant::now();
-                while recent.front().is_some_and(|t| now.duration_since(*t) > policy.within) {
+                while recent
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) > policy.within)
+                {
                     recent.pop_front();
                 }
                 if recent.len() as u32 >= policy.max_restarts {
                     set(ChildState::GaveUp, restarts);
-                    publish(HealthEvent::GaveUp { child: name.to_string(), restarts: recent.len() as u32 });
+                    publish(HealthEvent::GaveUp {
+                        child: name.to_string(),
+                        restarts: recent.len() as u32,
+                    });
                     return;
                 }
                 let attempt = recent.len() as u32;
                 let delay = policy.backoff.delay(attempt);
                 set(ChildState::Restarting, restarts);
-                publish(HealthEvent::Restarting { child: name.to_string(), attempt: attempt + 1, delay });
+                publish(HealthEvent::Restarting {
+                    child: name.to_string(),
+                    attempt: attempt + 1,
+                    delay,
+                });
                 tokio::select! {
                     _ = cancel.cancelled() => {
                         set(ChildState::Exited, restarts);
@@ -213,7 +272,10 @@ mod tests {
         }
     }
 
-    async fn next_matching(rx: &mut broadcast::Receiver<HealthEvent>, want: impl Fn(&HealthEvent) -> bool) -> HealthEvent {
+    async fn next_matching(
+        rx: &mut broadcast::Receiver<HealthEvent>,
+        want: impl Fn(&HealthEvent) -> bool,
+    ) -> HealthEvent {
         loop {
             let event = rx.recv().await.unwrap();
             if want(&event) {
@@ -224,7 +286,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn restarts_a_failing_child_then_gives_up_after_n_in_t() {
-        let sup = Supervisor::new("conn", policy(3, Duration::from_secs(60)), CancellationToken::new());
+        let sup = Supervisor::new(
+            "conn",
+            policy(3, Duration::from_secs(60)),
+            CancellationToken::new(),
+        );
         let mut rx = sup.subscribe();
         let runs = Arc::new(AtomicU32::new(0));
         let r = runs.clone();
@@ -233,14 +299,30 @@ mod tests {
             async { Err(Error::ConnectionLost("reset".into())) }
         });
         let gave_up = next_matching(&mut rx, |e| matches!(e, HealthEvent::GaveUp { .. })).await;
-        assert_eq!(gave_up, HealthEvent::GaveUp { child: "conn/ws".into(), restarts: 3 });
+        assert_eq!(
+            gave_up,
+            HealthEvent::GaveUp {
+                child: "conn/ws".into(),
+                restarts: 3
+            }
+        );
         assert_eq!(runs.load(Ordering::SeqCst), 4, "first run + 3 restarts");
-        assert_eq!(sup.health()["ws"], ChildHealth { state: ChildState::GaveUp, restarts: 3 });
+        assert_eq!(
+            sup.health()["ws"],
+            ChildHealth {
+                state: ChildState::GaveUp,
+                restarts: 3
+            }
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn restarts_outside_the_window_do_not_count() {
-        let sup = Supervisor::new("conn", policy(2, Duration::from_secs(1)), CancellationToken::new());
+        let sup = Supervisor::new(
+            "conn",
+            policy(2, Duration::from_secs(1)),
+            CancellationToken::new(),
+        );
         let mut rx = sup.subscribe();
         let runs = Arc::new(AtomicU32::new(0));
         let r = runs.clone();
@@ -249,7 +331,11 @@ mod tests {
             async move {
                 // Each run lives 5 s before failing: older restarts age out of the 1 s window.
                 tokio::time::sleep(Duration::from_secs(5)).await;
-                if n < 6 { Err(Error::ConnectionLost("reset".into())) } else { Ok(()) }
+                if n < 6 {
+                    Err(Error::ConnectionLost("reset".into()))
+                } else {
+                    Ok(())
+                }
             }
         });
         next_matching(&mut rx, |e| matches!(e, HealthEvent::Exited { .. })).await;
@@ -259,7 +345,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_panic_restarts_only_that_child() {
-        let sup = Supervisor::new("conn", policy(5, Duration::from_secs(60)), CancellationToken::new());
+        let sup = Supervisor::new(
+            "conn",
+            policy(5, Duration::from_secs(60)),
+            CancellationToken::new(),
+        );
         let mut rx = sup.subscribe();
         let steady_runs = Arc::new(AtomicU32::new(0));
         let s = steady_runs.clone();
@@ -277,9 +367,23 @@ mod tests {
             Ok(())
         });
         let panicked = next_matching(&mut rx, |e| matches!(e, HealthEvent::Panicked { .. })).await;
-        assert_eq!(panicked, HealthEvent::Panicked { child: "conn/flaky".into(), message: "boom".into() });
-        next_matching(&mut rx, |e| matches!(e, HealthEvent::Exited { child } if child == "conn/flaky")).await;
-        assert_eq!(steady_runs.load(Ordering::SeqCst), 1, "one-for-one: the sibling was not restarted");
+        assert_eq!(
+            panicked,
+            HealthEvent::Panicked {
+                child: "conn/flaky".into(),
+                message: "boom".into()
+            }
+        );
+        next_matching(
+            &mut rx,
+            |e| matches!(e, HealthEvent::Exited { child } if child == "conn/flaky"),
+        )
+        .await;
+        assert_eq!(
+            steady_runs.load(Ordering::SeqCst),
+            1,
+            "one-for-one: the sibling was not restarted"
+        );
         sup.shutdown().await;
         assert_eq!(sup.health()["steady"].state, ChildState::Exited);
     }

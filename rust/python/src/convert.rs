@@ -29,7 +29,9 @@ pub fn extract_decimal(value: &Bound<'_, PyAny>, field: &str) -> PyResult<Decima
             value.repr()?
         )));
     } else if value.is_instance_of::<PyBool>() {
-        return Err(PyTypeError::new_err(format!("'{field}' got a bool; pass decimal.Decimal, str or int")));
+        return Err(PyTypeError::new_err(format!(
+            "'{field}' got a bool; pass decimal.Decimal, str or int"
+        )));
     } else if value.is_instance_of::<PyInt>() || value.is_instance(decimal_type(py)?)? {
         value.str()?.to_cow()?.into_owned()
     } else {
@@ -41,8 +43,14 @@ pub fn extract_decimal(value: &Bound<'_, PyAny>, field: &str) -> PyResult<Decima
     parse_decimal(&text).map_err(|e| to_pyerr(py, Error::invalid_argument(field, e.to_string())))
 }
 
-pub fn extract_opt_decimal(value: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Option<Decimal>> {
-    value.filter(|v| !v.is_none()).map(|v| extract_decimal(v, field)).transpose()
+pub fn extract_opt_decimal(
+    value: Option<&Bound<'_, PyAny>>,
+    field: &str,
+) -> PyResult<Option<Decimal>> {
+    value
+        .filter(|v| !v.is_none())
+        .map(|v| extract_decimal(v, field))
+        .transpose()
 }
 
 /// A `decimal.Decimal` with exactly the digits (and trailing zeros) of `value`.
@@ -50,6 +58,9 @@ pub fn to_py_decimal(py: Python<'_>, value: Decimal) -> PyResult<Bound<'_, PyAny
     decimal_type(py)?.call1((value.to_string(),))
 }
 
-pub fn to_py_opt_decimal(py: Python<'_>, value: Option<Decimal>) -> PyResult<Option<Bound<'_, PyAny>>> {
+pub fn to_py_opt_decimal(
+    py: Python<'_>,
+    value: Option<Decimal>,
+) -> PyResult<Option<Bound<'_, PyAny>>> {
     value.map(|v| to_py_decimal(py, v)).transpose()
 }

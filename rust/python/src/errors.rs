@@ -25,9 +25,17 @@ pub fn raise(py: Python<'_>, class: &str, message: String) -> PyErr {
     instantiate(py, class, message, &kwargs).unwrap_or_else(|e| e)
 }
 
-fn instantiate(py: Python<'_>, class: &str, message: String, kwargs: &Bound<'_, PyDict>) -> PyResult<PyErr> {
+fn instantiate(
+    py: Python<'_>,
+    class: &str,
+    message: String,
+    kwargs: &Bound<'_, PyDict>,
+) -> PyResult<PyErr> {
     let module = MODULE.get_or_try_init(py, || py.import("tradewire.errors").map(Bound::unbind))?;
-    let instance = module.bind(py).getattr(class)?.call((message,), Some(kwargs))?;
+    let instance = module
+        .bind(py)
+        .getattr(class)?
+        .call((message,), Some(kwargs))?;
     Ok(PyErr::from_value(instance))
 }
 

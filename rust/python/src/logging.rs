@@ -40,19 +40,27 @@ fn python_level(level: &Level) -> u8 {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn root_logger(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
     ROOT_LOGGER
-        .get_or_try_init(py, || py.import("logging")?.call_method1("getLogger", ("tradewire",)).map(Bound::unbind))
+        .get_or_try_init(py, || {
+            py.import("logging")?
+                .call_method1("getLogger", ("tradewire",))
+                .map(Bound::unbind)
+        })
         .map(|l| l.bind(py))
 }
 
 /// Re-reads the logger's level now.
 #[pyfunction]
 pub fn refresh_log_level(py: Python<'_>) -> PyResult<()> {
-    let level: i64 = root_logger(py)?.call_method0("getEffectiveLevel")?.extract()?;
+    let level: i64 = root_logger(py)?
+        .call_method0("getEffectiveLevel")?
+        .extract()?;
     MIN_LEVEL.store(level.clamp(0, 255) as u8, Ordering::Relaxed);
     LAST_REFRESH_MS.store(now_ms(), Ordering::Relaxed);
     Ok(())
@@ -69,7 +77,11 @@ pub fn maybe_refresh(py: Python<'_>) {
 fn logger_name(target: &str) -> String {
     let rest = target
         .strip_prefix("tradewire_core")
-        .or_else(|| target.strip_prefix("_native").map(|r| if r.is_empty() { "::native" } else { r }))
+        .or_else(|| {
+            target
+                .strip_prefix("_native")
+                .map(|r| if r.is_empty() { "::native" } else { r })
+        })
         .unwrap_or(target);
     let mut name = String::from("tradewire");
     for part in rest.split("::").filter(|p| !p.is_empty()) {
@@ -107,7 +119,8 @@ struct PythonLogging;
 
 impl<S: Subscriber> Layer<S> for PythonLogging {
     fn enabled(&self, metadata: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
-        python_level(metadata.level()) >= MIN_LEVEL.load(Ordering::Relaxed) && !crate::runtime::is_shutting_down()
+        python_level(metadata.level()) >= MIN_LEVEL.load(Ordering::Relaxed)
+            && !crate::runtime::is_shutting_down()
     }
 
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
@@ -128,7 +141,9 @@ impl<S: Subscriber> Layer<S> for PythonLogging {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // A host application may have installed its own subscriber first; then it decides.
-    let _ = tracing_subscriber::registry().with(PythonLogging).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(PythonLogging)
+        .try_init();
     refresh_log_level(m.py())?;
     m.add_function(wrap_pyfunction!(refresh_log_level, m)?)?;
     m.add_function(wrap_pyfunction!(emit_test_log, m)?)?;
@@ -151,5 +166,7 @@ fn emit_test_log(py: Python<'_>, level: &str, message: String) -> PyResult<()> {
     })?;
     // The runtime thread needs the GIL to log: release it while waiting.
     py.detach(move || wait.recv_timeout(std::time::Duration::from_secs(5)))
-        .map_err(|_| crate::errors::raise(py, "Timeout", "log event not emitted within 5 s".to_owned()))
+        .map_err(|_| {
+            crate::errors::raise(py, "Timeout", "log event not emitted within 5 s".to_owned())
+        })
 }

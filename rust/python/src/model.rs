@@ -91,7 +91,10 @@ impl OrderStatus {
 }
 
 fn source(venue: Venue, market: Market) -> m::Source {
-    m::Source { venue: venue.into(), market: market.into() }
+    m::Source {
+        venue: venue.into(),
+        market: market.into(),
+    }
 }
 
 /// Python-style repr pieces.
@@ -185,7 +188,14 @@ impl Trade {
         let t = &self.0;
         format!(
             "Trade(venue={}, market={}, symbol='{}', trade_id='{}', price={}, qty={}, side={}, exchange_time_ms={})",
-            t.source.venue, t.source.market, t.symbol, t.trade_id, rd(t.price), rd(t.qty), t.side, t.exchange_time_ms
+            t.source.venue,
+            t.source.market,
+            t.symbol,
+            t.trade_id,
+            rd(t.price),
+            rd(t.qty),
+            t.side,
+            t.exchange_time_ms
         )
     }
 }
@@ -290,7 +300,10 @@ pub struct Level(pub m::Level);
 impl Level {
     #[new]
     fn new(price: &Bound<'_, PyAny>, qty: &Bound<'_, PyAny>) -> PyResult<Self> {
-        Ok(Level(m::Level { price: extract_decimal(price, "price")?, qty: extract_decimal(qty, "qty")? }))
+        Ok(Level(m::Level {
+            price: extract_decimal(price, "price")?,
+            qty: extract_decimal(qty, "qty")?,
+        }))
     }
     #[getter]
     fn price<'py>(&self, py: Python<'py>) -> Money<'py> {
@@ -418,7 +431,8 @@ impl SymbolInfo {
     /// The venue's filters as received, parsed from JSON (numbers stay strings, as sent).
     #[getter]
     fn filters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        py.import("json")?.call_method1("loads", (self.0.raw_filters.as_str(),))
+        py.import("json")?
+            .call_method1("loads", (self.0.raw_filters.as_str(),))
     }
     fn __repr__(&self) -> String {
         let s = &self.0;
@@ -717,7 +731,13 @@ impl Balance {
     }
     fn __repr__(&self) -> String {
         let b = &self.0;
-        format!("Balance(venue={}, asset='{}', free={}, locked={})", b.venue, b.asset, rd(b.free), rd(b.locked))
+        format!(
+            "Balance(venue={}, asset='{}', free={}, locked={})",
+            b.venue,
+            b.asset,
+            rd(b.free),
+            rd(b.locked)
+        )
     }
 }
 

@@ -37,8 +37,13 @@ fn process(py: Python<'_>) -> PyResult<&'static Process> {
                     .enable_all()
                     .build()
             });
-            let runtime = built.map_err(|e| raise(py, "TradewireError", format!("cannot start runtime: {e}")))?;
-            let candidate = Process { runtime, pid: std::process::id(), root: CancellationToken::new() };
+            let runtime = built
+                .map_err(|e| raise(py, "TradewireError", format!("cannot start runtime: {e}")))?;
+            let candidate = Process {
+                runtime,
+                pid: std::process::id(),
+                root: CancellationToken::new(),
+            };
             // Another thread may have won the race; its runtime is the one everybody uses.
             let process = match PROCESS.set(candidate) {
                 Ok(()) => PROCESS.get().expect("just set"),
@@ -62,7 +67,11 @@ fn process(py: Python<'_>) -> PyResult<&'static Process> {
         ));
     }
     if SHUT_DOWN.load(Ordering::Acquire) {
-        return Err(raise(py, "StreamClosed", "tradewire's runtime has been shut down".to_owned()));
+        return Err(raise(
+            py,
+            "StreamClosed",
+            "tradewire's runtime has been shut down".to_owned(),
+        ));
     }
     Ok(process)
 }

@@ -38,7 +38,11 @@ py_event!(Trade => Trade, Ticker => Ticker, Order => Order, Fill => Fill, Balanc
 
 /// Type-erased consumer half, so one Python class serves every event type.
 trait Source: Send + Sync {
-    fn drain<'py>(&self, py: Python<'py>, max: usize) -> PyResult<(Vec<Bound<'py, PyAny>>, Drained)>;
+    fn drain<'py>(
+        &self,
+        py: Python<'py>,
+        max: usize,
+    ) -> PyResult<(Vec<Bound<'py, PyAny>>, Drained)>;
     fn park(&self, wake: Waker) -> bool;
     fn close(&self);
     fn overflow(&self) -> Overflow;
@@ -52,7 +56,11 @@ struct Typed<T> {
 }
 
 impl<T: PyEvent> Source for Typed<T> {
-    fn drain<'py>(&self, py: Python<'py>, max: usize) -> PyResult<(Vec<Bound<'py, PyAny>>, Drained)> {
+    fn drain<'py>(
+        &self,
+        py: Python<'py>,
+        max: usize,
+    ) -> PyResult<(Vec<Bound<'py, PyAny>>, Drained)> {
         let mut items = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
         let status = self.receiver.drain_into(max, &mut items);
         let mut out = Vec::with_capacity(items.len());
@@ -80,7 +88,11 @@ impl<T: PyEvent> Source for Typed<T> {
     fn counters(&self) -> (u64, u64, u64) {
         use std::sync::atomic::Ordering::Relaxed;
         let s = self.receiver.stats();
-        (s.delivered.load(Relaxed), s.dropped.load(Relaxed), s.conflated.load(Relaxed))
+        (
+            s.delivered.load(Relaxed),
+            s.dropped.load(Relaxed),
+            s.conflated.load(Relaxed),
+        )
     }
 }
 
@@ -92,24 +104,30 @@ pub struct NativeStream {
 
 impl NativeStream {
     pub fn new<T: PyEvent>(receiver: Receiver<T>) -> Self {
-        NativeStream { source: Box::new(Typed { receiver, scratch: Mutex::new(Vec::new()) }) }
+        NativeStream {
+            source: Box::new(Typed {
+                receiver,
+                scratch: Mutex::new(Vec::new()),
+            }),
+        }
     }
 }
 
 #[pymethods]
 impl NativeStream {
-    /// Takes up to `max` events in arrival order. An empty list means "nothing yet". `None` means the stream ended cleanly; a failure that ended
-    /// it is raised once everything before it was delivered.
+    /// Takes up to `max` events in arrival order. An empty list means "nothing yet"; `None`
+    /// means the stream ended cleanly; a failure that ended it is raised once everything
+    /// before it was delivered.
     fn drain<'py>(&self, py: Python<'py>, max: usize) -> PyResult<Option<Bound<'py, PyList>>> {
         crate::logging::maybe_refresh(py);
         let (items, status) = self.source.drain(py, max.max(1))?;
-        if items.is_empty() {
-            if let Drained::Ended(end) = status {
-                return match end {
-                    None => Ok(None),
-                    Some(error) => Err(to_pyerr(py, error)),
-                };
-            }
+        if items.is_empty()
+            && let Drained::Ended(end) = status
+        {
+            return match end {
+                None => Ok(None),
+                Some(error) => Err(to_pyerr(py, error)),
+            };
         }
         PyList::new(py, items).map(Some)
     }
@@ -178,11 +196,19 @@ pub struct LoopWaker {
 impl LoopWaker {
     #[new]
     fn new(py: Python<'_>) -> PyResult<Self> {
-        let io = |e: std::io::Error| crate::errors::raise(py, "TradewireError", format!("cannot create waker: {e}"));
+        let io = |e: std::io::Error| {
+            crate::errors::raise(py, "TradewireError", format!("cannot create waker: {e}"))
+        };
         let (reader, writer) = UnixStream::pair().map_err(io)?;
         reader.set_nonblocking(true).map_err(io)?;
         writer.set_nonblocking(true).map_err(io)?;
-        Ok(LoopWaker { shared: Arc::new(WakerShared { reader, writer, ready: Mutex::new(Vec::new()) }) })
+        Ok(LoopWaker {
+            shared: Arc::new(WakerShared {
+                reader,
+                writer,
+                ready: Mutex::new(Vec::new()),
+            }),
+        })
     }
 
     fn fileno(&self) -> i32 {

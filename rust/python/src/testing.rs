@@ -65,14 +65,20 @@ impl Producer {
         crate::runtime::runtime(py)?;
         let mut outcome = self.outcome.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let ended = outcome.wait_for(|o| *o != Outcome::Running).await.map(|o| *o).unwrap_or(Outcome::Cancelled);
+            let ended = outcome
+                .wait_for(|o| *o != Outcome::Running)
+                .await
+                .map(|o| *o)
+                .unwrap_or(Outcome::Cancelled);
             Ok(ended.as_str())
         })
     }
 }
 
 fn now_ns() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
 }
 
 fn symbol_key(ticker: &Ticker) -> u64 {
@@ -121,7 +127,11 @@ async fn produce<T: Send + 'static>(
             tokio::time::sleep(Duration::from_millis(1)).await;
             continue;
         }
-        let end = if plan.count > 0 { (next + plan.batch as u64).min(plan.count) } else { next + plan.batch as u64 };
+        let end = if plan.count > 0 {
+            (next + plan.batch as u64).min(plan.count)
+        } else {
+            next + plan.batch as u64
+        };
         // One receive timestamp per batch, as a connector stamps each WebSocket message once.
         let received = now_ns();
         match tx.send_batch((next..end).map(|i| make(i, received))) {
@@ -129,7 +139,10 @@ async fn produce<T: Send + 'static>(
             Err(SendError::Closed) => break Outcome::ConsumerGone,
             Err(SendError::SlowConsumer) => break Outcome::SlowConsumer,
         }
-        sent.store(tx.stats().delivered.load(Ordering::Relaxed), Ordering::Release);
+        sent.store(
+            tx.stats().delivered.load(Ordering::Relaxed),
+            Ordering::Release,
+        );
         next = end;
         if plan.interval.is_zero() {
             tokio::task::yield_now().await;
@@ -137,7 +150,10 @@ async fn produce<T: Send + 'static>(
             tokio::time::sleep(plan.interval).await;
         }
     };
-    sent.store(tx.stats().delivered.load(Ordering::Relaxed), Ordering::Release);
+    sent.store(
+        tx.stats().delivered.load(Ordering::Relaxed),
+        Ordering::Release,
+    );
     drop(tx); // a clean end for the consumer, after everything sent
     let _ = outcome.send(ended);
 }
@@ -163,16 +179,30 @@ fn synthetic_stream(
 ) -> PyResult<(NativeStream, Producer)> {
     let overflow = parse_overflow(py, overflow)?;
     let cancel = crate::runtime::root_token(py)?;
-    let plan = Plan { count, batch: batch.max(1), interval: Duration::from_micros(interval_us), backpressure };
+    let plan = Plan {
+        count,
+        batch: batch.max(1),
+        interval: Duration::from_micros(interval_us),
+        backpressure,
+    };
     let symbols = symbols.max(1);
     let sent = Arc::new(AtomicU64::new(0));
     let (outcome_tx, outcome_rx) = watch::channel(Outcome::Running);
-    let source = Source { venue: Venue::Binance, market: Market::Spot };
-    let names: Arc<[Symbol]> = (0..symbols).map(|k| Symbol::new(&format!("S{k}"))).collect();
+    let source = Source {
+        venue: Venue::Binance,
+        market: Market::Spot,
+    };
+    let names: Arc<[Symbol]> = (0..symbols)
+        .map(|k| Symbol::new(&format!("S{k}")))
+        .collect();
     let stream = match kind {
         "trades" => {
             if overflow == Overflow::Conflate {
-                return Err(Error::invalid_argument("overflow", "trades cannot be conflated")).py_err(py);
+                return Err(Error::invalid_argument(
+                    "overflow",
+                    "trades cannot be conflated",
+                ))
+                .py_err(py);
             }
             let (tx, rx) = stream::channel(capacity, overflow);
             let make = move |i: u64, received: i64| Trade {
@@ -181,11 +211,18 @@ fn synthetic_stream(
                 trade_id: Id::from_u64(i),
                 price: Decimal::new(5_000_000 + (i % 1000) as i64, 2),
                 qty: Decimal::new((i % 100) as i64 + 1, 3),
-                side: if i % 2 == 0 { Side::Buy } else { Side::Sell },
+                side: if i.is_multiple_of(2) {
+                    Side::Buy
+                } else {
+                    Side::Sell
+                },
                 exchange_time_ms: (i / 1000) as i64,
                 local_time_ns: received,
             };
-            crate::runtime::spawn(py, produce(tx, plan, make, sent.clone(), outcome_tx, cancel))?;
+            crate::runtime::spawn(
+                py,
+                produce(tx, plan, make, sent.clone(), outcome_tx, cancel),
+            )?;
             NativeStream::new(rx)
         }
         "tickers" => {
@@ -206,18 +243,80 @@ fn synthetic_stream(
                 exchange_time_ms: 0,
                 local_time_ns: received,
             };
-            crate::runtime::spawn(py, produce(tx, plan, make, sent.clone(), outcome_tx, cancel))?;
+            crate::runtime::spawn(
+                py,
+                produce(tx, plan, make, sent.clone(), outcome_tx, cancel),
+            )?;
             NativeStream::new(rx)
         }
         other => {
-            return Err(Error::invalid_argument("kind", format!("'{other}' is not one of trades, tickers"))).py_err(py);
+            return Err(Error::invalid_argument(
+                "kind",
+                format!("'{other}' is not one of trades, tickers"),
+            ))
+            .py_err(py);
         }
     };
-    Ok((stream, Producer { sent, outcome: outcome_rx }))
+    Ok((
+        stream,
+        Producer {
+            sent,
+            outcome: outcome_rx,
+        },
+    ))
+}
+
+/// Raises the Python exception that the core error `kind` maps to, as the connectors do
+/// (for tests of the mapping). The venue reply is Binance's -1003 "Too many requests."
+#[pyfunction]
+fn raise_core_error(py: Python<'_>, kind: &str) -> PyResult<()> {
+    use tradewire_core::error::VenueReply;
+    let reply = |status: u16| VenueReply {
+        venue: Venue::Binance,
+        code: Some(-1003),
+        message: "Too many requests.".to_owned(),
+        http_status: Some(status),
+    };
+    let error = match kind {
+        "exchange" => Error::Exchange(reply(400)),
+        "rate_limited" => Error::RateLimited {
+            reply: reply(429),
+            retry_after: Some(Duration::from_millis(1500)),
+        },
+        "banned" => Error::Banned {
+            reply: reply(418),
+            until_ms: 1_700_000_060_000,
+        },
+        "auth" => Error::Auth(reply(401)),
+        "order_not_found" => Error::OrderNotFound(reply(400)),
+        "invalid_order" => Error::InvalidOrder {
+            rule: "tick_size".to_owned(),
+            message: "price 1.005 is not a multiple of tick size 0.01".to_owned(),
+            reply: None,
+        },
+        "circuit_open" => Error::CircuitOpen {
+            venue: Venue::Bybit,
+            retry_in: Duration::from_secs(3),
+        },
+        "connection_lost" => Error::ConnectionLost("socket reset by peer".to_owned()),
+        "timeout" => Error::Timeout {
+            what: "POST /api/v3/order".to_owned(),
+            after: Duration::from_secs(10),
+        },
+        "slow_consumer" => Error::SlowConsumer { capacity: 10 },
+        "protocol" => Error::Protocol {
+            venue: Venue::Bybit,
+            reason: "missing field `seq`".to_owned(),
+        },
+        "closed" => Error::Closed,
+        other => Error::invalid_argument("kind", format!("unknown error kind '{other}'")),
+    };
+    Err(error).py_err(py)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Producer>()?;
     m.add_function(wrap_pyfunction!(synthetic_stream, m)?)?;
+    m.add_function(wrap_pyfunction!(raise_core_error, m)?)?;
     Ok(())
 }

@@ -41,14 +41,18 @@ pub fn parse_decimal(text: &str) -> Result<Decimal, DecimalError> {
         None => (digits, ""),
     };
     let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if (int_part.is_empty() && frac_part.is_empty()) || !all_digits(int_part) || !all_digits(frac_part) {
+    if (int_part.is_empty() && frac_part.is_empty())
+        || !all_digits(int_part)
+        || !all_digits(frac_part)
+    {
         return Err(malformed());
     }
     if exponent.abs() > MAX_EXPONENT {
         return Err(DecimalError::OutOfRange(text.to_owned()));
     }
     // Move the decimal point by `exponent` on the digit string, then parse exactly.
-    let mut all = String::with_capacity(int_part.len() + frac_part.len() + MAX_EXPONENT as usize + 2);
+    let mut all =
+        String::with_capacity(int_part.len() + frac_part.len() + MAX_EXPONENT as usize + 2);
     all.push_str(int_part);
     all.push_str(frac_part);
     let mut point = int_part.len() as i64 + exponent;
@@ -71,7 +75,11 @@ pub fn parse_decimal(text: &str) -> Result<Decimal, DecimalError> {
     if negative {
         plain.push('-');
     }
-    plain.push_str(if int_digits.is_empty() { "0" } else { int_digits });
+    plain.push_str(if int_digits.is_empty() {
+        "0"
+    } else {
+        int_digits
+    });
     if !frac_digits.is_empty() {
         plain.push('.');
         plain.push_str(frac_digits);
@@ -91,28 +99,51 @@ mod tests {
             // case 1: 18 fractional digits survive
             ("0.123456789012345678", "0.123456789012345678"),
             // case 2: 28 significant digits, large
-            ("1234567890123456789012345678", "1234567890123456789012345678"),
+            (
+                "1234567890123456789012345678",
+                "1234567890123456789012345678",
+            ),
             // case 3: the largest representable value
-            ("79228162514264337593543950335", "79228162514264337593543950335"),
+            (
+                "79228162514264337593543950335",
+                "79228162514264337593543950335",
+            ),
             // case 4: scientific notation as Python's str(Decimal) writes it
             ("1.5E-7", "0.00000015"),
             ("1E+3", "1000"),
             ("-2.50e2", "-250"),
             // case 5: zeros beyond 28 fractional digits carry no value
-            ("1.000000000000000000000000000000", "1.0000000000000000000000000000"),
+            (
+                "1.000000000000000000000000000000",
+                "1.0000000000000000000000000000",
+            ),
             ("+7", "7"),
             (".5", "0.5"),
         ];
         for (input, want) in ok {
             assert_eq!(parse_decimal(input).unwrap().to_string(), want, "{input}");
         }
-        let malformed = ["", "abc", "1.2.3", "NaN", "Infinity", "1e", "--1", "1_000", " 1", "0x10", "."];
+        let malformed = [
+            "", "abc", "1.2.3", "NaN", "Infinity", "1e", "--1", "1_000", " 1", "0x10", ".",
+        ];
         for input in malformed {
-            assert!(matches!(parse_decimal(input), Err(DecimalError::Malformed(_))), "{input}");
+            assert!(
+                matches!(parse_decimal(input), Err(DecimalError::Malformed(_))),
+                "{input}"
+            );
         }
-        let out_of_range = ["79228162514264337593543950336", "1e29", "1e-29", "0.00000000000000000000000000001", "1e999"];
+        let out_of_range = [
+            "79228162514264337593543950336",
+            "1e29",
+            "1e-29",
+            "0.00000000000000000000000000001",
+            "1e999",
+        ];
         for input in out_of_range {
-            assert!(matches!(parse_decimal(input), Err(DecimalError::OutOfRange(_))), "{input}");
+            assert!(
+                matches!(parse_decimal(input), Err(DecimalError::OutOfRange(_))),
+                "{input}"
+            );
         }
     }
 

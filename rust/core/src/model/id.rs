@@ -41,7 +41,9 @@ impl Id {
             }
         }
         let text = std::str::from_utf8(&digits[at..]).expect("ASCII digits");
-        Id(Repr::Inline(ArrayString::from(text).expect("20 digits fit inline")))
+        Id(Repr::Inline(
+            ArrayString::from(text).expect("20 digits fit inline"),
+        ))
     }
 
     pub fn as_str(&self) -> &str {

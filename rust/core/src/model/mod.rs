@@ -7,8 +7,8 @@ mod symbol;
 mod types;
 
 pub use decimal::{DecimalError, parse_decimal};
-pub use rust_decimal::Decimal;
 pub use id::Id;
+pub use rust_decimal::Decimal;
 pub use symbol::Symbol;
 pub use types::*;
 

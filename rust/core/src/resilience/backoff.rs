@@ -13,12 +13,20 @@ pub struct Backoff {
 
 impl Backoff {
     pub fn new(base: Duration, cap: Duration) -> Self {
-        Backoff { base, cap, rng: fastrand::Rng::new() }
+        Backoff {
+            base,
+            cap,
+            rng: fastrand::Rng::new(),
+        }
     }
 
     /// Same as [`Backoff::new`] with a fixed seed, for reproducible tests and simulations.
     pub fn seeded(base: Duration, cap: Duration, seed: u64) -> Self {
-        Backoff { base, cap, rng: fastrand::Rng::with_seed(seed) }
+        Backoff {
+            base,
+            cap,
+            rng: fastrand::Rng::with_seed(seed),
+        }
     }
 
     /// The upper bound of the jittered delay for `attempt` (0-based).
@@ -58,7 +66,13 @@ mod tests {
         let mut b = Backoff::seeded(Duration::from_millis(100), Duration::from_secs(5), 7);
         let delays: Vec<Duration> = (0..1000).map(|_| b.delay(10)).collect();
         assert!(delays.iter().all(|d| *d <= Duration::from_secs(5)));
-        let below_half = delays.iter().filter(|d| **d < Duration::from_millis(2500)).count();
-        assert!((400..600).contains(&below_half), "full jitter is uniform: {below_half}/1000 below half");
+        let below_half = delays
+            .iter()
+            .filter(|d| **d < Duration::from_millis(2500))
+            .count();
+        assert!(
+            (400..600).contains(&below_half),
+            "full jitter is uniform: {below_half}/1000 below half"
+        );
     }
 }

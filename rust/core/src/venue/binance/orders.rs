@@ -27,8 +27,15 @@ mod tests {
     fn every_documented_status_maps() {
         // PROTOCOLS.md 6.1 (spot) and 6.2 (USD-M).
         let words = [
-            "NEW", "PENDING_NEW", "PARTIALLY_FILLED", "FILLED", "CANCELED", "PENDING_CANCEL", "REJECTED",
-            "EXPIRED", "EXPIRED_IN_MATCH",
+            "NEW",
+            "PENDING_NEW",
+            "PARTIALLY_FILLED",
+            "FILLED",
+            "CANCELED",
+            "PENDING_CANCEL",
+            "REJECTED",
+            "EXPIRED",
+            "EXPIRED_IN_MATCH",
         ];
         for word in words {
             assert_eq!(order_status(word).map(|s| s.as_str()), Some(word));

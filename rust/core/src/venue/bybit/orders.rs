@@ -27,10 +27,19 @@ mod tests {
     fn every_documented_status_maps_to_a_distinct_status() {
         // PROTOCOLS.md 6.3 `orderStatus`, plus `Created` (accepted, not yet matched).
         let words = [
-            "Created", "New", "PartiallyFilled", "Untriggered", "Triggered", "Filled", "Cancelled",
-            "PartiallyFilledCanceled", "Rejected", "Deactivated",
+            "Created",
+            "New",
+            "PartiallyFilled",
+            "Untriggered",
+            "Triggered",
+            "Filled",
+            "Cancelled",
+            "PartiallyFilledCanceled",
+            "Rejected",
+            "Deactivated",
         ];
-        let mapped: std::collections::HashSet<_> = words.iter().map(|w| order_status(w).unwrap()).collect();
+        let mapped: std::collections::HashSet<_> =
+            words.iter().map(|w| order_status(w).unwrap()).collect();
         assert_eq!(mapped.len(), words.len());
         assert!(order_status("Cancelled").unwrap().is_terminal());
         assert!(!order_status("Untriggered").unwrap().is_terminal());

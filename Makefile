@@ -1,0 +1,54 @@
+# The project's one entry point. Two commands do everything on a fresh machine:
+#   make demo    install, then run the main job
+#   make check   every check CI runs (.ci/run calls exactly this)
+# Optional: make bench
+
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: demo check install develop lint test rust-test bench clean
+
+$(BIN)/python:
+	python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Installs tradewire (building the Rust extension) and the test tools into .venv.
+$(INSTALLED): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(INSTALLED)
+
+# Rebuilds the extension after Rust changes (incremental; same profile as cargo test).
+develop: $(INSTALLED)
+	$(BIN)/maturin develop --release --quiet
+
+demo: develop
+	$(BIN)/tradewire demo
+
+lint: develop
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --release -- -D warnings
+	$(BIN)/ruff check python tests benches
+	$(BIN)/ruff format --check python tests benches
+	$(BIN)/mypy
+	$(BIN)/python -m mypy.stubtest tradewire._native
+
+rust-test:
+	cargo test --workspace --release
+
+test: develop
+	$(BIN)/python -m pytest
+
+check: lint rust-test test
+
+bench: develop
+	cargo bench -p tradewire-benches
+	$(BIN)/python benches/bridge.py
+	$(BIN)/python benches/bridge.py --loop uvloop
+
+clean:
+	rm -rf $(VENV) target

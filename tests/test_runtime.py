@@ -1,0 +1,123 @@
+"""The process-wide Tokio runtime: lazy start, clean exit, fork safety, logging bridge, CLI."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import tradewire as tw
+from tradewire import _native
+
+
+def run_python(code: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_runtime_starts_lazily_with_a_fixed_pool() -> None:
+    result = run_python(
+        """
+        import tradewire
+        from tradewire import _native
+        from tradewire.testing import synthetic_stream
+        assert not _native.runtime_started(), "importing must not start threads"
+        synthetic_stream("trades", 1)
+        assert _native.runtime_started()
+        print(_native.worker_threads())
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "2"
+
+
+def test_exit_never_hangs_with_live_streams() -> None:
+    # Producers still running, a consumer parked, nothing closed: the interpreter must exit.
+    result = run_python(
+        """
+        import asyncio
+        from tradewire.testing import synthetic_stream
+
+        async def main():
+            streams = [synthetic_stream("trades", 0, interval_us=500) for _ in range(10)]
+            slow, _ = synthetic_stream("trades", 0, interval_us=10_000_000)
+            async for _ in streams[0][0]:
+                break
+            asyncio.get_running_loop().create_task(anext(slow))
+            await asyncio.sleep(0.05)
+            print("leaving")
+
+        asyncio.run(main())
+        """,
+        timeout=20,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "leaving"
+
+
+def test_use_after_fork_raises_instead_of_deadlocking() -> None:
+    result = run_python(
+        """
+        import asyncio, os, sys
+        import tradewire as tw
+        from tradewire.testing import synthetic_stream
+
+        synthetic_stream("trades", 1)  # the runtime now runs in this (parent) process
+        pid = os.fork()
+        if pid == 0:
+            try:
+                synthetic_stream("trades", 1)
+            except tw.ForkedProcessError as err:
+                assert isinstance(err, RuntimeError) and "parent process" in str(err)
+                os._exit(0)
+            os._exit(3)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, status
+
+        async def parent_still_works():
+            stream, _ = synthetic_stream("trades", 5)
+            return len([e async for e in stream])
+
+        print(asyncio.run(parent_still_works()))
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "5"
+
+
+def test_rust_tracing_reaches_python_logging_under_tradewire(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="tradewire")
+    tw.refresh_log_level()
+    _native.emit_test_log("WARNING", "from a runtime thread")
+    records = [r for r in caplog.records if r.getMessage() == "from a runtime thread"]
+    assert len(records) == 1
+    assert records[0].name == "tradewire.bridge"
+    assert records[0].levelno == logging.WARNING
+
+
+def test_rust_logging_honours_the_python_level(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR, logger="tradewire")
+    tw.refresh_log_level()
+    _native.emit_test_log("INFO", "filtered out")
+    _native.emit_test_log("ERROR", "kept")
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("tradewire")]
+    assert messages == ["kept"]
+
+
+def test_cli_version() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tradewire", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"tradewire {tw.__version__}"
