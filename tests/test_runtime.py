@@ -121,3 +121,26 @@ def test_cli_version() -> None:
     )
     assert result.returncode == 0
     assert result.stdout.strip() == f"tradewire {tw.__version__}"
+
+
+def test_cli_sim_prints_urls_and_serves_until_terminated() -> None:
+    import json
+    import signal
+    import urllib.request
+
+    with subprocess.Popen(
+        [sys.executable, "-m", "tradewire", "sim", "--json"], stdout=subprocess.PIPE, text=True
+    ) as process:
+        try:
+            assert process.stdout is not None
+            info = json.loads(process.stdout.readline())
+            spot = info["binance"]["spot"]
+            assert spot["rest"].startswith("http://127.0.0.1:")
+            assert info["binance"]["usdm"]["ws_market"].endswith("/market")
+            assert len(info["binance"]["api_key"]) == 64 and len(info["binance"]["api_secret"]) == 64
+            with urllib.request.urlopen(spot["rest"] + "/api/v3/time", timeout=5) as reply:
+                assert "serverTime" in json.loads(reply.read())
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=10) == 0
+        finally:
+            process.kill()  # never leave a server behind, even when an assertion failed

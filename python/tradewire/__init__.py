@@ -28,6 +28,7 @@ from ._native import (
     Trade,
     Venue,
 )
+from .endpoints import Credentials, Endpoints
 from .errors import (
     AuthError,
     Banned,
@@ -67,6 +68,8 @@ __all__ = [
     "Banned",
     "CircuitOpen",
     "ConnectionLost",
+    "Credentials",
+    "Endpoints",
     "ExchangeError",
     "Fill",
     "ForkedProcessError",

@@ -23,7 +23,51 @@ def build_parser() -> argparse.ArgumentParser:
         "what arrives and how fast. (The exchange simulator and live venues join this demo as they land.)",
     )
     demo.add_argument("--events", type=int, default=1_000_000, help="how many trades to stream")
+    sim = commands.add_parser(
+        "sim",
+        help="run the exchange simulator on 127.0.0.1 until interrupted",
+        description="Starts the simulator (Binance spot and USD-M) on ephemeral loopback ports and "
+        "serves until Ctrl-C or SIGTERM.",
+    )
+    sim.add_argument("--json", action="store_true", help="print one JSON line with every URL and credential")
+    sim.add_argument("--seed", type=int, default=7, help="seed of the synthetic market")
+    sim.add_argument("--steps-per-second", type=int, default=50, help="synthetic market steps per symbol")
+    sim.add_argument("--time-scale", type=int, default=1, help="divide every venue timer by this factor")
     return parser
+
+
+def _sim(args: argparse.Namespace) -> int:
+    import json
+    import signal
+    import threading
+    from dataclasses import asdict
+
+    from .testing import Simulator
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with Simulator(seed=args.seed, steps_per_second=args.steps_per_second, time_scale=args.time_scale) as sim:
+        account = sim.account("binance")
+        info = {
+            "binance": {
+                "spot": asdict(sim.endpoints("binance", "spot")),
+                "usdm": asdict(sim.endpoints("binance", "usdm")),
+                "api_key": account.api_key,
+                "api_secret": account.api_secret,
+            }
+        }
+        if args.json:
+            print(json.dumps(info), flush=True)
+        else:
+            for market in ("spot", "usdm"):
+                print(f"binance {market}: {sim.endpoints('binance', market).rest}", flush=True)
+            print(f"binance api key: {account.api_key} (secret: --json prints it)", flush=True)
+        try:
+            while not stop.wait(0.2):
+                pass
+        except KeyboardInterrupt:
+            pass
+    return 0
 
 
 async def _demo(events: int) -> None:
@@ -58,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         import asyncio
 
         asyncio.run(_demo(args.events))
+    elif args.command == "sim":
+        return _sim(args)
     return 0
 
 

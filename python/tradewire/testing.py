@@ -1,12 +1,14 @@
-"""Test helpers: synthetic Rust producers for the stream bridge (the exchange simulator joins
-here as ``Simulator``)."""
+"""Test helpers: the exchange simulator and synthetic Rust producers for the stream bridge."""
 
 from __future__ import annotations
 
-from typing import Literal, overload
+from decimal import Decimal
+from types import TracebackType
+from typing import Literal, Self, overload
 
 from . import _native
-from ._native import Gap, Producer, Ticker, Trade
+from ._native import Gap, Level, Market, Producer, Ticker, Trade, Venue
+from .endpoints import Credentials, Endpoints
 from .streams import Stream
 
 Overflow = Literal["conflate", "gap_marker", "never_drop"]
@@ -67,4 +69,105 @@ def synthetic_stream(
     return Stream(native), producer
 
 
-__all__ = ["Producer", "synthetic_stream"]
+class Simulator:
+    """Binance (spot, USD-M) on their real wire protocols, in this process, on 127.0.0.1.
+
+    Use it as a context manager (``with`` or ``async with``). ``time_scale`` divides every
+    venue timer and window (ping intervals, rate-limit windows, bans, connection lifetime, depth
+    speeds) so that tests of hour-long behaviour finish in seconds. The same ``seed`` gives the
+    same synthetic market; ``steps_per_second=0`` freezes it (books and trades only change
+    through orders), and ``connection_lifetime_ms`` overrides the scaled 24 h lifetime.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 7,
+        steps_per_second: int = 50,
+        time_scale: int = 1,
+        extra_symbols: int = 0,
+        connection_lifetime_ms: int | None = None,
+    ) -> None:
+        self._seed = seed
+        self._steps_per_second = steps_per_second
+        self._time_scale = time_scale
+        self._extra_symbols = extra_symbols
+        self._connection_lifetime_ms = connection_lifetime_ms
+        self._native: _native.NativeSimulator | None = None
+
+    def start(self) -> Self:
+        if self._native is None:
+            self._native = _native.NativeSimulator.start(
+                seed=self._seed,
+                steps_per_second=self._steps_per_second,
+                time_scale=self._time_scale,
+                extra_symbols=self._extra_symbols,
+                connection_lifetime_ms=self._connection_lifetime_ms,
+            )
+        return self
+
+    def close(self) -> None:
+        if self._native is not None:
+            self._native.close()
+            self._native = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self.start()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def native(self) -> _native.NativeSimulator:
+        """Fault controls and ground truth (see ``_native.pyi``)."""
+        if self._native is None:
+            raise RuntimeError("the simulator is not running: use it in a with block")
+        return self._native
+
+    @staticmethod
+    def native_venue(venue: Venue | str) -> Venue:
+        return _venue(venue)
+
+    @staticmethod
+    def native_market(market: Market | str) -> Market:
+        return _market(market)
+
+    def endpoints(self, venue: Venue | str, market: Market | str) -> Endpoints:
+        rest, ws_public, ws_market, ws_private, ws_api = self.native.endpoints(_venue(venue), _market(market))
+        return Endpoints(rest, ws_public, ws_market, ws_private, ws_api)
+
+    def account(self, venue: Venue | str) -> Credentials:
+        api_key, api_secret = self.native.credentials(_venue(venue))
+        return Credentials(api_key, api_secret)
+
+    def book(
+        self, venue: Venue | str, market: Market | str, symbol: str, depth: int = 1000
+    ) -> tuple[int, list[Level], list[Level]]:
+        """The true book: ``(update_id, bids best first, asks best first)``."""
+        return self.native.book(_venue(venue), _market(market), symbol, depth)
+
+    def best(self, venue: Venue | str, market: Market | str, symbol: str) -> tuple[Decimal, Decimal]:
+        """True best bid and ask prices."""
+        _, bids, asks = self.book(venue, market, symbol, 1)
+        return bids[0].price, asks[0].price
+
+
+def _venue(venue: Venue | str) -> Venue:
+    return venue if isinstance(venue, Venue) else Venue.parse(venue)
+
+
+def _market(market: Market | str) -> Market:
+    return market if isinstance(market, Market) else Market.parse(market)
+
+
+__all__ = ["Producer", "Simulator", "synthetic_stream"]

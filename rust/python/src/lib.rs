@@ -8,6 +8,7 @@ mod errors;
 mod logging;
 mod model;
 mod runtime;
+mod sim;
 mod stream;
 mod testing;
 
@@ -19,5 +20,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     runtime::register(m)?;
     logging::register(m)?;
     testing::register(m)?;
+    sim::register(m)?;
     Ok(())
 }

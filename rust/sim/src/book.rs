@@ -81,7 +81,11 @@ impl Book {
 
     /// Registers a depth publisher; its changes accumulate until [`Book::take_dirty`].
     pub fn add_publisher(&mut self) -> usize {
-        self.publishers.push(Dirty { first_id: None, last_id: self.update_id, levels: HashMap::new() });
+        self.publishers.push(Dirty {
+            first_id: None,
+            last_id: self.update_id,
+            levels: HashMap::new(),
+        });
         self.publishers.len() - 1
     }
 
@@ -117,8 +121,16 @@ impl Book {
     /// Removes what is left of a user order; returns the lots removed.
     pub fn remove_order(&mut self, side: Side, price: Ticks, order: u64) -> Lots {
         let book = self.side_mut(side);
-        let Some(level) = book.get_mut(&price) else { return 0 };
-        let Some(at) = level.entries.iter().position(|e| e.owner == Owner::Order(order)) else { return 0 };
+        let Some(level) = book.get_mut(&price) else {
+            return 0;
+        };
+        let Some(at) = level
+            .entries
+            .iter()
+            .position(|e| e.owner == Owner::Order(order))
+        else {
+            return 0;
+        };
         let removed = level.entries.remove(at).map_or(0, |e| e.lots);
         level.total -= removed;
         if level.total == 0 {
@@ -131,7 +143,9 @@ impl Book {
     /// Withdraws up to `lots` of synthetic liquidity from the back of a level.
     pub fn withdraw_synthetic(&mut self, side: Side, price: Ticks, lots: Lots) -> Lots {
         let book = self.side_mut(side);
-        let Some(level) = book.get_mut(&price) else { return 0 };
+        let Some(level) = book.get_mut(&price) else {
+            return 0;
+        };
         let mut left = lots;
         let mut at = level.entries.len();
         while left > 0 && at > 0 {
@@ -160,7 +174,13 @@ impl Book {
     /// Executes an incoming `taker` order against the opposite side, best price first, FIFO
     /// within a level, while its `limit` allows. `budget` (price·lots units) caps the notional
     /// for market orders by quote amount. Returns the matches in execution order.
-    pub fn take(&mut self, taker: Side, limit: Option<Ticks>, mut lots: Lots, mut budget: Option<i128>) -> Vec<Match> {
+    pub fn take(
+        &mut self,
+        taker: Side,
+        limit: Option<Ticks>,
+        mut lots: Lots,
+        mut budget: Option<i128>,
+    ) -> Vec<Match> {
         let mut matches = Vec::new();
         let maker_side = taker.opposite();
         while lots > 0 {
@@ -184,14 +204,23 @@ impl Book {
                 }
                 lots = affordable;
             }
-            let level = self.side_mut(maker_side).get_mut(&price).expect("best level exists");
+            let level = self
+                .side_mut(maker_side)
+                .get_mut(&price)
+                .expect("best level exists");
             while lots > 0 {
-                let Some(front) = level.entries.front_mut() else { break };
+                let Some(front) = level.entries.front_mut() else {
+                    break;
+                };
                 let fill = front.lots.min(lots);
                 front.lots -= fill;
                 lots -= fill;
                 level.total -= fill;
-                matches.push(Match { maker: front.owner, price, lots: fill });
+                matches.push(Match {
+                    maker: front.owner,
+                    price,
+                    lots: fill,
+                });
                 if let Some(b) = budget.as_mut() {
                     *b -= fill as i128 * price as i128;
                 }
@@ -220,8 +249,19 @@ impl Book {
     /// Up to `n` levels: bids best (highest) first, asks best (lowest) first.
     pub fn levels(&self, side: Side, n: usize) -> Vec<(Ticks, Lots)> {
         match side {
-            Side::Buy => self.bids.iter().rev().take(n).map(|(p, l)| (*p, l.total)).collect(),
-            Side::Sell => self.asks.iter().take(n).map(|(p, l)| (*p, l.total)).collect(),
+            Side::Buy => self
+                .bids
+                .iter()
+                .rev()
+                .take(n)
+                .map(|(p, l)| (*p, l.total))
+                .collect(),
+            Side::Sell => self
+                .asks
+                .iter()
+                .take(n)
+                .map(|(p, l)| (*p, l.total))
+                .collect(),
         }
     }
 
@@ -232,7 +272,11 @@ impl Book {
     /// Synthetic lots resting at a level (the rest belongs to user orders).
     pub fn synthetic_at(&self, side: Side, price: Ticks) -> Lots {
         self.side(side).get(&price).map_or(0, |l| {
-            l.entries.iter().filter(|e| e.owner == Owner::Synthetic).map(|e| e.lots).sum()
+            l.entries
+                .iter()
+                .filter(|e| e.owner == Owner::Synthetic)
+                .map(|e| e.lots)
+                .sum()
         })
     }
 }
@@ -251,9 +295,21 @@ mod tests {
         assert_eq!(
             matches,
             vec![
-                Match { maker: Owner::Synthetic, price: 100, lots: 3 },
-                Match { maker: Owner::Order(2), price: 100, lots: 4 },
-                Match { maker: Owner::Order(1), price: 101, lots: 3 },
+                Match {
+                    maker: Owner::Synthetic,
+                    price: 100,
+                    lots: 3
+                },
+                Match {
+                    maker: Owner::Order(2),
+                    price: 100,
+                    lots: 4
+                },
+                Match {
+                    maker: Owner::Order(1),
+                    price: 101,
+                    lots: 3
+                },
             ]
         );
         assert_eq!(book.best(Side::Sell), Some((101, 2)));
@@ -264,11 +320,24 @@ mod tests {
         let mut book = Book::default();
         book.add(Side::Buy, 99, Owner::Synthetic, 10);
         book.add(Side::Buy, 98, Owner::Synthetic, 10);
-        assert_eq!(book.take(Side::Sell, Some(99), 15, None).iter().map(|m| m.lots).sum::<i64>(), 10);
+        assert_eq!(
+            book.take(Side::Sell, Some(99), 15, None)
+                .iter()
+                .map(|m| m.lots)
+                .sum::<i64>(),
+            10
+        );
         book.add(Side::Sell, 100, Owner::Synthetic, 10);
         // Budget of 350 price·lots buys 3 lots at 100.
         let bought = book.take(Side::Buy, None, i64::MAX, Some(350));
-        assert_eq!(bought, vec![Match { maker: Owner::Synthetic, price: 100, lots: 3 }]);
+        assert_eq!(
+            bought,
+            vec![Match {
+                maker: Owner::Synthetic,
+                price: 100,
+                lots: 3
+            }]
+        );
     }
 
     #[test]
@@ -286,7 +355,10 @@ mod tests {
         assert_eq!((d.first_id, d.last_id), (Some(3), 3));
         assert_eq!(d.levels[&(Side::Buy, 10)], 5);
         let d = book.take_dirty(slow);
-        assert_eq!((d.first_id, d.last_id, d.levels[&(Side::Buy, 10)]), (Some(1), 3, 5));
+        assert_eq!(
+            (d.first_id, d.last_id, d.levels[&(Side::Buy, 10)]),
+            (Some(1), 3, 5)
+        );
         assert_eq!(book.withdraw_synthetic(Side::Buy, 10, 9), 5);
         assert_eq!(book.best(Side::Buy), None);
         assert_eq!(book.take_dirty(fast).levels[&(Side::Buy, 10)], 0);

@@ -21,13 +21,20 @@ pub struct VenueClock {
 impl Default for VenueClock {
     fn default() -> Self {
         VenueClock {
-            state: Mutex::new(State { skew_ms: 0, drift_us_per_s: 0, since: Instant::now(), drift_base_ms: 0 }),
+            state: Mutex::new(State {
+                skew_ms: 0,
+                drift_us_per_s: 0,
+                since: Instant::now(),
+                drift_base_ms: 0,
+            }),
         }
     }
 }
 
 fn real_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 impl VenueClock {

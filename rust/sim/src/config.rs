@@ -132,7 +132,14 @@ pub struct SimConfig {
     pub perp_balances: Vec<(String, Decimal)>,
 }
 
-fn spec(name: &str, base: &str, tick: &str, step: &str, min_notional: &str, price: &str) -> SymbolSpec {
+fn spec(
+    name: &str,
+    base: &str,
+    tick: &str,
+    step: &str,
+    min_notional: &str,
+    price: &str,
+) -> SymbolSpec {
     let d = |s: &str| s.parse::<Decimal>().expect("literal decimal");
     SymbolSpec {
         name: name.to_owned(),
@@ -182,8 +189,10 @@ impl SimConfig {
     pub fn with_many_symbols(mut self, n: usize) -> SimConfig {
         for i in 0..n {
             let name = format!("S{i}USDT");
-            self.spot_symbols.push(spec(&name, &format!("S{i}"), "0.01", "0.01", "1", "100"));
-            self.perp_symbols.push(spec(&name, &format!("S{i}"), "0.01", "0.01", "1", "100"));
+            self.spot_symbols
+                .push(spec(&name, &format!("S{i}"), "0.01", "0.01", "1", "100"));
+            self.perp_symbols
+                .push(spec(&name, &format!("S{i}"), "0.01", "0.01", "1", "100"));
         }
         self
     }

@@ -35,16 +35,22 @@ pub struct SymbolSpec {
 impl SymbolSpec {
     pub fn ticks(&self, price: Decimal) -> Option<Ticks> {
         let t = price / self.tick;
-        (t.fract().is_zero() && t > Decimal::ZERO).then(|| t.try_into().ok()).flatten()
+        (t.fract().is_zero() && t > Decimal::ZERO)
+            .then(|| t.try_into().ok())
+            .flatten()
     }
 
     pub fn lots(&self, qty: Decimal) -> Option<Lots> {
         let l = qty / self.step;
-        (l.fract().is_zero() && l >= Decimal::ZERO).then(|| l.try_into().ok()).flatten()
+        (l.fract().is_zero() && l >= Decimal::ZERO)
+            .then(|| l.try_into().ok())
+            .flatten()
     }
 
     pub fn price(&self, ticks: Ticks) -> Decimal {
-        (Decimal::from(ticks) * self.tick).normalize().max(Decimal::ZERO)
+        (Decimal::from(ticks) * self.tick)
+            .normalize()
+            .max(Decimal::ZERO)
     }
 
     pub fn qty(&self, lots: Lots) -> Decimal {
@@ -178,10 +184,32 @@ pub enum ExecKind {
 
 #[derive(Debug, Clone)]
 pub enum Event {
-    Trade { symbol: String, id: u64, price: Decimal, qty: Decimal, taker: Side, time_ms: i64 },
-    Execution { account: usize, order: Box<Order>, kind: ExecKind, fill: Option<FillRec> },
-    Balances { account: usize, assets: Vec<(String, Balance)>, time_ms: i64 },
-    Position { account: usize, symbol: String, position: Position, mark: Decimal, time_ms: i64 },
+    Trade {
+        symbol: String,
+        id: u64,
+        price: Decimal,
+        qty: Decimal,
+        taker: Side,
+        time_ms: i64,
+    },
+    Execution {
+        account: usize,
+        order: Box<Order>,
+        kind: ExecKind,
+        fill: Option<FillRec>,
+    },
+    Balances {
+        account: usize,
+        assets: Vec<(String, Balance)>,
+        time_ms: i64,
+    },
+    Position {
+        account: usize,
+        symbol: String,
+        position: Position,
+        mark: Decimal,
+        time_ms: i64,
+    },
 }
 
 /// A rejected request, in venue-neutral terms the wire modules translate.
@@ -293,9 +321,24 @@ impl Exchange {
         let _ = self.events.send(Arc::new(event));
     }
 
-    pub fn add_account(&mut self, api_key: &str, secret: &str, balances: &[(&str, Decimal)]) -> usize {
-        let balances =
-            balances.iter().map(|(a, f)| ((*a).to_owned(), Balance { free: *f, locked: Decimal::ZERO })).collect();
+    pub fn add_account(
+        &mut self,
+        api_key: &str,
+        secret: &str,
+        balances: &[(&str, Decimal)],
+    ) -> usize {
+        let balances = balances
+            .iter()
+            .map(|(a, f)| {
+                (
+                    (*a).to_owned(),
+                    Balance {
+                        free: *f,
+                        locked: Decimal::ZERO,
+                    },
+                )
+            })
+            .collect();
         self.accounts.push(Account {
             api_key: api_key.to_owned(),
             secret: secret.to_owned(),
@@ -311,7 +354,9 @@ impl Exchange {
 
     /// The mark price used for margin and PnL: the mid of the book, else the last trade.
     pub fn mark(&self, symbol: &str) -> Decimal {
-        let Some(s) = self.symbols.get(symbol) else { return Decimal::ZERO };
+        let Some(s) = self.symbols.get(symbol) else {
+            return Decimal::ZERO;
+        };
         match (s.book.best(Side::Buy), s.book.best(Side::Sell)) {
             (Some((b, _)), Some((a, _))) => s.spec.price(b + a) / Decimal::TWO,
             _ => s.last_price,
@@ -319,20 +364,36 @@ impl Exchange {
     }
 
     fn balance(&mut self, account: usize, asset: &str) -> &mut Balance {
-        self.accounts[account].balances.entry(asset.to_owned()).or_default()
+        self.accounts[account]
+            .balances
+            .entry(asset.to_owned())
+            .or_default()
     }
 
     fn emit_balances(&self, account: usize, assets: &[&str], time_ms: i64) {
         let acc = &self.accounts[account];
         let assets = assets
             .iter()
-            .map(|a| ((*a).to_owned(), acc.balances.get(*a).cloned().unwrap_or_default()))
+            .map(|a| {
+                (
+                    (*a).to_owned(),
+                    acc.balances.get(*a).cloned().unwrap_or_default(),
+                )
+            })
             .collect();
-        self.emit(Event::Balances { account, assets, time_ms });
+        self.emit(Event::Balances {
+            account,
+            assets,
+            time_ms,
+        });
     }
 
     fn emit_position(&self, account: usize, symbol: &str, time_ms: i64) {
-        let position = self.accounts[account].positions.get(symbol).cloned().unwrap_or_default();
+        let position = self.accounts[account]
+            .positions
+            .get(symbol)
+            .cloned()
+            .unwrap_or_default();
         self.emit(Event::Position {
             account,
             symbol: symbol.to_owned(),
@@ -342,9 +403,18 @@ impl Exchange {
         });
     }
 
-    pub fn find_order(&self, account: usize, symbol: &str, id: Option<u64>, client_id: Option<&str>) -> Option<&Order> {
+    pub fn find_order(
+        &self,
+        account: usize,
+        symbol: &str,
+        id: Option<u64>,
+        client_id: Option<&str>,
+    ) -> Option<&Order> {
         match (id, client_id) {
-            (Some(id), _) => self.orders.get(&id).filter(|o| o.account == account && o.symbol == symbol),
+            (Some(id), _) => self
+                .orders
+                .get(&id)
+                .filter(|o| o.account == account && o.symbol == symbol),
             (None, Some(cid)) => self
                 .orders
                 .values()
@@ -358,7 +428,9 @@ impl Exchange {
         let mut open: Vec<&Order> = self
             .orders
             .values()
-            .filter(|o| o.account == account && o.status.is_open() && symbol.is_none_or(|s| o.symbol == s))
+            .filter(|o| {
+                o.account == account && o.status.is_open() && symbol.is_none_or(|s| o.symbol == s)
+            })
             .collect();
         open.sort_by_key(|o| o.id);
         open
@@ -366,7 +438,12 @@ impl Exchange {
 
     /// Validates, books and matches a new order. Returns its id.
     pub fn place(&mut self, account: usize, req: NewOrder, now_ms: i64) -> Result<u64, Reject> {
-        let spec = self.symbols.get(&req.symbol).ok_or(Reject::UnknownSymbol)?.spec.clone();
+        let spec = self
+            .symbols
+            .get(&req.symbol)
+            .ok_or(Reject::UnknownSymbol)?
+            .spec
+            .clone();
         let price = match (req.kind, req.price) {
             (OrderKind::Limit, Some(p)) => {
                 Some(spec.ticks(p).ok_or(Reject::Filter("PRICE_FILTER"))?)
@@ -391,7 +468,10 @@ impl Exchange {
             }
         }
         if let Some(cid) = &req.client_id {
-            let taken = self.orders.values().any(|o| o.account == account && o.client_id == *cid && o.status.is_open());
+            let taken = self
+                .orders
+                .values()
+                .any(|o| o.account == account && o.client_id == *cid && o.status.is_open());
             if taken {
                 return Err(Reject::DuplicateClientId);
             }
@@ -443,12 +523,20 @@ impl Exchange {
         }
         let budget = match (req.kind, req.quote_qty, req.qty) {
             (OrderKind::Market, Some(q), None) => Some(
-                (q / (spec.tick * spec.step)).trunc().try_into().map_err(|_| Reject::Invalid("quoteOrderQty".into()))?,
+                (q / (spec.tick * spec.step))
+                    .trunc()
+                    .try_into()
+                    .map_err(|_| Reject::Invalid("quoteOrderQty".into()))?,
             ),
             _ => None,
         };
         let taker_lots = if lots == 0 { Lots::MAX } else { lots };
-        let matches = self.symbols.get_mut(&req.symbol).expect("checked").book.take(req.side, price, taker_lots, budget);
+        let matches = self
+            .symbols
+            .get_mut(&req.symbol)
+            .expect("checked")
+            .book
+            .take(req.side, price, taker_lots, budget);
         self.settle(id, &matches, now_ms);
         let order = &self.orders[&id];
         if order.status.is_open() {
@@ -456,13 +544,21 @@ impl Exchange {
             match (order.kind, order.tif) {
                 (OrderKind::Limit, Tif::Gtc | Tif::PostOnly) if rest > 0 => {
                     let p = order.price.expect("limit order");
-                    self.symbols.get_mut(&req.symbol).expect("checked").book.add(req.side, p, Owner::Order(id), rest);
+                    self.symbols
+                        .get_mut(&req.symbol)
+                        .expect("checked")
+                        .book
+                        .add(req.side, p, Owner::Order(id), rest);
                 }
                 _ => {
                     let by_quote = order.lots == 0;
                     let status = if order.kind == OrderKind::Market && order.filled > 0 {
                         // A market order that exhausted its quantity or budget is done.
-                        if by_quote || order.filled == order.lots { Status::Filled } else { Status::Expired }
+                        if by_quote || order.filled == order.lots {
+                            Status::Filled
+                        } else {
+                            Status::Expired
+                        }
                     } else {
                         Status::Expired
                     };
@@ -501,7 +597,10 @@ impl Exchange {
     fn sweep_cost(&self, spec: &SymbolSpec, side: Side, lots: Lots) -> Option<Decimal> {
         let mut left = lots;
         let mut cost = Decimal::ZERO;
-        for (p, l) in self.symbols[&spec.name].book.levels(side.opposite(), usize::MAX) {
+        for (p, l) in self.symbols[&spec.name]
+            .book
+            .levels(side.opposite(), usize::MAX)
+        {
             let take = l.min(left);
             cost += spec.notional(p, take);
             left -= take;
@@ -526,7 +625,9 @@ impl Exchange {
             (Kind::Spot, Side::Buy) => match (price, req.quote_qty) {
                 (Some(p), _) => spec.notional(p, lots),
                 (None, Some(q)) => q,
-                (None, None) => self.sweep_cost(spec, Side::Buy, lots).unwrap_or_else(|| free(&spec.quote)),
+                (None, None) => self
+                    .sweep_cost(spec, Side::Buy, lots)
+                    .unwrap_or_else(|| free(&spec.quote)),
             },
             (Kind::Spot, Side::Sell) => match req.quote_qty {
                 Some(_) => free(&spec.base),
@@ -536,10 +637,15 @@ impl Exchange {
                 if req.reduce_only {
                     Decimal::ZERO
                 } else {
-                    let leverage = acc.positions.get(&spec.name).map_or(Decimal::from(20), |p| p.leverage);
+                    let leverage = acc
+                        .positions
+                        .get(&spec.name)
+                        .map_or(Decimal::from(20), |p| p.leverage);
                     let notional = match price {
                         Some(p) => spec.notional(p, lots),
-                        None => self.sweep_cost(spec, req.side, lots).unwrap_or(Decimal::ZERO),
+                        None => self
+                            .sweep_cost(spec, req.side, lots)
+                            .unwrap_or(Decimal::ZERO),
                     };
                     notional / leverage
                 }
@@ -549,7 +655,9 @@ impl Exchange {
             (Kind::Spot, Side::Sell) => &spec.base,
             _ => &spec.quote,
         };
-        if need > free(asset) || (self.kind == Kind::Spot && need.is_zero() && req.quote_qty.is_some()) {
+        if need > free(asset)
+            || (self.kind == Kind::Spot && need.is_zero() && req.quote_qty.is_some())
+        {
             return Err(Reject::InsufficientBalance);
         }
         Ok(need)
@@ -585,7 +693,12 @@ impl Exchange {
 
     fn report(&self, id: u64, kind: ExecKind, fill: Option<FillRec>) {
         let order = &self.orders[&id];
-        self.emit(Event::Execution { account: order.account, order: Box::new(order.clone()), kind, fill });
+        self.emit(Event::Execution {
+            account: order.account,
+            order: Box::new(order.clone()),
+            kind,
+            fill,
+        });
     }
 
     /// Applies matches of taker order `id` (and of any user maker orders they hit).
@@ -608,7 +721,15 @@ impl Exchange {
     }
 
     /// Records a public trade (user or synthetic) and publishes it.
-    pub fn record_trade(&mut self, symbol: &str, id: u64, price: Ticks, lots: Lots, taker: Side, now_ms: i64) {
+    pub fn record_trade(
+        &mut self,
+        symbol: &str,
+        id: u64,
+        price: Ticks,
+        lots: Lots,
+        taker: Side,
+        now_ms: i64,
+    ) {
         let s = self.symbols.get_mut(symbol).expect("symbol");
         let (p, q) = (s.spec.price(price), s.spec.qty(lots));
         s.last_price = p;
@@ -621,7 +742,14 @@ impl Exchange {
         if s.recent_trades.len() > RECENT_TRADES {
             s.recent_trades.pop_front();
         }
-        self.emit(Event::Trade { symbol: symbol.to_owned(), id, price: p, qty: q, taker, time_ms: now_ms });
+        self.emit(Event::Trade {
+            symbol: symbol.to_owned(),
+            id,
+            price: p,
+            qty: q,
+            taker,
+            time_ms: now_ms,
+        });
     }
 
     /// Takes a trade id for a synthetic trade.
@@ -632,15 +760,32 @@ impl Exchange {
         id
     }
 
-    fn apply_fill(&mut self, id: u64, price: Ticks, lots: Lots, trade_id: u64, is_maker: bool, now_ms: i64) {
+    fn apply_fill(
+        &mut self,
+        id: u64,
+        price: Ticks,
+        lots: Lots,
+        trade_id: u64,
+        is_maker: bool,
+        now_ms: i64,
+    ) {
         let (account, side, spec, limit) = {
             let o = &self.orders[&id];
-            (o.account, o.side, self.symbols[&o.symbol].spec.clone(), o.price)
+            (
+                o.account,
+                o.side,
+                self.symbols[&o.symbol].spec.clone(),
+                o.price,
+            )
         };
         let qty = spec.qty(lots);
         let px = spec.price(price);
         let notional = px * qty;
-        let rate = if is_maker { self.maker_fee } else { self.taker_fee };
+        let rate = if is_maker {
+            self.maker_fee
+        } else {
+            self.taker_fee
+        };
         let (fee, fee_asset) = match (self.kind, side) {
             (Kind::Spot, Side::Buy) => (qty * rate, spec.base.clone()),
             _ => (notional * rate, spec.quote.clone()),
@@ -652,7 +797,11 @@ impl Exchange {
             (Kind::Spot, Side::Sell, _) => qty,
             (Kind::Perp, _, _) => {
                 let o = &self.orders[&id];
-                if o.lots > 0 { o.held * Decimal::from(lots) / Decimal::from(o.lots - o.filled) } else { o.held }
+                if o.lots > 0 {
+                    o.held * Decimal::from(lots) / Decimal::from(o.lots - o.filled)
+                } else {
+                    o.held
+                }
             }
         };
         let used = used.min(self.orders[&id].held);
@@ -672,15 +821,26 @@ impl Exchange {
                 self.balance(account, &spec.quote).free += realized - fee;
             }
         }
-        let fill =
-            FillRec { trade_id, price: px, qty, fee, fee_asset, is_maker, time_ms: now_ms };
+        let fill = FillRec {
+            trade_id,
+            price: px,
+            qty,
+            fee,
+            fee_asset,
+            is_maker,
+            time_ms: now_ms,
+        };
         let o = self.orders.get_mut(&id).expect("order");
         o.filled += lots;
         o.cum_quote += notional;
         o.updated_ms = now_ms;
         o.fills.push(fill.clone());
         let done = o.lots > 0 && o.filled >= o.lots;
-        o.status = if done { Status::Filled } else { Status::PartiallyFilled };
+        o.status = if done {
+            Status::Filled
+        } else {
+            Status::PartiallyFilled
+        };
         if o.status == Status::Filled && o.held > Decimal::ZERO {
             let rest = o.held;
             o.held = Decimal::ZERO;
@@ -694,8 +854,19 @@ impl Exchange {
     }
 
     /// Updates a one-way position by a fill; returns the PnL realised by any reduction.
-    fn apply_position(&mut self, account: usize, symbol: &str, side: Side, qty: Decimal, price: Decimal, now_ms: i64) -> Decimal {
-        let pos = self.accounts[account].positions.entry(symbol.to_owned()).or_default();
+    fn apply_position(
+        &mut self,
+        account: usize,
+        symbol: &str,
+        side: Side,
+        qty: Decimal,
+        price: Decimal,
+        now_ms: i64,
+    ) -> Decimal {
+        let pos = self.accounts[account]
+            .positions
+            .entry(symbol.to_owned())
+            .or_default();
         let signed = if side == Side::Buy { qty } else { -qty };
         let mut realized = Decimal::ZERO;
         if pos.size.is_zero() || pos.size.is_sign_positive() == signed.is_sign_positive() {
@@ -704,7 +875,11 @@ impl Exchange {
             pos.size = new_size;
         } else {
             let closing = qty.min(pos.size.abs());
-            let direction = if pos.size.is_sign_positive() { Decimal::ONE } else { -Decimal::ONE };
+            let direction = if pos.size.is_sign_positive() {
+                Decimal::ONE
+            } else {
+                -Decimal::ONE
+            };
             realized = (price - pos.entry) * closing * direction;
             pos.realized += realized;
             let new_size = pos.size + signed;
@@ -725,7 +900,12 @@ impl Exchange {
             o.status = status;
             o.updated_ms = now_ms;
             let held = std::mem::take(&mut o.held);
-            (o.account, o.side, self.symbols[&o.symbol].spec.clone(), held)
+            (
+                o.account,
+                o.side,
+                self.symbols[&o.symbol].spec.clone(),
+                held,
+            )
         };
         self.release(account, &spec, side, held);
         let kind = match status {
@@ -738,17 +918,30 @@ impl Exchange {
     }
 
     /// Cancels an open order.
-    pub fn cancel(&mut self, account: usize, symbol: &str, id: Option<u64>, client_id: Option<&str>, now_ms: i64) -> Result<u64, Reject> {
+    pub fn cancel(
+        &mut self,
+        account: usize,
+        symbol: &str,
+        id: Option<u64>,
+        client_id: Option<&str>,
+        now_ms: i64,
+    ) -> Result<u64, Reject> {
         if !self.symbols.contains_key(symbol) {
             return Err(Reject::UnknownSymbol);
         }
-        let order = self.find_order(account, symbol, id, client_id).ok_or(Reject::UnknownOrder)?;
+        let order = self
+            .find_order(account, symbol, id, client_id)
+            .ok_or(Reject::UnknownOrder)?;
         if !order.status.is_open() {
             return Err(Reject::AlreadyClosed);
         }
         let (oid, side, price) = (order.id, order.side, order.price);
         if let Some(p) = price {
-            self.symbols.get_mut(symbol).expect("symbol").book.remove_order(side, p, oid);
+            self.symbols
+                .get_mut(symbol)
+                .expect("symbol")
+                .book
+                .remove_order(side, p, oid);
         }
         self.finish(oid, Status::Canceled, now_ms);
         Ok(oid)
@@ -757,7 +950,12 @@ impl Exchange {
     /// Runs a synthetic taker of `lots` against the book (the market's own flow); user orders it
     /// hits get their fills.
     pub fn synthetic_take(&mut self, symbol: &str, side: Side, lots: Lots, now_ms: i64) {
-        let matches = self.symbols.get_mut(symbol).expect("symbol").book.take(side, None, lots, None);
+        let matches = self
+            .symbols
+            .get_mut(symbol)
+            .expect("symbol")
+            .book
+            .take(side, None, lots, None);
         for m in matches {
             let trade_id = self.next_trade_id(symbol);
             if let Owner::Order(maker) = m.maker {
@@ -767,20 +965,32 @@ impl Exchange {
         }
     }
 
-    pub fn set_leverage(&mut self, account: usize, symbol: &str, leverage: Decimal) -> Result<(), Reject> {
+    pub fn set_leverage(
+        &mut self,
+        account: usize,
+        symbol: &str,
+        leverage: Decimal,
+    ) -> Result<(), Reject> {
         if !self.symbols.contains_key(symbol) {
             return Err(Reject::UnknownSymbol);
         }
         if leverage < Decimal::ONE || leverage > Decimal::from(125) {
             return Err(Reject::Invalid("leverage".into()));
         }
-        self.accounts[account].positions.entry(symbol.to_owned()).or_default().leverage = leverage;
+        self.accounts[account]
+            .positions
+            .entry(symbol.to_owned())
+            .or_default()
+            .leverage = leverage;
         Ok(())
     }
 
     /// Unrealised PnL of a position at the current mark.
     pub fn unrealized(&self, account: usize, symbol: &str) -> Decimal {
-        self.accounts[account].positions.get(symbol).map_or(Decimal::ZERO, |p| (self.mark(symbol) - p.entry) * p.size)
+        self.accounts[account]
+            .positions
+            .get(symbol)
+            .map_or(Decimal::ZERO, |p| (self.mark(symbol) - p.entry) * p.size)
     }
 }
 
@@ -830,39 +1040,67 @@ mod tests {
     #[test]
     fn resting_limit_locks_funds_and_fills_move_balances_exactly() {
         let (mut ex, a, b) = spot();
-        let id = ex.place(a, limit(Side::Buy, "50000.00", "0.10000"), 1).unwrap();
+        let id = ex
+            .place(a, limit(Side::Buy, "50000.00", "0.10000"), 1)
+            .unwrap();
         assert_eq!(ex.accounts[a].balances["USDT"].locked, d("5000"));
         assert_eq!(ex.orders[&id].status, Status::New);
         // b sells 0.04 into it: a is maker (fee 0.1% of base received), b is taker.
-        ex.place(b, limit(Side::Sell, "49000.00", "0.04000"), 2).unwrap();
+        ex.place(b, limit(Side::Sell, "49000.00", "0.04000"), 2)
+            .unwrap();
         let o = &ex.orders[&id];
         assert_eq!((o.status, o.filled), (Status::PartiallyFilled, 4000));
         assert_eq!(ex.accounts[a].balances["USDT"].locked, d("3000"));
         assert_eq!(ex.accounts[a].balances["USDT"].free, d("95000"));
         assert_eq!(ex.accounts[a].balances["BTC"].free, d("1.03996"));
-        assert_eq!(ex.accounts[b].balances["USDT"].free, d("100000") + d("2000") - d("2"));
+        assert_eq!(
+            ex.accounts[b].balances["USDT"].free,
+            d("100000") + d("2000") - d("2")
+        );
         assert_eq!(ex.accounts[b].balances["BTC"].free, d("0.96"));
         ex.cancel(a, "BTCUSDT", Some(id), None, 3).unwrap();
         assert_eq!(ex.accounts[a].balances["USDT"].locked, Decimal::ZERO);
         assert_eq!(ex.accounts[a].balances["USDT"].free, d("98000"));
-        assert_eq!(ex.cancel(a, "BTCUSDT", Some(id), None, 4), Err(Reject::AlreadyClosed));
+        assert_eq!(
+            ex.cancel(a, "BTCUSDT", Some(id), None, 4),
+            Err(Reject::AlreadyClosed)
+        );
     }
 
     #[test]
     fn filters_and_funds_are_checked_before_booking() {
         let (mut ex, a, _) = spot();
-        assert_eq!(ex.place(a, limit(Side::Buy, "50000.001", "0.1"), 1), Err(Reject::Filter("PRICE_FILTER")));
-        assert_eq!(ex.place(a, limit(Side::Buy, "50000", "0.000001"), 1), Err(Reject::Filter("LOT_SIZE")));
-        assert_eq!(ex.place(a, limit(Side::Buy, "1", "0.001"), 1), Err(Reject::Filter("NOTIONAL")));
-        assert_eq!(ex.place(a, limit(Side::Buy, "50000", "3"), 1), Err(Reject::InsufficientBalance));
+        assert_eq!(
+            ex.place(a, limit(Side::Buy, "50000.001", "0.1"), 1),
+            Err(Reject::Filter("PRICE_FILTER"))
+        );
+        assert_eq!(
+            ex.place(a, limit(Side::Buy, "50000", "0.000001"), 1),
+            Err(Reject::Filter("LOT_SIZE"))
+        );
+        assert_eq!(
+            ex.place(a, limit(Side::Buy, "1", "0.001"), 1),
+            Err(Reject::Filter("NOTIONAL"))
+        );
+        assert_eq!(
+            ex.place(a, limit(Side::Buy, "50000", "3"), 1),
+            Err(Reject::InsufficientBalance)
+        );
         assert!(ex.orders.is_empty());
     }
 
     #[test]
     fn market_by_quote_spends_at_most_the_amount() {
         let (mut ex, a, b) = spot();
-        ex.place(b, limit(Side::Sell, "50000.00", "0.5"), 1).unwrap();
-        let req = NewOrder { kind: OrderKind::Market, price: None, qty: None, quote_qty: Some(d("1000")), ..limit(Side::Buy, "1", "1") };
+        ex.place(b, limit(Side::Sell, "50000.00", "0.5"), 1)
+            .unwrap();
+        let req = NewOrder {
+            kind: OrderKind::Market,
+            price: None,
+            qty: None,
+            quote_qty: Some(d("1000")),
+            ..limit(Side::Buy, "1", "1")
+        };
         let id = ex.place(a, req, 2).unwrap();
         let o = &ex.orders[&id];
         assert_eq!(o.status, Status::Filled);
@@ -874,15 +1112,31 @@ mod tests {
     #[test]
     fn post_only_ioc_and_fok() {
         let (mut ex, a, b) = spot();
-        ex.place(b, limit(Side::Sell, "50000.00", "0.1"), 1).unwrap();
-        let post = NewOrder { tif: Tif::PostOnly, ..limit(Side::Buy, "50000.00", "0.1") };
+        ex.place(b, limit(Side::Sell, "50000.00", "0.1"), 1)
+            .unwrap();
+        let post = NewOrder {
+            tif: Tif::PostOnly,
+            ..limit(Side::Buy, "50000.00", "0.1")
+        };
         assert_eq!(ex.place(a, post, 2), Err(Reject::WouldTake));
-        let fok = NewOrder { tif: Tif::Fok, ..limit(Side::Buy, "50000.00", "0.2") };
+        let fok = NewOrder {
+            tif: Tif::Fok,
+            ..limit(Side::Buy, "50000.00", "0.2")
+        };
         let id = ex.place(a, fok, 3).unwrap();
-        assert_eq!((ex.orders[&id].status, ex.orders[&id].filled), (Status::Expired, 0));
-        let ioc = NewOrder { tif: Tif::Ioc, ..limit(Side::Buy, "50000.00", "0.2") };
+        assert_eq!(
+            (ex.orders[&id].status, ex.orders[&id].filled),
+            (Status::Expired, 0)
+        );
+        let ioc = NewOrder {
+            tif: Tif::Ioc,
+            ..limit(Side::Buy, "50000.00", "0.2")
+        };
         let id = ex.place(a, ioc, 4).unwrap();
-        assert_eq!((ex.orders[&id].status, ex.orders[&id].filled), (Status::Expired, 10000));
+        assert_eq!(
+            (ex.orders[&id].status, ex.orders[&id].filled),
+            (Status::Expired, 10000)
+        );
         assert_eq!(ex.accounts[a].balances["USDT"].locked, Decimal::ZERO);
     }
 
@@ -891,16 +1145,24 @@ mod tests {
         let mut ex = Exchange::new(Kind::Perp, &[spec()], 1);
         let a = ex.add_account("ka", "sa", &[("USDT", d("10000"))]);
         let b = ex.add_account("kb", "sb", &[("USDT", d("10000"))]);
-        ex.place(b, limit(Side::Sell, "50000.00", "0.1"), 1).unwrap();
+        ex.place(b, limit(Side::Sell, "50000.00", "0.1"), 1)
+            .unwrap();
         ex.place(a, limit(Side::Buy, "50000.00", "0.1"), 2).unwrap();
         assert_eq!(ex.accounts[a].positions["BTCUSDT"].size, d("0.1"));
         assert_eq!(ex.accounts[b].positions["BTCUSDT"].size, d("-0.1"));
-        ex.place(b, limit(Side::Buy, "51000.00", "0.05"), 3).unwrap();
-        ex.place(a, limit(Side::Sell, "51000.00", "0.05"), 4).unwrap();
+        ex.place(b, limit(Side::Buy, "51000.00", "0.05"), 3)
+            .unwrap();
+        ex.place(a, limit(Side::Sell, "51000.00", "0.05"), 4)
+            .unwrap();
         let pa = &ex.accounts[a].positions["BTCUSDT"];
-        assert_eq!((pa.size, pa.entry, pa.realized), (d("0.05"), d("50000"), d("50")));
+        assert_eq!(
+            (pa.size, pa.entry, pa.realized),
+            (d("0.05"), d("50000"), d("50"))
+        );
         // a paid taker fee on the open (0.05% of 5000) and maker fee... a was taker both times.
-        assert_eq!(ex.accounts[a].balances["USDT"].free + ex.accounts[a].balances["USDT"].locked,
-                   d("10000") - d("2.5") + d("50") - d("1.275"));
+        assert_eq!(
+            ex.accounts[a].balances["USDT"].free + ex.accounts[a].balances["USDT"].locked,
+            d("10000") - d("2.5") + d("50") - d("1.275")
+        );
     }
 }

@@ -1,8 +1,15 @@
 //! tradewire-sim: Binance (spot, USD-M) and Bybit v5 (spot, linear) on their real wire
 //! protocols, on loopback, with fault injection. See DESIGN.md "Simulator".
 
+pub mod binance;
 pub mod book;
-pub mod exchange;
 pub mod clock;
 pub mod config;
+pub mod exchange;
 pub mod limits;
+pub mod market;
+pub mod server;
+pub mod synth;
+
+pub use config::{SimConfig, Timing};
+pub use server::{Credentials, Endpoints, Simulator};

@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 fn real_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Violations counted by the simulator (what a client must keep at zero).
@@ -63,9 +65,15 @@ impl Window {
 pub enum Verdict {
     Allowed,
     /// 429: wait `retry_after_s` seconds.
-    TooMany { retry_after_s: u64, orders: bool },
+    TooMany {
+        retry_after_s: u64,
+        orders: bool,
+    },
     /// Banned until `until_ms` (Unix ms); `retry_after_s` seconds from now.
-    Banned { until_ms: i64, retry_after_s: u64 },
+    Banned {
+        until_ms: i64,
+        retry_after_s: u64,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -133,12 +141,21 @@ impl BinanceLimits {
         let mut s = self.lock();
         s.weight.roll(weight_ms, now);
         s.orders.roll(order_ms, now);
-        let usage = |s: &BinanceState| Usage { weight: s.weight.used, orders: s.orders.used };
+        let usage = |s: &BinanceState| Usage {
+            weight: s.weight.used,
+            orders: s.orders.used,
+        };
         if let Some(until) = s.banned_until_ms {
             if now < until {
                 self.violations.while_banned.fetch_add(1, Ordering::Relaxed);
                 let retry_after_s = ((until - now) as u64).div_ceil(1000);
-                return (Verdict::Banned { until_ms: until, retry_after_s }, usage(&s));
+                return (
+                    Verdict::Banned {
+                        until_ms: until,
+                        retry_after_s,
+                    },
+                    usage(&s),
+                );
             }
             s.banned_until_ms = None;
         }
@@ -159,9 +176,21 @@ impl BinanceLimits {
             if !forced && s.violations_in_window > self.violations_before_ban {
                 return (self.ban_locked(&mut s, now), usage(&s));
             }
-            let window = if over_orders && !over_weight { (s.orders, order_ms) } else { (s.weight, weight_ms) };
-            let retry_after_s = (window.0.reset_in_ms(window.1, now).max(0) as u64).div_ceil(1000).max(1);
-            return (Verdict::TooMany { retry_after_s, orders: over_orders && !over_weight }, usage(&s));
+            let window = if over_orders && !over_weight {
+                (s.orders, order_ms)
+            } else {
+                (s.weight, weight_ms)
+            };
+            let retry_after_s = (window.0.reset_in_ms(window.1, now).max(0) as u64)
+                .div_ceil(1000)
+                .max(1);
+            return (
+                Verdict::TooMany {
+                    retry_after_s,
+                    orders: over_orders && !over_weight,
+                },
+                usage(&s),
+            );
         }
         s.weight.used += weight;
         if order {
@@ -171,12 +200,18 @@ impl BinanceLimits {
     }
 
     fn ban_locked(&self, s: &mut BinanceState, now: i64) -> Verdict {
-        let length = self.ban_base.saturating_mul(1u32 << s.bans.min(11)).min(Duration::from_secs(3 * 86_400));
+        let length = self
+            .ban_base
+            .saturating_mul(1u32 << s.bans.min(11))
+            .min(Duration::from_secs(3 * 86_400));
         s.bans += 1;
         self.violations.bans.fetch_add(1, Ordering::Relaxed);
         let until = now + length.as_millis() as i64;
         s.banned_until_ms = Some(until);
-        Verdict::Banned { until_ms: until, retry_after_s: length.as_secs().max(1) }
+        Verdict::Banned {
+            until_ms: until,
+            retry_after_s: length.as_secs().max(1),
+        }
     }
 
     /// Fault control: the next `n` requests get 429 (not counted as client violations).
@@ -216,7 +251,9 @@ pub enum BybitVerdict {
     /// retCode 10006.
     TooMany,
     /// HTTP 403 until `until_ms`.
-    IpBanned { until_ms: i64 },
+    IpBanned {
+        until_ms: i64,
+    },
 }
 
 #[derive(Debug)]
@@ -231,7 +268,14 @@ pub struct BybitLimits {
 
 impl BybitLimits {
     pub fn new(ip_limit: u32, ip_window: Duration, ip_ban: Duration, uid_window: Duration) -> Self {
-        BybitLimits { ip_limit, ip_window, ip_ban, uid_window, state: Mutex::default(), violations: Violations::default() }
+        BybitLimits {
+            ip_limit,
+            ip_window,
+            ip_ban,
+            uid_window,
+            state: Mutex::default(),
+            violations: Violations::default(),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BybitState> {
@@ -239,7 +283,10 @@ impl BybitLimits {
     }
 
     /// Accounts one request; `endpoint` with its per-UID limit for signed calls.
-    pub fn check(&self, endpoint: Option<(&'static str, u32)>) -> (BybitVerdict, Option<BybitUsage>) {
+    pub fn check(
+        &self,
+        endpoint: Option<(&'static str, u32)>,
+    ) -> (BybitVerdict, Option<BybitUsage>) {
         let now = real_ms();
         let mut s = self.lock();
         if let Some(until) = s.banned_until_ms {
@@ -257,7 +304,9 @@ impl BybitLimits {
             s.banned_until_ms = Some(until);
             return (BybitVerdict::IpBanned { until_ms: until }, None);
         }
-        let Some((name, limit)) = endpoint else { return (BybitVerdict::Allowed, None) };
+        let Some((name, limit)) = endpoint else {
+            return (BybitVerdict::Allowed, None);
+        };
         let uid_ms = self.uid_window.as_millis() as i64;
         let forced = s.forced_10006 > 0;
         let window = s.uid.entry(name).or_default();
@@ -269,11 +318,25 @@ impl BybitLimits {
             } else {
                 self.violations.rate_limited.fetch_add(1, Ordering::Relaxed);
             }
-            return (BybitVerdict::TooMany, Some(BybitUsage { limit, remaining: 0, reset_ms }));
+            return (
+                BybitVerdict::TooMany,
+                Some(BybitUsage {
+                    limit,
+                    remaining: 0,
+                    reset_ms,
+                }),
+            );
         }
         window.used += 1;
         let remaining = limit - window.used;
-        (BybitVerdict::Allowed, Some(BybitUsage { limit, remaining, reset_ms: now.max(reset_ms - uid_ms) }))
+        (
+            BybitVerdict::Allowed,
+            Some(BybitUsage {
+                limit,
+                remaining,
+                reset_ms: now.max(reset_ms - uid_ms),
+            }),
+        )
     }
 
     pub fn force_10006(&self, n: u32) {
@@ -295,13 +358,25 @@ mod tests {
 
     #[test]
     fn binance_weight_429_then_escalating_ban() {
-        let limits = BinanceLimits::new(10, Duration::from_secs(60), 100, Duration::from_secs(10), Duration::from_secs(120), 2);
+        let limits = BinanceLimits::new(
+            10,
+            Duration::from_secs(60),
+            100,
+            Duration::from_secs(10),
+            Duration::from_secs(120),
+            2,
+        );
         assert_eq!(limits.check(6, false).0, Verdict::Allowed);
         assert_eq!(limits.check(4, false).1.weight, 10);
         // Over the limit: 429 twice, then a ban.
-        assert!(matches!(limits.check(1, false).0, Verdict::TooMany { orders: false, .. }));
+        assert!(matches!(
+            limits.check(1, false).0,
+            Verdict::TooMany { orders: false, .. }
+        ));
         assert!(matches!(limits.check(1, false).0, Verdict::TooMany { .. }));
-        let Verdict::Banned { retry_after_s, .. } = limits.check(1, false).0 else { panic!("expected a ban") };
+        let Verdict::Banned { retry_after_s, .. } = limits.check(1, false).0 else {
+            panic!("expected a ban")
+        };
         assert_eq!(retry_after_s, 120);
         assert!(matches!(limits.check(1, false).0, Verdict::Banned { .. }));
         assert_eq!(limits.violations.snapshot(), (3, 1, 1));
@@ -309,16 +384,37 @@ mod tests {
 
     #[test]
     fn binance_order_count_is_separate_from_weight() {
-        let limits = BinanceLimits::new(1000, Duration::from_secs(60), 2, Duration::from_secs(10), Duration::from_secs(1), 5);
+        let limits = BinanceLimits::new(
+            1000,
+            Duration::from_secs(60),
+            2,
+            Duration::from_secs(10),
+            Duration::from_secs(1),
+            5,
+        );
         assert_eq!(limits.check(1, true).0, Verdict::Allowed);
         assert_eq!(limits.check(1, true).0, Verdict::Allowed);
-        assert!(matches!(limits.check(1, true).0, Verdict::TooMany { orders: true, .. }));
-        assert_eq!(limits.check(1, false).0, Verdict::Allowed, "non-order requests still pass");
+        assert!(matches!(
+            limits.check(1, true).0,
+            Verdict::TooMany { orders: true, .. }
+        ));
+        assert_eq!(
+            limits.check(1, false).0,
+            Verdict::Allowed,
+            "non-order requests still pass"
+        );
     }
 
     #[test]
     fn forced_faults_are_not_client_violations() {
-        let limits = BinanceLimits::new(1000, Duration::from_secs(60), 100, Duration::from_secs(10), Duration::from_secs(1), 0);
+        let limits = BinanceLimits::new(
+            1000,
+            Duration::from_secs(60),
+            100,
+            Duration::from_secs(10),
+            Duration::from_secs(1),
+            0,
+        );
         limits.force_429(1);
         assert!(matches!(limits.check(1, false).0, Verdict::TooMany { .. }));
         assert_eq!(limits.check(1, false).0, Verdict::Allowed);
@@ -327,14 +423,22 @@ mod tests {
 
     #[test]
     fn bybit_uid_and_ip_limits() {
-        let limits = BybitLimits::new(5, Duration::from_secs(5), Duration::from_secs(600), Duration::from_secs(1));
+        let limits = BybitLimits::new(
+            5,
+            Duration::from_secs(5),
+            Duration::from_secs(600),
+            Duration::from_secs(1),
+        );
         let create = Some(("order/create", 2));
         assert_eq!(limits.check(create).1.unwrap().remaining, 1);
         assert_eq!(limits.check(create).1.unwrap().remaining, 0);
         assert_eq!(limits.check(create).0, BybitVerdict::TooMany);
         assert_eq!(limits.check(None).0, BybitVerdict::Allowed);
         assert_eq!(limits.check(None).0, BybitVerdict::Allowed);
-        assert!(matches!(limits.check(None).0, BybitVerdict::IpBanned { .. }), "sixth request in the window");
+        assert!(
+            matches!(limits.check(None).0, BybitVerdict::IpBanned { .. }),
+            "sixth request in the window"
+        );
         assert_eq!(limits.violations.snapshot(), (1, 1, 0));
     }
 }

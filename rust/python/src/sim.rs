@@ -1,0 +1,292 @@
+//! `tradewire.testing.Simulator`'s native half: starts the exchange simulator in-process on
+//! the shared runtime and exposes its URLs, credentials, fault switches and ground truth.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use pyo3::types::PyModule;
+use tradewire_core::Error;
+use tradewire_sim::binance::BinanceState;
+use tradewire_sim::book::Side;
+use tradewire_sim::market::Market as SimMarket;
+use tradewire_sim::{SimConfig, Simulator, Timing};
+
+use crate::errors::IntoPyResult;
+use crate::model::{Level, Market, Venue};
+
+#[pyclass(module = "tradewire._native", frozen)]
+pub struct NativeSimulator {
+    inner: Arc<Simulator>,
+}
+
+impl NativeSimulator {
+    fn binance(
+        &self,
+        py: Python<'_>,
+        venue: Venue,
+        market: Market,
+    ) -> PyResult<&Arc<BinanceState>> {
+        match (venue, market) {
+            (Venue::Binance, Market::Spot) => Ok(&self.inner.binance_spot),
+            (Venue::Binance, Market::Usdm) => Ok(&self.inner.binance_usdm),
+            (v, m) => Err(Error::invalid_argument(
+                "market",
+                format!(
+                    "{} {} is not simulated yet",
+                    tradewire_core::model::Venue::from(v),
+                    tradewire_core::model::Market::from(m)
+                ),
+            ))
+            .py_err(py),
+        }
+    }
+
+    fn market(&self, py: Python<'_>, venue: Venue, market: Market) -> PyResult<&Arc<SimMarket>> {
+        self.binance(py, venue, market).map(|b| &b.market)
+    }
+}
+
+#[pymethods]
+impl NativeSimulator {
+    /// Starts every simulated venue on ephemeral 127.0.0.1 ports.
+    #[staticmethod]
+    #[pyo3(signature = (*, seed = 7, steps_per_second = 50, time_scale = 1, extra_symbols = 0,
+        connection_lifetime_ms = None))]
+    fn start(
+        py: Python<'_>,
+        seed: u64,
+        steps_per_second: u32,
+        time_scale: u32,
+        extra_symbols: usize,
+        connection_lifetime_ms: Option<u64>,
+    ) -> PyResult<Self> {
+        let runtime = crate::runtime::runtime(py)?;
+        let mut timing = Timing::scaled(time_scale);
+        if let Some(ms) = connection_lifetime_ms {
+            timing.max_connection_lifetime = Duration::from_millis(ms);
+        }
+        let mut config = SimConfig {
+            seed,
+            steps_per_second,
+            timing,
+            ..SimConfig::default()
+        };
+        if extra_symbols > 0 {
+            config = config.with_many_symbols(extra_symbols);
+        }
+        let started = py.detach(|| runtime.block_on(Simulator::start(config)));
+        let inner = started.map_err(|e| {
+            crate::errors::raise(
+                py,
+                "TradewireError",
+                format!("simulator failed to start: {e}"),
+            )
+        })?;
+        Ok(NativeSimulator {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// `(rest, ws_public, ws_market, ws_private, ws_api)` of a venue market.
+    fn endpoints(
+        &self,
+        py: Python<'_>,
+        venue: Venue,
+        market: Market,
+    ) -> PyResult<(
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    )> {
+        self.binance(py, venue, market)?;
+        let e = self.inner.binance_endpoints(market == Market::Spot);
+        Ok((e.rest, e.ws_public, e.ws_market, e.ws_private, e.ws_api))
+    }
+
+    /// `(api_key, api_secret)` of the simulated account on a venue.
+    fn credentials(&self, py: Python<'_>, venue: Venue) -> PyResult<(String, String)> {
+        match venue {
+            Venue::Binance => {
+                let c = &self.inner.binance_credentials;
+                Ok((c.api_key.clone(), c.api_secret.clone()))
+            }
+            Venue::Bybit => Err(Error::invalid_argument(
+                "venue",
+                "bybit is not simulated yet",
+            ))
+            .py_err(py),
+        }
+    }
+
+    fn close(&self) {
+        self.inner.shutdown();
+    }
+
+    /// Drops every WebSocket connection of the market at once (no close frame).
+    fn drop_connections(&self, py: Python<'_>, venue: Venue, market: Market) -> PyResult<()> {
+        self.market(py, venue, market)?.faults.drop_connections();
+        Ok(())
+    }
+
+    /// Freezes (or thaws) every connection: nothing is read or sent, the sockets stay open.
+    fn freeze(&self, py: Python<'_>, venue: Venue, market: Market, frozen: bool) -> PyResult<()> {
+        self.market(py, venue, market)?
+            .faults
+            .frozen
+            .send_replace(frozen);
+        Ok(())
+    }
+
+    /// The next `status_5xx` REST requests answer 503; the next `hang` never answer.
+    #[pyo3(signature = (venue, market, *, status_5xx = 0, hang = 0))]
+    fn fail_rest(
+        &self,
+        py: Python<'_>,
+        venue: Venue,
+        market: Market,
+        status_5xx: u32,
+        hang: u32,
+    ) -> PyResult<()> {
+        let f = &self.market(py, venue, market)?.faults;
+        f.rest_5xx.store(status_5xx, Ordering::Release);
+        f.rest_hang.store(hang, Ordering::Release);
+        Ok(())
+    }
+
+    /// The next depth diffs are skipped, sent twice, or held back behind the following one.
+    #[pyo3(signature = (venue, market, *, skip = 0, duplicate = 0, reorder = 0))]
+    fn corrupt_depth(
+        &self,
+        py: Python<'_>,
+        venue: Venue,
+        market: Market,
+        skip: u32,
+        duplicate: u32,
+        reorder: u32,
+    ) -> PyResult<()> {
+        let f = &self.market(py, venue, market)?.faults;
+        f.depth_skip.store(skip, Ordering::Release);
+        f.depth_duplicate.store(duplicate, Ordering::Release);
+        f.depth_reorder.store(reorder, Ordering::Release);
+        Ok(())
+    }
+
+    /// Pauses (or resumes) the synthetic market; streams keep publishing what changed.
+    fn pause(&self, py: Python<'_>, venue: Venue, market: Market, paused: bool) -> PyResult<()> {
+        self.market(py, venue, market)?
+            .paused
+            .store(paused, Ordering::Release);
+        Ok(())
+    }
+
+    /// Delays every WebSocket message of the market by `ms`.
+    fn set_delay_ms(&self, py: Python<'_>, venue: Venue, market: Market, ms: u64) -> PyResult<()> {
+        self.market(py, venue, market)?
+            .faults
+            .delay_ms
+            .store(ms, Ordering::Release);
+        Ok(())
+    }
+
+    /// Skews the venue clock by `skew_ms` and lets it drift `drift_us_per_s` µs per second.
+    #[pyo3(signature = (venue, *, skew_ms = 0, drift_us_per_s = 0))]
+    fn set_clock(
+        &self,
+        py: Python<'_>,
+        venue: Venue,
+        skew_ms: i64,
+        drift_us_per_s: i64,
+    ) -> PyResult<()> {
+        let clock = &self.market(py, venue, Market::Spot)?.clock;
+        clock.set_skew_ms(skew_ms);
+        clock.set_drift(drift_us_per_s);
+        Ok(())
+    }
+
+    /// The venue clock minus real time, in ms.
+    fn clock_offset_ms(&self, py: Python<'_>, venue: Venue) -> PyResult<i64> {
+        Ok(self.market(py, venue, Market::Spot)?.clock.offset_ms())
+    }
+
+    /// The next `count` requests get a rate-limit answer (not counted as client violations).
+    fn force_rate_limit(
+        &self,
+        py: Python<'_>,
+        venue: Venue,
+        market: Market,
+        count: u32,
+    ) -> PyResult<()> {
+        self.binance(py, venue, market)?.limits.force_429(count);
+        Ok(())
+    }
+
+    /// Bans the client now for `ms` milliseconds (not counted as a client violation).
+    fn force_ban(&self, py: Python<'_>, venue: Venue, market: Market, ms: u64) -> PyResult<()> {
+        self.binance(py, venue, market)?
+            .limits
+            .force_ban(Duration::from_millis(ms));
+        Ok(())
+    }
+
+    fn lift_ban(&self, py: Python<'_>, venue: Venue, market: Market) -> PyResult<()> {
+        self.binance(py, venue, market)?.limits.lift_ban();
+        Ok(())
+    }
+
+    /// `(rate_limited, bans, while_banned)` counted against the client so far.
+    fn violations(
+        &self,
+        py: Python<'_>,
+        venue: Venue,
+        market: Market,
+    ) -> PyResult<(u64, u64, u64)> {
+        Ok(self
+            .binance(py, venue, market)?
+            .limits
+            .violations
+            .snapshot())
+    }
+
+    /// The true book: `(update_id, bids best first, asks best first)`.
+    #[pyo3(signature = (venue, market, symbol, depth = 1000))]
+    fn book(
+        &self,
+        py: Python<'_>,
+        venue: Venue,
+        market: Market,
+        symbol: &str,
+        depth: usize,
+    ) -> PyResult<(u64, Vec<Level>, Vec<Level>)> {
+        let m = self.market(py, venue, market)?;
+        let ex = m.lock();
+        let state = ex.symbols.get(symbol).ok_or_else(|| {
+            crate::errors::to_pyerr(
+                py,
+                Error::invalid_argument("symbol", format!("unknown symbol '{symbol}'")),
+            )
+        })?;
+        let side = |s| -> Vec<Level> {
+            state
+                .book
+                .levels(s, depth)
+                .into_iter()
+                .map(|(p, q)| {
+                    Level(tradewire_core::model::Level {
+                        price: state.spec.price(p),
+                        qty: state.spec.qty(q),
+                    })
+                })
+                .collect()
+        };
+        Ok((state.book.update_id, side(Side::Buy), side(Side::Sell)))
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<NativeSimulator>()?;
+    Ok(())
+}

@@ -1,0 +1,112 @@
+//! Binance spot (`/api/v3`, streams, WS API) and USD-M futures (`/fapi`, `/public` + `/market`
+//! streams, listenKey user stream) on the wire. One server per market, as on the venue.
+
+pub mod rest;
+pub mod ws;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+
+use crate::book::Side;
+use crate::config::Timing;
+use crate::exchange::{Kind, Order, OrderKind, Status, Tif};
+use crate::limits::BinanceLimits;
+use crate::market::Market;
+
+/// Everything the Binance handlers of one market share.
+#[derive(Debug)]
+pub struct BinanceState {
+    pub market: Arc<Market>,
+    pub limits: BinanceLimits,
+    pub timing: Timing,
+    /// USD-M listen keys: key → (account, expires at venue ms).
+    pub listen_keys: std::sync::Mutex<std::collections::HashMap<String, (usize, i64)>>,
+}
+
+impl BinanceState {
+    pub fn new(market: Arc<Market>, timing: &Timing) -> Arc<BinanceState> {
+        let spot = market.kind == Kind::Spot;
+        let limits = BinanceLimits::new(
+            if spot {
+                timing.spot_weight_limit
+            } else {
+                timing.usdm_weight_limit
+            },
+            timing.weight_window,
+            if spot {
+                timing.spot_orders_per_window
+            } else {
+                timing.usdm_orders_per_window
+            },
+            timing.order_window,
+            timing.ban_base,
+            timing.violations_before_ban,
+        );
+        Arc::new(BinanceState {
+            market,
+            limits,
+            timing: timing.clone(),
+            listen_keys: Default::default(),
+        })
+    }
+
+    pub fn spot(&self) -> bool {
+        self.market.kind == Kind::Spot
+    }
+}
+
+/// `(intervalNum, interval, header letter)` of a window, as exchangeInfo and headers spell it.
+pub fn interval_parts(window: Duration) -> (u64, &'static str, char) {
+    let secs = window.as_secs().max(1);
+    if secs % 86_400 == 0 {
+        (secs / 86_400, "DAY", 'D')
+    } else if secs % 3_600 == 0 {
+        (secs / 3_600, "HOUR", 'H')
+    } else if secs % 60 == 0 {
+        (secs / 60, "MINUTE", 'M')
+    } else {
+        (secs, "SECOND", 'S')
+    }
+}
+
+pub fn side_str(side: Side) -> &'static str {
+    match side {
+        Side::Buy => "BUY",
+        Side::Sell => "SELL",
+    }
+}
+
+pub fn status_str(status: Status) -> &'static str {
+    match status {
+        Status::New => "NEW",
+        Status::PartiallyFilled => "PARTIALLY_FILLED",
+        Status::Filled => "FILLED",
+        Status::Canceled => "CANCELED",
+        Status::Rejected => "REJECTED",
+        Status::Expired => "EXPIRED",
+    }
+}
+
+pub fn type_str(order: &Order, spot: bool) -> &'static str {
+    match (order.kind, order.tif, spot) {
+        (OrderKind::Market, _, _) => "MARKET",
+        (OrderKind::Limit, Tif::PostOnly, true) => "LIMIT_MAKER",
+        (OrderKind::Limit, _, _) => "LIMIT",
+    }
+}
+
+pub fn tif_str(tif: Tif, spot: bool) -> &'static str {
+    match (tif, spot) {
+        (Tif::Gtc, _) | (Tif::PostOnly, true) => "GTC",
+        (Tif::Ioc, _) => "IOC",
+        (Tif::Fok, _) => "FOK",
+        (Tif::PostOnly, false) => "GTX",
+    }
+}
+
+/// Spot prints every number with 8 decimals; USD-M with the symbol's precision.
+pub fn fixed(value: Decimal, decimals: u32) -> String {
+    format!("{:.*}", decimals as usize, value)
+}

@@ -1,0 +1,647 @@
+//! Binance market streams: raw (`/ws/<name>`) and combined (`/stream?streams=a/b`) connections,
+//! SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS / SET_PROPERTY, server pings with the venue's
+//! timeouts, the 24 h lifetime (scaled), the inbound message limit, and the USD-M route split
+//! (`/public` for depth and bookTicker, `/market` for the rest; a stream on the wrong route is
+//! accepted and never delivers, as on the venue).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, RawQuery, State};
+use axum::response::Response;
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::time::{Instant, sleep_until};
+
+use super::{BinanceState, fixed};
+use crate::book::Side;
+use crate::exchange::{Event, Exchange};
+use crate::market::DepthDiff;
+
+/// Where a connection was opened, which decides what it may receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// Spot: every stream on one connection.
+    Any,
+    Public,
+    Market,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Trade,
+    AggTrade,
+    /// Diff depth at speed index.
+    Depth(usize),
+    /// Partial book of 5/10/20 levels, every `Duration`.
+    Partial(usize, Duration),
+    BookTicker,
+    Ticker,
+    MiniTicker,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Stream {
+    name: String,
+    symbol: String,
+    kind: Kind,
+}
+
+fn parse_stream(st: &BinanceState, name: &str) -> Option<Stream> {
+    let spot = st.spot();
+    let (symbol, rest) = name.split_once('@')?;
+    if symbol.is_empty() || symbol.bytes().any(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    let speed_index = |d: Duration| st.market.speeds.iter().position(|s| *s == d);
+    let timing = &st.timing;
+    let scale_ms = |ms: u64| -> Duration {
+        // Speeds are named in venue milliseconds; the simulator may run them scaled.
+        let default = if spot {
+            timing.depth_spot_default
+        } else {
+            timing.depth_usdm_default
+        };
+        let venue_default = if spot { 1000 } else { 250 };
+        default * ms as u32 / venue_default
+    };
+    let kind = match rest {
+        "trade" => Kind::Trade,
+        "aggTrade" => Kind::AggTrade,
+        "bookTicker" => Kind::BookTicker,
+        "ticker" => Kind::Ticker,
+        "miniTicker" => Kind::MiniTicker,
+        "depth" => Kind::Depth(speed_index(if spot {
+            timing.depth_spot_default
+        } else {
+            timing.depth_usdm_default
+        })?),
+        "depth@100ms" => Kind::Depth(speed_index(timing.depth_fast)?),
+        "depth@1000ms" if spot => Kind::Depth(speed_index(timing.depth_spot_default)?),
+        "depth@500ms" if !spot => Kind::Depth(speed_index(scale_ms(500))?),
+        "depth@250ms" if !spot => Kind::Depth(speed_index(timing.depth_usdm_default)?),
+        other => {
+            let (levels, speed) = match other.strip_prefix("depth")?.split_once('@') {
+                Some((n, s)) => (n, Some(s)),
+                None => (other.strip_prefix("depth")?, None),
+            };
+            let levels: usize = levels.parse().ok().filter(|n| [5, 10, 20].contains(n))?;
+            let every = match (speed, spot) {
+                (None, true) => scale_ms(1000),
+                (None, false) => scale_ms(250),
+                (Some("100ms"), _) => scale_ms(100),
+                (Some("1000ms"), true) => scale_ms(1000),
+                (Some("500ms"), false) => scale_ms(500),
+                _ => return None,
+            };
+            Kind::Partial(levels, every)
+        }
+    };
+    let symbol = symbol.to_ascii_uppercase();
+    if !st.market.lock().symbols.contains_key(&symbol) {
+        return None;
+    }
+    Some(Stream {
+        name: name.to_owned(),
+        symbol,
+        kind,
+    })
+}
+
+fn delivers(route: Route, kind: &Kind) -> bool {
+    let book = matches!(kind, Kind::Depth(_) | Kind::Partial(..) | Kind::BookTicker);
+    match route {
+        Route::Any => true,
+        Route::Public => book,
+        Route::Market => !book,
+    }
+}
+
+pub async fn raw(
+    State(st): State<Arc<BinanceState>>,
+    Path(name): Path<String>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let route = unrouted(&st);
+    ws.on_upgrade(move |socket| session(st, socket, route, vec![name], false))
+}
+
+/// USD-M without a routed path behaves as `/public` (PROTOCOLS.md section 0).
+fn unrouted(st: &BinanceState) -> Route {
+    if st.spot() { Route::Any } else { Route::Public }
+}
+
+pub async fn combined(
+    State(st): State<Arc<BinanceState>>,
+    RawQuery(query): RawQuery,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let route = unrouted(&st);
+    ws.on_upgrade(move |socket| session(st, socket, route, streams_of(query), true))
+}
+
+pub async fn bare(State(st): State<Arc<BinanceState>>, ws: WebSocketUpgrade) -> Response {
+    let route = unrouted(&st);
+    ws.on_upgrade(move |socket| session(st, socket, route, Vec::new(), false))
+}
+
+/// USD-M routed paths: `/{public|market}/ws[/<name>]` and `/{public|market}/stream?streams=`.
+pub async fn routed_raw(
+    State(st): State<Arc<BinanceState>>,
+    Path((route, name)): Path<(String, String)>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let route = if route == "market" {
+        Route::Market
+    } else {
+        Route::Public
+    };
+    ws.on_upgrade(move |socket| session(st, socket, route, vec![name], false))
+}
+
+pub async fn routed_combined(
+    State(st): State<Arc<BinanceState>>,
+    Path(route): Path<String>,
+    RawQuery(query): RawQuery,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let route = if route == "market" {
+        Route::Market
+    } else {
+        Route::Public
+    };
+    ws.on_upgrade(move |socket| session(st, socket, route, streams_of(query), true))
+}
+
+fn streams_of(query: Option<String>) -> Vec<String> {
+    let query = query.unwrap_or_default();
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&query).unwrap_or_default();
+    pairs
+        .into_iter()
+        .filter(|(k, _)| k == "streams")
+        .flat_map(|(_, v)| {
+            v.split('/')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+const MAX_STREAMS: usize = 1024;
+
+struct Session {
+    st: Arc<BinanceState>,
+    route: Route,
+    combined: bool,
+    streams: BTreeSet<Stream>,
+    last_book_top: HashMap<String, (Decimal, Decimal, Decimal, Decimal)>,
+    partial_due: HashMap<String, Instant>,
+    partial_last_u: HashMap<String, u64>,
+}
+
+impl Session {
+    fn frame(&self, stream: &str, data: Value) -> String {
+        if self.combined {
+            json!({"stream": stream, "data": data}).to_string()
+        } else {
+            data.to_string()
+        }
+    }
+
+    fn subscribed<'a>(
+        &'a self,
+        symbol: &'a str,
+        want: impl Fn(&Kind) -> bool + 'a,
+    ) -> impl Iterator<Item = &'a Stream> + 'a {
+        self.streams
+            .iter()
+            .filter(move |s| s.symbol == symbol && want(&s.kind) && delivers(self.route, &s.kind))
+    }
+
+    /// Handles a control message; returns the reply.
+    fn control(&mut self, text: &str) -> Value {
+        let Ok(request) = serde_json::from_str::<Value>(text) else {
+            return json!({"code": 3, "msg": "Invalid JSON: expected value at line 1 column 1"});
+        };
+        let id = request.get("id").cloned().unwrap_or(Value::Null);
+        let valid_id = match &id {
+            Value::Null => true,
+            Value::Number(n) => n.is_i64(),
+            Value::String(s) => s.len() <= 36 && s.bytes().all(|b| b.is_ascii_alphanumeric()),
+            _ => false,
+        };
+        if !valid_id {
+            return json!({"code": 2, "msg": "Invalid request: invalid id", "id": id});
+        }
+        let method = request.get("method").and_then(Value::as_str).unwrap_or("");
+        let params: Vec<Value> = request
+            .get("params")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        match method {
+            "SUBSCRIBE" | "UNSUBSCRIBE" => {
+                let mut parsed = Vec::new();
+                for p in &params {
+                    let Some(name) = p.as_str() else {
+                        return json!({"code": 2, "msg": "Invalid request: stream names must be strings", "id": id});
+                    };
+                    match parse_stream(&self.st, name) {
+                        Some(s) => parsed.push(s),
+                        None => {
+                            return json!({"code": 2, "msg": format!("Invalid request: unknown stream '{name}'"), "id": id});
+                        }
+                    }
+                }
+                if method == "SUBSCRIBE" {
+                    if self.streams.len() + parsed.len() > MAX_STREAMS {
+                        return json!({"code": 2, "msg": "Invalid request: too many streams", "id": id});
+                    }
+                    self.streams.extend(parsed);
+                } else {
+                    for s in parsed {
+                        self.streams.remove(&s);
+                    }
+                }
+                json!({"result": null, "id": id})
+            }
+            "LIST_SUBSCRIPTIONS" => {
+                let names: Vec<&str> = self.streams.iter().map(|s| s.name.as_str()).collect();
+                json!({"result": names, "id": id})
+            }
+            "SET_PROPERTY" => match (
+                params.first().and_then(Value::as_str),
+                params.get(1).and_then(Value::as_bool),
+            ) {
+                (Some("combined"), Some(on)) => {
+                    self.combined = on;
+                    json!({"result": null, "id": id})
+                }
+                _ => json!({"code": 0, "msg": "Unknown property", "id": id}),
+            },
+            "GET_PROPERTY" => match params.first().and_then(Value::as_str) {
+                Some("combined") => json!({"result": self.combined, "id": id}),
+                _ => json!({"code": 0, "msg": "Unknown property", "id": id}),
+            },
+            _ => {
+                json!({"code": 2, "msg": format!("Invalid request: unknown variant `{method}`"), "id": id})
+            }
+        }
+    }
+
+    fn on_event(&self, event: &Event, now: i64, out: &mut Vec<String>) {
+        let Event::Trade {
+            symbol,
+            id,
+            price,
+            qty,
+            taker,
+            time_ms,
+        } = event
+        else {
+            return;
+        };
+        let spot = self.st.spot();
+        let ex = self.st.market.lock();
+        let spec = &ex.symbols[symbol].spec;
+        let (pd, qd) = if spot {
+            (8, 8)
+        } else {
+            (spec.price_decimals(), spec.qty_decimals())
+        };
+        let maker_is_buyer = *taker == Side::Sell;
+        drop(ex);
+        for s in self.subscribed(symbol, |k| matches!(k, Kind::Trade | Kind::AggTrade)) {
+            let data = match (&s.kind, spot) {
+                (Kind::Trade, true) => {
+                    json!({"e": "trade", "E": now, "s": symbol, "t": id, "p": fixed(*price, pd),
+                    "q": fixed(*qty, qd), "T": time_ms, "m": maker_is_buyer, "M": true})
+                }
+                (Kind::Trade, false) => {
+                    json!({"e": "trade", "E": now, "T": time_ms, "s": symbol, "t": id,
+                    "p": fixed(*price, pd), "q": fixed(*qty, qd), "X": "MARKET", "m": maker_is_buyer})
+                }
+                (_, true) => {
+                    json!({"e": "aggTrade", "E": now, "s": symbol, "a": id, "p": fixed(*price, pd),
+                    "q": fixed(*qty, qd), "f": id, "l": id, "T": time_ms, "m": maker_is_buyer, "M": true})
+                }
+                (_, false) => {
+                    json!({"e": "aggTrade", "E": now, "s": symbol, "a": id, "p": fixed(*price, pd),
+                    "q": fixed(*qty, qd), "nq": fixed(*qty, qd), "f": id, "l": id, "T": time_ms, "m": maker_is_buyer})
+                }
+            };
+            out.push(self.frame(&s.name, data));
+        }
+    }
+
+    fn on_depth(&self, diff: &DepthDiff, now: i64, out: &mut Vec<String>) {
+        let spot = self.st.spot();
+        let wanted: Vec<&Stream> = self
+            .subscribed(&diff.symbol, |k| *k == Kind::Depth(diff.speed))
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        let ex = self.st.market.lock();
+        let spec = &ex.symbols[&diff.symbol].spec;
+        let (pd, qd) = if spot {
+            (8, 8)
+        } else {
+            (spec.price_decimals(), spec.qty_decimals())
+        };
+        drop(ex);
+        let render = |levels: &[(Decimal, Decimal)]| -> Vec<Value> {
+            levels
+                .iter()
+                .map(|(p, q)| json!([fixed(*p, pd), fixed(*q, qd)]))
+                .collect()
+        };
+        let mut bids = diff.bids.clone();
+        if !spot {
+            // USD-M sends diff bids in ascending price order (seen in every recording).
+            bids.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        let mut data = json!({"e": "depthUpdate", "E": now, "s": diff.symbol, "U": diff.first_id, "u": diff.last_id,
+            "b": render(&bids), "a": render(&diff.asks)});
+        if !spot {
+            data["T"] = json!(diff.time_ms);
+            data["pu"] = json!(diff.prev_last_id);
+        }
+        for s in wanted {
+            out.push(self.frame(&s.name, data.clone()));
+        }
+    }
+
+    /// Periodic streams: tickers, partial books, book tickers.
+    fn on_tick(&mut self, now: i64, ticker_due: bool, out: &mut Vec<String>) {
+        let spot = self.st.spot();
+        let instant = Instant::now();
+        let streams: Vec<Stream> = self
+            .streams
+            .iter()
+            .filter(|s| delivers(self.route, &s.kind))
+            .cloned()
+            .collect();
+        let ex = self.st.market.lock();
+        for s in streams {
+            let state = &ex.symbols[&s.symbol];
+            let spec = &state.spec;
+            let (pd, qd) = if spot {
+                (8, 8)
+            } else {
+                (spec.price_decimals(), spec.qty_decimals())
+            };
+            let best = |side| {
+                state
+                    .book
+                    .best(side)
+                    .map_or((Decimal::ZERO, Decimal::ZERO), |(p, q)| {
+                        (spec.price(p), spec.qty(q))
+                    })
+            };
+            match &s.kind {
+                Kind::BookTicker => {
+                    let (b, bq) = best(Side::Buy);
+                    let (a, aq) = best(Side::Sell);
+                    let top = (b, bq, a, aq);
+                    if self.last_book_top.get(&s.symbol) == Some(&top) {
+                        continue;
+                    }
+                    self.last_book_top.insert(s.symbol.clone(), top);
+                    let u = state.book.update_id;
+                    let mut data = json!({"u": u, "s": s.symbol, "b": fixed(b, pd), "B": fixed(bq, qd), "a": fixed(a, pd), "A": fixed(aq, qd)});
+                    if !spot {
+                        data["e"] = json!("bookTicker");
+                        data["E"] = json!(now);
+                        data["T"] = json!(now);
+                    }
+                    out.push(self.frame(&s.name, data));
+                }
+                Kind::Partial(levels, every) => {
+                    let due = self.partial_due.entry(s.name.clone()).or_insert(instant);
+                    if instant < *due {
+                        continue;
+                    }
+                    *due = instant + *every;
+                    let render = |side| -> Vec<Value> {
+                        state
+                            .book
+                            .levels(side, *levels)
+                            .into_iter()
+                            .map(|(p, q)| json!([fixed(spec.price(p), pd), fixed(spec.qty(q), qd)]))
+                            .collect()
+                    };
+                    let u = state.book.update_id;
+                    let data = if spot {
+                        json!({"lastUpdateId": u, "bids": render(Side::Buy), "asks": render(Side::Sell)})
+                    } else {
+                        let pu = self.partial_last_u.insert(s.name.clone(), u).unwrap_or(u);
+                        json!({"e": "depthUpdate", "E": now, "T": now, "s": s.symbol, "U": pu + 1, "u": u, "pu": pu,
+                            "b": render(Side::Buy), "a": render(Side::Sell)})
+                    };
+                    out.push(self.frame(&s.name, data));
+                }
+                Kind::Ticker | Kind::MiniTicker if ticker_due => {
+                    out.push(self.frame(
+                        &s.name,
+                        ticker_json(&ex, &s.symbol, s.kind == Kind::MiniTicker, spot, now),
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn ticker_json(ex: &Exchange, symbol: &str, mini: bool, spot: bool, now: i64) -> Value {
+    let s = &ex.symbols[symbol];
+    let spec = &s.spec;
+    let (pd, qd) = if spot {
+        (8, 8)
+    } else {
+        (spec.price_decimals(), spec.qty_decimals())
+    };
+    let f = |d: Decimal| fixed(d, pd);
+    if mini {
+        return json!({"e": "24hrMiniTicker", "E": now, "s": symbol, "c": f(s.last_price), "o": f(s.open_24h),
+            "h": f(s.high_24h), "l": f(s.low_24h), "v": fixed(s.volume_24h, qd), "q": fixed(s.quote_volume_24h, 2)});
+    }
+    let change = s.last_price - s.open_24h;
+    let pct = if s.open_24h.is_zero() {
+        Decimal::ZERO
+    } else {
+        (change / s.open_24h * Decimal::from(100)).round_dp(3)
+    };
+    let vwap = if s.volume_24h.is_zero() {
+        s.last_price
+    } else {
+        s.quote_volume_24h / s.volume_24h
+    };
+    let (first, last) = (
+        s.recent_trades.front().map_or(0, |t| t.0),
+        s.recent_trades.back().map_or(0, |t| t.0),
+    );
+    let last_qty = s.recent_trades.back().map_or(Decimal::ZERO, |t| t.2);
+    let mut v = json!({"e": "24hrTicker", "E": now, "s": symbol, "p": f(change), "P": fixed(pct, 3), "w": f(vwap),
+        "c": f(s.last_price), "Q": fixed(last_qty, qd), "o": f(s.open_24h), "h": f(s.high_24h), "l": f(s.low_24h),
+        "v": fixed(s.volume_24h, qd), "q": fixed(s.quote_volume_24h, 2), "O": now - 86_400_000, "C": now,
+        "F": first, "L": last, "n": s.trade_count});
+    if spot {
+        let best = |side| {
+            s.book
+                .best(side)
+                .map_or((Decimal::ZERO, Decimal::ZERO), |(p, q)| {
+                    (spec.price(p), spec.qty(q))
+                })
+        };
+        let ((b, bq), (a, aq)) = (best(Side::Buy), best(Side::Sell));
+        v["x"] = json!(f(s.open_24h));
+        v["b"] = json!(f(b));
+        v["B"] = json!(fixed(bq, qd));
+        v["a"] = json!(f(a));
+        v["A"] = json!(fixed(aq, qd));
+    }
+    v
+}
+
+async fn session(
+    st: Arc<BinanceState>,
+    mut socket: WebSocket,
+    route: Route,
+    initial: Vec<String>,
+    combined: bool,
+) {
+    let spot = st.spot();
+    let mut streams = BTreeSet::new();
+    for name in &initial {
+        match parse_stream(&st, name) {
+            Some(s) => {
+                streams.insert(s);
+            }
+            None => {
+                // The venue refuses the connection for an unknown stream in the URL.
+                let _ = socket.send(Message::Close(None)).await;
+                return;
+            }
+        }
+    }
+    let mut session = Session {
+        st: st.clone(),
+        route,
+        combined,
+        streams,
+        last_book_top: HashMap::new(),
+        partial_due: HashMap::new(),
+        partial_last_u: HashMap::new(),
+    };
+    let faults = &st.market.faults;
+    let mut dropped = faults.drop_generation.subscribe();
+    let mut frozen = faults.frozen.subscribe();
+    let mut events = st.market.lock().subscribe();
+    let mut depth = st.market.depth.subscribe();
+    let timing = &st.timing;
+    let (ping_every, pong_timeout, inbound_limit) = if spot {
+        (timing.spot_ping_interval, timing.spot_pong_timeout, 5)
+    } else {
+        (timing.usdm_ping_interval, timing.usdm_pong_timeout, 10)
+    };
+    let started = Instant::now();
+    let end_of_life = started + timing.max_connection_lifetime;
+    let mut next_ping = started + ping_every;
+    let mut outstanding_ping: Option<(Vec<u8>, Instant)> = None;
+    let tick_every = timing
+        .depth_fast
+        .min(timing.ticker_interval)
+        .max(Duration::from_millis(1));
+    let mut tick = tokio::time::interval(tick_every);
+    let mut next_ticker = started + timing.ticker_interval;
+    let mut inbound_window = (started, 0u32);
+    let mut out: Vec<String> = Vec::new();
+    loop {
+        if *frozen.borrow() {
+            // Frozen: no reads, no writes, no pings, until thawed or dropped.
+            tokio::select! {
+                _ = frozen.changed() => continue,
+                _ = dropped.changed() => return,
+            }
+        }
+        let pong_deadline = outstanding_ping.as_ref().map(|(_, at)| *at + pong_timeout);
+        tokio::select! {
+            _ = dropped.changed() => return,
+            _ = frozen.changed() => continue,
+            _ = sleep_until(end_of_life) => {
+                let _ = socket.send(Message::Close(None)).await;
+                return;
+            }
+            _ = sleep_until(pong_deadline.unwrap_or(end_of_life)), if pong_deadline.is_some() => {
+                let _ = socket.send(Message::Close(None)).await;
+                return;
+            }
+            _ = sleep_until(next_ping) => {
+                let payload = st.market.clock.now_ms().to_string().into_bytes();
+                if socket.send(Message::Ping(payload.clone().into())).await.is_err() {
+                    return;
+                }
+                if outstanding_ping.is_none() {
+                    outstanding_ping = Some((payload, Instant::now()));
+                }
+                next_ping = Instant::now() + ping_every;
+            }
+            incoming = socket.recv() => {
+                let Some(Ok(message)) = incoming else { return };
+                let now = Instant::now();
+                if now.duration_since(inbound_window.0) >= Duration::from_secs(1) {
+                    inbound_window = (now, 0);
+                }
+                inbound_window.1 += 1;
+                if inbound_window.1 > inbound_limit {
+                    // Over the venue's inbound message rate: disconnected.
+                    let _ = socket.send(Message::Close(None)).await;
+                    return;
+                }
+                match message {
+                    Message::Text(text) => {
+                        let reply = session.control(text.as_str());
+                        out.push(reply.to_string());
+                    }
+                    Message::Pong(payload) => {
+                        if outstanding_ping.as_ref().is_some_and(|(p, _)| p.as_slice() == payload.as_ref()) {
+                            outstanding_ping = None;
+                        }
+                    }
+                    Message::Close(_) => return,
+                    _ => {}
+                }
+            }
+            event = events.recv() => match event {
+                Ok(event) => session.on_event(&event, st.market.clock.now_ms(), &mut out),
+                Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
+            },
+            diff = depth.recv() => match diff {
+                Ok(diff) => session.on_depth(&diff, st.market.clock.now_ms(), &mut out),
+                Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
+            },
+            _ = tick.tick() => {
+                let now = Instant::now();
+                let ticker_due = now >= next_ticker;
+                if ticker_due {
+                    next_ticker = now + timing.ticker_interval;
+                }
+                session.on_tick(st.market.clock.now_ms(), ticker_due, &mut out);
+            }
+        }
+        let delay = faults.delay_ms.load(std::sync::atomic::Ordering::Relaxed);
+        for text in out.drain(..) {
+            if delay > 0 {
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+            }
+            if socket.send(Message::Text(text.into())).await.is_err() {
+                return;
+            }
+        }
+    }
+}

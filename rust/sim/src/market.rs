@@ -1,0 +1,242 @@
+//! A running simulated market: the exchange state, its venue clock, limits and fault switches,
+//! the synthetic-market driver and the depth publishers that batch book changes per stream
+//! speed (Binance `@depth@100ms`, `@depth`, ...).
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use tokio::sync::{broadcast, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::book::Side;
+use crate::clock::VenueClock;
+use crate::exchange::{Exchange, Kind};
+use crate::synth::Walk;
+
+/// Book changes of one symbol over one publishing interval, venue-neutral.
+#[derive(Debug, Clone)]
+pub struct DepthDiff {
+    pub symbol: String,
+    /// Index into the market's publishing speeds.
+    pub speed: usize,
+    pub first_id: u64,
+    pub last_id: u64,
+    /// `last_id` of the previous diff of this symbol at this speed (USD-M `pu`).
+    pub prev_last_id: u64,
+    pub bids: Vec<(Decimal, Decimal)>,
+    pub asks: Vec<(Decimal, Decimal)>,
+    pub time_ms: i64,
+}
+
+/// Fault switches a test flips through the control API.
+#[derive(Debug)]
+pub struct Faults {
+    /// Bumped to drop every WebSocket connection of this market.
+    pub drop_generation: watch::Sender<u64>,
+    /// While true, connections neither send nor read (but stay open).
+    pub frozen: watch::Sender<bool>,
+    /// The next n REST requests answer 503 / never answer.
+    pub rest_5xx: AtomicU32,
+    pub rest_hang: AtomicU32,
+    /// The next n depth diffs are skipped / sent twice / held back and sent after the next one.
+    pub depth_skip: AtomicU32,
+    pub depth_duplicate: AtomicU32,
+    pub depth_reorder: AtomicU32,
+    /// Extra delay before every WebSocket message, in milliseconds.
+    pub delay_ms: AtomicU64,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            drop_generation: watch::channel(0).0,
+            frozen: watch::channel(false).0,
+            rest_5xx: AtomicU32::new(0),
+            rest_hang: AtomicU32::new(0),
+            depth_skip: AtomicU32::new(0),
+            depth_duplicate: AtomicU32::new(0),
+            depth_reorder: AtomicU32::new(0),
+            delay_ms: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Takes one unit of a countdown fault; true if it applied.
+pub fn take_one(counter: &AtomicU32) -> bool {
+    counter
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+        .is_ok()
+}
+
+impl Faults {
+    pub fn drop_connections(&self) {
+        self.drop_generation.send_modify(|g| *g += 1);
+    }
+}
+
+#[derive(Debug)]
+pub struct Market {
+    pub kind: Kind,
+    pub exchange: Mutex<Exchange>,
+    pub clock: Arc<VenueClock>,
+    pub faults: Faults,
+    /// Publishing intervals of depth diffs, fastest first.
+    pub speeds: Vec<Duration>,
+    pub depth: broadcast::Sender<Arc<DepthDiff>>,
+    /// Bumped when the venue restarts (sequence numbers start over).
+    pub restarts: AtomicU64,
+    /// While set, the synthetic market makes no steps (publishers keep running).
+    pub paused: std::sync::atomic::AtomicBool,
+}
+
+impl Market {
+    pub fn new(
+        kind: Kind,
+        exchange: Exchange,
+        clock: Arc<VenueClock>,
+        speeds: Vec<Duration>,
+    ) -> Arc<Market> {
+        Arc::new(Market {
+            kind,
+            exchange: Mutex::new(exchange),
+            clock,
+            faults: Faults::default(),
+            speeds,
+            depth: broadcast::channel(1 << 14).0,
+            restarts: AtomicU64::new(0),
+            paused: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, Exchange> {
+        self.exchange.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs the synthetic market and the depth publishers until `cancel`.
+    pub fn start(self: &Arc<Self>, seed: u64, steps_per_second: u32, cancel: CancellationToken) {
+        let (mut walks, publishers) = {
+            let mut ex = self.lock();
+            let names: Vec<String> = ex.symbols.keys().cloned().collect();
+            let mut walks = Vec::new();
+            for name in &names {
+                let mut walk = Walk::new(&ex, name, seed);
+                walk.seed_book(&mut ex);
+                walks.push(walk);
+            }
+            // One dirty-set per symbol per speed.
+            let publishers: Vec<Vec<usize>> = names
+                .iter()
+                .map(|n| {
+                    let book = &mut ex.symbols.get_mut(n).expect("symbol").book;
+                    self.speeds.iter().map(|_| book.add_publisher()).collect()
+                })
+                .collect();
+            (walks, publishers)
+        };
+        let market = self.clone();
+        tokio::spawn(async move {
+            // Wake as rarely as the fastest duty allows: a step, or the fastest depth speed.
+            let step_every = Duration::from_micros(1_000_000 / u64::from(steps_per_second.max(1)));
+            let fastest = market
+                .speeds
+                .iter()
+                .min()
+                .copied()
+                .unwrap_or(Duration::from_secs(1));
+            let tick = step_every.min(fastest).max(Duration::from_millis(1));
+            let mut interval = tokio::time::interval(tick);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            let started = tokio::time::Instant::now();
+            let mut steps_done = 0u64;
+            let mut next_due: Vec<tokio::time::Instant> =
+                market.speeds.iter().map(|s| started + *s).collect();
+            let mut last_ids: Vec<Vec<u64>> = publishers.iter().map(|p| vec![0; p.len()]).collect();
+            let mut held_back: Vec<Option<DepthDiff>> =
+                vec![None; publishers.len() * market.speeds.len()];
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = interval.tick() => {}
+                }
+                let now = tokio::time::Instant::now();
+                let now_ms = market.clock.now_ms();
+                let mut ex = market.lock();
+                let due_steps =
+                    (now - started).as_micros() as u64 * u64::from(steps_per_second) / 1_000_000;
+                let mut steps = due_steps.saturating_sub(steps_done).min(10_000);
+                steps_done = due_steps;
+                if market.paused.load(Ordering::Acquire) {
+                    steps = 0;
+                }
+                for _ in 0..steps {
+                    for walk in &mut walks {
+                        walk.step(&mut ex, now_ms);
+                    }
+                }
+                for (speed, every) in market.speeds.iter().enumerate() {
+                    if now < next_due[speed] {
+                        continue;
+                    }
+                    next_due[speed] = (next_due[speed] + *every).max(now);
+                    for (k, walk) in walks.iter().enumerate() {
+                        let state = ex.symbols.get_mut(&walk.symbol).expect("symbol");
+                        let dirty = state.book.take_dirty(publishers[k][speed]);
+                        let Some(first_id) = dirty.first_id else {
+                            continue;
+                        };
+                        let spec = &state.spec;
+                        let mut bids = Vec::new();
+                        let mut asks = Vec::new();
+                        for ((side, price), lots) in &dirty.levels {
+                            let level = (spec.price(*price), spec.qty(*lots));
+                            match side {
+                                Side::Buy => bids.push(level),
+                                Side::Sell => asks.push(level),
+                            }
+                        }
+                        bids.sort_by(|a, b| b.0.cmp(&a.0));
+                        asks.sort_by(|a, b| a.0.cmp(&b.0));
+                        let diff = DepthDiff {
+                            symbol: walk.symbol.clone(),
+                            speed,
+                            first_id,
+                            last_id: dirty.last_id,
+                            prev_last_id: last_ids[k][speed],
+                            bids,
+                            asks,
+                            time_ms: now_ms,
+                        };
+                        last_ids[k][speed] = dirty.last_id;
+                        market.publish_depth(diff, &mut held_back[k * market.speeds.len() + speed]);
+                    }
+                }
+            }
+        });
+    }
+
+    /// Sends a diff through the depth faults (skip, duplicate, reorder).
+    fn publish_depth(&self, diff: DepthDiff, held: &mut Option<DepthDiff>) {
+        let f = &self.faults;
+        if take_one(&f.depth_skip) {
+            return;
+        }
+        if held.is_none() && take_one(&f.depth_reorder) {
+            *held = Some(diff);
+            return;
+        }
+        let diff = Arc::new(diff);
+        let _ = self.depth.send(diff.clone());
+        if take_one(&f.depth_duplicate) {
+            let _ = self.depth.send(diff);
+        }
+        if let Some(late) = held.take() {
+            let _ = self.depth.send(Arc::new(late));
+        }
+    }
+
+    pub fn kind_is_spot(&self) -> bool {
+        self.kind == Kind::Spot
+    }
+}

@@ -1,0 +1,192 @@
+//! Starting and stopping a simulator: one loopback server per Binance market (as the venue has
+//! separate hosts), each with its REST API and market streams. Bybit joins as its own server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{any, get};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::binance::{self, BinanceState};
+use crate::clock::VenueClock;
+use crate::config::SimConfig;
+use crate::exchange::{Exchange, Kind};
+use crate::market::Market;
+
+/// A venue account's keys.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub api_key: String,
+    pub api_secret: String,
+}
+
+/// Where a client connects for one venue market (DESIGN.md decision 1).
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub rest: String,
+    pub ws_public: String,
+    pub ws_market: Option<String>,
+    pub ws_private: Option<String>,
+    pub ws_api: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Simulator {
+    pub config: SimConfig,
+    pub binance_spot: Arc<BinanceState>,
+    pub binance_usdm: Arc<BinanceState>,
+    pub binance_clock: Arc<VenueClock>,
+    binance_spot_addr: SocketAddr,
+    binance_usdm_addr: SocketAddr,
+    pub binance_credentials: Credentials,
+    cancel: CancellationToken,
+}
+
+fn random_key(rng: &mut fastrand::Rng) -> String {
+    (0..64).map(|_| rng.alphanumeric()).collect()
+}
+
+async fn serve(router: Router, cancel: CancellationToken) -> std::io::Result<SocketAddr> {
+    // Loopback only: the simulator is never reachable from another machine.
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router)
+            .with_graceful_shutdown(cancel.cancelled_owned())
+            .await;
+    });
+    Ok(addr)
+}
+
+fn binance_router(state: Arc<BinanceState>) -> Router {
+    let mut router = Router::new()
+        .route("/ws", get(binance::ws::bare))
+        .route("/ws/{name}", get(binance::ws::raw))
+        .route("/stream", get(binance::ws::combined));
+    if !state.spot() {
+        router = router
+            .route("/{route}/ws/{name}", get(binance::ws::routed_raw))
+            .route("/{route}/stream", get(binance::ws::routed_combined));
+    }
+    router
+        .fallback(any(binance::rest::handle))
+        .with_state(state)
+}
+
+impl Simulator {
+    /// Starts every venue on ephemeral loopback ports. Must run inside a Tokio runtime.
+    pub async fn start(config: SimConfig) -> std::io::Result<Simulator> {
+        let cancel = CancellationToken::new();
+        let mut rng = fastrand::Rng::with_seed(config.seed ^ 0x5eed);
+        let binance_credentials = Credentials {
+            api_key: random_key(&mut rng),
+            api_secret: random_key(&mut rng),
+        };
+        let binance_clock = Arc::new(VenueClock::default());
+        let timing = &config.timing;
+
+        let balances =
+            |list: &[(String, rust_decimal::Decimal)]| -> Vec<(String, rust_decimal::Decimal)> {
+                list.to_vec()
+            };
+        let make = |kind: Kind,
+                    specs,
+                    first_id,
+                    start_balances: Vec<(String, rust_decimal::Decimal)>,
+                    speeds| {
+            let mut ex = Exchange::new(kind, specs, first_id);
+            let refs: Vec<(&str, rust_decimal::Decimal)> = start_balances
+                .iter()
+                .map(|(a, v)| (a.as_str(), *v))
+                .collect();
+            ex.add_account(
+                &binance_credentials.api_key,
+                &binance_credentials.api_secret,
+                &refs,
+            );
+            Market::new(kind, ex, binance_clock.clone(), speeds)
+        };
+        let spot = make(
+            Kind::Spot,
+            &config.spot_symbols,
+            1_000_000,
+            balances(&config.spot_balances),
+            vec![timing.depth_fast, timing.depth_spot_default],
+        );
+        let usdm = make(
+            Kind::Perp,
+            &config.perp_symbols,
+            8_000_000_000,
+            balances(&config.perp_balances),
+            vec![
+                timing.depth_fast,
+                timing.depth_usdm_default,
+                timing.depth_usdm_default * 2,
+            ],
+        );
+        spot.start(config.seed, config.steps_per_second, cancel.child_token());
+        usdm.start(
+            config.seed.wrapping_add(1),
+            config.steps_per_second,
+            cancel.child_token(),
+        );
+        let binance_spot = BinanceState::new(spot, timing);
+        let binance_usdm = BinanceState::new(usdm, timing);
+        let binance_spot_addr =
+            serve(binance_router(binance_spot.clone()), cancel.child_token()).await?;
+        let binance_usdm_addr =
+            serve(binance_router(binance_usdm.clone()), cancel.child_token()).await?;
+        Ok(Simulator {
+            config,
+            binance_spot,
+            binance_usdm,
+            binance_clock,
+            binance_spot_addr,
+            binance_usdm_addr,
+            binance_credentials,
+            cancel,
+        })
+    }
+
+    pub fn binance_endpoints(&self, spot: bool) -> Endpoints {
+        if spot {
+            let a = self.binance_spot_addr;
+            Endpoints {
+                rest: format!("http://{a}"),
+                ws_public: format!("ws://{a}"),
+                ws_market: None,
+                ws_private: None,
+                ws_api: Some(format!("ws://{a}/ws-api/v3")),
+            }
+        } else {
+            let a = self.binance_usdm_addr;
+            Endpoints {
+                rest: format!("http://{a}"),
+                ws_public: format!("ws://{a}/public"),
+                ws_market: Some(format!("ws://{a}/market")),
+                ws_private: Some(format!("ws://{a}/private")),
+                ws_api: None,
+            }
+        }
+    }
+
+    pub fn binance(&self, spot: bool) -> &Arc<BinanceState> {
+        if spot {
+            &self.binance_spot
+        } else {
+            &self.binance_usdm
+        }
+    }
+
+    pub fn shutdown(&self) {
+        self.cancel.cancel();
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}

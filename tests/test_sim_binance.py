@@ -1,0 +1,438 @@
+"""The simulator speaks Binance spot and USD-M: REST shapes, signing, limits, streams, faults.
+
+These tests use an independent minimal client (tests/binance_client.py) and the `websockets`
+library over real loopback sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import websockets
+from tradewire.testing import Simulator
+
+from tests.binance_client import BinanceRest
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[Simulator]:
+    with Simulator(seed=3, steps_per_second=200) as running:
+        client = spot(running)
+        deadline = time.monotonic() + 10
+        while not client.request("GET", "/api/v3/trades", {"symbol": "BTCUSDT"}).body:
+            assert time.monotonic() < deadline, "the synthetic market produced no trade"
+            time.sleep(0.05)
+        yield running
+
+
+@pytest.fixture
+def frozen_sim() -> Iterator[Simulator]:
+    # No synthetic flow: the book only changes through our orders.
+    with Simulator(seed=5, steps_per_second=0) as running:
+        yield running
+
+
+def spot(sim: Simulator) -> BinanceRest:
+    return BinanceRest(sim.endpoints("binance", "spot").rest, sim.account("binance"))
+
+
+def usdm(sim: Simulator) -> BinanceRest:
+    return BinanceRest(sim.endpoints("binance", "usdm").rest, sim.account("binance"))
+
+
+def test_binds_loopback_only(sim: Simulator) -> None:
+    for market in ("spot", "usdm"):
+        assert sim.endpoints("binance", market).rest.startswith("http://127.0.0.1:")
+    # The account secret is never shown.
+    assert sim.account("binance").api_secret not in repr(sim.account("binance"))
+
+
+def test_public_rest_shapes(sim: Simulator) -> None:
+    client = spot(sim)
+    assert client.request("GET", "/api/v3/ping").body == {}
+    assert isinstance(client.request("GET", "/api/v3/time").body["serverTime"], int)
+    info = client.request("GET", "/api/v3/exchangeInfo", {"symbol": "BTCUSDT"}).body
+    (btc,) = info["symbols"]
+    filters = {f["filterType"]: f for f in btc["filters"]}
+    assert filters["PRICE_FILTER"]["tickSize"] == "0.01000000"
+    assert filters["LOT_SIZE"]["stepSize"] == "0.00001000"
+    assert {r["rateLimitType"] for r in info["rateLimits"]} == {"REQUEST_WEIGHT", "ORDERS"}
+    bad = client.request("GET", "/api/v3/exchangeInfo", {"symbol": "NOPE"})
+    assert (bad.status, bad.body["code"]) == (400, -1121)
+    trades = client.request("GET", "/api/v3/trades", {"symbol": "BTCUSDT", "limit": 5}).body
+    assert set(trades[0]) >= {"id", "price", "qty", "quoteQty", "time", "isBuyerMaker", "isBestMatch"}
+    ticker = client.request("GET", "/api/v3/ticker/24hr", {"symbol": "ETHUSDT"}).body
+    assert Decimal(ticker["bidPrice"]) < Decimal(ticker["askPrice"])
+    futures = usdm(sim).request("GET", "/fapi/v1/exchangeInfo").body
+    assert futures["futuresType"] == "U_MARGINED"
+    btc_perp = next(s for s in futures["symbols"] if s["symbol"] == "BTCUSDT")
+    assert {"filterType": "MIN_NOTIONAL", "notional": "5"} in btc_perp["filters"]
+    depth = usdm(sim).request("GET", "/fapi/v1/depth", {"symbol": "BTCUSDT", "limit": 5}).body
+    assert set(depth) == {"lastUpdateId", "E", "T", "bids", "asks"}
+
+
+def test_depth_snapshot_is_the_true_book(frozen_sim: Simulator) -> None:
+    body = spot(frozen_sim).request("GET", "/api/v3/depth", {"symbol": "BTCUSDT", "limit": 1000}).body
+    update_id, bids, asks = frozen_sim.book("binance", "spot", "BTCUSDT")
+    assert body["lastUpdateId"] == update_id
+    assert [[Decimal(p), Decimal(q)] for p, q in body["bids"]] == [[lv.price, lv.qty] for lv in bids]
+    assert [[Decimal(p), Decimal(q)] for p, q in body["asks"]] == [[lv.price, lv.qty] for lv in asks]
+
+
+def test_signed_order_lifecycle_and_balances(frozen_sim: Simulator) -> None:
+    client = spot(frozen_sim)
+    before = {b["asset"]: b for b in client.request("GET", "/api/v3/account", signed=True).body["balances"]}
+    bid, ask = frozen_sim.best("binance", "spot", "BTCUSDT")
+    placed = client.request(
+        "POST",
+        "/api/v3/order",
+        {
+            "symbol": "BTCUSDT",
+            "side": "BUY",
+            "type": "LIMIT",
+            "timeInForce": "GTC",
+            "quantity": "0.01000",
+            "price": str(bid - Decimal("1")),
+            "newClientOrderId": "tw-test-1",
+        },
+        signed=True,
+    )
+    assert placed.status == 200, placed.body
+    assert placed.body["status"] == "NEW" and placed.body["clientOrderId"] == "tw-test-1"
+    assert placed.body["fills"] == []
+    assert placed.headers["X-MBX-ORDER-COUNT-10S"] == "1"
+    order_id = placed.body["orderId"]
+    queried = client.request(
+        "GET", "/api/v3/order", {"symbol": "BTCUSDT", "origClientOrderId": "tw-test-1"}, signed=True
+    )
+    assert queried.body["orderId"] == order_id and queried.body["isWorking"] is True
+    opened = client.request("GET", "/api/v3/openOrders", {"symbol": "BTCUSDT"}, signed=True).body
+    assert [o["orderId"] for o in opened] == [order_id]
+    locked = {b["asset"]: b for b in client.request("GET", "/api/v3/account", signed=True).body["balances"]}
+    assert Decimal(locked["USDT"]["locked"]) == Decimal("0.01") * (bid - 1)
+    canceled = client.request(
+        "DELETE", "/api/v3/order", {"symbol": "BTCUSDT", "orderId": order_id}, signed=True
+    )
+    assert canceled.body["status"] == "CANCELED"
+    again = client.request("DELETE", "/api/v3/order", {"symbol": "BTCUSDT", "orderId": order_id}, signed=True)
+    assert (again.status, again.body) == (400, {"code": -2011, "msg": "Unknown order sent."})
+    after = {b["asset"]: b for b in client.request("GET", "/api/v3/account", signed=True).body["balances"]}
+    assert after["USDT"] == before["USDT"]
+
+    # A market buy crosses the book: FULL response with fills, balances move exactly.
+    bought = client.request(
+        "POST",
+        "/api/v3/order",
+        {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.00100"},
+        signed=True,
+    ).body
+    assert bought["status"] == "FILLED" and bought["type"] == "MARKET"
+    spent = sum(Decimal(f["price"]) * Decimal(f["qty"]) for f in bought["fills"])
+    fee = sum(Decimal(f["commission"]) for f in bought["fills"])
+    assert Decimal(bought["fills"][0]["price"]) == ask
+    final = {b["asset"]: b for b in client.request("GET", "/api/v3/account", signed=True).body["balances"]}
+    assert Decimal(final["USDT"]["free"]) == Decimal(before["USDT"]["free"]) - spent
+    assert Decimal(final["BTC"]["free"]) == Decimal(before["BTC"]["free"]) + Decimal("0.001") - fee
+    trades = client.request("GET", "/api/v3/myTrades", {"symbol": "BTCUSDT"}, signed=True).body
+    assert [t["orderId"] for t in trades] == [bought["orderId"]] * len(bought["fills"])
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code"),
+    [
+        ({"secret": "wrong"}, 400, -1022),
+        ({"api_key": ""}, 401, -2014),
+        ({"api_key": "unknownkey"}, 401, -2015),
+        ({"timestamp_shift": 10_000}, 400, -1021),
+        ({"timestamp_shift": -10_000}, 400, -1021),
+        ({"recvWindow": 70_000}, 400, -1131),
+    ],
+)
+def test_signature_and_timing_errors(sim: Simulator, change: dict[str, Any], status: int, code: int) -> None:
+    client = spot(sim)
+    params: dict[str, Any] = {}
+    if "timestamp_shift" in change:
+        client.clock_offset_ms = change.pop("timestamp_shift")
+    if "recvWindow" in change:
+        params["recvWindow"] = change.pop("recvWindow")
+    reply = client.request("GET", "/api/v3/account", params, signed=True, **change)
+    assert (reply.status, reply.body["code"]) == (status, code)
+
+
+def test_venue_clock_skew_is_seen_by_signed_requests(frozen_sim: Simulator) -> None:
+    client = spot(frozen_sim)
+    frozen_sim.native.set_clock(frozen_sim.native_venue("binance"), skew_ms=-5_000)
+    assert client.request("GET", "/api/v3/account", signed=True).body["code"] == -1021
+    server = client.request("GET", "/api/v3/time").body["serverTime"]
+    client.clock_offset_ms = server - int(time.time() * 1000)
+    assert client.request("GET", "/api/v3/account", signed=True).status == 200
+    assert -5_100 < frozen_sim.native.clock_offset_ms(frozen_sim.native_venue("binance")) < -4_900
+
+
+def test_order_rejections_use_venue_codes(frozen_sim: Simulator) -> None:
+    client = spot(frozen_sim)
+    base = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC"}
+    cases = [
+        ({"quantity": "0.01", "price": "50000.001"}, -1013, "Filter failure: PRICE_FILTER"),
+        ({"quantity": "0.000001", "price": "50000"}, -1013, "Filter failure: LOT_SIZE"),
+        ({"quantity": "0.00001", "price": "100"}, -1013, "Filter failure: NOTIONAL"),
+        (
+            {"quantity": "100", "price": "50000"},
+            -2010,
+            "Account has insufficient balance for requested action.",
+        ),
+        ({"quantity": "1e-2", "price": "50000"}, -1100, None),
+        (
+            {"price": "50000"},
+            -1102,
+            "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed.",
+        ),
+    ]
+    for extra, code, msg in cases:
+        reply = client.request("POST", "/api/v3/order", {**base, **extra}, signed=True)
+        assert reply.status == 400 and reply.body["code"] == code, (extra, reply.body)
+        if msg:
+            assert reply.body["msg"] == msg
+    _, ask = frozen_sim.best("binance", "spot", "BTCUSDT")
+    maker = client.request(
+        "POST",
+        "/api/v3/order",
+        {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT_MAKER", "quantity": "0.001", "price": str(ask)},
+        signed=True,
+    )
+    assert maker.body == {"code": -2010, "msg": "Order would immediately match and take."}
+    retired = client.request("POST", "/api/v3/userDataStream")
+    assert retired.status == 410
+
+
+def test_usdm_orders_positions_and_listen_key(frozen_sim: Simulator) -> None:
+    client = usdm(frozen_sim)
+    bid, ask = frozen_sim.best("binance", "usdm", "BTCUSDT")
+    placed = client.request(
+        "POST",
+        "/fapi/v1/order",
+        {
+            "symbol": "BTCUSDT",
+            "side": "BUY",
+            "type": "MARKET",
+            "quantity": "0.010",
+            "newOrderRespType": "RESULT",
+        },
+        signed=True,
+    ).body
+    assert placed["status"] == "FILLED" and Decimal(placed["avgPrice"]) >= ask
+    risk = client.request("GET", "/fapi/v3/positionRisk", {"symbol": "BTCUSDT"}, signed=True).body
+    assert Decimal(risk[0]["positionAmt"]) == Decimal("0.010")
+    post_only = client.request(
+        "POST",
+        "/fapi/v1/order",
+        {
+            "symbol": "BTCUSDT",
+            "side": "SELL",
+            "type": "LIMIT",
+            "timeInForce": "GTX",
+            "quantity": "0.010",
+            "price": str(bid),
+        },
+        signed=True,
+    ).body
+    assert post_only["code"] == -5022
+    key = client.request("POST", "/fapi/v1/listenKey").body["listenKey"]
+    assert len(key) == 64
+    assert client.request("PUT", "/fapi/v1/listenKey").body == {"listenKey": key}
+    config = client.request("GET", "/fapi/v1/symbolConfig", {"symbol": "BTCUSDT"}, signed=True).body
+    assert config[0]["leverage"] == 20
+
+
+def test_rate_limits_429_then_ban_and_counts() -> None:
+    # time_scale=60: the 1-minute weight window lasts one second.
+    with Simulator(steps_per_second=0, time_scale=60) as sim:
+        client = spot(sim)
+        window = client.request("GET", "/api/v3/exchangeInfo").body["rateLimits"][0]
+        assert (window["interval"], window["intervalNum"], window["limit"]) == ("SECOND", 1, 6000)
+        sim.native.force_rate_limit(sim.native_venue("binance"), sim.native_market("spot"), 1)
+        forced = client.request("GET", "/api/v3/time")
+        assert forced.status == 429 and forced.body["code"] == -1003 and "Retry-After" in forced.headers
+        assert sim.native.violations(sim.native_venue("binance"), sim.native_market("spot")) == (0, 0, 0)
+        statuses = [
+            client.request("GET", "/api/v3/depth", {"symbol": "BTCUSDT", "limit": 5000}).status
+            for _ in range(30)
+        ]
+        assert 429 in statuses and statuses[-1] == 418
+        banned = client.request("GET", "/api/v3/time")
+        assert banned.status == 418 and "IP banned until" in banned.body["msg"]
+        rate_limited, bans, while_banned = sim.native.violations(
+            sim.native_venue("binance"), sim.native_market("spot")
+        )
+        assert rate_limited >= 3 and bans == 1 and while_banned >= 1
+        assert int(banned.headers["Retry-After"]) >= 1
+
+
+def test_rest_faults_5xx_and_hang(sim: Simulator) -> None:
+    client = spot(sim)
+    sim.native.fail_rest(sim.native_venue("binance"), sim.native_market("spot"), status_5xx=2)
+    assert [client.request("GET", "/api/v3/time").status for _ in range(3)] == [503, 503, 200]
+    sim.native.fail_rest(sim.native_venue("binance"), sim.native_market("spot"), hang=1)
+    with pytest.raises((TimeoutError, socket.timeout, OSError)):
+        client.request("GET", "/api/v3/time", timeout=0.3)
+    assert client.request("GET", "/api/v3/time").status == 200
+
+
+async def recv_json(ws: Any, within: float = 5.0) -> Any:
+    return json.loads(await asyncio.wait_for(ws.recv(), within))
+
+
+async def read_until_closed(ws: Any) -> None:
+    while True:
+        await recv_json(ws)
+
+
+@pytest.mark.asyncio
+async def test_raw_and_combined_streams(sim: Simulator) -> None:
+    base = sim.endpoints("binance", "spot").ws_public
+    async with websockets.connect(f"{base}/ws/btcusdt@trade") as ws:
+        trade = await recv_json(ws)
+        assert trade["e"] == "trade" and trade["s"] == "BTCUSDT"
+        assert set(trade) == {"e", "E", "s", "t", "p", "q", "T", "m", "M"}
+    async with websockets.connect(f"{base}/stream?streams=btcusdt@depth@100ms/ethusdt@bookTicker") as ws:
+        seen: dict[str, Any] = {}
+        while len(seen) < 2:
+            frame = await recv_json(ws)
+            seen[frame["stream"]] = frame["data"]
+        assert seen["btcusdt@depth@100ms"]["e"] == "depthUpdate"
+        assert set(seen["ethusdt@bookTicker"]) == {"u", "s", "b", "B", "a", "A"}
+
+
+@pytest.mark.asyncio
+async def test_subscribe_list_unsubscribe_and_bad_requests(sim: Simulator) -> None:
+    async with websockets.connect(f"{sim.endpoints('binance', 'spot').ws_public}/ws") as ws:
+        await ws.send(json.dumps({"method": "SUBSCRIBE", "params": ["btcusdt@aggTrade"], "id": 1}))
+        replies: list[Any] = []
+        while not replies:
+            message = await recv_json(ws)
+            if "id" in message:
+                replies.append(message)
+        assert replies[0] == {"result": None, "id": 1}
+        await ws.send(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": "x2"}))
+        while (message := await recv_json(ws)).get("id") != "x2":
+            pass
+        assert message == {"result": ["btcusdt@aggTrade"], "id": "x2"}
+        await ws.send("not json")
+        while "code" not in (message := await recv_json(ws)):
+            pass
+        assert message["code"] == 3
+        await ws.send(json.dumps({"method": "SUBSCRIBE", "params": ["nosuch@trade"], "id": 4}))
+        while message.get("id") != 4:
+            message = await recv_json(ws)
+        assert message["code"] == 2
+
+
+async def follow_book(
+    sim: Simulator, market: str, symbol: str, stream: str, events: int
+) -> tuple[int, dict[Decimal, Decimal], dict[Decimal, Decimal]]:
+    """Binance's documented local-book procedure (PROTOCOLS.md 4.1 / 4.2), written plainly.
+    Follows `events` diffs, pauses the market, then catches up to the true update id."""
+    futures = market == "usdm"
+    rest = usdm(sim) if futures else spot(sim)
+    venue, m = sim.native_venue("binance"), sim.native_market(market)
+    async with websockets.connect(f"{sim.endpoints('binance', market).ws_public}/ws/{stream}") as ws:
+        buffered = [await recv_json(ws) for _ in range(3)]
+        path = "/fapi/v1/depth" if futures else "/api/v3/depth"
+        snapshot = rest.request("GET", path, {"symbol": symbol, "limit": 1000}).body
+        bids = {Decimal(p): Decimal(q) for p, q in snapshot["bids"]}
+        asks = {Decimal(p): Decimal(q) for p, q in snapshot["asks"]}
+        last = snapshot["lastUpdateId"]
+        applied = 0
+        prev_u: int | None = None
+        target: int | None = None
+        while target is None or prev_u != target:
+            event = buffered.pop(0) if buffered else await recv_json(ws)
+            if (futures and event["u"] < last) or (not futures and event["u"] <= last):
+                continue
+            if prev_u is None:
+                assert event["U"] <= last + (0 if futures else 1) <= event["u"]
+            elif futures:
+                assert event["pu"] == prev_u, "pu chains to the previous u"
+            else:
+                assert event["U"] == prev_u + 1, "no gap"
+            for side, book in (("b", bids), ("a", asks)):
+                for p, q in event[side]:
+                    if Decimal(q) == 0:
+                        book.pop(Decimal(p), None)
+                    else:
+                        book[Decimal(p)] = Decimal(q)
+            prev_u = event["u"]
+            applied += 1
+            if applied == events:
+                sim.native.pause(venue, m, True)
+                target = sim.book("binance", market, symbol)[0]
+        return prev_u, bids, asks
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("market", ["spot", "usdm"])
+async def test_a_book_built_from_the_streams_matches_the_truth(market: str) -> None:
+    with Simulator(seed=11, steps_per_second=400) as sim:
+        last_u, bids, asks = await follow_book(sim, market, "BTCUSDT", "btcusdt@depth@100ms", events=15)
+        update_id, true_bids, true_asks = sim.book("binance", market, "BTCUSDT")
+        assert last_u == update_id
+        assert bids == {lv.price: lv.qty for lv in true_bids}
+        assert asks == {lv.price: lv.qty for lv in true_asks}
+        assert max(bids) < min(asks), "not crossed"
+
+
+@pytest.mark.asyncio
+async def test_usdm_routes_split_book_and_market_data(sim: Simulator) -> None:
+    e = sim.endpoints("binance", "usdm")
+    assert e.ws_market is not None
+    async with websockets.connect(f"{e.ws_public}/ws/btcusdt@depth@100ms") as ws:
+        event = await recv_json(ws)
+        assert event["e"] == "depthUpdate" and "pu" in event and "T" in event
+    async with websockets.connect(f"{e.ws_market}/ws/btcusdt@aggTrade") as ws:
+        assert (await recv_json(ws))["e"] == "aggTrade"
+    # A book stream on the /market route connects and stays silent, as on the venue.
+    async with websockets.connect(f"{e.ws_market}/ws/btcusdt@depth@100ms") as ws:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(ws.recv(), 0.5)
+
+
+@pytest.mark.asyncio
+async def test_depth_faults_create_the_gaps_clients_must_detect(sim: Simulator) -> None:
+    base = sim.endpoints("binance", "spot").ws_public
+    venue, market = sim.native_venue("binance"), sim.native_market("spot")
+    async with websockets.connect(f"{base}/ws/btcusdt@depth@100ms") as ws:
+        first = await recv_json(ws)
+        sim.native.corrupt_depth(venue, market, skip=1)
+        second = await recv_json(ws)
+        while second["U"] == first["u"] + 1:
+            first, second = second, await recv_json(ws)
+        assert second["U"] > first["u"] + 1, "a skipped diff leaves a gap"
+        sim.native.corrupt_depth(venue, market, duplicate=1)
+        a = await recv_json(ws)
+        b = await recv_json(ws)
+        while a != b:
+            a, b = b, await recv_json(ws)
+        assert a == b, "a duplicated diff arrives twice"
+
+
+@pytest.mark.asyncio
+async def test_drop_and_lifetime_close_connections() -> None:
+    with Simulator(connection_lifetime_ms=600) as sim:
+        base = sim.endpoints("binance", "spot").ws_public
+        async with websockets.connect(f"{base}/ws/btcusdt@depth@100ms") as ws:
+            await recv_json(ws)
+            sim.native.drop_connections(sim.native_venue("binance"), sim.native_market("spot"))
+            with pytest.raises(websockets.ConnectionClosed):
+                await read_until_closed(ws)
+        async with websockets.connect(f"{base}/ws/btcusdt@depth@100ms") as ws:
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(websockets.ConnectionClosed):
+                await read_until_closed(ws)
+            assert 0.4 < asyncio.get_running_loop().time() - started < 5
