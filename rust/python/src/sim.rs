@@ -16,6 +16,15 @@ use tradewire_sim::{SimConfig, Simulator, Timing};
 use crate::errors::IntoPyResult;
 use crate::model::{Level, Market, Venue};
 
+/// `(rest, ws_public, ws_market, ws_private, ws_api)`.
+type EndpointUrls = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
 #[pyclass(module = "tradewire._native", frozen)]
 pub struct NativeSimulator {
     inner: Arc<Simulator>,
@@ -90,18 +99,7 @@ impl NativeSimulator {
     }
 
     /// `(rest, ws_public, ws_market, ws_private, ws_api)` of a venue market.
-    fn endpoints(
-        &self,
-        py: Python<'_>,
-        venue: Venue,
-        market: Market,
-    ) -> PyResult<(
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    )> {
+    fn endpoints(&self, py: Python<'_>, venue: Venue, market: Market) -> PyResult<EndpointUrls> {
         self.binance(py, venue, market)?;
         let e = self.inner.binance_endpoints(market == Market::Spot);
         Ok((e.rest, e.ws_public, e.ws_market, e.ws_private, e.ws_api))

@@ -462,10 +462,10 @@ impl Exchange {
             None if req.kind == OrderKind::Market && req.quote_qty.is_some() => 0,
             None => return Err(Reject::Invalid("quantity".into())),
         };
-        if let (Some(p), true) = (price, lots > 0) {
-            if spec.notional(p, lots) < spec.min_notional {
-                return Err(Reject::Filter("NOTIONAL"));
-            }
+        if let (Some(p), true) = (price, lots > 0)
+            && spec.notional(p, lots) < spec.min_notional
+        {
+            return Err(Reject::Filter("NOTIONAL"));
         }
         if let Some(cid) = &req.client_id {
             let taken = self

@@ -196,8 +196,8 @@ impl Market {
                                 Side::Sell => asks.push(level),
                             }
                         }
-                        bids.sort_by(|a, b| b.0.cmp(&a.0));
-                        asks.sort_by(|a, b| a.0.cmp(&b.0));
+                        bids.sort_by_key(|b| std::cmp::Reverse(b.0));
+                        asks.sort_by_key(|a| a.0);
                         let diff = DepthDiff {
                             symbol: walk.symbol.clone(),
                             speed,

@@ -60,11 +60,11 @@ impl BinanceState {
 /// `(intervalNum, interval, header letter)` of a window, as exchangeInfo and headers spell it.
 pub fn interval_parts(window: Duration) -> (u64, &'static str, char) {
     let secs = window.as_secs().max(1);
-    if secs % 86_400 == 0 {
+    if secs.is_multiple_of(86_400) {
         (secs / 86_400, "DAY", 'D')
-    } else if secs % 3_600 == 0 {
+    } else if secs.is_multiple_of(3_600) {
         (secs / 3_600, "HOUR", 'H')
-    } else if secs % 60 == 0 {
+    } else if secs.is_multiple_of(60) {
         (secs / 60, "MINUTE", 'M')
     } else {
         (secs, "SECOND", 'S')

@@ -637,10 +637,10 @@ fn exchange_info(st: &BinanceState, params: &Params, now: i64) -> Answer {
         })?),
         _ => None,
     };
-    if let Some(names) = &wanted {
-        if names.iter().any(|n| !ex.symbols.contains_key(n)) {
-            return Err(ApiError::bad(-1121, "Invalid symbol."));
-        }
+    if let Some(names) = &wanted
+        && names.iter().any(|n| !ex.symbols.contains_key(n))
+    {
+        return Err(ApiError::bad(-1121, "Invalid symbol."));
     }
     let limit = |kind: &str, window: std::time::Duration, limit: u32| {
         let (n, unit, _) = interval_parts(window);
@@ -863,9 +863,8 @@ fn order_ids<'a>(
     if id.is_none() && cid.is_none() {
         return Err(ApiError::bad(
             -1102,
-            format!(
-                "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!"
-            ),
+            "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!"
+                .to_string(),
         ));
     }
     Ok((id, cid))
@@ -932,20 +931,20 @@ fn place(st: &BinanceState, account: usize, params: &Params, now: i64) -> Answer
         }
     }
     let client_id = params.get("newClientOrderId").map(str::to_owned);
-    if let Some(cid) = &client_id {
-        if !client_id_ok(cid, spot) {
-            let range = if spot {
-                "^[a-zA-Z0-9-_]{1,36}$"
-            } else {
-                "^[\\.A-Z\\:/a-z0-9_-]{1,36}$"
-            };
-            return Err(ApiError::bad(
-                -1100,
-                format!(
-                    "Illegal characters found in parameter 'newClientOrderId'; legal range is '{range}'."
-                ),
-            ));
-        }
+    if let Some(cid) = &client_id
+        && !client_id_ok(cid, spot)
+    {
+        let range = if spot {
+            "^[a-zA-Z0-9-_]{1,36}$"
+        } else {
+            "^[\\.A-Z\\:/a-z0-9_-]{1,36}$"
+        };
+        return Err(ApiError::bad(
+            -1100,
+            format!(
+                "Illegal characters found in parameter 'newClientOrderId'; legal range is '{range}'."
+            ),
+        ));
     }
     let reduce_only = params.get("reduceOnly") == Some("true");
     let req = NewOrder {
@@ -1018,13 +1017,12 @@ fn cancel(st: &BinanceState, account: usize, params: &Params, now: i64) -> Answe
     let mut ex = st.market.lock();
     let symbol = symbol_of(&ex, params)?.to_owned();
     let (id, cid) = order_ids(params, "origClientOrderId")?;
-    if let (Some(id), Some(cid)) = (id, cid) {
-        if ex
+    if let (Some(id), Some(cid)) = (id, cid)
+        && ex
             .find_order(account, &symbol, Some(id), None)
             .is_some_and(|o| o.client_id != cid)
-        {
-            return Err(ApiError::bad(-2039, "Client order id is not valid."));
-        }
+    {
+        return Err(ApiError::bad(-2039, "Client order id is not valid."));
     }
     let oid = ex
         .cancel(account, &symbol, id, cid, now)

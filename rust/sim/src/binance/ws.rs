@@ -363,7 +363,7 @@ impl Session {
         let mut bids = diff.bids.clone();
         if !spot {
             // USD-M sends diff bids in ascending price order (seen in every recording).
-            bids.sort_by(|a, b| a.0.cmp(&b.0));
+            bids.sort_by_key(|a| a.0);
         }
         let mut data = json!({"e": "depthUpdate", "E": now, "s": diff.symbol, "U": diff.first_id, "u": diff.last_id,
             "b": render(&bids), "a": render(&diff.asks)});
@@ -608,11 +608,10 @@ async fn session(
                         let reply = session.control(text.as_str());
                         out.push(reply.to_string());
                     }
-                    Message::Pong(payload) => {
-                        if outstanding_ping.as_ref().is_some_and(|(p, _)| p.as_slice() == payload.as_ref()) {
+                    Message::Pong(payload)
+                        if outstanding_ping.as_ref().is_some_and(|(p, _)| p.as_slice() == payload.as_ref()) => {
                             outstanding_ping = None;
                         }
-                    }
                     Message::Close(_) => return,
                     _ => {}
                 }
