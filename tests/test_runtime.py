@@ -137,6 +137,7 @@ def test_cli_sim_prints_urls_and_serves_until_terminated() -> None:
             spot = info["binance"]["spot"]
             assert spot["rest"].startswith("http://127.0.0.1:")
             assert info["binance"]["usdm"]["ws_market"].endswith("/market")
+            assert info["bybit"]["linear"]["ws_public"].endswith("/v5/public/linear")
             assert len(info["binance"]["api_key"]) == 64 and len(info["binance"]["api_secret"]) == 64
             with urllib.request.urlopen(spot["rest"] + "/api/v3/time", timeout=5) as reply:
                 assert "serverTime" in json.loads(reply.read())

@@ -409,12 +409,12 @@ async def test_depth_faults_create_the_gaps_clients_must_detect(sim: Simulator) 
     venue, market = sim.native_venue("binance"), sim.native_market("spot")
     async with websockets.connect(f"{base}/ws/btcusdt@depth@100ms") as ws:
         first = await recv_json(ws)
-        sim.native.corrupt_depth(venue, market, skip=1)
+        sim.native.corrupt_depth(venue, market, skip=1, symbol="BTCUSDT")
         second = await recv_json(ws)
         while second["U"] == first["u"] + 1:
             first, second = second, await recv_json(ws)
         assert second["U"] > first["u"] + 1, "a skipped diff leaves a gap"
-        sim.native.corrupt_depth(venue, market, duplicate=1)
+        sim.native.corrupt_depth(venue, market, duplicate=1, symbol="BTCUSDT")
         a = await recv_json(ws)
         b = await recv_json(ws)
         while a != b:

@@ -26,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim = commands.add_parser(
         "sim",
         help="run the exchange simulator on 127.0.0.1 until interrupted",
-        description="Starts the simulator (Binance spot and USD-M) on ephemeral loopback ports and "
+        description="Starts the simulator (Binance spot and USD-M, Bybit spot and linear) on ephemeral "
+        "loopback ports and "
         "serves until Ctrl-C or SIGTERM.",
     )
     sim.add_argument("--json", action="store_true", help="print one JSON line with every URL and credential")
@@ -47,21 +48,20 @@ def _sim(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with Simulator(seed=args.seed, steps_per_second=args.steps_per_second, time_scale=args.time_scale) as sim:
-        account = sim.account("binance")
-        info = {
-            "binance": {
-                "spot": asdict(sim.endpoints("binance", "spot")),
-                "usdm": asdict(sim.endpoints("binance", "usdm")),
-                "api_key": account.api_key,
-                "api_secret": account.api_secret,
-            }
-        }
+        markets = {"binance": ("spot", "usdm"), "bybit": ("spot", "linear")}
+        info: dict[str, dict[str, object]] = {}
+        for venue, names in markets.items():
+            account = sim.account(venue)
+            info[venue] = {name: asdict(sim.endpoints(venue, name)) for name in names}
+            info[venue]["api_key"] = account.api_key
+            info[venue]["api_secret"] = account.api_secret
         if args.json:
             print(json.dumps(info), flush=True)
         else:
-            for market in ("spot", "usdm"):
-                print(f"binance {market}: {sim.endpoints('binance', market).rest}", flush=True)
-            print(f"binance api key: {account.api_key} (secret: --json prints it)", flush=True)
+            for venue, names in markets.items():
+                for name in names:
+                    print(f"{venue} {name}: {sim.endpoints(venue, name).rest}", flush=True)
+                print(f"{venue} api key: {sim.account(venue).api_key} (secret: --json prints it)", flush=True)
         try:
             while not stop.wait(0.2):
                 pass

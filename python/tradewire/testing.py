@@ -70,7 +70,8 @@ def synthetic_stream(
 
 
 class Simulator:
-    """Binance (spot, USD-M) on their real wire protocols, in this process, on 127.0.0.1.
+    """Binance (spot, USD-M) and Bybit v5 (spot, linear) on their real wire protocols, in this
+    process, on 127.0.0.1.
 
     Use it as a context manager (``with`` or ``async with``). ``time_scale`` divides every
     venue timer and window (ping intervals, rate-limit windows, bans, connection lifetime, depth

@@ -53,7 +53,11 @@ impl NativeSimulator {
     }
 
     fn market(&self, py: Python<'_>, venue: Venue, market: Market) -> PyResult<&Arc<SimMarket>> {
-        self.binance(py, venue, market).map(|b| &b.market)
+        match (venue, market) {
+            (Venue::Bybit, Market::Spot) => Ok(&self.inner.bybit.spot),
+            (Venue::Bybit, Market::Linear) => Ok(&self.inner.bybit.linear),
+            _ => self.binance(py, venue, market).map(|b| &b.market),
+        }
     }
 }
 
@@ -100,23 +104,25 @@ impl NativeSimulator {
 
     /// `(rest, ws_public, ws_market, ws_private, ws_api)` of a venue market.
     fn endpoints(&self, py: Python<'_>, venue: Venue, market: Market) -> PyResult<EndpointUrls> {
-        self.binance(py, venue, market)?;
-        let e = self.inner.binance_endpoints(market == Market::Spot);
+        self.market(py, venue, market)?;
+        let e = match venue {
+            Venue::Binance => self.inner.binance_endpoints(market == Market::Spot),
+            Venue::Bybit => self.inner.bybit_endpoints(market == Market::Spot),
+        };
         Ok((e.rest, e.ws_public, e.ws_market, e.ws_private, e.ws_api))
     }
 
     /// `(api_key, api_secret)` of the simulated account on a venue.
-    fn credentials(&self, py: Python<'_>, venue: Venue) -> PyResult<(String, String)> {
+    fn credentials(&self, _py: Python<'_>, venue: Venue) -> PyResult<(String, String)> {
         match venue {
             Venue::Binance => {
                 let c = &self.inner.binance_credentials;
                 Ok((c.api_key.clone(), c.api_secret.clone()))
             }
-            Venue::Bybit => Err(Error::invalid_argument(
-                "venue",
-                "bybit is not simulated yet",
-            ))
-            .py_err(py),
+            Venue::Bybit => {
+                let c = &self.inner.bybit_credentials;
+                Ok((c.api_key.clone(), c.api_secret.clone()))
+            }
         }
     }
 
@@ -155,8 +161,10 @@ impl NativeSimulator {
         Ok(())
     }
 
-    /// The next depth diffs are skipped, sent twice, or held back behind the following one.
-    #[pyo3(signature = (venue, market, *, skip = 0, duplicate = 0, reorder = 0))]
+    /// The next depth diffs (of `symbol` only, if given; for Bybit also `"DEPTH.SYMBOL"`, one
+    /// topic) are skipped, sent twice, or held back behind the following one.
+    #[pyo3(signature = (venue, market, *, skip = 0, duplicate = 0, reorder = 0, symbol = None))]
+    #[allow(clippy::too_many_arguments)]
     fn corrupt_depth(
         &self,
         py: Python<'_>,
@@ -165,8 +173,10 @@ impl NativeSimulator {
         skip: u32,
         duplicate: u32,
         reorder: u32,
+        symbol: Option<String>,
     ) -> PyResult<()> {
         let f = &self.market(py, venue, market)?.faults;
+        *f.depth_symbol.lock().unwrap_or_else(|p| p.into_inner()) = symbol;
         f.depth_skip.store(skip, Ordering::Release);
         f.depth_duplicate.store(duplicate, Ordering::Release);
         f.depth_reorder.store(reorder, Ordering::Release);
@@ -200,6 +210,7 @@ impl NativeSimulator {
         drift_us_per_s: i64,
     ) -> PyResult<()> {
         let clock = &self.market(py, venue, Market::Spot)?.clock;
+        // Both markets of a venue share its clock.
         clock.set_skew_ms(skew_ms);
         clock.set_drift(drift_us_per_s);
         Ok(())
@@ -211,6 +222,7 @@ impl NativeSimulator {
     }
 
     /// The next `count` requests get a rate-limit answer (not counted as client violations).
+    /// Bybit's limits are per account and IP, shared by both categories.
     fn force_rate_limit(
         &self,
         py: Python<'_>,
@@ -218,20 +230,28 @@ impl NativeSimulator {
         market: Market,
         count: u32,
     ) -> PyResult<()> {
-        self.binance(py, venue, market)?.limits.force_429(count);
+        match venue {
+            Venue::Bybit => self.inner.bybit.limits.force_10006(count),
+            Venue::Binance => self.binance(py, venue, market)?.limits.force_429(count),
+        }
         Ok(())
     }
 
     /// Bans the client now for `ms` milliseconds (not counted as a client violation).
     fn force_ban(&self, py: Python<'_>, venue: Venue, market: Market, ms: u64) -> PyResult<()> {
-        self.binance(py, venue, market)?
-            .limits
-            .force_ban(Duration::from_millis(ms));
+        let length = Duration::from_millis(ms);
+        match venue {
+            Venue::Bybit => self.inner.bybit.limits.force_ban(length),
+            Venue::Binance => self.binance(py, venue, market)?.limits.force_ban(length),
+        }
         Ok(())
     }
 
     fn lift_ban(&self, py: Python<'_>, venue: Venue, market: Market) -> PyResult<()> {
-        self.binance(py, venue, market)?.limits.lift_ban();
+        match venue {
+            Venue::Bybit => self.inner.bybit.limits.lift_ban(),
+            Venue::Binance => self.binance(py, venue, market)?.limits.lift_ban(),
+        }
         Ok(())
     }
 
@@ -242,11 +262,31 @@ impl NativeSimulator {
         venue: Venue,
         market: Market,
     ) -> PyResult<(u64, u64, u64)> {
-        Ok(self
-            .binance(py, venue, market)?
-            .limits
-            .violations
-            .snapshot())
+        Ok(match venue {
+            Venue::Bybit => self.inner.bybit.limits.violations.snapshot(),
+            Venue::Binance => self
+                .binance(py, venue, market)?
+                .limits
+                .violations
+                .snapshot(),
+        })
+    }
+
+    /// Restarts the venue. Bybit: book topics start over at u=1 with a snapshot, on the open
+    /// connections. Binance: every connection drops.
+    fn restart(&self, py: Python<'_>, venue: Venue) -> PyResult<()> {
+        match venue {
+            Venue::Bybit => self.inner.bybit.books.restart(),
+            Venue::Binance => {
+                for market in [Market::Spot, Market::Usdm] {
+                    self.binance(py, venue, market)?
+                        .market
+                        .faults
+                        .drop_connections();
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The true book: `(update_id, bids best first, asks best first)`.

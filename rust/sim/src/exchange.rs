@@ -265,6 +265,8 @@ pub struct NewOrder {
 #[derive(Debug)]
 pub struct Exchange {
     pub kind: Kind,
+    /// A post-only order that would take is booked and cancelled (Bybit) instead of rejected.
+    pub post_only_cancels: bool,
     pub maker_fee: Decimal,
     pub taker_fee: Decimal,
     pub symbols: BTreeMap<String, SymbolState>,
@@ -303,6 +305,7 @@ impl Exchange {
             .collect();
         Exchange {
             kind,
+            post_only_cancels: false,
             maker_fee,
             taker_fee,
             symbols,
@@ -467,7 +470,7 @@ impl Exchange {
         {
             return Err(Reject::Filter("NOTIONAL"));
         }
-        if let Some(cid) = &req.client_id {
+        if let Some(cid) = req.client_id.as_ref().filter(|c| !c.is_empty()) {
             let taken = self
                 .orders
                 .values()
@@ -477,15 +480,14 @@ impl Exchange {
             }
         }
         let book = &self.symbols[&req.symbol].book;
-        if req.tif == Tif::PostOnly {
-            let crosses = match (req.side, book.best(req.side.opposite()), price) {
+        let would_take = req.tif == Tif::PostOnly
+            && match (req.side, book.best(req.side.opposite()), price) {
                 (Side::Buy, Some((ask, _)), Some(p)) => p >= ask,
                 (Side::Sell, Some((bid, _)), Some(p)) => p <= bid,
                 _ => false,
             };
-            if crosses {
-                return Err(Reject::WouldTake);
-            }
+        if would_take && !self.post_only_cancels {
+            return Err(Reject::WouldTake);
         }
         // Funds: hold what the order can cost at its limit (or sweep the book for a market order).
         let held = self.required_funds(account, &spec, &req, price, lots)?;
@@ -516,6 +518,11 @@ impl Exchange {
         self.orders.insert(id, order);
         self.report(id, ExecKind::New, None);
         self.emit_funds(account, &spec, now_ms);
+        if would_take {
+            // Accepted, then cancelled instead of taking liquidity (Bybit's way).
+            self.finish(id, Status::Canceled, now_ms);
+            return Ok(id);
+        }
 
         if req.tif == Tif::Fok && !self.fillable(&req.symbol, req.side, price, lots) {
             self.finish(id, Status::Expired, now_ms);

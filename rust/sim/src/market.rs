@@ -44,6 +44,8 @@ pub struct Faults {
     pub depth_skip: AtomicU32,
     pub depth_duplicate: AtomicU32,
     pub depth_reorder: AtomicU32,
+    /// When set, the depth faults apply only to this symbol's messages.
+    pub depth_symbol: Mutex<Option<String>>,
     /// Extra delay before every WebSocket message, in milliseconds.
     pub delay_ms: AtomicU64,
 }
@@ -58,6 +60,7 @@ impl Default for Faults {
             depth_skip: AtomicU32::new(0),
             depth_duplicate: AtomicU32::new(0),
             depth_reorder: AtomicU32::new(0),
+            depth_symbol: Mutex::new(None),
             delay_ms: AtomicU64::new(0),
         }
     }
@@ -73,6 +76,15 @@ pub fn take_one(counter: &AtomicU32) -> bool {
 impl Faults {
     pub fn drop_connections(&self) {
         self.drop_generation.send_modify(|g| *g += 1);
+    }
+
+    /// Whether the depth faults target `symbol`.
+    pub fn depth_targets(&self, symbol: &str) -> bool {
+        self.depth_symbol
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_deref()
+            .is_none_or(|s| s == symbol)
     }
 }
 
@@ -219,6 +231,10 @@ impl Market {
     /// Sends a diff through the depth faults (skip, duplicate, reorder).
     fn publish_depth(&self, diff: DepthDiff, held: &mut Option<DepthDiff>) {
         let f = &self.faults;
+        if !f.depth_targets(&diff.symbol) {
+            let _ = self.depth.send(Arc::new(diff));
+            return;
+        }
         if take_one(&f.depth_skip) {
             return;
         }

@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::binance::{self, BinanceState};
+use crate::bybit::{self, BybitState, Category};
 use crate::clock::VenueClock;
 use crate::config::SimConfig;
 use crate::exchange::{Exchange, Kind};
@@ -41,6 +42,10 @@ pub struct Simulator {
     binance_spot_addr: SocketAddr,
     binance_usdm_addr: SocketAddr,
     pub binance_credentials: Credentials,
+    pub bybit: Arc<BybitState>,
+    pub bybit_clock: Arc<VenueClock>,
+    bybit_addr: SocketAddr,
+    pub bybit_credentials: Credentials,
     cancel: CancellationToken,
 }
 
@@ -75,6 +80,14 @@ fn binance_router(state: Arc<BinanceState>) -> Router {
         .with_state(state)
 }
 
+fn bybit_router(state: Arc<BybitState>) -> Router {
+    Router::new()
+        .route("/v5/public/{category}", get(bybit::ws::public))
+        .route("/v5/private", get(bybit::ws::private))
+        .fallback(any(bybit::rest::handle))
+        .with_state(state)
+}
+
 impl Simulator {
     /// Starts every venue on ephemeral loopback ports. Must run inside a Tokio runtime.
     pub async fn start(config: SimConfig) -> std::io::Result<Simulator> {
@@ -83,6 +96,10 @@ impl Simulator {
         let binance_credentials = Credentials {
             api_key: random_key(&mut rng),
             api_secret: random_key(&mut rng),
+        };
+        let bybit_credentials = Credentials {
+            api_key: random_key(&mut rng)[..18].to_owned(),
+            api_secret: random_key(&mut rng)[..36].to_owned(),
         };
         let binance_clock = Arc::new(VenueClock::default());
         let timing = &config.timing;
@@ -138,6 +155,60 @@ impl Simulator {
             serve(binance_router(binance_spot.clone()), cancel.child_token()).await?;
         let binance_usdm_addr =
             serve(binance_router(binance_usdm.clone()), cancel.child_token()).await?;
+
+        let bybit_clock = Arc::new(VenueClock::default());
+        let bybit_market = |kind: Kind,
+                            specs: &[crate::exchange::SymbolSpec],
+                            start: &[(String, rust_decimal::Decimal)]| {
+            let mut ex = Exchange::new(kind, specs, bybit::first_order_id(kind));
+            ex.post_only_cancels = true;
+            let refs: Vec<(&str, rust_decimal::Decimal)> =
+                start.iter().map(|(a, v)| (a.as_str(), *v)).collect();
+            ex.add_account(
+                &bybit_credentials.api_key,
+                &bybit_credentials.api_secret,
+                &refs,
+            );
+            Market::new(kind, ex, bybit_clock.clone(), Vec::new())
+        };
+        let bybit_spot = bybit_market(Kind::Spot, &config.spot_symbols, &config.spot_balances);
+        let bybit_linear = bybit_market(Kind::Perp, &config.perp_symbols, &config.perp_balances);
+        bybit_spot.start(
+            config.seed.wrapping_add(2),
+            config.steps_per_second,
+            cancel.child_token(),
+        );
+        bybit_linear.start(
+            config.seed.wrapping_add(3),
+            config.steps_per_second,
+            cancel.child_token(),
+        );
+        let topics = Arc::new(bybit::book::Topics::default());
+        topics.run(
+            bybit_spot.clone(),
+            Category::Spot,
+            timing.bybit_depth_intervals,
+            cancel.child_token(),
+        );
+        topics.run(
+            bybit_linear.clone(),
+            Category::Linear,
+            timing.bybit_depth_intervals,
+            cancel.child_token(),
+        );
+        let bybit = Arc::new(BybitState {
+            spot: bybit_spot,
+            linear: bybit_linear,
+            books: topics,
+            limits: crate::limits::BybitLimits::new(
+                timing.bybit_ip_limit,
+                timing.bybit_ip_window,
+                timing.bybit_ip_ban,
+                timing.bybit_uid_window,
+            ),
+            timing: timing.clone(),
+        });
+        let bybit_addr = serve(bybit_router(bybit.clone()), cancel.child_token()).await?;
         Ok(Simulator {
             config,
             binance_spot,
@@ -146,6 +217,10 @@ impl Simulator {
             binance_spot_addr,
             binance_usdm_addr,
             binance_credentials,
+            bybit,
+            bybit_clock,
+            bybit_addr,
+            bybit_credentials,
             cancel,
         })
     }
@@ -169,6 +244,20 @@ impl Simulator {
                 ws_private: Some(format!("ws://{a}/private")),
                 ws_api: None,
             }
+        }
+    }
+
+    pub fn bybit_endpoints(&self, spot: bool) -> Endpoints {
+        let a = self.bybit_addr;
+        Endpoints {
+            rest: format!("http://{a}"),
+            ws_public: format!(
+                "ws://{a}/v5/public/{}",
+                if spot { "spot" } else { "linear" }
+            ),
+            ws_market: None,
+            ws_private: Some(format!("ws://{a}/v5/private")),
+            ws_api: None,
         }
     }
 

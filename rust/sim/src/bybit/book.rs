@@ -1,0 +1,244 @@
+//! Bybit `orderbook.{depth}.{symbol}` topics: each topic publishes the top `depth` levels as a
+//! snapshot, then deltas against what it last published, with a per-topic `u` that increases
+//! by one per message and `seq` (the book's cross sequence). Depth 1 is snapshot-only and is
+//! re-sent with the same `u` after 3 s without change. A venue restart starts `u` over at 1.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::Category;
+use crate::book::{Lots, Side, Ticks};
+use crate::market::{Market, take_one};
+
+pub const DEPTHS: [usize; 4] = [1, 50, 200, 1000];
+
+#[derive(Debug, Clone)]
+pub struct BookMessage {
+    pub category: Category,
+    pub symbol: String,
+    pub depth: usize,
+    pub snapshot: bool,
+    pub u: u64,
+    pub seq: u64,
+    pub ts: i64,
+    pub bids: Vec<(Decimal, Decimal)>,
+    pub asks: Vec<(Decimal, Decimal)>,
+}
+
+impl BookMessage {
+    pub fn topic(&self) -> String {
+        format!("orderbook.{}.{}", self.depth, self.symbol)
+    }
+}
+
+#[derive(Debug, Default)]
+struct View {
+    u: u64,
+    seq: u64,
+    ts: i64,
+    bids: BTreeMap<Ticks, Lots>,
+    asks: BTreeMap<Ticks, Lots>,
+    last_sent: Option<Instant>,
+    restarted: bool,
+}
+
+type Key = (Category, String, usize);
+
+#[derive(Debug)]
+pub struct Topics {
+    views: Mutex<HashMap<Key, View>>,
+    pub messages: broadcast::Sender<Arc<BookMessage>>,
+}
+
+impl Default for Topics {
+    fn default() -> Self {
+        Topics {
+            views: Mutex::default(),
+            messages: broadcast::channel(1 << 14).0,
+        }
+    }
+}
+
+fn levels(
+    spec: &crate::exchange::SymbolSpec,
+    side: &BTreeMap<Ticks, Lots>,
+    descending: bool,
+) -> Vec<(Decimal, Decimal)> {
+    let iter: Box<dyn Iterator<Item = (&Ticks, &Lots)>> = if descending {
+        Box::new(side.iter().rev())
+    } else {
+        Box::new(side.iter())
+    };
+    iter.map(|(p, q)| (spec.price(*p), spec.qty(*q))).collect()
+}
+
+impl Topics {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, View>> {
+        self.views.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// What a new subscriber gets first: the topic as last published.
+    pub fn snapshot(
+        &self,
+        market: &Market,
+        category: Category,
+        symbol: &str,
+        depth: usize,
+    ) -> Option<BookMessage> {
+        let ex = market.lock();
+        let spec = &ex.symbols.get(symbol)?.spec;
+        let views = self.lock();
+        let view = views.get(&(category, symbol.to_owned(), depth))?;
+        Some(BookMessage {
+            category,
+            symbol: symbol.to_owned(),
+            depth,
+            snapshot: true,
+            u: view.u,
+            seq: view.seq,
+            ts: view.ts,
+            bids: levels(spec, &view.bids, true),
+            asks: levels(spec, &view.asks, false),
+        })
+    }
+
+    /// Every topic starts over at `u` = 1 with a snapshot (the venue restarted).
+    pub fn restart(&self) {
+        for view in self.lock().values_mut() {
+            view.u = 0;
+            view.restarted = true;
+        }
+    }
+
+    /// Publishes every topic of `category` at its depth's interval until `cancel`.
+    pub fn run(
+        self: &Arc<Self>,
+        market: Arc<Market>,
+        category: Category,
+        intervals: [Duration; 4],
+        cancel: CancellationToken,
+    ) {
+        let topics = self.clone();
+        tokio::spawn(async move {
+            let tick = intervals
+                .iter()
+                .min()
+                .copied()
+                .unwrap_or(Duration::from_millis(10))
+                .max(Duration::from_millis(1));
+            let mut interval = tokio::time::interval(tick);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            let mut due = [Instant::now(); 4];
+            let resend_after = Duration::from_secs(3);
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = interval.tick() => {}
+                }
+                let now = Instant::now();
+                for (k, depth) in DEPTHS.iter().enumerate() {
+                    if now < due[k] {
+                        continue;
+                    }
+                    due[k] = now + intervals[k];
+                    topics.publish(&market, category, *depth, now, resend_after);
+                }
+            }
+        });
+    }
+
+    fn publish(
+        &self,
+        market: &Market,
+        category: Category,
+        depth: usize,
+        now: Instant,
+        resend_after: Duration,
+    ) {
+        let ts = market.clock.now_ms();
+        let ex = market.lock();
+        let mut outgoing = Vec::new();
+        {
+            let mut views = self.lock();
+            for (name, state) in &ex.symbols {
+                let bids: BTreeMap<Ticks, Lots> =
+                    state.book.levels(Side::Buy, depth).into_iter().collect();
+                let asks: BTreeMap<Ticks, Lots> =
+                    state.book.levels(Side::Sell, depth).into_iter().collect();
+                let view = views.entry((category, name.clone(), depth)).or_default();
+                let changed = view.bids != bids || view.asks != asks;
+                let first = view.last_sent.is_none() || view.restarted;
+                let stale = view
+                    .last_sent
+                    .is_some_and(|t| now.duration_since(t) >= resend_after);
+                if !(changed || first || (depth == 1 && stale)) {
+                    continue;
+                }
+                let snapshot = first || depth == 1;
+                let spec = &state.spec;
+                let diff =
+                    |old: &BTreeMap<Ticks, Lots>, new: &BTreeMap<Ticks, Lots>, descending: bool| {
+                        let mut out: BTreeMap<Ticks, Lots> = new
+                            .iter()
+                            .filter(|(p, q)| old.get(p) != Some(q))
+                            .map(|(p, q)| (*p, *q))
+                            .collect();
+                        for p in old.keys().filter(|p| !new.contains_key(p)) {
+                            out.insert(*p, 0);
+                        }
+                        levels(spec, &out, descending)
+                    };
+                let (msg_bids, msg_asks) = if snapshot {
+                    (levels(spec, &bids, true), levels(spec, &asks, false))
+                } else {
+                    (
+                        diff(&view.bids, &bids, true),
+                        diff(&view.asks, &asks, false),
+                    )
+                };
+                if changed || first {
+                    view.u += 1;
+                }
+                view.seq = state.book.update_id;
+                view.ts = ts;
+                view.bids = bids;
+                view.asks = asks;
+                view.last_sent = Some(now);
+                view.restarted = false;
+                outgoing.push(BookMessage {
+                    category,
+                    symbol: name.clone(),
+                    depth,
+                    snapshot,
+                    u: view.u,
+                    seq: view.seq,
+                    ts,
+                    bids: msg_bids,
+                    asks: msg_asks,
+                });
+            }
+        }
+        drop(ex);
+        let faults = &market.faults;
+        for message in outgoing {
+            // A fault may target a symbol, or one topic as "DEPTH.SYMBOL".
+            let targeted = !message.snapshot
+                && (faults.depth_targets(&message.symbol)
+                    || faults.depth_targets(&format!("{}.{}", message.depth, message.symbol)));
+            if targeted && take_one(&faults.depth_skip) {
+                continue;
+            }
+            let message = Arc::new(message);
+            let _ = self.messages.send(message.clone());
+            if targeted && take_one(&faults.depth_duplicate) {
+                let _ = self.messages.send(message);
+            }
+        }
+    }
+}

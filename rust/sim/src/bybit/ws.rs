@@ -1,0 +1,439 @@
+//! Bybit v5 WebSockets: public `/v5/public/{spot,linear}` (orderbook, publicTrade, tickers) and
+//! private `/v5/private` (auth, order, execution, wallet, position), with the JSON ping/pong,
+//! subscribe acks per channel, the spot 10-args limit, the idle cut, and the fault switches.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::response::Response;
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::time::{Instant, sleep_until};
+
+use super::book::{BookMessage, DEPTHS};
+use super::rest::{execution_json, position_json, ticker, trade_id};
+use super::{BybitState, Category, num, order_json, side_str, uuid};
+use crate::binance::rest::hmac_hex;
+use crate::exchange::{Event, Kind};
+
+fn conn_id() -> String {
+    let mut rng = fastrand::Rng::new();
+    format!(
+        "{}-{}",
+        (0..20).map(|_| rng.lowercase()).collect::<String>(),
+        rng.u32(100..999)
+    )
+}
+
+pub async fn public(
+    State(st): State<Arc<BybitState>>,
+    Path(category): Path<String>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let category = Category::parse(&category).unwrap_or(Category::Linear);
+    ws.on_upgrade(move |socket| public_session(st, socket, category))
+}
+
+pub async fn private(State(st): State<Arc<BybitState>>, ws: WebSocketUpgrade) -> Response {
+    ws.on_upgrade(move |socket| private_session(st, socket))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Topic {
+    Book(usize, String),
+    Trades(String),
+    Tickers(String),
+}
+
+fn parse_topic(st: &BybitState, category: Category, text: &str) -> Option<Topic> {
+    let parts: Vec<&str> = text.split('.').collect();
+    let known = |s: &str| st.market(category).lock().symbols.contains_key(s);
+    match parts.as_slice() {
+        ["orderbook", depth, symbol] => {
+            let depth: usize = depth.parse().ok().filter(|d| DEPTHS.contains(d))?;
+            known(symbol).then(|| Topic::Book(depth, (*symbol).to_owned()))
+        }
+        ["publicTrade", symbol] => known(symbol).then(|| Topic::Trades((*symbol).to_owned())),
+        ["tickers", symbol] => known(symbol).then(|| Topic::Tickers((*symbol).to_owned())),
+        _ => None,
+    }
+}
+
+fn book_json(m: &BookMessage) -> String {
+    let side = |levels: &[(rust_decimal::Decimal, rust_decimal::Decimal)]| -> Vec<Value> {
+        levels
+            .iter()
+            .map(|(p, q)| json!([num(*p), num(*q)]))
+            .collect()
+    };
+    json!({"topic": m.topic(), "type": if m.snapshot { "snapshot" } else { "delta" }, "ts": m.ts,
+        "data": {"s": m.symbol, "b": side(&m.bids), "a": side(&m.asks), "u": m.u, "seq": m.seq}, "cts": m.ts - 1})
+    .to_string()
+}
+
+/// Reads frames, sends frames, and applies the venue's timers and our faults; the caller's
+/// `on_text` answers client messages and `on_tick` / `on_event` produce pushes.
+struct Pump {
+    conn_id: String,
+    last_inbound: Instant,
+}
+
+async fn public_session(st: Arc<BybitState>, mut socket: WebSocket, category: Category) {
+    let market = st.market(category).clone();
+    let faults = &market.faults;
+    let mut dropped = faults.drop_generation.subscribe();
+    let mut frozen = faults.frozen.subscribe();
+    let mut events = market.lock().subscribe();
+    let mut books = st.books.messages.subscribe();
+    let mut pump = Pump {
+        conn_id: conn_id(),
+        last_inbound: Instant::now(),
+    };
+    let mut topics: BTreeSet<Topic> = BTreeSet::new();
+    let mut book_u: HashMap<(usize, String), u64> = HashMap::new();
+    let mut ticker_sent: BTreeSet<String> = BTreeSet::new();
+    let started = Instant::now();
+    let end_of_life = started + st.timing.max_connection_lifetime;
+    let ticker_every = (st.timing.ticker_interval
+        / if category == Category::Spot { 20 } else { 10 })
+    .max(Duration::from_millis(1));
+    let mut tick = tokio::time::interval(ticker_every);
+    let mut out: Vec<String> = Vec::new();
+    loop {
+        if *frozen.borrow() {
+            tokio::select! {
+                _ = frozen.changed() => continue,
+                _ = dropped.changed() => return,
+            }
+        }
+        let idle_deadline = pump.last_inbound + st.timing.bybit_idle_timeout;
+        tokio::select! {
+            _ = dropped.changed() => return,
+            _ = frozen.changed() => continue,
+            _ = sleep_until(end_of_life.min(idle_deadline)) => {
+                let _ = socket.send(Message::Close(None)).await;
+                return;
+            }
+            incoming = socket.recv() => {
+                let Some(Ok(message)) = incoming else { return };
+                pump.last_inbound = Instant::now();
+                let Message::Text(text) = message else { continue };
+                let request: Value = serde_json::from_str(text.as_str()).unwrap_or(Value::Null);
+                let op = request.get("op").and_then(Value::as_str).unwrap_or("");
+                let req_id = request.get("req_id").cloned().unwrap_or(json!(""));
+                match op {
+                    "ping" => {
+                        let mut pong = json!({"success": true, "ret_msg": "pong", "conn_id": pump.conn_id, "op": "ping"});
+                        if category == Category::Linear {
+                            pong["req_id"] = req_id;
+                        }
+                        out.push(pong.to_string());
+                    }
+                    "subscribe" | "unsubscribe" => {
+                        let args: Vec<String> = request.get("args").and_then(Value::as_array).map(|a| {
+                            a.iter().filter_map(Value::as_str).map(str::to_owned).collect()
+                        }).unwrap_or_default();
+                        let mut ack = json!({"success": true, "ret_msg": if category == Category::Spot { op } else { "" },
+                            "conn_id": pump.conn_id, "req_id": req_id, "op": op});
+                        let parsed: Vec<Option<Topic>> = args.iter().map(|a| parse_topic(&st, category, a)).collect();
+                        if category == Category::Spot && args.len() > 10 {
+                            ack["success"] = json!(false);
+                            ack["ret_msg"] = json!("args size >10");
+                        } else if let Some(bad) = args.iter().zip(&parsed).find(|(_, p)| p.is_none()) {
+                            ack["success"] = json!(false);
+                            ack["ret_msg"] = json!(format!("Invalid symbol :[{}]", bad.0));
+                        } else if op == "subscribe" {
+                            let fresh: Vec<Topic> = parsed.into_iter().flatten().filter(|t| !topics.contains(t)).collect();
+                            out.push(ack.to_string());
+                            for topic in fresh {
+                                if let Topic::Book(depth, symbol) = &topic
+                                    && let Some(snapshot) = st.books.snapshot(&market, category, symbol, *depth)
+                                        && snapshot.u > 0 {
+                                            book_u.insert((*depth, symbol.clone()), snapshot.u);
+                                            out.push(book_json(&snapshot));
+                                        }
+                                topics.insert(topic);
+                            }
+                            continue;
+                        } else {
+                            for topic in parsed.into_iter().flatten() {
+                                if let Topic::Book(d, s) = &topic {
+                                    book_u.remove(&(*d, s.clone()));
+                                }
+                                if let Topic::Tickers(s) = &topic {
+                                    ticker_sent.remove(s);
+                                }
+                                topics.remove(&topic);
+                            }
+                        }
+                        out.push(ack.to_string());
+                    }
+                    _ => out.push(json!({"success": false, "ret_msg": format!("unsupported op: {op}"), "conn_id": pump.conn_id,
+                        "req_id": req_id, "op": op}).to_string()),
+                }
+            }
+            message = books.recv() => match message {
+                Ok(m) if m.category == category => {
+                    let key = (m.depth, m.symbol.clone());
+                    if topics.contains(&Topic::Book(m.depth, m.symbol.clone())) {
+                        let last = book_u.get(&key).copied();
+                        // After a snapshot, only later messages; a restart (u=1 snapshot) resets.
+                        if m.snapshot || last.is_none_or(|u| m.u > u) {
+                            book_u.insert(key, m.u);
+                            out.push(book_json(&m));
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
+            },
+            event = events.recv() => match event {
+                Ok(event) => {
+                    if let Event::Trade { symbol, id, price, qty, taker, time_ms } = &*event
+                        && topics.contains(&Topic::Trades(symbol.clone())) {
+                            let mut item = json!({"T": time_ms, "s": symbol, "S": side_str(*taker), "v": num(*qty), "p": num(*price),
+                                "i": trade_id(category, *id), "BT": false, "RPI": false, "seq": id});
+                            if category == Category::Linear {
+                                item["L"] = json!("PlusTick");
+                            }
+                            out.push(json!({"topic": format!("publicTrade.{symbol}"), "type": "snapshot",
+                                "ts": market.clock.now_ms(), "data": [item]}).to_string());
+                        }
+                }
+                Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
+            },
+            _ = tick.tick() => {
+                let now = market.clock.now_ms();
+                let ex = market.lock();
+                for topic in &topics {
+                    if let Topic::Tickers(symbol) = topic {
+                        let first = ticker_sent.insert(symbol.clone());
+                        let kind = if category == Category::Spot || first { "snapshot" } else { "delta" };
+                        out.push(json!({"topic": format!("tickers.{symbol}"), "type": kind, "data": ticker(&ex, symbol, category, true),
+                            "cs": ex.symbols[symbol].book.update_id, "ts": now}).to_string());
+                    }
+                }
+            }
+        }
+        if !flush(&mut socket, &mut out, faults).await {
+            return;
+        }
+    }
+}
+
+async fn flush(
+    socket: &mut WebSocket,
+    out: &mut Vec<String>,
+    faults: &crate::market::Faults,
+) -> bool {
+    let delay = faults.delay_ms.load(std::sync::atomic::Ordering::Relaxed);
+    for text in out.drain(..) {
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
+        if socket.send(Message::Text(text.into())).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+#[derive(Debug, Default)]
+struct PrivateTopics {
+    order: [bool; 2],
+    execution: [bool; 2],
+    wallet: bool,
+    position: bool,
+}
+
+fn private_topic(topics: &mut PrivateTopics, name: &str, on: bool) -> bool {
+    let both = |flags: &mut [bool; 2]| *flags = [on, on];
+    match name {
+        "order" => both(&mut topics.order),
+        "order.spot" => topics.order[0] = on,
+        "order.linear" => topics.order[1] = on,
+        "execution" => both(&mut topics.execution),
+        "execution.spot" => topics.execution[0] = on,
+        "execution.linear" => topics.execution[1] = on,
+        "wallet" => topics.wallet = on,
+        "position" | "position.linear" => topics.position = on,
+        _ => return false,
+    }
+    true
+}
+
+async fn private_session(st: Arc<BybitState>, mut socket: WebSocket) {
+    let faults = &st.spot.faults;
+    let mut dropped = faults.drop_generation.subscribe();
+    let mut frozen = faults.frozen.subscribe();
+    let mut spot_events = st.spot.lock().subscribe();
+    let mut linear_events = st.linear.lock().subscribe();
+    let conn = conn_id();
+    let mut account: Option<usize> = None;
+    let mut topics = PrivateTopics::default();
+    let mut last_inbound = Instant::now();
+    let end_of_life = Instant::now() + st.timing.max_connection_lifetime;
+    let mut out: Vec<String> = Vec::new();
+    let mut message_no = 0u64;
+    loop {
+        if *frozen.borrow() {
+            tokio::select! {
+                _ = frozen.changed() => continue,
+                _ = dropped.changed() => return,
+            }
+        }
+        let idle_deadline = last_inbound + st.timing.bybit_idle_timeout;
+        let mut push = |topic: &str, data: Vec<Value>, now: i64| {
+            message_no += 1;
+            out.push(json!({"id": uuid(0x9e11, message_no), "topic": topic, "creationTime": now, "data": data}).to_string());
+        };
+        tokio::select! {
+            _ = dropped.changed() => return,
+            _ = frozen.changed() => continue,
+            _ = sleep_until(end_of_life.min(idle_deadline)) => {
+                let _ = socket.send(Message::Close(None)).await;
+                return;
+            }
+            incoming = socket.recv() => {
+                let Some(Ok(message)) = incoming else { return };
+                last_inbound = Instant::now();
+                let Message::Text(text) = message else { continue };
+                let request: Value = serde_json::from_str(text.as_str()).unwrap_or(Value::Null);
+                let op = request.get("op").and_then(Value::as_str).unwrap_or("");
+                let req_id = request.get("req_id").cloned();
+                let mut reply = match op {
+                    "ping" => json!({"op": "pong", "args": [st.spot.clock.now_ms().to_string()], "conn_id": conn}),
+                    "auth" => {
+                        let args = request.get("args").and_then(Value::as_array).cloned().unwrap_or_default();
+                        let key = args.first().and_then(Value::as_str).unwrap_or("");
+                        let expires = args.get(1).and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok())).unwrap_or(0);
+                        let signature = args.get(2).and_then(Value::as_str).unwrap_or("");
+                        let found = st.spot.lock().account_by_key(key);
+                        let verdict = match found {
+                            None => Err("Invalid apikey"),
+                            Some(_) if expires <= st.spot.clock.now_ms() => Err("Params Error"),
+                            Some(a) => {
+                                let secret = st.spot.lock().accounts[a].secret.clone();
+                                if hmac_hex(&secret, &format!("GET/realtime{expires}")).eq_ignore_ascii_case(signature) {
+                                    Ok(a)
+                                } else {
+                                    Err("Invalid sign")
+                                }
+                            }
+                        };
+                        match verdict {
+                            Ok(a) => {
+                                account = Some(a);
+                                json!({"success": true, "ret_msg": "", "op": "auth", "conn_id": conn})
+                            }
+                            Err(why) => json!({"success": false, "ret_msg": why, "op": "auth", "conn_id": conn}),
+                        }
+                    }
+                    "subscribe" | "unsubscribe" => {
+                        let args: Vec<String> = request.get("args").and_then(Value::as_array).map(|a| {
+                            a.iter().filter_map(Value::as_str).map(str::to_owned).collect()
+                        }).unwrap_or_default();
+                        if account.is_none() {
+                            json!({"success": false, "ret_msg": "Request not authorized", "op": op, "conn_id": conn})
+                        } else if let Some(bad) = args.iter().find(|a| !private_topic(&mut PrivateTopics::default(), a, true)) {
+                            json!({"success": false, "ret_msg": format!("Invalid topic :[{bad}]"), "op": op, "conn_id": conn})
+                        } else {
+                            for a in &args {
+                                private_topic(&mut topics, a, op == "subscribe");
+                            }
+                            json!({"success": true, "ret_msg": "", "op": op, "conn_id": conn})
+                        }
+                    }
+                    _ => json!({"success": false, "ret_msg": format!("unsupported op: {op}"), "op": op, "conn_id": conn}),
+                };
+                if let Some(id) = req_id {
+                    reply["req_id"] = id;
+                }
+                out.push(reply.to_string());
+            }
+            event = spot_events.recv() => match event {
+                Ok(event) => private_event(&st, Kind::Spot, &event, account, &topics, &mut push),
+                Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
+            },
+            event = linear_events.recv() => match event {
+                Ok(event) => private_event(&st, Kind::Perp, &event, account, &topics, &mut push),
+                Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
+            },
+        }
+        if !flush(&mut socket, &mut out, faults).await {
+            return;
+        }
+    }
+}
+
+fn private_event(
+    st: &BybitState,
+    kind: Kind,
+    event: &Event,
+    account: Option<usize>,
+    topics: &PrivateTopics,
+    push: &mut impl FnMut(&str, Vec<Value>, i64),
+) {
+    let Some(me) = account else { return };
+    let (category, slot) = if kind == Kind::Spot {
+        (Category::Spot, 0)
+    } else {
+        (Category::Linear, 1)
+    };
+    let market = st.market(category);
+    let now = market.clock.now_ms();
+    match event {
+        Event::Execution {
+            account,
+            order,
+            fill,
+            ..
+        } if *account == me => {
+            let ex = market.lock();
+            if topics.order[slot] {
+                push("order", vec![order_json(&ex, order, category)], now);
+            }
+            if let (Some(f), true) = (fill, topics.execution[slot]) {
+                push(
+                    "execution",
+                    vec![execution_json(&ex, order, f, category)],
+                    now,
+                );
+            }
+        }
+        Event::Balances {
+            account, assets, ..
+        } if *account == me && topics.wallet => {
+            let coins: Vec<Value> = assets
+                .iter()
+                .map(|(coin, b)| {
+                    let wallet = b.free + b.locked;
+                    json!({"coin": coin, "equity": num(wallet), "usdValue": num(wallet), "walletBalance": num(wallet),
+                        "locked": num(b.locked), "availableToWithdraw": "", "availableToBorrow": "", "borrowAmount": "0",
+                        "accruedInterest": "0", "totalOrderIM": num(b.locked), "totalPositionIM": "0", "totalPositionMM": "0",
+                        "unrealisedPnl": "0", "cumRealisedPnl": "0", "bonus": "0", "collateralSwitch": true,
+                        "marginCollateral": true, "spotBorrow": "0", "free": num(b.free)})
+                })
+                .collect();
+            push(
+                "wallet",
+                vec![
+                    json!({"accountType": "UNIFIED", "accountIMRate": "0", "accountMMRate": "0",
+                "totalEquity": "", "totalWalletBalance": "", "totalMarginBalance": "", "totalAvailableBalance": "",
+                "totalPerpUPL": "0", "totalInitialMargin": "0", "totalMaintenanceMargin": "0", "coin": coins}),
+                ],
+                now,
+            );
+        }
+        Event::Position {
+            account, symbol, ..
+        } if *account == me && topics.position && kind == Kind::Perp => {
+            let ex = market.lock();
+            push("position", vec![position_json(&ex, me, symbol)], now);
+        }
+        _ => {}
+    }
+}
