@@ -19,6 +19,7 @@ import websockets
 from tradewire.testing import Simulator
 
 from tests.binance_client import BinanceRest
+from tests.wire import first, read_until_closed, recv_json
 
 
 @pytest.fixture(scope="module")
@@ -285,15 +286,6 @@ def test_rest_faults_5xx_and_hang(sim: Simulator) -> None:
     assert client.request("GET", "/api/v3/time").status == 200
 
 
-async def recv_json(ws: Any, within: float = 5.0) -> Any:
-    return json.loads(await asyncio.wait_for(ws.recv(), within))
-
-
-async def read_until_closed(ws: Any) -> None:
-    while True:
-        await recv_json(ws)
-
-
 @pytest.mark.asyncio
 async def test_raw_and_combined_streams(sim: Simulator) -> None:
     base = sim.endpoints("binance", "spot").ws_public
@@ -303,9 +295,11 @@ async def test_raw_and_combined_streams(sim: Simulator) -> None:
         assert set(trade) == {"e", "E", "s", "t", "p", "q", "T", "m", "M"}
     async with websockets.connect(f"{base}/stream?streams=btcusdt@depth@100ms/ethusdt@bookTicker") as ws:
         seen: dict[str, Any] = {}
-        while len(seen) < 2:
+        for _ in range(1000):
             frame = await recv_json(ws)
             seen[frame["stream"]] = frame["data"]
+            if len(seen) == 2:
+                break
         assert seen["btcusdt@depth@100ms"]["e"] == "depthUpdate"
         assert set(seen["ethusdt@bookTicker"]) == {"u", "s", "b", "B", "a", "A"}
 
@@ -314,23 +308,15 @@ async def test_raw_and_combined_streams(sim: Simulator) -> None:
 async def test_subscribe_list_unsubscribe_and_bad_requests(sim: Simulator) -> None:
     async with websockets.connect(f"{sim.endpoints('binance', 'spot').ws_public}/ws") as ws:
         await ws.send(json.dumps({"method": "SUBSCRIBE", "params": ["btcusdt@aggTrade"], "id": 1}))
-        replies: list[Any] = []
-        while not replies:
-            message = await recv_json(ws)
-            if "id" in message:
-                replies.append(message)
-        assert replies[0] == {"result": None, "id": 1}
+        assert await first(ws, lambda m: "id" in m, "SUBSCRIBE reply") == {"result": None, "id": 1}
         await ws.send(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": "x2"}))
-        while (message := await recv_json(ws)).get("id") != "x2":
-            pass
+        message = await first(ws, lambda m: m.get("id") == "x2", "LIST_SUBSCRIPTIONS reply")
         assert message == {"result": ["btcusdt@aggTrade"], "id": "x2"}
         await ws.send("not json")
-        while "code" not in (message := await recv_json(ws)):
-            pass
+        message = await first(ws, lambda m: "code" in m, "error reply")
         assert message["code"] == 3
         await ws.send(json.dumps({"method": "SUBSCRIBE", "params": ["nosuch@trade"], "id": 4}))
-        while message.get("id") != 4:
-            message = await recv_json(ws)
+        message = await first(ws, lambda m: m.get("id") == 4, "reply to a bad SUBSCRIBE")
         assert message["code"] == 2
 
 
@@ -408,18 +394,31 @@ async def test_depth_faults_create_the_gaps_clients_must_detect(sim: Simulator) 
     base = sim.endpoints("binance", "spot").ws_public
     venue, market = sim.native_venue("binance"), sim.native_market("spot")
     async with websockets.connect(f"{base}/ws/btcusdt@depth@100ms") as ws:
-        first = await recv_json(ws)
+        previous = await recv_json(ws)
         sim.native.corrupt_depth(venue, market, skip=1, symbol="BTCUSDT")
-        second = await recv_json(ws)
-        while second["U"] == first["u"] + 1:
-            first, second = second, await recv_json(ws)
-        assert second["U"] > first["u"] + 1, "a skipped diff leaves a gap"
+        # Diffs already on the way arrive first; the stream's next diff is the one dropped.
+        for _ in range(50):
+            event = await recv_json(ws)
+            if event["U"] != previous["u"] + 1:
+                break
+            previous = event
+        assert event["U"] > previous["u"] + 1, "a skipped diff leaves a gap"
         sim.native.corrupt_depth(venue, market, duplicate=1, symbol="BTCUSDT")
-        a = await recv_json(ws)
-        b = await recv_json(ws)
-        while a != b:
-            a, b = b, await recv_json(ws)
-        assert a == b, "a duplicated diff arrives twice"
+        previous = await recv_json(ws)
+        for _ in range(50):
+            event = await recv_json(ws)
+            if event == previous:
+                break
+            previous = event
+        assert event == previous, "a duplicated diff arrives twice"
+        sim.native.corrupt_depth(venue, market, reorder=1, symbol="BTCUSDT")
+        previous = await recv_json(ws)
+        for _ in range(50):
+            event = await recv_json(ws)
+            if event["u"] < previous["u"]:
+                break
+            previous = event
+        assert event["u"] < previous["u"], "a held-back diff arrives after the next one"
 
 
 @pytest.mark.asyncio

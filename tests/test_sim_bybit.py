@@ -4,7 +4,6 @@ tickers), the private stream, and faults (restart with u=1, skipped deltas)."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -18,6 +17,7 @@ import websockets
 from tradewire.testing import Simulator
 
 from tests.bybit_client import BybitRest
+from tests.wire import first, recv_json
 
 
 @pytest.fixture(scope="module")
@@ -36,15 +36,8 @@ def client(sim: Simulator) -> BybitRest:
     return BybitRest(sim.endpoints("bybit", "linear").rest, sim.account("bybit"))
 
 
-async def recv_json(ws: Any, within: float = 5.0) -> Any:
-    return json.loads(await asyncio.wait_for(ws.recv(), within))
-
-
 async def next_topic(ws: Any, prefix: str) -> Any:
-    while True:
-        message = await recv_json(ws)
-        if str(message.get("topic", "")).startswith(prefix):
-            return message
+    return await first(ws, lambda m: str(m.get("topic", "")).startswith(prefix), f"{prefix} message")
 
 
 def test_market_endpoints_and_envelope(sim: Simulator) -> None:
@@ -258,8 +251,7 @@ async def test_orderbook_snapshot_then_deltas_with_consecutive_u(sim: Simulator)
             assert len(bids) <= 50 and len(asks) <= 50
             assert max(bids) < min(asks)
         await ws.send(json.dumps({"req_id": "p", "op": "ping"}))
-        while (pong := await recv_json(ws)).get("op") != "ping":
-            pass
+        pong = await first(ws, lambda m: m.get("op") == "ping", "pong")
         assert pong["ret_msg"] == "pong" and pong["req_id"] == "p"
 
 
@@ -343,14 +335,15 @@ async def test_private_stream_auth_and_order_events(frozen_sim: Simulator) -> No
             signed=True,
         )
         seen: dict[str, list[Any]] = {}
-        while not {"order", "execution", "wallet", "position"} <= set(seen):
+        for _ in range(100):
             message = await recv_json(ws)
             seen.setdefault(message["topic"], []).extend(message["data"])
+            if {"order", "execution", "wallet", "position"} <= set(seen):
+                break
         statuses = [o["orderStatus"] for o in seen["order"] if o["orderLinkId"] == "ws-1"]
         assert statuses[0] == "New" and "Filled" in statuses
         assert seen["execution"][0]["orderId"] == placed["result"]["orderId"]
         assert seen["position"][-1]["size"] == "0.002"
         await ws.send(json.dumps({"req_id": "hb", "op": "ping"}))
-        while (pong := await recv_json(ws)).get("op") != "pong":
-            pass
+        pong = await first(ws, lambda m: m.get("op") == "pong", "pong")
         assert pong["req_id"] == "hb"

@@ -122,7 +122,9 @@ async def test_cancelling_a_pending_next_loses_no_event() -> None:
     stream, producer = synthetic_stream("trades", 30, batch=1, interval_us=3_000)
     received: list[int] = []
     timeouts = 0
+    deadline = asyncio.get_running_loop().time() + 10
     while len(received) < 30:
+        assert asyncio.get_running_loop().time() < deadline, f"only {len(received)} events arrived"
         try:
             # Alternate the two cancellation-safe spellings.
             wait = stream.recv() if len(received) % 2 else anext(stream)

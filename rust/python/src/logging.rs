@@ -3,10 +3,15 @@
 //!
 //! Filtering happens in Rust against the Python logger's effective level, cached and refreshed
 //! at most once a second whenever Python calls into the extension (the GIL is held then anyway),
-//! so a disabled level costs an atomic load and never touches the interpreter.
+//! so a disabled level costs an atomic load and never touches the interpreter. Records that
+//! pass go through a bounded queue to one `tradewire-log` thread, the only one that takes the
+//! GIL for logging: a Tokio worker that logs while holding a lock can never deadlock with a
+//! Python thread waiting for that lock. Only our own crates' records are forwarded.
 
 use std::fmt::Write;
-use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pyo3::prelude::*;
@@ -28,6 +33,49 @@ const TRACE: u8 = 5;
 static MIN_LEVEL: AtomicU8 = AtomicU8::new(WARNING);
 static LAST_REFRESH_MS: AtomicI64 = AtomicI64::new(0);
 static ROOT_LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// Records waiting for the logging thread; beyond this, records are dropped and counted.
+const QUEUE: usize = 10_000;
+static SENDER: OnceLock<SyncSender<Job>> = OnceLock::new();
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+
+enum Job {
+    Record {
+        name: String,
+        level: u8,
+        text: String,
+    },
+    /// Acknowledged once everything queued before it was handed to Python.
+    Flush(std::sync::mpsc::Sender<()>),
+}
+
+fn log_thread(jobs: Receiver<Job>) {
+    for job in jobs {
+        match job {
+            Job::Record { name, level, text } => {
+                if crate::runtime::is_shutting_down() {
+                    continue;
+                }
+                // try_attach: never initialise or touch an interpreter that is shutting down.
+                let _ = Python::try_attach(|py| -> PyResult<()> {
+                    let logger = py.import("logging")?.call_method1("getLogger", (name,))?;
+                    logger.call_method1("log", (level, "%s", text))?;
+                    Ok(())
+                });
+            }
+            Job::Flush(ack) => {
+                let _ = ack.send(());
+            }
+        }
+    }
+}
+
+/// Whether a `tracing` target belongs to tradewire (others are not forwarded).
+fn ours(target: &str) -> bool {
+    ["tradewire_core", "tradewire_sim", "_native"]
+        .iter()
+        .any(|p| target.starts_with(p))
+}
 
 fn python_level(level: &Level) -> u8 {
     match *level {
@@ -120,6 +168,7 @@ struct PythonLogging;
 impl<S: Subscriber> Layer<S> for PythonLogging {
     fn enabled(&self, metadata: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
         python_level(metadata.level()) >= MIN_LEVEL.load(Ordering::Relaxed)
+            && ours(metadata.target())
             && !crate::runtime::is_shutting_down()
     }
 
@@ -128,18 +177,33 @@ impl<S: Subscriber> Layer<S> for PythonLogging {
         event.record(&mut message);
         message.text.push_str(&message.fields);
         let metadata = event.metadata();
-        let level = python_level(metadata.level());
-        let name = logger_name(metadata.target());
-        // try_attach: never initialise or touch an interpreter that is shutting down.
-        let _ = Python::try_attach(|py| -> PyResult<()> {
-            let logger = py.import("logging")?.call_method1("getLogger", (name,))?;
-            logger.call_method1("log", (level, "%s", message.text))?;
-            Ok(())
-        });
+        let job = Job::Record {
+            name: logger_name(metadata.target()),
+            level: python_level(metadata.level()),
+            text: message.text,
+        };
+        if let Some(sender) = SENDER.get()
+            && let Err(TrySendError::Full(_)) = sender.try_send(job)
+        {
+            DROPPED.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let (sender, jobs) = sync_channel(QUEUE);
+    if SENDER.set(sender).is_ok() {
+        std::thread::Builder::new()
+            .name("tradewire-log".into())
+            .spawn(move || log_thread(jobs))
+            .map_err(|e| {
+                crate::errors::raise(
+                    m.py(),
+                    "TradewireError",
+                    format!("cannot start logging: {e}"),
+                )
+            })?;
+    }
     // A host application may have installed its own subscriber first; then it decides.
     let _ = tracing_subscriber::registry()
         .with(PythonLogging)
@@ -164,9 +228,19 @@ fn emit_test_log(py: Python<'_>, level: &str, message: String) -> PyResult<()> {
         }
         let _ = done.send(());
     })?;
-    // The runtime thread needs the GIL to log: release it while waiting.
-    py.detach(move || wait.recv_timeout(std::time::Duration::from_secs(5)))
-        .map_err(|_| {
-            crate::errors::raise(py, "Timeout", "log event not emitted within 5 s".to_owned())
-        })
+    let (ack, flushed) = std::sync::mpsc::channel::<()>();
+    // The logging thread needs the GIL to hand the record over: release it while waiting.
+    let timeout = std::time::Duration::from_secs(5);
+    py.detach(move || {
+        wait.recv_timeout(timeout).ok()?;
+        SENDER.get()?.send(Job::Flush(ack)).ok()?;
+        flushed.recv_timeout(timeout).ok()
+    })
+    .ok_or_else(|| {
+        crate::errors::raise(
+            py,
+            "Timeout",
+            "log record not delivered within 5 s".to_owned(),
+        )
+    })
 }

@@ -161,8 +161,8 @@ impl NativeSimulator {
         Ok(())
     }
 
-    /// The next depth diffs (of `symbol` only, if given; for Bybit also `"DEPTH.SYMBOL"`, one
-    /// topic) are skipped, sent twice, or held back behind the following one.
+    /// On every book stream (of `symbol` only, if given; for Bybit also `"DEPTH.SYMBOL"`, one
+    /// topic), the next diffs are skipped, sent twice, or held back behind the following one.
     #[pyo3(signature = (venue, market, *, skip = 0, duplicate = 0, reorder = 0, symbol = None))]
     #[allow(clippy::too_many_arguments)]
     fn corrupt_depth(
@@ -175,11 +175,9 @@ impl NativeSimulator {
         reorder: u32,
         symbol: Option<String>,
     ) -> PyResult<()> {
-        let f = &self.market(py, venue, market)?.faults;
-        *f.depth_symbol.lock().unwrap_or_else(|p| p.into_inner()) = symbol;
-        f.depth_skip.store(skip, Ordering::Release);
-        f.depth_duplicate.store(duplicate, Ordering::Release);
-        f.depth_reorder.store(reorder, Ordering::Release);
+        self.market(py, venue, market)?
+            .faults
+            .set_depth_plan(skip, duplicate, reorder, symbol);
         Ok(())
     }
 

@@ -40,12 +40,8 @@ pub struct Faults {
     /// The next n REST requests answer 503 / never answer.
     pub rest_5xx: AtomicU32,
     pub rest_hang: AtomicU32,
-    /// The next n depth diffs are skipped / sent twice / held back and sent after the next one.
-    pub depth_skip: AtomicU32,
-    pub depth_duplicate: AtomicU32,
-    pub depth_reorder: AtomicU32,
-    /// When set, the depth faults apply only to this symbol's messages.
-    pub depth_symbol: Mutex<Option<String>>,
+    /// Depth-stream faults; every book stream applies its own copy of the latest plan.
+    pub depth: Mutex<DepthPlan>,
     /// Extra delay before every WebSocket message, in milliseconds.
     pub delay_ms: AtomicU64,
 }
@@ -57,10 +53,7 @@ impl Default for Faults {
             frozen: watch::channel(false).0,
             rest_5xx: AtomicU32::new(0),
             rest_hang: AtomicU32::new(0),
-            depth_skip: AtomicU32::new(0),
-            depth_duplicate: AtomicU32::new(0),
-            depth_reorder: AtomicU32::new(0),
-            depth_symbol: Mutex::new(None),
+            depth: Mutex::new(DepthPlan::default()),
             delay_ms: AtomicU64::new(0),
         }
     }
@@ -78,13 +71,80 @@ impl Faults {
         self.drop_generation.send_modify(|g| *g += 1);
     }
 
-    /// Whether the depth faults target `symbol`.
-    pub fn depth_targets(&self, symbol: &str) -> bool {
-        self.depth_symbol
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_deref()
-            .is_none_or(|s| s == symbol)
+    /// Replaces the depth-fault plan; every targeted stream applies it from its next message.
+    pub fn set_depth_plan(&self, skip: u32, duplicate: u32, reorder: u32, target: Option<String>) {
+        let mut plan = self.depth.lock().unwrap_or_else(|p| p.into_inner());
+        *plan = DepthPlan {
+            generation: plan.generation + 1,
+            skip,
+            duplicate,
+            reorder,
+            target,
+        };
+    }
+
+    pub fn depth_plan(&self) -> DepthPlan {
+        self.depth.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// "The next `skip` diffs are dropped, the next `duplicate` sent twice, the next `reorder` held
+/// back behind the one after": applied by each book stream (symbol × speed, or Bybit topic)
+/// on its own, so a test's fault reaches the stream it watches whatever else is published.
+#[derive(Debug, Clone, Default)]
+pub struct DepthPlan {
+    pub generation: u64,
+    pub skip: u32,
+    pub duplicate: u32,
+    pub reorder: u32,
+    /// A symbol, or for Bybit also `"DEPTH.SYMBOL"`; `None` targets every stream.
+    pub target: Option<String>,
+}
+
+/// What one stream does with its next message under the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DepthAction {
+    Send,
+    Skip,
+    Duplicate,
+    HoldBack,
+}
+
+/// One stream's progress through the current plan.
+#[derive(Debug, Clone, Default)]
+pub struct StreamFaults {
+    generation: u64,
+    skip: u32,
+    duplicate: u32,
+    reorder: u32,
+}
+
+impl StreamFaults {
+    /// Decides the next message of a stream named by `names` (any of them may be targeted).
+    pub fn next(&mut self, faults: &Faults, names: &[&str]) -> DepthAction {
+        let plan = faults.depth_plan();
+        if plan.generation != self.generation {
+            let hit = plan.target.as_deref().is_none_or(|t| names.contains(&t));
+            *self = StreamFaults {
+                generation: plan.generation,
+                ..StreamFaults::default()
+            };
+            if hit {
+                (self.skip, self.duplicate, self.reorder) =
+                    (plan.skip, plan.duplicate, plan.reorder);
+            }
+        }
+        for (counter, action) in [
+            (&mut self.skip, DepthAction::Skip),
+            (&mut self.reorder, DepthAction::HoldBack),
+            (&mut self.duplicate, DepthAction::Duplicate),
+        ] {
+            if *counter > 0 {
+                *counter -= 1;
+                return action;
+            }
+        }
+        DepthAction::Send
     }
 }
 
@@ -165,8 +225,9 @@ impl Market {
             let mut next_due: Vec<tokio::time::Instant> =
                 market.speeds.iter().map(|s| started + *s).collect();
             let mut last_ids: Vec<Vec<u64>> = publishers.iter().map(|p| vec![0; p.len()]).collect();
-            let mut held_back: Vec<Option<DepthDiff>> =
-                vec![None; publishers.len() * market.speeds.len()];
+            let streams = publishers.len() * market.speeds.len();
+            let mut held_back: Vec<Option<DepthDiff>> = vec![None; streams];
+            let mut stream_faults: Vec<StreamFaults> = vec![StreamFaults::default(); streams];
             loop {
                 tokio::select! {
                     _ = cancel.cancelled() => return,
@@ -221,30 +282,29 @@ impl Market {
                             time_ms: now_ms,
                         };
                         last_ids[k][speed] = dirty.last_id;
-                        market.publish_depth(diff, &mut held_back[k * market.speeds.len() + speed]);
+                        let slot = k * market.speeds.len() + speed;
+                        let action =
+                            stream_faults[slot].next(&market.faults, &[walk.symbol.as_str()]);
+                        market.publish_depth(diff, action, &mut held_back[slot]);
                     }
                 }
             }
         });
     }
 
-    /// Sends a diff through the depth faults (skip, duplicate, reorder).
-    fn publish_depth(&self, diff: DepthDiff, held: &mut Option<DepthDiff>) {
-        let f = &self.faults;
-        if !f.depth_targets(&diff.symbol) {
-            let _ = self.depth.send(Arc::new(diff));
-            return;
-        }
-        if take_one(&f.depth_skip) {
-            return;
-        }
-        if held.is_none() && take_one(&f.depth_reorder) {
-            *held = Some(diff);
-            return;
+    /// Sends a diff as the stream's fault plan says.
+    fn publish_depth(&self, diff: DepthDiff, action: DepthAction, held: &mut Option<DepthDiff>) {
+        match action {
+            DepthAction::Skip => return,
+            DepthAction::HoldBack if held.is_none() => {
+                *held = Some(diff);
+                return;
+            }
+            _ => {}
         }
         let diff = Arc::new(diff);
         let _ = self.depth.send(diff.clone());
-        if take_one(&f.depth_duplicate) {
+        if action == DepthAction::Duplicate {
             let _ = self.depth.send(diff);
         }
         if let Some(late) = held.take() {

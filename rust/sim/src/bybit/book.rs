@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Category;
 use crate::book::{Lots, Side, Ticks};
-use crate::market::{Market, take_one};
+use crate::market::{DepthAction, Market, StreamFaults};
 
 pub const DEPTHS: [usize; 4] = [1, 50, 200, 1000];
 
@@ -46,6 +46,7 @@ struct View {
     asks: BTreeMap<Ticks, Lots>,
     last_sent: Option<Instant>,
     restarted: bool,
+    faults: StreamFaults,
 }
 
 type Key = (Category, String, usize);
@@ -211,32 +212,37 @@ impl Topics {
                 view.asks = asks;
                 view.last_sent = Some(now);
                 view.restarted = false;
-                outgoing.push(BookMessage {
-                    category,
-                    symbol: name.clone(),
-                    depth,
-                    snapshot,
-                    u: view.u,
-                    seq: view.seq,
-                    ts,
-                    bids: msg_bids,
-                    asks: msg_asks,
-                });
+                let topic_name = format!("{depth}.{name}");
+                let action = if snapshot {
+                    DepthAction::Send
+                } else {
+                    view.faults
+                        .next(&market.faults, &[name.as_str(), topic_name.as_str()])
+                };
+                outgoing.push((
+                    action,
+                    BookMessage {
+                        category,
+                        symbol: name.clone(),
+                        depth,
+                        snapshot,
+                        u: view.u,
+                        seq: view.seq,
+                        ts,
+                        bids: msg_bids,
+                        asks: msg_asks,
+                    },
+                ));
             }
         }
         drop(ex);
-        let faults = &market.faults;
-        for message in outgoing {
-            // A fault may target a symbol, or one topic as "DEPTH.SYMBOL".
-            let targeted = !message.snapshot
-                && (faults.depth_targets(&message.symbol)
-                    || faults.depth_targets(&format!("{}.{}", message.depth, message.symbol)));
-            if targeted && take_one(&faults.depth_skip) {
+        for (action, message) in outgoing {
+            if action == DepthAction::Skip {
                 continue;
             }
             let message = Arc::new(message);
             let _ = self.messages.send(message.clone());
-            if targeted && take_one(&faults.depth_duplicate) {
+            if action == DepthAction::Duplicate {
                 let _ = self.messages.send(message);
             }
         }
