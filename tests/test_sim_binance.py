@@ -7,6 +7,8 @@ library over real loopback sockets.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import socket
 import time
@@ -435,3 +437,74 @@ async def test_drop_and_lifetime_close_connections() -> None:
             with pytest.raises(websockets.ConnectionClosed):
                 await read_until_closed(ws)
             assert 0.4 < asyncio.get_running_loop().time() - started < 5
+
+
+@pytest.mark.asyncio
+async def test_spot_user_data_over_the_ws_api(frozen_sim: Simulator) -> None:
+    credentials = frozen_sim.account("binance")
+    endpoints = frozen_sim.endpoints("binance", "spot")
+    assert endpoints.ws_api is not None
+    async with websockets.connect(endpoints.ws_api) as ws:
+        params: dict[str, Any] = {"apiKey": credentials.api_key, "timestamp": int(time.time() * 1000)}
+        payload = "&".join(f"{k}={v}" for k, v in sorted(params.items()))
+        params["signature"] = hmac.new(
+            credentials.api_secret.encode(), payload.encode(), hashlib.sha256
+        ).hexdigest()
+        await ws.send(
+            json.dumps({"id": "sub-1", "method": "userDataStream.subscribe.signature", "params": params})
+        )
+        reply = await recv_json(ws)
+        assert (reply["id"], reply["status"], reply["result"]) == ("sub-1", 200, {"subscriptionId": 0})
+        assert reply["rateLimits"][0]["rateLimitType"] == "REQUEST_WEIGHT"
+        bought = (
+            spot(frozen_sim)
+            .request(
+                "POST",
+                "/api/v3/order",
+                {"symbol": "ETHUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.0100"},
+                signed=True,
+            )
+            .body
+        )
+        report = await first(ws, lambda m: m.get("event", {}).get("x") == "TRADE", "TRADE execution report")
+        assert report["subscriptionId"] == 0
+        event = report["event"]
+        assert (event["e"], event["i"], event["s"]) == ("executionReport", bought["orderId"], "ETHUSDT")
+        assert Decimal(event["l"]) == Decimal(bought["fills"][0]["qty"])
+        position = await first(
+            ws, lambda m: m.get("event", {}).get("e") == "outboundAccountPosition", "balances"
+        )
+        assert {b["a"] for b in position["event"]["B"]} == {"ETH", "USDT"}
+        await ws.send(json.dumps({"id": 2, "method": "userDataStream.unsubscribe", "params": {}}))
+        reply = await first(ws, lambda m: m.get("id") == 2, "unsubscribe reply")
+        assert reply["status"] == 200
+        terminated = await first(ws, lambda m: "event" in m, "eventStreamTerminated")
+        assert terminated["event"]["e"] == "eventStreamTerminated"
+
+
+@pytest.mark.asyncio
+async def test_usdm_listen_key_stream_and_expiry(frozen_sim: Simulator) -> None:
+    client = usdm(frozen_sim)
+    key = client.request("POST", "/fapi/v1/listenKey").body["listenKey"]
+    private = frozen_sim.endpoints("binance", "usdm").ws_private
+    async with websockets.connect(f"{private}/ws/{key}") as ws:
+        placed = client.request(
+            "POST",
+            "/fapi/v1/order",
+            {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.002"},
+            signed=True,
+        ).body
+        update = await first(
+            ws, lambda m: m.get("e") == "ORDER_TRADE_UPDATE" and m["o"]["X"] == "FILLED", "fill"
+        )
+        assert update["o"]["i"] == placed["orderId"]
+        account = await first(ws, lambda m: m.get("e") == "ACCOUNT_UPDATE", "ACCOUNT_UPDATE")
+        assert account["a"]["P"][0]["pa"] == "0.002"
+        frozen_sim.native.expire_listen_keys()
+        expired = await first(ws, lambda m: m.get("e") == "listenKeyExpired", "listenKeyExpired")
+        assert expired["listenKey"] == key
+    # An expired key is refused, and keepalive no longer knows it.
+    with pytest.raises(websockets.ConnectionClosed):
+        async with websockets.connect(f"{private}/ws/{key}") as ws:
+            await recv_json(ws)
+    assert client.request("PUT", "/fapi/v1/listenKey").body["code"] == -1125

@@ -270,6 +270,20 @@ impl NativeSimulator {
         })
     }
 
+    /// Expires every Binance USD-M listen key now (their streams get `listenKeyExpired`).
+    fn expire_listen_keys(&self) {
+        let usdm = &self.inner.binance_usdm;
+        let now = usdm.market.clock.now_ms();
+        for (_, expires) in usdm
+            .listen_keys
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values_mut()
+        {
+            *expires = now;
+        }
+    }
+
     /// Restarts the venue. Bybit: book topics start over at u=1 with a snapshot, on the open
     /// connections. Binance: every connection drops.
     fn restart(&self, py: Python<'_>, venue: Venue) -> PyResult<()> {

@@ -197,6 +197,8 @@ pub enum Event {
         order: Box<Order>,
         kind: ExecKind,
         fill: Option<FillRec>,
+        /// Unique per execution report (Binance `I`), increasing.
+        seq: u64,
     },
     Balances {
         account: usize,
@@ -273,6 +275,7 @@ pub struct Exchange {
     pub accounts: Vec<Account>,
     pub orders: HashMap<u64, Order>,
     next_order_id: u64,
+    exec_seq: std::sync::atomic::AtomicU64,
     events: broadcast::Sender<Arc<Event>>,
 }
 
@@ -312,6 +315,7 @@ impl Exchange {
             accounts: Vec::new(),
             orders: HashMap::new(),
             next_order_id: first_order_id,
+            exec_seq: std::sync::atomic::AtomicU64::new(0),
             events: broadcast::channel(1 << 16).0,
         }
     }
@@ -700,11 +704,16 @@ impl Exchange {
 
     fn report(&self, id: u64, kind: ExecKind, fill: Option<FillRec>) {
         let order = &self.orders[&id];
+        let seq = self
+            .exec_seq
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
         self.emit(Event::Execution {
             account: order.account,
             order: Box::new(order.clone()),
             kind,
             fill,
+            seq,
         });
     }
 

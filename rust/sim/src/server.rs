@@ -70,8 +70,13 @@ fn binance_router(state: Arc<BinanceState>) -> Router {
         .route("/ws", get(binance::ws::bare))
         .route("/ws/{name}", get(binance::ws::raw))
         .route("/stream", get(binance::ws::combined));
-    if !state.spot() {
+    if state.spot() {
+        router = router.route("/ws-api/v3", get(binance::user::ws_api));
+    } else {
         router = router
+            .route("/private/ws", get(binance::user::private_bare))
+            .route("/private/ws/{key}", get(binance::user::private_raw))
+            .route("/private/stream", get(binance::user::private_combined))
             .route("/{route}/ws/{name}", get(binance::ws::routed_raw))
             .route("/{route}/stream", get(binance::ws::routed_combined));
     }
