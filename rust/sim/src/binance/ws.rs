@@ -231,7 +231,10 @@ impl Session {
         let valid_id = match &id {
             Value::Null => true,
             Value::Number(n) => n.is_i64(),
-            Value::String(s) => s.len() <= 36 && s.bytes().all(|b| b.is_ascii_alphanumeric()),
+            // The docs say alphanumeric; the venue also takes the UUIDs Binance's own SDK sends.
+            Value::String(s) => {
+                s.len() <= 36 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            }
             _ => false,
         };
         if !valid_id {
