@@ -282,3 +282,95 @@ def test_pybit_websockets(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> No
     finally:
         public_ws.exit()
         private_ws.exit()
+
+
+# --- ccxt (REST) and ccxt.pro (WebSocket) -------------------------------------------------------
+
+
+def point_ccxt_at(exchange: Any, rest: str, families: dict[str, str] | None = None) -> None:
+    """Allowed knob: the URL fields (DESIGN.md decision 6). REST families keep their path."""
+    import re
+
+    api = exchange.urls["api"]
+    for key, value in list(api.items()):
+        if isinstance(value, str):
+            api[key] = re.sub(r"^https://[^/]+", rest, value)
+    for key, base in (families or {}).items():
+        api[key] = re.sub(r"^https?://[^/]+", base, api[key])
+
+
+@pytest.mark.asyncio
+async def test_ccxt_binance_spot(sim: Simulator) -> None:
+    import ccxt.pro as ccxtpro
+
+    keys = sim.account("binance")
+    spot = sim.endpoints("binance", "spot")
+    ex = ccxtpro.binance({"apiKey": keys.api_key, "secret": keys.api_secret})
+    ex.options["fetchMarkets"] = {"types": ["spot"]}
+    point_ccxt_at(ex, spot.rest)
+    ex.urls["api"]["ws"]["spot"] = f"{spot.ws_public}/stream"
+    try:
+        markets = await ex.load_markets()
+        assert "BTC/USDT" in markets
+        book = await ex.fetch_order_book("BTC/USDT", 5)
+        assert len(book["bids"]) == 5
+        ticker = await ex.fetch_ticker("BTC/USDT")
+        assert ticker["bid"] < ticker["ask"]
+        order = await ex.create_order("BTC/USDT", "limit", "buy", 0.001, book["bids"][0][0] - 100)
+        assert order["status"] == "open"
+        assert [o["id"] for o in await ex.fetch_open_orders("BTC/USDT")] == [order["id"]]
+        await ex.cancel_order(order["id"], "BTC/USDT")
+        balance = await ex.fetch_balance()
+        assert balance["USDT"]["free"] > 0
+        watched = await asyncio.wait_for(ex.watch_order_book("BTC/USDT"), 15)
+        assert watched["bids"][0][0] < watched["asks"][0][0]
+        trades = await asyncio.wait_for(ex.watch_trades("BTC/USDT"), 15)
+        assert trades[0]["symbol"] == "BTC/USDT"
+    finally:
+        await ex.close()
+
+
+@pytest.mark.asyncio
+async def test_ccxt_binance_usdm(sim: Simulator) -> None:
+    import ccxt.async_support as ccxt
+
+    keys = sim.account("binance")
+    ex = ccxt.binanceusdm({"apiKey": keys.api_key, "secret": keys.api_secret})
+    # USD-M clients read wallet listings from the spot host's /sapi.
+    point_ccxt_at(ex, sim.endpoints("binance", "usdm").rest, {"sapi": sim.endpoints("binance", "spot").rest})
+    try:
+        await ex.load_markets()
+        book = await ex.fetch_order_book("BTC/USDT:USDT", 5)
+        order = await ex.create_order("BTC/USDT:USDT", "limit", "buy", 0.002, book["bids"][0][0] - 50)
+        assert order["status"] == "open"
+        await ex.cancel_order(order["id"], "BTC/USDT:USDT")
+        await ex.create_order("BTC/USDT:USDT", "market", "sell", 0.002)
+        positions = await ex.fetch_positions(["BTC/USDT:USDT"])
+        assert any(p["contracts"] for p in positions)
+        assert (await ex.fetch_balance())["USDT"]["total"] > 0
+    finally:
+        await ex.close()
+
+
+@pytest.mark.asyncio
+async def test_ccxt_bybit_linear(sim: Simulator) -> None:
+    import ccxt.pro as ccxtpro
+
+    keys = sim.account("bybit")
+    linear = sim.endpoints("bybit", "linear")
+    ex = ccxtpro.bybit({"apiKey": keys.api_key, "secret": keys.api_secret})
+    ex.options["fetchMarkets"] = {"types": ["linear"]}
+    ex.urls["api"]["public"] = ex.urls["api"]["private"] = linear.rest
+    ex.urls["api"]["ws"]["public"]["linear"] = linear.ws_public
+    try:
+        await ex.load_markets()
+        book = await ex.fetch_order_book("BTC/USDT:USDT", 5)
+        order = await ex.create_order("BTC/USDT:USDT", "limit", "buy", 0.001, book["bids"][0][0] - 100)
+        assert [o["id"] for o in await ex.fetch_open_orders("BTC/USDT:USDT")] == [order["id"]]
+        await ex.cancel_order(order["id"], "BTC/USDT:USDT")
+        balance = await ex.fetch_balance()
+        assert balance["USDT"]["total"] > 0
+        watched = await asyncio.wait_for(ex.watch_order_book("BTC/USDT:USDT"), 15)
+        assert watched["bids"][0][0] < watched["asks"][0][0]
+    finally:
+        await ex.close()

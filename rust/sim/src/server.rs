@@ -69,7 +69,8 @@ fn binance_router(state: Arc<BinanceState>) -> Router {
     let mut router = Router::new()
         .route("/ws", get(binance::ws::bare))
         .route("/ws/{name}", get(binance::ws::raw))
-        .route("/stream", get(binance::ws::combined));
+        .route("/stream", get(binance::ws::combined))
+        .route("/stream/{n}", get(binance::ws::combined));
     if state.spot() {
         router = router.route("/ws-api/v3", get(binance::user::ws_api));
     } else {

@@ -139,6 +139,10 @@ enum Endpoint {
     PositionRisk,
     SymbolConfig,
     Leverage,
+    /// Spot-host wallet and margin listings some clients read at start-up (ccxt's load_markets).
+    CapitalConfig,
+    MarginPairs,
+    LeverageBracket,
 }
 
 /// `(endpoint, signed)` for a method and path of this market.
@@ -162,6 +166,10 @@ fn route(spot: bool, method: &Method, path: &str) -> Option<(Endpoint, bool)> {
             ("GET", "/api/v3/account") => (Account, true),
             ("GET", "/api/v3/myTrades") => (MyTrades, true),
             (_, "/api/v3/userDataStream") => (RetiredListenKey, false),
+            ("GET", "/sapi/v1/capital/config/getall") => (CapitalConfig, true),
+            ("GET", "/sapi/v1/margin/allPairs" | "/sapi/v1/margin/isolated/allPairs") => {
+                (MarginPairs, true)
+            }
             _ => return None,
         }
     } else {
@@ -184,6 +192,7 @@ fn route(spot: bool, method: &Method, path: &str) -> Option<(Endpoint, bool)> {
             ("GET", "/fapi/v1/userTrades") => (MyTrades, true),
             ("GET", "/fapi/v1/symbolConfig") => (SymbolConfig, true),
             ("POST", "/fapi/v1/leverage") => (Leverage, true),
+            ("GET", "/fapi/v1/leverageBracket") => (LeverageBracket, true),
             ("POST", "/fapi/v1/listenKey") => (ListenKeyCreate, false),
             ("PUT", "/fapi/v1/listenKey") => (ListenKeyKeepalive, false),
             ("DELETE", "/fapi/v1/listenKey") => (ListenKeyClose, false),
@@ -266,7 +275,9 @@ fn weight(spot: bool, endpoint: Endpoint, params: &Params) -> u32 {
             }
         }
         (false, Account | Balance | PositionRisk | MyTrades) => 5,
-        (_, SymbolConfig | Leverage) => 1,
+        (_, SymbolConfig | Leverage | LeverageBracket) => 1,
+        (_, CapitalConfig) => 10,
+        (_, MarginPairs) => 1,
         (_, RetiredListenKey | ListenKeyCreate | ListenKeyKeepalive | ListenKeyClose) => 1,
         (true, Balance | PositionRisk) => 5,
     }
@@ -624,6 +635,34 @@ fn dispatch(
             listen_key(st, endpoint, headers, now)
         }
         MyTrades => my_trades(st, acct(), params),
+        CapitalConfig => {
+            let ex = st.market.lock();
+            let list: Vec<Value> = ex.accounts[acct()]
+                .balances
+                .iter()
+                .map(|(asset, b)| {
+                    json!({"coin": asset, "name": asset, "free": fixed(b.free, 8), "locked": fixed(b.locked, 8),
+                        "freeze": "0", "withdrawing": "0", "ipoing": "0", "ipoable": "0", "storage": "0",
+                        "isLegalMoney": false, "trading": true, "depositAllEnable": false, "withdrawAllEnable": false,
+                        "networkList": []})
+                })
+                .collect();
+            Ok(Value::Array(list))
+        }
+        // No margin trading in the simulator.
+        MarginPairs => Ok(json!([])),
+        LeverageBracket => {
+            let ex = st.market.lock();
+            let filter = params.get("symbol");
+            let list: Vec<Value> = ex
+                .symbols
+                .keys()
+                .filter(|s| filter.is_none_or(|f| f == s.as_str()))
+                .map(|s| json!({"symbol": s, "brackets": [{"bracket": 1, "initialLeverage": 125, "notionalCap": 1_000_000,
+                    "notionalFloor": 0, "maintMarginRatio": 0.004, "cum": 0.0}]}))
+                .collect();
+            Ok(Value::Array(list))
+        }
     }
 }
 

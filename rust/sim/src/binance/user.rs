@@ -168,8 +168,21 @@ pub async fn private_combined(
     ws.on_upgrade(move |socket| listen_key_session(st, socket, keys, true))
 }
 
-pub async fn private_bare(State(st): State<Arc<BinanceState>>, ws: WebSocketUpgrade) -> Response {
-    ws.on_upgrade(move |socket| listen_key_session(st, socket, Vec::new(), true))
+/// `/private/ws`, optionally with `?listenKey=` (the form ccxt.pro uses).
+pub async fn private_bare(
+    State(st): State<Arc<BinanceState>>,
+    RawQuery(query): RawQuery,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(&query.unwrap_or_default()).unwrap_or_default();
+    let keys: Vec<String> = pairs
+        .into_iter()
+        .filter(|(k, _)| k == "listenKey")
+        .map(|(_, v)| v)
+        .collect();
+    let combined = keys.is_empty();
+    ws.on_upgrade(move |socket| listen_key_session(st, socket, keys, combined))
 }
 
 fn key_account(st: &BinanceState, key: &str, now: i64) -> Option<(usize, i64)> {

@@ -126,7 +126,17 @@ pub async fn raw(
     ws: WebSocketUpgrade,
 ) -> Response {
     let route = unrouted(&st);
-    ws.on_upgrade(move |socket| session(st, socket, route, vec![name], false))
+    ws.on_upgrade(move |socket| session(st, socket, route, initial_stream(name), false))
+}
+
+/// `/ws/<n>` with a number is a bare connection some clients open per subscription group
+/// (ccxt.pro); anything else names a stream.
+fn initial_stream(name: String) -> Vec<String> {
+    if name.bytes().all(|b| b.is_ascii_digit()) {
+        Vec::new()
+    } else {
+        vec![name]
+    }
 }
 
 /// USD-M without a routed path behaves as `/public` (PROTOCOLS.md section 0).

@@ -53,6 +53,10 @@ enum Endpoint {
     Wallet,
     Positions,
     SetLeverage,
+    /// Account metadata clients read before trading (ccxt's load_markets and first private call).
+    CoinInfo,
+    ApiKeyInfo,
+    AccountInfo,
 }
 
 /// A signed endpoint's per-UID limit: `(name, linear per second, spot per second)`.
@@ -78,6 +82,9 @@ fn route(method: &Method, path: &str) -> Option<(Endpoint, Option<UidLimit>)> {
         ("POST", "/v5/position/set-leverage") => {
             (SetLeverage, Some(("position/set-leverage", 10, 10)))
         }
+        ("GET", "/v5/asset/coin/query-info") => (CoinInfo, Some(("asset/coin/query-info", 5, 5))),
+        ("GET", "/v5/user/query-api") => (ApiKeyInfo, Some(("user/query-api", 10, 10))),
+        ("GET", "/v5/account/info") => (AccountInfo, Some(("account/info", 50, 50))),
         _ => return None,
     })
 }
@@ -291,8 +298,38 @@ fn dispatch(
             json!({"timeSecond": (now / 1000).to_string(), "timeNano": format!("{}000000", now)}),
         );
     }
-    if endpoint == Wallet {
-        return wallet(st, account.expect("signed"), params);
+    match endpoint {
+        Wallet => return wallet(st, account.expect("signed"), params),
+        CoinInfo => {
+            let ex = st.spot.lock();
+            let rows: Vec<Value> = ex.accounts[account.expect("signed")]
+                .balances
+                .keys()
+                .map(|c| json!({"name": c, "coin": c, "remainAmount": "1000000", "chains": []}))
+                .collect();
+            return Ok(json!({"rows": rows}));
+        }
+        ApiKeyInfo => {
+            let key = st.spot.lock().accounts[account.expect("signed")]
+                .api_key
+                .clone();
+            return Ok(
+                json!({"id": "1", "note": "tradewire-sim", "apiKey": key, "readOnly": 0, "secret": "",
+                "permissions": {"ContractTrade": ["Order", "Position"], "Spot": ["SpotTrade"], "Wallet": [],
+                    "Options": [], "Derivatives": [], "CopyTrading": [], "BlockTrade": [], "Exchange": [], "NFT": []},
+                "ips": ["*"], "type": 1, "deadlineDay": -1, "expiredAt": "", "createdAt": "", "unified": 1, "uta": 1,
+                "userID": 1000 + account.expect("signed"), "inviterID": 0, "vipLevel": "No VIP", "mktMakerLevel": "0",
+                "affiliateID": 0, "rsaPublicKey": "", "isMaster": true}),
+            );
+        }
+        AccountInfo => {
+            return Ok(
+                json!({"unifiedMarginStatus": 6, "marginMode": "REGULAR_MARGIN", "isMasterTrader": false,
+                "spotHedgingStatus": "OFF", "updatedTime": now.to_string(), "dcpStatus": "OFF", "timeWindow": 10,
+                "smpGroup": 0}),
+            );
+        }
+        _ => {}
     }
     let category = category.ok_or_else(|| fail(10001, "params error: category is invalid"))?;
     let market = st.market(category);
@@ -537,7 +574,7 @@ fn dispatch(
                 .map_err(|_| fail(10001, "params error: leverage invalid"))?;
             Ok(json!({}))
         }
-        Time | Wallet => unreachable!("handled above"),
+        Time | Wallet | CoinInfo | ApiKeyInfo | AccountInfo => unreachable!("handled above"),
     }
 }
 
