@@ -508,3 +508,44 @@ async def test_usdm_listen_key_stream_and_expiry(frozen_sim: Simulator) -> None:
         async with websockets.connect(f"{private}/ws/{key}") as ws:
             await recv_json(ws)
     assert client.request("PUT", "/fapi/v1/listenKey").body["code"] == -1125
+
+
+def test_ground_truth_ledger_matches_the_wire(frozen_sim: Simulator) -> None:
+    import tradewire as tw
+
+    client = spot(frozen_sim)
+    bid, _ = frozen_sim.best("binance", "spot", "BTCUSDT")
+    placed = client.request(
+        "POST",
+        "/api/v3/order",
+        {
+            "symbol": "BTCUSDT",
+            "side": "BUY",
+            "type": "LIMIT",
+            "timeInForce": "GTC",
+            "quantity": "0.00500",
+            "price": str(bid - 5),
+            "newClientOrderId": "truth-1",
+        },
+        signed=True,
+    ).body
+    (order,) = frozen_sim.orders("binance", "spot")
+    assert (order.order_id, order.client_order_id, order.status) == (
+        str(placed["orderId"]),
+        "truth-1",
+        tw.OrderStatus.NEW,
+    )
+    assert (order.price, order.qty, order.filled_qty) == (bid - 5, Decimal("0.005"), 0)
+    wire = {b["asset"]: b for b in client.request("GET", "/api/v3/account", signed=True).body["balances"]}
+    truth = frozen_sim.balances("binance", "spot")
+    assert {a: (Decimal(b["free"]), Decimal(b["locked"])) for a, b in wire.items()} == {
+        a: (b.free, b.locked) for a, b in truth.items()
+    }
+    usdm(frozen_sim).request(
+        "POST",
+        "/fapi/v1/order",
+        {"symbol": "ETHUSDT", "side": "SELL", "type": "MARKET", "quantity": "0.100"},
+        signed=True,
+    )
+    position = frozen_sim.positions("binance", "usdm")["ETHUSDT"]
+    assert (position.side, position.size) == (tw.PositionSide.SHORT, Decimal("0.1"))

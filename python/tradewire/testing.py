@@ -7,7 +7,7 @@ from types import TracebackType
 from typing import Literal, Self, overload
 
 from . import _native
-from ._native import Gap, Level, Market, Producer, Ticker, Trade, Venue
+from ._native import Balance, Gap, Level, Market, Order, Position, Producer, Ticker, Trade, Venue
 from .endpoints import Credentials, Endpoints
 from .streams import Stream
 
@@ -156,6 +156,18 @@ class Simulator:
     ) -> tuple[int, list[Level], list[Level]]:
         """The true book: ``(update_id, bids best first, asks best first)``."""
         return self.native.book(_venue(venue), _market(market), symbol, depth)
+
+    def orders(self, venue: Venue | str, market: Market | str) -> list[Order]:
+        """The simulator's own record of every order of the account, oldest first."""
+        return self.native.orders(_venue(venue), _market(market))
+
+    def balances(self, venue: Venue | str, market: Market | str) -> dict[str, Balance]:
+        """The simulator's ledger of the account's funds, by asset."""
+        return {b.asset: b for b in self.native.balances(_venue(venue), _market(market))}
+
+    def positions(self, venue: Venue | str, market: Market | str) -> dict[str, Position]:
+        """The simulator's open positions of the account, by symbol."""
+        return {p.symbol: p for p in self.native.positions(_venue(venue), _market(market))}
 
     def best(self, venue: Venue | str, market: Market | str, symbol: str) -> tuple[Decimal, Decimal]:
         """True best bid and ask prices."""

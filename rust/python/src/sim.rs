@@ -14,7 +14,9 @@ use tradewire_sim::market::Market as SimMarket;
 use tradewire_sim::{SimConfig, Simulator, Timing};
 
 use crate::errors::IntoPyResult;
-use crate::model::{Level, Market, Venue};
+use crate::model::{Balance, Level, Market, Order, Position, Venue};
+use tradewire_core::model as m;
+use tradewire_sim::exchange::{self as sx, Exchange};
 
 /// `(rest, ws_public, ws_market, ws_private, ws_api)`.
 type EndpointUrls = (
@@ -333,6 +335,126 @@ impl NativeSimulator {
                 .collect()
         };
         Ok((state.book.update_id, side(Side::Buy), side(Side::Sell)))
+    }
+}
+
+/// The simulator's order as a tradewire `Order` (ground truth for tests).
+fn truth_order(ex: &Exchange, o: &sx::Order, source: m::Source) -> m::Order {
+    let spec = &ex.symbols[&o.symbol].spec;
+    let filled = spec.qty(o.filled);
+    let status = match o.status {
+        sx::Status::New => m::OrderStatus::New,
+        sx::Status::PartiallyFilled => m::OrderStatus::PartiallyFilled,
+        sx::Status::Filled => m::OrderStatus::Filled,
+        sx::Status::Canceled => m::OrderStatus::Canceled,
+        sx::Status::Rejected => m::OrderStatus::Rejected,
+        sx::Status::Expired => m::OrderStatus::Expired,
+    };
+    let tif = match o.tif {
+        sx::Tif::Gtc => m::TimeInForce::Gtc,
+        sx::Tif::Ioc => m::TimeInForce::Ioc,
+        sx::Tif::Fok => m::TimeInForce::Fok,
+        sx::Tif::PostOnly => m::TimeInForce::PostOnly,
+    };
+    let order_id = if source.venue == m::Venue::Bybit {
+        tradewire_sim::bybit::order_id_str(o.id)
+    } else {
+        o.id.to_string()
+    };
+    m::Order {
+        source,
+        symbol: m::Symbol::new(&o.symbol),
+        order_id: m::Id::new(&order_id),
+        client_order_id: m::Id::new(&o.client_id),
+        side: if o.side == Side::Buy {
+            m::Side::Buy
+        } else {
+            m::Side::Sell
+        },
+        order_type: if o.kind == sx::OrderKind::Market {
+            m::OrderType::Market
+        } else {
+            m::OrderType::Limit
+        },
+        time_in_force: Some(tif),
+        price: o.price.map(|p| spec.price(p)),
+        qty: (o.lots > 0).then(|| spec.qty(o.lots)),
+        quote_qty: o.quote_qty,
+        filled_qty: filled,
+        avg_price: (o.filled > 0).then(|| o.cum_quote / filled),
+        status,
+        reduce_only: o.reduce_only,
+        created_time_ms: o.created_ms,
+        updated_time_ms: o.updated_ms,
+    }
+}
+
+#[pymethods]
+impl NativeSimulator {
+    /// Ground truth: every order of the simulated account on a market, oldest first.
+    fn orders(&self, py: Python<'_>, venue: Venue, market: Market) -> PyResult<Vec<Order>> {
+        let source = m::Source {
+            venue: venue.into(),
+            market: market.into(),
+        };
+        let ex = self.market(py, venue, market)?.lock();
+        let mut orders: Vec<&sx::Order> = ex.orders.values().filter(|o| o.account == 0).collect();
+        orders.sort_by_key(|o| o.id);
+        Ok(orders
+            .into_iter()
+            .map(|o| Order(truth_order(&ex, o, source)))
+            .collect())
+    }
+
+    /// Ground truth: the account's balances on a market (free and locked per asset).
+    fn balances(&self, py: Python<'_>, venue: Venue, market: Market) -> PyResult<Vec<Balance>> {
+        let ex = self.market(py, venue, market)?.lock();
+        Ok(ex.accounts[0]
+            .balances
+            .iter()
+            .map(|(asset, b)| {
+                Balance(m::Balance {
+                    venue: venue.into(),
+                    market: market.into(),
+                    asset: asset.clone(),
+                    free: b.free,
+                    locked: b.locked,
+                    exchange_time_ms: 0,
+                })
+            })
+            .collect())
+    }
+
+    /// Ground truth: the account's open positions on a derivatives market.
+    fn positions(&self, py: Python<'_>, venue: Venue, market: Market) -> PyResult<Vec<Position>> {
+        let source = m::Source {
+            venue: venue.into(),
+            market: market.into(),
+        };
+        let ex = self.market(py, venue, market)?.lock();
+        Ok(ex.accounts[0]
+            .positions
+            .iter()
+            .filter(|(_, p)| !p.size.is_zero())
+            .map(|(symbol, p)| {
+                Position(m::Position {
+                    source,
+                    symbol: m::Symbol::new(symbol),
+                    side: if p.size.is_sign_positive() {
+                        m::PositionSide::Long
+                    } else {
+                        m::PositionSide::Short
+                    },
+                    size: p.size.abs(),
+                    entry_price: p.entry,
+                    unrealized_pnl: ex.unrealized(0, symbol),
+                    leverage: p.leverage,
+                    liquidation_price: None,
+                    mark_price: Some(ex.mark(symbol)),
+                    exchange_time_ms: p.updated_ms,
+                })
+            })
+            .collect())
     }
 }
 
