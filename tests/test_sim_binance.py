@@ -535,7 +535,7 @@ def test_ground_truth_ledger_matches_the_wire(frozen_sim: Simulator) -> None:
         "truth-1",
         tw.OrderStatus.NEW,
     )
-    assert (order.price, order.qty, order.filled_qty) == (bid - 5, Decimal("0.005"), 0)
+    assert (order.price, order.qty, order.filled_qty) == (bid - 5, Decimal("0.005"), Decimal(0))
     wire = {b["asset"]: b for b in client.request("GET", "/api/v3/account", signed=True).body["balances"]}
     truth = frozen_sim.balances("binance", "spot")
     assert {a: (Decimal(b["free"]), Decimal(b["locked"])) for a, b in wire.items()} == {
