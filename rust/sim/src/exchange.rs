@@ -250,6 +250,49 @@ pub struct SymbolState {
     pub trade_count: u64,
 }
 
+/// 24 h figures as tickers report them.
+#[derive(Debug, Clone, Copy)]
+pub struct Stats24h {
+    pub change: Decimal,
+    /// `change / open` as a fraction (Binance prints it ×100, Bybit as is).
+    pub change_ratio: Decimal,
+    pub vwap: Decimal,
+    pub first_trade: u64,
+    pub last_trade: u64,
+    pub last_qty: Decimal,
+}
+
+impl SymbolState {
+    pub fn stats(&self) -> Stats24h {
+        let change = self.last_price - self.open_24h;
+        Stats24h {
+            change,
+            change_ratio: if self.open_24h.is_zero() {
+                Decimal::ZERO
+            } else {
+                change / self.open_24h
+            },
+            vwap: if self.volume_24h.is_zero() {
+                self.last_price
+            } else {
+                self.quote_volume_24h / self.volume_24h
+            },
+            first_trade: self.recent_trades.front().map_or(0, |t| t.0),
+            last_trade: self.recent_trades.back().map_or(0, |t| t.0),
+            last_qty: self.recent_trades.back().map_or(Decimal::ZERO, |t| t.2),
+        }
+    }
+
+    /// Best price and size on a side; zeros when the side is empty.
+    pub fn top(&self, side: Side) -> (Decimal, Decimal) {
+        self.book
+            .best(side)
+            .map_or((Decimal::ZERO, Decimal::ZERO), |(p, q)| {
+                (self.spec.price(p), self.spec.qty(q))
+            })
+    }
+}
+
 /// A new order as requested.
 #[derive(Debug, Clone)]
 pub struct NewOrder {

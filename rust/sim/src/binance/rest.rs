@@ -830,35 +830,27 @@ fn ticker(st: &BinanceState, params: &Params, now: i64) -> Answer {
         } else {
             (s.spec.price_decimals(), s.spec.qty_decimals())
         };
-        let change = s.last_price - s.open_24h;
-        let pct = if s.open_24h.is_zero() {
-            Decimal::ZERO
-        } else {
-            (change / s.open_24h * Decimal::from(100)).round_dp(3)
-        };
-        let vwap = if s.volume_24h.is_zero() {
-            s.last_price
-        } else {
-            s.quote_volume_24h / s.volume_24h
-        };
-        let (first, last) = (
-            s.recent_trades.front().map_or(0, |t| t.0),
-            s.recent_trades.back().map_or(0, |t| t.0),
+        let st = s.stats();
+        let (change, vwap, first, last, last_qty) = (
+            st.change,
+            st.vwap,
+            st.first_trade,
+            st.last_trade,
+            st.last_qty,
         );
-        let last_qty = s.recent_trades.back().map_or(Decimal::ZERO, |t| t.2);
+        let pct = (st.change_ratio * Decimal::from(100)).round_dp(3);
         let mut v = json!({"symbol": s.spec.name, "priceChange": fixed(change, pd), "priceChangePercent": fixed(pct, 3),
             "weightedAvgPrice": fixed(vwap, pd), "lastPrice": fixed(s.last_price, pd), "lastQty": fixed(last_qty, qd),
             "openPrice": fixed(s.open_24h, pd), "highPrice": fixed(s.high_24h, pd), "lowPrice": fixed(s.low_24h, pd),
             "volume": fixed(s.volume_24h, qd), "quoteVolume": fixed(s.quote_volume_24h, 2), "openTime": now - 86_400_000,
             "closeTime": now, "firstId": first, "lastId": last, "count": s.trade_count});
         if spot {
-            let bid = s.book.best(Side::Buy).unwrap_or((0, 0));
-            let ask = s.book.best(Side::Sell).unwrap_or((0, 0));
+            let ((b, bq), (a, aq)) = (s.top(Side::Buy), s.top(Side::Sell));
             v["prevClosePrice"] = json!(fixed(s.open_24h, pd));
-            v["bidPrice"] = json!(fixed(s.spec.price(bid.0), pd));
-            v["bidQty"] = json!(fixed(s.spec.qty(bid.1), qd));
-            v["askPrice"] = json!(fixed(s.spec.price(ask.0), pd));
-            v["askQty"] = json!(fixed(s.spec.qty(ask.1), qd));
+            v["bidPrice"] = json!(fixed(b, pd));
+            v["bidQty"] = json!(fixed(bq, qd));
+            v["askPrice"] = json!(fixed(a, pd));
+            v["askQty"] = json!(fixed(aq, qd));
         }
         v
     };
@@ -877,10 +869,9 @@ fn book_ticker(st: &BinanceState, params: &Params, now: i64) -> Answer {
         } else {
             (s.spec.price_decimals(), s.spec.qty_decimals())
         };
-        let bid = s.book.best(Side::Buy).unwrap_or((0, 0));
-        let ask = s.book.best(Side::Sell).unwrap_or((0, 0));
-        let mut v = json!({"symbol": s.spec.name, "bidPrice": fixed(s.spec.price(bid.0), pd), "bidQty": fixed(s.spec.qty(bid.1), qd),
-            "askPrice": fixed(s.spec.price(ask.0), pd), "askQty": fixed(s.spec.qty(ask.1), qd)});
+        let ((b, bq), (a, aq)) = (s.top(Side::Buy), s.top(Side::Sell));
+        let mut v = json!({"symbol": s.spec.name, "bidPrice": fixed(b, pd), "bidQty": fixed(bq, qd),
+            "askPrice": fixed(a, pd), "askQty": fixed(aq, qd)});
         if !spot {
             v["time"] = json!(now);
             v["lastUpdateId"] = json!(s.book.update_id);

@@ -408,18 +408,10 @@ impl Session {
             } else {
                 (spec.price_decimals(), spec.qty_decimals())
             };
-            let best = |side| {
-                state
-                    .book
-                    .best(side)
-                    .map_or((Decimal::ZERO, Decimal::ZERO), |(p, q)| {
-                        (spec.price(p), spec.qty(q))
-                    })
-            };
             match &s.kind {
                 Kind::BookTicker => {
-                    let (b, bq) = best(Side::Buy);
-                    let (a, aq) = best(Side::Sell);
+                    let (b, bq) = state.top(Side::Buy);
+                    let (a, aq) = state.top(Side::Sell);
                     let top = (b, bq, a, aq);
                     if self.last_book_top.get(&s.symbol) == Some(&top) {
                         continue;
@@ -483,35 +475,21 @@ fn ticker_json(ex: &Exchange, symbol: &str, mini: bool, spot: bool, now: i64) ->
         return json!({"e": "24hrMiniTicker", "E": now, "s": symbol, "c": f(s.last_price), "o": f(s.open_24h),
             "h": f(s.high_24h), "l": f(s.low_24h), "v": fixed(s.volume_24h, qd), "q": fixed(s.quote_volume_24h, 2)});
     }
-    let change = s.last_price - s.open_24h;
-    let pct = if s.open_24h.is_zero() {
-        Decimal::ZERO
-    } else {
-        (change / s.open_24h * Decimal::from(100)).round_dp(3)
-    };
-    let vwap = if s.volume_24h.is_zero() {
-        s.last_price
-    } else {
-        s.quote_volume_24h / s.volume_24h
-    };
-    let (first, last) = (
-        s.recent_trades.front().map_or(0, |t| t.0),
-        s.recent_trades.back().map_or(0, |t| t.0),
+    let st = s.stats();
+    let (change, vwap, first, last, last_qty) = (
+        st.change,
+        st.vwap,
+        st.first_trade,
+        st.last_trade,
+        st.last_qty,
     );
-    let last_qty = s.recent_trades.back().map_or(Decimal::ZERO, |t| t.2);
+    let pct = (st.change_ratio * Decimal::from(100)).round_dp(3);
     let mut v = json!({"e": "24hrTicker", "E": now, "s": symbol, "p": f(change), "P": fixed(pct, 3), "w": f(vwap),
         "c": f(s.last_price), "Q": fixed(last_qty, qd), "o": f(s.open_24h), "h": f(s.high_24h), "l": f(s.low_24h),
         "v": fixed(s.volume_24h, qd), "q": fixed(s.quote_volume_24h, 2), "O": now - 86_400_000, "C": now,
         "F": first, "L": last, "n": s.trade_count});
     if spot {
-        let best = |side| {
-            s.book
-                .best(side)
-                .map_or((Decimal::ZERO, Decimal::ZERO), |(p, q)| {
-                    (spec.price(p), spec.qty(q))
-                })
-        };
-        let ((b, bq), (a, aq)) = (best(Side::Buy), best(Side::Sell));
+        let ((b, bq), (a, aq)) = (s.top(Side::Buy), s.top(Side::Sell));
         v["x"] = json!(f(s.open_24h));
         v["b"] = json!(f(b));
         v["B"] = json!(fixed(bq, qd));

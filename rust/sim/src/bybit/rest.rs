@@ -615,22 +615,11 @@ fn instrument(spec: &crate::exchange::SymbolSpec, category: Category) -> Value {
 pub fn ticker(ex: &Exchange, symbol: &str, category: Category, stream: bool) -> Value {
     let s = &ex.symbols[symbol];
     let spec = &s.spec;
-    let pct = if s.open_24h.is_zero() {
-        Decimal::ZERO
-    } else {
-        ((s.last_price - s.open_24h) / s.open_24h).round_dp(6)
-    };
+    let pct = s.stats().change_ratio.round_dp(6);
     let mut v = json!({"symbol": symbol, "lastPrice": num(s.last_price), "highPrice24h": num(s.high_24h),
         "lowPrice24h": num(s.low_24h), "prevPrice24h": num(s.open_24h), "volume24h": num(s.volume_24h),
         "turnover24h": num(s.quote_volume_24h.round_dp(8)), "price24hPcnt": num(pct)});
-    let best = |side| {
-        s.book
-            .best(side)
-            .map_or((Decimal::ZERO, Decimal::ZERO), |(p, q)| {
-                (spec.price(p), spec.qty(q))
-            })
-    };
-    let ((b, bq), (a, aq)) = (best(Side::Buy), best(Side::Sell));
+    let ((b, bq), (a, aq)) = (s.top(Side::Buy), s.top(Side::Sell));
     if !(stream && category == Category::Spot) {
         v["bid1Price"] = json!(num(b));
         v["bid1Size"] = json!(num(bq));
