@@ -549,3 +549,65 @@ def test_ground_truth_ledger_matches_the_wire(frozen_sim: Simulator) -> None:
     )
     position = frozen_sim.positions("binance", "usdm")["ETHUSDT"]
     assert (position.side, position.size) == (tw.PositionSide.SHORT, Decimal("0.1"))
+
+
+def ed25519_sign(pem: str, payload: str) -> str:
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    key = load_pem_private_key(pem.encode(), password=None)
+    assert isinstance(key, Ed25519PrivateKey)
+    return base64.b64encode(key.sign(payload.encode())).decode()
+
+
+def test_ed25519_signed_rest(frozen_sim: Simulator) -> None:
+    import urllib.parse
+
+    keys = frozen_sim.account("binance", "ed25519")
+    assert keys.api_secret.startswith("-----BEGIN PRIVATE KEY-----")
+    rest = frozen_sim.endpoints("binance", "spot").rest
+    query = urllib.parse.urlencode({"timestamp": int(time.time() * 1000)})
+    signature = urllib.parse.quote(ed25519_sign(keys.api_secret, query), safe="")
+    client = BinanceRest(rest, keys)
+    ok = client.request("GET", f"/api/v3/account?{query}&signature={signature}")
+    assert ok.status == 200
+    assert "balances" in ok.body
+    forged = urllib.parse.quote(ed25519_sign(keys.api_secret, query + "x"), safe="")
+    bad = client.request("GET", f"/api/v3/account?{query}&signature={forged}")
+    assert (bad.status, bad.body["code"]) == (400, -1022)
+
+
+@pytest.mark.asyncio
+async def test_ed25519_session_logon_and_user_data(frozen_sim: Simulator) -> None:
+    keys = frozen_sim.account("binance", "ed25519")
+    hmac_keys = frozen_sim.account("binance")
+    ws_api = frozen_sim.endpoints("binance", "spot").ws_api
+    assert ws_api is not None
+    async with websockets.connect(ws_api) as ws:
+        await ws.send(json.dumps({"id": 1, "method": "userDataStream.subscribe", "params": {}}))
+        assert (await recv_json(ws))["error"]["code"] == -2015, "not logged on yet"
+        params: dict[str, Any] = {"apiKey": keys.api_key, "timestamp": int(time.time() * 1000)}
+        payload = "&".join(f"{k}={v}" for k, v in sorted(params.items()))
+        params["signature"] = ed25519_sign(keys.api_secret, payload)
+        await ws.send(json.dumps({"id": 2, "method": "session.logon", "params": params}))
+        logon = await recv_json(ws)
+        assert logon["status"] == 200
+        assert logon["result"]["apiKey"] == keys.api_key
+        await ws.send(json.dumps({"id": 3, "method": "userDataStream.subscribe", "params": {}}))
+        assert (await recv_json(ws))["result"] == {"subscriptionId": 0}
+        spot(frozen_sim).request(
+            "POST",
+            "/api/v3/order",
+            {"symbol": "SOLUSDT", "side": "SELL", "type": "MARKET", "quantity": "1.000"},
+            signed=True,
+        )
+        report = await first(
+            ws, lambda m: m.get("event", {}).get("e") == "executionReport", "execution report"
+        )
+        assert report["event"]["s"] == "SOLUSDT"
+    async with websockets.connect(ws_api) as ws:
+        params = {"apiKey": hmac_keys.api_key, "timestamp": int(time.time() * 1000), "signature": "x"}
+        await ws.send(json.dumps({"id": 1, "method": "session.logon", "params": params}))
+        assert (await recv_json(ws))["error"]["code"] == -4056, "HMAC keys cannot log on"

@@ -147,8 +147,9 @@ class Simulator:
         rest, ws_public, ws_market, ws_private, ws_api = self.native.endpoints(_venue(venue), _market(market))
         return Endpoints(rest, ws_public, ws_market, ws_private, ws_api)
 
-    def account(self, venue: Venue | str) -> Credentials:
-        api_key, api_secret = self.native.credentials(_venue(venue))
+    def account(self, venue: Venue | str, key_type: Literal["hmac", "ed25519"] = "hmac") -> Credentials:
+        """The simulated account's keys; Binance also has an Ed25519 key (secret: PKCS#8 PEM)."""
+        api_key, api_secret = self.native.credentials(_venue(venue), key_type)
         return Credentials(api_key, api_secret)
 
     def book(

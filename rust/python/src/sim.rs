@@ -114,18 +114,26 @@ impl NativeSimulator {
         Ok((e.rest, e.ws_public, e.ws_market, e.ws_private, e.ws_api))
     }
 
-    /// `(api_key, api_secret)` of the simulated account on a venue.
-    fn credentials(&self, _py: Python<'_>, venue: Venue) -> PyResult<(String, String)> {
-        match venue {
-            Venue::Binance => {
-                let c = &self.inner.binance_credentials;
-                Ok((c.api_key.clone(), c.api_secret.clone()))
+    /// `(api_key, api_secret)` of the simulated account on a venue. `key_type="ed25519"`
+    /// gives Binance's Ed25519 key of the same account (the secret is a PKCS#8 PEM private key).
+    #[pyo3(signature = (venue, key_type = "hmac"))]
+    fn credentials(
+        &self,
+        py: Python<'_>,
+        venue: Venue,
+        key_type: &str,
+    ) -> PyResult<(String, String)> {
+        let keys = match (venue, key_type) {
+            (Venue::Binance, "hmac") => &self.inner.binance_credentials,
+            (Venue::Binance, "ed25519") => &self.inner.binance_ed25519,
+            (Venue::Bybit, "hmac") => &self.inner.bybit_credentials,
+            (_, other) => {
+                let reason =
+                    format!("'{other}' is not one of hmac, ed25519 (ed25519: Binance only)");
+                return Err(Error::invalid_argument("key_type", reason)).py_err(py);
             }
-            Venue::Bybit => {
-                let c = &self.inner.bybit_credentials;
-                Ok((c.api_key.clone(), c.api_secret.clone()))
-            }
-        }
+        };
+        Ok((keys.api_key.clone(), keys.api_secret.clone()))
     }
 
     fn close(&self) {

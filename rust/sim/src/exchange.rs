@@ -132,6 +132,8 @@ impl Default for Position {
 pub struct Account {
     pub api_key: String,
     pub secret: String,
+    /// A second API key of the account whose requests are signed with Ed25519: `(key, public key)`.
+    pub ed25519: Option<(String, [u8; 32])>,
     pub balances: BTreeMap<String, Balance>,
     pub positions: BTreeMap<String, Position>,
 }
@@ -393,13 +395,17 @@ impl Exchange {
             api_key: api_key.to_owned(),
             secret: secret.to_owned(),
             balances,
+            ed25519: None,
             positions: BTreeMap::new(),
         });
         self.accounts.len() - 1
     }
 
+    /// The account an API key (HMAC or Ed25519) belongs to.
     pub fn account_by_key(&self, api_key: &str) -> Option<usize> {
-        self.accounts.iter().position(|a| a.api_key == api_key)
+        self.accounts.iter().position(|a| {
+            a.api_key == api_key || a.ed25519.as_ref().is_some_and(|(k, _)| k == api_key)
+        })
     }
 
     /// The mark price used for margin and PnL: the mid of the book, else the last trade.

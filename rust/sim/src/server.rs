@@ -42,11 +42,26 @@ pub struct Simulator {
     binance_spot_addr: SocketAddr,
     binance_usdm_addr: SocketAddr,
     pub binance_credentials: Credentials,
+    /// The same Binance account's Ed25519 key.
+    pub binance_ed25519: Credentials,
     pub bybit: Arc<BybitState>,
     pub bybit_clock: Arc<VenueClock>,
     bybit_addr: SocketAddr,
     pub bybit_credentials: Credentials,
     cancel: CancellationToken,
+}
+
+/// A PKCS#8 v1 PEM of an Ed25519 seed, as `openssl genpkey -algorithm ed25519` writes it
+/// (the form Binance's docs and SDKs load).
+fn ed25519_pem(seed: &[u8; 32]) -> String {
+    use base64::Engine;
+    const PREFIX: [u8; 16] = [
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    let der: Vec<u8> = PREFIX.iter().chain(seed.iter()).copied().collect();
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    format!("-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n")
 }
 
 fn random_key(rng: &mut fastrand::Rng) -> String {
@@ -107,6 +122,14 @@ impl Simulator {
             api_key: random_key(&mut rng)[..18].to_owned(),
             api_secret: random_key(&mut rng)[..36].to_owned(),
         };
+        // A second Binance API key, Ed25519 (its secret is the PKCS#8 PEM private key).
+        let ed25519_secret: [u8; 32] = std::array::from_fn(|_| rng.u8(..));
+        let ed25519_signing = ed25519_dalek::SigningKey::from_bytes(&ed25519_secret);
+        let ed25519_public = ed25519_signing.verifying_key().to_bytes();
+        let binance_ed25519 = Credentials {
+            api_key: random_key(&mut rng),
+            api_secret: ed25519_pem(&ed25519_secret),
+        };
         let binance_clock = Arc::new(VenueClock::default());
         let timing = &config.timing;
 
@@ -124,11 +147,12 @@ impl Simulator {
                 .iter()
                 .map(|(a, v)| (a.as_str(), *v))
                 .collect();
-            ex.add_account(
+            let account = ex.add_account(
                 &binance_credentials.api_key,
                 &binance_credentials.api_secret,
                 &refs,
             );
+            ex.accounts[account].ed25519 = Some((binance_ed25519.api_key.clone(), ed25519_public));
             Market::new(kind, ex, binance_clock.clone(), speeds)
         };
         let spot = make(
@@ -223,6 +247,7 @@ impl Simulator {
             binance_spot_addr,
             binance_usdm_addr,
             binance_credentials,
+            binance_ed25519,
             bybit,
             bybit_clock,
             bybit_addr,

@@ -58,6 +58,33 @@ impl BinanceState {
     }
 }
 
+/// Checks a request signature with the kind of key `api_key` is: HMAC-SHA256 hex for the
+/// account's HMAC key, base64 Ed25519 for its Ed25519 key (PROTOCOLS.md 2.1).
+pub fn signature_ok(
+    account: &crate::exchange::Account,
+    api_key: &str,
+    payload: &str,
+    signature: &str,
+) -> bool {
+    use base64::Engine;
+    use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+    match &account.ed25519 {
+        Some((key, public)) if key == api_key => {
+            let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(signature) else {
+                return false;
+            };
+            let (Ok(signature), Ok(verifier)) = (
+                Signature::from_slice(&bytes),
+                VerifyingKey::from_bytes(public),
+            ) else {
+                return false;
+            };
+            verifier.verify(payload.as_bytes(), &signature).is_ok()
+        }
+        _ => rest::hmac_hex(&account.secret, payload).eq_ignore_ascii_case(signature),
+    }
+}
+
 /// `(intervalNum, interval, header letter)` of a window, as exchangeInfo and headers spell it.
 pub fn interval_parts(window: Duration) -> (u64, &'static str, char) {
     let secs = window.as_secs().max(1);

@@ -444,9 +444,21 @@ fn authenticate(
     let signature = sig_q
         .or(sig_b)
         .ok_or_else(|| ApiError::mandatory("signature"))?;
-    let secret = st.market.lock().accounts[account].secret.clone();
-    if !hmac_hex(&secret, &format!("{signed_query}{signed_body}")).eq_ignore_ascii_case(&signature)
-    {
+    // Ed25519 signatures are base64 and arrive percent-encoded.
+    let signature = serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("s={signature}"))
+        .ok()
+        .and_then(|mut v| v.pop())
+        .map_or(signature, |(_, s)| s);
+    let valid = {
+        let ex = st.market.lock();
+        super::signature_ok(
+            &ex.accounts[account],
+            key,
+            &format!("{signed_query}{signed_body}"),
+            &signature,
+        )
+    };
+    if !valid {
         return Err(ApiError::bad(
             -1022,
             "Signature for this request is not valid.",

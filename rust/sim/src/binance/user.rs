@@ -16,7 +16,6 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, sleep_until};
 
-use super::rest::hmac_hex;
 use super::{BinanceState, fixed, interval_parts, side_str, status_str, tif_str, type_str};
 use crate::exchange::{Event, Exchange, ExecKind, FillRec, Order};
 use crate::limits::Verdict;
@@ -356,6 +355,9 @@ async fn ws_api_session(st: Arc<BinanceState>, mut socket: WebSocket) {
     // subscriptionId → account.
     let mut subscriptions: BTreeMap<u64, usize> = BTreeMap::new();
     let mut next_subscription = 0u64;
+    // (account, api key, since) of a `session.logon`, and the subscription made under it.
+    let mut logged_on: Option<(usize, String, i64)> = None;
+    let mut logon_subscription: Option<u64> = None;
     let mut out: Vec<String> = Vec::new();
     loop {
         if *frozen.borrow() {
@@ -382,7 +384,10 @@ async fn ws_api_session(st: Arc<BinanceState>, mut socket: WebSocket) {
                 let method = request.get("method").and_then(Value::as_str).unwrap_or("");
                 let method = method.strip_prefix("v3/").unwrap_or(method);
                 let params = request.get("params").and_then(Value::as_object).cloned().unwrap_or_default();
-                let weight = match method { "userDataStream.subscribe.signature" | "session.status" => 2, _ => 1 };
+                let weight = match method {
+                    "userDataStream.subscribe.signature" | "userDataStream.subscribe" | "session.status" | "session.logon" => 2,
+                    _ => 1,
+                };
                 let (verdict, usage) = st.limits.check(weight, false);
                 let (n, unit, _) = interval_parts(st.limits.weight_window);
                 let rate_limits = json!([{"rateLimitType": "REQUEST_WEIGHT", "interval": unit, "intervalNum": n,
@@ -394,20 +399,67 @@ async fn ws_api_session(st: Arc<BinanceState>, mut socket: WebSocket) {
                     Verdict::Allowed => match method {
                         "ping" => Ok(json!({})),
                         "time" => Ok(json!({"serverTime": now})),
-                        "session.status" => Ok(json!({"apiKey": null, "authorizedSince": null, "connectedSince": connected,
+                        "session.status" => Ok(json!({"apiKey": logged_on.as_ref().map(|l| l.1.clone()),
+                            "authorizedSince": logged_on.as_ref().map(|l| l.2), "connectedSince": connected,
                             "returnRateLimits": true, "serverTime": now, "userDataStream": !subscriptions.is_empty()})),
-                        "session.logon" => Err((400, -4056, "Only Ed25519 API keys can log on a session; use userDataStream.subscribe.signature.".into())),
+                        "session.logon" => {
+                            let key = params.get("apiKey").and_then(Value::as_str).unwrap_or("");
+                            let signature = params.get("signature").and_then(Value::as_str).unwrap_or("");
+                            let ts = params.get("timestamp").and_then(Value::as_i64).unwrap_or(0);
+                            let window = params.get("recvWindow").and_then(Value::as_i64).unwrap_or(5000);
+                            let ex = st.market.lock();
+                            match ex.account_by_key(key) {
+                                None => Err((401, -2015, "Invalid API-key, IP, or permissions for action.".into())),
+                                Some(a) if ex.accounts[a].ed25519.as_ref().is_none_or(|(k, _)| k != key) => {
+                                    Err((400, -4056, "HMAC_SHA256 API key is not supported.".into()))
+                                }
+                                Some(a) if !super::signature_ok(&ex.accounts[a], key, &ws_api_payload(&params), signature) => {
+                                    Err((400, -1022, "Signature for this request is not valid.".into()))
+                                }
+                                Some(_) if ts >= now + 1000 || now - ts > window => {
+                                    Err((400, -1021, "Timestamp for this request is outside of the recvWindow.".into()))
+                                }
+                                Some(a) => {
+                                    logged_on = Some((a, key.to_owned(), now));
+                                    Ok(json!({"apiKey": key, "authorizedSince": now, "connectedSince": connected,
+                                        "returnRateLimits": true, "serverTime": now, "userDataStream": !subscriptions.is_empty()}))
+                                }
+                            }
+                        }
+                        "session.logout" => {
+                            logged_on = None;
+                            // The logon-based subscription ends with the session's authority.
+                            if let Some(sid) = logon_subscription.take() {
+                                subscriptions.remove(&sid);
+                                out.push(json!({"subscriptionId": sid, "event": {"e": "eventStreamTerminated", "E": now}}).to_string());
+                            }
+                            Ok(json!({"apiKey": null, "authorizedSince": null, "connectedSince": connected,
+                                "returnRateLimits": true, "serverTime": now, "userDataStream": !subscriptions.is_empty()}))
+                        }
+                        "userDataStream.subscribe" => match &logged_on {
+                            None => Err((401, -2015, "Invalid API-key, IP, or permissions for action.".into())),
+                            Some((account, _, _)) if subscriptions.values().any(|a| a == account) => {
+                                Err((400, -2035, "User Data Stream subscription already active.".into()))
+                            }
+                            Some((account, _, _)) => {
+                                let sid = next_subscription;
+                                next_subscription += 1;
+                                subscriptions.insert(sid, *account);
+                                logon_subscription = Some(sid);
+                                Ok(json!({"subscriptionId": sid}))
+                            }
+                        },
                         "userDataStream.subscribe.signature" => {
                             let key = params.get("apiKey").and_then(Value::as_str).unwrap_or("");
                             let account = st.market.lock().account_by_key(key);
                             match account {
                                 None => Err((401, -2015, "Invalid API-key, IP, or permissions for action.".into())),
                                 Some(account) => {
-                                    let secret = st.market.lock().accounts[account].secret.clone();
                                     let signature = params.get("signature").and_then(Value::as_str).unwrap_or("");
                                     let ts = params.get("timestamp").and_then(Value::as_i64).unwrap_or(0);
                                     let window = params.get("recvWindow").and_then(Value::as_i64).unwrap_or(5000);
-                                    if !hmac_hex(&secret, &ws_api_payload(&params)).eq_ignore_ascii_case(signature) {
+                                    let valid = super::signature_ok(&st.market.lock().accounts[account], key, &ws_api_payload(&params), signature);
+                                    if !valid {
                                         Err((400, -1022, "Signature for this request is not valid.".into()))
                                     } else if ts >= now + 1000 || now - ts > window {
                                         Err((400, -1021, "Timestamp for this request is outside of the recvWindow.".into()))
