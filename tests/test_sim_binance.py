@@ -611,3 +611,21 @@ async def test_ed25519_session_logon_and_user_data(frozen_sim: Simulator) -> Non
         params = {"apiKey": hmac_keys.api_key, "timestamp": int(time.time() * 1000), "signature": "x"}
         await ws.send(json.dumps({"id": 1, "method": "session.logon", "params": params}))
         assert (await recv_json(ws))["error"]["code"] == -4056, "HMAC keys cannot log on"
+
+
+@pytest.mark.asyncio
+async def test_freeze_keeps_the_socket_open_but_silent(sim: Simulator) -> None:
+    venue, market = sim.native_venue("binance"), sim.native_market("spot")
+    async with websockets.connect(
+        f"{sim.endpoints('binance', 'spot').ws_public}/ws/btcusdt@depth@100ms"
+    ) as ws:
+        await recv_json(ws)
+        sim.native.freeze(venue, market, True)
+        try:
+            # Whatever was already on its way may still arrive; then silence, socket open.
+            with pytest.raises(TimeoutError):
+                await read_until_closed(ws, within=0.5)
+        finally:
+            sim.native.freeze(venue, market, False)
+        resumed = await recv_json(ws)
+        assert resumed["e"] == "depthUpdate"

@@ -25,6 +25,7 @@ async def first(ws: Any, match: Callable[[Any], bool], what: str, max_frames: in
     raise AssertionError(f"no {what} within {max_frames} frames")
 
 
-async def read_until_closed(ws: Any) -> None:
+async def read_until_closed(ws: Any, within: float = 5.0) -> None:
+    """Reads until the connection closes (raises ConnectionClosed) or stays silent `within`."""
     while True:
-        await recv_json(ws)
+        await recv_json(ws, within)

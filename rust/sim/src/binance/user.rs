@@ -230,11 +230,8 @@ async fn listen_key_session(
         }
     };
     loop {
-        if *frozen.borrow() {
-            tokio::select! {
-                _ = frozen.changed() => continue,
-                _ = dropped.changed() => return,
-            }
+        if !crate::wire::thawed(&mut frozen, &mut dropped).await {
+            return;
         }
         tokio::select! {
             _ = dropped.changed() => return,
@@ -310,10 +307,8 @@ async fn listen_key_session(
                 Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
             },
         }
-        for text in out.drain(..) {
-            if socket.send(Message::Text(text.into())).await.is_err() {
-                return;
-            }
+        if !crate::wire::flush(&mut socket, &mut out, faults).await {
+            return;
         }
     }
 }
@@ -360,11 +355,8 @@ async fn ws_api_session(st: Arc<BinanceState>, mut socket: WebSocket) {
     let mut logon_subscription: Option<u64> = None;
     let mut out: Vec<String> = Vec::new();
     loop {
-        if *frozen.borrow() {
-            tokio::select! {
-                _ = frozen.changed() => continue,
-                _ = dropped.changed() => return,
-            }
+        if !crate::wire::thawed(&mut frozen, &mut dropped).await {
+            return;
         }
         tokio::select! {
             _ = dropped.changed() => return,
@@ -517,10 +509,8 @@ async fn ws_api_session(st: Arc<BinanceState>, mut socket: WebSocket) {
                 Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
             },
         }
-        for text in out.drain(..) {
-            if socket.send(Message::Text(text.into())).await.is_err() {
-                return;
-            }
+        if !crate::wire::flush(&mut socket, &mut out, faults).await {
+            return;
         }
     }
 }

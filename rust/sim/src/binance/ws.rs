@@ -553,12 +553,8 @@ async fn session(
     let mut inbound_window = (started, 0u32);
     let mut out: Vec<String> = Vec::new();
     loop {
-        if *frozen.borrow() {
-            // Frozen: no reads, no writes, no pings, until thawed or dropped.
-            tokio::select! {
-                _ = frozen.changed() => continue,
-                _ = dropped.changed() => return,
-            }
+        if !crate::wire::thawed(&mut frozen, &mut dropped).await {
+            return;
         }
         let pong_deadline = outstanding_ping.as_ref().map(|(_, at)| *at + pong_timeout);
         tokio::select! {
@@ -624,14 +620,8 @@ async fn session(
                 session.on_tick(st.market.clock.now_ms(), ticker_due, &mut out);
             }
         }
-        let delay = faults.delay_ms.load(std::sync::atomic::Ordering::Relaxed);
-        for text in out.drain(..) {
-            if delay > 0 {
-                tokio::time::sleep(Duration::from_millis(delay)).await;
-            }
-            if socket.send(Message::Text(text.into())).await.is_err() {
-                return;
-            }
+        if !crate::wire::flush(&mut socket, &mut out, faults).await {
+            return;
         }
     }
 }

@@ -103,11 +103,8 @@ async fn public_session(st: Arc<BybitState>, mut socket: WebSocket, category: Ca
     let mut tick = tokio::time::interval(ticker_every);
     let mut out: Vec<String> = Vec::new();
     loop {
-        if *frozen.borrow() {
-            tokio::select! {
-                _ = frozen.changed() => continue,
-                _ = dropped.changed() => return,
-            }
+        if !crate::wire::thawed(&mut frozen, &mut dropped).await {
+            return;
         }
         let idle_deadline = pump.last_inbound + st.timing.bybit_idle_timeout;
         tokio::select! {
@@ -218,27 +215,10 @@ async fn public_session(st: Arc<BybitState>, mut socket: WebSocket, category: Ca
                 }
             }
         }
-        if !flush(&mut socket, &mut out, faults).await {
+        if !crate::wire::flush(&mut socket, &mut out, faults).await {
             return;
         }
     }
-}
-
-async fn flush(
-    socket: &mut WebSocket,
-    out: &mut Vec<String>,
-    faults: &crate::market::Faults,
-) -> bool {
-    let delay = faults.delay_ms.load(std::sync::atomic::Ordering::Relaxed);
-    for text in out.drain(..) {
-        if delay > 0 {
-            tokio::time::sleep(Duration::from_millis(delay)).await;
-        }
-        if socket.send(Message::Text(text.into())).await.is_err() {
-            return false;
-        }
-    }
-    true
 }
 
 #[derive(Debug, Default)]
@@ -279,11 +259,8 @@ async fn private_session(st: Arc<BybitState>, mut socket: WebSocket) {
     let mut out: Vec<String> = Vec::new();
     let mut message_no = 0u64;
     loop {
-        if *frozen.borrow() {
-            tokio::select! {
-                _ = frozen.changed() => continue,
-                _ = dropped.changed() => return,
-            }
+        if !crate::wire::thawed(&mut frozen, &mut dropped).await {
+            return;
         }
         let idle_deadline = last_inbound + st.timing.bybit_idle_timeout;
         let mut push = |topic: &str, data: Vec<Value>, now: i64| {
@@ -363,7 +340,7 @@ async fn private_session(st: Arc<BybitState>, mut socket: WebSocket) {
                 Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
             },
         }
-        if !flush(&mut socket, &mut out, faults).await {
+        if !crate::wire::flush(&mut socket, &mut out, faults).await {
             return;
         }
     }
