@@ -629,3 +629,22 @@ async def test_freeze_keeps_the_socket_open_but_silent(sim: Simulator) -> None:
             sim.native.freeze(venue, market, False)
         resumed = await recv_json(ws)
         assert resumed["e"] == "depthUpdate"
+
+
+@pytest.mark.asyncio
+async def test_connection_attempts_beyond_the_window_limit_are_refused_and_counted() -> None:
+    # Binance allows 300 connection attempts per 5 minutes per IP; scaled, the window is 5 s.
+    with Simulator(steps_per_second=0, time_scale=60) as sim:
+        base = sim.endpoints("binance", "spot").ws_public
+        venue, market = sim.native_venue("binance"), sim.native_market("spot")
+        for _ in range(300):
+            async with websockets.connect(f"{base}/ws"):
+                pass
+        assert sim.native.connections_refused(venue, market) == 0
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with websockets.connect(f"{base}/ws"):
+                pass
+        assert refused.value.response.status_code == 429
+        assert sim.native.connections_refused(venue, market) == 1
+        # REST is not a connection attempt.
+        assert spot(sim).request("GET", "/api/v3/time").status == 200

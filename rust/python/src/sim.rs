@@ -280,6 +280,16 @@ impl NativeSimulator {
         })
     }
 
+    /// WebSocket connection attempts refused for exceeding the venue's per-window limit.
+    fn connections_refused(&self, venue: Venue, market: Market) -> u64 {
+        let server = match (venue, market) {
+            (Venue::Binance, Market::Spot) => 0,
+            (Venue::Binance, _) => 1,
+            (Venue::Bybit, _) => 2,
+        };
+        self.inner.connects[server].refused.load(Ordering::Relaxed)
+    }
+
     /// Expires every Binance USD-M listen key now (their streams get `listenKeyExpired`).
     fn expire_listen_keys(&self) {
         let usdm = &self.inner.binance_usdm;

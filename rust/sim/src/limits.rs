@@ -442,3 +442,70 @@ mod tests {
         assert_eq!(limits.violations.snapshot(), (1, 1, 0));
     }
 }
+
+/// WebSocket connection attempts per window per IP (Binance 300 / 5 min, Bybit 500 / 5 min);
+/// attempts beyond it are refused with HTTP 429 and counted.
+#[derive(Debug)]
+pub struct ConnectLimiter {
+    window: Duration,
+    limit: u32,
+    state: Mutex<Window>,
+    pub refused: AtomicU64,
+}
+
+impl ConnectLimiter {
+    pub fn new(limit: u32, window: Duration) -> Self {
+        ConnectLimiter {
+            window,
+            limit,
+            state: Mutex::default(),
+            refused: AtomicU64::new(0),
+        }
+    }
+
+    /// Accounts one connection attempt; `false` if it must be refused.
+    pub fn admit(&self) -> bool {
+        let mut w = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        w.roll(self.window.as_millis() as i64, real_ms());
+        if w.used >= self.limit {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        w.used += 1;
+        true
+    }
+}
+
+/// Middleware: applies a [`ConnectLimiter`] to WebSocket upgrades (plain requests pass).
+pub async fn limit_connects(
+    axum::extract::State(limiter): axum::extract::State<std::sync::Arc<ConnectLimiter>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let upgrade = request
+        .headers()
+        .get(axum::http::header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    if upgrade && !limiter.admit() {
+        return (
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "too many connection attempts",
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod connect_tests {
+    use super::*;
+
+    #[test]
+    fn refuses_beyond_the_window_limit_and_counts() {
+        let limiter = ConnectLimiter::new(2, Duration::from_secs(300));
+        assert!(limiter.admit() && limiter.admit());
+        assert!(!limiter.admit());
+        assert_eq!(limiter.refused.load(Ordering::Relaxed), 1);
+    }
+}

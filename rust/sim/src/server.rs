@@ -14,6 +14,7 @@ use crate::bybit::{self, BybitState, Category};
 use crate::clock::VenueClock;
 use crate::config::SimConfig;
 use crate::exchange::{Exchange, Kind};
+use crate::limits::{ConnectLimiter, limit_connects};
 use crate::market::Market;
 
 /// A venue account's keys.
@@ -45,6 +46,8 @@ pub struct Simulator {
     /// The same Binance account's Ed25519 key.
     pub binance_ed25519: Credentials,
     pub bybit: Arc<BybitState>,
+    /// WebSocket connection-attempt limits per server: Binance spot, Binance USD-M, Bybit.
+    pub connects: [Arc<ConnectLimiter>; 3],
     pub bybit_clock: Arc<VenueClock>,
     bybit_addr: SocketAddr,
     pub bybit_credentials: Credentials,
@@ -80,7 +83,7 @@ async fn serve(router: Router, cancel: CancellationToken) -> std::io::Result<Soc
     Ok(addr)
 }
 
-fn binance_router(state: Arc<BinanceState>) -> Router {
+fn binance_router(state: Arc<BinanceState>, connects: Arc<ConnectLimiter>) -> Router {
     let mut router = Router::new()
         .route("/ws", get(binance::ws::bare))
         .route("/ws/{name}", get(binance::ws::raw))
@@ -99,14 +102,22 @@ fn binance_router(state: Arc<BinanceState>) -> Router {
     router
         .fallback(any(binance::rest::handle))
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            connects,
+            limit_connects,
+        ))
 }
 
-fn bybit_router(state: Arc<BybitState>) -> Router {
+fn bybit_router(state: Arc<BybitState>, connects: Arc<ConnectLimiter>) -> Router {
     Router::new()
         .route("/v5/public/{category}", get(bybit::ws::public))
         .route("/v5/private", get(bybit::ws::private))
         .fallback(any(bybit::rest::handle))
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            connects,
+            limit_connects,
+        ))
 }
 
 impl Simulator {
@@ -132,6 +143,20 @@ impl Simulator {
         };
         let binance_clock = Arc::new(VenueClock::default());
         let timing = &config.timing;
+        let connects = [
+            Arc::new(ConnectLimiter::new(
+                timing.binance_connects_per_window,
+                timing.connect_window,
+            )),
+            Arc::new(ConnectLimiter::new(
+                timing.binance_connects_per_window,
+                timing.connect_window,
+            )),
+            Arc::new(ConnectLimiter::new(
+                timing.bybit_connects_per_window,
+                timing.connect_window,
+            )),
+        ];
 
         let balances =
             |list: &[(String, rust_decimal::Decimal)]| -> Vec<(String, rust_decimal::Decimal)> {
@@ -181,10 +206,16 @@ impl Simulator {
         );
         let binance_spot = BinanceState::new(spot, timing);
         let binance_usdm = BinanceState::new(usdm, timing);
-        let binance_spot_addr =
-            serve(binance_router(binance_spot.clone()), cancel.child_token()).await?;
-        let binance_usdm_addr =
-            serve(binance_router(binance_usdm.clone()), cancel.child_token()).await?;
+        let binance_spot_addr = serve(
+            binance_router(binance_spot.clone(), connects[0].clone()),
+            cancel.child_token(),
+        )
+        .await?;
+        let binance_usdm_addr = serve(
+            binance_router(binance_usdm.clone(), connects[1].clone()),
+            cancel.child_token(),
+        )
+        .await?;
 
         let bybit_clock = Arc::new(VenueClock::default());
         let bybit_market = |kind: Kind,
@@ -238,7 +269,11 @@ impl Simulator {
             ),
             timing: timing.clone(),
         });
-        let bybit_addr = serve(bybit_router(bybit.clone()), cancel.child_token()).await?;
+        let bybit_addr = serve(
+            bybit_router(bybit.clone(), connects[2].clone()),
+            cancel.child_token(),
+        )
+        .await?;
         Ok(Simulator {
             config,
             binance_spot,
@@ -252,6 +287,7 @@ impl Simulator {
             bybit_clock,
             bybit_addr,
             bybit_credentials,
+            connects,
             cancel,
         })
     }
