@@ -264,11 +264,14 @@ def test_rate_limits_429_then_ban_and_counts() -> None:
         forced = client.request("GET", "/api/v3/time")
         assert forced.status == 429 and forced.body["code"] == -1003 and "Retry-After" in forced.headers
         assert sim.native.violations(sim.native_venue("binance"), sim.native_market("spot")) == (0, 0, 0)
-        statuses = [
-            client.request("GET", "/api/v3/depth", {"symbol": "BTCUSDT", "limit": 5000}).status
-            for _ in range(30)
-        ]
-        assert 429 in statuses and statuses[-1] == 418
+        # Keep hammering (weight 250 each) until banned; windows are fixed, so count until the ban.
+        statuses: list[int] = []
+        while 418 not in statuses and len(statuses) < 500:
+            statuses.append(
+                client.request("GET", "/api/v3/depth", {"symbol": "BTCUSDT", "limit": 5000}).status
+            )
+        assert statuses[-1] == 418
+        assert 429 in statuses[: statuses.index(418)], "429s come before the ban"
         banned = client.request("GET", "/api/v3/time")
         assert banned.status == 418 and "IP banned until" in banned.body["msg"]
         rate_limited, bans, while_banned = sim.native.violations(
@@ -633,18 +636,22 @@ async def test_freeze_keeps_the_socket_open_but_silent(sim: Simulator) -> None:
 
 @pytest.mark.asyncio
 async def test_connection_attempts_beyond_the_window_limit_are_refused_and_counted() -> None:
-    # Binance allows 300 connection attempts per 5 minutes per IP; scaled, the window is 5 s.
-    with Simulator(steps_per_second=0, time_scale=60) as sim:
+    # Binance allows 300 connection attempts per 5 minutes per IP (fixed windows, so a burst that
+    # straddles a boundary may get up to twice that before the first refusal).
+    with Simulator(steps_per_second=0) as sim:
         base = sim.endpoints("binance", "spot").ws_public
         venue, market = sim.native_venue("binance"), sim.native_market("spot")
-        for _ in range(300):
-            async with websockets.connect(f"{base}/ws"):
-                pass
-        assert sim.native.connections_refused(venue, market) == 0
-        with pytest.raises(websockets.InvalidStatus) as refused:
-            async with websockets.connect(f"{base}/ws"):
-                pass
-        assert refused.value.response.status_code == 429
+        admitted = 0
+        status = None
+        for _ in range(601):
+            try:
+                async with websockets.connect(f"{base}/ws"):
+                    admitted += 1
+            except websockets.InvalidStatus as refused:
+                status = refused.response.status_code
+                break
+        assert status == 429
+        assert 300 <= admitted <= 600
         assert sim.native.connections_refused(venue, market) == 1
         # REST is not a connection attempt.
         assert spot(sim).request("GET", "/api/v3/time").status == 200
