@@ -53,6 +53,8 @@ pub struct Timing {
     pub connect_window: Duration,
     pub binance_connects_per_window: u32,
     pub bybit_connects_per_window: u32,
+    /// How long Bybit takes to acknowledge a subscription (a network round trip; not scaled).
+    pub control_reply_delay: Duration,
 }
 
 impl Default for Timing {
@@ -90,6 +92,7 @@ impl Default for Timing {
             connect_window: Duration::from_secs(300),
             binance_connects_per_window: 300,
             bybit_connects_per_window: 500,
+            control_reply_delay: Duration::from_millis(20),
         }
     }
 }

@@ -130,6 +130,9 @@ async fn public_session(st: Arc<BybitState>, mut socket: WebSocket, category: Ca
                         out.push(pong.to_string());
                     }
                     "subscribe" | "unsubscribe" => {
+                        // The venue answers after a network round trip; some clients (pybit) record a
+                        // subscription only after sending it, so an instant loopback ack would race them.
+                        tokio::time::sleep(st.timing.control_reply_delay).await;
                         let args: Vec<String> = request.get("args").and_then(Value::as_array).map(|a| {
                             a.iter().filter_map(Value::as_str).map(str::to_owned).collect()
                         }).unwrap_or_default();
@@ -281,6 +284,9 @@ async fn private_session(st: Arc<BybitState>, mut socket: WebSocket) {
                 let request: Value = serde_json::from_str(text.as_str()).unwrap_or(Value::Null);
                 let op = request.get("op").and_then(Value::as_str).unwrap_or("");
                 let req_id = request.get("req_id").cloned();
+                if op == "subscribe" || op == "unsubscribe" {
+                    tokio::time::sleep(st.timing.control_reply_delay).await;
+                }
                 let mut reply = match op {
                     "ping" => json!({"op": "pong", "args": [st.spot.clock.now_ms().to_string()], "conn_id": conn}),
                     "auth" => {
