@@ -40,6 +40,15 @@ struct Level {
     total: Lots,
 }
 
+/// Whether a taker on `taker`'s side with `limit` (none: market) may trade at `price`.
+pub fn crosses(taker: Side, price: Ticks, limit: Option<Ticks>) -> bool {
+    match (taker, limit) {
+        (_, None) => true,
+        (Side::Buy, Some(l)) => price <= l,
+        (Side::Sell, Some(l)) => price >= l,
+    }
+}
+
 /// One execution against resting liquidity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Match {
@@ -189,12 +198,7 @@ impl Book {
                 Side::Buy => self.bids.keys().next_back().copied(),
             };
             let Some(price) = best else { break };
-            let crosses = match (taker, limit) {
-                (_, None) => true,
-                (Side::Buy, Some(l)) => price <= l,
-                (Side::Sell, Some(l)) => price >= l,
-            };
-            if !crosses {
+            if !crosses(taker, price, limit) {
                 break;
             }
             if let Some(b) = budget {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 use tokio::sync::broadcast;
 
-use crate::book::{Book, Lots, Match, Owner, Side, Ticks};
+use crate::book::{Book, Lots, Match, Owner, Side, Ticks, crosses};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
@@ -534,11 +534,10 @@ impl Exchange {
         }
         let book = &self.symbols[&req.symbol].book;
         let would_take = req.tif == Tif::PostOnly
-            && match (req.side, book.best(req.side.opposite()), price) {
-                (Side::Buy, Some((ask, _)), Some(p)) => p >= ask,
-                (Side::Sell, Some((bid, _)), Some(p)) => p <= bid,
-                _ => false,
-            };
+            && price.is_some()
+            && book
+                .best(req.side.opposite())
+                .is_some_and(|(best, _)| crosses(req.side, best, price));
         if would_take && !self.post_only_cancels {
             return Err(Reject::WouldTake);
         }
@@ -638,12 +637,7 @@ impl Exchange {
         let book = &self.symbols[symbol].book;
         let mut available = 0;
         for (p, l) in book.levels(side.opposite(), usize::MAX) {
-            let ok = match (side, limit) {
-                (_, None) => true,
-                (Side::Buy, Some(lim)) => p <= lim,
-                (Side::Sell, Some(lim)) => p >= lim,
-            };
-            if !ok {
+            if !crosses(side, p, limit) {
                 break;
             }
             available += l;

@@ -152,18 +152,8 @@ pub async fn private_combined(
     RawQuery(query): RawQuery,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(&query.unwrap_or_default()).unwrap_or_default();
-    let keys = pairs
-        .into_iter()
-        .filter(|(k, _)| k == "streams")
-        .flat_map(|(_, v)| {
-            v.split('/')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect::<Vec<_>>()
-        });
-    let keys: Vec<String> = keys.collect();
+    // A listen key is named like a stream: `/private/stream?streams=<key>`.
+    let keys = super::ws::streams_of(query);
     ws.on_upgrade(move |socket| listen_key_session(st, socket, keys, true))
 }
 

@@ -186,7 +186,8 @@ pub async fn routed_combined(
     ws.on_upgrade(move |socket| session(st, socket, route, streams_of(query), true))
 }
 
-fn streams_of(query: Option<String>) -> Vec<String> {
+/// The names in a combined-stream URL's `streams=a/b/c`.
+pub fn streams_of(query: Option<String>) -> Vec<String> {
     let query = query.unwrap_or_default();
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&query).unwrap_or_default();
     pairs
