@@ -635,6 +635,39 @@ async def test_freeze_keeps_the_socket_open_but_silent(sim: Simulator) -> None:
 
 
 @pytest.mark.asyncio
+async def test_one_connection_is_dropped_or_frozen_alone(sim: Simulator) -> None:
+    venue, market = sim.native_venue("binance"), sim.native_market("spot")
+    base = sim.endpoints("binance", "spot").ws_public
+    async with (
+        websockets.connect(f"{base}/ws/btcusdt@depth@100ms") as first_ws,
+        websockets.connect(f"{base}/ws/ethusdt@depth@100ms") as second_ws,
+    ):
+        await recv_json(first_ws)
+        await recv_json(second_ws)
+        by_stream = {c.streams: c for c in sim.connections("binance", "spot")}
+        assert set(by_stream) == {("btcusdt@depth@100ms",), ("ethusdt@depth@100ms",)}
+        assert all(c.kind == "public" for c in by_stream.values())
+        target = by_stream[("btcusdt@depth@100ms",)].id
+
+        sim.native.freeze(venue, market, True, target)
+        try:
+            with pytest.raises(TimeoutError):
+                await read_until_closed(first_ws, within=0.5)
+            assert (await recv_json(second_ws))["s"] == "ETHUSDT", "the other connection flows on"
+        finally:
+            sim.native.freeze(venue, market, False, target)
+        assert (await recv_json(first_ws))["s"] == "BTCUSDT"
+
+        sim.native.drop_connections(venue, market, target)
+        with pytest.raises(websockets.ConnectionClosed):
+            await read_until_closed(first_ws)
+        assert (await recv_json(second_ws))["s"] == "ETHUSDT"
+        assert [c.streams for c in sim.connections("binance", "spot")] == [("ethusdt@depth@100ms",)]
+        with pytest.raises(ValueError, match="no open connection"):
+            sim.native.drop_connections(venue, market, target)
+
+
+@pytest.mark.asyncio
 async def test_connection_attempts_beyond_the_window_limit_are_refused_and_counted() -> None:
     # Binance allows 300 connection attempts per 5 minutes per IP (fixed windows, so a burst that
     # straddles a boundary may get up to twice that before the first refusal).

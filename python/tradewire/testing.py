@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from types import TracebackType
 from typing import Literal, Self, overload
@@ -67,6 +68,20 @@ def synthetic_stream(
         backpressure=backpressure,
     )
     return Stream(native), producer
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """One open WebSocket connection to the simulator.
+
+    ``kind``: ``market`` / ``public`` (market streams), ``user`` (USD-M listenKey stream),
+    ``api`` (Binance WebSocket API), ``private`` (Bybit private, listed under spot).
+    """
+
+    id: int
+    kind: str
+    streams: tuple[str, ...]
+    opened_ms: int
 
 
 class Simulator:
@@ -166,6 +181,14 @@ class Simulator:
         """The simulator's ledger of the account's funds, by asset."""
         return {b.asset: b for b in self.native.balances(_venue(venue), _market(market))}
 
+    def connections(self, venue: Venue | str, market: Market | str) -> list[Connection]:
+        """Open WebSocket connections, oldest first; pass an ``id`` to ``native.drop_connections``
+        or ``native.freeze`` to fault that one alone."""
+        return [
+            Connection(id, kind, tuple(streams), opened_ms)
+            for id, kind, streams, opened_ms in self.native.connections(_venue(venue), _market(market))
+        ]
+
     def positions(self, venue: Venue | str, market: Market | str) -> dict[str, Position]:
         """The simulator's open positions of the account, by symbol."""
         return {p.symbol: p for p in self.native.positions(_venue(venue), _market(market))}
@@ -184,4 +207,4 @@ def _market(market: Market | str) -> Market:
     return market if isinstance(market, Market) else Market.parse(market)
 
 
-__all__ = ["Producer", "Simulator", "synthetic_stream"]
+__all__ = ["Connection", "Producer", "Simulator", "synthetic_stream"]

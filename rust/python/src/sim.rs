@@ -27,6 +27,14 @@ type EndpointUrls = (
     Option<String>,
 );
 
+fn no_connection<T>(py: Python<'_>, id: u64) -> PyResult<T> {
+    Err(Error::invalid_argument(
+        "connection",
+        format!("no open connection {id}"),
+    ))
+    .py_err(py)
+}
+
 #[pyclass(module = "tradewire._native", frozen)]
 pub struct NativeSimulator {
     inner: Arc<Simulator>,
@@ -140,19 +148,60 @@ impl NativeSimulator {
         self.inner.shutdown();
     }
 
-    /// Drops every WebSocket connection of the market at once (no close frame).
-    fn drop_connections(&self, py: Python<'_>, venue: Venue, market: Market) -> PyResult<()> {
-        self.market(py, venue, market)?.faults.drop_connections();
+    /// Drops one WebSocket connection (`connection`, an id from `connections`) or every one of
+    /// the market at once; no close frame, as when a network path dies.
+    #[pyo3(signature = (venue, market, connection = None))]
+    fn drop_connections(
+        &self,
+        py: Python<'_>,
+        venue: Venue,
+        market: Market,
+        connection: Option<u64>,
+    ) -> PyResult<()> {
+        let faults = &self.market(py, venue, market)?.faults;
+        match connection {
+            None => faults.drop_connections(),
+            Some(id) if faults.links.drop_one(id) => {}
+            Some(id) => return no_connection(py, id),
+        }
         Ok(())
     }
 
-    /// Freezes (or thaws) every connection: nothing is read or sent, the sockets stay open.
-    fn freeze(&self, py: Python<'_>, venue: Venue, market: Market, frozen: bool) -> PyResult<()> {
-        self.market(py, venue, market)?
-            .faults
-            .frozen
-            .send_replace(frozen);
+    /// Freezes (or thaws) one connection or every one of the market: nothing is read or sent,
+    /// no pings, the sockets stay open.
+    #[pyo3(signature = (venue, market, frozen, connection = None))]
+    fn freeze(
+        &self,
+        py: Python<'_>,
+        venue: Venue,
+        market: Market,
+        frozen: bool,
+        connection: Option<u64>,
+    ) -> PyResult<()> {
+        let faults = &self.market(py, venue, market)?.faults;
+        match connection {
+            None => {
+                faults.frozen.send_replace(frozen);
+            }
+            Some(id) if faults.links.freeze_one(id, frozen) => {}
+            Some(id) => return no_connection(py, id),
+        }
         Ok(())
+    }
+
+    /// The market's open WebSocket connections: `(id, kind, streams, opened_ms)`, oldest first.
+    /// Bybit's private connections are listed under spot.
+    fn connections(
+        &self,
+        py: Python<'_>,
+        venue: Venue,
+        market: Market,
+    ) -> PyResult<Vec<(u64, &'static str, Vec<String>, i64)>> {
+        let links = self.market(py, venue, market)?.faults.links.list();
+        Ok(links
+            .into_iter()
+            .map(|l| (l.id, l.kind, l.streams, l.opened_ms))
+            .collect())
     }
 
     /// The next `status_5xx` REST requests answer 503; the next `hang` never answer.

@@ -44,6 +44,8 @@ pub struct Faults {
     pub depth: Mutex<DepthPlan>,
     /// Extra delay before every WebSocket message, in milliseconds.
     pub delay_ms: AtomicU64,
+    /// Open WebSocket connections, each with its own drop / freeze switches.
+    pub links: crate::wire::Links,
 }
 
 impl Default for Faults {
@@ -55,6 +57,7 @@ impl Default for Faults {
             rest_hang: AtomicU32::new(0),
             depth: Mutex::new(DepthPlan::default()),
             delay_ms: AtomicU64::new(0),
+            links: crate::wire::Links::default(),
         }
     }
 }

@@ -200,8 +200,7 @@ async fn listen_key_session(
         }
     }
     let faults = &st.market.faults;
-    let mut dropped = faults.drop_generation.subscribe();
-    let mut frozen = faults.frozen.subscribe();
+    let mut link = crate::wire::Link::open(&st.market, "user", keys.keys().cloned().collect());
     let mut events = st.market.lock().subscribe();
     let ping_every = st.timing.usdm_ping_interval;
     let end_of_life = Instant::now() + st.timing.max_connection_lifetime;
@@ -220,12 +219,11 @@ async fn listen_key_session(
         }
     };
     loop {
-        if !crate::wire::thawed(&mut frozen, &mut dropped).await {
+        if !link.thawed().await {
             return;
         }
         tokio::select! {
-            _ = dropped.changed() => return,
-            _ = frozen.changed() => continue,
+            _ = link.changed() => continue,
             _ = sleep_until(end_of_life) => {
                 let _ = socket.send(Message::Close(None)).await;
                 return;
@@ -332,8 +330,7 @@ fn ws_api_payload(params: &serde_json::Map<String, Value>) -> String {
 
 async fn ws_api_session(st: Arc<BinanceState>, mut socket: WebSocket) {
     let faults = &st.market.faults;
-    let mut dropped = faults.drop_generation.subscribe();
-    let mut frozen = faults.frozen.subscribe();
+    let mut link = crate::wire::Link::open(&st.market, "api", Vec::new());
     let mut events = st.market.lock().subscribe();
     let connected = st.market.clock.now_ms();
     let end_of_life = Instant::now() + st.timing.max_connection_lifetime;
@@ -345,12 +342,11 @@ async fn ws_api_session(st: Arc<BinanceState>, mut socket: WebSocket) {
     let mut logon_subscription: Option<u64> = None;
     let mut out: Vec<String> = Vec::new();
     loop {
-        if !crate::wire::thawed(&mut frozen, &mut dropped).await {
+        if !link.thawed().await {
             return;
         }
         tokio::select! {
-            _ = dropped.changed() => return,
-            _ = frozen.changed() => continue,
+            _ = link.changed() => continue,
             _ = sleep_until(end_of_life) => {
                 let _ = socket.send(Message::Close(None)).await;
                 return;

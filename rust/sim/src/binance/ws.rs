@@ -531,8 +531,15 @@ async fn session(
         partial_last_u: HashMap::new(),
     };
     let faults = &st.market.faults;
-    let mut dropped = faults.drop_generation.subscribe();
-    let mut frozen = faults.frozen.subscribe();
+    let mut link = crate::wire::Link::open(
+        &st.market,
+        if route == Route::Market {
+            "market"
+        } else {
+            "public"
+        },
+        initial.clone(),
+    );
     let mut events = st.market.lock().subscribe();
     let mut depth = st.market.depth.subscribe();
     let timing = &st.timing;
@@ -554,13 +561,12 @@ async fn session(
     let mut inbound_window = (started, 0u32);
     let mut out: Vec<String> = Vec::new();
     loop {
-        if !crate::wire::thawed(&mut frozen, &mut dropped).await {
+        if !link.thawed().await {
             return;
         }
         let pong_deadline = outstanding_ping.as_ref().map(|(_, at)| *at + pong_timeout);
         tokio::select! {
-            _ = dropped.changed() => return,
-            _ = frozen.changed() => continue,
+            _ = link.changed() => continue,
             _ = sleep_until(end_of_life) => {
                 let _ = socket.send(Message::Close(None)).await;
                 return;
@@ -594,6 +600,7 @@ async fn session(
                 match message {
                     Message::Text(text) => {
                         let reply = session.control(text.as_str());
+                        link.set_streams(session.streams.iter().map(|s| s.name.clone()));
                         out.push(reply.to_string());
                     }
                     Message::Pong(payload)

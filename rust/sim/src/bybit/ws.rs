@@ -48,6 +48,16 @@ enum Topic {
     Tickers(String),
 }
 
+impl Topic {
+    fn name(&self) -> String {
+        match self {
+            Topic::Book(depth, symbol) => format!("orderbook.{depth}.{symbol}"),
+            Topic::Trades(symbol) => format!("publicTrade.{symbol}"),
+            Topic::Tickers(symbol) => format!("tickers.{symbol}"),
+        }
+    }
+}
+
 fn parse_topic(st: &BybitState, category: Category, text: &str) -> Option<Topic> {
     let parts: Vec<&str> = text.split('.').collect();
     let known = |s: &str| st.market(category).lock().symbols.contains_key(s);
@@ -84,8 +94,7 @@ struct Pump {
 async fn public_session(st: Arc<BybitState>, mut socket: WebSocket, category: Category) {
     let market = st.market(category).clone();
     let faults = &market.faults;
-    let mut dropped = faults.drop_generation.subscribe();
-    let mut frozen = faults.frozen.subscribe();
+    let mut link = crate::wire::Link::open(&market, "public", Vec::new());
     let mut events = market.lock().subscribe();
     let mut books = st.books.messages.subscribe();
     let mut pump = Pump {
@@ -103,13 +112,12 @@ async fn public_session(st: Arc<BybitState>, mut socket: WebSocket, category: Ca
     let mut tick = tokio::time::interval(ticker_every);
     let mut out: Vec<String> = Vec::new();
     loop {
-        if !crate::wire::thawed(&mut frozen, &mut dropped).await {
+        if !link.thawed().await {
             return;
         }
         let idle_deadline = pump.last_inbound + st.timing.bybit_idle_timeout;
         tokio::select! {
-            _ = dropped.changed() => return,
-            _ = frozen.changed() => continue,
+            _ = link.changed() => continue,
             _ = sleep_until(end_of_life.min(idle_deadline)) => {
                 let _ = socket.send(Message::Close(None)).await;
                 return;
@@ -157,6 +165,7 @@ async fn public_session(st: Arc<BybitState>, mut socket: WebSocket, category: Ca
                                         }
                                 topics.insert(topic);
                             }
+                            link.set_streams(topics.iter().map(Topic::name));
                             continue;
                         } else {
                             for topic in parsed.into_iter().flatten() {
@@ -168,6 +177,7 @@ async fn public_session(st: Arc<BybitState>, mut socket: WebSocket, category: Ca
                                 }
                                 topics.remove(&topic);
                             }
+                            link.set_streams(topics.iter().map(Topic::name));
                         }
                         out.push(ack.to_string());
                     }
@@ -250,8 +260,7 @@ fn private_topic(topics: &mut PrivateTopics, name: &str, on: bool) -> bool {
 
 async fn private_session(st: Arc<BybitState>, mut socket: WebSocket) {
     let faults = &st.spot.faults;
-    let mut dropped = faults.drop_generation.subscribe();
-    let mut frozen = faults.frozen.subscribe();
+    let mut link = crate::wire::Link::open(&st.spot, "private", Vec::new());
     let mut spot_events = st.spot.lock().subscribe();
     let mut linear_events = st.linear.lock().subscribe();
     let conn = conn_id();
@@ -262,7 +271,7 @@ async fn private_session(st: Arc<BybitState>, mut socket: WebSocket) {
     let mut out: Vec<String> = Vec::new();
     let mut message_no = 0u64;
     loop {
-        if !crate::wire::thawed(&mut frozen, &mut dropped).await {
+        if !link.thawed().await {
             return;
         }
         let idle_deadline = last_inbound + st.timing.bybit_idle_timeout;
@@ -271,8 +280,7 @@ async fn private_session(st: Arc<BybitState>, mut socket: WebSocket) {
             out.push(json!({"id": uuid(0x9e11, message_no), "topic": topic, "creationTime": now, "data": data}).to_string());
         };
         tokio::select! {
-            _ = dropped.changed() => return,
-            _ = frozen.changed() => continue,
+            _ = link.changed() => continue,
             _ = sleep_until(end_of_life.min(idle_deadline)) => {
                 let _ = socket.send(Message::Close(None)).await;
                 return;
