@@ -27,6 +27,9 @@ type EndpointUrls = (
     Option<String>,
 );
 
+/// `(id, kind, streams, opened_ms)`.
+type ConnectionRow = (u64, &'static str, Vec<String>, i64);
+
 fn no_connection<T>(py: Python<'_>, id: u64) -> PyResult<T> {
     Err(Error::invalid_argument(
         "connection",
@@ -196,7 +199,7 @@ impl NativeSimulator {
         py: Python<'_>,
         venue: Venue,
         market: Market,
-    ) -> PyResult<Vec<(u64, &'static str, Vec<String>, i64)>> {
+    ) -> PyResult<Vec<ConnectionRow>> {
         let links = self.market(py, venue, market)?.faults.links.list();
         Ok(links
             .into_iter()
