@@ -30,6 +30,14 @@ type EndpointUrls = (
 /// `(id, kind, streams, opened_ms)`.
 type ConnectionRow = (u64, &'static str, Vec<String>, i64);
 
+fn category(market: Market) -> tradewire_sim::bybit::Category {
+    if market == Market::Spot {
+        tradewire_sim::bybit::Category::Spot
+    } else {
+        tradewire_sim::bybit::Category::Linear
+    }
+}
+
 fn no_connection<T>(py: Python<'_>, id: u64) -> PyResult<T> {
     Err(Error::invalid_argument(
         "connection",
@@ -249,6 +257,82 @@ impl NativeSimulator {
             .paused
             .store(paused, Ordering::Release);
         Ok(())
+    }
+
+    /// Records a tape of `steps` steps of `symbol`'s synthetic market (deterministic from
+    /// `seed`) and loads it; pauses the synthetic market so that the tape starts where the book
+    /// is. Returns the number of frames.
+    #[pyo3(signature = (venue, market, symbol, steps, *, seed = 1))]
+    fn record_tape(
+        &self,
+        py: Python<'_>,
+        venue: Venue,
+        market: Market,
+        symbol: &str,
+        steps: usize,
+        seed: u64,
+    ) -> PyResult<usize> {
+        let sim_market = self.market(py, venue, market)?.clone();
+        let binance = match venue {
+            Venue::Binance => Some(self.binance(py, venue, market)?),
+            Venue::Bybit => None,
+        };
+        let recorded = py.detach(|| match binance {
+            Some(st) => tradewire_sim::binance::tape::record(st, symbol, steps, seed),
+            None => tradewire_sim::bybit::tape::record(
+                &self.inner.bybit,
+                category(market),
+                symbol,
+                steps,
+                seed,
+            ),
+        });
+        let tape = recorded
+            .map_err(|reason| Error::invalid_argument("symbol", reason))
+            .py_err(py)?;
+        Ok(sim_market.load_tape(tape))
+    }
+
+    /// Loads the market-data messages of a recorded JSON-lines file as the tape; returns
+    /// `(frames, skipped lines)`.
+    fn load_tape(
+        &self,
+        py: Python<'_>,
+        venue: Venue,
+        market: Market,
+        path: std::path::PathBuf,
+    ) -> PyResult<(usize, usize)> {
+        let sim_market = self.market(py, venue, market)?.clone();
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Error::invalid_argument("path", format!("{}: {e}", path.display())))
+            .py_err(py)?;
+        let (tape, skipped) = match venue {
+            Venue::Binance => {
+                tradewire_sim::binance::tape::load(self.binance(py, venue, market)?, &text)
+            }
+            Venue::Bybit => {
+                tradewire_sim::bybit::tape::load(&self.inner.bybit, category(market), &text)
+            }
+        };
+        Ok((sim_market.load_tape(tape), skipped))
+    }
+
+    /// Every open connection of the market plays the loaded tape: the frames it is subscribed
+    /// to, in order, at `rate` frames per second of tape (None: as fast as its socket takes
+    /// them). A recorded tape first moves the true book to the tape's end. Returns the number
+    /// of frames.
+    #[pyo3(signature = (venue, market, *, rate = None))]
+    fn play_tape(
+        &self,
+        py: Python<'_>,
+        venue: Venue,
+        market: Market,
+        rate: Option<u32>,
+    ) -> PyResult<usize> {
+        self.market(py, venue, market)?
+            .play_tape(rate)
+            .map_err(|reason| Error::invalid_argument("tape", reason))
+            .py_err(py)
     }
 
     /// Delays every WebSocket message of the market by `ms`.

@@ -62,10 +62,12 @@ pub struct Match {
 pub struct Dirty {
     pub first_id: Option<u64>,
     pub last_id: u64,
+    /// The book's update id when the publisher last took its changes (USD-M `pu`).
+    pub since: u64,
     pub levels: HashMap<(Side, Ticks), Lots>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Book {
     bids: BTreeMap<Ticks, Level>,
     asks: BTreeMap<Ticks, Level>,
@@ -93,6 +95,7 @@ impl Book {
         self.publishers.push(Dirty {
             first_id: None,
             last_id: self.update_id,
+            since: self.update_id,
             levels: HashMap::new(),
         });
         self.publishers.len() - 1
@@ -102,7 +105,29 @@ impl Book {
         let last_id = self.update_id;
         let taken = std::mem::take(&mut self.publishers[publisher]);
         self.publishers[publisher].last_id = last_id;
+        self.publishers[publisher].since = last_id;
         Dirty { last_id, ..taken }
+    }
+
+    /// Unregisters the most recently added publisher.
+    pub fn remove_publisher(&mut self, publisher: usize) {
+        debug_assert_eq!(publisher + 1, self.publishers.len());
+        self.publishers.truncate(publisher);
+    }
+
+    /// Every publisher forgets what changed so far: its next changes start after `update_id`.
+    pub fn forget_dirty(&mut self) {
+        for publisher in 0..self.publishers.len() {
+            self.take_dirty(publisher);
+        }
+    }
+
+    /// Whether any account order rests in the book.
+    pub fn has_orders(&self) -> bool {
+        self.bids
+            .values()
+            .chain(self.asks.values())
+            .any(|level| level.entries.iter().any(|e| e.owner != Owner::Synthetic))
     }
 
     fn record(&mut self, side: Side, price: Ticks) {

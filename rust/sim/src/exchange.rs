@@ -237,7 +237,7 @@ pub enum Reject {
     Invalid(String),
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SymbolState {
     pub spec: SymbolSpec,
     pub book: Book,

@@ -14,6 +14,7 @@ pub mod limits;
 pub mod market;
 pub mod server;
 pub mod synth;
+pub mod tape;
 pub mod wire;
 
 pub use config::{SimConfig, Timing};

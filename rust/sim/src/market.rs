@@ -30,6 +30,40 @@ pub struct DepthDiff {
     pub time_ms: i64,
 }
 
+impl DepthDiff {
+    /// The diff a publisher's changes make; `None` if nothing changed.
+    pub fn from_dirty(
+        symbol: &str,
+        speed: usize,
+        spec: &crate::exchange::SymbolSpec,
+        dirty: crate::book::Dirty,
+        time_ms: i64,
+    ) -> Option<DepthDiff> {
+        let first_id = dirty.first_id?;
+        let mut bids = Vec::new();
+        let mut asks = Vec::new();
+        for ((side, price), lots) in &dirty.levels {
+            let level = (spec.price(*price), spec.qty(*lots));
+            match side {
+                Side::Buy => bids.push(level),
+                Side::Sell => asks.push(level),
+            }
+        }
+        bids.sort_by_key(|b| std::cmp::Reverse(b.0));
+        asks.sort_by_key(|a| a.0);
+        Some(DepthDiff {
+            symbol: symbol.to_owned(),
+            speed,
+            first_id,
+            last_id: dirty.last_id,
+            prev_last_id: dirty.since,
+            bids,
+            asks,
+            time_ms,
+        })
+    }
+}
+
 /// Fault switches a test flips through the control API.
 #[derive(Debug)]
 pub struct Faults {
@@ -164,6 +198,9 @@ pub struct Market {
     pub restarts: AtomicU64,
     /// While set, the synthetic market makes no steps (publishers keep running).
     pub paused: std::sync::atomic::AtomicBool,
+    /// The tape `play_tape` plays, and the play every connection follows.
+    pub tape: Mutex<Option<Arc<crate::tape::Tape>>>,
+    pub plays: watch::Sender<Option<Arc<crate::tape::Play>>>,
 }
 
 impl Market {
@@ -182,6 +219,8 @@ impl Market {
             depth: broadcast::channel(1 << 14).0,
             restarts: AtomicU64::new(0),
             paused: std::sync::atomic::AtomicBool::new(false),
+            tape: Mutex::new(None),
+            plays: watch::channel(None).0,
         })
     }
 
@@ -227,7 +266,6 @@ impl Market {
             let mut steps_done = 0u64;
             let mut next_due: Vec<tokio::time::Instant> =
                 market.speeds.iter().map(|s| started + *s).collect();
-            let mut last_ids: Vec<Vec<u64>> = publishers.iter().map(|p| vec![0; p.len()]).collect();
             let streams = publishers.len() * market.speeds.len();
             let mut held_back: Vec<Option<DepthDiff>> = vec![None; streams];
             let mut stream_faults: Vec<StreamFaults> = vec![StreamFaults::default(); streams];
@@ -259,32 +297,11 @@ impl Market {
                     for (k, walk) in walks.iter().enumerate() {
                         let state = ex.symbols.get_mut(&walk.symbol).expect("symbol");
                         let dirty = state.book.take_dirty(publishers[k][speed]);
-                        let Some(first_id) = dirty.first_id else {
+                        let Some(diff) =
+                            DepthDiff::from_dirty(&walk.symbol, speed, &state.spec, dirty, now_ms)
+                        else {
                             continue;
                         };
-                        let spec = &state.spec;
-                        let mut bids = Vec::new();
-                        let mut asks = Vec::new();
-                        for ((side, price), lots) in &dirty.levels {
-                            let level = (spec.price(*price), spec.qty(*lots));
-                            match side {
-                                Side::Buy => bids.push(level),
-                                Side::Sell => asks.push(level),
-                            }
-                        }
-                        bids.sort_by_key(|b| std::cmp::Reverse(b.0));
-                        asks.sort_by_key(|a| a.0);
-                        let diff = DepthDiff {
-                            symbol: walk.symbol.clone(),
-                            speed,
-                            first_id,
-                            last_id: dirty.last_id,
-                            prev_last_id: last_ids[k][speed],
-                            bids,
-                            asks,
-                            time_ms: now_ms,
-                        };
-                        last_ids[k][speed] = dirty.last_id;
                         let slot = k * market.speeds.len() + speed;
                         let action =
                             stream_faults[slot].next(&market.faults, &[walk.symbol.as_str()]);

@@ -37,6 +37,16 @@ impl Walk {
         }
     }
 
+    /// A walk that continues from the book as it is: the fair price starts at its mid.
+    pub fn resume(ex: &Exchange, symbol: &str, seed: u64) -> Walk {
+        let mut walk = Walk::new(ex, symbol, seed);
+        let book = &ex.symbols[symbol].book;
+        if let (Some((bid, _)), Some((ask, _))) = (book.best(Side::Buy), book.best(Side::Sell)) {
+            walk.fair = ((bid + ask) / 2).max(BAND + 2);
+        }
+        walk
+    }
+
     fn size(&mut self) -> Lots {
         self.unit * self.rng.i64(1..=20)
     }

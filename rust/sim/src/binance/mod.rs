@@ -2,6 +2,7 @@
 //! streams, listenKey user stream) on the wire. One server per market, as on the venue.
 
 pub mod rest;
+pub mod tape;
 pub mod user;
 pub mod ws;
 

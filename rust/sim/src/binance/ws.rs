@@ -18,8 +18,9 @@ use tokio::time::{Instant, sleep_until};
 
 use super::{BinanceState, fixed};
 use crate::book::Side;
-use crate::exchange::{Event, Exchange};
+use crate::exchange::{Event, Exchange, SymbolSpec};
 use crate::market::DepthDiff;
+use crate::tape::{Deck, Frame};
 
 /// Where a connection was opened, which decides what it may receive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +42,21 @@ enum Kind {
     BookTicker,
     Ticker,
     MiniTicker,
+}
+
+impl Kind {
+    /// The tape route a stream of this kind plays (partial books have none).
+    fn route(&self) -> Option<&'static str> {
+        Some(match self {
+            Kind::Trade => "trade",
+            Kind::AggTrade => "aggTrade",
+            Kind::Depth(_) => "depth",
+            Kind::Partial(..) => return None,
+            Kind::BookTicker => "bookTicker",
+            Kind::Ticker => "ticker",
+            Kind::MiniTicker => "miniTicker",
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -126,7 +142,8 @@ pub async fn raw(
     ws: WebSocketUpgrade,
 ) -> Response {
     let route = unrouted(&st);
-    ws.on_upgrade(move |socket| session(st, socket, route, initial_stream(name), false))
+    let deck = Deck::new(&st.market);
+    ws.on_upgrade(move |socket| session(st, socket, route, initial_stream(name), false, deck))
 }
 
 /// `/ws/<n>` with a number is a bare connection some clients open per subscription group
@@ -150,12 +167,14 @@ pub async fn combined(
     ws: WebSocketUpgrade,
 ) -> Response {
     let route = unrouted(&st);
-    ws.on_upgrade(move |socket| session(st, socket, route, streams_of(query), true))
+    let deck = Deck::new(&st.market);
+    ws.on_upgrade(move |socket| session(st, socket, route, streams_of(query), true, deck))
 }
 
 pub async fn bare(State(st): State<Arc<BinanceState>>, ws: WebSocketUpgrade) -> Response {
     let route = unrouted(&st);
-    ws.on_upgrade(move |socket| session(st, socket, route, Vec::new(), false))
+    let deck = Deck::new(&st.market);
+    ws.on_upgrade(move |socket| session(st, socket, route, Vec::new(), false, deck))
 }
 
 /// USD-M routed paths: `/{public|market}/ws[/<name>]` and `/{public|market}/stream?streams=`.
@@ -169,7 +188,8 @@ pub async fn routed_raw(
     } else {
         Route::Public
     };
-    ws.on_upgrade(move |socket| session(st, socket, route, vec![name], false))
+    let deck = Deck::new(&st.market);
+    ws.on_upgrade(move |socket| session(st, socket, route, vec![name], false, deck))
 }
 
 pub async fn routed_combined(
@@ -183,7 +203,8 @@ pub async fn routed_combined(
     } else {
         Route::Public
     };
-    ws.on_upgrade(move |socket| session(st, socket, route, streams_of(query), true))
+    let deck = Deck::new(&st.market);
+    ws.on_upgrade(move |socket| session(st, socket, route, streams_of(query), true, deck))
 }
 
 /// The names in a combined-stream URL's `streams=a/b/c`.
@@ -308,46 +329,13 @@ impl Session {
     }
 
     fn on_event(&self, event: &Event, now: i64, out: &mut Vec<String>) {
-        let Event::Trade {
-            symbol,
-            id,
-            price,
-            qty,
-            taker,
-            time_ms,
-        } = event
-        else {
+        let Event::Trade { symbol, .. } = event else {
             return;
         };
         let spot = self.st.spot();
-        let ex = self.st.market.lock();
-        let spec = &ex.symbols[symbol].spec;
-        let (pd, qd) = if spot {
-            (8, 8)
-        } else {
-            (spec.price_decimals(), spec.qty_decimals())
-        };
-        let maker_is_buyer = *taker == Side::Sell;
-        drop(ex);
+        let decimals = decimals(spot, &self.st.market.lock().symbols[symbol].spec);
         for s in self.subscribed(symbol, |k| matches!(k, Kind::Trade | Kind::AggTrade)) {
-            let data = match (&s.kind, spot) {
-                (Kind::Trade, true) => {
-                    json!({"e": "trade", "E": now, "s": symbol, "t": id, "p": fixed(*price, pd),
-                    "q": fixed(*qty, qd), "T": time_ms, "m": maker_is_buyer, "M": true})
-                }
-                (Kind::Trade, false) => {
-                    json!({"e": "trade", "E": now, "T": time_ms, "s": symbol, "t": id,
-                    "p": fixed(*price, pd), "q": fixed(*qty, qd), "X": "MARKET", "m": maker_is_buyer})
-                }
-                (_, true) => {
-                    json!({"e": "aggTrade", "E": now, "s": symbol, "a": id, "p": fixed(*price, pd),
-                    "q": fixed(*qty, qd), "f": id, "l": id, "T": time_ms, "m": maker_is_buyer, "M": true})
-                }
-                (_, false) => {
-                    json!({"e": "aggTrade", "E": now, "s": symbol, "a": id, "p": fixed(*price, pd),
-                    "q": fixed(*qty, qd), "nq": fixed(*qty, qd), "f": id, "l": id, "T": time_ms, "m": maker_is_buyer})
-                }
-            };
+            let data = trade_event(s.kind == Kind::Trade, spot, decimals, event, now);
             out.push(self.frame(&s.name, data));
         }
     }
@@ -360,33 +348,21 @@ impl Session {
         if wanted.is_empty() {
             return;
         }
-        let ex = self.st.market.lock();
-        let spec = &ex.symbols[&diff.symbol].spec;
-        let (pd, qd) = if spot {
-            (8, 8)
-        } else {
-            (spec.price_decimals(), spec.qty_decimals())
-        };
-        drop(ex);
-        let render = |levels: &[(Decimal, Decimal)]| -> Vec<Value> {
-            levels
-                .iter()
-                .map(|(p, q)| json!([fixed(*p, pd), fixed(*q, qd)]))
-                .collect()
-        };
-        let mut bids = diff.bids.clone();
-        if !spot {
-            // USD-M sends diff bids in ascending price order (seen in every recording).
-            bids.sort_by_key(|a| a.0);
-        }
-        let mut data = json!({"e": "depthUpdate", "E": now, "s": diff.symbol, "U": diff.first_id, "u": diff.last_id,
-            "b": render(&bids), "a": render(&diff.asks)});
-        if !spot {
-            data["T"] = json!(diff.time_ms);
-            data["pu"] = json!(diff.prev_last_id);
-        }
+        let decimals = decimals(spot, &self.st.market.lock().symbols[&diff.symbol].spec);
+        let data = depth_event(spot, decimals, diff, now);
         for s in wanted {
             out.push(self.frame(&s.name, data.clone()));
+        }
+    }
+
+    /// A tape frame, to every subscribed stream of its kind (any speed).
+    fn on_frame(&self, frame: &Frame, out: &mut Vec<String>) {
+        for s in self.subscribed(&frame.symbol, |k| k.route() == Some(frame.route.as_str())) {
+            out.push(if self.combined {
+                format!(r#"{{"stream":"{}","data":{}}}"#, s.name, frame.text)
+            } else {
+                frame.text.clone()
+            });
         }
     }
 
@@ -404,11 +380,7 @@ impl Session {
         for s in streams {
             let state = &ex.symbols[&s.symbol];
             let spec = &state.spec;
-            let (pd, qd) = if spot {
-                (8, 8)
-            } else {
-                (spec.price_decimals(), spec.qty_decimals())
-            };
+            let (pd, qd) = decimals(spot, spec);
             match &s.kind {
                 Kind::BookTicker => {
                     let (b, bq) = state.top(Side::Buy);
@@ -418,13 +390,7 @@ impl Session {
                         continue;
                     }
                     self.last_book_top.insert(s.symbol.clone(), top);
-                    let u = state.book.update_id;
-                    let mut data = json!({"u": u, "s": s.symbol, "b": fixed(b, pd), "B": fixed(bq, qd), "a": fixed(a, pd), "A": fixed(aq, qd)});
-                    if !spot {
-                        data["e"] = json!("bookTicker");
-                        data["E"] = json!(now);
-                        data["T"] = json!(now);
-                    }
+                    let data = book_ticker_event(spot, (pd, qd), &s.symbol, state, now);
                     out.push(self.frame(&s.name, data));
                 }
                 Kind::Partial(levels, every) => {
@@ -463,14 +429,101 @@ impl Session {
     }
 }
 
-fn ticker_json(ex: &Exchange, symbol: &str, mini: bool, spot: bool, now: i64) -> Value {
-    let s = &ex.symbols[symbol];
-    let spec = &s.spec;
-    let (pd, qd) = if spot {
+/// `(price, quantity)` decimals on the wire: spot prints 8, USD-M the symbol's precision.
+pub(crate) fn decimals(spot: bool, spec: &SymbolSpec) -> (u32, u32) {
+    if spot {
         (8, 8)
     } else {
         (spec.price_decimals(), spec.qty_decimals())
+    }
+}
+
+/// A `trade` (or `aggTrade`) event of a trade.
+pub(crate) fn trade_event(
+    raw: bool,
+    spot: bool,
+    (pd, qd): (u32, u32),
+    trade: &Event,
+    now: i64,
+) -> Value {
+    let Event::Trade {
+        symbol,
+        id,
+        price,
+        qty,
+        taker,
+        time_ms,
+    } = trade
+    else {
+        return Value::Null;
     };
+    let maker_is_buyer = *taker == Side::Sell;
+    match (raw, spot) {
+        (true, true) => {
+            json!({"e": "trade", "E": now, "s": symbol, "t": id, "p": fixed(*price, pd),
+            "q": fixed(*qty, qd), "T": time_ms, "m": maker_is_buyer, "M": true})
+        }
+        (true, false) => {
+            json!({"e": "trade", "E": now, "T": time_ms, "s": symbol, "t": id,
+            "p": fixed(*price, pd), "q": fixed(*qty, qd), "X": "MARKET", "m": maker_is_buyer})
+        }
+        (false, true) => {
+            json!({"e": "aggTrade", "E": now, "s": symbol, "a": id, "p": fixed(*price, pd),
+            "q": fixed(*qty, qd), "f": id, "l": id, "T": time_ms, "m": maker_is_buyer, "M": true})
+        }
+        (false, false) => {
+            json!({"e": "aggTrade", "E": now, "s": symbol, "a": id, "p": fixed(*price, pd),
+            "q": fixed(*qty, qd), "nq": fixed(*qty, qd), "f": id, "l": id, "T": time_ms, "m": maker_is_buyer})
+        }
+    }
+}
+
+/// A `bookTicker` event: the symbol's best bid and ask.
+pub(crate) fn book_ticker_event(
+    spot: bool,
+    (pd, qd): (u32, u32),
+    symbol: &str,
+    state: &crate::exchange::SymbolState,
+    now: i64,
+) -> Value {
+    let (b, bq) = state.top(Side::Buy);
+    let (a, aq) = state.top(Side::Sell);
+    let u = state.book.update_id;
+    let mut data = json!({"u": u, "s": symbol, "b": fixed(b, pd), "B": fixed(bq, qd), "a": fixed(a, pd), "A": fixed(aq, qd)});
+    if !spot {
+        data["e"] = json!("bookTicker");
+        data["E"] = json!(now);
+        data["T"] = json!(now);
+    }
+    data
+}
+
+/// A `depthUpdate` event of a diff (USD-M adds `T` and `pu`, and lists bids ascending).
+pub(crate) fn depth_event(spot: bool, (pd, qd): (u32, u32), diff: &DepthDiff, now: i64) -> Value {
+    let render = |levels: &[(Decimal, Decimal)]| -> Vec<Value> {
+        levels
+            .iter()
+            .map(|(p, q)| json!([fixed(*p, pd), fixed(*q, qd)]))
+            .collect()
+    };
+    let mut bids = diff.bids.clone();
+    if !spot {
+        // USD-M sends diff bids in ascending price order (seen in every recording).
+        bids.sort_by_key(|a| a.0);
+    }
+    let mut data = json!({"e": "depthUpdate", "E": now, "s": diff.symbol, "U": diff.first_id, "u": diff.last_id,
+        "b": render(&bids), "a": render(&diff.asks)});
+    if !spot {
+        data["T"] = json!(diff.time_ms);
+        data["pu"] = json!(diff.prev_last_id);
+    }
+    data
+}
+
+fn ticker_json(ex: &Exchange, symbol: &str, mini: bool, spot: bool, now: i64) -> Value {
+    let s = &ex.symbols[symbol];
+    let spec = &s.spec;
+    let (pd, qd) = decimals(spot, spec);
     let f = |d: Decimal| fixed(d, pd);
     if mini {
         return json!({"e": "24hrMiniTicker", "E": now, "s": symbol, "c": f(s.last_price), "o": f(s.open_24h),
@@ -506,6 +559,8 @@ async fn session(
     route: Route,
     initial: Vec<String>,
     combined: bool,
+    // Made when the upgrade was requested, so a play started right after the handshake is seen.
+    mut deck: Deck,
 ) {
     let spot = st.spot();
     let mut streams = BTreeSet::new();
@@ -619,6 +674,7 @@ async fn session(
                 Ok(diff) => session.on_depth(&diff, st.market.clock.now_ms(), &mut out),
                 Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
             },
+            _ = deck.turn() => deck.take(|frame| session.on_frame(frame, &mut out)),
             _ = tick.tick() => {
                 let now = Instant::now();
                 let ticker_due = now >= next_ticker;

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Category;
 use crate::book::{Lots, Side, Ticks};
+use crate::exchange::SymbolState;
 use crate::market::{DepthAction, Market, StreamFaults};
 
 pub const DEPTHS: [usize; 4] = [1, 50, 200, 1000];
@@ -37,8 +38,8 @@ impl BookMessage {
     }
 }
 
-#[derive(Debug, Default)]
-struct View {
+#[derive(Debug, Clone, Default)]
+pub struct View {
     u: u64,
     seq: u64,
     ts: i64,
@@ -50,6 +51,75 @@ struct View {
 }
 
 type Key = (Category, String, usize);
+
+impl View {
+    /// The message that brings this topic's subscribers to `state`'s top `depth` levels: a
+    /// snapshot first (and always at depth 1), then deltas; `None` when nothing changed.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn advance(
+        &mut self,
+        category: Category,
+        symbol: &str,
+        state: &SymbolState,
+        depth: usize,
+        ts: i64,
+        now: Instant,
+        resend_after: Duration,
+    ) -> Option<BookMessage> {
+        let bids: BTreeMap<Ticks, Lots> = state.book.levels(Side::Buy, depth).into_iter().collect();
+        let asks: BTreeMap<Ticks, Lots> =
+            state.book.levels(Side::Sell, depth).into_iter().collect();
+        let changed = self.bids != bids || self.asks != asks;
+        let first = self.last_sent.is_none() || self.restarted;
+        let stale = self
+            .last_sent
+            .is_some_and(|t| now.duration_since(t) >= resend_after);
+        if !(changed || first || (depth == 1 && stale)) {
+            return None;
+        }
+        let snapshot = first || depth == 1;
+        let spec = &state.spec;
+        let diff = |old: &BTreeMap<Ticks, Lots>, new: &BTreeMap<Ticks, Lots>, descending: bool| {
+            let mut out: BTreeMap<Ticks, Lots> = new
+                .iter()
+                .filter(|(p, q)| old.get(p) != Some(q))
+                .map(|(p, q)| (*p, *q))
+                .collect();
+            for p in old.keys().filter(|p| !new.contains_key(p)) {
+                out.insert(*p, 0);
+            }
+            levels(spec, &out, descending)
+        };
+        let (msg_bids, msg_asks) = if snapshot {
+            (levels(spec, &bids, true), levels(spec, &asks, false))
+        } else {
+            (
+                diff(&self.bids, &bids, true),
+                diff(&self.asks, &asks, false),
+            )
+        };
+        if changed || first {
+            self.u += 1;
+        }
+        self.seq = state.book.update_id;
+        self.ts = ts;
+        self.bids = bids;
+        self.asks = asks;
+        self.last_sent = Some(now);
+        self.restarted = false;
+        Some(BookMessage {
+            category,
+            symbol: symbol.to_owned(),
+            depth,
+            snapshot,
+            u: self.u,
+            seq: self.seq,
+            ts,
+            bids: msg_bids,
+            asks: msg_asks,
+        })
+    }
+}
 
 #[derive(Debug)]
 pub struct Topics {
@@ -107,6 +177,26 @@ impl Topics {
             bids: levels(spec, &view.bids, true),
             asks: levels(spec, &view.asks, false),
         })
+    }
+
+    /// The topics of `symbol` as last published, by depth (for recording a tape).
+    pub fn views_of(&self, category: Category, symbol: &str) -> Vec<(usize, View)> {
+        let views = self.lock();
+        DEPTHS
+            .iter()
+            .map(|d| {
+                let view = views.get(&(category, symbol.to_owned(), *d));
+                (*d, view.cloned().unwrap_or_default())
+            })
+            .collect()
+    }
+
+    /// Makes `views` the topics' last published state (a tape played up to them).
+    pub fn set_views(&self, category: Category, symbol: &str, views: Vec<(usize, View)>) {
+        let mut all = self.lock();
+        for (depth, view) in views {
+            all.insert((category, symbol.to_owned(), depth), view);
+        }
     }
 
     /// Every topic starts over at `u` = 1 with a snapshot (the venue restarted).
@@ -168,71 +258,20 @@ impl Topics {
         {
             let mut views = self.lock();
             for (name, state) in &ex.symbols {
-                let bids: BTreeMap<Ticks, Lots> =
-                    state.book.levels(Side::Buy, depth).into_iter().collect();
-                let asks: BTreeMap<Ticks, Lots> =
-                    state.book.levels(Side::Sell, depth).into_iter().collect();
                 let view = views.entry((category, name.clone(), depth)).or_default();
-                let changed = view.bids != bids || view.asks != asks;
-                let first = view.last_sent.is_none() || view.restarted;
-                let stale = view
-                    .last_sent
-                    .is_some_and(|t| now.duration_since(t) >= resend_after);
-                if !(changed || first || (depth == 1 && stale)) {
+                let Some(message) =
+                    view.advance(category, name, state, depth, ts, now, resend_after)
+                else {
                     continue;
-                }
-                let snapshot = first || depth == 1;
-                let spec = &state.spec;
-                let diff =
-                    |old: &BTreeMap<Ticks, Lots>, new: &BTreeMap<Ticks, Lots>, descending: bool| {
-                        let mut out: BTreeMap<Ticks, Lots> = new
-                            .iter()
-                            .filter(|(p, q)| old.get(p) != Some(q))
-                            .map(|(p, q)| (*p, *q))
-                            .collect();
-                        for p in old.keys().filter(|p| !new.contains_key(p)) {
-                            out.insert(*p, 0);
-                        }
-                        levels(spec, &out, descending)
-                    };
-                let (msg_bids, msg_asks) = if snapshot {
-                    (levels(spec, &bids, true), levels(spec, &asks, false))
-                } else {
-                    (
-                        diff(&view.bids, &bids, true),
-                        diff(&view.asks, &asks, false),
-                    )
                 };
-                if changed || first {
-                    view.u += 1;
-                }
-                view.seq = state.book.update_id;
-                view.ts = ts;
-                view.bids = bids;
-                view.asks = asks;
-                view.last_sent = Some(now);
-                view.restarted = false;
                 let topic_name = format!("{depth}.{name}");
-                let action = if snapshot {
+                let action = if message.snapshot {
                     DepthAction::Send
                 } else {
                     view.faults
                         .next(&market.faults, &[name.as_str(), topic_name.as_str()])
                 };
-                outgoing.push((
-                    action,
-                    BookMessage {
-                        category,
-                        symbol: name.clone(),
-                        depth,
-                        snapshot,
-                        u: view.u,
-                        seq: view.seq,
-                        ts,
-                        bids: msg_bids,
-                        asks: msg_asks,
-                    },
-                ));
+                outgoing.push((action, message));
             }
         }
         drop(ex);

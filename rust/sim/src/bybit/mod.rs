@@ -4,6 +4,7 @@
 
 pub mod book;
 pub mod rest;
+pub mod tape;
 pub mod ws;
 
 use std::sync::Arc;

@@ -34,7 +34,9 @@ pub async fn public(
     ws: WebSocketUpgrade,
 ) -> Response {
     let category = Category::parse(&category).unwrap_or(Category::Linear);
-    ws.on_upgrade(move |socket| public_session(st, socket, category))
+    // Made before the handshake completes, so a play started right after it is seen.
+    let deck = crate::tape::Deck::new(st.market(category));
+    ws.on_upgrade(move |socket| public_session(st, socket, category, deck))
 }
 
 pub async fn private(State(st): State<Arc<BybitState>>, ws: WebSocketUpgrade) -> Response {
@@ -72,7 +74,7 @@ fn parse_topic(st: &BybitState, category: Category, text: &str) -> Option<Topic>
     }
 }
 
-fn book_json(m: &BookMessage) -> String {
+pub(crate) fn book_json(m: &BookMessage) -> String {
     let side = |levels: &[(rust_decimal::Decimal, rust_decimal::Decimal)]| -> Vec<Value> {
         levels
             .iter()
@@ -84,6 +86,28 @@ fn book_json(m: &BookMessage) -> String {
     .to_string()
 }
 
+/// A `publicTrade.{symbol}` message of one trade.
+pub(crate) fn trade_message(category: Category, trade: &Event, ts: i64) -> String {
+    let Event::Trade {
+        symbol,
+        id,
+        price,
+        qty,
+        taker,
+        time_ms,
+    } = trade
+    else {
+        return String::new();
+    };
+    let mut item = json!({"T": time_ms, "s": symbol, "S": side_str(*taker), "v": num(*qty), "p": num(*price),
+        "i": trade_id(category, *id), "BT": false, "RPI": false, "seq": id});
+    if category == Category::Linear {
+        item["L"] = json!("PlusTick");
+    }
+    json!({"topic": format!("publicTrade.{symbol}"), "type": "snapshot", "ts": ts, "data": [item]})
+        .to_string()
+}
+
 /// Reads frames, sends frames, and applies the venue's timers and our faults; the caller's
 /// `on_text` answers client messages and `on_tick` / `on_event` produce pushes.
 struct Pump {
@@ -91,7 +115,12 @@ struct Pump {
     last_inbound: Instant,
 }
 
-async fn public_session(st: Arc<BybitState>, mut socket: WebSocket, category: Category) {
+async fn public_session(
+    st: Arc<BybitState>,
+    mut socket: WebSocket,
+    category: Category,
+    mut deck: crate::tape::Deck,
+) {
     let market = st.market(category).clone();
     let faults = &market.faults;
     let mut link = crate::wire::Link::open(&market, "public", Vec::new());
@@ -190,8 +219,9 @@ async fn public_session(st: Arc<BybitState>, mut socket: WebSocket, category: Ca
                     let key = (m.depth, m.symbol.clone());
                     if topics.contains(&Topic::Book(m.depth, m.symbol.clone())) {
                         let last = book_u.get(&key).copied();
-                        // After a snapshot, only later messages; a restart (u=1 snapshot) resets.
-                        if m.snapshot || last.is_none_or(|u| m.u > u) {
+                        // After a snapshot, only later messages (not the one just sent again);
+                        // a restart (u=1 snapshot) resets.
+                        if (m.snapshot && last != Some(m.u)) || last.is_none_or(|u| m.u > u) {
                             book_u.insert(key, m.u);
                             out.push(book_json(&m));
                         }
@@ -202,19 +232,19 @@ async fn public_session(st: Arc<BybitState>, mut socket: WebSocket, category: Ca
             },
             event = events.recv() => match event {
                 Ok(event) => {
-                    if let Event::Trade { symbol, id, price, qty, taker, time_ms } = &*event
+                    if let Event::Trade { symbol, .. } = &*event
                         && topics.contains(&Topic::Trades(symbol.clone())) {
-                            let mut item = json!({"T": time_ms, "s": symbol, "S": side_str(*taker), "v": num(*qty), "p": num(*price),
-                                "i": trade_id(category, *id), "BT": false, "RPI": false, "seq": id});
-                            if category == Category::Linear {
-                                item["L"] = json!("PlusTick");
-                            }
-                            out.push(json!({"topic": format!("publicTrade.{symbol}"), "type": "snapshot",
-                                "ts": market.clock.now_ms(), "data": [item]}).to_string());
+                            out.push(trade_message(category, &event, market.clock.now_ms()));
                         }
                 }
                 Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
             },
+            _ = deck.turn() => {
+                let names: std::collections::HashSet<String> = topics.iter().map(Topic::name).collect();
+                deck.take(|frame| if names.contains(&frame.route) {
+                    out.push(frame.text.clone());
+                });
+            }
             _ = tick.tick() => {
                 let now = market.clock.now_ms();
                 let ex = market.lock();

@@ -1,0 +1,348 @@
+//! Tapes: a fixed sequence of market-data frames that every subscribed connection of a market
+//! plays, at a set rate or as fast as its socket takes them. Benchmarks use them to push
+//! hundreds of thousands of messages a second while the simulator does no work per message.
+//!
+//! A tape is either recorded from the synthetic market (deterministic from a seed: the same
+//! seed and step count give the same frames) or loaded from a recorded JSON-lines file. A
+//! recorded tape knows where it leads: when it plays, the live market jumps to the state at its
+//! end, so REST snapshots, the ground truth and the venue's later updates all continue from
+//! what the frames describe. A loaded file is shapes only and moves no book.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::broadcast::error::TryRecvError;
+use tokio::time::{Instant, sleep_until};
+
+use crate::book::Dirty;
+use crate::exchange::{Event, Exchange, SymbolState};
+use crate::market::Market;
+use crate::synth::Walk;
+
+/// One message of a tape.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// The symbol it is about, as the venue spells it in REST (`BTCUSDT`).
+    pub symbol: String,
+    /// Binance: the stream kind (`depth`, `trade`, `aggTrade`, `bookTicker`, `ticker`,
+    /// `miniTicker`); Bybit: the topic (`orderbook.50.BTCUSDT`).
+    pub route: String,
+    /// Binance: the event (a combined stream wraps it); Bybit: the whole message.
+    pub text: String,
+}
+
+type Finish = Box<dyn FnOnce(&mut Exchange) + Send>;
+
+/// Frames, and for a recorded tape the book it starts from and what playing it does.
+pub struct Tape {
+    pub frames: Vec<Frame>,
+    /// `(symbol, book update id)` the tape was recorded from.
+    start: Option<(String, u64)>,
+    finish: Mutex<Option<Finish>>,
+}
+
+impl std::fmt::Debug for Tape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tape")
+            .field("frames", &self.frames.len())
+            .field("start", &self.start)
+            .finish()
+    }
+}
+
+impl Tape {
+    /// A tape that moves no book (a replayed file).
+    pub fn loaded(frames: Vec<Frame>) -> Tape {
+        Tape {
+            frames,
+            start: None,
+            finish: Mutex::new(None),
+        }
+    }
+
+    /// A recorded tape: playing it checks the book is still at `start` and runs `finish`.
+    pub fn recorded(frames: Vec<Frame>, start: (String, u64), finish: Finish) -> Tape {
+        Tape {
+            frames,
+            start: Some(start),
+            finish: Mutex::new(Some(finish)),
+        }
+    }
+}
+
+/// A tape being played, as sessions see it.
+#[derive(Debug)]
+pub struct Play {
+    pub tape: Arc<Tape>,
+    /// Frames per second of tape time; `None`: as fast as each socket takes them.
+    pub rate: Option<u32>,
+}
+
+/// Runs `steps` steps of the synthetic market on a copy of `symbol` and reports each step's
+/// book changes and trades; returns the symbol's state after the last step. The live market is
+/// paused first (the tape must start where the live book is when it plays) and stays paused.
+pub fn record(
+    market: &Market,
+    symbol: &str,
+    steps: usize,
+    seed: u64,
+    mut on_step: impl FnMut(&SymbolState, Dirty, &[Event], i64),
+) -> Result<(SymbolState, u64), String> {
+    market.paused.store(true, Ordering::Release);
+    let mut scratch = {
+        let ex = market.lock();
+        let Some(state) = ex.symbols.get(symbol) else {
+            return Err(format!("{symbol} is not listed"));
+        };
+        if state.book.has_orders() {
+            return Err(format!(
+                "{symbol} has account orders resting: tapes are recorded on market liquidity only"
+            ));
+        }
+        let mut scratch = Exchange::new(ex.kind, std::slice::from_ref(&state.spec), 1);
+        scratch.symbols.insert(symbol.to_owned(), state.clone());
+        scratch
+    };
+    let start_id = scratch.symbols[symbol].book.update_id;
+    let publisher = scratch
+        .symbols
+        .get_mut(symbol)
+        .expect("symbol")
+        .book
+        .add_publisher();
+    let mut events = scratch.subscribe();
+    let mut walk = Walk::resume(&scratch, symbol, seed);
+    let now_ms = market.clock.now_ms();
+    let mut trades = Vec::new();
+    for _ in 0..steps {
+        walk.step(&mut scratch, now_ms);
+        let state = scratch.symbols.get_mut(symbol).expect("symbol");
+        let dirty = state.book.take_dirty(publisher);
+        trades.clear();
+        loop {
+            match events.try_recv() {
+                Ok(event) => trades.push((*event).clone()),
+                Err(TryRecvError::Lagged(_)) => continue,
+                Err(_) => break,
+            }
+        }
+        on_step(&scratch.symbols[symbol], dirty, &trades, now_ms);
+    }
+    let mut end = scratch.symbols.remove(symbol).expect("symbol");
+    end.book.remove_publisher(publisher);
+    Ok((end, start_id))
+}
+
+/// What playing a recorded tape does to the live exchange: `symbol` becomes `end`, and the
+/// depth publishers continue after it.
+pub fn jump_to(ex: &mut Exchange, symbol: &str, mut end: SymbolState) {
+    end.book.forget_dirty();
+    ex.symbols.insert(symbol.to_owned(), end);
+}
+
+impl Market {
+    /// Makes `tape` the one `play_tape` plays.
+    pub fn load_tape(&self, tape: Tape) -> usize {
+        let frames = tape.frames.len();
+        *self.tape.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(tape));
+        frames
+    }
+
+    /// Every open connection starts playing the loaded tape: the frames it is subscribed to,
+    /// in order. A recorded tape first moves the live book to the tape's end.
+    pub fn play_tape(&self, rate: Option<u32>) -> Result<usize, String> {
+        let tape = self
+            .tape
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or("no tape is loaded")?;
+        if let Some((symbol, start)) = &tape.start {
+            let mut ex = self.lock();
+            let now = ex.symbols.get(symbol).map(|s| s.book.update_id);
+            if now != Some(*start) {
+                return Err(format!(
+                    "the {symbol} book moved since the tape was recorded (update id {start} then, {now:?} now); record it again"
+                ));
+            }
+            if let Some(finish) = tape.finish.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                finish(&mut ex);
+            }
+        }
+        let frames = tape.frames.len();
+        self.plays.send_replace(Some(Arc::new(Play {
+            tape,
+            rate: rate.filter(|r| *r > 0),
+        })));
+        Ok(frames)
+    }
+}
+
+/// One connection's progress through a play.
+#[derive(Debug)]
+pub struct Player {
+    play: Arc<Play>,
+    next: usize,
+    started: Instant,
+}
+
+/// Frames a session takes per turn, so pings and reads interleave with a long tape.
+const TURN: usize = 256;
+
+impl Player {
+    pub fn new(play: Arc<Play>) -> Player {
+        Player {
+            play,
+            next: 0,
+            started: Instant::now(),
+        }
+    }
+
+    pub fn done(&self) -> bool {
+        self.next >= self.play.tape.frames.len()
+    }
+
+    /// When frame `index` is due at the play's rate.
+    fn due(&self, index: usize) -> Instant {
+        match self.play.rate {
+            Some(rate) => {
+                self.started + Duration::from_secs_f64(index as f64 / f64::from(rate.max(1)))
+            }
+            None => self.started,
+        }
+    }
+
+    /// Passes the frames due now (at most a turn's worth) to `deliver`.
+    pub fn take(&mut self, mut deliver: impl FnMut(&Frame)) {
+        let now = Instant::now();
+        let frames = &self.play.tape.frames;
+        let end = (self.next + TURN).min(frames.len());
+        while self.next < end && self.due(self.next) <= now {
+            deliver(&frames[self.next]);
+            self.next += 1;
+        }
+    }
+}
+
+/// A session's view of the market's plays: the current player, if any.
+#[derive(Debug)]
+pub struct Deck {
+    plays: tokio::sync::watch::Receiver<Option<Arc<Play>>>,
+    pub player: Option<Player>,
+}
+
+impl Deck {
+    pub fn new(market: &Market) -> Deck {
+        let mut plays = market.plays.subscribe();
+        plays.mark_unchanged();
+        Deck {
+            plays,
+            player: None,
+        }
+    }
+
+    /// Resolves when a new play starts (the session then plays it from the first frame) or
+    /// when the current play's next frame is due.
+    pub async fn turn(&mut self) {
+        let due = self
+            .player
+            .as_ref()
+            .filter(|p| !p.done())
+            .map(|p| p.due(p.next));
+        tokio::select! {
+            changed = self.plays.changed() => {
+                if changed.is_ok() {
+                    self.player = self.plays.borrow_and_update().clone().map(Player::new);
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            }
+            _ = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {}
+        }
+    }
+
+    /// The frames due now, if a play is on.
+    pub fn take(&mut self, deliver: impl FnMut(&Frame)) {
+        if let Some(player) = &mut self.player {
+            player.take(deliver);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::book::Side;
+    use crate::clock::VenueClock;
+    use crate::config::SimConfig;
+    use crate::exchange::Kind;
+
+    fn market() -> Arc<Market> {
+        let cfg = SimConfig::default();
+        let mut ex = Exchange::new(Kind::Spot, &cfg.spot_symbols, 1);
+        Walk::new(&ex, "BTCUSDT", 1).seed_book(&mut ex);
+        let speeds = vec![Duration::from_millis(100)];
+        let market = Market::new(Kind::Spot, ex, Arc::new(VenueClock::default()), speeds);
+        market
+            .lock()
+            .symbols
+            .get_mut("BTCUSDT")
+            .unwrap()
+            .book
+            .add_publisher();
+        market
+    }
+
+    fn levels(state: &SymbolState) -> Vec<(i64, i64)> {
+        state.book.levels(Side::Buy, 1000)
+    }
+
+    #[test]
+    fn a_recording_is_deterministic_and_leaves_the_live_book_alone() {
+        let market = market();
+        let before = levels(&market.lock().symbols["BTCUSDT"]);
+        let mut diffs = Vec::new();
+        let record = |diffs: &mut Vec<(u64, u64)>| {
+            record(&market, "BTCUSDT", 500, 3, |_, dirty, _, _| {
+                if let Some(first) = dirty.first_id {
+                    diffs.push((first, dirty.last_id));
+                }
+            })
+            .unwrap()
+        };
+        let (end, start) = record(&mut diffs);
+        assert!(market.paused.load(Ordering::Acquire));
+        assert_eq!(levels(&market.lock().symbols["BTCUSDT"]), before);
+        // The diffs chain from the start to the end with no gap.
+        assert_eq!(diffs.first().unwrap().0, start + 1);
+        assert!(diffs.windows(2).all(|w| w[1].0 == w[0].1 + 1));
+        assert_eq!(diffs.last().unwrap().1, end.book.update_id);
+
+        let mut again = Vec::new();
+        let (end_again, _) = record(&mut again);
+        assert_eq!((again, levels(&end_again)), (diffs, levels(&end)));
+    }
+
+    #[test]
+    fn playing_jumps_the_live_book_and_its_publishers_past_the_tape() {
+        let market = market();
+        let (end, start) = record(&market, "BTCUSDT", 200, 3, |_, _, _, _| {}).unwrap();
+        let final_id = end.book.update_id;
+        let expected = levels(&end);
+        let name = "BTCUSDT".to_owned();
+        market.load_tape(Tape::recorded(
+            Vec::new(),
+            (name.clone(), start),
+            Box::new(move |ex| jump_to(ex, &name, end)),
+        ));
+        market.play_tape(None).unwrap();
+        let mut ex = market.lock();
+        let book = &mut ex.symbols.get_mut("BTCUSDT").unwrap().book;
+        assert_eq!(book.levels(Side::Buy, 1000), expected);
+        let dirty = book.take_dirty(0);
+        assert_eq!((dirty.first_id, dirty.since), (None, final_id));
+        drop(ex);
+        assert!(market.play_tape(None).unwrap_err().contains("moved since"));
+    }
+}
