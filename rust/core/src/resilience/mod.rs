@@ -1,5 +1,15 @@
 //! Resilience building blocks shared by every venue.
 
 pub mod backoff;
+pub mod breaker;
+pub mod clock;
+pub mod ids;
+pub mod limiter;
 
 pub use backoff::Backoff;
+pub use breaker::{
+    Breaker, BreakerConfig, BreakerSnapshot, BreakerState, BreakerTransition, Permit,
+};
+pub use clock::{ClockSnapshot, ClockSync};
+pub use ids::{ClientIds, RequestIds, validate_client_id};
+pub use limiter::{LimitId, LimitSpec, LimitUsage, Limiter, Priority, WindowKind};

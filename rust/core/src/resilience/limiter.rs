@@ -1,0 +1,590 @@
+//! A venue's rate limits, enforced before anything is sent (RESL/CONN: "in normal operation the
+//! client never exceeds a limit").
+//!
+//! Each limit is a window: Binance counts in fixed windows aligned to the venue clock (a 1 min
+//! window resets at the top of the minute), Bybit in rolling windows. A request names the
+//! limits it costs and waits until all of them have room. The venue's own count, read from
+//! response headers, corrects ours (other processes on the same IP or account count too). Order
+//! traffic may use the whole budget; other requests leave `reserve` of each limit to it, so that
+//! a burst of market-data requests never delays an order or a cancel.
+//!
+//! A 429 closes the gate until its Retry-After; a ban (Binance 418, Bybit 403) closes it until
+//! the ban ends, and every request fails at once with [`Error::Banned`] meanwhile.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::error::VenueReply;
+use crate::model::Venue;
+use crate::{Error, Result};
+
+/// The venue clock in Unix milliseconds (the clock-sync estimate), which aligns fixed windows.
+pub type MsClock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowKind {
+    /// Resets at multiples of its length on the venue clock (Binance).
+    Fixed,
+    /// Counts the requests of the last `length` (Bybit).
+    Rolling,
+}
+
+/// Who is asking: orders and cancels come first when the budget is short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    Order,
+    Data,
+}
+
+/// Index of a limit in its limiter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LimitId(pub usize);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitSpec {
+    /// As health reports it, e.g. `REQUEST_WEIGHT 1m` or `POST /v5/order/create`.
+    pub name: String,
+    pub kind: WindowKind,
+    pub length: Duration,
+    pub limit: u64,
+}
+
+/// One limit's usage, for `health()`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitUsage {
+    pub name: String,
+    pub used: u64,
+    pub limit: u64,
+    /// Until the window (fixed) or its oldest request (rolling) frees room.
+    pub resets_in: Duration,
+}
+
+#[derive(Debug)]
+struct Window {
+    spec: LimitSpec,
+    /// Fixed: the window's index and its count.
+    fixed: (i64, u64),
+    /// Rolling: when each unit was spent (venue ms), oldest first.
+    rolling: VecDeque<i64>,
+}
+
+impl Window {
+    fn length_ms(&self) -> i64 {
+        self.spec.length.as_millis().max(1) as i64
+    }
+
+    fn used(&mut self, now: i64) -> u64 {
+        match self.spec.kind {
+            WindowKind::Fixed => {
+                let index = now.div_euclid(self.length_ms());
+                if index != self.fixed.0 {
+                    self.fixed = (index, 0);
+                }
+                self.fixed.1
+            }
+            WindowKind::Rolling => {
+                let horizon = now - self.length_ms();
+                while self.rolling.front().is_some_and(|t| *t <= horizon) {
+                    self.rolling.pop_front();
+                }
+                self.rolling.len() as u64
+            }
+        }
+    }
+
+    /// The most `priority` may use of this limit.
+    fn ceiling(&self, priority: Priority, reserve: f64) -> u64 {
+        match priority {
+            Priority::Order => self.spec.limit,
+            Priority::Data => {
+                let kept = (self.spec.limit as f64 * reserve).ceil() as u64;
+                self.spec.limit.saturating_sub(kept).max(1)
+            }
+        }
+    }
+
+    /// Milliseconds until `cost` more would fit under `ceiling` (0: now).
+    fn wait_ms(&mut self, now: i64, cost: u64, ceiling: u64) -> i64 {
+        let used = self.used(now);
+        if used + cost <= ceiling {
+            return 0;
+        }
+        match self.spec.kind {
+            WindowKind::Fixed => (self.fixed.0 + 1) * self.length_ms() - now,
+            WindowKind::Rolling => {
+                // The oldest units must age out until `cost` fits.
+                let excess = (used + cost).saturating_sub(ceiling) as usize;
+                match self.rolling.get(excess.saturating_sub(1)) {
+                    Some(t) => t + self.length_ms() - now,
+                    // More than the whole limit: one window from now is the best there is.
+                    None => self.length_ms(),
+                }
+            }
+        }
+    }
+
+    fn spend(&mut self, now: i64, cost: u64) {
+        self.used(now);
+        match self.spec.kind {
+            WindowKind::Fixed => self.fixed.1 += cost,
+            WindowKind::Rolling => self.rolling.extend(std::iter::repeat_n(now, cost as usize)),
+        }
+    }
+
+    fn resets_in(&mut self, now: i64) -> Duration {
+        let used = self.used(now);
+        let ms = match self.spec.kind {
+            WindowKind::Fixed => (self.fixed.0 + 1) * self.length_ms() - now,
+            WindowKind::Rolling if used > 0 => self.rolling[0] + self.length_ms() - now,
+            WindowKind::Rolling => 0,
+        };
+        Duration::from_millis(ms.max(0) as u64)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    Open,
+    /// A 429: wait until then (venue ms).
+    BackOff(i64),
+    /// A ban: fail until then (venue ms).
+    Banned(i64),
+}
+
+struct State {
+    windows: Vec<Window>,
+    gate: Gate,
+}
+
+/// The limits of one venue (one per connector; Binance spot and USD-M are separate venues).
+pub struct Limiter {
+    venue: Venue,
+    clock: MsClock,
+    /// Share of each limit kept for orders (0.1 = 10 %).
+    reserve: f64,
+    state: Mutex<State>,
+    /// Woken when room may have appeared (headers lowered a count, a gate lifted).
+    changed: Notify,
+}
+
+impl std::fmt::Debug for Limiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limiter")
+            .field("venue", &self.venue)
+            .field("reserve", &self.reserve)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Limiter {
+    pub fn new(venue: Venue, clock: MsClock, reserve: f64) -> Limiter {
+        Limiter {
+            venue,
+            clock,
+            reserve: reserve.clamp(0.0, 0.5),
+            state: Mutex::new(State {
+                windows: Vec::new(),
+                gate: Gate::Open,
+            }),
+            changed: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds a limit, or updates the one with the same name (e.g. when exchangeInfo is re-read);
+    /// what was already used in the current window stays counted.
+    pub fn set_limit(&self, spec: LimitSpec) -> LimitId {
+        let mut state = self.lock();
+        if let Some(k) = state.windows.iter().position(|w| w.spec.name == spec.name) {
+            state.windows[k].spec = spec;
+            self.changed.notify_waiters();
+            return LimitId(k);
+        }
+        state.windows.push(Window {
+            spec,
+            fixed: (i64::MIN, 0),
+            rolling: VecDeque::new(),
+        });
+        LimitId(state.windows.len() - 1)
+    }
+
+    pub fn find(&self, name: &str) -> Option<LimitId> {
+        self.lock()
+            .windows
+            .iter()
+            .position(|w| w.spec.name == name)
+            .map(LimitId)
+    }
+
+    /// Waits until every `(limit, cost)` fits, then spends them all at once. Fails at once
+    /// while banned; a cost larger than a limit is refused instead of waiting forever.
+    pub async fn acquire(&self, costs: &[(LimitId, u64)], priority: Priority) -> Result<()> {
+        loop {
+            // Registered before checking, so a wake-up between check and wait is not lost.
+            let notified = self.changed.notified();
+            let wait_ms = {
+                let mut state = self.lock();
+                let now = (self.clock)();
+                let mut wait = match state.gate {
+                    Gate::Banned(until) if until > now => {
+                        return Err(
+                            self.banned(until, "banned: requests stopped until the ban ends")
+                        );
+                    }
+                    Gate::BackOff(until) if until > now => until - now,
+                    _ => {
+                        state.gate = Gate::Open;
+                        0
+                    }
+                };
+                for (id, cost) in costs {
+                    let window = state.windows.get_mut(id.0).ok_or_else(|| {
+                        Error::invalid_argument("limit", format!("no limit {}", id.0))
+                    })?;
+                    if *cost > window.spec.limit {
+                        return Err(Error::invalid_argument(
+                            "weight",
+                            format!(
+                                "{cost} exceeds the whole {} limit of {}",
+                                window.spec.name, window.spec.limit
+                            ),
+                        ));
+                    }
+                    let ceiling = window.ceiling(priority, self.reserve).max(*cost);
+                    wait = wait.max(window.wait_ms(now, *cost, ceiling));
+                }
+                if wait == 0 {
+                    for (id, cost) in costs {
+                        state.windows[id.0].spend(now, *cost);
+                    }
+                    return Ok(());
+                }
+                wait
+            };
+            let delay = Duration::from_millis(wait_ms.max(1) as u64);
+            tracing::debug!(venue = %self.venue, ?delay, "rate limit: waiting for room");
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = notified => {}
+            }
+        }
+    }
+
+    /// The venue's count for a limit (from a response header) replaces ours when it is higher:
+    /// others share the budget. A count from an earlier window is ignored.
+    pub fn sync_used(&self, id: LimitId, used: u64) {
+        let mut state = self.lock();
+        let now = (self.clock)();
+        let Some(window) = state.windows.get_mut(id.0) else {
+            return;
+        };
+        let ours = window.used(now);
+        if used > ours {
+            match window.spec.kind {
+                WindowKind::Fixed => window.fixed.1 = used,
+                WindowKind::Rolling => window
+                    .rolling
+                    .extend(std::iter::repeat_n(now, (used - ours) as usize)),
+            }
+        }
+    }
+
+    /// A rolling limit the venue reports as `(limit, remaining)` (Bybit `X-Bapi-Limit*`).
+    pub fn sync_remaining(&self, id: LimitId, limit: u64, remaining: u64) {
+        {
+            let mut state = self.lock();
+            if let Some(window) = state.windows.get_mut(id.0)
+                && window.spec.limit != limit
+                && limit > 0
+            {
+                window.spec.limit = limit;
+            }
+        }
+        self.sync_used(id, limit.saturating_sub(remaining));
+        self.changed.notify_waiters();
+    }
+
+    /// A 429 (or Bybit 10006): nothing is sent until `until_ms`.
+    pub fn back_off_until(&self, until_ms: i64) {
+        let mut state = self.lock();
+        state.gate = match state.gate {
+            Gate::Banned(b) if b >= until_ms => Gate::Banned(b),
+            Gate::BackOff(b) if b >= until_ms => Gate::BackOff(b),
+            _ => Gate::BackOff(until_ms),
+        };
+    }
+
+    /// A ban (Binance 418, Bybit 403): every request fails until `until_ms`.
+    pub fn ban_until(&self, until_ms: i64) {
+        let mut state = self.lock();
+        if !matches!(state.gate, Gate::Banned(b) if b >= until_ms) {
+            state.gate = Gate::Banned(until_ms);
+        }
+    }
+
+    /// When the current ban ends, if banned now.
+    pub fn banned_until(&self) -> Option<i64> {
+        match self.lock().gate {
+            Gate::Banned(until) if until > (self.clock)() => Some(until),
+            _ => None,
+        }
+    }
+
+    fn banned(&self, until_ms: i64, message: &str) -> Error {
+        Error::Banned {
+            reply: VenueReply {
+                venue: self.venue,
+                code: None,
+                message: message.to_owned(),
+                http_status: None,
+            },
+            until_ms,
+        }
+    }
+
+    pub fn usage(&self) -> Vec<LimitUsage> {
+        let mut state = self.lock();
+        let now = (self.clock)();
+        state
+            .windows
+            .iter_mut()
+            .map(|w| LimitUsage {
+                name: w.spec.name.clone(),
+                used: w.used(now),
+                limit: w.spec.limit,
+                resets_in: w.resets_in(now),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::time::Instant;
+
+    /// A venue clock that follows Tokio's (paused) time, starting at `start_ms`.
+    fn clock(start_ms: i64) -> MsClock {
+        let origin = Instant::now();
+        Arc::new(move || start_ms + origin.elapsed().as_millis() as i64)
+    }
+
+    fn fixed(name: &str, secs: u64, limit: u64) -> LimitSpec {
+        LimitSpec {
+            name: name.into(),
+            kind: WindowKind::Fixed,
+            length: Duration::from_secs(secs),
+            limit,
+        }
+    }
+
+    fn rolling(name: &str, secs: u64, limit: u64) -> LimitSpec {
+        LimitSpec {
+            kind: WindowKind::Rolling,
+            ..fixed(name, secs, limit)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fixed_window_waits_for_the_next_boundary_of_the_venue_clock() {
+        // 20 s into a minute: the window resets 40 s later, not 60 s.
+        let minute_start = 28_333_333 * 60_000;
+        let limiter = Limiter::new(Venue::Binance, clock(minute_start + 20_000), 0.0);
+        let weight = limiter.set_limit(fixed("REQUEST_WEIGHT 1m", 60, 10));
+        let start = Instant::now();
+        limiter
+            .acquire(&[(weight, 6)], Priority::Data)
+            .await
+            .unwrap();
+        limiter
+            .acquire(&[(weight, 4)], Priority::Data)
+            .await
+            .unwrap();
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        limiter
+            .acquire(&[(weight, 1)], Priority::Data)
+            .await
+            .unwrap();
+        assert_eq!(start.elapsed(), Duration::from_secs(40));
+        assert_eq!(limiter.usage()[0].used, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rolling_window_frees_room_as_requests_age_out() {
+        let limiter = Limiter::new(Venue::Bybit, clock(1_000_500), 0.0);
+        let create = limiter.set_limit(rolling("POST /v5/order/create", 1, 3));
+        let start = Instant::now();
+        for k in 0..3 {
+            limiter
+                .acquire(&[(create, 1)], Priority::Order)
+                .await
+                .unwrap();
+            tokio::time::advance(Duration::from_millis(100 * (k + 1))).await;
+        }
+        // Spent at +0, +100, +300 ms; now +600 ms: the first frees room at +1000.
+        limiter
+            .acquire(&[(create, 1)], Priority::Order)
+            .await
+            .unwrap();
+        assert_eq!(start.elapsed(), Duration::from_millis(1000));
+        limiter
+            .acquire(&[(create, 1)], Priority::Order)
+            .await
+            .unwrap();
+        assert_eq!(start.elapsed(), Duration::from_millis(1100));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn orders_may_use_the_reserve_that_data_requests_leave() {
+        let limiter = Limiter::new(Venue::Binance, clock(0), 0.2);
+        let weight = limiter.set_limit(fixed("REQUEST_WEIGHT 1m", 60, 100));
+        limiter
+            .acquire(&[(weight, 80)], Priority::Data)
+            .await
+            .unwrap();
+        let start = Instant::now();
+        limiter
+            .acquire(&[(weight, 20)], Priority::Order)
+            .await
+            .unwrap();
+        assert_eq!(
+            start.elapsed(),
+            Duration::ZERO,
+            "the order used the reserve at once"
+        );
+        let costs = [(weight, 1)];
+        tokio::time::timeout(
+            Duration::from_secs(59),
+            limiter.acquire(&costs, Priority::Data),
+        )
+        .await
+        .expect_err("data waits for the next window");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_limit_of_a_request_must_have_room() {
+        let limiter = Limiter::new(Venue::Binance, clock(0), 0.0);
+        let weight = limiter.set_limit(fixed("REQUEST_WEIGHT 1m", 60, 1000));
+        let orders = limiter.set_limit(fixed("ORDERS 10s", 10, 2));
+        let start = Instant::now();
+        for _ in 0..3 {
+            let costs = [(weight, 1), (orders, 1)];
+            limiter.acquire(&costs, Priority::Order).await.unwrap();
+        }
+        assert_eq!(start.elapsed(), Duration::from_secs(10));
+        let used: Vec<u64> = limiter.usage().iter().map(|u| u.used).collect();
+        assert_eq!(used, vec![3, 1]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_venue_count_from_headers_raises_ours() {
+        let limiter = Limiter::new(Venue::Binance, clock(0), 0.0);
+        let weight = limiter.set_limit(fixed("REQUEST_WEIGHT 1m", 60, 100));
+        limiter
+            .acquire(&[(weight, 5)], Priority::Data)
+            .await
+            .unwrap();
+        limiter.sync_used(weight, 99); // another process on this IP
+        limiter.sync_used(weight, 50); // a stale, lower count is ignored
+        assert_eq!(limiter.usage()[0].used, 99);
+        let start = Instant::now();
+        limiter
+            .acquire(&[(weight, 2)], Priority::Data)
+            .await
+            .unwrap();
+        assert_eq!(start.elapsed(), Duration::from_secs(60));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bybit_limit_headers_set_the_limit_and_the_remaining_room() {
+        let limiter = Limiter::new(Venue::Bybit, clock(0), 0.0);
+        let create = limiter.set_limit(rolling("POST /v5/order/create", 1, 10));
+        limiter.sync_remaining(create, 5, 0);
+        let usage = &limiter.usage()[0];
+        assert_eq!((usage.used, usage.limit), (5, 5));
+        let start = Instant::now();
+        limiter
+            .acquire(&[(create, 1)], Priority::Order)
+            .await
+            .unwrap();
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_holds_everything_until_retry_after_and_a_ban_fails_fast() {
+        let clock = clock(10_000);
+        let limiter = Limiter::new(Venue::Binance, clock.clone(), 0.0);
+        let weight = limiter.set_limit(fixed("REQUEST_WEIGHT 1m", 60, 1000));
+        limiter.back_off_until(clock() + 3_000);
+        let start = Instant::now();
+        limiter
+            .acquire(&[(weight, 1)], Priority::Order)
+            .await
+            .unwrap();
+        assert_eq!(start.elapsed(), Duration::from_secs(3));
+
+        let until = clock() + 120_000;
+        limiter.ban_until(until);
+        limiter.back_off_until(clock() + 1_000); // a later 429 does not shorten the ban
+        match limiter.acquire(&[(weight, 1)], Priority::Order).await {
+            Err(Error::Banned { until_ms, .. }) => assert_eq!(until_ms, until),
+            other => panic!("expected Banned, got {other:?}"),
+        }
+        assert_eq!(limiter.banned_until(), Some(until));
+        tokio::time::advance(Duration::from_secs(120)).await;
+        assert_eq!(limiter.banned_until(), None);
+        limiter
+            .acquire(&[(weight, 1)], Priority::Order)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cost_beyond_the_whole_limit_is_refused_not_awaited_forever() {
+        let limiter = Limiter::new(Venue::Binance, clock(0), 0.0);
+        let weight = limiter.set_limit(fixed("REQUEST_WEIGHT 1m", 60, 10));
+        let refused = limiter.acquire(&[(weight, 11)], Priority::Data).await;
+        assert!(matches!(refused, Err(Error::InvalidArgument { .. })));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrent_requests_never_exceed_a_window() {
+        let limiter = Arc::new(Limiter::new(Venue::Binance, clock(0), 0.1));
+        let weight = limiter.set_limit(fixed("REQUEST_WEIGHT 1m", 60, 50));
+        let spent = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for k in 0..200u64 {
+            let (limiter, spent) = (limiter.clone(), spent.clone());
+            let priority = if k % 4 == 0 {
+                Priority::Order
+            } else {
+                Priority::Data
+            };
+            tasks.push(tokio::spawn(async move {
+                limiter.acquire(&[(weight, 1)], priority).await.unwrap();
+                spent.lock().unwrap().push(Instant::now());
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let spent = spent.lock().unwrap();
+        assert_eq!(spent.len(), 200);
+        let origin = *spent.iter().min().unwrap();
+        let mut per_window = std::collections::BTreeMap::<u64, u64>::new();
+        for t in spent.iter() {
+            *per_window
+                .entry(t.duration_since(origin).as_secs() / 60)
+                .or_default() += 1;
+        }
+        assert!(per_window.values().all(|n| *n <= 50), "{per_window:?}");
+        // Data may use 45 of each 50 and orders the rest: five windows, none wasted.
+        assert_eq!(per_window.len(), 5, "{per_window:?}");
+    }
+}
