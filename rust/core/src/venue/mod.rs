@@ -3,3 +3,6 @@
 
 pub mod binance;
 pub mod bybit;
+pub mod credentials;
+
+pub use credentials::Credentials;

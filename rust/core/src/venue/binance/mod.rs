@@ -1,3 +1,4 @@
 //! Binance spot (`/api/v3`) and USD-M futures (`/fapi`).
 
 pub mod orders;
+pub mod sign;

@@ -1,3 +1,4 @@
 //! Bybit v5, categories `spot` and `linear`.
 
 pub mod orders;
+pub mod sign;
