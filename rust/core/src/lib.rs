@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod model;
+pub mod net;
 pub mod resilience;
 pub mod stream;
 pub mod supervise;

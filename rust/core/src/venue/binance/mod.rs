@@ -1,4 +1,5 @@
 //! Binance spot (`/api/v3`) and USD-M futures (`/fapi`).
 
 pub mod orders;
+pub mod rest;
 pub mod sign;

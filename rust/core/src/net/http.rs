@@ -1,0 +1,391 @@
+//! Signed REST requests with the venue's limits, circuit breaker and clock in the path.
+//!
+//! `send` does, in order: refuse a signed request without keys; ask the breaker (fails fast
+//! while the venue is considered down); wait for room in every rate limit the request costs;
+//! sign with the clock-sync estimate of the venue's time; send with a timeout; correct the
+//! limiter from the response headers; turn the answer into JSON or a typed [`Error`].
+//! A 429 closes the limiter's gate until Retry-After, a ban closes it until the ban ends, a
+//! timestamp rejection invalidates the clock. Only idempotent requests are sent again (after
+//! a 5xx, a timeout, a lost connection, a 429 or a resync); a write's outcome after a timeout
+//! is unknown and is left to the caller to resolve by query, never resent blindly.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::model::Venue;
+use crate::resilience::{Backoff, Breaker, ClockSync, LimitId, Limiter, Priority};
+use crate::venue::Credentials;
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Delete,
+}
+
+impl Method {
+    fn reqwest(self) -> reqwest::Method {
+        match self {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+            Method::Put => reqwest::Method::PUT,
+            Method::Delete => reqwest::Method::DELETE,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: Method,
+    pub path: String,
+    pub params: Vec<(String, String)>,
+    pub signed: bool,
+    pub priority: Priority,
+}
+
+impl Request {
+    pub fn get(path: &str) -> Request {
+        Request {
+            method: Method::Get,
+            path: path.to_owned(),
+            params: Vec::new(),
+            signed: false,
+            priority: Priority::Data,
+        }
+    }
+
+    pub fn param(mut self, key: &str, value: impl ToString) -> Request {
+        self.params.push((key.to_owned(), value.to_string()));
+        self
+    }
+
+    pub fn signed(mut self) -> Request {
+        self.signed = true;
+        self
+    }
+
+    /// Reads may be sent again; writes never are.
+    pub fn idempotent(&self) -> bool {
+        self.method == Method::Get
+    }
+
+    pub fn param_value(&self, key: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A request as it goes on the wire.
+#[derive(Debug, Default)]
+pub struct Encoded {
+    pub query: String,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Option<(String, &'static str)>,
+}
+
+/// What a venue's answer means beyond its error.
+#[derive(Debug)]
+pub struct Failure {
+    pub error: Error,
+    /// The venue is unwell (5xx): counts against the breaker.
+    pub venue_fault: bool,
+    /// A 429: nothing more until then (venue ms).
+    pub back_off_until: Option<i64>,
+    /// A ban (venue ms).
+    pub banned_until: Option<i64>,
+    /// The venue refused our timestamp: resync the clock.
+    pub clock_rejected: bool,
+}
+
+impl Failure {
+    pub fn plain(error: Error) -> Box<Failure> {
+        Box::new(Failure {
+            error,
+            venue_fault: false,
+            back_off_until: None,
+            banned_until: None,
+            clock_rejected: false,
+        })
+    }
+}
+
+/// A venue's REST conventions; each venue folder implements it in `rest.rs`.
+pub trait Dialect: Send + Sync + 'static {
+    fn venue(&self) -> Venue;
+    /// The server-time endpoint (unsigned, weight 1).
+    fn time_request(&self) -> Request;
+    /// Reads the server time (Unix ms) from its answer.
+    fn server_time(&self, body: &Value) -> Option<i64>;
+    /// The limits `request` spends, registering per-endpoint limits on first use.
+    fn costs(&self, limiter: &Limiter, request: &Request) -> Vec<(LimitId, u64)>;
+    /// Puts `request` on the wire, signed with `now_ms` when it must be.
+    fn encode(
+        &self,
+        request: &Request,
+        credentials: Option<&Credentials>,
+        now_ms: i64,
+        recv_window: Duration,
+    ) -> Encoded;
+    /// Corrects the limiter from the venue's usage headers.
+    fn observe(&self, limiter: &Limiter, request: &Request, headers: &HeaderMap);
+    /// The answer's JSON payload, or what went wrong.
+    fn verdict(
+        &self,
+        status: u16,
+        headers: &HeaderMap,
+        body: &[u8],
+        now_ms: i64,
+    ) -> std::result::Result<Value, Box<Failure>>;
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub recv_window: Duration,
+    pub timeout: Duration,
+    /// Attempts for idempotent requests (writes get one).
+    pub attempts: u32,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            recv_window: Duration::from_millis(5000),
+            timeout: Duration::from_secs(10),
+            attempts: 3,
+        }
+    }
+}
+
+/// One venue's REST client.
+pub struct Http {
+    client: reqwest::Client,
+    base: String,
+    dialect: Arc<dyn Dialect>,
+    credentials: Option<Arc<Credentials>>,
+    pub limiter: Arc<Limiter>,
+    pub breaker: Arc<Breaker>,
+    pub clock: Arc<ClockSync>,
+    config: HttpConfig,
+}
+
+impl std::fmt::Debug for Http {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Http")
+            .field("base", &self.base)
+            .field("venue", &self.dialect.venue())
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Installs the process's one rustls crypto provider (ring) if none is installed yet.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+impl Http {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        base: &str,
+        dialect: Arc<dyn Dialect>,
+        credentials: Option<Arc<Credentials>>,
+        limiter: Arc<Limiter>,
+        breaker: Arc<Breaker>,
+        clock: Arc<ClockSync>,
+        config: HttpConfig,
+    ) -> Result<Http> {
+        let url = reqwest::Url::parse(base)
+            .map_err(|e| Error::invalid_argument("endpoints.rest", format!("'{base}': {e}")))?;
+        let loopback = url
+            .host_str()
+            .is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]");
+        if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+            return Err(Error::invalid_argument(
+                "endpoints.rest",
+                format!("'{base}': https is required (plain http only on loopback)"),
+            ));
+        }
+        install_crypto_provider();
+        let client = reqwest::Client::builder()
+            .connect_timeout(config.timeout)
+            .pool_idle_timeout(Duration::from_secs(50))
+            .build()
+            .map_err(|e| Error::ConnectionLost(format!("HTTP client: {e}")))?;
+        Ok(Http {
+            client,
+            base: base.trim_end_matches('/').to_owned(),
+            dialect,
+            credentials,
+            limiter,
+            breaker,
+            clock,
+            config,
+        })
+    }
+
+    pub fn venue(&self) -> Venue {
+        self.dialect.venue()
+    }
+
+    pub fn has_credentials(&self) -> bool {
+        self.credentials.is_some()
+    }
+
+    /// Sends `request` and returns the venue's JSON payload.
+    pub async fn send(&self, request: &Request) -> Result<Value> {
+        if request.signed && self.credentials.is_none() {
+            return Err(Error::invalid_argument(
+                "api_key",
+                format!(
+                    "{} {} needs API keys: pass api_key and api_secret to the connector",
+                    self.venue(),
+                    request.path
+                ),
+            ));
+        }
+        let attempts = if request.idempotent() {
+            self.config.attempts.max(1)
+        } else {
+            1
+        };
+        let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (error, again) = match self.attempt(request).await {
+                Ok(value) => return Ok(value),
+                Err(failure) => {
+                    let failure = *failure;
+                    // A rejected timestamp is fixed by a resync, then the request may go again.
+                    if failure.clock_rejected {
+                        self.clock.invalidate();
+                        let _ = self.sync_clock().await;
+                    }
+                    let again = failure.clock_rejected || failure.error.is_retryable();
+                    (failure.error, again)
+                }
+            };
+            if !again || attempt >= attempts {
+                return Err(error);
+            }
+            tokio::time::sleep(backoff.delay(attempt)).await;
+        }
+    }
+
+    async fn attempt(&self, request: &Request) -> std::result::Result<Value, Box<Failure>> {
+        let permit = self.breaker.acquire().map_err(Failure::plain)?;
+        let costs = self.dialect.costs(&self.limiter, request);
+        self.limiter
+            .acquire(&costs, request.priority)
+            .await
+            .map_err(Failure::plain)?;
+        let encoded = self.dialect.encode(
+            request,
+            self.credentials.as_deref(),
+            self.clock.now_server_ms(),
+            self.config.recv_window,
+        );
+        let mut url = format!("{}{}", self.base, request.path);
+        if !encoded.query.is_empty() {
+            url.push('?');
+            url.push_str(&encoded.query);
+        }
+        let mut builder = self.client.request(request.method.reqwest(), &url);
+        for (name, value) in &encoded.headers {
+            builder = builder.header(*name, value);
+        }
+        if let Some((body, content_type)) = encoded.body {
+            builder = builder.header("Content-Type", content_type).body(body);
+        }
+        let what = || format!("{} {}", self.venue(), request.path);
+        let response = match tokio::time::timeout(self.config.timeout, builder.send()).await {
+            Err(_) => {
+                permit.failure();
+                return Err(Failure::plain(Error::Timeout {
+                    what: what(),
+                    after: self.config.timeout,
+                }));
+            }
+            Ok(Err(e)) => {
+                permit.failure();
+                return Err(Failure::plain(Error::ConnectionLost(format!(
+                    "{}: {e}",
+                    what()
+                ))));
+            }
+            Ok(Ok(response)) => response,
+        };
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        self.dialect.observe(&self.limiter, request, &headers);
+        let body = match tokio::time::timeout(self.config.timeout, response.bytes()).await {
+            Ok(Ok(body)) => body,
+            Ok(Err(e)) => {
+                permit.failure();
+                return Err(Failure::plain(Error::ConnectionLost(format!(
+                    "{}: {e}",
+                    what()
+                ))));
+            }
+            Err(_) => {
+                permit.failure();
+                return Err(Failure::plain(Error::Timeout {
+                    what: what(),
+                    after: self.config.timeout,
+                }));
+            }
+        };
+        match self
+            .dialect
+            .verdict(status, &headers, &body, self.clock.now_server_ms())
+        {
+            Ok(value) => {
+                permit.success();
+                Ok(value)
+            }
+            Err(failure) => {
+                if failure.venue_fault {
+                    permit.failure();
+                } else {
+                    permit.success();
+                }
+                if let Some(until) = failure.back_off_until {
+                    tracing::warn!(venue = %self.venue(), until, "rate limited by the venue: backing off");
+                    self.limiter.back_off_until(until);
+                }
+                if let Some(until) = failure.banned_until {
+                    tracing::error!(venue = %self.venue(), until, "banned by the venue: requests stopped");
+                    self.limiter.ban_until(until);
+                }
+                Err(failure)
+            }
+        }
+    }
+
+    /// Samples the venue's time once: the round trip brackets the server's stamp.
+    pub async fn sync_clock(&self) -> Result<()> {
+        let request = self.dialect.time_request();
+        let sent = Instant::now();
+        let value = Box::pin(self.attempt(&request))
+            .await
+            .map_err(|f| f.error)?;
+        let received = Instant::now();
+        let server_ms = self
+            .dialect
+            .server_time(&value)
+            .ok_or_else(|| Error::Protocol {
+                venue: self.venue(),
+                reason: format!("no server time in {value}"),
+            })?;
+        self.clock.add_sample(sent, received, server_ms);
+        Ok(())
+    }
+}

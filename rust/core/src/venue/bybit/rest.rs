@@ -1,0 +1,298 @@
+//! Bybit v5 REST conventions: the IP limit (600 per 5 s, rolling, every request), the per-UID
+//! per-endpoint per-second limits (defaults from the docs' table, corrected by the
+//! `X-Bapi-Limit*` headers), `retCode` answers inside HTTP 200 mapped onto [`Error`], 10006 and
+//! the IP-level 403 (PROTOCOLS.md 2.3, 3.4, 8.3).
+
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+
+use super::sign;
+use crate::Error;
+use crate::error::VenueReply;
+use crate::model::Venue;
+use crate::net::http::{Dialect, Encoded, Failure, Method, Request};
+use crate::resilience::{LimitId, LimitSpec, Limiter, WindowKind};
+use crate::venue::Credentials;
+
+const IP_LIMIT: &str = "IP 5s";
+/// A 403 "access too frequent" stops all HTTP for at least this long.
+const IP_BAN: Duration = Duration::from_secs(600);
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BybitRest;
+
+impl BybitRest {
+    pub fn default_limits(&self) -> Vec<LimitSpec> {
+        vec![LimitSpec {
+            name: IP_LIMIT.into(),
+            kind: WindowKind::Rolling,
+            length: Duration::from_secs(5),
+            limit: 600,
+        }]
+    }
+
+    /// The per-UID limit a request counts against (`None`: public, IP limit only).
+    fn endpoint_limit(&self, request: &Request) -> Option<LimitSpec> {
+        let spot = request.param_value("category") == Some("spot");
+        let per_second = match (request.method, request.path.as_str()) {
+            (Method::Post, "/v5/order/create" | "/v5/order/cancel" | "/v5/order/cancel-all") => {
+                if spot {
+                    20
+                } else {
+                    10
+                }
+            }
+            (Method::Post, "/v5/order/amend") => 10,
+            (Method::Post, p) if p.ends_with("-batch") => {
+                if spot {
+                    20
+                } else {
+                    10
+                }
+            }
+            (Method::Post, "/v5/position/set-leverage") => 10,
+            (
+                Method::Get,
+                "/v5/order/realtime"
+                | "/v5/order/history"
+                | "/v5/execution/list"
+                | "/v5/position/list"
+                | "/v5/account/wallet-balance",
+            ) => 50,
+            (Method::Get, "/v5/account/fee-rate") => 5,
+            (_, p) if p.starts_with("/v5/market/") => return None,
+            _ if request.signed => 10,
+            _ => return None,
+        };
+        let category = request.param_value("category").unwrap_or("-");
+        Some(LimitSpec {
+            name: format!(
+                "{} {} {category}",
+                method_name(request.method),
+                request.path
+            ),
+            kind: WindowKind::Rolling,
+            length: Duration::from_secs(1),
+            limit: per_second,
+        })
+    }
+}
+
+fn method_name(method: Method) -> &'static str {
+    match method {
+        Method::Get => "GET",
+        Method::Post => "POST",
+        Method::Put => "PUT",
+        Method::Delete => "DELETE",
+    }
+}
+
+fn header_i64(headers: &HeaderMap, name: &str) -> Option<i64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+impl Dialect for BybitRest {
+    fn venue(&self) -> Venue {
+        Venue::Bybit
+    }
+
+    fn time_request(&self) -> Request {
+        Request::get("/v5/market/time")
+    }
+
+    fn server_time(&self, body: &Value) -> Option<i64> {
+        let nanos: i64 = body
+            .get("result")?
+            .get("timeNano")?
+            .as_str()?
+            .parse()
+            .ok()?;
+        Some(nanos / 1_000_000)
+    }
+
+    fn costs(&self, limiter: &Limiter, request: &Request) -> Vec<(LimitId, u64)> {
+        let mut costs: Vec<(LimitId, u64)> = limiter
+            .find(IP_LIMIT)
+            .map(|id| (id, 1))
+            .into_iter()
+            .collect();
+        if let Some(spec) = self.endpoint_limit(request) {
+            let id = limiter
+                .find(&spec.name)
+                .unwrap_or_else(|| limiter.set_limit(spec));
+            costs.push((id, 1));
+        }
+        costs
+    }
+
+    fn encode(
+        &self,
+        request: &Request,
+        credentials: Option<&Credentials>,
+        now_ms: i64,
+        recv_window: Duration,
+    ) -> Encoded {
+        let (query, body) = if request.method == Method::Get {
+            (
+                serde_urlencoded::to_string(&request.params).unwrap_or_default(),
+                None,
+            )
+        } else {
+            let object: serde_json::Map<String, Value> = request
+                .params
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect();
+            (String::new(), Some(Value::Object(object).to_string()))
+        };
+        let headers = match (request.signed, credentials) {
+            (true, Some(c)) => {
+                let payload = body.as_deref().unwrap_or(&query);
+                sign::headers(c, now_ms, recv_window, payload).to_vec()
+            }
+            _ => Vec::new(),
+        };
+        Encoded {
+            query,
+            headers,
+            body: body.map(|b| (b, "application/json")),
+        }
+    }
+
+    fn observe(&self, limiter: &Limiter, request: &Request, headers: &HeaderMap) {
+        let (Some(limit), Some(remaining)) = (
+            header_i64(headers, "x-bapi-limit"),
+            header_i64(headers, "x-bapi-limit-status"),
+        ) else {
+            return;
+        };
+        if let Some(spec) = self.endpoint_limit(request)
+            && let Some(id) = limiter.find(&spec.name)
+        {
+            limiter.sync_remaining(id, limit.max(0) as u64, remaining.max(0) as u64);
+        }
+    }
+
+    fn verdict(
+        &self,
+        status: u16,
+        headers: &HeaderMap,
+        body: &[u8],
+        now_ms: i64,
+    ) -> Result<Value, Box<Failure>> {
+        let json: Option<Value> = serde_json::from_slice(body).ok();
+        let code = json.as_ref().and_then(|j| j.get("retCode")?.as_i64());
+        let message = json
+            .as_ref()
+            .and_then(|j| j.get("retMsg")?.as_str().map(str::to_owned))
+            .unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_owned());
+        let reply = VenueReply {
+            venue: Venue::Bybit,
+            code,
+            message,
+            http_status: Some(status),
+        };
+        let mut failure = Failure::plain(Error::Exchange(reply.clone()));
+        match (status, code) {
+            (200, Some(0)) => return Ok(json.unwrap_or(Value::Null)),
+            (403, _) => {
+                let until = now_ms + IP_BAN.as_millis() as i64;
+                failure.banned_until = Some(until);
+                failure.error = Error::Banned {
+                    reply,
+                    until_ms: until,
+                };
+            }
+            (500.., _) | (200, None) => failure.venue_fault = status >= 500,
+            (_, Some(10006)) | (429, _) => {
+                let until = header_i64(headers, "x-bapi-limit-reset-timestamp")
+                    .filter(|t| *t > now_ms)
+                    .unwrap_or(now_ms + 1000);
+                failure.back_off_until = Some(until);
+                failure.error = Error::RateLimited {
+                    reply,
+                    retry_after: Some(Duration::from_millis((until - now_ms) as u64)),
+                };
+            }
+            (_, Some(10002)) => failure.clock_rejected = true,
+            (401, _) | (_, Some(10003 | 10004 | 10005 | 10007 | 10010 | 33004)) => {
+                failure.error = Error::Auth(reply);
+            }
+            (_, Some(110001 | 170213 | 110008)) => failure.error = Error::OrderNotFound(reply),
+            (
+                _,
+                Some(
+                    code @ (110003 | 110004 | 110007 | 110012 | 110017 | 110094 | 170136 | 170137
+                    | 170131 | 170140 | 170124),
+                ),
+            ) => {
+                failure.error = Error::InvalidOrder {
+                    rule: code.to_string(),
+                    message: reply.message.clone(),
+                    reply: Some(reply),
+                };
+            }
+            _ => {}
+        }
+        if json.is_none() && status == 200 {
+            failure.error = Error::Protocol {
+                venue: Venue::Bybit,
+                reason: "a 200 answer that is not JSON".into(),
+            };
+        }
+        Err(failure)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn post_bodies_are_signed_exactly_as_sent() {
+        let c = Credentials::new("key", "secret").unwrap();
+        let mut request = Request::get("/v5/order/create")
+            .param("category", "linear")
+            .param("qty", "0.01");
+        request.method = Method::Post;
+        request.signed = true;
+        let encoded = BybitRest.encode(&request, Some(&c), 1_000, Duration::from_millis(5000));
+        let (body, _) = encoded.body.unwrap();
+        assert_eq!(body, r#"{"category":"linear","qty":"0.01"}"#);
+        let sign = &encoded
+            .headers
+            .iter()
+            .find(|(k, _)| *k == "X-BAPI-SIGN")
+            .unwrap()
+            .1;
+        assert_eq!(*sign, c.sign(&format!("1000key5000{body}")));
+    }
+
+    #[test]
+    fn ret_codes_map_onto_the_error_hierarchy() {
+        let none = HeaderMap::new();
+        let err = |status, body: &str| {
+            BybitRest
+                .verdict(status, &none, body.as_bytes(), 5_000)
+                .unwrap_err()
+        };
+        assert!(err(200, r#"{"retCode":10002,"retMsg":"invalid request, please check your server timestamp"}"#).clock_rejected);
+        assert!(matches!(
+            err(200, r#"{"retCode":10003,"retMsg":"API key is invalid."}"#).error,
+            Error::Auth(_)
+        ));
+        assert!(matches!(
+            err(200, r#"{"retCode":110001,"retMsg":"order not exists"}"#).error,
+            Error::OrderNotFound(_)
+        ));
+        let limited = err(200, r#"{"retCode":10006,"retMsg":"Too many visits"}"#);
+        assert_eq!(limited.back_off_until, Some(6_000));
+        let banned = err(403, "access too frequent");
+        assert_eq!(banned.banned_until, Some(605_000));
+        assert!(err(502, "").venue_fault);
+        let ok = BybitRest.verdict(200, &none, br#"{"retCode":0,"retMsg":"OK","result":{}}"#, 0);
+        assert!(ok.is_ok());
+    }
+}
