@@ -28,6 +28,7 @@ from ._native import (
     Trade,
     Venue,
 )
+from .connectors import Binance, Bybit, ConnectorEvent, Health, LimitHealth
 from .endpoints import Credentials, Endpoints
 from .errors import (
     AuthError,
@@ -66,17 +67,22 @@ __all__ = [
     "AuthError",
     "Balance",
     "Banned",
+    "Binance",
+    "Bybit",
     "CircuitOpen",
     "ConnectionLost",
+    "ConnectorEvent",
     "Credentials",
     "Endpoints",
     "ExchangeError",
     "Fill",
     "ForkedProcessError",
     "Gap",
+    "Health",
     "InvalidArgument",
     "InvalidOrder",
     "Level",
+    "LimitHealth",
     "Market",
     "Order",
     "OrderNotFound",

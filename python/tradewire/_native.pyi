@@ -1,6 +1,7 @@
 """Hand-written stubs of the Rust extension; checked by stubtest in `make check`."""
 
 import os
+from collections.abc import Awaitable
 from decimal import Decimal
 from typing import Any, ClassVar, TypeAlias, final
 
@@ -12,6 +13,8 @@ __all__ = [
     "Level",
     "LoopWaker",
     "Market",
+    "NativeConnector",
+    "NativeEvents",
     "NativeSimulator",
     "NativeStream",
     "Order",
@@ -537,3 +540,37 @@ def worker_threads() -> int: ...
 def refresh_log_level() -> None: ...
 def emit_test_log(level: str, message: str) -> None: ...
 def raise_core_error(kind: str) -> None: ...
+
+@final
+class NativeConnector:
+    @staticmethod
+    def start(
+        venue: Venue,
+        market: Market,
+        rest: str,
+        *,
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        recv_window_ms: int = 5000,
+        timeout_ms: int = 10000,
+        breaker_failures: int = 5,
+        breaker_cool_down_ms: int = 10000,
+        clock_interval_ms: int = 30000,
+    ) -> Awaitable[NativeConnector]: ...
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: list[tuple[str, str]] | None = None,
+        *,
+        signed: bool = False,
+        order: bool = False,
+    ) -> Awaitable[str]: ...
+    def server_time_ms(self) -> int: ...
+    def health(self) -> dict[str, Any]: ...
+    def events(self) -> NativeEvents: ...
+    def close(self) -> None: ...
+
+@final
+class NativeEvents:
+    def next(self) -> Awaitable[tuple[str, list[tuple[str, str]]] | None]: ...

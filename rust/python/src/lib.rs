@@ -3,6 +3,7 @@
 
 use pyo3::prelude::*;
 
+mod connector;
 mod convert;
 mod errors;
 mod logging;
@@ -21,5 +22,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     logging::register(m)?;
     testing::register(m)?;
     sim::register(m)?;
+    connector::register(m)?;
     Ok(())
 }

@@ -1,0 +1,198 @@
+"""Connectors: one venue market each, used with ``async with``.
+
+A connector signs requests, keeps the venue's clock, waits for room in every rate limit before
+sending, fails fast while the venue is down (circuit breaker), and reports all of it through
+:meth:`health` and :meth:`events`. Public data needs no keys.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal, Self
+
+from . import _native
+from .endpoints import BinanceMarket, BybitMarket, Endpoints
+
+
+@dataclass(frozen=True, slots=True)
+class LimitHealth:
+    name: str
+    used: int
+    limit: int
+    #: Seconds until the window frees room.
+    resets_in: float
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """A connector's state at one moment: breaker, clock and rate-limit usage."""
+
+    venue: str
+    market: str
+    breaker_state: Literal["closed", "open", "half_open"]
+    breaker_failures: int
+    #: Seconds until a request would be let through while the breaker is open.
+    breaker_retry_in: float | None
+    #: Venue clock minus local clock, in milliseconds (None before the first sample).
+    clock_offset_ms: int | None
+    clock_drift_ms_per_s: float
+    clock_round_trip: float | None
+    #: Seconds since the last clock sample.
+    clock_age: float | None
+    clock_samples: int
+    limits: tuple[LimitHealth, ...]
+    #: When a venue ban ends (Unix ms), if banned now.
+    banned_until_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorEvent:
+    """``kind``: ``breaker`` (``from``, ``to``), ``clock_synced`` (``offset_ms``),
+    ``clock_sync_failed`` (``reason``)."""
+
+    kind: str
+    fields: Mapping[str, str]
+
+
+class _Connector:
+    _venue: _native.Venue
+    _markets: tuple[str, ...]
+
+    def __init__(
+        self,
+        market: str,
+        *,
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        endpoints: Endpoints | None = None,
+        testnet: bool = False,
+        recv_window_ms: int = 5000,
+        timeout: float = 10.0,
+        breaker_failures: int = 5,
+        breaker_cool_down: float = 10.0,
+        clock_interval: float = 30.0,
+    ) -> None:
+        if market not in self._markets:
+            allowed = ", ".join(repr(m) for m in self._markets)
+            raise ValueError(f"{type(self).__name__} has no market {market!r}: use one of {allowed}")
+        self.market = market
+        self.endpoints = endpoints if endpoints is not None else self._preset(market, testnet)
+        self._native_market = _native.Market.parse(market)
+        self._options: dict[str, Any] = {
+            "api_key": api_key,
+            "api_secret": api_secret,
+            "recv_window_ms": recv_window_ms,
+            "timeout_ms": _millis("timeout", timeout),
+            "breaker_failures": breaker_failures,
+            "breaker_cool_down_ms": _millis("breaker_cool_down", breaker_cool_down),
+            "clock_interval_ms": _millis("clock_interval", clock_interval),
+        }
+        self._native: _native.NativeConnector | None = None
+
+    @staticmethod
+    def _preset(market: str, testnet: bool) -> Endpoints:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        state = "open" if self._native is not None else "closed"
+        return f"{type(self).__name__}(market={self.market!r}, rest={self.endpoints.rest!r}, {state})"
+
+    async def start(self) -> Self:
+        if self._native is None:
+            self._native = await _native.NativeConnector.start(
+                self._venue, self._native_market, self.endpoints.rest, **self._options
+            )
+        return self
+
+    async def close(self) -> None:
+        if self._native is not None:
+            self._native.close()
+            self._native = None
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    @property
+    def native(self) -> _native.NativeConnector:
+        if self._native is None:
+            raise RuntimeError(f"{type(self).__name__} is not started: use it in an `async with` block")
+        return self._native
+
+    async def request(
+        self,
+        method: Literal["GET", "POST", "PUT", "DELETE"],
+        path: str,
+        params: Mapping[str, str | int] | None = None,
+        *,
+        signed: bool = False,
+    ) -> Any:
+        """Any REST endpoint, through the same limiter, breaker, clock and signing; returns the
+        decoded JSON. Only GETs are ever sent twice."""
+        pairs = [(k, str(v)) for k, v in (params or {}).items()]
+        text = await self.native.request(method, path, pairs, signed=signed)
+        return json.loads(text)
+
+    def server_time_ms(self) -> int:
+        """The venue's clock (Unix ms), as the clock sync estimates it."""
+        return self.native.server_time_ms()
+
+    def health(self) -> Health:
+        raw = self.native.health()
+        limits = tuple(LimitHealth(*limit) for limit in raw.pop("limits"))
+        return Health(limits=limits, **raw)
+
+    def events(self) -> AsyncIterator[ConnectorEvent]:
+        """Connection events from this call on (the subscription starts now, not at the first
+        ``anext``), until the connector closes."""
+        return _events(self.native.events())
+
+
+class Binance(_Connector):
+    """Binance spot (``market="spot"``) or USD-M futures (``market="usdm"``)."""
+
+    _venue = _native.Venue.BINANCE
+    _markets = ("spot", "usdm")
+
+    def __init__(self, market: BinanceMarket = "spot", **options: Any) -> None:
+        super().__init__(market, **options)
+
+    @staticmethod
+    def _preset(market: str, testnet: bool) -> Endpoints:
+        return Endpoints.binance(market, testnet)  # type: ignore[arg-type]
+
+
+class Bybit(_Connector):
+    """Bybit v5, category ``spot`` or ``linear``."""
+
+    _venue = _native.Venue.BYBIT
+    _markets = ("spot", "linear")
+
+    def __init__(self, market: BybitMarket = "linear", **options: Any) -> None:
+        super().__init__(market, **options)
+
+    @staticmethod
+    def _preset(market: str, testnet: bool) -> Endpoints:
+        return Endpoints.bybit(market, testnet)  # type: ignore[arg-type]
+
+
+async def _events(subscription: _native.NativeEvents) -> AsyncIterator[ConnectorEvent]:
+    while (event := await subscription.next()) is not None:
+        kind, fields = event
+        yield ConnectorEvent(kind, dict(fields))
+
+
+def _millis(name: str, seconds: float) -> int:
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+        raise ValueError(f"{name} must be a positive number of seconds, not {seconds!r}")
+    return max(1, round(seconds * 1000))
+
+
+__all__ = ["Binance", "Bybit", "ConnectorEvent", "Health", "LimitHealth"]

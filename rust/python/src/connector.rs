@@ -1,0 +1,226 @@
+//! `tradewire.Binance` / `tradewire.Bybit`'s native half: starts a core `Connector` on the
+//! shared runtime and exposes its requests, health snapshot and events to asyncio.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyModule};
+use tokio::sync::{Mutex, broadcast};
+use tradewire_core::Error;
+use tradewire_core::connector::{Connector, ConnectorConfig, ConnectorEvent};
+use tradewire_core::net::{Method, Request};
+use tradewire_core::resilience::{BreakerConfig, BreakerState, Priority};
+use tradewire_core::venue::Credentials;
+
+use crate::errors::{IntoPyResult, to_pyerr};
+use crate::model::{Market, Venue};
+
+fn py_err(error: Error) -> PyErr {
+    Python::attach(|py| to_pyerr(py, error))
+}
+
+fn state_str(state: BreakerState) -> &'static str {
+    match state {
+        BreakerState::Closed => "closed",
+        BreakerState::Open => "open",
+        BreakerState::HalfOpen => "half_open",
+    }
+}
+
+#[pyclass(module = "tradewire._native", frozen)]
+pub struct NativeConnector {
+    inner: Arc<Connector>,
+}
+
+#[pymethods]
+impl NativeConnector {
+    /// Starts a connector: validates the arguments, samples the venue clock and reads its
+    /// limits. Awaitable.
+    #[staticmethod]
+    #[pyo3(signature = (venue, market, rest, *, api_key = None, api_secret = None,
+        recv_window_ms = 5000, timeout_ms = 10_000, breaker_failures = 5,
+        breaker_cool_down_ms = 10_000, clock_interval_ms = 30_000))]
+    #[allow(clippy::too_many_arguments)]
+    fn start<'py>(
+        py: Python<'py>,
+        venue: Venue,
+        market: Market,
+        rest: String,
+        api_key: Option<String>,
+        api_secret: Option<String>,
+        recv_window_ms: u64,
+        timeout_ms: u64,
+        breaker_failures: u32,
+        breaker_cool_down_ms: u64,
+        clock_interval_ms: u64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mut config = ConnectorConfig::new(venue.into(), market.into(), &rest).py_err(py)?;
+        if !(1..=60_000).contains(&recv_window_ms) {
+            let reason = "must be between 1 and 60000 ms (the venues' maximum)";
+            return Err(Error::invalid_argument("recv_window_ms", reason)).py_err(py);
+        }
+        config.http.recv_window = Duration::from_millis(recv_window_ms);
+        config.http.timeout = Duration::from_millis(timeout_ms.max(1));
+        config.breaker = BreakerConfig {
+            failure_threshold: breaker_failures,
+            cool_down: Duration::from_millis(breaker_cool_down_ms),
+        };
+        config.clock_interval = Duration::from_millis(clock_interval_ms.max(1));
+        let credentials = match (api_key, api_secret) {
+            (Some(k), Some(s)) => Some(Credentials::new(&k, &s).py_err(py)?),
+            (None, None) => None,
+            (Some(_), None) | (None, Some(_)) => {
+                let reason = "give both api_key and api_secret, or neither";
+                return Err(Error::invalid_argument("api_secret", reason)).py_err(py);
+            }
+        };
+        let cancel = crate::runtime::root_token(py)?;
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let inner = Connector::start(config, credentials, cancel)
+                .await
+                .map_err(py_err)?;
+            Ok(NativeConnector { inner })
+        })
+    }
+
+    /// Sends a REST request through the limiter, breaker and clock; returns the JSON text.
+    #[pyo3(signature = (method, path, params = None, *, signed = false, order = false))]
+    fn request<'py>(
+        &self,
+        py: Python<'py>,
+        method: &str,
+        path: String,
+        params: Option<Vec<(String, String)>>,
+        signed: bool,
+        order: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let method = match method.to_ascii_uppercase().as_str() {
+            "GET" => Method::Get,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            other => {
+                let reason = format!("'{other}' is not one of GET, POST, PUT, DELETE");
+                return Err(Error::invalid_argument("method", reason)).py_err(py);
+            }
+        };
+        if !path.starts_with('/') {
+            let reason = format!("'{path}' must start with '/'");
+            return Err(Error::invalid_argument("path", reason)).py_err(py);
+        }
+        let request = Request {
+            method,
+            path,
+            params: params.unwrap_or_default(),
+            signed,
+            priority: if order {
+                Priority::Order
+            } else {
+                Priority::Data
+            },
+        };
+        let inner = self.inner.clone();
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let value = inner.request(&request).await.map_err(py_err)?;
+            Ok(value.to_string())
+        })
+    }
+
+    /// The venue's time (Unix ms) as the clock sync estimates it.
+    fn server_time_ms(&self) -> i64 {
+        self.inner.server_time_ms()
+    }
+
+    /// The health snapshot as plain values (`tradewire.Health` wraps them).
+    fn health<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let h = self.inner.health();
+        let d = PyDict::new(py);
+        d.set_item("venue", h.venue.as_str())?;
+        d.set_item("market", h.market.as_str())?;
+        d.set_item("breaker_state", state_str(h.breaker.state))?;
+        d.set_item("breaker_failures", h.breaker.consecutive_failures)?;
+        d.set_item(
+            "breaker_retry_in",
+            h.breaker.retry_in.map(|d| d.as_secs_f64()),
+        )?;
+        d.set_item("clock_offset_ms", h.clock.offset_ms)?;
+        d.set_item("clock_drift_ms_per_s", h.clock.drift_ms_per_s)?;
+        d.set_item(
+            "clock_round_trip",
+            h.clock.round_trip.map(|d| d.as_secs_f64()),
+        )?;
+        d.set_item("clock_age", h.clock.age.map(|d| d.as_secs_f64()))?;
+        d.set_item("clock_samples", h.clock.samples)?;
+        let limits: Vec<(String, u64, u64, f64)> = h
+            .limits
+            .into_iter()
+            .map(|l| (l.name, l.used, l.limit, l.resets_in.as_secs_f64()))
+            .collect();
+        d.set_item("limits", limits)?;
+        d.set_item("banned_until_ms", h.banned_until_ms)?;
+        Ok(d)
+    }
+
+    /// A subscription to the connector's events from now on.
+    fn events(&self) -> NativeEvents {
+        NativeEvents {
+            receiver: Arc::new(Mutex::new(self.inner.events())),
+            closed: self.inner.closed(),
+        }
+    }
+
+    fn close(&self) {
+        self.inner.close();
+    }
+}
+
+#[pyclass(module = "tradewire._native", frozen)]
+pub struct NativeEvents {
+    receiver: Arc<Mutex<broadcast::Receiver<ConnectorEvent>>>,
+    closed: tokio_util::sync::CancellationToken,
+}
+
+#[pymethods]
+impl NativeEvents {
+    /// Awaits the next event: `(kind, fields)`; `None` once the connector is closed. Events are
+    /// rare, so one future per event is fine here (streams of market data use the batch bridge).
+    fn next<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let (receiver, closed) = (self.receiver.clone(), self.closed.clone());
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let mut receiver = receiver.lock().await;
+            let event = loop {
+                let received = tokio::select! {
+                    _ = closed.cancelled() => break None,
+                    received = receiver.recv() => received,
+                };
+                match received {
+                    Ok(event) => break Some(event),
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => break None,
+                }
+            };
+            Ok(event.map(|e| match e {
+                ConnectorEvent::BreakerChanged { from, to } => (
+                    "breaker",
+                    vec![
+                        ("from", state_str(from).to_owned()),
+                        ("to", state_str(to).to_owned()),
+                    ],
+                ),
+                ConnectorEvent::ClockSynced { offset_ms } => {
+                    ("clock_synced", vec![("offset_ms", offset_ms.to_string())])
+                }
+                ConnectorEvent::ClockSyncFailed { reason } => {
+                    ("clock_sync_failed", vec![("reason", reason)])
+                }
+            }))
+        })
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<NativeConnector>()?;
+    m.add_class::<NativeEvents>()?;
+    Ok(())
+}

@@ -1,0 +1,171 @@
+"""Connectors against the simulator over real sockets: signed REST on both venues, the clock
+kept within 500 ms of a skewed and drifting venue (RESL-04), a 429 waited out and a ban failing
+fast with its end (CONN-06), the circuit breaker's whole cycle seen in health() and events()
+(RESL-01..03), and clear errors for bad input (CONN-01)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+import tradewire as tw
+from tradewire.testing import Simulator
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[Simulator]:
+    with Simulator(seed=21, steps_per_second=0, time_scale=60) as running:
+        yield running
+
+
+def binance(sim: Simulator, market: str = "spot", **options: object) -> tw.Binance:
+    keys = sim.account("binance")
+    return tw.Binance(
+        market,  # type: ignore[arg-type]
+        api_key=keys.api_key,
+        api_secret=keys.api_secret,
+        endpoints=sim.endpoints("binance", market),
+        **options,
+    )
+
+
+def bybit(sim: Simulator, market: str = "linear", **options: object) -> tw.Bybit:
+    keys = sim.account("bybit")
+    return tw.Bybit(
+        market,  # type: ignore[arg-type]
+        api_key=keys.api_key,
+        api_secret=keys.api_secret,
+        endpoints=sim.endpoints("bybit", market),
+        **options,
+    )
+
+
+@pytest.mark.asyncio
+async def test_signed_requests_on_both_venues_and_limits_from_exchange_info(sim: Simulator) -> None:
+    async with binance(sim) as bn, binance(sim, "usdm") as usdm, bybit(sim) as by:
+        account = await bn.request("GET", "/api/v3/account", signed=True)
+        assert {b["asset"] for b in account["balances"]} >= {"USDT", "BTC"}
+        balance = await usdm.request("GET", "/fapi/v3/balance", signed=True)
+        assert any(b["asset"] == "USDT" for b in balance)
+        wallet = await by.request(
+            "GET", "/v5/account/wallet-balance", {"accountType": "UNIFIED"}, signed=True
+        )
+        assert wallet["retCode"] == 0
+
+        health = bn.health()
+        assert (health.venue, health.market, health.breaker_state) == ("binance", "spot", "closed")
+        weight = next(limit for limit in health.limits if limit.name == "REQUEST_WEIGHT 1M")
+        assert weight.used >= 20 + 20, "exchangeInfo and account are weighed"
+        assert health.clock_samples >= 3 and health.clock_offset_ms is not None
+    venue, market = sim.native_venue("binance"), sim.native_market("spot")
+    assert sim.native.violations(venue, market) == (0, 0, 0)
+
+
+@pytest.mark.asyncio
+async def test_public_data_needs_no_keys_and_private_calls_say_so(sim: Simulator) -> None:
+    async with tw.Binance("spot", endpoints=sim.endpoints("binance", "spot")) as bn:
+        depth = await bn.request("GET", "/api/v3/depth", {"symbol": "BTCUSDT", "limit": 5})
+        assert len(depth["bids"]) == 5
+        with pytest.raises(tw.InvalidArgument, match="needs API keys"):
+            await bn.request("GET", "/api/v3/account", signed=True)
+
+
+@pytest.mark.asyncio
+async def test_clock_stays_within_500ms_of_a_skewed_drifting_venue() -> None:
+    with Simulator(seed=22, steps_per_second=0) as sim:
+        venue = sim.native_venue("binance")
+        sim.native.set_clock(venue, skew_ms=4_000, drift_us_per_s=20_000)
+        async with binance(sim, clock_interval=0.2) as bn:
+            for _ in range(10):
+                await asyncio.sleep(0.2)
+                truth = sim.native.clock_offset_ms(venue)
+                offset = bn.health().clock_offset_ms
+                assert offset is not None and abs(offset - truth) < 500, (offset, truth)
+            # A sudden jump is caught by the venue's -1021 and fixed by an immediate resync.
+            sim.native.set_clock(venue, skew_ms=-9_000)
+            await bn.request("GET", "/api/v3/account", signed=True)
+            offset = bn.health().clock_offset_ms
+            assert offset is not None and abs(offset - sim.native.clock_offset_ms(venue)) < 500
+
+
+@pytest.mark.asyncio
+async def test_rate_limit_waits_and_bans_fail_fast() -> None:
+    with Simulator(seed=23, steps_per_second=0, time_scale=60) as sim:
+        venue, market = sim.native_venue("binance"), sim.native_market("spot")
+        async with binance(sim) as bn:
+            sim.native.force_rate_limit(venue, market, 1)
+            assert "serverTime" in await bn.request("GET", "/api/v3/time")
+            sim.native.force_ban(venue, market, 60_000)
+            with pytest.raises(tw.Banned) as banned:
+                await bn.request("GET", "/api/v3/time")
+            until = bn.health().banned_until_ms
+            assert until is not None and until > bn.server_time_ms() + 30_000
+            assert banned.value.until_ms == until
+            refused = sim.native.violations(venue, market)
+            for _ in range(3):
+                with pytest.raises(tw.Banned):
+                    await bn.request("GET", "/api/v3/account", signed=True)
+            assert sim.native.violations(venue, market) == refused, "nothing reached the venue"
+
+
+@pytest.mark.asyncio
+async def test_breaker_opens_fails_fast_and_closes_after_a_probe(sim: Simulator) -> None:
+    # Bybit serves both categories from one host: its REST faults are set on spot.
+    venue, market = sim.native_venue("bybit"), sim.native_market("spot")
+    ticker = {"category": "linear", "symbol": "BTCUSDT"}
+    async with bybit(sim, breaker_failures=3, breaker_cool_down=0.3) as by:
+        events = by.events()
+        sim.native.fail_rest(venue, market, status_5xx=1_000)
+        try:
+            with pytest.raises(tw.ExchangeError):
+                await by.request("GET", "/v5/market/tickers", ticker)
+            with pytest.raises(tw.CircuitOpen):
+                await by.request("GET", "/v5/market/tickers", ticker)
+            health = by.health()
+            assert health.breaker_state == "open" and health.breaker_retry_in is not None
+        finally:
+            sim.native.fail_rest(venue, market, status_5xx=0)
+        await asyncio.sleep(0.35)
+        await by.request("GET", "/v5/market/tickers", ticker)
+        assert by.health().breaker_state == "closed"
+        seen = []
+        async for event in events:
+            if event.kind == "breaker":
+                seen.append((event.fields["from"], event.fields["to"]))
+            if len(seen) == 3:
+                break
+        assert seen == [("closed", "open"), ("open", "half_open"), ("half_open", "closed")]
+
+
+@pytest.mark.asyncio
+async def test_bad_input_is_refused_clearly(sim: Simulator) -> None:
+    with pytest.raises(ValueError, match="no market 'linear'"):
+        tw.Binance("linear")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="timeout must be a positive"):
+        tw.Bybit("spot", timeout=0)
+    with pytest.raises(tw.InvalidArgument, match="https is required"):
+        await tw.Binance(
+            "spot", endpoints=tw.Endpoints(rest="http://example.com", ws_public="ws://x")
+        ).start()
+    with pytest.raises(tw.InvalidArgument, match="api_secret"):
+        await tw.Binance("spot", api_key="k", endpoints=sim.endpoints("binance", "spot")).start()
+    with pytest.raises(tw.InvalidArgument, match="recv_window_ms"):
+        await binance(sim, recv_window_ms=70_000).start()
+    with pytest.raises(tw.ConnectionLost):
+        await tw.Bybit(
+            "linear",
+            endpoints=tw.Endpoints(rest="http://127.0.0.1:9", ws_public="ws://127.0.0.1:9"),
+            timeout=1,
+        ).start()
+    async with binance(sim) as bn:
+        async with tw.Binance(
+            "spot", api_key="nope", api_secret="nope", endpoints=sim.endpoints("binance", "spot")
+        ) as wrong:
+            with pytest.raises(tw.AuthError) as refused:
+                await wrong.request("GET", "/api/v3/account", signed=True)
+            assert refused.value.code == -2015
+        with pytest.raises(tw.InvalidArgument, match="method"):
+            await bn.request("PATCH", "/api/v3/time")  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="not started"):
+        bn.health()
