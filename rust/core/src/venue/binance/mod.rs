@@ -1,5 +1,6 @@
 //! Binance spot (`/api/v3`) and USD-M futures (`/fapi`).
 
+pub mod market;
 pub mod orders;
 pub mod rest;
 pub mod sign;

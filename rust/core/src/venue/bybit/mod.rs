@@ -1,5 +1,6 @@
 //! Bybit v5, categories `spot` and `linear`.
 
+pub mod market;
 pub mod orders;
 pub mod rest;
 pub mod sign;

@@ -1,0 +1,563 @@
+//! Supervised WebSocket connections (CONN-03..05, RESL-06).
+//!
+//! A [`WsPool`] spreads a set of topics over connections ("shards") to one URL, within the
+//! venue's per-connection limit. Each shard is a task that owns its socket and, for as long as
+//! the pool lives: connects (each attempt takes a token from the venue's connection-attempt
+//! limiter, so a reconnect storm cannot trip the venue's limit), subscribes to its topics with
+//! control messages paced to the venue's inbound limit, answers pings, sends its own heartbeat,
+//! treats a connection that stays silent for `stale_after` as dead (the failure peer libraries
+//! are most reported for: a socket that is open but delivers nothing), reconnects with capped
+//! exponential backoff and full jitter, restores every subscription, and replaces the
+//! connection before the venue's maximum lifetime: the new one is subscribed and delivering
+//! before the old one closes (make before break), so nothing is lost; the overlap may deliver a
+//! message twice, which sequence-checked consumers drop.
+//!
+//! Text frames go to one channel as [`Inbound`]; the venue's market layer parses them.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::time::{Instant, sleep, sleep_until};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+
+use crate::model::Venue;
+use crate::resilience::{Backoff, LimitId, Limiter, Priority, RequestIds};
+use crate::{Error, Result};
+
+/// A venue's stream conventions; each venue folder implements it.
+pub trait WsDialect: Send + Sync + 'static {
+    fn venue(&self) -> Venue;
+    /// Control messages that (un)subscribe `topics`, split as the venue requires.
+    fn subscribe(&self, topics: &[String], on: bool, ids: &RequestIds) -> Vec<String>;
+    /// A client heartbeat message and how often to send it (Bybit's JSON ping); `None`: a
+    /// WebSocket ping frame is used.
+    fn heartbeat(&self, ids: &RequestIds) -> Option<String>;
+    /// Whether a text frame is a control reply (ack, pong) rather than data.
+    fn is_control(&self, text: &str) -> bool;
+}
+
+#[derive(Debug, Clone)]
+pub struct WsConfig {
+    /// Topics per connection.
+    pub per_connection: usize,
+    /// Control messages per second we send on one connection (below the venue's inbound limit).
+    pub sends_per_second: u32,
+    pub heartbeat_every: Duration,
+    /// A connection that delivers nothing (no data, ping or pong) this long is dead.
+    pub stale_after: Duration,
+    /// The venue closes connections after this long; we replace them `rotate_margin` before.
+    pub max_lifetime: Duration,
+    pub rotate_margin: Duration,
+    pub connect_timeout: Duration,
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+}
+
+impl WsConfig {
+    /// Binance market streams: 1024 streams and 5 (spot) / 10 (USD-M) inbound messages a
+    /// second per connection, 24 h lifetime, server pings every 20 s (spot) / 3 min (USD-M).
+    pub fn binance(spot: bool) -> WsConfig {
+        WsConfig {
+            per_connection: 1024,
+            sends_per_second: if spot { 4 } else { 8 },
+            heartbeat_every: Duration::from_secs(20),
+            stale_after: Duration::from_secs(60),
+            max_lifetime: Duration::from_secs(24 * 3600),
+            rotate_margin: Duration::from_secs(600),
+            connect_timeout: Duration::from_secs(10),
+            backoff_base: Duration::from_millis(200),
+            backoff_cap: Duration::from_secs(30),
+        }
+    }
+
+    /// Bybit public: a JSON ping every 20 s, idle cut after 10 min without one.
+    pub fn bybit() -> WsConfig {
+        WsConfig {
+            per_connection: 200,
+            sends_per_second: 10,
+            ..WsConfig::binance(false)
+        }
+    }
+}
+
+/// A text frame and when it arrived.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    pub shard: usize,
+    pub text: String,
+    pub received: Instant,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WsEvent {
+    Connected {
+        shard: usize,
+    },
+    Disconnected {
+        shard: usize,
+        reason: String,
+    },
+    Reconnecting {
+        shard: usize,
+        attempt: u32,
+        delay: Duration,
+    },
+    Resubscribed {
+        shard: usize,
+        topics: usize,
+    },
+    Rotated {
+        shard: usize,
+    },
+}
+
+/// One shard as `health()` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardHealth {
+    pub shard: usize,
+    pub url: String,
+    pub connected: bool,
+    pub topics: Vec<String>,
+    /// Since the last frame of any kind, if connected.
+    pub last_message_age: Option<Duration>,
+    pub reconnects: u32,
+}
+
+#[derive(Debug, Default)]
+struct ShardState {
+    connected: bool,
+    last_message: Option<Instant>,
+    reconnects: u32,
+}
+
+struct Shard {
+    topics: watch::Sender<BTreeSet<String>>,
+    state: Arc<Mutex<ShardState>>,
+}
+
+/// The shards of one URL.
+pub struct WsPool {
+    url: String,
+    dialect: Arc<dyn WsDialect>,
+    config: WsConfig,
+    connects: (Arc<Limiter>, LimitId),
+    inbound: mpsc::Sender<Inbound>,
+    events: broadcast::Sender<WsEvent>,
+    shards: Mutex<Vec<Shard>>,
+    ids: Arc<RequestIds>,
+    cancel: CancellationToken,
+}
+
+impl std::fmt::Debug for WsPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsPool")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl WsPool {
+    /// `connects` is the venue's connection-attempt limit (shared by every pool of the venue).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        url: &str,
+        dialect: Arc<dyn WsDialect>,
+        config: WsConfig,
+        connects: (Arc<Limiter>, LimitId),
+        inbound: mpsc::Sender<Inbound>,
+        events: broadcast::Sender<WsEvent>,
+        cancel: CancellationToken,
+    ) -> Result<WsPool> {
+        let loopback = ["ws://127.0.0.1", "ws://localhost", "ws://[::1]"]
+            .iter()
+            .any(|p| url.starts_with(p));
+        if !(url.starts_with("wss://") || loopback) {
+            return Err(Error::invalid_argument(
+                "endpoints.ws_public",
+                format!("'{url}': wss is required (plain ws only on loopback)"),
+            ));
+        }
+        crate::net::http::install_crypto_provider();
+        Ok(WsPool {
+            url: url.to_owned(),
+            dialect,
+            config,
+            connects,
+            inbound,
+            events,
+            shards: Mutex::new(Vec::new()),
+            ids: Arc::new(RequestIds::new()),
+            cancel,
+        })
+    }
+
+    /// Adds topics, filling shards that have room before opening new ones.
+    pub fn subscribe(&self, topics: &[String]) {
+        let mut shards = lock(&self.shards);
+        let mut pending: Vec<&String> = topics
+            .iter()
+            .filter(|t| !shards.iter().any(|s| s.topics.borrow().contains(*t)))
+            .collect();
+        pending.dedup();
+        for shard in shards.iter() {
+            let room = self
+                .config
+                .per_connection
+                .saturating_sub(shard.topics.borrow().len());
+            let take: Vec<String> = pending.drain(..room.min(pending.len())).cloned().collect();
+            if !take.is_empty() {
+                shard.topics.send_modify(|t| t.extend(take));
+            }
+        }
+        for chunk in pending.chunks(self.config.per_connection.max(1)) {
+            let topics: BTreeSet<String> = chunk.iter().map(|t| (*t).clone()).collect();
+            let index = shards.len();
+            shards.push(self.spawn_shard(index, topics));
+        }
+    }
+
+    /// Removes topics wherever they are; an emptied shard keeps its connection for reuse.
+    pub fn unsubscribe(&self, topics: &[String]) {
+        for shard in lock(&self.shards).iter() {
+            if topics.iter().any(|t| shard.topics.borrow().contains(t)) {
+                shard.topics.send_modify(|set| {
+                    for t in topics {
+                        set.remove(t);
+                    }
+                });
+            }
+        }
+    }
+
+    pub fn health(&self) -> Vec<ShardHealth> {
+        lock(&self.shards)
+            .iter()
+            .enumerate()
+            .map(|(k, shard)| {
+                let state = lock(&shard.state);
+                ShardHealth {
+                    shard: k,
+                    url: self.url.clone(),
+                    connected: state.connected,
+                    topics: shard.topics.borrow().iter().cloned().collect(),
+                    last_message_age: state
+                        .last_message
+                        .filter(|_| state.connected)
+                        .map(|t| t.elapsed()),
+                    reconnects: state.reconnects,
+                }
+            })
+            .collect()
+    }
+
+    fn spawn_shard(&self, index: usize, topics: BTreeSet<String>) -> Shard {
+        let (topics, wanted) = watch::channel(topics);
+        let state = Arc::new(Mutex::new(ShardState::default()));
+        let runner = ShardRunner {
+            index,
+            url: self.url.clone(),
+            dialect: self.dialect.clone(),
+            config: self.config.clone(),
+            connects: self.connects.clone(),
+            inbound: self.inbound.clone(),
+            events: self.events.clone(),
+            ids: self.ids.clone(),
+            state: state.clone(),
+            wanted,
+        };
+        tokio::spawn(runner.run(self.cancel.child_token()));
+        Shard { topics, state }
+    }
+}
+
+impl Drop for WsPool {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Why a connection ended.
+enum End {
+    Cancelled,
+    Rotate(Box<Socket>),
+    Failed(String),
+}
+
+struct ShardRunner {
+    index: usize,
+    url: String,
+    dialect: Arc<dyn WsDialect>,
+    config: WsConfig,
+    connects: (Arc<Limiter>, LimitId),
+    inbound: mpsc::Sender<Inbound>,
+    events: broadcast::Sender<WsEvent>,
+    ids: Arc<RequestIds>,
+    state: Arc<Mutex<ShardState>>,
+    wanted: watch::Receiver<BTreeSet<String>>,
+}
+
+impl ShardRunner {
+    fn emit(&self, event: WsEvent) {
+        tracing::debug!(url = %self.url, ?event, "websocket");
+        let _ = self.events.send(event);
+    }
+
+    async fn run(mut self, cancel: CancellationToken) {
+        let mut backoff = Backoff::new(self.config.backoff_base, self.config.backoff_cap);
+        let mut attempt = 0u32;
+        let mut next: Option<Box<Socket>> = None;
+        loop {
+            let socket = match next.take() {
+                Some(socket) => Ok(socket),
+                None => self.open(&cancel).await,
+            };
+            let socket = match socket {
+                Ok(socket) => socket,
+                Err(_) if cancel.is_cancelled() => return,
+                Err(reason) => {
+                    let delay = backoff.delay(attempt);
+                    attempt += 1;
+                    self.emit(WsEvent::Disconnected {
+                        shard: self.index,
+                        reason,
+                    });
+                    self.emit(WsEvent::Reconnecting {
+                        shard: self.index,
+                        attempt,
+                        delay,
+                    });
+                    tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        _ = sleep(delay) => continue,
+                    }
+                }
+            };
+            lock(&self.state).connected = true;
+            match self.serve(*socket, &cancel).await {
+                End::Cancelled => return,
+                End::Rotate(fresh) => {
+                    attempt = 0;
+                    next = Some(fresh);
+                    self.emit(WsEvent::Rotated { shard: self.index });
+                }
+                End::Failed(reason) => {
+                    lock(&self.state).connected = false;
+                    let delay = backoff.delay(attempt);
+                    attempt += 1;
+                    lock(&self.state).reconnects += 1;
+                    self.emit(WsEvent::Disconnected {
+                        shard: self.index,
+                        reason,
+                    });
+                    self.emit(WsEvent::Reconnecting {
+                        shard: self.index,
+                        attempt,
+                        delay,
+                    });
+                    tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        _ = sleep(delay) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Connects and subscribes to every wanted topic.
+    async fn open(
+        &mut self,
+        cancel: &CancellationToken,
+    ) -> std::result::Result<Box<Socket>, String> {
+        let (limiter, id) = &self.connects;
+        let cost = [(*id, 1)];
+        tokio::select! {
+            _ = cancel.cancelled() => return Err("closed".into()),
+            acquired = limiter.acquire(&cost, Priority::Data) => acquired.map_err(|e| e.to_string())?,
+        }
+        let connect = tokio_tungstenite::connect_async(self.url.as_str());
+        let (mut socket, _) = tokio::select! {
+            _ = cancel.cancelled() => return Err("closed".into()),
+            r = tokio::time::timeout(self.config.connect_timeout, connect) => match r {
+                Err(_) => return Err(format!("connect timed out after {:?}", self.config.connect_timeout)),
+                Ok(Err(e)) => return Err(format!("connect failed: {e}")),
+                Ok(Ok(ok)) => ok,
+            },
+        };
+        self.emit(WsEvent::Connected { shard: self.index });
+        let topics: Vec<String> = self.wanted.borrow_and_update().iter().cloned().collect();
+        if !topics.is_empty() {
+            self.send_paced(
+                &mut socket,
+                self.dialect.subscribe(&topics, true, &self.ids),
+            )
+            .await?;
+            self.emit(WsEvent::Resubscribed {
+                shard: self.index,
+                topics: topics.len(),
+            });
+        }
+        Ok(Box::new(socket))
+    }
+
+    async fn send_paced(
+        &self,
+        socket: &mut Socket,
+        messages: Vec<String>,
+    ) -> std::result::Result<(), String> {
+        let gap = Duration::from_secs(1) / self.config.sends_per_second.max(1);
+        for (k, message) in messages.into_iter().enumerate() {
+            if k > 0 {
+                sleep(gap).await;
+            }
+            socket
+                .send(Message::text(message))
+                .await
+                .map_err(|e| format!("send failed: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Passes a data frame on; `false` once nobody listens.
+    async fn deliver(&self, text: &str, received: Instant) -> bool {
+        let inbound = Inbound {
+            shard: self.index,
+            text: text.to_owned(),
+            received,
+        };
+        self.inbound.send(inbound).await.is_ok()
+    }
+
+    /// Keeps delivering from the old connection until the new one delivers data (or for
+    /// `stale_after` if its topics are quiet), so nothing published meanwhile is missed.
+    async fn hand_over(&self, mut old: Socket, mut fresh: Box<Socket>) -> End {
+        let deadline = Instant::now() + self.config.stale_after;
+        let mut old_open = true;
+        loop {
+            tokio::select! {
+                _ = sleep_until(deadline) => break,
+                frame = old.next(), if old_open => match frame {
+                    Some(Ok(Message::Text(text))) if !self.dialect.is_control(text.as_str()) => {
+                        if !self.deliver(text.as_str(), Instant::now()).await {
+                            return End::Cancelled;
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    None | Some(Err(_)) => old_open = false,
+                },
+                frame = fresh.next() => match frame {
+                    Some(Ok(Message::Text(text))) if !self.dialect.is_control(text.as_str()) => {
+                        if !self.deliver(text.as_str(), Instant::now()).await {
+                            return End::Cancelled;
+                        }
+                        break;
+                    }
+                    Some(Ok(_)) => {}
+                    None | Some(Err(_)) => return End::Failed("the replacement connection closed".into()),
+                },
+            }
+        }
+        let _ = old.close(None).await;
+        End::Rotate(fresh)
+    }
+
+    /// Reads until the connection fails, is cancelled, or is due for rotation.
+    async fn serve(&mut self, mut socket: Socket, cancel: &CancellationToken) -> End {
+        let opened = Instant::now();
+        let rotate_at = opened
+            + self
+                .config
+                .max_lifetime
+                .saturating_sub(self.config.rotate_margin);
+        let mut subscribed: BTreeSet<String> = self.wanted.borrow().clone();
+        let mut last_frame = Instant::now();
+        let mut next_heartbeat = Instant::now() + self.config.heartbeat_every;
+        let touch =
+            |state: &Arc<Mutex<ShardState>>, at: Instant| lock(state).last_message = Some(at);
+        touch(&self.state, last_frame);
+        loop {
+            let stale_at = last_frame + self.config.stale_after;
+            tokio::select! {
+                _ = cancel.cancelled() => {
+                    let _ = socket.close(None).await;
+                    return End::Cancelled;
+                }
+                _ = sleep_until(stale_at) => {
+                    return End::Failed(format!("stale: nothing received for {:?}", self.config.stale_after));
+                }
+                _ = sleep_until(rotate_at) => {
+                    // Make before break: the successor is connected and subscribed first.
+                    match self.open(cancel).await {
+                        Ok(fresh) => return self.hand_over(socket, fresh).await,
+                        Err(reason) => return End::Failed(format!("rotation failed: {reason}")),
+                    }
+                }
+                _ = sleep_until(next_heartbeat) => {
+                    next_heartbeat = Instant::now() + self.config.heartbeat_every;
+                    let beat = match self.dialect.heartbeat(&self.ids) {
+                        Some(text) => Message::text(text),
+                        None => Message::Ping(Vec::new().into()),
+                    };
+                    if let Err(e) = socket.send(beat).await {
+                        return End::Failed(format!("heartbeat failed: {e}"));
+                    }
+                }
+                changed = self.wanted.changed() => {
+                    if changed.is_err() {
+                        return End::Cancelled;
+                    }
+                    let wanted = self.wanted.borrow_and_update().clone();
+                    let added: Vec<String> = wanted.difference(&subscribed).cloned().collect();
+                    let removed: Vec<String> = subscribed.difference(&wanted).cloned().collect();
+                    let mut messages = Vec::new();
+                    if !added.is_empty() {
+                        messages.extend(self.dialect.subscribe(&added, true, &self.ids));
+                    }
+                    if !removed.is_empty() {
+                        messages.extend(self.dialect.subscribe(&removed, false, &self.ids));
+                    }
+                    if let Err(reason) = self.send_paced(&mut socket, messages).await {
+                        return End::Failed(reason);
+                    }
+                    subscribed = wanted;
+                }
+                frame = socket.next() => {
+                    let received = Instant::now();
+                    match frame {
+                        None => return End::Failed("closed by the venue".into()),
+                        Some(Err(e)) => return End::Failed(format!("read failed: {e}")),
+                        Some(Ok(Message::Text(text))) => {
+                            last_frame = received;
+                            touch(&self.state, received);
+                            if self.dialect.is_control(text.as_str()) {
+                                continue;
+                            }
+                            if !self.deliver(text.as_str(), received).await {
+                                return End::Cancelled;
+                            }
+                        }
+                        Some(Ok(Message::Close(frame))) => {
+                            let reason = frame.map_or_else(String::new, |f| f.reason.to_string());
+                            return End::Failed(format!("closed by the venue {reason}").trim_end().to_owned());
+                        }
+                        // Pings are answered by tungstenite on the next read or write.
+                        Some(Ok(_)) => {
+                            last_frame = received;
+                            touch(&self.state, received);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

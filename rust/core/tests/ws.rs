@@ -1,0 +1,362 @@
+//! Supervised WebSockets against the simulator over loopback: streams restored after a drop
+//! (CONN-03/04), a frozen connection detected as stale and replaced, rotation before the
+//! venue's lifetime without a gap in the depth sequence (make before break), sharding within
+//! the per-connection limit, Bybit's JSON heartbeat, and a reconnect storm held under the
+//! venue's connection-attempt limit (RESL-06).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::timeout;
+use tokio_util::sync::CancellationToken;
+use tradewire_core::net::{Inbound, WsConfig, WsDialect, WsEvent, WsPool};
+use tradewire_core::resilience::{LimitSpec, Limiter, WindowKind};
+use tradewire_core::venue::binance::market::BinanceStreams;
+use tradewire_core::venue::bybit::market::BybitStreams;
+use tradewire_sim::{SimConfig, Simulator, Timing};
+
+struct Harness {
+    pool: WsPool,
+    inbound: mpsc::Receiver<Inbound>,
+    events: broadcast::Receiver<WsEvent>,
+}
+
+async fn sim(lifetime: Option<Duration>, connects_per_window: u32) -> Simulator {
+    let mut timing = Timing::default();
+    if let Some(lifetime) = lifetime {
+        timing.max_connection_lifetime = lifetime;
+    }
+    timing.binance_connects_per_window = connects_per_window;
+    timing.connect_window = Duration::from_secs(10);
+    Simulator::start(SimConfig {
+        steps_per_second: 400,
+        timing,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulator")
+}
+
+fn harness(url: &str, dialect: Arc<dyn WsDialect>, config: WsConfig, connects: u64) -> Harness {
+    let limiter = Arc::new(Limiter::new(
+        dialect.venue(),
+        Arc::new(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as i64
+        }),
+        0.0,
+    ));
+    let id = limiter.set_limit(LimitSpec {
+        name: "WS connects 10s".into(),
+        kind: WindowKind::Rolling,
+        length: Duration::from_secs(10),
+        limit: connects,
+    });
+    let (tx, inbound) = mpsc::channel(1 << 16);
+    let (events_tx, events) = broadcast::channel(4096);
+    let pool = WsPool::new(
+        url,
+        dialect,
+        config,
+        (limiter, id),
+        tx,
+        events_tx,
+        CancellationToken::new(),
+    )
+    .expect("pool");
+    Harness {
+        pool,
+        inbound,
+        events,
+    }
+}
+
+fn fast(mut config: WsConfig) -> WsConfig {
+    config.backoff_base = Duration::from_millis(20);
+    config.backoff_cap = Duration::from_millis(200);
+    config
+}
+
+fn topics(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| (*n).to_owned()).collect()
+}
+
+/// Reads until `pred` holds for a frame, within `within`.
+async fn until(h: &mut Harness, within: Duration, mut pred: impl FnMut(&Value) -> bool) -> Value {
+    timeout(within, async {
+        loop {
+            let frame = h.inbound.recv().await.expect("pool open");
+            let value: Value = serde_json::from_str(&frame.text).expect("json");
+            if pred(&value) {
+                return value;
+            }
+        }
+    })
+    .await
+    .expect("the expected frame within the time")
+}
+
+async fn next_event(h: &mut Harness, within: Duration, pred: impl Fn(&WsEvent) -> bool) -> WsEvent {
+    timeout(within, async {
+        loop {
+            let event = h.events.recv().await.expect("events");
+            if pred(&event) {
+                return event;
+            }
+        }
+    })
+    .await
+    .expect("the expected event within the time")
+}
+
+fn binance_url(sim: &Simulator) -> String {
+    format!("{}/ws", sim.binance_endpoints(true).ws_public)
+}
+
+#[tokio::test]
+async fn binance_streams_are_restored_after_a_drop() {
+    let sim = sim(None, 300).await;
+    let mut h = harness(
+        &binance_url(&sim),
+        Arc::new(BinanceStreams),
+        fast(WsConfig::binance(true)),
+        300,
+    );
+    h.pool.subscribe(&topics(&[
+        "btcusdt@trade",
+        "btcusdt@depth@100ms",
+        "ethusdt@depth@100ms",
+    ]));
+    until(&mut h, Duration::from_secs(5), |v| v["e"] == "trade").await;
+    until(&mut h, Duration::from_secs(5), |v| {
+        v["e"] == "depthUpdate" && v["s"] == "ETHUSDT"
+    })
+    .await;
+
+    sim.binance_spot.market.faults.drop_connections();
+    next_event(&mut h, Duration::from_secs(5), |e| {
+        matches!(e, WsEvent::Disconnected { .. })
+    })
+    .await;
+    let resubscribed = next_event(&mut h, Duration::from_secs(5), |e| {
+        matches!(e, WsEvent::Resubscribed { .. })
+    })
+    .await;
+    assert_eq!(
+        resubscribed,
+        WsEvent::Resubscribed {
+            shard: 0,
+            topics: 3
+        }
+    );
+    // Drain what arrived before the drop, then every stream delivers again.
+    while h.inbound.try_recv().is_ok() {}
+    until(&mut h, Duration::from_secs(5), |v| {
+        v["e"] == "depthUpdate" && v["s"] == "ETHUSDT"
+    })
+    .await;
+    until(&mut h, Duration::from_secs(5), |v| v["e"] == "trade").await;
+    let health = h.pool.health();
+    assert_eq!(
+        (
+            health[0].connected,
+            health[0].reconnects,
+            health[0].topics.len()
+        ),
+        (true, 1, 3)
+    );
+    assert!(
+        health[0]
+            .last_message_age
+            .is_some_and(|age| age < Duration::from_secs(2))
+    );
+}
+
+#[tokio::test]
+async fn a_frozen_connection_is_found_stale_and_replaced() {
+    let sim = sim(None, 300).await;
+    let mut config = fast(WsConfig::binance(true));
+    config.stale_after = Duration::from_millis(600);
+    config.heartbeat_every = Duration::from_millis(200);
+    let mut h = harness(&binance_url(&sim), Arc::new(BinanceStreams), config, 300);
+    h.pool.subscribe(&topics(&["btcusdt@depth@100ms"]));
+    until(&mut h, Duration::from_secs(5), |v| v["e"] == "depthUpdate").await;
+    let links = &sim.binance_spot.market.faults.links;
+    let frozen = links.list()[0].id;
+    assert!(links.freeze_one(frozen, true));
+    let gone = next_event(&mut h, Duration::from_secs(5), |e| {
+        matches!(e, WsEvent::Disconnected { .. })
+    })
+    .await;
+    assert!(
+        matches!(gone, WsEvent::Disconnected { ref reason, .. } if reason.starts_with("stale")),
+        "{gone:?}"
+    );
+    next_event(&mut h, Duration::from_secs(5), |e| {
+        matches!(e, WsEvent::Resubscribed { .. })
+    })
+    .await;
+    while h.inbound.try_recv().is_ok() {}
+    until(&mut h, Duration::from_secs(5), |v| v["e"] == "depthUpdate").await;
+    assert!(
+        links.list().iter().any(|l| l.id != frozen),
+        "a new connection serves the stream"
+    );
+}
+
+#[tokio::test]
+async fn rotation_before_the_lifetime_loses_no_update() {
+    let lifetime = Duration::from_millis(1500);
+    let sim = sim(Some(lifetime), 300).await;
+    let mut config = fast(WsConfig::binance(true));
+    config.max_lifetime = lifetime;
+    config.rotate_margin = Duration::from_millis(500);
+    let mut h = harness(&binance_url(&sim), Arc::new(BinanceStreams), config, 300);
+    h.pool.subscribe(&topics(&["btcusdt@depth@100ms"]));
+    let first = until(&mut h, Duration::from_secs(5), |v| v["e"] == "depthUpdate").await;
+    let mut last_u = first["u"].as_u64().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(4200);
+    let mut diffs = 0;
+    while tokio::time::Instant::now() < deadline {
+        let Ok(Some(frame)) = timeout(Duration::from_millis(500), h.inbound.recv()).await else {
+            continue;
+        };
+        let v: Value = serde_json::from_str(&frame.text).unwrap();
+        let (first_id, u) = (v["U"].as_u64().unwrap(), v["u"].as_u64().unwrap());
+        if u <= last_u {
+            continue; // the overlap of two connections: seen already
+        }
+        assert!(first_id <= last_u + 1, "gap: {last_u} then U={first_id}");
+        last_u = u;
+        diffs += 1;
+    }
+    assert!(diffs > 20, "{diffs} diffs");
+    let mut rotations = 0;
+    while let Ok(event) = h.events.try_recv() {
+        assert!(
+            !matches!(event, WsEvent::Disconnected { .. }),
+            "rotated before the venue cut: {event:?}"
+        );
+        rotations += usize::from(matches!(event, WsEvent::Rotated { .. }));
+    }
+    assert!(
+        rotations >= 2,
+        "{rotations} rotations in 4 s of 1.5 s lifetimes"
+    );
+}
+
+#[tokio::test]
+async fn topics_are_sharded_within_the_per_connection_limit() {
+    let sim = sim(None, 300).await;
+    let mut config = fast(WsConfig::binance(true));
+    config.per_connection = 2;
+    let mut h = harness(&binance_url(&sim), Arc::new(BinanceStreams), config, 300);
+    let symbols = ["btcusdt", "ethusdt", "solusdt"];
+    let names: Vec<String> = symbols
+        .iter()
+        .flat_map(|s| [format!("{s}@depth@100ms"), format!("{s}@aggTrade")])
+        .collect();
+    h.pool.subscribe(&names);
+    let mut seen = std::collections::BTreeSet::new();
+    while seen.len() < symbols.len() {
+        let v = until(&mut h, Duration::from_secs(5), |v| v["e"] == "depthUpdate").await;
+        seen.insert(v["s"].as_str().unwrap().to_owned());
+    }
+    let sizes: Vec<usize> = h.pool.health().iter().map(|s| s.topics.len()).collect();
+    assert_eq!(sizes, vec![2, 2, 2]);
+    let streams: Vec<usize> = sim
+        .binance_spot
+        .market
+        .faults
+        .links
+        .list()
+        .iter()
+        .map(|l| l.streams.len())
+        .collect();
+    assert_eq!(streams.iter().sum::<usize>(), 6);
+    assert!(streams.iter().all(|n| *n <= 2), "{streams:?}");
+}
+
+#[tokio::test]
+async fn bybit_topics_heartbeat_and_resubscribe() {
+    let sim = sim(None, 300).await;
+    let mut config = fast(WsConfig::bybit());
+    config.heartbeat_every = Duration::from_millis(100);
+    config.stale_after = Duration::from_secs(2);
+    let url = sim.bybit_endpoints(false).ws_public;
+    let mut h = harness(&url, Arc::new(BybitStreams), config, 300);
+    h.pool
+        .subscribe(&topics(&["orderbook.50.BTCUSDT", "publicTrade.BTCUSDT"]));
+    until(&mut h, Duration::from_secs(5), |v| {
+        v["topic"] == "orderbook.50.BTCUSDT" && v["type"] == "snapshot"
+    })
+    .await;
+    until(&mut h, Duration::from_secs(5), |v| {
+        v["topic"] == "publicTrade.BTCUSDT"
+    })
+    .await;
+    sim.bybit.linear.faults.drop_connections();
+    next_event(&mut h, Duration::from_secs(5), |e| {
+        matches!(e, WsEvent::Resubscribed { .. })
+    })
+    .await;
+    while h.inbound.try_recv().is_ok() {}
+    let snapshot = until(&mut h, Duration::from_secs(5), |v| {
+        v["topic"] == "orderbook.50.BTCUSDT"
+    })
+    .await;
+    assert_eq!(
+        snapshot["type"], "snapshot",
+        "a resubscribed book starts with a snapshot"
+    );
+}
+
+#[tokio::test]
+async fn a_reconnect_storm_stays_under_the_venue_connection_limit() {
+    // The venue admits 40 connection attempts per 10 s; 30 shards connect, all drop at once,
+    // and the 30 reconnects must wait for room instead of being refused.
+    let sim = sim(None, 40).await;
+    let mut config = fast(WsConfig::binance(true));
+    config.per_connection = 1;
+    let h = harness(&binance_url(&sim), Arc::new(BinanceStreams), config, 38);
+    let kinds = [
+        "trade",
+        "aggTrade",
+        "depth",
+        "depth@100ms",
+        "bookTicker",
+        "miniTicker",
+    ];
+    let names: Vec<String> = ["btcusdt", "ethusdt", "solusdt", "bnbusdt", "xrpusdt"]
+        .iter()
+        .flat_map(|s| kinds.iter().map(move |k| format!("{s}@{k}")))
+        .collect();
+    h.pool.subscribe(&names);
+    let connected = |h: &Harness| h.pool.health().iter().filter(|s| s.connected).count();
+    timeout(Duration::from_secs(10), async {
+        while connected(&h) < 30 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("30 connections");
+    sim.binance_spot.market.faults.drop_connections();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    timeout(Duration::from_secs(20), async {
+        while connected(&h) < 30 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("every shard back");
+    assert_eq!(
+        sim.connects[0].refused.load(Ordering::Relaxed),
+        0,
+        "no attempt was refused"
+    );
+}
