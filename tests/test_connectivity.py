@@ -6,6 +6,7 @@ fast with its end (CONN-06), the circuit breaker's whole cycle seen in health() 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -169,3 +170,50 @@ async def test_bad_input_is_refused_clearly(sim: Simulator) -> None:
             await bn.request("PATCH", "/api/v3/time")  # type: ignore[arg-type]
     with pytest.raises(RuntimeError, match="not started"):
         bn.health()
+
+
+@pytest.mark.asyncio
+async def test_streams_survive_drops_and_report_every_step() -> None:
+    with Simulator(seed=24, steps_per_second=300) as sim:
+        venue, market = sim.native_venue("binance"), sim.native_market("usdm")
+        async with binance(sim, "usdm") as bn:
+            events = bn.events()
+            # USD-M routes books to /public and trades to /market: two connections.
+            async with bn.raw_stream("btcusdt@depth@100ms", "btcusdt@aggTrade") as stream:
+                seen: set[str] = set()
+                async for message in stream:
+                    assert isinstance(message, str)
+                    seen.add(json.loads(message)["stream"])
+                    if len(seen) == 2:
+                        break
+                urls = sorted(c.url.rsplit("/", 2)[-2] for c in bn.health().connections)
+                assert urls == ["market", "public"]
+
+                sim.native.drop_connections(venue, market)
+                kinds: list[str] = []
+                async for event in events:
+                    kinds.append(event.kind)
+                    if kinds.count("resubscribed") == 4:  # 2 at start, 2 after the drop
+                        break
+                assert kinds.count("disconnected") == 2 and "reconnecting" in kinds
+                after: set[str] = set()
+                async for message in stream:
+                    if isinstance(message, str):
+                        after.add(json.loads(message)["stream"])
+                    if len(after) == 2:
+                        break
+                health = bn.health()
+                assert all(c.connected and c.reconnects == 1 for c in health.connections)
+                assert all(
+                    c.last_message_age is not None and c.last_message_age < 5 for c in health.connections
+                )
+
+
+@pytest.mark.asyncio
+async def test_bybit_raw_topics_and_bad_topics(sim: Simulator) -> None:
+    async with bybit(sim, "spot") as by:
+        with pytest.raises(tw.InvalidArgument, match="topics"):
+            by.raw_stream()
+        async with by.raw_stream("orderbook.50.BTCUSDT") as stream:
+            first = json.loads(await anext(aiter(stream)))  # type: ignore[arg-type]
+            assert first["topic"] == "orderbook.50.BTCUSDT" and first["type"] == "snapshot"

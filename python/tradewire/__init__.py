@@ -28,7 +28,7 @@ from ._native import (
     Trade,
     Venue,
 )
-from .connectors import Binance, Bybit, ConnectorEvent, Health, LimitHealth
+from .connectors import Binance, Bybit, ConnectionHealth, ConnectorEvent, Health, LimitHealth
 from .endpoints import Credentials, Endpoints
 from .errors import (
     AuthError,
@@ -70,6 +70,7 @@ __all__ = [
     "Binance",
     "Bybit",
     "CircuitOpen",
+    "ConnectionHealth",
     "ConnectionLost",
     "ConnectorEvent",
     "Credentials",

@@ -14,7 +14,9 @@ from types import TracebackType
 from typing import Any, Literal, Self
 
 from . import _native
+from ._native import Gap
 from .endpoints import BinanceMarket, BybitMarket, Endpoints
+from .streams import Stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +26,19 @@ class LimitHealth:
     limit: int
     #: Seconds until the window frees room.
     resets_in: float
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionHealth:
+    """One WebSocket connection of a connector."""
+
+    connection: int
+    url: str
+    connected: bool
+    topics: tuple[str, ...]
+    #: Seconds since its last frame, while connected.
+    last_message_age: float | None
+    reconnects: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +61,15 @@ class Health:
     limits: tuple[LimitHealth, ...]
     #: When a venue ban ends (Unix ms), if banned now.
     banned_until_ms: int | None
+    connections: tuple[ConnectionHealth, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class ConnectorEvent:
-    """``kind``: ``breaker`` (``from``, ``to``), ``clock_synced`` (``offset_ms``),
-    ``clock_sync_failed`` (``reason``)."""
+    """``kind`` and its ``fields``: ``breaker`` (``from``, ``to``), ``clock_synced``
+    (``offset_ms``), ``clock_sync_failed`` (``reason``), and per WebSocket ``connection``:
+    ``connected``, ``disconnected`` (``reason``), ``reconnecting`` (``attempt``, ``delay``),
+    ``resubscribed`` (``topics``), ``rotated``."""
 
     kind: str
     fields: Mapping[str, str]
@@ -103,7 +121,12 @@ class _Connector:
     async def start(self) -> Self:
         if self._native is None:
             self._native = await _native.NativeConnector.start(
-                self._venue, self._native_market, self.endpoints.rest, **self._options
+                self._venue,
+                self._native_market,
+                self.endpoints.rest,
+                self.endpoints.ws_public,
+                ws_market=self.endpoints.ws_market,
+                **self._options,
             )
         return self
 
@@ -147,7 +170,19 @@ class _Connector:
     def health(self) -> Health:
         raw = self.native.health()
         limits = tuple(LimitHealth(*limit) for limit in raw.pop("limits"))
-        return Health(limits=limits, **raw)
+        connections = tuple(
+            ConnectionHealth(k, url, up, tuple(topics), age, n)
+            for k, url, up, topics, age, n in raw.pop("connections")
+        )
+        return Health(limits=limits, connections=connections, **raw)
+
+    def raw_stream(self, *topics: str, capacity: int = 65_536) -> Stream[str | Gap]:
+        """The venue's own messages of ``topics`` (Binance stream names such as
+        ``btcusdt@trade``, Bybit topics such as ``publicTrade.BTCUSDT``) as received: Binance's
+        combined-stream envelopes, Bybit's topic messages. Connections are supervised like every
+        other stream (reconnect, resubscribe, rotation); a reader that falls behind gets a
+        :class:`Gap`. Leaving the loop ends the subscription."""
+        return Stream(self.native.raw_stream(list(topics), capacity=capacity))
 
     def events(self) -> AsyncIterator[ConnectorEvent]:
         """Connection events from this call on (the subscription starts now, not at the first
@@ -195,4 +230,4 @@ def _millis(name: str, seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
 
-__all__ = ["Binance", "Bybit", "ConnectorEvent", "Health", "LimitHealth"]
+__all__ = ["Binance", "Bybit", "ConnectionHealth", "ConnectorEvent", "Health", "LimitHealth"]

@@ -2,7 +2,8 @@
 //! with its limiter, breaker and clock, the clock-sync task, and the connector's event stream.
 //! Market data, order and user-stream children join it in later issues.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -11,12 +12,16 @@ use tokio_util::sync::CancellationToken;
 
 use crate::model::{Market, Venue};
 use crate::net::http::{Dialect, Http, HttpConfig, Request};
+use crate::net::ws::{Inbound, ShardHealth, WsConfig, WsDialect, WsEvent, WsPool};
 use crate::resilience::{
-    Breaker, BreakerConfig, BreakerSnapshot, BreakerState, ClockSnapshot, ClockSync, LimitUsage,
-    Limiter,
+    Breaker, BreakerConfig, BreakerSnapshot, BreakerState, ClockSnapshot, ClockSync, LimitId,
+    LimitSpec, LimitUsage, Limiter, WindowKind,
 };
+use crate::stream::{self, Overflow};
 use crate::venue::Credentials;
+use crate::venue::binance::market::BinanceStreams;
 use crate::venue::binance::rest::BinanceRest;
+use crate::venue::bybit::market::BybitStreams;
 use crate::venue::bybit::rest::BybitRest;
 use crate::{Error, Result};
 
@@ -25,6 +30,11 @@ pub struct ConnectorConfig {
     pub venue: Venue,
     pub market: Market,
     pub rest_url: String,
+    /// Market-stream base URL (Binance USD-M: its `/public` route).
+    pub ws_public: String,
+    /// Binance USD-M's `/market` route (trades, tickers).
+    pub ws_market: Option<String>,
+    pub ws: WsConfig,
     pub http: HttpConfig,
     pub breaker: BreakerConfig,
     /// How often the venue's time is sampled (a rejected timestamp resyncs at once).
@@ -34,7 +44,12 @@ pub struct ConnectorConfig {
 }
 
 impl ConnectorConfig {
-    pub fn new(venue: Venue, market: Market, rest_url: &str) -> Result<ConnectorConfig> {
+    pub fn new(
+        venue: Venue,
+        market: Market,
+        rest_url: &str,
+        ws_public: &str,
+    ) -> Result<ConnectorConfig> {
         if !Market::of(venue).contains(&market) {
             let allowed: Vec<&str> = Market::of(venue).iter().map(|m| m.as_str()).collect();
             return Err(Error::invalid_argument(
@@ -49,6 +64,12 @@ impl ConnectorConfig {
             venue,
             market,
             rest_url: rest_url.to_owned(),
+            ws_public: ws_public.to_owned(),
+            ws_market: None,
+            ws: match venue {
+                Venue::Binance => WsConfig::binance(market == Market::Spot),
+                Venue::Bybit => WsConfig::bybit(),
+            },
             http: HttpConfig::default(),
             breaker: BreakerConfig::default(),
             clock_interval: Duration::from_secs(30),
@@ -70,6 +91,7 @@ pub enum ConnectorEvent {
     ClockSyncFailed {
         reason: String,
     },
+    Socket(WsEvent),
 }
 
 /// A typed snapshot of a connector's health.
@@ -82,14 +104,30 @@ pub struct Health {
     pub limits: Vec<LimitUsage>,
     /// When a venue ban ends (Unix ms), if banned now.
     pub banned_until_ms: Option<i64>,
+    /// Every WebSocket connection with its subscriptions and last message age.
+    pub connections: Vec<ShardHealth>,
 }
 
 pub struct Connector {
     pub venue: Venue,
     pub market: Market,
     pub http: Arc<Http>,
+    config: ConnectorConfig,
     events: broadcast::Sender<ConnectorEvent>,
+    /// Connection attempts, shared by every WebSocket of the venue.
+    connects: (Arc<Limiter>, LimitId),
+    streams: Mutex<Streams>,
     cancel: CancellationToken,
+}
+
+/// Who reads each topic (stream name or topic), by topic.
+type Readers = Arc<Mutex<HashMap<String, Vec<Arc<stream::Sender<String>>>>>>;
+
+/// The WebSocket pools (one per URL) and who reads each topic.
+#[derive(Default)]
+struct Streams {
+    pools: HashMap<String, Arc<WsPool>>,
+    readers: Readers,
 }
 
 impl std::fmt::Debug for Connector {
@@ -140,11 +178,36 @@ impl Connector {
             config.http.clone(),
         )?);
         let (events, _) = broadcast::channel(EVENT_BUFFER);
+        // The venues allow 300 (Binance) / 500 (Bybit) attempts per 5 minutes per IP; keep a
+        // tenth spare for other processes.
+        let connects = {
+            let clock = http.clock.clone();
+            let limiter = Arc::new(Limiter::new(
+                config.venue,
+                Arc::new(move || clock.now_server_ms()),
+                0.0,
+            ));
+            let per_window = if config.venue == Venue::Binance {
+                270
+            } else {
+                450
+            };
+            let id = limiter.set_limit(LimitSpec {
+                name: "WS connects 5M".into(),
+                kind: WindowKind::Rolling,
+                length: Duration::from_secs(300),
+                limit: per_window,
+            });
+            (limiter, id)
+        };
         let connector = Arc::new(Connector {
             venue: config.venue,
             market: config.market,
             http,
+            config: config.clone(),
             events,
+            connects,
+            streams: Mutex::new(Streams::default()),
             cancel: cancel.child_token(),
         });
         connector.forward_breaker_transitions();
@@ -256,7 +319,124 @@ impl Connector {
             clock: self.http.clock.snapshot(),
             limits: self.http.limiter.usage(),
             banned_until_ms: self.http.limiter.banned_until(),
+            connections: lock(&self.streams)
+                .pools
+                .values()
+                .flat_map(|p| p.health())
+                .collect(),
         }
+    }
+
+    /// Which URL serves `topic`: Binance USD-M routes book streams to `/public` and the rest
+    /// to `/market`; everything else has one market-stream URL.
+    fn stream_url(&self, topic: &str) -> String {
+        let book = topic.contains("@depth") || topic.ends_with("@bookTicker");
+        match (&self.config.ws_market, self.venue, self.market) {
+            (Some(market), Venue::Binance, Market::Usdm) if !book => market.clone(),
+            _ => self.config.ws_public.clone(),
+        }
+    }
+
+    /// The venue's messages of `topics` as received (Binance: combined-stream envelopes), on a
+    /// bounded stream that marks gaps if the reader falls behind; the subscription ends when the
+    /// reader goes away.
+    pub fn raw_stream(
+        self: &Arc<Self>,
+        topics: &[String],
+        capacity: usize,
+    ) -> Result<stream::Receiver<String>> {
+        if topics.is_empty() {
+            return Err(Error::invalid_argument(
+                "topics",
+                "name at least one stream or topic",
+            ));
+        }
+        if self.cancel.is_cancelled() {
+            return Err(Error::Closed);
+        }
+        let (tx, rx) = stream::channel(capacity.max(1), Overflow::GapMarker);
+        let tx = Arc::new(tx);
+        let mut streams = lock(&self.streams);
+        let readers = streams.readers.clone();
+        let mut by_url: HashMap<String, Vec<String>> = HashMap::new();
+        for topic in topics {
+            lock(&readers)
+                .entry(topic.clone())
+                .or_default()
+                .push(tx.clone());
+            by_url
+                .entry(self.stream_url(topic))
+                .or_default()
+                .push(topic.clone());
+        }
+        for (url, topics) in by_url {
+            let pool = match streams.pools.get(&url) {
+                Some(pool) => pool.clone(),
+                None => {
+                    let pool = self.open_pool(&url, readers.clone())?;
+                    streams.pools.insert(url, pool.clone());
+                    pool
+                }
+            };
+            pool.subscribe(&topics);
+        }
+        Ok(rx)
+    }
+
+    fn open_pool(self: &Arc<Self>, url: &str, readers: Readers) -> Result<Arc<WsPool>> {
+        let (url, dialect): (String, Arc<dyn WsDialect>) = match self.venue {
+            // Combined streams name each message's stream, which routes it to its readers.
+            Venue::Binance => (
+                format!("{}/stream", url.trim_end_matches('/')),
+                Arc::new(BinanceStreams),
+            ),
+            Venue::Bybit => (url.to_owned(), Arc::new(BybitStreams)),
+        };
+        let (inbound_tx, mut inbound) = tokio::sync::mpsc::channel::<Inbound>(4096);
+        let (ws_events, mut ws_events_rx) = broadcast::channel(256);
+        let pool = Arc::new(WsPool::new(
+            &url,
+            dialect,
+            self.config.ws.clone(),
+            self.connects.clone(),
+            inbound_tx,
+            ws_events,
+            self.cancel.child_token(),
+        )?);
+        let events = self.events.clone();
+        let cancel = self.cancel.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    event = ws_events_rx.recv() => match event {
+                        Ok(event) => { let _ = events.send(ConnectorEvent::Socket(event)); }
+                        Err(broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    },
+                }
+            }
+        });
+        let weak_pool = Arc::downgrade(&pool);
+        tokio::spawn(async move {
+            while let Some(frame) = inbound.recv().await {
+                let Some(topic) = topic_of(&frame.text) else {
+                    continue;
+                };
+                let mut readers = lock(&readers);
+                let Some(list) = readers.get_mut(&topic) else {
+                    continue;
+                };
+                list.retain(|tx| tx.send(frame.text.clone()).is_ok());
+                if list.is_empty() {
+                    readers.remove(&topic);
+                    if let Some(pool) = weak_pool.upgrade() {
+                        pool.unsubscribe(std::slice::from_ref(&topic));
+                    }
+                }
+            }
+        });
+        Ok(pool)
     }
 
     pub fn close(&self) {
@@ -267,6 +447,23 @@ impl Connector {
     pub fn closed(&self) -> CancellationToken {
         self.cancel.clone()
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The stream (Binance combined envelope) or topic (Bybit) a message belongs to.
+fn topic_of(text: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Key<'a> {
+        #[serde(borrow)]
+        stream: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow)]
+        topic: Option<std::borrow::Cow<'a, str>>,
+    }
+    let key: Key = serde_json::from_str(text).ok()?;
+    key.stream.or(key.topic).map(|k| k.into_owned())
 }
 
 impl Drop for Connector {

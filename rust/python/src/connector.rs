@@ -9,7 +9,7 @@ use pyo3::types::{PyDict, PyModule};
 use tokio::sync::{Mutex, broadcast};
 use tradewire_core::Error;
 use tradewire_core::connector::{Connector, ConnectorConfig, ConnectorEvent};
-use tradewire_core::net::{Method, Request};
+use tradewire_core::net::{Method, Request, WsEvent};
 use tradewire_core::resilience::{BreakerConfig, BreakerState, Priority};
 use tradewire_core::venue::Credentials;
 
@@ -38,7 +38,7 @@ impl NativeConnector {
     /// Starts a connector: validates the arguments, samples the venue clock and reads its
     /// limits. Awaitable.
     #[staticmethod]
-    #[pyo3(signature = (venue, market, rest, *, api_key = None, api_secret = None,
+    #[pyo3(signature = (venue, market, rest, ws_public, *, ws_market = None, api_key = None, api_secret = None,
         recv_window_ms = 5000, timeout_ms = 10_000, breaker_failures = 5,
         breaker_cool_down_ms = 10_000, clock_interval_ms = 30_000))]
     #[allow(clippy::too_many_arguments)]
@@ -47,6 +47,8 @@ impl NativeConnector {
         venue: Venue,
         market: Market,
         rest: String,
+        ws_public: String,
+        ws_market: Option<String>,
         api_key: Option<String>,
         api_secret: Option<String>,
         recv_window_ms: u64,
@@ -55,7 +57,9 @@ impl NativeConnector {
         breaker_cool_down_ms: u64,
         clock_interval_ms: u64,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let mut config = ConnectorConfig::new(venue.into(), market.into(), &rest).py_err(py)?;
+        let mut config =
+            ConnectorConfig::new(venue.into(), market.into(), &rest, &ws_public).py_err(py)?;
+        config.ws_market = ws_market;
         if !(1..=60_000).contains(&recv_window_ms) {
             let reason = "must be between 1 and 60000 ms (the venues' maximum)";
             return Err(Error::invalid_argument("recv_window_ms", reason)).py_err(py);
@@ -159,7 +163,29 @@ impl NativeConnector {
             .collect();
         d.set_item("limits", limits)?;
         d.set_item("banned_until_ms", h.banned_until_ms)?;
+        let connections: Vec<_> = h
+            .connections
+            .into_iter()
+            .map(|c| {
+                let age = c.last_message_age.map(|a| a.as_secs_f64());
+                (c.shard, c.url, c.connected, c.topics, age, c.reconnects)
+            })
+            .collect();
+        d.set_item("connections", connections)?;
         Ok(d)
+    }
+
+    /// The venue's messages of `topics`, as received, on a bounded stream with gap markers.
+    #[pyo3(signature = (topics, *, capacity = 65_536))]
+    fn raw_stream(
+        &self,
+        py: Python<'_>,
+        topics: Vec<String>,
+        capacity: usize,
+    ) -> PyResult<crate::stream::NativeStream> {
+        let _guard = crate::runtime::runtime(py)?.enter();
+        let receiver = self.inner.raw_stream(&topics, capacity).py_err(py)?;
+        Ok(crate::stream::NativeStream::new(receiver))
     }
 
     /// A subscription to the connector's events from now on.
@@ -214,8 +240,36 @@ impl NativeEvents {
                 ConnectorEvent::ClockSyncFailed { reason } => {
                     ("clock_sync_failed", vec![("reason", reason)])
                 }
+                ConnectorEvent::Socket(event) => socket_event(event),
             }))
         })
+    }
+}
+
+fn socket_event(event: WsEvent) -> (&'static str, Vec<(&'static str, String)>) {
+    let shard = |k: usize| ("connection", k.to_string());
+    match event {
+        WsEvent::Connected { shard: k } => ("connected", vec![shard(k)]),
+        WsEvent::Disconnected { shard: k, reason } => {
+            ("disconnected", vec![shard(k), ("reason", reason)])
+        }
+        WsEvent::Reconnecting {
+            shard: k,
+            attempt,
+            delay,
+        } => (
+            "reconnecting",
+            vec![
+                shard(k),
+                ("attempt", attempt.to_string()),
+                ("delay", format!("{:.3}", delay.as_secs_f64())),
+            ],
+        ),
+        WsEvent::Resubscribed { shard: k, topics } => (
+            "resubscribed",
+            vec![shard(k), ("topics", topics.to_string())],
+        ),
+        WsEvent::Rotated { shard: k } => ("rotated", vec![shard(k)]),
     }
 }
 

@@ -36,6 +36,13 @@ macro_rules! py_event {
 
 py_event!(Trade => Trade, Ticker => Ticker, Order => Order, Fill => Fill, Balance => Balance, Position => Position);
 
+/// Raw venue messages (`connector.raw_stream`) cross as `str`.
+impl PyEvent for String {
+    fn into_py(self, py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+        Ok(pyo3::types::PyString::new(py, &self).into_any())
+    }
+}
+
 /// Type-erased consumer half, so one Python class serves every event type.
 trait Source: Send + Sync {
     fn drain<'py>(
