@@ -95,6 +95,7 @@ async def test_rate_limit_waits_and_bans_fail_fast() -> None:
     with Simulator(seed=23, steps_per_second=0, time_scale=60) as sim:
         venue, market = sim.native_venue("binance"), sim.native_market("spot")
         async with binance(sim) as bn:
+            events = bn.events()
             sim.native.force_rate_limit(venue, market, 1)
             assert "serverTime" in await bn.request("GET", "/api/v3/time")
             sim.native.force_ban(venue, market, 60_000)
@@ -108,6 +109,14 @@ async def test_rate_limit_waits_and_bans_fail_fast() -> None:
                 with pytest.raises(tw.Banned):
                     await bn.request("GET", "/api/v3/account", signed=True)
             assert sim.native.violations(venue, market) == refused, "nothing reached the venue"
+            kinds = []
+            async with asyncio.timeout(5):
+                async for event in events:
+                    kinds.append(event.kind)
+                    if event.kind == "banned":
+                        assert int(event.fields["until_ms"]) == until
+                        break
+            assert "rate_limited" in kinds
 
 
 @pytest.mark.asyncio

@@ -14,8 +14,8 @@ use crate::model::{Market, Venue};
 use crate::net::http::{Dialect, Http, HttpConfig, Request};
 use crate::net::ws::{Inbound, ShardHealth, WsConfig, WsDialect, WsEvent, WsPool};
 use crate::resilience::{
-    Breaker, BreakerConfig, BreakerSnapshot, BreakerState, ClockSnapshot, ClockSync, LimitId,
-    LimitSpec, LimitUsage, Limiter, WindowKind,
+    Breaker, BreakerConfig, BreakerSnapshot, BreakerState, ClockSnapshot, ClockSync, LimitEvent,
+    LimitId, LimitSpec, LimitUsage, Limiter, WindowKind,
 };
 use crate::stream::{self, Overflow};
 use crate::venue::Credentials;
@@ -92,6 +92,7 @@ pub enum ConnectorEvent {
         reason: String,
     },
     Socket(WsEvent),
+    Limit(LimitEvent),
 }
 
 /// A typed snapshot of a connector's health.
@@ -210,7 +211,7 @@ impl Connector {
             streams: Mutex::new(Streams::default()),
             cancel: cancel.child_token(),
         });
-        connector.forward_breaker_transitions();
+        connector.forward_child_events();
         // A few samples up front: the first signed request must already carry venue time.
         for _ in 0..3 {
             connector.sync_clock().await?;
@@ -228,6 +229,9 @@ impl Connector {
             for spec in BinanceRest::limits_of(&info) {
                 connector.http.limiter.set_limit(spec);
             }
+            // The limits just learned start counting from the venue's usage headers: one more
+            // (cheap) request brings them, so start-up's own weight is not forgotten.
+            connector.sync_clock().await?;
         }
         connector.spawn_clock_task(config.clock_interval);
         Ok(connector)
@@ -271,22 +275,33 @@ impl Connector {
         });
     }
 
-    fn forward_breaker_transitions(&self) {
-        let mut transitions = self.http.breaker.subscribe();
+    fn forward_child_events(&self) {
+        self.forward(self.http.breaker.subscribe(), |t| {
+            ConnectorEvent::BreakerChanged {
+                from: t.from,
+                to: t.to,
+            }
+        });
+        self.forward(self.http.limiter.subscribe(), ConnectorEvent::Limit);
+    }
+
+    /// Republishes a child's events as connector events until the connector closes.
+    fn forward<T: Clone + Send + 'static>(
+        &self,
+        mut source: broadcast::Receiver<T>,
+        wrap: impl Fn(T) -> ConnectorEvent + Send + 'static,
+    ) {
         let events = self.events.clone();
         let cancel = self.cancel.clone();
         tokio::spawn(async move {
             loop {
-                let transition = tokio::select! {
+                let next = tokio::select! {
                     _ = cancel.cancelled() => return,
-                    t = transitions.recv() => t,
+                    next = source.recv() => next,
                 };
-                match transition {
-                    Ok(t) => {
-                        let _ = events.send(ConnectorEvent::BreakerChanged {
-                            from: t.from,
-                            to: t.to,
-                        });
+                match next {
+                    Ok(event) => {
+                        let _ = events.send(wrap(event));
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(broadcast::error::RecvError::Closed) => return,
@@ -393,7 +408,7 @@ impl Connector {
             Venue::Bybit => (url.to_owned(), Arc::new(BybitStreams)),
         };
         let (inbound_tx, mut inbound) = tokio::sync::mpsc::channel::<Inbound>(4096);
-        let (ws_events, mut ws_events_rx) = broadcast::channel(256);
+        let (ws_events, ws_events_rx) = broadcast::channel(256);
         let pool = Arc::new(WsPool::new(
             &url,
             dialect,
@@ -403,20 +418,7 @@ impl Connector {
             ws_events,
             self.cancel.child_token(),
         )?);
-        let events = self.events.clone();
-        let cancel = self.cancel.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    event = ws_events_rx.recv() => match event {
-                        Ok(event) => { let _ = events.send(ConnectorEvent::Socket(event)); }
-                        Err(broadcast::error::RecvError::Lagged(_)) => {}
-                        Err(broadcast::error::RecvError::Closed) => return,
-                    },
-                }
-            }
-        });
+        self.forward(ws_events_rx, ConnectorEvent::Socket);
         let weak_pool = Arc::downgrade(&pool);
         tokio::spawn(async move {
             while let Some(frame) = inbound.recv().await {

@@ -271,3 +271,67 @@ async fn the_breaker_opens_on_venue_failures_and_a_probe_closes_it() {
     assert_eq!(bn.breaker.snapshot().state, BreakerState::Closed);
     sim.shutdown();
 }
+
+#[tokio::test]
+async fn a_burst_beyond_the_budget_is_paced_with_zero_violations() {
+    // The venue allows 100 weight per 2 s (announced in exchangeInfo); 40 concurrent depth
+    // reads of weight 5 need 200: the limiter spreads them over windows instead of the venue
+    // answering 429.
+    let timing = Timing {
+        weight_window: Duration::from_secs(2),
+        spot_weight_limit: 100,
+        ..Timing::default()
+    };
+    let sim = Simulator::start(SimConfig {
+        steps_per_second: 0,
+        timing,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulator");
+    let endpoints = sim.binance_endpoints(true);
+    let config = tradewire_core::connector::ConnectorConfig::new(
+        Venue::Binance,
+        Market::Spot,
+        &endpoints.rest,
+        &endpoints.ws_public,
+    )
+    .unwrap();
+    let connector = tradewire_core::connector::Connector::start(
+        config,
+        None,
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .await
+    .expect("connector");
+    let names: Vec<String> = connector
+        .health()
+        .limits
+        .iter()
+        .map(|l| l.name.clone())
+        .collect();
+    assert!(names.contains(&"REQUEST_WEIGHT 2S".to_owned()), "{names:?}");
+    let mut events = connector.events();
+    let started = tokio::time::Instant::now();
+    let reads = (0..40).map(|_| {
+        let connector = connector.clone();
+        tokio::spawn(async move {
+            let depth = Request::get("/api/v3/depth")
+                .param("symbol", "BTCUSDT")
+                .param("limit", 100);
+            connector.request(&depth).await
+        })
+    });
+    for read in futures_util::future::join_all(reads).await {
+        read.unwrap().expect("every read succeeds");
+    }
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "the budget forced a wait"
+    );
+    assert_eq!(sim.binance_spot.limits.violations.snapshot(), (0, 0, 0));
+    let waited = std::iter::from_fn(|| events.try_recv().ok())
+        .any(|e| matches!(e, tradewire_core::connector::ConnectorEvent::Limit(_)));
+    assert!(waited, "the wait was reported");
+    sim.shutdown();
+}

@@ -10,7 +10,7 @@ use tokio::sync::{Mutex, broadcast};
 use tradewire_core::Error;
 use tradewire_core::connector::{Connector, ConnectorConfig, ConnectorEvent};
 use tradewire_core::net::{Method, Request, WsEvent};
-use tradewire_core::resilience::{BreakerConfig, BreakerState, Priority};
+use tradewire_core::resilience::{BreakerConfig, BreakerState, LimitEvent, Priority};
 use tradewire_core::venue::Credentials;
 
 use crate::errors::{IntoPyResult, to_pyerr};
@@ -241,6 +241,19 @@ impl NativeEvents {
                     ("clock_sync_failed", vec![("reason", reason)])
                 }
                 ConnectorEvent::Socket(event) => socket_event(event),
+                ConnectorEvent::Limit(LimitEvent::Waiting { limit, delay }) => (
+                    "rate_limit_wait",
+                    vec![
+                        ("limit", limit),
+                        ("delay", format!("{:.3}", delay.as_secs_f64())),
+                    ],
+                ),
+                ConnectorEvent::Limit(LimitEvent::BackingOff { until_ms }) => {
+                    ("rate_limited", vec![("until_ms", until_ms.to_string())])
+                }
+                ConnectorEvent::Limit(LimitEvent::Banned { until_ms }) => {
+                    ("banned", vec![("until_ms", until_ms.to_string())])
+                }
             }))
         })
     }

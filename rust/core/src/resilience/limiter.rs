@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, broadcast};
 
 use crate::error::VenueReply;
 use crate::model::Venue;
@@ -62,6 +62,10 @@ pub struct LimitUsage {
     pub resets_in: Duration,
 }
 
+/// A fixed window is entered this long after its start on our estimate of the venue clock, so
+/// that an estimate a little ahead of the venue never spends a window the venue has not begun.
+const BOUNDARY_GUARD_MS: i64 = 100;
+
 #[derive(Debug)]
 struct Window {
     spec: LimitSpec,
@@ -79,7 +83,7 @@ impl Window {
     fn used(&mut self, now: i64) -> u64 {
         match self.spec.kind {
             WindowKind::Fixed => {
-                let index = now.div_euclid(self.length_ms());
+                let index = (now - BOUNDARY_GUARD_MS).div_euclid(self.length_ms());
                 if index != self.fixed.0 {
                     self.fixed = (index, 0);
                 }
@@ -113,7 +117,7 @@ impl Window {
             return 0;
         }
         match self.spec.kind {
-            WindowKind::Fixed => (self.fixed.0 + 1) * self.length_ms() - now,
+            WindowKind::Fixed => (self.fixed.0 + 1) * self.length_ms() + BOUNDARY_GUARD_MS - now,
             WindowKind::Rolling => {
                 // The oldest units must age out until `cost` fits.
                 let excess = (used + cost).saturating_sub(ceiling) as usize;
@@ -137,12 +141,23 @@ impl Window {
     fn resets_in(&mut self, now: i64) -> Duration {
         let used = self.used(now);
         let ms = match self.spec.kind {
-            WindowKind::Fixed => (self.fixed.0 + 1) * self.length_ms() - now,
+            WindowKind::Fixed => (self.fixed.0 + 1) * self.length_ms() + BOUNDARY_GUARD_MS - now,
             WindowKind::Rolling if used > 0 => self.rolling[0] + self.length_ms() - now,
             WindowKind::Rolling => 0,
         };
         Duration::from_millis(ms.max(0) as u64)
     }
+}
+
+/// What the limiter did, for the connector's event stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LimitEvent {
+    /// A request waits this long for room in `limit`.
+    Waiting { limit: String, delay: Duration },
+    /// The venue answered 429: nothing is sent until `until_ms`.
+    BackingOff { until_ms: i64 },
+    /// The venue banned us until `until_ms`.
+    Banned { until_ms: i64 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,6 +183,7 @@ pub struct Limiter {
     state: Mutex<State>,
     /// Woken when room may have appeared (headers lowered a count, a gate lifted).
     changed: Notify,
+    events: broadcast::Sender<LimitEvent>,
 }
 
 impl std::fmt::Debug for Limiter {
@@ -190,7 +206,24 @@ impl Limiter {
                 gate: Gate::Open,
             }),
             changed: Notify::new(),
+            events: broadcast::channel(64).0,
         }
+    }
+
+    /// What the limiter does from now on: waits, back-offs, bans.
+    pub fn subscribe(&self) -> broadcast::Receiver<LimitEvent> {
+        self.events.subscribe()
+    }
+
+    /// The limits whose names start with `prefix` (e.g. every `REQUEST_WEIGHT` window).
+    pub fn ids_with_prefix(&self, prefix: &str) -> Vec<LimitId> {
+        self.lock()
+            .windows
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.spec.name.starts_with(prefix))
+            .map(|(k, _)| LimitId(k))
+            .collect()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -225,12 +258,14 @@ impl Limiter {
     /// Waits until every `(limit, cost)` fits, then spends them all at once. Fails at once
     /// while banned; a cost larger than a limit is refused instead of waiting forever.
     pub async fn acquire(&self, costs: &[(LimitId, u64)], priority: Priority) -> Result<()> {
+        let mut reported = false;
         loop {
             // Registered before checking, so a wake-up between check and wait is not lost.
             let notified = self.changed.notified();
             let wait_ms = {
                 let mut state = self.lock();
                 let now = (self.clock)();
+                let mut blocking = None;
                 let mut wait = match state.gate {
                     Gate::Banned(until) if until > now => {
                         return Err(
@@ -257,13 +292,22 @@ impl Limiter {
                         ));
                     }
                     let ceiling = window.ceiling(priority, self.reserve).max(*cost);
-                    wait = wait.max(window.wait_ms(now, *cost, ceiling));
+                    let this = window.wait_ms(now, *cost, ceiling);
+                    if this > wait {
+                        wait = this;
+                        blocking = Some(window.spec.name.clone());
+                    }
                 }
                 if wait == 0 {
                     for (id, cost) in costs {
                         state.windows[id.0].spend(now, *cost);
                     }
                     return Ok(());
+                }
+                if let Some(limit) = blocking.filter(|_| !reported) {
+                    reported = true;
+                    let delay = Duration::from_millis(wait as u64);
+                    let _ = self.events.send(LimitEvent::Waiting { limit, delay });
                 }
                 wait
             };
@@ -318,6 +362,7 @@ impl Limiter {
             Gate::BackOff(b) if b >= until_ms => Gate::BackOff(b),
             _ => Gate::BackOff(until_ms),
         };
+        let _ = self.events.send(LimitEvent::BackingOff { until_ms });
     }
 
     /// A ban (Binance 418, Bybit 403): every request fails until `until_ms`.
@@ -326,6 +371,7 @@ impl Limiter {
         if !matches!(state.gate, Gate::Banned(b) if b >= until_ms) {
             state.gate = Gate::Banned(until_ms);
         }
+        let _ = self.events.send(LimitEvent::Banned { until_ms });
     }
 
     /// When the current ban ends, if banned now.
@@ -411,7 +457,11 @@ mod tests {
             .acquire(&[(weight, 1)], Priority::Data)
             .await
             .unwrap();
-        assert_eq!(start.elapsed(), Duration::from_secs(40));
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_millis(40_100),
+            "the boundary and its guard"
+        );
         assert_eq!(limiter.usage()[0].used, 1);
     }
 
@@ -442,7 +492,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn orders_may_use_the_reserve_that_data_requests_leave() {
-        let limiter = Limiter::new(Venue::Binance, clock(0), 0.2);
+        let limiter = Limiter::new(Venue::Binance, clock(BOUNDARY_GUARD_MS), 0.2);
         let weight = limiter.set_limit(fixed("REQUEST_WEIGHT 1m", 60, 100));
         limiter
             .acquire(&[(weight, 80)], Priority::Data)
@@ -469,7 +519,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn every_limit_of_a_request_must_have_room() {
-        let limiter = Limiter::new(Venue::Binance, clock(0), 0.0);
+        let limiter = Limiter::new(Venue::Binance, clock(BOUNDARY_GUARD_MS), 0.0);
         let weight = limiter.set_limit(fixed("REQUEST_WEIGHT 1m", 60, 1000));
         let orders = limiter.set_limit(fixed("ORDERS 10s", 10, 2));
         let start = Instant::now();
@@ -484,7 +534,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_venue_count_from_headers_raises_ours() {
-        let limiter = Limiter::new(Venue::Binance, clock(0), 0.0);
+        let limiter = Limiter::new(Venue::Binance, clock(BOUNDARY_GUARD_MS), 0.0);
         let weight = limiter.set_limit(fixed("REQUEST_WEIGHT 1m", 60, 100));
         limiter
             .acquire(&[(weight, 5)], Priority::Data)
@@ -503,7 +553,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn bybit_limit_headers_set_the_limit_and_the_remaining_room() {
-        let limiter = Limiter::new(Venue::Bybit, clock(0), 0.0);
+        let limiter = Limiter::new(Venue::Bybit, clock(BOUNDARY_GUARD_MS), 0.0);
         let create = limiter.set_limit(rolling("POST /v5/order/create", 1, 10));
         limiter.sync_remaining(create, 5, 0);
         let usage = &limiter.usage()[0];
@@ -546,8 +596,38 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn waits_back_offs_and_bans_are_reported() {
+        let limiter = Limiter::new(Venue::Binance, clock(BOUNDARY_GUARD_MS), 0.0);
+        let weight = limiter.set_limit(fixed("REQUEST_WEIGHT 1m", 60, 1));
+        let mut events = limiter.subscribe();
+        limiter
+            .acquire(&[(weight, 1)], Priority::Data)
+            .await
+            .unwrap();
+        limiter
+            .acquire(&[(weight, 1)], Priority::Data)
+            .await
+            .unwrap();
+        limiter.back_off_until(70_000);
+        limiter.ban_until(80_000);
+        let seen: Vec<LimitEvent> = std::iter::from_fn(|| events.try_recv().ok()).collect();
+        assert_eq!(
+            seen,
+            vec![
+                LimitEvent::Waiting {
+                    limit: "REQUEST_WEIGHT 1m".into(),
+                    delay: Duration::from_secs(60)
+                },
+                LimitEvent::BackingOff { until_ms: 70_000 },
+                LimitEvent::Banned { until_ms: 80_000 },
+            ]
+        );
+        assert_eq!(limiter.ids_with_prefix("REQUEST_WEIGHT"), vec![weight]);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_cost_beyond_the_whole_limit_is_refused_not_awaited_forever() {
-        let limiter = Limiter::new(Venue::Binance, clock(0), 0.0);
+        let limiter = Limiter::new(Venue::Binance, clock(BOUNDARY_GUARD_MS), 0.0);
         let weight = limiter.set_limit(fixed("REQUEST_WEIGHT 1m", 60, 10));
         let refused = limiter.acquire(&[(weight, 11)], Priority::Data).await;
         assert!(matches!(refused, Err(Error::InvalidArgument { .. })));
@@ -555,7 +635,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn concurrent_requests_never_exceed_a_window() {
-        let limiter = Arc::new(Limiter::new(Venue::Binance, clock(0), 0.1));
+        let limiter = Arc::new(Limiter::new(Venue::Binance, clock(BOUNDARY_GUARD_MS), 0.1));
         let weight = limiter.set_limit(fixed("REQUEST_WEIGHT 1m", 60, 50));
         let spent = Arc::new(Mutex::new(Vec::new()));
         let mut tasks = Vec::new();

@@ -228,24 +228,29 @@ impl Dialect for BinanceRest {
     }
 
     fn costs(&self, limiter: &Limiter, request: &Request) -> Vec<(LimitId, u64)> {
-        let mut costs = Vec::new();
         let weight = self.weight(request);
-        for name in ["REQUEST_WEIGHT 1M", "RAW_REQUESTS 5M"] {
-            let cost = if name.starts_with("RAW") { 1 } else { weight };
-            if let Some(id) = limiter.find(name)
-                && cost > 0
-            {
-                costs.push((id, cost));
-            }
+        let mut costs: Vec<(LimitId, u64)> = Vec::new();
+        if weight > 0 {
+            costs.extend(
+                limiter
+                    .ids_with_prefix("REQUEST_WEIGHT ")
+                    .into_iter()
+                    .map(|id| (id, weight)),
+            );
         }
+        costs.extend(
+            limiter
+                .ids_with_prefix("RAW_REQUESTS ")
+                .into_iter()
+                .map(|id| (id, 1)),
+        );
         if self.is_order_placement(request) {
-            for usage in limiter.usage() {
-                if usage.name.starts_with("ORDERS ")
-                    && let Some(id) = limiter.find(&usage.name)
-                {
-                    costs.push((id, 1));
-                }
-            }
+            costs.extend(
+                limiter
+                    .ids_with_prefix("ORDERS ")
+                    .into_iter()
+                    .map(|id| (id, 1)),
+            );
         }
         costs
     }
