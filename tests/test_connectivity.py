@@ -213,6 +213,9 @@ async def test_streams_survive_drops_and_report_every_step() -> None:
                         break
                 health = bn.health()
                 assert all(c.connected and c.reconnects == 1 for c in health.connections)
+                ages = dict(health.subscriptions)
+                assert set(ages) == {"btcusdt@depth@100ms", "btcusdt@aggTrade"}
+                assert all(age is not None and age < 5 for age in ages.values())
                 assert all(
                     c.last_message_age is not None and c.last_message_age < 5 for c in health.connections
                 )
@@ -226,3 +229,22 @@ async def test_bybit_raw_topics_and_bad_topics(sim: Simulator) -> None:
         async with by.raw_stream("orderbook.50.BTCUSDT") as stream:
             first = json.loads(await anext(aiter(stream)))  # type: ignore[arg-type]
             assert first["topic"] == "orderbook.50.BTCUSDT" and first["type"] == "snapshot"
+
+
+@pytest.mark.asyncio
+async def test_a_write_that_times_out_is_never_resent() -> None:
+    with Simulator(seed=25, steps_per_second=0) as sim:
+        venue, market = sim.native_venue("binance"), sim.native_market("spot")
+        async with binance(sim, timeout=1.0) as bn:
+            bid = sim.best("binance", "spot", "BTCUSDT")[0]
+            order = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC"}
+            sim.native.fail_rest(venue, market, hang=1)
+            with pytest.raises(tw.Timeout):
+                await bn.request(
+                    "POST", "/api/v3/order", {**order, "quantity": "0.001", "price": str(bid)}, signed=True
+                )
+            await asyncio.sleep(0.2)
+            assert sim.orders("binance", "spot") == [], "a resend would have placed it"
+            # A read that hangs once is sent again and answers.
+            sim.native.fail_rest(venue, market, hang=1)
+            assert "serverTime" in await bn.request("GET", "/api/v3/time")

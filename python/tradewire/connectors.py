@@ -62,6 +62,8 @@ class Health:
     #: When a venue ban ends (Unix ms), if banned now.
     banned_until_ms: int | None
     connections: tuple[ConnectionHealth, ...]
+    #: Every subscribed stream or topic and the seconds since it last delivered (None: not yet).
+    subscriptions: tuple[tuple[str, float | None], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +176,8 @@ class _Connector:
             ConnectionHealth(k, url, up, tuple(topics), age, n)
             for k, url, up, topics, age, n in raw.pop("connections")
         )
-        return Health(limits=limits, connections=connections, **raw)
+        subscriptions = tuple(tuple(s) for s in raw.pop("subscriptions"))
+        return Health(limits=limits, connections=connections, subscriptions=subscriptions, **raw)
 
     def raw_stream(self, *topics: str, capacity: int = 65_536) -> Stream[str | Gap]:
         """The venue's own messages of ``topics`` (Binance stream names such as

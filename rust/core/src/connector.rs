@@ -107,6 +107,8 @@ pub struct Health {
     pub banned_until_ms: Option<i64>,
     /// Every WebSocket connection with its subscriptions and last message age.
     pub connections: Vec<ShardHealth>,
+    /// Every subscription and how long since it last delivered (`None`: not yet).
+    pub subscriptions: Vec<(String, Option<Duration>)>,
 }
 
 pub struct Connector {
@@ -129,6 +131,8 @@ type Readers = Arc<Mutex<HashMap<String, Vec<Arc<stream::Sender<String>>>>>>;
 struct Streams {
     pools: HashMap<String, Arc<WsPool>>,
     readers: Readers,
+    /// When each topic last delivered.
+    seen: Arc<Mutex<HashMap<String, tokio::time::Instant>>>,
 }
 
 impl std::fmt::Debug for Connector {
@@ -327,6 +331,7 @@ impl Connector {
     }
 
     pub fn health(&self) -> Health {
+        let streams = lock(&self.streams);
         Health {
             venue: self.venue,
             market: self.market,
@@ -334,11 +339,16 @@ impl Connector {
             clock: self.http.clock.snapshot(),
             limits: self.http.limiter.usage(),
             banned_until_ms: self.http.limiter.banned_until(),
-            connections: lock(&self.streams)
-                .pools
-                .values()
-                .flat_map(|p| p.health())
-                .collect(),
+            connections: streams.pools.values().flat_map(|p| p.health()).collect(),
+            subscriptions: {
+                let seen = lock(&streams.seen);
+                let mut topics: Vec<(String, Option<Duration>)> = lock(&streams.readers)
+                    .keys()
+                    .map(|t| (t.clone(), seen.get(t).map(|at| at.elapsed())))
+                    .collect();
+                topics.sort();
+                topics
+            },
         }
     }
 
@@ -388,7 +398,7 @@ impl Connector {
             let pool = match streams.pools.get(&url) {
                 Some(pool) => pool.clone(),
                 None => {
-                    let pool = self.open_pool(&url, readers.clone())?;
+                    let pool = self.open_pool(&url, readers.clone(), streams.seen.clone())?;
                     streams.pools.insert(url, pool.clone());
                     pool
                 }
@@ -398,7 +408,12 @@ impl Connector {
         Ok(rx)
     }
 
-    fn open_pool(self: &Arc<Self>, url: &str, readers: Readers) -> Result<Arc<WsPool>> {
+    fn open_pool(
+        self: &Arc<Self>,
+        url: &str,
+        readers: Readers,
+        seen: Arc<Mutex<HashMap<String, tokio::time::Instant>>>,
+    ) -> Result<Arc<WsPool>> {
         let (url, dialect): (String, Arc<dyn WsDialect>) = match self.venue {
             // Combined streams name each message's stream, which routes it to its readers.
             Venue::Binance => (
@@ -425,6 +440,7 @@ impl Connector {
                 let Some(topic) = topic_of(&frame.text) else {
                     continue;
                 };
+                lock(&seen).insert(topic.clone(), frame.received);
                 let mut readers = lock(&readers);
                 let Some(list) = readers.get_mut(&topic) else {
                     continue;

@@ -181,8 +181,8 @@ async fn binance_streams_are_restored_after_a_drop() {
 async fn a_frozen_connection_is_found_stale_and_replaced() {
     let sim = sim(None, 300).await;
     let mut config = fast(WsConfig::binance(true));
-    config.stale_after = Duration::from_millis(600);
-    config.heartbeat_every = Duration::from_millis(200);
+    config.stale_after = Duration::from_millis(900);
+    config.heartbeat_every = Duration::from_millis(300);
     let mut h = harness(&binance_url(&sim), Arc::new(BinanceStreams), config, 300);
     h.pool.subscribe(&topics(&["btcusdt@depth@100ms"]));
     until(&mut h, Duration::from_secs(5), |v| v["e"] == "depthUpdate").await;
@@ -206,6 +206,31 @@ async fn a_frozen_connection_is_found_stale_and_replaced() {
     assert!(
         links.list().iter().any(|l| l.id != frozen),
         "a new connection serves the stream"
+    );
+}
+
+#[tokio::test]
+async fn pings_without_data_are_stale_too() {
+    let sim = sim(None, 300).await;
+    let mut config = fast(WsConfig::binance(true));
+    // Within Binance's 5 inbound messages a second: pings count.
+    config.heartbeat_every = Duration::from_millis(300);
+    config.data_stale_after = Some(Duration::from_millis(1200));
+    let mut h = harness(&binance_url(&sim), Arc::new(BinanceStreams), config, 300);
+    h.pool.subscribe(&topics(&["btcusdt@depth@100ms"]));
+    until(&mut h, Duration::from_secs(5), |v| v["e"] == "depthUpdate").await;
+    // The market stops: the socket still answers our pings, but the stream delivers nothing.
+    sim.binance_spot
+        .market
+        .paused
+        .store(true, Ordering::Release);
+    let gone = next_event(&mut h, Duration::from_secs(5), |e| {
+        matches!(e, WsEvent::Disconnected { .. })
+    })
+    .await;
+    assert!(
+        matches!(gone, WsEvent::Disconnected { ref reason, .. } if reason.starts_with("stale: no data")),
+        "{gone:?}"
     );
 }
 

@@ -172,6 +172,12 @@ impl NativeConnector {
             })
             .collect();
         d.set_item("connections", connections)?;
+        let subscriptions: Vec<(String, Option<f64>)> = h
+            .subscriptions
+            .into_iter()
+            .map(|(topic, age)| (topic, age.map(|a| a.as_secs_f64())))
+            .collect();
+        d.set_item("subscriptions", subscriptions)?;
         Ok(d)
     }
 

@@ -49,6 +49,9 @@ pub struct WsConfig {
     pub heartbeat_every: Duration,
     /// A connection that delivers nothing (no data, ping or pong) this long is dead.
     pub stale_after: Duration,
+    /// A connection with subscriptions that delivers no data this long is dead too, even if
+    /// its pings still flow (`None`: never, for topics that may be quiet for long).
+    pub data_stale_after: Option<Duration>,
     /// The venue closes connections after this long; we replace them `rotate_margin` before.
     pub max_lifetime: Duration,
     pub rotate_margin: Duration,
@@ -66,6 +69,7 @@ impl WsConfig {
             sends_per_second: if spot { 4 } else { 8 },
             heartbeat_every: Duration::from_secs(20),
             stale_after: Duration::from_secs(60),
+            data_stale_after: Some(Duration::from_secs(120)),
             max_lifetime: Duration::from_secs(24 * 3600),
             rotate_margin: Duration::from_secs(600),
             connect_timeout: Duration::from_secs(10),
@@ -481,19 +485,29 @@ impl ShardRunner {
                 .saturating_sub(self.config.rotate_margin);
         let mut subscribed: BTreeSet<String> = self.wanted.borrow().clone();
         let mut last_frame = Instant::now();
+        let mut last_data = last_frame;
         let mut next_heartbeat = Instant::now() + self.config.heartbeat_every;
         let touch =
             |state: &Arc<Mutex<ShardState>>, at: Instant| lock(state).last_message = Some(at);
         touch(&self.state, last_frame);
         loop {
-            let stale_at = last_frame + self.config.stale_after;
+            let mut stale_at = last_frame + self.config.stale_after;
+            if let Some(quiet) = self
+                .config
+                .data_stale_after
+                .filter(|_| !subscribed.is_empty())
+            {
+                stale_at = stale_at.min(last_data + quiet);
+            }
             tokio::select! {
                 _ = cancel.cancelled() => {
                     let _ = socket.close(None).await;
                     return End::Cancelled;
                 }
                 _ = sleep_until(stale_at) => {
-                    return End::Failed(format!("stale: nothing received for {:?}", self.config.stale_after));
+                    let silent = stale_at.duration_since(last_data.min(last_frame));
+                    let what = if last_frame > last_data { "no data" } else { "nothing" };
+                    return End::Failed(format!("stale: {what} received for {silent:?}"));
                 }
                 _ = sleep_until(rotate_at) => {
                     // Make before break: the successor is connected and subscribed first.
@@ -529,6 +543,9 @@ impl ShardRunner {
                     if let Err(reason) = self.send_paced(&mut socket, messages).await {
                         return End::Failed(reason);
                     }
+                    if subscribed.is_empty() {
+                        last_data = Instant::now();
+                    }
                     subscribed = wanted;
                 }
                 frame = socket.next() => {
@@ -542,6 +559,7 @@ impl ShardRunner {
                             if self.dialect.is_control(text.as_str()) {
                                 continue;
                             }
+                            last_data = received;
                             if !self.deliver(text.as_str(), received).await {
                                 return End::Cancelled;
                             }
