@@ -327,6 +327,10 @@ async fn bybit_topics_heartbeat_and_resubscribe() {
     .await;
     sim.bybit.linear.faults.drop_connections();
     next_event(&mut h, Duration::from_secs(5), |e| {
+        matches!(e, WsEvent::Disconnected { .. })
+    })
+    .await;
+    next_event(&mut h, Duration::from_secs(5), |e| {
         matches!(e, WsEvent::Resubscribed { .. })
     })
     .await;
@@ -384,4 +388,92 @@ async fn a_reconnect_storm_stays_under_the_venue_connection_limit() {
         0,
         "no attempt was refused"
     );
+}
+
+#[tokio::test]
+async fn bybit_private_stream_authenticates_on_every_connection() {
+    use tradewire_core::net::{Http, HttpConfig, Request};
+    use tradewire_core::resilience::{Breaker, BreakerConfig, ClockSync};
+    use tradewire_core::venue::Credentials;
+    use tradewire_core::venue::bybit::market::BybitPrivate;
+    use tradewire_core::venue::bybit::rest::BybitRest;
+
+    let sim = sim(None, 300).await;
+    let keys = &sim.bybit_credentials;
+    let credentials = Arc::new(Credentials::new(&keys.api_key, &keys.api_secret).unwrap());
+    let clock = Arc::new(ClockSync::new());
+    let endpoints = sim.bybit_endpoints(false);
+    let limiter = Arc::new(Limiter::new(
+        tradewire_core::model::Venue::Bybit,
+        Arc::new(|| 0),
+        0.0,
+    ));
+    let breaker = Arc::new(
+        Breaker::new(
+            tradewire_core::model::Venue::Bybit,
+            BreakerConfig::default(),
+        )
+        .unwrap(),
+    );
+    let rest = Http::new(
+        &endpoints.rest,
+        Arc::new(BybitRest),
+        Some(credentials.clone()),
+        limiter,
+        breaker,
+        clock.clone(),
+        HttpConfig::default(),
+    )
+    .unwrap();
+    // The venue runs 5 s ahead: the auth must be signed with its time, not ours.
+    sim.bybit_clock.set_skew_ms(5_000);
+    rest.sync_clock().await.unwrap();
+    let dialect = Arc::new(BybitPrivate { credentials, clock });
+    let url = endpoints.ws_private.clone().expect("private url");
+    let mut h = harness(&url, dialect, fast(WsConfig::bybit()), 300);
+    h.pool.subscribe(&topics(&["order"]));
+    next_event(&mut h, Duration::from_secs(5), |e| {
+        matches!(e, WsEvent::Resubscribed { .. })
+    })
+    .await;
+
+    let place = |link: &str| {
+        let mut order = Request::get("/v5/order/create")
+            .param("category", "linear")
+            .param("symbol", "BTCUSDT")
+            .param("side", "Buy")
+            .param("orderType", "Limit")
+            .param("qty", "0.001")
+            .param("price", "30000")
+            .param("orderLinkId", link)
+            .signed();
+        order.method = tradewire_core::net::Method::Post;
+        order
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    rest.send(&place("tw-private-1"))
+        .await
+        .expect("order placed");
+    let update = until(&mut h, Duration::from_secs(5), |v| v["topic"] == "order").await;
+    assert_eq!(update["data"][0]["orderLinkId"], "tw-private-1");
+
+    // After a drop the new connection authenticates again before it resubscribes.
+    sim.bybit.spot.faults.drop_connections();
+    next_event(&mut h, Duration::from_secs(5), |e| {
+        matches!(e, WsEvent::Disconnected { .. })
+    })
+    .await;
+    next_event(&mut h, Duration::from_secs(5), |e| {
+        matches!(e, WsEvent::Resubscribed { .. })
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    rest.send(&place("tw-private-2"))
+        .await
+        .expect("order placed");
+    let update = until(&mut h, Duration::from_secs(5), |v| {
+        v["topic"] == "order" && v["data"][0]["orderLinkId"] == "tw-private-2"
+    })
+    .await;
+    assert_eq!(update["data"][0]["orderStatus"], "New");
 }

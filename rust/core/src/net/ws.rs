@@ -38,6 +38,10 @@ pub trait WsDialect: Send + Sync + 'static {
     fn heartbeat(&self, ids: &RequestIds) -> Option<String>;
     /// Whether a text frame is a control reply (ack, pong) rather than data.
     fn is_control(&self, text: &str) -> bool;
+    /// Messages that authenticate a fresh connection before it subscribes (private streams).
+    fn login(&self, _ids: &RequestIds) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -399,6 +403,8 @@ impl ShardRunner {
             },
         };
         self.emit(WsEvent::Connected { shard: self.index });
+        let login = self.dialect.login(&self.ids);
+        self.send_paced(&mut socket, login).await?;
         let topics: Vec<String> = self.wanted.borrow_and_update().iter().cloned().collect();
         if !topics.is_empty() {
             self.send_paced(

@@ -2,11 +2,15 @@
 //! limit), the JSON `ping` heartbeat, and the acks and pongs to tell apart from data
 //! (PROTOCOLS.md 3.4, 4.3).
 
+use std::sync::Arc;
+
 use serde_json::json;
 
+use super::sign;
 use crate::model::Venue;
 use crate::net::ws::WsDialect;
-use crate::resilience::RequestIds;
+use crate::resilience::{ClockSync, RequestIds};
+use crate::venue::Credentials;
 
 const PER_MESSAGE: usize = 10;
 
@@ -35,5 +39,38 @@ impl WsDialect for BybitStreams {
     fn is_control(&self, text: &str) -> bool {
         // Data messages have a topic; acks and pongs have an op.
         !text.contains("\"topic\"")
+    }
+}
+
+/// Bybit's private stream (`/v5/private`): the same ops, after an `auth` signed with the
+/// venue's time (PROTOCOLS.md 2.4); topics `order`, `execution`, `wallet`, `position`.
+#[derive(Debug)]
+pub struct BybitPrivate {
+    pub credentials: Arc<Credentials>,
+    pub clock: Arc<ClockSync>,
+}
+
+impl WsDialect for BybitPrivate {
+    fn venue(&self) -> Venue {
+        Venue::Bybit
+    }
+
+    fn subscribe(&self, topics: &[String], on: bool, ids: &RequestIds) -> Vec<String> {
+        BybitStreams.subscribe(topics, on, ids)
+    }
+
+    fn heartbeat(&self, ids: &RequestIds) -> Option<String> {
+        BybitStreams.heartbeat(ids)
+    }
+
+    fn is_control(&self, text: &str) -> bool {
+        BybitStreams.is_control(text)
+    }
+
+    fn login(&self, ids: &RequestIds) -> Vec<String> {
+        // Valid for 10 s of venue time: long enough for a slow handshake, useless if replayed.
+        let expires = self.clock.now_server_ms() + 10_000;
+        let (key, expires, signature) = sign::ws_auth(&self.credentials, expires);
+        vec![json!({"op": "auth", "args": [key, expires, signature], "req_id": ids.next().to_string()}).to_string()]
     }
 }
