@@ -80,7 +80,7 @@ impl NativeConnector {
             }
         };
         let cancel = crate::runtime::root_token(py)?;
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::runtime::future_into_py(py, async move {
             let inner = Connector::start(config, credentials, cancel)
                 .await
                 .map_err(py_err)?;
@@ -125,7 +125,7 @@ impl NativeConnector {
             },
         };
         let inner = self.inner.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::runtime::future_into_py(py, async move {
             let value = inner.request(&request).await.map_err(py_err)?;
             Ok(value.to_string())
         })
@@ -219,7 +219,7 @@ impl NativeEvents {
     /// rare, so one future per event is fine here (streams of market data use the batch bridge).
     fn next<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let (receiver, closed) = (self.receiver.clone(), self.closed.clone());
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::runtime::future_into_py(py, async move {
             let mut receiver = receiver.lock().await;
             let event = loop {
                 let received = tokio::select! {

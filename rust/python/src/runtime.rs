@@ -95,16 +95,43 @@ where
     Ok(runtime(py)?.spawn(fut))
 }
 
+/// An asyncio awaitable of `fut`, run on the runtime. After interpreter exit has begun the
+/// result is never delivered: completing an asyncio future means taking the GIL from a Tokio
+/// thread, which during finalization ends that thread mid-call (an abort), and nobody awaits it
+/// any more anyway.
+pub fn future_into_py<F, T>(py: Python<'_>, fut: F) -> PyResult<Bound<'_, PyAny>>
+where
+    F: Future<Output = PyResult<T>> + Send + 'static,
+    T: for<'py> IntoPyObject<'py> + Send + 'static,
+{
+    runtime(py)?;
+    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        let result = fut.await;
+        if is_shutting_down() {
+            std::future::pending::<()>().await;
+        }
+        result
+    })
+}
+
 pub fn is_shutting_down() -> bool {
     SHUT_DOWN.load(Ordering::Acquire)
 }
 
-/// Called from `atexit`: cancels every task. Does not wait for them, so exit never hangs.
+/// How long exit lets Tokio threads finish handing results to Python. A thread that takes the
+/// GIL once finalization has begun is ended mid-call by CPython, which aborts the process.
+const EXIT_GRACE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Called from `atexit`: cancels every task, then gives threads that are delivering a result a
+/// bounded moment with the GIL released. Never waits longer, so exit never hangs.
 #[pyfunction]
-fn shutdown() {
+fn shutdown(py: Python<'_>) {
     SHUT_DOWN.store(true, Ordering::Release);
     if let Some(process) = PROCESS.get() {
         process.root.cancel();
+        if process.pid == std::process::id() {
+            py.detach(|| std::thread::sleep(EXIT_GRACE));
+        }
     }
 }
 

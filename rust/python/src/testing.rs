@@ -64,7 +64,7 @@ impl Producer {
     fn wait<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         crate::runtime::runtime(py)?;
         let mut outcome = self.outcome.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::runtime::future_into_py(py, async move {
             let ended = outcome
                 .wait_for(|o| *o != Outcome::Running)
                 .await
