@@ -326,58 +326,47 @@ impl ShardRunner {
         let mut attempt = 0u32;
         let mut next: Option<Box<Socket>> = None;
         loop {
-            let socket = match next.take() {
+            let opened = match next.take() {
                 Some(socket) => Ok(socket),
                 None => self.open(&cancel).await,
             };
-            let socket = match socket {
-                Ok(socket) => socket,
+            let reason = match opened {
                 Err(_) if cancel.is_cancelled() => return,
-                Err(reason) => {
-                    let delay = backoff.delay(attempt);
-                    attempt += 1;
-                    self.emit(WsEvent::Disconnected {
-                        shard: self.index,
-                        reason,
-                    });
-                    self.emit(WsEvent::Reconnecting {
-                        shard: self.index,
-                        attempt,
-                        delay,
-                    });
-                    tokio::select! {
-                        _ = cancel.cancelled() => return,
-                        _ = sleep(delay) => continue,
+                Err(reason) => reason,
+                Ok(socket) => {
+                    lock(&self.state).connected = true;
+                    match self.serve(*socket, &cancel).await {
+                        End::Cancelled => return,
+                        End::Rotate(fresh) => {
+                            attempt = 0;
+                            next = Some(fresh);
+                            self.emit(WsEvent::Rotated { shard: self.index });
+                            continue;
+                        }
+                        End::Failed(reason) => {
+                            let mut state = lock(&self.state);
+                            state.connected = false;
+                            state.reconnects += 1;
+                            reason
+                        }
                     }
                 }
             };
-            lock(&self.state).connected = true;
-            match self.serve(*socket, &cancel).await {
-                End::Cancelled => return,
-                End::Rotate(fresh) => {
-                    attempt = 0;
-                    next = Some(fresh);
-                    self.emit(WsEvent::Rotated { shard: self.index });
-                }
-                End::Failed(reason) => {
-                    lock(&self.state).connected = false;
-                    let delay = backoff.delay(attempt);
-                    attempt += 1;
-                    lock(&self.state).reconnects += 1;
-                    self.emit(WsEvent::Disconnected {
-                        shard: self.index,
-                        reason,
-                    });
-                    self.emit(WsEvent::Reconnecting {
-                        shard: self.index,
-                        attempt,
-                        delay,
-                    });
-                    tokio::select! {
-                        _ = cancel.cancelled() => return,
-                        _ = sleep(delay) => {}
-                    }
-                }
+            // Lost, or never connected: wait a jittered, growing delay, then try again.
+            let delay = backoff.delay(attempt);
+            attempt += 1;
+            self.emit(WsEvent::Disconnected {
+                shard: self.index,
+                reason,
+            });
+            self.emit(WsEvent::Reconnecting {
+                shard: self.index,
+                attempt,
+                delay,
+            });
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = sleep(delay) => {}
             }
         }
     }
