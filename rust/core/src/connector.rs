@@ -144,6 +144,41 @@ impl std::fmt::Debug for Connector {
     }
 }
 
+/// The venue market's REST path: its dialect, its documented limits (until exchangeInfo is
+/// read), a limiter and a clock on the venue's time, and the breaker.
+pub fn rest_client(
+    config: &ConnectorConfig,
+    credentials: Option<Arc<Credentials>>,
+) -> Result<Http> {
+    let (dialect, limits): (Arc<dyn Dialect>, _) = match config.venue {
+        Venue::Binance => {
+            let d = BinanceRest::new(config.market);
+            let limits = d.default_limits();
+            (Arc::new(d), limits)
+        }
+        Venue::Bybit => (Arc::new(BybitRest), BybitRest.default_limits()),
+    };
+    let clock = Arc::new(ClockSync::new());
+    let limiter = {
+        let clock = clock.clone();
+        let now = Arc::new(move || clock.now_server_ms());
+        Arc::new(Limiter::new(config.venue, now, config.order_reserve))
+    };
+    for spec in limits {
+        limiter.set_limit(spec);
+    }
+    let breaker = Arc::new(Breaker::new(config.venue, config.breaker)?);
+    Http::new(
+        &config.rest_url,
+        dialect,
+        credentials,
+        limiter,
+        breaker,
+        clock,
+        config.http.clone(),
+    )
+}
+
 /// Events kept for a slow `events()` reader before it sees `Lagged`.
 const EVENT_BUFFER: usize = 1024;
 
@@ -155,33 +190,7 @@ impl Connector {
         credentials: Option<Credentials>,
         cancel: CancellationToken,
     ) -> Result<Arc<Connector>> {
-        let (dialect, limits): (Arc<dyn Dialect>, _) = match config.venue {
-            Venue::Binance => {
-                let d = BinanceRest::new(config.market);
-                let limits = d.default_limits();
-                (Arc::new(d), limits)
-            }
-            Venue::Bybit => (Arc::new(BybitRest), BybitRest.default_limits()),
-        };
-        let clock = Arc::new(ClockSync::new());
-        let limiter = {
-            let clock = clock.clone();
-            let now = Arc::new(move || clock.now_server_ms());
-            Arc::new(Limiter::new(config.venue, now, config.order_reserve))
-        };
-        for spec in limits {
-            limiter.set_limit(spec);
-        }
-        let breaker = Arc::new(Breaker::new(config.venue, config.breaker)?);
-        let http = Arc::new(Http::new(
-            &config.rest_url,
-            dialect,
-            credentials.map(Arc::new),
-            limiter,
-            breaker,
-            clock,
-            config.http.clone(),
-        )?);
+        let http = Arc::new(rest_client(&config, credentials.map(Arc::new))?);
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         // The venues allow 300 (Binance) / 500 (Bybit) attempts per 5 minutes per IP; keep a
         // tenth spare for other processes.

@@ -8,12 +8,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tradewire_core::Error;
+use tradewire_core::connector::{ConnectorConfig, rest_client};
 use tradewire_core::model::{Market, Venue};
-use tradewire_core::net::{Dialect, Http, HttpConfig, Request};
-use tradewire_core::resilience::{Breaker, BreakerConfig, BreakerState, ClockSync, Limiter};
+use tradewire_core::net::{Http, Request};
+use tradewire_core::resilience::{BreakerConfig, BreakerState};
 use tradewire_core::venue::Credentials;
-use tradewire_core::venue::binance::rest::BinanceRest;
-use tradewire_core::venue::bybit::rest::BybitRest;
 use tradewire_sim::{SimConfig, Simulator, Timing};
 
 async fn sim() -> Simulator {
@@ -27,33 +26,16 @@ async fn sim() -> Simulator {
 }
 
 fn http(base: &str, venue: Venue, keys: Option<(&str, &str)>, breaker: BreakerConfig) -> Http {
-    let (dialect, limits): (Arc<dyn Dialect>, _) = match venue {
-        Venue::Binance => {
-            let d = BinanceRest::new(Market::Spot);
-            let limits = d.default_limits();
-            (Arc::new(d), limits)
-        }
-        Venue::Bybit => (Arc::new(BybitRest), BybitRest.default_limits()),
+    let market = if venue == Venue::Binance {
+        Market::Spot
+    } else {
+        Market::Linear
     };
-    let clock = Arc::new(ClockSync::new());
-    let limiter = {
-        let clock = clock.clone();
-        Arc::new(Limiter::new(
-            venue,
-            Arc::new(move || clock.now_server_ms()),
-            0.1,
-        ))
-    };
-    for spec in limits {
-        limiter.set_limit(spec);
-    }
+    let mut config = ConnectorConfig::new(venue, market, base, "ws://127.0.0.1:9").unwrap();
+    config.breaker = breaker;
+    config.http.timeout = Duration::from_secs(2);
     let credentials = keys.map(|(k, s)| Arc::new(Credentials::new(k, s).expect("keys")));
-    let breaker = Arc::new(Breaker::new(venue, breaker).expect("breaker"));
-    let config = HttpConfig {
-        timeout: Duration::from_secs(2),
-        ..HttpConfig::default()
-    };
-    Http::new(base, dialect, credentials, limiter, breaker, clock, config).expect("http")
+    rest_client(&config, credentials).expect("http")
 }
 
 fn binance(sim: &Simulator, breaker: BreakerConfig) -> Http {

@@ -392,39 +392,25 @@ async fn a_reconnect_storm_stays_under_the_venue_connection_limit() {
 
 #[tokio::test]
 async fn bybit_private_stream_authenticates_on_every_connection() {
-    use tradewire_core::net::{Http, HttpConfig, Request};
-    use tradewire_core::resilience::{Breaker, BreakerConfig, ClockSync};
+    use tradewire_core::connector::{ConnectorConfig, rest_client};
+    use tradewire_core::model::{Market, Venue};
+    use tradewire_core::net::Request;
     use tradewire_core::venue::Credentials;
     use tradewire_core::venue::bybit::market::BybitPrivate;
-    use tradewire_core::venue::bybit::rest::BybitRest;
 
     let sim = sim(None, 300).await;
     let keys = &sim.bybit_credentials;
     let credentials = Arc::new(Credentials::new(&keys.api_key, &keys.api_secret).unwrap());
-    let clock = Arc::new(ClockSync::new());
     let endpoints = sim.bybit_endpoints(false);
-    let limiter = Arc::new(Limiter::new(
-        tradewire_core::model::Venue::Bybit,
-        Arc::new(|| 0),
-        0.0,
-    ));
-    let breaker = Arc::new(
-        Breaker::new(
-            tradewire_core::model::Venue::Bybit,
-            BreakerConfig::default(),
-        )
-        .unwrap(),
-    );
-    let rest = Http::new(
+    let config = ConnectorConfig::new(
+        Venue::Bybit,
+        Market::Linear,
         &endpoints.rest,
-        Arc::new(BybitRest),
-        Some(credentials.clone()),
-        limiter,
-        breaker,
-        clock.clone(),
-        HttpConfig::default(),
+        &endpoints.ws_public,
     )
     .unwrap();
+    let rest = rest_client(&config, Some(credentials.clone())).unwrap();
+    let clock = rest.clock.clone();
     // The venue runs 5 s ahead: the auth must be signed with its time, not ours.
     sim.bybit_clock.set_skew_ms(5_000);
     rest.sync_clock().await.unwrap();
