@@ -1,6 +1,7 @@
 //! Binance spot (`/api/v3`) and USD-M futures (`/fapi`).
 
 pub mod market;
+pub mod messages;
 pub mod orders;
 pub mod rest;
 pub mod sign;

@@ -1,0 +1,306 @@
+//! Binance market-stream messages (spot and USD-M, raw or combined-stream envelopes) read into
+//! the core's types. Every number arrives as a string and is parsed exactly; ids are 64-bit
+//! integers, never floats. Kinds we do not use (klines, mark prices, partial books) come back as
+//! [`MarketMessage::Other`] so the caller can count and skip them.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::model::{Id, Level, Market, Side, Source, Symbol, Ticker, Trade, Venue, parse_decimal};
+use crate::{Error, Result};
+
+/// A diff-depth event (`depthUpdate`): levels changed between update ids `first_id..=last_id`;
+/// USD-M also names the previous event's last id (`pu`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepthDiff {
+    pub symbol: Symbol,
+    pub first_id: u64,
+    pub last_id: u64,
+    pub prev_last_id: Option<u64>,
+    pub bids: Vec<Level>,
+    pub asks: Vec<Level>,
+    pub exchange_time_ms: i64,
+}
+
+/// A best bid/offer event (`bookTicker`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookTop {
+    pub symbol: Symbol,
+    pub update_id: u64,
+    pub bid: Level,
+    pub ask: Level,
+    /// USD-M stamps it; spot does not.
+    pub exchange_time_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MarketMessage {
+    Trade(Trade),
+    Depth(DepthDiff),
+    BookTop(BookTop),
+    /// One or several (`!ticker@arr`) 24 h tickers.
+    Tickers(Vec<Ticker>),
+    /// A kind we do not read (klines, mark prices, partial books, control replies).
+    Other,
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    data: &'a RawValue,
+}
+
+#[derive(Deserialize)]
+struct Event<'a> {
+    e: Option<&'a str>,
+    #[serde(rename = "E")]
+    event_time: Option<i64>,
+    s: Option<&'a str>,
+    // trade / aggTrade
+    t: Option<u64>,
+    a: Option<AskOrAgg<'a>>,
+    /// aggTrade: its first trade id (some recordings lack `a`; the range identifies it too).
+    f: Option<u64>,
+    p: Option<&'a str>,
+    q: Option<&'a str>,
+    #[serde(rename = "T")]
+    trade_time: Option<i64>,
+    m: Option<bool>,
+    // depthUpdate
+    #[serde(rename = "U")]
+    first_id: Option<u64>,
+    u: Option<u64>,
+    pu: Option<u64>,
+    #[serde(borrow, default)]
+    b: Option<BidOrLevels<'a>>,
+    // bookTicker / 24hrTicker
+    #[serde(rename = "B")]
+    bid_qty: Option<&'a str>,
+    #[serde(rename = "A")]
+    ask_qty: Option<&'a str>,
+    c: Option<&'a str>,
+    v: Option<&'a str>,
+}
+
+/// `a` is the aggTrade id (or, on older trades, the seller's order id), the best ask, or the
+/// depth asks.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum AskOrAgg<'a> {
+    Id(u64),
+    Price(&'a str),
+    #[serde(borrow)]
+    Levels(Vec<[&'a str; 2]>),
+}
+
+/// `b` is the best bid price, the depth bids, or (older trades) the buyer's order id.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum BidOrLevels<'a> {
+    OrderId(#[allow(dead_code)] u64),
+    Price(&'a str),
+    #[serde(borrow)]
+    Levels(Vec<[&'a str; 2]>),
+}
+
+fn bad(reason: impl Into<String>) -> Error {
+    Error::Protocol {
+        venue: Venue::Binance,
+        reason: reason.into(),
+    }
+}
+
+fn number(field: &str, text: Option<&str>) -> Result<rust_decimal::Decimal> {
+    let text = text.ok_or_else(|| bad(format!("'{field}' missing")))?;
+    parse_decimal(text).map_err(|e| bad(format!("'{field}' = {text:?}: {e}")))
+}
+
+fn levels(field: &str, raw: &[[&str; 2]]) -> Result<Vec<Level>> {
+    raw.iter()
+        .map(|[p, q]| {
+            Ok(Level {
+                price: number(field, Some(p))?,
+                qty: number(field, Some(q))?,
+            })
+        })
+        .collect()
+}
+
+/// Reads one text frame of a market stream (raw event or combined envelope).
+pub fn parse(market: Market, text: &str, local_time_ns: i64) -> Result<MarketMessage> {
+    let data = match serde_json::from_str::<Envelope>(text) {
+        Ok(envelope) => envelope.data.get(),
+        Err(_) => text,
+    };
+    if data.starts_with('[') {
+        let events: Vec<&RawValue> =
+            serde_json::from_str(data).map_err(|e| bad(format!("array: {e}")))?;
+        let mut tickers = Vec::with_capacity(events.len());
+        for event in events {
+            if let MarketMessage::Tickers(mut one) = parse(market, event.get(), local_time_ns)? {
+                tickers.append(&mut one);
+            }
+        }
+        return Ok(if tickers.is_empty() {
+            MarketMessage::Other // e.g. `!markPrice@arr`
+        } else {
+            MarketMessage::Tickers(tickers)
+        });
+    }
+    let event: Event = serde_json::from_str(data).map_err(|e| bad(format!("{e}: {data:.200}")))?;
+    let source = Source {
+        venue: Venue::Binance,
+        market,
+    };
+    let symbol = || {
+        event
+            .s
+            .map(Symbol::new)
+            .ok_or_else(|| bad("'s' (symbol) missing"))
+    };
+    Ok(match event.e {
+        Some(kind @ ("trade" | "aggTrade")) => {
+            let agg_id = match &event.a {
+                Some(AskOrAgg::Id(id)) => Some(*id),
+                _ => event.f,
+            };
+            let id = match (kind, event.t, agg_id) {
+                ("trade", Some(id), _) | ("aggTrade", _, Some(id)) => id,
+                _ => return Err(bad(format!("{kind} without its id"))),
+            };
+            let maker_is_buyer = event.m.ok_or_else(|| bad("'m' missing"))?;
+            MarketMessage::Trade(Trade {
+                source,
+                symbol: symbol()?,
+                trade_id: Id::from_u64(id),
+                price: number("p", event.p)?,
+                qty: number("q", event.q)?,
+                // The buyer was the maker: the aggressor sold.
+                side: if maker_is_buyer {
+                    Side::Sell
+                } else {
+                    Side::Buy
+                },
+                exchange_time_ms: event.trade_time.or(event.event_time).unwrap_or(0),
+                local_time_ns,
+            })
+        }
+        Some("depthUpdate") => {
+            let (Some(first_id), Some(last_id)) = (event.first_id, event.u) else {
+                return Err(bad("depthUpdate without U/u"));
+            };
+            let bids = match &event.b {
+                Some(BidOrLevels::Levels(raw)) => levels("b", raw)?,
+                _ => return Err(bad("depthUpdate without bids")),
+            };
+            let asks = match &event.a {
+                Some(AskOrAgg::Levels(raw)) => levels("a", raw)?,
+                _ => return Err(bad("depthUpdate without asks")),
+            };
+            MarketMessage::Depth(DepthDiff {
+                symbol: symbol()?,
+                first_id,
+                last_id,
+                prev_last_id: event.pu,
+                bids,
+                asks,
+                exchange_time_ms: event.trade_time.or(event.event_time).unwrap_or(0),
+            })
+        }
+        Some("24hrTicker") => {
+            let price = |v: &Option<&str>| v.map(|t| number("ticker", Some(t))).transpose();
+            let bid = match &event.b {
+                Some(BidOrLevels::Price(p)) => Some(*p),
+                _ => None,
+            };
+            let ask = match &event.a {
+                Some(AskOrAgg::Price(p)) => Some(*p),
+                _ => None,
+            };
+            MarketMessage::Tickers(vec![Ticker {
+                source,
+                symbol: symbol()?,
+                last: number("c", event.c)?,
+                bid: price(&bid)?,
+                bid_qty: price(&event.bid_qty)?,
+                ask: price(&ask)?,
+                ask_qty: price(&event.ask_qty)?,
+                volume_24h: number("v", event.v)?,
+                quote_volume_24h: number("q", event.q)?,
+                exchange_time_ms: event.event_time.unwrap_or(0),
+                local_time_ns,
+            }])
+        }
+        Some("bookTicker") | None if event.u.is_some() && event.bid_qty.is_some() => {
+            let (Some(BidOrLevels::Price(bid)), Some(AskOrAgg::Price(ask))) = (&event.b, &event.a)
+            else {
+                return Err(bad("bookTicker without b/a"));
+            };
+            MarketMessage::BookTop(BookTop {
+                symbol: symbol()?,
+                update_id: event.u.unwrap_or(0),
+                bid: Level {
+                    price: number("b", Some(bid))?,
+                    qty: number("B", event.bid_qty)?,
+                },
+                ask: Level {
+                    price: number("a", Some(ask))?,
+                    qty: number("A", event.ask_qty)?,
+                },
+                exchange_time_ms: event.event_time,
+            })
+        }
+        _ => MarketMessage::Other,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usdm_depth_keeps_pu_and_every_digit() {
+        let text = r#"{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1622371244693,"T":1622371244687,"s":"BTCUSDT","U":475776377463,"u":475776380184,"pu":475776377452,"b":[["35729.77","1.600"],["35750.00","5.106"]],"a":[["35819.20","0.211"]]}}"#;
+        let MarketMessage::Depth(d) = parse(Market::Usdm, text, 0).unwrap() else {
+            panic!("not a depth diff")
+        };
+        assert_eq!(
+            (d.first_id, d.last_id, d.prev_last_id),
+            (475776377463, 475776380184, Some(475776377452))
+        );
+        assert_eq!(d.bids[0].qty.to_string(), "1.600");
+        assert_eq!(d.asks[0].price.to_string(), "35819.20");
+        assert_eq!(d.exchange_time_ms, 1622371244687);
+    }
+
+    #[test]
+    fn the_aggressor_side_comes_from_the_maker_flag() {
+        let text = r#"{"e":"trade","E":1,"s":"ETHUSDT","t":705291099,"p":"4100.01","q":"0.0010","T":2,"m":true,"M":true}"#;
+        let MarketMessage::Trade(t) = parse(Market::Spot, text, 5).unwrap() else {
+            panic!("not a trade")
+        };
+        assert_eq!(
+            (t.side, t.trade_id.as_str(), t.exchange_time_ms),
+            (Side::Sell, "705291099", 2)
+        );
+        assert_eq!(t.qty.to_string(), "0.0010");
+    }
+
+    #[test]
+    fn malformed_numbers_are_typed_errors_not_panics() {
+        let text =
+            r#"{"e":"trade","E":1,"s":"ETHUSDT","t":1,"p":"4100.0.1","q":"1","T":2,"m":true}"#;
+        assert!(matches!(
+            parse(Market::Spot, text, 0),
+            Err(Error::Protocol { .. })
+        ));
+        assert!(matches!(
+            parse(Market::Spot, "{not json", 0),
+            Err(Error::Protocol { .. })
+        ));
+        assert_eq!(
+            parse(Market::Spot, r#"{"result":null,"id":1}"#, 0).unwrap(),
+            MarketMessage::Other
+        );
+    }
+}

@@ -1,0 +1,136 @@
+//! Every recorded Binance market-stream message (tests/fixtures/real) is read, and every number
+//! of the kinds we handle comes out with exactly the digits the venue sent.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+use tradewire_core::model::Market;
+use tradewire_core::venue::binance::messages::{MarketMessage, parse};
+
+fn messages(dir: &str) -> Vec<(String, String)> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/real")
+        .join(dir);
+    let mut out = Vec::new();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".jsonl") {
+            for (k, line) in text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+            {
+                out.push((format!("{name}:{}", k + 1), line.to_owned()));
+            }
+        } else {
+            out.push((name, text));
+        }
+    }
+    out
+}
+
+fn data(text: &str) -> Value {
+    let v: Value = serde_json::from_str(text).unwrap();
+    v.get("data").cloned().unwrap_or(v)
+}
+
+fn s(v: &Value, key: &str) -> String {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} in {v}"))
+        .to_owned()
+}
+
+#[test]
+fn every_recorded_binance_market_message_reads_exactly() {
+    for (dir, market) in [
+        ("binance-spot/ws-public", Market::Spot),
+        ("binance-usdm/ws-public", Market::Usdm),
+    ] {
+        let mut read = 0;
+        for (name, text) in messages(dir) {
+            let message = parse(market, &text, 0).unwrap_or_else(|e| panic!("{dir}/{name}: {e}"));
+            let raw = data(&text);
+            match message {
+                MarketMessage::Trade(t) => {
+                    assert_eq!(
+                        (t.price.to_string(), t.qty.to_string()),
+                        (s(&raw, "p"), s(&raw, "q")),
+                        "{name}"
+                    );
+                    let id = raw
+                        .get("t")
+                        .or(raw.get("a"))
+                        .or(raw.get("f"))
+                        .and_then(Value::as_u64)
+                        .unwrap();
+                    assert_eq!(t.trade_id.as_str(), id.to_string(), "{name}");
+                }
+                MarketMessage::Depth(d) => {
+                    let ours = |levels: &[tradewire_core::model::Level]| -> Vec<(String, String)> {
+                        levels
+                            .iter()
+                            .map(|l| (l.price.to_string(), l.qty.to_string()))
+                            .collect()
+                    };
+                    let exact = |key: &str| -> Vec<(String, String)> {
+                        raw[key]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|l| {
+                                (
+                                    l[0].as_str().unwrap().to_owned(),
+                                    l[1].as_str().unwrap().to_owned(),
+                                )
+                            })
+                            .collect()
+                    };
+                    assert_eq!(ours(&d.bids), exact("b"), "{name}");
+                    assert_eq!(ours(&d.asks), exact("a"), "{name}");
+                    assert_eq!(
+                        (d.first_id, d.last_id),
+                        (raw["U"].as_u64().unwrap(), raw["u"].as_u64().unwrap())
+                    );
+                    assert_eq!(
+                        d.prev_last_id,
+                        raw.get("pu").and_then(Value::as_u64),
+                        "{name}"
+                    );
+                }
+                MarketMessage::BookTop(b) => {
+                    let got =
+                        [b.bid.price, b.bid.qty, b.ask.price, b.ask.qty].map(|d| d.to_string());
+                    assert_eq!(got, ["b", "B", "a", "A"].map(|k| s(&raw, k)), "{name}");
+                }
+                MarketMessage::Tickers(tickers) => {
+                    let raws: Vec<Value> = match raw.as_array() {
+                        Some(all) => all.clone(),
+                        None => vec![raw.clone()],
+                    };
+                    assert_eq!(tickers.len(), raws.len(), "{name}");
+                    for (t, r) in tickers.iter().zip(&raws) {
+                        assert_eq!(
+                            (t.last.to_string(), t.volume_24h.to_string()),
+                            (s(r, "c"), s(r, "v")),
+                            "{name}"
+                        );
+                        assert_eq!(
+                            t.bid.map(|b| b.to_string()),
+                            r.get("b").and_then(Value::as_str).map(str::to_owned)
+                        );
+                    }
+                }
+                MarketMessage::Other => continue,
+            }
+            read += 1;
+        }
+        assert!(read >= 10, "{dir}: only {read} messages of kinds we read");
+    }
+}
