@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 use tradewire_core::model::Market;
 use tradewire_core::venue::binance::messages::{MarketMessage, parse};
+use tradewire_core::venue::bybit::messages::{self as bybit, TopicMessage};
 
 fn messages(dir: &str) -> Vec<(String, String)> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -132,5 +133,69 @@ fn every_recorded_binance_market_message_reads_exactly() {
             read += 1;
         }
         assert!(read >= 10, "{dir}: only {read} messages of kinds we read");
+    }
+}
+
+#[test]
+fn every_recorded_bybit_public_message_reads_exactly() {
+    for (dir, market) in [
+        ("bybit-spot/ws-public", Market::Spot),
+        ("bybit-linear/ws-public", Market::Linear),
+    ] {
+        let mut read = 0;
+        for (name, text) in messages(dir) {
+            let message =
+                bybit::parse(market, &text, 0).unwrap_or_else(|e| panic!("{dir}/{name}: {e}"));
+            let raw: Value = serde_json::from_str(&text).unwrap();
+            match message {
+                TopicMessage::Trades(trades) => {
+                    let items = raw["data"].as_array().unwrap();
+                    assert_eq!(trades.len(), items.len(), "{name}");
+                    for (t, r) in trades.iter().zip(items) {
+                        assert_eq!(
+                            (t.price.to_string(), t.qty.to_string()),
+                            (s(r, "p"), s(r, "v")),
+                            "{name}"
+                        );
+                        assert_eq!(t.trade_id.as_str(), s(r, "i"), "{name}");
+                    }
+                }
+                TopicMessage::Book(b) => {
+                    let exact = |key: &str| -> Vec<(String, String)> {
+                        raw["data"][key]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|l| {
+                                (
+                                    l[0].as_str().unwrap().to_owned(),
+                                    l[1].as_str().unwrap().to_owned(),
+                                )
+                            })
+                            .collect()
+                    };
+                    let ours = |levels: &[tradewire_core::model::Level]| -> Vec<(String, String)> {
+                        levels
+                            .iter()
+                            .map(|l| (l.price.to_string(), l.qty.to_string()))
+                            .collect()
+                    };
+                    assert_eq!(
+                        (ours(&b.bids), ours(&b.asks)),
+                        (exact("b"), exact("a")),
+                        "{name}"
+                    );
+                    assert_eq!(b.update_id, raw["data"]["u"].as_u64().unwrap(), "{name}");
+                    assert_eq!(
+                        b.seq,
+                        raw["data"].get("seq").and_then(Value::as_u64),
+                        "{name}"
+                    );
+                }
+                TopicMessage::Other => continue,
+            }
+            read += 1;
+        }
+        assert!(read >= 3, "{dir}: only {read} messages of kinds we read");
     }
 }

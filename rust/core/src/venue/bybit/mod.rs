@@ -1,6 +1,7 @@
 //! Bybit v5, categories `spot` and `linear`.
 
 pub mod market;
+pub mod messages;
 pub mod orders;
 pub mod rest;
 pub mod sign;
