@@ -1,0 +1,238 @@
+//! Order books on integer ticks (DESIGN.md: "in books they are integer ticks of the symbol's
+//! tick size"), and each venue's rules for keeping one in sync with its stream (`sync.rs`).
+//!
+//! A price that is not a whole number of ticks, or a quantity that is not a whole number of
+//! steps, means our symbol rules are stale or the message is wrong: it is an error, never
+//! rounded, and the caller resyncs.
+
+pub mod sync;
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+
+use crate::model::Level;
+
+/// How a symbol's prices and quantities map to integers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grid {
+    pub tick: Decimal,
+    pub step: Decimal,
+}
+
+/// Why a level could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GridError {
+    #[error("price {0} is not a multiple of the tick size {1}")]
+    OffTick(Decimal, Decimal),
+    #[error("quantity {0} is not a multiple of the step size {1}")]
+    OffStep(Decimal, Decimal),
+    #[error("{0} is out of range for the book")]
+    OutOfRange(Decimal),
+}
+
+fn units(value: Decimal, unit: Decimal) -> Option<i64> {
+    let n = value.checked_div(unit)?;
+    if n.fract().is_zero() {
+        i64::try_from(n).ok()
+    } else {
+        None
+    }
+}
+
+impl Grid {
+    pub fn ticks(&self, price: Decimal) -> Result<i64, GridError> {
+        if price.is_sign_negative() {
+            return Err(GridError::OutOfRange(price));
+        }
+        units(price, self.tick).ok_or(GridError::OffTick(price, self.tick))
+    }
+
+    pub fn lots(&self, qty: Decimal) -> Result<i64, GridError> {
+        if qty.is_sign_negative() {
+            return Err(GridError::OutOfRange(qty));
+        }
+        units(qty, self.step).ok_or(GridError::OffStep(qty, self.step))
+    }
+
+    pub fn level(&self, ticks: i64, lots: i64) -> Level {
+        Level {
+            price: (Decimal::from(ticks) * self.tick).normalize(),
+            qty: (Decimal::from(lots) * self.step).normalize(),
+        }
+    }
+}
+
+/// One side's levels: price in ticks → quantity in lots (never 0).
+pub type Side = BTreeMap<i64, i64>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Book {
+    pub grid: Grid,
+    bids: Side,
+    asks: Side,
+}
+
+impl Book {
+    pub fn new(grid: Grid) -> Book {
+        Book {
+            grid,
+            bids: Side::new(),
+            asks: Side::new(),
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.bids.clear();
+        self.asks.clear();
+    }
+
+    /// Sets each level (quantity 0 removes it). All levels are checked before any is applied,
+    /// so a bad message leaves the book as it was.
+    pub fn apply(&mut self, bids: &[Level], asks: &[Level]) -> Result<(), GridError> {
+        let convert = |levels: &[Level]| -> Result<Vec<(i64, i64)>, GridError> {
+            levels
+                .iter()
+                .map(|l| Ok((self.grid.ticks(l.price)?, self.grid.lots(l.qty)?)))
+                .collect()
+        };
+        let (bids, asks) = (convert(bids)?, convert(asks)?);
+        for (side, levels) in [(&mut self.bids, bids), (&mut self.asks, asks)] {
+            for (price, lots) in levels {
+                if lots == 0 {
+                    side.remove(&price);
+                } else {
+                    side.insert(price, lots);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn best_bid(&self) -> Option<Level> {
+        self.bids
+            .last_key_value()
+            .map(|(p, q)| self.grid.level(*p, *q))
+    }
+
+    pub fn best_ask(&self) -> Option<Level> {
+        self.asks
+            .first_key_value()
+            .map(|(p, q)| self.grid.level(*p, *q))
+    }
+
+    /// The best `n` bids, best first.
+    pub fn bids(&self, n: usize) -> Vec<Level> {
+        self.bids
+            .iter()
+            .rev()
+            .take(n)
+            .map(|(p, q)| self.grid.level(*p, *q))
+            .collect()
+    }
+
+    /// The best `n` asks, best first.
+    pub fn asks(&self, n: usize) -> Vec<Level> {
+        self.asks
+            .iter()
+            .take(n)
+            .map(|(p, q)| self.grid.level(*p, *q))
+            .collect()
+    }
+
+    /// A best bid at or above the best ask: the book cannot be right.
+    pub fn is_crossed(&self) -> bool {
+        match (self.bids.last_key_value(), self.asks.first_key_value()) {
+            (Some((b, _)), Some((a, _))) => b >= a,
+            _ => false,
+        }
+    }
+
+    /// Keeps only the best `depth` levels a side (a venue's depth-limited topic).
+    pub fn truncate(&mut self, depth: usize) {
+        while self.bids.len() > depth {
+            self.bids.pop_first();
+        }
+        while self.asks.len() > depth {
+            self.asks.pop_last();
+        }
+    }
+
+    pub fn depth(&self) -> (usize, usize) {
+        (self.bids.len(), self.asks.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    fn level(p: &str, q: &str) -> Level {
+        Level {
+            price: d(p),
+            qty: d(q),
+        }
+    }
+
+    fn grid() -> Grid {
+        Grid {
+            tick: d("0.01"),
+            step: d("0.00001"),
+        }
+    }
+
+    #[test]
+    fn levels_set_remove_and_come_out_best_first() {
+        let mut book = Book::new(grid());
+        book.apply(
+            &[level("100.00", "1"), level("99.99", "2.5")],
+            &[level("100.01", "0.00001"), level("100.05", "3")],
+        )
+        .unwrap();
+        assert_eq!(book.best_bid(), Some(level("100", "1")));
+        assert_eq!(
+            book.asks(2),
+            vec![level("100.01", "0.00001"), level("100.05", "3")]
+        );
+        book.apply(&[level("100.00", "0")], &[]).unwrap();
+        assert_eq!(book.bids(5), vec![level("99.99", "2.5")]);
+        assert!(!book.is_crossed());
+        book.apply(&[level("100.02", "1")], &[]).unwrap();
+        assert!(book.is_crossed());
+    }
+
+    #[test]
+    fn off_grid_input_changes_nothing() {
+        let mut book = Book::new(grid());
+        book.apply(&[level("1.00", "1")], &[]).unwrap();
+        let before = book.clone();
+        let err = book
+            .apply(&[level("2.00", "1")], &[level("3.001", "1")])
+            .unwrap_err();
+        assert_eq!(err, GridError::OffTick(d("3.001"), d("0.01")));
+        assert_eq!(book, before, "nothing of a bad message is applied");
+        assert!(book.apply(&[level("1.00", "0.000001")], &[]).is_err());
+        assert!(book.apply(&[level("-1.00", "1")], &[]).is_err());
+    }
+
+    #[test]
+    fn truncate_keeps_the_best_levels() {
+        let mut book = Book::new(grid());
+        let bids: Vec<Level> = (1..=5).map(|k| level(&format!("{k}.00"), "1")).collect();
+        let asks: Vec<Level> = (6..=10).map(|k| level(&format!("{k}.00"), "1")).collect();
+        book.apply(&bids, &asks).unwrap();
+        book.truncate(2);
+        assert_eq!(
+            book.bids(9).iter().map(|l| l.price).collect::<Vec<_>>(),
+            vec![d("5"), d("4")]
+        );
+        assert_eq!(
+            book.asks(9).iter().map(|l| l.price).collect::<Vec<_>>(),
+            vec![d("6"), d("7")]
+        );
+    }
+}

@@ -1,0 +1,356 @@
+//! Keeping a book in sync with a venue's stream, exactly as each venue specifies
+//! (PROTOCOLS.md 4.1–4.4). Any gap, out-of-order message, off-grid level or crossed result
+//! leaves the book unsynced and asks for a new snapshot; nothing is guessed.
+//!
+//! - Binance spot: buffer the diffs, fetch a snapshot (`lastUpdateId` L), drop diffs with
+//!   `u <= L`; the first kept must have `U <= L+1 <= u`; every later one `U == previous u + 1`.
+//! - Binance USD-M: drop diffs with `u < L`; the first kept must have `U <= L <= u`; every later
+//!   one `pu == previous u`.
+//! - Bybit: a snapshot replaces the book (`u = 1` is a venue restart: also a snapshot); a delta
+//!   must have `u == previous u + 1`; an older or repeated `u` is dropped.
+
+use crate::model::Level;
+use crate::venue::binance::messages::DepthDiff;
+use crate::venue::bybit::messages::BookUpdate;
+
+use super::{Book, Grid};
+
+/// What a message did to the book.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Applied,
+    /// Seen already or older than the book: dropped.
+    Ignored,
+    /// Kept until a snapshot arrives.
+    Buffered,
+    /// The book is unsynced: fetch (Binance) or resubscribe for (Bybit) a snapshot.
+    Resync(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinanceRule {
+    Spot,
+    Usdm,
+}
+
+/// A Binance diff-depth book.
+#[derive(Debug, Clone)]
+pub struct BinanceSync {
+    rule: BinanceRule,
+    pub book: Book,
+    /// `None` while waiting for a snapshot (diffs are buffered).
+    last_u: Option<u64>,
+    buffer: Vec<DepthDiff>,
+    /// Diffs kept while waiting; beyond this the oldest go (the snapshot will be newer).
+    buffer_cap: usize,
+}
+
+impl BinanceSync {
+    pub fn new(grid: Grid, rule: BinanceRule) -> BinanceSync {
+        BinanceSync {
+            rule,
+            book: Book::new(grid),
+            last_u: None,
+            buffer: Vec::new(),
+            buffer_cap: 10_000,
+        }
+    }
+
+    pub fn is_synced(&self) -> bool {
+        self.last_u.is_some()
+    }
+
+    /// The last update id applied.
+    pub fn update_id(&self) -> Option<u64> {
+        self.last_u
+    }
+
+    fn unsync(&mut self, reason: String) -> Outcome {
+        self.last_u = None;
+        self.book.clear();
+        Outcome::Resync(reason)
+    }
+
+    fn follows(&self, diff: &DepthDiff, last: u64) -> bool {
+        match self.rule {
+            BinanceRule::Spot => diff.first_id == last + 1,
+            BinanceRule::Usdm => diff.prev_last_id == Some(last),
+        }
+    }
+
+    fn apply(&mut self, diff: &DepthDiff) -> Outcome {
+        if let Err(e) = self.book.apply(&diff.bids, &diff.asks) {
+            return self.unsync(e.to_string());
+        }
+        self.last_u = Some(diff.last_id);
+        if self.book.is_crossed() {
+            return self.unsync(format!("crossed after update {}", diff.last_id));
+        }
+        Outcome::Applied
+    }
+
+    pub fn on_diff(&mut self, diff: DepthDiff) -> Outcome {
+        let Some(last) = self.last_u else {
+            if self.buffer.len() == self.buffer_cap {
+                self.buffer.remove(0);
+            }
+            self.buffer.push(diff);
+            return Outcome::Buffered;
+        };
+        if diff.last_id <= last {
+            return Outcome::Ignored;
+        }
+        if !self.follows(&diff, last) {
+            let reason = format!(
+                "gap: after {last}, U={} u={} pu={:?}",
+                diff.first_id, diff.last_id, diff.prev_last_id
+            );
+            let outcome = self.unsync(reason);
+            self.buffer.push(diff);
+            return outcome;
+        }
+        self.apply(&diff)
+    }
+
+    /// A REST snapshot (`lastUpdateId`, bids, asks): the buffered diffs that follow it are
+    /// applied in order. `Resync` if the snapshot is older than everything buffered.
+    pub fn on_snapshot(&mut self, last_update_id: u64, bids: &[Level], asks: &[Level]) -> Outcome {
+        self.book.clear();
+        if let Err(e) = self.book.apply(bids, asks) {
+            return self.unsync(e.to_string());
+        }
+        let buffered = std::mem::take(&mut self.buffer);
+        let rule = self.rule;
+        let keep = |d: &DepthDiff| match rule {
+            BinanceRule::Spot => d.last_id > last_update_id,
+            BinanceRule::Usdm => d.last_id >= last_update_id,
+        };
+        let mut pending: Vec<DepthDiff> = buffered.into_iter().filter(keep).collect();
+        if let Some(first) = pending.first() {
+            let bridges = match rule {
+                BinanceRule::Spot => first.first_id <= last_update_id + 1,
+                BinanceRule::Usdm => first.first_id <= last_update_id,
+            };
+            if !bridges {
+                let reason = format!(
+                    "snapshot {last_update_id} is older than the first buffered diff (U={})",
+                    first.first_id
+                );
+                self.buffer = std::mem::take(&mut pending);
+                return self.unsync(reason);
+            }
+        }
+        self.last_u = Some(last_update_id);
+        if self.book.is_crossed() {
+            return self.unsync(format!("snapshot {last_update_id} is crossed"));
+        }
+        for (k, diff) in pending.into_iter().enumerate() {
+            // The first kept diff bridges the snapshot; later ones must chain.
+            let outcome = if k == 0 {
+                self.apply(&diff)
+            } else {
+                self.on_diff(diff)
+            };
+            if let Outcome::Resync(reason) = outcome {
+                return Outcome::Resync(reason);
+            }
+        }
+        Outcome::Applied
+    }
+}
+
+/// A Bybit `orderbook.{depth}` book.
+#[derive(Debug, Clone)]
+pub struct BybitSync {
+    pub book: Book,
+    depth: usize,
+    last_u: Option<u64>,
+    pub seq: Option<u64>,
+}
+
+impl BybitSync {
+    pub fn new(grid: Grid, depth: usize) -> BybitSync {
+        BybitSync {
+            book: Book::new(grid),
+            depth,
+            last_u: None,
+            seq: None,
+        }
+    }
+
+    pub fn is_synced(&self) -> bool {
+        self.last_u.is_some()
+    }
+
+    pub fn update_id(&self) -> Option<u64> {
+        self.last_u
+    }
+
+    fn unsync(&mut self, reason: String) -> Outcome {
+        self.last_u = None;
+        self.book.clear();
+        Outcome::Resync(reason)
+    }
+
+    pub fn on_update(&mut self, update: &BookUpdate) -> Outcome {
+        if update.snapshot {
+            self.book.clear();
+        } else {
+            match self.last_u {
+                None => return Outcome::Ignored, // a delta before its snapshot
+                Some(last) if update.update_id <= last => return Outcome::Ignored,
+                Some(last) if update.update_id != last + 1 => {
+                    return self.unsync(format!("gap: after u={last}, u={}", update.update_id));
+                }
+                Some(_) => {}
+            }
+        }
+        if let Err(e) = self.book.apply(&update.bids, &update.asks) {
+            return self.unsync(e.to_string());
+        }
+        self.book.truncate(self.depth);
+        self.last_u = Some(update.update_id);
+        self.seq = update.seq;
+        if self.book.is_crossed() {
+            return self.unsync(format!("crossed after u={}", update.update_id));
+        }
+        Outcome::Applied
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Symbol;
+    use rust_decimal::Decimal;
+
+    fn grid() -> Grid {
+        Grid {
+            tick: Decimal::new(1, 2),
+            step: Decimal::new(1, 3),
+        }
+    }
+
+    fn lv(price: i64, qty: i64) -> Level {
+        Level {
+            price: Decimal::new(price, 2),
+            qty: Decimal::new(qty, 3),
+        }
+    }
+
+    fn diff(first: u64, last: u64, pu: Option<u64>, bid: (i64, i64)) -> DepthDiff {
+        DepthDiff {
+            symbol: Symbol::new("BTCUSDT"),
+            first_id: first,
+            last_id: last,
+            prev_last_id: pu,
+            bids: vec![lv(bid.0, bid.1)],
+            asks: vec![],
+            exchange_time_ms: 0,
+        }
+    }
+
+    #[test]
+    fn spot_buffers_drops_the_old_and_chains() {
+        let mut s = BinanceSync::new(grid(), BinanceRule::Spot);
+        assert_eq!(s.on_diff(diff(90, 95, None, (100, 1))), Outcome::Buffered);
+        assert_eq!(s.on_diff(diff(96, 101, None, (101, 2))), Outcome::Buffered);
+        assert_eq!(s.on_diff(diff(102, 104, None, (102, 3))), Outcome::Buffered);
+        assert_eq!(
+            s.on_snapshot(99, &[lv(99, 5)], &[lv(200, 1)]),
+            Outcome::Applied
+        );
+        assert_eq!(s.update_id(), Some(104));
+        assert_eq!(
+            s.book.bids(9).len(),
+            3,
+            "95 dropped (u <= L), 101 bridged, 104 chained"
+        );
+        assert_eq!(s.on_diff(diff(100, 104, None, (103, 1))), Outcome::Ignored);
+        assert!(matches!(
+            s.on_diff(diff(106, 107, None, (103, 1))),
+            Outcome::Resync(_)
+        ));
+        assert!(!s.is_synced());
+    }
+
+    #[test]
+    fn spot_refuses_a_snapshot_older_than_the_buffer() {
+        let mut s = BinanceSync::new(grid(), BinanceRule::Spot);
+        s.on_diff(diff(110, 112, None, (100, 1)));
+        assert!(matches!(
+            s.on_snapshot(100, &[lv(99, 1)], &[]),
+            Outcome::Resync(_)
+        ));
+        // A newer snapshot then bridges the kept diff.
+        assert_eq!(
+            s.on_snapshot(111, &[lv(99, 1)], &[lv(200, 1)]),
+            Outcome::Applied
+        );
+        assert_eq!(s.update_id(), Some(112));
+    }
+
+    #[test]
+    fn usdm_follows_the_pu_chain() {
+        let mut s = BinanceSync::new(grid(), BinanceRule::Usdm);
+        s.on_diff(diff(95, 100, Some(94), (100, 1)));
+        s.on_diff(diff(101, 105, Some(100), (101, 1)));
+        assert_eq!(s.on_snapshot(98, &[], &[lv(200, 1)]), Outcome::Applied);
+        assert_eq!(s.update_id(), Some(105));
+        // USD-M ids are not contiguous: U may jump as long as pu names the previous u.
+        assert_eq!(
+            s.on_diff(diff(110, 112, Some(105), (102, 1))),
+            Outcome::Applied
+        );
+        assert!(matches!(
+            s.on_diff(diff(113, 115, Some(111), (102, 1))),
+            Outcome::Resync(_)
+        ));
+    }
+
+    #[test]
+    fn a_crossed_result_is_never_kept() {
+        let mut s = BinanceSync::new(grid(), BinanceRule::Spot);
+        assert_eq!(
+            s.on_snapshot(10, &[lv(100, 1)], &[lv(101, 1)]),
+            Outcome::Applied
+        );
+        assert!(matches!(
+            s.on_diff(diff(11, 11, None, (105, 1))),
+            Outcome::Resync(_)
+        ));
+        assert_eq!(s.book.depth(), (0, 0));
+    }
+
+    fn update(snapshot: bool, u: u64, bid: (i64, i64)) -> BookUpdate {
+        BookUpdate {
+            symbol: Symbol::new("BTCUSDT"),
+            depth: 2,
+            snapshot,
+            update_id: u,
+            seq: Some(u * 10),
+            bids: vec![lv(bid.0, bid.1)],
+            asks: vec![lv(500, 1)],
+            exchange_time_ms: 0,
+        }
+    }
+
+    #[test]
+    fn bybit_snapshot_deltas_duplicates_gaps_and_restarts() {
+        let mut s = BybitSync::new(grid(), 2);
+        assert_eq!(s.on_update(&update(false, 7, (100, 1))), Outcome::Ignored);
+        assert_eq!(s.on_update(&update(true, 7, (100, 1))), Outcome::Applied);
+        assert_eq!(s.on_update(&update(false, 8, (101, 1))), Outcome::Applied);
+        assert_eq!(s.on_update(&update(false, 9, (102, 1))), Outcome::Applied);
+        assert_eq!(s.book.bids(9).len(), 2, "kept to the topic's depth");
+        assert_eq!(s.on_update(&update(false, 9, (103, 1))), Outcome::Ignored);
+        assert!(matches!(
+            s.on_update(&update(false, 11, (103, 1))),
+            Outcome::Resync(_)
+        ));
+        // The venue restarted: u starts over at 1 with a snapshot.
+        assert_eq!(s.on_update(&update(true, 1, (90, 1))), Outcome::Applied);
+        assert_eq!((s.update_id(), s.seq), (Some(1), Some(10)));
+        assert_eq!(s.on_update(&update(false, 2, (91, 1))), Outcome::Applied);
+    }
+}
