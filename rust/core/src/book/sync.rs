@@ -354,3 +354,85 @@ mod tests {
         assert_eq!(s.on_update(&update(false, 2, (91, 1))), Outcome::Applied);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+    use rust_decimal::Decimal;
+
+    use super::*;
+    use crate::model::Symbol;
+
+    fn grid() -> Grid {
+        Grid {
+            tick: Decimal::ONE,
+            step: Decimal::ONE,
+        }
+    }
+
+    /// Changes to a venue's book: bids below 100, asks above, so it never crosses.
+    fn changes() -> impl Strategy<Value = Vec<(bool, i64, i64)>> {
+        prop::collection::vec((any::<bool>(), 1i64..40, 0i64..5), 1..120)
+    }
+
+    fn level(price: i64, qty: i64) -> Level {
+        Level {
+            price: Decimal::from(price),
+            qty: Decimal::from(qty),
+        }
+    }
+
+    proptest! {
+        /// Whatever is lost, repeated or reordered on the way, a book that says it is synced
+        /// equals the venue's book at the same update id; otherwise it has asked for a resync.
+        #[test]
+        fn a_synced_binance_book_is_always_the_venues_book(
+            steps in changes(),
+            snapshot_at in 0usize..40,
+            faults in prop::collection::vec(0u8..10, 120),
+        ) {
+            let mut venue: BTreeMap<i64, i64> = BTreeMap::new();
+            let mut history: Vec<BTreeMap<i64, i64>> = vec![venue.clone()];
+            let mut diffs = Vec::new();
+            for (k, (bid, offset, qty)) in steps.iter().enumerate() {
+                let price = if *bid { 100 - offset } else { 100 + offset };
+                if *qty == 0 { venue.remove(&price); } else { venue.insert(price, *qty); }
+                history.push(venue.clone());
+                let id = k as u64 + 1;
+                let (bids, asks) = if *bid { (vec![level(price, *qty)], vec![]) } else { (vec![], vec![level(price, *qty)]) };
+                diffs.push(DepthDiff { symbol: Symbol::new("X"), first_id: id, last_id: id, prev_last_id: Some(id - 1), bids, asks, exchange_time_ms: 0 });
+            }
+            // The wire: some diffs skipped (fault 0), some sent twice (1), some swapped with the next (2).
+            let mut wire = Vec::new();
+            let mut k = 0;
+            while k < diffs.len() {
+                match faults[k] {
+                    0 => {}
+                    1 => { wire.push(diffs[k].clone()); wire.push(diffs[k].clone()); }
+                    2 if k + 1 < diffs.len() => { wire.push(diffs[k + 1].clone()); wire.push(diffs[k].clone()); k += 1; }
+                    _ => wire.push(diffs[k].clone()),
+                }
+                k += 1;
+            }
+            let snapshot_id = snapshot_at.min(diffs.len());
+            let snap: Vec<Level> = history[snapshot_id].iter().map(|(p, q)| level(*p, *q)).collect();
+            let (snap_bids, snap_asks): (Vec<Level>, Vec<Level>) = snap.into_iter().partition(|l| l.price < Decimal::from(100));
+            let mut sync = BinanceSync::new(grid(), BinanceRule::Spot);
+            let mut snapshot_taken = false;
+            for diff in wire {
+                if !snapshot_taken && diff.last_id as usize > snapshot_id {
+                    sync.on_snapshot(snapshot_id as u64, &snap_bids, &snap_asks);
+                    snapshot_taken = true;
+                }
+                sync.on_diff(diff);
+                if let Some(u) = sync.update_id() {
+                    let ours: BTreeMap<i64, i64> = sync.book.bids(usize::MAX).iter().chain(sync.book.asks(usize::MAX).iter())
+                        .map(|l| (i64::try_from(l.price).unwrap(), i64::try_from(l.qty).unwrap())).collect();
+                    prop_assert_eq!(&ours, &history[u as usize], "synced at {} but not the venue's book", u);
+                }
+            }
+        }
+    }
+}
