@@ -192,6 +192,23 @@ fn every_recorded_bybit_public_message_reads_exactly() {
                         "{name}"
                     );
                 }
+                TopicMessage::Ticker(t) => {
+                    let d = &raw["data"];
+                    let field = |k: &str| {
+                        d.get(k)
+                            .and_then(Value::as_str)
+                            .filter(|v| !v.is_empty())
+                            .map(str::to_owned)
+                    };
+                    let ours = |v: Option<rust_decimal::Decimal>| v.map(|v| v.to_string());
+                    assert_eq!(ours(t.last), field("lastPrice"), "{name}");
+                    assert_eq!(
+                        (ours(t.bid), ours(t.ask_qty)),
+                        (field("bid1Price"), field("ask1Size")),
+                        "{name}"
+                    );
+                    assert_eq!(ours(t.quote_volume_24h), field("turnover24h"), "{name}");
+                }
                 TopicMessage::Other => continue,
             }
             read += 1;

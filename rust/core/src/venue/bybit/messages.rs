@@ -1,11 +1,12 @@
 //! Bybit v5 public-topic messages read into the core's types: `publicTrade` (several trades per
 //! message) and `orderbook.{depth}` snapshots and deltas with their `u` and `seq`. Numbers are
-//! strings parsed exactly. Other topics (tickers, which arrive as partial deltas, are read by
-//! the market layer) and control replies come back as [`TopicMessage::Other`].
+//! strings parsed exactly. `tickers` arrive as a snapshot then partial deltas (linear) holding
+//! only what changed: [`TickerUpdate::merge`] folds them into full tickers. Other topics and
+//! control replies come back as [`TopicMessage::Other`].
 
 use serde::Deserialize;
 
-use crate::model::{Id, Level, Market, Side, Source, Symbol, Trade, Venue, parse_decimal};
+use crate::model::{Id, Level, Market, Side, Source, Symbol, Ticker, Trade, Venue, parse_decimal};
 use crate::{Error, Result};
 
 /// An `orderbook.{depth}.{symbol}` message: a snapshot replaces the book, a delta changes the
@@ -23,11 +24,65 @@ pub struct BookUpdate {
     pub exchange_time_ms: i64,
 }
 
+/// A `tickers.{symbol}` message: every field a snapshot carries, or only the changed ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TickerUpdate {
+    pub source: Source,
+    pub symbol: Symbol,
+    pub snapshot: bool,
+    pub last: Option<rust_decimal::Decimal>,
+    pub bid: Option<rust_decimal::Decimal>,
+    pub bid_qty: Option<rust_decimal::Decimal>,
+    pub ask: Option<rust_decimal::Decimal>,
+    pub ask_qty: Option<rust_decimal::Decimal>,
+    pub volume_24h: Option<rust_decimal::Decimal>,
+    pub quote_volume_24h: Option<rust_decimal::Decimal>,
+    pub exchange_time_ms: i64,
+}
+
+impl TickerUpdate {
+    /// The full ticker after this update, given the one before (`None` until a snapshot with a
+    /// last price has been seen: a delta alone cannot make a ticker).
+    pub fn merge(&self, previous: Option<&Ticker>, local_time_ns: i64) -> Option<Ticker> {
+        let base = if self.snapshot { None } else { previous };
+        let pick =
+            |new: Option<rust_decimal::Decimal>, old: Option<rust_decimal::Decimal>| new.or(old);
+        Some(Ticker {
+            source: self.source,
+            symbol: self.symbol,
+            last: self.last.or(base.map(|t| t.last))?,
+            bid: pick(self.bid, base.and_then(|t| t.bid)),
+            bid_qty: pick(self.bid_qty, base.and_then(|t| t.bid_qty)),
+            ask: pick(self.ask, base.and_then(|t| t.ask)),
+            ask_qty: pick(self.ask_qty, base.and_then(|t| t.ask_qty)),
+            volume_24h: pick(self.volume_24h, base.map(|t| t.volume_24h)).unwrap_or_default(),
+            quote_volume_24h: pick(self.quote_volume_24h, base.map(|t| t.quote_volume_24h))
+                .unwrap_or_default(),
+            exchange_time_ms: self.exchange_time_ms,
+            local_time_ns,
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TopicMessage {
     Trades(Vec<Trade>),
     Book(BookUpdate),
+    Ticker(TickerUpdate),
     Other,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawTicker<'a> {
+    symbol: &'a str,
+    last_price: Option<&'a str>,
+    bid1_price: Option<&'a str>,
+    bid1_size: Option<&'a str>,
+    ask1_price: Option<&'a str>,
+    ask1_size: Option<&'a str>,
+    volume24h: Option<&'a str>,
+    turnover24h: Option<&'a str>,
 }
 
 #[derive(Deserialize)]
@@ -143,6 +198,29 @@ pub fn parse(market: Market, text: &str, local_time_ns: i64) -> Result<TopicMess
             exchange_time_ms: message.ts.unwrap_or(0),
         }));
     }
+    if topic.starts_with("tickers.") {
+        let raw: RawTicker =
+            serde_json::from_str(data.get()).map_err(|e| bad(format!("{topic}: {e}")))?;
+        // Bybit sends "" for a value it does not have.
+        let opt = |field: &str, v: Option<&str>| -> Result<Option<rust_decimal::Decimal>> {
+            v.filter(|t| !t.is_empty())
+                .map(|t| number(field, t))
+                .transpose()
+        };
+        return Ok(TopicMessage::Ticker(TickerUpdate {
+            source,
+            symbol: Symbol::new(raw.symbol),
+            snapshot: message.kind != Some("delta"),
+            last: opt("lastPrice", raw.last_price)?,
+            bid: opt("bid1Price", raw.bid1_price)?,
+            bid_qty: opt("bid1Size", raw.bid1_size)?,
+            ask: opt("ask1Price", raw.ask1_price)?,
+            ask_qty: opt("ask1Size", raw.ask1_size)?,
+            volume_24h: opt("volume24h", raw.volume24h)?,
+            quote_volume_24h: opt("turnover24h", raw.turnover24h)?,
+            exchange_time_ms: message.ts.unwrap_or(0),
+        }));
+    }
     Ok(TopicMessage::Other)
 }
 
@@ -162,6 +240,27 @@ mod tests {
         );
         assert_eq!(b.bids[0].qty.to_string(), "0.166754");
         assert!(b.asks.is_empty());
+    }
+
+    #[test]
+    fn ticker_deltas_fold_into_the_snapshot() {
+        let snapshot = r#"{"topic":"tickers.BTCUSDT","type":"snapshot","data":{"symbol":"BTCUSDT","lastPrice":"17216.00","bid1Price":"17215.50","bid1Size":"84.489","ask1Price":"17216.00","ask1Size":"83.020","volume24h":"91705.276","turnover24h":"1570383121.943499","fundingRate":""},"cs":1,"ts":10}"#;
+        let delta = r#"{"topic":"tickers.BTCUSDT","type":"delta","data":{"symbol":"BTCUSDT","bid1Price":"17215.00","bid1Size":"1.000"},"cs":2,"ts":11}"#;
+        let read = |text| match parse(Market::Linear, text, 0).unwrap() {
+            TopicMessage::Ticker(t) => t,
+            other => panic!("{other:?}"),
+        };
+        let (snapshot, delta) = (read(snapshot), read(delta));
+        assert_eq!(delta.merge(None, 0), None, "a delta alone makes no ticker");
+        let first = snapshot.merge(None, 0).unwrap();
+        let second = delta.merge(Some(&first), 0).unwrap();
+        assert_eq!(second.last.to_string(), "17216.00");
+        assert_eq!(second.bid.unwrap().to_string(), "17215.00");
+        assert_eq!(second.ask_qty.unwrap().to_string(), "83.020");
+        assert_eq!(
+            (second.quote_volume_24h.to_string(), second.exchange_time_ms),
+            ("1570383121.943499".into(), 11)
+        );
     }
 
     #[test]
