@@ -216,3 +216,96 @@ fn every_recorded_bybit_public_message_reads_exactly() {
         assert!(read >= 3, "{dir}: only {read} messages of kinds we read");
     }
 }
+
+fn rest(path: &str) -> Value {
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/real")
+        .join(path);
+    serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
+}
+
+#[test]
+fn symbol_rules_read_from_every_recorded_listing() {
+    use tradewire_core::venue::{binance, bybit as by};
+    let spot = binance::messages::symbols(
+        Market::Spot,
+        &rest("binance-spot/rest/nt-2021-10-exchangeInfo-BTCUSDT.json"),
+    )
+    .unwrap();
+    let btc = &spot[0];
+    assert_eq!(
+        (btc.symbol.as_str(), btc.base_asset.as_str(), btc.trading),
+        ("BTCUSDT", "BTC", true)
+    );
+    assert_eq!(
+        (btc.tick_size.to_string(), btc.step_size.to_string()),
+        ("0.01000000".into(), "0.00001000".into())
+    );
+    assert_eq!((btc.price_precision, btc.qty_precision), (2, 5));
+    assert_eq!(
+        btc.min_notional.map(|d| d.to_string()),
+        Some("10.00000000".into())
+    );
+    assert_eq!(btc.market_min_qty, None, "a zero minimum is no minimum");
+    assert_eq!(
+        btc.market_max_qty.map(|d| d.to_string()),
+        Some("112.21108820".into())
+    );
+    assert!(btc.raw_filters.contains("ICEBERG_PARTS"));
+
+    let usdm = binance::messages::symbols(
+        Market::Usdm,
+        &rest("binance-usdm/rest/nt-2022-02-exchangeInfo.json"),
+    )
+    .unwrap();
+    assert_eq!(usdm.len(), 3);
+    assert!(
+        usdm.iter()
+            .all(|s| !s.tick_size.is_zero() && !s.step_size.is_zero())
+    );
+    let notional = usdm[0].min_notional.map(|d| d.to_string());
+    assert_eq!(notional, Some("10".into()), "USD-M spells it `notional`");
+    assert_eq!(
+        usdm[0].market_max_qty.map(|d| d.to_string()),
+        Some("1000".into())
+    );
+
+    let linear = by::messages::symbols(
+        Market::Linear,
+        &rest("bybit-linear/rest/nt-2023-09-instruments-linear.json"),
+    )
+    .unwrap();
+    let btc = linear
+        .iter()
+        .find(|s| s.symbol.as_str() == "BTCUSDT")
+        .unwrap();
+    assert_eq!(
+        (btc.tick_size.to_string(), btc.step_size.to_string()),
+        ("0.10".into(), "0.001".into())
+    );
+    assert_eq!(
+        btc.market_max_qty.map(|d| d.to_string()),
+        Some("500.000".into())
+    );
+    assert_eq!(btc.min_notional.map(|d| d.to_string()), Some("5".into()));
+    let spot = by::messages::symbols(
+        Market::Spot,
+        &rest("bybit-spot/rest/nt-2023-09-instruments-spot.json"),
+    )
+    .unwrap();
+    let btc = spot
+        .iter()
+        .find(|s| s.symbol.as_str() == "BTCUSDT")
+        .unwrap();
+    assert_eq!(
+        (btc.step_size.to_string(), btc.min_qty.to_string()),
+        ("0.000001".into(), "0.000048".into())
+    );
+    assert_eq!(btc.min_notional.map(|d| d.to_string()), Some("1".into()));
+    let other = by::messages::symbols(
+        Market::Spot,
+        &rest("bybit-spot/rest/nt-instruments-spot.json"),
+    )
+    .unwrap();
+    assert!(!other.is_empty());
+}

@@ -6,7 +6,9 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::model::{Id, Level, Market, Side, Source, Symbol, Ticker, Trade, Venue, parse_decimal};
+use crate::model::{
+    Id, Level, Market, Side, Source, Symbol, SymbolInfo, Ticker, Trade, Venue, parse_decimal,
+};
 use crate::{Error, Result};
 
 /// A diff-depth event (`depthUpdate`): levels changed between update ids `first_id..=last_id`;
@@ -252,6 +254,66 @@ pub fn parse(market: Market, text: &str, local_time_ns: i64) -> Result<MarketMes
         }
         _ => MarketMessage::Other,
     })
+}
+
+/// Every symbol of an exchangeInfo answer (spot or USD-M) with its trading rules; the raw
+/// filters are kept as received.
+pub fn symbols(market: Market, exchange_info: &serde_json::Value) -> Result<Vec<SymbolInfo>> {
+    use serde_json::Value;
+    let list = exchange_info
+        .get("symbols")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("exchangeInfo without symbols"))?;
+    list.iter()
+        .map(|s| {
+            let text = |key: &str| s.get(key).and_then(Value::as_str).unwrap_or_default();
+            let filters = s
+                .get("filters")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let filter = |kind: &str| filters.iter().find(|f| f["filterType"] == kind);
+            let field = |kind: &str, key: &str| -> Result<Option<rust_decimal::Decimal>> {
+                filter(kind)
+                    .and_then(|f| f.get(key))
+                    .and_then(Value::as_str)
+                    .map(|v| number(key, Some(v)))
+                    .transpose()
+            };
+            let required = |kind: &str, key: &str| -> Result<rust_decimal::Decimal> {
+                field(kind, key)?.ok_or_else(|| bad(format!("{}: no {kind}.{key}", text("symbol"))))
+            };
+            let positive = |v: Option<rust_decimal::Decimal>| v.filter(|d| !d.is_zero());
+            let tick_size = required("PRICE_FILTER", "tickSize")?;
+            let step_size = required("LOT_SIZE", "stepSize")?;
+            let min_notional = match field("MIN_NOTIONAL", "minNotional")? {
+                Some(v) => Some(v),
+                // Spot's newer NOTIONAL filter; USD-M spells it `notional`.
+                None => field("NOTIONAL", "minNotional")?.or(field("MIN_NOTIONAL", "notional")?),
+            };
+            Ok(SymbolInfo {
+                source: Source {
+                    venue: Venue::Binance,
+                    market,
+                },
+                symbol: Symbol::new(text("symbol")),
+                base_asset: text("baseAsset").to_owned(),
+                quote_asset: text("quoteAsset").to_owned(),
+                status: text("status").to_owned(),
+                trading: text("status") == "TRADING",
+                tick_size,
+                step_size,
+                min_qty: required("LOT_SIZE", "minQty")?,
+                max_qty: positive(field("LOT_SIZE", "maxQty")?),
+                min_notional: positive(min_notional),
+                market_min_qty: positive(field("MARKET_LOT_SIZE", "minQty")?),
+                market_max_qty: positive(field("MARKET_LOT_SIZE", "maxQty")?),
+                price_precision: tick_size.normalize().scale(),
+                qty_precision: step_size.normalize().scale(),
+                raw_filters: Value::Array(filters.clone()).to_string(),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@
 
 use serde::Deserialize;
 
-use crate::model::{Id, Level, Market, Side, Source, Symbol, Ticker, Trade, Venue, parse_decimal};
+use crate::model::{
+    Id, Level, Market, Side, Source, Symbol, SymbolInfo, Ticker, Trade, Venue, parse_decimal,
+};
 use crate::{Error, Result};
 
 /// An `orderbook.{depth}.{symbol}` message: a snapshot replaces the book, a delta changes the
@@ -222,6 +224,64 @@ pub fn parse(market: Market, text: &str, local_time_ns: i64) -> Result<TopicMess
         }));
     }
     Ok(TopicMessage::Other)
+}
+
+/// Every instrument of an instruments-info answer with its trading rules (spot steps are
+/// `basePrecision`, linear `qtyStep`); the raw filters are kept as received.
+pub fn symbols(market: Market, instruments: &serde_json::Value) -> Result<Vec<SymbolInfo>> {
+    use serde_json::Value;
+    let list = instruments["result"]["list"]
+        .as_array()
+        .ok_or_else(|| bad("instruments-info without result.list"))?;
+    list.iter()
+        .map(|s| {
+            let text = |key: &str| s.get(key).and_then(Value::as_str).unwrap_or_default();
+            let name = text("symbol");
+            let field = |filter: &str, key: &str| -> Result<Option<rust_decimal::Decimal>> {
+                s[filter]
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| number(key, v))
+                    .transpose()
+            };
+            let required = |filter: &str, key: &str| -> Result<rust_decimal::Decimal> {
+                field(filter, key)?.ok_or_else(|| bad(format!("{name}: no {filter}.{key}")))
+            };
+            let tick_size = required("priceFilter", "tickSize")?;
+            let step_size = match field("lotSizeFilter", "qtyStep")? {
+                Some(step) => step,
+                None => required("lotSizeFilter", "basePrecision")?,
+            };
+            let min_notional = field("lotSizeFilter", "minNotionalValue")?
+                .or(field("lotSizeFilter", "minOrderAmt")?);
+            let raw_filters = serde_json::json!({
+                "priceFilter": s["priceFilter"], "lotSizeFilter": s["lotSizeFilter"],
+                "leverageFilter": s.get("leverageFilter").cloned().unwrap_or(Value::Null),
+            });
+            Ok(SymbolInfo {
+                source: Source {
+                    venue: Venue::Bybit,
+                    market,
+                },
+                symbol: Symbol::new(name),
+                base_asset: text("baseCoin").to_owned(),
+                quote_asset: text("quoteCoin").to_owned(),
+                status: text("status").to_owned(),
+                trading: text("status") == "Trading",
+                tick_size,
+                step_size,
+                min_qty: required("lotSizeFilter", "minOrderQty")?,
+                max_qty: field("lotSizeFilter", "maxOrderQty")?,
+                min_notional,
+                market_min_qty: None,
+                market_max_qty: field("lotSizeFilter", "maxMktOrderQty")?,
+                price_precision: tick_size.normalize().scale(),
+                qty_precision: step_size.normalize().scale(),
+                raw_filters: raw_filters.to_string(),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
