@@ -41,6 +41,25 @@ fn data(text: &str) -> Value {
     v.get("data").cloned().unwrap_or(v)
 }
 
+/// Levels exactly as the venue wrote them.
+fn exact(levels: &Value) -> Vec<(String, String)> {
+    let text = |v: &Value| v.as_str().unwrap().to_owned();
+    levels
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (text(&l[0]), text(&l[1])))
+        .collect()
+}
+
+/// Our levels as text: `Decimal` keeps the venue's scale, so equal text means every digit kept.
+fn ours(levels: &[tradewire_core::model::Level]) -> Vec<(String, String)> {
+    levels
+        .iter()
+        .map(|l| (l.price.to_string(), l.qty.to_string()))
+        .collect()
+}
+
 fn s(v: &Value, key: &str) -> String {
     v[key]
         .as_str()
@@ -74,27 +93,8 @@ fn every_recorded_binance_market_message_reads_exactly() {
                     assert_eq!(t.trade_id.as_str(), id.to_string(), "{name}");
                 }
                 MarketMessage::Depth(d) => {
-                    let ours = |levels: &[tradewire_core::model::Level]| -> Vec<(String, String)> {
-                        levels
-                            .iter()
-                            .map(|l| (l.price.to_string(), l.qty.to_string()))
-                            .collect()
-                    };
-                    let exact = |key: &str| -> Vec<(String, String)> {
-                        raw[key]
-                            .as_array()
-                            .unwrap()
-                            .iter()
-                            .map(|l| {
-                                (
-                                    l[0].as_str().unwrap().to_owned(),
-                                    l[1].as_str().unwrap().to_owned(),
-                                )
-                            })
-                            .collect()
-                    };
-                    assert_eq!(ours(&d.bids), exact("b"), "{name}");
-                    assert_eq!(ours(&d.asks), exact("a"), "{name}");
+                    assert_eq!(ours(&d.bids), exact(&raw["b"]), "{name}");
+                    assert_eq!(ours(&d.asks), exact(&raw["a"]), "{name}");
                     assert_eq!(
                         (d.first_id, d.last_id),
                         (raw["U"].as_u64().unwrap(), raw["u"].as_u64().unwrap())
@@ -161,28 +161,9 @@ fn every_recorded_bybit_public_message_reads_exactly() {
                     }
                 }
                 TopicMessage::Book(b) => {
-                    let exact = |key: &str| -> Vec<(String, String)> {
-                        raw["data"][key]
-                            .as_array()
-                            .unwrap()
-                            .iter()
-                            .map(|l| {
-                                (
-                                    l[0].as_str().unwrap().to_owned(),
-                                    l[1].as_str().unwrap().to_owned(),
-                                )
-                            })
-                            .collect()
-                    };
-                    let ours = |levels: &[tradewire_core::model::Level]| -> Vec<(String, String)> {
-                        levels
-                            .iter()
-                            .map(|l| (l.price.to_string(), l.qty.to_string()))
-                            .collect()
-                    };
                     assert_eq!(
                         (ours(&b.bids), ours(&b.asks)),
-                        (exact("b"), exact("a")),
+                        (exact(&raw["data"]["b"]), exact(&raw["data"]["a"])),
                         "{name}"
                     );
                     assert_eq!(b.update_id, raw["data"]["u"].as_u64().unwrap(), "{name}");
