@@ -270,3 +270,26 @@ def test_the_demo_connects_recovers_and_streams() -> None:
     ):
         assert line in done.stdout, done.stdout
     assert "venue violations (0, 0, 0)" in done.stdout
+
+
+@pytest.mark.asyncio
+async def test_symbol_rules_on_both_venues(sim: Simulator) -> None:
+    from decimal import Decimal
+
+    async with binance(sim) as bn, bybit(sim, "linear") as by:
+        info = await bn.symbol_info("BTCUSDT")
+        assert (info.symbol, info.base_asset, info.quote_asset, info.trading) == (
+            "BTCUSDT",
+            "BTC",
+            "USDT",
+            True,
+        )
+        assert (info.tick_size, info.step_size) == (Decimal("0.01"), Decimal("0.00001"))
+        assert info.min_notional == Decimal("5")
+        assert any(f["filterType"] == "LOT_SIZE" for f in info.filters)
+        names = [s.symbol for s in await bn.symbols()]
+        assert names == sorted(names) and {"BTCUSDT", "ETHUSDT", "SOLUSDT"} <= set(names)
+        linear = await by.symbol_info("SOLUSDT")
+        assert (linear.tick_size, linear.step_size) == (Decimal("0.001"), Decimal("0.1"))
+        with pytest.raises(tw.InvalidArgument, match="'NOPE' is not listed on bybit linear"):
+            await by.symbol_info("NOPE")

@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any, Literal, Self
 
 from . import _native
-from ._native import Gap
+from ._native import Gap, SymbolInfo
 from .endpoints import BinanceMarket, BybitMarket, Endpoints
 from .streams import Stream
 
@@ -164,6 +164,15 @@ class _Connector:
         pairs = [(k, str(v)) for k, v in (params or {}).items()]
         text = await self.native.request(method, path, pairs, signed=signed)
         return json.loads(text)
+
+    async def symbols(self) -> list[SymbolInfo]:
+        """Every listed symbol's trading rules, by name order (cached; read again every 10 min)."""
+        return await self.native.symbols()
+
+    async def symbol_info(self, symbol: str) -> SymbolInfo:
+        """One symbol's rules: tick and step size, quantity and notional limits, precisions,
+        status, and the venue's raw filters. An unknown symbol raises :class:`InvalidArgument`."""
+        return await self.native.symbol_info(symbol)
 
     def server_time_ms(self) -> int:
         """The venue's clock (Unix ms), as the clock sync estimates it."""

@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use crate::model::{Market, Venue};
+use crate::model::{Market, SymbolInfo, Venue};
 use crate::net::http::{Dialect, Http, HttpConfig, Request};
 use crate::net::ws::{Inbound, ShardHealth, WsConfig, WsDialect, WsEvent, WsPool};
 use crate::resilience::{
@@ -120,8 +120,16 @@ pub struct Connector {
     /// Connection attempts, shared by every WebSocket of the venue.
     connects: (Arc<Limiter>, LimitId),
     streams: Mutex<Streams>,
+    /// Symbol rules by name, and when they were read.
+    symbols: tokio::sync::Mutex<Option<(tokio::time::Instant, Arc<SymbolTable>)>>,
     cancel: CancellationToken,
 }
+
+/// A venue market's symbol rules by name.
+pub type SymbolTable = HashMap<String, SymbolInfo>;
+
+/// Symbol rules are read again after this long (listings and filters change rarely).
+const SYMBOLS_REFRESH: Duration = Duration::from_secs(600);
 
 /// Who reads each topic (stream name or topic), by topic.
 type Readers = Arc<Mutex<HashMap<String, Vec<Arc<stream::Sender<String>>>>>>;
@@ -222,6 +230,7 @@ impl Connector {
             events,
             connects,
             streams: Mutex::new(Streams::default()),
+            symbols: tokio::sync::Mutex::new(None),
             cancel: cancel.child_token(),
         });
         connector.forward_child_events();
@@ -242,6 +251,9 @@ impl Connector {
             for spec in BinanceRest::limits_of(&info) {
                 connector.http.limiter.set_limit(spec);
             }
+            // The same answer lists the symbols: keep them rather than ask again.
+            let table = crate::venue::binance::messages::symbols(config.market, &info)?;
+            connector.keep_symbols(table).await;
             // The limits just learned start counting from the venue's usage headers: one more
             // (cheap) request brings them, so start-up's own weight is not forgotten.
             connector.sync_clock().await?;
@@ -321,6 +333,80 @@ impl Connector {
                 }
             }
         });
+    }
+
+    async fn keep_symbols(&self, list: Vec<SymbolInfo>) -> Arc<SymbolTable> {
+        let table: Arc<SymbolTable> = Arc::new(
+            list.into_iter()
+                .map(|s| (s.symbol.as_str().to_owned(), s))
+                .collect(),
+        );
+        *self.symbols.lock().await = Some((tokio::time::Instant::now(), table.clone()));
+        table
+    }
+
+    /// Every symbol's rules, cached and read again after [`SYMBOLS_REFRESH`].
+    pub async fn symbols(&self) -> Result<Arc<SymbolTable>> {
+        // Held while reading, so concurrent callers share one request.
+        let mut cached = self.symbols.lock().await;
+        if let Some((at, table)) = cached.as_ref()
+            && at.elapsed() < SYMBOLS_REFRESH
+        {
+            return Ok(table.clone());
+        }
+        let list = match self.venue {
+            Venue::Binance => {
+                let prefix = if self.market == Market::Spot {
+                    "/api/v3"
+                } else {
+                    "/fapi/v1"
+                };
+                let info = self
+                    .request(&Request::get(&format!("{prefix}/exchangeInfo")))
+                    .await?;
+                crate::venue::binance::messages::symbols(self.market, &info)?
+            }
+            Venue::Bybit => {
+                let mut list = Vec::new();
+                let mut cursor = String::new();
+                loop {
+                    let mut request = Request::get("/v5/market/instruments-info")
+                        .param("category", self.market.as_str())
+                        .param("limit", 1000);
+                    if !cursor.is_empty() {
+                        request = request.param("cursor", &cursor);
+                    }
+                    let page = self.request(&request).await?;
+                    list.extend(crate::venue::bybit::messages::symbols(self.market, &page)?);
+                    cursor = page["result"]["nextPageCursor"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_owned();
+                    if cursor.is_empty() {
+                        break;
+                    }
+                }
+                list
+            }
+        };
+        let table: Arc<SymbolTable> = Arc::new(
+            list.into_iter()
+                .map(|s| (s.symbol.as_str().to_owned(), s))
+                .collect(),
+        );
+        *cached = Some((tokio::time::Instant::now(), table.clone()));
+        Ok(table)
+    }
+
+    /// One symbol's rules; an unknown symbol is an `InvalidArgument` naming it.
+    pub async fn symbol_info(&self, symbol: &str) -> Result<SymbolInfo> {
+        let table = self.symbols().await?;
+        table.get(symbol).cloned().ok_or_else(|| {
+            Error::invalid_argument(
+                "symbol",
+                format!("'{symbol}' is not listed on {} {}", self.venue, self.market),
+            )
+        })
     }
 
     pub fn events(&self) -> broadcast::Receiver<ConnectorEvent> {

@@ -131,6 +131,30 @@ impl NativeConnector {
         })
     }
 
+    /// Every listed symbol's rules (cached; read again every 10 minutes). Awaitable.
+    fn symbols<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let table = inner.symbols().await.map_err(py_err)?;
+            let mut list: Vec<crate::model::SymbolInfo> = table
+                .values()
+                .cloned()
+                .map(crate::model::SymbolInfo)
+                .collect();
+            list.sort_by(|a, b| a.0.symbol.as_str().cmp(b.0.symbol.as_str()));
+            Ok(list)
+        })
+    }
+
+    /// One symbol's rules; unknown symbols raise `InvalidArgument`. Awaitable.
+    fn symbol_info<'py>(&self, py: Python<'py>, symbol: String) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let info = inner.symbol_info(&symbol).await.map_err(py_err)?;
+            Ok(crate::model::SymbolInfo(info))
+        })
+    }
+
     /// The venue's time (Unix ms) as the clock sync estimates it.
     fn server_time_ms(&self) -> i64 {
         self.inner.server_time_ms()
