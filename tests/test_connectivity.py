@@ -293,3 +293,31 @@ async def test_symbol_rules_on_both_venues(sim: Simulator) -> None:
         assert (linear.tick_size, linear.step_size) == (Decimal("0.001"), Decimal("0.1"))
         with pytest.raises(tw.InvalidArgument, match="'NOPE' is not listed on bybit linear"):
             await by.symbol_info("NOPE")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("venue", "market"), [("binance", "spot"), ("binance", "usdm"), ("bybit", "spot"), ("bybit", "linear")]
+)
+async def test_typed_trades_with_exact_prices(venue: str, market: str) -> None:
+    from decimal import Decimal
+
+    with Simulator(seed=26, steps_per_second=400) as sim:
+        connector = binance(sim, market) if venue == "binance" else bybit(sim, market)
+        async with connector as c:
+            with pytest.raises(tw.InvalidArgument, match="'NOPE' is not listed"):
+                c.trades("NOPE")
+            seen: list[tw.Trade] = []
+            async with c.trades("BTCUSDT", "ETHUSDT") as stream:
+                async for trade in stream:
+                    assert isinstance(trade, tw.Trade), trade
+                    seen.append(trade)
+                    if {t.symbol for t in seen} == {"BTCUSDT", "ETHUSDT"} and len(seen) >= 5:
+                        break
+            for trade in seen:
+                assert (trade.venue.value, trade.market.value) == (venue, market)
+                assert isinstance(trade.price, Decimal) and trade.price > 0 and trade.qty > 0
+                assert trade.exchange_time_ms > 0 and trade.local_time_ns > 0
+            info = {s: await c.symbol_info(s) for s in ("BTCUSDT", "ETHUSDT")}
+            for trade in seen:
+                assert trade.price % info[trade.symbol].tick_size == 0, "prices on the symbol's tick grid"

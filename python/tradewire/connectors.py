@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any, Literal, Self
 
 from . import _native
-from ._native import Gap, SymbolInfo
+from ._native import Gap, SymbolInfo, Trade
 from .endpoints import BinanceMarket, BybitMarket, Endpoints
 from .streams import Stream
 
@@ -164,6 +164,13 @@ class _Connector:
         pairs = [(k, str(v)) for k, v in (params or {}).items()]
         text = await self.native.request(method, path, pairs, signed=signed)
         return json.loads(text)
+
+    def trades(self, *symbols: str, capacity: int = 65_536) -> Stream[Trade | Gap]:
+        """Public trades of ``symbols`` as :class:`Trade` events (exchange and local receive
+        times, the aggressor's side, exact prices and quantities) on a supervised connection. A
+        reader that falls behind gets a :class:`Gap` with the number missed; leaving the loop
+        ends the subscription. Unknown symbols raise :class:`InvalidArgument`."""
+        return Stream(self.native.trades(list(symbols), capacity=capacity))
 
     async def symbols(self) -> list[SymbolInfo]:
         """Every listed symbol's trading rules, by name order (cached; read again every 10 min)."""

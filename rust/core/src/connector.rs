@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use crate::model::{Market, SymbolInfo, Venue};
+use crate::model::{Market, Source, SymbolInfo, Trade, Venue};
 use crate::net::http::{Dialect, Http, HttpConfig, Request};
 use crate::net::ws::{Inbound, ShardHealth, WsConfig, WsDialect, WsEvent, WsPool};
 use crate::resilience::{
@@ -132,7 +132,68 @@ pub type SymbolTable = HashMap<String, SymbolInfo>;
 const SYMBOLS_REFRESH: Duration = Duration::from_secs(600);
 
 /// Who reads each topic (stream name or topic), by topic.
-type Readers = Arc<Mutex<HashMap<String, Vec<Arc<stream::Sender<String>>>>>>;
+type Readers = Arc<Mutex<HashMap<String, Vec<Reader>>>>;
+
+/// One subscriber of a topic: the venue's text as is, or the trades it carries.
+#[derive(Clone)]
+enum Reader {
+    Raw(Arc<stream::Sender<String>>),
+    Trades(Arc<stream::Sender<Trade>>),
+}
+
+/// What a frame means, read at most once however many readers want it.
+struct Frame<'a> {
+    inbound: &'a Inbound,
+    source: Source,
+    trades: Option<Vec<Trade>>,
+}
+
+impl Frame<'_> {
+    fn trades(&mut self) -> &[Trade] {
+        if self.trades.is_none() {
+            let local_ns = crate::model::now_ns();
+            let read = match self.source.venue {
+                Venue::Binance => crate::venue::binance::messages::parse(
+                    self.source.market,
+                    &self.inbound.text,
+                    local_ns,
+                )
+                .map(|m| match m {
+                    crate::venue::binance::messages::MarketMessage::Trade(t) => vec![t],
+                    _ => Vec::new(),
+                }),
+                Venue::Bybit => crate::venue::bybit::messages::parse(
+                    self.source.market,
+                    &self.inbound.text,
+                    local_ns,
+                )
+                .map(|m| match m {
+                    crate::venue::bybit::messages::TopicMessage::Trades(t) => t,
+                    _ => Vec::new(),
+                }),
+            };
+            self.trades = Some(read.unwrap_or_else(|e| {
+                // Counted in the log and skipped: a bad message never reaches the reader.
+                tracing::warn!(error = %e, "unreadable market message skipped");
+                Vec::new()
+            }));
+        }
+        self.trades.as_deref().unwrap_or_default()
+    }
+}
+
+impl Reader {
+    /// Delivers the frame; `false` once the reader has gone.
+    fn deliver(&self, frame: &mut Frame<'_>) -> bool {
+        match self {
+            Reader::Raw(tx) => tx.send(frame.inbound.text.clone()).is_ok(),
+            Reader::Trades(tx) => {
+                let trades = frame.trades();
+                trades.is_empty() || tx.send_batch(trades.iter().cloned()).is_ok()
+            }
+        }
+    }
+}
 
 /// The WebSocket pools (one per URL) and who reads each topic.
 #[derive(Default)]
@@ -257,6 +318,10 @@ impl Connector {
             // The limits just learned start counting from the venue's usage headers: one more
             // (cheap) request brings them, so start-up's own weight is not forgotten.
             connector.sync_clock().await?;
+        }
+        if config.venue == Venue::Bybit {
+            // Listed up front (Binance's came with exchangeInfo): streams refuse unknown symbols.
+            connector.symbols().await?;
         }
         connector.spawn_clock_task(config.clock_interval);
         Ok(connector)
@@ -475,7 +540,61 @@ impl Connector {
             return Err(Error::Closed);
         }
         let (tx, rx) = stream::channel(capacity.max(1), Overflow::GapMarker);
-        let tx = Arc::new(tx);
+        self.read_topics(topics, Reader::Raw(Arc::new(tx)))?;
+        Ok(rx)
+    }
+
+    /// The public trades of `symbols`, typed, on a bounded stream that marks gaps if the reader
+    /// falls behind; leaving the stream ends the subscription. Unknown symbols are refused.
+    pub fn trades(
+        self: &Arc<Self>,
+        symbols: &[String],
+        capacity: usize,
+    ) -> Result<stream::Receiver<Trade>> {
+        let topics = self.listed_topics(symbols, |s| match self.venue {
+            Venue::Binance => format!("{}@trade", s.to_ascii_lowercase()),
+            Venue::Bybit => format!("publicTrade.{s}"),
+        })?;
+        let (tx, rx) = stream::channel(capacity.max(1), Overflow::GapMarker);
+        self.read_topics(&topics, Reader::Trades(Arc::new(tx)))?;
+        Ok(rx)
+    }
+
+    /// The venue's topic names of `symbols`, each checked against the listed symbols.
+    fn listed_topics(
+        &self,
+        symbols: &[String],
+        topic: impl Fn(&str) -> String,
+    ) -> Result<Vec<String>> {
+        if symbols.is_empty() {
+            return Err(Error::invalid_argument(
+                "symbols",
+                "name at least one symbol",
+            ));
+        }
+        let listed = self
+            .symbols
+            .try_lock()
+            .ok()
+            .and_then(|c| c.as_ref().map(|(_, t)| t.clone()));
+        symbols
+            .iter()
+            .map(|s| {
+                if listed.as_ref().is_some_and(|t| !t.contains_key(s.as_str())) {
+                    return Err(Error::invalid_argument(
+                        "symbol",
+                        format!("'{s}' is not listed on {} {}", self.venue, self.market),
+                    ));
+                }
+                Ok(topic(s))
+            })
+            .collect()
+    }
+
+    fn read_topics(self: &Arc<Self>, topics: &[String], reader: Reader) -> Result<()> {
+        if self.cancel.is_cancelled() {
+            return Err(Error::Closed);
+        }
         let mut streams = lock(&self.streams);
         let readers = streams.readers.clone();
         let mut by_url: HashMap<String, Vec<String>> = HashMap::new();
@@ -483,7 +602,7 @@ impl Connector {
             lock(&readers)
                 .entry(topic.clone())
                 .or_default()
-                .push(tx.clone());
+                .push(reader.clone());
             by_url
                 .entry(self.stream_url(topic))
                 .or_default()
@@ -500,7 +619,7 @@ impl Connector {
             };
             pool.subscribe(&topics);
         }
-        Ok(rx)
+        Ok(())
     }
 
     fn open_pool(
@@ -530,6 +649,10 @@ impl Connector {
         )?);
         self.forward(ws_events_rx, ConnectorEvent::Socket);
         let weak_pool = Arc::downgrade(&pool);
+        let source = Source {
+            venue: self.venue,
+            market: self.market,
+        };
         tokio::spawn(async move {
             while let Some(frame) = inbound.recv().await {
                 let Some(topic) = topic_of(&frame.text) else {
@@ -540,7 +663,12 @@ impl Connector {
                 let Some(list) = readers.get_mut(&topic) else {
                     continue;
                 };
-                list.retain(|tx| tx.send(frame.text.clone()).is_ok());
+                let mut read = Frame {
+                    inbound: &frame,
+                    source,
+                    trades: None,
+                };
+                list.retain(|reader| reader.deliver(&mut read));
                 if list.is_empty() {
                     readers.remove(&topic);
                     if let Some(pool) = weak_pool.upgrade() {

@@ -218,6 +218,19 @@ impl NativeConnector {
         Ok(crate::stream::NativeStream::new(receiver))
     }
 
+    /// Typed public trades of `symbols` on a bounded stream with gap markers.
+    #[pyo3(signature = (symbols, *, capacity = 65_536))]
+    fn trades(
+        &self,
+        py: Python<'_>,
+        symbols: Vec<String>,
+        capacity: usize,
+    ) -> PyResult<crate::stream::NativeStream> {
+        let _guard = crate::runtime::runtime(py)?.enter();
+        let receiver = self.inner.trades(&symbols, capacity).py_err(py)?;
+        Ok(crate::stream::NativeStream::new(receiver))
+    }
+
     /// A subscription to the connector's events from now on.
     fn events(&self) -> NativeEvents {
         NativeEvents {

@@ -136,3 +136,10 @@ impl OrderStatus {
 named_enum! {
     PositionSide { Long = "LONG", Short = "SHORT", Flat = "FLAT" }
 }
+
+/// Local wall-clock time in Unix nanoseconds, stamped on events as they are received.
+pub fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
