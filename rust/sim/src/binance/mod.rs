@@ -135,6 +135,15 @@ pub fn tif_str(tif: Tif, spot: bool) -> &'static str {
     }
 }
 
+/// `(price, quantity)` decimals on the wire: spot prints 8, USD-M the symbol's precision.
+pub fn decimals(spot: bool, spec: &crate::exchange::SymbolSpec) -> (u32, u32) {
+    if spot {
+        (8, 8)
+    } else {
+        (spec.price_decimals(), spec.qty_decimals())
+    }
+}
+
 /// Spot prints every number with 8 decimals; USD-M with the symbol's precision.
 pub fn fixed(value: Decimal, decimals: u32) -> String {
     format!("{:.*}", decimals as usize, value)

@@ -14,7 +14,9 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use super::{BinanceState, fixed, interval_parts, side_str, status_str, tif_str, type_str};
+use super::{
+    BinanceState, decimals, fixed, interval_parts, side_str, status_str, tif_str, type_str,
+};
 use crate::book::Side;
 use crate::exchange::{Exchange, NewOrder, Order, OrderKind, Reject, Tif};
 use crate::limits::Verdict;
@@ -811,11 +813,7 @@ fn trades(st: &BinanceState, params: &Params) -> Answer {
     let symbol = symbol_of(&ex, params)?;
     let limit = params.int("limit")?.unwrap_or(500).clamp(1, 1000) as usize;
     let s = &ex.symbols[symbol];
-    let (pd, qd) = if spot {
-        (8, 8)
-    } else {
-        (s.spec.price_decimals(), s.spec.qty_decimals())
-    };
+    let (pd, qd) = decimals(spot, &s.spec);
     let skip = s.recent_trades.len().saturating_sub(limit);
     let list: Vec<Value> = s
         .recent_trades
@@ -837,11 +835,7 @@ fn ticker(st: &BinanceState, params: &Params, now: i64) -> Answer {
     let spot = st.spot();
     let ex = st.market.lock();
     let render = |s: &crate::exchange::SymbolState| {
-        let (pd, qd) = if spot {
-            (8, 8)
-        } else {
-            (s.spec.price_decimals(), s.spec.qty_decimals())
-        };
+        let (pd, qd) = decimals(spot, &s.spec);
         let st = s.stats();
         let (change, vwap, first, last, last_qty) = (
             st.change,
@@ -876,11 +870,7 @@ fn book_ticker(st: &BinanceState, params: &Params, now: i64) -> Answer {
     let spot = st.spot();
     let ex = st.market.lock();
     let render = |s: &crate::exchange::SymbolState| {
-        let (pd, qd) = if spot {
-            (8, 8)
-        } else {
-            (s.spec.price_decimals(), s.spec.qty_decimals())
-        };
+        let (pd, qd) = decimals(spot, &s.spec);
         let ((b, bq), (a, aq)) = (s.top(Side::Buy), s.top(Side::Sell));
         let mut v = json!({"symbol": s.spec.name, "bidPrice": fixed(b, pd), "bidQty": fixed(bq, qd),
             "askPrice": fixed(a, pd), "askQty": fixed(aq, qd)});
@@ -1091,11 +1081,7 @@ pub enum OrderView {
 
 pub fn order_json(ex: &Exchange, o: &Order, spot: bool, view: OrderView) -> Value {
     let spec = &ex.symbols[&o.symbol].spec;
-    let (pd, qd) = if spot {
-        (8, 8)
-    } else {
-        (spec.price_decimals(), spec.qty_decimals())
-    };
+    let (pd, qd) = decimals(spot, spec);
     let price = o.price.map_or(Decimal::ZERO, |p| spec.price(p));
     let executed = spec.qty(o.filled);
     if spot {
@@ -1206,11 +1192,7 @@ fn my_trades(st: &BinanceState, account: usize, params: &Params) -> Answer {
     let from = params.int("fromId")?.unwrap_or(0).max(0) as u64;
     let limit = params.int("limit")?.unwrap_or(500).clamp(1, 1000) as usize;
     let spec = &ex.symbols[symbol].spec;
-    let (pd, qd) = if spot {
-        (8, 8)
-    } else {
-        (spec.price_decimals(), spec.qty_decimals())
-    };
+    let (pd, qd) = decimals(spot, spec);
     let mut rows: Vec<(u64, Value)> = Vec::new();
     for o in ex
         .orders

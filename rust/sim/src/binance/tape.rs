@@ -7,7 +7,8 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::BinanceState;
-use super::ws::{book_ticker_event, decimals, depth_event, trade_event};
+use super::decimals;
+use super::ws::{book_ticker_event, depth_event, trade_event};
 use crate::book::Side;
 use crate::market::DepthDiff;
 use crate::tape::{self, Frame, Tape};

@@ -16,9 +16,9 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, sleep_until};
 
-use super::{BinanceState, fixed};
+use super::{BinanceState, decimals, fixed};
 use crate::book::Side;
-use crate::exchange::{Event, Exchange, SymbolSpec};
+use crate::exchange::{Event, Exchange};
 use crate::market::DepthDiff;
 use crate::tape::{Deck, Frame};
 
@@ -426,15 +426,6 @@ impl Session {
                 _ => {}
             }
         }
-    }
-}
-
-/// `(price, quantity)` decimals on the wire: spot prints 8, USD-M the symbol's precision.
-pub(crate) fn decimals(spot: bool, spec: &SymbolSpec) -> (u32, u32) {
-    if spot {
-        (8, 8)
-    } else {
-        (spec.price_decimals(), spec.qty_decimals())
     }
 }
 
