@@ -12,11 +12,13 @@ import logging
 from . import _native
 from ._native import (
     Balance,
+    BookView,
     Fill,
     Gap,
     Level,
     Market,
     Order,
+    OrderBook,
     OrderStatus,
     OrderType,
     Position,
@@ -28,7 +30,15 @@ from ._native import (
     Trade,
     Venue,
 )
-from .connectors import Binance, Bybit, ConnectionHealth, ConnectorEvent, Health, LimitHealth
+from .connectors import (
+    Binance,
+    BookHealth,
+    Bybit,
+    ConnectionHealth,
+    ConnectorEvent,
+    Health,
+    LimitHealth,
+)
 from .endpoints import Credentials, Endpoints
 from .errors import (
     AuthError,
@@ -68,6 +78,8 @@ __all__ = [
     "Balance",
     "Banned",
     "Binance",
+    "BookHealth",
+    "BookView",
     "Bybit",
     "CircuitOpen",
     "ConnectionHealth",
@@ -86,6 +98,7 @@ __all__ = [
     "LimitHealth",
     "Market",
     "Order",
+    "OrderBook",
     "OrderNotFound",
     "OrderStatus",
     "OrderType",

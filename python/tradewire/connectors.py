@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any, Literal, Self
 
 from . import _native
-from ._native import Gap, SymbolInfo, Trade
+from ._native import BookView, Gap, OrderBook, SymbolInfo, Ticker, Trade
 from .endpoints import BinanceMarket, BybitMarket, Endpoints
 from .streams import Stream
 
@@ -42,6 +42,26 @@ class ConnectionHealth:
 
 
 @dataclass(frozen=True, slots=True)
+class BookHealth:
+    """One live book of a connector."""
+
+    symbol: str
+    #: The stream or topic it is kept from.
+    topic: str
+    is_synced: bool
+    update_id: int | None
+    #: Seconds since it last changed (None: never).
+    age: float | None
+    #: Messages applied (snapshots included).
+    applied: int
+    #: Messages dropped as already seen or older than the book.
+    ignored: int
+    #: Times it lost sync and resynced.
+    resyncs: int
+    last_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Health:
     """A connector's state at one moment: breaker, clock and rate-limit usage."""
 
@@ -64,6 +84,9 @@ class Health:
     connections: tuple[ConnectionHealth, ...]
     #: Every subscribed stream or topic and the seconds since it last delivered (None: not yet).
     subscriptions: tuple[tuple[str, float | None], ...]
+    books: tuple[BookHealth, ...]
+    #: Market messages that could not be read (logged and skipped).
+    skipped_messages: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +94,8 @@ class ConnectorEvent:
     """``kind`` and its ``fields``: ``breaker`` (``from``, ``to``), ``clock_synced``
     (``offset_ms``), ``clock_sync_failed`` (``reason``), and per WebSocket ``connection``:
     ``connected``, ``disconnected`` (``reason``), ``reconnecting`` (``attempt``, ``delay``),
-    ``resubscribed`` (``topics``), ``rotated``."""
+    ``resubscribed`` (``topics``), ``rotated``; per book ``book_synced`` (``symbol``,
+    ``update_id``) and ``book_unsynced`` (``symbol``, ``reason``)."""
 
     kind: str
     fields: Mapping[str, str]
@@ -172,6 +196,29 @@ class _Connector:
         ends the subscription. Unknown symbols raise :class:`InvalidArgument`."""
         return Stream(self.native.trades(list(symbols), capacity=capacity))
 
+    def tickers(self, *symbols: str, capacity: int = 65_536) -> Stream[Ticker | Gap]:
+        """24 h tickers of ``symbols`` as :class:`Ticker` events (Bybit's partial updates arrive
+        folded into full tickers; ``bid``/``ask`` are None where the venue's ticker lacks them).
+        A reader that falls behind gets a :class:`Gap`; leaving the loop ends the subscription."""
+        return Stream(self.native.tickers(list(symbols), capacity=capacity))
+
+    async def book(self, symbol: str, *, depth: int = 50, sync_timeout: float = 30.0) -> OrderBook:
+        """A live order book of ``symbol`` kept in sync in Rust, returned once in sync.
+
+        Binance books follow the venue's diff stream from a REST snapshot (``limit=1000``,
+        weighed by the rate limiter); Bybit books follow ``orderbook.{depth}`` (the smallest of
+        1, 50, 200, 1000 that holds ``depth``). A gap, duplicate, reordering or crossed book
+        marks it unsynced (``is_synced`` False, no levels shown, a ``book_unsynced`` event) and
+        resyncs that symbol only. Raises :class:`Timeout` if not in sync within ``sync_timeout``
+        seconds. ``close()`` (or ``with``) releases it."""
+        return await self.native.book(symbol, depth=depth, timeout_ms=_millis("sync_timeout", sync_timeout))
+
+    def book_updates(self, *symbols: str, depth: int = 10) -> Stream[BookView]:
+        """A :class:`BookView` (best ``depth`` levels a side, update id, sync state) of each
+        book after every change, conflated per symbol: a slow reader sees the latest state of
+        each book, never a backlog. The current view of each book comes first."""
+        return Stream(self.native.book_updates(list(symbols), depth=depth))
+
     async def symbols(self) -> list[SymbolInfo]:
         """Every listed symbol's trading rules, by name order (cached; read again every 10 min)."""
         return await self.native.symbols()
@@ -193,7 +240,11 @@ class _Connector:
             for k, url, up, topics, age, n in raw.pop("connections")
         )
         subscriptions = tuple(tuple(s) for s in raw.pop("subscriptions"))
-        return Health(limits=limits, connections=connections, subscriptions=subscriptions, **raw)
+        books = tuple(
+            BookHealth(symbol, topic, synced, update_id, age, *counts)
+            for symbol, topic, synced, update_id, age, counts in raw.pop("books")
+        )
+        return Health(limits=limits, connections=connections, subscriptions=subscriptions, books=books, **raw)
 
     def raw_stream(self, *topics: str, capacity: int = 65_536) -> Stream[str | Gap]:
         """The venue's own messages of ``topics`` (Binance stream names such as
@@ -249,4 +300,12 @@ def _millis(name: str, seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
 
-__all__ = ["Binance", "Bybit", "ConnectionHealth", "ConnectorEvent", "Health", "LimitHealth"]
+__all__ = [
+    "Binance",
+    "BookHealth",
+    "Bybit",
+    "ConnectionHealth",
+    "ConnectorEvent",
+    "Health",
+    "LimitHealth",
+]

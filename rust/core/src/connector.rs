@@ -10,18 +10,19 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use crate::model::{Market, Source, SymbolInfo, Trade, Venue};
+mod streams;
+
+pub use streams::BookHealth;
+
+use crate::model::{Market, SymbolInfo, Venue};
 use crate::net::http::{Dialect, Http, HttpConfig, Request};
-use crate::net::ws::{Inbound, ShardHealth, WsConfig, WsDialect, WsEvent, WsPool};
+use crate::net::ws::{ShardHealth, WsConfig, WsEvent};
 use crate::resilience::{
     Breaker, BreakerConfig, BreakerSnapshot, BreakerState, ClockSnapshot, ClockSync, LimitEvent,
     LimitId, LimitSpec, LimitUsage, Limiter, WindowKind,
 };
-use crate::stream::{self, Overflow};
 use crate::venue::Credentials;
-use crate::venue::binance::market::BinanceStreams;
 use crate::venue::binance::rest::BinanceRest;
-use crate::venue::bybit::market::BybitStreams;
 use crate::venue::bybit::rest::BybitRest;
 use crate::{Error, Result};
 
@@ -93,6 +94,16 @@ pub enum ConnectorEvent {
     },
     Socket(WsEvent),
     Limit(LimitEvent),
+    /// A book is in sync (again) at `update_id`.
+    BookSynced {
+        symbol: String,
+        update_id: u64,
+    },
+    /// A book lost sync (gap, duplicate out of order, crossed, connection lost); it resyncs.
+    BookUnsynced {
+        symbol: String,
+        reason: String,
+    },
 }
 
 /// A typed snapshot of a connector's health.
@@ -109,6 +120,10 @@ pub struct Health {
     pub connections: Vec<ShardHealth>,
     /// Every subscription and how long since it last delivered (`None`: not yet).
     pub subscriptions: Vec<(String, Option<Duration>)>,
+    /// Every live book.
+    pub books: Vec<BookHealth>,
+    /// Market messages that could not be read (logged and skipped).
+    pub skipped_messages: u64,
 }
 
 pub struct Connector {
@@ -119,9 +134,11 @@ pub struct Connector {
     events: broadcast::Sender<ConnectorEvent>,
     /// Connection attempts, shared by every WebSocket of the venue.
     connects: (Arc<Limiter>, LimitId),
-    streams: Mutex<Streams>,
+    streams: Mutex<streams::Streams>,
     /// Symbol rules by name, and when they were read.
     symbols: tokio::sync::Mutex<Option<(tokio::time::Instant, Arc<SymbolTable>)>>,
+    /// The latest table, for synchronous checks (streams refuse unknown symbols at once).
+    listed: std::sync::RwLock<Arc<SymbolTable>>,
     cancel: CancellationToken,
 }
 
@@ -130,79 +147,6 @@ pub type SymbolTable = HashMap<String, SymbolInfo>;
 
 /// Symbol rules are read again after this long (listings and filters change rarely).
 const SYMBOLS_REFRESH: Duration = Duration::from_secs(600);
-
-/// Who reads each topic (stream name or topic), by topic.
-type Readers = Arc<Mutex<HashMap<String, Vec<Reader>>>>;
-
-/// One subscriber of a topic: the venue's text as is, or the trades it carries.
-#[derive(Clone)]
-enum Reader {
-    Raw(Arc<stream::Sender<String>>),
-    Trades(Arc<stream::Sender<Trade>>),
-}
-
-/// What a frame means, read at most once however many readers want it.
-struct Frame<'a> {
-    inbound: &'a Inbound,
-    source: Source,
-    trades: Option<Vec<Trade>>,
-}
-
-impl Frame<'_> {
-    fn trades(&mut self) -> &[Trade] {
-        if self.trades.is_none() {
-            let local_ns = crate::model::now_ns();
-            let read = match self.source.venue {
-                Venue::Binance => crate::venue::binance::messages::parse(
-                    self.source.market,
-                    &self.inbound.text,
-                    local_ns,
-                )
-                .map(|m| match m {
-                    crate::venue::binance::messages::MarketMessage::Trade(t) => vec![t],
-                    _ => Vec::new(),
-                }),
-                Venue::Bybit => crate::venue::bybit::messages::parse(
-                    self.source.market,
-                    &self.inbound.text,
-                    local_ns,
-                )
-                .map(|m| match m {
-                    crate::venue::bybit::messages::TopicMessage::Trades(t) => t,
-                    _ => Vec::new(),
-                }),
-            };
-            self.trades = Some(read.unwrap_or_else(|e| {
-                // Counted in the log and skipped: a bad message never reaches the reader.
-                tracing::warn!(error = %e, "unreadable market message skipped");
-                Vec::new()
-            }));
-        }
-        self.trades.as_deref().unwrap_or_default()
-    }
-}
-
-impl Reader {
-    /// Delivers the frame; `false` once the reader has gone.
-    fn deliver(&self, frame: &mut Frame<'_>) -> bool {
-        match self {
-            Reader::Raw(tx) => tx.send(frame.inbound.text.clone()).is_ok(),
-            Reader::Trades(tx) => {
-                let trades = frame.trades();
-                trades.is_empty() || tx.send_batch(trades.iter().cloned()).is_ok()
-            }
-        }
-    }
-}
-
-/// The WebSocket pools (one per URL) and who reads each topic.
-#[derive(Default)]
-struct Streams {
-    pools: HashMap<String, Arc<WsPool>>,
-    readers: Readers,
-    /// When each topic last delivered.
-    seen: Arc<Mutex<HashMap<String, tokio::time::Instant>>>,
-}
 
 impl std::fmt::Debug for Connector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -290,8 +234,9 @@ impl Connector {
             config: config.clone(),
             events,
             connects,
-            streams: Mutex::new(Streams::default()),
+            streams: Mutex::new(streams::Streams::default()),
             symbols: tokio::sync::Mutex::new(None),
+            listed: std::sync::RwLock::default(),
             cancel: cancel.child_token(),
         });
         connector.forward_child_events();
@@ -407,6 +352,7 @@ impl Connector {
                 .collect(),
         );
         *self.symbols.lock().await = Some((tokio::time::Instant::now(), table.clone()));
+        *self.listed.write().unwrap_or_else(|p| p.into_inner()) = table.clone();
         table
     }
 
@@ -460,7 +406,24 @@ impl Connector {
                 .collect(),
         );
         *cached = Some((tokio::time::Instant::now(), table.clone()));
+        *self.listed.write().unwrap_or_else(|p| p.into_inner()) = table.clone();
         Ok(table)
+    }
+
+    /// A symbol's rules from the table read last (at start or by the latest refresh); an
+    /// unknown symbol is an `InvalidArgument` naming it.
+    fn listed_symbol(&self, symbol: &str) -> Result<SymbolInfo> {
+        let table = self
+            .listed
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        table.get(symbol).cloned().ok_or_else(|| {
+            Error::invalid_argument(
+                "symbol",
+                format!("'{symbol}' is not listed on {} {}", self.venue, self.market),
+            )
+        })
     }
 
     /// One symbol's rules; an unknown symbol is an `InvalidArgument` naming it.
@@ -492,6 +455,7 @@ impl Connector {
 
     pub fn health(&self) -> Health {
         let streams = lock(&self.streams);
+        let (books, skipped_messages) = self.book_health(&streams);
         Health {
             venue: self.venue,
             market: self.market,
@@ -499,189 +463,16 @@ impl Connector {
             clock: self.http.clock.snapshot(),
             limits: self.http.limiter.usage(),
             banned_until_ms: self.http.limiter.banned_until(),
-            connections: streams.pools.values().flat_map(|p| p.health()).collect(),
-            subscriptions: {
-                let seen = lock(&streams.seen);
-                let mut topics: Vec<(String, Option<Duration>)> = lock(&streams.readers)
-                    .keys()
-                    .map(|t| (t.clone(), seen.get(t).map(|at| at.elapsed())))
-                    .collect();
-                topics.sort();
-                topics
-            },
+            connections: Connector::connection_health(&streams),
+            subscriptions: Connector::subscription_health(&streams),
+            books,
+            skipped_messages,
         }
-    }
-
-    /// Which URL serves `topic`: Binance USD-M routes book streams to `/public` and the rest
-    /// to `/market`; everything else has one market-stream URL.
-    fn stream_url(&self, topic: &str) -> String {
-        let book = topic.contains("@depth") || topic.ends_with("@bookTicker");
-        match (&self.config.ws_market, self.venue, self.market) {
-            (Some(market), Venue::Binance, Market::Usdm) if !book => market.clone(),
-            _ => self.config.ws_public.clone(),
-        }
-    }
-
-    /// The venue's messages of `topics` as received (Binance: combined-stream envelopes), on a
-    /// bounded stream that marks gaps if the reader falls behind; the subscription ends when the
-    /// reader goes away.
-    pub fn raw_stream(
-        self: &Arc<Self>,
-        topics: &[String],
-        capacity: usize,
-    ) -> Result<stream::Receiver<String>> {
-        if topics.is_empty() {
-            return Err(Error::invalid_argument(
-                "topics",
-                "name at least one stream or topic",
-            ));
-        }
-        if self.cancel.is_cancelled() {
-            return Err(Error::Closed);
-        }
-        let (tx, rx) = stream::channel(capacity.max(1), Overflow::GapMarker);
-        self.read_topics(topics, Reader::Raw(Arc::new(tx)))?;
-        Ok(rx)
-    }
-
-    /// The public trades of `symbols`, typed, on a bounded stream that marks gaps if the reader
-    /// falls behind; leaving the stream ends the subscription. Unknown symbols are refused.
-    pub fn trades(
-        self: &Arc<Self>,
-        symbols: &[String],
-        capacity: usize,
-    ) -> Result<stream::Receiver<Trade>> {
-        let topics = self.listed_topics(symbols, |s| match self.venue {
-            Venue::Binance => format!("{}@trade", s.to_ascii_lowercase()),
-            Venue::Bybit => format!("publicTrade.{s}"),
-        })?;
-        let (tx, rx) = stream::channel(capacity.max(1), Overflow::GapMarker);
-        self.read_topics(&topics, Reader::Trades(Arc::new(tx)))?;
-        Ok(rx)
-    }
-
-    /// The venue's topic names of `symbols`, each checked against the listed symbols.
-    fn listed_topics(
-        &self,
-        symbols: &[String],
-        topic: impl Fn(&str) -> String,
-    ) -> Result<Vec<String>> {
-        if symbols.is_empty() {
-            return Err(Error::invalid_argument(
-                "symbols",
-                "name at least one symbol",
-            ));
-        }
-        let listed = self
-            .symbols
-            .try_lock()
-            .ok()
-            .and_then(|c| c.as_ref().map(|(_, t)| t.clone()));
-        symbols
-            .iter()
-            .map(|s| {
-                if listed.as_ref().is_some_and(|t| !t.contains_key(s.as_str())) {
-                    return Err(Error::invalid_argument(
-                        "symbol",
-                        format!("'{s}' is not listed on {} {}", self.venue, self.market),
-                    ));
-                }
-                Ok(topic(s))
-            })
-            .collect()
-    }
-
-    fn read_topics(self: &Arc<Self>, topics: &[String], reader: Reader) -> Result<()> {
-        if self.cancel.is_cancelled() {
-            return Err(Error::Closed);
-        }
-        let mut streams = lock(&self.streams);
-        let readers = streams.readers.clone();
-        let mut by_url: HashMap<String, Vec<String>> = HashMap::new();
-        for topic in topics {
-            lock(&readers)
-                .entry(topic.clone())
-                .or_default()
-                .push(reader.clone());
-            by_url
-                .entry(self.stream_url(topic))
-                .or_default()
-                .push(topic.clone());
-        }
-        for (url, topics) in by_url {
-            let pool = match streams.pools.get(&url) {
-                Some(pool) => pool.clone(),
-                None => {
-                    let pool = self.open_pool(&url, readers.clone(), streams.seen.clone())?;
-                    streams.pools.insert(url, pool.clone());
-                    pool
-                }
-            };
-            pool.subscribe(&topics);
-        }
-        Ok(())
-    }
-
-    fn open_pool(
-        self: &Arc<Self>,
-        url: &str,
-        readers: Readers,
-        seen: Arc<Mutex<HashMap<String, tokio::time::Instant>>>,
-    ) -> Result<Arc<WsPool>> {
-        let (url, dialect): (String, Arc<dyn WsDialect>) = match self.venue {
-            // Combined streams name each message's stream, which routes it to its readers.
-            Venue::Binance => (
-                format!("{}/stream", url.trim_end_matches('/')),
-                Arc::new(BinanceStreams),
-            ),
-            Venue::Bybit => (url.to_owned(), Arc::new(BybitStreams)),
-        };
-        let (inbound_tx, mut inbound) = tokio::sync::mpsc::channel::<Inbound>(4096);
-        let (ws_events, ws_events_rx) = broadcast::channel(256);
-        let pool = Arc::new(WsPool::new(
-            &url,
-            dialect,
-            self.config.ws.clone(),
-            self.connects.clone(),
-            inbound_tx,
-            ws_events,
-            self.cancel.child_token(),
-        )?);
-        self.forward(ws_events_rx, ConnectorEvent::Socket);
-        let weak_pool = Arc::downgrade(&pool);
-        let source = Source {
-            venue: self.venue,
-            market: self.market,
-        };
-        tokio::spawn(async move {
-            while let Some(frame) = inbound.recv().await {
-                let Some(topic) = topic_of(&frame.text) else {
-                    continue;
-                };
-                lock(&seen).insert(topic.clone(), frame.received);
-                let mut readers = lock(&readers);
-                let Some(list) = readers.get_mut(&topic) else {
-                    continue;
-                };
-                let mut read = Frame {
-                    inbound: &frame,
-                    source,
-                    trades: None,
-                };
-                list.retain(|reader| reader.deliver(&mut read));
-                if list.is_empty() {
-                    readers.remove(&topic);
-                    if let Some(pool) = weak_pool.upgrade() {
-                        pool.unsubscribe(std::slice::from_ref(&topic));
-                    }
-                }
-            }
-        });
-        Ok(pool)
     }
 
     pub fn close(&self) {
         self.cancel.cancel();
+        self.unsync_books(&lock(&self.streams));
     }
 
     /// Cancelled when the connector closes.
@@ -692,19 +483,6 @@ impl Connector {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// The stream (Binance combined envelope) or topic (Bybit) a message belongs to.
-fn topic_of(text: &str) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Key<'a> {
-        #[serde(borrow)]
-        stream: Option<std::borrow::Cow<'a, str>>,
-        #[serde(borrow)]
-        topic: Option<std::borrow::Cow<'a, str>>,
-    }
-    let key: Key = serde_json::from_str(text).ok()?;
-    key.stream.or(key.topic).map(|k| k.into_owned())
 }
 
 impl Drop for Connector {

@@ -290,3 +290,26 @@ fn symbol_rules_read_from_every_recorded_listing() {
     .unwrap();
     assert!(!other.is_empty());
 }
+
+#[test]
+fn recorded_depth_snapshots_read_exactly() {
+    use tradewire_core::venue::binance::messages::depth_snapshot;
+    for path in [
+        "binance-spot/rest/cmp-2022-depth-snapshot.json",
+        "binance-spot/rest/nt-2021-10-depth-BTCUSDT.json",
+        "binance-usdm/rest/cmp-2022-depth-snapshot.json",
+    ] {
+        let answer = rest(path);
+        let snapshot = depth_snapshot(&answer).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(
+            Some(snapshot.last_update_id),
+            answer["lastUpdateId"].as_u64()
+        );
+        assert_eq!(snapshot.exchange_time_ms, answer["E"].as_i64(), "{path}");
+        assert_eq!(ours(&snapshot.bids), exact(&answer["bids"]), "{path}");
+        assert_eq!(ours(&snapshot.asks), exact(&answer["asks"]), "{path}");
+        assert!(!snapshot.bids.is_empty(), "{path}");
+    }
+    let truncated = serde_json::json!({"lastUpdateId": 5, "bids": [["1.0"]], "asks": []});
+    assert!(depth_snapshot(&truncated).is_err());
+}

@@ -202,6 +202,18 @@ impl NativeConnector {
             .map(|(topic, age)| (topic, age.map(|a| a.as_secs_f64())))
             .collect();
         d.set_item("subscriptions", subscriptions)?;
+        let books: Vec<_> = h
+            .books
+            .into_iter()
+            .map(|b| {
+                let age = b.age.map(|a| a.as_secs_f64());
+                let s = b.stats;
+                let counts = (s.applied, s.ignored, s.resyncs, s.last_reason);
+                (b.symbol, b.topic, b.synced, b.update_id, age, counts)
+            })
+            .collect();
+        d.set_item("books", books)?;
+        d.set_item("skipped_messages", h.skipped_messages)?;
         Ok(d)
     }
 
@@ -228,6 +240,49 @@ impl NativeConnector {
     ) -> PyResult<crate::stream::NativeStream> {
         let _guard = crate::runtime::runtime(py)?.enter();
         let receiver = self.inner.trades(&symbols, capacity).py_err(py)?;
+        Ok(crate::stream::NativeStream::new(receiver))
+    }
+
+    /// Typed 24 h tickers of `symbols` on a bounded stream with gap markers.
+    #[pyo3(signature = (symbols, *, capacity = 65_536))]
+    fn tickers(
+        &self,
+        py: Python<'_>,
+        symbols: Vec<String>,
+        capacity: usize,
+    ) -> PyResult<crate::stream::NativeStream> {
+        let _guard = crate::runtime::runtime(py)?.enter();
+        let receiver = self.inner.tickers(&symbols, capacity).py_err(py)?;
+        Ok(crate::stream::NativeStream::new(receiver))
+    }
+
+    /// A live book handle once the book is in sync (at most `timeout_ms`). Awaitable.
+    #[pyo3(signature = (symbol, *, depth = 50, timeout_ms = 30_000))]
+    fn book<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: String,
+        depth: usize,
+        timeout_ms: u64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.inner.clone();
+        let wait = Duration::from_millis(timeout_ms.max(1));
+        crate::runtime::future_into_py(py, async move {
+            let handle = inner.book(&symbol, depth, wait).await.map_err(py_err)?;
+            Ok(crate::book::NativeBook::new(handle, depth))
+        })
+    }
+
+    /// Conflated views of the books of `symbols` (best `depth` levels a side) after each change.
+    #[pyo3(signature = (symbols, *, depth = 10))]
+    fn book_updates(
+        &self,
+        py: Python<'_>,
+        symbols: Vec<String>,
+        depth: usize,
+    ) -> PyResult<crate::stream::NativeStream> {
+        let _guard = crate::runtime::runtime(py)?.enter();
+        let receiver = self.inner.book_updates(&symbols, depth).py_err(py)?;
         Ok(crate::stream::NativeStream::new(receiver))
     }
 
@@ -297,6 +352,14 @@ impl NativeEvents {
                 ConnectorEvent::Limit(LimitEvent::Banned { until_ms }) => {
                     ("banned", vec![("until_ms", until_ms.to_string())])
                 }
+                ConnectorEvent::BookSynced { symbol, update_id } => (
+                    "book_synced",
+                    vec![("symbol", symbol), ("update_id", update_id.to_string())],
+                ),
+                ConnectorEvent::BookUnsynced { symbol, reason } => (
+                    "book_unsynced",
+                    vec![("symbol", symbol), ("reason", reason)],
+                ),
             }))
         })
     }

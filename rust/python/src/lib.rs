@@ -3,6 +3,7 @@
 
 use pyo3::prelude::*;
 
+mod book;
 mod connector;
 mod convert;
 mod errors;
@@ -23,5 +24,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     testing::register(m)?;
     sim::register(m)?;
     connector::register(m)?;
+    book::register(m)?;
     Ok(())
 }

@@ -318,6 +318,93 @@ impl Level {
     }
 }
 
+/// `(best bid + best ask) / 2` and `best ask - best bid` of a book's levels, if both sides
+/// have one.
+pub fn mid_and_spread(bids: &[m::Level], asks: &[m::Level]) -> Option<(Decimal, Decimal)> {
+    let (bid, ask) = (bids.first()?.price, asks.first()?.price);
+    Some((((bid + ask) / Decimal::TWO).normalize(), ask - bid))
+}
+
+fn levels(py: Python<'_>, levels: &[m::Level]) -> PyResult<Vec<Py<Level>>> {
+    levels.iter().map(|l| Py::new(py, Level(*l))).collect()
+}
+
+/// A book at one update: its best levels a side and whether it is in sync. An unsynced view
+/// has no levels.
+#[pyclass(module = "tradewire._native", frozen, eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookView(pub m::BookView);
+sourced_getters!(BookView);
+
+#[pymethods]
+impl BookView {
+    #[getter]
+    fn is_synced(&self) -> bool {
+        self.0.synced
+    }
+    #[getter]
+    fn update_id(&self) -> Option<u64> {
+        self.0.update_id
+    }
+    /// Best first.
+    #[getter]
+    fn bids(&self, py: Python<'_>) -> PyResult<Vec<Py<Level>>> {
+        levels(py, &self.0.bids)
+    }
+    /// Best first.
+    #[getter]
+    fn asks(&self, py: Python<'_>) -> PyResult<Vec<Py<Level>>> {
+        levels(py, &self.0.asks)
+    }
+    #[getter]
+    fn best_bid(&self) -> Option<Level> {
+        self.0.bids.first().copied().map(Level)
+    }
+    #[getter]
+    fn best_ask(&self) -> Option<Level> {
+        self.0.asks.first().copied().map(Level)
+    }
+    #[getter]
+    fn mid<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
+        to_py_opt_decimal(
+            py,
+            mid_and_spread(&self.0.bids, &self.0.asks).map(|(m, _)| m),
+        )
+    }
+    #[getter]
+    fn spread<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
+        to_py_opt_decimal(
+            py,
+            mid_and_spread(&self.0.bids, &self.0.asks).map(|(_, s)| s),
+        )
+    }
+    #[getter]
+    fn exchange_time_ms(&self) -> i64 {
+        self.0.exchange_time_ms
+    }
+    #[getter]
+    fn local_time_ns(&self) -> i64 {
+        self.0.local_time_ns
+    }
+    fn __repr__(&self) -> String {
+        let v = &self.0;
+        let price = |l: Option<&m::Level>| rod(l.map(|l| l.price));
+        format!(
+            "BookView(venue={}, market={}, symbol='{}', is_synced={}, update_id={}, best_bid={}, best_ask={}, levels={}/{})",
+            v.source.venue,
+            v.source.market,
+            v.symbol,
+            if v.synced { "True" } else { "False" },
+            v.update_id
+                .map_or_else(|| "None".to_owned(), |u| u.to_string()),
+            price(v.bids.first()),
+            price(v.asks.first()),
+            v.bids.len(),
+            v.asks.len()
+        )
+    }
+}
+
 /// A symbol's trading rules. `filters` holds the venue's raw filter objects.
 #[pyclass(module = "tradewire._native", frozen, eq)]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -857,6 +944,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Trade>()?;
     m.add_class::<Ticker>()?;
     m.add_class::<Level>()?;
+    m.add_class::<BookView>()?;
     m.add_class::<SymbolInfo>()?;
     m.add_class::<Order>()?;
     m.add_class::<Fill>()?;

@@ -5,6 +5,7 @@
 //! steps, means our symbol rules are stale or the message is wrong: it is an error, never
 //! rounded, and the caller resyncs.
 
+pub mod live;
 pub mod sync;
 
 use std::collections::BTreeMap;

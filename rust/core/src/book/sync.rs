@@ -6,8 +6,10 @@
 //!   `u <= L`; the first kept must have `U <= L+1 <= u`; every later one `U == previous u + 1`.
 //! - Binance USD-M: drop diffs with `u < L`; the first kept must have `U <= L <= u`; every later
 //!   one `pu == previous u`.
-//! - Bybit: a snapshot replaces the book (`u = 1` is a venue restart: also a snapshot); a delta
+//! - Bybit: a snapshot replaces the book (`u = 1` is a venue restart: treated as a snapshot); a delta
 //!   must have `u == previous u + 1`; an older or repeated `u` is dropped.
+
+use std::collections::VecDeque;
 
 use crate::model::Level;
 use crate::venue::binance::messages::DepthDiff;
@@ -27,6 +29,11 @@ pub enum Outcome {
     Resync(String),
 }
 
+/// Diffs kept while waiting for a snapshot; beyond this the oldest go (the snapshot, asked for
+/// later, is newer than them). At Binance's 10 diffs/s this covers a snapshot held up for
+/// minutes by the rate limiter, in bounded memory.
+const BUFFER_CAP: usize = 2_000;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BinanceRule {
     Spot,
@@ -40,9 +47,7 @@ pub struct BinanceSync {
     pub book: Book,
     /// `None` while waiting for a snapshot (diffs are buffered).
     last_u: Option<u64>,
-    buffer: Vec<DepthDiff>,
-    /// Diffs kept while waiting; beyond this the oldest go (the snapshot will be newer).
-    buffer_cap: usize,
+    buffer: VecDeque<DepthDiff>,
 }
 
 impl BinanceSync {
@@ -51,13 +56,16 @@ impl BinanceSync {
             rule,
             book: Book::new(grid),
             last_u: None,
-            buffer: Vec::new(),
-            buffer_cap: 10_000,
+            buffer: VecDeque::new(),
         }
     }
 
     pub fn is_synced(&self) -> bool {
         self.last_u.is_some()
+    }
+
+    pub fn rule(&self) -> BinanceRule {
+        self.rule
     }
 
     /// The last update id applied.
@@ -91,10 +99,10 @@ impl BinanceSync {
 
     pub fn on_diff(&mut self, diff: DepthDiff) -> Outcome {
         let Some(last) = self.last_u else {
-            if self.buffer.len() == self.buffer_cap {
-                self.buffer.remove(0);
+            if self.buffer.len() == BUFFER_CAP {
+                self.buffer.pop_front();
             }
-            self.buffer.push(diff);
+            self.buffer.push_back(diff);
             return Outcome::Buffered;
         };
         if diff.last_id <= last {
@@ -106,7 +114,7 @@ impl BinanceSync {
                 diff.first_id, diff.last_id, diff.prev_last_id
             );
             let outcome = self.unsync(reason);
-            self.buffer.push(diff);
+            self.buffer.push_back(diff);
             return outcome;
         }
         self.apply(&diff)
@@ -125,7 +133,7 @@ impl BinanceSync {
             BinanceRule::Spot => d.last_id > last_update_id,
             BinanceRule::Usdm => d.last_id >= last_update_id,
         };
-        let mut pending: Vec<DepthDiff> = buffered.into_iter().filter(keep).collect();
+        let pending: Vec<DepthDiff> = buffered.into_iter().filter(keep).collect();
         if let Some(first) = pending.first() {
             let bridges = match rule {
                 BinanceRule::Spot => first.first_id <= last_update_id + 1,
@@ -136,7 +144,7 @@ impl BinanceSync {
                     "snapshot {last_update_id} is older than the first buffered diff (U={})",
                     first.first_id
                 );
-                self.buffer = std::mem::take(&mut pending);
+                self.buffer = pending.into();
                 return self.unsync(reason);
             }
         }
@@ -193,7 +201,9 @@ impl BybitSync {
     }
 
     pub fn on_update(&mut self, update: &BookUpdate) -> Outcome {
-        if update.snapshot {
+        // `u = 1` is the venue starting over: whatever the message says it is, it replaces the
+        // book (a delta after a restart would otherwise look older than the book, forever).
+        if update.snapshot || update.update_id == 1 {
             self.book.clear();
         } else {
             match self.last_u {
@@ -352,6 +362,11 @@ mod tests {
         assert_eq!(s.on_update(&update(true, 1, (90, 1))), Outcome::Applied);
         assert_eq!((s.update_id(), s.seq), (Some(1), Some(10)));
         assert_eq!(s.on_update(&update(false, 2, (91, 1))), Outcome::Applied);
+        assert_eq!(s.on_update(&update(false, 3, (92, 1))), Outcome::Applied);
+        // Restarted again, announced by a delta with u = 1: the book starts over from it.
+        assert_eq!(s.on_update(&update(false, 1, (80, 1))), Outcome::Applied);
+        assert_eq!(s.book.bids(9), vec![lv(80, 1)]);
+        assert_eq!(s.on_update(&update(false, 2, (81, 1))), Outcome::Applied);
     }
 }
 

@@ -50,6 +50,22 @@ pub struct Level {
     pub qty: Decimal,
 }
 
+/// One book at one update: its best levels and whether it is in sync with the venue. An
+/// unsynced view has no levels (nothing is shown that might be wrong).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookView {
+    pub source: Source,
+    pub symbol: Symbol,
+    pub synced: bool,
+    /// The venue's id of the last update applied (Binance `u`/`lastUpdateId`, Bybit `u`).
+    pub update_id: Option<u64>,
+    /// Best first.
+    pub bids: Vec<Level>,
+    pub asks: Vec<Level>,
+    pub exchange_time_ms: i64,
+    pub local_time_ns: i64,
+}
+
 /// A symbol's trading rules, with the venue's raw filters kept for anything not modelled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SymbolInfo {

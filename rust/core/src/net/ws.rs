@@ -144,6 +144,8 @@ struct ShardState {
 
 struct Shard {
     topics: watch::Sender<BTreeSet<String>>,
+    /// Topics to unsubscribe and subscribe again on the live connection.
+    refresh: mpsc::UnboundedSender<Vec<String>>,
     state: Arc<Mutex<ShardState>>,
 }
 
@@ -245,6 +247,24 @@ impl WsPool {
         }
     }
 
+    /// Has the venue send `topics` afresh (unsubscribe, then subscribe): a Bybit book that lost
+    /// its sequence gets a new snapshot this way without a new connection.
+    pub fn refresh(&self, topics: &[String]) {
+        for shard in lock(&self.shards).iter() {
+            let mine: Vec<String> = {
+                let held = shard.topics.borrow();
+                topics
+                    .iter()
+                    .filter(|t| held.contains(*t))
+                    .cloned()
+                    .collect()
+            };
+            if !mine.is_empty() {
+                let _ = shard.refresh.send(mine);
+            }
+        }
+    }
+
     pub fn health(&self) -> Vec<ShardHealth> {
         lock(&self.shards)
             .iter()
@@ -268,6 +288,7 @@ impl WsPool {
 
     fn spawn_shard(&self, index: usize, topics: BTreeSet<String>) -> Shard {
         let (topics, wanted) = watch::channel(topics);
+        let (refresh, refreshes) = mpsc::unbounded_channel();
         let state = Arc::new(Mutex::new(ShardState::default()));
         let runner = ShardRunner {
             index,
@@ -280,9 +301,14 @@ impl WsPool {
             ids: self.ids.clone(),
             state: state.clone(),
             wanted,
+            refreshes,
         };
         tokio::spawn(runner.run(self.cancel.child_token()));
-        Shard { topics, state }
+        Shard {
+            topics,
+            refresh,
+            state,
+        }
     }
 }
 
@@ -313,6 +339,7 @@ struct ShardRunner {
     ids: Arc<RequestIds>,
     state: Arc<Mutex<ShardState>>,
     wanted: watch::Receiver<BTreeSet<String>>,
+    refreshes: mpsc::UnboundedReceiver<Vec<String>>,
 }
 
 impl ShardRunner {
@@ -395,6 +422,8 @@ impl ShardRunner {
         let login = self.dialect.login(&self.ids);
         self.send_paced(&mut socket, login).await?;
         let topics: Vec<String> = self.wanted.borrow_and_update().iter().cloned().collect();
+        // A fresh subscription brings everything a pending refresh would.
+        while self.refreshes.try_recv().is_ok() {}
         if !topics.is_empty() {
             self.send_paced(
                 &mut socket,
@@ -542,6 +571,17 @@ impl ShardRunner {
                         last_data = Instant::now();
                     }
                     subscribed = wanted;
+                }
+                Some(topics) = self.refreshes.recv() => {
+                    let topics: Vec<String> =
+                        topics.into_iter().filter(|t| subscribed.contains(t)).collect();
+                    if !topics.is_empty() {
+                        let mut messages = self.dialect.subscribe(&topics, false, &self.ids);
+                        messages.extend(self.dialect.subscribe(&topics, true, &self.ids));
+                        if let Err(reason) = self.send_paced(&mut socket, messages).await {
+                            return End::Failed(reason);
+                        }
+                    }
                 }
                 frame = socket.next() => {
                     let received = Instant::now();

@@ -256,6 +256,44 @@ pub fn parse(market: Market, text: &str, local_time_ns: i64) -> Result<MarketMes
     })
 }
 
+/// A REST depth snapshot (`GET /api/v3/depth`, `/fapi/v1/depth`): `lastUpdateId`, the venue's
+/// time if it stamps one (USD-M `E`), bids and asks best first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepthSnapshot {
+    pub last_update_id: u64,
+    pub exchange_time_ms: Option<i64>,
+    pub bids: Vec<Level>,
+    pub asks: Vec<Level>,
+}
+
+pub fn depth_snapshot(answer: &serde_json::Value) -> Result<DepthSnapshot> {
+    use serde_json::Value;
+    let side = |key: &str| -> Result<Vec<Level>> {
+        let rows = answer
+            .get(key)
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad(format!("depth snapshot without {key}")))?;
+        rows.iter()
+            .map(|row| {
+                let cell = |k: usize| row.get(k).and_then(Value::as_str);
+                Ok(Level {
+                    price: number(key, cell(0))?,
+                    qty: number(key, cell(1))?,
+                })
+            })
+            .collect()
+    };
+    Ok(DepthSnapshot {
+        last_update_id: answer
+            .get("lastUpdateId")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| bad("depth snapshot without lastUpdateId"))?,
+        exchange_time_ms: answer.get("E").and_then(Value::as_i64),
+        bids: side("bids")?,
+        asks: side("asks")?,
+    })
+}
+
 /// Every symbol of an exchangeInfo answer (spot or USD-M) with its trading rules; the raw
 /// filters are kept as received.
 pub fn symbols(market: Market, exchange_info: &serde_json::Value) -> Result<Vec<SymbolInfo>> {

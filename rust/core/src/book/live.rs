@@ -1,0 +1,474 @@
+//! A book kept live from a venue's stream for its readers (`connector.book()` handles and
+//! `book_updates()` streams): the venue's sync rules (`sync.rs`) plus what the connector needs
+//! to act on them — when to fetch a snapshot (Binance) or ask the venue for a fresh one (Bybit),
+//! when sync was gained or lost — and consistent reads under one lock.
+//!
+//! A book that is not in sync shows nothing: no levels, no best bid, no mid. A reader can never
+//! mistake a stale or half-rebuilt book for the venue's.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::sync::{BinanceRule, BinanceSync, BybitSync, Outcome};
+use super::{Book, Grid};
+use crate::model::{BookView, Level, Source, Symbol};
+use crate::stream;
+use crate::venue::binance::messages::{DepthDiff, DepthSnapshot};
+use crate::venue::bybit::messages::BookUpdate;
+
+/// Levels a side a Binance book keeps: its snapshots have 1000 (Decision 9); diffs add deeper
+/// levels, which are cut here so memory stays bounded however long the book lives.
+pub const BINANCE_KEEP: usize = 5_000;
+
+/// A Bybit book that asked for a fresh snapshot and got none after this long asks again.
+const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(5);
+
+enum Keeper {
+    Binance(BinanceSync),
+    Bybit(BybitSync),
+}
+
+impl Keeper {
+    fn book(&self) -> &Book {
+        match self {
+            Keeper::Binance(s) => &s.book,
+            Keeper::Bybit(s) => &s.book,
+        }
+    }
+
+    fn is_synced(&self) -> bool {
+        match self {
+            Keeper::Binance(s) => s.is_synced(),
+            Keeper::Bybit(s) => s.is_synced(),
+        }
+    }
+
+    fn update_id(&self) -> Option<u64> {
+        match self {
+            Keeper::Binance(s) => s.update_id(),
+            Keeper::Bybit(s) => s.update_id(),
+        }
+    }
+}
+
+/// What the connector must do for a book after a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Need {
+    #[default]
+    Nothing,
+    /// Fetch a REST snapshot and hand it to [`LiveBook::on_snapshot`] with this ticket
+    /// (Binance).
+    Snapshot(u64),
+    /// Unsubscribe and subscribe the topic again: the venue answers with a snapshot (Bybit).
+    Resubscribe,
+}
+
+/// A message's effect on a book.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Step {
+    /// What readers can see changed: views are published.
+    pub changed: bool,
+    /// The book is in sync again (or for the first time).
+    pub synced: bool,
+    /// The book lost sync, and why.
+    pub unsynced: Option<String>,
+    pub need: Need,
+}
+
+/// Counters of one book, for `health()`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BookStats {
+    /// Messages applied (snapshots included).
+    pub applied: u64,
+    /// Messages dropped as already seen or older than the book.
+    pub ignored: u64,
+    /// Times the book lost sync.
+    pub resyncs: u64,
+    pub last_reason: Option<String>,
+}
+
+struct Inner {
+    keeper: Keeper,
+    exchange_time_ms: i64,
+    local_time_ns: i64,
+    /// The connection its stream last came from (its loss unsyncs the book).
+    shard: Option<usize>,
+    /// Binance: the ticket of the snapshot fetch under way (at most one per book; a result
+    /// with another ticket is stale and dropped).
+    fetching: Option<u64>,
+    tickets: u64,
+    /// Bybit: when a fresh snapshot was last asked for, while unsynced.
+    asked_at: Option<Instant>,
+    updated_at: Option<Instant>,
+    stats: BookStats,
+}
+
+/// One venue book shared by every reader of its topic.
+pub struct LiveBook {
+    pub source: Source,
+    pub symbol: Symbol,
+    /// The stream or topic it is kept from.
+    pub topic: String,
+    /// Levels a side it keeps (Bybit: the topic's depth).
+    pub depth: usize,
+    inner: Mutex<Inner>,
+    views: Mutex<Vec<(Arc<stream::Sender<BookView>>, usize)>>,
+    /// Handles held by callers; with no handle and no view stream the book is dropped.
+    holders: AtomicUsize,
+    synced: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for LiveBook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveBook")
+            .field("topic", &self.topic)
+            .field("synced", &self.is_synced())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl LiveBook {
+    /// A Binance diff-depth book (spot or USD-M rules), kept to [`BINANCE_KEEP`] levels a side.
+    pub fn binance(
+        source: Source,
+        symbol: Symbol,
+        topic: String,
+        grid: Grid,
+        rule: BinanceRule,
+    ) -> LiveBook {
+        LiveBook::new(
+            source,
+            symbol,
+            topic,
+            BINANCE_KEEP,
+            Keeper::Binance(BinanceSync::new(grid, rule)),
+        )
+    }
+
+    /// A Bybit `orderbook.{depth}` book.
+    pub fn bybit(
+        source: Source,
+        symbol: Symbol,
+        topic: String,
+        grid: Grid,
+        depth: usize,
+    ) -> LiveBook {
+        LiveBook::new(
+            source,
+            symbol,
+            topic,
+            depth,
+            Keeper::Bybit(BybitSync::new(grid, depth)),
+        )
+    }
+
+    fn new(source: Source, symbol: Symbol, topic: String, depth: usize, keeper: Keeper) -> Self {
+        LiveBook {
+            source,
+            symbol,
+            topic,
+            depth,
+            inner: Mutex::new(Inner {
+                keeper,
+                exchange_time_ms: 0,
+                local_time_ns: 0,
+                shard: None,
+                fetching: None,
+                tickets: 0,
+                asked_at: None,
+                updated_at: None,
+                stats: BookStats::default(),
+            }),
+            views: Mutex::new(Vec::new()),
+            holders: AtomicUsize::new(0),
+            synced: watch::channel(false).0,
+        }
+    }
+
+    /// Turns a sync outcome into a step, with the bookkeeping both venues share.
+    fn settle(&self, inner: &mut Inner, was_synced: bool, outcome: Outcome) -> Step {
+        let mut step = Step::default();
+        match outcome {
+            Outcome::Applied => {
+                inner.stats.applied += 1;
+                inner.updated_at = Some(Instant::now());
+                step.changed = true;
+            }
+            Outcome::Ignored => inner.stats.ignored += 1,
+            Outcome::Buffered => {}
+            Outcome::Resync(reason) => {
+                if was_synced {
+                    inner.stats.resyncs += 1;
+                    step.unsynced = Some(reason.clone());
+                    step.changed = true;
+                }
+                inner.stats.last_reason = Some(reason);
+            }
+        }
+        let synced = inner.keeper.is_synced();
+        if synced && !was_synced {
+            step.synced = true;
+            inner.asked_at = None;
+        }
+        if synced != was_synced {
+            self.synced.send_replace(synced);
+        }
+        if !synced {
+            step.need = self.needed(inner);
+        }
+        step
+    }
+
+    /// What an unsynced book needs, claimed so it is asked for once.
+    fn needed(&self, inner: &mut Inner) -> Need {
+        match inner.keeper {
+            Keeper::Binance(_) if inner.fetching.is_none() => {
+                inner.tickets += 1;
+                inner.fetching = Some(inner.tickets);
+                Need::Snapshot(inner.tickets)
+            }
+            Keeper::Bybit(_)
+                if inner
+                    .asked_at
+                    .is_none_or(|at| at.elapsed() >= RESUBSCRIBE_AFTER) =>
+            {
+                inner.asked_at = Some(Instant::now());
+                Need::Resubscribe
+            }
+            _ => Need::Nothing,
+        }
+    }
+
+    /// A Binance diff.
+    pub fn on_diff(&self, diff: DepthDiff, shard: usize, local_time_ns: i64) -> Step {
+        let mut inner = lock(&self.inner);
+        let was_synced = inner.keeper.is_synced();
+        let exchange_time_ms = diff.exchange_time_ms;
+        let Keeper::Binance(sync) = &mut inner.keeper else {
+            return Step::default();
+        };
+        let outcome = sync.on_diff(diff);
+        if outcome == Outcome::Applied {
+            sync.book.truncate(BINANCE_KEEP);
+        }
+        if matches!(outcome, Outcome::Applied | Outcome::Buffered) {
+            inner.shard = Some(shard);
+            inner.exchange_time_ms = exchange_time_ms;
+            inner.local_time_ns = local_time_ns;
+        }
+        self.settle(&mut inner, was_synced, outcome)
+    }
+
+    /// A Binance REST snapshot fetched after [`Need::Snapshot`] with `ticket`. If it is older
+    /// than the diffs buffered meanwhile, the step asks for another; a snapshot nobody waits for
+    /// any more (the book was reset meanwhile) is dropped.
+    pub fn on_snapshot(&self, ticket: u64, snapshot: &DepthSnapshot, local_time_ns: i64) -> Step {
+        let mut inner = lock(&self.inner);
+        if inner.fetching != Some(ticket) {
+            return Step::default();
+        }
+        let was_synced = inner.keeper.is_synced();
+        inner.fetching = None;
+        let Keeper::Binance(sync) = &mut inner.keeper else {
+            return Step::default();
+        };
+        let outcome = sync.on_snapshot(snapshot.last_update_id, &snapshot.bids, &snapshot.asks);
+        sync.book.truncate(BINANCE_KEEP);
+        if outcome == Outcome::Applied {
+            if let Some(ms) = snapshot.exchange_time_ms {
+                inner.exchange_time_ms = inner.exchange_time_ms.max(ms);
+            }
+            inner.local_time_ns = local_time_ns;
+        }
+        self.settle(&mut inner, was_synced, outcome)
+    }
+
+    /// Whether the fetch with `ticket` is still wanted.
+    pub fn wants(&self, ticket: u64) -> bool {
+        lock(&self.inner).fetching == Some(ticket)
+    }
+
+    /// The fetch with `ticket` failed: the next message asks again.
+    pub fn snapshot_failed(&self, ticket: u64) {
+        let mut inner = lock(&self.inner);
+        if inner.fetching == Some(ticket) {
+            inner.fetching = None;
+        }
+    }
+
+    /// A Bybit snapshot or delta.
+    pub fn on_update(&self, update: &BookUpdate, shard: usize, local_time_ns: i64) -> Step {
+        let mut inner = lock(&self.inner);
+        let was_synced = inner.keeper.is_synced();
+        let Keeper::Bybit(sync) = &mut inner.keeper else {
+            return Step::default();
+        };
+        let outcome = sync.on_update(update);
+        if outcome == Outcome::Applied {
+            inner.shard = Some(shard);
+            inner.exchange_time_ms = update.exchange_time_ms;
+            inner.local_time_ns = local_time_ns;
+        }
+        self.settle(&mut inner, was_synced, outcome)
+    }
+
+    /// Connection `shard` was lost: a book fed by it can no longer be trusted.
+    pub fn on_disconnect(&self, shard: usize) -> Step {
+        let mut inner = lock(&self.inner);
+        if inner.shard != Some(shard) {
+            return Step::default();
+        }
+        inner.shard = None;
+        self.unsync_locked(&mut inner, "its connection was lost".into())
+    }
+
+    /// Marks the book unsynced (the connector closed, or its data is in doubt).
+    pub fn unsync(&self, reason: &str) -> Step {
+        let mut inner = lock(&self.inner);
+        self.unsync_locked(&mut inner, reason.to_owned())
+    }
+
+    fn unsync_locked(&self, inner: &mut Inner, reason: String) -> Step {
+        let was_synced = inner.keeper.is_synced();
+        let grid = inner.keeper.book().grid;
+        // A fresh keeper: nothing of the old stream (buffer, last id) survives.
+        inner.keeper = match &inner.keeper {
+            Keeper::Binance(s) => Keeper::Binance(BinanceSync::new(grid, s.rule())),
+            Keeper::Bybit(_) => Keeper::Bybit(BybitSync::new(grid, self.depth)),
+        };
+        inner.asked_at = None;
+        // A fetch under way would bring a snapshot older than what comes next: dropped.
+        inner.fetching = None;
+        let mut step = self.settle(inner, was_synced, Outcome::Resync(reason));
+        // Binance asks for its snapshot once the stream delivers again (the snapshot must not
+        // be older than the first diff kept).
+        if let Need::Snapshot(_) = step.need {
+            inner.fetching = None;
+            step.need = Need::Nothing;
+        }
+        step
+    }
+
+    pub fn is_synced(&self) -> bool {
+        lock(&self.inner).keeper.is_synced()
+    }
+
+    pub fn update_id(&self) -> Option<u64> {
+        let inner = lock(&self.inner);
+        inner.keeper.update_id()
+    }
+
+    pub fn exchange_time_ms(&self) -> i64 {
+        lock(&self.inner).exchange_time_ms
+    }
+
+    /// Reads the book under its lock; `None` while it is not in sync.
+    pub fn read<R>(&self, f: impl FnOnce(&Book) -> R) -> Option<R> {
+        let inner = lock(&self.inner);
+        inner.keeper.is_synced().then(|| f(inner.keeper.book()))
+    }
+
+    pub fn best_bid(&self) -> Option<Level> {
+        self.read(Book::best_bid).flatten()
+    }
+
+    pub fn best_ask(&self) -> Option<Level> {
+        self.read(Book::best_ask).flatten()
+    }
+
+    /// The book's best `depth` levels a side, consistent with one update id.
+    pub fn view(&self, depth: usize) -> BookView {
+        let inner = lock(&self.inner);
+        let synced = inner.keeper.is_synced();
+        let book = inner.keeper.book();
+        let (bids, asks) = if synced {
+            (book.bids(depth), book.asks(depth))
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        BookView {
+            source: self.source,
+            symbol: self.symbol,
+            synced,
+            update_id: inner.keeper.update_id().filter(|_| synced),
+            bids,
+            asks,
+            exchange_time_ms: inner.exchange_time_ms,
+            local_time_ns: inner.local_time_ns,
+        }
+    }
+
+    pub fn stats(&self) -> BookStats {
+        lock(&self.inner).stats.clone()
+    }
+
+    /// How long since the book last changed (`None`: never).
+    pub fn age(&self) -> Option<Duration> {
+        lock(&self.inner).updated_at.map(|at| at.elapsed())
+    }
+
+    /// Adds a conflated view stream of the best `depth` levels; it gets the current view first.
+    pub fn add_view_reader(&self, tx: Arc<stream::Sender<BookView>>, depth: usize) {
+        let _ = tx.send(self.view(depth));
+        lock(&self.views).push((tx, depth));
+    }
+
+    /// Sends the current view to every view stream; closed streams are dropped.
+    pub fn publish(&self) {
+        let mut views = lock(&self.views);
+        if views.is_empty() {
+            return;
+        }
+        let mut by_depth: Vec<(usize, BookView)> = Vec::new();
+        views.retain(|(tx, depth)| {
+            let view = match by_depth.iter().find(|(d, _)| d == depth) {
+                Some((_, v)) => v.clone(),
+                None => {
+                    let v = self.view(*depth);
+                    by_depth.push((*depth, v.clone()));
+                    v
+                }
+            };
+            tx.send(view).is_ok()
+        });
+    }
+
+    /// A caller's handle on the book (counted: the book lives while a handle or stream does).
+    pub fn handle(self: &Arc<Self>) -> BookHandle {
+        self.holders.fetch_add(1, Ordering::AcqRel);
+        BookHandle { book: self.clone() }
+    }
+
+    /// Whether anyone still reads the book.
+    pub fn in_use(&self) -> bool {
+        self.holders.load(Ordering::Acquire) > 0
+            || lock(&self.views).iter().any(|(tx, _)| !tx.is_closed())
+    }
+
+    /// Waits until the book is in sync.
+    pub async fn wait_synced(&self) {
+        let mut rx = self.synced.subscribe();
+        let _ = rx.wait_for(|synced| *synced).await;
+    }
+}
+
+/// A caller's hold on a [`LiveBook`]; dropping the last one (with no view stream left) ends
+/// the book's subscription.
+#[derive(Debug)]
+pub struct BookHandle {
+    pub book: Arc<LiveBook>,
+}
+
+impl Drop for BookHandle {
+    fn drop(&mut self) {
+        self.book.holders.fetch_sub(1, Ordering::AcqRel);
+    }
+}

@@ -1,0 +1,702 @@
+//! A connector's market streams: WebSocket pools per URL, who reads each topic, one parse per
+//! frame however many readers want it, and the books kept live from the depth streams —
+//! snapshots fetched through the rate limiter, resyncs of one symbol at a time, events when a
+//! book gains or loses sync.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+
+use super::{Connector, ConnectorEvent, lock};
+use crate::book::Grid;
+use crate::book::live::{BINANCE_KEEP, BookHandle, LiveBook, Need, Step};
+use crate::book::sync::BinanceRule;
+use crate::model::{BookView, Market, Source, Symbol, Ticker, Trade, Venue};
+use crate::net::http::Request;
+use crate::net::ws::{Inbound, WsDialect, WsEvent, WsPool};
+use crate::resilience::Backoff;
+use crate::stream::{self, Overflow};
+use crate::venue::binance::market::BinanceStreams;
+use crate::venue::binance::messages::{self as binance, MarketMessage};
+use crate::venue::bybit::market::BybitStreams;
+use crate::venue::bybit::messages::{self as bybit, TopicMessage};
+use crate::{Error, Result};
+
+/// Who reads each topic (stream name or topic), by topic.
+type Readers = Arc<Mutex<HashMap<String, Vec<Reader>>>>;
+
+/// One subscriber of a topic.
+#[derive(Clone)]
+enum Reader {
+    /// The venue's text as is.
+    Raw(Arc<stream::Sender<String>>),
+    Trades(Arc<stream::Sender<Trade>>),
+    Tickers(Arc<stream::Sender<Ticker>>),
+    /// A live book (one per topic, shared by its handles and view streams).
+    Book(Arc<LiveBook>),
+}
+
+/// State every frame of a connector may need, whoever reads it.
+#[derive(Default)]
+struct Shared {
+    /// Messages that could not be read (logged and skipped).
+    skipped: AtomicU64,
+    /// Bybit's latest full ticker per symbol: its deltas only name what changed.
+    tickers: Mutex<HashMap<Symbol, Ticker>>,
+}
+
+/// The WebSocket pools (one per URL) and who reads each topic.
+#[derive(Default)]
+pub(super) struct Streams {
+    pools: HashMap<String, Arc<WsPool>>,
+    readers: Readers,
+    /// When each topic last delivered.
+    seen: Arc<Mutex<HashMap<String, Instant>>>,
+    shared: Arc<Shared>,
+}
+
+/// One live book's state for `health()`.
+#[derive(Debug, Clone)]
+pub struct BookHealth {
+    pub symbol: String,
+    pub topic: String,
+    pub synced: bool,
+    pub update_id: Option<u64>,
+    /// Since the book last changed (`None`: never).
+    pub age: Option<Duration>,
+    pub stats: crate::book::live::BookStats,
+}
+
+/// What a frame means, read at most once however many readers want it.
+enum Parsed {
+    Binance(MarketMessage),
+    Bybit(TopicMessage),
+    Unreadable,
+}
+
+struct Frame<'a> {
+    inbound: &'a Inbound,
+    source: Source,
+    shared: &'a Shared,
+    local_time_ns: i64,
+    parsed: Option<Parsed>,
+    tickers: Option<Vec<Ticker>>,
+    /// Book steps to act on once the readers are released.
+    steps: Vec<(Arc<LiveBook>, Step)>,
+}
+
+impl Frame<'_> {
+    fn parsed(&mut self) -> &Parsed {
+        if self.parsed.is_none() {
+            let (market, text, ns) = (self.source.market, &self.inbound.text, self.local_time_ns);
+            let read = match self.source.venue {
+                Venue::Binance => binance::parse(market, text, ns).map(Parsed::Binance),
+                Venue::Bybit => bybit::parse(market, text, ns).map(Parsed::Bybit),
+            };
+            self.parsed = Some(read.unwrap_or_else(|e| {
+                // Counted and logged; a bad message never reaches a reader.
+                self.shared.skipped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, "unreadable market message skipped");
+                Parsed::Unreadable
+            }));
+        }
+        self.parsed.as_ref().unwrap_or(&Parsed::Unreadable)
+    }
+
+    fn trades(&mut self) -> &[Trade] {
+        match self.parsed() {
+            Parsed::Binance(MarketMessage::Trade(t)) => std::slice::from_ref(t),
+            Parsed::Bybit(TopicMessage::Trades(t)) => t,
+            _ => &[],
+        }
+    }
+
+    fn tickers(&mut self) -> &[Ticker] {
+        if self.tickers.is_none() {
+            let ns = self.local_time_ns;
+            let shared = self.shared;
+            let tickers = match self.parsed() {
+                Parsed::Binance(MarketMessage::Tickers(t)) => t.clone(),
+                Parsed::Bybit(TopicMessage::Ticker(update)) => {
+                    let mut latest = lock(&shared.tickers);
+                    let full = update.merge(latest.get(&update.symbol), ns);
+                    if let Some(t) = &full {
+                        latest.insert(t.symbol, t.clone());
+                    }
+                    full.into_iter().collect()
+                }
+                _ => Vec::new(),
+            };
+            self.tickers = Some(tickers);
+        }
+        self.tickers.as_deref().unwrap_or_default()
+    }
+}
+
+impl Reader {
+    /// Delivers the frame; `false` once the reader has gone.
+    fn deliver(&self, frame: &mut Frame<'_>) -> bool {
+        match self {
+            Reader::Raw(tx) => tx.send(frame.inbound.text.clone()).is_ok(),
+            Reader::Trades(tx) => {
+                let trades = frame.trades();
+                trades.is_empty() || tx.send_batch(trades.iter().cloned()).is_ok()
+            }
+            Reader::Tickers(tx) => {
+                let tickers = frame.tickers();
+                tickers.is_empty() || tx.send_batch(tickers.iter().cloned()).is_ok()
+            }
+            Reader::Book(book) => {
+                if !book.in_use() {
+                    return false;
+                }
+                let (shard, ns) = (frame.inbound.shard, frame.local_time_ns);
+                let step = match frame.parsed() {
+                    Parsed::Binance(MarketMessage::Depth(diff)) => {
+                        book.on_diff(diff.clone(), shard, ns)
+                    }
+                    Parsed::Bybit(TopicMessage::Book(update)) => book.on_update(update, shard, ns),
+                    _ => return true,
+                };
+                frame.steps.push((book.clone(), step));
+                true
+            }
+        }
+    }
+}
+
+/// The stream (Binance combined envelope) or topic (Bybit) a message belongs to.
+fn topic_of(text: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Key<'a> {
+        #[serde(borrow)]
+        stream: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow)]
+        topic: Option<std::borrow::Cow<'a, str>>,
+    }
+    let key: Key = serde_json::from_str(text).ok()?;
+    key.stream.or(key.topic).map(|k| k.into_owned())
+}
+
+/// Bybit's book topic depths (spot and linear alike).
+const BYBIT_DEPTHS: [usize; 4] = [1, 50, 200, 1000];
+
+fn symbol_key(view: &BookView) -> u64 {
+    // Symbols are interned: one address per name.
+    view.symbol.as_str().as_ptr() as u64
+}
+
+impl Connector {
+    /// Which URL serves `topic`: Binance USD-M routes book streams to `/public` and the rest
+    /// to `/market`; everything else has one market-stream URL.
+    fn stream_url(&self, topic: &str) -> String {
+        let book = topic.contains("@depth") || topic.ends_with("@bookTicker");
+        match (&self.config.ws_market, self.venue, self.market) {
+            (Some(market), Venue::Binance, Market::Usdm) if !book => market.clone(),
+            _ => self.config.ws_public.clone(),
+        }
+    }
+
+    /// The venue's messages of `topics` as received (Binance: combined-stream envelopes), on a
+    /// bounded stream that marks gaps if the reader falls behind; the subscription ends when the
+    /// reader goes away.
+    pub fn raw_stream(
+        self: &Arc<Self>,
+        topics: &[String],
+        capacity: usize,
+    ) -> Result<stream::Receiver<String>> {
+        if topics.is_empty() {
+            return Err(Error::invalid_argument(
+                "topics",
+                "name at least one stream or topic",
+            ));
+        }
+        let (tx, rx) = stream::channel(capacity.max(1), Overflow::GapMarker);
+        self.read_topics(topics, Reader::Raw(Arc::new(tx)))?;
+        Ok(rx)
+    }
+
+    /// The public trades of `symbols`, typed, on a bounded stream that marks gaps if the reader
+    /// falls behind; leaving the stream ends the subscription. Unknown symbols are refused.
+    pub fn trades(
+        self: &Arc<Self>,
+        symbols: &[String],
+        capacity: usize,
+    ) -> Result<stream::Receiver<Trade>> {
+        let topics = self.listed_topics(symbols, |s| match self.venue {
+            Venue::Binance => format!("{}@trade", s.to_ascii_lowercase()),
+            Venue::Bybit => format!("publicTrade.{s}"),
+        })?;
+        let (tx, rx) = stream::channel(capacity.max(1), Overflow::GapMarker);
+        self.read_topics(&topics, Reader::Trades(Arc::new(tx)))?;
+        Ok(rx)
+    }
+
+    /// The 24 h tickers of `symbols` (Binance `@ticker`; Bybit `tickers`, whose deltas are
+    /// folded into full tickers), with gap markers for a reader that falls behind.
+    pub fn tickers(
+        self: &Arc<Self>,
+        symbols: &[String],
+        capacity: usize,
+    ) -> Result<stream::Receiver<Ticker>> {
+        let topics = self.listed_topics(symbols, |s| match self.venue {
+            Venue::Binance => format!("{}@ticker", s.to_ascii_lowercase()),
+            Venue::Bybit => format!("tickers.{s}"),
+        })?;
+        let (tx, rx) = stream::channel(capacity.max(1), Overflow::GapMarker);
+        self.read_topics(&topics, Reader::Tickers(Arc::new(tx)))?;
+        Ok(rx)
+    }
+
+    /// A live book of `symbol` with at least `depth` levels a side, kept in sync in Rust; waits
+    /// until it is in sync (at most `wait`). Books of one symbol are shared.
+    pub async fn book(
+        self: &Arc<Self>,
+        symbol: &str,
+        depth: usize,
+        wait: Duration,
+    ) -> Result<BookHandle> {
+        let handle = self.attach_book(symbol, depth, LiveBook::handle)?;
+        let synced = tokio::select! {
+            _ = self.cancel.cancelled() => return Err(Error::Closed),
+            synced = tokio::time::timeout(wait, handle.book.wait_synced()) => synced,
+        };
+        if synced.is_err() {
+            let reason = handle.book.stats().last_reason;
+            return Err(Error::Timeout {
+                what: format!(
+                    "the {symbol} book to sync{}",
+                    reason.map(|r| format!(" (last: {r})")).unwrap_or_default()
+                ),
+                after: wait,
+            });
+        }
+        Ok(handle)
+    }
+
+    /// Views of the books of `symbols` (best `depth` levels a side) after each change,
+    /// conflated per symbol: a slow reader sees the latest state, never a backlog. The current
+    /// view of each comes first.
+    pub fn book_updates(
+        self: &Arc<Self>,
+        symbols: &[String],
+        depth: usize,
+    ) -> Result<stream::Receiver<BookView>> {
+        if symbols.is_empty() {
+            return Err(Error::invalid_argument(
+                "symbols",
+                "name at least one symbol",
+            ));
+        }
+        for symbol in symbols {
+            self.listed_symbol(symbol)?;
+        }
+        let (tx, rx) = stream::conflating(symbols.len().max(1), symbol_key);
+        let tx = Arc::new(tx);
+        for symbol in symbols {
+            self.attach_book(symbol, depth, |book| {
+                book.add_view_reader(tx.clone(), depth);
+            })?;
+        }
+        Ok(rx)
+    }
+
+    /// The book of `symbol` deep enough for `depth`, found or started (and subscribed), and
+    /// claimed by `claim` (a handle, a view stream) under the lock that also decides whether an
+    /// unused book is dropped: a claimed book is never dropped.
+    fn attach_book<T>(
+        self: &Arc<Self>,
+        symbol: &str,
+        depth: usize,
+        claim: impl FnOnce(&Arc<LiveBook>) -> T,
+    ) -> Result<T> {
+        let info = self.listed_symbol(symbol)?;
+        let grid = Grid {
+            tick: info.tick_size,
+            step: info.step_size,
+        };
+        let (topic, keep) = match self.venue {
+            Venue::Binance => {
+                if !(1..=BINANCE_KEEP).contains(&depth) {
+                    let reason = format!("must be between 1 and {BINANCE_KEEP}");
+                    return Err(Error::invalid_argument("depth", reason));
+                }
+                (
+                    format!("{}@depth@100ms", symbol.to_ascii_lowercase()),
+                    depth,
+                )
+            }
+            Venue::Bybit => {
+                let Some(topic_depth) = BYBIT_DEPTHS.iter().copied().find(|d| *d >= depth.max(1))
+                else {
+                    return Err(Error::invalid_argument(
+                        "depth",
+                        "Bybit books go to 1000 levels a side at most",
+                    ));
+                };
+                (format!("orderbook.{topic_depth}.{symbol}"), topic_depth)
+            }
+        };
+        if self.cancel.is_cancelled() {
+            return Err(Error::Closed);
+        }
+        let mut streams = lock(&self.streams);
+        let claimed = {
+            let mut readers = lock(&streams.readers);
+            let list = readers.entry(topic.clone()).or_default();
+            let found = list.iter().find_map(|r| match r {
+                Reader::Book(b) => Some(b.clone()),
+                _ => None,
+            });
+            if let Some(book) = found {
+                return Ok(claim(&book));
+            }
+            let source = Source {
+                venue: self.venue,
+                market: self.market,
+            };
+            let book = Arc::new(match self.venue {
+                Venue::Binance => {
+                    let rule = match self.market {
+                        Market::Spot => BinanceRule::Spot,
+                        _ => BinanceRule::Usdm,
+                    };
+                    LiveBook::binance(source, info.symbol, topic.clone(), grid, rule)
+                }
+                Venue::Bybit => LiveBook::bybit(source, info.symbol, topic.clone(), grid, keep),
+            });
+            list.push(Reader::Book(book.clone()));
+            claim(&book)
+        };
+        self.subscribe_locked(&mut streams, std::slice::from_ref(&topic))?;
+        Ok(claimed)
+    }
+
+    /// The venue's topic names of `symbols`, each checked against the listed symbols.
+    fn listed_topics(
+        &self,
+        symbols: &[String],
+        topic: impl Fn(&str) -> String,
+    ) -> Result<Vec<String>> {
+        if symbols.is_empty() {
+            return Err(Error::invalid_argument(
+                "symbols",
+                "name at least one symbol",
+            ));
+        }
+        symbols
+            .iter()
+            .map(|s| self.listed_symbol(s).map(|_| topic(s)))
+            .collect()
+    }
+
+    fn read_topics(self: &Arc<Self>, topics: &[String], reader: Reader) -> Result<()> {
+        if self.cancel.is_cancelled() {
+            return Err(Error::Closed);
+        }
+        let mut streams = lock(&self.streams);
+        {
+            let mut readers = lock(&streams.readers);
+            for topic in topics {
+                readers
+                    .entry(topic.clone())
+                    .or_default()
+                    .push(reader.clone());
+            }
+        }
+        self.subscribe_locked(&mut streams, topics)
+    }
+
+    /// Subscribes `topics` on the pool of their URL (opened on first use).
+    fn subscribe_locked(self: &Arc<Self>, streams: &mut Streams, topics: &[String]) -> Result<()> {
+        let mut by_url: HashMap<String, Vec<String>> = HashMap::new();
+        for topic in topics {
+            by_url
+                .entry(self.stream_url(topic))
+                .or_default()
+                .push(topic.clone());
+        }
+        for (url, topics) in by_url {
+            let pool = match streams.pools.get(&url) {
+                Some(pool) => pool.clone(),
+                None => {
+                    let pool = self.open_pool(&url, streams)?;
+                    streams.pools.insert(url, pool.clone());
+                    pool
+                }
+            };
+            pool.subscribe(&topics);
+        }
+        Ok(())
+    }
+
+    fn open_pool(self: &Arc<Self>, base: &str, streams: &Streams) -> Result<Arc<WsPool>> {
+        let url = base;
+        let (url, dialect): (String, Arc<dyn WsDialect>) = match self.venue {
+            // Combined streams name each message's stream, which routes it to its readers.
+            Venue::Binance => (
+                format!("{}/stream", url.trim_end_matches('/')),
+                Arc::new(BinanceStreams),
+            ),
+            Venue::Bybit => (url.to_owned(), Arc::new(BybitStreams)),
+        };
+        let (inbound_tx, inbound) = tokio::sync::mpsc::channel::<Inbound>(4096);
+        let (ws_events, ws_events_rx) = broadcast::channel(256);
+        let socket_events = ws_events.subscribe();
+        let pool = Arc::new(WsPool::new(
+            &url,
+            dialect,
+            self.config.ws.clone(),
+            self.connects.clone(),
+            inbound_tx,
+            ws_events,
+            self.cancel.child_token(),
+        )?);
+        self.forward(ws_events_rx, ConnectorEvent::Socket);
+        let dispatch = Dispatch {
+            connector: Arc::downgrade(self),
+            url: base.to_owned(),
+            pool: Arc::downgrade(&pool),
+            readers: streams.readers.clone(),
+            seen: streams.seen.clone(),
+            shared: streams.shared.clone(),
+            source: Source {
+                venue: self.venue,
+                market: self.market,
+            },
+        };
+        tokio::spawn(dispatch.run(inbound, socket_events));
+        Ok(pool)
+    }
+
+    /// Acts on what a message did to a book: views, events, snapshot or resubscription.
+    fn after_step(self: &Arc<Self>, book: &Arc<LiveBook>, step: Step) {
+        if step.changed || step.synced {
+            book.publish();
+        }
+        let symbol = book.symbol.as_str().to_owned();
+        if let Some(reason) = step.unsynced {
+            tracing::warn!(topic = %book.topic, %reason, "book out of sync; resyncing");
+            let _ = self
+                .events
+                .send(ConnectorEvent::BookUnsynced { symbol, reason });
+        } else if step.synced {
+            let update_id = book.update_id().unwrap_or_default();
+            tracing::debug!(topic = %book.topic, update_id, "book in sync");
+            let _ = self
+                .events
+                .send(ConnectorEvent::BookSynced { symbol, update_id });
+        }
+        match step.need {
+            Need::Nothing => {}
+            Need::Snapshot(ticket) => self.fetch_snapshot(book, ticket),
+            Need::Resubscribe => {
+                let pool = lock(&self.streams)
+                    .pools
+                    .get(&self.stream_url(&book.topic))
+                    .cloned();
+                if let Some(pool) = pool {
+                    pool.refresh(std::slice::from_ref(&book.topic));
+                }
+            }
+        }
+    }
+
+    /// Fetches a Binance snapshot (`limit=1000`, weighed by the limiter like every request)
+    /// until one arrives or the book stops wanting it.
+    fn fetch_snapshot(self: &Arc<Self>, book: &Arc<LiveBook>, ticket: u64) {
+        let path = match self.market {
+            Market::Spot => "/api/v3/depth",
+            _ => "/fapi/v1/depth",
+        };
+        let request = Request::get(path)
+            .param("symbol", book.symbol.as_str())
+            .param("limit", 1000);
+        let (connector, book) = (Arc::downgrade(self), Arc::downgrade(book));
+        let cancel = self.cancel.clone();
+        tokio::spawn(async move {
+            let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
+            for attempt in 0.. {
+                let Some(http) = connector.upgrade().map(|c| c.http.clone()) else {
+                    return;
+                };
+                let answer = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    answer = http.send(&request) => answer,
+                };
+                let (Some(connector), Some(live)) = (connector.upgrade(), book.upgrade()) else {
+                    return;
+                };
+                match answer.and_then(|a| binance::depth_snapshot(&a)) {
+                    Ok(snapshot) => {
+                        let step = live.on_snapshot(ticket, &snapshot, crate::model::now_ns());
+                        connector.after_step(&live, step);
+                        return;
+                    }
+                    Err(e) if live.wants(ticket) => {
+                        tracing::warn!(topic = %live.topic, error = %e, "book snapshot failed");
+                    }
+                    Err(_) => return,
+                }
+                drop((connector, live));
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(backoff.delay(attempt)) => {}
+                }
+            }
+        });
+    }
+
+    /// Every live book, for `health()`.
+    pub(super) fn book_health(&self, streams: &Streams) -> (Vec<BookHealth>, u64) {
+        let readers = lock(&streams.readers);
+        let mut books: Vec<BookHealth> = readers
+            .values()
+            .flatten()
+            .filter_map(|r| match r {
+                Reader::Book(b) => Some(BookHealth {
+                    symbol: b.symbol.as_str().to_owned(),
+                    topic: b.topic.clone(),
+                    synced: b.is_synced(),
+                    update_id: b.update_id(),
+                    age: b.age(),
+                    stats: b.stats(),
+                }),
+                _ => None,
+            })
+            .collect();
+        books.sort_by(|a, b| a.topic.cmp(&b.topic));
+        (books, streams.shared.skipped.load(Ordering::Relaxed))
+    }
+
+    /// Every subscription and how long since it last delivered.
+    pub(super) fn subscription_health(streams: &Streams) -> Vec<(String, Option<Duration>)> {
+        let seen = lock(&streams.seen);
+        let mut topics: Vec<(String, Option<Duration>)> = lock(&streams.readers)
+            .keys()
+            .map(|t| (t.clone(), seen.get(t).map(|at| at.elapsed())))
+            .collect();
+        topics.sort();
+        topics
+    }
+
+    pub(super) fn connection_health(streams: &Streams) -> Vec<crate::net::ws::ShardHealth> {
+        streams.pools.values().flat_map(|p| p.health()).collect()
+    }
+
+    /// Marks every book unsynced (the connector is closing: nothing will keep them).
+    pub(super) fn unsync_books(&self, streams: &Streams) {
+        for reader in lock(&streams.readers).values().flatten() {
+            if let Reader::Book(book) = reader {
+                let step = book.unsync("the connector closed");
+                if step.changed {
+                    book.publish();
+                }
+            }
+        }
+    }
+}
+
+/// One pool's frames to their readers, and its connection losses to its books.
+struct Dispatch {
+    connector: Weak<Connector>,
+    /// The URL its pool serves (shard numbers are per pool).
+    url: String,
+    pool: Weak<WsPool>,
+    readers: Readers,
+    seen: Arc<Mutex<HashMap<String, Instant>>>,
+    shared: Arc<Shared>,
+    source: Source,
+}
+
+impl Dispatch {
+    async fn run(
+        self,
+        mut inbound: tokio::sync::mpsc::Receiver<Inbound>,
+        mut events: broadcast::Receiver<WsEvent>,
+    ) {
+        loop {
+            tokio::select! {
+                frame = inbound.recv() => match frame {
+                    Some(frame) => self.on_frame(&frame),
+                    None => return,
+                },
+                event = events.recv() => match event {
+                    Ok(WsEvent::Disconnected { shard, .. }) => self.on_disconnect(shard),
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+            }
+        }
+    }
+
+    fn on_frame(&self, inbound: &Inbound) {
+        let Some(topic) = topic_of(&inbound.text) else {
+            return;
+        };
+        lock(&self.seen).insert(topic.clone(), inbound.received);
+        let mut frame = Frame {
+            inbound,
+            source: self.source,
+            shared: &self.shared,
+            local_time_ns: crate::model::now_ns(),
+            parsed: None,
+            tickers: None,
+            steps: Vec::new(),
+        };
+        {
+            let mut readers = lock(&self.readers);
+            let Some(list) = readers.get_mut(&topic) else {
+                return;
+            };
+            list.retain(|reader| reader.deliver(&mut frame));
+            if list.is_empty() {
+                readers.remove(&topic);
+                if let Some(pool) = self.pool.upgrade() {
+                    pool.unsubscribe(std::slice::from_ref(&topic));
+                }
+            }
+        }
+        self.act(frame.steps);
+    }
+
+    fn on_disconnect(&self, shard: usize) {
+        let Some(connector) = self.connector.upgrade() else {
+            return;
+        };
+        let books: Vec<Arc<LiveBook>> = lock(&self.readers)
+            .values()
+            .flatten()
+            .filter_map(|r| match r {
+                Reader::Book(b) if connector.stream_url(&b.topic) == self.url => Some(b.clone()),
+                _ => None,
+            })
+            .collect();
+        let steps = books
+            .into_iter()
+            .map(|b| {
+                let step = b.on_disconnect(shard);
+                (b, step)
+            })
+            .collect();
+        self.act(steps);
+    }
+
+    fn act(&self, steps: Vec<(Arc<LiveBook>, Step)>) {
+        if steps.is_empty() {
+            return;
+        }
+        let Some(connector) = self.connector.upgrade() else {
+            return;
+        };
+        for (book, step) in steps {
+            if step != Step::default() {
+                connector.after_step(&book, step);
+            }
+        }
+    }
+}
