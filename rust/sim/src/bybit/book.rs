@@ -48,6 +48,8 @@ pub struct View {
     last_sent: Option<Instant>,
     restarted: bool,
     faults: StreamFaults,
+    /// A delta held back (reorder fault), sent after the topic's next message.
+    held: Option<BookMessage>,
 }
 
 type Key = (Category, String, usize);
@@ -271,19 +273,26 @@ impl Topics {
                     view.faults
                         .next(&market.faults, &[name.as_str(), topic_name.as_str()])
                 };
-                outgoing.push((action, message));
+                match action {
+                    DepthAction::Skip => {}
+                    DepthAction::HoldBack => {
+                        if let Some(earlier) = view.held.replace(message) {
+                            outgoing.push(earlier);
+                        }
+                    }
+                    DepthAction::Send | DepthAction::Duplicate => {
+                        if action == DepthAction::Duplicate {
+                            outgoing.push(message.clone());
+                        }
+                        outgoing.push(message);
+                        outgoing.extend(view.held.take());
+                    }
+                }
             }
         }
         drop(ex);
-        for (action, message) in outgoing {
-            if action == DepthAction::Skip {
-                continue;
-            }
-            let message = Arc::new(message);
-            let _ = self.messages.send(message.clone());
-            if action == DepthAction::Duplicate {
-                let _ = self.messages.send(message);
-            }
+        for message in outgoing {
+            let _ = self.messages.send(Arc::new(message));
         }
     }
 }

@@ -218,11 +218,12 @@ async fn public_session(
                 Ok(m) if m.category == category => {
                     let key = (m.depth, m.symbol.clone());
                     if topics.contains(&Topic::Book(m.depth, m.symbol.clone())) {
-                        let last = book_u.get(&key).copied();
-                        // After a snapshot, only later messages (not the one just sent again);
-                        // a restart (u=1 snapshot) resets.
-                        if (m.snapshot && last != Some(m.u)) || last.is_none_or(|u| m.u > u) {
-                            book_u.insert(key, m.u);
+                        // Right after the subscribe snapshot, messages it already covers (still
+                        // queued here) are not sent again; after that everything the topic
+                        // publishes goes out as published, faults (repeats, reorders) included.
+                        let covered = book_u.get(&key).copied();
+                        if covered.is_none_or(|u| m.u > u || (m.snapshot && m.u != u)) {
+                            book_u.remove(&key);
                             out.push(book_json(&m));
                         }
                     }

@@ -1,0 +1,201 @@
+"""Market data against the simulator over real sockets (MKTD-01..06): typed tickers on the four
+markets, live books that equal the venue's true book, and books that notice every fault the
+venue's stream can have — skipped, repeated and reordered diffs, a venue restart (Bybit u=1),
+a connection lost while a snapshot is fetched — and resync that symbol only, through the rate
+limiter, even 200 of them at once."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import tradewire as tw
+from tradewire.testing import Simulator
+
+MARKETS = [("binance", "spot"), ("binance", "usdm"), ("bybit", "spot"), ("bybit", "linear")]
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[Simulator]:
+    with Simulator(seed=31, steps_per_second=100, time_scale=10) as running:
+        yield running
+
+
+def connect(sim: Simulator, venue: str, market: str) -> tw.Binance | tw.Bybit:
+    endpoints = sim.endpoints(venue, market)
+    if venue == "binance":
+        return tw.Binance(market, endpoints=endpoints)  # type: ignore[arg-type]
+    return tw.Bybit(market, endpoints=endpoints)  # type: ignore[arg-type]
+
+
+class Events:
+    """Collects a connector's book events in the background."""
+
+    def __init__(self, connector: tw.Binance | tw.Bybit) -> None:
+        self.seen: list[tw.ConnectorEvent] = []
+        self._source = connector.events()
+        self._task = asyncio.create_task(self._collect())
+
+    async def _collect(self) -> None:
+        async for event in self._source:
+            if event.kind.startswith("book_"):
+                self.seen.append(event)
+
+    def of(self, kind: str, symbol: str) -> list[tw.ConnectorEvent]:
+        return [e for e in self.seen if e.kind == kind and e.fields["symbol"] == symbol]
+
+    async def wait_for(self, kind: str, symbol: str, count: int = 1, within: float = 10.0) -> None:
+        async with asyncio.timeout(within):
+            while len(self.of(kind, symbol)) < count:
+                await asyncio.sleep(0.01)
+
+    def close(self) -> None:
+        self._task.cancel()
+
+
+async def equals_truth(
+    sim: Simulator, book: tw.OrderBook, venue: str, market: str, n: int = 20, within: float = 10.0
+) -> None:
+    """Pauses the venue's market and waits until the book shows exactly the true best `n` levels
+    a side (Binance: at the true update id too); fails with both books if it never does."""
+    v, m = sim.native_venue(venue), sim.native_market(market)
+    sim.native.pause(v, m, True)
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            update_id, bids, asks = sim.native.book(v, m, book.symbol, n)
+            view = book.snapshot(n)
+            same_id = venue == "bybit" or view.update_id == update_id
+            if view.is_synced and same_id and view.bids == bids and view.asks == asks:
+                return
+            if loop.time() > deadline:
+                raise AssertionError(f"{view} != truth at {update_id}: {bids[:3]} / {asks[:3]}")
+            await asyncio.sleep(0.02)
+    finally:
+        sim.native.pause(v, m, False)
+
+
+async def take(stream: AsyncIterator[object], count: int, within: float = 10.0) -> list[object]:
+    out: list[object] = []
+    async with asyncio.timeout(within):
+        async for item in stream:
+            out.append(item)
+            if len(out) == count:
+                break
+    return out
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("venue", "market"), MARKETS)
+async def test_tickers_are_typed_full_and_end_with_the_loop(sim: Simulator, venue: str, market: str) -> None:
+    async with connect(sim, venue, market) as c:
+        async with c.tickers("BTCUSDT", "ETHUSDT") as stream:
+            tickers = [t for t in await take(stream, 6) if isinstance(t, tw.Ticker)]
+            assert any("icker" in s for s, _ in c.health().subscriptions)
+        assert {t.symbol for t in tickers} == {"BTCUSDT", "ETHUSDT"}
+        for t in tickers:
+            assert (t.venue.value, t.market.value) == (venue, market)
+            assert t.last > 0 and t.volume_24h >= 0
+            assert t.exchange_time_ms > 0 and t.local_time_ns > 0
+            if venue == "bybit" and market == "linear":
+                # Bybit's deltas name only what changed: ours are always whole.
+                assert t.bid is not None and t.ask is not None and t.bid <= t.ask
+        # Closed: the next message of those topics ends the subscription.
+        async with asyncio.timeout(10):
+            while any("icker" in s for s, _ in c.health().subscriptions):
+                await asyncio.sleep(0.05)
+        with pytest.raises(tw.InvalidArgument, match="NOPEUSDT"):
+            c.tickers("NOPEUSDT")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("venue", "market"), MARKETS)
+async def test_a_live_book_is_the_venues_book(sim: Simulator, venue: str, market: str) -> None:
+    async with connect(sim, venue, market) as c:
+        with await c.book("BTCUSDT", depth=20) as book:
+            assert book.is_synced and book.depth == 20
+            assert (book.venue.value, book.market.value, book.symbol) == (venue, market, "BTCUSDT")
+            await equals_truth(sim, book, venue, market)
+            bid, ask = book.best_bid(), book.best_ask()
+            assert bid is not None and ask is not None and bid.price < ask.price
+            assert len(book.bids()) == 20 and len(book.asks(5)) == 5
+            mid, spread = book.mid, book.spread
+            assert mid is not None and spread is not None and bid.price < mid < ask.price
+            assert book.exchange_time_ms > 0 and book.update_id is not None
+            info = await c.symbol_info("BTCUSDT")
+            for level in book.bids() + book.asks():
+                assert level.price % info.tick_size == 0 and level.qty % info.step_size == 0
+            health = c.health().books
+            assert [(b.symbol, b.is_synced, b.resyncs) for b in health] == [("BTCUSDT", True, 0)]
+        # Closed: the handle shows nothing rather than a book nobody keeps.
+        assert not book.is_synced and book.best_bid() is None and book.bids() == []
+        assert book.mid is None and book.update_id is None
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("venue", "market"), MARKETS)
+async def test_skipped_repeated_and_reordered_diffs_resync_that_symbol_only(
+    sim: Simulator, venue: str, market: str
+) -> None:
+    v, m = sim.native_venue(venue), sim.native_market(market)
+    async with connect(sim, venue, market) as c:
+        events = Events(c)
+        btc = await c.book("BTCUSDT", depth=20)
+        eth = await c.book("ETHUSDT", depth=20)
+        ignored_before = btc.stats()[1]
+        sim.native.corrupt_depth(v, m, duplicate=3, symbol="BTCUSDT")
+        async with asyncio.timeout(10):
+            while btc.stats()[1] < ignored_before + 3:
+                await asyncio.sleep(0.01)
+        assert btc.stats()[2] == 0, "a repeated diff is dropped, not a reason to resync"
+        for fault, expected in (("skip", 1), ("reorder", 2)):
+            sim.native.corrupt_depth(v, m, symbol="BTCUSDT", **{fault: 1})
+            await events.wait_for("book_unsynced", "BTCUSDT", expected)
+            await events.wait_for("book_synced", "BTCUSDT", expected + 1)
+            await equals_truth(sim, btc, venue, market)
+        reasons = [e.fields["reason"] for e in events.of("book_unsynced", "BTCUSDT")]
+        assert all("gap" in r for r in reasons), reasons
+        assert btc.stats()[2] == 2
+        assert eth.stats()[2] == 0 and events.of("book_unsynced", "ETHUSDT") == []
+        await equals_truth(sim, eth, venue, market)
+        events.close()
+
+
+@pytest.mark.asyncio
+async def test_bybit_restart_u1_starts_the_book_over() -> None:
+    with Simulator(seed=32, steps_per_second=100, time_scale=10) as sim:
+        async with connect(sim, "bybit", "linear") as c:
+            book = await c.book("BTCUSDT", depth=50)
+            await asyncio.sleep(0.3)
+            before = book.update_id
+            assert before is not None and before > 5
+            sim.native.restart(sim.native_venue("bybit"))
+            async with asyncio.timeout(10):
+                while (book.update_id or before) >= before:
+                    await asyncio.sleep(0.01)
+            await equals_truth(sim, book, "bybit", "linear", n=50)
+            assert book.stats()[2] == 0, "a restart is a new snapshot, not a gap"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("market", ["spot", "usdm"])
+async def test_connection_lost_while_the_snapshot_is_fetched(market: str) -> None:
+    with Simulator(seed=33, steps_per_second=100, time_scale=10) as sim:
+        v, m = sim.native_venue("binance"), sim.native_market(market)
+        async with connect(sim, "binance", market) as c:
+            events = Events(c)
+            # Snapshots hang: the book buffers diffs and waits on its snapshot request.
+            sim.native.fail_rest(v, m, hang=1)
+            pending = asyncio.create_task(c.book("BTCUSDT", depth=20))
+            async with asyncio.timeout(10):
+                while not any(s == "btcusdt@depth@100ms" for s, age in c.health().subscriptions if age):
+                    await asyncio.sleep(0.01)
+            sim.native.drop_connections(v, m)
+            await asyncio.sleep(0.2)
+            book = await pending
+            await equals_truth(sim, book, "binance", market)
+            assert any(conn.reconnects >= 1 for conn in c.health().connections)
+            events.close()
