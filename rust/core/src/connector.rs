@@ -254,8 +254,10 @@ impl Connector {
                 .http
                 .send(&Request::get(&format!("{prefix}/exchangeInfo")))
                 .await?;
-            for spec in BinanceRest::limits_of(&info) {
-                connector.http.limiter.set_limit(spec);
+            // The venue's published limits replace the documented defaults.
+            let published = BinanceRest::limits_of(&info);
+            if !published.is_empty() {
+                connector.http.limiter.replace_limits(published);
             }
             // The same answer lists the symbols: keep them rather than ask again.
             let table = crate::venue::binance::messages::symbols(config.market, &info)?;

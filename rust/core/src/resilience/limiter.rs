@@ -62,9 +62,13 @@ pub struct LimitUsage {
     pub resets_in: Duration,
 }
 
-/// A fixed window is entered this long after its start on our estimate of the venue clock, so
-/// that an estimate a little ahead of the venue never spends a window the venue has not begun.
-const BOUNDARY_GUARD_MS: i64 = 100;
+/// Nothing is spent this close to either edge of a fixed window (a tenth of the window, at
+/// most 500 ms): a request must be counted by the venue in the window we counted it in, though
+/// our clock estimate may be a little off and the request takes time to arrive. Without it, a
+/// burst sent at the end of one window lands in the next, on top of that window's budget.
+fn guard_ms(length_ms: i64) -> i64 {
+    (length_ms / 10).clamp(1, 500)
+}
 
 #[derive(Debug)]
 struct Window {
@@ -73,6 +77,8 @@ struct Window {
     fixed: (i64, u64),
     /// Rolling: when each unit was spent (venue ms), oldest first.
     rolling: VecDeque<i64>,
+    /// No longer the venue's limit (replaced by what it published): not counted, not shown.
+    retired: bool,
 }
 
 impl Window {
@@ -83,7 +89,7 @@ impl Window {
     fn used(&mut self, now: i64) -> u64 {
         match self.spec.kind {
             WindowKind::Fixed => {
-                let index = (now - BOUNDARY_GUARD_MS).div_euclid(self.length_ms());
+                let index = now.div_euclid(self.length_ms());
                 if index != self.fixed.0 {
                     self.fixed = (index, 0);
                 }
@@ -113,11 +119,19 @@ impl Window {
     /// Milliseconds until `cost` more would fit under `ceiling` (0: now).
     fn wait_ms(&mut self, now: i64, cost: u64, ceiling: u64) -> i64 {
         let used = self.used(now);
-        if used + cost <= ceiling {
-            return 0;
-        }
         match self.spec.kind {
-            WindowKind::Fixed => (self.fixed.0 + 1) * self.length_ms() + BOUNDARY_GUARD_MS - now,
+            WindowKind::Fixed => {
+                let (length, guard) = (self.length_ms(), guard_ms(self.length_ms()));
+                let start = self.fixed.0 * length;
+                if now < start + guard {
+                    start + guard - now
+                } else if used + cost > ceiling || now >= start + length - guard {
+                    start + length + guard - now
+                } else {
+                    0
+                }
+            }
+            WindowKind::Rolling if used + cost <= ceiling => 0,
             WindowKind::Rolling => {
                 // The oldest units must age out until `cost` fits.
                 let excess = (used + cost).saturating_sub(ceiling) as usize;
@@ -141,7 +155,7 @@ impl Window {
     fn resets_in(&mut self, now: i64) -> Duration {
         let used = self.used(now);
         let ms = match self.spec.kind {
-            WindowKind::Fixed => (self.fixed.0 + 1) * self.length_ms() + BOUNDARY_GUARD_MS - now,
+            WindowKind::Fixed => (self.fixed.0 + 1) * self.length_ms() - now,
             WindowKind::Rolling if used > 0 => self.rolling[0] + self.length_ms() - now,
             WindowKind::Rolling => 0,
         };
@@ -221,7 +235,7 @@ impl Limiter {
             .windows
             .iter()
             .enumerate()
-            .filter(|(_, w)| w.spec.name.starts_with(prefix))
+            .filter(|(_, w)| !w.retired && w.spec.name.starts_with(prefix))
             .map(|(k, _)| LimitId(k))
             .collect()
     }
@@ -236,6 +250,7 @@ impl Limiter {
         let mut state = self.lock();
         if let Some(k) = state.windows.iter().position(|w| w.spec.name == spec.name) {
             state.windows[k].spec = spec;
+            state.windows[k].retired = false;
             self.changed.notify_waiters();
             return LimitId(k);
         }
@@ -243,15 +258,33 @@ impl Limiter {
             spec,
             fixed: (i64::MIN, 0),
             rolling: VecDeque::new(),
+            retired: false,
         });
         LimitId(state.windows.len() - 1)
+    }
+
+    /// Makes `specs` the venue's whole set of limits (e.g. those exchangeInfo publishes): each
+    /// is added or updated, and every other limit (a documented default the venue no longer
+    /// uses) is retired.
+    pub fn replace_limits(&self, specs: Vec<LimitSpec>) {
+        let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+        for spec in specs {
+            self.set_limit(spec);
+        }
+        let mut state = self.lock();
+        for window in state.windows.iter_mut() {
+            if !names.contains(&window.spec.name) {
+                window.retired = true;
+            }
+        }
+        self.changed.notify_waiters();
     }
 
     pub fn find(&self, name: &str) -> Option<LimitId> {
         self.lock()
             .windows
             .iter()
-            .position(|w| w.spec.name == name)
+            .position(|w| !w.retired && w.spec.name == name)
             .map(LimitId)
     }
 
@@ -282,6 +315,9 @@ impl Limiter {
                     let window = state.windows.get_mut(id.0).ok_or_else(|| {
                         Error::invalid_argument("limit", format!("no limit {}", id.0))
                     })?;
+                    if window.retired {
+                        continue;
+                    }
                     if *cost > window.spec.limit {
                         return Err(Error::invalid_argument(
                             "weight",
@@ -400,6 +436,7 @@ impl Limiter {
         state
             .windows
             .iter_mut()
+            .filter(|w| !w.retired)
             .map(|w| LimitUsage {
                 name: w.spec.name.clone(),
                 used: w.used(now),
@@ -414,6 +451,9 @@ impl Limiter {
 mod tests {
     use super::*;
     use tokio::time::Instant;
+
+    /// Past the guard at the start of any window the tests use.
+    const START_MS: i64 = 500;
 
     /// A venue clock that follows Tokio's (paused) time, starting at `start_ms`.
     fn clock(start_ms: i64) -> MsClock {
@@ -459,10 +499,52 @@ mod tests {
             .unwrap();
         assert_eq!(
             start.elapsed(),
-            Duration::from_millis(40_100),
+            Duration::from_millis(40_500),
             "the boundary and its guard"
         );
         assert_eq!(limiter.usage()[0].used, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nothing_is_sent_at_the_edges_of_a_fixed_window() {
+        // 200 ms before the top of the minute: a request sent now could be counted in the next
+        // window by the venue, so it waits for that window (past its own guard).
+        let minute_start = 28_333_333 * 60_000;
+        let limiter = Limiter::new(Venue::Binance, clock(minute_start + 59_800), 0.0);
+        let weight = limiter.set_limit(fixed("REQUEST_WEIGHT 1m", 60, 10));
+        let start = Instant::now();
+        limiter
+            .acquire(&[(weight, 1)], Priority::Data)
+            .await
+            .unwrap();
+        assert_eq!(start.elapsed(), Duration::from_millis(700));
+        // A short window's guards are a tenth of it.
+        let limiter = Limiter::new(Venue::Binance, clock(1_950), 0.0);
+        let orders = limiter.set_limit(fixed("ORDERS 1S", 1, 10));
+        let start = Instant::now();
+        limiter.acquire(&[(orders, 1)], Priority::Order).await.unwrap();
+        assert_eq!(start.elapsed(), Duration::from_millis(150));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn published_limits_replace_the_documented_defaults() {
+        let limiter = Limiter::new(Venue::Binance, clock(0), 0.0);
+        let default = limiter.set_limit(fixed("REQUEST_WEIGHT 1M", 60, 10));
+        limiter.set_limit(fixed("ORDERS 10S", 10, 5));
+        limiter.replace_limits(vec![fixed("REQUEST_WEIGHT 2S", 2, 10)]);
+        let names: Vec<String> = limiter.usage().into_iter().map(|u| u.name).collect();
+        assert_eq!(names, ["REQUEST_WEIGHT 2S"]);
+        assert_eq!(limiter.find("REQUEST_WEIGHT 1M"), None);
+        let now = limiter.ids_with_prefix("REQUEST_WEIGHT ");
+        assert_eq!(now.len(), 1);
+        // Three full windows of the published limit in about two seconds: the retired minute
+        // window (even if a stale id still names it) holds nothing back.
+        let start = Instant::now();
+        for _ in 0..3 {
+            let costs = [(now[0], 10), (default, 10)];
+            limiter.acquire(&costs, Priority::Data).await.unwrap();
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
     }
 
     #[tokio::test(start_paused = true)]
@@ -492,7 +574,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn orders_may_use_the_reserve_that_data_requests_leave() {
-        let limiter = Limiter::new(Venue::Binance, clock(BOUNDARY_GUARD_MS), 0.2);
+        let limiter = Limiter::new(Venue::Binance, clock(START_MS), 0.2);
         let weight = limiter.set_limit(fixed("REQUEST_WEIGHT 1m", 60, 100));
         limiter
             .acquire(&[(weight, 80)], Priority::Data)
@@ -519,7 +601,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn every_limit_of_a_request_must_have_room() {
-        let limiter = Limiter::new(Venue::Binance, clock(BOUNDARY_GUARD_MS), 0.0);
+        let limiter = Limiter::new(Venue::Binance, clock(START_MS), 0.0);
         let weight = limiter.set_limit(fixed("REQUEST_WEIGHT 1m", 60, 1000));
         let orders = limiter.set_limit(fixed("ORDERS 10s", 10, 2));
         let start = Instant::now();
@@ -534,7 +616,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_venue_count_from_headers_raises_ours() {
-        let limiter = Limiter::new(Venue::Binance, clock(BOUNDARY_GUARD_MS), 0.0);
+        let limiter = Limiter::new(Venue::Binance, clock(START_MS), 0.0);
         let weight = limiter.set_limit(fixed("REQUEST_WEIGHT 1m", 60, 100));
         limiter
             .acquire(&[(weight, 5)], Priority::Data)
@@ -553,7 +635,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn bybit_limit_headers_set_the_limit_and_the_remaining_room() {
-        let limiter = Limiter::new(Venue::Bybit, clock(BOUNDARY_GUARD_MS), 0.0);
+        let limiter = Limiter::new(Venue::Bybit, clock(START_MS), 0.0);
         let create = limiter.set_limit(rolling("POST /v5/order/create", 1, 10));
         limiter.sync_remaining(create, 5, 0);
         let usage = &limiter.usage()[0];
@@ -597,7 +679,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn waits_back_offs_and_bans_are_reported() {
-        let limiter = Limiter::new(Venue::Binance, clock(BOUNDARY_GUARD_MS), 0.0);
+        let limiter = Limiter::new(Venue::Binance, clock(START_MS), 0.0);
         let weight = limiter.set_limit(fixed("REQUEST_WEIGHT 1m", 60, 1));
         let mut events = limiter.subscribe();
         limiter
@@ -627,7 +709,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_cost_beyond_the_whole_limit_is_refused_not_awaited_forever() {
-        let limiter = Limiter::new(Venue::Binance, clock(BOUNDARY_GUARD_MS), 0.0);
+        let limiter = Limiter::new(Venue::Binance, clock(START_MS), 0.0);
         let weight = limiter.set_limit(fixed("REQUEST_WEIGHT 1m", 60, 10));
         let refused = limiter.acquire(&[(weight, 11)], Priority::Data).await;
         assert!(matches!(refused, Err(Error::InvalidArgument { .. })));
@@ -635,7 +717,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn concurrent_requests_never_exceed_a_window() {
-        let limiter = Arc::new(Limiter::new(Venue::Binance, clock(BOUNDARY_GUARD_MS), 0.1));
+        let limiter = Arc::new(Limiter::new(Venue::Binance, clock(START_MS), 0.1));
         let weight = limiter.set_limit(fixed("REQUEST_WEIGHT 1m", 60, 50));
         let spent = Arc::new(Mutex::new(Vec::new()));
         let mut tasks = Vec::new();
