@@ -56,7 +56,11 @@ async def test_signed_requests_on_both_venues_and_limits_from_exchange_info(sim:
 
         health = bn.health()
         assert (health.venue, health.market, health.breaker_state) == ("binance", "spot", "closed")
-        weight = next(limit for limit in health.limits if limit.name == "REQUEST_WEIGHT 1M")
+        # The venue's published window (scaled to 1 s here) replaced the documented minute.
+        assert [limit.name for limit in health.limits if limit.name.startswith("REQUEST_WEIGHT")] == [
+            "REQUEST_WEIGHT 1S"
+        ]
+        weight = next(limit for limit in health.limits if limit.name == "REQUEST_WEIGHT 1S")
         assert weight.used >= 20 + 20, "exchangeInfo and account are weighed"
         assert health.clock_samples >= 3 and health.clock_offset_ms is not None
     venue, market = sim.native_venue("binance"), sim.native_market("spot")

@@ -7,12 +7,13 @@ limiter, even 200 of them at once."""
 from __future__ import annotations
 
 import asyncio
-import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 import tradewire as tw
 from tradewire.testing import Simulator
+
+from .books import Events, connect, equals_truth, take, until
 
 MARKETS = [("binance", "spot"), ("binance", "usdm"), ("bybit", "spot"), ("bybit", "linear")]
 
@@ -21,71 +22,6 @@ MARKETS = [("binance", "spot"), ("binance", "usdm"), ("bybit", "spot"), ("bybit"
 def sim() -> Iterator[Simulator]:
     with Simulator(seed=31, steps_per_second=100, time_scale=10) as running:
         yield running
-
-
-def connect(sim: Simulator, venue: str, market: str) -> tw.Binance | tw.Bybit:
-    endpoints = sim.endpoints(venue, market)
-    if venue == "binance":
-        return tw.Binance(market, endpoints=endpoints)  # type: ignore[arg-type]
-    return tw.Bybit(market, endpoints=endpoints)  # type: ignore[arg-type]
-
-
-class Events:
-    """Collects a connector's book events in the background."""
-
-    def __init__(self, connector: tw.Binance | tw.Bybit) -> None:
-        self.seen: list[tw.ConnectorEvent] = []
-        self._source = connector.events()
-        self._task = asyncio.create_task(self._collect())
-
-    async def _collect(self) -> None:
-        async for event in self._source:
-            if event.kind.startswith("book_"):
-                self.seen.append(event)
-
-    def of(self, kind: str, symbol: str) -> list[tw.ConnectorEvent]:
-        return [e for e in self.seen if e.kind == kind and e.fields["symbol"] == symbol]
-
-    async def wait_for(self, kind: str, symbol: str, count: int = 1, within: float = 10.0) -> None:
-        async with asyncio.timeout(within):
-            while len(self.of(kind, symbol)) < count:
-                await asyncio.sleep(0.01)
-
-    def close(self) -> None:
-        self._task.cancel()
-
-
-async def equals_truth(
-    sim: Simulator, book: tw.OrderBook, venue: str, market: str, n: int = 20, within: float = 10.0
-) -> None:
-    """Pauses the venue's market and waits until the book shows exactly the true best `n` levels
-    a side (Binance: at the true update id too); fails with both books if it never does."""
-    v, m = sim.native_venue(venue), sim.native_market(market)
-    sim.native.pause(v, m, True)
-    try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        while True:
-            update_id, bids, asks = sim.native.book(v, m, book.symbol, n)
-            view = book.snapshot(n)
-            same_id = venue == "bybit" or view.update_id == update_id
-            if view.is_synced and same_id and view.bids == bids and view.asks == asks:
-                return
-            if loop.time() > deadline:
-                raise AssertionError(f"{view} != truth at {update_id}: {bids[:3]} / {asks[:3]}")
-            await asyncio.sleep(0.02)
-    finally:
-        sim.native.pause(v, m, False)
-
-
-async def take(stream: AsyncIterator[object], count: int, within: float = 10.0) -> list[object]:
-    out: list[object] = []
-    async with asyncio.timeout(within):
-        async for item in stream:
-            out.append(item)
-            if len(out) == count:
-                break
-    return out
 
 
 @pytest.mark.asyncio
@@ -104,9 +40,7 @@ async def test_tickers_are_typed_full_and_end_with_the_loop(sim: Simulator, venu
                 # Bybit's deltas name only what changed: ours are always whole.
                 assert t.bid is not None and t.ask is not None and t.bid <= t.ask
         # Closed: the next message of those topics ends the subscription.
-        async with asyncio.timeout(10):
-            while any("icker" in s for s, _ in c.health().subscriptions):
-                await asyncio.sleep(0.05)
+        await until(lambda: not any("icker" in s for s, _ in c.health().subscriptions), 10, "unsubscribed")
         with pytest.raises(tw.InvalidArgument, match="NOPEUSDT"):
             c.tickers("NOPEUSDT")
 
@@ -147,9 +81,7 @@ async def test_skipped_repeated_and_reordered_diffs_resync_that_symbol_only(
         eth = await c.book("ETHUSDT", depth=20)
         ignored_before = btc.stats()[1]
         sim.native.corrupt_depth(v, m, duplicate=3, symbol="BTCUSDT")
-        async with asyncio.timeout(10):
-            while btc.stats()[1] < ignored_before + 3:
-                await asyncio.sleep(0.01)
+        await until(lambda: btc.stats()[1] >= ignored_before + 3, 10, "3 repeats dropped")
         assert btc.stats()[2] == 0, "a repeated diff is dropped, not a reason to resync"
         for fault, expected in (("skip", 1), ("reorder", 2)):
             sim.native.corrupt_depth(v, m, symbol="BTCUSDT", **{fault: 1})
@@ -173,9 +105,7 @@ async def test_bybit_restart_u1_starts_the_book_over() -> None:
             before = book.update_id
             assert before is not None and before > 5
             sim.native.restart(sim.native_venue("bybit"))
-            async with asyncio.timeout(10):
-                while (book.update_id or before) >= before:
-                    await asyncio.sleep(0.01)
+            await until(lambda: (book.update_id or before) < before, 10, "the book started over")
             await equals_truth(sim, book, "bybit", "linear", n=50)
             assert book.stats()[2] == 0, "a restart is a new snapshot, not a gap"
 
@@ -190,9 +120,11 @@ async def test_connection_lost_while_the_snapshot_is_fetched(market: str) -> Non
             # Snapshots hang: the book buffers diffs and waits on its snapshot request.
             sim.native.fail_rest(v, m, hang=1)
             pending = asyncio.create_task(c.book("BTCUSDT", depth=20))
-            async with asyncio.timeout(10):
-                while not any(s == "btcusdt@depth@100ms" for s, age in c.health().subscriptions if age):
-                    await asyncio.sleep(0.01)
+            await until(
+                lambda: any(s == "btcusdt@depth@100ms" for s, age in c.health().subscriptions if age),
+                10,
+                "diffs flowing",
+            )
             sim.native.drop_connections(v, m)
             await asyncio.sleep(0.2)
             book = await pending

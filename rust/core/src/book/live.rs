@@ -320,6 +320,19 @@ impl LiveBook {
         self.settle(&mut inner, was_synced, outcome)
     }
 
+    /// A Bybit book out of sync that asked for a snapshot and got none (a quiet topic sends no
+    /// delta that would ask again) asks again; called periodically.
+    pub fn nudge(&self) -> Step {
+        let mut inner = lock(&self.inner);
+        if inner.keeper.is_synced() || matches!(inner.keeper, Keeper::Binance(_)) {
+            return Step::default();
+        }
+        Step {
+            need: self.needed(&mut inner),
+            ..Step::default()
+        }
+    }
+
     /// Connection `shard` was lost: a book fed by it can no longer be trusted.
     pub fn on_disconnect(&self, shard: usize) -> Step {
         let mut inner = lock(&self.inner);

@@ -47,6 +47,9 @@ pub struct BinanceSync {
     pub book: Book,
     /// `None` while waiting for a snapshot (diffs are buffered).
     last_u: Option<u64>,
+    /// The book came from a snapshot with no diff after it yet: the next diff must bridge the
+    /// snapshot (the venue's first-diff rule), not chain on it.
+    bridging: bool,
     buffer: VecDeque<DepthDiff>,
 }
 
@@ -56,6 +59,7 @@ impl BinanceSync {
             rule,
             book: Book::new(grid),
             last_u: None,
+            bridging: false,
             buffer: VecDeque::new(),
         }
     }
@@ -75,6 +79,7 @@ impl BinanceSync {
 
     fn unsync(&mut self, reason: String) -> Outcome {
         self.last_u = None;
+        self.bridging = false;
         self.book.clear();
         Outcome::Resync(reason)
     }
@@ -105,7 +110,19 @@ impl BinanceSync {
             self.buffer.push_back(diff);
             return Outcome::Buffered;
         };
-        if diff.last_id <= last {
+        if std::mem::take(&mut self.bridging) {
+            let (kept, bridges) = match self.rule {
+                BinanceRule::Spot => (diff.last_id > last, diff.first_id <= last + 1),
+                BinanceRule::Usdm => (diff.last_id >= last, diff.first_id <= last),
+            };
+            if !kept {
+                self.bridging = true;
+                return Outcome::Ignored;
+            }
+            if bridges {
+                return self.apply(&diff);
+            }
+        } else if diff.last_id <= last {
             return Outcome::Ignored;
         }
         if !self.follows(&diff, last) {
@@ -149,6 +166,7 @@ impl BinanceSync {
             }
         }
         self.last_u = Some(last_update_id);
+        self.bridging = pending.is_empty();
         if self.book.is_crossed() {
             return self.unsync(format!("snapshot {last_update_id} is crossed"));
         }
@@ -282,6 +300,38 @@ mod tests {
             Outcome::Resync(_)
         ));
         assert!(!s.is_synced());
+    }
+
+    #[test]
+    fn a_snapshot_before_any_diff_is_bridged_by_the_first_diff() {
+        // Spot: snapshot 100, nothing buffered; the first diff overlaps it (U <= 101 <= u).
+        let mut s = BinanceSync::new(grid(), BinanceRule::Spot);
+        assert_eq!(s.on_snapshot(100, &[lv(100, 1)], &[]), Outcome::Applied);
+        assert_eq!(s.on_diff(diff(90, 100, None, (101, 1))), Outcome::Ignored);
+        assert_eq!(s.on_diff(diff(95, 105, None, (102, 1))), Outcome::Applied);
+        assert_eq!(s.on_diff(diff(106, 107, None, (103, 1))), Outcome::Applied);
+        assert!(matches!(
+            s.on_diff(diff(109, 110, None, (104, 1))),
+            Outcome::Resync(_)
+        ));
+        // A first diff that starts after the snapshot's next id does not bridge it.
+        let mut s = BinanceSync::new(grid(), BinanceRule::Spot);
+        s.on_snapshot(100, &[lv(100, 1)], &[]);
+        assert!(matches!(
+            s.on_diff(diff(103, 105, None, (102, 1))),
+            Outcome::Resync(_)
+        ));
+        // USD-M: the first diff must hold L itself (U <= L <= u).
+        let mut s = BinanceSync::new(grid(), BinanceRule::Usdm);
+        s.on_snapshot(100, &[lv(100, 1)], &[]);
+        assert_eq!(
+            s.on_diff(diff(98, 100, Some(97), (101, 1))),
+            Outcome::Applied
+        );
+        assert_eq!(
+            s.on_diff(diff(101, 102, Some(100), (102, 1))),
+            Outcome::Applied
+        );
     }
 
     #[test]

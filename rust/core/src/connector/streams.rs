@@ -619,8 +619,10 @@ impl Dispatch {
         mut inbound: tokio::sync::mpsc::Receiver<Inbound>,
         mut events: broadcast::Receiver<WsEvent>,
     ) {
+        let mut nudges = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
+                _ = nudges.tick() => self.nudge_books(),
                 frame = inbound.recv() => match frame {
                     Some(frame) => self.on_frame(&frame),
                     None => return,
@@ -664,22 +666,39 @@ impl Dispatch {
         self.act(frame.steps);
     }
 
-    fn on_disconnect(&self, shard: usize) {
+    /// The books this pool's connections feed.
+    fn books(&self) -> Vec<Arc<LiveBook>> {
         let Some(connector) = self.connector.upgrade() else {
-            return;
+            return Vec::new();
         };
-        let books: Vec<Arc<LiveBook>> = lock(&self.readers)
+        lock(&self.readers)
             .values()
             .flatten()
             .filter_map(|r| match r {
                 Reader::Book(b) if connector.stream_url(&b.topic) == self.url => Some(b.clone()),
                 _ => None,
             })
-            .collect();
-        let steps = books
+            .collect()
+    }
+
+    fn on_disconnect(&self, shard: usize) {
+        let steps = self
+            .books()
             .into_iter()
             .map(|b| {
                 let step = b.on_disconnect(shard);
+                (b, step)
+            })
+            .collect();
+        self.act(steps);
+    }
+
+    fn nudge_books(&self) {
+        let steps = self
+            .books()
+            .into_iter()
+            .map(|b| {
+                let step = b.nudge();
                 (b, step)
             })
             .collect();

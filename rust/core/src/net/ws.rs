@@ -14,7 +14,7 @@
 //!
 //! Text frames go to one channel as [`Inbound`]; the venue's market layer parses them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -508,6 +508,11 @@ impl ShardRunner {
                 .max_lifetime
                 .saturating_sub(self.config.rotate_margin);
         let mut subscribed: BTreeSet<String> = self.wanted.borrow().clone();
+        // Control messages wait here for their turn under the venue's inbound limit while the
+        // connection keeps being read (a long (re)subscription must not stall the data).
+        let mut outbox: VecDeque<String> = VecDeque::new();
+        let gap = Duration::from_secs(1) / self.config.sends_per_second.max(1);
+        let mut next_send = Instant::now() + gap;
         let mut last_frame = Instant::now();
         let mut last_data = last_frame;
         let mut next_heartbeat = Instant::now() + self.config.heartbeat_every;
@@ -557,31 +562,38 @@ impl ShardRunner {
                     let wanted = self.wanted.borrow_and_update().clone();
                     let added: Vec<String> = wanted.difference(&subscribed).cloned().collect();
                     let removed: Vec<String> = subscribed.difference(&wanted).cloned().collect();
-                    let mut messages = Vec::new();
                     if !added.is_empty() {
-                        messages.extend(self.dialect.subscribe(&added, true, &self.ids));
+                        outbox.extend(self.dialect.subscribe(&added, true, &self.ids));
                     }
                     if !removed.is_empty() {
-                        messages.extend(self.dialect.subscribe(&removed, false, &self.ids));
-                    }
-                    if let Err(reason) = self.send_paced(&mut socket, messages).await {
-                        return End::Failed(reason);
+                        outbox.extend(self.dialect.subscribe(&removed, false, &self.ids));
                     }
                     if subscribed.is_empty() {
                         last_data = Instant::now();
                     }
                     subscribed = wanted;
                 }
-                Some(topics) = self.refreshes.recv() => {
-                    let topics: Vec<String> =
-                        topics.into_iter().filter(|t| subscribed.contains(t)).collect();
-                    if !topics.is_empty() {
-                        let mut messages = self.dialect.subscribe(&topics, false, &self.ids);
-                        messages.extend(self.dialect.subscribe(&topics, true, &self.ids));
-                        if let Err(reason) = self.send_paced(&mut socket, messages).await {
-                            return End::Failed(reason);
-                        }
+                Some(mut topics) = self.refreshes.recv() => {
+                    // Whatever else is pending goes in the same messages (200 books that lost
+                    // their sequence at once are a few messages, not 400).
+                    while let Ok(more) = self.refreshes.try_recv() {
+                        topics.extend(more);
                     }
+                    topics.sort();
+                    topics.dedup();
+                    topics.retain(|t| subscribed.contains(t));
+                    if !topics.is_empty() {
+                        outbox.extend(self.dialect.subscribe(&topics, false, &self.ids));
+                        outbox.extend(self.dialect.subscribe(&topics, true, &self.ids));
+                    }
+                }
+                _ = sleep_until(next_send), if !outbox.is_empty() => {
+                    if let Some(message) = outbox.pop_front()
+                        && let Err(e) = socket.send(Message::text(message)).await
+                    {
+                        return End::Failed(format!("send failed: {e}"));
+                    }
+                    next_send = Instant::now() + gap;
                 }
                 frame = socket.next() => {
                     let received = Instant::now();

@@ -522,7 +522,10 @@ mod tests {
         let limiter = Limiter::new(Venue::Binance, clock(1_950), 0.0);
         let orders = limiter.set_limit(fixed("ORDERS 1S", 1, 10));
         let start = Instant::now();
-        limiter.acquire(&[(orders, 1)], Priority::Order).await.unwrap();
+        limiter
+            .acquire(&[(orders, 1)], Priority::Order)
+            .await
+            .unwrap();
         assert_eq!(start.elapsed(), Duration::from_millis(150));
     }
 
@@ -544,7 +547,11 @@ mod tests {
             let costs = [(now[0], 10), (default, 10)];
             limiter.acquire(&costs, Priority::Data).await.unwrap();
         }
-        assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[tokio::test(start_paused = true)]
