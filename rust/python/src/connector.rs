@@ -225,9 +225,7 @@ impl NativeConnector {
         topics: Vec<String>,
         capacity: usize,
     ) -> PyResult<crate::stream::NativeStream> {
-        let _guard = crate::runtime::runtime(py)?.enter();
-        let receiver = self.inner.raw_stream(&topics, capacity).py_err(py)?;
-        Ok(crate::stream::NativeStream::new(receiver))
+        native_stream(py, || self.inner.raw_stream(&topics, capacity))
     }
 
     /// Typed public trades of `symbols` on a bounded stream with gap markers.
@@ -238,9 +236,7 @@ impl NativeConnector {
         symbols: Vec<String>,
         capacity: usize,
     ) -> PyResult<crate::stream::NativeStream> {
-        let _guard = crate::runtime::runtime(py)?.enter();
-        let receiver = self.inner.trades(&symbols, capacity).py_err(py)?;
-        Ok(crate::stream::NativeStream::new(receiver))
+        native_stream(py, || self.inner.trades(&symbols, capacity))
     }
 
     /// Typed 24 h tickers of `symbols` on a bounded stream with gap markers.
@@ -251,9 +247,7 @@ impl NativeConnector {
         symbols: Vec<String>,
         capacity: usize,
     ) -> PyResult<crate::stream::NativeStream> {
-        let _guard = crate::runtime::runtime(py)?.enter();
-        let receiver = self.inner.tickers(&symbols, capacity).py_err(py)?;
-        Ok(crate::stream::NativeStream::new(receiver))
+        native_stream(py, || self.inner.tickers(&symbols, capacity))
     }
 
     /// A live book handle once the book is in sync (at most `timeout_ms`). Awaitable.
@@ -281,9 +275,7 @@ impl NativeConnector {
         symbols: Vec<String>,
         depth: usize,
     ) -> PyResult<crate::stream::NativeStream> {
-        let _guard = crate::runtime::runtime(py)?.enter();
-        let receiver = self.inner.book_updates(&symbols, depth).py_err(py)?;
-        Ok(crate::stream::NativeStream::new(receiver))
+        native_stream(py, || self.inner.book_updates(&symbols, depth))
     }
 
     /// A subscription to the connector's events from now on.
@@ -297,6 +289,16 @@ impl NativeConnector {
     fn close(&self) {
         self.inner.close();
     }
+}
+
+/// A core stream opened inside the runtime (its tasks spawn there) and handed to Python.
+fn native_stream<T: crate::stream::PyEvent>(
+    py: Python<'_>,
+    open: impl FnOnce() -> tradewire_core::Result<tradewire_core::stream::Receiver<T>>,
+) -> PyResult<crate::stream::NativeStream> {
+    let _guard = crate::runtime::runtime(py)?.enter();
+    let receiver = open().py_err(py)?;
+    Ok(crate::stream::NativeStream::new(receiver))
 }
 
 #[pyclass(module = "tradewire._native", frozen)]

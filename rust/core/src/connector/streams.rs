@@ -215,8 +215,18 @@ impl Connector {
                 "name at least one stream or topic",
             ));
         }
+        self.gapped(topics, capacity, Reader::Raw)
+    }
+
+    /// A bounded stream with gap markers reading `topics` through `reader`.
+    fn gapped<T>(
+        self: &Arc<Self>,
+        topics: &[String],
+        capacity: usize,
+        reader: impl FnOnce(Arc<stream::Sender<T>>) -> Reader,
+    ) -> Result<stream::Receiver<T>> {
         let (tx, rx) = stream::channel(capacity.max(1), Overflow::GapMarker);
-        self.read_topics(topics, Reader::Raw(Arc::new(tx)))?;
+        self.read_topics(topics, reader(Arc::new(tx)))?;
         Ok(rx)
     }
 
@@ -231,9 +241,7 @@ impl Connector {
             Venue::Binance => format!("{}@trade", s.to_ascii_lowercase()),
             Venue::Bybit => format!("publicTrade.{s}"),
         })?;
-        let (tx, rx) = stream::channel(capacity.max(1), Overflow::GapMarker);
-        self.read_topics(&topics, Reader::Trades(Arc::new(tx)))?;
-        Ok(rx)
+        self.gapped(&topics, capacity, Reader::Trades)
     }
 
     /// The 24 h tickers of `symbols` (Binance `@ticker`; Bybit `tickers`, whose deltas are
@@ -247,9 +255,7 @@ impl Connector {
             Venue::Binance => format!("{}@ticker", s.to_ascii_lowercase()),
             Venue::Bybit => format!("tickers.{s}"),
         })?;
-        let (tx, rx) = stream::channel(capacity.max(1), Overflow::GapMarker);
-        self.read_topics(&topics, Reader::Tickers(Arc::new(tx)))?;
-        Ok(rx)
+        self.gapped(&topics, capacity, Reader::Tickers)
     }
 
     /// A live book of `symbol` with at least `depth` levels a side, kept in sync in Rust; waits
