@@ -348,14 +348,34 @@ impl Connector {
     }
 
     async fn keep_symbols(&self, list: Vec<SymbolInfo>) -> Arc<SymbolTable> {
+        let mut cached = self.symbols.lock().await;
+        self.remember(&mut cached, list)
+    }
+
+    /// Makes `list` the symbol table: cached for `symbols()` and kept for synchronous checks.
+    fn remember(
+        &self,
+        cached: &mut Option<(tokio::time::Instant, Arc<SymbolTable>)>,
+        list: Vec<SymbolInfo>,
+    ) -> Arc<SymbolTable> {
         let table: Arc<SymbolTable> = Arc::new(
             list.into_iter()
                 .map(|s| (s.symbol.as_str().to_owned(), s))
                 .collect(),
         );
-        *self.symbols.lock().await = Some((tokio::time::Instant::now(), table.clone()));
+        *cached = Some((tokio::time::Instant::now(), table.clone()));
         *self.listed.write().unwrap_or_else(|p| p.into_inner()) = table.clone();
         table
+    }
+
+    /// `symbol`'s rules in `table`; an unknown symbol is an `InvalidArgument` naming it.
+    fn find(&self, table: &SymbolTable, symbol: &str) -> Result<SymbolInfo> {
+        table.get(symbol).cloned().ok_or_else(|| {
+            Error::invalid_argument(
+                "symbol",
+                format!("'{symbol}' is not listed on {} {}", self.venue, self.market),
+            )
+        })
     }
 
     /// Every symbol's rules, cached and read again after [`SYMBOLS_REFRESH`].
@@ -402,14 +422,7 @@ impl Connector {
                 list
             }
         };
-        let table: Arc<SymbolTable> = Arc::new(
-            list.into_iter()
-                .map(|s| (s.symbol.as_str().to_owned(), s))
-                .collect(),
-        );
-        *cached = Some((tokio::time::Instant::now(), table.clone()));
-        *self.listed.write().unwrap_or_else(|p| p.into_inner()) = table.clone();
-        Ok(table)
+        Ok(self.remember(&mut cached, list))
     }
 
     /// A symbol's rules from the table read last (at start or by the latest refresh); an
@@ -420,23 +433,13 @@ impl Connector {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        table.get(symbol).cloned().ok_or_else(|| {
-            Error::invalid_argument(
-                "symbol",
-                format!("'{symbol}' is not listed on {} {}", self.venue, self.market),
-            )
-        })
+        self.find(&table, symbol)
     }
 
     /// One symbol's rules; an unknown symbol is an `InvalidArgument` naming it.
     pub async fn symbol_info(&self, symbol: &str) -> Result<SymbolInfo> {
         let table = self.symbols().await?;
-        table.get(symbol).cloned().ok_or_else(|| {
-            Error::invalid_argument(
-                "symbol",
-                format!("'{symbol}' is not listed on {} {}", self.venue, self.market),
-            )
-        })
+        self.find(&table, symbol)
     }
 
     pub fn events(&self) -> broadcast::Receiver<ConnectorEvent> {

@@ -79,17 +79,28 @@ impl NativeBook {
     /// The venue's id of the last update applied; `None` while unsynced.
     #[getter]
     fn update_id(&self) -> Option<u64> {
-        self.read(|_| ()).and(self.book.update_id())
+        // The book has no update id while unsynced.
+        if self.open() {
+            self.book.update_id()
+        } else {
+            None
+        }
     }
     #[getter]
     fn exchange_time_ms(&self) -> i64 {
         self.book.exchange_time_ms()
     }
     fn best_bid(&self) -> Option<Level> {
-        self.read(|b| b.best_bid()).flatten().map(Level)
+        self.open()
+            .then(|| self.book.best_bid())
+            .flatten()
+            .map(Level)
     }
     fn best_ask(&self) -> Option<Level> {
-        self.read(|b| b.best_ask()).flatten().map(Level)
+        self.open()
+            .then(|| self.book.best_ask())
+            .flatten()
+            .map(Level)
     }
     /// The best `n` bids (all the book keeps if `n` is None), best first.
     #[pyo3(signature = (n = None))]

@@ -441,14 +441,13 @@ impl Connector {
     }
 
     fn open_pool(self: &Arc<Self>, base: &str, streams: &Streams) -> Result<Arc<WsPool>> {
-        let url = base;
         let (url, dialect): (String, Arc<dyn WsDialect>) = match self.venue {
             // Combined streams name each message's stream, which routes it to its readers.
             Venue::Binance => (
-                format!("{}/stream", url.trim_end_matches('/')),
+                format!("{}/stream", base.trim_end_matches('/')),
                 Arc::new(BinanceStreams),
             ),
-            Venue::Bybit => (url.to_owned(), Arc::new(BybitStreams)),
+            Venue::Bybit => (base.to_owned(), Arc::new(BybitStreams)),
         };
         let (inbound_tx, inbound) = tokio::sync::mpsc::channel::<Inbound>(4096);
         let (ws_events, ws_events_rx) = broadcast::channel(256);
