@@ -49,6 +49,8 @@ bench: develop
 	cargo bench -p tradewire-benches
 	$(BIN)/python benches/bridge.py
 	$(BIN)/python benches/bridge.py --loop uvloop
+	$(BIN)/python benches/book_updates.py
+	$(BIN)/python benches/book_updates.py --venue bybit --market linear
 
 clean:
 	rm -rf $(VENV) target

@@ -33,6 +33,22 @@ pub enum GridError {
 }
 
 fn units(value: Decimal, unit: Decimal) -> Option<i64> {
+    // In integers: value = v·10^-vs, unit = u·10^-us, so value / unit = v·10^us / (u·10^vs)
+    // (Decimal division is ten times slower; it stays as the fallback on overflow).
+    let (v, u) = (value.mantissa(), unit.mantissa());
+    let (vs, us) = (value.scale(), unit.scale());
+    let lift = |m: i128, by: u32| 10i128.checked_pow(by).and_then(|p| m.checked_mul(p));
+    let exact = if vs >= us {
+        lift(u, vs - us).map(|den| (v, den))
+    } else {
+        lift(v, us - vs).map(|num| (num, u))
+    };
+    if let Some((num, den)) = exact {
+        if den == 0 || num % den != 0 {
+            return None;
+        }
+        return i64::try_from(num / den).ok();
+    }
     let n = value.checked_div(unit)?;
     if n.fract().is_zero() {
         i64::try_from(n).ok()
@@ -235,5 +251,30 @@ mod tests {
             book.asks(9).iter().map(|l| l.price).collect::<Vec<_>>(),
             vec![d("6"), d("7")]
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn integer_units_agree_with_decimal_division(
+            v in 0i64..i64::MAX, vs in 0u32..=28, u in 1i64..1_000_000, us in 0u32..=18
+        ) {
+            let value = Decimal::new(v, vs);
+            let unit = Decimal::new(u, us);
+            let by_division = value
+                .checked_div(unit)
+                .filter(|n| n.fract().is_zero())
+                .and_then(|n| i64::try_from(n).ok());
+            proptest::prop_assert_eq!(units(value, unit), by_division);
+        }
+
+        #[test]
+        fn multiples_of_the_unit_count_exactly(
+            k in 0i64..1_000_000_000_000, u in 1i64..1_000_000, us in 0u32..=18, pad in 0u32..=8
+        ) {
+            let unit = Decimal::new(u, us);
+            let mut value = unit * Decimal::from(k);
+            value.rescale(value.scale() + pad); // wire text often pads with zeros
+            proptest::prop_assert_eq!(units(value, unit), Some(k));
+        }
     }
 }

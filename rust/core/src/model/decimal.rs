@@ -19,6 +19,13 @@ pub enum DecimalError {
 /// Trailing zeros are kept (they carry the venue's precision) unless they alone make the
 /// value exceed 28 fractional digits, in which case dropping them loses nothing.
 pub fn parse_decimal(text: &str) -> Result<Decimal, DecimalError> {
+    match plain_fast(text.as_bytes()) {
+        Some(value) => Ok(value),
+        None => parse_general(text),
+    }
+}
+
+fn parse_general(text: &str) -> Result<Decimal, DecimalError> {
     let malformed = || DecimalError::Malformed(text.to_owned());
     let bytes = text.as_bytes();
     if bytes.is_empty() || bytes.len() > 256 {
@@ -87,6 +94,39 @@ pub fn parse_decimal(text: &str) -> Result<Decimal, DecimalError> {
     Decimal::from_str_exact(&plain).map_err(|_| DecimalError::OutOfRange(text.to_owned()))
 }
 
+/// The wire's usual form, `-?digits[.digits]` with at most 28 digits, read straight into the
+/// mantissa (every such value fits 96 bits); anything else takes the general path.
+fn plain_fast(bytes: &[u8]) -> Option<Decimal> {
+    let (negative, digits) = match bytes.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, bytes),
+    };
+    if digits.first().is_none_or(|b| !b.is_ascii_digit()) || digits.len() > 29 {
+        return None;
+    }
+    let mut mantissa: i128 = 0;
+    let mut scale: Option<u32> = None;
+    for &b in digits {
+        match b {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + i128::from(b - b'0');
+                scale = scale.map(|s| s + 1);
+            }
+            b'.' if scale.is_none() => scale = Some(0),
+            _ => return None,
+        }
+    }
+    let scale = match scale {
+        Some(0) => return None, // "1.": the general path decides
+        Some(s) => s,
+        None => 0,
+    };
+    if digits.len() - usize::from(scale > 0) > 28 {
+        return None;
+    }
+    Decimal::try_from_i128_with_scale(if negative { -mantissa } else { mantissa }, scale).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +188,15 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn fast_path_agrees_with_the_general_one(text in "-?[0-9]{1,30}(\\.[0-9]{0,30})?") {
+            if let Some(fast) = plain_fast(text.as_bytes()) {
+                let general = parse_general(&text).unwrap();
+                proptest::prop_assert_eq!(fast, general);
+                proptest::prop_assert_eq!(fast.to_string(), general.to_string());
+            }
+        }
+
         #[test]
         fn round_trips_any_decimal(mantissa in proptest::num::i128::ANY, scale in 0u32..=28) {
             let m = mantissa % 79_228_162_514_264_337_593_543_950_335i128;

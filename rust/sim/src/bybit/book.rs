@@ -3,7 +3,7 @@
 //! by one per message and `seq` (the book's cross sequence). Depth 1 is snapshot-only and is
 //! re-sent with the same `u` after 3 s without change. A venue restart starts `u` over at 1.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -126,6 +126,9 @@ impl View {
 #[derive(Debug)]
 pub struct Topics {
     views: Mutex<HashMap<Key, View>>,
+    /// Topics someone subscribed to since start: only these are kept up to date (computing
+    /// every depth of every symbol each interval would starve the machine under test).
+    watched: Mutex<HashSet<Key>>,
     pub messages: broadcast::Sender<Arc<BookMessage>>,
 }
 
@@ -133,6 +136,7 @@ impl Default for Topics {
     fn default() -> Self {
         Topics {
             views: Mutex::default(),
+            watched: Mutex::default(),
             messages: broadcast::channel(1 << 14).0,
         }
     }
@@ -154,6 +158,14 @@ fn levels(
 impl Topics {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, View>> {
         self.views.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Keeps `symbol`'s topic at `depth` published from now on.
+    pub fn watch(&self, category: Category, symbol: &str, depth: usize) {
+        self.watched
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((category, symbol.to_owned(), depth));
     }
 
     /// What a new subscriber gets first: the topic as last published.
@@ -258,9 +270,19 @@ impl Topics {
         let ex = market.lock();
         let mut outgoing = Vec::new();
         {
+            let mut watched: Vec<Key> = (self.watched.lock().unwrap_or_else(|p| p.into_inner()))
+                .iter()
+                .filter(|(c, _, d)| *c == category && *d == depth)
+                .cloned()
+                .collect();
+            watched.sort_unstable_by(|a, b| a.1.cmp(&b.1)); // a stable order for seeded runs
             let mut views = self.lock();
-            for (name, state) in &ex.symbols {
-                let view = views.entry((category, name.clone(), depth)).or_default();
+            for key in watched {
+                let Some(state) = ex.symbols.get(&key.1) else {
+                    continue;
+                };
+                let name = &key.1;
+                let view = views.entry(key.clone()).or_default();
                 let Some(message) =
                     view.advance(category, name, state, depth, ts, now, resend_after)
                 else {

@@ -186,6 +186,9 @@ async fn public_session(
                             let fresh: Vec<Topic> = parsed.into_iter().flatten().filter(|t| !topics.contains(t)).collect();
                             out.push(ack.to_string());
                             for topic in fresh {
+                                if let Topic::Book(depth, symbol) = &topic {
+                                    st.books.watch(category, symbol, *depth);
+                                }
                                 if let Topic::Book(depth, symbol) = &topic
                                     && let Some(snapshot) = st.books.snapshot(&market, category, symbol, *depth)
                                         && snapshot.u > 0 {

@@ -60,7 +60,8 @@ struct Event<'a> {
     s: Option<&'a str>,
     // trade / aggTrade
     t: Option<u64>,
-    a: Option<AskOrAgg<'a>>,
+    #[serde(borrow, default)]
+    a: Option<Mixed<'a>>,
     /// aggTrade: its first trade id (some recordings lack `a`; the range identifies it too).
     f: Option<u64>,
     p: Option<&'a str>,
@@ -74,7 +75,7 @@ struct Event<'a> {
     u: Option<u64>,
     pu: Option<u64>,
     #[serde(borrow, default)]
-    b: Option<BidOrLevels<'a>>,
+    b: Option<Mixed<'a>>,
     // bookTicker / 24hrTicker
     #[serde(rename = "B")]
     bid_qty: Option<&'a str>,
@@ -85,24 +86,47 @@ struct Event<'a> {
 }
 
 /// `a` is the aggTrade id (or, on older trades, the seller's order id), the best ask, or the
-/// depth asks.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum AskOrAgg<'a> {
+/// depth asks; `b` is the best bid price, the depth bids, or (older trades) the buyer's order id.
+/// Read by the JSON token's kind, without serde's buffering of untagged enums (the hot path of
+/// every depth diff).
+enum Mixed<'a> {
     Id(u64),
     Price(&'a str),
-    #[serde(borrow)]
     Levels(Vec<[&'a str; 2]>),
 }
 
-/// `b` is the best bid price, the depth bids, or (older trades) the buyer's order id.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum BidOrLevels<'a> {
-    OrderId(#[allow(dead_code)] u64),
-    Price(&'a str),
-    #[serde(borrow)]
-    Levels(Vec<[&'a str; 2]>),
+impl<'de: 'a, 'a> Deserialize<'de> for Mixed<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        struct Kind<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Kind<'a> {
+            type Value = Mixed<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an id, a price or a list of [price, quantity]")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Self::Value, E> {
+                Ok(Mixed::Id(v))
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                v: &'de str,
+            ) -> std::result::Result<Self::Value, E> {
+                Ok(Mixed::Price(v))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let mut levels = Vec::with_capacity(seq.size_hint().unwrap_or(8));
+                while let Some(level) = seq.next_element::<[&'de str; 2]>()? {
+                    levels.push(level);
+                }
+                Ok(Mixed::Levels(levels))
+            }
+        }
+        deserializer.deserialize_any(Kind(std::marker::PhantomData))
+    }
 }
 
 fn bad(reason: impl Into<String>) -> Error {
@@ -163,7 +187,7 @@ pub fn parse(market: Market, text: &str, local_time_ns: i64) -> Result<MarketMes
     Ok(match event.e {
         Some(kind @ ("trade" | "aggTrade")) => {
             let agg_id = match &event.a {
-                Some(AskOrAgg::Id(id)) => Some(*id),
+                Some(Mixed::Id(id)) => Some(*id),
                 _ => event.f,
             };
             let id = match (kind, event.t, agg_id) {
@@ -192,11 +216,11 @@ pub fn parse(market: Market, text: &str, local_time_ns: i64) -> Result<MarketMes
                 return Err(bad("depthUpdate without U/u"));
             };
             let bids = match &event.b {
-                Some(BidOrLevels::Levels(raw)) => levels("b", raw)?,
+                Some(Mixed::Levels(raw)) => levels("b", raw)?,
                 _ => return Err(bad("depthUpdate without bids")),
             };
             let asks = match &event.a {
-                Some(AskOrAgg::Levels(raw)) => levels("a", raw)?,
+                Some(Mixed::Levels(raw)) => levels("a", raw)?,
                 _ => return Err(bad("depthUpdate without asks")),
             };
             MarketMessage::Depth(DepthDiff {
@@ -212,11 +236,11 @@ pub fn parse(market: Market, text: &str, local_time_ns: i64) -> Result<MarketMes
         Some("24hrTicker") => {
             let price = |v: &Option<&str>| v.map(|t| number("ticker", Some(t))).transpose();
             let bid = match &event.b {
-                Some(BidOrLevels::Price(p)) => Some(*p),
+                Some(Mixed::Price(p)) => Some(*p),
                 _ => None,
             };
             let ask = match &event.a {
-                Some(AskOrAgg::Price(p)) => Some(*p),
+                Some(Mixed::Price(p)) => Some(*p),
                 _ => None,
             };
             MarketMessage::Tickers(vec![Ticker {
@@ -234,8 +258,7 @@ pub fn parse(market: Market, text: &str, local_time_ns: i64) -> Result<MarketMes
             }])
         }
         Some("bookTicker") | None if event.u.is_some() && event.bid_qty.is_some() => {
-            let (Some(BidOrLevels::Price(bid)), Some(AskOrAgg::Price(ask))) = (&event.b, &event.a)
-            else {
+            let (Some(Mixed::Price(bid)), Some(Mixed::Price(ask))) = (&event.b, &event.a) else {
                 return Err(bad("bookTicker without b/a"));
             };
             MarketMessage::BookTop(BookTop {
