@@ -11,6 +11,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 mod streams;
+mod trading;
 
 pub use streams::BookHealth;
 
@@ -139,6 +140,11 @@ pub struct Connector {
     symbols: tokio::sync::Mutex<Option<(tokio::time::Instant, Arc<SymbolTable>)>>,
     /// The latest table, for synchronous checks (streams refuse unknown symbols at once).
     listed: std::sync::RwLock<Arc<SymbolTable>>,
+    /// The venue's order and account endpoints.
+    trading: Box<dyn crate::venue::Trading>,
+    /// Every order seen, through the one state machine.
+    orders: std::sync::Mutex<crate::orders::Orders>,
+    client_ids: crate::resilience::ClientIds,
     cancel: CancellationToken,
 }
 
@@ -237,6 +243,16 @@ impl Connector {
             streams: Mutex::new(streams::Streams::default()),
             symbols: tokio::sync::Mutex::new(None),
             listed: std::sync::RwLock::default(),
+            trading: match config.venue {
+                Venue::Binance => Box::new(crate::venue::binance::orders::BinanceTrading {
+                    market: config.market,
+                }),
+                Venue::Bybit => Box::new(crate::venue::bybit::orders::BybitTrading {
+                    market: config.market,
+                }),
+            },
+            orders: std::sync::Mutex::default(),
+            client_ids: crate::resilience::ClientIds::new("tw")?,
             cancel: cancel.child_token(),
         });
         connector.forward_child_events();

@@ -8,6 +8,7 @@ pub mod connector;
 pub mod error;
 pub mod model;
 pub mod net;
+pub mod orders;
 pub mod resilience;
 pub mod stream;
 pub mod supervise;

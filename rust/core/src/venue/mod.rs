@@ -4,5 +4,52 @@
 pub mod binance;
 pub mod bybit;
 pub mod credentials;
+pub mod fields;
 
 pub use credentials::Credentials;
+
+use serde_json::Value;
+
+use crate::Result;
+use crate::model::{Balance, Fill, Order, Position, Symbol};
+use crate::net::Request;
+use crate::orders::{NewOrder, OrderRef};
+
+/// What a write's answer says of the order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// The order's state (and, for a place, the fills it made at once).
+    Order(Order, Vec<Fill>),
+    /// Only an acknowledgement with the venue's id: the state comes from a query or the
+    /// user stream (Bybit's writes are asynchronous).
+    Ack { order_id: String },
+}
+
+/// A venue's order and account endpoints: requests to send and how to read their answers.
+/// Each venue implements it in `orders.rs`.
+pub trait Trading: Send + Sync + 'static {
+    fn place(&self, order: &NewOrder) -> Request;
+    fn placed(&self, answer: &Value) -> Result<Written>;
+    fn cancel(&self, symbol: Symbol, which: &OrderRef) -> Request;
+    fn canceled(&self, answer: &Value) -> Result<Written>;
+    /// The requests that look one order up, asked in turn until one finds it.
+    fn query(&self, symbol: Symbol, which: &OrderRef) -> Vec<Request>;
+    /// The order in a query's answer; `None` if this answer does not have it.
+    fn queried(&self, answer: &Value) -> Result<Option<Order>>;
+    /// Open orders, of one symbol or all; `cursor` pages on where the venue pages.
+    fn open_orders(&self, symbol: Option<Symbol>, cursor: Option<&str>) -> Request;
+    /// The orders in an open-orders answer, and the cursor of the next page if any.
+    fn orders_of(&self, answer: &Value) -> Result<(Vec<Order>, Option<String>)>;
+    fn cancel_all(&self, symbol: Symbol) -> Request;
+    /// Whether the cancel-all answer names the orders it canceled (else they are listed first).
+    fn cancel_all_lists(&self) -> bool;
+    /// What a cancel-all answer says: orders in full, or acknowledgements.
+    fn all_canceled(&self, answer: &Value) -> Result<Vec<Written>>;
+    fn balances(&self) -> Request;
+    fn balances_of(&self, answer: &Value, now_ms: i64) -> Result<Vec<Balance>>;
+    /// `None` on spot markets (no positions).
+    fn positions(&self, symbol: Option<Symbol>) -> Option<Request>;
+    /// A second request whose answer completes positions (Binance USD-M's leverage).
+    fn position_extras(&self, symbol: Option<Symbol>) -> Option<Request>;
+    fn positions_of(&self, answer: &Value, extras: Option<&Value>) -> Result<Vec<Position>>;
+}

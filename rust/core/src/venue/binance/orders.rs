@@ -1,6 +1,17 @@
-//! Binance order vocabulary.
+//! Binance orders and account (spot `/api/v3`, USD-M `/fapi`): requests and their answers.
 
-use crate::model::OrderStatus;
+use serde_json::Value;
+
+use crate::Result;
+use crate::model::{
+    Balance, Decimal, Fill, Id, Market, Order, OrderStatus, OrderType, Position, PositionSide,
+    Side, Source, Symbol, TimeInForce, Venue,
+};
+use crate::net::{Method, Request};
+use crate::orders::{NewOrder, OrderRef};
+use crate::resilience::Priority;
+use crate::venue::fields::Fields;
+use crate::venue::{Trading, Written};
 
 /// Maps Binance's `status` / `X` words (spot and USD-M share them). `None` for a word we do not
 /// know: the caller counts it and keeps the order UNKNOWN until a query resolves it.
@@ -17,6 +28,394 @@ pub fn order_status(word: &str) -> Option<OrderStatus> {
         "EXPIRED_IN_MATCH" => OrderStatus::ExpiredInMatch,
         _ => return None,
     })
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct BinanceTrading {
+    pub market: Market,
+}
+
+fn text(d: Decimal) -> String {
+    d.normalize().to_string()
+}
+
+fn write(method: Method, path: &str) -> Request {
+    Request {
+        method,
+        path: path.to_owned(),
+        params: Vec::new(),
+        signed: true,
+        priority: Priority::Order,
+    }
+}
+
+impl BinanceTrading {
+    fn spot(&self) -> bool {
+        self.market == Market::Spot
+    }
+
+    fn path(&self, spot: &str, usdm: &str) -> String {
+        if self.spot() { spot } else { usdm }.to_owned()
+    }
+
+    fn fields<'a>(&self, value: &'a Value) -> Fields<'a> {
+        Fields::new(Venue::Binance, value)
+    }
+
+    fn named(request: Request, symbol: Symbol, which: &OrderRef) -> Request {
+        let request = request.param("symbol", symbol);
+        match which {
+            OrderRef::OrderId(id) => request.param("orderId", id),
+            OrderRef::ClientOrderId(id) => request.param("origClientOrderId", id),
+        }
+    }
+
+    /// One order object of any answer (place RESULT/FULL, cancel, query, open orders).
+    fn order(&self, value: &Value) -> Result<Order> {
+        let f = self.fields(value);
+        let word = f.text("status")?;
+        let status = order_status(word).ok_or_else(|| f.bad(format!("order status {word:?}")))?;
+        let side = match f.text("side")? {
+            "BUY" => Side::Buy,
+            "SELL" => Side::Sell,
+            other => return Err(f.bad(format!("side {other:?}"))),
+        };
+        let kind = f.text("type")?;
+        let order_type = match kind {
+            "LIMIT" | "LIMIT_MAKER" => OrderType::Limit,
+            "MARKET" => OrderType::Market,
+            other => return Err(f.bad(format!("order type {other:?} is not one we place"))),
+        };
+        let time_in_force = match (kind, f.opt_text("timeInForce")) {
+            ("LIMIT_MAKER", _) | (_, Some("GTX")) => Some(TimeInForce::PostOnly),
+            ("MARKET", _) => None,
+            (_, Some(word)) => Some(
+                word.parse()
+                    .map_err(|_| f.bad(format!("timeInForce {word:?}")))?,
+            ),
+            (_, None) => None,
+        };
+        let filled_qty = f.decimal("executedQty")?;
+        // Spot reports the quote spent (`cummulativeQuoteQty`, sic), USD-M an average price.
+        let avg_price = if filled_qty.is_zero() {
+            None
+        } else if let Some(cum) = f.opt_decimal("cummulativeQuoteQty")? {
+            Some((cum / filled_qty).normalize())
+        } else {
+            f.opt_decimal("avgPrice")?.filter(|p| !p.is_zero())
+        };
+        // A cancel's answer names the cancel itself `clientOrderId`; the order's is `origClientOrderId`.
+        let client_order_id = match f.opt_text("origClientOrderId") {
+            Some(id) => Id::new(id),
+            None => f.id("clientOrderId")?,
+        };
+        let created = f
+            .opt_int("time")?
+            .or(f.opt_int("transactTime")?)
+            .unwrap_or(0);
+        Ok(Order {
+            source: Source {
+                venue: Venue::Binance,
+                market: self.market,
+            },
+            symbol: Symbol::new(f.text("symbol")?),
+            order_id: f.id("orderId")?,
+            client_order_id,
+            side,
+            order_type,
+            time_in_force,
+            price: f.opt_decimal("price")?.filter(|p| !p.is_zero()),
+            qty: f.opt_decimal("origQty")?.filter(|q| !q.is_zero()),
+            quote_qty: f.opt_decimal("origQuoteOrderQty")?.filter(|q| !q.is_zero()),
+            filled_qty,
+            avg_price,
+            status,
+            reduce_only: f.opt_bool("reduceOnly").unwrap_or(false),
+            created_time_ms: created,
+            updated_time_ms: f
+                .opt_int("updateTime")?
+                .or(f.opt_int("transactTime")?)
+                .unwrap_or(created),
+        })
+    }
+
+    fn fills(&self, order: &Order, value: &Value) -> Result<Vec<Fill>> {
+        let f = self.fields(value);
+        let Some(list) = f.get("fills").and_then(Value::as_array) else {
+            return Ok(Vec::new());
+        };
+        list.iter()
+            .map(|item| {
+                let g = f.at(item);
+                Ok(Fill {
+                    source: order.source,
+                    symbol: order.symbol,
+                    order_id: order.order_id.clone(),
+                    client_order_id: order.client_order_id.clone(),
+                    trade_id: g.id("tradeId")?,
+                    side: order.side,
+                    price: g.decimal("price")?,
+                    qty: g.decimal("qty")?,
+                    fee: g.decimal("commission")?,
+                    fee_asset: g.text("commissionAsset")?.to_owned(),
+                    // The FULL answer's fills are the taker side of this order's own request.
+                    is_maker: false,
+                    exchange_time_ms: order.updated_time_ms,
+                })
+            })
+            .collect()
+    }
+}
+
+impl Trading for BinanceTrading {
+    fn place(&self, order: &NewOrder) -> Request {
+        let mut r = write(Method::Post, &self.path("/api/v3/order", "/fapi/v1/order"))
+            .param("symbol", order.symbol)
+            .param("side", order.side.as_str())
+            .param("newClientOrderId", &order.client_order_id);
+        let kind = match order.order_type {
+            OrderType::Limit if order.post_only && self.spot() => "LIMIT_MAKER",
+            OrderType::Limit => "LIMIT",
+            OrderType::Market => "MARKET",
+        };
+        r = r.param("type", kind);
+        if kind == "LIMIT" {
+            let tif = match order.effective_tif() {
+                Some(TimeInForce::PostOnly) => "GTX",
+                Some(TimeInForce::Ioc) => "IOC",
+                Some(TimeInForce::Fok) => "FOK",
+                _ => "GTC",
+            };
+            r = r.param("timeInForce", tif);
+        }
+        if let Some(qty) = order.qty {
+            r = r.param("quantity", text(qty));
+        }
+        if let Some(quote) = order.quote_qty {
+            r = r.param("quoteOrderQty", text(quote));
+        }
+        if let Some(price) = order.price {
+            r = r.param("price", text(price));
+        }
+        if order.reduce_only {
+            r = r.param("reduceOnly", "true");
+        }
+        // FULL (spot) lists the fills made at once; USD-M's richest answer is RESULT.
+        r.param(
+            "newOrderRespType",
+            if self.spot() { "FULL" } else { "RESULT" },
+        )
+    }
+
+    fn placed(&self, answer: &Value) -> Result<Written> {
+        let order = self.order(answer)?;
+        let fills = self.fills(&order, answer)?;
+        Ok(Written::Order(order, fills))
+    }
+
+    fn cancel(&self, symbol: Symbol, which: &OrderRef) -> Request {
+        let r = write(
+            Method::Delete,
+            &self.path("/api/v3/order", "/fapi/v1/order"),
+        );
+        Self::named(r, symbol, which)
+    }
+
+    fn canceled(&self, answer: &Value) -> Result<Written> {
+        Ok(Written::Order(self.order(answer)?, Vec::new()))
+    }
+
+    fn query(&self, symbol: Symbol, which: &OrderRef) -> Vec<Request> {
+        let r = Request::get(&self.path("/api/v3/order", "/fapi/v1/order")).signed();
+        vec![Self::named(r, symbol, which)]
+    }
+
+    fn queried(&self, answer: &Value) -> Result<Option<Order>> {
+        self.order(answer).map(Some)
+    }
+
+    fn open_orders(&self, symbol: Option<Symbol>, _cursor: Option<&str>) -> Request {
+        let r = Request::get(&self.path("/api/v3/openOrders", "/fapi/v1/openOrders")).signed();
+        match symbol {
+            Some(s) => r.param("symbol", s),
+            None => r,
+        }
+    }
+
+    fn orders_of(&self, answer: &Value) -> Result<(Vec<Order>, Option<String>)> {
+        let list = answer
+            .as_array()
+            .ok_or_else(|| self.fields(answer).bad("open orders: not a list"))?;
+        Ok((
+            list.iter().map(|o| self.order(o)).collect::<Result<_>>()?,
+            None,
+        ))
+    }
+
+    fn cancel_all(&self, symbol: Symbol) -> Request {
+        write(
+            Method::Delete,
+            &self.path("/api/v3/openOrders", "/fapi/v1/allOpenOrders"),
+        )
+        .param("symbol", symbol)
+    }
+
+    fn cancel_all_lists(&self) -> bool {
+        self.spot()
+    }
+
+    fn all_canceled(&self, answer: &Value) -> Result<Vec<Written>> {
+        // Spot lists the canceled orders; USD-M only says `{"code": 200, "msg": "..."}`.
+        match answer.as_array() {
+            Some(list) => list
+                .iter()
+                .filter(|o| o.get("orderListId").is_none_or(|l| l.as_i64() == Some(-1)))
+                .map(|o| Ok(Written::Order(self.order(o)?, Vec::new())))
+                .collect(),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn balances(&self) -> Request {
+        if self.spot() {
+            Request::get("/api/v3/account")
+                .signed()
+                .param("omitZeroBalances", "true")
+        } else {
+            Request::get("/fapi/v3/balance").signed()
+        }
+    }
+
+    fn balances_of(&self, answer: &Value, now_ms: i64) -> Result<Vec<Balance>> {
+        let f = self.fields(answer);
+        let balance = |asset: &str, free: Decimal, locked: Decimal, at: i64| Balance {
+            venue: Venue::Binance,
+            market: self.market,
+            asset: asset.to_owned(),
+            free,
+            locked,
+            exchange_time_ms: at,
+        };
+        if self.spot() {
+            let at = f.opt_int("updateTime")?.unwrap_or(now_ms);
+            f.array("balances")?
+                .iter()
+                .map(|b| {
+                    let g = f.at(b);
+                    Ok(balance(
+                        g.text("asset")?,
+                        g.decimal("free")?,
+                        g.decimal("locked")?,
+                        at,
+                    ))
+                })
+                .collect()
+        } else {
+            let list = answer
+                .as_array()
+                .ok_or_else(|| f.bad("balance: not a list"))?;
+            list.iter()
+                .map(|b| {
+                    let g = f.at(b);
+                    let wallet = g.decimal("balance")?;
+                    let free = g.decimal("availableBalance")?;
+                    let at = g.opt_int("updateTime")?.unwrap_or(now_ms);
+                    // What is not available is held by orders and positions.
+                    Ok(balance(
+                        g.text("asset")?,
+                        free,
+                        (wallet - free).max(Decimal::ZERO),
+                        at,
+                    ))
+                })
+                .filter(|b| !matches!(b, Ok(b) if b.total().is_zero()))
+                .collect()
+        }
+    }
+
+    fn positions(&self, symbol: Option<Symbol>) -> Option<Request> {
+        if self.spot() {
+            return None;
+        }
+        let r = Request::get("/fapi/v3/positionRisk").signed();
+        Some(match symbol {
+            Some(s) => r.param("symbol", s),
+            None => r,
+        })
+    }
+
+    fn position_extras(&self, symbol: Option<Symbol>) -> Option<Request> {
+        // positionRisk v3 has no leverage: it is in symbolConfig (DESIGN decision 9).
+        if self.spot() {
+            return None;
+        }
+        let r = Request::get("/fapi/v1/symbolConfig").signed();
+        Some(match symbol {
+            Some(s) => r.param("symbol", s),
+            None => r,
+        })
+    }
+
+    fn positions_of(&self, answer: &Value, extras: Option<&Value>) -> Result<Vec<Position>> {
+        let f = self.fields(answer);
+        let list = answer
+            .as_array()
+            .ok_or_else(|| f.bad("positionRisk: not a list"))?;
+        let leverage_of = |symbol: &str| -> Result<Option<Decimal>> {
+            let Some(configs) = extras.and_then(Value::as_array) else {
+                return Ok(None);
+            };
+            match configs
+                .iter()
+                .find(|c| c.get("symbol").and_then(Value::as_str) == Some(symbol))
+            {
+                Some(c) => f.at(c).opt_decimal("leverage"),
+                None => Ok(None),
+            }
+        };
+        list.iter()
+            .filter(|p| {
+                p.get("positionSide")
+                    .and_then(Value::as_str)
+                    .is_none_or(|s| s == "BOTH")
+            })
+            .map(|p| {
+                let g = f.at(p);
+                let symbol = g.text("symbol")?;
+                let amount = g.decimal("positionAmt")?;
+                let side = if amount.is_zero() {
+                    PositionSide::Flat
+                } else if amount.is_sign_positive() {
+                    PositionSide::Long
+                } else {
+                    PositionSide::Short
+                };
+                let leverage = match g.opt_decimal("leverage")? {
+                    Some(l) => l,
+                    None => leverage_of(symbol)?.ok_or_else(|| {
+                        f.bad(format!(
+                            "no leverage for {symbol} in positionRisk or symbolConfig"
+                        ))
+                    })?,
+                };
+                Ok(Position {
+                    source: Source {
+                        venue: Venue::Binance,
+                        market: self.market,
+                    },
+                    symbol: Symbol::new(symbol),
+                    side,
+                    size: amount.abs(),
+                    entry_price: g.decimal("entryPrice")?,
+                    unrealized_pnl: g.decimal("unRealizedProfit")?,
+                    leverage,
+                    liquidation_price: g.opt_decimal("liquidationPrice")?.filter(|p| !p.is_zero()),
+                    mark_price: g.opt_decimal("markPrice")?,
+                    exchange_time_ms: g.opt_int("updateTime")?.unwrap_or(0),
+                })
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

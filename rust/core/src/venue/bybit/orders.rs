@@ -1,6 +1,18 @@
-//! Bybit v5 order vocabulary.
+//! Bybit v5 orders and account (categories `spot` and `linear`): requests and their answers.
+//! Writes are acknowledged asynchronously: the state comes from a query or the `order` topic.
 
-use crate::model::OrderStatus;
+use serde_json::Value;
+
+use crate::Result;
+use crate::model::{
+    Balance, Decimal, Market, Order, OrderStatus, OrderType, Position, PositionSide, Side, Source,
+    Symbol, TimeInForce, Venue,
+};
+use crate::net::{Method, Request};
+use crate::orders::{NewOrder, OrderRef};
+use crate::resilience::Priority;
+use crate::venue::fields::Fields;
+use crate::venue::{Trading, Written};
 
 /// Maps Bybit's `orderStatus`. `None` for a word we do not know (see the Binance twin).
 pub fn order_status(word: &str) -> Option<OrderStatus> {
@@ -17,6 +29,337 @@ pub fn order_status(word: &str) -> Option<OrderStatus> {
         "Deactivated" => OrderStatus::Deactivated,
         _ => return None,
     })
+}
+
+/// Open orders a page (the venue's maximum).
+const PAGE: u32 = 50;
+
+#[derive(Debug, Clone, Copy)]
+pub struct BybitTrading {
+    pub market: Market,
+}
+
+fn text(d: Decimal) -> String {
+    d.normalize().to_string()
+}
+
+fn write(path: &str) -> Request {
+    Request {
+        method: Method::Post,
+        path: path.to_owned(),
+        params: Vec::new(),
+        signed: true,
+        priority: Priority::Order,
+    }
+}
+
+/// Bybit answers inside `{"retCode":0,"result":{...}}`.
+fn result(answer: &Value) -> &Value {
+    answer.get("result").unwrap_or(answer)
+}
+
+impl BybitTrading {
+    fn category(&self) -> &'static str {
+        if self.market == Market::Spot {
+            "spot"
+        } else {
+            "linear"
+        }
+    }
+
+    fn fields<'a>(&self, value: &'a Value) -> Fields<'a> {
+        Fields::new(Venue::Bybit, value)
+    }
+
+    fn named(request: Request, which: &OrderRef) -> Request {
+        match which {
+            OrderRef::OrderId(id) => request.param("orderId", id),
+            OrderRef::ClientOrderId(id) => request.param("orderLinkId", id),
+        }
+    }
+
+    fn order(&self, value: &Value) -> Result<Order> {
+        let f = self.fields(value);
+        let word = f.text("orderStatus")?;
+        let status = order_status(word).ok_or_else(|| f.bad(format!("orderStatus {word:?}")))?;
+        let side = match f.text("side")? {
+            "Buy" => Side::Buy,
+            "Sell" => Side::Sell,
+            other => return Err(f.bad(format!("side {other:?}"))),
+        };
+        let order_type = match f.text("orderType")? {
+            "Limit" => OrderType::Limit,
+            "Market" => OrderType::Market,
+            other => return Err(f.bad(format!("orderType {other:?} is not one we place"))),
+        };
+        let time_in_force = match (order_type, f.opt_text("timeInForce")) {
+            (OrderType::Market, _) | (_, None) => None,
+            (_, Some("PostOnly")) => Some(TimeInForce::PostOnly),
+            (_, Some(word)) => Some(
+                word.parse()
+                    .map_err(|_| f.bad(format!("timeInForce {word:?}")))?,
+            ),
+        };
+        let filled_qty = f.opt_decimal("cumExecQty")?.unwrap_or(Decimal::ZERO);
+        let avg_price = f
+            .opt_decimal("avgPrice")?
+            .filter(|p| !p.is_zero() && !filled_qty.is_zero());
+        // A spot market buy's `qty` is in the quote coin unless `marketUnit` said base.
+        let quote_market_buy = self.market == Market::Spot
+            && order_type == OrderType::Market
+            && side == Side::Buy
+            && f.opt_text("marketUnit") != Some("baseCoin");
+        let qty = f.opt_decimal("qty")?.filter(|q| !q.is_zero());
+        let created = f.opt_int("createdTime")?.unwrap_or(0);
+        Ok(Order {
+            source: Source {
+                venue: Venue::Bybit,
+                market: self.market,
+            },
+            symbol: Symbol::new(f.text("symbol")?),
+            order_id: f.id("orderId")?,
+            client_order_id: f.id("orderLinkId")?,
+            side,
+            order_type,
+            time_in_force,
+            price: f.opt_decimal("price")?.filter(|p| !p.is_zero()),
+            qty: if quote_market_buy { None } else { qty },
+            quote_qty: if quote_market_buy { qty } else { None },
+            filled_qty,
+            avg_price,
+            status,
+            reduce_only: f.opt_bool("reduceOnly").unwrap_or(false),
+            created_time_ms: created,
+            updated_time_ms: f.opt_int("updatedTime")?.unwrap_or(created),
+        })
+    }
+
+    fn ack(&self, answer: &Value) -> Result<Written> {
+        let f = self.fields(result(answer));
+        Ok(Written::Ack {
+            order_id: f.text("orderId")?.to_owned(),
+        })
+    }
+}
+
+impl Trading for BybitTrading {
+    fn place(&self, order: &NewOrder) -> Request {
+        let mut r = write("/v5/order/create")
+            .param("category", self.category())
+            .param("symbol", order.symbol)
+            .param(
+                "side",
+                if order.side == Side::Buy {
+                    "Buy"
+                } else {
+                    "Sell"
+                },
+            )
+            .param("orderLinkId", &order.client_order_id);
+        match order.order_type {
+            OrderType::Limit => {
+                let tif = match order.effective_tif() {
+                    Some(TimeInForce::PostOnly) => "PostOnly",
+                    Some(TimeInForce::Ioc) => "IOC",
+                    Some(TimeInForce::Fok) => "FOK",
+                    _ => "GTC",
+                };
+                r = r.param("orderType", "Limit").param("timeInForce", tif);
+            }
+            OrderType::Market => r = r.param("orderType", "Market"),
+        }
+        if let Some(price) = order.price {
+            r = r.param("price", text(price));
+        }
+        match (order.qty, order.quote_qty) {
+            (_, Some(quote)) => r = r.param("qty", text(quote)).param("marketUnit", "quoteCoin"),
+            (Some(qty), None)
+                if self.market == Market::Spot && order.order_type == OrderType::Market =>
+            {
+                // Spot market orders are counted in the quote coin by default: say base.
+                r = r.param("qty", text(qty)).param("marketUnit", "baseCoin");
+            }
+            (Some(qty), None) => r = r.param("qty", text(qty)),
+            (None, None) => {}
+        }
+        if order.reduce_only {
+            r = r.param("reduceOnly", "true");
+        }
+        r
+    }
+
+    fn placed(&self, answer: &Value) -> Result<Written> {
+        self.ack(answer)
+    }
+
+    fn cancel(&self, symbol: Symbol, which: &OrderRef) -> Request {
+        let r = write("/v5/order/cancel")
+            .param("category", self.category())
+            .param("symbol", symbol);
+        Self::named(r, which)
+    }
+
+    fn canceled(&self, answer: &Value) -> Result<Written> {
+        self.ack(answer)
+    }
+
+    fn query(&self, symbol: Symbol, which: &OrderRef) -> Vec<Request> {
+        // Recent orders are in `realtime`; older closed ones (or all, after a venue restart)
+        // only in `history`.
+        ["/v5/order/realtime", "/v5/order/history"]
+            .iter()
+            .map(|path| {
+                let r = Request::get(path)
+                    .signed()
+                    .param("category", self.category())
+                    .param("symbol", symbol);
+                Self::named(r, which)
+            })
+            .collect()
+    }
+
+    fn queried(&self, answer: &Value) -> Result<Option<Order>> {
+        let f = self.fields(result(answer));
+        match f.array("list")?.first() {
+            Some(o) => self.order(o).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn open_orders(&self, symbol: Option<Symbol>, cursor: Option<&str>) -> Request {
+        let mut r = Request::get("/v5/order/realtime")
+            .signed()
+            .param("category", self.category())
+            .param("openOnly", "0")
+            .param("limit", PAGE);
+        r = match symbol {
+            Some(s) => r.param("symbol", s),
+            // Linear needs a symbol or a settle coin; USDT perpetuals are what we list.
+            None if self.market == Market::Linear => r.param("settleCoin", "USDT"),
+            None => r,
+        };
+        match cursor {
+            Some(c) => r.param("cursor", c),
+            None => r,
+        }
+    }
+
+    fn orders_of(&self, answer: &Value) -> Result<(Vec<Order>, Option<String>)> {
+        let f = self.fields(result(answer));
+        let orders = f
+            .array("list")?
+            .iter()
+            .map(|o| self.order(o))
+            .collect::<Result<_>>()?;
+        Ok((orders, f.opt_text("nextPageCursor").map(str::to_owned)))
+    }
+
+    fn cancel_all(&self, symbol: Symbol) -> Request {
+        write("/v5/order/cancel-all")
+            .param("category", self.category())
+            .param("symbol", symbol)
+    }
+
+    fn cancel_all_lists(&self) -> bool {
+        true
+    }
+
+    fn all_canceled(&self, answer: &Value) -> Result<Vec<Written>> {
+        let f = self.fields(result(answer));
+        f.array("list")?
+            .iter()
+            .map(|item| {
+                Ok(Written::Ack {
+                    order_id: f.at(item).text("orderId")?.to_owned(),
+                })
+            })
+            .collect()
+    }
+
+    fn balances(&self) -> Request {
+        Request::get("/v5/account/wallet-balance")
+            .signed()
+            .param("accountType", "UNIFIED")
+    }
+
+    fn balances_of(&self, answer: &Value, now_ms: i64) -> Result<Vec<Balance>> {
+        let f = self.fields(result(answer));
+        let at = f.opt_int("time")?.unwrap_or(now_ms);
+        let Some(account) = f.array("list")?.first() else {
+            return Ok(Vec::new());
+        };
+        f.at(account)
+            .array("coin")?
+            .iter()
+            .map(|c| {
+                let g = f.at(c);
+                let wallet = g.decimal("walletBalance")?;
+                let locked = g.opt_decimal("locked")?.unwrap_or(Decimal::ZERO);
+                Ok(Balance {
+                    venue: Venue::Bybit,
+                    market: self.market,
+                    asset: g.text("coin")?.to_owned(),
+                    free: wallet - locked,
+                    locked,
+                    exchange_time_ms: at,
+                })
+            })
+            .collect()
+    }
+
+    fn positions(&self, symbol: Option<Symbol>) -> Option<Request> {
+        if self.market == Market::Spot {
+            return None;
+        }
+        let r = Request::get("/v5/position/list")
+            .signed()
+            .param("category", "linear");
+        Some(match symbol {
+            Some(s) => r.param("symbol", s),
+            None => r.param("settleCoin", "USDT"),
+        })
+    }
+
+    fn position_extras(&self, _symbol: Option<Symbol>) -> Option<Request> {
+        None
+    }
+
+    fn positions_of(&self, answer: &Value, _extras: Option<&Value>) -> Result<Vec<Position>> {
+        let f = self.fields(result(answer));
+        f.array("list")?
+            .iter()
+            .filter(|p| {
+                p.get("positionIdx")
+                    .and_then(Value::as_i64)
+                    .is_none_or(|i| i == 0)
+            })
+            .map(|p| {
+                let g = f.at(p);
+                let size = g.decimal("size")?;
+                let side = match g.opt_text("side") {
+                    _ if size.is_zero() => PositionSide::Flat,
+                    Some("Buy") => PositionSide::Long,
+                    Some("Sell") => PositionSide::Short,
+                    other => return Err(f.bad(format!("position side {other:?} with size {size}"))),
+                };
+                Ok(Position {
+                    source: Source {
+                        venue: Venue::Bybit,
+                        market: self.market,
+                    },
+                    symbol: Symbol::new(g.text("symbol")?),
+                    side,
+                    size,
+                    entry_price: g.opt_decimal("avgPrice")?.unwrap_or(Decimal::ZERO),
+                    unrealized_pnl: g.opt_decimal("unrealisedPnl")?.unwrap_or(Decimal::ZERO),
+                    leverage: g.decimal("leverage")?,
+                    liquidation_price: g.opt_decimal("liqPrice")?.filter(|p| !p.is_zero()),
+                    mark_price: g.opt_decimal("markPrice")?,
+                    exchange_time_ms: g.opt_int("updatedTime")?.unwrap_or(0),
+                })
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -93,6 +93,22 @@ fn header_i64(headers: &HeaderMap, name: &str) -> Option<i64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
+/// Bybit's JSON bodies carry flags as booleans and indexes as numbers; everything else
+/// (prices, quantities, ids) as text.
+fn typed(key: &str, value: &str) -> Value {
+    match key {
+        "reduceOnly" | "closeOnTrigger" | "mmp" => match value {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => Value::String(value.to_owned()),
+        },
+        "positionIdx" | "triggerDirection" | "isLeverage" => value
+            .parse::<i64>()
+            .map_or_else(|_| Value::String(value.to_owned()), Value::from),
+        _ => Value::String(value.to_owned()),
+    }
+}
+
 impl Dialect for BybitRest {
     fn venue(&self) -> Venue {
         Venue::Bybit
@@ -143,7 +159,7 @@ impl Dialect for BybitRest {
             let object: serde_json::Map<String, Value> = request
                 .params
                 .iter()
-                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .map(|(k, v)| (k.clone(), typed(k, v)))
                 .collect();
             (String::new(), Some(Value::Object(object).to_string()))
         };

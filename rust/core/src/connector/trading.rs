@@ -1,0 +1,333 @@
+//! The connector's write and read sides for orders and the account (CQRS, DESIGN.md): every
+//! answer about an order goes through the one state machine (`orders::Orders`), so what a
+//! caller reads never moves backwards.
+//!
+//! A write whose outcome is unknown (timeout, lost connection, a 5xx — the venue may have
+//! acted on it) leaves the order UNKNOWN and is never sent again: it is looked up by client
+//! order id until found, or until the venue's receive window has passed with no trace of it,
+//! which proves it was never accepted (the venue refuses a request older than its window).
+
+use std::sync::MutexGuard;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::Connector;
+use crate::model::{Balance, Id, Order, OrderStatus, Position, Symbol};
+use crate::orders::{self, Applied, NewOrder, OrderRef, OrderStats, Orders};
+use crate::resilience::{Backoff, validate_client_id};
+use crate::venue::Written;
+use crate::{Error, Result};
+
+/// Pages of open orders read at most (50 a page on Bybit).
+const MAX_PAGES: usize = 40;
+/// Lookups of an acknowledged-only write before its state is left to the user stream.
+const ACK_LOOKUPS: u32 = 3;
+
+/// Whether the venue may have acted on a write that failed this way.
+fn outcome_unknown(error: &Error) -> bool {
+    match error {
+        Error::Timeout { .. } | Error::ConnectionLost(_) => true,
+        Error::Exchange(reply) => reply.http_status.is_some_and(|s| s >= 500),
+        _ => false,
+    }
+}
+
+impl Connector {
+    fn orders(&self) -> MutexGuard<'_, Orders> {
+        self.orders.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Applies a venue report and returns the order as now known (which, if the report was
+    /// stale, is the newer state already held).
+    fn settle(&self, report: &Order) -> Order {
+        let mut orders = self.orders();
+        match orders.apply(report) {
+            Applied::Changed(order) => order,
+            Applied::Duplicate | Applied::Stale(_) => {
+                let key = if report.client_order_id.is_empty() {
+                    orders.client_id_of(&report.order_id)
+                } else {
+                    Some(report.client_order_id.clone())
+                };
+                key.and_then(|k| orders.get(&k).cloned())
+                    .unwrap_or_else(|| report.clone())
+            }
+        }
+    }
+
+    fn settle_written(&self, written: Written) -> Option<Order> {
+        match written {
+            Written::Order(order, fills) => {
+                let mut known = self.settle(&order);
+                for fill in &fills {
+                    if let Applied::Changed(o) = self.orders().apply_fill(fill) {
+                        known = o;
+                    }
+                }
+                Some(known)
+            }
+            Written::Ack { .. } => None,
+        }
+    }
+
+    /// A new client order id, or the caller's checked.
+    pub fn client_order_id(&self, given: Option<&str>) -> Result<Id> {
+        match given {
+            Some(id) => {
+                validate_client_id(id)?;
+                Ok(Id::new(id))
+            }
+            None => Ok(self.client_ids.next()),
+        }
+    }
+
+    /// Checks `order` against its symbol's rules and places it. Returns the order as the venue
+    /// reports it, or UNKNOWN if neither the answer nor a lookup could tell.
+    pub async fn place(&self, order: NewOrder) -> Result<Order> {
+        let info = self.symbol_info(order.symbol.as_str()).await?;
+        orders::check(&info, &order)?;
+        let source = info.source;
+        let client_id = order.client_order_id.clone();
+        if self.orders().get(&client_id).is_some() {
+            return Err(Error::invalid_argument(
+                "client_order_id",
+                format!("'{client_id}' was used already by this connector"),
+            ));
+        }
+        self.orders()
+            .expect(order.unanswered(source, self.server_time_ms()));
+        let sent_at = Instant::now();
+        let answer = self.request(&self.trading.place(&order)).await;
+        let which = OrderRef::ClientOrderId(client_id.clone());
+        match answer {
+            Ok(answer) => match self.trading.placed(&answer)? {
+                Written::Ack { order_id } => {
+                    let unanswered = order.unanswered(source, self.server_time_ms());
+                    self.look_up_ack(order.symbol, &which, unanswered, &order_id)
+                        .await
+                }
+                written => Ok(self
+                    .settle_written(written)
+                    .unwrap_or_else(|| order.unanswered(source, self.server_time_ms()))),
+            },
+            Err(error) if outcome_unknown(&error) => {
+                tracing::warn!(%client_id, %error, "place outcome unknown; looking it up");
+                let unanswered = order.unanswered(source, self.server_time_ms());
+                Ok(self.resolve(order.symbol, unanswered, sent_at).await)
+            }
+            Err(error) => {
+                // The venue refused it (or it never left): it will not exist.
+                let mut refused = order.unanswered(source, self.server_time_ms());
+                refused.status = OrderStatus::Rejected;
+                self.settle(&refused);
+                Err(error)
+            }
+        }
+    }
+
+    /// Looks up an order the venue only acknowledged; if it is not visible yet it is reported
+    /// PENDING_NEW with the venue's id.
+    async fn look_up_ack(
+        &self,
+        symbol: Symbol,
+        which: &OrderRef,
+        unanswered: Order,
+        order_id: &str,
+    ) -> Result<Order> {
+        for attempt in 0..ACK_LOOKUPS {
+            match self.query_venue(symbol, which).await {
+                Ok(found) => return Ok(found),
+                Err(Error::OrderNotFound(_)) => {}
+                Err(error) if attempt + 1 == ACK_LOOKUPS => return Err(error),
+                Err(_) => {}
+            }
+            tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+        }
+        let known = self.orders().get(&unanswered.client_order_id).cloned();
+        let mut pending = known.unwrap_or(unanswered);
+        pending.order_id = Id::new(order_id);
+        pending.status = OrderStatus::PendingNew;
+        Ok(self.settle(&pending))
+    }
+
+    /// Finds out what became of a write with an unknown outcome: found → its state; not found
+    /// once the receive window (plus clock error) has passed → REJECTED, it never reached the
+    /// venue; still unsure after that and a request timeout more → UNKNOWN.
+    async fn resolve(&self, symbol: Symbol, unanswered: Order, sent_at: Instant) -> Order {
+        let client_id = &unanswered.client_order_id;
+        let config = &self.config.http;
+        let proof = sent_at + config.recv_window + Duration::from_secs(1);
+        let give_up = proof + config.timeout;
+        let which = OrderRef::ClientOrderId(client_id.clone());
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.query_venue(symbol, &which).await {
+                Ok(found) => return found,
+                Err(Error::OrderNotFound(_)) if Instant::now() >= proof => {
+                    let mut never = self.orders().get(client_id).cloned();
+                    if let Some(order) = never.as_mut() {
+                        order.status = OrderStatus::Rejected;
+                        tracing::info!(%client_id, "unknown order never reached the venue");
+                        return self.settle(order);
+                    }
+                }
+                Err(error) => tracing::debug!(%client_id, %error, "lookup of unknown order"),
+            }
+            if Instant::now() >= give_up || self.cancel.is_cancelled() {
+                break;
+            }
+            tokio::time::sleep(backoff.delay(attempt)).await;
+        }
+        self.orders().get(client_id).cloned().unwrap_or(unanswered)
+    }
+
+    /// Asks the venue for one order (every lookup it offers, in turn) and applies the answer.
+    async fn query_venue(&self, symbol: Symbol, which: &OrderRef) -> Result<Order> {
+        let mut last = None;
+        for request in self.trading.query(symbol, which) {
+            match self.request(&request).await {
+                Ok(answer) => match self.trading.queried(&answer)? {
+                    Some(order) => return Ok(self.settle(&order)),
+                    None => continue,
+                },
+                Err(error @ Error::OrderNotFound(_)) => last = Some(error),
+                Err(error) => return Err(error),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            Error::OrderNotFound(crate::error::VenueReply {
+                venue: self.venue,
+                code: None,
+                message: format!("no order {which:?} on {symbol}"),
+                http_status: None,
+            })
+        }))
+    }
+
+    /// One order, as the venue reports it now (through the state machine).
+    pub async fn order(&self, symbol: &str, which: &OrderRef) -> Result<Order> {
+        let symbol = self.listed_or_fetch(symbol).await?;
+        self.query_venue(symbol, which).await
+    }
+
+    /// Cancels one order and returns its state after the cancel.
+    pub async fn cancel(&self, symbol: &str, which: &OrderRef) -> Result<Order> {
+        let symbol = self.listed_or_fetch(symbol).await?;
+        match self.request(&self.trading.cancel(symbol, which)).await {
+            Ok(answer) => match self.trading.canceled(&answer)? {
+                Written::Ack { .. } => self.query_venue(symbol, which).await,
+                written => match self.settle_written(written) {
+                    Some(order) => Ok(order),
+                    None => self.query_venue(symbol, which).await,
+                },
+            },
+            Err(error) if outcome_unknown(&error) => {
+                // The cancel may or may not have happened: the order's own state says.
+                self.query_venue(symbol, which).await.map_err(|_| error)
+            }
+            Err(error @ Error::OrderNotFound(_)) => {
+                // Often "already filled or canceled": learn its final state, then say so.
+                let _ = self.query_venue(symbol, which).await;
+                Err(error)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Cancels every open order of `symbol`; returns the canceled orders' states.
+    pub async fn cancel_all(&self, symbol: &str) -> Result<Vec<Order>> {
+        let symbol = self.listed_or_fetch(symbol).await?;
+        // Where the answer does not list the orders, list them first to look each up after.
+        let before = if self.trading.cancel_all_lists() {
+            Vec::new()
+        } else {
+            self.open_orders(Some(symbol.as_str())).await?
+        };
+        let answer = self.request(&self.trading.cancel_all(symbol)).await?;
+        let mut out = Vec::new();
+        for written in self.trading.all_canceled(&answer)? {
+            match written {
+                Written::Ack { order_id } => {
+                    let which = OrderRef::OrderId(Id::new(&order_id));
+                    out.push(self.query_venue(symbol, &which).await?);
+                }
+                written => out.extend(self.settle_written(written)),
+            }
+        }
+        for order in before {
+            let which = OrderRef::ClientOrderId(order.client_order_id.clone());
+            out.push(self.query_venue(symbol, &which).await?);
+        }
+        Ok(out)
+    }
+
+    /// Open orders of one symbol or of all, every page.
+    pub async fn open_orders(&self, symbol: Option<&str>) -> Result<Vec<Order>> {
+        let symbol = match symbol {
+            Some(s) => Some(self.listed_or_fetch(s).await?),
+            None => None,
+        };
+        let mut cursor: Option<String> = None;
+        let mut out = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let answer = self
+                .request(&self.trading.open_orders(symbol, cursor.as_deref()))
+                .await?;
+            let (orders, next) = self.trading.orders_of(&answer)?;
+            let last_page = orders.is_empty() || next.is_none();
+            out.extend(orders.iter().map(|o| self.settle(o)));
+            if last_page {
+                break;
+            }
+            cursor = next;
+        }
+        Ok(out)
+    }
+
+    pub async fn balances(&self) -> Result<Vec<Balance>> {
+        let answer = self.request(&self.trading.balances()).await?;
+        self.trading.balances_of(&answer, self.server_time_ms())
+    }
+
+    /// Positions of a derivatives market (all open ones, or one symbol's even if flat).
+    pub async fn positions(&self, symbol: Option<&str>) -> Result<Vec<Position>> {
+        let symbol = match symbol {
+            Some(s) => Some(self.listed_or_fetch(s).await?),
+            None => None,
+        };
+        let Some(request) = self.trading.positions(symbol) else {
+            return Err(Error::invalid_argument(
+                "market",
+                format!("{} {} has no positions", self.venue, self.market),
+            ));
+        };
+        let answer = self.request(&request).await?;
+        let extras = match self.trading.position_extras(symbol) {
+            Some(r) => Some(self.request(&r).await?),
+            None => None,
+        };
+        self.trading.positions_of(&answer, extras.as_ref())
+    }
+
+    /// The order as last known locally (no request).
+    pub fn known_order(&self, which: &OrderRef) -> Option<Order> {
+        let orders = self.orders();
+        let key = match which {
+            OrderRef::ClientOrderId(id) => Some(id.clone()),
+            OrderRef::OrderId(id) => orders.client_id_of(id),
+        };
+        key.and_then(|k| orders.get(&k).cloned())
+    }
+
+    pub fn order_stats(&self) -> OrderStats {
+        self.orders().stats()
+    }
+
+    /// A symbol name checked against the venue's list (read if not yet).
+    async fn listed_or_fetch(&self, symbol: &str) -> Result<Symbol> {
+        Ok(self.symbol_info(symbol).await?.symbol)
+    }
+}

@@ -1,0 +1,168 @@
+//! Local checks of an order against its symbol's rules, before anything is sent: a rejection
+//! here costs no request weight and names the rule that failed.
+
+use crate::model::{Decimal, Market, OrderType, SymbolInfo, TimeInForce};
+use crate::orders::NewOrder;
+use crate::{Error, Result};
+
+fn refuse(rule: &str, message: String) -> Error {
+    Error::InvalidOrder {
+        rule: rule.to_owned(),
+        message,
+        reply: None,
+    }
+}
+
+fn multiple(value: Decimal, unit: Decimal) -> bool {
+    unit.is_zero() || (value % unit).is_zero()
+}
+
+/// Checks `order` against `info` (tick size, step size, quantity bounds, minimum notional,
+/// trading status) and the order's own consistency.
+pub fn check(info: &SymbolInfo, order: &NewOrder) -> Result<()> {
+    let symbol = info.symbol;
+    if !info.trading {
+        return Err(refuse(
+            "status",
+            format!("{symbol} is not trading (status {})", info.status),
+        ));
+    }
+    let market = info.source.market;
+    if order.reduce_only && market == Market::Spot {
+        return Err(refuse(
+            "reduce_only",
+            "reduce_only applies to derivatives only".into(),
+        ));
+    }
+    match order.order_type {
+        OrderType::Limit => {
+            let Some(price) = order.price else {
+                return Err(refuse("price", "a LIMIT order needs a price".into()));
+            };
+            if price <= Decimal::ZERO {
+                return Err(refuse("price", format!("price {price} must be positive")));
+            }
+            if !multiple(price, info.tick_size) {
+                return Err(refuse(
+                    "tick_size",
+                    format!(
+                        "price {price} is not a multiple of {symbol}'s tick size {}",
+                        info.tick_size
+                    ),
+                ));
+            }
+            if order.quote_qty.is_some() {
+                return Err(refuse("quote_qty", "quote_qty is for MARKET orders".into()));
+            }
+            if order.post_only
+                && matches!(
+                    order.time_in_force,
+                    Some(TimeInForce::Ioc | TimeInForce::Fok)
+                )
+            {
+                return Err(refuse(
+                    "post_only",
+                    "post_only cannot be combined with IOC or FOK".into(),
+                ));
+            }
+        }
+        OrderType::Market => {
+            if order.price.is_some() {
+                return Err(refuse("price", "a MARKET order takes no price".into()));
+            }
+            if order.post_only {
+                return Err(refuse(
+                    "post_only",
+                    "a MARKET order cannot be post-only".into(),
+                ));
+            }
+            if order.quote_qty.is_some() && market != Market::Spot {
+                return Err(refuse(
+                    "quote_qty",
+                    "quote_qty market orders are spot-only".into(),
+                ));
+            }
+        }
+    }
+    match (order.qty, order.quote_qty) {
+        (Some(_), Some(_)) => Err(refuse("qty", "give qty or quote_qty, not both".into())),
+        (None, None) => Err(refuse("qty", "the order needs a qty".into())),
+        (None, Some(quote)) => check_quote(info, quote),
+        (Some(qty), None) => check_qty(info, order, qty),
+    }
+}
+
+fn check_quote(info: &SymbolInfo, quote: Decimal) -> Result<()> {
+    if quote <= Decimal::ZERO {
+        return Err(refuse(
+            "quote_qty",
+            format!("quote_qty {quote} must be positive"),
+        ));
+    }
+    if let Some(min) = info.min_notional
+        && quote < min
+    {
+        return Err(refuse(
+            "min_notional",
+            format!(
+                "quote_qty {quote} is below {}'s minimum notional {min}",
+                info.symbol
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_qty(info: &SymbolInfo, order: &NewOrder, qty: Decimal) -> Result<()> {
+    let symbol = info.symbol;
+    if qty <= Decimal::ZERO {
+        return Err(refuse("qty", format!("qty {qty} must be positive")));
+    }
+    if !multiple(qty, info.step_size) {
+        return Err(refuse(
+            "step_size",
+            format!(
+                "qty {qty} is not a multiple of {symbol}'s step size {}",
+                info.step_size
+            ),
+        ));
+    }
+    let market_order = order.order_type == OrderType::Market;
+    let min = if market_order {
+        info.market_min_qty.unwrap_or(info.min_qty)
+    } else {
+        info.min_qty
+    };
+    if qty < min {
+        return Err(refuse(
+            "min_qty",
+            format!("qty {qty} is below {symbol}'s minimum {min}"),
+        ));
+    }
+    let max = if market_order {
+        info.market_max_qty.or(info.max_qty)
+    } else {
+        info.max_qty
+    };
+    if let Some(max) = max
+        && qty > max
+    {
+        return Err(refuse(
+            "max_qty",
+            format!("qty {qty} is above {symbol}'s maximum {max}"),
+        ));
+    }
+    // A MARKET order's notional depends on the fill price: the venue checks it.
+    if let (Some(min), Some(price)) = (info.min_notional, order.price)
+        && qty * price < min
+    {
+        return Err(refuse(
+            "min_notional",
+            format!(
+                "notional {} ({qty} × {price}) is below {symbol}'s minimum {min}",
+                qty * price
+            ),
+        ));
+    }
+    Ok(())
+}

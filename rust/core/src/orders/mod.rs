@@ -1,0 +1,69 @@
+//! Orders, venue-neutral: what a caller asks for ([`NewOrder`]), how an order is named
+//! ([`OrderRef`]), the local checks against symbol rules (`check.rs`) and the one state machine
+//! every report of an order goes through (`state.rs`).
+
+pub mod check;
+pub mod state;
+
+pub use check::check;
+pub use state::{Applied, OrderStats, Orders};
+
+use crate::model::{Decimal, Id, Order, OrderStatus, OrderType, Side, Source, Symbol, TimeInForce};
+
+/// An order as the caller asks for it; `client_order_id` is always set (generated if the
+/// caller gave none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrder {
+    pub symbol: Symbol,
+    pub side: Side,
+    pub order_type: OrderType,
+    pub qty: Option<Decimal>,
+    /// MARKET on spot only: spend this much of the quote asset.
+    pub quote_qty: Option<Decimal>,
+    pub price: Option<Decimal>,
+    /// LIMIT only; GTC when not given.
+    pub time_in_force: Option<TimeInForce>,
+    pub post_only: bool,
+    pub reduce_only: bool,
+    pub client_order_id: Id,
+}
+
+impl NewOrder {
+    /// The order as known before the venue answers: UNKNOWN, no venue id.
+    pub fn unanswered(&self, source: Source, now_ms: i64) -> Order {
+        Order {
+            source,
+            symbol: self.symbol,
+            order_id: Id::new(""),
+            client_order_id: self.client_order_id.clone(),
+            side: self.side,
+            order_type: self.order_type,
+            time_in_force: self.effective_tif(),
+            price: self.price,
+            qty: self.qty,
+            quote_qty: self.quote_qty,
+            filled_qty: Decimal::ZERO,
+            avg_price: None,
+            status: OrderStatus::Unknown,
+            reduce_only: self.reduce_only,
+            created_time_ms: now_ms,
+            updated_time_ms: now_ms,
+        }
+    }
+
+    /// The time in force that goes on the wire (post-only is its own kind on every venue).
+    pub fn effective_tif(&self) -> Option<TimeInForce> {
+        match self.order_type {
+            OrderType::Market => None,
+            OrderType::Limit if self.post_only => Some(TimeInForce::PostOnly),
+            OrderType::Limit => Some(self.time_in_force.unwrap_or(TimeInForce::Gtc)),
+        }
+    }
+}
+
+/// How the caller names an existing order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderRef {
+    OrderId(Id),
+    ClientOrderId(Id),
+}

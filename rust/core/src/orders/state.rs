@@ -1,0 +1,411 @@
+//! One order state machine for every venue (DESIGN.md decision 8).
+//!
+//! Whatever reports an order — a REST answer, a query, a user-stream event, a reconciliation —
+//! goes through [`Orders::apply`], which keeps only what moves the order forward:
+//! - status only moves forward (`NEW` → `PARTIALLY_FILLED` → a terminal status); `UNKNOWN` (a
+//!   write whose answer never came) may move anywhere; nothing leaves a terminal status;
+//! - the filled quantity never decreases;
+//! - fills are deduplicated by trade id and applied even after a terminal status (a fill event
+//!   may arrive after the order's final update).
+//!
+//! Updates that would move an order backwards are ignored and counted; repeats are dropped.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::model::{Decimal, Fill, Id, Order, OrderStatus};
+
+/// Where a status stands on the way to its end; a status may only be replaced by one of a
+/// higher rank, or of the same rank with more filled.
+fn rank(status: OrderStatus) -> u8 {
+    use OrderStatus::*;
+    match status {
+        Unknown => 0,
+        PendingNew | Untriggered => 1,
+        Triggered => 2,
+        New => 3,
+        PartiallyFilled | PendingCancel => 4,
+        Filled
+        | Canceled
+        | PartiallyFilledCanceled
+        | Rejected
+        | Expired
+        | ExpiredInMatch
+        | Deactivated => 5,
+    }
+}
+
+/// What an update did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// The order changed; this is its new state.
+    Changed(Order),
+    /// Nothing new (a repeat, or a fill already counted).
+    Duplicate,
+    /// It would have moved the order backwards; ignored.
+    Stale(String),
+}
+
+#[derive(Debug, Clone)]
+struct Tracked {
+    order: Order,
+    fills: Vec<Fill>,
+    trade_ids: HashSet<Id>,
+}
+
+/// Counters of what the state machine refused.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OrderStats {
+    pub applied: u64,
+    pub duplicates: u64,
+    pub stale: u64,
+}
+
+/// Every order this connector has seen, by client order id (every order has one).
+#[derive(Debug, Default)]
+pub struct Orders {
+    by_client: HashMap<Id, Tracked>,
+    by_order_id: HashMap<Id, Id>,
+    stats: OrderStats,
+}
+
+impl Orders {
+    pub fn get(&self, client_order_id: &Id) -> Option<&Order> {
+        self.by_client.get(client_order_id).map(|t| &t.order)
+    }
+
+    /// The client id of the order the venue calls `order_id`.
+    pub fn client_id_of(&self, order_id: &Id) -> Option<Id> {
+        self.by_order_id.get(order_id).cloned()
+    }
+
+    pub fn fills(&self, client_order_id: &Id) -> &[Fill] {
+        self.by_client
+            .get(client_order_id)
+            .map_or(&[], |t| t.fills.as_slice())
+    }
+
+    pub fn stats(&self) -> OrderStats {
+        self.stats
+    }
+
+    /// Orders not yet in a terminal status (UNKNOWN included: it may still be open).
+    pub fn unfinished(&self) -> impl Iterator<Item = &Order> {
+        self.by_client
+            .values()
+            .map(|t| &t.order)
+            .filter(|o| !o.status.is_terminal())
+    }
+
+    /// Records `order` as sent but unanswered (UNKNOWN), unless it is known already.
+    pub fn expect(&mut self, order: Order) {
+        self.by_client
+            .entry(order.client_order_id.clone())
+            .or_insert_with(|| Tracked {
+                order,
+                fills: Vec::new(),
+                trade_ids: HashSet::new(),
+            });
+    }
+
+    /// Applies what the venue says of an order.
+    pub fn apply(&mut self, update: &Order) -> Applied {
+        let key = self.key_of(update);
+        let Some(tracked) = self.by_client.get_mut(&key) else {
+            let mut order = update.clone();
+            order.client_order_id = key.clone();
+            self.index(&order);
+            self.by_client.insert(
+                key,
+                Tracked {
+                    order: order.clone(),
+                    fills: Vec::new(),
+                    trade_ids: HashSet::new(),
+                },
+            );
+            self.stats.applied += 1;
+            return Applied::Changed(order);
+        };
+        let current = &tracked.order;
+        let verdict = judge(current, update);
+        match verdict {
+            Verdict::Take => {
+                let merged = merge(current, update);
+                tracked.order = merged.clone();
+                self.index(&merged);
+                self.stats.applied += 1;
+                Applied::Changed(merged)
+            }
+            Verdict::Same => {
+                self.stats.duplicates += 1;
+                Applied::Duplicate
+            }
+            Verdict::Backwards(why) => {
+                self.stats.stale += 1;
+                Applied::Stale(why)
+            }
+        }
+    }
+
+    /// Applies one execution; a trade id seen before is a duplicate. The order's filled quantity
+    /// rises to at least the sum of its fills.
+    pub fn apply_fill(&mut self, fill: &Fill) -> Applied {
+        let key = if fill.client_order_id.is_empty() {
+            self.by_order_id.get(&fill.order_id).cloned()
+        } else {
+            Some(fill.client_order_id.clone())
+        };
+        let Some(tracked) = key.and_then(|k| self.by_client.get_mut(&k)) else {
+            self.stats.stale += 1;
+            return Applied::Stale(format!("fill {} of an order not seen", fill.trade_id));
+        };
+        if !tracked.trade_ids.insert(fill.trade_id.clone()) {
+            self.stats.duplicates += 1;
+            return Applied::Duplicate;
+        }
+        tracked.fills.push(fill.clone());
+        let total: Decimal = tracked.fills.iter().map(|f| f.qty).sum();
+        if total > tracked.order.filled_qty {
+            let order = &mut tracked.order;
+            order.filled_qty = total;
+            let value: Decimal = tracked.fills.iter().map(|f| f.qty * f.price).sum();
+            order.avg_price = Some((value / total).normalize());
+            order.updated_time_ms = order.updated_time_ms.max(fill.exchange_time_ms);
+            if order.status.is_open() && order.qty.is_some_and(|q| total < q) {
+                order.status = OrderStatus::PartiallyFilled;
+            }
+        }
+        self.stats.applied += 1;
+        Applied::Changed(tracked.order.clone())
+    }
+
+    fn key_of(&self, update: &Order) -> Id {
+        if !update.client_order_id.is_empty() {
+            return update.client_order_id.clone();
+        }
+        // Some venue messages name only the venue's id.
+        self.by_order_id
+            .get(&update.order_id)
+            .cloned()
+            .unwrap_or_else(|| update.order_id.clone())
+    }
+
+    fn index(&mut self, order: &Order) {
+        if !order.order_id.is_empty() {
+            self.by_order_id
+                .insert(order.order_id.clone(), order.client_order_id.clone());
+        }
+    }
+}
+
+enum Verdict {
+    Take,
+    Same,
+    Backwards(String),
+}
+
+fn judge(current: &Order, update: &Order) -> Verdict {
+    if update.filled_qty < current.filled_qty {
+        return Verdict::Backwards(format!(
+            "filled {} < {} already known",
+            update.filled_qty, current.filled_qty
+        ));
+    }
+    if current.status == OrderStatus::Unknown {
+        return Verdict::Take;
+    }
+    if update.status == OrderStatus::Unknown {
+        return Verdict::Backwards("UNKNOWN after a known status".into());
+    }
+    if current.status.is_terminal() {
+        // A later report of the same end with more filled is the venue completing its count.
+        return if update.status != current.status {
+            Verdict::Backwards(format!("{} after {}", update.status, current.status))
+        } else if update.filled_qty > current.filled_qty {
+            Verdict::Take
+        } else {
+            Verdict::Same
+        };
+    }
+    let (now, next) = (rank(current.status), rank(update.status));
+    if next < now {
+        return Verdict::Backwards(format!("{} after {}", update.status, current.status));
+    }
+    if update.status == current.status
+        && update.filled_qty == current.filled_qty
+        && (update.order_id.is_empty() || update.order_id == current.order_id)
+    {
+        return Verdict::Same;
+    }
+    Verdict::Take
+}
+
+/// The update, keeping what it leaves out (a venue id learnt earlier, the creation time).
+fn merge(current: &Order, update: &Order) -> Order {
+    let mut order = update.clone();
+    order.client_order_id = current.client_order_id.clone();
+    if order.order_id.is_empty() {
+        order.order_id = current.order_id.clone();
+    }
+    if order.created_time_ms == 0 {
+        order.created_time_ms = current.created_time_ms;
+    }
+    order.price = order.price.or(current.price);
+    order.qty = order.qty.or(current.qty);
+    order.quote_qty = order.quote_qty.or(current.quote_qty);
+    order.time_in_force = order.time_in_force.or(current.time_in_force);
+    if order.avg_price.is_none() && order.filled_qty == current.filled_qty {
+        order.avg_price = current.avg_price;
+    }
+    order.updated_time_ms = order.updated_time_ms.max(current.updated_time_ms);
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Market, OrderType, Side, Source, Symbol, Venue};
+    use proptest::prelude::*;
+
+    fn order(status: OrderStatus, filled: i64) -> Order {
+        Order {
+            source: Source {
+                venue: Venue::Binance,
+                market: Market::Spot,
+            },
+            symbol: Symbol::new("BTCUSDT"),
+            order_id: Id::from_u64(7),
+            client_order_id: Id::new("c1"),
+            side: Side::Buy,
+            order_type: OrderType::Limit,
+            time_in_force: None,
+            price: Some(Decimal::new(100, 0)),
+            qty: Some(Decimal::new(10, 0)),
+            quote_qty: None,
+            filled_qty: Decimal::new(filled, 0),
+            avg_price: None,
+            status,
+            reduce_only: false,
+            created_time_ms: 1,
+            updated_time_ms: 1,
+        }
+    }
+
+    fn fill(trade: u64, qty: i64) -> Fill {
+        Fill {
+            source: order(OrderStatus::New, 0).source,
+            symbol: Symbol::new("BTCUSDT"),
+            order_id: Id::from_u64(7),
+            client_order_id: Id::new("c1"),
+            trade_id: Id::from_u64(trade),
+            side: Side::Buy,
+            price: Decimal::new(100, 0),
+            qty: Decimal::new(qty, 0),
+            fee: Decimal::ZERO,
+            fee_asset: "BNB".into(),
+            is_maker: true,
+            exchange_time_ms: 2,
+        }
+    }
+
+    #[test]
+    fn forward_moves_apply_and_backward_ones_are_counted() {
+        use OrderStatus::*;
+        let mut orders = Orders::default();
+        assert!(matches!(orders.apply(&order(New, 0)), Applied::Changed(_)));
+        assert_eq!(orders.apply(&order(New, 0)), Applied::Duplicate);
+        assert!(matches!(
+            orders.apply(&order(PartiallyFilled, 4)),
+            Applied::Changed(_)
+        ));
+        // case: reordered — NEW after PARTIALLY_FILLED, and a smaller cumulative fill
+        assert!(matches!(orders.apply(&order(New, 0)), Applied::Stale(_)));
+        assert!(matches!(
+            orders.apply(&order(PartiallyFilled, 2)),
+            Applied::Stale(_)
+        ));
+        assert!(matches!(
+            orders.apply(&order(Canceled, 4)),
+            Applied::Changed(_)
+        ));
+        // case: nothing leaves a terminal status
+        assert!(matches!(
+            orders.apply(&order(Filled, 10)),
+            Applied::Stale(_)
+        ));
+        assert!(matches!(orders.apply(&order(New, 4)), Applied::Stale(_)));
+        let o = orders.get(&Id::new("c1")).unwrap();
+        assert_eq!((o.status, o.filled_qty), (Canceled, Decimal::new(4, 0)));
+        assert_eq!(
+            orders.stats(),
+            OrderStats {
+                applied: 3,
+                duplicates: 1,
+                stale: 4
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_moves_anywhere_but_nothing_moves_to_unknown() {
+        use OrderStatus::*;
+        let mut orders = Orders::default();
+        let mut sent = order(Unknown, 0);
+        sent.order_id = Id::new("");
+        orders.expect(sent);
+        let Applied::Changed(o) = orders.apply(&order(Filled, 10)) else {
+            panic!("UNKNOWN resolves to anything");
+        };
+        assert_eq!(o.order_id, Id::from_u64(7), "the venue id is learnt");
+        assert!(matches!(
+            orders.apply(&order(Unknown, 10)),
+            Applied::Stale(_)
+        ));
+    }
+
+    #[test]
+    fn fills_dedupe_by_trade_id_and_land_after_the_end() {
+        use OrderStatus::*;
+        let mut orders = Orders::default();
+        orders.apply(&order(New, 0));
+        assert!(
+            matches!(orders.apply_fill(&fill(1, 3)), Applied::Changed(o) if o.status == PartiallyFilled && o.filled_qty == Decimal::new(3, 0))
+        );
+        assert_eq!(orders.apply_fill(&fill(1, 3)), Applied::Duplicate);
+        orders.apply(&order(Canceled, 3));
+        // case: a fill reported after the cancel still counts, once
+        let Applied::Changed(o) = orders.apply_fill(&fill(2, 1)) else {
+            panic!("a late fill applies");
+        };
+        assert_eq!((o.status, o.filled_qty), (Canceled, Decimal::new(4, 0)));
+        assert_eq!(orders.fills(&Id::new("c1")).len(), 2);
+    }
+
+    fn any_status() -> impl Strategy<Value = OrderStatus> {
+        proptest::sample::select(OrderStatus::ALL.to_vec())
+    }
+
+    proptest! {
+        /// Whatever order the venue's reports arrive in, and however often: the status never
+        /// moves backwards or out of a terminal status, and the filled quantity never falls.
+        #[test]
+        fn never_regresses(updates in proptest::collection::vec((any_status(), 0i64..10), 1..40)) {
+            let mut orders = Orders::default();
+            let mut last: Option<Order> = None;
+            for (status, filled) in updates {
+                orders.apply(&order(status, filled));
+                let now = orders.get(&Id::new("c1")).unwrap().clone();
+                if let Some(before) = &last {
+                    prop_assert!(now.filled_qty >= before.filled_qty);
+                    if before.status != OrderStatus::Unknown {
+                        prop_assert!(rank(now.status) >= rank(before.status));
+                        prop_assert!(now.status != OrderStatus::Unknown);
+                    }
+                    if before.status.is_terminal() {
+                        prop_assert_eq!(now.status, before.status);
+                    }
+                }
+                last = Some(now);
+            }
+        }
+    }
+}
