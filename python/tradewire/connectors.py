@@ -10,13 +10,37 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, Literal, Self
 
 from . import _native
-from ._native import BookView, Gap, OrderBook, SymbolInfo, Ticker, Trade
+from ._native import (
+    Balance,
+    BookView,
+    Gap,
+    Order,
+    OrderBook,
+    Position,
+    Side,
+    SymbolInfo,
+    Ticker,
+    TimeInForce,
+    Trade,
+)
 from .endpoints import BinanceMarket, BybitMarket, Endpoints
 from .streams import Stream
+
+#: An amount: exact decimal text, ``Decimal`` or ``int`` (a float is refused with TypeError).
+Money = Decimal | str | int
+
+
+def _side(side: Side | str) -> Side:
+    return side if isinstance(side, Side) else Side.parse(side)
+
+
+def _tif(tif: TimeInForce | str) -> TimeInForce:
+    return tif if isinstance(tif, TimeInForce) else TimeInForce.parse(tif)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +251,92 @@ class _Connector:
         """One symbol's rules: tick and step size, quantity and notional limits, precisions,
         status, and the venue's raw filters. An unknown symbol raises :class:`InvalidArgument`."""
         return await self.native.symbol_info(symbol)
+
+    async def place_limit(
+        self,
+        symbol: str,
+        side: Side | str,
+        qty: Money,
+        price: Money,
+        *,
+        tif: TimeInForce | str = "GTC",
+        post_only: bool = False,
+        reduce_only: bool = False,
+        client_order_id: str | None = None,
+    ) -> Order:
+        """Places a LIMIT order after checking it against the symbol's rules (tick and step
+        size, quantity bounds, minimum notional; a failed rule raises :class:`InvalidOrder`
+        naming it, nothing is sent). Amounts are ``Decimal``, ``str`` or ``int``, never float.
+
+        Every order carries a client order id (generated unless given). If the answer is lost
+        (timeout, dropped connection, venue error 5xx) the order is not sent again: it is looked
+        up by client id, and comes back UNKNOWN only if that too fails — ``order()`` resolves it
+        later."""
+        return await self.native.place(
+            symbol,
+            _side(side),
+            _native.OrderType.LIMIT,
+            qty=qty,
+            price=price,
+            time_in_force=_tif(tif),
+            post_only=post_only,
+            reduce_only=reduce_only,
+            client_order_id=client_order_id,
+        )
+
+    async def place_market(
+        self,
+        symbol: str,
+        side: Side | str,
+        qty: Money | None = None,
+        *,
+        quote_qty: Money | None = None,
+        reduce_only: bool = False,
+        client_order_id: str | None = None,
+    ) -> Order:
+        """Places a MARKET order of ``qty`` (base asset), or on spot of ``quote_qty`` (quote
+        asset to spend). Checked and resolved like :meth:`place_limit`."""
+        return await self.native.place(
+            symbol,
+            _side(side),
+            _native.OrderType.MARKET,
+            qty=qty,
+            quote_qty=quote_qty,
+            reduce_only=reduce_only,
+            client_order_id=client_order_id,
+        )
+
+    async def cancel(
+        self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
+    ) -> Order:
+        """Cancels one order, named by ``order_id`` or ``client_order_id``; returns its state
+        after the cancel. An order the venue does not know (or that already ended) raises
+        :class:`OrderNotFound`; its final state is then in :meth:`order`."""
+        return await self.native.cancel(symbol, order_id=order_id, client_order_id=client_order_id)
+
+    async def cancel_all(self, symbol: str) -> list[Order]:
+        """Cancels every open order of ``symbol``; returns the states of those canceled."""
+        return await self.native.cancel_all(symbol)
+
+    async def order(
+        self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
+    ) -> Order:
+        """One order as the venue reports it now. Every report goes through one state machine,
+        so a status never moves backwards and the filled quantity never falls."""
+        return await self.native.order(symbol, order_id=order_id, client_order_id=client_order_id)
+
+    async def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Open orders of ``symbol``, or of every symbol (all pages)."""
+        return await self.native.open_orders(symbol)
+
+    async def balances(self) -> dict[str, Balance]:
+        """Free and locked funds by asset (Bybit: the unified account's wallet)."""
+        return {b.asset: b for b in await self.native.balances()}
+
+    async def positions(self, symbol: str | None = None) -> dict[str, Position]:
+        """Open positions by symbol (with ``symbol``: that one, even if flat). Derivatives
+        markets only; spot raises :class:`InvalidArgument`."""
+        return {p.symbol: p for p in await self.native.positions(symbol)}
 
     def server_time_ms(self) -> int:
         """The venue's clock (Unix ms), as the clock sync estimates it."""

@@ -13,8 +13,27 @@ use tradewire_core::net::{Method, Request, WsEvent};
 use tradewire_core::resilience::{BreakerConfig, BreakerState, LimitEvent, Priority};
 use tradewire_core::venue::Credentials;
 
+use crate::convert::extract_opt_decimal;
 use crate::errors::{IntoPyResult, to_pyerr};
-use crate::model::{Market, Venue};
+use crate::model::{Market, OrderType, Side, TimeInForce, Venue};
+use tradewire_core::model::Id;
+use tradewire_core::orders::{NewOrder, OrderRef};
+
+/// Exactly one of the two ids names an order.
+fn order_ref(order_id: Option<String>, client_order_id: Option<String>) -> Result<OrderRef, Error> {
+    match (order_id, client_order_id) {
+        (Some(id), None) if !id.is_empty() => Ok(OrderRef::OrderId(Id::new(&id))),
+        (None, Some(id)) if !id.is_empty() => Ok(OrderRef::ClientOrderId(Id::new(&id))),
+        (Some(_), Some(_)) => Err(Error::invalid_argument(
+            "order_id",
+            "give order_id or client_order_id, not both",
+        )),
+        _ => Err(Error::invalid_argument(
+            "order_id",
+            "name the order by a non-empty order_id or client_order_id",
+        )),
+    }
+}
 
 fn py_err(error: Error) -> PyErr {
     Python::attach(|py| to_pyerr(py, error))
@@ -248,6 +267,147 @@ impl NativeConnector {
         capacity: usize,
     ) -> PyResult<crate::stream::NativeStream> {
         native_stream(py, || self.inner.tickers(&symbols, capacity))
+    }
+
+    /// Checks and places an order; resolves to its state (UNKNOWN if the outcome could not be
+    /// learnt). Amounts are `Decimal`, `str` or `int`. Awaitable.
+    #[pyo3(signature = (symbol, side, order_type, *, qty = None, quote_qty = None, price = None,
+        time_in_force = None, post_only = false, reduce_only = false, client_order_id = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn place<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: String,
+        side: Side,
+        order_type: OrderType,
+        qty: Option<&Bound<'py, PyAny>>,
+        quote_qty: Option<&Bound<'py, PyAny>>,
+        price: Option<&Bound<'py, PyAny>>,
+        time_in_force: Option<TimeInForce>,
+        post_only: bool,
+        reduce_only: bool,
+        client_order_id: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (qty, quote_qty, price) = (
+            extract_opt_decimal(qty, "qty")?,
+            extract_opt_decimal(quote_qty, "quote_qty")?,
+            extract_opt_decimal(price, "price")?,
+        );
+        let client_order_id = self
+            .inner
+            .client_order_id(client_order_id.as_deref())
+            .py_err(py)?;
+        let inner = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            // Only listed names become symbols (they are interned).
+            let symbol = inner.symbol_info(&symbol).await.map_err(py_err)?.symbol;
+            let order = NewOrder {
+                symbol,
+                side: side.into(),
+                order_type: order_type.into(),
+                qty,
+                quote_qty,
+                price,
+                time_in_force: time_in_force.map(Into::into),
+                post_only,
+                reduce_only,
+                client_order_id,
+            };
+            let order = inner.place(order).await.map_err(py_err)?;
+            Ok(crate::model::Order(order))
+        })
+    }
+
+    /// Cancels one order named by exactly one of its ids. Awaitable.
+    #[pyo3(signature = (symbol, *, order_id = None, client_order_id = None))]
+    fn cancel<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: String,
+        order_id: Option<String>,
+        client_order_id: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let which = order_ref(order_id, client_order_id).py_err(py)?;
+        let inner = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let order = inner.cancel(&symbol, &which).await.map_err(py_err)?;
+            Ok(crate::model::Order(order))
+        })
+    }
+
+    /// Cancels every open order of `symbol`; resolves to their states. Awaitable.
+    fn cancel_all<'py>(&self, py: Python<'py>, symbol: String) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let orders = inner.cancel_all(&symbol).await.map_err(py_err)?;
+            Ok(orders
+                .into_iter()
+                .map(crate::model::Order)
+                .collect::<Vec<_>>())
+        })
+    }
+
+    /// One order as the venue reports it now. Awaitable.
+    #[pyo3(signature = (symbol, *, order_id = None, client_order_id = None))]
+    fn order<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: String,
+        order_id: Option<String>,
+        client_order_id: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let which = order_ref(order_id, client_order_id).py_err(py)?;
+        let inner = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let order = inner.order(&symbol, &which).await.map_err(py_err)?;
+            Ok(crate::model::Order(order))
+        })
+    }
+
+    /// Open orders of one symbol, or of every symbol. Awaitable.
+    #[pyo3(signature = (symbol = None))]
+    fn open_orders<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let orders = inner.open_orders(symbol.as_deref()).await.map_err(py_err)?;
+            Ok(orders
+                .into_iter()
+                .map(crate::model::Order)
+                .collect::<Vec<_>>())
+        })
+    }
+
+    /// Free and locked funds per asset. Awaitable.
+    fn balances<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let balances = inner.balances().await.map_err(py_err)?;
+            Ok(balances
+                .into_iter()
+                .map(crate::model::Balance)
+                .collect::<Vec<_>>())
+        })
+    }
+
+    /// Positions (derivatives markets only). Awaitable.
+    #[pyo3(signature = (symbol = None))]
+    fn positions<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let positions = inner.positions(symbol.as_deref()).await.map_err(py_err)?;
+            Ok(positions
+                .into_iter()
+                .map(crate::model::Position)
+                .collect::<Vec<_>>())
+        })
     }
 
     /// A live book handle once the book is in sync (at most `timeout_ms`). Awaitable.

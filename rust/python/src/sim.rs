@@ -215,8 +215,9 @@ impl NativeSimulator {
             .collect())
     }
 
-    /// The next `status_5xx` REST requests answer 503; the next `hang` never answer.
-    #[pyo3(signature = (venue, market, *, status_5xx = 0, hang = 0))]
+    /// The next `status_5xx` REST requests answer 503; the next `hang` never answer; the next
+    /// `lose_write_answers` writes (POST, PUT, DELETE) are carried out but never answered.
+    #[pyo3(signature = (venue, market, *, status_5xx = 0, hang = 0, lose_write_answers = 0))]
     fn fail_rest(
         &self,
         py: Python<'_>,
@@ -224,10 +225,19 @@ impl NativeSimulator {
         market: Market,
         status_5xx: u32,
         hang: u32,
+        lose_write_answers: u32,
     ) -> PyResult<()> {
+        // Bybit serves both categories from one REST host, whose faults are kept with spot.
+        let market = if venue == Venue::Bybit {
+            Market::Spot
+        } else {
+            market
+        };
         let f = &self.market(py, venue, market)?.faults;
         f.rest_5xx.store(status_5xx, Ordering::Release);
         f.rest_hang.store(hang, Ordering::Release);
+        f.lose_write_answers
+            .store(lose_write_answers, Ordering::Release);
         Ok(())
     }
 

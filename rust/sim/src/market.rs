@@ -74,6 +74,8 @@ pub struct Faults {
     /// The next n REST requests answer 503 / never answer.
     pub rest_5xx: AtomicU32,
     pub rest_hang: AtomicU32,
+    /// The next n writes (non-GET requests) are carried out but never answered.
+    pub lose_write_answers: AtomicU32,
     /// Depth-stream faults; every book stream applies its own copy of the latest plan.
     pub depth: Mutex<DepthPlan>,
     /// Extra delay before every WebSocket message, in milliseconds.
@@ -89,6 +91,7 @@ impl Default for Faults {
             frozen: watch::channel(false).0,
             rest_5xx: AtomicU32::new(0),
             rest_hang: AtomicU32::new(0),
+            lose_write_answers: AtomicU32::new(0),
             depth: Mutex::new(DepthPlan::default()),
             delay_ms: AtomicU64::new(0),
             links: crate::wire::Links::default(),

@@ -166,3 +166,97 @@ fn check_qty(info: &SymbolInfo, order: &NewOrder, qty: Decimal) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Id, Side, Source, Symbol, Venue};
+
+    fn info(market: Market) -> SymbolInfo {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        SymbolInfo {
+            source: Source {
+                venue: Venue::Binance,
+                market,
+            },
+            symbol: Symbol::new("BTCUSDT"),
+            base_asset: "BTC".into(),
+            quote_asset: "USDT".into(),
+            status: "TRADING".into(),
+            trading: true,
+            tick_size: d("0.01"),
+            step_size: d("0.001"),
+            min_qty: d("0.001"),
+            max_qty: Some(d("100")),
+            min_notional: Some(d("5")),
+            market_min_qty: None,
+            market_max_qty: Some(d("10")),
+            price_precision: 2,
+            qty_precision: 3,
+            raw_filters: "[]".into(),
+        }
+    }
+
+    fn limit(qty: &str, price: &str) -> NewOrder {
+        NewOrder {
+            symbol: Symbol::new("BTCUSDT"),
+            side: Side::Buy,
+            order_type: OrderType::Limit,
+            qty: Some(qty.parse().unwrap()),
+            quote_qty: None,
+            price: Some(price.parse().unwrap()),
+            time_in_force: None,
+            post_only: false,
+            reduce_only: false,
+            client_order_id: Id::new("c"),
+        }
+    }
+
+    fn rule(result: Result<()>) -> String {
+        match result {
+            Err(Error::InvalidOrder { rule, .. }) => rule,
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_rule_is_named() {
+        let spot = info(Market::Spot);
+        assert!(check(&spot, &limit("0.010", "600.00")).is_ok());
+        let cases = [
+            // case: (order, rule it breaks)
+            (limit("0.010", "600.005"), "tick_size"),
+            (limit("0.0105", "600"), "step_size"),
+            (limit("0.001", "600"), "min_notional"),
+            (limit("101", "600"), "max_qty"),
+            (limit("0", "600"), "qty"),
+            (limit("1", "-1"), "price"),
+        ];
+        for (order, want) in cases {
+            assert_eq!(rule(check(&spot, &order)), want, "{order:?}");
+        }
+        let mut market = limit("11", "1");
+        market.order_type = OrderType::Market;
+        market.price = None;
+        assert_eq!(
+            rule(check(&spot, &market)),
+            "max_qty",
+            "the market cap applies"
+        );
+        market.qty = None;
+        market.quote_qty = Some("4".parse().unwrap());
+        assert_eq!(rule(check(&spot, &market)), "min_notional");
+        assert_eq!(
+            rule(check(&info(Market::Usdm), &market)),
+            "quote_qty",
+            "quote_qty is spot-only"
+        );
+        let mut halted = info(Market::Spot);
+        halted.trading = false;
+        assert_eq!(rule(check(&halted, &limit("0.010", "600"))), "status");
+        let mut post = limit("0.010", "600");
+        post.post_only = true;
+        post.time_in_force = Some(TimeInForce::Ioc);
+        assert_eq!(rule(check(&spot, &post)), "post_only");
+    }
+}

@@ -36,6 +36,7 @@ fn rank(status: OrderStatus) -> u8 {
 
 /// What an update did.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // returned and consumed at once; boxing would allocate per update
 pub enum Applied {
     /// The order changed; this is its new state.
     Changed(Order),

@@ -17,6 +17,7 @@ use crate::orders::{NewOrder, OrderRef};
 
 /// What a write's answer says of the order.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // returned and consumed at once
 pub enum Written {
     /// The order's state (and, for a place, the fills it made at once).
     Order(Order, Vec<Fill>),

@@ -292,6 +292,22 @@ pub async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let write = method != Method::GET;
+    let response = answer(State(st.clone()), method, uri, headers, body).await;
+    if write && take_one(&st.market.faults.lose_write_answers) {
+        // Done, but the answer never leaves: the client cannot tell whether it happened.
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+    }
+    response
+}
+
+async fn answer(
+    State(st): State<Arc<BinanceState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let faults = &st.market.faults;
     if take_one(&faults.rest_hang) {
         // Never answer: the client must time out on its own.

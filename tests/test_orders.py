@@ -1,0 +1,212 @@
+"""Orders and account over REST against the simulator on all four markets (ORDR-01..09,
+ACCT-01..04): place, query, list, cancel, cancel-all, local rule checks, unknown outcomes
+resolved by client order id, balances and positions equal to the simulator's ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+
+import tradewire as tw
+from tradewire.testing import Simulator
+
+MARKETS = [("binance", "spot"), ("binance", "usdm"), ("bybit", "spot"), ("bybit", "linear")]
+SYMBOL = "BTCUSDT"
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    # A frozen market: resting orders stay resting, market orders meet the seeded book.
+    with Simulator(steps_per_second=0) as running:
+        yield running
+
+
+def trader(sim: Simulator, venue: str, market: str, **options: object) -> tw.Binance | tw.Bybit:
+    keys = sim.account(venue)
+    kw: dict[str, object] = {
+        "endpoints": sim.endpoints(venue, market),
+        "api_key": keys.api_key,
+        "api_secret": keys.api_secret,
+        **options,
+    }
+    if venue == "binance":
+        return tw.Binance(market, **kw)  # type: ignore[arg-type]
+    return tw.Bybit(market, **kw)  # type: ignore[arg-type]
+
+
+async def resting_buy(sim: Simulator, c: tw.Binance | tw.Bybit, venue: str, market: str) -> tuple[Decimal, Decimal]:
+    """A price 50 ticks under the best bid and a quantity above every minimum."""
+    info = await c.symbol_info(SYMBOL)
+    bid, _ = sim.best(venue, market, SYMBOL)
+    price = bid - 50 * info.tick_size
+    qty = max(info.min_qty, info.step_size * 100)
+    while info.min_notional is not None and qty * price < info.min_notional:
+        qty += info.step_size * 100
+    return price, qty
+
+
+def ledger(sim: Simulator, venue: str, market: str) -> dict[str, tuple[Decimal, Decimal]]:
+    """The simulator's funds as the venue reports them: Bybit's unified account holds the spot
+    and linear funds together."""
+    markets = ["spot", "linear"] if venue == "bybit" else [market]
+    out: dict[str, tuple[Decimal, Decimal]] = {}
+    for m in markets:
+        for asset, b in sim.balances(venue, m).items():
+            free, locked = out.get(asset, (Decimal(0), Decimal(0)))
+            out[asset] = (free + b.free, locked + b.locked)
+    return out
+
+
+def sim_order(sim: Simulator, venue: str, market: str, client_order_id: str) -> tw.Order:
+    found = [o for o in sim.orders(venue, market) if o.client_order_id == client_order_id]
+    assert len(found) == 1, f"{client_order_id}: {len(found)} orders at the venue"
+    return found[0]
+
+
+@pytest.mark.parametrize(("venue", "market"), MARKETS)
+async def test_limit_order_lifecycle(sim: Simulator, venue: str, market: str) -> None:
+    """ORDR-01/04/05/06: place, look up by either id, list, cancel; the venue agrees at each step."""
+    async with trader(sim, venue, market) as c:
+        price, qty = await resting_buy(sim, c, venue, market)
+        placed = await c.place_limit(SYMBOL, "buy", qty, price, client_order_id="life-1")
+        assert (placed.status, placed.client_order_id) == (tw.OrderStatus.NEW, "life-1")
+        assert placed.order_id != ""
+        assert (placed.price, placed.qty, placed.filled_qty) == (price, qty, 0)
+        truth = sim_order(sim, venue, market, "life-1")
+        assert (truth.order_id, truth.status, truth.price, truth.qty) == (placed.order_id, tw.OrderStatus.NEW, price, qty)
+
+        by_id = await c.order(SYMBOL, order_id=placed.order_id)
+        by_client = await c.order(SYMBOL, client_order_id="life-1")
+        assert by_id == by_client
+        assert by_id.status == tw.OrderStatus.NEW
+        assert [o.client_order_id for o in await c.open_orders(SYMBOL)] == ["life-1"]
+        assert "life-1" in [o.client_order_id for o in await c.open_orders()]
+
+        canceled = await c.cancel(SYMBOL, client_order_id="life-1")
+        assert canceled.status == tw.OrderStatus.CANCELED
+        assert canceled.order_id == placed.order_id
+        assert sim_order(sim, venue, market, "life-1").status == tw.OrderStatus.CANCELED
+        assert await c.open_orders(SYMBOL) == []
+        with pytest.raises(tw.OrderNotFound):
+            await c.cancel(SYMBOL, order_id=placed.order_id)
+        assert (await c.order(SYMBOL, order_id=placed.order_id)).status == tw.OrderStatus.CANCELED
+
+
+@pytest.mark.parametrize(("venue", "market"), MARKETS)
+async def test_market_order_fills_and_account_matches_the_ledger(sim: Simulator, venue: str, market: str) -> None:
+    """ORDR-02, ACCT-01/03: a market buy fills at once; balances (and positions) then equal the
+    simulator's ledger field by field."""
+    async with trader(sim, venue, market) as c:
+        info = await c.symbol_info(SYMBOL)
+        qty = info.step_size * 1000
+        order = await c.place_market(SYMBOL, tw.Side.BUY, qty)
+        assert order.status == tw.OrderStatus.FILLED
+        assert order.filled_qty == qty
+        assert order.avg_price is not None and order.avg_price > 0
+        assert (await c.order(SYMBOL, client_order_id=order.client_order_id)).status == tw.OrderStatus.FILLED
+
+        balances = await c.balances()
+        for asset, (free, locked) in ledger(sim, venue, market).items():
+            if free + locked == 0:
+                continue
+            assert (balances[asset].free, balances[asset].locked) == (free, locked), asset
+        if market in ("usdm", "linear"):
+            positions = await c.positions()
+            truth_p = sim.positions(venue, market)[SYMBOL]
+            mine = positions[SYMBOL]
+            assert (mine.side, mine.size) == (tw.PositionSide.LONG, qty)
+            assert (mine.size, mine.entry_price, mine.leverage) == (truth_p.size, truth_p.entry_price, truth_p.leverage)
+            assert (await c.positions(SYMBOL))[SYMBOL].size == qty
+        else:
+            with pytest.raises(tw.InvalidArgument):
+                await c.positions()
+
+
+@pytest.mark.parametrize(("venue", "market"), MARKETS)
+async def test_cancel_all(sim: Simulator, venue: str, market: str) -> None:
+    """ORDR-07: every open order of the symbol is canceled, and reported so."""
+    async with trader(sim, venue, market) as c:
+        price, qty = await resting_buy(sim, c, venue, market)
+        info = await c.symbol_info(SYMBOL)
+        ids = []
+        for k in range(3):
+            o = await c.place_limit(SYMBOL, "BUY", qty, price - k * info.tick_size)
+            ids.append(o.client_order_id)
+        assert len(set(ids)) == 3, "generated client ids are unique"
+        canceled = await c.cancel_all(SYMBOL)
+        assert sorted(o.client_order_id for o in canceled) == sorted(ids)
+        assert all(o.status == tw.OrderStatus.CANCELED for o in canceled)
+        assert await c.open_orders(SYMBOL) == []
+        assert all(sim_order(sim, venue, market, i).status == tw.OrderStatus.CANCELED for i in ids)
+
+
+@pytest.mark.parametrize(("venue", "market"), [("binance", "spot"), ("bybit", "linear")])
+async def test_local_checks_refuse_before_sending(sim: Simulator, venue: str, market: str) -> None:
+    """ORDR-03: each broken rule is named; nothing reaches the venue."""
+    async with trader(sim, venue, market) as c:
+        price, qty = await resting_buy(sim, c, venue, market)
+        info = await c.symbol_info(SYMBOL)
+        before = len(sim.orders(venue, market))
+        cases = [
+            ("tick_size", {"qty": qty, "price": price + info.tick_size / 2}),
+            ("step_size", {"qty": qty + info.step_size / 2, "price": price}),
+            ("min_qty", {"qty": info.min_qty - info.step_size if info.min_qty > info.step_size else 0, "price": price}),
+            ("min_notional", {"qty": info.step_size, "price": info.tick_size}),
+        ]
+        for rule, args in cases:
+            if rule == "min_qty" and args["qty"] == 0:
+                rule = "qty"  # the minimum is one step: zero is what breaks it
+            with pytest.raises(tw.InvalidOrder) as refused:
+                await c.place_limit(SYMBOL, "BUY", args["qty"], args["price"])
+            assert refused.value.rule == rule, refused.value
+        with pytest.raises(TypeError):
+            await c.place_limit(SYMBOL, "BUY", float(qty), price)  # type: ignore[arg-type]
+        with pytest.raises(tw.InvalidArgument):
+            await c.place_limit("NOPEUSDT", "BUY", qty, price)
+        with pytest.raises(tw.InvalidArgument):
+            await c.place_limit(SYMBOL, "BUY", qty, price, client_order_id="no spaces allowed")
+        with pytest.raises(tw.InvalidArgument):
+            await c.cancel(SYMBOL)
+        with pytest.raises(tw.InvalidArgument):
+            await c.place_limit(SYMBOL, "sideways", qty, price)
+        if market == "linear":
+            with pytest.raises(tw.InvalidOrder) as refused:
+                await c.place_market(SYMBOL, "BUY", quote_qty=Decimal(100))
+            assert refused.value.rule == "quote_qty"
+        else:
+            with pytest.raises(tw.InvalidOrder) as refused:
+                await c.place_limit(SYMBOL, "BUY", qty, price, reduce_only=True)
+            assert refused.value.rule == "reduce_only"
+        assert len(sim.orders(venue, market)) == before, "nothing was sent"
+        placed = await c.place_limit(SYMBOL, "BUY", qty, price, client_order_id="dup-1")
+        with pytest.raises(tw.InvalidArgument):
+            await c.place_limit(SYMBOL, "BUY", qty, price, client_order_id="dup-1")
+        await c.cancel(SYMBOL, order_id=placed.order_id)
+
+
+@pytest.mark.parametrize(("venue", "market"), MARKETS)
+async def test_lost_answer_is_found_by_client_id_not_resent(sim: Simulator, venue: str, market: str) -> None:
+    """ORDR-08: the venue places the order but its answer never comes; the connector times out,
+    finds the order by client id, and never sends it twice."""
+    async with trader(sim, venue, market, timeout=0.5, recv_window_ms=1000) as c:
+        price, qty = await resting_buy(sim, c, venue, market)
+        sim.native.fail_rest(sim.native_venue(venue), sim.native_market(market), lose_write_answers=1)
+        order = await c.place_limit(SYMBOL, "BUY", qty, price, client_order_id="lost-1")
+        assert order.status == tw.OrderStatus.NEW
+        assert order.order_id == sim_order(sim, venue, market, "lost-1").order_id
+        await c.cancel(SYMBOL, client_order_id="lost-1")
+
+
+@pytest.mark.parametrize(("venue", "market"), MARKETS)
+async def test_unanswered_place_that_never_arrived_ends_rejected(sim: Simulator, venue: str, market: str) -> None:
+    """ORDR-08: the request hangs and the venue never acts on it: after its receive window the
+    lookup's "not found" is proof, and the order ends REJECTED — not resent, not left UNKNOWN."""
+    async with trader(sim, venue, market, timeout=0.5, recv_window_ms=500) as c:
+        price, qty = await resting_buy(sim, c, venue, market)
+        sim.native.fail_rest(sim.native_venue(venue), sim.native_market(market), hang=1)
+        order = await c.place_limit(SYMBOL, "BUY", qty, price, client_order_id="gone-1")
+        assert order.status == tw.OrderStatus.REJECTED
+        assert [o for o in sim.orders(venue, market) if o.client_order_id == "gone-1"] == []
