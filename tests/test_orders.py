@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-
 import tradewire as tw
 from tradewire.testing import Simulator
 
@@ -37,7 +36,9 @@ def trader(sim: Simulator, venue: str, market: str, **options: object) -> tw.Bin
     return tw.Bybit(market, **kw)  # type: ignore[arg-type]
 
 
-async def resting_buy(sim: Simulator, c: tw.Binance | tw.Bybit, venue: str, market: str) -> tuple[Decimal, Decimal]:
+async def resting_buy(
+    sim: Simulator, c: tw.Binance | tw.Bybit, venue: str, market: str
+) -> tuple[Decimal, Decimal]:
     """A price 50 ticks under the best bid and a quantity above every minimum."""
     info = await c.symbol_info(SYMBOL)
     bid, _ = sim.best(venue, market, SYMBOL)
@@ -74,9 +75,10 @@ async def test_limit_order_lifecycle(sim: Simulator, venue: str, market: str) ->
         placed = await c.place_limit(SYMBOL, "buy", qty, price, client_order_id="life-1")
         assert (placed.status, placed.client_order_id) == (tw.OrderStatus.NEW, "life-1")
         assert placed.order_id != ""
-        assert (placed.price, placed.qty, placed.filled_qty) == (price, qty, 0)
+        assert (placed.price, placed.qty, placed.filled_qty) == (price, qty, Decimal(0))
         truth = sim_order(sim, venue, market, "life-1")
-        assert (truth.order_id, truth.status, truth.price, truth.qty) == (placed.order_id, tw.OrderStatus.NEW, price, qty)
+        assert (truth.order_id, truth.status) == (placed.order_id, tw.OrderStatus.NEW)
+        assert (truth.price, truth.qty) == (price, qty)
 
         by_id = await c.order(SYMBOL, order_id=placed.order_id)
         by_client = await c.order(SYMBOL, client_order_id="life-1")
@@ -96,7 +98,9 @@ async def test_limit_order_lifecycle(sim: Simulator, venue: str, market: str) ->
 
 
 @pytest.mark.parametrize(("venue", "market"), MARKETS)
-async def test_market_order_fills_and_account_matches_the_ledger(sim: Simulator, venue: str, market: str) -> None:
+async def test_market_order_fills_and_account_matches_the_ledger(
+    sim: Simulator, venue: str, market: str
+) -> None:
     """ORDR-02, ACCT-01/03: a market buy fills at once; balances (and positions) then equal the
     simulator's ledger field by field."""
     async with trader(sim, venue, market) as c:
@@ -118,7 +122,8 @@ async def test_market_order_fills_and_account_matches_the_ledger(sim: Simulator,
             truth_p = sim.positions(venue, market)[SYMBOL]
             mine = positions[SYMBOL]
             assert (mine.side, mine.size) == (tw.PositionSide.LONG, qty)
-            assert (mine.size, mine.entry_price, mine.leverage) == (truth_p.size, truth_p.entry_price, truth_p.leverage)
+            assert (mine.size, mine.entry_price) == (truth_p.size, truth_p.entry_price)
+            assert mine.leverage == truth_p.leverage
             assert (await c.positions(SYMBOL))[SYMBOL].size == qty
         else:
             with pytest.raises(tw.InvalidArgument):
@@ -150,17 +155,15 @@ async def test_local_checks_refuse_before_sending(sim: Simulator, venue: str, ma
         price, qty = await resting_buy(sim, c, venue, market)
         info = await c.symbol_info(SYMBOL)
         before = len(sim.orders(venue, market))
-        cases = [
-            ("tick_size", {"qty": qty, "price": price + info.tick_size / 2}),
-            ("step_size", {"qty": qty + info.step_size / 2, "price": price}),
-            ("min_qty", {"qty": info.min_qty - info.step_size if info.min_qty > info.step_size else 0, "price": price}),
-            ("min_notional", {"qty": info.step_size, "price": info.tick_size}),
+        cases: list[tuple[str, Decimal, Decimal]] = [
+            ("tick_size", qty, price + info.tick_size / 2),
+            ("step_size", qty + info.step_size / 2, price),
+            ("qty", Decimal(0), price),
+            ("min_notional", info.step_size, info.tick_size),
         ]
-        for rule, args in cases:
-            if rule == "min_qty" and args["qty"] == 0:
-                rule = "qty"  # the minimum is one step: zero is what breaks it
+        for rule, bad_qty, bad_price in cases:
             with pytest.raises(tw.InvalidOrder) as refused:
-                await c.place_limit(SYMBOL, "BUY", args["qty"], args["price"])
+                await c.place_limit(SYMBOL, "BUY", bad_qty, bad_price)
             assert refused.value.rule == rule, refused.value
         with pytest.raises(TypeError):
             await c.place_limit(SYMBOL, "BUY", float(qty), price)  # type: ignore[arg-type]
@@ -201,7 +204,9 @@ async def test_lost_answer_is_found_by_client_id_not_resent(sim: Simulator, venu
 
 
 @pytest.mark.parametrize(("venue", "market"), MARKETS)
-async def test_unanswered_place_that_never_arrived_ends_rejected(sim: Simulator, venue: str, market: str) -> None:
+async def test_unanswered_place_that_never_arrived_ends_rejected(
+    sim: Simulator, venue: str, market: str
+) -> None:
     """ORDR-08: the request hangs and the venue never acts on it: after its receive window the
     lookup's "not found" is proof, and the order ends REJECTED — not resent, not left UNKNOWN."""
     async with trader(sim, venue, market, timeout=0.5, recv_window_ms=500) as c:
