@@ -21,6 +21,7 @@ from ._native import (
     Gap,
     Order,
     OrderBook,
+    OrderUpdate,
     Position,
     Side,
     SymbolInfo,
@@ -142,6 +143,8 @@ class _Connector:
         breaker_failures: int = 5,
         breaker_cool_down: float = 10.0,
         clock_interval: float = 30.0,
+        reconcile_every: float = 30.0,
+        listen_key_keepalive: float = 1800.0,
     ) -> None:
         if market not in self._markets:
             allowed = ", ".join(repr(m) for m in self._markets)
@@ -157,6 +160,8 @@ class _Connector:
             "breaker_failures": breaker_failures,
             "breaker_cool_down_ms": _millis("breaker_cool_down", breaker_cool_down),
             "clock_interval_ms": _millis("clock_interval", clock_interval),
+            "reconcile_every_ms": _millis("reconcile_every", reconcile_every),
+            "listen_key_keepalive_ms": _millis("listen_key_keepalive", listen_key_keepalive),
         }
         self._native: _native.NativeConnector | None = None
 
@@ -176,6 +181,8 @@ class _Connector:
                 self.endpoints.rest,
                 self.endpoints.ws_public,
                 ws_market=self.endpoints.ws_market,
+                ws_private=self.endpoints.ws_private,
+                ws_api=self.endpoints.ws_api,
                 **self._options,
             )
         return self
@@ -337,6 +344,25 @@ class _Connector:
         """Open positions by symbol (with ``symbol``: that one, even if flat). Derivatives
         markets only; spot raises :class:`InvalidArgument`."""
         return {p.symbol: p for p in await self.native.positions(symbol)}
+
+    def order_updates(self) -> Stream[OrderUpdate]:
+        """Every change of every order of this market, from any source — write answers, the
+        venue's user stream, and the REST reconciliation run after every reconnect, when the
+        venue ends the stream, and every ``reconcile_every`` seconds — as :class:`OrderUpdate`
+        (the order's state after the change, and the fill that caused it). One state machine
+        for all venues: a status never moves backwards or out of an end state, repeats are
+        dropped, the filled quantity never falls. Never drops an update: a reader that falls a
+        million behind gets :class:`SlowConsumer`. Needs API keys; opens the user stream."""
+        return Stream(self.native.order_updates())
+
+    def balance_updates(self) -> Stream[Balance]:
+        """Each asset's funds (free, locked) when they change; the current funds first."""
+        return Stream(self.native.balance_updates())
+
+    def position_updates(self) -> Stream[Position]:
+        """Each position when it changes (a closed one comes once as FLAT, size 0); the current
+        positions first. Derivatives markets only."""
+        return Stream(self.native.position_updates())
 
     def server_time_ms(self) -> int:
         """The venue's clock (Unix ms), as the clock sync estimates it."""

@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+mod account;
 mod streams;
 mod trading;
 
@@ -36,6 +37,14 @@ pub struct ConnectorConfig {
     pub ws_public: String,
     /// Binance USD-M's `/market` route (trades, tickers).
     pub ws_market: Option<String>,
+    /// The user stream: Binance USD-M's `/private` route, Bybit's `/v5/private`.
+    pub ws_private: Option<String>,
+    /// Binance spot's WebSocket API (its user stream).
+    pub ws_api: Option<String>,
+    /// How often the account is read by REST to catch what the user stream missed.
+    pub reconcile_every: Duration,
+    /// Binance USD-M: how often the listen key is kept alive (it lapses after 60 min).
+    pub listen_key_keepalive: Duration,
     pub ws: WsConfig,
     pub http: HttpConfig,
     pub breaker: BreakerConfig,
@@ -68,6 +77,10 @@ impl ConnectorConfig {
             rest_url: rest_url.to_owned(),
             ws_public: ws_public.to_owned(),
             ws_market: None,
+            ws_private: None,
+            ws_api: None,
+            reconcile_every: Duration::from_secs(30),
+            listen_key_keepalive: Duration::from_secs(30 * 60),
             ws: match venue {
                 Venue::Binance => WsConfig::binance(market == Market::Spot),
                 Venue::Bybit => WsConfig::bybit(),
@@ -145,6 +158,12 @@ pub struct Connector {
     /// Every order seen, through the one state machine.
     orders: std::sync::Mutex<crate::orders::Orders>,
     client_ids: crate::resilience::ClientIds,
+    credentials: Option<Arc<Credentials>>,
+    /// Readers of order, balance and position updates.
+    publish: std::sync::Mutex<account::Publish>,
+    /// The user stream, once opened.
+    user: tokio::sync::Mutex<Option<account::UserFeed>>,
+    user_started: std::sync::atomic::AtomicBool,
     cancel: CancellationToken,
 }
 
@@ -209,7 +228,8 @@ impl Connector {
         credentials: Option<Credentials>,
         cancel: CancellationToken,
     ) -> Result<Arc<Connector>> {
-        let http = Arc::new(rest_client(&config, credentials.map(Arc::new))?);
+        let credentials = credentials.map(Arc::new);
+        let http = Arc::new(rest_client(&config, credentials.clone())?);
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         // The venues allow 300 (Binance) / 500 (Bybit) attempts per 5 minutes per IP; keep a
         // tenth spare for other processes.
@@ -253,6 +273,10 @@ impl Connector {
             },
             orders: std::sync::Mutex::default(),
             client_ids: crate::resilience::ClientIds::new("tw")?,
+            credentials,
+            publish: std::sync::Mutex::default(),
+            user: tokio::sync::Mutex::new(None),
+            user_started: std::sync::atomic::AtomicBool::new(false),
             cancel: cancel.child_token(),
         });
         connector.forward_child_events();

@@ -57,9 +57,10 @@ impl NativeConnector {
     /// Starts a connector: validates the arguments, samples the venue clock and reads its
     /// limits. Awaitable.
     #[staticmethod]
-    #[pyo3(signature = (venue, market, rest, ws_public, *, ws_market = None, api_key = None, api_secret = None,
-        recv_window_ms = 5000, timeout_ms = 10_000, breaker_failures = 5,
-        breaker_cool_down_ms = 10_000, clock_interval_ms = 30_000))]
+    #[pyo3(signature = (venue, market, rest, ws_public, *, ws_market = None, ws_private = None, ws_api = None,
+        api_key = None, api_secret = None, recv_window_ms = 5000, timeout_ms = 10_000, breaker_failures = 5,
+        breaker_cool_down_ms = 10_000, clock_interval_ms = 30_000, reconcile_every_ms = 30_000,
+        listen_key_keepalive_ms = 1_800_000))]
     #[allow(clippy::too_many_arguments)]
     fn start<'py>(
         py: Python<'py>,
@@ -68,6 +69,8 @@ impl NativeConnector {
         rest: String,
         ws_public: String,
         ws_market: Option<String>,
+        ws_private: Option<String>,
+        ws_api: Option<String>,
         api_key: Option<String>,
         api_secret: Option<String>,
         recv_window_ms: u64,
@@ -75,10 +78,16 @@ impl NativeConnector {
         breaker_failures: u32,
         breaker_cool_down_ms: u64,
         clock_interval_ms: u64,
+        reconcile_every_ms: u64,
+        listen_key_keepalive_ms: u64,
     ) -> PyResult<Bound<'py, PyAny>> {
         let mut config =
             ConnectorConfig::new(venue.into(), market.into(), &rest, &ws_public).py_err(py)?;
         config.ws_market = ws_market;
+        config.ws_private = ws_private;
+        config.ws_api = ws_api;
+        config.reconcile_every = Duration::from_millis(reconcile_every_ms.max(10));
+        config.listen_key_keepalive = Duration::from_millis(listen_key_keepalive_ms.max(10));
         if !(1..=60_000).contains(&recv_window_ms) {
             let reason = "must be between 1 and 60000 ms (the venues' maximum)";
             return Err(Error::invalid_argument("recv_window_ms", reason)).py_err(py);
@@ -436,6 +445,21 @@ impl NativeConnector {
         depth: usize,
     ) -> PyResult<crate::stream::NativeStream> {
         native_stream(py, || self.inner.book_updates(&symbols, depth))
+    }
+
+    /// Every change of every order (never dropped); opens the user stream.
+    fn order_updates(&self, py: Python<'_>) -> PyResult<crate::stream::NativeStream> {
+        native_stream(py, || self.inner.order_updates())
+    }
+
+    /// Each asset's funds when they change, the current ones first.
+    fn balance_updates(&self, py: Python<'_>) -> PyResult<crate::stream::NativeStream> {
+        native_stream(py, || self.inner.balance_updates())
+    }
+
+    /// Each position when it changes, the current ones first (derivatives).
+    fn position_updates(&self, py: Python<'_>) -> PyResult<crate::stream::NativeStream> {
+        native_stream(py, || self.inner.position_updates())
     }
 
     /// A subscription to the connector's events from now on.

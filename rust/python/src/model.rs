@@ -762,6 +762,50 @@ impl Fill {
     }
 }
 
+/// A change of one order: its state after the change and the execution that caused it, if any.
+#[pyclass(module = "tradewire._native", frozen, eq, hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OrderUpdate(pub m::OrderUpdate);
+
+#[pymethods]
+impl OrderUpdate {
+    #[new]
+    #[pyo3(signature = (order, fill = None))]
+    fn new(order: PyRef<'_, Order>, fill: Option<PyRef<'_, Fill>>) -> Self {
+        OrderUpdate(m::OrderUpdate {
+            order: order.0.clone(),
+            fill: fill.map(|f| f.0.clone()),
+        })
+    }
+    #[getter]
+    fn order(&self) -> Order {
+        Order(self.0.order.clone())
+    }
+    #[getter]
+    fn fill(&self) -> Option<Fill> {
+        self.0.fill.clone().map(Fill)
+    }
+    fn __repr__(&self) -> String {
+        let o = &self.0.order;
+        let fill = self.0.fill.as_ref().map_or_else(String::new, |f| {
+            format!(
+                ", fill={} @ {} (trade {})",
+                rd(f.qty),
+                rd(f.price),
+                f.trade_id
+            )
+        });
+        format!(
+            "OrderUpdate({} {} {} {}, filled={}{fill})",
+            o.symbol,
+            o.client_order_id,
+            o.status,
+            o.order_id,
+            rd(o.filled_qty)
+        )
+    }
+}
+
 /// Funds of one asset; `total` is `free + locked`.
 #[pyclass(module = "tradewire._native", frozen, eq, hash)]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -948,6 +992,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<SymbolInfo>()?;
     m.add_class::<Order>()?;
     m.add_class::<Fill>()?;
+    m.add_class::<OrderUpdate>()?;
     m.add_class::<Balance>()?;
     m.add_class::<Position>()?;
     m.add_class::<Gap>()?;

@@ -34,7 +34,7 @@ macro_rules! py_event {
     )+};
 }
 
-py_event!(Trade => Trade, Ticker => Ticker, BookView => BookView, Order => Order, Fill => Fill, Balance => Balance, Position => Position);
+py_event!(Trade => Trade, Ticker => Ticker, BookView => BookView, Order => Order, Fill => Fill, Balance => Balance, Position => Position, OrderUpdate => OrderUpdate);
 
 /// Raw venue messages (`connector.raw_stream`) cross as `str`.
 impl PyEvent for String {

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::Connector;
 use crate::model::{Balance, Id, Order, OrderStatus, Position, Symbol};
-use crate::orders::{self, Applied, NewOrder, OrderRef, OrderStats, Orders};
+use crate::orders::{self, NewOrder, OrderRef, OrderStats, Orders};
 use crate::resilience::{Backoff, validate_client_id};
 use crate::venue::Written;
 use crate::{Error, Result};
@@ -34,26 +34,15 @@ fn outcome_unknown(error: &Error) -> bool {
 }
 
 impl Connector {
-    fn orders(&self) -> MutexGuard<'_, Orders> {
+    pub(super) fn orders_mut(&self) -> MutexGuard<'_, Orders> {
         self.orders.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Applies a venue report and returns the order as now known (which, if the report was
-    /// stale, is the newer state already held).
+    /// Applies a venue report (and publishes the change) and returns the order as now known:
+    /// if the report was stale, the newer state already held.
     fn settle(&self, report: &Order) -> Order {
-        let mut orders = self.orders();
-        match orders.apply(report) {
-            Applied::Changed(order) => order,
-            Applied::Duplicate | Applied::Stale(_) => {
-                let key = if report.client_order_id.is_empty() {
-                    orders.client_id_of(&report.order_id)
-                } else {
-                    Some(report.client_order_id.clone())
-                };
-                key.and_then(|k| orders.get(&k).cloned())
-                    .unwrap_or_else(|| report.clone())
-            }
-        }
+        self.absorb(Some(report), None)
+            .unwrap_or_else(|| report.clone())
     }
 
     fn settle_written(&self, written: Written) -> Option<Order> {
@@ -61,7 +50,7 @@ impl Connector {
             Written::Order(order, fills) => {
                 let mut known = self.settle(&order);
                 for fill in &fills {
-                    if let Applied::Changed(o) = self.orders().apply_fill(fill) {
+                    if let Some(o) = self.absorb(None, Some(fill)) {
                         known = o;
                     }
                 }
@@ -89,13 +78,13 @@ impl Connector {
         orders::check(&info, &order)?;
         let source = info.source;
         let client_id = order.client_order_id.clone();
-        if self.orders().get(&client_id).is_some() {
+        if self.orders_mut().get(&client_id).is_some() {
             return Err(Error::invalid_argument(
                 "client_order_id",
                 format!("'{client_id}' was used already by this connector"),
             ));
         }
-        self.orders()
+        self.orders_mut()
             .expect(order.unanswered(source, self.server_time_ms()));
         let sent_at = Instant::now();
         let answer = self.request(&self.trading.place(&order)).await;
@@ -144,7 +133,7 @@ impl Connector {
             }
             tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
         }
-        let known = self.orders().get(&unanswered.client_order_id).cloned();
+        let known = self.orders_mut().get(&unanswered.client_order_id).cloned();
         let mut pending = known.unwrap_or(unanswered);
         pending.order_id = Id::new(order_id);
         pending.status = OrderStatus::PendingNew;
@@ -167,7 +156,7 @@ impl Connector {
             match self.query_venue(symbol, &which).await {
                 Ok(found) => return found,
                 Err(Error::OrderNotFound(_)) if Instant::now() >= proof => {
-                    let mut never = self.orders().get(client_id).cloned();
+                    let mut never = self.orders_mut().get(client_id).cloned();
                     if let Some(order) = never.as_mut() {
                         order.status = OrderStatus::Rejected;
                         tracing::info!(%client_id, "unknown order never reached the venue");
@@ -181,11 +170,14 @@ impl Connector {
             }
             tokio::time::sleep(backoff.delay(attempt)).await;
         }
-        self.orders().get(client_id).cloned().unwrap_or(unanswered)
+        self.orders_mut()
+            .get(client_id)
+            .cloned()
+            .unwrap_or(unanswered)
     }
 
     /// Asks the venue for one order (every lookup it offers, in turn) and applies the answer.
-    async fn query_venue(&self, symbol: Symbol, which: &OrderRef) -> Result<Order> {
+    pub(super) async fn query_venue(&self, symbol: Symbol, which: &OrderRef) -> Result<Order> {
         let mut last = None;
         for request in self.trading.query(symbol, which) {
             match self.request(&request).await {
@@ -314,7 +306,7 @@ impl Connector {
 
     /// The order as last known locally (no request).
     pub fn known_order(&self, which: &OrderRef) -> Option<Order> {
-        let orders = self.orders();
+        let orders = self.orders_mut();
         let key = match which {
             OrderRef::ClientOrderId(id) => Some(id.clone()),
             OrderRef::OrderId(id) => orders.client_id_of(id),
@@ -323,7 +315,7 @@ impl Connector {
     }
 
     pub fn order_stats(&self) -> OrderStats {
-        self.orders().stats()
+        self.orders_mut().stats()
     }
 
     /// A symbol name checked against the venue's list (read if not yet).

@@ -128,6 +128,14 @@ pub struct Fill {
     pub exchange_time_ms: i64,
 }
 
+/// A change of one order, wherever it was learnt (an answer, the user stream, a
+/// reconciliation): its state after the change, and the execution that caused it, if any.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OrderUpdate {
+    pub order: Order,
+    pub fill: Option<Fill>,
+}
+
 /// Funds of one asset.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Balance {

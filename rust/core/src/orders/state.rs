@@ -44,7 +44,13 @@ pub enum Applied {
     Duplicate,
     /// It would have moved the order backwards; ignored.
     Stale(String),
+    /// A fill of an order not seen yet, kept until its order arrives.
+    Held,
 }
+
+/// Fills kept for orders not seen yet, at most (a venue sending fills of orders it never
+/// reports would otherwise grow this without end).
+const MAX_ORPHANS: usize = 10_000;
 
 #[derive(Debug, Clone)]
 struct Tracked {
@@ -66,6 +72,8 @@ pub struct OrderStats {
 pub struct Orders {
     by_client: HashMap<Id, Tracked>,
     by_order_id: HashMap<Id, Id>,
+    /// Fills that arrived before their order, by the order's venue id or client id.
+    orphans: HashMap<Id, Vec<Fill>>,
     stats: OrderStats,
 }
 
@@ -156,8 +164,17 @@ impl Orders {
             Some(fill.client_order_id.clone())
         };
         let Some(tracked) = key.and_then(|k| self.by_client.get_mut(&k)) else {
-            self.stats.stale += 1;
-            return Applied::Stale(format!("fill {} of an order not seen", fill.trade_id));
+            if self.orphans.values().map(Vec::len).sum::<usize>() >= MAX_ORPHANS {
+                self.stats.stale += 1;
+                return Applied::Stale(format!("fill {} of an order never seen", fill.trade_id));
+            }
+            let by = if fill.client_order_id.is_empty() {
+                fill.order_id.clone()
+            } else {
+                fill.client_order_id.clone()
+            };
+            self.orphans.entry(by).or_default().push(fill.clone());
+            return Applied::Held;
         };
         if !tracked.trade_ids.insert(fill.trade_id.clone()) {
             self.stats.duplicates += 1;
@@ -177,6 +194,36 @@ impl Orders {
         }
         self.stats.applied += 1;
         Applied::Changed(tracked.order.clone())
+    }
+
+    /// Fills that arrived before `order`, to apply now that it is known.
+    pub fn take_orphans(&mut self, order: &Order) -> Vec<Fill> {
+        if self.orphans.is_empty() {
+            return Vec::new();
+        }
+        let mut out = self
+            .orphans
+            .remove(&order.client_order_id)
+            .unwrap_or_default();
+        if !order.order_id.is_empty() {
+            out.extend(self.orphans.remove(&order.order_id).unwrap_or_default());
+        }
+        out
+    }
+
+    /// The state held for the order `report` is about.
+    pub fn current(&self, report: &Order) -> Option<&Order> {
+        self.by_client.get(&self.key_of(report)).map(|t| &t.order)
+    }
+
+    /// Orders the venue says filled more than the fills seen for them (fills to fetch).
+    pub fn short_of_fills(&self) -> Vec<Order> {
+        self.by_client
+            .values()
+            .filter(|t| !t.order.order_id.is_empty())
+            .filter(|t| t.order.filled_qty > t.fills.iter().map(|f| f.qty).sum())
+            .map(|t| t.order.clone())
+            .collect()
     }
 
     fn key_of(&self, update: &Order) -> Id {

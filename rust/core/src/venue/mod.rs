@@ -11,9 +11,27 @@ pub use credentials::Credentials;
 use serde_json::Value;
 
 use crate::Result;
-use crate::model::{Balance, Fill, Order, Position, Symbol};
+use crate::model::{Balance, Fill, Id, Order, Position, Symbol};
 use crate::net::Request;
 use crate::orders::{NewOrder, OrderRef};
+
+/// What one user-stream message says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // consumed at once
+pub enum UserEvent {
+    /// An order's state, and the execution the message reports, if any.
+    Order(Order, Option<Fill>),
+    /// An execution reported on its own (Bybit's `execution` topic).
+    Fill(Fill),
+    Balances(Vec<Balance>),
+    Positions(Vec<Position>),
+    /// Funds or positions changed in a way the message does not fully say: read them again.
+    AccountChanged,
+    /// The venue ended the stream (expired key, terminated subscription): open it again.
+    Ended(String),
+    /// The venue refused the subscription or login (keys, permissions): it will not heal alone.
+    Refused(String),
+}
 
 /// What a write's answer says of the order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,4 +71,7 @@ pub trait Trading: Send + Sync + 'static {
     /// A second request whose answer completes positions (Binance USD-M's leverage).
     fn position_extras(&self, symbol: Option<Symbol>) -> Option<Request>;
     fn positions_of(&self, answer: &Value, extras: Option<&Value>) -> Result<Vec<Position>>;
+    /// The executions of one order (for fills a stream missed).
+    fn trades(&self, symbol: Symbol, order_id: &Id) -> Request;
+    fn trades_of(&self, answer: &Value, order: &Order) -> Result<Vec<Fill>>;
 }

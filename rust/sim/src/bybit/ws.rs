@@ -432,9 +432,23 @@ fn private_event(
         Event::Balances {
             account, assets, ..
         } if *account == me && topics.wallet => {
+            // One unified account: a coin's wallet is its spot and linear funds together, as
+            // `wallet-balance` reports it (the event names the coins that changed).
+            let unified = |coin: &str| {
+                let (mut free, mut locked) =
+                    (rust_decimal::Decimal::ZERO, rust_decimal::Decimal::ZERO);
+                for market in [&st.spot, &st.linear] {
+                    if let Some(b) = market.lock().accounts[me].balances.get(coin) {
+                        free += b.free;
+                        locked += b.locked;
+                    }
+                }
+                crate::exchange::Balance { free, locked }
+            };
             let coins: Vec<Value> = assets
                 .iter()
-                .map(|(coin, b)| {
+                .map(|(coin, _)| {
+                    let b = unified(coin);
                     let wallet = b.free + b.locked;
                     json!({"coin": coin, "equity": num(wallet), "usdValue": num(wallet), "walletBalance": num(wallet),
                         "locked": num(b.locked), "availableToWithdraw": "", "availableToBorrow": "", "borrowAmount": "0",

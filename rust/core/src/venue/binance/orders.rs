@@ -356,6 +356,43 @@ impl Trading for BinanceTrading {
         })
     }
 
+    fn trades(&self, symbol: Symbol, order_id: &Id) -> Request {
+        Request::get(&self.path("/api/v3/myTrades", "/fapi/v1/userTrades"))
+            .signed()
+            .param("symbol", symbol)
+            .param("orderId", order_id)
+    }
+
+    fn trades_of(&self, answer: &Value, order: &Order) -> Result<Vec<Fill>> {
+        let f = self.fields(answer);
+        let list = answer
+            .as_array()
+            .ok_or_else(|| f.bad("trades: not a list"))?;
+        list.iter()
+            .map(|t| {
+                let g = f.at(t);
+                Ok(Fill {
+                    source: order.source,
+                    symbol: order.symbol,
+                    order_id: order.order_id.clone(),
+                    client_order_id: order.client_order_id.clone(),
+                    trade_id: g.id("id")?,
+                    side: order.side,
+                    price: g.decimal("price")?,
+                    qty: g.decimal("qty")?,
+                    fee: g.decimal("commission")?,
+                    fee_asset: g.text("commissionAsset")?.to_owned(),
+                    // Spot says `isMaker`, USD-M `maker`.
+                    is_maker: g
+                        .opt_bool("isMaker")
+                        .or(g.opt_bool("maker"))
+                        .unwrap_or(false),
+                    exchange_time_ms: g.opt_int("time")?.unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
     fn positions_of(&self, answer: &Value, extras: Option<&Value>) -> Result<Vec<Position>> {
         let f = self.fields(answer);
         let list = answer

@@ -64,7 +64,8 @@ impl WsDialect for BybitPrivate {
     }
 
     fn is_control(&self, text: &str) -> bool {
-        BybitStreams.is_control(text)
+        // A refused auth or subscription is data, so that it is read and reported.
+        BybitStreams.is_control(text) && !text.contains("\"success\":false")
     }
 
     fn login(&self, ids: &RequestIds) -> Vec<String> {

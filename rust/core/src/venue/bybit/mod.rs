@@ -5,3 +5,4 @@ pub mod messages;
 pub mod orders;
 pub mod rest;
 pub mod sign;
+pub mod user;

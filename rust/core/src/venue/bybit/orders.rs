@@ -5,8 +5,8 @@ use serde_json::Value;
 
 use crate::Result;
 use crate::model::{
-    Balance, Decimal, Market, Order, OrderStatus, OrderType, Position, PositionSide, Side, Source,
-    Symbol, TimeInForce, Venue,
+    Balance, Decimal, Fill, Id, Market, Order, OrderStatus, OrderType, Position, PositionSide,
+    Side, Source, Symbol, TimeInForce, Venue,
 };
 use crate::net::{Method, Request};
 use crate::orders::{NewOrder, OrderRef};
@@ -78,7 +78,7 @@ impl BybitTrading {
         }
     }
 
-    fn order(&self, value: &Value) -> Result<Order> {
+    pub(crate) fn order(&self, value: &Value) -> Result<Order> {
         let f = self.fields(value);
         let word = f.text("orderStatus")?;
         let status = order_status(word).ok_or_else(|| f.bad(format!("orderStatus {word:?}")))?;
@@ -131,6 +131,58 @@ impl BybitTrading {
             reduce_only: f.opt_bool("reduceOnly").unwrap_or(false),
             created_time_ms: created,
             updated_time_ms: f.opt_int("updatedTime")?.unwrap_or(created),
+        })
+    }
+
+    /// The coins of a unified account (REST `wallet-balance` or the `wallet` topic).
+    pub(crate) fn coins(&self, account: &Value, at: i64) -> Result<Vec<Balance>> {
+        let f = self.fields(account);
+        f.array("coin")?
+            .iter()
+            .map(|c| {
+                let g = f.at(c);
+                let wallet = g.decimal("walletBalance")?;
+                let locked = g.opt_decimal("locked")?.unwrap_or(Decimal::ZERO);
+                Ok(Balance {
+                    venue: Venue::Bybit,
+                    market: self.market,
+                    asset: g.text("coin")?.to_owned(),
+                    free: wallet - locked,
+                    locked,
+                    exchange_time_ms: at,
+                })
+            })
+            .collect()
+    }
+
+    /// One position (REST `position/list` or the `position` topic, which says `entryPrice`).
+    pub(crate) fn position(&self, value: &Value) -> Result<Position> {
+        let g = self.fields(value);
+        let size = g.decimal("size")?;
+        let side = match g.opt_text("side") {
+            _ if size.is_zero() => PositionSide::Flat,
+            Some("Buy") => PositionSide::Long,
+            Some("Sell") => PositionSide::Short,
+            other => return Err(g.bad(format!("position side {other:?} with size {size}"))),
+        };
+        let entry = match g.opt_decimal("avgPrice")? {
+            Some(p) => p,
+            None => g.opt_decimal("entryPrice")?.unwrap_or(Decimal::ZERO),
+        };
+        Ok(Position {
+            source: Source {
+                venue: Venue::Bybit,
+                market: self.market,
+            },
+            symbol: Symbol::new(g.text("symbol")?),
+            side,
+            size,
+            entry_price: entry,
+            unrealized_pnl: g.opt_decimal("unrealisedPnl")?.unwrap_or(Decimal::ZERO),
+            leverage: g.decimal("leverage")?,
+            liquidation_price: g.opt_decimal("liqPrice")?.filter(|p| !p.is_zero()),
+            mark_price: g.opt_decimal("markPrice")?,
+            exchange_time_ms: g.opt_int("updatedTime")?.unwrap_or(0),
         })
     }
 
@@ -284,27 +336,10 @@ impl Trading for BybitTrading {
 
     fn balances_of(&self, answer: &Value, now_ms: i64) -> Result<Vec<Balance>> {
         let f = self.fields(result(answer));
-        let at = f.opt_int("time")?.unwrap_or(now_ms);
-        let Some(account) = f.array("list")?.first() else {
-            return Ok(Vec::new());
-        };
-        f.at(account)
-            .array("coin")?
-            .iter()
-            .map(|c| {
-                let g = f.at(c);
-                let wallet = g.decimal("walletBalance")?;
-                let locked = g.opt_decimal("locked")?.unwrap_or(Decimal::ZERO);
-                Ok(Balance {
-                    venue: Venue::Bybit,
-                    market: self.market,
-                    asset: g.text("coin")?.to_owned(),
-                    free: wallet - locked,
-                    locked,
-                    exchange_time_ms: at,
-                })
-            })
-            .collect()
+        match f.array("list")?.first() {
+            Some(account) => self.coins(account, now_ms),
+            None => Ok(Vec::new()),
+        }
     }
 
     fn positions(&self, symbol: Option<Symbol>) -> Option<Request> {
@@ -324,6 +359,28 @@ impl Trading for BybitTrading {
         None
     }
 
+    fn trades(&self, symbol: Symbol, order_id: &Id) -> Request {
+        Request::get("/v5/execution/list")
+            .signed()
+            .param("category", self.category())
+            .param("symbol", symbol)
+            .param("orderId", order_id)
+            .param("limit", 100)
+    }
+
+    fn trades_of(&self, answer: &Value, _order: &Order) -> Result<Vec<Fill>> {
+        let f = self.fields(result(answer));
+        f.array("list")?
+            .iter()
+            .filter(|e| {
+                e.get("execType")
+                    .and_then(Value::as_str)
+                    .is_none_or(|t| t == "Trade")
+            })
+            .map(|e| super::user::execution(self.market, e))
+            .collect()
+    }
+
     fn positions_of(&self, answer: &Value, _extras: Option<&Value>) -> Result<Vec<Position>> {
         let f = self.fields(result(answer));
         f.array("list")?
@@ -333,31 +390,7 @@ impl Trading for BybitTrading {
                     .and_then(Value::as_i64)
                     .is_none_or(|i| i == 0)
             })
-            .map(|p| {
-                let g = f.at(p);
-                let size = g.decimal("size")?;
-                let side = match g.opt_text("side") {
-                    _ if size.is_zero() => PositionSide::Flat,
-                    Some("Buy") => PositionSide::Long,
-                    Some("Sell") => PositionSide::Short,
-                    other => return Err(f.bad(format!("position side {other:?} with size {size}"))),
-                };
-                Ok(Position {
-                    source: Source {
-                        venue: Venue::Bybit,
-                        market: self.market,
-                    },
-                    symbol: Symbol::new(g.text("symbol")?),
-                    side,
-                    size,
-                    entry_price: g.opt_decimal("avgPrice")?.unwrap_or(Decimal::ZERO),
-                    unrealized_pnl: g.opt_decimal("unrealisedPnl")?.unwrap_or(Decimal::ZERO),
-                    leverage: g.decimal("leverage")?,
-                    liquidation_price: g.opt_decimal("liqPrice")?.filter(|p| !p.is_zero()),
-                    mark_price: g.opt_decimal("markPrice")?,
-                    exchange_time_ms: g.opt_int("updatedTime")?.unwrap_or(0),
-                })
-            })
+            .map(|p| self.position(p))
             .collect()
     }
 }

@@ -1,0 +1,540 @@
+//! The live account: the venue's user stream, the updates handed to readers, and the REST
+//! reconciliation that fills whatever the stream missed.
+//!
+//! Every order report — answer, stream event, reconciliation — goes through [`Connector::absorb`]
+//! (the one state machine), and every change it makes is published once to `order_updates`
+//! readers, so the stream a reader sees has no hole and no repeat. Balances and positions are
+//! published when they differ from the last published value.
+//!
+//! The user stream is opened on first use. After every (re)connect, on a venue's "stream ended"
+//! event, and every `reconcile_every`, open orders, each unfinished order, missing fills,
+//! balances and positions are read by REST and applied the same way.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, MutexGuard, Weak};
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc};
+
+use super::{Connector, ConnectorEvent};
+use crate::model::{
+    Balance, Decimal, Fill, Id, Market, Order, OrderUpdate, Position, PositionSide, Symbol, Venue,
+};
+use crate::net::http::{Method, Request};
+use crate::net::{Inbound, WsDialect, WsEvent, WsPool};
+use crate::orders::{Applied, OrderRef};
+use crate::resilience::{Backoff, Priority};
+use crate::stream::{self, Overflow, Receiver, Sender};
+use crate::venue::{Credentials, UserEvent, binance, bybit};
+use crate::{Error, Result};
+
+/// Never-drop buffers (DESIGN.md decision 7): a reader this far behind gets `SlowConsumer`.
+const UPDATES_CAPACITY: usize = 1 << 20;
+const PLACEHOLDER_TOPIC: &str = "user";
+/// How long after a (re)connect the subscription is taken to be in place.
+const SETTLE_AFTER_CONNECT: Duration = Duration::from_millis(300);
+
+/// Readers of the account's updates and what they were last told.
+#[derive(Default)]
+pub(super) struct Publish {
+    orders: Vec<Arc<Sender<OrderUpdate>>>,
+    balances: Vec<Arc<Sender<Balance>>>,
+    positions: Vec<Arc<Sender<Position>>>,
+    last_balances: HashMap<String, Balance>,
+    last_positions: HashMap<Symbol, Position>,
+}
+
+/// The running user stream.
+pub(super) struct UserFeed {
+    pool: Arc<WsPool>,
+    /// USD-M: the listen key subscribed now.
+    listen_key: Option<String>,
+}
+
+fn send_all<T: Clone>(readers: &mut Vec<Arc<Sender<T>>>, event: &T) {
+    readers.retain(|tx| tx.send(event.clone()).is_ok());
+}
+
+impl Connector {
+    fn publish(&self) -> MutexGuard<'_, Publish> {
+        self.publish.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Applies an order report and/or an execution, publishes the change if there is one, and
+    /// returns the order as now known.
+    pub(super) fn absorb(&self, report: Option<&Order>, fill: Option<&Fill>) -> Option<Order> {
+        let mut changed: Option<Order> = None;
+        let mut orphans = Vec::new();
+        let mut known = None;
+        {
+            let mut orders = self.orders_mut();
+            if let Some(report) = report {
+                match orders.apply(report) {
+                    Applied::Changed(order) => {
+                        orphans = orders.take_orphans(&order);
+                        changed = Some(order);
+                    }
+                    Applied::Duplicate | Applied::Stale(_) | Applied::Held => {}
+                }
+                known = orders.current(report).cloned();
+            }
+        }
+        let mut updates: Vec<OrderUpdate> = Vec::new();
+        if let Some(order) = changed.take() {
+            updates.push(OrderUpdate { order, fill: None });
+        }
+        for fill in orphans.iter().chain(fill) {
+            if let Applied::Changed(order) = self.orders_mut().apply_fill(fill) {
+                known = Some(order.clone());
+                // The fill and the state it caused are one update.
+                match updates.last_mut() {
+                    Some(last)
+                        if last.fill.is_none()
+                            && last.order.client_order_id == order.client_order_id =>
+                    {
+                        last.order = order;
+                        last.fill = Some(fill.clone());
+                    }
+                    _ => updates.push(OrderUpdate {
+                        order,
+                        fill: Some(fill.clone()),
+                    }),
+                }
+            }
+        }
+        if let Some(last) = updates.last() {
+            known = Some(last.order.clone());
+        }
+        if !updates.is_empty() {
+            let mut publish = self.publish();
+            for update in &updates {
+                send_all(&mut publish.orders, update);
+            }
+        }
+        known
+    }
+
+    fn publish_balances(&self, balances: Vec<Balance>) {
+        let mut publish = self.publish();
+        for balance in balances {
+            let same = publish
+                .last_balances
+                .get(&balance.asset)
+                .is_some_and(|b| (b.free, b.locked) == (balance.free, balance.locked));
+            if !same {
+                send_all(&mut publish.balances, &balance);
+                publish.last_balances.insert(balance.asset.clone(), balance);
+            }
+        }
+    }
+
+    /// Publishes positions that changed; with `complete`, a position published before and
+    /// missing now is published flat (the venue lists open positions only).
+    fn publish_positions(&self, positions: Vec<Position>, complete: bool) {
+        let mut publish = self.publish();
+        let listed: HashSet<Symbol> = positions.iter().map(|p| p.symbol).collect();
+        let mut all = positions;
+        if complete {
+            for (symbol, last) in &publish.last_positions {
+                if !listed.contains(symbol) && last.side != PositionSide::Flat {
+                    let mut flat = last.clone();
+                    flat.side = PositionSide::Flat;
+                    flat.size = Decimal::ZERO;
+                    flat.unrealized_pnl = Decimal::ZERO;
+                    all.push(flat);
+                }
+            }
+        }
+        for position in all {
+            let same = publish
+                .last_positions
+                .get(&position.symbol)
+                .is_some_and(|p| {
+                    (p.side, p.size, p.entry_price, p.leverage)
+                        == (
+                            position.side,
+                            position.size,
+                            position.entry_price,
+                            position.leverage,
+                        )
+                });
+            if !same {
+                send_all(&mut publish.positions, &position);
+                publish.last_positions.insert(position.symbol, position);
+            }
+        }
+    }
+
+    /// Every change of every order from now on, never dropped (a reader that falls over a
+    /// million updates behind gets `SlowConsumer`). Opens the user stream if needed.
+    pub fn order_updates(self: &Arc<Self>) -> Result<Receiver<OrderUpdate>> {
+        self.start_user()?;
+        let (tx, rx) = stream::channel(UPDATES_CAPACITY, Overflow::NeverDrop);
+        self.publish().orders.push(Arc::new(tx));
+        Ok(rx)
+    }
+
+    /// Each asset's funds when they change; the current funds first.
+    pub fn balance_updates(self: &Arc<Self>) -> Result<Receiver<Balance>> {
+        self.start_user()?;
+        let (tx, rx) = stream::channel(UPDATES_CAPACITY, Overflow::NeverDrop);
+        let tx = Arc::new(tx);
+        let mut publish = self.publish();
+        let mut current: Vec<&Balance> = publish.last_balances.values().collect();
+        current.sort_by(|a, b| a.asset.cmp(&b.asset));
+        for b in current {
+            let _ = tx.send(b.clone());
+        }
+        publish.balances.push(tx);
+        Ok(rx)
+    }
+
+    /// Each position when it changes (derivatives markets); the current ones first.
+    pub fn position_updates(self: &Arc<Self>) -> Result<Receiver<Position>> {
+        if !self.market.is_derivative() {
+            return Err(Error::invalid_argument(
+                "market",
+                format!("{} {} has no positions", self.venue, self.market),
+            ));
+        }
+        self.start_user()?;
+        let (tx, rx) = stream::channel(UPDATES_CAPACITY, Overflow::NeverDrop);
+        let tx = Arc::new(tx);
+        let mut publish = self.publish();
+        let mut current: Vec<&Position> = publish.last_positions.values().collect();
+        current.sort_by(|a, b| a.symbol.as_str().cmp(b.symbol.as_str()));
+        for p in current {
+            let _ = tx.send(p.clone());
+        }
+        publish.positions.push(tx);
+        Ok(rx)
+    }
+
+    /// Checks what the user stream needs, then opens it in the background (once), retrying
+    /// with backoff until it is up or the connector closes.
+    fn start_user(self: &Arc<Self>) -> Result<()> {
+        let credentials = self.user_credentials()?;
+        self.user_url()?;
+        if self
+            .user_started
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            return Ok(());
+        }
+        let this = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+            let mut attempt = 0;
+            loop {
+                let Some(c) = this.upgrade() else { return };
+                if c.cancel.is_cancelled() {
+                    return;
+                }
+                match c.open_user(credentials.clone()).await {
+                    Ok(()) => return,
+                    Err(error) => tracing::warn!(%error, "user stream not opened; trying again"),
+                }
+                drop(c);
+                attempt += 1;
+                tokio::time::sleep(backoff.delay(attempt)).await;
+            }
+        });
+        Ok(())
+    }
+
+    fn user_credentials(&self) -> Result<Arc<Credentials>> {
+        self.credentials.clone().ok_or_else(|| {
+            Error::invalid_argument(
+                "api_key",
+                "the user stream needs API keys: pass api_key and api_secret to the connector",
+            )
+        })
+    }
+
+    /// The user stream's endpoint: Binance spot's WebSocket API, the others' private route.
+    fn user_url(&self) -> Result<String> {
+        let (url, name) = match (self.venue, self.market) {
+            (Venue::Binance, Market::Spot) => (&self.config.ws_api, "ws_api"),
+            _ => (&self.config.ws_private, "ws_private"),
+        };
+        url.clone().ok_or_else(|| {
+            Error::invalid_argument(
+                "endpoints",
+                format!(
+                    "{} {}'s user stream needs endpoints.{name}",
+                    self.venue, self.market
+                ),
+            )
+        })
+    }
+
+    /// Opens the user stream: connects, subscribes, reconciles, and keeps it so.
+    async fn open_user(self: &Arc<Self>, credentials: Arc<Credentials>) -> Result<()> {
+        let url = self.user_url()?;
+        let (url, dialect, topics, listen_key): (String, Arc<dyn WsDialect>, Vec<String>, _) =
+            match (self.venue, self.market) {
+                (Venue::Binance, Market::Spot) => {
+                    let dialect = binance::user::BinanceSpotUser {
+                        credentials,
+                        clock: self.http.clock.clone(),
+                    };
+                    (
+                        url,
+                        Arc::new(dialect),
+                        vec![PLACEHOLDER_TOPIC.to_owned()],
+                        None,
+                    )
+                }
+                (Venue::Binance, _) => {
+                    let key = self.listen_key(Method::Post).await?;
+                    let url = format!("{}/ws", url.trim_end_matches('/'));
+                    let dialect = binance::user::BinanceUsdmUser::default();
+                    (url, Arc::new(dialect), vec![key.clone()], Some(key))
+                }
+                (Venue::Bybit, market) => {
+                    let dialect = bybit::market::BybitPrivate {
+                        credentials,
+                        clock: self.http.clock.clone(),
+                    };
+                    (url, Arc::new(dialect), bybit::user::topics(market), None)
+                }
+            };
+        let (inbound_tx, inbound) = mpsc::channel::<Inbound>(4096);
+        let (ws_events, ws_events_rx) = broadcast::channel(256);
+        let socket_events = ws_events.subscribe();
+        let pool = Arc::new(WsPool::new(
+            &url,
+            dialect,
+            crate::net::WsConfig {
+                // A quiet account is normal: only silence of pings means a dead connection.
+                data_stale_after: None,
+                ..self.config.ws.clone()
+            },
+            self.connects.clone(),
+            inbound_tx,
+            ws_events,
+            self.cancel.child_token(),
+        )?);
+        self.forward(ws_events_rx, ConnectorEvent::Socket);
+        pool.subscribe(&topics);
+        *self.user.lock().await = Some(UserFeed { pool, listen_key });
+        // Reading starts now; the first reconciliation gives readers the current state.
+        tokio::spawn(run_user(Arc::downgrade(self), inbound, socket_events));
+        self.reconcile().await;
+        Ok(())
+    }
+
+    /// USD-M: creates (POST: returns the live key, extended) or keeps alive (PUT) the listen key.
+    async fn listen_key(&self, method: Method) -> Result<String> {
+        let request = Request {
+            method,
+            path: "/fapi/v1/listenKey".into(),
+            params: Vec::new(),
+            signed: false,
+            priority: Priority::Order,
+        };
+        let answer = self.request(&request).await?;
+        Ok(answer
+            .get("listenKey")
+            .and_then(|k| k.as_str())
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    /// The stream ended on the venue's side: subscribe it again (USD-M with a fresh key).
+    async fn restart_user(&self) -> Result<()> {
+        let (pool, old) = {
+            let user = self.user.lock().await;
+            let Some(feed) = user.as_ref() else {
+                return Ok(());
+            };
+            (feed.pool.clone(), feed.listen_key.clone())
+        };
+        match old {
+            Some(old) => {
+                let key = self.listen_key(Method::Post).await?;
+                pool.unsubscribe(std::slice::from_ref(&old));
+                pool.subscribe(std::slice::from_ref(&key));
+                if let Some(feed) = self.user.lock().await.as_mut() {
+                    feed.listen_key = Some(key);
+                }
+            }
+            None => pool.refresh(&[PLACEHOLDER_TOPIC.to_owned()]),
+        }
+        Ok(())
+    }
+
+    /// USD-M: keeps the listen key alive; a key the venue no longer knows is replaced.
+    async fn keep_alive(&self) {
+        let has_key = self
+            .user
+            .lock()
+            .await
+            .as_ref()
+            .is_some_and(|f| f.listen_key.is_some());
+        if has_key && self.listen_key(Method::Put).await.is_err() {
+            tracing::warn!("listen key keepalive refused; subscribing a new key");
+            if let Err(error) = self.restart_user().await {
+                tracing::warn!(%error, "user stream restart failed");
+            }
+        }
+    }
+
+    /// Reads the account by REST and applies it: open orders, every unfinished order the cache
+    /// holds, fills missing from orders that filled more than their known fills, funds and
+    /// positions. Failures are logged; the next round tries again.
+    pub(super) async fn reconcile(&self) {
+        if let Err(error) = self.reconcile_orders().await {
+            tracing::warn!(%error, "order reconciliation incomplete");
+        }
+        match self.balances().await {
+            Ok(balances) => self.publish_balances(balances),
+            Err(error) => tracing::warn!(%error, "balance reconciliation failed"),
+        }
+        self.refresh_positions().await;
+    }
+
+    async fn refresh_positions(&self) {
+        if !self.market.is_derivative() {
+            return;
+        }
+        match self.positions(None).await {
+            Ok(positions) => self.publish_positions(positions, true),
+            Err(error) => tracing::warn!(%error, "position reconciliation failed"),
+        }
+    }
+
+    async fn reconcile_orders(&self) -> Result<()> {
+        let open = self.open_orders(None).await?;
+        let open_ids: HashSet<Id> = open.iter().map(|o| o.client_order_id.clone()).collect();
+        let unfinished: Vec<(Symbol, Id)> = self
+            .orders_mut()
+            .unfinished()
+            .filter(|o| !open_ids.contains(&o.client_order_id) && !o.symbol.as_str().is_empty())
+            .map(|o| (o.symbol, o.client_order_id.clone()))
+            .collect();
+        for (symbol, client_id) in unfinished {
+            match self
+                .query_venue(symbol, &OrderRef::ClientOrderId(client_id.clone()))
+                .await
+            {
+                Ok(_) | Err(Error::OrderNotFound(_)) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        let short: Vec<Order> = self.orders_mut().short_of_fills();
+        for order in short {
+            let answer = self
+                .request(&self.trading.trades(order.symbol, &order.order_id))
+                .await?;
+            for fill in self.trading.trades_of(&answer, &order)? {
+                self.absorb(None, Some(&fill));
+            }
+        }
+        Ok(())
+    }
+
+    /// One user-stream message.
+    async fn on_user_message(self: &Arc<Self>, text: &str) {
+        let events = match self.user_events(text) {
+            Ok(events) => events,
+            Err(error) => {
+                tracing::warn!(%error, "unreadable user-stream message skipped");
+                return;
+            }
+        };
+        for event in events {
+            match event {
+                UserEvent::Order(order, fill) => {
+                    self.absorb(Some(&order), fill.as_ref());
+                }
+                UserEvent::Fill(fill) => {
+                    self.absorb(None, Some(&fill));
+                }
+                UserEvent::Balances(balances) => self.publish_balances(balances),
+                UserEvent::Positions(positions) => self.publish_positions(positions, false),
+                UserEvent::AccountChanged => {
+                    match self.balances().await {
+                        Ok(balances) => self.publish_balances(balances),
+                        Err(error) => tracing::warn!(%error, "balance refresh failed"),
+                    }
+                    self.refresh_positions().await;
+                }
+                UserEvent::Refused(reason) => {
+                    tracing::error!(%reason, "the venue refused the user stream");
+                }
+                UserEvent::Ended(reason) => {
+                    tracing::info!(%reason, "user stream ended by the venue; subscribing again");
+                    if let Err(error) = self.restart_user().await {
+                        tracing::warn!(%error, "user stream restart failed");
+                    }
+                    let this = self.clone();
+                    tokio::spawn(async move { this.reconcile().await });
+                }
+            }
+        }
+    }
+
+    fn user_events(&self, text: &str) -> Result<Vec<UserEvent>> {
+        match self.venue {
+            Venue::Binance => binance::user::parse(self.market, text),
+            Venue::Bybit => bybit::user::parse(self.market, text),
+        }
+    }
+}
+
+/// Reads the user stream, reconciles after each (re)connect and every `reconcile_every`, and
+/// keeps a USD-M listen key alive. Ends with the connector.
+async fn run_user(
+    connector: Weak<Connector>,
+    mut inbound: mpsc::Receiver<Inbound>,
+    mut socket_events: broadcast::Receiver<WsEvent>,
+) {
+    let Some((mut reconcile_tick, mut keepalive_tick, cancel)) = connector.upgrade().map(|c| {
+        let every = |d| {
+            let mut t = tokio::time::interval_at(tokio::time::Instant::now() + d, d);
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            t
+        };
+        (
+            every(c.config.reconcile_every),
+            every(c.config.listen_key_keepalive),
+            c.cancel.clone(),
+        )
+    }) else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            message = inbound.recv() => {
+                let (Some(message), Some(c)) = (message, connector.upgrade()) else { return };
+                c.on_user_message(&message.text).await;
+            }
+            event = socket_events.recv() => {
+                match event {
+                    Ok(WsEvent::Connected { .. }) => {
+                        // Once the subscription has had a moment to take effect, whatever
+                        // happened while there was none is read by REST.
+                        if let Some(c) = connector.upgrade() {
+                            tokio::spawn(async move {
+                                tokio::time::sleep(SETTLE_AFTER_CONNECT).await;
+                                c.reconcile().await;
+                            });
+                        }
+                    }
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+            _ = reconcile_tick.tick() => {
+                let Some(c) = connector.upgrade() else { return };
+                tokio::spawn(async move { c.reconcile().await });
+            }
+            _ = keepalive_tick.tick() => {
+                let Some(c) = connector.upgrade() else { return };
+                c.keep_alive().await;
+            }
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! Binance user data (PROTOCOLS.md 7.1, 7.2). Spot: the WebSocket API's
+//! `userDataStream.subscribe.signature` on a session of its own, events wrapped as
+//! `{"subscriptionId", "event"}`. USD-M: a listen key (REST `POST /fapi/v1/listenKey`, kept
+//! alive with `PUT`) subscribed on the `/private` route; `listenKeyExpired` ends it.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::model::{
+    Balance, Decimal, Fill, Id, Market, Order, OrderType, Side, Source, Symbol, TimeInForce, Venue,
+};
+use crate::net::ws::WsDialect;
+use crate::resilience::{ClockSync, RequestIds};
+use crate::venue::binance::market::BinanceStreams;
+use crate::venue::binance::orders::order_status;
+use crate::venue::fields::Fields;
+use crate::venue::{Credentials, UserEvent};
+use crate::{Error, Result};
+
+/// The spot user stream on the WebSocket API: the subscription is the login (any key type).
+#[derive(Debug)]
+pub struct BinanceSpotUser {
+    pub credentials: Arc<Credentials>,
+    pub clock: Arc<ClockSync>,
+}
+
+impl WsDialect for BinanceSpotUser {
+    fn venue(&self) -> Venue {
+        Venue::Binance
+    }
+
+    /// The account is the one "topic": subscribing it is `userDataStream.subscribe.signature`
+    /// (signed now, so a refresh after `eventStreamTerminated` subscribes afresh).
+    fn subscribe(&self, _topics: &[String], on: bool, ids: &RequestIds) -> Vec<String> {
+        if !on {
+            return vec![
+                json!({"id": ids.next(), "method": "userDataStream.unsubscribe"}).to_string(),
+            ];
+        }
+        let timestamp = self.clock.now_server_ms();
+        let api_key = self.credentials.api_key();
+        // WebSocket API signatures cover the parameters sorted by name, not URL-encoded.
+        let payload = format!("apiKey={api_key}&timestamp={timestamp}");
+        let signature = self.credentials.sign(&payload);
+        vec![
+            json!({"id": ids.next(), "method": "userDataStream.subscribe.signature",
+                "params": {"apiKey": api_key, "timestamp": timestamp, "signature": signature}})
+            .to_string(),
+        ]
+    }
+
+    fn heartbeat(&self, _ids: &RequestIds) -> Option<String> {
+        None
+    }
+
+    fn is_control(&self, text: &str) -> bool {
+        // Answers to our requests: `{"id":..,"status":200,"result":..}`; a refusal is data, so
+        // that it is read and reported.
+        text.starts_with("{\"id\"") && text.contains("\"status\":200")
+    }
+}
+
+/// The USD-M user stream: the listen key is the one topic, subscribed like a market stream.
+pub type BinanceUsdmUser = BinanceStreams;
+
+fn bad(reason: impl Into<String>) -> Error {
+    Error::Protocol {
+        venue: Venue::Binance,
+        reason: reason.into(),
+    }
+}
+
+fn side(word: &str) -> Result<Side> {
+    match word {
+        "BUY" => Ok(Side::Buy),
+        "SELL" => Ok(Side::Sell),
+        other => Err(bad(format!("side {other:?}"))),
+    }
+}
+
+fn order_type(word: &str) -> Option<OrderType> {
+    match word {
+        "LIMIT" | "LIMIT_MAKER" => Some(OrderType::Limit),
+        "MARKET" => Some(OrderType::Market),
+        _ => None,
+    }
+}
+
+fn tif(kind: &str, word: Option<&str>) -> Option<TimeInForce> {
+    match (kind, word) {
+        ("LIMIT_MAKER", _) | (_, Some("GTX")) => Some(TimeInForce::PostOnly),
+        ("MARKET", _) => None,
+        (_, Some(w)) => w.parse().ok(),
+        _ => None,
+    }
+}
+
+/// Reads one user-stream message; kinds we do not use (order lists, algo orders, config
+/// changes, `TRADE_LITE` — its fill also comes in `ORDER_TRADE_UPDATE`) give nothing.
+pub fn parse(market: Market, text: &str) -> Result<Vec<UserEvent>> {
+    let value: Value = serde_json::from_str(text).map_err(|e| bad(format!("user stream: {e}")))?;
+    // Spot wraps events in `event`, a combined stream in `data`.
+    let event = value
+        .get("event")
+        .or_else(|| value.get("data"))
+        .unwrap_or(&value);
+    let f = Fields::new(Venue::Binance, event);
+    let source = Source {
+        venue: Venue::Binance,
+        market,
+    };
+    if let (Some(status), None) = (value.get("status").and_then(Value::as_i64), f.opt_text("e")) {
+        // A refused subscription: `{"id":..,"status":400,"error":{"code":..,"msg":..}}`.
+        if status != 200 {
+            return Ok(vec![UserEvent::Refused(
+                value
+                    .get("error")
+                    .map_or_else(|| format!("status {status}"), ToString::to_string),
+            )]);
+        }
+    }
+    Ok(match f.opt_text("e") {
+        Some("executionReport") => execution_report(source, f)?.into_iter().collect(),
+        Some("ORDER_TRADE_UPDATE") => order_trade_update(source, f)?.into_iter().collect(),
+        Some("outboundAccountPosition") => {
+            let at = f.opt_int("u")?.or(f.opt_int("E")?).unwrap_or(0);
+            let balances = f
+                .array("B")?
+                .iter()
+                .map(|b| {
+                    let g = f.at(b);
+                    Ok(Balance {
+                        venue: Venue::Binance,
+                        market,
+                        asset: g.text("a")?.to_owned(),
+                        free: g.decimal("f")?,
+                        locked: g.decimal("l")?,
+                        exchange_time_ms: at,
+                    })
+                })
+                .collect::<Result<_>>()?;
+            vec![UserEvent::Balances(balances)]
+        }
+        // Deltas (spot deposits, USD-M wallet without the available part): read funds again.
+        Some("balanceUpdate" | "ACCOUNT_UPDATE") => vec![UserEvent::AccountChanged],
+        Some(kind @ ("eventStreamTerminated" | "listenKeyExpired")) => {
+            vec![UserEvent::Ended(kind.to_owned())]
+        }
+        _ => Vec::new(),
+    })
+}
+
+fn execution_report(source: Source, f: Fields<'_>) -> Result<Option<UserEvent>> {
+    let kind = f.text("o")?;
+    let Some(order_type) = order_type(kind) else {
+        return Ok(None); // stop and take-profit kinds: not placed by us
+    };
+    let word = f.text("X")?;
+    let status = order_status(word).ok_or_else(|| bad(format!("order status {word:?}")))?;
+    // A cancel's report names the order `C` (its original client id) and the cancel `c`.
+    let client = f
+        .opt_text("C")
+        .filter(|c| !c.is_empty())
+        .map_or_else(|| f.id("c"), |c| Ok(Id::new(c)))?;
+    let filled = f.decimal("z")?;
+    let quote_spent = f.opt_decimal("Z")?.unwrap_or(Decimal::ZERO);
+    let updated = f.opt_int("T")?.or(f.opt_int("E")?).unwrap_or(0);
+    let order = Order {
+        source,
+        symbol: Symbol::new(f.text("s")?),
+        order_id: f.id("i")?,
+        client_order_id: client,
+        side: side(f.text("S")?)?,
+        order_type,
+        time_in_force: tif(kind, f.opt_text("f")),
+        price: f.opt_decimal("p")?.filter(|p| !p.is_zero()),
+        qty: f.opt_decimal("q")?.filter(|q| !q.is_zero()),
+        quote_qty: f.opt_decimal("Q")?.filter(|q| !q.is_zero()),
+        filled_qty: filled,
+        avg_price: (!filled.is_zero()).then(|| (quote_spent / filled).normalize()),
+        status,
+        reduce_only: false,
+        created_time_ms: f.opt_int("O")?.unwrap_or(updated),
+        updated_time_ms: updated,
+    };
+    let fill = trade(&order, f)?;
+    Ok(Some(UserEvent::Order(order, fill)))
+}
+
+fn order_trade_update(source: Source, outer: Fields<'_>) -> Result<Option<UserEvent>> {
+    let body = outer
+        .get("o")
+        .ok_or_else(|| bad("ORDER_TRADE_UPDATE without 'o'"))?;
+    let f = outer.at(body);
+    let kind = f.text("o")?;
+    let Some(order_type) = order_type(kind) else {
+        return Ok(None);
+    };
+    let word = f.text("X")?;
+    let status = order_status(word).ok_or_else(|| bad(format!("order status {word:?}")))?;
+    let filled = f.decimal("z")?;
+    let updated = f.opt_int("T")?.or(outer.opt_int("T")?).unwrap_or(0);
+    let order = Order {
+        source,
+        symbol: Symbol::new(f.text("s")?),
+        order_id: f.id("i")?,
+        client_order_id: f.id("c")?,
+        side: side(f.text("S")?)?,
+        order_type,
+        time_in_force: tif(kind, f.opt_text("f")),
+        price: f.opt_decimal("p")?.filter(|p| !p.is_zero()),
+        qty: f.opt_decimal("q")?.filter(|q| !q.is_zero()),
+        quote_qty: None,
+        filled_qty: filled,
+        avg_price: f
+            .opt_decimal("ap")?
+            .filter(|p| !p.is_zero() && !filled.is_zero()),
+        status,
+        reduce_only: f.opt_bool("R").unwrap_or(false),
+        created_time_ms: 0,
+        updated_time_ms: updated,
+    };
+    let fill = trade(&order, f)?;
+    Ok(Some(UserEvent::Order(order, fill)))
+}
+
+/// The execution an order event reports (`x` = `TRADE`); spot and USD-M name its fields alike.
+fn trade(order: &Order, f: Fields<'_>) -> Result<Option<Fill>> {
+    if f.opt_text("x") != Some("TRADE") {
+        return Ok(None);
+    }
+    Ok(Some(Fill {
+        source: order.source,
+        symbol: order.symbol,
+        order_id: order.order_id.clone(),
+        client_order_id: order.client_order_id.clone(),
+        trade_id: f.id("t")?,
+        side: order.side,
+        price: f.decimal("L")?,
+        qty: f.decimal("l")?,
+        fee: f.opt_decimal("n")?.unwrap_or(Decimal::ZERO),
+        fee_asset: f.opt_text("N").unwrap_or_default().to_owned(),
+        is_maker: f.opt_bool("m").unwrap_or(false),
+        exchange_time_ms: order.updated_time_ms,
+    }))
+}

@@ -1,0 +1,161 @@
+"""Live order, balance and position updates over the venues' user streams (ORDR-06/09,
+ACCT-02/04): every transition once, fills with their trade ids, funds and positions as the
+simulator's ledger has them, and nothing missing after a lost connection or an expired key."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+
+import pytest
+import tradewire as tw
+from tradewire.testing import Simulator
+
+from .books import take, until
+from .trading import MARKETS, SYMBOL, ledger, resting_buy, trader
+
+pytestmark = pytest.mark.asyncio
+
+USER_LINKS = {"user", "api", "private"}
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with Simulator(steps_per_second=0) as running:
+        yield running
+
+
+def user_links(sim: Simulator, venue: str, market: str) -> list[int]:
+    # Bybit's private connections are kept with its spot market in the simulator.
+    where = "spot" if venue == "bybit" else market
+    return [c.id for c in sim.connections(venue, where) if c.kind in USER_LINKS]
+
+
+async def user_stream_up(sim: Simulator, venue: str, market: str) -> None:
+    await until(lambda: bool(user_links(sim, venue, market)), 10, "a user-stream connection")
+    await asyncio.sleep(0.5)  # subscribed, and the first reconciliation done
+
+
+async def updates_until(
+    stream: tw.Stream[tw.OrderUpdate], done: Callable[[list[tw.OrderUpdate]], bool], within: float = 10.0
+) -> list[tw.OrderUpdate]:
+    """Collects updates until `done(updates)` holds."""
+    seen: list[tw.OrderUpdate] = []
+    async with asyncio.timeout(within):
+        async for update in stream:
+            seen.append(update)
+            if done(seen):
+                return seen
+    return seen
+
+
+def filled(updates: list[tw.OrderUpdate], client_id: str) -> Decimal:
+    return sum((u.fill.qty for u in updates if u.fill and u.order.client_order_id == client_id), Decimal(0))
+
+
+@pytest.mark.parametrize(("venue", "market"), MARKETS)
+async def test_every_transition_and_fill_once(sim: Simulator, venue: str, market: str) -> None:
+    """A resting order's NEW and CANCELED, and a market order's fills, each arrive exactly once
+    (from the answer or the stream, whichever is first), with trade ids and fees."""
+    async with trader(sim, venue, market, reconcile_every=3600) as c:
+        updates = c.order_updates()
+        await user_stream_up(sim, venue, market)
+        price, qty = await resting_buy(sim, c, venue, market)
+        await c.place_limit(SYMBOL, "BUY", qty, price, client_order_id="rest-1")
+        await c.cancel(SYMBOL, client_order_id="rest-1")
+        info = await c.symbol_info(SYMBOL)
+        size = info.step_size * 1000
+        market_order = await c.place_market(SYMBOL, "BUY", size, client_order_id="take-1")
+        seen = await updates_until(updates, lambda s: filled(s, "take-1") == size)
+        resting = [u.order.status for u in seen if u.order.client_order_id == "rest-1"]
+        assert resting == [tw.OrderStatus.NEW, tw.OrderStatus.CANCELED]
+        fills = [u.fill for u in seen if u.fill and u.order.client_order_id == "take-1"]
+        assert len({f.trade_id for f in fills}) == len(fills), "no fill twice"
+        assert all(f.fee_asset and f.price > 0 for f in fills)
+        final = [u.order for u in seen if u.order.client_order_id == "take-1"][-1]
+        assert (final.status, final.filled_qty) == (tw.OrderStatus.FILLED, size)
+        assert final.order_id == market_order.order_id
+        # Nothing more is pending: a late duplicate would show here.
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.5):
+                await updates.recv()
+
+
+@pytest.mark.parametrize(("venue", "market"), MARKETS)
+async def test_balances_and_positions_follow_the_ledger(sim: Simulator, venue: str, market: str) -> None:
+    """ACCT-02/04: funds come first as they are, then as they change; positions likewise."""
+    async with trader(sim, venue, market, reconcile_every=3600) as c:
+        balances = c.balance_updates()
+        await user_stream_up(sim, venue, market)
+        truth = ledger(sim, venue, market)
+        held = [a for a, (free, locked) in truth.items() if free + locked]
+        first = [b for b in await take(balances, len(held)) if isinstance(b, tw.Balance)]
+        assert sorted(b.asset for b in first) == sorted(held), "the current funds come first"
+        for b in first:
+            assert (b.free, b.locked) == truth[b.asset], b.asset
+        info = await c.symbol_info(SYMBOL)
+        size = info.step_size * 1000
+        positions = c.position_updates() if market in ("usdm", "linear") else None
+        await c.place_market(SYMBOL, "BUY", size)
+        after = ledger(sim, venue, market)
+
+        async def usdt_is_truth() -> None:
+            async for b in balances:
+                if b.asset == "USDT" and (b.free, b.locked) == after["USDT"]:
+                    return
+
+        async with asyncio.timeout(10):
+            await usdt_is_truth()
+        if positions is not None:
+            async with asyncio.timeout(10):
+                async for p in positions:
+                    if p.symbol == SYMBOL and p.size == size:
+                        assert p.side == tw.PositionSide.LONG
+                        break
+        else:
+            with pytest.raises(tw.InvalidArgument):
+                c.position_updates()
+
+
+@pytest.mark.parametrize(("venue", "market"), MARKETS)
+async def test_fills_missed_while_disconnected_are_recovered(sim: Simulator, venue: str, market: str) -> None:
+    """The user connection is frozen while an order fills, then dropped: after the reconnect
+    the reconciliation brings every missed fill, once."""
+    async with trader(sim, venue, market, reconcile_every=3600) as c:
+        updates = c.order_updates()
+        await user_stream_up(sim, venue, market)
+        links = user_links(sim, venue, market)
+        where = sim.native_market("spot" if venue == "bybit" else market)
+        v = sim.native_venue(venue)
+        for link in links:
+            sim.native.freeze(v, where, True, connection=link)
+        info = await c.symbol_info(SYMBOL)
+        size = info.step_size * 1000
+        await c.place_market(SYMBOL, "SELL", size, client_order_id="dark-1")
+        for link in links:
+            sim.native.drop_connections(v, where, connection=link)
+        seen = await updates_until(updates, lambda s: filled(s, "dark-1") == size, within=15)
+        fills = [u.fill for u in seen if u.fill and u.order.client_order_id == "dark-1"]
+        assert len({f.trade_id for f in fills}) == len(fills)
+        assert seen[-1].order.status == tw.OrderStatus.FILLED
+
+
+async def test_expired_listen_key_is_replaced(sim: Simulator) -> None:
+    """USD-M: `listenKeyExpired` → a new key is subscribed, and fills flow again."""
+    async with trader(sim, "binance", "usdm", reconcile_every=3600) as c:
+        updates = c.order_updates()
+        await user_stream_up(sim, "binance", "usdm")
+        sim.native.expire_listen_keys()
+        await asyncio.sleep(1.0)
+        info = await c.symbol_info(SYMBOL)
+        size = info.step_size * 1000
+        await c.place_market(SYMBOL, "BUY", size, client_order_id="after-expiry")
+        seen = await updates_until(updates, lambda s: filled(s, "after-expiry") == size)
+        assert seen[-1].order.status == tw.OrderStatus.FILLED
+
+
+async def test_user_streams_need_keys(sim: Simulator) -> None:
+    async with tw.Binance("spot", endpoints=sim.endpoints("binance", "spot")) as c:
+        with pytest.raises(tw.InvalidArgument):
+            c.order_updates()
