@@ -13,7 +13,7 @@ import tradewire as tw
 from tradewire.testing import Simulator
 
 from .books import take, until
-from .trading import MARKETS, SYMBOL, ledger, resting_buy, trader
+from .trading import MARKETS, SYMBOL, ledger, resting_buy, sim_order, trader
 
 pytestmark = pytest.mark.asyncio
 
@@ -159,3 +159,84 @@ async def test_user_streams_need_keys(sim: Simulator) -> None:
     async with tw.Binance("spot", endpoints=sim.endpoints("binance", "spot")) as c:
         with pytest.raises(tw.InvalidArgument):
             c.order_updates()
+
+
+def statuses(updates: list[tw.OrderUpdate], client_id: str) -> list[tw.OrderStatus]:
+    return [u.order.status for u in updates if u.order.client_order_id == client_id]
+
+
+@pytest.mark.parametrize(("venue", "market"), MARKETS)
+async def test_duplicated_and_reordered_user_events_change_nothing(
+    sim: Simulator, venue: str, market: str
+) -> None:
+    """ORDR-09: repeated and out-of-order events are dropped by the state machine: each
+    transition and each fill still arrives once, in order, and the end state is the venue's."""
+    async with trader(sim, venue, market, reconcile_every=3600) as c:
+        updates = c.order_updates()
+        await user_stream_up(sim, venue, market)
+        sim.native.fail_user_events(
+            sim.native_venue(venue), sim.native_market(market), duplicate=4, reorder=3
+        )
+        price, qty = await resting_buy(sim, c, venue, market)
+        await c.place_limit(SYMBOL, "BUY", qty, price, client_order_id="dup-rest")
+        await c.cancel(SYMBOL, client_order_id="dup-rest")
+        size = (await c.symbol_info(SYMBOL)).step_size * 1000
+        await c.place_market(SYMBOL, "BUY", size, client_order_id="dup-take")
+        seen = await updates_until(updates, lambda s: filled(s, "dup-take") == size)
+        assert statuses(seen, "dup-rest") == [tw.OrderStatus.NEW, tw.OrderStatus.CANCELED]
+        fills = [u.fill for u in seen if u.fill and u.order.client_order_id == "dup-take"]
+        assert len({f.trade_id for f in fills}) == len(fills)
+        taken = statuses(seen, "dup-take")
+        assert taken[-1] == tw.OrderStatus.FILLED
+        assert taken.index(tw.OrderStatus.FILLED) == len(taken) - 1 or all(
+            s == tw.OrderStatus.FILLED for s in taken[taken.index(tw.OrderStatus.FILLED) :]
+        ), f"nothing after FILLED but its own fills: {taken}"
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.5):
+                await updates.recv()
+
+
+@pytest.mark.parametrize(("venue", "market"), MARKETS)
+async def test_dropped_user_events_are_recovered_by_reconciliation(
+    sim: Simulator, venue: str, market: str
+) -> None:
+    """Events the venue never delivers (no sequence tells) are found by the periodic REST
+    reconciliation: every fill of the order arrives, once."""
+    async with trader(sim, venue, market, reconcile_every=1.0) as c:
+        updates = c.order_updates()
+        await user_stream_up(sim, venue, market)
+        sim.native.fail_user_events(sim.native_venue(venue), sim.native_market(market), drop=1000)
+        size = (await c.symbol_info(SYMBOL)).step_size * 1000
+        await c.place_market(SYMBOL, "SELL", size, client_order_id="lost-events")
+        seen = await updates_until(updates, lambda s: filled(s, "lost-events") == size, within=15)
+        fills = [u.fill for u in seen if u.fill and u.order.client_order_id == "lost-events"]
+        assert len({f.trade_id for f in fills}) == len(fills)
+        sim.native.fail_user_events(sim.native_venue(venue), sim.native_market(market))
+
+
+@pytest.mark.parametrize(("venue", "market"), MARKETS)
+async def test_partially_filled_then_canceled(sim: Simulator, venue: str, market: str) -> None:
+    """A buy at the best ask for more than the level holds fills that level, rests the rest,
+    and is canceled: PARTIALLY_FILLED, then the venue's canceled status, filled = the fills."""
+    async with trader(sim, venue, market, reconcile_every=3600) as c:
+        updates = c.order_updates()
+        await user_stream_up(sim, venue, market)
+        info = await c.symbol_info(SYMBOL)
+        _, _, asks = sim.book(venue, market, SYMBOL, 1)
+        level = asks[0]
+        order = await c.place_limit(
+            SYMBOL, "BUY", level.qty + info.step_size * 10, level.price, client_order_id="part-1"
+        )
+        assert order.status == tw.OrderStatus.PARTIALLY_FILLED
+        assert order.filled_qty == level.qty
+        canceled = await c.cancel(SYMBOL, client_order_id="part-1")
+        ended = {tw.OrderStatus.CANCELED, tw.OrderStatus.PARTIALLY_FILLED_CANCELED}
+        assert canceled.status in ended
+        assert canceled.filled_qty == level.qty
+        seen = await updates_until(
+            updates, lambda s: filled(s, "part-1") == level.qty and statuses(s, "part-1")[-1] in ended
+        )
+        assert tw.OrderStatus.PARTIALLY_FILLED in statuses(seen, "part-1")
+        # The simulator keeps one neutral status; Bybit spot names it PartiallyFilledCanceled.
+        truth = sim_order(sim, venue, market, "part-1")
+        assert (truth.status, truth.filled_qty) == (tw.OrderStatus.CANCELED, canceled.filled_qty)

@@ -575,6 +575,9 @@ class NativeSimulator:
     def fail_rest(
         self, venue: Venue, market: Market, *, status_5xx: int = 0, hang: int = 0, lose_write_answers: int = 0
     ) -> None: ...
+    def fail_user_events(
+        self, venue: Venue, market: Market, *, drop: int = 0, duplicate: int = 0, reorder: int = 0
+    ) -> None: ...
     def corrupt_depth(
         self,
         venue: Venue,

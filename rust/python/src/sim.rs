@@ -241,6 +241,31 @@ impl NativeSimulator {
         Ok(())
     }
 
+    /// User-data events (any user session of the market): the next `drop` are never sent, the
+    /// next `duplicate` are sent twice, the next `reorder` are held back behind the following one.
+    #[pyo3(signature = (venue, market, *, drop = 0, duplicate = 0, reorder = 0))]
+    fn fail_user_events(
+        &self,
+        py: Python<'_>,
+        venue: Venue,
+        market: Market,
+        drop: u32,
+        duplicate: u32,
+        reorder: u32,
+    ) -> PyResult<()> {
+        // Bybit's private stream serves both categories and is kept with spot.
+        let market = if venue == Venue::Bybit {
+            Market::Spot
+        } else {
+            market
+        };
+        let f = &self.market(py, venue, market)?.faults;
+        f.user_drop.store(drop, Ordering::Release);
+        f.user_duplicate.store(duplicate, Ordering::Release);
+        f.user_reorder.store(reorder, Ordering::Release);
+        Ok(())
+    }
+
     /// On every book stream (of `symbol` only, if given; for Bybit also `"DEPTH.SYMBOL"`, one
     /// topic), the next diffs are skipped, sent twice, or held back behind the following one.
     #[pyo3(signature = (venue, market, *, skip = 0, duplicate = 0, reorder = 0, symbol = None))]

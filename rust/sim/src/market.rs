@@ -76,6 +76,11 @@ pub struct Faults {
     pub rest_hang: AtomicU32,
     /// The next n writes (non-GET requests) are carried out but never answered.
     pub lose_write_answers: AtomicU32,
+    /// User-data events: the next n (of any user session of this market) are dropped, sent
+    /// twice, or held back behind the session's following event.
+    pub user_drop: AtomicU32,
+    pub user_duplicate: AtomicU32,
+    pub user_reorder: AtomicU32,
     /// Depth-stream faults; every book stream applies its own copy of the latest plan.
     pub depth: Mutex<DepthPlan>,
     /// Extra delay before every WebSocket message, in milliseconds.
@@ -92,6 +97,9 @@ impl Default for Faults {
             rest_5xx: AtomicU32::new(0),
             rest_hang: AtomicU32::new(0),
             lose_write_answers: AtomicU32::new(0),
+            user_drop: AtomicU32::new(0),
+            user_duplicate: AtomicU32::new(0),
+            user_reorder: AtomicU32::new(0),
             depth: Mutex::new(DepthPlan::default()),
             delay_ms: AtomicU64::new(0),
             links: crate::wire::Links::default(),

@@ -170,3 +170,28 @@ pub async fn flush(socket: &mut WebSocket, out: &mut Vec<String>, faults: &Fault
     }
     socket.flush().await.is_ok()
 }
+
+/// One user-data session's events under its market's user-event faults.
+#[derive(Debug, Default)]
+pub struct UserEvents {
+    held: Option<String>,
+}
+
+impl UserEvents {
+    /// Queues `event` as the faults say: dropped, sent twice, or held back until the next one.
+    pub fn push(&mut self, faults: &Faults, event: String, out: &mut Vec<String>) {
+        use crate::market::take_one;
+        if take_one(&faults.user_drop) {
+            return;
+        }
+        if self.held.is_none() && take_one(&faults.user_reorder) {
+            self.held = Some(event);
+            return;
+        }
+        if take_one(&faults.user_duplicate) {
+            out.push(event.clone());
+        }
+        out.push(event);
+        out.extend(self.held.take());
+    }
+}

@@ -200,6 +200,7 @@ async fn listen_key_session(
         }
     }
     let faults = &st.market.faults;
+    let mut user_events = crate::wire::UserEvents::default();
     let mut link = crate::wire::Link::open(&st.market, "user", keys.keys().cloned().collect());
     let mut events = st.market.lock().subscribe();
     let ping_every = st.timing.usdm_ping_interval;
@@ -283,10 +284,10 @@ async fn listen_key_session(
                     for (key, account) in &keys {
                         match &*event {
                             Event::Execution { account: a, order, kind, fill, .. } if a == account => {
-                                out.push(frame(key, order_trade_update(&ex, order, *kind, fill.as_ref(), now)));
+                                user_events.push(faults, frame(key, order_trade_update(&ex, order, *kind, fill.as_ref(), now)), &mut out);
                             }
                             Event::Position { account: a, symbol, .. } if a == account => {
-                                out.push(frame(key, account_update(&ex, *account, Some(symbol), now)));
+                                user_events.push(faults, frame(key, account_update(&ex, *account, Some(symbol), now)), &mut out);
                             }
                             _ => {}
                         }
@@ -330,6 +331,7 @@ fn ws_api_payload(params: &serde_json::Map<String, Value>) -> String {
 
 async fn ws_api_session(st: Arc<BinanceState>, mut socket: WebSocket) {
     let faults = &st.market.faults;
+    let mut user_events = crate::wire::UserEvents::default();
     let mut link = crate::wire::Link::open(&st.market, "api", Vec::new());
     let mut events = st.market.lock().subscribe();
     let connected = st.market.clock.now_ms();
@@ -488,7 +490,7 @@ async fn ws_api_session(st: Arc<BinanceState>, mut socket: WebSocket) {
                             _ => None,
                         };
                         if let Some(event) = payload {
-                            out.push(json!({"subscriptionId": sid, "event": event}).to_string());
+                            user_events.push(faults, json!({"subscriptionId": sid, "event": event}).to_string(), &mut out);
                         }
                     }
                 }

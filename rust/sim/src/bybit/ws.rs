@@ -304,6 +304,7 @@ async fn private_session(st: Arc<BybitState>, mut socket: WebSocket) {
     let end_of_life = Instant::now() + st.timing.max_connection_lifetime;
     let mut out: Vec<String> = Vec::new();
     let mut message_no = 0u64;
+    let mut user_events = crate::wire::UserEvents::default();
     loop {
         if !link.thawed().await {
             return;
@@ -311,7 +312,8 @@ async fn private_session(st: Arc<BybitState>, mut socket: WebSocket) {
         let idle_deadline = last_inbound + st.timing.bybit_idle_timeout;
         let mut push = |topic: &str, data: Vec<Value>, now: i64| {
             message_no += 1;
-            out.push(json!({"id": uuid(0x9e11, message_no), "topic": topic, "creationTime": now, "data": data}).to_string());
+            let message = json!({"id": uuid(0x9e11, message_no), "topic": topic, "creationTime": now, "data": data});
+            user_events.push(faults, message.to_string(), &mut out);
         };
         tokio::select! {
             _ = link.changed() => continue,
