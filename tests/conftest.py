@@ -12,5 +12,8 @@ import uvloop
 def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
 ) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
-    """Runs every async test on the default asyncio loop and on uvloop."""
+    """Runs every async test on the default asyncio loop and on uvloop (long soaks marked
+    ``asyncio_only`` on the default loop alone)."""
+    if item.get_closest_marker("asyncio_only"):
+        return {"asyncio": asyncio.new_event_loop}
     return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}

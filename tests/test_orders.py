@@ -4,6 +4,7 @@ resolved by client order id, balances and positions equal to the simulator's led
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -11,6 +12,7 @@ import pytest
 import tradewire as tw
 from tradewire.testing import Simulator
 
+from .books import until
 from .trading import MARKETS, SYMBOL, ledger, resting_buy, sim_order, trader
 
 pytestmark = pytest.mark.asyncio
@@ -171,3 +173,30 @@ async def test_unanswered_place_that_never_arrived_ends_rejected(
         order = await c.place_limit(SYMBOL, "BUY", qty, price, client_order_id="gone-1")
         assert order.status == tw.OrderStatus.REJECTED
         assert [o for o in sim.orders(venue, market) if o.client_order_id == "gone-1"] == []
+
+
+@pytest.mark.parametrize(("venue", "market"), MARKETS)
+async def test_unresolvable_place_is_unknown_until_a_query_resolves_it(
+    sim: Simulator, venue: str, market: str
+) -> None:
+    """ORDR-08: the answer is lost and every lookup fails too: the order comes back UNKNOWN
+    (never resent), and a later query by client id gives its real state."""
+    options = {"timeout": 0.3, "recv_window_ms": 300, "breaker_cool_down": 0.1}
+    async with trader(sim, venue, market, **options) as c:
+        price, qty = await resting_buy(sim, c, venue, market)
+        v, m = sim.native_venue(venue), sim.native_market(market)
+        sim.native.fail_rest(v, m, lose_write_answers=1)
+        placing = asyncio.create_task(c.place_limit(SYMBOL, "BUY", qty, price, client_order_id="unk-1"))
+        await until(
+            lambda: any(o.client_order_id == "unk-1" for o in sim.orders(venue, market)), 5, "the order"
+        )
+        sim.native.fail_rest(v, m, status_5xx=100_000)  # every lookup now fails
+        order = await placing
+        assert order.status == tw.OrderStatus.UNKNOWN
+        assert len([o for o in sim.orders(venue, market) if o.client_order_id == "unk-1"]) == 1, "not resent"
+        sim.native.fail_rest(v, m)
+        await asyncio.sleep(0.2)  # the breaker's cool-down
+        resolved = await c.order(SYMBOL, client_order_id="unk-1")
+        assert resolved.status == tw.OrderStatus.NEW
+        assert resolved.order_id == sim_order(sim, venue, market, "unk-1").order_id
+        await c.cancel(SYMBOL, client_order_id="unk-1")

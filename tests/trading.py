@@ -3,7 +3,7 @@ and the simulator's ledger as the venue reports it."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal, localcontext
 
 import tradewire as tw
 from tradewire.testing import Simulator
@@ -40,13 +40,24 @@ async def resting_buy(
 
 def ledger(sim: Simulator, venue: str, market: str) -> dict[str, tuple[Decimal, Decimal]]:
     """The simulator's funds as the venue reports them: Bybit's unified account holds the spot
-    and linear funds together."""
+    and linear funds together; Binance writes 8 decimals (cut, not rounded), while the
+    ledger keeps every digit of fee arithmetic."""
     markets = ["spot", "linear"] if venue == "bybit" else [market]
     out: dict[str, tuple[Decimal, Decimal]] = {}
-    for m in markets:
-        for asset, b in sim.balances(venue, m).items():
-            free, locked = out.get(asset, (Decimal(0), Decimal(0)))
-            out[asset] = (free + b.free, locked + b.locked)
+    with localcontext(prec=60):  # sums exact beyond Python's default 28 digits
+        for m in markets:
+            for asset, b in sim.balances(venue, m).items():
+                free, locked = out.get(asset, (Decimal(0), Decimal(0)))
+                out[asset] = (free + b.free, locked + b.locked)
+    eight = Decimal("1e-8")
+
+    def cut(d: Decimal) -> Decimal:
+        return d.quantize(eight, ROUND_DOWN)
+
+    if (venue, market) == ("binance", "usdm"):  # wallet and available are written; locked is the rest
+        out = {a: (cut(f), cut(f + lk) - cut(f)) for a, (f, lk) in out.items()}
+    elif venue == "binance":
+        out = {a: (cut(f), cut(lk)) for a, (f, lk) in out.items()}
     return out
 
 
