@@ -188,6 +188,8 @@ async def test_duplicated_and_reordered_user_events_change_nothing(
         assert len({f.trade_id for f in fills}) == len(fills)
         taken = statuses(seen, "dup-take")
         assert taken[-1] == tw.OrderStatus.FILLED
+        _, repeats, stale = c.health().order_reports
+        assert repeats + stale > 0, "the repeats were seen and counted"
         assert taken.index(tw.OrderStatus.FILLED) == len(taken) - 1 or all(
             s == tw.OrderStatus.FILLED for s in taken[taken.index(tw.OrderStatus.FILLED) :]
         ), f"nothing after FILLED but its own fills: {taken}"

@@ -112,6 +112,8 @@ class Health:
     books: tuple[BookHealth, ...]
     #: Market messages that could not be read (logged and skipped).
     skipped_messages: int
+    #: Reports of orders through the state machine: (applied, repeats dropped, stale ignored).
+    order_reports: tuple[int, int, int]
 
 
 @dataclass(frozen=True, slots=True)

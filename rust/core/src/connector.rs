@@ -164,6 +164,9 @@ pub struct Connector {
     /// The user stream, once opened.
     user: tokio::sync::Mutex<Option<account::UserFeed>>,
     user_started: std::sync::atomic::AtomicBool,
+    /// One reconciliation round at a time; a request during one asks for one more.
+    reconciling: tokio::sync::Mutex<()>,
+    reconcile_wanted: std::sync::atomic::AtomicBool,
     cancel: CancellationToken,
 }
 
@@ -277,6 +280,8 @@ impl Connector {
             publish: std::sync::Mutex::default(),
             user: tokio::sync::Mutex::new(None),
             user_started: std::sync::atomic::AtomicBool::new(false),
+            reconciling: tokio::sync::Mutex::new(()),
+            reconcile_wanted: std::sync::atomic::AtomicBool::new(false),
             cancel: cancel.child_token(),
         });
         connector.forward_child_events();

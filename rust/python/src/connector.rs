@@ -242,6 +242,11 @@ impl NativeConnector {
             .collect();
         d.set_item("books", books)?;
         d.set_item("skipped_messages", h.skipped_messages)?;
+        let orders = self.inner.order_stats();
+        d.set_item(
+            "order_reports",
+            (orders.applied, orders.duplicates, orders.stale),
+        )?;
         Ok(d)
     }
 

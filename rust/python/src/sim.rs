@@ -73,6 +73,22 @@ impl NativeSimulator {
         }
     }
 
+    /// Faults of what a venue shares between its markets: Bybit serves both categories from one
+    /// REST host and one private stream, whose faults the simulator keeps with spot.
+    fn shared_faults(
+        &self,
+        py: Python<'_>,
+        venue: Venue,
+        market: Market,
+    ) -> PyResult<&tradewire_sim::market::Faults> {
+        let market = if venue == Venue::Bybit {
+            Market::Spot
+        } else {
+            market
+        };
+        Ok(&self.market(py, venue, market)?.faults)
+    }
+
     fn market(&self, py: Python<'_>, venue: Venue, market: Market) -> PyResult<&Arc<SimMarket>> {
         match (venue, market) {
             (Venue::Bybit, Market::Spot) => Ok(&self.inner.bybit.spot),
@@ -227,13 +243,7 @@ impl NativeSimulator {
         hang: u32,
         lose_write_answers: u32,
     ) -> PyResult<()> {
-        // Bybit serves both categories from one REST host, whose faults are kept with spot.
-        let market = if venue == Venue::Bybit {
-            Market::Spot
-        } else {
-            market
-        };
-        let f = &self.market(py, venue, market)?.faults;
+        let f = self.shared_faults(py, venue, market)?;
         f.rest_5xx.store(status_5xx, Ordering::Release);
         f.rest_hang.store(hang, Ordering::Release);
         f.lose_write_answers
@@ -253,13 +263,7 @@ impl NativeSimulator {
         duplicate: u32,
         reorder: u32,
     ) -> PyResult<()> {
-        // Bybit's private stream serves both categories and is kept with spot.
-        let market = if venue == Venue::Bybit {
-            Market::Spot
-        } else {
-            market
-        };
-        let f = &self.market(py, venue, market)?.faults;
+        let f = self.shared_faults(py, venue, market)?;
         f.user_drop.store(drop, Ordering::Release);
         f.user_duplicate.store(duplicate, Ordering::Release);
         f.user_reorder.store(reorder, Ordering::Release);

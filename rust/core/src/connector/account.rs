@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc};
 
-use super::{Connector, ConnectorEvent};
+use super::Connector;
 use crate::model::{
     Balance, Decimal, Fill, Id, Market, Order, OrderUpdate, Position, PositionSide, Symbol, Venue,
 };
@@ -63,29 +63,22 @@ impl Connector {
     /// Applies an order report and/or an execution, publishes the change if there is one, and
     /// returns the order as now known.
     pub(super) fn absorb(&self, report: Option<&Order>, fill: Option<&Fill>) -> Option<Order> {
-        let mut changed: Option<Order> = None;
-        let mut orphans = Vec::new();
-        let mut known = None;
-        {
-            let mut orders = self.orders_mut();
-            if let Some(report) = report {
-                match orders.apply(report) {
-                    Applied::Changed(order) => {
-                        orphans = orders.take_orphans(&order);
-                        changed = Some(order);
-                    }
-                    Applied::Duplicate | Applied::Stale(_) | Applied::Held => {}
-                }
-                known = orders.current(report).cloned();
-            }
-        }
+        // Both locks for the whole step (publish first, always): updates leave in the order
+        // their changes were applied, even when answers and stream events race.
+        let mut publish = self.publish();
+        let mut orders = self.orders_mut();
         let mut updates: Vec<OrderUpdate> = Vec::new();
-        if let Some(order) = changed.take() {
-            updates.push(OrderUpdate { order, fill: None });
+        let mut known = None;
+        let mut orphans = Vec::new();
+        if let Some(report) = report {
+            if let Applied::Changed(order) = orders.apply(report) {
+                orphans = orders.take_orphans(&order);
+                updates.push(OrderUpdate { order, fill: None });
+            }
+            known = orders.current(report).cloned();
         }
         for fill in orphans.iter().chain(fill) {
-            if let Applied::Changed(order) = self.orders_mut().apply_fill(fill) {
-                known = Some(order.clone());
+            if let Applied::Changed(order) = orders.apply_fill(fill) {
                 // The fill and the state it caused are one update.
                 match updates.last_mut() {
                     Some(last)
@@ -102,14 +95,12 @@ impl Connector {
                 }
             }
         }
+        drop(orders);
         if let Some(last) = updates.last() {
             known = Some(last.order.clone());
         }
-        if !updates.is_empty() {
-            let mut publish = self.publish();
-            for update in &updates {
-                send_all(&mut publish.orders, update);
-            }
+        for update in &updates {
+            send_all(&mut publish.orders, update);
         }
         known
     }
@@ -299,23 +290,12 @@ impl Connector {
                     (url, Arc::new(dialect), bybit::user::topics(market), None)
                 }
             };
-        let (inbound_tx, inbound) = mpsc::channel::<Inbound>(4096);
-        let (ws_events, ws_events_rx) = broadcast::channel(256);
-        let socket_events = ws_events.subscribe();
-        let pool = Arc::new(WsPool::new(
-            &url,
-            dialect,
-            crate::net::WsConfig {
-                // A quiet account is normal: only silence of pings means a dead connection.
-                data_stale_after: None,
-                ..self.config.ws.clone()
-            },
-            self.connects.clone(),
-            inbound_tx,
-            ws_events,
-            self.cancel.child_token(),
-        )?);
-        self.forward(ws_events_rx, ConnectorEvent::Socket);
+        // A quiet account is normal: only silence of pings means a dead connection.
+        let config = crate::net::WsConfig {
+            data_stale_after: None,
+            ..self.config.ws.clone()
+        };
+        let (pool, inbound, socket_events) = self.ws_pool(&url, dialect, config)?;
         pool.subscribe(&topics);
         *self.user.lock().await = Some(UserFeed { pool, listen_key });
         // Reading starts now; the first reconciliation gives readers the current state.
@@ -383,7 +363,31 @@ impl Connector {
     /// Reads the account by REST and applies it: open orders, every unfinished order the cache
     /// holds, fills missing from orders that filled more than their known fills, funds and
     /// positions. Failures are logged; the next round tries again.
+    ///
+    /// One round at a time: a round asked for while one runs is folded into one more round
+    /// after it (rounds piling up would spend the rate limits orders need).
     pub(super) async fn reconcile(&self) {
+        use std::sync::atomic::Ordering::AcqRel;
+        self.reconcile_wanted
+            .store(true, std::sync::atomic::Ordering::Release);
+        loop {
+            let Ok(running) = self.reconciling.try_lock() else {
+                return; // the running round sees the request
+            };
+            while self.reconcile_wanted.swap(false, AcqRel) {
+                self.reconcile_round().await;
+            }
+            drop(running);
+            if !self
+                .reconcile_wanted
+                .load(std::sync::atomic::Ordering::Acquire)
+            {
+                return;
+            }
+        }
+    }
+
+    async fn reconcile_round(&self) {
         if let Err(error) = self.reconcile_orders().await {
             tracing::warn!(%error, "order reconciliation incomplete");
         }
@@ -413,25 +417,32 @@ impl Connector {
             .filter(|o| !open_ids.contains(&o.client_order_id) && !o.symbol.as_str().is_empty())
             .map(|o| (o.symbol, o.client_order_id.clone()))
             .collect();
+        // One order's failure does not hold up the others; the next round retries it.
+        let mut failed = None;
         for (symbol, client_id) in unfinished {
-            match self
-                .query_venue(symbol, &OrderRef::ClientOrderId(client_id.clone()))
-                .await
-            {
+            let which = OrderRef::ClientOrderId(client_id);
+            match self.query_venue(symbol, &which).await {
                 Ok(_) | Err(Error::OrderNotFound(_)) => {}
-                Err(error) => return Err(error),
+                Err(error) => failed = Some(error),
             }
         }
         let short: Vec<Order> = self.orders_mut().short_of_fills();
         for order in short {
-            let answer = self
-                .request(&self.trading.trades(order.symbol, &order.order_id))
-                .await?;
-            for fill in self.trading.trades_of(&answer, &order)? {
-                self.absorb(None, Some(&fill));
+            let request = self.trading.trades(order.symbol, &order.order_id);
+            let fills = match self.request(&request).await {
+                Ok(answer) => self.trading.trades_of(&answer, &order),
+                Err(error) => Err(error),
+            };
+            match fills {
+                Ok(fills) => {
+                    for fill in &fills {
+                        self.absorb(None, Some(fill));
+                    }
+                }
+                Err(error) => failed = Some(error),
             }
         }
-        Ok(())
+        failed.map_or(Ok(()), Err)
     }
 
     /// One user-stream message.

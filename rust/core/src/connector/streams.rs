@@ -440,6 +440,34 @@ impl Connector {
         Ok(())
     }
 
+    /// A WebSocket pool on `url` whose socket events reach `events()`; with its inbound frames
+    /// and a subscription of its own to its socket events.
+    pub(super) fn ws_pool(
+        &self,
+        url: &str,
+        dialect: Arc<dyn WsDialect>,
+        config: crate::net::WsConfig,
+    ) -> Result<(
+        Arc<WsPool>,
+        tokio::sync::mpsc::Receiver<Inbound>,
+        broadcast::Receiver<WsEvent>,
+    )> {
+        let (inbound_tx, inbound) = tokio::sync::mpsc::channel::<Inbound>(4096);
+        let (ws_events, ws_events_rx) = broadcast::channel(256);
+        let socket_events = ws_events.subscribe();
+        let pool = Arc::new(WsPool::new(
+            url,
+            dialect,
+            config,
+            self.connects.clone(),
+            inbound_tx,
+            ws_events,
+            self.cancel.child_token(),
+        )?);
+        self.forward(ws_events_rx, ConnectorEvent::Socket);
+        Ok((pool, inbound, socket_events))
+    }
+
     fn open_pool(self: &Arc<Self>, base: &str, streams: &Streams) -> Result<Arc<WsPool>> {
         let (url, dialect): (String, Arc<dyn WsDialect>) = match self.venue {
             // Combined streams name each message's stream, which routes it to its readers.
@@ -449,19 +477,7 @@ impl Connector {
             ),
             Venue::Bybit => (base.to_owned(), Arc::new(BybitStreams)),
         };
-        let (inbound_tx, inbound) = tokio::sync::mpsc::channel::<Inbound>(4096);
-        let (ws_events, ws_events_rx) = broadcast::channel(256);
-        let socket_events = ws_events.subscribe();
-        let pool = Arc::new(WsPool::new(
-            &url,
-            dialect,
-            self.config.ws.clone(),
-            self.connects.clone(),
-            inbound_tx,
-            ws_events,
-            self.cancel.child_token(),
-        )?);
-        self.forward(ws_events_rx, ConnectorEvent::Socket);
+        let (pool, inbound, socket_events) = self.ws_pool(&url, dialect, self.config.ws.clone())?;
         let dispatch = Dispatch {
             connector: Arc::downgrade(self),
             url: base.to_owned(),

@@ -144,27 +144,42 @@ impl BinanceTrading {
         let Some(list) = f.get("fills").and_then(Value::as_array) else {
             return Ok(Vec::new());
         };
+        // The FULL answer's fills are the taker side of this order's own request.
         list.iter()
-            .map(|item| {
-                let g = f.at(item);
-                Ok(Fill {
-                    source: order.source,
-                    symbol: order.symbol,
-                    order_id: order.order_id.clone(),
-                    client_order_id: order.client_order_id.clone(),
-                    trade_id: g.id("tradeId")?,
-                    side: order.side,
-                    price: g.decimal("price")?,
-                    qty: g.decimal("qty")?,
-                    fee: g.decimal("commission")?,
-                    fee_asset: g.text("commissionAsset")?.to_owned(),
-                    // The FULL answer's fills are the taker side of this order's own request.
-                    is_maker: false,
-                    exchange_time_ms: order.updated_time_ms,
-                })
-            })
+            .map(|item| fill(order, f.at(item), FULL_FILL, false, order.updated_time_ms))
             .collect()
     }
+}
+
+/// Field names of one execution: trade id, price, quantity, fee, fee asset.
+pub(super) type FillKeys = [&'static str; 5];
+const FULL_FILL: FillKeys = ["tradeId", "price", "qty", "commission", "commissionAsset"];
+const MY_TRADE: FillKeys = ["id", "price", "qty", "commission", "commissionAsset"];
+
+/// One execution of `order`, its fields named by `keys` (answers and events name them apart).
+pub(super) fn fill(
+    order: &Order,
+    g: Fields<'_>,
+    keys: FillKeys,
+    is_maker: bool,
+    at: i64,
+) -> Result<Fill> {
+    let [id, price, qty, fee, asset] = keys;
+    Ok(Fill {
+        source: order.source,
+        symbol: order.symbol,
+        order_id: order.order_id.clone(),
+        client_order_id: order.client_order_id.clone(),
+        trade_id: g.id(id)?,
+        side: order.side,
+        price: g.decimal(price)?,
+        qty: g.decimal(qty)?,
+        fee: g.decimal(fee)?,
+        // Events name no asset (null) for executions without a fee.
+        fee_asset: g.opt_text(asset).unwrap_or_default().to_owned(),
+        is_maker,
+        exchange_time_ms: at,
+    })
 }
 
 impl Trading for BinanceTrading {
@@ -371,24 +386,12 @@ impl Trading for BinanceTrading {
         list.iter()
             .map(|t| {
                 let g = f.at(t);
-                Ok(Fill {
-                    source: order.source,
-                    symbol: order.symbol,
-                    order_id: order.order_id.clone(),
-                    client_order_id: order.client_order_id.clone(),
-                    trade_id: g.id("id")?,
-                    side: order.side,
-                    price: g.decimal("price")?,
-                    qty: g.decimal("qty")?,
-                    fee: g.decimal("commission")?,
-                    fee_asset: g.text("commissionAsset")?.to_owned(),
-                    // Spot says `isMaker`, USD-M `maker`.
-                    is_maker: g
-                        .opt_bool("isMaker")
-                        .or(g.opt_bool("maker"))
-                        .unwrap_or(false),
-                    exchange_time_ms: g.opt_int("time")?.unwrap_or(0),
-                })
+                // Spot says `isMaker`, USD-M `maker`.
+                let maker = g
+                    .opt_bool("isMaker")
+                    .or(g.opt_bool("maker"))
+                    .unwrap_or(false);
+                fill(order, g, MY_TRADE, maker, g.opt_int("time")?.unwrap_or(0))
             })
             .collect()
     }

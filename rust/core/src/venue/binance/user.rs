@@ -13,7 +13,7 @@ use crate::model::{
 use crate::net::ws::WsDialect;
 use crate::resilience::{ClockSync, RequestIds};
 use crate::venue::binance::market::BinanceStreams;
-use crate::venue::binance::orders::order_status;
+use crate::venue::binance::orders::{fill, order_status};
 use crate::venue::fields::Fields;
 use crate::venue::{Credentials, UserEvent};
 use crate::{Error, Result};
@@ -34,9 +34,9 @@ impl WsDialect for BinanceSpotUser {
     /// (signed now, so a refresh after `eventStreamTerminated` subscribes afresh).
     fn subscribe(&self, _topics: &[String], on: bool, ids: &RequestIds) -> Vec<String> {
         if !on {
-            return vec![
-                json!({"id": ids.next(), "method": "userDataStream.unsubscribe"}).to_string(),
-            ];
+            // Ended subscriptions need no unsubscribe; an explicit one would end a live one
+            // with `eventStreamTerminated`, which reads as "subscribe again".
+            return Vec::new();
         }
         let timestamp = self.clock.now_server_ms();
         let api_key = self.credentials.api_key();
@@ -230,18 +230,13 @@ fn trade(order: &Order, f: Fields<'_>) -> Result<Option<Fill>> {
     if f.opt_text("x") != Some("TRADE") {
         return Ok(None);
     }
-    Ok(Some(Fill {
-        source: order.source,
-        symbol: order.symbol,
-        order_id: order.order_id.clone(),
-        client_order_id: order.client_order_id.clone(),
-        trade_id: f.id("t")?,
-        side: order.side,
-        price: f.decimal("L")?,
-        qty: f.decimal("l")?,
-        fee: f.opt_decimal("n")?.unwrap_or(Decimal::ZERO),
-        fee_asset: f.opt_text("N").unwrap_or_default().to_owned(),
-        is_maker: f.opt_bool("m").unwrap_or(false),
-        exchange_time_ms: order.updated_time_ms,
-    }))
+    let maker = f.opt_bool("m").unwrap_or(false);
+    fill(
+        order,
+        f,
+        ["t", "L", "l", "n", "N"],
+        maker,
+        order.updated_time_ms,
+    )
+    .map(Some)
 }
