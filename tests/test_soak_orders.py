@@ -43,6 +43,8 @@ class Local:
         self.fills: dict[str, dict[str, tw.Fill]] = {}
         self.balances: dict[str, tw.Balance] = {}
         self.positions: dict[str, tw.Position] = {}
+        #: Fills delivered again (the state machine must never let one through twice).
+        self.repeated: list[tuple[str, tw.Fill]] = []
 
     async def follow_orders(self, stream: tw.Stream[tw.OrderUpdate]) -> None:
         async for update in stream:
@@ -50,7 +52,8 @@ class Local:
             self.orders[cid] = update.order
             if update.fill is not None:
                 seen = self.fills.setdefault(cid, {})
-                assert update.fill.trade_id not in seen, f"fill {update.fill.trade_id} twice"
+                if update.fill.trade_id in seen:
+                    self.repeated.append((cid, update.fill))
                 seen[update.fill.trade_id] = update.fill
 
     async def follow_balances(self, stream: tw.Stream[tw.Balance]) -> None:
@@ -184,10 +187,13 @@ async def test_10k_orders_under_faults_end_equal_to_the_ledger(
             last = differences(sim, venue, market, local)
             return not last
 
+        for task in followers:
+            assert not task.done(), task  # a follower that died would hide updates
         try:
             await until(settled, 30, "local state equal to the ledger")
         except AssertionError:
             raise AssertionError(f"{len(last)} differences, e.g. {last[:5]}") from None
+        assert local.repeated == [], f"fills delivered twice: {local.repeated[:3]}"
         assert len(local.orders) >= count * 0.8
         for task in followers:
             task.cancel()

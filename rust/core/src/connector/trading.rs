@@ -78,36 +78,33 @@ impl Connector {
         orders::check(&info, &order)?;
         let source = info.source;
         let client_id = order.client_order_id.clone();
-        if self.orders_mut().get(&client_id).is_some() {
+        let unanswered = order.unanswered(source, self.server_time_ms());
+        if !self.orders_mut().expect(unanswered.clone()) {
             return Err(Error::invalid_argument(
                 "client_order_id",
                 format!("'{client_id}' was used already by this connector"),
             ));
         }
-        self.orders_mut()
-            .expect(order.unanswered(source, self.server_time_ms()));
         let sent_at = Instant::now();
         let answer = self.request(&self.trading.place(&order)).await;
         let which = OrderRef::ClientOrderId(client_id.clone());
-        match answer {
-            Ok(answer) => match self.trading.placed(&answer)? {
-                Written::Ack { order_id } => {
-                    let unanswered = order.unanswered(source, self.server_time_ms());
-                    self.look_up_ack(order.symbol, &which, unanswered, &order_id)
-                        .await
-                }
-                written => Ok(self
-                    .settle_written(written)
-                    .unwrap_or_else(|| order.unanswered(source, self.server_time_ms()))),
-            },
-            Err(error) if outcome_unknown(&error) => {
+        let outcome = match answer {
+            Ok(answer) => self.trading.placed(&answer),
+            Err(error) => Err(error),
+        };
+        match outcome {
+            Ok(Written::Ack { order_id }) => Ok(self
+                .look_up_ack(order.symbol, &which, unanswered, &order_id)
+                .await),
+            Ok(written) => Ok(self.settle_written(written).unwrap_or(unanswered)),
+            // No answer, or one we cannot read (`Protocol`): the venue may have acted on it.
+            Err(error) if outcome_unknown(&error) || matches!(error, Error::Protocol { .. }) => {
                 tracing::warn!(%client_id, %error, "place outcome unknown; looking it up");
-                let unanswered = order.unanswered(source, self.server_time_ms());
                 Ok(self.resolve(order.symbol, unanswered, sent_at).await)
             }
             Err(error) => {
                 // The venue refused it (or it never left): it will not exist.
-                let mut refused = order.unanswered(source, self.server_time_ms());
+                let mut refused = unanswered;
                 refused.status = OrderStatus::Rejected;
                 self.settle(&refused);
                 Err(error)
@@ -116,20 +113,19 @@ impl Connector {
     }
 
     /// Looks up an order the venue only acknowledged; if it is not visible yet it is reported
-    /// PENDING_NEW with the venue's id.
+    /// PENDING_NEW with the venue's id (it exists: never an error), and the user stream or the
+    /// reconciliation brings its state.
     async fn look_up_ack(
         &self,
         symbol: Symbol,
         which: &OrderRef,
         unanswered: Order,
         order_id: &str,
-    ) -> Result<Order> {
+    ) -> Order {
         for attempt in 0..ACK_LOOKUPS {
             match self.query_venue(symbol, which).await {
-                Ok(found) => return Ok(found),
-                Err(Error::OrderNotFound(_)) => {}
-                Err(error) if attempt + 1 == ACK_LOOKUPS => return Err(error),
-                Err(_) => {}
+                Ok(found) => return found,
+                Err(error) => tracing::debug!(%error, "acknowledged order not visible yet"),
             }
             tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
         }
@@ -137,7 +133,7 @@ impl Connector {
         let mut pending = known.unwrap_or(unanswered);
         pending.order_id = Id::new(order_id);
         pending.status = OrderStatus::PendingNew;
-        Ok(self.settle(&pending))
+        self.settle(&pending)
     }
 
     /// Finds out what became of a write with an unknown outcome: found → its state; not found

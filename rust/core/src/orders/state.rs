@@ -105,15 +105,19 @@ impl Orders {
             .filter(|o| !o.status.is_terminal())
     }
 
-    /// Records `order` as sent but unanswered (UNKNOWN), unless it is known already.
-    pub fn expect(&mut self, order: Order) {
-        self.by_client
-            .entry(order.client_order_id.clone())
-            .or_insert_with(|| Tracked {
-                order,
-                fills: Vec::new(),
-                trade_ids: HashSet::new(),
-            });
+    /// Records `order` as sent but unanswered (UNKNOWN); false if its client id is known already.
+    pub fn expect(&mut self, order: Order) -> bool {
+        match self.by_client.entry(order.client_order_id.clone()) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(Tracked {
+                    order,
+                    fills: Vec::new(),
+                    trade_ids: HashSet::new(),
+                });
+                true
+            }
+        }
     }
 
     /// Applies what the venue says of an order.
@@ -399,7 +403,8 @@ mod tests {
         let mut orders = Orders::default();
         let mut sent = order(Unknown, 0);
         sent.order_id = Id::new("");
-        orders.expect(sent);
+        assert!(orders.expect(sent.clone()));
+        assert!(!orders.expect(sent), "a client id is recorded once");
         let Applied::Changed(o) = orders.apply(&order(Filled, 10)) else {
             panic!("UNKNOWN resolves to anything");
         };
