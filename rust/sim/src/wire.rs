@@ -195,3 +195,17 @@ impl UserEvents {
         out.extend(self.held.take());
     }
 }
+
+/// Runs a REST handler; a write the faults say to lose is carried out but never answered (the
+/// client cannot tell whether it happened).
+pub async fn answer_unless_lost<R>(
+    faults: &Faults,
+    write: bool,
+    answer: impl std::future::Future<Output = R>,
+) -> R {
+    let response = answer.await;
+    if write && crate::market::take_one(&faults.lose_write_answers) {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+    response
+}

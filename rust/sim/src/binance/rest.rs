@@ -293,12 +293,13 @@ pub async fn handle(
     body: Bytes,
 ) -> Response {
     let write = method != Method::GET;
-    let response = answer(State(st.clone()), method, uri, headers, body).await;
-    if write && take_one(&st.market.faults.lose_write_answers) {
-        // Done, but the answer never leaves: the client cannot tell whether it happened.
-        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
-    }
-    response
+    let faults = &st.market.faults;
+    crate::wire::answer_unless_lost(
+        faults,
+        write,
+        answer(State(st.clone()), method, uri, headers, body),
+    )
+    .await
 }
 
 async fn answer(

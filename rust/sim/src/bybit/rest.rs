@@ -110,12 +110,13 @@ pub async fn handle(
     body: Bytes,
 ) -> Response {
     let write = method != Method::GET;
-    let response = answer(State(st.clone()), method, uri, headers, body).await;
-    if write && take_one(&st.spot.faults.lose_write_answers) {
-        // Done, but the answer never leaves: the client cannot tell whether it happened.
-        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
-    }
-    response
+    let faults = &st.spot.faults;
+    crate::wire::answer_unless_lost(
+        faults,
+        write,
+        answer(State(st.clone()), method, uri, headers, body),
+    )
+    .await
 }
 
 async fn answer(
