@@ -242,3 +242,24 @@ async def test_partially_filled_then_canceled(sim: Simulator, venue: str, market
         # The simulator keeps one neutral status; Bybit spot names it PartiallyFilledCanceled.
         truth = sim_order(sim, venue, market, "part-1")
         assert (truth.status, truth.filled_qty) == (tw.OrderStatus.CANCELED, canceled.filled_qty)
+
+
+async def test_listen_key_that_expired_while_disconnected_is_replaced(sim: Simulator) -> None:
+    """USD-M: the key lapses while the user connection is down; the reconnect's subscription
+    of the stale key is refused, and a fresh key is subscribed so fills flow again."""
+    async with trader(sim, "binance", "usdm", reconcile_every=3600) as c:
+        updates = c.order_updates()
+        await user_stream_up(sim, "binance", "usdm")
+        v, m = sim.native_venue("binance"), sim.native_market("usdm")
+        links = user_links(sim, "binance", "usdm")
+        for link in links:
+            sim.native.freeze(v, m, True, connection=link)  # it cannot hear listenKeyExpired
+        sim.native.expire_listen_keys()
+        for link in links:
+            sim.native.drop_connections(v, m, connection=link)
+        await until(lambda: bool(set(user_links(sim, "binance", "usdm")) - set(links)), 10, "a reconnect")
+        await asyncio.sleep(1.5)  # refused, then a new key subscribed
+        size = (await c.symbol_info(SYMBOL)).step_size * 1000
+        await c.place_market(SYMBOL, "BUY", size, client_order_id="fresh-key")
+        seen = await updates_until(updates, lambda s: filled(s, "fresh-key") == size)
+        assert seen[-1].order.status == tw.OrderStatus.FILLED

@@ -167,6 +167,8 @@ pub struct Connector {
     /// One reconciliation round at a time; a request during one asks for one more.
     reconciling: tokio::sync::Mutex<()>,
     reconcile_wanted: std::sync::atomic::AtomicBool,
+    /// When the user stream was last restarted (restarts are spaced).
+    last_restart: std::sync::Mutex<Option<tokio::time::Instant>>,
     cancel: CancellationToken,
 }
 
@@ -282,6 +284,7 @@ impl Connector {
             user_started: std::sync::atomic::AtomicBool::new(false),
             reconciling: tokio::sync::Mutex::new(()),
             reconcile_wanted: std::sync::atomic::AtomicBool::new(false),
+            last_restart: std::sync::Mutex::new(None),
             cancel: cancel.child_token(),
         });
         connector.forward_child_events();

@@ -31,6 +31,8 @@ use crate::{Error, Result};
 /// Never-drop buffers (DESIGN.md decision 7): a reader this far behind gets `SlowConsumer`.
 const UPDATES_CAPACITY: usize = 1 << 20;
 const PLACEHOLDER_TOPIC: &str = "user";
+/// The least time between two restarts of the user stream.
+const RESTART_SPACING: Duration = Duration::from_secs(1);
 /// How long after a (re)connect the subscription is taken to be in place.
 const SETTLE_AFTER_CONNECT: Duration = Duration::from_millis(300);
 
@@ -279,7 +281,7 @@ impl Connector {
                 (Venue::Binance, _) => {
                     let key = self.listen_key(Method::Post).await?;
                     let url = format!("{}/ws", url.trim_end_matches('/'));
-                    let dialect = binance::user::BinanceUsdmUser::default();
+                    let dialect = binance::user::BinanceUsdmUser;
                     (url, Arc::new(dialect), vec![key.clone()], Some(key))
                 }
                 (Venue::Bybit, market) => {
@@ -321,8 +323,17 @@ impl Connector {
             .to_owned())
     }
 
-    /// The stream ended on the venue's side: subscribe it again (USD-M with a fresh key).
+    /// The stream ended on the venue's side: subscribe it again (USD-M with a fresh key). At
+    /// most once a second, so a venue refusing every subscription is not asked in a loop.
     async fn restart_user(&self) -> Result<()> {
+        let wait = {
+            let mut last = self.last_restart.lock().unwrap_or_else(|p| p.into_inner());
+            let now = tokio::time::Instant::now();
+            let next = last.map_or(now, |at| (at + RESTART_SPACING).max(now));
+            *last = Some(next);
+            next - now
+        };
+        tokio::time::sleep(wait).await;
         let (pool, old) = {
             let user = self.user.lock().await;
             let Some(feed) = user.as_ref() else {

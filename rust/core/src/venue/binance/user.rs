@@ -61,8 +61,29 @@ impl WsDialect for BinanceSpotUser {
     }
 }
 
-/// The USD-M user stream: the listen key is the one topic, subscribed like a market stream.
-pub type BinanceUsdmUser = BinanceStreams;
+/// The USD-M user stream: the listen key is the one topic, subscribed like a market stream. A
+/// refused subscription (`{"code":2,"msg":"Invalid request: invalid listenKey"}`, a key that
+/// expired while the connection was down) is data, so that a new key is subscribed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BinanceUsdmUser;
+
+impl WsDialect for BinanceUsdmUser {
+    fn venue(&self) -> Venue {
+        Venue::Binance
+    }
+
+    fn subscribe(&self, topics: &[String], on: bool, ids: &RequestIds) -> Vec<String> {
+        BinanceStreams.subscribe(topics, on, ids)
+    }
+
+    fn heartbeat(&self, ids: &RequestIds) -> Option<String> {
+        BinanceStreams.heartbeat(ids)
+    }
+
+    fn is_control(&self, text: &str) -> bool {
+        BinanceStreams.is_control(text) && !text.starts_with("{\"code\"")
+    }
+}
 
 fn bad(reason: impl Into<String>) -> Error {
     Error::Protocol {
@@ -119,6 +140,13 @@ pub fn parse(market: Market, text: &str) -> Result<Vec<UserEvent>> {
                     .map_or_else(|| format!("status {status}"), ToString::to_string),
             )]);
         }
+    }
+    if let (Some(code), None) = (value.get("code"), f.opt_text("e")) {
+        // A refused SUBSCRIBE of the listen key: subscribe a fresh one.
+        let why = value.get("msg").and_then(Value::as_str).unwrap_or("");
+        return Ok(vec![UserEvent::Ended(format!(
+            "subscription refused ({code}): {why}"
+        ))]);
     }
     Ok(match f.opt_text("e") {
         Some("executionReport") => execution_report(source, f)?.into_iter().collect(),
