@@ -164,9 +164,9 @@ pub struct Connector {
     /// The user stream, once opened.
     user: tokio::sync::Mutex<Option<account::UserFeed>>,
     user_started: std::sync::atomic::AtomicBool,
-    /// One reconciliation round at a time; a request during one asks for one more.
-    reconciling: tokio::sync::Mutex<()>,
-    reconcile_wanted: std::sync::atomic::AtomicBool,
+    /// Reconciliation rounds, and reads of funds and positions, one at a time each.
+    reconciling: account::Coalesced,
+    refreshing: account::Coalesced,
     /// When the user stream was last restarted (restarts are spaced).
     last_restart: std::sync::Mutex<Option<tokio::time::Instant>>,
     cancel: CancellationToken,
@@ -282,8 +282,8 @@ impl Connector {
             publish: std::sync::Mutex::default(),
             user: tokio::sync::Mutex::new(None),
             user_started: std::sync::atomic::AtomicBool::new(false),
-            reconciling: tokio::sync::Mutex::new(()),
-            reconcile_wanted: std::sync::atomic::AtomicBool::new(false),
+            reconciling: account::Coalesced::default(),
+            refreshing: account::Coalesced::default(),
             last_restart: std::sync::Mutex::new(None),
             cancel: cancel.child_token(),
         });

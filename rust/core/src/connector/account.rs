@@ -36,6 +36,37 @@ const RESTART_SPACING: Duration = Duration::from_secs(1);
 /// How long after a (re)connect the subscription is taken to be in place.
 const SETTLE_AFTER_CONNECT: Duration = Duration::from_millis(300);
 
+/// An idempotent job run one round at a time: asking while a round runs folds into one more
+/// round after it (rounds piling up would spend the rate limits orders need).
+#[derive(Debug, Default)]
+pub(super) struct Coalesced {
+    running: tokio::sync::Mutex<()>,
+    wanted: std::sync::atomic::AtomicBool,
+}
+
+impl Coalesced {
+    pub(super) async fn run<F, R>(&self, mut round: F)
+    where
+        F: FnMut() -> R,
+        R: std::future::Future<Output = ()>,
+    {
+        use std::sync::atomic::Ordering::{AcqRel, Acquire, Release};
+        self.wanted.store(true, Release);
+        loop {
+            let Ok(running) = self.running.try_lock() else {
+                return; // the running round sees the request
+            };
+            while self.wanted.swap(false, AcqRel) {
+                round().await;
+            }
+            drop(running);
+            if !self.wanted.load(Acquire) {
+                return;
+            }
+        }
+    }
+}
+
 /// Readers of the account's updates and what they were last told.
 #[derive(Default)]
 pub(super) struct Publish {
@@ -378,30 +409,18 @@ impl Connector {
     /// One round at a time: a round asked for while one runs is folded into one more round
     /// after it (rounds piling up would spend the rate limits orders need).
     pub(super) async fn reconcile(&self) {
-        use std::sync::atomic::Ordering::AcqRel;
-        self.reconcile_wanted
-            .store(true, std::sync::atomic::Ordering::Release);
-        loop {
-            let Ok(running) = self.reconciling.try_lock() else {
-                return; // the running round sees the request
-            };
-            while self.reconcile_wanted.swap(false, AcqRel) {
-                self.reconcile_round().await;
-            }
-            drop(running);
-            if !self
-                .reconcile_wanted
-                .load(std::sync::atomic::Ordering::Acquire)
-            {
-                return;
-            }
-        }
+        self.reconciling.run(|| self.reconcile_round()).await;
     }
 
     async fn reconcile_round(&self) {
         if let Err(error) = self.reconcile_orders().await {
             tracing::warn!(%error, "order reconciliation incomplete");
         }
+        self.funds_round().await;
+    }
+
+    /// Reads funds and positions by REST and publishes what changed.
+    async fn funds_round(&self) {
         match self.balances().await {
             Ok(balances) => self.publish_balances(balances),
             Err(error) => tracing::warn!(%error, "balance reconciliation failed"),
@@ -476,11 +495,10 @@ impl Connector {
                 UserEvent::Balances(balances) => self.publish_balances(balances),
                 UserEvent::Positions(positions) => self.publish_positions(positions, false),
                 UserEvent::AccountChanged => {
-                    match self.balances().await {
-                        Ok(balances) => self.publish_balances(balances),
-                        Err(error) => tracing::warn!(%error, "balance refresh failed"),
-                    }
-                    self.refresh_positions().await;
+                    // Read in the background, folded: a burst of fills costs one or two reads,
+                    // and the stream is never held up by REST.
+                    let this = self.clone();
+                    tokio::spawn(async move { this.refreshing.run(|| this.funds_round()).await });
                 }
                 UserEvent::Refused(reason) => {
                     tracing::error!(%reason, "the venue refused the user stream");
