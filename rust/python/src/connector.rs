@@ -35,6 +35,11 @@ fn order_ref(order_id: Option<String>, client_order_id: Option<String>) -> Resul
     }
 }
 
+/// Core values in their Python classes (lists cross as lists).
+fn wrap_all<T, P>(items: Vec<T>, wrap: fn(T) -> P) -> Vec<P> {
+    items.into_iter().map(wrap).collect()
+}
+
 fn py_err(error: Error) -> PyErr {
     Python::attach(|py| to_pyerr(py, error))
 }
@@ -354,10 +359,7 @@ impl NativeConnector {
         let inner = self.inner.clone();
         crate::runtime::future_into_py(py, async move {
             let orders = inner.cancel_all(&symbol).await.map_err(py_err)?;
-            Ok(orders
-                .into_iter()
-                .map(crate::model::Order)
-                .collect::<Vec<_>>())
+            Ok(wrap_all(orders, crate::model::Order))
         })
     }
 
@@ -388,10 +390,7 @@ impl NativeConnector {
         let inner = self.inner.clone();
         crate::runtime::future_into_py(py, async move {
             let orders = inner.open_orders(symbol.as_deref()).await.map_err(py_err)?;
-            Ok(orders
-                .into_iter()
-                .map(crate::model::Order)
-                .collect::<Vec<_>>())
+            Ok(wrap_all(orders, crate::model::Order))
         })
     }
 
@@ -400,10 +399,7 @@ impl NativeConnector {
         let inner = self.inner.clone();
         crate::runtime::future_into_py(py, async move {
             let balances = inner.balances().await.map_err(py_err)?;
-            Ok(balances
-                .into_iter()
-                .map(crate::model::Balance)
-                .collect::<Vec<_>>())
+            Ok(wrap_all(balances, crate::model::Balance))
         })
     }
 
@@ -417,10 +413,7 @@ impl NativeConnector {
         let inner = self.inner.clone();
         crate::runtime::future_into_py(py, async move {
             let positions = inner.positions(symbol.as_deref()).await.map_err(py_err)?;
-            Ok(positions
-                .into_iter()
-                .map(crate::model::Position)
-                .collect::<Vec<_>>())
+            Ok(wrap_all(positions, crate::model::Position))
         })
     }
 

@@ -99,9 +99,14 @@ fn binance_router(state: Arc<BinanceState>, connects: Arc<ConnectLimiter>) -> Ro
             .route("/{route}/ws/{name}", get(binance::ws::routed_raw))
             .route("/{route}/stream", get(binance::ws::routed_combined));
     }
+    let market = state.market.clone();
     router
         .fallback(any(binance::rest::handle))
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            market,
+            crate::wire::lose_write_answers,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             connects,
             limit_connects,
@@ -109,11 +114,17 @@ fn binance_router(state: Arc<BinanceState>, connects: Arc<ConnectLimiter>) -> Ro
 }
 
 fn bybit_router(state: Arc<BybitState>, connects: Arc<ConnectLimiter>) -> Router {
+    // One REST host serves both categories; its faults are kept with spot.
+    let market = state.spot.clone();
     Router::new()
         .route("/v5/public/{category}", get(bybit::ws::public))
         .route("/v5/private", get(bybit::ws::private))
         .fallback(any(bybit::rest::handle))
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            market,
+            crate::wire::lose_write_answers,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             connects,
             limit_connects,

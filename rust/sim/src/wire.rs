@@ -196,15 +196,16 @@ impl UserEvents {
     }
 }
 
-/// Runs a REST handler; a write the faults say to lose is carried out but never answered (the
-/// client cannot tell whether it happened).
-pub async fn answer_unless_lost<R>(
-    faults: &Faults,
-    write: bool,
-    answer: impl std::future::Future<Output = R>,
-) -> R {
-    let response = answer.await;
-    if write && crate::market::take_one(&faults.lose_write_answers) {
+/// Middleware over a venue's routes: a write (any request but GET) the market's faults say to
+/// lose is carried out but never answered, so the client cannot tell whether it happened.
+pub async fn lose_write_answers(
+    axum::extract::State(market): axum::extract::State<Arc<Market>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let write = request.method() != axum::http::Method::GET;
+    let response = next.run(request).await;
+    if write && crate::market::take_one(&market.faults.lose_write_answers) {
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }
     response

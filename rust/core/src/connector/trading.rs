@@ -300,16 +300,6 @@ impl Connector {
         self.trading.positions_of(&answer, extras.as_ref())
     }
 
-    /// The order as last known locally (no request).
-    pub fn known_order(&self, which: &OrderRef) -> Option<Order> {
-        let orders = self.orders_mut();
-        let key = match which {
-            OrderRef::ClientOrderId(id) => Some(id.clone()),
-            OrderRef::OrderId(id) => orders.client_id_of(id),
-        };
-        key.and_then(|k| orders.get(&k).cloned())
-    }
-
     pub fn order_stats(&self) -> OrderStats {
         self.orders_mut().stats()
     }

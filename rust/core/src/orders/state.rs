@@ -82,11 +82,6 @@ impl Orders {
         self.by_client.get(client_order_id).map(|t| &t.order)
     }
 
-    /// The client id of the order the venue calls `order_id`.
-    pub fn client_id_of(&self, order_id: &Id) -> Option<Id> {
-        self.by_order_id.get(order_id).cloned()
-    }
-
     pub fn fills(&self, client_order_id: &Id) -> &[Fill] {
         self.by_client
             .get(client_order_id)

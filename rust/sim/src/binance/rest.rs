@@ -292,23 +292,6 @@ pub async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let write = method != Method::GET;
-    let faults = &st.market.faults;
-    crate::wire::answer_unless_lost(
-        faults,
-        write,
-        answer(State(st.clone()), method, uri, headers, body),
-    )
-    .await
-}
-
-async fn answer(
-    State(st): State<Arc<BinanceState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
     let faults = &st.market.faults;
     if take_one(&faults.rest_hang) {
         // Never answer: the client must time out on its own.

@@ -109,23 +109,6 @@ pub async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let write = method != Method::GET;
-    let faults = &st.spot.faults;
-    crate::wire::answer_unless_lost(
-        faults,
-        write,
-        answer(State(st.clone()), method, uri, headers, body),
-    )
-    .await
-}
-
-async fn answer(
-    State(st): State<Arc<BybitState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
     let faults = &st.spot.faults;
     if take_one(&faults.rest_hang) {
         tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
