@@ -12,11 +12,15 @@ import logging
 from . import _native
 from ._native import (
     Balance,
+    Bbo,
     BookView,
     Fill,
     Gap,
     Level,
     Market,
+    MergedBook,
+    MergedLevel,
+    MergedView,
     Order,
     OrderBook,
     OrderStatus,
@@ -24,6 +28,7 @@ from ._native import (
     OrderUpdate,
     Position,
     PositionSide,
+    Quote,
     Side,
     SymbolInfo,
     Ticker,
@@ -31,6 +36,7 @@ from ._native import (
     Trade,
     Venue,
 )
+from .aggregate import Aggregator, AggregatorEvent
 from .connectors import (
     Binance,
     BookHealth,
@@ -75,9 +81,12 @@ def refresh_log_level() -> None:
 
 
 __all__ = [
+    "Aggregator",
+    "AggregatorEvent",
     "AuthError",
     "Balance",
     "Banned",
+    "Bbo",
     "Binance",
     "BookHealth",
     "BookView",
@@ -98,6 +107,9 @@ __all__ = [
     "Level",
     "LimitHealth",
     "Market",
+    "MergedBook",
+    "MergedLevel",
+    "MergedView",
     "Order",
     "OrderBook",
     "OrderNotFound",
@@ -107,6 +119,7 @@ __all__ = [
     "Position",
     "PositionSide",
     "ProtocolError",
+    "Quote",
     "RateLimited",
     "Side",
     "SlowConsumer",

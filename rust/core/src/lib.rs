@@ -3,6 +3,7 @@
 //! Money is `rust_decimal::Decimal` (or integer ticks inside books), never a float.
 //! Nothing received from the network may panic: every failure is an [`Error`].
 
+pub mod aggregate;
 pub mod book;
 pub mod connector;
 pub mod error;

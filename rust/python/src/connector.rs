@@ -57,6 +57,13 @@ pub struct NativeConnector {
     inner: Arc<Connector>,
 }
 
+impl NativeConnector {
+    /// The core connector (shared with aggregators).
+    pub fn core(&self) -> Arc<Connector> {
+        self.inner.clone()
+    }
+}
+
 #[pymethods]
 impl NativeConnector {
     /// Starts a connector: validates the arguments, samples the venue clock and reads its

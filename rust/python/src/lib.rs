@@ -3,6 +3,7 @@
 
 use pyo3::prelude::*;
 
+mod aggregate;
 mod book;
 mod connector;
 mod convert;
@@ -25,5 +26,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     sim::register(m)?;
     connector::register(m)?;
     book::register(m)?;
+    aggregate::register(m)?;
     Ok(())
 }

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::sync::{BinanceRule, BinanceSync, BybitSync, Outcome};
-use super::{Book, Grid};
+use super::{Book, Change, Grid};
 use crate::model::{BookView, Level, Source, Symbol};
 use crate::stream;
 use crate::venue::binance::messages::{DepthDiff, DepthSnapshot};
@@ -40,6 +40,13 @@ impl Keeper {
         }
     }
 
+    fn book_mut(&mut self) -> &mut Book {
+        match self {
+            Keeper::Binance(s) => &mut s.book,
+            Keeper::Bybit(s) => &mut s.book,
+        }
+    }
+
     fn is_synced(&self) -> bool {
         match self {
             Keeper::Binance(s) => s.is_synced(),
@@ -53,6 +60,24 @@ impl Keeper {
             Keeper::Bybit(s) => s.update_id(),
         }
     }
+}
+
+/// A book's changes as they happen, for whoever follows it (a merged book).
+#[derive(Debug)]
+pub struct Feed<'a> {
+    /// Whether the book is in sync; a book out of sync shows nothing.
+    pub synced: bool,
+    /// What changed since the last feed, oldest first.
+    pub changes: &'a [Change],
+    /// Why the book is out of sync, while it is.
+    pub reason: Option<&'a str>,
+}
+
+/// Follows a [`LiveBook`]: called under the book's lock after every step, so a follower's
+/// state never misses or reorders a change.
+pub trait Follow: Send + Sync {
+    /// Returns `false` once the follower has gone (it is then dropped).
+    fn follow(&self, feed: Feed<'_>) -> bool;
 }
 
 /// What the connector must do for a book after a message.
@@ -105,6 +130,9 @@ struct Inner {
     asked_at: Option<Instant>,
     updated_at: Option<Instant>,
     stats: BookStats,
+    followers: Vec<Arc<dyn Follow>>,
+    /// Reused between feeds.
+    changes: Vec<Change>,
 }
 
 /// One venue book shared by every reader of its topic.
@@ -186,6 +214,8 @@ impl LiveBook {
                 asked_at: None,
                 updated_at: None,
                 stats: BookStats::default(),
+                followers: Vec::new(),
+                changes: Vec::new(),
             }),
             views: Mutex::new(Vec::new()),
             holders: AtomicUsize::new(0),
@@ -224,7 +254,60 @@ impl LiveBook {
         if !synced {
             step.need = self.needed(inner);
         }
+        Self::feed(inner);
         step
+    }
+
+    /// Hands the changes since the last step to the followers.
+    fn feed(inner: &mut Inner) {
+        if inner.followers.is_empty() {
+            return;
+        }
+        let book = inner.keeper.book_mut();
+        // A keeper replaced after a loss of sync starts without a journal.
+        book.record(true);
+        book.take_changes(&mut inner.changes);
+        let synced = inner.keeper.is_synced();
+        let reason = inner.stats.last_reason.as_deref().filter(|_| !synced);
+        let changes = &inner.changes;
+        inner.followers.retain(|f| {
+            f.follow(Feed {
+                synced,
+                changes,
+                reason,
+            })
+        });
+        inner.changes.clear();
+        if inner.followers.is_empty() {
+            inner.keeper.book_mut().record(false);
+        }
+    }
+
+    /// Adds a follower: it is fed the whole book now (a `Clear` and every level, if in sync)
+    /// and every change after, under the book's lock.
+    pub fn add_follower(&self, follower: Arc<dyn Follow>) {
+        let mut inner = lock(&self.inner);
+        let synced = inner.keeper.is_synced();
+        let book = inner.keeper.book_mut();
+        book.record(true);
+        let mut discarded = Vec::new();
+        book.take_changes(&mut discarded);
+        let changes = if synced {
+            book.as_changes()
+        } else {
+            vec![Change::Clear]
+        };
+        let reason = inner.stats.last_reason.as_deref().filter(|_| !synced);
+        let keep = follower.follow(Feed {
+            synced,
+            changes: &changes,
+            reason,
+        });
+        if keep {
+            inner.followers.push(follower);
+        } else if inner.followers.is_empty() {
+            inner.keeper.book_mut().record(false);
+        }
     }
 
     /// What an unsynced book needs, claimed so it is asked for once.

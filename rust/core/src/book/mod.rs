@@ -83,12 +83,34 @@ impl Grid {
 /// One side's levels: price in ticks → quantity in lots (never 0).
 pub type Side = BTreeMap<i64, i64>;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One change to a book, as recorded for its followers (merged books): price in ticks,
+/// quantity in lots, 0 for a removed level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Every level went (a snapshot follows, or the book lost sync).
+    Clear,
+    Bid(i64, i64),
+    Ask(i64, i64),
+}
+
+#[derive(Debug, Clone)]
 pub struct Book {
     pub grid: Grid,
     bids: Side,
     asks: Side,
+    /// The changes since they were last taken, while someone follows the book (`None`: nobody,
+    /// and recording costs one branch per level).
+    journal: Option<Vec<Change>>,
 }
+
+/// Two books are equal when their levels are (the journal is bookkeeping).
+impl PartialEq for Book {
+    fn eq(&self, other: &Self) -> bool {
+        self.grid == other.grid && self.bids == other.bids && self.asks == other.asks
+    }
+}
+
+impl Eq for Book {}
 
 impl Book {
     pub fn new(grid: Grid) -> Book {
@@ -96,12 +118,43 @@ impl Book {
             grid,
             bids: Side::new(),
             asks: Side::new(),
+            journal: None,
         }
     }
 
     pub fn clear(&mut self) {
         self.bids.clear();
         self.asks.clear();
+        if let Some(journal) = &mut self.journal {
+            journal.clear();
+            journal.push(Change::Clear);
+        }
+    }
+
+    /// Starts (`true`) or stops recording changes for [`Book::take_changes`].
+    pub fn record(&mut self, on: bool) {
+        match (on, self.journal.is_some()) {
+            (true, false) => self.journal = Some(Vec::new()),
+            (false, true) => self.journal = None,
+            _ => {}
+        }
+    }
+
+    /// The changes recorded since the last call, oldest first, into `out`.
+    pub fn take_changes(&mut self, out: &mut Vec<Change>) {
+        if let Some(journal) = &mut self.journal {
+            out.append(journal);
+        }
+    }
+
+    /// The whole book as changes: a `Clear`, then every level.
+    pub fn as_changes(&self) -> Vec<Change> {
+        let bids = self.bids.iter().map(|(p, q)| Change::Bid(*p, *q));
+        let asks = self.asks.iter().map(|(p, q)| Change::Ask(*p, *q));
+        std::iter::once(Change::Clear)
+            .chain(bids)
+            .chain(asks)
+            .collect()
     }
 
     /// Sets each level (quantity 0 removes it). All levels are checked before any is applied,
@@ -114,12 +167,20 @@ impl Book {
                 .collect()
         };
         let (bids, asks) = (convert(bids)?, convert(asks)?);
-        for (side, levels) in [(&mut self.bids, bids), (&mut self.asks, asks)] {
+        for (is_bid, side, levels) in [(true, &mut self.bids, bids), (false, &mut self.asks, asks)]
+        {
             for (price, lots) in levels {
                 if lots == 0 {
                     side.remove(&price);
                 } else {
                     side.insert(price, lots);
+                }
+                if let Some(journal) = &mut self.journal {
+                    journal.push(if is_bid {
+                        Change::Bid(price, lots)
+                    } else {
+                        Change::Ask(price, lots)
+                    });
                 }
             }
         }
@@ -168,10 +229,14 @@ impl Book {
     /// Keeps only the best `depth` levels a side (a venue's depth-limited topic).
     pub fn truncate(&mut self, depth: usize) {
         while self.bids.len() > depth {
-            self.bids.pop_first();
+            if let (Some((p, _)), Some(journal)) = (self.bids.pop_first(), &mut self.journal) {
+                journal.push(Change::Bid(p, 0));
+            }
         }
         while self.asks.len() > depth {
-            self.asks.pop_last();
+            if let (Some((p, _)), Some(journal)) = (self.asks.pop_last(), &mut self.journal) {
+                journal.push(Change::Ask(p, 0));
+            }
         }
     }
 

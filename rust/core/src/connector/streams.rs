@@ -266,7 +266,7 @@ impl Connector {
         depth: usize,
         wait: Duration,
     ) -> Result<BookHandle> {
-        let handle = self.attach_book(symbol, depth, LiveBook::handle)?;
+        let handle = self.book_handle(symbol, depth)?;
         let synced = tokio::select! {
             _ = self.cancel.cancelled() => return Err(Error::Closed),
             synced = tokio::time::timeout(wait, handle.book.wait_synced()) => synced,
@@ -282,6 +282,11 @@ impl Connector {
             });
         }
         Ok(handle)
+    }
+
+    /// A handle on the live book of `symbol` (started and subscribed if new), in sync or not.
+    pub fn book_handle(self: &Arc<Self>, symbol: &str, depth: usize) -> Result<BookHandle> {
+        self.attach_book(symbol, depth, LiveBook::handle)
     }
 
     /// Views of the books of `symbols` (best `depth` levels a side) after each change,

@@ -1,0 +1,1086 @@
+//! Cross-venue books (CRSX-01..03): the books of one instrument on several venues merged into
+//! one, with each venue's quantity at each price, and the best bid and ask across venues.
+//!
+//! A merged book follows its venue books ([`Follow`]): every change a venue book makes is
+//! applied here under that book's lock, one map operation per changed level, so the cost of an
+//! update is proportional to the change, never to the depth. Venues are told apart per level;
+//! a venue whose book is out of sync or stale is left out of every read (and says why), and its
+//! levels come back the moment it is in sync again.
+//!
+//! Instruments are named canonically from the venues' symbol rules: `BASE/QUOTE` for spot and
+//! `BASE/QUOTE:SETTLE` for linear perpetuals (the convention traders know from ccxt), so books
+//! of the same instrument type merge by default; spot with perpetuals only by an explicit
+//! mapping (DESIGN.md decision 10).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use tokio::time::Instant;
+
+use crate::book::live::{BookHandle, Feed, Follow};
+use crate::book::{Change, Grid};
+use crate::connector::Connector;
+use crate::model::{Market, Source, SymbolInfo};
+use crate::stream::{self, Overflow, Sender};
+use crate::{Error, Result};
+
+/// Venue books one merged book can hold (a slot per venue at each price).
+pub const MAX_VENUES: usize = 8;
+
+/// Lots of each venue at one price (in each venue's step), by member index.
+type Slot = [i64; MAX_VENUES];
+
+/// A venue's quantity at a price.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VenueQty {
+    pub source: Source,
+    pub qty: Decimal,
+}
+
+/// One price of a merged book: the total and each venue's part (largest first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergedLevel {
+    pub price: Decimal,
+    pub qty: Decimal,
+    pub venues: Vec<VenueQty>,
+}
+
+/// The best price of one side across venues: `venue` holds the largest part of `qty` there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quote {
+    pub price: Decimal,
+    pub qty: Decimal,
+    pub venue: Source,
+    pub venues: Vec<VenueQty>,
+}
+
+/// Whether a venue's book counts in the merged view, and why not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VenueStatus {
+    pub source: Source,
+    /// The venue's own name of the instrument.
+    pub symbol: String,
+    pub included: bool,
+    pub reason: Option<String>,
+}
+
+/// The merged book at one moment: the best levels a side and the state of every venue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergedView {
+    pub symbol: Arc<str>,
+    pub bids: Vec<MergedLevel>,
+    pub asks: Vec<MergedLevel>,
+    pub venues: Vec<VenueStatus>,
+    /// One venue's bid at or above another's ask.
+    pub crossed: bool,
+}
+
+/// The best bid and ask across the included venues.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bbo {
+    pub symbol: Arc<str>,
+    pub bid: Option<Quote>,
+    pub ask: Option<Quote>,
+    pub crossed: bool,
+    /// Venues left out, and why.
+    pub excluded: Vec<(Source, String)>,
+    pub local_time_ns: i64,
+}
+
+/// Something worth knowing about a merged book that its quotes do not say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AggregateEvent {
+    /// One venue's best bid is at or above another's best ask.
+    Crossed {
+        symbol: Arc<str>,
+        bid: Quote,
+        ask: Quote,
+    },
+    Uncrossed {
+        symbol: Arc<str>,
+    },
+    /// A venue's book left the merged view (out of sync, stale, closed).
+    Excluded {
+        symbol: Arc<str>,
+        source: Source,
+        reason: String,
+    },
+    Included {
+        symbol: Arc<str>,
+        source: Source,
+    },
+}
+
+/// `binance-spot`, `bybit-linear`: how the aggregator names a connector.
+pub fn label(source: Source) -> String {
+    format!("{}-{}", source.venue, source.market)
+}
+
+/// The canonical name of a listed instrument: `BASE/QUOTE` (spot), `BASE/QUOTE:QUOTE` (linear).
+pub fn canonical(info: &SymbolInfo) -> String {
+    match info.source.market {
+        Market::Spot => format!("{}/{}", info.base_asset, info.quote_asset),
+        _ => format!(
+            "{}/{}:{}",
+            info.base_asset, info.quote_asset, info.quote_asset
+        ),
+    }
+}
+
+/// The finest tick every venue's tick is a whole multiple of.
+fn common_tick(ticks: &[Decimal]) -> Option<Decimal> {
+    let scale = ticks.iter().map(Decimal::scale).max()?;
+    let mut g: i128 = 0;
+    for tick in ticks {
+        let mut t = *tick;
+        t.rescale(scale);
+        let m = t.mantissa();
+        if m <= 0 {
+            return None;
+        }
+        let (mut a, mut b) = (g, m);
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        g = a;
+    }
+    Some(Decimal::from_i128_with_scale(g, scale).normalize())
+}
+
+/// A venue book of a merged book.
+#[derive(Debug, Clone)]
+struct Member {
+    source: Source,
+    symbol: String,
+    /// The venue's tick in common ticks.
+    factor: i64,
+    step: Decimal,
+}
+
+#[derive(Debug, Default)]
+struct MemberState {
+    synced: bool,
+    /// Levels this venue has in the merged maps.
+    levels: usize,
+    changed_at: Option<Instant>,
+    /// Why the venue's book is out of sync.
+    reason: Option<String>,
+    /// Whether the last published state included it (for events).
+    included: bool,
+}
+
+/// The best level of a side among included venues: price in common ticks, lots per member.
+type Top = Option<(i64, Slot)>;
+
+struct State {
+    bids: BTreeMap<i64, Slot>,
+    asks: BTreeMap<i64, Slot>,
+    members: Vec<MemberState>,
+    top: (Top, Top),
+    crossed: bool,
+    bbo: Vec<Arc<Sender<Bbo>>>,
+}
+
+/// Where a merged book's events go (shared by an aggregator's books).
+#[derive(Default)]
+struct Hub {
+    readers: Mutex<Vec<Sender<AggregateEvent>>>,
+}
+
+impl Hub {
+    fn send(&self, event: AggregateEvent) {
+        lock(&self.readers).retain(|tx| tx.send(event.clone()).is_ok());
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One instrument's books on several venues, merged.
+pub struct MergedBook {
+    pub symbol: Arc<str>,
+    /// Prices are whole multiples of it on every venue.
+    pub tick: Decimal,
+    members: Vec<Member>,
+    stale_after: Option<Duration>,
+    state: Mutex<State>,
+    hub: Arc<Hub>,
+    /// Keeps the venue books subscribed while the merged book lives.
+    handles: Mutex<Vec<BookHandle>>,
+}
+
+impl std::fmt::Debug for MergedBook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MergedBook")
+            .field("symbol", &self.symbol)
+            .field("tick", &self.tick)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Feeds one venue book's changes into a merged book.
+struct Feeder {
+    merged: Weak<MergedBook>,
+    index: usize,
+}
+
+impl Follow for Feeder {
+    fn follow(&self, feed: Feed<'_>) -> bool {
+        match self.merged.upgrade() {
+            Some(merged) => {
+                merged.apply(self.index, &feed);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// What a venue book brings to a merged book: its source, symbol and price grid.
+#[derive(Debug, Clone)]
+pub struct Part {
+    pub source: Source,
+    pub symbol: String,
+    pub grid: Grid,
+}
+
+impl MergedBook {
+    /// A merged book over `parts` (at most [`MAX_VENUES`], one per source), not yet fed.
+    pub fn new(symbol: &str, parts: &[Part], stale_after: Option<Duration>) -> Result<MergedBook> {
+        MergedBook::with_hub(symbol, parts, stale_after, Arc::default())
+    }
+
+    fn with_hub(
+        symbol: &str,
+        parts: &[Part],
+        stale_after: Option<Duration>,
+        hub: Arc<Hub>,
+    ) -> Result<MergedBook> {
+        if parts.is_empty() || parts.len() > MAX_VENUES {
+            return Err(Error::invalid_argument(
+                "connectors",
+                format!("a merged book takes 1 to {MAX_VENUES} venue books"),
+            ));
+        }
+        let ticks: Vec<Decimal> = parts.iter().map(|p| p.grid.tick).collect();
+        let tick = common_tick(&ticks).ok_or_else(|| {
+            Error::invalid_argument(
+                "tick_size",
+                format!("{symbol}: a tick size is not positive"),
+            )
+        })?;
+        let members = parts
+            .iter()
+            .map(|p| {
+                let factor = (p.grid.tick / tick).normalize();
+                let factor = i64::try_from(factor)
+                    .ok()
+                    .filter(|_| factor.fract().is_zero())
+                    .ok_or_else(|| {
+                        Error::invalid_argument(
+                            "tick_size",
+                            format!("{symbol}: tick {} is no multiple of {tick}", p.grid.tick),
+                        )
+                    })?;
+                Ok(Member {
+                    source: p.source,
+                    symbol: p.symbol.clone(),
+                    factor,
+                    step: p.grid.step,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(MergedBook {
+            symbol: symbol.into(),
+            tick,
+            stale_after,
+            state: Mutex::new(State {
+                bids: BTreeMap::new(),
+                asks: BTreeMap::new(),
+                members: members.iter().map(|_| MemberState::default()).collect(),
+                top: (None, None),
+                crossed: false,
+                bbo: Vec::new(),
+            }),
+            members,
+            hub,
+            handles: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Feeds the merged book from `book`, the venue book of member `index` (fed the whole book
+    /// at once, then every change).
+    pub fn follow(self: &Arc<Self>, index: usize, handle: BookHandle) {
+        let feeder = Feeder {
+            merged: Arc::downgrade(self),
+            index,
+        };
+        handle.book.add_follower(Arc::new(feeder));
+        lock(&self.handles).push(handle);
+    }
+
+    /// Applies one venue book's changes (called under that book's lock).
+    pub fn apply(&self, index: usize, feed: &Feed<'_>) {
+        let mut state = lock(&self.state);
+        let state = &mut *state;
+        let factor = self.members[index].factor;
+        let member = &mut state.members[index];
+        for change in feed.changes {
+            match *change {
+                Change::Clear => {
+                    if member.levels > 0 {
+                        remove_member(&mut state.bids, index);
+                        remove_member(&mut state.asks, index);
+                        member.levels = 0;
+                    }
+                }
+                Change::Bid(price, lots) => {
+                    set(
+                        &mut state.bids,
+                        price * factor,
+                        index,
+                        lots,
+                        &mut member.levels,
+                    );
+                }
+                Change::Ask(price, lots) => {
+                    set(
+                        &mut state.asks,
+                        price * factor,
+                        index,
+                        lots,
+                        &mut member.levels,
+                    );
+                }
+            }
+        }
+        if !feed.synced && member.levels > 0 {
+            // A book replaced on a loss of sync shows nothing; neither does its part here.
+            remove_member(&mut state.bids, index);
+            remove_member(&mut state.asks, index);
+            member.levels = 0;
+        }
+        let now = Instant::now();
+        if feed.synced && (!member.synced || !feed.changes.is_empty()) {
+            member.changed_at = Some(now);
+        }
+        member.synced = feed.synced;
+        if member.reason.as_deref() != feed.reason {
+            member.reason = feed.reason.map(str::to_owned);
+        }
+        self.refresh(state, now);
+    }
+
+    /// Re-evaluates which venues count (staleness is a matter of time) and publishes what
+    /// changed; called after every change and periodically.
+    pub fn tick(&self) {
+        let mut state = lock(&self.state);
+        self.refresh(&mut state, Instant::now());
+    }
+
+    /// Why member `i` is left out now, if it is.
+    fn exclusion(&self, m: &MemberState, now: Instant) -> Option<String> {
+        if !m.synced {
+            return Some(match &m.reason {
+                Some(r) => format!("not in sync: {r}"),
+                None => "not in sync".to_owned(),
+            });
+        }
+        let stale_after = self.stale_after?;
+        let age = m.changed_at.map(|at| now.saturating_duration_since(at))?;
+        (age > stale_after).then(|| format!("stale: no change for {:.1} s", age.as_secs_f64()))
+    }
+
+    fn mask(&self, state: &State, now: Instant) -> [bool; MAX_VENUES] {
+        let mut mask = [false; MAX_VENUES];
+        for (i, m) in state.members.iter().enumerate() {
+            mask[i] = self.exclusion(m, now).is_none();
+        }
+        mask
+    }
+
+    fn refresh(&self, state: &mut State, now: Instant) {
+        let mask = self.mask(state, now);
+        for (i, m) in state.members.iter_mut().enumerate() {
+            if m.included == mask[i] {
+                continue;
+            }
+            m.included = mask[i];
+            let source = self.members[i].source;
+            let symbol = self.symbol.clone();
+            self.hub.send(match self.exclusion(m, now) {
+                Some(reason) => AggregateEvent::Excluded {
+                    symbol,
+                    source,
+                    reason,
+                },
+                None => AggregateEvent::Included { symbol, source },
+            });
+        }
+        let top = (
+            top(state.bids.iter().rev(), &mask),
+            top(state.asks.iter(), &mask),
+        );
+        if top == state.top {
+            return;
+        }
+        state.top = top;
+        let crossed = matches!(top, (Some((b, _)), Some((a, _))) if b >= a);
+        let bid = top.0.map(|(p, lots)| self.quote(p, &lots));
+        let ask = top.1.map(|(p, lots)| self.quote(p, &lots));
+        if crossed != state.crossed {
+            state.crossed = crossed;
+            let symbol = self.symbol.clone();
+            self.hub.send(match (&bid, &ask) {
+                (Some(bid), Some(ask)) if crossed => AggregateEvent::Crossed {
+                    symbol,
+                    bid: bid.clone(),
+                    ask: ask.clone(),
+                },
+                _ => AggregateEvent::Uncrossed { symbol },
+            });
+        }
+        if state.bbo.is_empty() {
+            return;
+        }
+        let bbo = Bbo {
+            symbol: self.symbol.clone(),
+            bid,
+            ask,
+            crossed,
+            excluded: self.excluded(state, now),
+            local_time_ns: crate::model::now_ns(),
+        };
+        state.bbo.retain(|tx| tx.send(bbo.clone()).is_ok());
+    }
+
+    fn excluded(&self, state: &State, now: Instant) -> Vec<(Source, String)> {
+        state
+            .members
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| Some((self.members[i].source, self.exclusion(m, now)?)))
+            .collect()
+    }
+
+    fn venues_at(&self, lots: &Slot) -> Vec<VenueQty> {
+        let mut venues: Vec<VenueQty> = self
+            .members
+            .iter()
+            .zip(lots)
+            .filter(|(_, l)| **l != 0)
+            .map(|(m, l)| VenueQty {
+                source: m.source,
+                qty: (Decimal::from(*l) * m.step).normalize(),
+            })
+            .collect();
+        // Largest first; equal parts in the order the venues were given.
+        venues.sort_by_key(|v| std::cmp::Reverse(v.qty));
+        venues
+    }
+
+    fn level(&self, ticks: i64, lots: &Slot) -> MergedLevel {
+        let venues = self.venues_at(lots);
+        MergedLevel {
+            price: (Decimal::from(ticks) * self.tick).normalize(),
+            qty: venues.iter().map(|v| v.qty).sum::<Decimal>().normalize(),
+            venues,
+        }
+    }
+
+    fn quote(&self, ticks: i64, lots: &Slot) -> Quote {
+        let level = self.level(ticks, lots);
+        Quote {
+            price: level.price,
+            qty: level.qty,
+            venue: level.venues[0].source,
+            venues: level.venues,
+        }
+    }
+
+    /// The best `depth` levels a side among the included venues, and every venue's state, at
+    /// one moment.
+    pub fn view(&self, depth: usize) -> MergedView {
+        let state = lock(&self.state);
+        let now = Instant::now();
+        let mask = self.mask(&state, now);
+        let levels = |side: &mut dyn Iterator<Item = (&i64, &Slot)>| -> Vec<MergedLevel> {
+            side.filter_map(|(p, lots)| masked(lots, &mask).map(|l| self.level(*p, &l)))
+                .take(depth)
+                .collect()
+        };
+        let bids = levels(&mut state.bids.iter().rev());
+        let asks = levels(&mut state.asks.iter());
+        let crossed = match (bids.first(), asks.first()) {
+            (Some(b), Some(a)) => b.price >= a.price,
+            _ => false,
+        };
+        let venues = state
+            .members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let reason = self.exclusion(m, now);
+                VenueStatus {
+                    source: self.members[i].source,
+                    symbol: self.members[i].symbol.clone(),
+                    included: reason.is_none(),
+                    reason,
+                }
+            })
+            .collect();
+        MergedView {
+            symbol: self.symbol.clone(),
+            bids,
+            asks,
+            venues,
+            crossed,
+        }
+    }
+
+    /// The best bid and ask across the included venues now.
+    pub fn bbo(&self) -> Bbo {
+        let state = lock(&self.state);
+        let now = Instant::now();
+        let mask = self.mask(&state, now);
+        let bid = top(state.bids.iter().rev(), &mask).map(|(p, l)| self.quote(p, &l));
+        let ask = top(state.asks.iter(), &mask).map(|(p, l)| self.quote(p, &l));
+        let crossed = matches!((&bid, &ask), (Some(b), Some(a)) if b.price >= a.price);
+        Bbo {
+            symbol: self.symbol.clone(),
+            bid,
+            ask,
+            crossed,
+            excluded: self.excluded(&state, now),
+            local_time_ns: crate::model::now_ns(),
+        }
+    }
+
+    /// A conflated stream of the best bid and ask, sent whenever either changes (price,
+    /// quantity, venues, or a venue left or came back); the current one first.
+    pub fn bbo_updates(&self) -> stream::Receiver<Bbo> {
+        let (tx, rx) = stream::conflating(1, |_| 0);
+        let _ = tx.send(self.bbo());
+        lock(&self.state).bbo.push(Arc::new(tx));
+        rx
+    }
+
+    /// Whether a venue book's levels are held, by member (tests and benchmarks).
+    pub fn levels_of(&self, index: usize) -> usize {
+        lock(&self.state).members[index].levels
+    }
+}
+
+/// Sets member `index`'s lots at `price` (0 removes them; a price nobody has is dropped).
+fn set(side: &mut BTreeMap<i64, Slot>, price: i64, index: usize, lots: i64, levels: &mut usize) {
+    if lots == 0 {
+        if let std::collections::btree_map::Entry::Occupied(mut slot) = side.entry(price) {
+            let had = slot.get()[index] != 0;
+            slot.get_mut()[index] = 0;
+            if had {
+                *levels -= 1;
+            }
+            if slot.get().iter().all(|l| *l == 0) {
+                slot.remove();
+            }
+        }
+    } else {
+        let slot = side.entry(price).or_insert([0; MAX_VENUES]);
+        if slot[index] == 0 {
+            *levels += 1;
+        }
+        slot[index] = lots;
+    }
+}
+
+fn remove_member(side: &mut BTreeMap<i64, Slot>, index: usize) {
+    side.retain(|_, slot| {
+        slot[index] = 0;
+        slot.iter().any(|l| *l != 0)
+    });
+}
+
+/// The included venues' lots of a slot; `None` if none of them is there.
+fn masked(lots: &Slot, mask: &[bool; MAX_VENUES]) -> Option<Slot> {
+    let mut out = [0; MAX_VENUES];
+    let mut any = false;
+    for i in 0..MAX_VENUES {
+        if mask[i] && lots[i] != 0 {
+            out[i] = lots[i];
+            any = true;
+        }
+    }
+    any.then_some(out)
+}
+
+fn top<'a>(side: impl Iterator<Item = (&'a i64, &'a Slot)>, mask: &[bool; MAX_VENUES]) -> Top {
+    side.filter_map(|(p, lots)| masked(lots, mask).map(|l| (*p, l)))
+        .next()
+}
+
+/// Settings of an [`Aggregator`].
+#[derive(Debug, Clone)]
+pub struct AggregatorConfig {
+    /// Levels a side each venue book keeps (Bybit: the smallest topic that holds it).
+    pub depth: usize,
+    /// A venue book that has not changed for this long is left out (`None`: never).
+    pub stale_after: Option<Duration>,
+    /// How long `book()` waits for the venue books to sync.
+    pub wait: Duration,
+}
+
+impl Default for AggregatorConfig {
+    fn default() -> Self {
+        AggregatorConfig {
+            depth: 200,
+            stale_after: Some(Duration::from_secs(5)),
+            wait: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Merged books over several connectors, one per canonical instrument name.
+pub struct Aggregator {
+    connectors: Vec<Arc<Connector>>,
+    /// Explicit venue symbols by canonical name: (connector label, venue symbol).
+    mapping: HashMap<String, Vec<(String, String)>>,
+    config: AggregatorConfig,
+    books: tokio::sync::Mutex<HashMap<String, Arc<MergedBook>>>,
+    /// The merged books opened so far, for synchronous reads.
+    opened: Mutex<HashMap<String, Arc<MergedBook>>>,
+    hub: Arc<Hub>,
+}
+
+impl std::fmt::Debug for Aggregator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let labels: Vec<String> = self
+            .connectors
+            .iter()
+            .map(|c| {
+                label(Source {
+                    venue: c.venue,
+                    market: c.market,
+                })
+            })
+            .collect();
+        f.debug_struct("Aggregator")
+            .field("connectors", &labels)
+            .finish_non_exhaustive()
+    }
+}
+
+fn source_of(c: &Connector) -> Source {
+    Source {
+        venue: c.venue,
+        market: c.market,
+    }
+}
+
+impl Aggregator {
+    /// An aggregator over `connectors` (one per venue and market). `mapping` names, for a
+    /// canonical instrument, exactly which venue symbol each connector contributes (by label,
+    /// e.g. `binance-usdm`); other instruments are found by their canonical names.
+    pub fn new(
+        connectors: Vec<Arc<Connector>>,
+        mapping: HashMap<String, Vec<(String, String)>>,
+        config: AggregatorConfig,
+    ) -> Result<Aggregator> {
+        if connectors.is_empty() || connectors.len() > MAX_VENUES {
+            return Err(Error::invalid_argument(
+                "connectors",
+                format!("give 1 to {MAX_VENUES} connectors"),
+            ));
+        }
+        let labels: Vec<String> = connectors.iter().map(|c| label(source_of(c))).collect();
+        for (i, l) in labels.iter().enumerate() {
+            if labels[..i].contains(l) {
+                return Err(Error::invalid_argument(
+                    "connectors",
+                    format!("{l} is given twice: one connector per venue and market"),
+                ));
+            }
+        }
+        for (name, parts) in &mapping {
+            for (l, _) in parts {
+                if !labels.contains(l) {
+                    return Err(Error::invalid_argument(
+                        "mapping",
+                        format!(
+                            "{name}: no connector is {l} (connectors: {})",
+                            labels.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        if config.depth == 0 {
+            return Err(Error::invalid_argument("depth", "must be at least 1"));
+        }
+        Ok(Aggregator {
+            connectors,
+            mapping,
+            config,
+            books: tokio::sync::Mutex::new(HashMap::new()),
+            opened: Mutex::new(HashMap::new()),
+            hub: Arc::default(),
+        })
+    }
+
+    /// Which symbol each connector contributes to `name`.
+    async fn resolve(&self, name: &str) -> Result<Vec<(Arc<Connector>, SymbolInfo)>> {
+        if let Some(parts) = self.mapping.get(name) {
+            let mut out = Vec::new();
+            for (l, symbol) in parts {
+                let connector = self
+                    .connectors
+                    .iter()
+                    .find(|c| label(source_of(c)) == *l)
+                    .cloned()
+                    .ok_or_else(|| Error::invalid_argument("mapping", format!("no {l}")))?;
+                let info = connector.symbol_info(symbol).await?;
+                out.push((connector, info));
+            }
+            return Ok(out);
+        }
+        let mut out = Vec::new();
+        for connector in &self.connectors {
+            let table = connector.symbols().await?;
+            let mut found: Vec<&SymbolInfo> =
+                table.values().filter(|i| canonical(i) == name).collect();
+            if found.len() > 1 {
+                // A perpetual is named BASEQUOTE; dated contracts carry their date.
+                found.retain(|i| i.symbol.as_str() == format!("{}{}", i.base_asset, i.quote_asset));
+            }
+            match found.as_slice() {
+                [] => {}
+                [info] => out.push((connector.clone(), (*info).clone())),
+                _ => {
+                    return Err(Error::invalid_argument(
+                        "symbol",
+                        format!(
+                            "{name} names several {} symbols: give a mapping",
+                            label(source_of(connector))
+                        ),
+                    ));
+                }
+            }
+        }
+        if out.is_empty() {
+            let labels: Vec<String> = self
+                .connectors
+                .iter()
+                .map(|c| label(source_of(c)))
+                .collect();
+            return Err(Error::invalid_argument(
+                "symbol",
+                format!(
+                    "'{name}' is listed on none of {} (spot is BASE/QUOTE, linear BASE/QUOTE:SETTLE; \
+                     spot and perpetual books merge only by a mapping)",
+                    labels.join(", ")
+                ),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The merged book of `name` (opened on first use: venue books subscribed and followed),
+    /// once every venue book is in sync or `config.wait` has passed with at least one in sync.
+    pub async fn book(&self, name: &str) -> Result<Arc<MergedBook>> {
+        let mut books = self.books.lock().await;
+        if let Some(book) = books.get(name) {
+            return Ok(book.clone());
+        }
+        let resolved = self.resolve(name).await?;
+        let parts: Vec<Part> = resolved
+            .iter()
+            .map(|(c, info)| Part {
+                source: source_of(c),
+                symbol: info.symbol.as_str().to_owned(),
+                grid: Grid {
+                    tick: info.tick_size,
+                    step: info.step_size,
+                },
+            })
+            .collect();
+        let merged = Arc::new(MergedBook::with_hub(
+            name,
+            &parts,
+            self.config.stale_after,
+            self.hub.clone(),
+        )?);
+        let mut handles = Vec::new();
+        for (connector, info) in &resolved {
+            handles.push(connector.book_handle(info.symbol.as_str(), self.config.depth)?);
+        }
+        let waits = handles.iter().map(|h| h.book.clone()).collect::<Vec<_>>();
+        for (i, handle) in handles.into_iter().enumerate() {
+            merged.follow(i, handle);
+        }
+        let all = futures_all(waits.iter().map(|b| b.wait_synced()));
+        if tokio::time::timeout(self.config.wait, all).await.is_err()
+            && !waits.iter().any(|b| b.is_synced())
+        {
+            return Err(Error::Timeout {
+                what: format!("any venue book of {name} to sync"),
+                after: self.config.wait,
+            });
+        }
+        if let Some(stale_after) = self.config.stale_after {
+            spawn_ticker(Arc::downgrade(&merged), stale_after);
+        }
+        books.insert(name.to_owned(), merged.clone());
+        lock(&self.opened).insert(name.to_owned(), merged.clone());
+        Ok(merged)
+    }
+
+    /// A merged book opened before by [`Aggregator::book`].
+    pub fn opened(&self, name: &str) -> Result<Arc<MergedBook>> {
+        lock(&self.opened).get(name).cloned().ok_or_else(|| {
+            Error::invalid_argument(
+                "symbol",
+                format!("{name} is not followed yet: open it with book('{name}') first"),
+            )
+        })
+    }
+
+    /// Crossed markets and venues leaving or rejoining the merged books, from now on; a
+    /// reader that falls behind gets a gap marker.
+    pub fn events(&self, capacity: usize) -> stream::Receiver<AggregateEvent> {
+        let (tx, rx) = stream::channel(capacity.max(1), Overflow::GapMarker);
+        lock(&self.hub.readers).push(tx);
+        rx
+    }
+}
+
+/// Waits for every future.
+async fn futures_all<F: std::future::Future<Output = ()>>(futures: impl Iterator<Item = F>) {
+    for f in futures {
+        f.await;
+    }
+}
+
+/// Re-evaluates staleness while the merged book lives: a venue that goes quiet is left out
+/// even though nothing arrives to say so.
+fn spawn_ticker(merged: Weak<MergedBook>, stale_after: Duration) {
+    let period = (stale_after / 4).clamp(Duration::from_millis(20), Duration::from_secs(1));
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(period);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            match merged.upgrade() {
+                Some(merged) => merged.tick(),
+                None => return,
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::book::Book;
+    use crate::model::{Level, Venue};
+    use proptest::prelude::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    fn part(venue: Venue, tick: &str, step: &str) -> Part {
+        Part {
+            source: Source {
+                venue,
+                market: Market::Spot,
+            },
+            symbol: "BTCUSDT".into(),
+            grid: Grid {
+                tick: d(tick),
+                step: d(step),
+            },
+        }
+    }
+
+    #[test]
+    fn the_common_tick_divides_every_tick() {
+        assert_eq!(common_tick(&[d("0.01"), d("0.1")]), Some(d("0.01")));
+        assert_eq!(common_tick(&[d("0.5"), d("0.2")]), Some(d("0.1")));
+        assert_eq!(common_tick(&[d("0.25"), d("0.1")]), Some(d("0.05")));
+        assert_eq!(common_tick(&[d("0"), d("0.1")]), None);
+    }
+
+    fn feed(merged: &MergedBook, index: usize, synced: bool, changes: &[Change]) {
+        merged.apply(
+            index,
+            &Feed {
+                synced,
+                changes,
+                reason: (!synced).then_some("a gap"),
+            },
+        );
+    }
+
+    #[test]
+    fn venues_merge_by_price_and_leave_when_unsynced() {
+        let parts = [
+            part(Venue::Binance, "0.01", "0.001"),
+            part(Venue::Bybit, "0.1", "0.01"),
+        ];
+        let merged = MergedBook::new("BTC/USDT", &parts, None).unwrap();
+        // Binance 100.00 x 0.5 and 99.99 x 1; Bybit 100.0 x 0.2 (ticks of 0.1).
+        feed(
+            &merged,
+            0,
+            true,
+            &[
+                Change::Clear,
+                Change::Bid(10_000, 500),
+                Change::Bid(9_999, 1_000),
+            ],
+        );
+        feed(&merged, 1, true, &[Change::Clear, Change::Bid(1_000, 20)]);
+        feed(&merged, 1, true, &[Change::Ask(1_001, 30)]);
+        let view = merged.view(10);
+        assert_eq!(view.bids.len(), 2);
+        assert_eq!(view.bids[0].price, d("100"));
+        assert_eq!(view.bids[0].qty, d("0.7"));
+        assert_eq!(
+            view.bids[0].venues[0].source.venue,
+            Venue::Binance,
+            "largest part first"
+        );
+        assert_eq!(view.bids[0].venues[1].qty, d("0.2"));
+        let bbo = merged.bbo();
+        assert_eq!(bbo.ask.as_ref().unwrap().price, d("100.1"));
+        assert_eq!(bbo.ask.as_ref().unwrap().venue.venue, Venue::Bybit);
+        // Bybit loses sync: its levels go, and the view says why.
+        feed(&merged, 1, false, &[]);
+        let view = merged.view(10);
+        assert_eq!(view.bids[0].qty, d("0.5"));
+        assert!(view.asks.is_empty());
+        assert_eq!(view.venues[1].reason.as_deref(), Some("not in sync: a gap"));
+        assert_eq!(merged.levels_of(1), 0);
+    }
+
+    #[test]
+    fn a_cross_between_venues_is_an_event() {
+        let parts = [
+            part(Venue::Binance, "0.01", "0.001"),
+            part(Venue::Bybit, "0.01", "0.001"),
+        ];
+        let hub = Arc::new(Hub::default());
+        let (tx, rx) = stream::channel(16, Overflow::GapMarker);
+        lock(&hub.readers).push(tx);
+        let merged = MergedBook::with_hub("BTC/USDT", &parts, None, hub).unwrap();
+        feed(
+            &merged,
+            0,
+            true,
+            &[Change::Clear, Change::Bid(100, 1), Change::Ask(102, 1)],
+        );
+        feed(
+            &merged,
+            1,
+            true,
+            &[Change::Clear, Change::Bid(99, 1), Change::Ask(101, 1)],
+        );
+        feed(
+            &merged,
+            1,
+            true,
+            &[Change::Ask(101, 0), Change::Ask(100, 2)],
+        );
+        feed(
+            &merged,
+            1,
+            true,
+            &[Change::Ask(100, 0), Change::Ask(103, 2)],
+        );
+        let mut items = Vec::new();
+        rx.drain_into(16, &mut items);
+        let kinds: Vec<String> = items
+            .into_iter()
+            .map(|i| match i {
+                stream::Item::Event(e) => {
+                    format!("{e:?}").split_whitespace().next().unwrap().into()
+                }
+                stream::Item::Gap { .. } => "gap".into(),
+            })
+            .collect();
+        assert_eq!(kinds, ["Included", "Included", "Crossed", "Uncrossed"]);
+    }
+
+    /// A randomized run: two venue books with different grids take random changes (sets,
+    /// removals, truncations, losses of sync and snapshots); after every step the merged book
+    /// equals the union of the venue books that are in sync.
+    fn op() -> impl Strategy<Value = (usize, u8, bool, i64, i64)> {
+        (0usize..2, 0u8..20, any::<bool>(), 0i64..40, 0i64..5)
+    }
+
+    proptest! {
+        #[test]
+        fn the_merged_book_is_the_union_of_the_venue_books(ops in prop::collection::vec(op(), 1..300)) {
+            let parts = [
+                part(Venue::Binance, "0.01", "0.001"),
+                part(Venue::Bybit, "0.05", "0.01"),
+            ];
+            let merged = MergedBook::new("BTC/USDT", &parts, None).unwrap();
+            let mut books: Vec<Book> = parts.iter().map(|p| Book::new(p.grid)).collect();
+            let mut synced = [false, false];
+            for b in &mut books {
+                b.record(true);
+            }
+            for (venue, kind, bid, price, qty) in ops {
+                let book = &mut books[venue];
+                let grid = book.grid;
+                let level = Level {
+                    price: Decimal::from(1_000 + price) * grid.tick,
+                    qty: Decimal::from(qty) * grid.step,
+                };
+                match kind {
+                    0 => { book.clear(); synced[venue] = false; }
+                    1 => { book.clear(); synced[venue] = true; }
+                    2 => book.truncate(3),
+                    _ => {
+                        let (bids, asks) = if bid { (vec![level], vec![]) } else { (vec![], vec![level]) };
+                        book.apply(&bids, &asks).unwrap();
+                    }
+                }
+                let mut changes = Vec::new();
+                book.take_changes(&mut changes);
+                feed(&merged, venue, synced[venue], &changes);
+                // Nothing is shown of a book out of sync (the venue clears it meanwhile).
+                if !synced[venue] {
+                    book.clear();
+                    let mut ignored = Vec::new();
+                    book.take_changes(&mut ignored);
+                }
+                let mut union: BTreeMap<(bool, Decimal), Decimal> = BTreeMap::new();
+                for (b, s) in books.iter().zip(synced) {
+                    if !s { continue; }
+                    for (is_bid, levels) in [(true, b.bids(usize::MAX)), (false, b.asks(usize::MAX))] {
+                        for l in levels {
+                            *union.entry((is_bid, l.price.normalize())).or_default() += l.qty;
+                        }
+                    }
+                }
+                let view = merged.view(usize::MAX);
+                let mut ours: BTreeMap<(bool, Decimal), Decimal> = BTreeMap::new();
+                for (is_bid, levels) in [(true, &view.bids), (false, &view.asks)] {
+                    for l in levels {
+                        let parts: Decimal = l.venues.iter().map(|v| v.qty).sum();
+                        prop_assert_eq!(parts.normalize(), l.qty);
+                        ours.insert((is_bid, l.price), l.qty);
+                    }
+                }
+                let union: BTreeMap<_, _> = union.into_iter().map(|(k, v)| (k, v.normalize())).collect();
+                prop_assert_eq!(&ours, &union);
+                prop_assert!(view.bids.windows(2).all(|w| w[0].price > w[1].price));
+                prop_assert!(view.asks.windows(2).all(|w| w[0].price < w[1].price));
+            }
+        }
+    }
+}
