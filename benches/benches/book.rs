@@ -1,4 +1,4 @@
-//! The book-delta hot path, per message: parsing a venue's wire text, applying it to a live
+//! The book-delta hot path, per message (and a merged book's update, `book/merged`): parsing a venue's wire text, applying it to a live
 //! book under that venue's sync rules, and publishing the new top levels to a conflated view
 //! stream (the Rust half of `book_updates`; `benches/book_updates.py` measures the whole trip
 //! into Python).
@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rust_decimal::Decimal;
-use tradewire_core::book::Grid;
-use tradewire_core::book::live::{LiveBook, Need};
+use tradewire_core::aggregate::{MergedBook, Part};
+use tradewire_core::book::live::{Feed, LiveBook, Need};
 use tradewire_core::book::sync::BinanceRule;
+use tradewire_core::book::{Change, Grid};
 use tradewire_core::model::{BookView, Market, Source, Symbol, Venue};
 use tradewire_core::stream;
 use tradewire_core::venue::binance::messages::{self as binance, DepthSnapshot, MarketMessage};
@@ -350,5 +351,90 @@ fn bybit_books(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, binance_books, bybit_books);
+/// A merged book (CRSX-01) of a Binance book (tick 0.01) and a Bybit book (tick 0.1) holding
+/// `depth` levels a side each: the cost of applying one diff's changes (2–8 levels a side, as
+/// above) does not grow with the depth — a map operation per changed level, then the best bid
+/// and ask across venues checked for a change.
+fn merged_books(c: &mut Criterion) {
+    let mut group = c.benchmark_group("book/merged");
+    group.throughput(Throughput::Elements(1));
+    let parts = [
+        Part {
+            source: source(Venue::Binance, Market::Spot),
+            symbol: "BTCUSDT".into(),
+            grid: BINANCE.grid(),
+        },
+        Part {
+            source: source(Venue::Bybit, Market::Linear),
+            symbol: "BTCUSDT".into(),
+            grid: BYBIT.grid(),
+        },
+    ];
+    // Bybit prices in its own ticks: ten Binance ticks each.
+    let mids = [MID, MID / 10];
+    let mut rng = Rng(0x5851_f42d_4c95_7f2d);
+    let diffs: Vec<(usize, Vec<Change>)> = (0..4_096)
+        .map(|i| {
+            let venue = i % 2;
+            let n = 4 + rng.below(13);
+            let changes = (0..n)
+                .map(|_| {
+                    let off = (rng.below(45) * rng.below(45) / 10) as i64;
+                    let lots = if rng.below(5) == 0 {
+                        0
+                    } else {
+                        1 + rng.below(50_000) as i64
+                    };
+                    if rng.below(2) == 0 {
+                        Change::Bid(mids[venue] - 1 - off, lots)
+                    } else {
+                        Change::Ask(mids[venue] + off, lots)
+                    }
+                })
+                .collect();
+            (venue, changes)
+        })
+        .collect();
+    for depth in [100i64, 1_000, 10_000] {
+        let merged = MergedBook::new("BTC/USDT", &parts, None).expect("merged book");
+        for (venue, mid) in mids.iter().enumerate() {
+            let mut full = vec![Change::Clear];
+            for k in 0..depth {
+                full.push(Change::Bid(mid - 1 - k, 1_000 + k));
+                full.push(Change::Ask(mid + k, 1_000 + k));
+            }
+            merged.apply(venue, &feed(&full));
+        }
+        let bbo = merged.bbo_updates();
+        let mut out = Vec::with_capacity(1);
+        group.bench_function(
+            format!("apply a diff, {depth} levels a side per venue"),
+            |b| {
+                let mut i = 0;
+                b.iter(|| {
+                    i = (i + 1) % diffs.len();
+                    let (venue, changes) = &diffs[i];
+                    merged.apply(*venue, &feed(changes));
+                    // The reader takes the latest best bid/ask now and then.
+                    if i % 64 == 0 {
+                        out.clear();
+                        bbo.drain_into(1, &mut out);
+                    }
+                })
+            },
+        );
+        assert!(merged.levels_of(0) > 0 && merged.levels_of(1) > 0);
+    }
+    group.finish();
+}
+
+fn feed(changes: &[Change]) -> Feed<'_> {
+    Feed {
+        synced: true,
+        changes,
+        reason: None,
+    }
+}
+
+criterion_group!(benches, binance_books, bybit_books, merged_books);
 criterion_main!(benches);
