@@ -18,12 +18,30 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = commands.add_parser(
         "demo",
-        help="connect to Binance and Bybit on the embedded simulator and show the connectors at work",
-        description="Starts the exchange simulator, connects tw.Binance and tw.Bybit to it (signed "
-        "requests, clock sync, rate limits, supervised streams), cuts every connection and shows the "
-        "recovery, then streams a million trades from Rust into Python and shows the rate.",
+        help="a live view of BTC/USDT merged across Binance and Bybit, on the embedded simulator",
+        description="Starts the exchange simulator with Binance and Bybit spot, connects tw.Binance and "
+        "tw.Bybit to it, and shows a live view of the merged BTC/USDT book, the cross-venue best bid and "
+        "ask, and an event log. Meanwhile it places, cancels and fills an order on Binance and cuts "
+        "Bybit's connections to show the recovery. Ends after --duration or on Ctrl-C, with a summary.",
     )
-    demo.add_argument("--events", type=int, default=1_000_000, help="how many trades to stream")
+    demo.add_argument(
+        "--duration",
+        type=_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long to run (default 30; 0 runs until Ctrl-C)",
+    )
+    demo.add_argument(
+        "--live",
+        action="store_true",
+        help="market data from the real public Binance and Bybit spot endpoints instead (no keys, no orders)",
+    )
+    demo.add_argument(
+        "--headless",
+        action="store_true",
+        help="print plain text lines instead of the live view (the default when stdout is not a terminal)",
+    )
+    demo.add_argument("--seed", type=int, default=7, help="seed of the simulator's synthetic market")
     sim = commands.add_parser(
         "sim",
         help="run the exchange simulator on 127.0.0.1 until interrupted",
@@ -71,84 +89,14 @@ def _sim(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _connectivity() -> None:
-    import json
-
-    from . import Binance, Bybit
-    from .testing import Simulator
-
-    with Simulator(seed=7, steps_per_second=200) as sim:
-        venue, market = sim.native_venue("binance"), sim.native_market("spot")
-        sim.native.set_clock(venue, skew_ms=2_500, drift_us_per_s=1_000)  # a venue clock 2.5 s ahead
-        bn_keys, by_keys = sim.account("binance"), sim.account("bybit")
-        async with (
-            Binance(
-                "spot",
-                api_key=bn_keys.api_key,
-                api_secret=bn_keys.api_secret,
-                endpoints=sim.endpoints("binance", "spot"),
-            ) as bn,
-            Bybit(
-                "linear",
-                api_key=by_keys.api_key,
-                api_secret=by_keys.api_secret,
-                endpoints=sim.endpoints("bybit", "linear"),
-            ) as by,
-        ):
-            print(f"binance clock offset {bn.health().clock_offset_ms} ms (the venue runs 2,500 ms ahead)")
-            account = await bn.request("GET", "/api/v3/account", signed=True)
-            usdt = next(b for b in account["balances"] if b["asset"] == "USDT")
-            print(f"binance signed account: USDT free {usdt['free']}")
-            wallet = await by.request(
-                "GET", "/v5/account/wallet-balance", {"accountType": "UNIFIED"}, signed=True
-            )
-            print(f"bybit signed wallet: equity {wallet['result']['list'][0]['totalEquity']}")
-            async with bn.raw_stream("btcusdt@trade") as trades:
-                async for message in trades:
-                    if not isinstance(message, str):
-                        continue  # a Gap: this reader fell behind
-                    trade = json.loads(message)["data"]
-                    print(f"binance trade {trade['s']} {trade['p']} x {trade['q']}")
-                    break
-                events = bn.events()
-                sim.native.drop_connections(venue, market)
-                print("simulator: every binance connection cut")
-                async for event in events:
-                    if event.kind in ("disconnected", "reconnecting", "resubscribed"):
-                        print(f"  event {event.kind} {dict(event.fields)}")
-                    if event.kind == "resubscribed":
-                        break
-                async for message in trades:
-                    if isinstance(message, str):
-                        print(f"binance trade after the cut: {json.loads(message)['data']['p']}")
-                        break
-            weight = next(limit for limit in bn.health().limits if limit.name == "REQUEST_WEIGHT 1M")
-            violations = sim.native.violations(venue, market)
-            print(f"binance request weight used {weight.used}/{weight.limit}; venue violations {violations}")
-
-
-async def _demo(events: int) -> None:
-    import time
-
-    await _connectivity()
-
-    from . import Gap, Trade
-    from .testing import synthetic_stream
-
-    stream, producer = synthetic_stream(
-        "trades", events, overflow="never_drop", capacity=1 << 20, batch=1024, backpressure=True
-    )
-    received = 0
-    start = time.perf_counter()
-    async for event in stream:
-        if isinstance(event, Gap):
-            raise RuntimeError(f"a never-drop stream reported a gap of {event.missed}")
-        received += 1
-        if received <= 3 and isinstance(event, Trade):
-            print(f"  {event!r}")
-    elapsed = time.perf_counter() - start
-    outcome = await producer.wait()
-    print(f"{received:,} trades from Rust in {elapsed:.2f} s: {received / elapsed:,.0f} events/s ({outcome})")
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not seconds >= 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds: {text!r}")
+    return seconds
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -158,10 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     if args.command == "demo":
-        import asyncio
+        from .demo import Options, run  # imports rich only for the demo
 
-        asyncio.run(_demo(args.events))
-    elif args.command == "sim":
+        return run(Options(duration=args.duration, live=args.live, headless=args.headless, seed=args.seed))
+    if args.command == "sim":
         return _sim(args)
     return 0
 
