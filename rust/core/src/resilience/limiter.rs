@@ -62,19 +62,31 @@ pub struct LimitUsage {
     pub resets_in: Duration,
 }
 
-/// Nothing is spent this close to either edge of a fixed window (a tenth of the window, at
-/// most 500 ms): a request must be counted by the venue in the window we counted it in, though
-/// our clock estimate may be a little off and the request takes time to arrive. Without it, a
-/// burst sent at the end of one window lands in the next, on top of that window's budget.
+/// How close to either edge of a fixed window (a tenth of the window, at most 500 ms) the venue
+/// may count a request in the neighbouring window: our clock estimate may be a little off and
+/// the request takes time to arrive. A request sent there is counted in both windows, so a burst
+/// at the end of one window cannot land in the next on top of that window's budget, while a
+/// request with room in both goes at once.
 fn guard_ms(length_ms: i64) -> i64 {
     (length_ms / 10).clamp(1, 500)
+}
+
+/// A fixed window's count, with what its edges put in the windows beside it.
+#[derive(Debug, Clone, Copy)]
+struct Fixed {
+    index: i64,
+    used: u64,
+    /// Spent near the start: possibly counted by the venue in the previous window.
+    prev: u64,
+    /// Spent near the end: possibly counted in the next window, which starts with it.
+    next: u64,
 }
 
 #[derive(Debug)]
 struct Window {
     spec: LimitSpec,
-    /// Fixed: the window's index and its count.
-    fixed: (i64, u64),
+    /// Fixed: the current window and what is counted in its neighbours.
+    fixed: Fixed,
     /// Rolling: when each unit was spent (venue ms), oldest first.
     rolling: VecDeque<i64>,
     /// No longer the venue's limit (replaced by what it published): not counted, not shown.
@@ -90,10 +102,17 @@ impl Window {
         match self.spec.kind {
             WindowKind::Fixed => {
                 let index = now.div_euclid(self.length_ms());
-                if index != self.fixed.0 {
-                    self.fixed = (index, 0);
+                let f = self.fixed;
+                if index != f.index {
+                    let follows = f.index.checked_add(1) == Some(index);
+                    self.fixed = Fixed {
+                        index,
+                        used: if follows { f.next } else { 0 },
+                        prev: if follows { f.used } else { 0 },
+                        next: 0,
+                    };
                 }
-                self.fixed.1
+                self.fixed.used
             }
             WindowKind::Rolling => {
                 let horizon = now - self.length_ms();
@@ -122,11 +141,12 @@ impl Window {
         match self.spec.kind {
             WindowKind::Fixed => {
                 let (length, guard) = (self.length_ms(), guard_ms(self.length_ms()));
-                let start = self.fixed.0 * length;
-                if now < start + guard {
-                    start + guard - now
-                } else if used + cost > ceiling || now >= start + length - guard {
+                let start = self.fixed.index * length;
+                let (at_start, at_end) = self.edges(now);
+                if used + cost > ceiling || (at_end && self.fixed.next + cost > ceiling) {
                     start + length + guard - now
+                } else if at_start && self.fixed.prev + cost > ceiling {
+                    start + guard - now
                 } else {
                     0
                 }
@@ -144,10 +164,26 @@ impl Window {
         }
     }
 
+    /// Whether `now` is in the guard at the start or at the end of the current fixed window.
+    fn edges(&self, now: i64) -> (bool, bool) {
+        let (length, guard) = (self.length_ms(), guard_ms(self.length_ms()));
+        let start = self.fixed.index * length;
+        (now < start + guard, now >= start + length - guard)
+    }
+
     fn spend(&mut self, now: i64, cost: u64) {
         self.used(now);
         match self.spec.kind {
-            WindowKind::Fixed => self.fixed.1 += cost,
+            WindowKind::Fixed => {
+                let (at_start, at_end) = self.edges(now);
+                self.fixed.used += cost;
+                if at_start {
+                    self.fixed.prev += cost;
+                }
+                if at_end {
+                    self.fixed.next += cost;
+                }
+            }
             WindowKind::Rolling => self.rolling.extend(std::iter::repeat_n(now, cost as usize)),
         }
     }
@@ -155,7 +191,7 @@ impl Window {
     fn resets_in(&mut self, now: i64) -> Duration {
         let used = self.used(now);
         let ms = match self.spec.kind {
-            WindowKind::Fixed => (self.fixed.0 + 1) * self.length_ms() - now,
+            WindowKind::Fixed => (self.fixed.index + 1) * self.length_ms() - now,
             WindowKind::Rolling if used > 0 => self.rolling[0] + self.length_ms() - now,
             WindowKind::Rolling => 0,
         };
@@ -256,7 +292,12 @@ impl Limiter {
         }
         state.windows.push(Window {
             spec,
-            fixed: (i64::MIN, 0),
+            fixed: Fixed {
+                index: i64::MIN,
+                used: 0,
+                prev: 0,
+                next: 0,
+            },
             rolling: VecDeque::new(),
             retired: false,
         });
@@ -367,7 +408,7 @@ impl Limiter {
         let ours = window.used(now);
         if used > ours {
             match window.spec.kind {
-                WindowKind::Fixed => window.fixed.1 = used,
+                WindowKind::Fixed => window.fixed.used = used,
                 WindowKind::Rolling => window
                     .rolling
                     .extend(std::iter::repeat_n(now, (used - ours) as usize)),
@@ -506,27 +547,42 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn nothing_is_sent_at_the_edges_of_a_fixed_window() {
-        // 200 ms before the top of the minute: a request sent now could be counted in the next
-        // window by the venue, so it waits for that window (past its own guard).
+    async fn a_request_at_the_edge_of_a_fixed_window_counts_in_both_windows() {
+        // 200 ms before the top of the minute the venue may count a request in either minute:
+        // with room in both it goes at once, and the next minute starts with it counted.
         let minute_start = 28_333_333 * 60_000;
         let limiter = Limiter::new(Venue::Binance, clock(minute_start + 59_800), 0.0);
         let weight = limiter.set_limit(fixed("REQUEST_WEIGHT 1m", 60, 10));
         let start = Instant::now();
+        for cost in [1, 9] {
+            limiter
+                .acquire(&[(weight, cost)], Priority::Data)
+                .await
+                .unwrap();
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO, "room in both minutes");
         limiter
             .acquire(&[(weight, 1)], Priority::Data)
             .await
             .unwrap();
-        assert_eq!(start.elapsed(), Duration::from_millis(700));
-        // A short window's guards are a tenth of it.
-        let limiter = Limiter::new(Venue::Binance, clock(1_950), 0.0);
+        // The next minute starts full (it may hold the burst), so the one after is the first
+        // with room, past its own start guard.
+        assert_eq!(start.elapsed(), Duration::from_millis(60_700));
+        // A short window's guards are a tenth of it; at the start of a window whose predecessor
+        // is full, a request waits for the guard to pass.
+        let limiter = Limiter::new(Venue::Binance, clock(1_500), 0.0);
         let orders = limiter.set_limit(fixed("ORDERS 1S", 1, 10));
+        limiter
+            .acquire(&[(orders, 10)], Priority::Order)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(520)).await; // 2_020: the next window's start
         let start = Instant::now();
         limiter
             .acquire(&[(orders, 1)], Priority::Order)
             .await
             .unwrap();
-        assert_eq!(start.elapsed(), Duration::from_millis(150));
+        assert_eq!(start.elapsed(), Duration::from_millis(80));
     }
 
     #[tokio::test(start_paused = true)]
