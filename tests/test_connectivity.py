@@ -263,28 +263,6 @@ async def test_a_write_that_times_out_is_never_resent() -> None:
             assert "serverTime" in await bn.request("GET", "/api/v3/time")
 
 
-def test_the_demo_connects_recovers_and_streams() -> None:
-    import subprocess
-    import sys
-
-    done = subprocess.run(
-        [sys.executable, "-m", "tradewire.cli", "demo", "--events", "10000"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    for line in (
-        "binance signed account",
-        "bybit signed wallet",
-        "event resubscribed",
-        "trade after the cut",
-    ):
-        assert line in done.stdout, done.stdout
-    assert "venue violations (0, 0, 0)" in done.stdout
-
-
 @pytest.mark.asyncio
 async def test_symbol_rules_on_both_venues(sim: Simulator) -> None:
     from decimal import Decimal

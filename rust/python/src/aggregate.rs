@@ -23,27 +23,36 @@ fn venues<'py>(py: Python<'py>, venues: &[agg::VenueQty]) -> PyResult<Bound<'py,
     Ok(dict)
 }
 
+/// `price`, `qty` (the total across the included venues) and `venues` (`{label: qty}`,
+/// largest first) of a merged level or a quote.
+macro_rules! level_getters {
+    ($ty:ident) => {
+        #[pymethods]
+        impl $ty {
+            #[getter]
+            fn price<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+                to_py_decimal(py, self.0.price)
+            }
+            #[getter]
+            fn qty<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+                to_py_decimal(py, self.0.qty)
+            }
+            #[getter]
+            fn venues<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+                venues(py, &self.0.venues)
+            }
+        }
+    };
+}
+
 /// One price of a merged book: the total and each venue's part.
 #[pyclass(module = "tradewire._native", frozen, eq)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MergedLevel(agg::MergedLevel);
+level_getters!(MergedLevel);
 
 #[pymethods]
 impl MergedLevel {
-    #[getter]
-    fn price<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_py_decimal(py, self.0.price)
-    }
-    /// The total across the included venues.
-    #[getter]
-    fn qty<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_py_decimal(py, self.0.qty)
-    }
-    /// `{venue label: qty}`, largest first.
-    #[getter]
-    fn venues<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        venues(py, &self.0.venues)
-    }
     fn __repr__(&self) -> String {
         let parts: Vec<String> = self
             .0
@@ -64,26 +73,13 @@ impl MergedLevel {
 #[pyclass(module = "tradewire._native", frozen, eq)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Quote(agg::Quote);
+level_getters!(Quote);
 
 #[pymethods]
 impl Quote {
     #[getter]
-    fn price<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_py_decimal(py, self.0.price)
-    }
-    /// The total at this price across the included venues.
-    #[getter]
-    fn qty<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_py_decimal(py, self.0.qty)
-    }
-    #[getter]
     fn venue(&self) -> String {
         label(self.0.venue)
-    }
-    /// `{venue label: qty}` at this price, largest first.
-    #[getter]
-    fn venues<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        venues(py, &self.0.venues)
     }
     fn __repr__(&self) -> String {
         format!(
