@@ -240,13 +240,20 @@ impl Market {
     }
 
     /// Runs the synthetic market and the depth publishers until `cancel`.
-    pub fn start(self: &Arc<Self>, seed: u64, steps_per_second: u32, cancel: CancellationToken) {
+    /// Runs the market on `seed`, its prices along the simulation's `reference_seed` path.
+    pub fn start(
+        self: &Arc<Self>,
+        seed: u64,
+        reference_seed: u64,
+        steps_per_second: u32,
+        cancel: CancellationToken,
+    ) {
         let (mut walks, publishers) = {
             let mut ex = self.lock();
             let names: Vec<String> = ex.symbols.keys().cloned().collect();
             let mut walks = Vec::new();
             for name in &names {
-                let mut walk = Walk::new(&ex, name, seed);
+                let mut walk = Walk::new(&ex, name, seed, reference_seed);
                 walk.seed_book(&mut ex);
                 walks.push(walk);
             }

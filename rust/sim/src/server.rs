@@ -209,9 +209,15 @@ impl Simulator {
                 timing.depth_usdm_default * 2,
             ],
         );
-        spot.start(config.seed, config.steps_per_second, cancel.child_token());
+        spot.start(
+            config.seed,
+            config.seed,
+            config.steps_per_second,
+            cancel.child_token(),
+        );
         usdm.start(
             config.seed.wrapping_add(1),
+            config.seed,
             config.steps_per_second,
             cancel.child_token(),
         );
@@ -247,11 +253,13 @@ impl Simulator {
         let bybit_linear = bybit_market(Kind::Perp, &config.perp_symbols, &config.perp_balances);
         bybit_spot.start(
             config.seed.wrapping_add(2),
+            config.seed,
             config.steps_per_second,
             cancel.child_token(),
         );
         bybit_linear.start(
             config.seed.wrapping_add(3),
+            config.seed,
             config.steps_per_second,
             cancel.child_token(),
         );

@@ -281,7 +281,7 @@ mod tests {
     fn market() -> Arc<Market> {
         let cfg = SimConfig::default();
         let mut ex = Exchange::new(Kind::Spot, &cfg.spot_symbols, 1);
-        Walk::new(&ex, "BTCUSDT", 1).seed_book(&mut ex);
+        Walk::new(&ex, "BTCUSDT", 1, 1).seed_book(&mut ex);
         let speeds = vec![Duration::from_millis(100)];
         let market = Market::new(Kind::Spot, ex, Arc::new(VenueClock::default()), speeds);
         market
