@@ -119,7 +119,9 @@ class Health:
 @dataclass(frozen=True, slots=True)
 class ConnectorEvent:
     """``kind`` and its ``fields``: ``breaker`` (``from``, ``to``), ``clock_synced``
-    (``offset_ms``), ``clock_sync_failed`` (``reason``), and per WebSocket ``connection``:
+    (``offset_ms``), ``clock_sync_failed`` (``reason``), ``rate_limit_wait`` (``limit``,
+    ``delay`` in seconds: a request waits for room), ``rate_limited`` / ``banned``
+    (``until_ms``: the venue answered 429 / 418 or 403), and per WebSocket ``connection``:
     ``connected``, ``disconnected`` (``reason``), ``reconnecting`` (``attempt``, ``delay``),
     ``resubscribed`` (``topics``), ``rotated``; per book ``book_synced`` (``symbol``,
     ``update_id``) and ``book_unsynced`` (``symbol``, ``reason``)."""
