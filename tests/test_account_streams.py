@@ -263,3 +263,24 @@ async def test_listen_key_that_expired_while_disconnected_is_replaced(sim: Simul
         await c.place_market(SYMBOL, "BUY", size, client_order_id="fresh-key")
         seen = await updates_until(updates, lambda s: filled(s, "fresh-key") == size)
         assert seen[-1].order.status == tw.OrderStatus.FILLED
+
+
+@pytest.mark.parametrize(("venue", "market"), MARKETS)
+async def test_the_user_stream_connection_is_in_health_and_its_events_name_it(
+    sim: Simulator, venue: str, market: str
+) -> None:
+    endpoints = sim.endpoints(venue, market)
+    user_url = endpoints.ws_api if (venue, market) == ("binance", "spot") else endpoints.ws_private
+    assert user_url is not None
+    async with trader(sim, venue, market) as c:
+        events = c.events()
+        async with c.order_updates():
+            await user_stream_up(sim, venue, market)
+            async with asyncio.timeout(10):
+                async for event in events:
+                    if event.kind == "connected" and event.fields["url"].startswith(user_url):
+                        break
+            users = [h for h in c.health().connections if h.url.startswith(user_url)]
+            assert len(users) == 1 and users[0].connected, c.health().connections
+            # A USD-M listen key is as good as a credential: never shown.
+            assert users[0].topics == ("user stream",)

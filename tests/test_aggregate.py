@@ -250,3 +250,18 @@ async def test_bad_names_and_arguments_are_refused() -> None:
             book = await tw.Aggregator(perps).book("BTC/USDT:USDT")
             assert set(book.snapshot().included) == {"binance-usdm", "bybit-linear"}
             assert book.tick == Decimal("0.1")
+
+
+@pytest.mark.asyncio
+async def test_instruments_open_concurrently_and_once() -> None:
+    with Simulator(seed=46, steps_per_second=50) as sim:
+        async with AsyncExitStack() as stack:
+            agg = tw.Aggregator(await connected(stack, sim, SPOT))
+            btc, eth, btc_again = await asyncio.gather(
+                agg.book("BTC/USDT"), agg.book("ETH/USDT"), agg.book("BTC/USDT")
+            )
+            assert (btc.symbol, eth.symbol, btc_again.symbol) == ("BTC/USDT", "ETH/USDT", "BTC/USDT")
+            assert btc.snapshot().symbols == {"binance-spot": "BTCUSDT", "bybit-spot": "BTCUSDT"}
+            assert eth.snapshot().symbols == {"binance-spot": "ETHUSDT", "bybit-spot": "ETHUSDT"}
+            ask = agg.best_ask("ETH/USDT")
+            assert ask is not None and ask.price > 1000

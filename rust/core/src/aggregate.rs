@@ -648,9 +648,9 @@ pub struct Aggregator {
     /// Explicit venue symbols by canonical name: (connector label, venue symbol).
     mapping: HashMap<String, Vec<(String, String)>>,
     config: AggregatorConfig,
-    books: tokio::sync::Mutex<HashMap<String, Arc<MergedBook>>>,
-    /// The merged books opened so far, for synchronous reads.
-    opened: Mutex<HashMap<String, Arc<MergedBook>>>,
+    /// Each instrument's merged book, opened once (concurrent openings of one name share the
+    /// work; different names open concurrently; a failed opening is tried again next time).
+    books: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Arc<MergedBook>>>>>,
     hub: Arc<Hub>,
 }
 
@@ -723,8 +723,7 @@ impl Aggregator {
             connectors,
             mapping,
             config,
-            books: tokio::sync::Mutex::new(HashMap::new()),
-            opened: Mutex::new(HashMap::new()),
+            books: Mutex::new(HashMap::new()),
             hub: Arc::default(),
         })
     }
@@ -789,10 +788,14 @@ impl Aggregator {
     /// The merged book of `name` (opened on first use: venue books subscribed and followed),
     /// once every venue book is in sync or `config.wait` has passed with at least one in sync.
     pub async fn book(&self, name: &str) -> Result<Arc<MergedBook>> {
-        let mut books = self.books.lock().await;
-        if let Some(book) = books.get(name) {
-            return Ok(book.clone());
-        }
+        let cell = lock(&self.books)
+            .entry(name.to_owned())
+            .or_default()
+            .clone();
+        cell.get_or_try_init(|| self.open(name)).await.cloned()
+    }
+
+    async fn open(&self, name: &str) -> Result<Arc<MergedBook>> {
         let resolved = self.resolve(name).await?;
         let parts: Vec<Part> = resolved
             .iter()
@@ -831,19 +834,22 @@ impl Aggregator {
         if let Some(stale_after) = self.config.stale_after {
             spawn_ticker(Arc::downgrade(&merged), stale_after);
         }
-        books.insert(name.to_owned(), merged.clone());
-        lock(&self.opened).insert(name.to_owned(), merged.clone());
         Ok(merged)
     }
 
     /// A merged book opened before by [`Aggregator::book`].
     pub fn opened(&self, name: &str) -> Result<Arc<MergedBook>> {
-        lock(&self.opened).get(name).cloned().ok_or_else(|| {
-            Error::invalid_argument(
-                "symbol",
-                format!("{name} is not followed yet: open it with book('{name}') first"),
-            )
-        })
+        let books = lock(&self.books);
+        books
+            .get(name)
+            .and_then(|c| c.get())
+            .cloned()
+            .ok_or_else(|| {
+                Error::invalid_argument(
+                    "symbol",
+                    format!("{name} is not followed yet: open it with book('{name}') first"),
+                )
+            })
     }
 
     /// Crossed markets and venues leaving or rejoining the merged books, from now on; a

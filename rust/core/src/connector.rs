@@ -106,7 +106,8 @@ pub enum ConnectorEvent {
     ClockSyncFailed {
         reason: String,
     },
-    Socket(WsEvent),
+    /// A WebSocket of the pool on this URL (market streams, the user stream).
+    Socket(Arc<str>, WsEvent),
     Limit(LimitEvent),
     /// A book is in sync (again) at `update_id`.
     BookSynced {
@@ -516,7 +517,7 @@ impl Connector {
             clock: self.http.clock.snapshot(),
             limits: self.http.limiter.usage(),
             banned_until_ms: self.http.limiter.banned_until(),
-            connections: Connector::connection_health(&streams),
+            connections: self.connection_health(&streams),
             subscriptions: Connector::subscription_health(&streams),
             books,
             skipped_messages,

@@ -529,7 +529,11 @@ impl NativeEvents {
                 ConnectorEvent::ClockSyncFailed { reason } => {
                     ("clock_sync_failed", vec![("reason", reason)])
                 }
-                ConnectorEvent::Socket(event) => socket_event(event),
+                ConnectorEvent::Socket(url, event) => {
+                    let (kind, mut fields) = socket_event(event);
+                    fields.push(("url", url.to_string()));
+                    (kind, fields)
+                }
                 ConnectorEvent::Limit(LimitEvent::Waiting { limit, delay }) => (
                     "rate_limit_wait",
                     vec![

@@ -79,7 +79,7 @@ pub(super) struct Publish {
 
 /// The running user stream.
 pub(super) struct UserFeed {
-    pool: Arc<WsPool>,
+    pub(super) pool: Arc<WsPool>,
     /// USD-M: the listen key subscribed now.
     listen_key: Option<String>,
 }

@@ -469,7 +469,10 @@ impl Connector {
             ws_events,
             self.cancel.child_token(),
         )?);
-        self.forward(ws_events_rx, ConnectorEvent::Socket);
+        let url: Arc<str> = url.into();
+        self.forward(ws_events_rx, move |e| {
+            ConnectorEvent::Socket(url.clone(), e)
+        });
         Ok((pool, inbound, socket_events))
     }
 
@@ -610,8 +613,20 @@ impl Connector {
         topics
     }
 
-    pub(super) fn connection_health(streams: &Streams) -> Vec<crate::net::ws::ShardHealth> {
-        streams.pools.values().flat_map(|p| p.health()).collect()
+    /// Every WebSocket: the market pools', then the user stream's (if open and not being
+    /// replaced right now).
+    pub(super) fn connection_health(&self, streams: &Streams) -> Vec<crate::net::ws::ShardHealth> {
+        let mut all: Vec<_> = streams.pools.values().flat_map(|p| p.health()).collect();
+        if let Ok(user) = self.user.try_lock()
+            && let Some(feed) = user.as_ref()
+        {
+            // Its topic can be a listen key, which is as good as a credential: not shown.
+            all.extend(feed.pool.health().into_iter().map(|mut shard| {
+                shard.topics = vec!["user stream".to_owned()];
+                shard
+            }));
+        }
+        all
     }
 
     /// Marks every book unsynced (the connector is closing: nothing will keep them).
