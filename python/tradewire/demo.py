@@ -608,7 +608,8 @@ def _status_style(status: str) -> str:
 
 
 def _pairs(fields: Mapping[str, str]) -> list[str]:
-    return [f"{key}={value}" for key, value in fields.items()]
+    # The connector's label already says which venue; loopback URLs are noise on one line.
+    return [f"{key}={value}" for key, value in fields.items() if key != "url"]
 
 
 def _largest_first(venues: Mapping[str, Decimal]) -> list[tuple[str, Decimal]]:
