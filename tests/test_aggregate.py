@@ -265,3 +265,27 @@ async def test_instruments_open_concurrently_and_once() -> None:
             assert eth.snapshot().symbols == {"binance-spot": "ETHUSDT", "bybit-spot": "ETHUSDT"}
             ask = agg.best_ask("ETH/USDT")
             assert ask is not None and ask.price > 1000
+
+
+@pytest.mark.asyncio
+async def test_closing_releases_the_venue_books() -> None:
+    with Simulator(seed=47, steps_per_second=100, time_scale=10) as sim:
+        async with AsyncExitStack() as stack:
+            connectors = await connected(stack, sim, SPOT)
+            async with tw.Aggregator(connectors) as agg:
+                book = await agg.book("BTC/USDT")
+                eth = await agg.book("ETH/USDT")
+                with eth:
+                    assert eth.snapshot().included == ["binance-spot", "bybit-spot"]
+                assert eth.is_closed and eth.snapshot().included == []
+                assert eth.snapshot().excluded["bybit-spot"] == "not in sync: the merged book was closed"
+
+                def subscribed(topic: str) -> bool:
+                    return any(topic in name for c in connectors for name, _ in c.health().subscriptions)
+
+                await until(lambda: not subscribed("ethusdt@depth"), 10, "ETH's Binance book released")
+                assert subscribed("btcusdt@depth")
+            assert book.is_closed and not book.bids(1)
+            with pytest.raises(tw.InvalidArgument, match="not followed"):
+                agg.best_bid("BTC/USDT")
+            await until(lambda: not subscribed("btcusdt@depth"), 10, "BTC's Binance book released")

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
+from types import TracebackType
+from typing import Self, cast
 
 from . import _native
 from ._native import Bbo, Gap, MergedBook, Quote
@@ -58,6 +59,19 @@ class Aggregator:
             stale_after_ms=None if stale_after is None else _millis("stale_after", stale_after),
             timeout_ms=_millis("sync_timeout", sync_timeout),
         )
+
+    def close(self) -> None:
+        """Stops following every merged book's venue books (their subscriptions end unless
+        something else reads them); open merged books then show every venue excluded."""
+        self._native.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         labels = ", ".join(f"{c._venue.value}-{c.market}" for c in self.connectors)

@@ -208,8 +208,9 @@ pub struct MergedBook {
     stale_after: Option<Duration>,
     state: Mutex<State>,
     hub: Arc<Hub>,
-    /// Keeps the venue books subscribed while the merged book lives.
+    /// Keeps the venue books subscribed while the merged book lives (until closed).
     handles: Mutex<Vec<BookHandle>>,
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for MergedBook {
@@ -230,11 +231,11 @@ struct Feeder {
 impl Follow for Feeder {
     fn follow(&self, feed: Feed<'_>) -> bool {
         match self.merged.upgrade() {
-            Some(merged) => {
+            Some(merged) if !merged.is_closed() => {
                 merged.apply(self.index, &feed);
                 true
             }
-            None => false,
+            _ => false,
         }
     }
 }
@@ -308,6 +309,7 @@ impl MergedBook {
             members,
             hub,
             handles: Mutex::new(Vec::new()),
+            closed: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -322,9 +324,32 @@ impl MergedBook {
         lock(&self.handles).push(handle);
     }
 
+    /// Stops following the venue books (their subscriptions end unless someone else reads
+    /// them): every venue is left out from now on, as "closed".
+    pub fn close(&self) {
+        use std::sync::atomic::Ordering;
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        lock(&self.handles).clear();
+        let mut state = lock(&self.state);
+        for m in &mut state.members {
+            m.synced = false;
+            m.reason = Some("the merged book was closed".into());
+        }
+        self.refresh(&mut state, Instant::now());
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Applies one venue book's changes (called under that book's lock).
     pub fn apply(&self, index: usize, feed: &Feed<'_>) {
         let mut state = lock(&self.state);
+        if self.is_closed() {
+            return;
+        }
         let state = &mut *state;
         let factor = self.members[index].factor;
         let member = &mut state.members[index];
@@ -835,6 +860,17 @@ impl Aggregator {
             spawn_ticker(Arc::downgrade(&merged), stale_after);
         }
         Ok(merged)
+    }
+
+    /// Closes every merged book: their venue books are no longer followed (nor subscribed, if
+    /// nobody else reads them); `book()` opens a fresh one.
+    pub fn close(&self) {
+        let books: Vec<_> = lock(&self.books).drain().collect();
+        for (_, cell) in books {
+            if let Some(book) = cell.get() {
+                book.close();
+            }
+        }
     }
 
     /// A merged book opened before by [`Aggregator::book`].

@@ -261,6 +261,25 @@ impl NativeMergedBook {
     fn best_ask(&self) -> Option<Quote> {
         self.0.bbo().ask.map(Quote)
     }
+    /// Stops following the venue books; every venue then reads as excluded ("closed").
+    fn close(&self) {
+        self.0.close();
+    }
+    #[getter]
+    fn is_closed(&self) -> bool {
+        self.0.is_closed()
+    }
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+    fn __exit__(
+        &self,
+        _exc_type: Option<Bound<'_, PyAny>>,
+        _exc: Option<Bound<'_, PyAny>>,
+        _tb: Option<Bound<'_, PyAny>>,
+    ) {
+        self.0.close();
+    }
     fn __repr__(&self) -> String {
         MergedView(self.0.view(1))
             .__repr__()
@@ -363,6 +382,11 @@ impl NativeAggregator {
     fn bbo_updates(&self, py: Python<'_>, symbol: &str) -> PyResult<NativeStream> {
         let book = self.0.opened(symbol).py_err(py)?;
         Ok(NativeStream::new(book.bbo_updates()))
+    }
+
+    /// Closes every merged book (see `MergedBook.close`).
+    fn close(&self) {
+        self.0.close();
     }
 
     #[pyo3(signature = (capacity = 4096))]
