@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,62 @@ async def test_a_paced_tape_arrives_whole_and_in_order() -> None:
 
             fast_ids, paced_ids = await asyncio.gather(ids(fast), ids(paced))
             assert fast_ids == paced_ids == sorted(paced_ids)
+
+
+@pytest.mark.asyncio
+async def test_the_send_time_of_every_frame_is_kept() -> None:
+    """Benchmarks measure latency from the simulator's write of a frame to the consumer: each
+    frame a connection took is logged once per connection with its wall-clock send time."""
+    with Simulator(seed=16, steps_per_second=0) as sim:
+        endpoints = sim.endpoints("binance", "spot")
+        venue, market = sim.native_venue("binance"), sim.native_market("spot")
+        assert sim.native.tape_frames(venue, market) == []
+        assert sim.native.tape_sends(venue, market) == []
+        async with websockets.connect(f"{endpoints.ws_public}/ws/btcusdt@depth@100ms", max_queue=None) as ws:
+            sim.native.record_tape(venue, market, "BTCUSDT", 500, seed=2)
+            frames = sim.native.tape_frames(venue, market)
+            depth_ids = [i for route, i in frames if route == "depth"]
+            trade_ids = [i for route, i in frames if route == "trade"]
+            assert {route for route, _ in frames} == {"depth", "trade", "aggTrade", "bookTicker"}
+            assert depth_ids == sorted(depth_ids) and len(depth_ids) > 400
+            assert trade_ids == [i for route, i in frames if route == "aggTrade"] and trade_ids
+            before = time.time_ns()
+            sim.native.play_tape(venue, market, rate=5_000)
+            received: list[tuple[int, int]] = []
+            while len(received) < len(depth_ids):
+                received.append(((await recv_json(ws))["u"], time.time_ns()))
+            sends = sim.native.tape_sends(venue, market)
+            # Only what the connection is subscribed to, each frame once, in tape order.
+            assert [(route, i) for route, i, _ in sends] == [("depth", i) for i in depth_ids]
+            assert [i for i, _ in received] == depth_ids
+            sent_ns = [ns for _, _, ns in sends]
+            assert before < sent_ns[0] and sent_ns == sorted(sent_ns)
+            assert all(sent <= got for sent, (_, got) in zip(sent_ns, received, strict=True))
+            # Paced at 5,000 frames/s of tape: the last diff goes out about 0.1 s after the first.
+            assert sent_ns[-1] - sent_ns[0] > 50_000_000
+            assert sim.native.tape_sends(venue, market, "trade") == []
+            assert len(sim.native.tape_sends(venue, market, "depth")) == len(depth_ids)
+
+
+@pytest.mark.asyncio
+async def test_a_precise_play_is_paced_frame_by_frame() -> None:
+    """A rate is sent in bursts on the 1 ms timer; a precise play sends frame by frame."""
+    with Simulator(seed=17, steps_per_second=0) as sim:
+        endpoints = sim.endpoints("binance", "spot")
+        venue, market = sim.native_venue("binance"), sim.native_market("spot")
+        async with websockets.connect(f"{endpoints.ws_public}/ws/btcusdt@depth", max_queue=None) as ws:
+            writes = {}
+            for precise in (False, True):
+                sim.native.record_tape(venue, market, "BTCUSDT", 600, seed=3)
+                last = max(i for route, i in sim.native.tape_frames(venue, market) if route == "depth")
+                sim.native.play_tape(venue, market, rate=10_000, precise=precise)
+                while (await recv_json(ws))["u"] < last:
+                    pass
+                sends = sim.native.tape_sends(venue, market, "depth")
+                writes[precise] = len({ns for _, _, ns in sends})
+                assert writes[precise] <= len(sends)
+            # About 100 ms of tape: about 100 timer bursts, or a write per frame.
+            assert writes[True] > 2 * writes[False], writes
 
 
 @pytest.mark.asyncio

@@ -359,19 +359,49 @@ impl NativeSimulator {
     /// Every open connection of the market plays the loaded tape: the frames it is subscribed
     /// to, in order, at `rate` frames per second of tape (None: as fast as its socket takes
     /// them). A recorded tape first moves the true book to the tape's end. Returns the number
-    /// of frames.
-    #[pyo3(signature = (venue, market, *, rate = None))]
+    /// of frames. A rate is sent in 1 ms bursts (the timer's resolution) unless `precise`:
+    /// then frame by frame, with a simulator thread spinning between frames.
+    #[pyo3(signature = (venue, market, *, rate = None, precise = false))]
     fn play_tape(
         &self,
         py: Python<'_>,
         venue: Venue,
         market: Market,
         rate: Option<u32>,
+        precise: bool,
     ) -> PyResult<usize> {
         self.market(py, venue, market)?
-            .play_tape(rate)
+            .play_tape_paced(rate, precise)
             .map_err(|reason| Error::invalid_argument("tape", reason))
             .py_err(py)
+    }
+
+    /// The loaded tape's frames as `(route, id)` in tape order: the route is the Binance stream
+    /// kind (`depth`, `trade`, `aggTrade`, `bookTicker`) or the Bybit topic; the id is the book
+    /// update id (Binance `u`, the Bybit topic's `u`) or the trade id (0 in a loaded file).
+    fn tape_frames(
+        &self,
+        py: Python<'_>,
+        venue: Venue,
+        market: Market,
+    ) -> PyResult<Vec<(String, u64)>> {
+        Ok(self.market(py, venue, market)?.tape_frames())
+    }
+
+    /// The current play's frames written to connections so far, in the order written, as
+    /// `(route, id, ns)`: `ns` is the wall clock (`time.time_ns()`) when the session started
+    /// writing the frame to the socket. A frame appears once per connection that took it. Only
+    /// frames of `route` if given.
+    #[pyo3(signature = (venue, market, route = None))]
+    fn tape_sends(
+        &self,
+        py: Python<'_>,
+        venue: Venue,
+        market: Market,
+        route: Option<&str>,
+    ) -> PyResult<Vec<(String, u64, u64)>> {
+        let sim_market = self.market(py, venue, market)?.clone();
+        Ok(py.detach(|| sim_market.tape_sends(route)))
     }
 
     /// Delays every WebSocket message of the market by `ms`.

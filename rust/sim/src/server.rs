@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{any, get};
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -75,6 +76,11 @@ async fn serve(router: Router, cancel: CancellationToken) -> std::io::Result<Soc
     // Loopback only: the simulator is never reachable from another machine.
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let addr = listener.local_addr()?;
+    // Every frame goes out when written, as from the venues: without TCP_NODELAY a small frame
+    // can wait for the client's delayed ACK (tens of ms), which benchmarks would count as latency.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     tokio::spawn(async move {
         let _ = axum::serve(listener, router)
             .with_graceful_shutdown(cancel.cancelled_owned())

@@ -10,7 +10,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::broadcast::error::TryRecvError;
 use tokio::time::{Instant, sleep_until};
@@ -30,6 +30,9 @@ pub struct Frame {
     pub route: String,
     /// Binance: the event (a combined stream wraps it); Bybit: the whole message.
     pub text: String,
+    /// What names it within its route: the book update id (Binance `u`, the Bybit topic's `u`)
+    /// or the trade id; 0 in a loaded file.
+    pub id: u64,
 }
 
 type Finish = Box<dyn FnOnce(&mut Exchange) + Send>;
@@ -77,6 +80,41 @@ pub struct Play {
     pub tape: Arc<Tape>,
     /// Frames per second of tape time; `None`: as fast as each socket takes them.
     pub rate: Option<u32>,
+    /// Paced frame by frame: a session spins (yielding) through the last millisecond before a
+    /// frame is due instead of sleeping on the 1 ms timer, which sends a rate in 1 ms bursts.
+    /// Costs a simulator core while it plays.
+    pub precise: bool,
+    /// Every frame written to a connection, in the order written: (frame index, wall-clock ns
+    /// since the Unix epoch when the session started writing it to the socket).
+    sent: Mutex<Vec<(u32, u64)>>,
+}
+
+impl Play {
+    pub fn new(tape: Arc<Tape>, rate: Option<u32>, precise: bool) -> Play {
+        Play {
+            tape,
+            rate: rate.filter(|r| *r > 0),
+            precise,
+            sent: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The frames written so far (once per connection that took them), in the order written,
+    /// with their send times (see [`Play`]), as `(frame, wall-clock ns)`.
+    pub fn sends(&self) -> Vec<(&Frame, u64)> {
+        let sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+        sent.iter()
+            .map(|(index, ns)| (&self.tape.frames[*index as usize], *ns))
+            .collect()
+    }
+
+    fn stamp(&self, indices: &mut Vec<u32>) {
+        let ns = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+        sent.extend(indices.drain(..).map(|index| (index, ns)));
+    }
 }
 
 /// Runs `steps` steps of the synthetic market on a copy of `symbol` and reports each step's
@@ -152,6 +190,11 @@ impl Market {
     /// Every open connection starts playing the loaded tape: the frames it is subscribed to,
     /// in order. A recorded tape first moves the live book to the tape's end.
     pub fn play_tape(&self, rate: Option<u32>) -> Result<usize, String> {
+        self.play_tape_paced(rate, false)
+    }
+
+    /// [`Market::play_tape`], `precise`ly paced or not (see [`Play::precise`]).
+    pub fn play_tape_paced(&self, rate: Option<u32>, precise: bool) -> Result<usize, String> {
         let tape = self
             .tape
             .lock()
@@ -171,11 +214,30 @@ impl Market {
             }
         }
         let frames = tape.frames.len();
-        self.plays.send_replace(Some(Arc::new(Play {
-            tape,
-            rate: rate.filter(|r| *r > 0),
-        })));
+        self.plays
+            .send_replace(Some(Arc::new(Play::new(tape, rate, precise))));
         Ok(frames)
+    }
+
+    /// The loaded tape's frames as `(route, id)`, in tape order.
+    pub fn tape_frames(&self) -> Vec<(String, u64)> {
+        let tape = self.tape.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        tape.map(|t| t.frames.iter().map(|f| (f.route.clone(), f.id)).collect())
+            .unwrap_or_default()
+    }
+
+    /// The current play's frames written so far, as `(route, id, wall-clock ns)` (see
+    /// [`Play::sends`]); only frames of `route` if given.
+    pub fn tape_sends(&self, route: Option<&str>) -> Vec<(String, u64, u64)> {
+        let play = self.plays.borrow().clone();
+        let Some(play) = play else {
+            return Vec::new();
+        };
+        play.sends()
+            .into_iter()
+            .filter(|(f, _)| route.is_none_or(|r| f.route == r))
+            .map(|(f, ns)| (f.route.clone(), f.id, ns))
+            .collect()
     }
 }
 
@@ -185,10 +247,15 @@ pub struct Player {
     play: Arc<Play>,
     next: usize,
     started: Instant,
+    /// Frames queued for the connection and not yet written.
+    unsent: Vec<u32>,
 }
 
 /// Frames a session takes per turn, so pings and reads interleave with a long tape.
 const TURN: usize = 256;
+
+/// How close to a frame's time a precise play spins instead of sleeping: the timer's resolution.
+const SPIN: Duration = Duration::from_millis(1);
 
 impl Player {
     pub fn new(play: Arc<Play>) -> Player {
@@ -196,6 +263,7 @@ impl Player {
             play,
             next: 0,
             started: Instant::now(),
+            unsent: Vec::new(),
         }
     }
 
@@ -213,14 +281,24 @@ impl Player {
         }
     }
 
-    /// Passes the frames due now (at most a turn's worth) to `deliver`.
-    pub fn take(&mut self, mut deliver: impl FnMut(&Frame)) {
+    /// Passes the frames due now (at most a turn's worth) to `deliver`, which says whether it
+    /// queued the frame for the connection.
+    pub fn take(&mut self, mut deliver: impl FnMut(&Frame) -> bool) {
         let now = Instant::now();
         let frames = &self.play.tape.frames;
         let end = (self.next + TURN).min(frames.len());
         while self.next < end && self.due(self.next) <= now {
-            deliver(&frames[self.next]);
+            if deliver(&frames[self.next]) {
+                self.unsent.push(self.next as u32);
+            }
             self.next += 1;
+        }
+    }
+
+    /// The session writes what it queued now: the frames it took are sent at this time.
+    pub fn writing(&mut self) {
+        if !self.unsent.is_empty() {
+            self.play.stamp(&mut self.unsent);
         }
     }
 }
@@ -249,23 +327,41 @@ impl Deck {
             .player
             .as_ref()
             .filter(|p| !p.done())
-            .map(|p| p.due(p.next));
+            .map(|p| (p.due(p.next), p.play.precise));
         tokio::select! {
             changed = self.plays.changed() => {
                 if changed.is_ok() {
-                    self.player = self.plays.borrow_and_update().clone().map(Player::new);
+                    let next = self.plays.borrow_and_update().clone().map(Player::new);
+                    if let Some(done) = std::mem::replace(&mut self.player, next) {
+                        // The last holder of a long tape frees millions of frames: not on the
+                        // session's task, which would stall the next play's first frames.
+                        tokio::task::spawn_blocking(move || drop(done));
+                    }
                 } else {
                     std::future::pending::<()>().await;
                 }
             }
-            _ = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {}
+            _ = async {
+                match due {
+                    Some((at, true)) if at < Instant::now() + SPIN => tokio::task::yield_now().await,
+                    Some((at, _)) => sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            } => {}
         }
     }
 
-    /// The frames due now, if a play is on.
-    pub fn take(&mut self, deliver: impl FnMut(&Frame)) {
+    /// The frames due now, if a play is on; `deliver` says whether it queued the frame.
+    pub fn take(&mut self, deliver: impl FnMut(&Frame) -> bool) {
         if let Some(player) = &mut self.player {
             player.take(deliver);
+        }
+    }
+
+    /// The session writes what it queued now: the frames it took are sent at this time.
+    pub fn writing(&mut self) {
+        if let Some(player) = &mut self.player {
+            player.writing();
         }
     }
 }
@@ -322,6 +418,43 @@ mod tests {
         let mut again = Vec::new();
         let (end_again, _) = record(&mut again);
         assert_eq!((again, levels(&end_again)), (diffs, levels(&end)));
+    }
+
+    #[test]
+    fn a_play_logs_each_frame_a_connection_took_when_written() {
+        let frame = |route: &str, id| Frame {
+            symbol: "BTCUSDT".to_owned(),
+            route: route.to_owned(),
+            text: String::new(),
+            id,
+        };
+        let tape = Tape::loaded(vec![
+            frame("depth", 7),
+            frame("trade", 3),
+            frame("depth", 8),
+        ]);
+        let play = Arc::new(Play::new(Arc::new(tape), None, false));
+        let (mut depth, mut trades) = (Player::new(play.clone()), Player::new(play.clone()));
+        depth.take(|f| f.route == "depth");
+        trades.take(|f| f.route == "trade");
+        assert!(play.sends().is_empty(), "nothing is sent before the write");
+        let before = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+        depth.writing();
+        trades.writing();
+        trades.writing();
+        let sends: Vec<(&str, u64, u64)> = play
+            .sends()
+            .into_iter()
+            .map(|(f, ns)| (f.route.as_str(), f.id, ns))
+            .collect();
+        assert_eq!(
+            sends.iter().map(|(r, id, _)| (*r, *id)).collect::<Vec<_>>(),
+            [("depth", 7), ("depth", 8), ("trade", 3)]
+        );
+        assert!(sends.iter().all(|(_, _, ns)| *ns >= before));
     }
 
     #[test]

@@ -18,11 +18,12 @@ pub fn record(st: &BinanceState, symbol: &str, steps: usize, seed: u64) -> Resul
     let spot = st.spot();
     let mut frames = Vec::new();
     let mut top = None;
-    let mut push = |route: &str, event: Value| {
+    let mut push = |route: &str, event: Value, id: u64| {
         frames.push(Frame {
             symbol: symbol.to_owned(),
             route: route.to_owned(),
             text: event.to_string(),
+            id,
         });
     };
     let (end, start) = tape::record(
@@ -33,11 +34,23 @@ pub fn record(st: &BinanceState, symbol: &str, steps: usize, seed: u64) -> Resul
         |state, dirty, trades, now| {
             let decimals = decimals(spot, &state.spec);
             if let Some(diff) = DepthDiff::from_dirty(symbol, 0, &state.spec, dirty, now) {
-                push("depth", depth_event(spot, decimals, &diff, now));
+                push(
+                    "depth",
+                    depth_event(spot, decimals, &diff, now),
+                    diff.last_id,
+                );
             }
             for trade in trades {
-                push("trade", trade_event(true, spot, decimals, trade, now));
-                push("aggTrade", trade_event(false, spot, decimals, trade, now));
+                let id = match trade {
+                    crate::exchange::Event::Trade { id, .. } => *id,
+                    _ => 0,
+                };
+                push("trade", trade_event(true, spot, decimals, trade, now), id);
+                push(
+                    "aggTrade",
+                    trade_event(false, spot, decimals, trade, now),
+                    id,
+                );
             }
             let now_top = (state.top(Side::Buy), state.top(Side::Sell));
             if top != Some(now_top) {
@@ -45,6 +58,7 @@ pub fn record(st: &BinanceState, symbol: &str, steps: usize, seed: u64) -> Resul
                 push(
                     "bookTicker",
                     book_ticker_event(spot, decimals, symbol, state, now),
+                    state.book.update_id,
                 );
             }
         },
@@ -114,6 +128,7 @@ pub fn load(st: &BinanceState, jsonl: &str) -> (Tape, usize) {
                 symbol,
                 route: route.to_owned(),
                 text: combined.data.get().to_owned(),
+                id: 0,
             })
         } else if let Ok(event) = serde_json::from_str::<Event>(line) {
             event_route(event.e, event.u)
@@ -122,6 +137,7 @@ pub fn load(st: &BinanceState, jsonl: &str) -> (Tape, usize) {
                     symbol: symbol.to_owned(),
                     route: route.to_owned(),
                     text: line.to_owned(),
+                    id: 0,
                 })
         } else {
             None

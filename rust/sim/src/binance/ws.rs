@@ -355,8 +355,9 @@ impl Session {
         }
     }
 
-    /// A tape frame, to every subscribed stream of its kind (any speed).
-    fn on_frame(&self, frame: &Frame, out: &mut Vec<String>) {
+    /// A tape frame, to every subscribed stream of its kind (any speed); whether any took it.
+    fn on_frame(&self, frame: &Frame, out: &mut Vec<String>) -> bool {
+        let before = out.len();
         for s in self.subscribed(&frame.symbol, |k| k.route() == Some(frame.route.as_str())) {
             out.push(if self.combined {
                 format!(r#"{{"stream":"{}","data":{}}}"#, s.name, frame.text)
@@ -364,6 +365,7 @@ impl Session {
                 frame.text.clone()
             });
         }
+        out.len() > before
     }
 
     /// Periodic streams: tickers, partial books, book tickers.
@@ -675,6 +677,7 @@ async fn session(
                 session.on_tick(st.market.clock.now_ms(), ticker_due, &mut out);
             }
         }
+        deck.writing();
         if !crate::wire::flush(&mut socket, &mut out, faults).await {
             return;
         }

@@ -37,6 +37,7 @@ pub fn record(
                         symbol: symbol.to_owned(),
                         route: m.topic(),
                         text: book_json(&m),
+                        id: m.u,
                     });
                 }
             }
@@ -45,6 +46,10 @@ pub fn record(
                     symbol: symbol.to_owned(),
                     route: format!("publicTrade.{symbol}"),
                     text: trade_message(category, trade, ts),
+                    id: match trade {
+                        crate::exchange::Event::Trade { id, .. } => *id,
+                        _ => 0,
+                    },
                 });
             }
         },
@@ -86,6 +91,7 @@ pub fn load(st: &BybitState, category: Category, jsonl: &str) -> (Tape, usize) {
                     symbol: symbol.to_owned(),
                     route: m.topic.to_owned(),
                     text: line.to_owned(),
+                    id: 0,
                 })
             });
         match frame {

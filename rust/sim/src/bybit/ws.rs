@@ -245,8 +245,12 @@ async fn public_session(
             },
             _ = deck.turn() => {
                 let names: std::collections::HashSet<String> = topics.iter().map(Topic::name).collect();
-                deck.take(|frame| if names.contains(&frame.route) {
-                    out.push(frame.text.clone());
+                deck.take(|frame| {
+                    let wanted = names.contains(&frame.route);
+                    if wanted {
+                        out.push(frame.text.clone());
+                    }
+                    wanted
                 });
             }
             _ = tick.tick() => {
@@ -262,6 +266,7 @@ async fn public_session(
                 }
             }
         }
+        deck.writing();
         if !crate::wire::flush(&mut socket, &mut out, faults).await {
             return;
         }
