@@ -214,6 +214,14 @@ impl Market {
             }
         }
         let frames = tape.frames.len();
+        // The finished play goes first, here: freeing a long tape (millions of frames) takes
+        // long enough to hold up the sessions if it overlapped the new play's first frames.
+        let mut finished = None;
+        self.plays.send_if_modified(|play| {
+            finished = play.take();
+            false
+        });
+        drop(finished);
         self.plays
             .send_replace(Some(Arc::new(Play::new(tape, rate, precise))));
         Ok(frames)
@@ -332,10 +340,8 @@ impl Deck {
             changed = self.plays.changed() => {
                 if changed.is_ok() {
                     let next = self.plays.borrow_and_update().clone().map(Player::new);
-                    if let Some(done) = std::mem::replace(&mut self.player, next) {
-                        // The last holder of a long tape frees millions of frames: not on the
-                        // session's task, which would stall the next play's first frames.
-                        tokio::task::spawn_blocking(move || drop(done));
+                    if let Some(previous) = std::mem::replace(&mut self.player, next) {
+                        release(previous);
                     }
                 } else {
                     std::future::pending::<()>().await;
@@ -358,12 +364,24 @@ impl Deck {
         }
     }
 
-    /// The session writes what it queued now: the frames it took are sent at this time.
+    /// The session writes what it queued now: the frames it took are sent at this time. A
+    /// play the session is done with is let go.
     pub fn writing(&mut self) {
         if let Some(player) = &mut self.player {
             player.writing();
+            if player.done()
+                && let Some(done) = self.player.take()
+            {
+                release(done);
+            }
         }
     }
+}
+
+/// Lets go of a player off the session's task: if it held the last reference to a long tape,
+/// freeing millions of frames there would stall the session's sends.
+fn release(player: Player) {
+    tokio::task::spawn_blocking(move || drop(player));
 }
 
 #[cfg(test)]
