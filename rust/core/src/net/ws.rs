@@ -409,7 +409,9 @@ impl ShardRunner {
             _ = cancel.cancelled() => return Err("closed".into()),
             acquired = limiter.acquire(&cost, Priority::Data) => acquired.map_err(|e| e.to_string())?,
         }
-        let connect = tokio_tungstenite::connect_async(self.url.as_str());
+        // No Nagle: a small frame (a pong, a subscription, a WS-API request) goes at once
+        // instead of waiting for the venue's delayed ACK.
+        let connect = tokio_tungstenite::connect_async_with_config(self.url.as_str(), None, true);
         let (mut socket, _) = tokio::select! {
             _ = cancel.cancelled() => return Err("closed".into()),
             r = tokio::time::timeout(self.config.connect_timeout, connect) => match r {
