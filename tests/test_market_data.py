@@ -46,6 +46,23 @@ async def test_tickers_are_typed_full_and_end_with_the_loop(sim: Simulator, venu
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("market", ["spot", "linear"])
+async def test_a_bybit_book_deep_enough_serves_shallower_readers(sim: Simulator, market: str) -> None:
+    """One subscription per symbol where one suffices: an `orderbook.200` book already kept
+    serves a 10-level view stream and a 50-level handle, which would need `orderbook.50`."""
+    async with connect(sim, "bybit", market) as c:
+        with await c.book("BTCUSDT", depth=200) as deep:
+            async with c.book_updates("BTCUSDT", depth=10) as views:
+                with await c.book("BTCUSDT", depth=50) as shallow:
+                    view = next(v for v in await take(views, 3) if isinstance(v, tw.BookView))
+                    assert len(view.bids) == 10 and shallow.depth == 50
+                    assert deep.is_synced and shallow.is_synced and 0 < len(shallow.bids()) <= 50
+                    topics = [t for t, _ in c.health().subscriptions if t.startswith("orderbook.")]
+                    assert topics == ["orderbook.200.BTCUSDT"]
+                    assert len(c.health().books) == 1
+
+
+@pytest.mark.asyncio
 @pytest.mark.parametrize(("venue", "market"), MARKETS)
 async def test_a_live_book_is_the_venues_book(sim: Simulator, venue: str, market: str) -> None:
     async with connect(sim, venue, market) as c:

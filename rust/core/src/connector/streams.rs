@@ -358,14 +358,28 @@ impl Connector {
         let mut streams = lock(&self.streams);
         let claimed = {
             let mut readers = lock(&streams.readers);
-            let list = readers.entry(topic.clone()).or_default();
-            let found = list.iter().find_map(|r| match r {
-                Reader::Book(b) => Some(b.clone()),
-                _ => None,
-            });
+            // A book already kept for the symbol serves if it is deep enough (Bybit: a deeper
+            // topic than the one this depth needs), rather than a second subscription.
+            let deeper = match self.venue {
+                Venue::Binance => Vec::new(),
+                Venue::Bybit => BYBIT_DEPTHS
+                    .iter()
+                    .filter(|d| **d >= keep)
+                    .map(|d| format!("orderbook.{d}.{symbol}"))
+                    .collect(),
+            };
+            let found = std::iter::once(&topic)
+                .chain(&deeper)
+                .filter_map(|t| readers.get(t))
+                .flatten()
+                .find_map(|r| match r {
+                    Reader::Book(b) => Some(b.clone()),
+                    _ => None,
+                });
             if let Some(book) = found {
                 return Ok(claim(&book));
             }
+            let list = readers.entry(topic.clone()).or_default();
             let source = Source {
                 venue: self.venue,
                 market: self.market,
