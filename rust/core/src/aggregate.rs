@@ -414,15 +414,22 @@ impl MergedBook {
                 None => "not in sync".to_owned(),
             });
         }
-        let stale_after = self.stale_after?;
-        let age = m.changed_at.map(|at| now.saturating_duration_since(at))?;
-        (age > stale_after).then(|| format!("stale: no change for {:.1} s", age.as_secs_f64()))
+        self.stale_for(m, now)
+            .map(|age| format!("stale: no change for {:.1} s", age.as_secs_f64()))
     }
 
+    /// How long a venue book has gone unchanged, once that is longer than `stale_after`.
+    fn stale_for(&self, m: &MemberState, now: Instant) -> Option<Duration> {
+        let age = now.saturating_duration_since(m.changed_at?);
+        (age > self.stale_after?).then_some(age)
+    }
+
+    /// Which venues count now; the same test as [`MergedBook::exclusion`] without writing
+    /// the reason (this runs on every change).
     fn mask(&self, state: &State, now: Instant) -> [bool; MAX_VENUES] {
         let mut mask = [false; MAX_VENUES];
         for (i, m) in state.members.iter().enumerate() {
-            mask[i] = self.exclusion(m, now).is_none();
+            mask[i] = m.synced && self.stale_for(m, now).is_none();
         }
         mask
     }
