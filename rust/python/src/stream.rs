@@ -36,6 +36,13 @@ macro_rules! py_event {
 
 py_event!(Trade => Trade, Ticker => Ticker, BookView => BookView, Order => Order, Fill => Fill, Balance => Balance, Position => Position, OrderUpdate => OrderUpdate);
 
+/// A book stream's "the book changed": the view is built here, when Python takes it.
+impl PyEvent for tradewire_core::book::live::ViewTicket {
+    fn into_py(self, py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+        Ok(Bound::new(py, model::BookView(self.view()))?.into_any())
+    }
+}
+
 /// Raw venue messages (`connector.raw_stream`) cross as `str`.
 impl PyEvent for String {
     fn into_py(self, py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {

@@ -144,7 +144,7 @@ pub struct LiveBook {
     /// Levels a side it keeps (Bybit: the topic's depth).
     pub depth: usize,
     inner: Mutex<Inner>,
-    views: Mutex<Vec<(Arc<stream::Sender<BookView>>, usize)>>,
+    views: Mutex<Vec<(Arc<stream::Sender<ViewTicket>>, usize)>>,
     /// Handles held by callers; with no handle and no view stream the book is dropped.
     holders: AtomicUsize,
     synced: watch::Sender<bool>,
@@ -331,7 +331,7 @@ impl LiveBook {
     }
 
     /// A Binance diff.
-    pub fn on_diff(&self, diff: DepthDiff, shard: usize, local_time_ns: i64) -> Step {
+    pub fn on_diff(&self, diff: &DepthDiff, shard: usize, local_time_ns: i64) -> Step {
         let mut inner = lock(&self.inner);
         let was_synced = inner.keeper.is_synced();
         let exchange_time_ms = diff.exchange_time_ms;
@@ -512,28 +512,26 @@ impl LiveBook {
     }
 
     /// Adds a conflated view stream of the best `depth` levels; it gets the current view first.
-    pub fn add_view_reader(&self, tx: Arc<stream::Sender<BookView>>, depth: usize) {
-        let _ = tx.send(self.view(depth));
+    pub fn add_view_reader(self: &Arc<Self>, tx: Arc<stream::Sender<ViewTicket>>, depth: usize) {
+        let ticket = ViewTicket {
+            book: self.clone(),
+            depth,
+        };
+        let _ = tx.send(ticket);
         lock(&self.views).push((tx, depth));
     }
 
-    /// Sends the current view to every view stream; closed streams are dropped.
-    pub fn publish(&self) {
+    /// Tells every view stream the book changed; closed streams are dropped. The view itself
+    /// is built when the reader takes it ([`ViewTicket::view`]): a reader that falls behind
+    /// costs nothing for the views conflation would have thrown away.
+    pub fn publish(self: &Arc<Self>) {
         let mut views = lock(&self.views);
-        if views.is_empty() {
-            return;
-        }
-        let mut by_depth: Vec<(usize, BookView)> = Vec::new();
         views.retain(|(tx, depth)| {
-            let view = match by_depth.iter().find(|(d, _)| d == depth) {
-                Some((_, v)) => v.clone(),
-                None => {
-                    let v = self.view(*depth);
-                    by_depth.push((*depth, v.clone()));
-                    v
-                }
-            };
-            tx.send(view).is_ok()
+            tx.send(ViewTicket {
+                book: self.clone(),
+                depth: *depth,
+            })
+            .is_ok()
         });
     }
 
@@ -553,6 +551,29 @@ impl LiveBook {
     pub async fn wait_synced(&self) {
         let mut rx = self.synced.subscribe();
         let _ = rx.wait_for(|synced| *synced).await;
+    }
+}
+
+/// "The book changed" on a view stream: the view of the best `depth` levels, taken when the
+/// reader asks for it, so it is the book's latest state, consistent with one update id.
+#[derive(Clone)]
+pub struct ViewTicket {
+    pub book: Arc<LiveBook>,
+    pub depth: usize,
+}
+
+impl ViewTicket {
+    pub fn view(&self) -> BookView {
+        self.book.view(self.depth)
+    }
+}
+
+impl std::fmt::Debug for ViewTicket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ViewTicket")
+            .field("topic", &self.book.topic)
+            .field("depth", &self.depth)
+            .finish()
     }
 }
 

@@ -102,12 +102,12 @@ impl BinanceSync {
         Outcome::Applied
     }
 
-    pub fn on_diff(&mut self, diff: DepthDiff) -> Outcome {
+    pub fn on_diff(&mut self, diff: &DepthDiff) -> Outcome {
         let Some(last) = self.last_u else {
             if self.buffer.len() == BUFFER_CAP {
                 self.buffer.pop_front();
             }
-            self.buffer.push_back(diff);
+            self.buffer.push_back(diff.clone());
             return Outcome::Buffered;
         };
         if std::mem::take(&mut self.bridging) {
@@ -120,21 +120,21 @@ impl BinanceSync {
                 return Outcome::Ignored;
             }
             if bridges {
-                return self.apply(&diff);
+                return self.apply(diff);
             }
         } else if diff.last_id <= last {
             return Outcome::Ignored;
         }
-        if !self.follows(&diff, last) {
+        if !self.follows(diff, last) {
             let reason = format!(
                 "gap: after {last}, U={} u={} pu={:?}",
                 diff.first_id, diff.last_id, diff.prev_last_id
             );
             let outcome = self.unsync(reason);
-            self.buffer.push_back(diff);
+            self.buffer.push_back(diff.clone());
             return outcome;
         }
-        self.apply(&diff)
+        self.apply(diff)
     }
 
     /// A REST snapshot (`lastUpdateId`, bids, asks): the buffered diffs that follow it are
@@ -175,7 +175,7 @@ impl BinanceSync {
             let outcome = if k == 0 {
                 self.apply(&diff)
             } else {
-                self.on_diff(diff)
+                self.on_diff(&diff)
             };
             if let Outcome::Resync(reason) = outcome {
                 return Outcome::Resync(reason);
@@ -281,9 +281,12 @@ mod tests {
     #[test]
     fn spot_buffers_drops_the_old_and_chains() {
         let mut s = BinanceSync::new(grid(), BinanceRule::Spot);
-        assert_eq!(s.on_diff(diff(90, 95, None, (100, 1))), Outcome::Buffered);
-        assert_eq!(s.on_diff(diff(96, 101, None, (101, 2))), Outcome::Buffered);
-        assert_eq!(s.on_diff(diff(102, 104, None, (102, 3))), Outcome::Buffered);
+        assert_eq!(s.on_diff(&diff(90, 95, None, (100, 1))), Outcome::Buffered);
+        assert_eq!(s.on_diff(&diff(96, 101, None, (101, 2))), Outcome::Buffered);
+        assert_eq!(
+            s.on_diff(&diff(102, 104, None, (102, 3))),
+            Outcome::Buffered
+        );
         assert_eq!(
             s.on_snapshot(99, &[lv(99, 5)], &[lv(200, 1)]),
             Outcome::Applied
@@ -294,9 +297,9 @@ mod tests {
             3,
             "95 dropped (u <= L), 101 bridged, 104 chained"
         );
-        assert_eq!(s.on_diff(diff(100, 104, None, (103, 1))), Outcome::Ignored);
+        assert_eq!(s.on_diff(&diff(100, 104, None, (103, 1))), Outcome::Ignored);
         assert!(matches!(
-            s.on_diff(diff(106, 107, None, (103, 1))),
+            s.on_diff(&diff(106, 107, None, (103, 1))),
             Outcome::Resync(_)
         ));
         assert!(!s.is_synced());
@@ -307,29 +310,29 @@ mod tests {
         // Spot: snapshot 100, nothing buffered; the first diff overlaps it (U <= 101 <= u).
         let mut s = BinanceSync::new(grid(), BinanceRule::Spot);
         assert_eq!(s.on_snapshot(100, &[lv(100, 1)], &[]), Outcome::Applied);
-        assert_eq!(s.on_diff(diff(90, 100, None, (101, 1))), Outcome::Ignored);
-        assert_eq!(s.on_diff(diff(95, 105, None, (102, 1))), Outcome::Applied);
-        assert_eq!(s.on_diff(diff(106, 107, None, (103, 1))), Outcome::Applied);
+        assert_eq!(s.on_diff(&diff(90, 100, None, (101, 1))), Outcome::Ignored);
+        assert_eq!(s.on_diff(&diff(95, 105, None, (102, 1))), Outcome::Applied);
+        assert_eq!(s.on_diff(&diff(106, 107, None, (103, 1))), Outcome::Applied);
         assert!(matches!(
-            s.on_diff(diff(109, 110, None, (104, 1))),
+            s.on_diff(&diff(109, 110, None, (104, 1))),
             Outcome::Resync(_)
         ));
         // A first diff that starts after the snapshot's next id does not bridge it.
         let mut s = BinanceSync::new(grid(), BinanceRule::Spot);
         s.on_snapshot(100, &[lv(100, 1)], &[]);
         assert!(matches!(
-            s.on_diff(diff(103, 105, None, (102, 1))),
+            s.on_diff(&diff(103, 105, None, (102, 1))),
             Outcome::Resync(_)
         ));
         // USD-M: the first diff must hold L itself (U <= L <= u).
         let mut s = BinanceSync::new(grid(), BinanceRule::Usdm);
         s.on_snapshot(100, &[lv(100, 1)], &[]);
         assert_eq!(
-            s.on_diff(diff(98, 100, Some(97), (101, 1))),
+            s.on_diff(&diff(98, 100, Some(97), (101, 1))),
             Outcome::Applied
         );
         assert_eq!(
-            s.on_diff(diff(101, 102, Some(100), (102, 1))),
+            s.on_diff(&diff(101, 102, Some(100), (102, 1))),
             Outcome::Applied
         );
     }
@@ -337,7 +340,7 @@ mod tests {
     #[test]
     fn spot_refuses_a_snapshot_older_than_the_buffer() {
         let mut s = BinanceSync::new(grid(), BinanceRule::Spot);
-        s.on_diff(diff(110, 112, None, (100, 1)));
+        s.on_diff(&diff(110, 112, None, (100, 1)));
         assert!(matches!(
             s.on_snapshot(100, &[lv(99, 1)], &[]),
             Outcome::Resync(_)
@@ -353,17 +356,17 @@ mod tests {
     #[test]
     fn usdm_follows_the_pu_chain() {
         let mut s = BinanceSync::new(grid(), BinanceRule::Usdm);
-        s.on_diff(diff(95, 100, Some(94), (100, 1)));
-        s.on_diff(diff(101, 105, Some(100), (101, 1)));
+        s.on_diff(&diff(95, 100, Some(94), (100, 1)));
+        s.on_diff(&diff(101, 105, Some(100), (101, 1)));
         assert_eq!(s.on_snapshot(98, &[], &[lv(200, 1)]), Outcome::Applied);
         assert_eq!(s.update_id(), Some(105));
         // USD-M ids are not contiguous: U may jump as long as pu names the previous u.
         assert_eq!(
-            s.on_diff(diff(110, 112, Some(105), (102, 1))),
+            s.on_diff(&diff(110, 112, Some(105), (102, 1))),
             Outcome::Applied
         );
         assert!(matches!(
-            s.on_diff(diff(113, 115, Some(111), (102, 1))),
+            s.on_diff(&diff(113, 115, Some(111), (102, 1))),
             Outcome::Resync(_)
         ));
     }
@@ -376,7 +379,7 @@ mod tests {
             Outcome::Applied
         );
         assert!(matches!(
-            s.on_diff(diff(11, 11, None, (105, 1))),
+            s.on_diff(&diff(11, 11, None, (105, 1))),
             Outcome::Resync(_)
         ));
         assert_eq!(s.book.depth(), (0, 0));
@@ -491,7 +494,7 @@ mod properties {
                     sync.on_snapshot(snapshot_id as u64, &snap_bids, &snap_asks);
                     snapshot_taken = true;
                 }
-                sync.on_diff(diff);
+                sync.on_diff(&diff);
                 if let Some(u) = sync.update_id() {
                     let ours: BTreeMap<i64, i64> = sync.book.bids(usize::MAX).iter().chain(sync.book.asks(usize::MAX).iter())
                         .map(|l| (i64::try_from(l.price).unwrap(), i64::try_from(l.qty).unwrap())).collect();

@@ -3,6 +3,7 @@
 //! snapshots fetched through the rate limiter, resyncs of one symbol at a time, events when a
 //! book gains or loses sync.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -13,9 +14,9 @@ use tokio::time::Instant;
 
 use super::{Connector, ConnectorEvent, lock};
 use crate::book::Grid;
-use crate::book::live::{BINANCE_KEEP, BookHandle, LiveBook, Need, Step};
+use crate::book::live::{BINANCE_KEEP, BookHandle, LiveBook, Need, Step, ViewTicket};
 use crate::book::sync::BinanceRule;
-use crate::model::{BookView, Market, Source, Symbol, Ticker, Trade, Venue};
+use crate::model::{Market, Source, Symbol, Ticker, Trade, Venue};
 use crate::net::http::Request;
 use crate::net::ws::{Inbound, WsDialect, WsEvent, WsPool};
 use crate::resilience::Backoff;
@@ -156,9 +157,7 @@ impl Reader {
                 }
                 let (shard, ns) = (frame.inbound.shard, frame.local_time_ns);
                 let step = match frame.parsed() {
-                    Parsed::Binance(MarketMessage::Depth(diff)) => {
-                        book.on_diff(diff.clone(), shard, ns)
-                    }
+                    Parsed::Binance(MarketMessage::Depth(diff)) => book.on_diff(diff, shard, ns),
                     Parsed::Bybit(TopicMessage::Book(update)) => book.on_update(update, shard, ns),
                     _ => return true,
                 };
@@ -170,24 +169,34 @@ impl Reader {
 }
 
 /// The stream (Binance combined envelope) or topic (Bybit) a message belongs to.
-fn topic_of(text: &str) -> Option<String> {
+fn topic_of(text: &str) -> Option<Cow<'_, str>> {
+    // Both venues write the key first: a plain string there is read without parsing the
+    // message twice (the reader parses it anyway). Anything else takes the full parse.
+    for prefix in [r#"{"stream":""#, r#"{"topic":""#] {
+        if let Some(rest) = text.strip_prefix(prefix)
+            && let Some(end) = rest.find(['"', '\\'])
+            && rest.as_bytes()[end] == b'"'
+        {
+            return Some(Cow::Borrowed(&rest[..end]));
+        }
+    }
     #[derive(serde::Deserialize)]
     struct Key<'a> {
         #[serde(borrow)]
-        stream: Option<std::borrow::Cow<'a, str>>,
+        stream: Option<Cow<'a, str>>,
         #[serde(borrow)]
-        topic: Option<std::borrow::Cow<'a, str>>,
+        topic: Option<Cow<'a, str>>,
     }
     let key: Key = serde_json::from_str(text).ok()?;
-    key.stream.or(key.topic).map(|k| k.into_owned())
+    key.stream.or(key.topic)
 }
 
 /// Bybit's book topic depths (spot and linear alike).
 const BYBIT_DEPTHS: [usize; 4] = [1, 50, 200, 1000];
 
-fn symbol_key(view: &BookView) -> u64 {
+fn symbol_key(ticket: &ViewTicket) -> u64 {
     // Symbols are interned: one address per name.
-    view.symbol.as_str().as_ptr() as u64
+    ticket.book.symbol.as_str().as_ptr() as u64
 }
 
 impl Connector {
@@ -296,7 +305,7 @@ impl Connector {
         self: &Arc<Self>,
         symbols: &[String],
         depth: usize,
-    ) -> Result<stream::Receiver<BookView>> {
+    ) -> Result<stream::Receiver<ViewTicket>> {
         if symbols.is_empty() {
             return Err(Error::invalid_argument(
                 "symbols",
@@ -521,18 +530,20 @@ impl Connector {
         if step.changed || step.synced {
             book.publish();
         }
-        let symbol = book.symbol.as_str().to_owned();
+        let symbol = || book.symbol.as_str().to_owned();
         if let Some(reason) = step.unsynced {
             tracing::warn!(topic = %book.topic, %reason, "book out of sync; resyncing");
-            let _ = self
-                .events
-                .send(ConnectorEvent::BookUnsynced { symbol, reason });
+            let _ = self.events.send(ConnectorEvent::BookUnsynced {
+                symbol: symbol(),
+                reason,
+            });
         } else if step.synced {
             let update_id = book.update_id().unwrap_or_default();
             tracing::debug!(topic = %book.topic, update_id, "book in sync");
-            let _ = self
-                .events
-                .send(ConnectorEvent::BookSynced { symbol, update_id });
+            let _ = self.events.send(ConnectorEvent::BookSynced {
+                symbol: symbol(),
+                update_id,
+            });
         }
         match step.need {
             Need::Nothing => {}
@@ -695,7 +706,15 @@ impl Dispatch {
         let Some(topic) = topic_of(&inbound.text) else {
             return;
         };
-        lock(&self.seen).insert(topic.clone(), inbound.received);
+        {
+            let mut seen = lock(&self.seen);
+            match seen.get_mut(topic.as_ref()) {
+                Some(at) => *at = inbound.received,
+                None => {
+                    seen.insert(topic.to_string(), inbound.received);
+                }
+            }
+        }
         let mut frame = Frame {
             inbound,
             source: self.source,
@@ -707,14 +726,14 @@ impl Dispatch {
         };
         {
             let mut readers = lock(&self.readers);
-            let Some(list) = readers.get_mut(&topic) else {
+            let Some(list) = readers.get_mut(topic.as_ref()) else {
                 return;
             };
             list.retain(|reader| reader.deliver(&mut frame));
             if list.is_empty() {
-                readers.remove(&topic);
+                readers.remove(topic.as_ref());
                 if let Some(pool) = self.pool.upgrade() {
-                    pool.unsubscribe(std::slice::from_ref(&topic));
+                    pool.unsubscribe(&[topic.into_owned()]);
                 }
             }
         }
@@ -771,6 +790,41 @@ impl Dispatch {
             if step != Step::default() {
                 connector.after_step(&book, step);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::topic_of;
+
+    #[test]
+    fn the_key_is_read_the_same_with_or_without_the_fast_path() {
+        let cases = [
+            (
+                r#"{"stream":"btcusdt@depth@100ms","data":{"u":1}}"#,
+                Some("btcusdt@depth@100ms"),
+            ),
+            (
+                r#"{"topic":"orderbook.50.BTCUSDT","ts":1,"data":{}}"#,
+                Some("orderbook.50.BTCUSDT"),
+            ),
+            // Not first, spaced or escaped: the full parse decides.
+            (
+                r#"{"data":{"u":1},"stream":"btcusdt@trade"}"#,
+                Some("btcusdt@trade"),
+            ),
+            (
+                r#"{ "topic": "tickers.BTCUSDT", "data": {} }"#,
+                Some("tickers.BTCUSDT"),
+            ),
+            (r#"{"topic":"a\u002eb","data":{}}"#, Some("a.b")),
+            (r#"{"stream":"unterminated"#, None),
+            (r#"{"op":"pong"}"#, None),
+            ("not json", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(topic_of(text).as_deref(), want, "{text}");
         }
     }
 }
