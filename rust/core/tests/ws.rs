@@ -463,3 +463,51 @@ async fn bybit_private_stream_authenticates_on_every_connection() {
     .await;
     assert_eq!(update["data"][0]["orderStatus"], "New");
 }
+
+#[tokio::test]
+async fn a_burst_at_full_speed_arrives_whole_and_in_order() {
+    // Frames already read are taken in batches (READ_BATCH in ws.rs); a tape played as fast as
+    // the socket takes it puts many batches back to back: not one frame may go missing.
+    let sim = sim(None, 300).await;
+    let mut h = harness(
+        &binance_url(&sim),
+        Arc::new(BinanceStreams),
+        fast(WsConfig::binance(true)),
+        300,
+    );
+    h.pool.subscribe(&topics(&["btcusdt@depth@100ms"]));
+    until(&mut h, Duration::from_secs(5), |v| v["e"] == "depthUpdate").await;
+    let tape =
+        tradewire_sim::binance::tape::record(&sim.binance_spot, "BTCUSDT", 5_000, 9).expect("tape");
+    let frames = sim.binance_spot.market.load_tape(tape);
+    while timeout(Duration::from_millis(300), h.inbound.recv())
+        .await
+        .is_ok()
+    {}
+    let want: Vec<u64> = sim
+        .binance_spot
+        .market
+        .tape_frames()
+        .into_iter()
+        .filter(|(route, _)| route == "depth")
+        .map(|(_, id)| id)
+        .collect();
+    assert!(
+        want.len() > 1_000,
+        "{} depth frames of {frames}",
+        want.len()
+    );
+    sim.binance_spot.market.play_tape(None).expect("play");
+    let mut got = Vec::new();
+    while got.len() < want.len() {
+        let Ok(Some(frame)) = timeout(Duration::from_secs(5), h.inbound.recv()).await else {
+            break;
+        };
+        let v: Value = serde_json::from_str(&frame.text).unwrap();
+        if v["e"] == "depthUpdate" {
+            got.push(v["u"].as_u64().unwrap());
+        }
+    }
+    assert_eq!(got.len(), want.len(), "frames lost");
+    assert_eq!(got, want);
+}

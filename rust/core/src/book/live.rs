@@ -482,23 +482,31 @@ impl LiveBook {
 
     /// The book's best `depth` levels a side, consistent with one update id.
     pub fn view(&self, depth: usize) -> BookView {
+        // Only integers are copied under the lock (the stream's writer waits on it); the
+        // conversion to decimals happens after.
+        let (mut bids, mut asks) = (Vec::new(), Vec::new());
         let inner = lock(&self.inner);
         let synced = inner.keeper.is_synced();
         let book = inner.keeper.book();
-        let (bids, asks) = if synced {
-            (book.bids(depth), book.asks(depth))
-        } else {
-            (Vec::new(), Vec::new())
-        };
+        let grid = book.grid;
+        if synced {
+            bids.extend(book.bid_ticks(depth));
+            asks.extend(book.ask_ticks(depth));
+        }
+        let update_id = inner.keeper.update_id().filter(|_| synced);
+        let (exchange_time_ms, local_time_ns) = (inner.exchange_time_ms, inner.local_time_ns);
+        drop(inner);
+        let levels =
+            |side: Vec<(i64, i64)>| side.into_iter().map(|(p, q)| grid.level(p, q)).collect();
         BookView {
             source: self.source,
             symbol: self.symbol,
             synced,
-            update_id: inner.keeper.update_id().filter(|_| synced),
-            bids,
-            asks,
-            exchange_time_ms: inner.exchange_time_ms,
-            local_time_ns: inner.local_time_ns,
+            update_id,
+            bids: levels(bids),
+            asks: levels(asks),
+            exchange_time_ms,
+            local_time_ns,
         }
     }
 

@@ -74,10 +74,26 @@ impl Grid {
 
     pub fn level(&self, ticks: i64, lots: i64) -> Level {
         Level {
-            price: (Decimal::from(ticks) * self.tick).normalize(),
-            qty: (Decimal::from(lots) * self.step).normalize(),
+            price: scaled(ticks, self.tick),
+            qty: scaled(lots, self.step),
         }
     }
+}
+
+/// `n · unit`, normalized. Exact in integers when it fits (cheaper than `Decimal` multiplication
+/// and its normalization); `Decimal` arithmetic otherwise.
+fn scaled(n: i64, unit: Decimal) -> Decimal {
+    let mut scale = unit.scale();
+    if let Some(mut m) = i128::from(n).checked_mul(unit.mantissa()) {
+        while scale > 0 && m % 10 == 0 {
+            m /= 10;
+            scale -= 1;
+        }
+        if let Ok(d) = Decimal::try_from_i128_with_scale(m, scale) {
+            return d;
+        }
+    }
+    (Decimal::from(n) * unit).normalize()
 }
 
 /// One side's levels: price in ticks → quantity in lots (never 0).
@@ -201,21 +217,27 @@ impl Book {
 
     /// The best `n` bids, best first.
     pub fn bids(&self, n: usize) -> Vec<Level> {
-        self.bids
-            .iter()
-            .rev()
-            .take(n)
-            .map(|(p, q)| self.grid.level(*p, *q))
+        self.bid_ticks(n)
+            .map(|(p, q)| self.grid.level(p, q))
             .collect()
     }
 
     /// The best `n` asks, best first.
     pub fn asks(&self, n: usize) -> Vec<Level> {
-        self.asks
-            .iter()
-            .take(n)
-            .map(|(p, q)| self.grid.level(*p, *q))
+        self.ask_ticks(n)
+            .map(|(p, q)| self.grid.level(p, q))
             .collect()
+    }
+
+    /// The best `n` bids as (ticks, lots), best first: cheap to copy under a lock and convert
+    /// after it.
+    pub fn bid_ticks(&self, n: usize) -> impl Iterator<Item = (i64, i64)> + '_ {
+        self.bids.iter().rev().take(n).map(|(p, q)| (*p, *q))
+    }
+
+    /// The best `n` asks as (ticks, lots), best first.
+    pub fn ask_ticks(&self, n: usize) -> impl Iterator<Item = (i64, i64)> + '_ {
+        self.asks.iter().take(n).map(|(p, q)| (*p, *q))
     }
 
     /// A best bid at or above the best ask: the book cannot be right.
@@ -257,6 +279,32 @@ mod tests {
         Level {
             price: d(p),
             qty: d(q),
+        }
+    }
+
+    #[test]
+    fn levels_are_the_exact_normalized_product_of_units_and_the_unit() {
+        let units = [
+            "0.01",
+            "0.1",
+            "1",
+            "10",
+            "0.00000001",
+            "0.5",
+            "2.5",
+            "0.0001000",
+        ];
+        let counts = [0, 1, 7, 10, 100, 123_456_789, 5_000_000_000, i64::MAX];
+        for unit in units.map(d) {
+            for n in counts {
+                let want = (Decimal::from(n) * unit).normalize();
+                assert_eq!(scaled(n, unit), want, "{n} x {unit}");
+                assert_eq!(
+                    scaled(n, unit).to_string(),
+                    want.to_string(),
+                    "{n} x {unit}"
+                );
+            }
         }
     }
 
