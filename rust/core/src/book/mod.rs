@@ -84,6 +84,18 @@ impl Grid {
 /// and its normalization); `Decimal` arithmetic otherwise.
 fn scaled(n: i64, unit: Decimal) -> Decimal {
     let mut scale = unit.scale();
+    // The usual case fits 64 bits, where dividing by ten is a multiplication (in 128 bits it
+    // is a library call).
+    if let Some(mut m) = i64::try_from(unit.mantissa())
+        .ok()
+        .and_then(|u| n.checked_mul(u))
+    {
+        while scale > 0 && m % 10 == 0 {
+            m /= 10;
+            scale -= 1;
+        }
+        return Decimal::new(m, scale);
+    }
     if let Some(mut m) = i128::from(n).checked_mul(unit.mantissa()) {
         while scale > 0 && m % 10 == 0 {
             m /= 10;

@@ -154,16 +154,38 @@ fn levels(field: &str, raw: &[[&str; 2]]) -> Result<Vec<Level>> {
 
 /// Reads one text frame of a market stream (raw event or combined envelope).
 pub fn parse(market: Market, text: &str, local_time_ns: i64) -> Result<MarketMessage> {
-    let data = match serde_json::from_str::<Envelope>(text) {
+    let full = || match serde_json::from_str::<Envelope>(text) {
         Ok(envelope) => envelope.data.get(),
         Err(_) => text,
     };
+    match sliced_payload(text) {
+        // A frame the slice misreads (keys after `data`) fails there and is read in full.
+        Some(data) => parse_payload(market, data, local_time_ns)
+            .or_else(|_| parse_payload(market, full(), local_time_ns)),
+        None => parse_payload(market, full(), local_time_ns),
+    }
+}
+
+/// The `data` of a combined-stream envelope as Binance writes it, `{"stream":"…","data":…}`
+/// unspaced and in this order, sliced out without a first pass over the event.
+fn sliced_payload(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix(r#"{"stream":""#)?;
+    let end = rest.find(['"', '\\'])?;
+    let data = rest[end..]
+        .strip_prefix(r#"","data":"#)?
+        .strip_suffix('}')?;
+    (data.starts_with(['{', '[']) && data.ends_with(['}', ']'])).then_some(data)
+}
+
+fn parse_payload(market: Market, data: &str, local_time_ns: i64) -> Result<MarketMessage> {
     if data.starts_with('[') {
         let events: Vec<&RawValue> =
             serde_json::from_str(data).map_err(|e| bad(format!("array: {e}")))?;
         let mut tickers = Vec::with_capacity(events.len());
         for event in events {
-            if let MarketMessage::Tickers(mut one) = parse(market, event.get(), local_time_ns)? {
+            if let MarketMessage::Tickers(mut one) =
+                parse_payload(market, event.get(), local_time_ns)?
+            {
                 tickers.append(&mut one);
             }
         }
@@ -380,6 +402,28 @@ pub fn symbols(market: Market, exchange_info: &serde_json::Value) -> Result<Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_envelope_reads_the_same_sliced_or_parsed() {
+        let event = r#"{"e":"trade","E":1,"s":"ETHUSDT","t":7,"p":"4100.01","q":"0.0010","T":2,"m":true}"#;
+        let want = parse(Market::Spot, event, 0).unwrap();
+        for text in [
+            format!(r#"{{"stream":"ethusdt@trade","data":{event}}}"#),
+            // Spaced, reordered, an extra key after the data, an escaped stream name: the
+            // slice does not apply or misreads, and the full parse reads them.
+            format!(r#"{{ "stream": "ethusdt@trade", "data": {event} }}"#),
+            format!(r#"{{"data":{event},"stream":"ethusdt@trade"}}"#),
+            format!(r#"{{"stream":"ethusdt@trade","data":{event},"x":{{"y":1}}}}"#),
+            format!(r#"{{"stream":"eth\u0075sdt@trade","data":{event}}}"#),
+        ] {
+            assert_eq!(parse(Market::Spot, &text, 0).unwrap(), want, "{text}");
+        }
+        let broken = r#"{"stream":"ethusdt@trade","data":{"e":"trade","p":"4100.0.1"}}"#;
+        assert!(matches!(
+            parse(Market::Spot, broken, 0),
+            Err(Error::Protocol { .. })
+        ));
+    }
 
     #[test]
     fn usdm_depth_keeps_pu_and_every_digit() {
