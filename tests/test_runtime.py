@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import textwrap
@@ -25,17 +26,51 @@ def run_python(code: str, timeout: float = 30) -> subprocess.CompletedProcess[st
 def test_runtime_starts_lazily_with_a_fixed_pool() -> None:
     result = run_python(
         """
+        import os
         import tradewire
         from tradewire import _native
         from tradewire.testing import synthetic_stream
         assert not _native.runtime_started(), "importing must not start threads"
         synthetic_stream("trades", 1)
         assert _native.runtime_started()
-        print(_native.worker_threads())
+        names = [open(f"/proc/self/task/{t}/comm").read().strip() for t in os.listdir("/proc/self/task")]
+        print(_native.worker_threads(), names.count("tradewire"), len(os.sched_getaffinity(0)))
         """
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "2"
+    reported, running, cores = map(int, result.stdout.split())
+    # A core left to Python, two workers at most.
+    assert reported == running
+    assert reported == 1 if cores <= 2 else reported in (1, 2)
+
+
+def test_worker_threads_can_be_set_and_a_bad_setting_is_refused() -> None:
+    code = """
+        import tradewire
+        from tradewire import _native
+        from tradewire.testing import synthetic_stream
+        try:
+            synthetic_stream("trades", 1)
+        except tradewire.InvalidArgument as e:
+            print("refused", e)
+        else:
+            print(_native.worker_threads())
+        """
+    env = dict(os.environ)
+    for value, want in [("3", "3"), ("0", "refused"), ("many", "refused"), ("65", "refused")]:
+        env["TRADEWIRE_WORKER_THREADS"] = value
+        result = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(code)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+            env=env,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split()[0] == want, (value, result.stdout)
+        if want == "refused":
+            assert "TRADEWIRE_WORKER_THREADS" in result.stdout
 
 
 def test_exit_never_hangs_with_live_streams() -> None:

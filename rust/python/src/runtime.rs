@@ -1,4 +1,4 @@
-//! The process's one Tokio runtime: started lazily on first use, a fixed pair of worker
+//! The process's one Tokio runtime: started lazily on first use, a small fixed pool of worker
 //! threads, never blocking interpreter exit (its threads do not keep the process alive, and
 //! `shutdown()` at exit cancels every task). After `fork()` the child has no runtime threads, so
 //! using it raises `ForkedProcessError` instead of deadlocking.
@@ -14,8 +14,26 @@ use tokio_util::sync::CancellationToken;
 
 use crate::errors::raise;
 
-/// Worker threads: enough for network I/O and parsing, small enough to leave the cores to Python.
-const WORKER_THREADS: usize = 2;
+/// Overrides the number of worker threads (1 to [`MOST_WORKERS`]).
+const WORKERS_VARIABLE: &str = "TRADEWIRE_WORKER_THREADS";
+const MOST_WORKERS: usize = 64;
+
+/// Worker threads: enough for network I/O and parsing, and a core left to Python. Two at most
+/// by default: one thread parses every frame of a connection, and on two cores a second
+/// worker only competes with the Python thread (the benchmark measured it). `Err` for a value
+/// of the variable that is not a number of threads.
+fn worker_count() -> Result<usize, String> {
+    if let Ok(text) = std::env::var(WORKERS_VARIABLE) {
+        return match text.trim().parse::<usize>() {
+            Ok(n) if (1..=MOST_WORKERS).contains(&n) => Ok(n),
+            _ => Err(format!(
+                "{WORKERS_VARIABLE}={text:?}: expected a whole number from 1 to {MOST_WORKERS}"
+            )),
+        };
+    }
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    Ok(cores.saturating_sub(1).clamp(1, 2))
+}
 
 struct Process {
     runtime: Runtime,
@@ -30,9 +48,10 @@ fn process(py: Python<'_>) -> PyResult<&'static Process> {
     let process = match PROCESS.get() {
         Some(p) => p,
         None => {
+            let workers = worker_count().map_err(|e| raise(py, "InvalidArgument", e))?;
             let built = py.detach(|| {
                 tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(WORKER_THREADS)
+                    .worker_threads(workers)
                     .thread_name("tradewire")
                     .enable_all()
                     .build()
@@ -141,10 +160,13 @@ fn runtime_started() -> bool {
     PROCESS.get().is_some_and(|p| p.pid == std::process::id())
 }
 
-/// The number of Tokio worker threads tradewire uses.
+/// The number of Tokio worker threads tradewire uses (or will use, once started).
 #[pyfunction]
-fn worker_threads() -> usize {
-    WORKER_THREADS
+fn worker_threads(py: Python<'_>) -> PyResult<usize> {
+    match PROCESS.get() {
+        Some(p) => Ok(p.runtime.metrics().num_workers()),
+        None => worker_count().map_err(|e| raise(py, "InvalidArgument", e)),
+    }
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
