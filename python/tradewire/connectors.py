@@ -251,7 +251,8 @@ class _Connector:
     def book_updates(self, *symbols: str, depth: int = 10) -> Stream[BookView]:
         """A :class:`BookView` (best ``depth`` levels a side, update id, sync state) of each
         book after every change, conflated per symbol: a slow reader sees the latest state of
-        each book, never a backlog. The current view of each book comes first."""
+        each book, never a backlog (a view is built when it is taken, so it is the book as it
+        is then, consistent with one update id). The current view of each book comes first."""
         return Stream(self.native.book_updates(list(symbols), depth=depth))
 
     async def symbols(self) -> list[SymbolInfo]:
