@@ -7,6 +7,9 @@ limiter, even 200 of them at once."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
 
 import pytest
@@ -60,6 +63,48 @@ async def test_a_bybit_book_deep_enough_serves_shallower_readers(sim: Simulator,
                     topics = [t for t, _ in c.health().subscriptions if t.startswith("orderbook.")]
                     assert topics == ["orderbook.200.BTCUSDT"]
                     assert len(c.health().books) == 1
+
+
+@pytest.mark.parametrize("venue", ["binance", "bybit"])
+def test_a_view_stream_left_open_outlives_its_connector_and_the_loop_ends(venue: str) -> None:
+    """A view stream left open by a `break` with views waiting, its books closed and its
+    connector gone: `asyncio.run` ends (closing the stream at exit once dropped the last
+    reference to a book under the stream's own lock, and the book's drop took it again)."""
+    code = f"""
+        import asyncio
+        import tradewire as tw
+        from tradewire.testing import Simulator
+
+        async def main():
+            with Simulator(seed=5, steps_per_second=20_000, time_scale=20, extra_symbols=20) as sim:
+                markets = [("binance", "spot"), ("binance", "usdm"), ("bybit", "spot"), ("bybit", "linear")]
+                for v, m in markets:
+                    if (v, m) != ("{venue}", "spot"):  # only the market under test moves
+                        sim.native.pause(sim.native_venue(v), sim.native_market(m), True)
+                endpoints = sim.endpoints("{venue}", "spot")
+                c = tw.Binance("spot", endpoints=endpoints) if "{venue}" == "binance" else tw.Bybit(
+                    "spot", endpoints=endpoints)
+                symbols = [f"S{{k}}USDT" for k in range(20)]
+                async with c:
+                    books = [await c.book(s, depth=50) for s in symbols]
+                    views = c.book_updates(*symbols, depth=10)
+                    taken = 0
+                    async for view in views:
+                        taken += 1
+                        if taken == 5000:  # (a busy market: views wait in the stream)
+                            break
+                    for b in books:
+                        b.close()
+            print("left", taken)
+
+        asyncio.run(main())
+        print("ended")
+        """
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=45, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split("\n")[-2] == "ended"
 
 
 @pytest.mark.asyncio

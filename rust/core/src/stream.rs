@@ -407,20 +407,22 @@ impl<T> Receiver<T> {
 
     /// Releases the producer side: buffered events are discarded, further sends fail.
     pub fn close(&self) {
-        *self.local.lock().unwrap_or_else(|p| p.into_inner()) = VecDeque::new();
+        let held = std::mem::take(&mut *self.local.lock().unwrap_or_else(|p| p.into_inner()));
         let mut state = self.shared.lock();
         if state.consumer_gone {
             return;
         }
         state.consumer_gone = true;
-        state.waiter = None;
-        if let Buffer::Fifo(queue) = &mut state.buffer {
-            *queue = VecDeque::new();
-        }
-        if let Buffer::Conflated { latest, .. } = &mut state.buffer {
-            *latest = IndexMap::new();
+        let waiter = state.waiter.take();
+        // Taken out and dropped after the lock: dropping an event may drop what owns the
+        // producer, whose drop takes this lock.
+        let (mut queue, mut latest) = (VecDeque::new(), IndexMap::new());
+        match &mut state.buffer {
+            Buffer::Fifo(q) => std::mem::swap(q, &mut queue),
+            Buffer::Conflated { latest: l, .. } => std::mem::swap(l, &mut latest),
         }
         drop(state);
+        drop((held, waiter, queue, latest));
         self.shared.consumer_gone.notify_waiters();
     }
 
@@ -566,6 +568,29 @@ mod tests {
         drop(rx);
         assert!(tx.is_closed());
         assert_eq!(tx.send(2), Err(SendError::Closed));
+    }
+
+    #[test]
+    fn closing_may_drop_events_that_own_the_producer() {
+        // The only producer lives in an event of its own queue; close() drops the event, the
+        // producer's drop takes the queue's lock: it must not be held then.
+        struct Owner(#[allow(dead_code)] Arc<Sender<Owner>>);
+        let (tx, rx) = conflating::<Owner>(4, |_| 0);
+        let tx = Arc::new(tx);
+        tx.send(Owner(tx.clone())).unwrap();
+        drop(tx);
+        let shared = rx.shared.clone();
+        let (done_tx, done) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            rx.close();
+            let _ = done_tx.send(());
+        });
+        done.recv_timeout(std::time::Duration::from_secs(5))
+            .expect("close() deadlocked");
+        assert!(
+            shared.lock().end.is_some(),
+            "the dropped producer ended the stream"
+        );
     }
 
     #[tokio::test]

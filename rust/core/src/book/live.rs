@@ -7,7 +7,7 @@
 //! mistake a stale or half-rebuilt book for the venue's.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -521,11 +521,7 @@ impl LiveBook {
 
     /// Adds a conflated view stream of the best `depth` levels; it gets the current view first.
     pub fn add_view_reader(self: &Arc<Self>, tx: Arc<stream::Sender<ViewTicket>>, depth: usize) {
-        let ticket = ViewTicket {
-            book: self.clone(),
-            depth,
-        };
-        let _ = tx.send(ticket);
+        let _ = tx.send(ViewTicket::new(self, depth));
         lock(&self.views).push((tx, depth));
     }
 
@@ -534,13 +530,7 @@ impl LiveBook {
     /// costs nothing for the views conflation would have thrown away.
     pub fn publish(self: &Arc<Self>) {
         let mut views = lock(&self.views);
-        views.retain(|(tx, depth)| {
-            tx.send(ViewTicket {
-                book: self.clone(),
-                depth: *depth,
-            })
-            .is_ok()
-        });
+        views.retain(|(tx, depth)| tx.send(ViewTicket::new(self, *depth)).is_ok());
     }
 
     /// A caller's handle on the book (counted: the book lives while a handle or stream does).
@@ -563,25 +553,49 @@ impl LiveBook {
 }
 
 /// "The book changed" on a view stream: the view of the best `depth` levels, taken when the
-/// reader asks for it, so it is the book's latest state, consistent with one update id.
+/// reader asks for it, so it is the book's latest state, consistent with one update id. It does
+/// not keep the book alive: a book gone by then (its connector closed) reads as not in sync.
 #[derive(Clone)]
 pub struct ViewTicket {
-    pub book: Arc<LiveBook>,
+    book: Weak<LiveBook>,
+    pub source: Source,
+    pub symbol: Symbol,
     pub depth: usize,
 }
 
 impl ViewTicket {
+    fn new(book: &Arc<LiveBook>, depth: usize) -> ViewTicket {
+        ViewTicket {
+            book: Arc::downgrade(book),
+            source: book.source,
+            symbol: book.symbol,
+            depth,
+        }
+    }
+
     pub fn view(&self) -> BookView {
-        self.book.view(self.depth)
+        match self.book.upgrade() {
+            Some(book) => book.view(self.depth),
+            None => BookView {
+                source: self.source,
+                symbol: self.symbol,
+                synced: false,
+                update_id: None,
+                bids: Vec::new(),
+                asks: Vec::new(),
+                exchange_time_ms: 0,
+                local_time_ns: 0,
+            },
+        }
     }
 }
 
 impl std::fmt::Debug for ViewTicket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ViewTicket")
-            .field("topic", &self.book.topic)
+            .field("symbol", &self.symbol)
             .field("depth", &self.depth)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

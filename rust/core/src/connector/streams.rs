@@ -196,7 +196,7 @@ const BYBIT_DEPTHS: [usize; 4] = [1, 50, 200, 1000];
 
 fn symbol_key(ticket: &ViewTicket) -> u64 {
     // Symbols are interned: one address per name.
-    ticket.book.symbol.as_str().as_ptr() as u64
+    ticket.symbol.as_str().as_ptr() as u64
 }
 
 impl Connector {

@@ -405,7 +405,8 @@ mod tests {
 
     #[test]
     fn an_envelope_reads_the_same_sliced_or_parsed() {
-        let event = r#"{"e":"trade","E":1,"s":"ETHUSDT","t":7,"p":"4100.01","q":"0.0010","T":2,"m":true}"#;
+        let event =
+            r#"{"e":"trade","E":1,"s":"ETHUSDT","t":7,"p":"4100.01","q":"0.0010","T":2,"m":true}"#;
         let want = parse(Market::Spot, event, 0).unwrap();
         for text in [
             format!(r#"{{"stream":"ethusdt@trade","data":{event}}}"#),
