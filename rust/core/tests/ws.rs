@@ -118,15 +118,20 @@ fn binance_url(sim: &Simulator) -> String {
     format!("{}/ws", sim.binance_endpoints(true).ws_public)
 }
 
-#[tokio::test]
-async fn binance_streams_are_restored_after_a_drop() {
-    let sim = sim(None, 300).await;
-    let mut h = harness(
-        &binance_url(&sim),
+/// A Binance market-stream pool with the test timings and room for 300 connects.
+fn binance_harness(sim: &Simulator) -> Harness {
+    harness(
+        &binance_url(sim),
         Arc::new(BinanceStreams),
         fast(WsConfig::binance(true)),
         300,
-    );
+    )
+}
+
+#[tokio::test]
+async fn binance_streams_are_restored_after_a_drop() {
+    let sim = sim(None, 300).await;
+    let mut h = binance_harness(&sim);
     h.pool.subscribe(&topics(&[
         "btcusdt@trade",
         "btcusdt@depth@100ms",
@@ -469,12 +474,7 @@ async fn a_burst_at_full_speed_arrives_whole_and_in_order() {
     // Frames already read are taken in batches (READ_BATCH in ws.rs); a tape played as fast as
     // the socket takes it puts many batches back to back: not one frame may go missing.
     let sim = sim(None, 300).await;
-    let mut h = harness(
-        &binance_url(&sim),
-        Arc::new(BinanceStreams),
-        fast(WsConfig::binance(true)),
-        300,
-    );
+    let mut h = binance_harness(&sim);
     h.pool.subscribe(&topics(&["btcusdt@depth@100ms"]));
     until(&mut h, Duration::from_secs(5), |v| v["e"] == "depthUpdate").await;
     let tape =
