@@ -555,7 +555,7 @@ impl LiveBook {
 /// "The book changed" on a view stream: the view of the best `depth` levels, taken when the
 /// reader asks for it, so it is the book's latest state, consistent with one update id. It does
 /// not keep the book alive: a book gone by then (its connector closed) reads as not in sync.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct ViewTicket {
     book: Weak<LiveBook>,
     pub source: Source,
@@ -587,15 +587,6 @@ impl ViewTicket {
                 local_time_ns: 0,
             },
         }
-    }
-}
-
-impl std::fmt::Debug for ViewTicket {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ViewTicket")
-            .field("symbol", &self.symbol)
-            .field("depth", &self.depth)
-            .finish_non_exhaustive()
     }
 }
 
