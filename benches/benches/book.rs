@@ -17,8 +17,8 @@ use rust_decimal::Decimal;
 use tradewire_core::aggregate::{MergedBook, Part};
 use tradewire_core::book::live::{Feed, LiveBook, Need, ViewTicket};
 use tradewire_core::book::sync::BinanceRule;
-use tradewire_core::book::{Change, Grid};
-use tradewire_core::model::{Market, Source, Symbol, Venue};
+use tradewire_core::book::{Change, PriceKey};
+use tradewire_core::model::{Level, Market, Source, Symbol, Venue};
 use tradewire_core::stream;
 use tradewire_core::venue::binance::messages::{self as binance, DepthSnapshot, MarketMessage};
 use tradewire_core::venue::bybit::messages::{self as bybit, TopicMessage};
@@ -53,23 +53,29 @@ struct Format {
 }
 
 impl Format {
-    fn grid(&self) -> Grid {
-        Grid {
-            tick: self.tick,
-            step: self.step,
-        }
+    /// A level as the venue writes it (its decimal places).
+    fn written(&self, ticks: i64, lots: i64) -> Level {
+        let mut price = Decimal::from(ticks) * self.tick;
+        let mut qty = Decimal::from(lots) * self.step;
+        price.rescale(self.price_dp);
+        qty.rescale(self.qty_dp);
+        Level { price, qty }
     }
 
     fn level(&self, ticks: i64, lots: i64) -> String {
-        let price = Decimal::from(ticks) * self.tick;
-        let qty = Decimal::from(lots) * self.step;
-        format!(
-            "[\"{:.p$}\",\"{:.q$}\"]",
-            price,
-            qty,
-            p = self.price_dp as usize,
-            q = self.qty_dp as usize
-        )
+        let level = self.written(ticks, lots);
+        format!("[\"{}\",\"{}\"]", level.price, level.qty)
+    }
+
+    /// A book change as a venue book journals it.
+    fn change(&self, bid: bool, ticks: i64, lots: i64) -> Change {
+        let level = self.written(ticks, lots);
+        let key = PriceKey::of(level.price).expect("a price");
+        if bid {
+            Change::Bid(key, level)
+        } else {
+            Change::Ask(key, level)
+        }
     }
 
     /// One side's changed levels, near the top: bids below `MID`, asks from it up.
@@ -215,7 +221,6 @@ fn synced_binance(market: Market, first_diff: &str, snapshot: &DepthSnapshot) ->
         source(Venue::Binance, market),
         Symbol::new("BTCUSDT"),
         "btcusdt@depth@100ms".into(),
-        BINANCE.grid(),
         rule,
     ));
     let Need::Snapshot(ticket) = book.on_diff(&binance_diff(market, first_diff), 0, 0).need else {
@@ -230,7 +235,6 @@ fn synced_bybit(snapshot: &str) -> Arc<LiveBook> {
         source(Venue::Bybit, Market::Linear),
         Symbol::new("BTCUSDT"),
         "orderbook.200.BTCUSDT".into(),
-        BYBIT.grid(),
         200,
     ));
     assert!(book.on_update(&bybit_update(snapshot), 0, 0).synced);
@@ -367,16 +371,17 @@ fn merged_books(c: &mut Criterion) {
         Part {
             source: source(Venue::Binance, Market::Spot),
             symbol: "BTCUSDT".into(),
-            grid: BINANCE.grid(),
+            tick: BINANCE.tick,
         },
         Part {
             source: source(Venue::Bybit, Market::Linear),
             symbol: "BTCUSDT".into(),
-            grid: BYBIT.grid(),
+            tick: BYBIT.tick,
         },
     ];
     // Bybit prices in its own ticks: ten Binance ticks each.
     let mids = [MID, MID / 10];
+    let formats = [&BINANCE, &BYBIT];
     let mut rng = Rng(0x5851_f42d_4c95_7f2d);
     let diffs: Vec<(usize, Vec<Change>)> = (0..4_096)
         .map(|i| {
@@ -391,9 +396,9 @@ fn merged_books(c: &mut Criterion) {
                         1 + rng.below(50_000) as i64
                     };
                     if rng.below(2) == 0 {
-                        Change::Bid(mids[venue] - 1 - off, lots)
+                        formats[venue].change(true, mids[venue] - 1 - off, lots)
                     } else {
-                        Change::Ask(mids[venue] + off, lots)
+                        formats[venue].change(false, mids[venue] + off, lots)
                     }
                 })
                 .collect();
@@ -405,8 +410,8 @@ fn merged_books(c: &mut Criterion) {
         for (venue, mid) in mids.iter().enumerate() {
             let mut full = vec![Change::Clear];
             for k in 0..depth {
-                full.push(Change::Bid(mid - 1 - k, 1_000 + k));
-                full.push(Change::Ask(mid + k, 1_000 + k));
+                full.push(formats[venue].change(true, mid - 1 - k, 1_000 + k));
+                full.push(formats[venue].change(false, mid + k, 1_000 + k));
             }
             merged.apply(venue, &feed(&full));
         }

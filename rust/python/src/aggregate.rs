@@ -234,7 +234,8 @@ impl NativeMergedBook {
     fn symbol(&self) -> &str {
         &self.0.symbol
     }
-    /// The price grid of the merged book: every venue's tick is a multiple of it.
+    /// The finest tick every venue's tick is a multiple of (a unit for showing prices and
+    /// spreads; levels off it are kept as they are).
     #[getter]
     fn tick<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_py_decimal(py, self.0.tick)

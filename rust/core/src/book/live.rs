@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::sync::{BinanceRule, BinanceSync, BybitSync, Outcome};
-use super::{Book, Change, Grid};
+use super::{Book, Change, normalized};
 use crate::model::{BookView, Level, Source, Symbol};
 use crate::stream;
 use crate::venue::binance::messages::{DepthDiff, DepthSnapshot};
@@ -113,6 +113,8 @@ pub struct BookStats {
     pub ignored: u64,
     /// Times the book lost sync.
     pub resyncs: u64,
+    /// Messages refused for a level that cannot be one (negative, too fine a price).
+    pub malformed: u64,
     pub last_reason: Option<String>,
 }
 
@@ -165,36 +167,24 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl LiveBook {
     /// A Binance diff-depth book (spot or USD-M rules), kept to [`BINANCE_KEEP`] levels a side.
-    pub fn binance(
-        source: Source,
-        symbol: Symbol,
-        topic: String,
-        grid: Grid,
-        rule: BinanceRule,
-    ) -> LiveBook {
+    pub fn binance(source: Source, symbol: Symbol, topic: String, rule: BinanceRule) -> LiveBook {
         LiveBook::new(
             source,
             symbol,
             topic,
             BINANCE_KEEP,
-            Keeper::Binance(BinanceSync::new(grid, rule)),
+            Keeper::Binance(BinanceSync::new(rule)),
         )
     }
 
     /// A Bybit `orderbook.{depth}` book.
-    pub fn bybit(
-        source: Source,
-        symbol: Symbol,
-        topic: String,
-        grid: Grid,
-        depth: usize,
-    ) -> LiveBook {
+    pub fn bybit(source: Source, symbol: Symbol, topic: String, depth: usize) -> LiveBook {
         LiveBook::new(
             source,
             symbol,
             topic,
             depth,
-            Keeper::Bybit(BybitSync::new(grid, depth)),
+            Keeper::Bybit(BybitSync::new(depth)),
         )
     }
 
@@ -226,6 +216,7 @@ impl LiveBook {
     /// Turns a sync outcome into a step, with the bookkeeping both venues share.
     fn settle(&self, inner: &mut Inner, was_synced: bool, outcome: Outcome) -> Step {
         let mut step = Step::default();
+        let was_malformed = matches!(outcome, Outcome::Malformed(_));
         match outcome {
             Outcome::Applied => {
                 inner.stats.applied += 1;
@@ -234,7 +225,10 @@ impl LiveBook {
             }
             Outcome::Ignored => inner.stats.ignored += 1,
             Outcome::Buffered => {}
-            Outcome::Resync(reason) => {
+            Outcome::Resync(reason) | Outcome::Malformed(reason) => {
+                if was_malformed {
+                    inner.stats.malformed += 1;
+                }
                 if was_synced {
                     inner.stats.resyncs += 1;
                     step.unsynced = Some(reason.clone());
@@ -434,11 +428,10 @@ impl LiveBook {
 
     fn unsync_locked(&self, inner: &mut Inner, reason: String) -> Step {
         let was_synced = inner.keeper.is_synced();
-        let grid = inner.keeper.book().grid;
         // A fresh keeper: nothing of the old stream (buffer, last id) survives.
         inner.keeper = match &inner.keeper {
-            Keeper::Binance(s) => Keeper::Binance(BinanceSync::new(grid, s.rule())),
-            Keeper::Bybit(_) => Keeper::Bybit(BybitSync::new(grid, self.depth)),
+            Keeper::Binance(s) => Keeper::Binance(BinanceSync::new(s.rule())),
+            Keeper::Bybit(_) => Keeper::Bybit(BybitSync::new(self.depth)),
         };
         inner.asked_at = None;
         // A fetch under way would bring a snapshot older than what comes next: dropped.
@@ -482,22 +475,25 @@ impl LiveBook {
 
     /// The book's best `depth` levels a side, consistent with one update id.
     pub fn view(&self, depth: usize) -> BookView {
-        // Only integers are copied under the lock (the stream's writer waits on it); the
-        // conversion to decimals happens after.
+        // Levels are copied as written under the lock (the stream's writer waits on it) and
+        // normalized after it.
         let (mut bids, mut asks) = (Vec::new(), Vec::new());
         let inner = lock(&self.inner);
         let synced = inner.keeper.is_synced();
         let book = inner.keeper.book();
-        let grid = book.grid;
         if synced {
-            bids.extend(book.bid_ticks(depth));
-            asks.extend(book.ask_ticks(depth));
+            bids.extend(book.bid_levels(depth).copied());
+            asks.extend(book.ask_levels(depth).copied());
         }
         let update_id = inner.keeper.update_id().filter(|_| synced);
         let (exchange_time_ms, local_time_ns) = (inner.exchange_time_ms, inner.local_time_ns);
         drop(inner);
-        let levels =
-            |side: Vec<(i64, i64)>| side.into_iter().map(|(p, q)| grid.level(p, q)).collect();
+        let levels = |mut side: Vec<Level>| {
+            for level in &mut side {
+                *level = normalized(level);
+            }
+            side
+        };
         BookView {
             source: self.source,
             symbol: self.symbol,

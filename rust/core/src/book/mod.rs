@@ -1,9 +1,11 @@
-//! Order books on integer ticks (DESIGN.md: "in books they are integer ticks of the symbol's
-//! tick size"), and each venue's rules for keeping one in sync with its stream (`sync.rs`).
+//! Order books that keep exactly the levels a venue sends (DESIGN.md decision 13), and each
+//! venue's rules for keeping one in sync with its stream (`sync.rs`).
 //!
-//! A price that is not a whole number of ticks, or a quantity that is not a whole number of
-//! steps, means our symbol rules are stale or the message is wrong: it is an error, never
-//! rounded, and the caller resyncs.
+//! Real books hold levels off the symbol's current tick and step: orders resting from before
+//! the venue changed them. So a book knows no grid. Prices are ordered by an exact fixed-point
+//! key ([`PriceKey`]); each level keeps the price and quantity as the venue wrote them. The
+//! tick, step and minimum rules apply to the orders we send (`orders/check.rs`), never here.
+//! Only a level that cannot be a price level (negative, or a price finer than 10^-18) is refused.
 
 pub mod live;
 pub mod sync;
@@ -14,116 +16,100 @@ use rust_decimal::Decimal;
 
 use crate::model::Level;
 
-/// How a symbol's prices and quantities map to integers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Grid {
-    pub tick: Decimal,
-    pub step: Decimal,
+/// Decimal places a [`PriceKey`] holds: far finer than any venue quotes (Binance writes 8).
+pub const PRICE_SCALE: u32 = 18;
+
+const POW10: [i128; 29] = {
+    let mut table = [1i128; 29];
+    let mut k = 1;
+    while k < 29 {
+        table[k] = table[k - 1] * 10;
+        k += 1;
+    }
+    table
+};
+
+/// A price as an exact integer count of 10^-18: ordered as the prices are, equal for equal
+/// prices however they were written (`"0.50579000"` and `"0.50579"`), and one integer
+/// comparison in a map. Every non-negative price below 1.7·10^20 with at most 18 decimal places
+/// has one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PriceKey(i128);
+
+impl PriceKey {
+    pub fn of(price: Decimal) -> Result<PriceKey, LevelError> {
+        if price.is_sign_negative() && !price.is_zero() {
+            return Err(LevelError::Negative("price", price));
+        }
+        let (m, scale) = (price.mantissa().abs(), price.scale());
+        let key = if scale <= PRICE_SCALE {
+            m.checked_mul(POW10[(PRICE_SCALE - scale) as usize])
+                .ok_or(LevelError::OutOfRange(price))?
+        } else {
+            // More places than a key holds: fine if they are only trailing zeros.
+            let excess = POW10[(scale - PRICE_SCALE) as usize];
+            if m % excess != 0 {
+                return Err(LevelError::TooFine(price));
+            }
+            m / excess
+        };
+        Ok(PriceKey(key))
+    }
+
+    /// The price, normalized.
+    pub fn price(self) -> Decimal {
+        let (mut m, mut scale) = (self.0, PRICE_SCALE);
+        while scale > 0 && m % 10 == 0 {
+            m /= 10;
+            scale -= 1;
+        }
+        Decimal::try_from_i128_with_scale(m, scale).unwrap_or(Decimal::MAX)
+    }
 }
 
-/// Why a level could not be applied.
+/// Why a level could not be applied: the message is malformed, not merely off grid.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum GridError {
-    #[error("price {0} is not a multiple of the tick size {1}")]
-    OffTick(Decimal, Decimal),
-    #[error("quantity {0} is not a multiple of the step size {1}")]
-    OffStep(Decimal, Decimal),
-    #[error("{0} is out of range for the book")]
+pub enum LevelError {
+    #[error("{0} {1} is negative")]
+    Negative(&'static str, Decimal),
+    #[error("price {0} has more than 18 decimal places")]
+    TooFine(Decimal),
+    #[error("price {0} is out of range for a book")]
     OutOfRange(Decimal),
 }
 
-fn units(value: Decimal, unit: Decimal) -> Option<i64> {
-    // In integers: value = v·10^-vs, unit = u·10^-us, so value / unit = v·10^us / (u·10^vs)
-    // (Decimal division is ten times slower; it stays as the fallback on overflow).
-    let (v, u) = (value.mantissa(), unit.mantissa());
-    let (vs, us) = (value.scale(), unit.scale());
-    let lift = |m: i128, by: u32| 10i128.checked_pow(by).and_then(|p| m.checked_mul(p));
-    let exact = if vs >= us {
-        lift(u, vs - us).map(|den| (v, den))
-    } else {
-        lift(v, us - vs).map(|num| (num, u))
-    };
-    if let Some((num, den)) = exact {
-        if den == 0 || num % den != 0 {
-            return None;
-        }
-        return i64::try_from(num / den).ok();
+/// A level with its key checked: the quantity must not be negative (0 removes the level).
+fn checked(level: &Level) -> Result<PriceKey, LevelError> {
+    if level.qty.is_sign_negative() && !level.qty.is_zero() {
+        return Err(LevelError::Negative("quantity", level.qty));
     }
-    let n = value.checked_div(unit)?;
-    if n.fract().is_zero() {
-        i64::try_from(n).ok()
-    } else {
-        None
+    PriceKey::of(level.price)
+}
+
+/// A level as readers see it: price and quantity normalized (`"0.50579"`, `"12"`), whatever
+/// padding the venue wrote.
+pub fn normalized(level: &Level) -> Level {
+    Level {
+        price: level.price.normalize(),
+        qty: level.qty.normalize(),
     }
 }
 
-impl Grid {
-    pub fn ticks(&self, price: Decimal) -> Result<i64, GridError> {
-        if price.is_sign_negative() {
-            return Err(GridError::OutOfRange(price));
-        }
-        units(price, self.tick).ok_or(GridError::OffTick(price, self.tick))
-    }
+/// One side's levels by price, each as the venue last wrote it (quantity never 0).
+pub type Side = BTreeMap<PriceKey, Level>;
 
-    pub fn lots(&self, qty: Decimal) -> Result<i64, GridError> {
-        if qty.is_sign_negative() {
-            return Err(GridError::OutOfRange(qty));
-        }
-        units(qty, self.step).ok_or(GridError::OffStep(qty, self.step))
-    }
-
-    pub fn level(&self, ticks: i64, lots: i64) -> Level {
-        Level {
-            price: scaled(ticks, self.tick),
-            qty: scaled(lots, self.step),
-        }
-    }
-}
-
-/// `n · unit`, normalized. Exact in integers when it fits (cheaper than `Decimal` multiplication
-/// and its normalization); `Decimal` arithmetic otherwise.
-fn scaled(n: i64, unit: Decimal) -> Decimal {
-    let mut scale = unit.scale();
-    // The usual case fits 64 bits, where dividing by ten is a multiplication (in 128 bits it
-    // is a library call).
-    if let Some(mut m) = i64::try_from(unit.mantissa())
-        .ok()
-        .and_then(|u| n.checked_mul(u))
-    {
-        while scale > 0 && m % 10 == 0 {
-            m /= 10;
-            scale -= 1;
-        }
-        return Decimal::new(m, scale);
-    }
-    if let Some(mut m) = i128::from(n).checked_mul(unit.mantissa()) {
-        while scale > 0 && m % 10 == 0 {
-            m /= 10;
-            scale -= 1;
-        }
-        if let Ok(d) = Decimal::try_from_i128_with_scale(m, scale) {
-            return d;
-        }
-    }
-    (Decimal::from(n) * unit).normalize()
-}
-
-/// One side's levels: price in ticks → quantity in lots (never 0).
-pub type Side = BTreeMap<i64, i64>;
-
-/// One change to a book, as recorded for its followers (merged books): price in ticks,
-/// quantity in lots, 0 for a removed level.
+/// One change to a book, as recorded for its followers (merged books): the level as written,
+/// quantity 0 for a removed level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
     /// Every level went (a snapshot follows, or the book lost sync).
     Clear,
-    Bid(i64, i64),
-    Ask(i64, i64),
+    Bid(PriceKey, Level),
+    Ask(PriceKey, Level),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Book {
-    pub grid: Grid,
     bids: Side,
     asks: Side,
     /// The changes since they were last taken, while someone follows the book (`None`: nobody,
@@ -134,20 +120,15 @@ pub struct Book {
 /// Two books are equal when their levels are (the journal is bookkeeping).
 impl PartialEq for Book {
     fn eq(&self, other: &Self) -> bool {
-        self.grid == other.grid && self.bids == other.bids && self.asks == other.asks
+        self.bids == other.bids && self.asks == other.asks
     }
 }
 
 impl Eq for Book {}
 
 impl Book {
-    pub fn new(grid: Grid) -> Book {
-        Book {
-            grid,
-            bids: Side::new(),
-            asks: Side::new(),
-            journal: None,
-        }
+    pub fn new() -> Book {
+        Book::default()
     }
 
     pub fn clear(&mut self) {
@@ -177,8 +158,8 @@ impl Book {
 
     /// The whole book as changes: a `Clear`, then every level.
     pub fn as_changes(&self) -> Vec<Change> {
-        let bids = self.bids.iter().map(|(p, q)| Change::Bid(*p, *q));
-        let asks = self.asks.iter().map(|(p, q)| Change::Ask(*p, *q));
+        let bids = self.bids.iter().map(|(k, l)| Change::Bid(*k, *l));
+        let asks = self.asks.iter().map(|(k, l)| Change::Ask(*k, *l));
         std::iter::once(Change::Clear)
             .chain(bids)
             .chain(asks)
@@ -186,28 +167,28 @@ impl Book {
     }
 
     /// Sets each level (quantity 0 removes it). All levels are checked before any is applied,
-    /// so a bad message leaves the book as it was.
-    pub fn apply(&mut self, bids: &[Level], asks: &[Level]) -> Result<(), GridError> {
-        let convert = |levels: &[Level]| -> Result<Vec<(i64, i64)>, GridError> {
-            levels
-                .iter()
-                .map(|l| Ok((self.grid.ticks(l.price)?, self.grid.lots(l.qty)?)))
-                .collect()
-        };
-        let (bids, asks) = (convert(bids)?, convert(asks)?);
+    /// so a malformed message leaves the book as it was.
+    pub fn apply(&mut self, bids: &[Level], asks: &[Level]) -> Result<(), LevelError> {
+        for level in bids.iter().chain(asks) {
+            checked(level)?;
+        }
         for (is_bid, side, levels) in [(true, &mut self.bids, bids), (false, &mut self.asks, asks)]
         {
-            for (price, lots) in levels {
-                if lots == 0 {
-                    side.remove(&price);
+            for level in levels {
+                // Checked above: a key cannot fail now.
+                let Ok(key) = PriceKey::of(level.price) else {
+                    continue;
+                };
+                if level.qty.is_zero() {
+                    side.remove(&key);
                 } else {
-                    side.insert(price, lots);
+                    side.insert(key, *level);
                 }
                 if let Some(journal) = &mut self.journal {
                     journal.push(if is_bid {
-                        Change::Bid(price, lots)
+                        Change::Bid(key, *level)
                     } else {
-                        Change::Ask(price, lots)
+                        Change::Ask(key, *level)
                     });
                 }
             }
@@ -216,40 +197,32 @@ impl Book {
     }
 
     pub fn best_bid(&self) -> Option<Level> {
-        self.bids
-            .last_key_value()
-            .map(|(p, q)| self.grid.level(*p, *q))
+        self.bids.last_key_value().map(|(_, l)| normalized(l))
     }
 
     pub fn best_ask(&self) -> Option<Level> {
-        self.asks
-            .first_key_value()
-            .map(|(p, q)| self.grid.level(*p, *q))
+        self.asks.first_key_value().map(|(_, l)| normalized(l))
     }
 
-    /// The best `n` bids, best first.
+    /// The best `n` bids, best first, normalized.
     pub fn bids(&self, n: usize) -> Vec<Level> {
-        self.bid_ticks(n)
-            .map(|(p, q)| self.grid.level(p, q))
-            .collect()
+        self.bid_levels(n).map(normalized).collect()
     }
 
-    /// The best `n` asks, best first.
+    /// The best `n` asks, best first, normalized.
     pub fn asks(&self, n: usize) -> Vec<Level> {
-        self.ask_ticks(n)
-            .map(|(p, q)| self.grid.level(p, q))
-            .collect()
+        self.ask_levels(n).map(normalized).collect()
     }
 
-    /// The best `n` bids as (ticks, lots), best first: cheap to copy under a lock and convert
-    /// after it.
-    pub fn bid_ticks(&self, n: usize) -> impl Iterator<Item = (i64, i64)> + '_ {
-        self.bids.iter().rev().take(n).map(|(p, q)| (*p, *q))
+    /// The best `n` bids as the venue wrote them, best first: cheap to copy under a lock and
+    /// normalize after it.
+    pub fn bid_levels(&self, n: usize) -> impl Iterator<Item = &Level> + '_ {
+        self.bids.values().rev().take(n)
     }
 
-    /// The best `n` asks as (ticks, lots), best first.
-    pub fn ask_ticks(&self, n: usize) -> impl Iterator<Item = (i64, i64)> + '_ {
-        self.asks.iter().take(n).map(|(p, q)| (*p, *q))
+    /// The best `n` asks as the venue wrote them, best first.
+    pub fn ask_levels(&self, n: usize) -> impl Iterator<Item = &Level> + '_ {
+        self.asks.values().take(n)
     }
 
     /// A best bid at or above the best ask: the book cannot be right.
@@ -263,19 +236,27 @@ impl Book {
     /// Keeps only the best `depth` levels a side (a venue's depth-limited topic).
     pub fn truncate(&mut self, depth: usize) {
         while self.bids.len() > depth {
-            if let (Some((p, _)), Some(journal)) = (self.bids.pop_first(), &mut self.journal) {
-                journal.push(Change::Bid(p, 0));
+            if let (Some((k, l)), Some(journal)) = (self.bids.pop_first(), &mut self.journal) {
+                journal.push(Change::Bid(k, removed(l)));
             }
         }
         while self.asks.len() > depth {
-            if let (Some((p, _)), Some(journal)) = (self.asks.pop_last(), &mut self.journal) {
-                journal.push(Change::Ask(p, 0));
+            if let (Some((k, l)), Some(journal)) = (self.asks.pop_last(), &mut self.journal) {
+                journal.push(Change::Ask(k, removed(l)));
             }
         }
     }
 
     pub fn depth(&self) -> (usize, usize) {
         (self.bids.len(), self.asks.len())
+    }
+}
+
+/// The change that removes `level`.
+fn removed(level: Level) -> Level {
+    Level {
+        price: level.price,
+        qty: Decimal::ZERO,
     }
 }
 
@@ -295,41 +276,8 @@ mod tests {
     }
 
     #[test]
-    fn levels_are_the_exact_normalized_product_of_units_and_the_unit() {
-        let units = [
-            "0.01",
-            "0.1",
-            "1",
-            "10",
-            "0.00000001",
-            "0.5",
-            "2.5",
-            "0.0001000",
-        ];
-        let counts = [0, 1, 7, 10, 100, 123_456_789, 5_000_000_000, i64::MAX];
-        for unit in units.map(d) {
-            for n in counts {
-                let want = (Decimal::from(n) * unit).normalize();
-                assert_eq!(scaled(n, unit), want, "{n} x {unit}");
-                assert_eq!(
-                    scaled(n, unit).to_string(),
-                    want.to_string(),
-                    "{n} x {unit}"
-                );
-            }
-        }
-    }
-
-    fn grid() -> Grid {
-        Grid {
-            tick: d("0.01"),
-            step: d("0.00001"),
-        }
-    }
-
-    #[test]
     fn levels_set_remove_and_come_out_best_first() {
-        let mut book = Book::new(grid());
+        let mut book = Book::new();
         book.apply(
             &[level("100.00", "1"), level("99.99", "2.5")],
             &[level("100.01", "0.00001"), level("100.05", "3")],
@@ -348,25 +296,82 @@ mod tests {
     }
 
     #[test]
-    fn off_grid_input_changes_nothing() {
-        let mut book = Book::new(grid());
-        book.apply(&[level("1.00", "1")], &[]).unwrap();
-        let before = book.clone();
-        let err = book
-            .apply(&[level("2.00", "1")], &[level("3.001", "1")])
-            .unwrap_err();
-        assert_eq!(err, GridError::OffTick(d("3.001"), d("0.01")));
-        assert_eq!(book, before, "nothing of a bad message is applied");
-        assert!(book.apply(&[level("1.00", "0.000001")], &[]).is_err());
-        assert!(book.apply(&[level("-1.00", "1")], &[]).is_err());
+    fn levels_off_any_grid_are_kept_exactly_and_in_price_order() {
+        // A USD-M book on a 0.001 tick holding legacy bids on a 0.00001 grid, and a spot
+        // quantity off a step of 1 (both recorded from the real venue).
+        let mut book = Book::new();
+        book.apply(
+            &[
+                level("0.50600000", "10"),
+                level("0.50579000", "11979.30000000"),
+                level("0.50500000", "3"),
+            ],
+            &[level("1.56842", "7"), level("1.568", "1")],
+        )
+        .unwrap();
+        assert_eq!(
+            book.bids(9),
+            vec![
+                level("0.506", "10"),
+                level("0.50579", "11979.3"),
+                level("0.505", "3")
+            ]
+        );
+        assert_eq!(
+            book.asks(9),
+            vec![level("1.568", "1"), level("1.56842", "7")]
+        );
+        // The same price written differently is the same level.
+        book.apply(&[level("0.50579", "0.00000000")], &[]).unwrap();
+        assert_eq!(book.depth(), (2, 2));
     }
 
     #[test]
-    fn truncate_keeps_the_best_levels() {
-        let mut book = Book::new(grid());
+    fn a_malformed_level_changes_nothing() {
+        let mut book = Book::new();
+        book.apply(&[level("1.00", "1")], &[]).unwrap();
+        let before = book.clone();
+        let err = book
+            .apply(&[level("2.00", "1")], &[level("3", "-1")])
+            .unwrap_err();
+        assert_eq!(err, LevelError::Negative("quantity", d("-1")));
+        assert_eq!(book, before, "nothing of a bad message is applied");
+        assert!(matches!(
+            book.apply(&[level("-1.00", "1")], &[]),
+            Err(LevelError::Negative("price", _))
+        ));
+        let fine = Decimal::new(1, 20);
+        assert_eq!(
+            book.apply(
+                &[Level {
+                    price: fine,
+                    qty: d("1")
+                }],
+                &[]
+            ),
+            Err(LevelError::TooFine(fine))
+        );
+        // Trailing zeros past 18 places are no finer than the key.
+        let padded = Decimal::from_i128_with_scale(15 * 10i128.pow(21), 22);
+        book.apply(
+            &[Level {
+                price: padded,
+                qty: d("1"),
+            }],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(book.best_bid(), Some(level("1.5", "1")));
+        assert_eq!(book.depth(), (2, 0));
+    }
+
+    #[test]
+    fn truncate_keeps_the_best_levels_and_journals_what_went() {
+        let mut book = Book::new();
         let bids: Vec<Level> = (1..=5).map(|k| level(&format!("{k}.00"), "1")).collect();
         let asks: Vec<Level> = (6..=10).map(|k| level(&format!("{k}.00"), "1")).collect();
         book.apply(&bids, &asks).unwrap();
+        book.record(true);
         book.truncate(2);
         assert_eq!(
             book.bids(9).iter().map(|l| l.price).collect::<Vec<_>>(),
@@ -376,30 +381,44 @@ mod tests {
             book.asks(9).iter().map(|l| l.price).collect::<Vec<_>>(),
             vec![d("6"), d("7")]
         );
+        let mut changes = Vec::new();
+        book.take_changes(&mut changes);
+        assert_eq!(changes.len(), 6);
+        assert!(changes.iter().all(|c| match c {
+            Change::Bid(_, l) | Change::Ask(_, l) => l.qty.is_zero(),
+            Change::Clear => false,
+        }));
+    }
+
+    #[test]
+    fn a_key_gives_its_price_back() {
+        for p in [
+            "0",
+            "0.00000001",
+            "1",
+            "60000.1",
+            "0.50579",
+            "123456789.123456789",
+        ] {
+            assert_eq!(PriceKey::of(d(p)).unwrap().price(), d(p).normalize());
+        }
+        assert!(PriceKey::of(d("200000000000000000000")).is_err());
     }
 
     proptest::proptest! {
+        /// Keys order and equate exactly as the prices do, however the prices are written.
         #[test]
-        fn integer_units_agree_with_decimal_division(
-            v in 0i64..i64::MAX, vs in 0u32..=28, u in 1i64..1_000_000, us in 0u32..=18
+        fn keys_order_like_prices(
+            a in 0i64..i64::MAX, sa in 0u32..=18, pa in 0u32..=8,
+            b in 0i64..i64::MAX, sb in 0u32..=18, pb in 0u32..=8,
         ) {
-            let value = Decimal::new(v, vs);
-            let unit = Decimal::new(u, us);
-            let by_division = value
-                .checked_div(unit)
-                .filter(|n| n.fract().is_zero())
-                .and_then(|n| i64::try_from(n).ok());
-            proptest::prop_assert_eq!(units(value, unit), by_division);
-        }
-
-        #[test]
-        fn multiples_of_the_unit_count_exactly(
-            k in 0i64..1_000_000_000_000, u in 1i64..1_000_000, us in 0u32..=18, pad in 0u32..=8
-        ) {
-            let unit = Decimal::new(u, us);
-            let mut value = unit * Decimal::from(k);
-            value.rescale(value.scale() + pad); // wire text often pads with zeros
-            proptest::prop_assert_eq!(units(value, unit), Some(k));
+            let mut x = Decimal::new(a, sa);
+            let mut y = Decimal::new(b, sb);
+            x.rescale(sa + pa); // venues pad with zeros
+            y.rescale(sb + pb);
+            let (kx, ky) = (PriceKey::of(x).unwrap(), PriceKey::of(y).unwrap());
+            proptest::prop_assert_eq!(kx.cmp(&ky), x.cmp(&y));
+            proptest::prop_assert_eq!(kx.price(), x.normalize());
         }
     }
 }

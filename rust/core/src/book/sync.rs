@@ -1,6 +1,7 @@
 //! Keeping a book in sync with a venue's stream, exactly as each venue specifies
-//! (PROTOCOLS.md 4.1–4.4). Any gap, out-of-order message, off-grid level or crossed result
-//! leaves the book unsynced and asks for a new snapshot; nothing is guessed.
+//! (PROTOCOLS.md 4.1–4.4). Any gap, out-of-order message, malformed level or crossed result
+//! leaves the book unsynced and asks for a new snapshot; nothing is guessed. Levels off the
+//! symbol's tick or step are the venue's real levels and are kept (`book/mod.rs`).
 //!
 //! - Binance spot: buffer the diffs, fetch a snapshot (`lastUpdateId` L), drop diffs with
 //!   `u <= L`; the first kept must have `U <= L+1 <= u`; every later one `U == previous u + 1`.
@@ -15,7 +16,7 @@ use crate::model::Level;
 use crate::venue::binance::messages::DepthDiff;
 use crate::venue::bybit::messages::BookUpdate;
 
-use super::{Book, Grid};
+use super::{Book, LevelError};
 
 /// What a message did to the book.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +28,19 @@ pub enum Outcome {
     Buffered,
     /// The book is unsynced: fetch (Binance) or resubscribe for (Bybit) a snapshot.
     Resync(String),
+    /// The message held a level that cannot be one (a negative number, a price finer than a
+    /// book keeps): nothing of it was applied, and the book is unsynced as for `Resync`.
+    Malformed(String),
+}
+
+impl Outcome {
+    /// Why the book lost sync, if it did.
+    pub fn unsynced(&self) -> Option<&str> {
+        match self {
+            Outcome::Resync(reason) | Outcome::Malformed(reason) => Some(reason),
+            _ => None,
+        }
+    }
 }
 
 /// Diffs kept while waiting for a snapshot; beyond this the oldest go (the snapshot, asked for
@@ -54,10 +68,10 @@ pub struct BinanceSync {
 }
 
 impl BinanceSync {
-    pub fn new(grid: Grid, rule: BinanceRule) -> BinanceSync {
+    pub fn new(rule: BinanceRule) -> BinanceSync {
         BinanceSync {
             rule,
-            book: Book::new(grid),
+            book: Book::new(),
             last_u: None,
             bridging: false,
             buffer: VecDeque::new(),
@@ -84,6 +98,11 @@ impl BinanceSync {
         Outcome::Resync(reason)
     }
 
+    fn malformed(&mut self, e: &LevelError) -> Outcome {
+        self.unsync(String::new());
+        Outcome::Malformed(format!("malformed level: {e}"))
+    }
+
     fn follows(&self, diff: &DepthDiff, last: u64) -> bool {
         match self.rule {
             BinanceRule::Spot => diff.first_id == last + 1,
@@ -93,7 +112,7 @@ impl BinanceSync {
 
     fn apply(&mut self, diff: &DepthDiff) -> Outcome {
         if let Err(e) = self.book.apply(&diff.bids, &diff.asks) {
-            return self.unsync(e.to_string());
+            return self.malformed(&e);
         }
         self.last_u = Some(diff.last_id);
         if self.book.is_crossed() {
@@ -142,7 +161,7 @@ impl BinanceSync {
     pub fn on_snapshot(&mut self, last_update_id: u64, bids: &[Level], asks: &[Level]) -> Outcome {
         self.book.clear();
         if let Err(e) = self.book.apply(bids, asks) {
-            return self.unsync(e.to_string());
+            return self.malformed(&e);
         }
         let buffered = std::mem::take(&mut self.buffer);
         let rule = self.rule;
@@ -177,8 +196,8 @@ impl BinanceSync {
             } else {
                 self.on_diff(&diff)
             };
-            if let Outcome::Resync(reason) = outcome {
-                return Outcome::Resync(reason);
+            if outcome.unsynced().is_some() {
+                return outcome;
             }
         }
         Outcome::Applied
@@ -195,9 +214,9 @@ pub struct BybitSync {
 }
 
 impl BybitSync {
-    pub fn new(grid: Grid, depth: usize) -> BybitSync {
+    pub fn new(depth: usize) -> BybitSync {
         BybitSync {
-            book: Book::new(grid),
+            book: Book::new(),
             depth,
             last_u: None,
             seq: None,
@@ -218,6 +237,11 @@ impl BybitSync {
         Outcome::Resync(reason)
     }
 
+    fn malformed(&mut self, e: &LevelError) -> Outcome {
+        self.unsync(String::new());
+        Outcome::Malformed(format!("malformed level: {e}"))
+    }
+
     pub fn on_update(&mut self, update: &BookUpdate) -> Outcome {
         // `u = 1` is the venue starting over: whatever the message says it is, it replaces the
         // book (a delta after a restart would otherwise look older than the book, forever).
@@ -234,7 +258,7 @@ impl BybitSync {
             }
         }
         if let Err(e) = self.book.apply(&update.bids, &update.asks) {
-            return self.unsync(e.to_string());
+            return self.malformed(&e);
         }
         self.book.truncate(self.depth);
         self.last_u = Some(update.update_id);
@@ -251,13 +275,6 @@ mod tests {
     use super::*;
     use crate::model::Symbol;
     use rust_decimal::Decimal;
-
-    fn grid() -> Grid {
-        Grid {
-            tick: Decimal::new(1, 2),
-            step: Decimal::new(1, 3),
-        }
-    }
 
     fn lv(price: i64, qty: i64) -> Level {
         Level {
@@ -280,7 +297,7 @@ mod tests {
 
     #[test]
     fn spot_buffers_drops_the_old_and_chains() {
-        let mut s = BinanceSync::new(grid(), BinanceRule::Spot);
+        let mut s = BinanceSync::new(BinanceRule::Spot);
         assert_eq!(s.on_diff(&diff(90, 95, None, (100, 1))), Outcome::Buffered);
         assert_eq!(s.on_diff(&diff(96, 101, None, (101, 2))), Outcome::Buffered);
         assert_eq!(
@@ -308,7 +325,7 @@ mod tests {
     #[test]
     fn a_snapshot_before_any_diff_is_bridged_by_the_first_diff() {
         // Spot: snapshot 100, nothing buffered; the first diff overlaps it (U <= 101 <= u).
-        let mut s = BinanceSync::new(grid(), BinanceRule::Spot);
+        let mut s = BinanceSync::new(BinanceRule::Spot);
         assert_eq!(s.on_snapshot(100, &[lv(100, 1)], &[]), Outcome::Applied);
         assert_eq!(s.on_diff(&diff(90, 100, None, (101, 1))), Outcome::Ignored);
         assert_eq!(s.on_diff(&diff(95, 105, None, (102, 1))), Outcome::Applied);
@@ -318,14 +335,14 @@ mod tests {
             Outcome::Resync(_)
         ));
         // A first diff that starts after the snapshot's next id does not bridge it.
-        let mut s = BinanceSync::new(grid(), BinanceRule::Spot);
+        let mut s = BinanceSync::new(BinanceRule::Spot);
         s.on_snapshot(100, &[lv(100, 1)], &[]);
         assert!(matches!(
             s.on_diff(&diff(103, 105, None, (102, 1))),
             Outcome::Resync(_)
         ));
         // USD-M: the first diff must hold L itself (U <= L <= u).
-        let mut s = BinanceSync::new(grid(), BinanceRule::Usdm);
+        let mut s = BinanceSync::new(BinanceRule::Usdm);
         s.on_snapshot(100, &[lv(100, 1)], &[]);
         assert_eq!(
             s.on_diff(&diff(98, 100, Some(97), (101, 1))),
@@ -339,7 +356,7 @@ mod tests {
 
     #[test]
     fn spot_refuses_a_snapshot_older_than_the_buffer() {
-        let mut s = BinanceSync::new(grid(), BinanceRule::Spot);
+        let mut s = BinanceSync::new(BinanceRule::Spot);
         s.on_diff(&diff(110, 112, None, (100, 1)));
         assert!(matches!(
             s.on_snapshot(100, &[lv(99, 1)], &[]),
@@ -355,7 +372,7 @@ mod tests {
 
     #[test]
     fn usdm_follows_the_pu_chain() {
-        let mut s = BinanceSync::new(grid(), BinanceRule::Usdm);
+        let mut s = BinanceSync::new(BinanceRule::Usdm);
         s.on_diff(&diff(95, 100, Some(94), (100, 1)));
         s.on_diff(&diff(101, 105, Some(100), (101, 1)));
         assert_eq!(s.on_snapshot(98, &[], &[lv(200, 1)]), Outcome::Applied);
@@ -373,7 +390,7 @@ mod tests {
 
     #[test]
     fn a_crossed_result_is_never_kept() {
-        let mut s = BinanceSync::new(grid(), BinanceRule::Spot);
+        let mut s = BinanceSync::new(BinanceRule::Spot);
         assert_eq!(
             s.on_snapshot(10, &[lv(100, 1)], &[lv(101, 1)]),
             Outcome::Applied
@@ -400,7 +417,7 @@ mod tests {
 
     #[test]
     fn bybit_snapshot_deltas_duplicates_gaps_and_restarts() {
-        let mut s = BybitSync::new(grid(), 2);
+        let mut s = BybitSync::new(2);
         assert_eq!(s.on_update(&update(false, 7, (100, 1))), Outcome::Ignored);
         assert_eq!(s.on_update(&update(true, 7, (100, 1))), Outcome::Applied);
         assert_eq!(s.on_update(&update(false, 8, (101, 1))), Outcome::Applied);
@@ -432,13 +449,6 @@ mod properties {
 
     use super::*;
     use crate::model::Symbol;
-
-    fn grid() -> Grid {
-        Grid {
-            tick: Decimal::ONE,
-            step: Decimal::ONE,
-        }
-    }
 
     /// Changes to a venue's book: bids below 100, asks above, so it never crosses.
     fn changes() -> impl Strategy<Value = Vec<(bool, i64, i64)>> {
@@ -487,7 +497,7 @@ mod properties {
             let snapshot_id = snapshot_at.min(diffs.len());
             let snap: Vec<Level> = history[snapshot_id].iter().map(|(p, q)| level(*p, *q)).collect();
             let (snap_bids, snap_asks): (Vec<Level>, Vec<Level>) = snap.into_iter().partition(|l| l.price < Decimal::from(100));
-            let mut sync = BinanceSync::new(grid(), BinanceRule::Spot);
+            let mut sync = BinanceSync::new(BinanceRule::Spot);
             let mut snapshot_taken = false;
             for diff in wire {
                 if !snapshot_taken && diff.last_id as usize > snapshot_id {

@@ -13,7 +13,6 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use super::{Connector, ConnectorEvent, lock};
-use crate::book::Grid;
 use crate::book::live::{BINANCE_KEEP, BookHandle, LiveBook, Need, Step, ViewTicket};
 use crate::book::sync::BinanceRule;
 use crate::model::{Market, Source, Symbol, Ticker, Trade, Venue};
@@ -335,10 +334,6 @@ impl Connector {
         claim: impl FnOnce(&Arc<LiveBook>) -> T,
     ) -> Result<T> {
         let info = self.listed_symbol(symbol)?;
-        let grid = Grid {
-            tick: info.tick_size,
-            step: info.step_size,
-        };
         let (topic, keep) = match self.venue {
             Venue::Binance => {
                 if !(1..=BINANCE_KEEP).contains(&depth) {
@@ -399,9 +394,9 @@ impl Connector {
                         Market::Spot => BinanceRule::Spot,
                         _ => BinanceRule::Usdm,
                     };
-                    LiveBook::binance(source, info.symbol, topic.clone(), grid, rule)
+                    LiveBook::binance(source, info.symbol, topic.clone(), rule)
                 }
-                Venue::Bybit => LiveBook::bybit(source, info.symbol, topic.clone(), grid, keep),
+                Venue::Bybit => LiveBook::bybit(source, info.symbol, topic.clone(), keep),
             });
             list.push(Reader::Book(book.clone()));
             claim(&book)
