@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import websockets
+from tradewire.errors import InvalidArgument
 from tradewire.testing import Simulator
 
 from tests.binance_client import BinanceRest
@@ -688,3 +689,120 @@ async def test_connection_attempts_beyond_the_window_limit_are_refused_and_count
         assert sim.native.connections_refused(venue, market) == 1
         # REST is not a connection attempt.
         assert spot(sim).request("GET", "/api/v3/time").status == 200
+
+
+@pytest.fixture(scope="module")
+def legacy_sim() -> Iterator[Simulator]:
+    # Frozen, so a REST snapshot and the ground truth describe the same book.
+    with Simulator(seed=11, steps_per_second=0, legacy_levels=5) as running:
+        yield running
+
+
+def filters_of(client: BinanceRest, path: str, symbol: str) -> dict[str, Any]:
+    info = client.request("GET", path, {"symbol": symbol}).body
+    (only,) = [s for s in info["symbols"] if s["symbol"] == symbol]
+    return {f["filterType"]: f for f in only["filters"]}
+
+
+@pytest.mark.parametrize(
+    ("market", "prefix", "symbol"), [("spot", "/api/v3", "BTCUSDT"), ("usdm", "/fapi/v1", "SOLUSDT")]
+)
+def test_legacy_levels_off_the_grid_are_in_the_1000_level_snapshot_exactly(
+    legacy_sim: Simulator, market: str, prefix: str, symbol: str
+) -> None:
+    client = spot(legacy_sim) if market == "spot" else usdm(legacy_sim)
+    filters = filters_of(client, f"{prefix}/exchangeInfo", symbol)
+    tick, step = Decimal(filters["PRICE_FILTER"]["tickSize"]), Decimal(filters["LOT_SIZE"]["stepSize"])
+    body = client.request("GET", f"{prefix}/depth", {"symbol": symbol, "limit": 1000}).body
+    update_id, bids, asks = legacy_sim.book("binance", market, symbol)
+    assert body["lastUpdateId"] == update_id
+    for wire, truth in ((body["bids"], bids), (body["asks"], asks)):
+        assert [[Decimal(p), Decimal(q)] for p, q in wire] == [[lv.price, lv.qty] for lv in truth]
+        legacy = [(p, q) for p, q in wire if Decimal(p) % tick]
+        # Five a side, deep, priced on a 100x finer tick and sized off the step, never rounded.
+        assert len(legacy) == 5, wire
+        assert all(Decimal(q) % step for _, q in legacy)
+        assert all(Decimal(p) % (tick / 100) == 0 for p, _ in legacy)
+        assert [p for p, _ in wire[-5:]] == [p for p, _ in legacy], "they sit beyond the market's levels"
+        if market == "spot":
+            assert all(len(p.split(".")[1]) == 8 for p, _ in legacy), "spot pads to 8 decimals"
+        else:
+            # USD-M prints the symbol's precision, or the digits a legacy price has (as CTKUSDT did).
+            places = len(filters["PRICE_FILTER"]["tickSize"].split(".")[1])
+            assert all(places < len(p.split(".")[1]) <= places + 2 for p, _ in legacy)
+
+
+def test_a_tick_and_step_change_refuses_the_old_grid_and_keeps_resting_orders(frozen_sim: Simulator) -> None:
+    client = spot(frozen_sim)
+    bid, _ = frozen_sim.best("binance", "spot", "BTCUSDT")
+    old_price = bid - Decimal("1.23")
+    order = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC"}
+    resting = client.request(
+        "POST", "/api/v3/order", {**order, "quantity": "0.00021", "price": str(old_price)}, signed=True
+    )
+    assert resting.status == 200, resting.body
+
+    frozen_sim.set_symbol_rules("binance", "spot", "BTCUSDT", tick=Decimal("0.1"), step="0.0001")
+    filters = filters_of(client, "/api/v3/exchangeInfo", "BTCUSDT")
+    assert (filters["PRICE_FILTER"]["tickSize"], filters["LOT_SIZE"]["stepSize"]) == (
+        "0.10000000",
+        "0.00010000",
+    )
+    old_grid = client.request(
+        "POST",
+        "/api/v3/order",
+        {**order, "quantity": "0.0010", "price": str(bid - Decimal("2.37"))},
+        signed=True,
+    )
+    assert (old_grid.status, old_grid.body) == (400, {"code": -1013, "msg": "Filter failure: PRICE_FILTER"})
+    new_price = (bid - 3).quantize(Decimal("0.1"))
+    old_step = client.request(
+        "POST", "/api/v3/order", {**order, "quantity": "0.00015", "price": str(new_price)}, signed=True
+    )
+    assert old_step.body == {"code": -1013, "msg": "Filter failure: LOT_SIZE"}
+    accepted = client.request(
+        "POST", "/api/v3/order", {**order, "quantity": "0.0010", "price": str(new_price)}, signed=True
+    )
+    assert accepted.status == 200, accepted.body
+
+    opened = client.request("GET", "/api/v3/openOrders", {"symbol": "BTCUSDT"}, signed=True).body
+    listed = {o["orderId"]: (Decimal(o["price"]), Decimal(o["origQty"])) for o in opened}
+    assert listed == {
+        resting.body["orderId"]: (old_price, Decimal("0.00021")),
+        accepted.body["orderId"]: (new_price, Decimal("0.001")),
+    }
+    _, bids, _ = frozen_sim.book("binance", "spot", "BTCUSDT")
+    assert old_price in {lv.price for lv in bids}
+
+    # USD-M: its own error, and the old order printed exactly though finer than the new precision.
+    futures = usdm(frozen_sim)
+    sol_bid, _ = frozen_sim.best("binance", "usdm", "SOLUSDT")
+    sol_order = {"symbol": "SOLUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC"}
+    sol_old = sol_bid - Decimal("0.123")
+    kept = futures.request(
+        "POST", "/fapi/v1/order", {**sol_order, "quantity": "0.7", "price": str(sol_old)}, signed=True
+    )
+    assert kept.status == 200, kept.body
+    frozen_sim.set_symbol_rules("binance", "usdm", "SOLUSDT", tick="0.01", step=1)
+    sol_filters = filters_of(futures, "/fapi/v1/exchangeInfo", "SOLUSDT")
+    assert (sol_filters["PRICE_FILTER"]["tickSize"], sol_filters["LOT_SIZE"]["stepSize"]) == ("0.01", "1")
+    refused = futures.request(
+        "POST",
+        "/fapi/v1/order",
+        {**sol_order, "quantity": "1", "price": str(sol_bid - Decimal("0.235"))},
+        signed=True,
+    )
+    assert refused.body == {"code": -4014, "msg": "Price not increased by tick size."}
+    shown = futures.request("GET", "/fapi/v1/openOrders", {"symbol": "SOLUSDT"}, signed=True).body
+    assert [(o["price"], o["origQty"]) for o in shown] == [(f"{sol_old:.3f}", "0.7")]
+
+
+def test_rule_changes_take_exact_values_only(frozen_sim: Simulator) -> None:
+    with pytest.raises(TypeError, match="float"):
+        frozen_sim.set_symbol_rules("binance", "spot", "BTCUSDT", tick=0.1)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument, match="finer than the book's unit"):
+        frozen_sim.set_symbol_rules("binance", "spot", "BTCUSDT", step="0.000000001")
+    with pytest.raises(InvalidArgument, match="positive"):
+        frozen_sim.set_symbol_rules("binance", "spot", "BTCUSDT", tick="0")
+    with pytest.raises(InvalidArgument, match="unknown symbol"):
+        frozen_sim.set_symbol_rules("binance", "usdm", "NOPE", tick="1")

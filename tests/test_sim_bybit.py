@@ -347,3 +347,119 @@ async def test_private_stream_auth_and_order_events(frozen_sim: Simulator) -> No
         await ws.send(json.dumps({"req_id": "hb", "op": "ping"}))
         pong = await first(ws, lambda m: m.get("op") == "pong", "pong")
         assert pong["req_id"] == "hb"
+
+
+@pytest.fixture(scope="module")
+def legacy_sim() -> Iterator[Simulator]:
+    # Frozen, so the REST snapshot, the topic snapshot and the ground truth are one book.
+    with Simulator(seed=23, steps_per_second=0, legacy_levels=4) as running:
+        yield running
+
+
+def rules(c: BybitRest, category: str, symbol: str) -> tuple[Decimal, Decimal]:
+    _, info, _ = c.request("GET", "/v5/market/instruments-info", {"category": category, "symbol": symbol})
+    (item,) = info["result"]["list"]
+    lot = item["lotSizeFilter"]
+    return Decimal(item["priceFilter"]["tickSize"]), Decimal(
+        lot["basePrecision"] if category == "spot" else lot["qtyStep"]
+    )
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("category", ["spot", "linear"])
+async def test_legacy_levels_are_in_rest_and_topic_snapshots_exactly(
+    legacy_sim: Simulator, category: str
+) -> None:
+    c = client(legacy_sim)
+    tick, step = rules(c, category, "BTCUSDT")
+    _, book, _ = c.request(
+        "GET", "/v5/market/orderbook", {"category": category, "symbol": "BTCUSDT", "limit": 1000}
+    )
+    _, bids, asks = legacy_sim.book("bybit", category, "BTCUSDT")
+    truth = {"b": [[lv.price, lv.qty] for lv in bids], "a": [[lv.price, lv.qty] for lv in asks]}
+    for side in ("b", "a"):
+        levels = [[Decimal(p), Decimal(q)] for p, q in book["result"][side]]
+        assert levels == truth[side]
+        legacy = [(p, q) for p, q in levels if p % tick]
+        assert len(legacy) == 4 and all(q % step for _, q in legacy), legacy
+        assert levels[-4:] == [[p, q] for p, q in legacy], "deep, beyond the market's levels"
+    async with websockets.connect(legacy_sim.endpoints("bybit", category).ws_public) as ws:
+        await ws.send(json.dumps({"op": "subscribe", "args": ["orderbook.1000.BTCUSDT"]}))
+        assert (await recv_json(ws))["success"] is True
+        snapshot = await next_topic(ws, "orderbook.1000.BTCUSDT")
+        assert snapshot["type"] == "snapshot"
+        for side in ("b", "a"):
+            assert [[Decimal(p), Decimal(q)] for p, q in snapshot["data"][side]] == truth[side]
+
+
+def test_a_tick_and_step_change_refuses_the_old_grid_and_keeps_resting_orders(frozen_sim: Simulator) -> None:
+    c = client(frozen_sim)
+    bid, _ = frozen_sim.best("bybit", "linear", "BTCUSDT")
+    order = {"category": "linear", "symbol": "BTCUSDT", "side": "Buy", "orderType": "Limit"}
+    old_price = bid - Decimal("10.3")
+    _, resting, _ = c.request(
+        "POST", "/v5/order/create", {**order, "qty": "0.011", "price": str(old_price)}, signed=True
+    )
+    assert resting["retCode"] == 0, resting
+
+    frozen_sim.set_symbol_rules("bybit", "linear", "BTCUSDT", tick="1", step=Decimal("0.01"))
+    assert rules(c, "linear", "BTCUSDT") == (Decimal("1"), Decimal("0.01"))
+    _, off_tick, _ = c.request(
+        "POST", "/v5/order/create", {**order, "qty": "0.01", "price": str(bid - Decimal("20.5"))}, signed=True
+    )
+    assert (off_tick["retCode"], off_tick["retMsg"]) == (10001, "params error: price or qty invalid")
+    _, off_step, _ = c.request(
+        "POST", "/v5/order/create", {**order, "qty": "0.015", "price": str(bid - 20)}, signed=True
+    )
+    assert off_step["retCode"] == 10001
+    new_price = (bid - 20).quantize(Decimal("1"))
+    _, accepted, _ = c.request(
+        "POST", "/v5/order/create", {**order, "qty": "0.01", "price": str(new_price)}, signed=True
+    )
+    assert accepted["retCode"] == 0, accepted
+    _, realtime, _ = c.request(
+        "GET", "/v5/order/realtime", {"category": "linear", "symbol": "BTCUSDT"}, signed=True
+    )
+    listed = {o["orderId"]: (Decimal(o["price"]), Decimal(o["qty"])) for o in realtime["result"]["list"]}
+    assert listed == {
+        resting["result"]["orderId"]: (old_price, Decimal("0.011")),
+        accepted["result"]["orderId"]: (new_price, Decimal("0.01")),
+    }
+
+    # Spot publishes its step as basePrecision.
+    frozen_sim.set_symbol_rules("bybit", "spot", "ETHUSDT", tick="0.1", step="0.001")
+    assert rules(c, "spot", "ETHUSDT") == (Decimal("0.1"), Decimal("0.001"))
+    _, spot_refused, _ = c.request(
+        "POST",
+        "/v5/order/create",
+        {
+            "category": "spot",
+            "symbol": "ETHUSDT",
+            "side": "Buy",
+            "orderType": "Limit",
+            "qty": "0.01",
+            "price": "2000.05",
+        },
+        signed=True,
+    )
+    assert spot_refused["retCode"] == 170134
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("category", ["spot", "linear"])
+async def test_depths_the_category_does_not_offer_have_no_handler(sim: Simulator, category: str) -> None:
+    async with websockets.connect(sim.endpoints("bybit", category).ws_public) as ws:
+        for depth in (500, 25, 10):
+            topic = f"orderbook.{depth}.BTCUSDT"
+            await ws.send(
+                json.dumps({"req_id": f"d{depth}", "op": "subscribe", "args": ["orderbook.1.BTCUSDT", topic]})
+            )
+            refused = await recv_json(ws)
+            assert refused["success"] is False and refused["op"] == "subscribe", refused
+            assert refused["ret_msg"] == f"error:handler not found,topic:{topic}"
+        await ws.send(json.dumps({"op": "subscribe", "args": ["orderbook.1000.NOPE"]}))
+        assert (await recv_json(ws))["ret_msg"] == "Invalid symbol :[orderbook.1000.NOPE]"
+        await ws.send(
+            json.dumps({"op": "subscribe", "args": [f"orderbook.{d}.BTCUSDT" for d in (1, 50, 200, 1000)]})
+        )
+        assert (await recv_json(ws))["success"] is True

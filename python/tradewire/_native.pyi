@@ -566,6 +566,7 @@ class NativeSimulator:
         time_scale: int = 1,
         extra_symbols: int = 0,
         connection_lifetime_ms: int | None = None,
+        legacy_levels: int = 0,
     ) -> NativeSimulator: ...
     def endpoints(
         self, venue: Venue, market: Market
@@ -614,6 +615,15 @@ class NativeSimulator:
     def orders(self, venue: Venue, market: Market) -> list[Order]: ...
     def balances(self, venue: Venue, market: Market) -> list[Balance]: ...
     def positions(self, venue: Venue, market: Market) -> list[Position]: ...
+    def set_symbol_rules(
+        self,
+        venue: Venue,
+        market: Market,
+        symbol: str,
+        *,
+        tick: _Money | None = None,
+        step: _Money | None = None,
+    ) -> None: ...
     def book(
         self, venue: Venue, market: Market, symbol: str, depth: int = 1000
     ) -> tuple[int, list[Level], list[Level]]: ...

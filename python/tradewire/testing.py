@@ -93,6 +93,13 @@ class Simulator:
     speeds) so that tests of hour-long behaviour finish in seconds. The same ``seed`` gives the
     same synthetic market; ``steps_per_second=0`` freezes it (books and trades only change
     through orders), and ``connection_lifetime_ms`` overrides the scaled 24 h lifetime.
+
+    ``legacy_levels=N`` gives every symbol's book N levels a side left from before a tick and
+    step change, as real Binance books hold: a few hundred ticks from the top, priced on a tick
+    100 times finer and sized on a step 10 times finer than the symbol's current rules. The
+    synthetic market never trades or moves them; REST and WebSocket snapshots (1000 levels
+    deep) and :meth:`book` include them exactly. :meth:`set_symbol_rules` changes a symbol's
+    tick or step during the session.
     """
 
     def __init__(
@@ -103,8 +110,10 @@ class Simulator:
         time_scale: int = 1,
         extra_symbols: int = 0,
         connection_lifetime_ms: int | None = None,
+        legacy_levels: int = 0,
     ) -> None:
         self._seed = seed
+        self._legacy_levels = legacy_levels
         self._steps_per_second = steps_per_second
         self._time_scale = time_scale
         self._extra_symbols = extra_symbols
@@ -119,6 +128,7 @@ class Simulator:
                 time_scale=self._time_scale,
                 extra_symbols=self._extra_symbols,
                 connection_lifetime_ms=self._connection_lifetime_ms,
+                legacy_levels=self._legacy_levels,
             )
         return self
 
@@ -172,6 +182,28 @@ class Simulator:
     ) -> tuple[int, list[Level], list[Level]]:
         """The true book: ``(update_id, bids best first, asks best first)``."""
         return self.native.book(_venue(venue), _market(market), symbol, depth)
+
+    def set_symbol_rules(
+        self,
+        venue: Venue | str,
+        market: Market | str,
+        symbol: str,
+        *,
+        tick: Decimal | str | int | None = None,
+        step: Decimal | str | int | None = None,
+    ) -> None:
+        """Publishes a new tick size and/or step size for ``symbol``, as a venue does mid-session.
+
+        From now on Binance ``exchangeInfo`` (PRICE_FILTER ``tickSize``, LOT_SIZE ``stepSize``)
+        and Bybit ``instruments-info`` (``priceFilter.tickSize``, ``lotSizeFilter``
+        ``basePrecision``/``qtyStep``) answer with the new values and new orders are validated
+        against them; resting orders, the account's and the market's, keep their prices and
+        quantities, off the new grid if need be. Values are exact: ``Decimal``, ``str`` or
+        ``int`` (a ``float`` raises ``TypeError``). A value that is not positive, or finer than
+        the symbol's book unit (10^-8 unless it was listed with a finer tick or step), raises
+        ``InvalidArgument``.
+        """
+        self.native.set_symbol_rules(_venue(venue), _market(market), symbol, tick=tick, step=step)
 
     def orders(self, venue: Venue | str, market: Market | str) -> list[Order]:
         """The simulator's own record of every order of the account, oldest first."""

@@ -101,9 +101,11 @@ impl NativeSimulator {
 #[pymethods]
 impl NativeSimulator {
     /// Starts every simulated venue on ephemeral 127.0.0.1 ports.
+    /// `legacy_levels` puts that many levels a side on every symbol's book, deep and off the
+    /// current tick and step grid, as real books keep orders from before a tick or step change.
     #[staticmethod]
     #[pyo3(signature = (*, seed = 7, steps_per_second = 50, time_scale = 1, extra_symbols = 0,
-        connection_lifetime_ms = None))]
+        connection_lifetime_ms = None, legacy_levels = 0))]
     fn start(
         py: Python<'_>,
         seed: u64,
@@ -111,6 +113,7 @@ impl NativeSimulator {
         time_scale: u32,
         extra_symbols: usize,
         connection_lifetime_ms: Option<u64>,
+        legacy_levels: usize,
     ) -> PyResult<Self> {
         let runtime = crate::runtime::runtime(py)?;
         let mut timing = Timing::scaled(time_scale);
@@ -125,6 +128,9 @@ impl NativeSimulator {
         };
         if extra_symbols > 0 {
             config = config.with_many_symbols(extra_symbols);
+        }
+        if legacy_levels > 0 {
+            config = config.with_legacy_levels(legacy_levels);
         }
         let started = py.detach(|| runtime.block_on(Simulator::start(config)));
         let inner = started.map_err(|e| {
@@ -524,6 +530,35 @@ impl NativeSimulator {
             }
         }
         Ok(())
+    }
+
+    /// Publishes a new tick and/or step for `symbol` (Decimal, str or int; a float is refused):
+    /// exchangeInfo / instruments-info answer with them from now on and new orders are
+    /// validated against them, while resting orders keep their prices and quantities.
+    #[pyo3(signature = (venue, market, symbol, *, tick = None, step = None))]
+    fn set_symbol_rules(
+        &self,
+        py: Python<'_>,
+        venue: Venue,
+        market: Market,
+        symbol: &str,
+        tick: Option<&Bound<'_, PyAny>>,
+        step: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let tick = crate::convert::extract_opt_decimal(tick, "tick")?;
+        let step = crate::convert::extract_opt_decimal(step, "step")?;
+        let sim_market = self.market(py, venue, market)?;
+        let changed = sim_market.lock().set_rules(symbol, tick, step);
+        changed
+            .map_err(|e| {
+                let field = match &e {
+                    sx::RulesError::UnknownSymbol(_) => "symbol",
+                    sx::RulesError::NotPositive { field, .. }
+                    | sx::RulesError::FinerThanUnit { field, .. } => *field,
+                };
+                Error::invalid_argument(field, e.to_string())
+            })
+            .py_err(py)
     }
 
     /// The true book: `(update_id, bids best first, asks best first)`.

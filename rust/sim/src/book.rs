@@ -1,4 +1,6 @@
-//! The simulator's order book: integer ticks and lots, price-time priority. Each level is a
+//! The simulator's order book: integer prices and quantities in the symbol's book units (see
+//! `SymbolSpec`: finer than any tick or step it publishes, so levels may sit off the current
+//! grid), price-time priority. Each level is a
 //! FIFO of entries owned by a user order or by the synthetic market. Every change of a level's
 //! total bumps `update_id` and is recorded for each registered depth publisher.
 
@@ -25,6 +27,9 @@ impl Side {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Owner {
     Synthetic,
+    /// Resting since before a tick or step change (off the current grid): the synthetic market
+    /// never withdraws it, though a user order may trade with it.
+    Legacy,
     Order(u64),
 }
 
@@ -124,10 +129,12 @@ impl Book {
 
     /// Whether any account order rests in the book.
     pub fn has_orders(&self) -> bool {
-        self.bids
-            .values()
-            .chain(self.asks.values())
-            .any(|level| level.entries.iter().any(|e| e.owner != Owner::Synthetic))
+        self.bids.values().chain(self.asks.values()).any(|level| {
+            level
+                .entries
+                .iter()
+                .any(|e| matches!(e.owner, Owner::Order(_)))
+        })
     }
 
     fn record(&mut self, side: Side, price: Ticks) {

@@ -162,7 +162,11 @@ fn spec(
         max_qty: d("9000"),
         min_notional: d(min_notional),
         start_price: d(price),
+        legacy_levels: 0,
+        price_unit: Decimal::ZERO,
+        qty_unit: Decimal::ZERO,
     }
+    .listed()
 }
 
 impl Default for SimConfig {
@@ -196,6 +200,15 @@ impl Default for SimConfig {
 }
 
 impl SimConfig {
+    /// `n` legacy off-grid levels a side on every symbol (see `SymbolSpec::legacy_levels`).
+    pub fn with_legacy_levels(mut self, n: usize) -> SimConfig {
+        for spec in self.spot_symbols.iter_mut().chain(&mut self.perp_symbols) {
+            spec.legacy_levels = n;
+            *spec = spec.clone().listed();
+        }
+        self
+    }
+
     /// `n` synthetic spot and perp symbols `S0USDT`.. (for tests with many books).
     pub fn with_many_symbols(mut self, n: usize) -> SimConfig {
         for i in 0..n {

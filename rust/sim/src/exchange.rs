@@ -18,7 +18,16 @@ pub enum Kind {
     Perp,
 }
 
-/// Static description of a tradable symbol.
+/// A tradable symbol: its published rules (what orders are validated against) and the units its
+/// book counts in.
+///
+/// Books and orders hold prices and quantities as integer counts of `price_unit` and `qty_unit`,
+/// fixed when the symbol is listed and kept for the whole session, while `tick` and `step` (the
+/// published rules) may change: real books keep orders that rested before a tick or step change
+/// off the new grid. The unit rule ([`SymbolSpec::listed`]): 10^-d, where d is the largest of 8
+/// (Binance's 8 decimals hold every tick and step it publishes) and the decimals of the tick and
+/// step, and of the finer legacy tick and step when the symbol has legacy levels. A later tick or
+/// step must be a whole number of units ([`Exchange::set_rules`] refuses others).
 #[derive(Debug, Clone)]
 pub struct SymbolSpec {
     pub name: String,
@@ -30,37 +39,114 @@ pub struct SymbolSpec {
     pub max_qty: Decimal,
     pub min_notional: Decimal,
     pub start_price: Decimal,
+    /// Levels a side left resting deep in the book from before the venue coarsened the tick and
+    /// step: prices on a tick [`LEGACY_TICK_DIVISOR`] times finer, quantities on a step
+    /// [`LEGACY_STEP_DIVISOR`] times finer (0: none, the default).
+    pub legacy_levels: usize,
+    /// Book units (see above); set by [`SymbolSpec::listed`], which `Exchange::new` applies to
+    /// a spec whose units are still zero.
+    pub price_unit: Decimal,
+    pub qty_unit: Decimal,
+}
+
+/// How much finer than the current tick and step legacy levels are (as on real books: USD-M
+/// CTKUSDT at tick 0.001 held levels on 0.00001; spot NKNUSDT at step 1 held 11979.3).
+pub const LEGACY_TICK_DIVISOR: i64 = 100;
+pub const LEGACY_STEP_DIVISOR: i64 = 10;
+
+/// A tick or step change the market cannot apply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RulesError {
+    #[error("unknown symbol {0}")]
+    UnknownSymbol(String),
+    #[error("{field} must be positive, got {value}")]
+    NotPositive { field: &'static str, value: Decimal },
+    #[error("{field} {value} is finer than the book's unit {unit} for {symbol}")]
+    FinerThanUnit {
+        field: &'static str,
+        value: Decimal,
+        unit: Decimal,
+        symbol: String,
+    },
 }
 
 impl SymbolSpec {
-    pub fn ticks(&self, price: Decimal) -> Option<Ticks> {
-        let t = price / self.tick;
-        (t.fract().is_zero() && t > Decimal::ZERO)
-            .then(|| t.try_into().ok())
-            .flatten()
+    /// The spec with its book units fixed by the unit rule (see the type's docs).
+    pub fn listed(mut self) -> SymbolSpec {
+        let legacy = self.legacy_levels > 0;
+        let scale = |x: Decimal, divisor: i64| {
+            let own = x.normalize().scale();
+            let old = if legacy {
+                (x / Decimal::from(divisor)).normalize().scale()
+            } else {
+                0
+            };
+            own.max(old).max(8)
+        };
+        self.price_unit = Decimal::new(1, scale(self.tick, LEGACY_TICK_DIVISOR));
+        self.qty_unit = Decimal::new(1, scale(self.step, LEGACY_STEP_DIVISOR));
+        self
     }
 
+    /// `value` in whole `unit`s, if it is one.
+    fn units(value: Decimal, unit: Decimal) -> Option<i64> {
+        let u = value / unit;
+        u.fract().is_zero().then(|| u.try_into().ok()).flatten()
+    }
+
+    /// The current tick in book units.
+    pub fn tick_units(&self) -> Ticks {
+        Self::units(self.tick, self.price_unit).unwrap_or(1).max(1)
+    }
+
+    /// The current step in book units.
+    pub fn step_units(&self) -> Lots {
+        Self::units(self.step, self.qty_unit).unwrap_or(1).max(1)
+    }
+
+    /// A price an order may carry under the published rules (positive, on the current tick),
+    /// in book units.
+    pub fn ticks(&self, price: Decimal) -> Option<Ticks> {
+        if price <= Decimal::ZERO || !(price / self.tick).fract().is_zero() {
+            return None;
+        }
+        Self::units(price, self.price_unit)
+    }
+
+    /// A quantity an order may carry under the published rules (on the current step), in book
+    /// units.
     pub fn lots(&self, qty: Decimal) -> Option<Lots> {
-        let l = qty / self.step;
-        (l.fract().is_zero() && l >= Decimal::ZERO)
-            .then(|| l.try_into().ok())
-            .flatten()
+        if qty < Decimal::ZERO || !(qty / self.step).fract().is_zero() {
+            return None;
+        }
+        Self::units(qty, self.qty_unit)
+    }
+
+    /// Any price on the book's unit grid (legacy levels), in book units.
+    pub fn price_units(&self, price: Decimal) -> Option<Ticks> {
+        Self::units(price, self.price_unit).filter(|u| *u > 0)
+    }
+
+    /// Any quantity on the book's unit grid, in book units.
+    pub fn qty_units(&self, qty: Decimal) -> Option<Lots> {
+        Self::units(qty, self.qty_unit).filter(|u| *u >= 0)
     }
 
     pub fn price(&self, ticks: Ticks) -> Decimal {
-        (Decimal::from(ticks) * self.tick)
+        (Decimal::from(ticks) * self.price_unit)
             .normalize()
             .max(Decimal::ZERO)
     }
 
     pub fn qty(&self, lots: Lots) -> Decimal {
-        (Decimal::from(lots) * self.step).normalize()
+        (Decimal::from(lots) * self.qty_unit).normalize()
     }
 
     pub fn notional(&self, ticks: Ticks, lots: Lots) -> Decimal {
         self.price(ticks) * self.qty(lots)
     }
 
+    /// Decimals of the published tick (a legacy price may need more: print it exactly).
     pub fn price_decimals(&self) -> u32 {
         self.tick.normalize().scale()
     }
@@ -335,6 +421,11 @@ impl Exchange {
         let symbols = specs
             .iter()
             .map(|spec| {
+                let spec = if spec.price_unit.is_zero() || spec.qty_unit.is_zero() {
+                    spec.clone().listed()
+                } else {
+                    spec.clone()
+                };
                 let state = SymbolState {
                     spec: spec.clone(),
                     book: Book::default(),
@@ -582,7 +673,7 @@ impl Exchange {
         }
         let budget = match (req.kind, req.quote_qty, req.qty) {
             (OrderKind::Market, Some(q), None) => Some(
-                (q / (spec.tick * spec.step))
+                (q / (spec.price_unit * spec.qty_unit))
                     .trunc()
                     .try_into()
                     .map_err(|_| Reject::Invalid("quoteOrderQty".into()))?,
@@ -1006,15 +1097,22 @@ impl Exchange {
         Ok(oid)
     }
 
-    /// Runs a synthetic taker of `lots` against the book (the market's own flow); user orders it
-    /// hits get their fills.
-    pub fn synthetic_take(&mut self, symbol: &str, side: Side, lots: Lots, now_ms: i64) {
+    /// Runs a synthetic taker of `lots` up to `limit` against the book (the market's own flow);
+    /// user orders it hits get their fills.
+    pub fn synthetic_take(
+        &mut self,
+        symbol: &str,
+        side: Side,
+        limit: Option<Ticks>,
+        lots: Lots,
+        now_ms: i64,
+    ) {
         let matches = self
             .symbols
             .get_mut(symbol)
             .expect("symbol")
             .book
-            .take(side, None, lots, None);
+            .take(side, limit, lots, None);
         for m in matches {
             let trade_id = self.next_trade_id(symbol);
             if let Owner::Order(maker) = m.maker {
@@ -1044,6 +1142,50 @@ impl Exchange {
         Ok(())
     }
 
+    /// Publishes a new tick and/or step for `symbol`. Resting orders (the account's and the
+    /// synthetic market's) stay where they are, off the new grid if they must; new orders are
+    /// validated against the new rules and new synthetic quotes go on the new grid. The minimum
+    /// quantity follows the step when it was the step before (as the listed specs have it).
+    pub fn set_rules(
+        &mut self,
+        symbol: &str,
+        tick: Option<Decimal>,
+        step: Option<Decimal>,
+    ) -> Result<(), RulesError> {
+        let spec = &mut self
+            .symbols
+            .get_mut(symbol)
+            .ok_or_else(|| RulesError::UnknownSymbol(symbol.to_owned()))?
+            .spec;
+        for (field, value, unit) in [
+            ("tick", tick, spec.price_unit),
+            ("step", step, spec.qty_unit),
+        ] {
+            let Some(value) = value else { continue };
+            if value <= Decimal::ZERO {
+                return Err(RulesError::NotPositive { field, value });
+            }
+            if !(value / unit).fract().is_zero() {
+                return Err(RulesError::FinerThanUnit {
+                    field,
+                    value,
+                    unit,
+                    symbol: symbol.to_owned(),
+                });
+            }
+        }
+        if let Some(tick) = tick {
+            spec.tick = tick;
+        }
+        if let Some(step) = step {
+            if spec.min_qty == spec.step {
+                spec.min_qty = step;
+            }
+            spec.step = step;
+        }
+        Ok(())
+    }
+
     /// Unrealised PnL of a position at the current mark.
     pub fn unrealized(&self, account: usize, symbol: &str) -> Decimal {
         self.accounts[account]
@@ -1068,7 +1210,11 @@ mod tests {
             max_qty: Decimal::from(9000),
             min_notional: Decimal::from(5),
             start_price: Decimal::from(50_000),
+            legacy_levels: 0,
+            price_unit: Decimal::ZERO,
+            qty_unit: Decimal::ZERO,
         }
+        .listed()
     }
 
     fn d(s: &str) -> Decimal {
@@ -1108,7 +1254,10 @@ mod tests {
         ex.place(b, limit(Side::Sell, "49000.00", "0.04000"), 2)
             .unwrap();
         let o = &ex.orders[&id];
-        assert_eq!((o.status, o.filled), (Status::PartiallyFilled, 4000));
+        assert_eq!(
+            (o.status, ex.symbols["BTCUSDT"].spec.qty(o.filled)),
+            (Status::PartiallyFilled, d("0.04"))
+        );
         assert_eq!(ex.accounts[a].balances["USDT"].locked, d("3000"));
         assert_eq!(ex.accounts[a].balances["USDT"].free, d("95000"));
         assert_eq!(ex.accounts[a].balances["BTC"].free, d("1.03996"));
@@ -1193,8 +1342,11 @@ mod tests {
         };
         let id = ex.place(a, ioc, 4).unwrap();
         assert_eq!(
-            (ex.orders[&id].status, ex.orders[&id].filled),
-            (Status::Expired, 10000)
+            (
+                ex.orders[&id].status,
+                ex.symbols["BTCUSDT"].spec.qty(ex.orders[&id].filled)
+            ),
+            (Status::Expired, d("0.1"))
         );
         assert_eq!(ex.accounts[a].balances["USDT"].locked, Decimal::ZERO);
     }
@@ -1223,5 +1375,102 @@ mod tests {
             ex.accounts[a].balances["USDT"].free + ex.accounts[a].balances["USDT"].locked,
             d("10000") - d("2.5") + d("50") - d("1.275")
         );
+    }
+
+    #[test]
+    fn units_are_fine_enough_for_old_and_new_grids() {
+        // case 0: no legacy levels: 10^-8, coarser than nothing any rule here needs.
+        let s = spec();
+        assert_eq!(
+            (s.price_unit, s.qty_unit),
+            (d("0.00000001"), d("0.00000001"))
+        );
+        assert_eq!((s.tick_units(), s.step_units()), (1_000_000, 1_000));
+        assert_eq!(s.ticks(d("50000.01")), Some(5_000_001_000_000));
+        assert_eq!(s.price(5_000_001_000_000), d("50000.01"));
+        assert_eq!(s.lots(d("0.00002")), Some(2_000));
+        assert_eq!(s.qty(2_000), d("0.00002"));
+        // case 1: published rules refuse what the units would hold.
+        assert_eq!(s.ticks(d("50000.001")), None);
+        assert_eq!(s.price_units(d("50000.001")), Some(5_000_000_100_000));
+        assert_eq!(s.lots(d("0.000015")), None);
+        assert_eq!(s.qty_units(d("0.000015")), Some(1_500));
+        assert_eq!(s.ticks(Decimal::ZERO), None);
+        // case 2: legacy grids finer than 10^-8 make the unit finer.
+        let fine = SymbolSpec {
+            tick: d("0.0000001"),
+            step: d("0.0000001"),
+            legacy_levels: 3,
+            ..spec()
+        }
+        .listed();
+        assert_eq!(fine.price_unit, d("0.000000001"));
+        assert_eq!(fine.qty_unit, d("0.00000001"));
+    }
+
+    #[test]
+    fn a_rule_change_validates_new_orders_and_keeps_resting_ones() {
+        let (mut ex, a, _) = spot();
+        let old = ex
+            .place(a, limit(Side::Buy, "40000.01", "0.00021"), 1)
+            .unwrap();
+        ex.set_rules("BTCUSDT", Some(d("0.1")), Some(d("0.0001")))
+            .unwrap();
+        let s = &ex.symbols["BTCUSDT"];
+        assert_eq!(
+            (s.spec.tick, s.spec.step, s.spec.min_qty),
+            (d("0.1"), d("0.0001"), d("0.0001"))
+        );
+        // case 0: the old tick and step are refused now.
+        assert_eq!(
+            ex.place(a, limit(Side::Buy, "40000.05", "0.001"), 2),
+            Err(Reject::Filter("PRICE_FILTER"))
+        );
+        assert_eq!(
+            ex.place(a, limit(Side::Buy, "40000.1", "0.00015"), 2),
+            Err(Reject::Filter("LOT_SIZE"))
+        );
+        // case 1: the new grid is accepted.
+        let new = ex
+            .place(a, limit(Side::Buy, "40000.1", "0.0002"), 3)
+            .unwrap();
+        // case 2: the old order rests at its old price and quantity, off the new grid.
+        let book = &ex.symbols["BTCUSDT"].book;
+        let spec = &ex.symbols["BTCUSDT"].spec;
+        let bids: Vec<(Decimal, Decimal)> = book
+            .levels(Side::Buy, 10)
+            .into_iter()
+            .map(|(p, q)| (spec.price(p), spec.qty(q)))
+            .collect();
+        assert_eq!(
+            bids,
+            vec![(d("40000.1"), d("0.0002")), (d("40000.01"), d("0.00021"))]
+        );
+        assert!(ex.orders[&old].status.is_open() && ex.orders[&new].status.is_open());
+        // case 3: a tick finer than the book's unit, or not positive, is refused.
+        assert!(matches!(
+            ex.set_rules("BTCUSDT", Some(d("0.000000001")), None),
+            Err(RulesError::FinerThanUnit { field: "tick", .. })
+        ));
+        assert!(matches!(
+            ex.set_rules("BTCUSDT", None, Some(Decimal::ZERO)),
+            Err(RulesError::NotPositive { field: "step", .. })
+        ));
+        assert_eq!(
+            ex.set_rules("XYZ", None, None),
+            Err(RulesError::UnknownSymbol("XYZ".into()))
+        );
+        // case 4: a taker at the old order's price still trades with it.
+        let (mut ex2, a2, b2) = spot();
+        ex2.place(a2, limit(Side::Buy, "40000.01", "0.00031"), 1)
+            .unwrap();
+        ex2.set_rules("BTCUSDT", Some(d("1")), Some(d("0.001")))
+            .unwrap();
+        let sell = ex2
+            .place(b2, limit(Side::Sell, "40000", "0.001"), 2)
+            .unwrap();
+        let o = &ex2.orders[&sell];
+        assert_eq!(o.fills[0].price, d("40000.01"));
+        assert_eq!(o.fills[0].qty, d("0.00031"));
     }
 }

@@ -8,16 +8,19 @@
 
 use rust_decimal::Decimal;
 
-use crate::book::{Lots, Side, Ticks};
-use crate::exchange::Exchange;
+use crate::book::{Lots, Owner, Side, Ticks};
+use crate::exchange::{Exchange, LEGACY_STEP_DIVISOR, LEGACY_TICK_DIVISOR, SymbolSpec};
 
-/// Per-symbol walk state.
+/// Per-symbol walk state. Prices and sizes are in the symbol's book units; the walk quotes on
+/// the tick and step published now, so a rule change moves its new quotes to the new grid.
 #[derive(Debug, Clone)]
 pub struct Walk {
     pub symbol: String,
+    /// The fair price, on the current tick.
     pub fair: Ticks,
-    /// A typical level size in lots (about 1,000 in quote value).
+    /// A typical level size (about 1,000 in quote value).
     pub unit: Lots,
+    seed: u64,
     rng: fastrand::Rng,
     reference: Reference,
 }
@@ -31,7 +34,6 @@ struct Reference {
     moves: i64,
     start: Decimal,
     unit: Decimal,
-    tick: Decimal,
 }
 
 impl Reference {
@@ -48,19 +50,18 @@ impl Reference {
             moves: 0,
             start: spec.start_price,
             unit: Decimal::new(1, (7u32.saturating_sub(digits)).min(28)),
-            tick: spec.tick,
         }
     }
 
-    /// The reference price now, in ticks (nearest).
-    fn ticks(&self) -> Ticks {
+    /// The reference price now, in (nearest) current ticks.
+    fn ticks(&self, spec: &SymbolSpec) -> i64 {
         let price = self.start + Decimal::from(self.moves) * self.unit;
-        (price / self.tick).round().try_into().unwrap_or(Ticks::MAX)
+        (price / spec.tick).round().try_into().unwrap_or(i64::MAX)
     }
 
-    /// Makes `fair` the reference price (a walk resumed from a book).
-    fn anchor(&mut self, fair: Ticks) {
-        let price = Decimal::from(fair) * self.tick;
+    /// Makes `fair` (book units) the reference price (a walk resumed from a book).
+    fn anchor(&mut self, fair: Ticks, spec: &SymbolSpec) {
+        let price = spec.price(fair);
         self.moves = ((price - self.start) / self.unit)
             .round()
             .try_into()
@@ -74,20 +75,28 @@ fn salt(symbol: &str) -> u64 {
         .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64))
 }
 
-/// Levels kept on each side of the fair price.
-const BAND: Ticks = 40;
+/// Levels (current ticks) kept on each side of the fair price.
+const BAND: i64 = 40;
+
+/// Current ticks between the fair price and the first legacy level: as on the real books, they
+/// sit far below the liquidity the market works with (hundreds of levels deep where every tick
+/// is quoted), so nothing the synthetic market does reaches them.
+pub const LEGACY_GAP: i64 = 300;
 
 impl Walk {
     /// A venue's walk (`seed`) along the simulation's reference path (`reference_seed`).
     pub fn new(ex: &Exchange, symbol: &str, seed: u64, reference_seed: u64) -> Walk {
         let spec = &ex.symbols[symbol].spec;
-        let fair = spec.ticks(spec.start_price).unwrap_or(1_000);
+        let fair = spec
+            .ticks(spec.start_price)
+            .unwrap_or(1_000 * spec.tick_units());
         let unit_value = Decimal::from(1000) / (spec.start_price * spec.step);
-        let unit = unit_value.trunc().try_into().unwrap_or(1i64).max(1);
+        let unit = unit_value.trunc().try_into().unwrap_or(1i64).max(1) * spec.step_units();
         Walk {
             symbol: symbol.to_owned(),
             fair,
             unit,
+            seed,
             rng: fastrand::Rng::with_seed(seed ^ salt(symbol)),
             reference: Reference::new(ex, symbol, reference_seed),
         }
@@ -97,45 +106,87 @@ impl Walk {
     /// start at its mid.
     pub fn resume(ex: &Exchange, symbol: &str, seed: u64) -> Walk {
         let mut walk = Walk::new(ex, symbol, seed, seed);
+        let spec = &ex.symbols[symbol].spec;
+        let tick = spec.tick_units();
         let book = &ex.symbols[symbol].book;
         if let (Some((bid, _)), Some((ask, _))) = (book.best(Side::Buy), book.best(Side::Sell)) {
-            walk.fair = ((bid + ask) / 2).max(BAND + 2);
+            walk.fair = ((bid + ask) / 2 / tick).max(BAND + 2) * tick;
         }
-        walk.reference.anchor(walk.fair);
+        walk.reference.anchor(walk.fair, spec);
         walk
     }
 
-    fn size(&mut self) -> Lots {
-        self.unit * self.rng.i64(1..=20)
+    /// `k` typical sizes, on the current step (at least one step).
+    fn lots(&self, spec: &SymbolSpec, k: i64) -> Lots {
+        let step = spec.step_units();
+        (self.unit * k / step).max(1) * step
     }
 
-    /// Fills the book with `BAND` levels a side around the fair price.
+    /// Fills the book with `BAND` levels a side around the fair price, and the symbol's legacy
+    /// levels beyond them.
     pub fn seed_book(&mut self, ex: &mut Exchange) {
-        let book = &mut ex.symbols.get_mut(&self.symbol).expect("symbol").book;
+        let state = ex.symbols.get_mut(&self.symbol).expect("symbol");
+        let tick = state.spec.tick_units();
         for k in 1..=BAND {
-            let (bid, ask) = (self.fair - k, self.fair + k);
+            let (bid, ask) = (self.fair - k * tick, self.fair + k * tick);
             let (b, a) = (
                 self.unit * self.rng.i64(1..=20),
                 self.unit * self.rng.i64(1..=20),
             );
             if bid > 0 {
-                book.add(Side::Buy, bid, crate::book::Owner::Synthetic, b);
+                state.book.add(Side::Buy, bid, Owner::Synthetic, b);
             }
-            book.add(Side::Sell, ask, crate::book::Owner::Synthetic, a);
+            state.book.add(Side::Sell, ask, Owner::Synthetic, a);
+        }
+        self.seed_legacy(ex);
+    }
+
+    /// Places the symbol's legacy levels: from `LEGACY_GAP` ticks off the fair price outwards,
+    /// one every 1 to 3 ticks, each a few old ticks off the current grid with a quantity a few
+    /// old steps off it. Their own random stream leaves the rest of the market unchanged.
+    fn seed_legacy(&self, ex: &mut Exchange) {
+        let state = ex.symbols.get_mut(&self.symbol).expect("symbol");
+        let spec = &state.spec;
+        let (tick, step) = (spec.tick_units(), spec.step_units());
+        let (old_tick, old_step) = (tick / LEGACY_TICK_DIVISOR, step / LEGACY_STEP_DIVISOR);
+        if spec.legacy_levels == 0 || old_tick == 0 || old_step == 0 {
+            return;
+        }
+        let mut rng = fastrand::Rng::with_seed(self.seed ^ salt(&self.symbol) ^ 0x6c65_6761_6379);
+        for side in [Side::Buy, Side::Sell] {
+            let mut distance = LEGACY_GAP;
+            for _ in 0..spec.legacy_levels {
+                let off = rng.i64(1..LEGACY_TICK_DIVISOR) * old_tick;
+                let price = match side {
+                    Side::Buy => self.fair - distance * tick - off,
+                    Side::Sell => self.fair + distance * tick + off,
+                };
+                if price <= 0 {
+                    break;
+                }
+                let lots = (self.unit * rng.i64(1..=20) / step).max(1) * step
+                    + rng.i64(1..LEGACY_STEP_DIVISOR) * old_step;
+                state.book.add(side, price, Owner::Legacy, lots);
+                distance += rng.i64(1..=3);
+            }
         }
     }
 
     /// One step of the market: move the fair price, change liquidity, sometimes trade.
     pub fn step(&mut self, ex: &mut Exchange, now_ms: i64) {
-        // The reference moves; the fair price wanders within a tick of it, or steps towards it.
+        let spec = &ex.symbols[&self.symbol].spec;
+        let tick = spec.tick_units();
+        // The reference moves; the fair price wanders within a tick of it, or steps towards it
+        // (on the current grid: a tick change moves it there).
         self.reference.moves += self.reference.rng.i64(-1..=1);
-        let off = self.reference.ticks() - self.fair;
+        let fair = self.fair / tick;
+        let off = self.reference.ticks(spec) - fair;
         let step = if off.abs() > 1 {
             off.signum()
         } else {
             self.rng.i64(-1..=1)
         };
-        self.fair = (self.fair + step).max(BAND + 2);
+        self.fair = (fair + step).max(BAND + 2) * tick;
         // Market makers reprice: no synthetic bid at or above the fair price, no ask at or
         // below it (user orders stay where they are).
         let book = &mut ex.symbols.get_mut(&self.symbol).expect("symbol").book;
@@ -168,18 +219,20 @@ impl Walk {
         };
         match roll {
             0..=54 => {
-                // Add liquidity near the fair price, never crossing the other side.
+                // Add liquidity near the fair price, on the grid, never crossing the other side
+                // (whose best may be off the grid since a tick change).
                 let offset = self.rng.i64(0..BAND);
                 let price = match side {
-                    Side::Buy => {
-                        (self.fair - 1 - offset).min(best_ask.map_or(Ticks::MAX, |a| a - 1))
-                    }
-                    Side::Sell => (self.fair + 1 + offset).max(best_bid.map_or(1, |b| b + 1)),
+                    Side::Buy => (self.fair - (1 + offset) * tick)
+                        .min(best_ask.map_or(Ticks::MAX, |a| (a - 1) / tick * tick)),
+                    Side::Sell => (self.fair + (1 + offset) * tick)
+                        .max(best_bid.map_or(tick, |b| (b / tick + 1) * tick)),
                 };
                 if price > 0 {
-                    let lots = self.size();
+                    let k = self.rng.i64(1..=20);
+                    let lots = self.lots(&ex.symbols[&self.symbol].spec, k);
                     let book = &mut ex.symbols.get_mut(&self.symbol).expect("symbol").book;
-                    book.add(side, price, crate::book::Owner::Synthetic, lots);
+                    book.add(side, price, Owner::Synthetic, lots);
                 }
             }
             55..=84 => {
@@ -190,23 +243,30 @@ impl Walk {
                     let far = levels
                         .iter()
                         .rev()
-                        .find(|(p, _)| (p - self.fair).abs() > 2 * BAND)
+                        .find(|(p, _)| (p - self.fair).abs() > 2 * BAND * tick)
                         .map(|l| l.0);
                     let target = far.unwrap_or_else(|| levels[self.rng.usize(0..levels.len())].0);
                     let lots = if far.is_some() {
                         Lots::MAX
                     } else {
-                        self.size()
+                        let k = self.rng.i64(1..=20);
+                        self.unit * k
                     };
                     book.withdraw_synthetic(side, target, lots);
                 }
             }
             _ => {
-                // A small taker, keeping at least a few levels on the side it hits.
+                // A small taker, keeping at least a few levels on the side it hits, and within
+                // the band the market works in (never into legacy levels).
                 let depth = ex.symbols[&self.symbol].book.depth(side.opposite());
                 if depth > 5 {
-                    let lots = self.unit * self.rng.i64(1..=5);
-                    ex.synthetic_take(&self.symbol, side, lots, now_ms);
+                    let k = self.rng.i64(1..=5);
+                    let lots = self.lots(&ex.symbols[&self.symbol].spec, k);
+                    let limit = match side {
+                        Side::Buy => self.fair + 2 * BAND * tick,
+                        Side::Sell => self.fair - 2 * BAND * tick,
+                    };
+                    ex.synthetic_take(&self.symbol, side, Some(limit), lots, now_ms);
                 }
             }
         }
@@ -257,10 +317,103 @@ mod tests {
     fn venues_follow_one_reference_within_a_few_ticks() {
         let (a, wa) = run(9, 20_000);
         let (_, wc) = run(10, 20_000);
-        assert!((wa.fair - wc.fair).abs() <= 3, "{} vs {}", wa.fair, wc.fair);
+        let tick = a.symbols["BTCUSDT"].spec.tick_units();
+        assert!(
+            (wa.fair - wc.fair).abs() <= 3 * tick,
+            "{} vs {}",
+            wa.fair,
+            wc.fair
+        );
         let start = a.symbols["BTCUSDT"]
             .spec
             .ticks(a.symbols["BTCUSDT"].spec.start_price);
         assert_ne!(Some(wa.fair), start, "the reference moves");
+    }
+
+    #[test]
+    fn legacy_levels_sit_deep_off_the_grid_and_the_market_leaves_them_alone() {
+        let cfg = SimConfig::default().with_legacy_levels(6);
+        let mut ex = Exchange::new(Kind::Perp, &cfg.perp_symbols, 1);
+        let mut walk = Walk::new(&ex, "BTCUSDT", 3, 7);
+        walk.seed_book(&mut ex);
+        let spec = ex.symbols["BTCUSDT"].spec.clone();
+        let (tick, step) = (spec.tick_units(), spec.step_units());
+        let off_grid = |ex: &Exchange, side| -> Vec<(Ticks, Lots)> {
+            ex.symbols["BTCUSDT"]
+                .book
+                .levels(side, usize::MAX)
+                .into_iter()
+                .filter(|(p, _)| p % tick != 0)
+                .collect()
+        };
+        let start = spec.ticks(spec.start_price).unwrap();
+        for side in [Side::Buy, Side::Sell] {
+            let legacy = off_grid(&ex, side);
+            assert_eq!(legacy.len(), 6, "{side:?}");
+            for (p, q) in &legacy {
+                // Off the current tick and step, on the old (100x, 10x finer) ones, deep.
+                assert!(q % step != 0 && q % (step / 10) == 0, "{q}");
+                assert_eq!(p % (tick / 100), 0);
+                assert!((p - start).abs() > LEGACY_GAP * tick);
+            }
+            // Ten times deeper than the synthetic quotes' band: in a 1000-level snapshot.
+            let all = ex.symbols["BTCUSDT"].book.levels(side, 1000);
+            assert!(all.iter().rev().take(6).all(|(p, _)| p % tick != 0));
+        }
+        let before = (off_grid(&ex, Side::Buy), off_grid(&ex, Side::Sell));
+        for i in 0..20_000 {
+            walk.step(&mut ex, i);
+        }
+        assert_eq!(
+            (off_grid(&ex, Side::Buy), off_grid(&ex, Side::Sell)),
+            before
+        );
+        assert!(ex.symbols["BTCUSDT"].trade_count > 1000);
+    }
+
+    #[test]
+    fn after_a_tick_change_new_quotes_go_on_the_new_grid() {
+        let cfg = SimConfig::default();
+        let mut ex = Exchange::new(Kind::Spot, &cfg.spot_symbols, 1);
+        let mut walk = Walk::new(&ex, "ETHUSDT", 3, 7);
+        walk.seed_book(&mut ex);
+        let old: Vec<Ticks> = [Side::Buy, Side::Sell]
+            .into_iter()
+            .flat_map(|side| ex.symbols["ETHUSDT"].book.levels(side, usize::MAX))
+            .map(|l| l.0)
+            .collect();
+        ex.set_rules(
+            "ETHUSDT",
+            Some("0.1".parse().unwrap()),
+            Some("0.001".parse().unwrap()),
+        )
+        .unwrap();
+        let spec = ex.symbols["ETHUSDT"].spec.clone();
+        let mut events = ex.subscribe();
+        for i in 0..5_000 {
+            walk.step(&mut ex, i);
+        }
+        let book = &ex.symbols["ETHUSDT"].book;
+        for side in [Side::Buy, Side::Sell] {
+            for (p, q) in book.levels(side, usize::MAX) {
+                // A level off the new grid is one the market quoted before the change.
+                assert!(p % spec.tick_units() == 0 || old.contains(&p), "{p}");
+                assert!(q > 0);
+            }
+        }
+        let (bid, ask) = (
+            book.best(Side::Buy).unwrap().0,
+            book.best(Side::Sell).unwrap().0,
+        );
+        assert!(bid < ask);
+        // Trades happened after the change, every one of them with a positive size.
+        let mut trades = 0;
+        while let Ok(e) = events.try_recv() {
+            if let crate::exchange::Event::Trade { qty, .. } = &*e {
+                assert!(*qty > Decimal::ZERO);
+                trades += 1;
+            }
+        }
+        assert!(trades > 100);
     }
 }

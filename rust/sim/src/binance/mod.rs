@@ -148,3 +148,10 @@ pub fn decimals(spot: bool, spec: &crate::exchange::SymbolSpec) -> (u32, u32) {
 pub fn fixed(value: Decimal, decimals: u32) -> String {
     format!("{:.*}", decimals as usize, value)
 }
+
+/// A book price or quantity: `decimals` places, or as many as it has. A level or order from
+/// before a tick or step change is finer than the symbol's precision; the venue prints it
+/// exactly (USD-M CTKUSDT at tick 0.001 published "0.50579"), never rounded.
+pub fn exact(value: Decimal, decimals: u32) -> String {
+    fixed(value, decimals.max(value.normalize().scale()))
+}

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use super::{
-    BinanceState, decimals, fixed, interval_parts, side_str, status_str, tif_str, type_str,
+    BinanceState, decimals, exact, fixed, interval_parts, side_str, status_str, tif_str, type_str,
 };
 use crate::book::Side;
 use crate::exchange::{Exchange, NewOrder, Order, OrderKind, Reject, Tif};
@@ -772,7 +772,7 @@ fn levels(
         .map(|(p, q)| {
             let (price, qty) = (spec.price(p), spec.qty(q));
             match decimals {
-                Some((pd, qd)) => json!([fixed(price, pd), fixed(qty, qd)]),
+                Some((pd, qd)) => json!([exact(price, pd), exact(qty, qd)]),
                 None => json!([fixed(price, 8), fixed(qty, 8)]),
             }
         })
@@ -820,7 +820,7 @@ fn trades(st: &BinanceState, params: &Params) -> Answer {
         .iter()
         .skip(skip)
         .map(|(id, p, q, taker, t)| {
-            let mut v = json!({"id": id, "price": fixed(*p, pd), "qty": fixed(*q, qd), "quoteQty": fixed(*p * *q, pd),
+            let mut v = json!({"id": id, "price": exact(*p, pd), "qty": exact(*q, qd), "quoteQty": fixed(*p * *q, pd),
                 "time": t, "isBuyerMaker": *taker == Side::Sell});
             if spot {
                 v["isBestMatch"] = json!(true);
@@ -846,17 +846,17 @@ fn ticker(st: &BinanceState, params: &Params, now: i64) -> Answer {
         );
         let pct = (st.change_ratio * Decimal::from(100)).round_dp(3);
         let mut v = json!({"symbol": s.spec.name, "priceChange": fixed(change, pd), "priceChangePercent": fixed(pct, 3),
-            "weightedAvgPrice": fixed(vwap, pd), "lastPrice": fixed(s.last_price, pd), "lastQty": fixed(last_qty, qd),
+            "weightedAvgPrice": fixed(vwap, pd), "lastPrice": exact(s.last_price, pd), "lastQty": exact(last_qty, qd),
             "openPrice": fixed(s.open_24h, pd), "highPrice": fixed(s.high_24h, pd), "lowPrice": fixed(s.low_24h, pd),
             "volume": fixed(s.volume_24h, qd), "quoteVolume": fixed(s.quote_volume_24h, 2), "openTime": now - 86_400_000,
             "closeTime": now, "firstId": first, "lastId": last, "count": s.trade_count});
         if spot {
             let ((b, bq), (a, aq)) = (s.top(Side::Buy), s.top(Side::Sell));
             v["prevClosePrice"] = json!(fixed(s.open_24h, pd));
-            v["bidPrice"] = json!(fixed(b, pd));
-            v["bidQty"] = json!(fixed(bq, qd));
-            v["askPrice"] = json!(fixed(a, pd));
-            v["askQty"] = json!(fixed(aq, qd));
+            v["bidPrice"] = json!(exact(b, pd));
+            v["bidQty"] = json!(exact(bq, qd));
+            v["askPrice"] = json!(exact(a, pd));
+            v["askQty"] = json!(exact(aq, qd));
         }
         v
     };
@@ -872,8 +872,8 @@ fn book_ticker(st: &BinanceState, params: &Params, now: i64) -> Answer {
     let render = |s: &crate::exchange::SymbolState| {
         let (pd, qd) = decimals(spot, &s.spec);
         let ((b, bq), (a, aq)) = (s.top(Side::Buy), s.top(Side::Sell));
-        let mut v = json!({"symbol": s.spec.name, "bidPrice": fixed(b, pd), "bidQty": fixed(bq, qd),
-            "askPrice": fixed(a, pd), "askQty": fixed(aq, qd)});
+        let mut v = json!({"symbol": s.spec.name, "bidPrice": exact(b, pd), "bidQty": exact(bq, qd),
+            "askPrice": exact(a, pd), "askQty": exact(aq, qd)});
         if !spot {
             v["time"] = json!(now);
             v["lastUpdateId"] = json!(s.book.update_id);
@@ -1086,7 +1086,7 @@ pub fn order_json(ex: &Exchange, o: &Order, spot: bool, view: OrderView) -> Valu
     let executed = spec.qty(o.filled);
     if spot {
         let mut v = json!({"symbol": o.symbol, "orderId": o.id, "orderListId": -1, "clientOrderId": o.client_id,
-            "price": fixed(price, pd), "origQty": fixed(spec.qty(o.lots), qd), "executedQty": fixed(executed, qd),
+            "price": exact(price, pd), "origQty": exact(spec.qty(o.lots), qd), "executedQty": exact(executed, qd),
             "cummulativeQuoteQty": fixed(o.cum_quote, pd), "status": status_str(o.status),
             "timeInForce": tif_str(o.tif, true), "type": type_str(o, true), "side": side_str(o.side),
             "origQuoteOrderQty": fixed(o.quote_qty.unwrap_or_default(), pd), "selfTradePreventionMode": "NONE"});
@@ -1109,7 +1109,7 @@ pub fn order_json(ex: &Exchange, o: &Order, spot: bool, view: OrderView) -> Valu
                     let fills: Vec<Value> = o
                         .fills
                         .iter()
-                        .map(|f| json!({"price": fixed(f.price, pd), "qty": fixed(f.qty, qd), "commission": fixed(f.fee, 8),
+                        .map(|f| json!({"price": exact(f.price, pd), "qty": exact(f.qty, qd), "commission": fixed(f.fee, 8),
                             "commissionAsset": f.fee_asset, "tradeId": f.trade_id}))
                         .collect();
                     v["fills"] = Value::Array(fills);
@@ -1124,8 +1124,8 @@ pub fn order_json(ex: &Exchange, o: &Order, spot: bool, view: OrderView) -> Valu
             Decimal::ZERO
         };
         let mut v = json!({"orderId": o.id, "symbol": o.symbol, "status": status_str(o.status), "clientOrderId": o.client_id,
-            "price": fixed(price, pd), "avgPrice": fixed(avg, pd.max(2)), "origQty": fixed(spec.qty(o.lots), qd),
-            "executedQty": fixed(executed, qd), "cumQty": fixed(executed, qd), "cumQuote": fixed(o.cum_quote, pd.max(2)),
+            "price": exact(price, pd), "avgPrice": fixed(avg, pd.max(2)), "origQty": exact(spec.qty(o.lots), qd),
+            "executedQty": exact(executed, qd), "cumQty": exact(executed, qd), "cumQuote": fixed(o.cum_quote, pd.max(2)),
             "timeInForce": tif_str(o.tif, false), "type": type_str(o, false), "reduceOnly": o.reduce_only,
             "closePosition": false, "side": side_str(o.side), "positionSide": "BOTH", "stopPrice": fixed(Decimal::ZERO, pd),
             "workingType": "CONTRACT_PRICE", "priceProtect": false, "origType": type_str(o, false), "priceMatch": "NONE",
@@ -1204,13 +1204,13 @@ fn my_trades(st: &BinanceState, account: usize, params: &Params) -> Answer {
         }
         for f in o.fills.iter().filter(|f| f.trade_id >= from) {
             let row = if spot {
-                json!({"symbol": symbol, "id": f.trade_id, "orderId": o.id, "orderListId": -1, "price": fixed(f.price, pd),
-                    "qty": fixed(f.qty, qd), "quoteQty": fixed(f.price * f.qty, pd), "commission": fixed(f.fee, 8),
+                json!({"symbol": symbol, "id": f.trade_id, "orderId": o.id, "orderListId": -1, "price": exact(f.price, pd),
+                    "qty": exact(f.qty, qd), "quoteQty": fixed(f.price * f.qty, pd), "commission": fixed(f.fee, 8),
                     "commissionAsset": f.fee_asset, "time": f.time_ms, "isBuyer": o.side == Side::Buy,
                     "isMaker": f.is_maker, "isBestMatch": true})
             } else {
                 json!({"buyer": o.side == Side::Buy, "commission": fixed(f.fee, 8), "commissionAsset": f.fee_asset,
-                    "id": f.trade_id, "maker": f.is_maker, "orderId": o.id, "price": fixed(f.price, pd), "qty": fixed(f.qty, qd),
+                    "id": f.trade_id, "maker": f.is_maker, "orderId": o.id, "price": exact(f.price, pd), "qty": exact(f.qty, qd),
                     "quoteQty": fixed(f.price * f.qty, pd), "realizedPnl": "0", "side": side_str(o.side),
                     "positionSide": "BOTH", "symbol": symbol, "time": f.time_ms})
             };

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, sleep_until};
 
-use super::{BinanceState, fixed, interval_parts, side_str, status_str, tif_str, type_str};
+use super::{BinanceState, exact, fixed, interval_parts, side_str, status_str, tif_str, type_str};
 use crate::exchange::{Event, Exchange, ExecKind, FillRec, Order};
 use crate::limits::Verdict;
 
@@ -104,9 +104,9 @@ fn order_trade_update(
     };
     json!({"e": "ORDER_TRADE_UPDATE", "E": now, "T": o.updated_ms, "o": {
         "s": o.symbol, "c": o.client_id, "S": side_str(o.side), "o": type_str(o, false), "f": tif_str(o.tif, false),
-        "q": fixed(spec.qty(o.lots), qd), "p": fixed(price, pd), "ap": fixed(avg, pd.max(2)), "sp": "0",
-        "x": exec_str(kind), "X": status_str(o.status), "i": o.id, "l": fixed(last_qty, qd), "z": fixed(filled, qd),
-        "L": fixed(last_price, pd), "N": fee_asset, "n": fixed(fee, 8), "T": o.updated_ms, "t": trade_id,
+        "q": exact(spec.qty(o.lots), qd), "p": exact(price, pd), "ap": fixed(avg, pd.max(2)), "sp": "0",
+        "x": exec_str(kind), "X": status_str(o.status), "i": o.id, "l": exact(last_qty, qd), "z": exact(filled, qd),
+        "L": exact(last_price, pd), "N": fee_asset, "n": fixed(fee, 8), "T": o.updated_ms, "t": trade_id,
         "b": "0", "a": "0", "m": maker, "R": o.reduce_only, "wt": "CONTRACT_PRICE", "ot": type_str(o, false),
         "ps": "BOTH", "cp": false, "rp": "0", "pP": false, "si": 0, "ss": 0, "V": "NONE", "pm": "NONE", "gtd": 0}})
 }

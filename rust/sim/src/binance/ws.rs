@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, sleep_until};
 
-use super::{BinanceState, decimals, fixed};
+use super::{BinanceState, decimals, exact, fixed};
 use crate::book::Side;
 use crate::exchange::{Event, Exchange};
 use crate::market::DepthDiff;
@@ -406,7 +406,7 @@ impl Session {
                             .book
                             .levels(side, *levels)
                             .into_iter()
-                            .map(|(p, q)| json!([fixed(spec.price(p), pd), fixed(spec.qty(q), qd)]))
+                            .map(|(p, q)| json!([exact(spec.price(p), pd), exact(spec.qty(q), qd)]))
                             .collect()
                     };
                     let u = state.book.update_id;
@@ -453,20 +453,20 @@ pub(crate) fn trade_event(
     let maker_is_buyer = *taker == Side::Sell;
     match (raw, spot) {
         (true, true) => {
-            json!({"e": "trade", "E": now, "s": symbol, "t": id, "p": fixed(*price, pd),
-            "q": fixed(*qty, qd), "T": time_ms, "m": maker_is_buyer, "M": true})
+            json!({"e": "trade", "E": now, "s": symbol, "t": id, "p": exact(*price, pd),
+            "q": exact(*qty, qd), "T": time_ms, "m": maker_is_buyer, "M": true})
         }
         (true, false) => {
             json!({"e": "trade", "E": now, "T": time_ms, "s": symbol, "t": id,
-            "p": fixed(*price, pd), "q": fixed(*qty, qd), "X": "MARKET", "m": maker_is_buyer})
+            "p": exact(*price, pd), "q": exact(*qty, qd), "X": "MARKET", "m": maker_is_buyer})
         }
         (false, true) => {
-            json!({"e": "aggTrade", "E": now, "s": symbol, "a": id, "p": fixed(*price, pd),
-            "q": fixed(*qty, qd), "f": id, "l": id, "T": time_ms, "m": maker_is_buyer, "M": true})
+            json!({"e": "aggTrade", "E": now, "s": symbol, "a": id, "p": exact(*price, pd),
+            "q": exact(*qty, qd), "f": id, "l": id, "T": time_ms, "m": maker_is_buyer, "M": true})
         }
         (false, false) => {
-            json!({"e": "aggTrade", "E": now, "s": symbol, "a": id, "p": fixed(*price, pd),
-            "q": fixed(*qty, qd), "nq": fixed(*qty, qd), "f": id, "l": id, "T": time_ms, "m": maker_is_buyer})
+            json!({"e": "aggTrade", "E": now, "s": symbol, "a": id, "p": exact(*price, pd),
+            "q": exact(*qty, qd), "nq": exact(*qty, qd), "f": id, "l": id, "T": time_ms, "m": maker_is_buyer})
         }
     }
 }
@@ -482,7 +482,7 @@ pub(crate) fn book_ticker_event(
     let (b, bq) = state.top(Side::Buy);
     let (a, aq) = state.top(Side::Sell);
     let u = state.book.update_id;
-    let mut data = json!({"u": u, "s": symbol, "b": fixed(b, pd), "B": fixed(bq, qd), "a": fixed(a, pd), "A": fixed(aq, qd)});
+    let mut data = json!({"u": u, "s": symbol, "b": exact(b, pd), "B": exact(bq, qd), "a": exact(a, pd), "A": exact(aq, qd)});
     if !spot {
         data["e"] = json!("bookTicker");
         data["E"] = json!(now);
@@ -496,7 +496,7 @@ pub(crate) fn depth_event(spot: bool, (pd, qd): (u32, u32), diff: &DepthDiff, no
     let render = |levels: &[(Decimal, Decimal)]| -> Vec<Value> {
         levels
             .iter()
-            .map(|(p, q)| json!([fixed(*p, pd), fixed(*q, qd)]))
+            .map(|(p, q)| json!([exact(*p, pd), exact(*q, qd)]))
             .collect()
     };
     let mut bids = diff.bids.clone();
@@ -532,16 +532,16 @@ fn ticker_json(ex: &Exchange, symbol: &str, mini: bool, spot: bool, now: i64) ->
     );
     let pct = (st.change_ratio * Decimal::from(100)).round_dp(3);
     let mut v = json!({"e": "24hrTicker", "E": now, "s": symbol, "p": f(change), "P": fixed(pct, 3), "w": f(vwap),
-        "c": f(s.last_price), "Q": fixed(last_qty, qd), "o": f(s.open_24h), "h": f(s.high_24h), "l": f(s.low_24h),
+        "c": f(s.last_price), "Q": exact(last_qty, qd), "o": f(s.open_24h), "h": f(s.high_24h), "l": f(s.low_24h),
         "v": fixed(s.volume_24h, qd), "q": fixed(s.quote_volume_24h, 2), "O": now - 86_400_000, "C": now,
         "F": first, "L": last, "n": s.trade_count});
     if spot {
         let ((b, bq), (a, aq)) = (s.top(Side::Buy), s.top(Side::Sell));
         v["x"] = json!(f(s.open_24h));
         v["b"] = json!(f(b));
-        v["B"] = json!(fixed(bq, qd));
+        v["B"] = json!(exact(bq, qd));
         v["a"] = json!(f(a));
-        v["A"] = json!(fixed(aq, qd));
+        v["A"] = json!(exact(aq, qd));
     }
     v
 }

@@ -17,6 +17,10 @@ use crate::book::{Lots, Side, Ticks};
 use crate::exchange::SymbolState;
 use crate::market::{DepthAction, Market, StreamFaults};
 
+/// The depths spot and linear both offer, pushed every 10, 20, 100 and 200 ms
+/// (`Timing::bybit_depth_intervals`): bybit-exchange docs `v5/websocket/public/orderbook.mdx`
+/// and changelog at 072c197 (level 1000 added 2025-08-14, futures level 500 removed 2025-09-11,
+/// spot level 200 from 200 to 100 ms on 2026-03-19). Any other depth has no handler.
 pub const DEPTHS: [usize; 4] = [1, 50, 200, 1000];
 
 #[derive(Debug, Clone)]

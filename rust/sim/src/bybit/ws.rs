@@ -60,17 +60,41 @@ impl Topic {
     }
 }
 
-fn parse_topic(st: &BybitState, category: Category, text: &str) -> Option<Topic> {
+/// Why a public topic was refused, as the venue words it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Refused {
+    /// No such channel, e.g. a depth the category does not offer (`orderbook.500.BTCUSDT`).
+    NoHandler,
+    /// A known channel of an unknown symbol.
+    Symbol,
+}
+
+impl Refused {
+    /// The subscribe ack's `ret_msg` (the venue refuses the whole request).
+    fn message(&self, topic: &str) -> String {
+        match self {
+            Refused::NoHandler => format!("error:handler not found,topic:{topic}"),
+            Refused::Symbol => format!("Invalid symbol :[{topic}]"),
+        }
+    }
+}
+
+fn parse_topic(st: &BybitState, category: Category, text: &str) -> Result<Topic, Refused> {
     let parts: Vec<&str> = text.split('.').collect();
     let known = |s: &str| st.market(category).lock().symbols.contains_key(s);
+    let listed = |s: &str, topic: Topic| known(s).then_some(topic).ok_or(Refused::Symbol);
     match parts.as_slice() {
         ["orderbook", depth, symbol] => {
-            let depth: usize = depth.parse().ok().filter(|d| DEPTHS.contains(d))?;
-            known(symbol).then(|| Topic::Book(depth, (*symbol).to_owned()))
+            let depth: usize = depth
+                .parse()
+                .ok()
+                .filter(|d| DEPTHS.contains(d))
+                .ok_or(Refused::NoHandler)?;
+            listed(symbol, Topic::Book(depth, (*symbol).to_owned()))
         }
-        ["publicTrade", symbol] => known(symbol).then(|| Topic::Trades((*symbol).to_owned())),
-        ["tickers", symbol] => known(symbol).then(|| Topic::Tickers((*symbol).to_owned())),
-        _ => None,
+        ["publicTrade", symbol] => listed(symbol, Topic::Trades((*symbol).to_owned())),
+        ["tickers", symbol] => listed(symbol, Topic::Tickers((*symbol).to_owned())),
+        _ => Err(Refused::NoHandler),
     }
 }
 
@@ -175,13 +199,13 @@ async fn public_session(
                         }).unwrap_or_default();
                         let mut ack = json!({"success": true, "ret_msg": if category == Category::Spot { op } else { "" },
                             "conn_id": pump.conn_id, "req_id": req_id, "op": op});
-                        let parsed: Vec<Option<Topic>> = args.iter().map(|a| parse_topic(&st, category, a)).collect();
+                        let parsed: Vec<Result<Topic, Refused>> = args.iter().map(|a| parse_topic(&st, category, a)).collect();
                         if category == Category::Spot && args.len() > 10 {
                             ack["success"] = json!(false);
                             ack["ret_msg"] = json!("args size >10");
-                        } else if let Some(bad) = args.iter().zip(&parsed).find(|(_, p)| p.is_none()) {
+                        } else if let Some((topic, Err(why))) = args.iter().zip(&parsed).find(|(_, p)| p.is_err()) {
                             ack["success"] = json!(false);
-                            ack["ret_msg"] = json!(format!("Invalid symbol :[{}]", bad.0));
+                            ack["ret_msg"] = json!(why.message(topic));
                         } else if op == "subscribe" {
                             let fresh: Vec<Topic> = parsed.into_iter().flatten().filter(|t| !topics.contains(t)).collect();
                             out.push(ack.to_string());
