@@ -84,6 +84,12 @@ class BookHealth:
     #: Times it lost sync and resynced.
     resyncs: int
     last_reason: str | None
+    #: Messages refused for a level that cannot be one (negative, too fine a price).
+    malformed: int = 0
+    #: Failed sync attempts in a row (each retry waits longer: 0.5 s doubling to 30 s).
+    failures: int = 0
+    #: While out of sync: seconds until the next attempt may start.
+    retry_in: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

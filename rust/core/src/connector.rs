@@ -150,6 +150,8 @@ pub struct Connector {
     /// Connection attempts, shared by every WebSocket of the venue.
     connects: (Arc<Limiter>, LimitId),
     streams: Mutex<streams::Streams>,
+    /// What book resync retries may take of the REST limits together ([`RESYNC_SHARE`]).
+    resync: crate::resilience::Share,
     /// Symbol rules by name, and when they were read.
     symbols: tokio::sync::Mutex<Option<(tokio::time::Instant, Arc<SymbolTable>)>>,
     /// The latest table, for synchronous checks (streams refuse unknown symbols at once).
@@ -178,6 +180,11 @@ pub type SymbolTable = HashMap<String, SymbolInfo>;
 
 /// Symbol rules are read again after this long (listings and filters change rarely).
 const SYMBOLS_REFRESH: Duration = Duration::from_secs(600);
+
+/// The share of each REST limit that book resync retries (snapshots of books that failed to
+/// sync) may take together: 200 books failing forever use at most a tenth of the weight, and
+/// orders and first syncs keep the rest.
+pub const RESYNC_SHARE: f64 = 0.1;
 
 impl std::fmt::Debug for Connector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -267,6 +274,7 @@ impl Connector {
             events,
             connects,
             streams: Mutex::new(streams::Streams::default()),
+            resync: crate::resilience::Share::new(RESYNC_SHARE),
             symbols: tokio::sync::Mutex::new(None),
             listed: std::sync::RwLock::default(),
             trading: match config.venue {

@@ -248,7 +248,16 @@ impl NativeConnector {
             .map(|b| {
                 let age = b.age.map(|a| a.as_secs_f64());
                 let s = b.stats;
-                let counts = (s.applied, s.ignored, s.resyncs, s.last_reason);
+                let retry_in = s.retry_in.map(|d| d.as_secs_f64());
+                let counts = (
+                    s.applied,
+                    s.ignored,
+                    s.resyncs,
+                    s.last_reason,
+                    s.malformed,
+                    s.failures,
+                    retry_in,
+                );
                 (b.symbol, b.topic, b.synced, b.update_id, age, counts)
             })
             .collect();

@@ -27,6 +27,27 @@ pub const BINANCE_KEEP: usize = 5_000;
 /// A Bybit book that asked for a fresh snapshot and got none after this long asks again.
 const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(5);
 
+/// A book that cannot sync retries with exponential backoff: the first retry at once, then
+/// after `RETRY_FIRST` doubling up to `RETRY_CAP`, each delay drawn from its upper half so books
+/// that failed together do not retry together. One symbol failing forever thus costs Binance
+/// two `limit=1000` snapshots a minute (100 of spot's 6,000 weight); the connector caps what all
+/// retries together take (`connector/streams.rs`).
+pub const RETRY_FIRST: Duration = Duration::from_millis(500);
+pub const RETRY_CAP: Duration = Duration::from_secs(30);
+/// A book in sync this long has recovered: a later loss of sync is retried at once.
+pub const STABLE_AFTER: Duration = Duration::from_secs(30);
+
+/// How long a book waits before its retry after `failures` failed attempts in a row.
+pub fn retry_delay(failures: u32) -> Duration {
+    if failures == 0 {
+        return Duration::ZERO;
+    }
+    let full = RETRY_FIRST
+        .saturating_mul(1 << failures.saturating_sub(1).min(16))
+        .min(RETRY_CAP);
+    full / 2 + full.mul_f64(fastrand::f64() / 2.0)
+}
+
 enum Keeper {
     Binance(BinanceSync),
     Bybit(BybitSync),
@@ -116,6 +137,11 @@ pub struct BookStats {
     /// Messages refused for a level that cannot be one (negative, too fine a price).
     pub malformed: u64,
     pub last_reason: Option<String>,
+    /// Failed sync attempts in a row (a snapshot that did not sync the book, or a loss of sync
+    /// soon after syncing); 0 once in sync for a while.
+    pub failures: u32,
+    /// While out of sync: how long until the next attempt may start.
+    pub retry_in: Option<Duration>,
 }
 
 struct Inner {
@@ -128,8 +154,12 @@ struct Inner {
     /// with another ticket is stale and dropped).
     fetching: Option<u64>,
     tickets: u64,
-    /// Bybit: when a fresh snapshot was last asked for, while unsynced.
+    /// Bybit: when a fresh snapshot was last asked for, while unsynced (a new subscription
+    /// asks too: the venue answers it with a snapshot).
     asked_at: Option<Instant>,
+    /// No new attempt to sync before this (backoff after failures).
+    retry_at: Option<Instant>,
+    synced_at: Option<Instant>,
     updated_at: Option<Instant>,
     stats: BookStats,
     followers: Vec<Arc<dyn Follow>>,
@@ -201,7 +231,9 @@ impl LiveBook {
                 shard: None,
                 fetching: None,
                 tickets: 0,
-                asked_at: None,
+                asked_at: Some(Instant::now()),
+                retry_at: None,
+                synced_at: None,
                 updated_at: None,
                 stats: BookStats::default(),
                 followers: Vec::new(),
@@ -229,6 +261,17 @@ impl LiveBook {
                 if was_malformed {
                     inner.stats.malformed += 1;
                 }
+                let now = Instant::now();
+                let recovered = inner
+                    .synced_at
+                    .is_some_and(|at| was_synced && now.duration_since(at) >= STABLE_AFTER);
+                if recovered {
+                    inner.stats.failures = 0;
+                    inner.retry_at = None;
+                } else {
+                    inner.stats.failures = inner.stats.failures.saturating_add(1);
+                    inner.retry_at = Some(now + retry_delay(inner.stats.failures));
+                }
                 if was_synced {
                     inner.stats.resyncs += 1;
                     step.unsynced = Some(reason.clone());
@@ -241,6 +284,7 @@ impl LiveBook {
         if synced && !was_synced {
             step.synced = true;
             inner.asked_at = None;
+            inner.synced_at = Some(Instant::now());
         }
         if synced != was_synced {
             self.synced.send_replace(synced);
@@ -304,8 +348,12 @@ impl LiveBook {
         }
     }
 
-    /// What an unsynced book needs, claimed so it is asked for once.
+    /// What an unsynced book needs, claimed so it is asked for once; nothing while its retry
+    /// is not due.
     fn needed(&self, inner: &mut Inner) -> Need {
+        if inner.retry_at.is_some_and(|at| Instant::now() < at) {
+            return Need::Nothing;
+        }
         match inner.keeper {
             Keeper::Binance(_) if inner.fetching.is_none() => {
                 inner.tickets += 1;
@@ -397,11 +445,16 @@ impl LiveBook {
         self.settle(&mut inner, was_synced, outcome)
     }
 
-    /// A Bybit book out of sync that asked for a snapshot and got none (a quiet topic sends no
-    /// delta that would ask again) asks again; called periodically.
+    /// A book out of sync whose retry is due asks again: a Bybit book that asked for a
+    /// snapshot and got none (a quiet topic sends no delta that would ask), a Binance book whose
+    /// stream delivers but whose backoff held its snapshot back; called periodically.
     pub fn nudge(&self) -> Step {
         let mut inner = lock(&self.inner);
-        if inner.keeper.is_synced() || matches!(inner.keeper, Keeper::Binance(_)) {
+        let waiting = match &inner.keeper {
+            Keeper::Binance(s) => s.buffered() > 0,
+            Keeper::Bybit(_) => true,
+        };
+        if inner.keeper.is_synced() || !waiting {
             return Step::default();
         }
         Step {
@@ -433,7 +486,9 @@ impl LiveBook {
             Keeper::Binance(s) => Keeper::Binance(BinanceSync::new(s.rule())),
             Keeper::Bybit(_) => Keeper::Bybit(BybitSync::new(self.depth)),
         };
-        inner.asked_at = None;
+        // Bybit: the connection's resubscription brings the snapshot, so the book waits for it
+        // before asking on its own.
+        inner.asked_at = Some(Instant::now());
         // A fetch under way would bring a snapshot older than what comes next: dropped.
         inner.fetching = None;
         let mut step = self.settle(inner, was_synced, Outcome::Resync(reason));
@@ -507,7 +562,14 @@ impl LiveBook {
     }
 
     pub fn stats(&self) -> BookStats {
-        lock(&self.inner).stats.clone()
+        let inner = lock(&self.inner);
+        let mut stats = inner.stats.clone();
+        if !inner.keeper.is_synced() {
+            stats.retry_in = Some(inner.retry_at.map_or(Duration::ZERO, |at| {
+                at.saturating_duration_since(Instant::now())
+            }));
+        }
+        stats
     }
 
     /// How long since the book last changed (`None`: never).
@@ -596,5 +658,97 @@ pub struct BookHandle {
 impl Drop for BookHandle {
     fn drop(&mut self) {
         self.book.holders.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Market, Venue};
+    use rust_decimal::Decimal;
+
+    fn level(price: i64, qty: i64) -> Level {
+        Level {
+            price: Decimal::from(price),
+            qty: Decimal::from(qty),
+        }
+    }
+
+    fn book() -> LiveBook {
+        let source = Source {
+            venue: Venue::Binance,
+            market: Market::Spot,
+        };
+        LiveBook::binance(
+            source,
+            Symbol::new("BTCUSDT"),
+            "btcusdt@depth@100ms".into(),
+            BinanceRule::Spot,
+        )
+    }
+
+    fn diff(first: u64, last: u64) -> DepthDiff {
+        DepthDiff {
+            symbol: Symbol::new("BTCUSDT"),
+            first_id: first,
+            last_id: last,
+            prev_last_id: None,
+            bids: vec![level(100, 1)],
+            asks: vec![],
+            exchange_time_ms: 0,
+        }
+    }
+
+    fn snapshot(id: u64) -> DepthSnapshot {
+        DepthSnapshot {
+            last_update_id: id,
+            exchange_time_ms: None,
+            bids: vec![level(99, 1)],
+            asks: vec![level(101, 1)],
+        }
+    }
+
+    /// A book that fails to sync waits longer before each retry, and is retried at once after
+    /// it has stayed in sync a while.
+    #[tokio::test(start_paused = true)]
+    async fn a_book_that_cannot_sync_backs_off() {
+        let book = book();
+        let Need::Snapshot(t1) = book.on_diff(&diff(10, 12), 0, 0).need else {
+            panic!("the first diff asks for a snapshot");
+        };
+        // Older than the buffered diff: a failed attempt.
+        let step = book.on_snapshot(t1, &snapshot(5), 0);
+        assert_eq!(step.need, Need::Nothing, "the retry waits");
+        let stats = book.stats();
+        assert_eq!(stats.failures, 1);
+        let wait = stats.retry_in.unwrap();
+        assert!(wait >= RETRY_FIRST / 2 && wait <= RETRY_FIRST, "{wait:?}");
+        assert_eq!(book.on_diff(&diff(13, 13), 0, 0).need, Need::Nothing);
+        tokio::time::advance(wait).await;
+        let Need::Snapshot(t2) = book.on_diff(&diff(14, 14), 0, 0).need else {
+            panic!("due: the next diff asks again");
+        };
+        assert!(book.on_snapshot(t2, &snapshot(11), 0).synced);
+        // A gap right after syncing is another failure: a longer wait.
+        let step = book.on_diff(&diff(20, 20), 0, 0);
+        assert!(step.unsynced.is_some());
+        let stats = book.stats();
+        assert_eq!(stats.failures, 2);
+        assert!(stats.retry_in.unwrap() >= RETRY_FIRST);
+        tokio::time::advance(RETRY_CAP).await;
+        let Need::Snapshot(t3) = book.on_diff(&diff(21, 21), 0, 0).need else {
+            panic!("due again");
+        };
+        assert!(book.on_snapshot(t3, &snapshot(20), 0).synced);
+        // In sync long enough: the next loss of sync is retried at once.
+        tokio::time::advance(STABLE_AFTER).await;
+        let step = book.on_diff(&diff(30, 30), 0, 0);
+        assert!(step.unsynced.is_some());
+        assert!(matches!(step.need, Need::Snapshot(_)));
+        assert_eq!(book.stats().failures, 0);
+        // The delays grow to the cap and stay within it.
+        assert!(retry_delay(3) >= RETRY_FIRST * 2);
+        assert!((1..40).all(|k| retry_delay(k) <= RETRY_CAP));
+        assert!(retry_delay(40) >= RETRY_CAP / 2);
     }
 }

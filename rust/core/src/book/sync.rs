@@ -91,6 +91,11 @@ impl BinanceSync {
         self.last_u
     }
 
+    /// Diffs kept while waiting for a snapshot.
+    pub fn buffered(&self) -> usize {
+        self.buffer.len()
+    }
+
     fn unsync(&mut self, reason: String) -> Outcome {
         self.last_u = None;
         self.bridging = false;

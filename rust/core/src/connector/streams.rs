@@ -570,9 +570,25 @@ impl Connector {
         tokio::spawn(async move {
             let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
             for attempt in 0.. {
-                let Some(http) = connector.upgrade().map(|c| c.http.clone()) else {
+                let Some(c) = connector.upgrade() else {
                     return;
                 };
+                let http = c.http.clone();
+                // A retry (the book failed to sync before) waits for room in the share all
+                // retries have together.
+                if book.upgrade().is_some_and(|b| b.stats().failures > 0) {
+                    let costs = http.costs(&request);
+                    while let Err(wait) = c.resync.take(&http.limiter, &costs) {
+                        tokio::select! {
+                            _ = cancel.cancelled() => return,
+                            _ = tokio::time::sleep(wait) => {}
+                        }
+                        if !book.upgrade().is_some_and(|b| b.wants(ticket)) {
+                            return;
+                        }
+                    }
+                }
+                drop(c);
                 let answer = tokio::select! {
                     _ = cancel.cancelled() => return,
                     answer = http.send(&request) => answer,

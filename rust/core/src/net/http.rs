@@ -240,6 +240,11 @@ impl Http {
     }
 
     /// Sends `request` and returns the venue's JSON payload.
+    /// What `request` costs, limit by limit.
+    pub fn costs(&self, request: &Request) -> Vec<(crate::resilience::LimitId, u64)> {
+        self.dialect.costs(&self.limiter, request)
+    }
+
     pub async fn send(&self, request: &Request) -> Result<Value> {
         if request.signed && self.credentials.is_none() {
             return Err(Error::invalid_argument(

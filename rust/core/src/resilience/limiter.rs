@@ -471,6 +471,16 @@ impl Limiter {
         }
     }
 
+    /// The limit `id` as it stands now (`None`: retired or unknown).
+    pub fn spec(&self, id: LimitId) -> Option<LimitSpec> {
+        let state = self.lock();
+        state
+            .windows
+            .get(id.0)
+            .filter(|w| !w.retired)
+            .map(|w| w.spec.clone())
+    }
+
     pub fn usage(&self) -> Vec<LimitUsage> {
         let mut state = self.lock();
         let now = (self.clock)();
@@ -485,6 +495,84 @@ impl Limiter {
                 resets_in: w.resets_in(now),
             })
             .collect()
+    }
+}
+
+/// The part of a limiter's limits that one kind of request may take together (book resync
+/// retries): what that kind spent is counted per limit over the limit's window, and a request
+/// that would take it past `share` of any limit waits. Whatever else is asked for keeps the
+/// rest, so a storm of failing books never starves orders or other data.
+#[derive(Debug)]
+pub struct Share {
+    share: f64,
+    spent: Mutex<VecDeque<(tokio::time::Instant, LimitId, u64)>>,
+}
+
+impl Share {
+    pub fn new(share: f64) -> Share {
+        Share {
+            share: share.clamp(0.0, 1.0),
+            spent: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// Takes `costs` if they fit the share now; otherwise how long until enough of what was
+    /// spent has left its window.
+    pub fn take(
+        &self,
+        limiter: &Limiter,
+        costs: &[(LimitId, u64)],
+    ) -> std::result::Result<(), Duration> {
+        let now = tokio::time::Instant::now();
+        let mut spent = self.spent.lock().unwrap_or_else(|p| p.into_inner());
+        let longest = costs
+            .iter()
+            .filter_map(|(id, _)| limiter.spec(*id).map(|s| s.length))
+            .max()
+            .unwrap_or_default();
+        while spent
+            .front()
+            .is_some_and(|(at, _, _)| now.duration_since(*at) >= longest)
+        {
+            spent.pop_front();
+        }
+        let mut wait = Duration::ZERO;
+        for (id, cost) in costs {
+            let Some(spec) = limiter.spec(*id) else {
+                continue;
+            };
+            let allowed = (spec.limit as f64 * self.share) as u64;
+            // A request larger than the whole share goes alone, once per window.
+            let fits = |used: u64| {
+                if *cost > allowed {
+                    used == 0
+                } else {
+                    used + cost <= allowed
+                }
+            };
+            let recent: Vec<_> = spent
+                .iter()
+                .filter(|(at, i, _)| i == id && now.duration_since(*at) < spec.length)
+                .map(|(at, _, c)| (*at, *c))
+                .collect();
+            let mut used: u64 = recent.iter().map(|(_, c)| c).sum();
+            if fits(used) {
+                continue;
+            }
+            // The oldest spending leaves its window first.
+            for (at, c) in recent {
+                used -= c;
+                if fits(used) {
+                    wait = wait.max((at + spec.length).saturating_duration_since(now));
+                    break;
+                }
+            }
+        }
+        if wait > Duration::ZERO {
+            return Err(wait);
+        }
+        spent.extend(costs.iter().map(|(id, c)| (now, *id, *c)));
+        Ok(())
     }
 }
 
@@ -811,5 +899,57 @@ mod tests {
         assert!(per_window.values().all(|n| *n <= 50), "{per_window:?}");
         // Data may use 45 of each 50 and orders the rest: five windows, none wasted.
         assert_eq!(per_window.len(), 5, "{per_window:?}");
+    }
+
+    /// 200 books failing forever, each retrying as soon as its backoff lets it: over ten
+    /// minutes their snapshots never take more than a tenth of the weight in any minute.
+    #[tokio::test(start_paused = true)]
+    async fn retries_together_never_take_more_than_their_share() {
+        use crate::book::live::retry_delay;
+        let limiter = Limiter::new(Venue::Binance, clock(START_MS), 0.0);
+        let id = limiter.set_limit(fixed("REQUEST_WEIGHT 1m", 60, 6000));
+        let share = Share::new(0.1);
+        let start = Instant::now();
+        let mut due: Vec<(Duration, u32)> = vec![(Duration::ZERO, 1); 200];
+        let mut taken: Vec<(Duration, u64)> = Vec::new();
+        let step = Duration::from_millis(100);
+        let mut t = Duration::ZERO;
+        while t < Duration::from_secs(600) {
+            for book in &mut due {
+                if book.0 > t {
+                    continue;
+                }
+                match share.take(&limiter, &[(id, 50)]) {
+                    Ok(()) => {
+                        taken.push((t, 50));
+                        book.1 += 1;
+                        book.0 = t + retry_delay(book.1);
+                    }
+                    Err(wait) => book.0 = t + wait.max(step),
+                }
+            }
+            tokio::time::advance(step).await;
+            t = start.elapsed();
+        }
+        for (at, _) in &taken {
+            let minute: u64 = taken
+                .iter()
+                .filter(|(t, _)| *t >= *at && *t < *at + Duration::from_secs(60))
+                .map(|(_, w)| w)
+                .sum();
+            assert!(minute <= 600, "{minute} weight in the minute from {at:?}");
+        }
+        // The share is used, not starved: about 12 snapshots a minute go out.
+        assert!(taken.len() >= 100, "{} retries in 10 minutes", taken.len());
+    }
+
+    #[test]
+    fn a_request_larger_than_the_share_goes_alone_once_per_window() {
+        let limiter = Limiter::new(Venue::Binance, clock(START_MS), 0.0);
+        let id = limiter.set_limit(fixed("REQUEST_WEIGHT 1m", 60, 100));
+        let share = Share::new(0.1);
+        assert!(share.take(&limiter, &[(id, 50)]).is_ok());
+        let wait = share.take(&limiter, &[(id, 50)]).unwrap_err();
+        assert!(wait > Duration::from_secs(59) && wait <= Duration::from_secs(60));
     }
 }

@@ -12,4 +12,6 @@ pub use breaker::{
 };
 pub use clock::{ClockSnapshot, ClockSync};
 pub use ids::{ClientIds, RequestIds, validate_client_id};
-pub use limiter::{LimitEvent, LimitId, LimitSpec, LimitUsage, Limiter, Priority, WindowKind};
+pub use limiter::{
+    LimitEvent, LimitId, LimitSpec, LimitUsage, Limiter, Priority, Share, WindowKind,
+};
