@@ -37,6 +37,8 @@ struct LinkSwitches {
 #[derive(Debug, Default)]
 pub struct Links {
     next_id: AtomicU64,
+    /// Topics clients unsubscribed from (a client should not churn a healthy subscription).
+    pub unsubscribed: AtomicU64,
     open: Mutex<BTreeMap<u64, (LinkInfo, watch::Sender<LinkSwitches>)>>,
 }
 

@@ -197,6 +197,9 @@ async fn public_session(
                         let args: Vec<String> = request.get("args").and_then(Value::as_array).map(|a| {
                             a.iter().filter_map(Value::as_str).map(str::to_owned).collect()
                         }).unwrap_or_default();
+                        if op == "unsubscribe" {
+                            market.faults.links.unsubscribed.fetch_add(args.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                        }
                         let mut ack = json!({"success": true, "ret_msg": if category == Category::Spot { op } else { "" },
                             "conn_id": pump.conn_id, "req_id": req_id, "op": op});
                         let parsed: Vec<Result<Topic, Refused>> = args.iter().map(|a| parse_topic(&st, category, a)).collect();

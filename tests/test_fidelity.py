@@ -1,0 +1,91 @@
+"""What real venues do that our own beliefs once missed (issue 18), over loopback sockets:
+books holding legacy levels off the current tick and step, a tick change mid-session, a
+book that cannot sync backing off without burning the REST budget, and Bybit books left
+alone while they sync."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+import tradewire as tw
+from tradewire.testing import Simulator
+
+from .books import connect, equals_truth, until
+from .trading import resting_buy, trader
+
+MARKETS = [("binance", "spot"), ("binance", "usdm"), ("bybit", "spot"), ("bybit", "linear")]
+
+
+def off_grid(levels: list[tw.Level], tick: Decimal, step: Decimal) -> int:
+    return sum(1 for lv in levels if lv.price % tick or lv.qty % step)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("venue", "market"), MARKETS)
+async def test_a_book_keeps_the_legacy_levels_a_real_book_holds(venue: str, market: str) -> None:
+    with Simulator(legacy_levels=5) as sim:
+        async with connect(sim, venue, market) as c:
+            info = await c.symbol_info("BTCUSDT")
+            with await c.book("BTCUSDT", depth=1000) as book:
+                await equals_truth(sim, book, venue, market, n=1000)
+                view = book.snapshot(1000)
+                assert off_grid(view.bids, info.tick_size, info.step_size) >= 5
+                assert off_grid(view.asks, info.tick_size, info.step_size) >= 5
+                assert c.health().books[0].resyncs == 0
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("venue", "market"), MARKETS)
+async def test_a_tick_and_step_change_mid_session_keeps_the_book_in_sync(venue: str, market: str) -> None:
+    with Simulator(legacy_levels=2) as sim:
+        async with connect(sim, venue, market) as c:
+            info = await c.symbol_info("BTCUSDT")
+            with await c.book("BTCUSDT", depth=200) as book:
+                await equals_truth(sim, book, venue, market, n=200)
+                sim.set_symbol_rules(venue, market, "BTCUSDT", tick=info.tick_size * 10, step=info.step_size * 10)
+                synced_at = c.health().books[0].update_id or 0
+                # The market goes on quoting on the new grid; the old levels stay.
+                await until(lambda: (book.update_id or 0) > synced_at + 20, 10, "updates after the change")
+                await equals_truth(sim, book, venue, market, n=200)
+                (health,) = c.health().books
+                assert health.resyncs == 0 and health.failures == 0, health
+
+
+@pytest.mark.asyncio
+async def test_fifty_bybit_books_opened_together_are_never_resubscribed() -> None:
+    with Simulator(extra_symbols=50) as sim:
+        async with connect(sim, "bybit", "linear") as c:
+            symbols = [f"S{i}USDT" for i in range(50)]
+            books = await asyncio.gather(*(c.book(s, depth=50) for s in symbols))
+            # Past several rounds of the periodic check for unsynced books.
+            await asyncio.sleep(3)
+            assert all(b.is_synced for b in books)
+            assert sim.native.unsubscribed(tw.Venue.BYBIT, tw.Market.LINEAR) == 0
+            assert all(h.resyncs == 0 for h in c.health().books)
+            for b in books:
+                b.close()
+
+
+@pytest.mark.asyncio
+async def test_a_book_that_cannot_sync_backs_off_and_orders_still_go_through() -> None:
+    """Every diff of the symbol's stream arrives out of order, so its book never stays in sync:
+    each failed attempt waits longer, it says so, and the REST budget is left to orders."""
+    with Simulator(steps_per_second=100) as sim:
+        async with trader(sim, "binance", "spot") as c:
+            sim.native.corrupt_depth(tw.Venue.BINANCE, tw.Market.SPOT, reorder=10**9, symbol="BTCUSDT")
+            book = c.native.book_updates(["BTCUSDT"], depth=10)
+            try:
+                await until(lambda: any(b.failures >= 3 for b in c.health().books), 20, "three failures")
+                (health,) = c.health().books
+                assert not health.is_synced
+                assert health.retry_in is not None and health.last_reason
+                weight = next(lim for lim in c.health().limits if lim.name.startswith("REQUEST_WEIGHT"))
+                assert weight.used < weight.limit // 5, weight
+                price, qty = await resting_buy(sim, c, "binance", "spot")
+                order = await c.place_limit("BTCUSDT", "BUY", qty, price)
+                assert order.status == tw.OrderStatus.NEW
+                await c.cancel("BTCUSDT", order_id=order.order_id)
+            finally:
+                book.close()
