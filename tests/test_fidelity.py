@@ -44,7 +44,8 @@ async def test_a_tick_and_step_change_mid_session_keeps_the_book_in_sync(venue: 
             info = await c.symbol_info("BTCUSDT")
             with await c.book("BTCUSDT", depth=200) as book:
                 await equals_truth(sim, book, venue, market, n=200)
-                sim.set_symbol_rules(venue, market, "BTCUSDT", tick=info.tick_size * 10, step=info.step_size * 10)
+                tick, step = info.tick_size * 10, info.step_size * 10
+                sim.set_symbol_rules(venue, market, "BTCUSDT", tick=tick, step=step)
                 synced_at = c.health().books[0].update_id or 0
                 # The market goes on quoting on the new grid; the old levels stay.
                 await until(lambda: (book.update_id or 0) > synced_at + 20, 10, "updates after the change")

@@ -1,6 +1,6 @@
 //! tradewire-core: everything of tradewire that is not Python.
 //!
-//! Money is `rust_decimal::Decimal` (or integer ticks inside books), never a float.
+//! Money is `rust_decimal::Decimal` (books order prices by exact fixed-point keys), never a float.
 //! Nothing received from the network may panic: every failure is an [`Error`].
 
 pub mod aggregate;
