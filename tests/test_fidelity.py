@@ -18,6 +18,11 @@ from .trading import resting_buy, trader
 MARKETS = [("binance", "spot"), ("binance", "usdm"), ("bybit", "spot"), ("bybit", "linear")]
 
 
+def off_new_grid(price: Decimal, tick: Decimal, old_tick: Decimal) -> Decimal:
+    """A price on the old tick but off the new, coarser one."""
+    return (price // tick) * tick + old_tick
+
+
 def off_grid(levels: list[tw.Level], tick: Decimal, step: Decimal) -> int:
     return sum(1 for lv in levels if lv.price % tick or lv.qty % step)
 
@@ -90,3 +95,50 @@ async def test_a_book_that_cannot_sync_backs_off_and_orders_still_go_through() -
                 await c.cancel("BTCUSDT", order_id=order.order_id)
             finally:
                 book.close()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("venue", "market"), MARKETS)
+async def test_changed_rules_are_read_again_and_told(venue: str, market: str) -> None:
+    with Simulator() as sim:
+        async with trader(sim, venue, market, symbols_interval=0.3) as c:
+            events = c.events()
+            info = await c.symbol_info("BTCUSDT")
+            tick, step = info.tick_size * 10, info.step_size * 10
+            sim.set_symbol_rules(venue, market, "BTCUSDT", tick=tick, step=step)
+            async with asyncio.timeout(10):
+                async for event in events:
+                    if event.kind == "symbol_rules_changed" and event.fields["symbol"] == "BTCUSDT":
+                        break
+            changes = event.fields["changes"]
+            assert f"tick_size {info.tick_size.normalize()} -> {tick.normalize()}" in changes, changes
+            assert f"step_size {info.step_size.normalize()} -> {step.normalize()}" in changes, changes
+            now = await c.symbol_info("BTCUSDT")
+            assert (now.tick_size, now.step_size) == (tick, step)
+            # Our own check now refuses what only the old grid allowed, before the venue sees it.
+            price, qty = await resting_buy(sim, c, venue, market)
+            with pytest.raises(tw.InvalidOrder) as refused:
+                await c.place_limit("BTCUSDT", "BUY", qty, off_new_grid(price, tick, info.tick_size))
+            assert "tick" in str(refused.value), refused.value
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("venue", "market"), [("binance", "spot"), ("binance", "usdm"), ("bybit", "spot")])
+async def test_an_order_refused_for_a_filter_reads_the_rules_again(venue: str, market: str) -> None:
+    with Simulator() as sim:
+        async with trader(sim, venue, market) as c:
+            events = c.events()
+            info = await c.symbol_info("BTCUSDT")
+            price, qty = await resting_buy(sim, c, venue, market)
+            tick = info.tick_size * 10
+            sim.set_symbol_rules(venue, market, "BTCUSDT", tick=tick)
+            # On the old grid, which we still hold: the venue refuses it for its price filter.
+            with pytest.raises(tw.InvalidOrder) as refused:
+                await c.place_limit("BTCUSDT", "BUY", qty, off_new_grid(price, tick, info.tick_size))
+            assert refused.value.code is not None, "refused by the venue, not by our check"
+            assert (await c.symbol_info("BTCUSDT")).tick_size == info.tick_size * 10
+            async with asyncio.timeout(5):
+                async for event in events:
+                    if event.kind == "symbol_rules_changed":
+                        assert "tick_size" in event.fields["changes"]
+                        break

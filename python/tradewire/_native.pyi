@@ -657,6 +657,7 @@ class NativeConnector:
         clock_interval_ms: int = 30000,
         reconcile_every_ms: int = 30000,
         listen_key_keepalive_ms: int = 1800000,
+        symbols_interval_ms: int = 600000,
     ) -> Awaitable[NativeConnector]: ...
     def request(
         self,

@@ -130,7 +130,11 @@ class ConnectorEvent:
     (``until_ms``: the venue answered 429 / 418 or 403), and per WebSocket ``connection``:
     ``connected``, ``disconnected`` (``reason``), ``reconnecting`` (``attempt``, ``delay``),
     ``resubscribed`` (``topics``), ``rotated``; per book ``book_synced`` (``symbol``,
-    ``update_id``) and ``book_unsynced`` (``symbol``, ``reason``)."""
+    ``update_id``) and ``book_unsynced`` (``symbol``, ``reason``, ``failures`` in a row,
+    ``retry_in`` seconds until the next attempt: a book that cannot sync backs off); and
+    ``symbol_rules_changed`` (``symbol``, ``changes`` such as ``tick_size 0.01 -> 0.1``: the
+    venue changed its rules, read every ``symbols_interval`` seconds and after the venue refused
+    an order for a filter)."""
 
     kind: str
     fields: Mapping[str, str]
@@ -155,6 +159,7 @@ class _Connector:
         clock_interval: float = 30.0,
         reconcile_every: float = 30.0,
         listen_key_keepalive: float = 1800.0,
+        symbols_interval: float = 600.0,
     ) -> None:
         if market not in self._markets:
             allowed = ", ".join(repr(m) for m in self._markets)
@@ -172,6 +177,7 @@ class _Connector:
             "clock_interval_ms": _millis("clock_interval", clock_interval),
             "reconcile_every_ms": _millis("reconcile_every", reconcile_every),
             "listen_key_keepalive_ms": _millis("listen_key_keepalive", listen_key_keepalive),
+            "symbols_interval_ms": _millis("symbols_interval", symbols_interval),
         }
         self._native: _native.NativeConnector | None = None
 

@@ -50,6 +50,8 @@ pub struct ConnectorConfig {
     pub breaker: BreakerConfig,
     /// How often the venue's time is sampled (a rejected timestamp resyncs at once).
     pub clock_interval: Duration,
+    /// How often every symbol's rules are read again (venues change ticks and steps).
+    pub symbols_interval: Duration,
     /// Share of each rate limit kept for orders.
     pub order_reserve: f64,
 }
@@ -88,9 +90,35 @@ impl ConnectorConfig {
             http: HttpConfig::default(),
             breaker: BreakerConfig::default(),
             clock_interval: Duration::from_secs(30),
+            symbols_interval: SYMBOLS_REFRESH,
             order_reserve: 0.1,
         })
     }
+}
+
+/// What changed between two listings of one symbol (`tick_size 0.01 -> 0.1; ...`), if any.
+fn rule_changes(was: &SymbolInfo, now: &SymbolInfo) -> Option<String> {
+    let show = |d: Option<rust_decimal::Decimal>| {
+        d.map_or("none".to_owned(), |d| d.normalize().to_string())
+    };
+    let fields = [
+        ("tick_size", Some(was.tick_size), Some(now.tick_size)),
+        ("step_size", Some(was.step_size), Some(now.step_size)),
+        ("min_qty", Some(was.min_qty), Some(now.min_qty)),
+        ("max_qty", was.max_qty, now.max_qty),
+        ("min_notional", was.min_notional, now.min_notional),
+        ("market_min_qty", was.market_min_qty, now.market_min_qty),
+        ("market_max_qty", was.market_max_qty, now.market_max_qty),
+    ];
+    let mut changes: Vec<String> = fields
+        .iter()
+        .filter(|(_, a, b)| a != b)
+        .map(|(name, a, b)| format!("{name} {} -> {}", show(*a), show(*b)))
+        .collect();
+    if was.status != now.status {
+        changes.push(format!("status {} -> {}", was.status, now.status));
+    }
+    (!changes.is_empty()).then(|| changes.join("; "))
 }
 
 /// What happened to a connector, in order, for `connector.events()`.
@@ -114,10 +142,20 @@ pub enum ConnectorEvent {
         symbol: String,
         update_id: u64,
     },
-    /// A book lost sync (gap, duplicate out of order, crossed, connection lost); it resyncs.
+    /// A book lost sync (gap, duplicate out of order, crossed, connection lost), or an
+    /// attempt to sync it failed; it tries again after `retry_in` (`failures` in a row).
     BookUnsynced {
         symbol: String,
         reason: String,
+        failures: u32,
+        retry_in: Duration,
+    },
+    /// The venue changed a symbol's rules (read by the periodic refresh, or after it refused
+    /// an order for a filter): `changes` names each, `tick_size 0.01 -> 0.1`. Books keep
+    /// going; orders are checked against the new rules.
+    SymbolRulesChanged {
+        symbol: String,
+        changes: String,
     },
 }
 
@@ -150,6 +188,8 @@ pub struct Connector {
     /// Connection attempts, shared by every WebSocket of the venue.
     connects: (Arc<Limiter>, LimitId),
     streams: Mutex<streams::Streams>,
+    /// When the rules were last read again after the venue refused an order for a filter.
+    rules_refused_at: Mutex<Option<tokio::time::Instant>>,
     /// What book resync retries may take of the REST limits together ([`RESYNC_SHARE`]).
     resync: crate::resilience::Share,
     /// Symbol rules by name, and when they were read.
@@ -180,6 +220,9 @@ pub type SymbolTable = HashMap<String, SymbolInfo>;
 
 /// Symbol rules are read again after this long (listings and filters change rarely).
 const SYMBOLS_REFRESH: Duration = Duration::from_secs(600);
+
+/// Refusals for a filter read the symbol rules again at most this often.
+pub(crate) const REFUSAL_REFRESH: Duration = Duration::from_secs(10);
 
 /// The share of each REST limit that book resync retries (snapshots of books that failed to
 /// sync) may take together: 200 books failing forever use at most a tenth of the weight, and
@@ -275,6 +318,7 @@ impl Connector {
             connects,
             streams: Mutex::new(streams::Streams::default()),
             resync: crate::resilience::Share::new(RESYNC_SHARE),
+            rules_refused_at: Mutex::new(None),
             symbols: tokio::sync::Mutex::new(None),
             listed: std::sync::RwLock::default(),
             trading: match config.venue {
@@ -328,6 +372,7 @@ impl Connector {
             connector.symbols().await?;
         }
         connector.spawn_clock_task(config.clock_interval);
+        connector.spawn_symbols_task(config.symbols_interval);
         Ok(connector)
     }
 
@@ -367,6 +412,32 @@ impl Connector {
                 }
             }
         });
+    }
+
+    /// Reads every symbol's rules again every `every` (failures are retried next round).
+    fn spawn_symbols_task(self: &Arc<Self>, every: Duration) {
+        let weak = Arc::downgrade(self);
+        let cancel = self.cancel.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(every) => {}
+                }
+                let Some(connector) = weak.upgrade() else {
+                    return;
+                };
+                if let Err(e) = connector.refresh_symbols().await {
+                    tracing::warn!(error = %e, "symbol rules refresh failed");
+                }
+            }
+        });
+    }
+
+    /// Reads every symbol's rules now, whatever the cache's age.
+    pub async fn refresh_symbols(&self) -> Result<Arc<SymbolTable>> {
+        self.symbols.lock().await.take();
+        self.symbols().await
     }
 
     fn forward_child_events(&self) {
@@ -421,7 +492,19 @@ impl Connector {
                 .collect(),
         );
         *cached = Some((tokio::time::Instant::now(), table.clone()));
-        *self.listed.write().unwrap_or_else(|p| p.into_inner()) = table.clone();
+        let before = std::mem::replace(
+            &mut *self.listed.write().unwrap_or_else(|p| p.into_inner()),
+            table.clone(),
+        );
+        for (name, now) in table.iter() {
+            if let Some(changes) = before.get(name).and_then(|was| rule_changes(was, now)) {
+                tracing::info!(symbol = %name, %changes, "symbol rules changed");
+                let _ = self.events.send(ConnectorEvent::SymbolRulesChanged {
+                    symbol: name.clone(),
+                    changes,
+                });
+            }
+        }
         table
     }
 

@@ -72,7 +72,7 @@ impl NativeConnector {
     #[pyo3(signature = (venue, market, rest, ws_public, *, ws_market = None, ws_private = None, ws_api = None,
         api_key = None, api_secret = None, recv_window_ms = 5000, timeout_ms = 10_000, breaker_failures = 5,
         breaker_cool_down_ms = 10_000, clock_interval_ms = 30_000, reconcile_every_ms = 30_000,
-        listen_key_keepalive_ms = 1_800_000))]
+        listen_key_keepalive_ms = 1_800_000, symbols_interval_ms = 600_000))]
     #[allow(clippy::too_many_arguments)]
     fn start<'py>(
         py: Python<'py>,
@@ -92,6 +92,7 @@ impl NativeConnector {
         clock_interval_ms: u64,
         reconcile_every_ms: u64,
         listen_key_keepalive_ms: u64,
+        symbols_interval_ms: u64,
     ) -> PyResult<Bound<'py, PyAny>> {
         let mut config =
             ConnectorConfig::new(venue.into(), market.into(), &rest, &ws_public).py_err(py)?;
@@ -111,6 +112,7 @@ impl NativeConnector {
             cool_down: Duration::from_millis(breaker_cool_down_ms),
         };
         config.clock_interval = Duration::from_millis(clock_interval_ms.max(1));
+        config.symbols_interval = Duration::from_millis(symbols_interval_ms.max(1));
         let credentials = match (api_key, api_secret) {
             (Some(k), Some(s)) => Some(Credentials::new(&k, &s).py_err(py)?),
             (None, None) => None,
@@ -560,9 +562,23 @@ impl NativeEvents {
                     "book_synced",
                     vec![("symbol", symbol), ("update_id", update_id.to_string())],
                 ),
-                ConnectorEvent::BookUnsynced { symbol, reason } => (
+                ConnectorEvent::BookUnsynced {
+                    symbol,
+                    reason,
+                    failures,
+                    retry_in,
+                } => (
                     "book_unsynced",
-                    vec![("symbol", symbol), ("reason", reason)],
+                    vec![
+                        ("symbol", symbol),
+                        ("reason", reason),
+                        ("failures", failures.to_string()),
+                        ("retry_in", format!("{:.3}", retry_in.as_secs_f64())),
+                    ],
+                ),
+                ConnectorEvent::SymbolRulesChanged { symbol, changes } => (
+                    "symbol_rules_changed",
+                    vec![("symbol", symbol), ("changes", changes)],
                 ),
             }))
         })

@@ -120,7 +120,7 @@ pub struct Step {
     pub changed: bool,
     /// The book is in sync again (or for the first time).
     pub synced: bool,
-    /// The book lost sync, and why.
+    /// The book lost sync, or an attempt to sync it failed, and why.
     pub unsynced: Option<String>,
     pub need: Need,
 }
@@ -274,9 +274,11 @@ impl LiveBook {
                 }
                 if was_synced {
                     inner.stats.resyncs += 1;
-                    step.unsynced = Some(reason.clone());
                     step.changed = true;
                 }
+                // Every failure is told (with backoff they are few): a loss of sync, and a
+                // failed attempt to sync again.
+                step.unsynced = Some(reason.clone());
                 inner.stats.last_reason = Some(reason);
             }
         }

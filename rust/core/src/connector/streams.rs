@@ -527,10 +527,17 @@ impl Connector {
         }
         let symbol = || book.symbol.as_str().to_owned();
         if let Some(reason) = step.unsynced {
-            tracing::warn!(topic = %book.topic, %reason, "book out of sync; resyncing");
+            let stats = book.stats();
+            let retry_in = stats.retry_in.unwrap_or_default();
+            tracing::warn!(
+                topic = %book.topic, %reason, failures = stats.failures, ?retry_in,
+                "book out of sync; resyncing"
+            );
             let _ = self.events.send(ConnectorEvent::BookUnsynced {
                 symbol: symbol(),
                 reason,
+                failures: stats.failures,
+                retry_in,
             });
         } else if step.synced {
             let update_id = book.update_id().unwrap_or_default();

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::Connector;
+use super::{Connector, REFUSAL_REFRESH};
 use crate::model::{Balance, Id, Order, OrderStatus, Position, Symbol};
 use crate::orders::{self, NewOrder, OrderRef, OrderStats, Orders};
 use crate::resilience::{Backoff, validate_client_id};
@@ -107,8 +107,31 @@ impl Connector {
                 let mut refused = unanswered;
                 refused.status = OrderStatus::Rejected;
                 self.settle(&refused);
+                if self.trading.names_a_filter(&error) {
+                    // Our check passed what the venue's filters refused: read its rules again
+                    // before answering, so a retry is checked against what the venue holds now.
+                    self.refresh_rules_after_refusal().await;
+                }
                 Err(error)
             }
+        }
+    }
+
+    /// Reads the symbol rules again after a filter refusal, at most once every
+    /// [`REFUSAL_REFRESH`] (a burst of refused orders reads them once).
+    async fn refresh_rules_after_refusal(&self) {
+        {
+            let mut last = self
+                .rules_refused_at
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|at| at.elapsed() < REFUSAL_REFRESH) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        if let Err(e) = self.refresh_symbols().await {
+            tracing::warn!(error = %e, "symbol rules refresh after a refusal failed");
         }
     }
 

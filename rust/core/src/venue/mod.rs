@@ -48,6 +48,9 @@ pub enum Written {
 /// Each venue implements it in `orders.rs`.
 pub trait Trading: Send + Sync + 'static {
     fn place(&self, order: &NewOrder) -> Request;
+    /// Whether the venue refused an order for one of the symbol's filters (tick, step,
+    /// minimums): our checks passed it, so the rules we hold may be stale.
+    fn names_a_filter(&self, error: &crate::Error) -> bool;
     fn placed(&self, answer: &Value) -> Result<Written>;
     fn cancel(&self, symbol: Symbol, which: &OrderRef) -> Request;
     fn canceled(&self, answer: &Value) -> Result<Written>;

@@ -183,6 +183,11 @@ pub(super) fn fill(
 }
 
 impl Trading for BinanceTrading {
+    fn names_a_filter(&self, error: &crate::Error) -> bool {
+        matches!(error, crate::Error::InvalidOrder { rule, reply: Some(_), .. }
+            if matches!(rule.as_str(), "-1013" | "-1111" | "-4014" | "-4164"))
+    }
+
     fn place(&self, order: &NewOrder) -> Request {
         let mut r = write(Method::Post, &self.path("/api/v3/order", "/fapi/v1/order"))
             .param("symbol", order.symbol)

@@ -195,6 +195,11 @@ impl BybitTrading {
 }
 
 impl Trading for BybitTrading {
+    fn names_a_filter(&self, error: &crate::Error) -> bool {
+        matches!(error, crate::Error::InvalidOrder { rule, reply: Some(_), .. }
+            if matches!(rule.as_str(), "170134" | "170136" | "170137" | "170140" | "110094"))
+    }
+
     fn place(&self, order: &NewOrder) -> Request {
         let mut r = write("/v5/order/create")
             .param("category", self.category())
