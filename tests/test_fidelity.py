@@ -142,3 +142,34 @@ async def test_an_order_refused_for_a_filter_reads_the_rules_again(venue: str, m
                     if event.kind == "symbol_rules_changed":
                         assert "tick_size" in event.fields["changes"]
                         break
+
+
+@pytest.mark.asyncio
+@pytest.mark.asyncio_only
+async def test_two_hundred_books_failing_forever_leave_the_rest_budget_to_orders() -> None:
+    """200 Binance books whose streams arrive out of order never stay in sync: after their
+    first attempts, their retries together stay within a tenth of the weight limit in every
+    window (checked: under a fifth), and an order goes through meanwhile. A minute is a second
+    here (time_scale=60), so each window is a second of 6,000 weight."""
+    symbols = [f"S{i}USDT" for i in range(200)]
+    with Simulator(extra_symbols=200, time_scale=60, steps_per_second=20) as sim:
+        sim.native.corrupt_depth(tw.Venue.BINANCE, tw.Market.SPOT, reorder=10**9)
+        async with trader(sim, "binance", "spot") as c:
+            stream = c.native.book_updates(symbols, depth=5)
+            try:
+                await until(lambda: sum(b.failures >= 2 for b in c.health().books) >= 150, 30, "retries")
+                peak = 0
+                loop = asyncio.get_running_loop()
+                end = loop.time() + 5
+                while loop.time() < end:
+                    weight = next(lim for lim in c.health().limits if lim.name.startswith("REQUEST_WEIGHT"))
+                    peak = max(peak, weight.used)
+                    await asyncio.sleep(0.05)
+                assert peak < weight.limit // 5, (peak, weight)
+                assert all(not b.is_synced or b.failures for b in c.health().books)
+                price, qty = await resting_buy(sim, c, "binance", "spot")
+                order = await c.place_limit("BTCUSDT", "BUY", qty, price)
+                assert order.status == tw.OrderStatus.NEW
+                await c.cancel("BTCUSDT", order_id=order.order_id)
+            finally:
+                stream.close()
