@@ -83,15 +83,18 @@ async def paused_equal(
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize(
-    ("markets", "mapping"), [(SPOT, None), (MIXED, MIXED_MAPPING)], ids=["spot", "mixed"]
+    ("markets", "mapping", "legacy"),
+    [(SPOT, None, 0), (MIXED, MIXED_MAPPING, 0), (SPOT, None, 4), (MIXED, MIXED_MAPPING, 4)],
+    ids=["spot", "mixed", "spot-legacy", "mixed-legacy"],
 )
 async def test_the_merged_book_is_the_union_of_the_venue_books_at_every_checkpoint(
-    markets: list[tuple[str, str]], mapping: dict[str, dict[str, str]] | None
+    markets: list[tuple[str, str]], mapping: dict[str, dict[str, str]] | None, legacy: int
 ) -> None:
     """CRSX-01: a randomized run — the market moves, books lose sync (skipped, repeated and
-    reordered diffs, dropped connections) and resync — checked at every pause point."""
+    reordered diffs, dropped connections) and resync — checked at every pause point; with
+    ``legacy`` levels a side off each venue's tick and step, as real books hold."""
     rng = random.Random(8)
-    with Simulator(seed=41, steps_per_second=100, time_scale=10) as sim:
+    with Simulator(seed=41, steps_per_second=100, time_scale=10, legacy_levels=legacy) as sim:
         async with AsyncExitStack() as stack:
             connectors = await connected(stack, sim, markets)
             agg = tw.Aggregator(connectors, mapping=mapping, stale_after=None)  # paused = quiet
