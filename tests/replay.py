@@ -5,10 +5,10 @@ one venue really sent for one symbol: the REST depth snapshot (Binance) and the 
 of the stream, each line the exact recorded text. :class:`ReplayVenue` serves it to a
 connector through ``tw.Endpoints``: the symbol's rules, the clock, the snapshot (held back
 until a chosen number of frames has gone out), and the frames in their recorded order and
-text. Only the envelope is the subscriber's: a Binance frame's ``data`` goes out under the
-stream name the client subscribed to, and a Bybit frame's ``topic`` depth becomes the
-subscribed one (real sessions were recorded on ``@depth@0ms`` or ``orderbook.500``, which a
-client today does not subscribe).
+text. By default only the envelope is the subscriber's: a Binance frame's ``data`` goes out
+under the stream name the client subscribed to, and a Bybit frame's ``topic`` depth becomes
+the subscribed one (real sessions were recorded on ``@depth@0ms`` or ``orderbook.500``, which
+a client today does not subscribe); ``exact=True`` sends the recorded text as it is.
 
 :func:`reference_books` is the venues' own algorithm, written from their documentation
 (Binance "How to manage a local order book correctly", spot and USD-M; Bybit v5 orderbook),
@@ -196,6 +196,9 @@ class ReplayVenue:
     #: Seconds between frames (0: as fast as the socket takes them), so a reader of a
     #: conflated stream sees many of the states.
     pace: float = 0.0
+    #: Send each frame exactly as recorded, envelope and topic included (a recording taken
+    #: on ``@depth@0ms`` or ``orderbook.500``), not under the subscribed name.
+    exact: bool = False
     sent: int = 0
     snapshot_requests: int = 0
     subscribed: list[str] = field(default_factory=list)
@@ -322,6 +325,8 @@ class ReplayVenue:
                             self._start(ws, topic)
 
     def _wire(self, frame: str, subscribed: str) -> str:
+        if self.exact:
+            return frame
         if self.session.venue == "binance":
             data = re.sub(r'^\{"stream":"[^"]*","data":', "", frame, count=1)[:-1]
             return f'{{"stream":"{subscribed}","data":{data}}}'

@@ -112,3 +112,21 @@ async def test_a_real_bybit_orderbook_500_session_shows_the_venues_book_at_every
     checked, _ = await replay(venue, 500, 500)
     assert checked >= len(session.frames) // 4
     assert venue.subscribed == ["orderbook.1000.XRPUSDT"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.asyncio_only
+@pytest.mark.parametrize(
+    "name",
+    ["binance-usdm-BTCUSDT-2024-07-18", "binance-spot-BTCUSDT-2024-08-08", "bybit-linear-XRPUSDT-2024-12-01"],
+)
+async def test_a_recording_sent_exactly_as_recorded_is_followed(name: str) -> None:
+    """The frames as recorded, under the names they were recorded on (``btcusdt@depth@0ms``,
+    ``orderbook.500.XRPUSDT``), not the ones the client subscribed to: the book follows them
+    (the same update-id chain), and shows the venue's book at every update."""
+    session = Session.load(name)
+    after = session.bridge_index() + 3 if session.venue == "binance" else 0
+    venue = ReplayVenue(session, snapshot_after=after, pace=0.001, exact=True)
+    depth = 500 if session.venue == "bybit" else DEPTH
+    checked, _ = await replay(venue, depth, VIEW_DEPTH if session.venue == "binance" else 500)
+    assert checked >= (len(session.frames) - after) // 4

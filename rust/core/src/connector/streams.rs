@@ -744,6 +744,18 @@ impl Dispatch {
         };
         {
             let mut readers = lock(&self.readers);
+            if !readers.contains_key(topic.as_ref()) {
+                if let Some(alias) = self.book_alias(&topic, &readers)
+                    && let Some(list) = readers.get(&alias)
+                {
+                    for reader in list.iter().filter(|r| matches!(r, Reader::Book(_))) {
+                        reader.deliver(&mut frame);
+                    }
+                }
+                drop(readers);
+                self.act(frame.steps);
+                return;
+            }
             let Some(list) = readers.get_mut(topic.as_ref()) else {
                 return;
             };
@@ -756,6 +768,43 @@ impl Dispatch {
             }
         }
         self.act(frame.steps);
+    }
+
+    /// The book topic that takes a depth frame sent under a name nobody subscribed to. A
+    /// recording or relay taken at another speed (`btcusdt@depth@0ms`) or at a depth the
+    /// venue no longer offers live (Bybit's historical `orderbook.500`) carries the same
+    /// update-id chain as the book's own topic, so the book follows it by the same rules. A
+    /// venue itself sends only what was subscribed, so this never mixes two streams.
+    fn book_alias(&self, topic: &str, readers: &HashMap<String, Vec<Reader>>) -> Option<String> {
+        let is_book = |t: &String| {
+            readers
+                .get(t)
+                .is_some_and(|l| l.iter().any(|r| matches!(r, Reader::Book(_))))
+        };
+        match self.source.venue {
+            Venue::Binance => {
+                let (symbol, speed) = topic.split_once("@depth")?;
+                // Partial books (`@depth5`, `@depth20@100ms`) are snapshots, not diffs.
+                if !(speed.is_empty() || speed.starts_with('@')) {
+                    return None;
+                }
+                Some(format!("{symbol}@depth@100ms")).filter(is_book)
+            }
+            Venue::Bybit => {
+                let (depth, symbol) = topic.strip_prefix("orderbook.")?.split_once('.')?;
+                let depth: usize = depth.parse().ok()?;
+                // Only depths not offered live, into a book at least as deep (a shallower
+                // snapshot would replace a deeper book).
+                if BYBIT_DEPTHS.contains(&depth) {
+                    return None;
+                }
+                BYBIT_DEPTHS
+                    .iter()
+                    .filter(|d| **d >= depth)
+                    .map(|d| format!("orderbook.{d}.{symbol}"))
+                    .find(is_book)
+            }
+        }
     }
 
     /// The books this pool's connections feed.
