@@ -224,9 +224,9 @@ const SYMBOLS_REFRESH: Duration = Duration::from_secs(600);
 /// Refusals for a filter read the symbol rules again at most this often.
 pub(crate) const REFUSAL_REFRESH: Duration = Duration::from_secs(10);
 
-/// The share of each REST limit that book resync retries (snapshots of books that failed to
-/// sync) may take together: 200 books failing forever use at most a tenth of the weight, and
-/// orders and first syncs keep the rest.
+/// The share of each REST limit that book resync retries past a book's first failure may take
+/// together: 200 books failing forever use at most a tenth of the weight, and orders, first
+/// syncs and one-off resyncs keep the rest.
 pub const RESYNC_SHARE: f64 = 0.1;
 
 impl std::fmt::Debug for Connector {

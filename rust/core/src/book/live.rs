@@ -27,23 +27,26 @@ pub const BINANCE_KEEP: usize = 5_000;
 /// A Bybit book that asked for a fresh snapshot and got none after this long asks again.
 const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(5);
 
-/// A book that cannot sync retries with exponential backoff: the first retry at once, then
-/// after `RETRY_FIRST` doubling up to `RETRY_CAP`, each delay drawn from its upper half so books
-/// that failed together do not retry together. One symbol failing forever thus costs Binance
-/// two `limit=1000` snapshots a minute (100 of spot's 6,000 weight); the connector caps what all
-/// retries together take (`connector/streams.rs`).
+/// A book that cannot sync retries with exponential backoff. A failure is the book's own: a
+/// snapshot that does not sync it, or a loss of sync by the venue's rules (gap, crossed,
+/// malformed) within `STABLE_AFTER` of its last sync; a lost connection is not (the socket has
+/// its own backoff). The first failure is retried at once, the next after `RETRY_FIRST`,
+/// doubling up to `RETRY_CAP`, each delay drawn from its upper half so books that failed
+/// together do not retry together. One symbol failing forever thus costs Binance two
+/// `limit=1000` snapshots a minute (100 of spot's 6,000 weight); the connector caps what all
+/// waiting retries take together (`connector/streams.rs`).
 pub const RETRY_FIRST: Duration = Duration::from_millis(500);
 pub const RETRY_CAP: Duration = Duration::from_secs(30);
 /// A book in sync this long has recovered: a later loss of sync is retried at once.
 pub const STABLE_AFTER: Duration = Duration::from_secs(30);
 
-/// How long a book waits before its retry after `failures` failed attempts in a row.
+/// How long a book waits before its retry after `failures` failures in a row.
 pub fn retry_delay(failures: u32) -> Duration {
-    if failures == 0 {
+    if failures <= 1 {
         return Duration::ZERO;
     }
     let full = RETRY_FIRST
-        .saturating_mul(1 << failures.saturating_sub(1).min(16))
+        .saturating_mul(1 << failures.saturating_sub(2).min(16))
         .min(RETRY_CAP);
     full / 2 + full.mul_f64(fastrand::f64() / 2.0)
 }
@@ -137,8 +140,9 @@ pub struct BookStats {
     /// Messages refused for a level that cannot be one (negative, too fine a price).
     pub malformed: u64,
     pub last_reason: Option<String>,
-    /// Failed sync attempts in a row (a snapshot that did not sync the book, or a loss of sync
-    /// soon after syncing); 0 once in sync for a while.
+    /// Failures in a row (a snapshot that did not sync the book, or a loss of sync by the
+    /// venue's rules soon after syncing); 0 once in sync for a while. From the second on, each
+    /// retry waits.
     pub failures: u32,
     /// While out of sync: how long until the next attempt may start.
     pub retry_in: Option<Duration>,
@@ -247,6 +251,17 @@ impl LiveBook {
 
     /// Turns a sync outcome into a step, with the bookkeeping both venues share.
     fn settle(&self, inner: &mut Inner, was_synced: bool, outcome: Outcome) -> Step {
+        self.settle_as(inner, was_synced, outcome, true)
+    }
+
+    /// [`LiveBook::settle`]; `failure`: whether a loss of sync is the book's own failure.
+    fn settle_as(
+        &self,
+        inner: &mut Inner,
+        was_synced: bool,
+        outcome: Outcome,
+        failure: bool,
+    ) -> Step {
         let mut step = Step::default();
         let was_malformed = matches!(outcome, Outcome::Malformed(_));
         match outcome {
@@ -267,11 +282,11 @@ impl LiveBook {
                     .is_some_and(|at| was_synced && now.duration_since(at) >= STABLE_AFTER);
                 if recovered {
                     inner.stats.failures = 0;
-                    inner.retry_at = None;
-                } else {
-                    inner.stats.failures = inner.stats.failures.saturating_add(1);
-                    inner.retry_at = Some(now + retry_delay(inner.stats.failures));
                 }
+                if failure {
+                    inner.stats.failures = inner.stats.failures.saturating_add(1);
+                }
+                inner.retry_at = Some(now + retry_delay(inner.stats.failures));
                 if was_synced {
                     inner.stats.resyncs += 1;
                     step.changed = true;
@@ -493,7 +508,7 @@ impl LiveBook {
         inner.asked_at = Some(Instant::now());
         // A fetch under way would bring a snapshot older than what comes next: dropped.
         inner.fetching = None;
-        let mut step = self.settle(inner, was_synced, Outcome::Resync(reason));
+        let mut step = self.settle_as(inner, was_synced, Outcome::Resync(reason), false);
         // Binance asks for its snapshot once the stream delivers again (the snapshot must not
         // be older than the first diff kept).
         if let Need::Snapshot(_) = step.need {
@@ -718,38 +733,46 @@ mod tests {
         let Need::Snapshot(t1) = book.on_diff(&diff(10, 12), 0, 0).need else {
             panic!("the first diff asks for a snapshot");
         };
-        // Older than the buffered diff: a failed attempt.
-        let step = book.on_snapshot(t1, &snapshot(5), 0);
+        // Older than the buffered diff: a failed attempt, retried at once.
+        let Need::Snapshot(t2) = book.on_snapshot(t1, &snapshot(5), 0).need else {
+            panic!("the first retry is at once");
+        };
+        assert_eq!(book.stats().failures, 1);
+        // The second failure waits.
+        let step = book.on_snapshot(t2, &snapshot(6), 0);
         assert_eq!(step.need, Need::Nothing, "the retry waits");
         let stats = book.stats();
-        assert_eq!(stats.failures, 1);
+        assert_eq!(stats.failures, 2);
         let wait = stats.retry_in.unwrap();
         assert!(wait >= RETRY_FIRST / 2 && wait <= RETRY_FIRST, "{wait:?}");
         assert_eq!(book.on_diff(&diff(13, 13), 0, 0).need, Need::Nothing);
         tokio::time::advance(wait).await;
-        let Need::Snapshot(t2) = book.on_diff(&diff(14, 14), 0, 0).need else {
+        let Need::Snapshot(t3) = book.on_diff(&diff(14, 14), 0, 0).need else {
             panic!("due: the next diff asks again");
         };
-        assert!(book.on_snapshot(t2, &snapshot(11), 0).synced);
+        assert!(book.on_snapshot(t3, &snapshot(11), 0).synced);
         // A gap right after syncing is another failure: a longer wait.
         let step = book.on_diff(&diff(20, 20), 0, 0);
         assert!(step.unsynced.is_some());
         let stats = book.stats();
-        assert_eq!(stats.failures, 2);
+        assert_eq!(stats.failures, 3);
         assert!(stats.retry_in.unwrap() >= RETRY_FIRST);
         tokio::time::advance(RETRY_CAP).await;
-        let Need::Snapshot(t3) = book.on_diff(&diff(21, 21), 0, 0).need else {
+        let Need::Snapshot(t4) = book.on_diff(&diff(21, 21), 0, 0).need else {
             panic!("due again");
         };
-        assert!(book.on_snapshot(t3, &snapshot(20), 0).synced);
-        // In sync long enough: the next loss of sync is retried at once.
+        assert!(book.on_snapshot(t4, &snapshot(20), 0).synced);
+        // In sync long enough: the next loss of sync is a first failure, retried at once.
         tokio::time::advance(STABLE_AFTER).await;
         let step = book.on_diff(&diff(30, 30), 0, 0);
         assert!(step.unsynced.is_some());
         assert!(matches!(step.need, Need::Snapshot(_)));
-        assert_eq!(book.stats().failures, 0);
+        assert_eq!(book.stats().failures, 1);
+        // A lost connection is not the book's failure.
+        let step = book.on_disconnect(0);
+        assert_eq!(book.stats().failures, 1, "{step:?}");
         // The delays grow to the cap and stay within it.
-        assert!(retry_delay(3) >= RETRY_FIRST * 2);
+        assert!(retry_delay(4) >= RETRY_FIRST * 2);
         assert!((1..40).all(|k| retry_delay(k) <= RETRY_CAP));
         assert!(retry_delay(40) >= RETRY_CAP / 2);
     }

@@ -581,9 +581,9 @@ impl Connector {
                     return;
                 };
                 let http = c.http.clone();
-                // A retry (the book failed to sync before) waits for room in the share all
-                // retries have together.
-                if book.upgrade().is_some_and(|b| b.stats().failures > 0) {
+                // A retry that had to wait (the book failed more than once in a row) also
+                // waits for room in the share such retries have together.
+                if book.upgrade().is_some_and(|b| b.stats().failures > 1) {
                     let costs = http.costs(&request);
                     while let Err(wait) = c.resync.take(&http.limiter, &costs) {
                         tokio::select! {

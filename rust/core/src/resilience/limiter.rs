@@ -910,7 +910,7 @@ mod tests {
         let id = limiter.set_limit(fixed("REQUEST_WEIGHT 1m", 60, 6000));
         let share = Share::new(0.1);
         let start = Instant::now();
-        let mut due: Vec<(Duration, u32)> = vec![(Duration::ZERO, 1); 200];
+        let mut due: Vec<(Duration, u32)> = vec![(Duration::ZERO, 2); 200];
         let mut taken: Vec<(Duration, u64)> = Vec::new();
         let step = Duration::from_millis(100);
         let mut t = Duration::ZERO;
