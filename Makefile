@@ -37,8 +37,10 @@ lint: develop
 	$(BIN)/mypy
 	$(BIN)/python -m mypy.stubtest tradewire._native
 
+# The supervision tests inject panics: a test-only feature, so one more build of the core.
 rust-test:
 	cargo test --workspace --release
+	cargo test --release -p tradewire-core --features fault-injection --test supervision
 
 test: develop
 	$(BIN)/python -m pytest

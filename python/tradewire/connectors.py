@@ -134,7 +134,11 @@ class ConnectorEvent:
     ``retry_in`` seconds until the next attempt: a book that cannot sync backs off); and
     ``symbol_rules_changed`` (``symbol``, ``changes`` such as ``tick_size 0.01 -> 0.1``: the
     venue changed its rules, read every ``symbols_interval`` seconds and after the venue refused
-    an order for a filter)."""
+    an order for a filter); and of the connector's own tasks, each run under a supervisor:
+    ``task_restarted`` (``child``, ``reason``, ``attempt``, ``delay``: a task failed or panicked
+    and was started again), ``task_panicked`` (``child``, ``reason``: a one-shot task; its work
+    is asked again) and ``task_gave_up`` (``child``, ``restarts``: too many restarts within a
+    minute; the connector then closes, and every reader sees it closed)."""
 
     kind: str
     fields: Mapping[str, str]

@@ -861,7 +861,9 @@ impl Aggregator {
             });
         }
         if let Some(stale_after) = self.config.stale_after {
-            spawn_ticker(Arc::downgrade(&merged), stale_after);
+            // Supervised by the first venue's connector: it lives while the merged book does.
+            let supervisor = &resolved[0].0.supervisor;
+            spawn_ticker(supervisor, name, Arc::downgrade(&merged), stale_after);
         }
         Ok(merged)
     }
@@ -910,16 +912,28 @@ async fn futures_all<F: std::future::Future<Output = ()>>(futures: impl Iterator
 
 /// Re-evaluates staleness while the merged book lives: a venue that goes quiet is left out
 /// even though nothing arrives to say so.
-fn spawn_ticker(merged: Weak<MergedBook>, stale_after: Duration) {
+fn spawn_ticker(
+    supervisor: &crate::supervise::Supervisor,
+    name: &str,
+    merged: Weak<MergedBook>,
+    stale_after: Duration,
+) {
     let period = (stale_after / 4).clamp(Duration::from_millis(20), Duration::from_secs(1));
-    tokio::spawn(async move {
-        let mut interval = tokio::time::interval(period);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            interval.tick().await;
-            match merged.upgrade() {
-                Some(merged) => merged.tick(),
-                None => return,
+    supervisor.spawn(format!("merged book {name}"), move |ctx| {
+        let merged = merged.clone();
+        async move {
+            let mut interval = tokio::time::interval(period);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = ctx.cancel.cancelled() => return Ok(()),
+                    _ = interval.tick() => {}
+                }
+                ctx.checkpoint();
+                match merged.upgrade() {
+                    Some(merged) => merged.tick(),
+                    None => return Ok(()),
+                }
             }
         }
     });

@@ -23,6 +23,7 @@ use crate::resilience::{
     Breaker, BreakerConfig, BreakerSnapshot, BreakerState, ClockSnapshot, ClockSync, LimitEvent,
     LimitId, LimitSpec, LimitUsage, Limiter, WindowKind,
 };
+use crate::supervise::{HealthEvent, RestartPolicy, Supervisor};
 use crate::venue::Credentials;
 use crate::venue::binance::rest::BinanceRest;
 use crate::venue::bybit::rest::BybitRest;
@@ -52,6 +53,8 @@ pub struct ConnectorConfig {
     pub clock_interval: Duration,
     /// How often every symbol's rules are read again (venues change ticks and steps).
     pub symbols_interval: Duration,
+    /// How the connector's tasks are restarted, and when the supervisor gives up.
+    pub restarts: RestartPolicy,
     /// Share of each rate limit kept for orders.
     pub order_reserve: f64,
 }
@@ -91,6 +94,7 @@ impl ConnectorConfig {
             breaker: BreakerConfig::default(),
             clock_interval: Duration::from_secs(30),
             symbols_interval: SYMBOLS_REFRESH,
+            restarts: RestartPolicy::default(),
             order_reserve: 0.1,
         })
     }
@@ -150,6 +154,9 @@ pub enum ConnectorEvent {
         failures: u32,
         retry_in: Duration,
     },
+    /// A task of the connector restarted after a failure or panic, gave up (the connector then
+    /// fails), or a one-shot task panicked (its caller got an error).
+    Task(crate::supervise::HealthEvent),
     /// The venue changed a symbol's rules (read by the periodic refresh, or after it refused
     /// an order for a filter): `changes` names each, `tick_size 0.01 -> 0.1`. Books keep
     /// going; orders are checked against the new rules.
@@ -188,6 +195,8 @@ pub struct Connector {
     /// Connection attempts, shared by every WebSocket of the venue.
     connects: (Arc<Limiter>, LimitId),
     streams: Mutex<streams::Streams>,
+    /// Starts and watches every task of this connector.
+    pub(crate) supervisor: Arc<Supervisor>,
     /// When the rules were last read again after the venue refused an order for a filter.
     rules_refused_at: Mutex<Option<tokio::time::Instant>>,
     /// What book resync retries may take of the REST limits together ([`RESYNC_SHARE`]).
@@ -286,6 +295,14 @@ impl Connector {
     ) -> Result<Arc<Connector>> {
         let credentials = credentials.map(Arc::new);
         let http = Arc::new(rest_client(&config, credentials.clone())?);
+        let cancel = cancel.child_token();
+        // The venue market's supervisor: one-for-one, 10 restarts within 60 s, then it gives
+        // up and the connector fails (DESIGN.md's per-venue supervisor).
+        let supervisor = Arc::new(Supervisor::new(
+            format!("{}-{}", config.venue, config.market),
+            config.restarts.clone(),
+            cancel.clone(),
+        ));
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         // The venues allow 300 (Binance) / 500 (Bybit) attempts per 5 minutes per IP; keep a
         // tenth spare for other processes.
@@ -338,9 +355,11 @@ impl Connector {
             reconciling: account::Coalesced::default(),
             refreshing: account::Coalesced::default(),
             last_restart: std::sync::Mutex::new(None),
-            cancel: cancel.child_token(),
+            supervisor,
+            cancel,
         });
         connector.forward_child_events();
+        connector.escalate_give_ups();
         // A few samples up front: the first signed request must already carry venue time.
         for _ in 0..3 {
             connector.sync_clock().await?;
@@ -393,22 +412,25 @@ impl Connector {
 
     fn spawn_clock_task(self: &Arc<Self>, every: Duration) {
         let weak = Arc::downgrade(self);
-        let cancel = self.cancel.clone();
         let check = (every / 10).clamp(Duration::from_millis(50), Duration::from_secs(1));
-        tokio::spawn(async move {
-            let mut last = tokio::time::Instant::now();
-            loop {
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = tokio::time::sleep(check) => {}
-                }
-                let Some(connector) = weak.upgrade() else {
-                    return;
-                };
-                if last.elapsed() >= every || connector.http.clock.needs_resync() {
-                    last = tokio::time::Instant::now();
-                    // Failures are events; the next round tries again.
-                    let _ = connector.sync_clock().await;
+        self.supervisor.spawn("clock", move |ctx| {
+            let weak = weak.clone();
+            async move {
+                let mut last = tokio::time::Instant::now();
+                loop {
+                    tokio::select! {
+                        _ = ctx.cancel.cancelled() => return Ok(()),
+                        _ = tokio::time::sleep(check) => {}
+                    }
+                    ctx.checkpoint();
+                    let Some(connector) = weak.upgrade() else {
+                        return Ok(());
+                    };
+                    if last.elapsed() >= every || connector.http.clock.needs_resync() {
+                        last = tokio::time::Instant::now();
+                        // Failures are events; the next round tries again.
+                        let _ = connector.sync_clock().await;
+                    }
                 }
             }
         });
@@ -417,18 +439,53 @@ impl Connector {
     /// Reads every symbol's rules again every `every` (failures are retried next round).
     fn spawn_symbols_task(self: &Arc<Self>, every: Duration) {
         let weak = Arc::downgrade(self);
-        let cancel = self.cancel.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = tokio::time::sleep(every) => {}
+        self.supervisor.spawn("symbols", move |ctx| {
+            let weak = weak.clone();
+            async move {
+                loop {
+                    tokio::select! {
+                        _ = ctx.cancel.cancelled() => return Ok(()),
+                        _ = tokio::time::sleep(every) => {}
+                    }
+                    ctx.checkpoint();
+                    let Some(connector) = weak.upgrade() else {
+                        return Ok(());
+                    };
+                    if let Err(e) = connector.refresh_symbols().await {
+                        tracing::warn!(error = %e, "symbol rules refresh failed");
+                    }
                 }
-                let Some(connector) = weak.upgrade() else {
-                    return;
-                };
-                if let Err(e) = connector.refresh_symbols().await {
-                    tracing::warn!(error = %e, "symbol rules refresh failed");
+            }
+        });
+    }
+
+    /// A child that gave up takes the connector down with it: every reader then sees it
+    /// closed, rather than a connector that looks alive with a part of it dead.
+    fn escalate_give_ups(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        let subscribe = self.supervisor.subscriber();
+        let first = Mutex::new(Some(subscribe()));
+        self.supervisor.spawn("escalate", move |ctx| {
+            let mut health = lock(&first).take().unwrap_or_else(&subscribe);
+            let weak = weak.clone();
+            async move {
+                loop {
+                    let event = tokio::select! {
+                        _ = ctx.cancel.cancelled() => return Ok(()),
+                        event = health.recv() => event,
+                    };
+                    ctx.checkpoint();
+                    match event {
+                        Ok(HealthEvent::GaveUp { child, restarts }) => {
+                            tracing::error!(%child, restarts, "a task gave up: the connector fails");
+                            if let Some(connector) = weak.upgrade() {
+                                connector.close();
+                            }
+                            return Ok(());
+                        }
+                        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                    }
                 }
             }
         });
@@ -441,35 +498,63 @@ impl Connector {
     }
 
     fn forward_child_events(&self) {
-        self.forward(self.http.breaker.subscribe(), |t| {
-            ConnectorEvent::BreakerChanged {
-                from: t.from,
-                to: t.to,
-            }
+        let http = self.http.clone();
+        self.forward(
+            "events/breaker",
+            move || http.breaker.subscribe(),
+            |t| {
+                Some(ConnectorEvent::BreakerChanged {
+                    from: t.from,
+                    to: t.to,
+                })
+            },
+        );
+        let http = self.http.clone();
+        self.forward(
+            "events/limits",
+            move || http.limiter.subscribe(),
+            |e| Some(ConnectorEvent::Limit(e)),
+        );
+        // What readers of events() are told of the tasks: restarts, panics, giving up.
+        self.forward("events/tasks", self.supervisor.subscriber(), |e| match e {
+            HealthEvent::Restarting { .. }
+            | HealthEvent::GaveUp { .. }
+            | HealthEvent::TaskPanicked { .. } => Some(ConnectorEvent::Task(e)),
+            _ => None,
         });
-        self.forward(self.http.limiter.subscribe(), ConnectorEvent::Limit);
     }
 
     /// Republishes a child's events as connector events until the connector closes.
     fn forward<T: Clone + Send + 'static>(
         &self,
-        mut source: broadcast::Receiver<T>,
-        wrap: impl Fn(T) -> ConnectorEvent + Send + 'static,
+        name: &str,
+        subscribe: impl Fn() -> broadcast::Receiver<T> + Send + Sync + 'static,
+        wrap: impl Fn(T) -> Option<ConnectorEvent> + Send + Sync + 'static,
     ) {
         let events = self.events.clone();
-        let cancel = self.cancel.clone();
-        tokio::spawn(async move {
-            loop {
-                let next = tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    next = source.recv() => next,
-                };
-                match next {
-                    Ok(event) => {
-                        let _ = events.send(wrap(event));
+        // Subscribed now for the first run (nothing said from here on is missed); a run after
+        // a restart subscribes anew and loses only what came meanwhile.
+        let first = Mutex::new(Some(subscribe()));
+        let (subscribe, wrap) = (Arc::new(subscribe), Arc::new(wrap));
+        self.supervisor.spawn(name, move |ctx| {
+            let mut source = lock(&first).take().unwrap_or_else(|| subscribe());
+            let (events, wrap) = (events.clone(), wrap.clone());
+            async move {
+                loop {
+                    let next = tokio::select! {
+                        _ = ctx.cancel.cancelled() => return Ok(()),
+                        next = source.recv() => next,
+                    };
+                    ctx.checkpoint();
+                    match next {
+                        Ok(event) => {
+                            if let Some(event) = wrap(event) {
+                                let _ = events.send(event);
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(broadcast::error::RecvError::Closed) => return Ok(()),
                     }
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => return,
                 }
             }
         });

@@ -78,6 +78,10 @@ pub enum Error {
     /// The stream or connector was closed.
     #[error("closed")]
     Closed,
+    /// A task of ours failed where it never should (a panic its supervisor caught); the
+    /// supervisor restarted what it could and said so in `events()`.
+    #[error("internal failure: {0}")]
+    Internal(String),
 }
 
 impl Error {

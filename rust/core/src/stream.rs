@@ -594,6 +594,7 @@ mod tests {
     }
 
     #[tokio::test]
+    #[allow(clippy::disallowed_methods)] // a test's own task
     async fn producer_awaits_consumer_gone() {
         let (tx, rx) = channel::<u32>(4, Overflow::NeverDrop);
         let task = tokio::spawn(async move { tx.consumer_gone().await });

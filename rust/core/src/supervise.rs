@@ -1,6 +1,8 @@
 //! Supervision: every long-lived task runs as a child of a [`Supervisor`], which restarts it
 //! one-for-one when it fails or panics, with backoff between restarts, and gives up after
-//! `max_restarts` within `within`. Every step is published as a [`HealthEvent`].
+//! `max_restarts` within `within`; every one-shot task is observed ([`Supervisor::observe`]),
+//! so its panic is an event and an error for whoever awaits it. Every step is published as a
+//! [`HealthEvent`]. This is the one place that starts tasks (clippy `disallowed-methods`).
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -57,11 +59,18 @@ pub enum HealthEvent {
         child: String,
         attempt: u32,
         delay: Duration,
+        /// Why its last run ended.
+        reason: String,
     },
     /// Too many restarts within the window: the child stays down.
     GaveUp {
         child: String,
         restarts: u32,
+    },
+    /// A one-shot task panicked: whoever awaited it got an error.
+    TaskPanicked {
+        task: String,
+        message: String,
     },
 }
 
@@ -86,6 +95,18 @@ pub struct ChildContext {
     pub name: Arc<str>,
     pub run: u32,
     pub cancel: CancellationToken,
+}
+
+impl ChildContext {
+    /// A point in the child's loop where a test may make it panic (`fault::arm`); nothing
+    /// in a normal build.
+    #[inline]
+    pub fn checkpoint(&self) {
+        #[cfg(any(test, feature = "fault-injection"))]
+        if fault::take(&self.name) {
+            panic!("injected panic");
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -117,6 +138,15 @@ impl Supervisor {
     /// Health events from now on. A receiver that lags loses the oldest events, never blocks us.
     pub fn subscribe(&self) -> broadcast::Receiver<HealthEvent> {
         self.events.subscribe()
+    }
+
+    /// Subscribes anew each time it is called, without holding the supervisor (a child that
+    /// forwards its supervisor's events must not keep it alive).
+    pub fn subscriber(
+        &self,
+    ) -> impl Fn() -> broadcast::Receiver<HealthEvent> + Send + Sync + 'static {
+        let events = self.events.clone();
+        move || events.subscribe()
     }
 
     pub fn health(&self) -> HashMap<String, ChildHealth> {
@@ -169,7 +199,9 @@ impl Supervisor {
                     cancel: cancel.clone(),
                 };
                 // Each run is its own task so that a panic is caught here, not in the runtime.
-                let outcome = tokio::spawn(factory(ctx)).await;
+                let run_future = factory(ctx);
+                #[allow(clippy::disallowed_methods)] // the supervisor is where tasks start
+                let outcome = tokio::spawn(run_future).await;
                 if cancel.is_cancelled() {
                     set(ChildState::Exited, restarts);
                     publish(HealthEvent::Exited {
@@ -177,7 +209,7 @@ impl Supervisor {
                     });
                     return;
                 }
-                match outcome {
+                let reason = match outcome {
                     Ok(Ok(())) => {
                         set(ChildState::Exited, restarts);
                         publish(HealthEvent::Exited {
@@ -191,16 +223,18 @@ impl Supervisor {
                             child: name.to_string(),
                             error: error.to_string(),
                         });
+                        error.to_string()
                     }
                     Err(join_error) => {
                         let message = panic_message(join_error);
                         tracing::error!(child = %name, %message, "child panicked");
                         publish(HealthEvent::Panicked {
                             child: name.to_string(),
-                            message,
+                            message: message.clone(),
                         });
+                        format!("panicked: {message}")
                     }
-                }
+                };
                 let now = Instant::now();
                 while recent
                     .front()
@@ -223,6 +257,7 @@ impl Supervisor {
                     child: name.to_string(),
                     attempt: attempt + 1,
                     delay,
+                    reason,
                 });
                 tokio::select! {
                     _ = cancel.cancelled() => {
@@ -239,11 +274,98 @@ impl Supervisor {
         });
     }
 
+    /// Runs `task` once, observed: a panic is published ([`HealthEvent::TaskPanicked`]) and
+    /// comes out of the returned handle as an error; dropping the handle detaches the task.
+    pub fn observe<T, Fut>(&self, task: &str, fut: Fut) -> Observed<T>
+    where
+        T: Send + 'static,
+        Fut: Future<Output = T> + Send + 'static,
+    {
+        let name = format!("{}/{task}", self.name);
+        let events = self.events.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        #[cfg(any(test, feature = "fault-injection"))]
+        let fut = {
+            let armed = fault::take(&name);
+            async move {
+                if armed {
+                    panic!("injected panic");
+                }
+                fut.await
+            }
+        };
+        self.tracker.spawn(async move {
+            #[allow(clippy::disallowed_methods)] // the supervisor is where tasks start
+            let outcome = match tokio::spawn(fut).await {
+                Ok(value) => Ok(value),
+                Err(join_error) => {
+                    let message = panic_message(join_error);
+                    tracing::error!(task = %name, %message, "task panicked");
+                    let _ = events.send(HealthEvent::TaskPanicked {
+                        task: name.clone(),
+                        message: message.clone(),
+                    });
+                    Err(Error::Internal(format!("{name} panicked: {message}")))
+                }
+            };
+            let _ = tx.send(outcome);
+        });
+        Observed { rx }
+    }
+
     /// Cancels every child and waits until all have stopped.
     pub async fn shutdown(&self) {
         self.cancel.cancel();
         self.tracker.close();
         self.tracker.wait().await;
+    }
+}
+
+/// The result of an observed one-shot task ([`Supervisor::observe`]).
+#[derive(Debug)]
+pub struct Observed<T> {
+    rx: tokio::sync::oneshot::Receiver<Result<T, Error>>,
+}
+
+impl<T> Future for Observed<T> {
+    type Output = Result<T, Error>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.rx)
+            .poll(cx)
+            .map(|r| r.unwrap_or_else(|_| Err(Error::Closed)))
+    }
+}
+
+/// Test-only panics: `arm("dispatch")` makes the next child (at its next checkpoint) or
+/// one-shot task (as it starts) whose name contains the text panic, to prove each kind is
+/// supervised. Each `arm` is one panic.
+#[cfg(any(test, feature = "fault-injection"))]
+pub mod fault {
+    use std::sync::Mutex;
+
+    static ARMED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    pub fn arm(name_part: &str) {
+        ARMED
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(name_part.to_owned());
+    }
+
+    /// Whether `name` is armed; disarms it.
+    pub(super) fn take(name: &str) -> bool {
+        let mut armed = ARMED.lock().unwrap_or_else(|p| p.into_inner());
+        match armed.iter().position(|part| name.contains(part.as_str())) {
+            Some(k) => {
+                armed.remove(k);
+                true
+            }
+            None => false,
+        }
     }
 }
 

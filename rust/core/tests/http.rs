@@ -254,6 +254,7 @@ async fn the_breaker_opens_on_venue_failures_and_a_probe_closes_it() {
     sim.shutdown();
 }
 
+#[allow(clippy::disallowed_methods)] // a test's own tasks
 #[tokio::test]
 async fn a_burst_beyond_the_budget_is_paced_with_zero_violations() {
     // The venue allows 100 weight per 2 s (announced in exchangeInfo); 40 concurrent depth

@@ -14,6 +14,7 @@ use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 use tradewire_core::net::{Inbound, WsConfig, WsDialect, WsEvent, WsPool};
 use tradewire_core::resilience::{LimitSpec, Limiter, WindowKind};
+use tradewire_core::supervise::{RestartPolicy, Supervisor};
 use tradewire_core::venue::binance::market::BinanceStreams;
 use tradewire_core::venue::bybit::market::BybitStreams;
 use tradewire_sim::{SimConfig, Simulator, Timing};
@@ -67,6 +68,11 @@ fn harness(url: &str, dialect: Arc<dyn WsDialect>, config: WsConfig, connects: u
         tx,
         events_tx,
         CancellationToken::new(),
+        Arc::new(Supervisor::new(
+            "test",
+            RestartPolicy::default(),
+            CancellationToken::new(),
+        )),
     )
     .expect("pool");
     Harness {

@@ -11,6 +11,7 @@ use tradewire_core::Error;
 use tradewire_core::connector::{Connector, ConnectorConfig, ConnectorEvent};
 use tradewire_core::net::{Method, Request, WsEvent};
 use tradewire_core::resilience::{BreakerConfig, BreakerState, LimitEvent, Priority};
+use tradewire_core::supervise::HealthEvent;
 use tradewire_core::venue::Credentials;
 
 use crate::convert::extract_opt_decimal;
@@ -580,8 +581,44 @@ impl NativeEvents {
                     "symbol_rules_changed",
                     vec![("symbol", symbol), ("changes", changes)],
                 ),
+                ConnectorEvent::Task(event) => task_event(event),
             }))
         })
+    }
+}
+
+/// A task's supervision, as `events()` tells it.
+fn task_event(event: HealthEvent) -> (&'static str, Vec<(&'static str, String)>) {
+    match event {
+        HealthEvent::Restarting {
+            child,
+            attempt,
+            delay,
+            reason,
+        } => (
+            "task_restarted",
+            vec![
+                ("child", child),
+                ("reason", reason),
+                ("attempt", attempt.to_string()),
+                ("delay", format!("{:.3}", delay.as_secs_f64())),
+            ],
+        ),
+        HealthEvent::GaveUp { child, restarts } => (
+            "task_gave_up",
+            vec![("child", child), ("restarts", restarts.to_string())],
+        ),
+        HealthEvent::TaskPanicked { task, message } => {
+            ("task_panicked", vec![("child", task), ("reason", message)])
+        }
+        HealthEvent::Started { child, .. } => ("task_started", vec![("child", child)]),
+        HealthEvent::Exited { child } => ("task_exited", vec![("child", child)]),
+        HealthEvent::Failed { child, error } => {
+            ("task_failed", vec![("child", child), ("reason", error)])
+        }
+        HealthEvent::Panicked { child, message } => {
+            ("task_failed", vec![("child", child), ("reason", message)])
+        }
     }
 }
 

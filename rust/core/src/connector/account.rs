@@ -14,14 +14,16 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, MutexGuard, Weak};
 use std::time::Duration;
 
-use tokio::sync::{broadcast, mpsc};
+use crate::supervise::ChildContext;
+use tokio::sync::broadcast;
 
 use super::Connector;
+use super::streams::PoolFeed;
 use crate::model::{
     Balance, Decimal, Fill, Id, Market, Order, OrderUpdate, Position, PositionSide, Symbol, Venue,
 };
 use crate::net::http::{Method, Request};
-use crate::net::{Inbound, WsDialect, WsEvent, WsPool};
+use crate::net::{WsDialect, WsEvent, WsPool};
 use crate::orders::{Applied, OrderRef};
 use crate::resilience::{Backoff, Priority};
 use crate::stream::{self, Overflow, Receiver, Sender};
@@ -246,21 +248,29 @@ impl Connector {
             return Ok(());
         }
         let this = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
-            let mut attempt = 0;
-            loop {
-                let Some(c) = this.upgrade() else { return };
-                if c.cancel.is_cancelled() {
-                    return;
+        // Until it is open: a child (restarted if it panics), not a one-shot.
+        self.supervisor.spawn("user stream/open", move |ctx| {
+            let (this, credentials) = (this.clone(), credentials.clone());
+            async move {
+                let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+                let mut attempt = 0;
+                loop {
+                    let Some(c) = this.upgrade() else {
+                        return Ok(());
+                    };
+                    if ctx.cancel.is_cancelled() {
+                        return Ok(());
+                    }
+                    match c.open_user(credentials.clone()).await {
+                        Ok(()) => return Ok(()),
+                        Err(error) => {
+                            tracing::warn!(%error, "user stream not opened; trying again");
+                        }
+                    }
+                    drop(c);
+                    attempt += 1;
+                    tokio::time::sleep(backoff.delay(attempt)).await;
                 }
-                match c.open_user(credentials.clone()).await {
-                    Ok(()) => return,
-                    Err(error) => tracing::warn!(%error, "user stream not opened; trying again"),
-                }
-                drop(c);
-                attempt += 1;
-                tokio::time::sleep(backoff.delay(attempt)).await;
             }
         });
         Ok(())
@@ -328,11 +338,18 @@ impl Connector {
             data_stale_after: None,
             ..self.config.ws.clone()
         };
-        let (pool, inbound, socket_events) = self.ws_pool(&url, dialect, config)?;
+        let (pool, feed) = self.ws_pool(&url, dialect, config)?;
         pool.subscribe(&topics);
         *self.user.lock().await = Some(UserFeed { pool, listen_key });
         // Reading starts now; the first reconciliation gives readers the current state.
-        tokio::spawn(run_user(Arc::downgrade(self), inbound, socket_events));
+        let this = Arc::downgrade(self);
+        self.supervisor.spawn("user stream", move |ctx| {
+            let (this, feed) = (this.clone(), feed.clone());
+            async move {
+                run_user(this, &feed, &ctx).await;
+                Ok(())
+            }
+        });
         self.reconcile().await;
         Ok(())
     }
@@ -498,7 +515,9 @@ impl Connector {
                     // Read in the background, folded: a burst of fills costs one or two reads,
                     // and the stream is never held up by REST.
                     let this = self.clone();
-                    tokio::spawn(async move { this.refreshing.run(|| this.funds_round()).await });
+                    drop(self.supervisor.observe("funds", async move {
+                        this.refreshing.run(|| this.funds_round()).await
+                    }));
                 }
                 UserEvent::Refused(reason) => {
                     tracing::error!(%reason, "the venue refused the user stream");
@@ -509,7 +528,10 @@ impl Connector {
                         tracing::warn!(%error, "user stream restart failed");
                     }
                     let this = self.clone();
-                    tokio::spawn(async move { this.reconcile().await });
+                    drop(
+                        self.supervisor
+                            .observe("reconcile", async move { this.reconcile().await }),
+                    );
                 }
             }
         }
@@ -525,12 +547,11 @@ impl Connector {
 
 /// Reads the user stream, reconciles after each (re)connect and every `reconcile_every`, and
 /// keeps a USD-M listen key alive. Ends with the connector.
-async fn run_user(
-    connector: Weak<Connector>,
-    mut inbound: mpsc::Receiver<Inbound>,
-    mut socket_events: broadcast::Receiver<WsEvent>,
-) {
-    let Some((mut reconcile_tick, mut keepalive_tick, cancel)) = connector.upgrade().map(|c| {
+async fn run_user(connector: Weak<Connector>, feed: &PoolFeed, ctx: &ChildContext) {
+    let cancel = &ctx.cancel;
+    let mut inbound = feed.inbound.lock().await;
+    let mut socket_events = feed.events();
+    let Some((mut reconcile_tick, mut keepalive_tick)) = connector.upgrade().map(|c| {
         let every = |d| {
             let mut t = tokio::time::interval_at(tokio::time::Instant::now() + d, d);
             t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -539,12 +560,12 @@ async fn run_user(
         (
             every(c.config.reconcile_every),
             every(c.config.listen_key_keepalive),
-            c.cancel.clone(),
         )
     }) else {
         return;
     };
     loop {
+        ctx.checkpoint();
         tokio::select! {
             _ = cancel.cancelled() => return,
             message = inbound.recv() => {
@@ -557,10 +578,11 @@ async fn run_user(
                         // Once the subscription has had a moment to take effect, whatever
                         // happened while there was none is read by REST.
                         if let Some(c) = connector.upgrade() {
-                            tokio::spawn(async move {
+                            let supervisor = c.supervisor.clone();
+                            drop(supervisor.observe("reconcile", async move {
                                 tokio::time::sleep(SETTLE_AFTER_CONNECT).await;
                                 c.reconcile().await;
-                            });
+                            }));
                         }
                     }
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
@@ -569,7 +591,8 @@ async fn run_user(
             }
             _ = reconcile_tick.tick() => {
                 let Some(c) = connector.upgrade() else { return };
-                tokio::spawn(async move { c.reconcile().await });
+                let supervisor = c.supervisor.clone();
+                drop(supervisor.observe("reconcile", async move { c.reconcile().await }));
             }
             _ = keepalive_tick.tick() => {
                 let Some(c) = connector.upgrade() else { return };

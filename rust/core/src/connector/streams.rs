@@ -464,34 +464,38 @@ impl Connector {
     }
 
     /// A WebSocket pool on `url` whose socket events reach `events()`; with its inbound frames
-    /// and a subscription of its own to its socket events.
+    /// and socket events for the reader that serves it.
     pub(super) fn ws_pool(
         &self,
         url: &str,
         dialect: Arc<dyn WsDialect>,
         config: crate::net::WsConfig,
-    ) -> Result<(
-        Arc<WsPool>,
-        tokio::sync::mpsc::Receiver<Inbound>,
-        broadcast::Receiver<WsEvent>,
-    )> {
+    ) -> Result<(Arc<WsPool>, PoolFeed)> {
         let (inbound_tx, inbound) = tokio::sync::mpsc::channel::<Inbound>(4096);
-        let (ws_events, ws_events_rx) = broadcast::channel(256);
-        let socket_events = ws_events.subscribe();
+        let (ws_events, _) = broadcast::channel(256);
+        let feed = PoolFeed {
+            inbound: Arc::new(tokio::sync::Mutex::new(inbound)),
+            first: Arc::new(Mutex::new(Some(ws_events.subscribe()))),
+            events: ws_events.clone(),
+        };
         let pool = Arc::new(WsPool::new(
             url,
             dialect,
             config,
             self.connects.clone(),
             inbound_tx,
-            ws_events,
+            ws_events.clone(),
             self.cancel.child_token(),
+            self.supervisor.clone(),
         )?);
+        let name = format!("events/sockets {url}");
         let url: Arc<str> = url.into();
-        self.forward(ws_events_rx, move |e| {
-            ConnectorEvent::Socket(url.clone(), e)
-        });
-        Ok((pool, inbound, socket_events))
+        self.forward(
+            &name,
+            move || ws_events.subscribe(),
+            move |e| Some(ConnectorEvent::Socket(url.clone(), e)),
+        );
+        Ok((pool, feed))
     }
 
     fn open_pool(self: &Arc<Self>, base: &str, streams: &Streams) -> Result<Arc<WsPool>> {
@@ -503,8 +507,8 @@ impl Connector {
             ),
             Venue::Bybit => (base.to_owned(), Arc::new(BybitStreams)),
         };
-        let (pool, inbound, socket_events) = self.ws_pool(&url, dialect, self.config.ws.clone())?;
-        let dispatch = Dispatch {
+        let (pool, feed) = self.ws_pool(&url, dialect, self.config.ws.clone())?;
+        let dispatch = Arc::new(Dispatch {
             connector: Arc::downgrade(self),
             url: base.to_owned(),
             pool: Arc::downgrade(&pool),
@@ -515,8 +519,15 @@ impl Connector {
                 venue: self.venue,
                 market: self.market,
             },
-        };
-        tokio::spawn(dispatch.run(inbound, socket_events));
+        });
+        self.supervisor
+            .spawn(format!("dispatch {base}"), move |ctx| {
+                let (dispatch, feed) = (dispatch.clone(), feed.clone());
+                async move {
+                    dispatch.run(&feed, &ctx).await;
+                    Ok(())
+                }
+            });
         Ok(pool)
     }
 
@@ -572,9 +583,16 @@ impl Connector {
         let request = Request::get(path)
             .param("symbol", book.symbol.as_str())
             .param("limit", 1000);
+        let name = format!("snapshot {}", book.topic);
         let (connector, book) = (Arc::downgrade(self), Arc::downgrade(book));
         let cancel = self.cancel.clone();
-        tokio::spawn(async move {
+        // Dropped however the fetch ends (a panic included): the book may ask again.
+        let release = Release {
+            book: book.clone(),
+            ticket,
+        };
+        let fetch = self.supervisor.observe(&name, async move {
+            let _release = release;
             let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
             for attempt in 0.. {
                 let Some(c) = connector.upgrade() else {
@@ -621,6 +639,7 @@ impl Connector {
                 }
             }
         });
+        drop(fetch);
     }
 
     /// Every live book, for `health()`.
@@ -685,6 +704,40 @@ impl Connector {
     }
 }
 
+/// A book's snapshot ticket, given back if the fetch ends without handing the book a snapshot
+/// (the book would otherwise wait for it forever).
+struct Release {
+    book: Weak<LiveBook>,
+    ticket: u64,
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        if let Some(book) = self.book.upgrade() {
+            book.snapshot_failed(self.ticket);
+        }
+    }
+}
+
+/// What a pool's reader takes: its inbound frames (one queue, kept across a restart of the
+/// reader, so nothing queued is lost) and its socket events.
+#[derive(Clone)]
+pub(super) struct PoolFeed {
+    pub inbound: Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Inbound>>>,
+    /// Subscribed when the pool was made, for the first run (it must not miss the first
+    /// connection); later runs subscribe anew.
+    first: Arc<Mutex<Option<broadcast::Receiver<WsEvent>>>>,
+    events: broadcast::Sender<WsEvent>,
+}
+
+impl PoolFeed {
+    pub fn events(&self) -> broadcast::Receiver<WsEvent> {
+        lock(&self.first)
+            .take()
+            .unwrap_or_else(|| self.events.subscribe())
+    }
+}
+
 /// One pool's frames to their readers, and its connection losses to its books.
 struct Dispatch {
     connector: Weak<Connector>,
@@ -698,14 +751,15 @@ struct Dispatch {
 }
 
 impl Dispatch {
-    async fn run(
-        self,
-        mut inbound: tokio::sync::mpsc::Receiver<Inbound>,
-        mut events: broadcast::Receiver<WsEvent>,
-    ) {
+    /// Reads until the pool goes (or `cancel`); a run after a restart takes the same queue.
+    async fn run(&self, feed: &PoolFeed, ctx: &crate::supervise::ChildContext) {
+        let mut inbound = feed.inbound.lock().await;
+        let mut events = feed.events();
         let mut nudges = tokio::time::interval(Duration::from_secs(1));
         loop {
+            ctx.checkpoint();
             tokio::select! {
+                _ = ctx.cancel.cancelled() => return,
                 _ = nudges.tick() => self.nudge_books(),
                 frame = inbound.recv() => match frame {
                     Some(frame) => self.on_frame(&frame),

@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::model::Venue;
 use crate::resilience::{Backoff, LimitId, Limiter, Priority, RequestIds};
+use crate::supervise::{ChildContext, Supervisor};
 use crate::{Error, Result};
 
 /// A venue's stream conventions; each venue folder implements it.
@@ -145,8 +146,39 @@ struct ShardState {
 struct Shard {
     topics: watch::Sender<BTreeSet<String>>,
     /// Topics to unsubscribe and subscribe again on the live connection.
-    refresh: mpsc::UnboundedSender<Vec<String>>,
+    refresh: Arc<Refreshes>,
     state: Arc<Mutex<ShardState>>,
+}
+
+/// Topics waiting to be subscribed afresh, kept outside the shard's runner so a run after a
+/// restart finds what was asked before.
+#[derive(Debug, Default)]
+struct Refreshes {
+    pending: Mutex<Vec<String>>,
+    ready: tokio::sync::Notify,
+}
+
+impl Refreshes {
+    fn push(&self, topics: Vec<String>) {
+        lock(&self.pending).extend(topics);
+        self.ready.notify_one();
+    }
+
+    /// Everything pending, now.
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *lock(&self.pending))
+    }
+
+    /// Waits for topics, then takes all pending (cancel-safe: nothing is lost if dropped).
+    async fn next(&self) -> Vec<String> {
+        loop {
+            let topics = self.take();
+            if !topics.is_empty() {
+                return topics;
+            }
+            self.ready.notified().await;
+        }
+    }
 }
 
 /// The shards of one URL.
@@ -160,6 +192,8 @@ pub struct WsPool {
     shards: Mutex<Vec<Shard>>,
     ids: Arc<RequestIds>,
     cancel: CancellationToken,
+    /// Runs each shard's connection as a child: a panic restarts it, and says so.
+    supervisor: Arc<Supervisor>,
 }
 
 impl std::fmt::Debug for WsPool {
@@ -185,6 +219,7 @@ impl WsPool {
         inbound: mpsc::Sender<Inbound>,
         events: broadcast::Sender<WsEvent>,
         cancel: CancellationToken,
+        supervisor: Arc<Supervisor>,
     ) -> Result<WsPool> {
         let loopback = ["ws://127.0.0.1", "ws://localhost", "ws://[::1]"]
             .iter()
@@ -206,6 +241,7 @@ impl WsPool {
             shards: Mutex::new(Vec::new()),
             ids: Arc::new(RequestIds::new()),
             cancel,
+            supervisor,
         })
     }
 
@@ -260,7 +296,7 @@ impl WsPool {
                     .collect()
             };
             if !mine.is_empty() {
-                let _ = shard.refresh.send(mine);
+                shard.refresh.push(mine);
             }
         }
     }
@@ -288,7 +324,7 @@ impl WsPool {
 
     fn spawn_shard(&self, index: usize, topics: BTreeSet<String>) -> Shard {
         let (topics, wanted) = watch::channel(topics);
-        let (refresh, refreshes) = mpsc::unbounded_channel();
+        let refresh = Arc::new(Refreshes::default());
         let state = Arc::new(Mutex::new(ShardState::default()));
         let runner = ShardRunner {
             index,
@@ -301,9 +337,28 @@ impl WsPool {
             ids: self.ids.clone(),
             state: state.clone(),
             wanted,
-            refreshes,
+            refreshes: refresh.clone(),
+            ctx: None,
         };
-        tokio::spawn(runner.run(self.cancel.child_token()));
+        let cancel = self.cancel.child_token();
+        self.supervisor
+            .spawn(format!("socket {} #{index}", self.url), move |ctx| {
+                // The pool's token, a child of the connector's: the pool going ends the run.
+                let (mut runner, cancel) = (runner.clone(), cancel.clone());
+                if ctx.run > 0 {
+                    // The last run's connection went with it: its readers must know.
+                    runner.emit(WsEvent::Disconnected {
+                        shard: index,
+                        reason: "its connection task was restarted".into(),
+                    });
+                }
+                runner.ctx = Some(ctx);
+                async move {
+                    lock(&runner.state).connected = false;
+                    runner.run(cancel).await;
+                    Ok(())
+                }
+            });
         Shard {
             topics,
             refresh,
@@ -331,6 +386,7 @@ enum End {
     Failed(String),
 }
 
+#[derive(Clone)]
 struct ShardRunner {
     index: usize,
     url: String,
@@ -342,7 +398,9 @@ struct ShardRunner {
     ids: Arc<RequestIds>,
     state: Arc<Mutex<ShardState>>,
     wanted: watch::Receiver<BTreeSet<String>>,
-    refreshes: mpsc::UnboundedReceiver<Vec<String>>,
+    refreshes: Arc<Refreshes>,
+    /// The supervisor's view of this run (its checkpoints).
+    ctx: Option<ChildContext>,
 }
 
 impl ShardRunner {
@@ -428,7 +486,7 @@ impl ShardRunner {
         self.send_paced(&mut socket, login).await?;
         let topics: Vec<String> = self.wanted.borrow_and_update().iter().cloned().collect();
         // A fresh subscription brings everything a pending refresh would.
-        while self.refreshes.try_recv().is_ok() {}
+        self.refreshes.take();
         if !topics.is_empty() {
             self.send_paced(
                 &mut socket,
@@ -525,6 +583,9 @@ impl ShardRunner {
             |state: &Arc<Mutex<ShardState>>, at: Instant| lock(state).last_message = Some(at);
         touch(&self.state, last_frame);
         loop {
+            if let Some(ctx) = &self.ctx {
+                ctx.checkpoint();
+            }
             let mut stale_at = last_frame + self.config.stale_after;
             if let Some(quiet) = self
                 .config
@@ -578,12 +639,9 @@ impl ShardRunner {
                     }
                     subscribed = wanted;
                 }
-                Some(mut topics) = self.refreshes.recv() => {
-                    // Whatever else is pending goes in the same messages (200 books that lost
+                mut topics = self.refreshes.next() => {
+                    // Whatever else is pending came in the same take (200 books that lost
                     // their sequence at once are a few messages, not 400).
-                    while let Ok(more) = self.refreshes.try_recv() {
-                        topics.extend(more);
-                    }
                     topics.sort();
                     topics.dedup();
                     topics.retain(|t| subscribed.contains(t));

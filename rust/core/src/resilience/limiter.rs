@@ -867,6 +867,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    #[allow(clippy::disallowed_methods)] // a test's own tasks
     async fn concurrent_requests_never_exceed_a_window() {
         let limiter = Arc::new(Limiter::new(Venue::Binance, clock(START_MS), 0.1));
         let weight = limiter.set_limit(fixed("REQUEST_WEIGHT 1m", 60, 50));
