@@ -12,7 +12,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use rust_decimal::Decimal;
 use tradewire_core::aggregate::{MergedBook, Part};
 use tradewire_core::book::live::{Feed, LiveBook, Need, ViewTicket};
@@ -446,5 +446,64 @@ fn feed(changes: &[Change]) -> Feed<'_> {
     }
 }
 
+/// `TW_BOOK_COUNT=binance-spot|binance-usdm|bybit-linear[-parse]`: runs one path over the
+/// generated messages once and exits, for an instruction count under
+/// `valgrind --tool=cachegrind` (exact where timings on a shared VM are not).
+fn count(which: &str) {
+    let (path, parse_only) = match which.strip_suffix("-parse") {
+        Some(path) => (path, true),
+        None => (which, false),
+    };
+    match path {
+        "binance-spot" | "binance-usdm" => {
+            let market = if path == "binance-spot" {
+                Market::Spot
+            } else {
+                Market::Usdm
+            };
+            let texts = binance_diffs(market);
+            let book = synced_binance(market, &texts[0], &binance_snapshot());
+            counted_binance(market, &book, &texts[1..], parse_only);
+        }
+        "bybit-linear" => {
+            let texts = bybit_updates();
+            let book = synced_bybit(&texts[0]);
+            counted_bybit(&book, &texts[1..], parse_only);
+        }
+        other => panic!("TW_BOOK_COUNT={other}: use binance-spot, binance-usdm or bybit-linear"),
+    }
+}
+
+/// The counted part (`valgrind --tool=callgrind --toggle-collect='*counted_*'`).
+#[inline(never)]
+fn counted_binance(market: Market, book: &LiveBook, texts: &[String], parse_only: bool) {
+    for text in texts {
+        let diff = binance_diff(market, text);
+        if !parse_only {
+            assert!(book.on_diff(&diff, 0, 0).changed);
+        }
+        black_box(diff);
+    }
+}
+
+#[inline(never)]
+fn counted_bybit(book: &LiveBook, texts: &[String], parse_only: bool) {
+    for text in texts {
+        let update = bybit_update(text);
+        if !parse_only {
+            assert!(book.on_update(&update, 0, 0).changed);
+        }
+        black_box(update);
+    }
+}
+
 criterion_group!(benches, binance_books, bybit_books, merged_books);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(which) = std::env::var("TW_BOOK_COUNT") {
+        count(&which);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

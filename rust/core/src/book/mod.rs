@@ -19,8 +19,8 @@ use crate::model::Level;
 /// Decimal places a [`PriceKey`] holds: far finer than any venue quotes (Binance writes 8).
 pub const PRICE_SCALE: u32 = 18;
 
-const POW10: [i128; 29] = {
-    let mut table = [1i128; 29];
+const POW10: [u128; 29] = {
+    let mut table = [1u128; 29];
     let mut k = 1;
     while k < 29 {
         table[k] = table[k - 1] * 10;
@@ -41,10 +41,14 @@ impl PriceKey {
         if price.is_sign_negative() && !price.is_zero() {
             return Err(LevelError::Negative("price", price));
         }
-        let (m, scale) = (price.mantissa().abs(), price.scale());
+        let (m, scale) = (price.mantissa().unsigned_abs(), price.scale());
         let key = if scale <= PRICE_SCALE {
-            m.checked_mul(POW10[(PRICE_SCALE - scale) as usize])
-                .ok_or(LevelError::OutOfRange(price))?
+            let pow = POW10[(PRICE_SCALE - scale) as usize];
+            // The usual mantissa fits 64 bits: one widening multiply, which cannot overflow.
+            match u64::try_from(m) {
+                Ok(m) => u128::from(m) * pow,
+                Err(_) => m.checked_mul(pow).ok_or(LevelError::OutOfRange(price))?,
+            }
         } else {
             // More places than a key holds: fine if they are only trailing zeros.
             let excess = POW10[(scale - PRICE_SCALE) as usize];
@@ -53,7 +57,9 @@ impl PriceKey {
             }
             m / excess
         };
-        Ok(PriceKey(key))
+        i128::try_from(key)
+            .map(PriceKey)
+            .map_err(|_| LevelError::OutOfRange(price))
     }
 
     /// The price, normalized.
@@ -112,6 +118,8 @@ pub enum Change {
 pub struct Book {
     bids: Side,
     asks: Side,
+    /// The keys of the message being applied (kept to save an allocation per message).
+    keys: Vec<PriceKey>,
     /// The changes since they were last taken, while someone follows the book (`None`: nobody,
     /// and recording costs one branch per level).
     journal: Option<Vec<Change>>,
@@ -169,26 +177,26 @@ impl Book {
     /// Sets each level (quantity 0 removes it). All levels are checked before any is applied,
     /// so a malformed message leaves the book as it was.
     pub fn apply(&mut self, bids: &[Level], asks: &[Level]) -> Result<(), LevelError> {
+        self.keys.clear();
         for level in bids.iter().chain(asks) {
-            checked(level)?;
+            self.keys.push(checked(level)?);
         }
-        for (is_bid, side, levels) in [(true, &mut self.bids, bids), (false, &mut self.asks, asks)]
-        {
-            for level in levels {
-                // Checked above: a key cannot fail now.
-                let Ok(key) = PriceKey::of(level.price) else {
-                    continue;
-                };
+        let (bid_keys, ask_keys) = self.keys.split_at(bids.len());
+        for (is_bid, side, levels, keys) in [
+            (true, &mut self.bids, bids, bid_keys),
+            (false, &mut self.asks, asks, ask_keys),
+        ] {
+            for (level, key) in levels.iter().zip(keys) {
                 if level.qty.is_zero() {
-                    side.remove(&key);
+                    side.remove(key);
                 } else {
-                    side.insert(key, *level);
+                    side.insert(*key, *level);
                 }
                 if let Some(journal) = &mut self.journal {
                     journal.push(if is_bid {
-                        Change::Bid(key, *level)
+                        Change::Bid(*key, *level)
                     } else {
-                        Change::Ask(key, *level)
+                        Change::Ask(*key, *level)
                     });
                 }
             }
