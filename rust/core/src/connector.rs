@@ -463,11 +463,12 @@ impl Connector {
     /// closed, rather than a connector that looks alive with a part of it dead.
     fn escalate_give_ups(self: &Arc<Self>) {
         let weak = Arc::downgrade(self);
+        let events = self.events.clone();
         let subscribe = self.supervisor.subscriber();
         let first = Mutex::new(Some(subscribe()));
         self.supervisor.spawn("escalate", move |ctx| {
             let mut health = lock(&first).take().unwrap_or_else(&subscribe);
-            let weak = weak.clone();
+            let (weak, events) = (weak.clone(), events.clone());
             async move {
                 loop {
                     let event = tokio::select! {
@@ -478,6 +479,11 @@ impl Connector {
                     match event {
                         Ok(HealthEvent::GaveUp { child, restarts }) => {
                             tracing::error!(%child, restarts, "a task gave up: the connector fails");
+                            // Told here, before the close: the forwarders stop with it.
+                            let _ = events.send(ConnectorEvent::Task(HealthEvent::GaveUp {
+                                child,
+                                restarts,
+                            }));
                             if let Some(connector) = weak.upgrade() {
                                 connector.close();
                             }
@@ -516,10 +522,11 @@ impl Connector {
             |e| Some(ConnectorEvent::Limit(e)),
         );
         // What readers of events() are told of the tasks: restarts, panics, giving up.
+        // (A child giving up is told by `escalate`, before the connector closes.)
         self.forward("events/tasks", self.supervisor.subscriber(), |e| match e {
-            HealthEvent::Restarting { .. }
-            | HealthEvent::GaveUp { .. }
-            | HealthEvent::TaskPanicked { .. } => Some(ConnectorEvent::Task(e)),
+            HealthEvent::Restarting { .. } | HealthEvent::TaskPanicked { .. } => {
+                Some(ConnectorEvent::Task(e))
+            }
             _ => None,
         });
     }
