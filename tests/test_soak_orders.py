@@ -111,7 +111,9 @@ async def test_10k_orders_under_faults_end_equal_to_the_ledger(
     rng = random.Random(20261125)
     v, m = sim.native_venue(venue), sim.native_market(market)
     user_market = sim.native_market("spot" if venue == "bybit" else market)
-    options = {"timeout": 1.0, "recv_window_ms": 1000, "reconcile_every": 1.0, "breaker_cool_down": 0.2}
+    # The venue's default recvWindow: on two busy cores a signed request can take over a second
+    # to arrive, which the venue would refuse (-1021) as too old.
+    options = {"timeout": 1.0, "recv_window_ms": 5000, "reconcile_every": 1.0, "breaker_cool_down": 0.2}
     async with trader(sim, venue, market, **options) as c:
         local = Local()
         followers = [
