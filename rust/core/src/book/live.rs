@@ -45,9 +45,8 @@ pub fn retry_delay(failures: u32) -> Duration {
     if failures <= 1 {
         return Duration::ZERO;
     }
-    let full = RETRY_FIRST
-        .saturating_mul(1 << failures.saturating_sub(2).min(16))
-        .min(RETRY_CAP);
+    // The reconnect backoff's doubling; the delay drawn from its upper half, not from zero.
+    let full = crate::resilience::Backoff::new(RETRY_FIRST, RETRY_CAP).ceiling(failures - 2);
     full / 2 + full.mul_f64(fastrand::f64() / 2.0)
 }
 

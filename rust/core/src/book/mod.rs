@@ -61,8 +61,11 @@ impl PriceKey {
             .map(PriceKey)
             .map_err(|_| LevelError::OutOfRange(price))
     }
+}
 
-    /// The price, normalized.
+#[cfg(test)]
+impl PriceKey {
+    /// The price, normalized (the key's inverse, to check it).
     pub fn price(self) -> Decimal {
         let (mut m, mut scale) = (self.0, PRICE_SCALE);
         while scale > 0 && m % 10 == 0 {
