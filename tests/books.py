@@ -73,12 +73,12 @@ async def take(stream: AsyncIterator[object], count: int, within: float = 10.0) 
     return out
 
 
-async def until(condition: Callable[[], bool], within: float, what: str) -> None:
+async def until(condition: Callable[[], bool], within: float, what: str | Callable[[], str]) -> None:
     """Polls `condition` (state kept in Rust has nothing to await) until it holds; fails naming
-    `what` after `within` seconds."""
+    `what` (or what it returns then: the state that fell short) after `within` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while not condition():
         if loop.time() > deadline:
-            raise AssertionError(f"{what}: not within {within} s")
+            raise AssertionError(f"{what if isinstance(what, str) else what()}: not within {within} s")
         await asyncio.sleep(0.02)

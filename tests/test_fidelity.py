@@ -158,7 +158,11 @@ async def test_two_hundred_books_failing_forever_leave_the_rest_budget_to_orders
             stream = c.native.book_updates(symbols, depth=5)
             try:
                 # Past every book's first attempts (the first sync and the first retry go at once).
-                await until(lambda: all(b.failures >= 2 for b in c.health().books), 30, "retries")
+                def behind() -> str:
+                    late = [b for b in c.health().books if b.failures < 2]
+                    return f"retries; {len(late)} books not yet: {late[:5]}"
+
+                await until(lambda: all(b.failures >= 2 for b in c.health().books), 60, behind)
                 await asyncio.sleep(1.1)  # one weight window, so the count starts clean
                 peak = 0
                 loop = asyncio.get_running_loop()
