@@ -191,7 +191,7 @@ def test_every_type_exposes_decimal_fields() -> None:
 
 
 def test_order_status_covers_both_venues_and_unknown() -> None:
-    names = {s.value for s in vars(tw.OrderStatus).values() if isinstance(s, tw.OrderStatus)}
+    names = set(tw.OrderStatus)
     binance = {
         "NEW",
         "PENDING_NEW",
@@ -215,12 +215,48 @@ def test_order_status_covers_both_venues_and_unknown() -> None:
     assert tw.OrderStatus.NEW.is_open
 
 
-def test_enums_parse_and_print_their_canonical_text() -> None:
-    assert tw.Side.parse("buy") is tw.Side.BUY or tw.Side.parse("buy") == tw.Side.BUY
-    assert str(tw.Market.USDM) == "usdm" or tw.Market.USDM.value == "usdm"
-    assert tw.Venue.parse("BYBIT") == tw.Venue.BYBIT
+def test_enums_are_their_text_iterate_and_parse_in_any_case() -> None:
+    assert tw.Side.BUY == "BUY" and tw.Side.SELL == "SELL"
+    assert list(tw.Side) == ["BUY", "SELL"]
+    by_text: dict[str, int] = {tw.Side.BUY: 1}
+    assert by_text["BUY"] == 1  # hashes as its text
+    assert f"{tw.OrderStatus.PARTIALLY_FILLED}" == "PARTIALLY_FILLED"
+    market: str = tw.Market.USDM
+    venue: str = tw.Venue.BYBIT
+    assert market == "usdm" and venue == "bybit"
+    assert tw.Side("buy") is tw.Side.BUY and tw.TimeInForce("post_only") is tw.TimeInForce.POST_ONLY
+    assert tw.Side.parse("sElL") is tw.Side.SELL
     with pytest.raises(tw.InvalidArgument, match="'kraken' is not one of binance, bybit"):
         tw.Venue.parse("kraken")
+    with pytest.raises(ValueError, match="'sideways' is not a valid Side"):
+        tw.Side("sideways")
+
+
+def test_values_from_rust_are_the_enum_members() -> None:
+    t = trade(side="sell", venue="BYBIT", market="linear")
+    assert t.side is tw.Side.SELL and t.venue is tw.Venue.BYBIT and t.market is tw.Market.LINEAR
+    assert isinstance(t.side, str)
+
+
+def test_enum_arguments_refuse_wrong_text_and_types() -> None:
+    with pytest.raises(tw.InvalidArgument, match="'up' is not one of BUY, SELL"):
+        trade(side="up")
+    with pytest.raises(TypeError, match=r"expected tradewire\.Side or its text, not int"):
+        trade(side=1)
+
+
+def test_is_terminal_is_the_core_rule() -> None:
+    terminal = {s for s in tw.OrderStatus if s.is_terminal}
+    assert terminal == {
+        "FILLED",
+        "CANCELED",
+        "PARTIALLY_FILLED_CANCELED",
+        "REJECTED",
+        "EXPIRED",
+        "EXPIRED_IN_MATCH",
+        "DEACTIVATED",
+    }
+    assert {s for s in tw.OrderStatus if s.is_open} == set(tw.OrderStatus) - terminal - {"UNKNOWN"}
 
 
 def test_values_survive_pickling_as_errors_do() -> None:

@@ -132,7 +132,7 @@ async def test_local_checks_refuse_before_sending(sim: Simulator, venue: str, ma
         with pytest.raises(tw.InvalidArgument):
             await c.cancel(SYMBOL)
         with pytest.raises(tw.InvalidArgument):
-            await c.place_limit(SYMBOL, "sideways", qty, price)
+            await c.place_limit(SYMBOL, "sideways", qty, price)  # type: ignore[arg-type]
         if market == "linear":
             with pytest.raises(tw.InvalidOrder) as refused:
                 await c.place_market(SYMBOL, "BUY", quote_qty=Decimal(100))

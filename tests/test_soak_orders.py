@@ -147,7 +147,7 @@ async def test_10k_orders_under_faults_end_equal_to_the_ledger(
                     inject()
                 symbol = rng.choice(SYMBOLS)
                 info = infos[symbol]
-                side = rng.choice(("BUY", "SELL"))
+                side = rng.choice(list(tw.Side))
                 bid, ask = sim.best(venue, market, symbol)
                 floor = info.min_qty
                 if info.min_notional is not None:  # twice the minimum notional, in whole steps

@@ -17,24 +17,17 @@ from ._native import (
     Fill,
     Gap,
     Level,
-    Market,
     MergedBook,
     MergedLevel,
     MergedView,
     Order,
     OrderBook,
-    OrderStatus,
-    OrderType,
     OrderUpdate,
     Position,
-    PositionSide,
     Quote,
-    Side,
     SymbolInfo,
     Ticker,
-    TimeInForce,
     Trade,
-    Venue,
 )
 from .aggregate import Aggregator, AggregatorEvent
 from .connectors import (
@@ -47,6 +40,7 @@ from .connectors import (
     LimitHealth,
 )
 from .endpoints import Credentials, Endpoints
+from .enums import Market, OrderStatus, OrderType, PositionSide, Side, TimeInForce, Venue
 from .errors import (
     AuthError,
     Banned,

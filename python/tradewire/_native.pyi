@@ -5,8 +5,23 @@ from collections.abc import Awaitable
 from decimal import Decimal
 from typing import Any, ClassVar, TypeAlias, final
 
+from tradewire.enums import (
+    Market,
+    OrderStatus,
+    OrderType,
+    PositionSide,
+    Side,
+    SideName,
+    TimeInForce,
+    TimeInForceName,
+    Venue,
+)
+
 __version__: str
+#: The order statuses nothing leaves (the core's rule, behind `OrderStatus.is_terminal`).
+TERMINAL_ORDER_STATUSES: list[str]
 __all__ = [
+    "TERMINAL_ORDER_STATUSES",
     "Balance",
     "Bbo",
     "BookView",
@@ -14,7 +29,6 @@ __all__ = [
     "Gap",
     "Level",
     "LoopWaker",
-    "Market",
     "MergedBook",
     "MergedLevel",
     "MergedView",
@@ -25,19 +39,13 @@ __all__ = [
     "NativeStream",
     "Order",
     "OrderBook",
-    "OrderStatus",
-    "OrderType",
     "OrderUpdate",
     "Position",
-    "PositionSide",
     "Producer",
     "Quote",
-    "Side",
     "SymbolInfo",
     "Ticker",
-    "TimeInForce",
     "Trade",
-    "Venue",
     "__version__",
     "emit_test_log",
     "raise_core_error",
@@ -49,103 +57,6 @@ __all__ = [
 ]
 
 _Money: TypeAlias = Decimal | str | int
-
-@final
-class Venue:
-    BINANCE: ClassVar[Venue]
-    BYBIT: ClassVar[Venue]
-    @property
-    def value(self) -> str: ...
-    @staticmethod
-    def parse(text: str) -> Venue: ...
-    def __eq__(self, other: object, /) -> bool: ...
-    def __hash__(self) -> int: ...
-
-@final
-class Market:
-    SPOT: ClassVar[Market]
-    USDM: ClassVar[Market]
-    LINEAR: ClassVar[Market]
-    @property
-    def value(self) -> str: ...
-    @staticmethod
-    def parse(text: str) -> Market: ...
-    def __eq__(self, other: object, /) -> bool: ...
-    def __hash__(self) -> int: ...
-
-@final
-class Side:
-    BUY: ClassVar[Side]
-    SELL: ClassVar[Side]
-    @property
-    def value(self) -> str: ...
-    @staticmethod
-    def parse(text: str) -> Side: ...
-    def __eq__(self, other: object, /) -> bool: ...
-    def __hash__(self) -> int: ...
-
-@final
-class OrderType:
-    LIMIT: ClassVar[OrderType]
-    MARKET: ClassVar[OrderType]
-    @property
-    def value(self) -> str: ...
-    @staticmethod
-    def parse(text: str) -> OrderType: ...
-    def __eq__(self, other: object, /) -> bool: ...
-    def __hash__(self) -> int: ...
-
-@final
-class TimeInForce:
-    GTC: ClassVar[TimeInForce]
-    IOC: ClassVar[TimeInForce]
-    FOK: ClassVar[TimeInForce]
-    POST_ONLY: ClassVar[TimeInForce]
-    @property
-    def value(self) -> str: ...
-    @staticmethod
-    def parse(text: str) -> TimeInForce: ...
-    def __eq__(self, other: object, /) -> bool: ...
-    def __hash__(self) -> int: ...
-
-@final
-class PositionSide:
-    LONG: ClassVar[PositionSide]
-    SHORT: ClassVar[PositionSide]
-    FLAT: ClassVar[PositionSide]
-    @property
-    def value(self) -> str: ...
-    @staticmethod
-    def parse(text: str) -> PositionSide: ...
-    def __eq__(self, other: object, /) -> bool: ...
-    def __hash__(self) -> int: ...
-
-@final
-class OrderStatus:
-    UNKNOWN: ClassVar[OrderStatus]
-    PENDING_NEW: ClassVar[OrderStatus]
-    UNTRIGGERED: ClassVar[OrderStatus]
-    TRIGGERED: ClassVar[OrderStatus]
-    NEW: ClassVar[OrderStatus]
-    PARTIALLY_FILLED: ClassVar[OrderStatus]
-    PENDING_CANCEL: ClassVar[OrderStatus]
-    FILLED: ClassVar[OrderStatus]
-    CANCELED: ClassVar[OrderStatus]
-    PARTIALLY_FILLED_CANCELED: ClassVar[OrderStatus]
-    REJECTED: ClassVar[OrderStatus]
-    EXPIRED: ClassVar[OrderStatus]
-    EXPIRED_IN_MATCH: ClassVar[OrderStatus]
-    DEACTIVATED: ClassVar[OrderStatus]
-    @property
-    def value(self) -> str: ...
-    @staticmethod
-    def parse(text: str) -> OrderStatus: ...
-    @property
-    def is_terminal(self) -> bool: ...
-    @property
-    def is_open(self) -> bool: ...
-    def __eq__(self, other: object, /) -> bool: ...
-    def __hash__(self) -> int: ...
 
 class _Sourced:
     @property
@@ -677,13 +588,13 @@ class NativeConnector:
     def place(
         self,
         symbol: str,
-        side: Side,
+        side: SideName,
         order_type: OrderType,
         *,
         qty: _Money | None = None,
         quote_qty: _Money | None = None,
         price: _Money | None = None,
-        time_in_force: TimeInForce | None = None,
+        time_in_force: TimeInForceName | None = None,
         post_only: bool = False,
         reduce_only: bool = False,
         client_order_id: str | None = None,

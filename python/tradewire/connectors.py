@@ -23,25 +23,16 @@ from ._native import (
     OrderBook,
     OrderUpdate,
     Position,
-    Side,
     SymbolInfo,
     Ticker,
-    TimeInForce,
     Trade,
 )
 from .endpoints import BinanceMarket, BybitMarket, Endpoints
+from .enums import Market, OrderType, SideName, TimeInForceName, Venue
 from .streams import Stream
 
 #: An amount: exact decimal text, ``Decimal`` or ``int`` (a float is refused with TypeError).
 Money = Decimal | str | int
-
-
-def _side(side: Side | str) -> Side:
-    return side if isinstance(side, Side) else Side.parse(side)
-
-
-def _tif(tif: TimeInForce | str) -> TimeInForce:
-    return tif if isinstance(tif, TimeInForce) else TimeInForce.parse(tif)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +136,7 @@ class ConnectorEvent:
 
 
 class _Connector:
-    _venue: _native.Venue
+    _venue: Venue
     _markets: tuple[str, ...]
 
     def __init__(
@@ -170,7 +161,7 @@ class _Connector:
             raise ValueError(f"{type(self).__name__} has no market {market!r}: use one of {allowed}")
         self.market = market
         self.endpoints = endpoints if endpoints is not None else self._preset(market, testnet)
-        self._native_market = _native.Market.parse(market)
+        self._native_market = Market.parse(market)
         self._options: dict[str, Any] = {
             "api_key": api_key,
             "api_secret": api_secret,
@@ -283,11 +274,11 @@ class _Connector:
     async def place_limit(
         self,
         symbol: str,
-        side: Side | str,
+        side: SideName,
         qty: Money,
         price: Money,
         *,
-        tif: TimeInForce | str = "GTC",
+        tif: TimeInForceName = "GTC",
         post_only: bool = False,
         reduce_only: bool = False,
         client_order_id: str | None = None,
@@ -302,11 +293,11 @@ class _Connector:
         later."""
         return await self.native.place(
             symbol,
-            _side(side),
-            _native.OrderType.LIMIT,
+            side,
+            OrderType.LIMIT,
             qty=qty,
             price=price,
-            time_in_force=_tif(tif),
+            time_in_force=tif,
             post_only=post_only,
             reduce_only=reduce_only,
             client_order_id=client_order_id,
@@ -315,7 +306,7 @@ class _Connector:
     async def place_market(
         self,
         symbol: str,
-        side: Side | str,
+        side: SideName,
         qty: Money | None = None,
         *,
         quote_qty: Money | None = None,
@@ -326,8 +317,8 @@ class _Connector:
         asset to spend). Checked and resolved like :meth:`place_limit`."""
         return await self.native.place(
             symbol,
-            _side(side),
-            _native.OrderType.MARKET,
+            side,
+            OrderType.MARKET,
             qty=qty,
             quote_qty=quote_qty,
             reduce_only=reduce_only,
@@ -420,7 +411,7 @@ class _Connector:
 class Binance(_Connector):
     """Binance spot (``market="spot"``) or USD-M futures (``market="usdm"``)."""
 
-    _venue = _native.Venue.BINANCE
+    _venue = Venue.BINANCE
     _markets = ("spot", "usdm")
 
     def __init__(self, market: BinanceMarket = "spot", **options: Any) -> None:
@@ -434,7 +425,7 @@ class Binance(_Connector):
 class Bybit(_Connector):
     """Bybit v5, category ``spot`` or ``linear``."""
 
-    _venue = _native.Venue.BYBIT
+    _venue = Venue.BYBIT
     _markets = ("spot", "linear")
 
     def __init__(self, market: BybitMarket = "linear", **options: Any) -> None:

@@ -8,8 +8,9 @@ from types import TracebackType
 from typing import Literal, Self, overload
 
 from . import _native
-from ._native import Balance, Gap, Level, Market, Order, Position, Producer, Ticker, Trade, Venue
+from ._native import Balance, Gap, Level, Order, Position, Producer, Ticker, Trade
 from .endpoints import Credentials, Endpoints
+from .enums import Market, Venue
 from .streams import Stream
 
 Overflow = Literal["conflate", "gap_marker", "never_drop"]

@@ -1,8 +1,12 @@
 //! Frozen Python classes over the core's domain types. Getters convert lazily: a field nobody
 //! reads costs nothing. Constructors take money as `Decimal | str | int` (see `convert`).
 
+use std::borrow::Cow;
+
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::PyModule;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyModule, PyString};
 use rust_decimal::Decimal;
 use tradewire_core::model as m;
 
@@ -11,14 +15,13 @@ use crate::convert::{extract_decimal, extract_opt_decimal, to_py_decimal, to_py_
 type Money<'py> = PyResult<Bound<'py, PyAny>>;
 type OptMoney<'py> = PyResult<Option<Bound<'py, PyAny>>>;
 
-/// Mirrors a core enum as a Python enum-like class whose members are named by the core's
-/// canonical text (`Side.BUY`, `Venue.BINANCE`), with `.value` giving that text.
+/// Mirrors a core enum as the `enum.StrEnum` of the same name in `tradewire/enums.py`: values
+/// go to Python as its members (cached), and come from Python as any `str` of a member's text,
+/// in any case (a member is one). A wrong text raises `InvalidArgument`, a non-str `TypeError`.
 macro_rules! py_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $py:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[pyclass(module = "tradewire._native", frozen, eq, hash, from_py_object)]
+    ($name:ident { $($variant:ident = $py:literal),+ $(,)? }) => {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name { $( #[pyo3(name = $py)] $variant ),+ }
+        pub enum $name { $( $variant ),+ }
 
         impl From<m::$name> for $name {
             fn from(v: m::$name) -> Self {
@@ -32,25 +35,50 @@ macro_rules! py_enum {
             }
         }
 
-        #[pymethods]
-        impl $name {
-            /// The canonical text of this member.
-            #[getter]
-            fn value(&self) -> &'static str {
-                m::$name::from(*self).as_str()
-            }
+        impl<'py> IntoPyObject<'py> for $name {
+            type Target = PyAny;
+            type Output = Bound<'py, PyAny>;
+            type Error = PyErr;
 
-            /// Looks a member up by its text, case-insensitively.
-            #[staticmethod]
-            fn parse(py: Python<'_>, text: &str) -> PyResult<Self> {
-                text.parse::<m::$name>().map($name::from).map_err(|e| crate::errors::to_pyerr(py, e))
+            fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+                static MEMBERS: PyOnceLock<Vec<Py<PyAny>>> = PyOnceLock::new();
+                let members = MEMBERS
+                    .get_or_try_init(py, || enum_members(py, stringify!($name), &[$($py),+]))?;
+                Ok(members[self as usize].bind(py).clone())
             }
+        }
 
-            fn __str__(&self) -> &'static str {
-                self.value()
+        impl<'a, 'py> FromPyObject<'a, 'py> for $name {
+            type Error = PyErr;
+
+            fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+                let text = enum_text(&obj, stringify!($name))?;
+                text.parse::<m::$name>()
+                    .map($name::from)
+                    .map_err(|e| crate::errors::to_pyerr(obj.py(), e))
             }
         }
     };
+}
+
+/// The members of `tradewire.enums.<class>` named `names`, in that order.
+fn enum_members(py: Python<'_>, class: &str, names: &[&str]) -> PyResult<Vec<Py<PyAny>>> {
+    let class = py.import("tradewire.enums")?.getattr(class)?;
+    names
+        .iter()
+        .map(|name| class.getattr(*name).map(Bound::unbind))
+        .collect()
+}
+
+/// The text of a value given for an enum argument: a `str` (members are).
+fn enum_text<'py>(obj: &Borrowed<'_, 'py, PyAny>, class: &str) -> PyResult<Cow<'py, str>> {
+    match obj.cast::<PyString>() {
+        Ok(text) => Ok(Cow::Owned(text.to_cow()?.into_owned())),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "expected tradewire.{class} or its text, not {}",
+            obj.get_type().name()?
+        ))),
+    }
 }
 
 py_enum!(Venue { Binance = "BINANCE", Bybit = "BYBIT" });
@@ -75,20 +103,6 @@ py_enum!(OrderStatus {
     ExpiredInMatch = "EXPIRED_IN_MATCH",
     Deactivated = "DEACTIVATED",
 });
-
-#[pymethods]
-impl OrderStatus {
-    /// FILLED, CANCELED, REJECTED, EXPIRED and the like: nothing leaves these.
-    #[getter]
-    fn is_terminal(&self) -> bool {
-        m::OrderStatus::from(*self).is_terminal()
-    }
-
-    #[getter]
-    fn is_open(&self) -> bool {
-        m::OrderStatus::from(*self).is_open()
-    }
-}
 
 fn source(venue: Venue, market: Market) -> m::Source {
     m::Source {
@@ -978,13 +992,13 @@ impl Gap {
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<Venue>()?;
-    m.add_class::<Market>()?;
-    m.add_class::<Side>()?;
-    m.add_class::<OrderType>()?;
-    m.add_class::<TimeInForce>()?;
-    m.add_class::<OrderStatus>()?;
-    m.add_class::<PositionSide>()?;
+    // The core's rule, read by `OrderStatus.is_terminal` (one home for it).
+    let terminal: Vec<&str> = m::OrderStatus::ALL
+        .iter()
+        .filter(|s| s.is_terminal())
+        .map(|s| s.as_str())
+        .collect();
+    m.add("TERMINAL_ORDER_STATUSES", terminal)?;
     m.add_class::<Trade>()?;
     m.add_class::<Ticker>()?;
     m.add_class::<Level>()?;

@@ -1,0 +1,132 @@
+"""tradewire's enumerations: :class:`enum.StrEnum`, so each member is its own text.
+
+``Side.BUY == "BUY"``, ``list(Side)`` and ``Side("buy")`` (case-insensitive) all work, and
+every argument typed with one of these also takes the member's text. ``parse`` is the same
+lookup but raises :class:`~tradewire.InvalidArgument` naming the allowed values.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Literal, Self, TypeAlias
+
+from . import _native
+
+
+class _Named(enum.StrEnum):
+    @classmethod
+    def _missing_(cls, value: object) -> Self | None:
+        if isinstance(value, str):
+            folded = value.casefold()
+            for member in cls:
+                if member.value.casefold() == folded:
+                    return member
+        return None
+
+    @classmethod
+    def parse(cls, text: str) -> Self:
+        """The member whose text is ``text``, in any case; :class:`InvalidArgument` if none."""
+        try:
+            return cls(text)
+        except ValueError:
+            from .errors import InvalidArgument
+
+            allowed = ", ".join(m.value for m in cls)
+            raise InvalidArgument(
+                f"{cls.__name__}: {text!r} is not one of {allowed}", field=cls.__name__
+            ) from None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}.{self.name}"
+
+
+class Venue(_Named):
+    """An exchange."""
+
+    BINANCE = "binance"
+    BYBIT = "bybit"
+
+
+class Market(_Named):
+    """A product line of a venue: Binance ``spot``/``usdm``, Bybit ``spot``/``linear``."""
+
+    SPOT = "spot"
+    USDM = "usdm"
+    LINEAR = "linear"
+
+
+class Side(_Named):
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+class OrderType(_Named):
+    LIMIT = "LIMIT"
+    MARKET = "MARKET"
+
+
+class TimeInForce(_Named):
+    """``POST_ONLY`` is Binance USD-M ``GTX``, Bybit ``PostOnly`` and Binance spot ``LIMIT_MAKER``."""
+
+    GTC = "GTC"
+    IOC = "IOC"
+    FOK = "FOK"
+    POST_ONLY = "POST_ONLY"
+
+
+class PositionSide(_Named):
+    LONG = "LONG"
+    SHORT = "SHORT"
+    FLAT = "FLAT"
+
+
+class OrderStatus(_Named):
+    """One order status for every venue. ``UNKNOWN``: sent, fate not yet known (an answer was
+    lost); ``order()`` or the order stream resolves it."""
+
+    UNKNOWN = "UNKNOWN"
+    PENDING_NEW = "PENDING_NEW"
+    UNTRIGGERED = "UNTRIGGERED"
+    TRIGGERED = "TRIGGERED"
+    NEW = "NEW"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    PENDING_CANCEL = "PENDING_CANCEL"
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"
+    PARTIALLY_FILLED_CANCELED = "PARTIALLY_FILLED_CANCELED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+    EXPIRED_IN_MATCH = "EXPIRED_IN_MATCH"
+    DEACTIVATED = "DEACTIVATED"
+
+    @property
+    def is_terminal(self) -> bool:
+        """FILLED, CANCELED, REJECTED, EXPIRED and the like: nothing leaves these."""
+        return self in _TERMINAL
+
+    @property
+    def is_open(self) -> bool:
+        """On the book or about to be: neither terminal nor UNKNOWN."""
+        return self not in _TERMINAL and self is not OrderStatus.UNKNOWN
+
+
+#: What an argument typed with an enum takes: a member or its text (any case; typed here in the
+#: two usual ones, so a checker catches a misspelling).
+SideName: TypeAlias = Side | Literal["BUY", "SELL", "buy", "sell"]
+TimeInForceName: TypeAlias = (
+    TimeInForce | Literal["GTC", "IOC", "FOK", "POST_ONLY", "gtc", "ioc", "fok", "post_only"]
+)
+
+_TERMINAL = frozenset(OrderStatus(s) for s in _native.TERMINAL_ORDER_STATUSES)
+
+__all__ = [
+    "Market",
+    "OrderStatus",
+    "OrderType",
+    "PositionSide",
+    "Side",
+    "SideName",
+    "TimeInForce",
+    "TimeInForceName",
+    "Venue",
+]
