@@ -9,6 +9,7 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import tradewire as tw
@@ -21,7 +22,7 @@ def sim() -> Iterator[Simulator]:
         yield running
 
 
-def binance(sim: Simulator, market: str = "spot", **options: object) -> tw.Binance:
+def binance(sim: Simulator, market: str = "spot", **options: Any) -> tw.Binance:
     keys = sim.account("binance")
     return tw.Binance(
         market,  # type: ignore[arg-type]
@@ -32,7 +33,7 @@ def binance(sim: Simulator, market: str = "spot", **options: object) -> tw.Binan
     )
 
 
-def bybit(sim: Simulator, market: str = "linear", **options: object) -> tw.Bybit:
+def bybit(sim: Simulator, market: str = "linear", **options: Any) -> tw.Bybit:
     keys = sim.account("bybit")
     return tw.Bybit(
         market,  # type: ignore[arg-type]
@@ -190,7 +191,7 @@ async def test_bad_input_is_refused_clearly(sim: Simulator) -> None:
             assert refused.value.code == -2015
         with pytest.raises(tw.InvalidArgument, match="method"):
             await bn.request("PATCH", "/api/v3/time")  # type: ignore[arg-type]
-    with pytest.raises(RuntimeError, match="not started"):
+    with pytest.raises(tw.StreamClosed, match="not started"):
         bn.health()
 
 

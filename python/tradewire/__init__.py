@@ -36,6 +36,7 @@ from .connectors import (
     Bybit,
     ConnectionHealth,
     ConnectorEvent,
+    ConnectorOptions,
     Health,
     LimitHealth,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "ConnectionHealth",
     "ConnectionLost",
     "ConnectorEvent",
+    "ConnectorOptions",
     "Credentials",
     "Endpoints",
     "ExchangeError",

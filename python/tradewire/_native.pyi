@@ -569,6 +569,7 @@ class NativeConnector:
         reconcile_every_ms: int = 30000,
         listen_key_keepalive_ms: int = 1800000,
         symbols_interval_ms: int = 600000,
+        restarts: int = 10,
     ) -> Awaitable[NativeConnector]: ...
     def request(
         self,

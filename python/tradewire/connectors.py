@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, TypedDict, Unpack
 
 from . import _native
 from ._native import (
@@ -29,6 +29,7 @@ from ._native import (
 )
 from .endpoints import BinanceMarket, BybitMarket, Endpoints
 from .enums import Market, OrderType, SideName, TimeInForceName, Venue
+from .errors import InvalidArgument, StreamClosed
 from .streams import Stream
 
 #: An amount: exact decimal text, ``Decimal`` or ``int`` (a float is refused with TypeError).
@@ -135,6 +136,49 @@ class ConnectorEvent:
     fields: Mapping[str, str]
 
 
+class ConnectorOptions(TypedDict, total=False):
+    """The keywords of :class:`Binance` and :class:`Bybit` (``mypy`` checks their names and
+    types). Durations are in seconds; a value above a duration's ceiling is refused, since it is
+    most likely milliseconds."""
+
+    #: API key and secret: needed for orders, account and the user stream; public data needs none.
+    api_key: str | None
+    api_secret: str | None
+    #: Where the venue is: default the venue's production (or ``testnet``) URLs.
+    endpoints: Endpoints | None
+    testnet: bool
+    #: How long a signed request stays valid at the venue, in milliseconds (1-60000).
+    recv_window_ms: int
+    #: Seconds a request may take (at most 600).
+    timeout: float
+    #: Failures in a row that open the circuit breaker, and seconds it stays open (at most 600).
+    breaker_failures: int
+    breaker_cool_down: float
+    #: Seconds between clock samples (at most 3600).
+    clock_interval: float
+    #: Seconds between REST reconciliations of open orders (at most 3600).
+    reconcile_every: float
+    #: Seconds between Binance listen-key keepalives (below the key's 3600 s life).
+    listen_key_keepalive: float
+    #: Seconds between reads of the symbols' rules (at most a day).
+    symbols_interval: float
+    #: Restarts a supervised task may take within a minute before the connector gives up.
+    restarts: int
+
+
+#: Each duration keyword and its ceiling in seconds.
+_CEILINGS = {
+    "timeout": 600.0,
+    "breaker_cool_down": 600.0,
+    "clock_interval": 3600.0,
+    "reconcile_every": 3600.0,
+    "listen_key_keepalive": 3599.0,
+    "symbols_interval": 86_400.0,
+    "sync_timeout": 600.0,
+    "stale_after": 600.0,
+}
+
+
 class _Connector:
     _venue: Venue
     _markets: tuple[str, ...]
@@ -155,24 +199,35 @@ class _Connector:
         reconcile_every: float = 30.0,
         listen_key_keepalive: float = 1800.0,
         symbols_interval: float = 600.0,
+        restarts: int = 10,
     ) -> None:
         if market not in self._markets:
             allowed = ", ".join(repr(m) for m in self._markets)
-            raise ValueError(f"{type(self).__name__} has no market {market!r}: use one of {allowed}")
+            raise InvalidArgument(
+                f"{type(self).__name__} has no market {market!r}: use one of {allowed}", field="market"
+            )
+        for name, value in (("api_key", api_key), ("api_secret", api_secret)):
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+        if endpoints is not None and not isinstance(endpoints, Endpoints):
+            raise TypeError(f"endpoints must be tradewire.Endpoints, not {type(endpoints).__name__}")
+        if not isinstance(testnet, bool):
+            raise TypeError(f"testnet must be a bool, not {type(testnet).__name__}")
         self.market = market
         self.endpoints = endpoints if endpoints is not None else self._preset(market, testnet)
         self._native_market = Market.parse(market)
         self._options: dict[str, Any] = {
             "api_key": api_key,
             "api_secret": api_secret,
-            "recv_window_ms": recv_window_ms,
+            "recv_window_ms": _count("recv_window_ms", recv_window_ms, 60_000),
             "timeout_ms": _millis("timeout", timeout),
-            "breaker_failures": breaker_failures,
+            "breaker_failures": _count("breaker_failures", breaker_failures, 1_000),
             "breaker_cool_down_ms": _millis("breaker_cool_down", breaker_cool_down),
             "clock_interval_ms": _millis("clock_interval", clock_interval),
             "reconcile_every_ms": _millis("reconcile_every", reconcile_every),
             "listen_key_keepalive_ms": _millis("listen_key_keepalive", listen_key_keepalive),
             "symbols_interval_ms": _millis("symbols_interval", symbols_interval),
+            "restarts": _count("restarts", restarts, 1_000),
         }
         self._native: _native.NativeConnector | None = None
 
@@ -214,7 +269,9 @@ class _Connector:
     @property
     def native(self) -> _native.NativeConnector:
         if self._native is None:
-            raise RuntimeError(f"{type(self).__name__} is not started: use it in an `async with` block")
+            raise StreamClosed(
+                f"{type(self).__name__} is not started (or closed): use it in an `async with` block"
+            )
         return self._native
 
     async def request(
@@ -414,7 +471,7 @@ class Binance(_Connector):
     _venue = Venue.BINANCE
     _markets = ("spot", "usdm")
 
-    def __init__(self, market: BinanceMarket = "spot", **options: Any) -> None:
+    def __init__(self, market: BinanceMarket = "spot", **options: Unpack[ConnectorOptions]) -> None:
         super().__init__(market, **options)
 
     @staticmethod
@@ -428,7 +485,7 @@ class Bybit(_Connector):
     _venue = Venue.BYBIT
     _markets = ("spot", "linear")
 
-    def __init__(self, market: BybitMarket = "linear", **options: Any) -> None:
+    def __init__(self, market: BybitMarket = "linear", **options: Unpack[ConnectorOptions]) -> None:
         super().__init__(market, **options)
 
     @staticmethod
@@ -443,9 +500,28 @@ async def _events(subscription: _native.NativeEvents) -> AsyncIterator[Connector
 
 
 def _millis(name: str, seconds: float) -> int:
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
-        raise ValueError(f"{name} must be a positive number of seconds, not {seconds!r}")
-    return max(1, round(seconds * 1000))
+    """A duration keyword in whole milliseconds; refuses non-numbers, non-positive values, and
+    values above the keyword's ceiling (most likely milliseconds given for seconds)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float | Decimal):
+        raise TypeError(f"{name} must be a number of seconds, not {type(seconds).__name__}")
+    if not seconds > 0:
+        raise InvalidArgument(f"{name} must be a positive number of seconds, not {seconds!r}", field=name)
+    ceiling = _CEILINGS.get(name, 600.0)
+    if seconds > ceiling:
+        raise InvalidArgument(
+            f"{name}={seconds!r} is more than {ceiling:g} s: durations are in seconds "
+            f"(for {seconds!r} ms, pass {name}={float(seconds) / 1000:g})",
+            field=name,
+        )
+    return max(1, round(float(seconds) * 1000))
+
+
+def _count(name: str, value: int, most: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if not 1 <= value <= most:
+        raise InvalidArgument(f"{name} must be between 1 and {most}, not {value}", field=name)
+    return value
 
 
 __all__ = [
@@ -454,6 +530,7 @@ __all__ = [
     "Bybit",
     "ConnectionHealth",
     "ConnectorEvent",
+    "ConnectorOptions",
     "Health",
     "LimitHealth",
 ]

@@ -27,7 +27,7 @@ from rich.text import Text
 from ._native import Balance, Bbo, Fill, Gap, MergedBook, MergedLevel, MergedView, Order, OrderUpdate, Quote
 from .aggregate import Aggregator, AggregatorEvent
 from .connectors import Binance, Bybit, ConnectorEvent
-from .errors import TradewireError
+from .errors import StreamClosed, TradewireError
 from .streams import Stream
 from .testing import Simulator
 
@@ -517,7 +517,7 @@ class Demo:
         for label, connector in zip(VENUES, self.connectors, strict=False):
             try:
                 connections = connector.health().connections
-            except RuntimeError:  # closed while the last frame is drawn
+            except StreamClosed:  # closed while the last frame is drawn
                 parts.append(f"{label} closed")
                 continue
             up = sum(c.connected for c in connections)

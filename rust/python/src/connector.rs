@@ -73,7 +73,7 @@ impl NativeConnector {
     #[pyo3(signature = (venue, market, rest, ws_public, *, ws_market = None, ws_private = None, ws_api = None,
         api_key = None, api_secret = None, recv_window_ms = 5000, timeout_ms = 10_000, breaker_failures = 5,
         breaker_cool_down_ms = 10_000, clock_interval_ms = 30_000, reconcile_every_ms = 30_000,
-        listen_key_keepalive_ms = 1_800_000, symbols_interval_ms = 600_000))]
+        listen_key_keepalive_ms = 1_800_000, symbols_interval_ms = 600_000, restarts = 10))]
     #[allow(clippy::too_many_arguments)]
     fn start<'py>(
         py: Python<'py>,
@@ -94,6 +94,7 @@ impl NativeConnector {
         reconcile_every_ms: u64,
         listen_key_keepalive_ms: u64,
         symbols_interval_ms: u64,
+        restarts: u32,
     ) -> PyResult<Bound<'py, PyAny>> {
         let mut config =
             ConnectorConfig::new(venue.into(), market.into(), &rest, &ws_public).py_err(py)?;
@@ -114,6 +115,7 @@ impl NativeConnector {
         };
         config.clock_interval = Duration::from_millis(clock_interval_ms.max(1));
         config.symbols_interval = Duration::from_millis(symbols_interval_ms.max(1));
+        config.restarts.max_restarts = restarts;
         let credentials = match (api_key, api_secret) {
             (Some(k), Some(s)) => Some(Credentials::new(&k, &s).py_err(py)?),
             (None, None) => None,
