@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
 from pathlib import Path
 
@@ -71,3 +72,25 @@ async def test_a_connector_not_started_or_closed_raises_a_tradewire_error() -> N
     assert isinstance(refused.value, tw.TradewireError)
     with pytest.raises(tw.StreamClosed):
         await connector.balances()
+
+
+@pytest.mark.asyncio
+async def test_health_and_events_are_typed_values() -> None:
+    from tradewire.testing import Simulator
+
+    with Simulator() as sim:
+        async with tw.Binance("spot", endpoints=sim.endpoints("binance", "spot")) as c:
+            events = c.events()
+            with await c.book("BTCUSDT", depth=5):
+                health = c.health()
+                assert health.venue is tw.Venue.BINANCE and health.market == "spot"
+                assert all(isinstance(limit, tw.LimitHealth) for limit in health.limits)
+                (book,) = health.books
+                assert isinstance(book, tw.BookHealth) and book.symbol == "BTCUSDT" and book.is_synced
+                assert all(isinstance(conn.topics, tuple) for conn in health.connections)
+                async with asyncio.timeout(5):
+                    async for event in events:
+                        assert isinstance(event.kind, tw.ConnectorEventKind)
+                        if event.kind is tw.ConnectorEventKind.BOOK_SYNCED:
+                            assert event.fields["symbol"] == "BTCUSDT"
+                            break

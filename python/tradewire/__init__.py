@@ -29,13 +29,14 @@ from ._native import (
     Ticker,
     Trade,
 )
-from .aggregate import Aggregator, AggregatorEvent
+from .aggregate import Aggregator, AggregatorEvent, AggregatorEventKind
 from .connectors import (
     Binance,
     BookHealth,
     Bybit,
     ConnectionHealth,
     ConnectorEvent,
+    ConnectorEventKind,
     ConnectorOptions,
     Health,
     LimitHealth,
@@ -78,6 +79,7 @@ def refresh_log_level() -> None:
 __all__ = [
     "Aggregator",
     "AggregatorEvent",
+    "AggregatorEventKind",
     "AuthError",
     "Balance",
     "Banned",
@@ -90,6 +92,7 @@ __all__ = [
     "ConnectionHealth",
     "ConnectionLost",
     "ConnectorEvent",
+    "ConnectorEventKind",
     "ConnectorOptions",
     "Credentials",
     "Endpoints",

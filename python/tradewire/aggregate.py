@@ -8,6 +8,7 @@ perpetuals only through ``mapping``. Venues are named by label: ``binance-spot``
 
 from __future__ import annotations
 
+import enum
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -19,14 +20,24 @@ from .connectors import Binance, Bybit, _millis
 from .streams import Stream
 
 
+class AggregatorEventKind(enum.StrEnum):
+    """What an :class:`AggregatorEvent` tells; its ``fields`` (text) are listed with each."""
+
+    #: One venue's bid at or above another's ask: ``bid_venue``, ``bid``, ``ask_venue``, ``ask``.
+    CROSSED = "crossed"
+    UNCROSSED = "uncrossed"
+    #: A venue left the merged book: ``venue``, ``reason`` (out of sync, stale or closed).
+    EXCLUDED = "excluded"
+    #: ``venue``: back in.
+    INCLUDED = "included"
+
+
 @dataclass(frozen=True, slots=True)
 class AggregatorEvent:
-    """``kind`` of event on merged book ``symbol``, with its ``fields``: ``crossed``
-    (``bid_venue``, ``bid``, ``ask_venue``, ``ask``: one venue's bid at or above another's
-    ask), ``uncrossed``, ``excluded`` (``venue``, ``reason``: out of sync, stale or closed) and
-    ``included`` (``venue``)."""
+    """``kind`` of event on merged book ``symbol``, with its ``fields`` (see
+    :class:`AggregatorEventKind`)."""
 
-    kind: str
+    kind: AggregatorEventKind
     symbol: str
     fields: Mapping[str, str]
 
@@ -115,7 +126,7 @@ async def _events(stream: Stream[object]) -> AsyncIterator[AggregatorEvent | Gap
                 yield item
             else:
                 kind, symbol, fields = cast(tuple[str, str, Mapping[str, str]], item)
-                yield AggregatorEvent(kind, symbol, dict(fields))
+                yield AggregatorEvent(AggregatorEventKind(kind), symbol, dict(fields))
 
 
-__all__ = ["Aggregator", "AggregatorEvent"]
+__all__ = ["Aggregator", "AggregatorEvent", "AggregatorEventKind"]

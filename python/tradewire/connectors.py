@@ -7,6 +7,7 @@ sending, fails fast while the venue is down (circuit breaker), and reports all o
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -88,8 +89,8 @@ class BookHealth:
 class Health:
     """A connector's state at one moment: breaker, clock and rate-limit usage."""
 
-    venue: str
-    market: str
+    venue: Venue
+    market: Market
     breaker_state: Literal["closed", "open", "half_open"]
     breaker_failures: int
     #: Seconds until a request would be let through while the breaker is open.
@@ -114,25 +115,59 @@ class Health:
     order_reports: tuple[int, int, int]
 
 
+class ConnectorEventKind(enum.StrEnum):
+    """What a :class:`ConnectorEvent` tells; its ``fields`` (text) are listed with each."""
+
+    #: The circuit breaker moved: ``from``, ``to`` (``closed``, ``open``, ``half_open``).
+    BREAKER = "breaker"
+    #: ``offset_ms``: venue clock minus ours.
+    CLOCK_SYNCED = "clock_synced"
+    #: ``reason``.
+    CLOCK_SYNC_FAILED = "clock_sync_failed"
+    #: A request waits for room: ``limit``, ``delay`` (seconds).
+    RATE_LIMIT_WAIT = "rate_limit_wait"
+    #: The venue answered 429: ``until_ms``.
+    RATE_LIMITED = "rate_limited"
+    #: The venue answered 418 or 403: ``until_ms``.
+    BANNED = "banned"
+    #: Per WebSocket (``connection``, ``url``):
+    CONNECTED = "connected"
+    #: ``reason``.
+    DISCONNECTED = "disconnected"
+    #: ``attempt``, ``delay`` (seconds).
+    RECONNECTING = "reconnecting"
+    #: ``topics`` (how many).
+    RESUBSCRIBED = "resubscribed"
+    #: Replaced ahead of the venue's connection lifetime.
+    ROTATED = "rotated"
+    #: ``symbol``, ``update_id``.
+    BOOK_SYNCED = "book_synced"
+    #: ``symbol``, ``reason``, ``failures`` in a row, ``retry_in`` (seconds until the next
+    #: attempt: a book that cannot sync backs off).
+    BOOK_UNSYNCED = "book_unsynced"
+    #: ``symbol``, ``changes`` such as ``tick_size 0.01 -> 0.1``: the venue changed its rules
+    #: (read every ``symbols_interval`` seconds and after the venue refused an order for a filter).
+    SYMBOL_RULES_CHANGED = "symbol_rules_changed"
+    #: Of the connector's own tasks, each run under a supervisor (``child``):
+    TASK_STARTED = "task_started"
+    TASK_EXITED = "task_exited"
+    #: ``reason``: the task failed and is restarted.
+    TASK_FAILED = "task_failed"
+    #: ``reason``, ``attempt``, ``delay``: a task failed or panicked and was started again.
+    TASK_RESTARTED = "task_restarted"
+    #: ``reason``: a one-shot task panicked; its work is asked again.
+    TASK_PANICKED = "task_panicked"
+    #: ``restarts``: too many restarts within a minute; the connector then closes, and every
+    #: reader sees it closed.
+    TASK_GAVE_UP = "task_gave_up"
+
+
 @dataclass(frozen=True, slots=True)
 class ConnectorEvent:
-    """``kind`` and its ``fields``: ``breaker`` (``from``, ``to``), ``clock_synced``
-    (``offset_ms``), ``clock_sync_failed`` (``reason``), ``rate_limit_wait`` (``limit``,
-    ``delay`` in seconds: a request waits for room), ``rate_limited`` / ``banned``
-    (``until_ms``: the venue answered 429 / 418 or 403), and per WebSocket ``connection``:
-    ``connected``, ``disconnected`` (``reason``), ``reconnecting`` (``attempt``, ``delay``),
-    ``resubscribed`` (``topics``), ``rotated``; per book ``book_synced`` (``symbol``,
-    ``update_id``) and ``book_unsynced`` (``symbol``, ``reason``, ``failures`` in a row,
-    ``retry_in`` seconds until the next attempt: a book that cannot sync backs off); and
-    ``symbol_rules_changed`` (``symbol``, ``changes`` such as ``tick_size 0.01 -> 0.1``: the
-    venue changed its rules, read every ``symbols_interval`` seconds and after the venue refused
-    an order for a filter); and of the connector's own tasks, each run under a supervisor:
-    ``task_restarted`` (``child``, ``reason``, ``attempt``, ``delay``: a task failed or panicked
-    and was started again), ``task_panicked`` (``child``, ``reason``: a one-shot task; its work
-    is asked again) and ``task_gave_up`` (``child``, ``restarts``: too many restarts within a
-    minute; the connector then closes, and every reader sees it closed)."""
+    """An event of a connector: its ``kind`` and the ``fields`` that kind carries (as text;
+    see :class:`ConnectorEventKind`)."""
 
-    kind: str
+    kind: ConnectorEventKind
     fields: Mapping[str, str]
 
 
@@ -438,18 +473,22 @@ class _Connector:
         return self.native.server_time_ms()
 
     def health(self) -> Health:
+        """The connector's state now: breaker, clock, rate limits, connections, subscriptions,
+        books and order reports (see :class:`Health`)."""
         raw = self.native.health()
-        limits = tuple(LimitHealth(*limit) for limit in raw.pop("limits"))
-        connections = tuple(
-            ConnectionHealth(k, url, up, tuple(topics), age, n)
-            for k, url, up, topics, age, n in raw.pop("connections")
+        return Health(
+            **raw
+            | {
+                "venue": Venue(raw["venue"]),
+                "market": Market(raw["market"]),
+                "limits": tuple(LimitHealth(**limit) for limit in raw["limits"]),
+                "connections": tuple(
+                    ConnectionHealth(**c | {"topics": tuple(c["topics"])}) for c in raw["connections"]
+                ),
+                "subscriptions": tuple(tuple(s) for s in raw["subscriptions"]),
+                "books": tuple(BookHealth(**book) for book in raw["books"]),
+            }
         )
-        subscriptions = tuple(tuple(s) for s in raw.pop("subscriptions"))
-        books = tuple(
-            BookHealth(symbol, topic, synced, update_id, age, *counts)
-            for symbol, topic, synced, update_id, age, counts in raw.pop("books")
-        )
-        return Health(limits=limits, connections=connections, subscriptions=subscriptions, books=books, **raw)
 
     def raw_stream(self, *topics: str, capacity: int = 65_536) -> Stream[str | Gap]:
         """The venue's own messages of ``topics`` (Binance stream names such as
@@ -496,7 +535,7 @@ class Bybit(_Connector):
 async def _events(subscription: _native.NativeEvents) -> AsyncIterator[ConnectorEvent]:
     while (event := await subscription.next()) is not None:
         kind, fields = event
-        yield ConnectorEvent(kind, dict(fields))
+        yield ConnectorEvent(ConnectorEventKind(kind), dict(fields))
 
 
 def _millis(name: str, seconds: float) -> int:
@@ -530,6 +569,7 @@ __all__ = [
     "Bybit",
     "ConnectionHealth",
     "ConnectorEvent",
+    "ConnectorEventKind",
     "ConnectorOptions",
     "Health",
     "LimitHealth",

@@ -225,21 +225,38 @@ impl NativeConnector {
         )?;
         d.set_item("clock_age", h.clock.age.map(|d| d.as_secs_f64()))?;
         d.set_item("clock_samples", h.clock.samples)?;
-        let limits: Vec<(String, u64, u64, f64)> = h
+        // Parts go as keyword dicts: `tradewire.Health` builds its dataclasses by name.
+        let limits = h
             .limits
             .into_iter()
-            .map(|l| (l.name, l.used, l.limit, l.resets_in.as_secs_f64()))
-            .collect();
+            .map(|l| {
+                let e = PyDict::new(py);
+                e.set_item("name", l.name)?;
+                e.set_item("used", l.used)?;
+                e.set_item("limit", l.limit)?;
+                e.set_item("resets_in", l.resets_in.as_secs_f64())?;
+                Ok(e)
+            })
+            .collect::<PyResult<Vec<_>>>()?;
         d.set_item("limits", limits)?;
         d.set_item("banned_until_ms", h.banned_until_ms)?;
-        let connections: Vec<_> = h
+        let connections = h
             .connections
             .into_iter()
             .map(|c| {
-                let age = c.last_message_age.map(|a| a.as_secs_f64());
-                (c.shard, c.url, c.connected, c.topics, age, c.reconnects)
+                let e = PyDict::new(py);
+                e.set_item("connection", c.shard)?;
+                e.set_item("url", c.url)?;
+                e.set_item("connected", c.connected)?;
+                e.set_item("topics", c.topics)?;
+                e.set_item(
+                    "last_message_age",
+                    c.last_message_age.map(|a| a.as_secs_f64()),
+                )?;
+                e.set_item("reconnects", c.reconnects)?;
+                Ok(e)
             })
-            .collect();
+            .collect::<PyResult<Vec<_>>>()?;
         d.set_item("connections", connections)?;
         let subscriptions: Vec<(String, Option<f64>)> = h
             .subscriptions
@@ -247,25 +264,26 @@ impl NativeConnector {
             .map(|(topic, age)| (topic, age.map(|a| a.as_secs_f64())))
             .collect();
         d.set_item("subscriptions", subscriptions)?;
-        let books: Vec<_> = h
+        let books = h
             .books
             .into_iter()
             .map(|b| {
-                let age = b.age.map(|a| a.as_secs_f64());
-                let s = b.stats;
-                let retry_in = s.retry_in.map(|d| d.as_secs_f64());
-                let counts = (
-                    s.applied,
-                    s.ignored,
-                    s.resyncs,
-                    s.last_reason,
-                    s.malformed,
-                    s.failures,
-                    retry_in,
-                );
-                (b.symbol, b.topic, b.synced, b.update_id, age, counts)
+                let (e, s) = (PyDict::new(py), b.stats);
+                e.set_item("symbol", b.symbol)?;
+                e.set_item("topic", b.topic)?;
+                e.set_item("is_synced", b.synced)?;
+                e.set_item("update_id", b.update_id)?;
+                e.set_item("age", b.age.map(|a| a.as_secs_f64()))?;
+                e.set_item("applied", s.applied)?;
+                e.set_item("ignored", s.ignored)?;
+                e.set_item("resyncs", s.resyncs)?;
+                e.set_item("last_reason", s.last_reason)?;
+                e.set_item("malformed", s.malformed)?;
+                e.set_item("failures", s.failures)?;
+                e.set_item("retry_in", s.retry_in.map(|d| d.as_secs_f64()))?;
+                Ok(e)
             })
-            .collect();
+            .collect::<PyResult<Vec<_>>>()?;
         d.set_item("books", books)?;
         d.set_item("skipped_messages", h.skipped_messages)?;
         let orders = self.inner.order_stats();
