@@ -207,6 +207,8 @@ class BookView(_Sourced):
     (not hashable).
     """
 
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
     @property
     def is_synced(self) -> bool:
         """Whether the book was in sync with the venue at this update."""
@@ -1061,6 +1063,8 @@ class NativeEvents:
 class MergedLevel:
     """One price of a merged book: the total quantity and each venue's part. Frozen; equal by
     value."""
+    def __eq__(self, other: object, /) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
 
     @property
     def price(self) -> Decimal:
@@ -1075,6 +1079,8 @@ class MergedLevel:
 @final
 class Quote:
     """The best price of one side across venues. Frozen; equal by value."""
+    def __eq__(self, other: object, /) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
 
     @property
     def price(self) -> Decimal:
@@ -1094,6 +1100,8 @@ class Bbo:
     """The best bid and ask across the included venues at one moment; from
     :meth:`MergedBook.bbo` and :meth:`tradewire.Aggregator.bbo_updates`. Frozen; equal by
     value."""
+    def __eq__(self, other: object, /) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
 
     @property
     def symbol(self) -> str:
@@ -1118,6 +1126,8 @@ class Bbo:
 class MergedView:
     """A merged book at one moment: its best levels a side and which venues count. Frozen; equal
     by value."""
+    def __eq__(self, other: object, /) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
 
     @property
     def symbol(self) -> str:

@@ -102,7 +102,7 @@ impl NativeBook {
             .flatten()
             .map(Level)
     }
-    /// The best `n` bids (all the book keeps if `n` is None), best first.
+    /// The best `n` bids (at most the handle's `depth`; that many if `n` is None), best first.
     #[pyo3(signature = (n = None))]
     fn bids(&self, n: Option<usize>) -> Vec<Level> {
         self.side(n, true)
@@ -127,7 +127,7 @@ impl NativeBook {
             .map(|(_, s)| s);
         to_py_opt_decimal(py, spread)
     }
-    /// Both sides' best `n` levels (all if None) at one update, as a `BookView`.
+    /// Both sides' best `n` levels (at most `depth`, that many if None) at one update, as a `BookView`.
     #[pyo3(signature = (n = None))]
     fn snapshot(&self, n: Option<usize>) -> BookView {
         let n = n.unwrap_or(self.depth).min(self.depth);

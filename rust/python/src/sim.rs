@@ -491,13 +491,14 @@ impl NativeSimulator {
         })
     }
 
-    /// WebSocket connection attempts refused for exceeding the venue's per-window limit.
     /// Topics clients have unsubscribed from on this market (Bybit).
     fn unsubscribed(&self, py: Python<'_>, venue: Venue, market: Market) -> PyResult<u64> {
         let faults = &self.market(py, venue, market)?.faults;
         Ok(faults.links.unsubscribed.load(Ordering::Relaxed))
     }
 
+    /// WebSocket connection attempts refused for exceeding the venue's per-window limit (one
+    /// count per server: Binance spot, Binance USD-M, Bybit).
     fn connections_refused(&self, venue: Venue, market: Market) -> u64 {
         let server = match (venue, market) {
             (Venue::Binance, Market::Spot) => 0,
