@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 import tradewire as tw
-from tradewire.testing import Simulator
+from tradewire.testing import Connection, Simulator
 
 from .books import take, until
 from .trading import MARKETS, SYMBOL, ledger, resting_buy, sim_order, trader
@@ -26,15 +26,28 @@ def sim() -> Iterator[Simulator]:
         yield running
 
 
-def user_links(sim: Simulator, venue: str, market: str) -> list[int]:
+def user_connections(sim: Simulator, venue: str, market: str) -> list[Connection]:
     # Bybit's private connections are kept with its spot market in the simulator.
     where = "spot" if venue == "bybit" else market
-    return [c.id for c in sim.connections(venue, where) if c.kind in USER_LINKS]
+    return [c for c in sim.connections(venue, where) if c.kind in USER_LINKS]
 
 
-async def user_stream_up(sim: Simulator, venue: str, market: str) -> None:
-    await until(lambda: bool(user_links(sim, venue, market)), 10, "a user-stream connection")
-    await asyncio.sleep(0.5)  # subscribed, and the first reconciliation done
+def user_links(sim: Simulator, venue: str, market: str) -> list[int]:
+    return [c.id for c in user_connections(sim, venue, market)]
+
+
+def user_subscriptions(sim: Simulator, venue: str, market: str) -> set[str]:
+    """What the venue sends us account events for: listen keys, ws-api subscriptions, topics."""
+    return {s for c in user_connections(sim, venue, market) for s in c.streams}
+
+
+async def user_stream_up(
+    sim: Simulator, venue: str, market: str, besides: set[str] | frozenset[str] = frozenset()
+) -> None:
+    """Until the venue holds a user-stream subscription of ours (one not in `besides`)."""
+    await until(
+        lambda: bool(user_subscriptions(sim, venue, market) - besides), 10, "a user-stream subscription"
+    )
 
 
 async def updates_until(
@@ -146,8 +159,9 @@ async def test_expired_listen_key_is_replaced(sim: Simulator) -> None:
     async with trader(sim, "binance", "usdm", reconcile_every=3600) as c:
         updates = c.order_updates()
         await user_stream_up(sim, "binance", "usdm")
+        expired = user_subscriptions(sim, "binance", "usdm")
         sim.native.expire_listen_keys()
-        await asyncio.sleep(1.0)
+        await user_stream_up(sim, "binance", "usdm", besides=expired)
         info = await c.symbol_info(SYMBOL)
         size = info.step_size * 1000
         await c.place_market(SYMBOL, "BUY", size, client_order_id="after-expiry")
@@ -250,6 +264,7 @@ async def test_listen_key_that_expired_while_disconnected_is_replaced(sim: Simul
     async with trader(sim, "binance", "usdm", reconcile_every=3600) as c:
         updates = c.order_updates()
         await user_stream_up(sim, "binance", "usdm")
+        expired = user_subscriptions(sim, "binance", "usdm")
         v, m = sim.native_venue("binance"), sim.native_market("usdm")
         links = user_links(sim, "binance", "usdm")
         for link in links:
@@ -258,7 +273,7 @@ async def test_listen_key_that_expired_while_disconnected_is_replaced(sim: Simul
         for link in links:
             sim.native.drop_connections(v, m, connection=link)
         await until(lambda: bool(set(user_links(sim, "binance", "usdm")) - set(links)), 10, "a reconnect")
-        await asyncio.sleep(1.5)  # refused, then a new key subscribed
+        await user_stream_up(sim, "binance", "usdm", besides=expired)  # refused, then a new key
         size = (await c.symbol_info(SYMBOL)).step_size * 1000
         await c.place_market(SYMBOL, "BUY", size, client_order_id="fresh-key")
         seen = await updates_until(updates, lambda s: filled(s, "fresh-key") == size)

@@ -77,6 +77,8 @@ class Connection:
 
     ``kind``: ``market`` / ``public`` (market streams), ``user`` (USD-M listenKey stream),
     ``api`` (Binance WebSocket API), ``private`` (Bybit private, listed under spot).
+    ``streams``: what it is subscribed to: stream names, listen keys, ``userDataStream#<id>``
+    subscriptions of the WebSocket API, Bybit private topics by category (``order.spot``).
     """
 
     id: int

@@ -263,6 +263,7 @@ async fn listen_key_session(
                             "LIST_SUBSCRIPTIONS" => json!({"result": keys.keys().collect::<Vec<_>>(), "id": id}),
                             _ => json!({"code": 2, "msg": format!("Invalid request: unknown variant `{method}`"), "id": id}),
                         };
+                        link.set_streams(keys.keys().cloned());
                         out.push(reply.to_string());
                     }
                     Message::Close(_) => return,
@@ -272,8 +273,13 @@ async fn listen_key_session(
             _ = check.tick() => {
                 let now = st.market.clock.now_ms();
                 let expired: Vec<String> = keys.keys().filter(|k| key_account(&st, k, now).is_none()).cloned().collect();
+                if !expired.is_empty() {
+                    for key in &expired {
+                        keys.remove(key);
+                    }
+                    link.set_streams(keys.keys().cloned());
+                }
                 for key in expired {
-                    keys.remove(&key);
                     out.push(frame(&key, json!({"e": "listenKeyExpired", "E": now, "listenKey": key})));
                 }
             }
@@ -476,6 +482,7 @@ async fn ws_api_session(st: Arc<BinanceState>, mut socket: WebSocket) {
                 };
                 // The reply goes before any termination events it caused.
                 out.insert(0, reply.to_string());
+                link.set_streams(subscriptions.keys().map(|sid| format!("userDataStream#{sid}")));
             }
             event = events.recv() => match event {
                 Ok(event) => {

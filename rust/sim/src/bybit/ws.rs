@@ -308,6 +308,29 @@ struct PrivateTopics {
     position: bool,
 }
 
+impl PrivateTopics {
+    /// What the connection receives now, by category (what `Simulator.connections` shows).
+    fn names(&self) -> Vec<String> {
+        let by_category = [("order", self.order), ("execution", self.execution)];
+        let categories = by_category.into_iter().flat_map(|(topic, on)| {
+            ["spot", "linear"]
+                .into_iter()
+                .zip(on)
+                .filter(|(_, on)| *on)
+                .map(move |(category, _)| format!("{topic}.{category}"))
+        });
+        let single = [("wallet", self.wallet), ("position", self.position)];
+        categories
+            .chain(
+                single
+                    .into_iter()
+                    .filter(|(_, on)| *on)
+                    .map(|(t, _)| t.to_owned()),
+            )
+            .collect()
+    }
+}
+
 fn private_topic(topics: &mut PrivateTopics, name: &str, on: bool) -> bool {
     let both = |flags: &mut [bool; 2]| *flags = [on, on];
     match name {
@@ -403,6 +426,7 @@ async fn private_session(st: Arc<BybitState>, mut socket: WebSocket) {
                             for a in &args {
                                 private_topic(&mut topics, a, op == "subscribe");
                             }
+                            link.set_streams(topics.names());
                             json!({"success": true, "ret_msg": "", "op": op, "conn_id": conn})
                         }
                     }
