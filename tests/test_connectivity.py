@@ -15,6 +15,8 @@ import pytest
 import tradewire as tw
 from tradewire.testing import Simulator
 
+from .books import until
+
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[Simulator]:
@@ -115,9 +117,9 @@ async def test_rate_limit_waits_and_bans_fail_fast() -> None:
             sim.native.force_ban(venue, market, 60_000)
             with pytest.raises(tw.Banned) as banned:
                 await bn.request("GET", "/api/v3/time")
-            until = bn.health().banned_until_ms
-            assert until is not None and until > bn.server_time_ms() + 30_000
-            assert banned.value.until_ms == until
+            banned_until = bn.health().banned_until_ms
+            assert banned_until is not None and banned_until > bn.server_time_ms() + 30_000
+            assert banned.value.until_ms == banned_until
             refused = sim.native.violations(venue, market)
             for _ in range(3):
                 with pytest.raises(tw.Banned):
@@ -128,7 +130,7 @@ async def test_rate_limit_waits_and_bans_fail_fast() -> None:
                 async for event in events:
                     kinds.append(event.kind)
                     if event.kind == "banned":
-                        assert int(event.fields["until_ms"]) == until
+                        assert int(event.fields["until_ms"]) == banned_until
                         break
             assert "rate_limited" in kinds
 
@@ -150,7 +152,7 @@ async def test_breaker_opens_fails_fast_and_closes_after_a_probe(sim: Simulator)
             assert health.breaker_state == "open" and health.breaker_retry_in is not None
         finally:
             sim.native.fail_rest(venue, market, status_5xx=0)
-        await asyncio.sleep(0.35)
+        await until(lambda: not by.health().breaker_retry_in, 5, "the breaker's cool-down")
         await by.request("GET", "/v5/market/tickers", ticker)
         assert by.health().breaker_state == "closed"
         seen = []

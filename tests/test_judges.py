@@ -16,12 +16,19 @@ from typing import Any
 import pytest
 from tradewire.testing import Simulator
 
+from .books import until
+
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[Simulator]:
     with Simulator(seed=31, steps_per_second=200) as running:
-        time.sleep(0.3)  # let the synthetic market trade
         yield running
+
+
+def subscriptions(sim: Simulator, venue: str, market: str) -> set[str]:
+    """What the simulator's connections of `market` are subscribed to (Bybit's private ones are
+    listed under spot)."""
+    return {s for c in sim.connections(venue, market) for s in c.streams}
 
 
 def no_warnings(caplog: pytest.LogCaptureFixture) -> None:
@@ -192,7 +199,7 @@ async def test_binance_usdm_sdk_streams_and_user_data(
         trades.on("message", lambda data: got.setdefault("aggTrade", data))
         user = await connection.user_data(key)
         user.on("message", lambda data: got.setdefault("user", data))
-        await asyncio.sleep(0.6)
+        await until(lambda: key in subscriptions(sim, "binance", "usdm"), 10, "the listen key subscribed")
         client.rest_api.new_order(symbol="ETHUSDT", side="BUY", type="MARKET", quantity=Decimal("0.010"))
         for _ in range(100):
             if len(got) == 3:
@@ -275,7 +282,10 @@ def test_pybit_websockets(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> No
         assert max(Decimal(p) for p, _ in merged["b"]) < min(Decimal(p) for p, _ in merged["a"])
         session = HTTP(testnet=False, api_key=keys.api_key, api_secret=keys.api_secret)
         session.endpoint = sim.endpoints("bybit", "linear").rest
-        time.sleep(0.3)  # pybit subscribes without waiting for the auth ack
+        # pybit subscribes without waiting for the auth ack.
+        deadline = time.monotonic() + 10
+        while "order.linear" not in subscriptions(sim, "bybit", "spot") and time.monotonic() < deadline:
+            time.sleep(0.02)
         session.place_order(category="linear", symbol="BTCUSDT", side="Sell", orderType="Market", qty="0.001")
         assert done.wait(10), "no order event"
         assert orders[0]["data"][0]["symbol"] == "BTCUSDT"

@@ -195,7 +195,7 @@ async def test_unresolvable_place_is_unknown_until_a_query_resolves_it(
         assert order.status == tw.OrderStatus.UNKNOWN
         assert len([o for o in sim.orders(venue, market) if o.client_order_id == "unk-1"]) == 1, "not resent"
         sim.native.fail_rest(v, m)
-        await asyncio.sleep(0.2)  # the breaker's cool-down
+        await until(lambda: not c.health().breaker_retry_in, 5, "the breaker's cool-down")
         resolved = await c.order(SYMBOL, client_order_id="unk-1")
         assert resolved.status == tw.OrderStatus.NEW
         assert resolved.order_id == sim_order(sim, venue, market, "unk-1").order_id
