@@ -246,7 +246,14 @@ async fn the_breaker_opens_on_venue_failures_and_a_probe_closes_it() {
         .faults
         .rest_5xx
         .store(0, std::sync::atomic::Ordering::Release);
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    // Past the cool-down: the breaker lets a probe through.
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while bn.breaker.snapshot().retry_in.is_some() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the cool-down ends");
     bn.send(&Request::get("/api/v3/time"))
         .await
         .expect("the probe succeeds");

@@ -386,9 +386,9 @@ async fn a_reconnect_storm_stays_under_the_venue_connection_limit() {
     .await
     .expect("30 connections");
     sim.binance_spot.market.faults.drop_connections();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let reconnects = |h: &Harness| h.pool.health().iter().map(|s| s.reconnects).sum::<u32>();
     timeout(Duration::from_secs(20), async {
-        while connected(&h) < 30 {
+        while reconnects(&h) < 30 || connected(&h) < 30 {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     })
@@ -447,7 +447,24 @@ async fn bybit_private_stream_authenticates_on_every_connection() {
         order.method = tradewire_core::net::Method::Post;
         order
     };
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The venue holds our subscription: its order events reach us.
+    let subscribed = |before: &[u64]| {
+        let links = sim.bybit.spot.faults.links.list();
+        let held = |l: &&tradewire_sim::wire::LinkInfo| {
+            !before.contains(&l.id) && l.streams.iter().any(|t| t == "order.linear")
+        };
+        links.iter().find(held).map(|l| l.id)
+    };
+    let first = timeout(Duration::from_secs(5), async {
+        loop {
+            match subscribed(&[]) {
+                Some(id) => break id,
+                None => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+        }
+    })
+    .await
+    .expect("subscribed at the venue");
     rest.send(&place("tw-private-1"))
         .await
         .expect("order placed");
@@ -464,7 +481,13 @@ async fn bybit_private_stream_authenticates_on_every_connection() {
         matches!(e, WsEvent::Resubscribed { .. })
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    timeout(Duration::from_secs(5), async {
+        while subscribed(&[first]).is_none() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("subscribed again at the venue");
     rest.send(&place("tw-private-2"))
         .await
         .expect("order placed");
