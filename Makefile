@@ -53,7 +53,7 @@ bench: develop
 	$(BIN)/python benches/bridge.py --loop uvloop
 	$(BIN)/python benches/book_updates.py
 	$(BIN)/python benches/book_updates.py --venue bybit --market linear
-	$(BIN)/python benches/peers.py
+	$(BIN)/python -m benches.peers
 
 clean:
 	rm -rf $(VENV) target

@@ -1,34 +1,23 @@
-//! Cross-venue books (CRSX-01..03): the books of one instrument on several venues merged into
-//! one, with each venue's quantity at each price, and the best bid and ask across venues.
-//!
-//! A merged book follows its venue books ([`Follow`]): every change a venue book makes is
-//! applied here under that book's lock, one map operation per changed level, so the cost of an
-//! update is proportional to the change, never to the depth. Prices meet on their exact keys
-//! ([`PriceKey`]), so venues on different ticks, and levels off any tick, merge exactly. Venues are told apart per level;
-//! a venue whose book is out of sync or stale is left out of every read (and says why), and its
-//! levels come back the moment it is in sync again.
-//!
-//! Instruments are named canonically from the venues' symbol rules: `BASE/QUOTE` for spot and
-//! `BASE/QUOTE:SETTLE` for linear perpetuals (the convention traders know from ccxt), so books
-//! of the same instrument type merge by default; spot with perpetuals only by an explicit
-//! mapping (DESIGN.md decision 10).
+//! The merged book: one instrument's venue books merged price by price (a slot per venue at
+//! each exact price), fed change by change under each venue book's lock, with the venues out of
+//! sync or stale masked out of every read, the best bid and ask, and crossed-market and
+//! venue-status events.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use rust_decimal::Decimal;
 use tokio::time::Instant;
 
+use super::{
+    AggregateEvent, Bbo, MAX_VENUES, MergedLevel, MergedView, Quote, VenueQty, VenueStatus, lock,
+};
 use crate::book::live::{BookHandle, Feed, Follow};
 use crate::book::{Change, PriceKey};
-use crate::connector::Connector;
-use crate::model::{Market, Source, SymbolInfo};
-use crate::stream::{self, Overflow, Sender};
+use crate::model::Source;
+use crate::stream::{self, Sender};
 use crate::{Error, Result};
-
-/// Venue books one merged book can hold (a slot per venue at each price).
-pub const MAX_VENUES: usize = 8;
 
 /// One price of a merged side: the price as a venue wrote it and each venue's quantity there
 /// (zero: none), by member index.
@@ -41,103 +30,6 @@ struct Slot {
 impl Slot {
     fn is_empty(&self) -> bool {
         self.qty.iter().all(Decimal::is_zero)
-    }
-}
-
-/// A venue's quantity at a price.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VenueQty {
-    pub source: Source,
-    pub qty: Decimal,
-}
-
-/// One price of a merged book: the total and each venue's part (largest first).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MergedLevel {
-    pub price: Decimal,
-    pub qty: Decimal,
-    pub venues: Vec<VenueQty>,
-}
-
-/// The best price of one side across venues: `venue` holds the largest part of `qty` there.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Quote {
-    pub price: Decimal,
-    pub qty: Decimal,
-    pub venue: Source,
-    pub venues: Vec<VenueQty>,
-}
-
-/// Whether a venue's book counts in the merged view, and why not.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VenueStatus {
-    pub source: Source,
-    /// The venue's own name of the instrument.
-    pub symbol: String,
-    pub included: bool,
-    pub reason: Option<String>,
-}
-
-/// The merged book at one moment: the best levels a side and the state of every venue.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MergedView {
-    pub symbol: Arc<str>,
-    pub bids: Vec<MergedLevel>,
-    pub asks: Vec<MergedLevel>,
-    pub venues: Vec<VenueStatus>,
-    /// One venue's bid at or above another's ask.
-    pub crossed: bool,
-}
-
-/// The best bid and ask across the included venues.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bbo {
-    pub symbol: Arc<str>,
-    pub bid: Option<Quote>,
-    pub ask: Option<Quote>,
-    pub crossed: bool,
-    /// Venues left out, and why.
-    pub excluded: Vec<(Source, String)>,
-    pub local_time_ns: i64,
-}
-
-/// Something worth knowing about a merged book that its quotes do not say.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AggregateEvent {
-    /// One venue's best bid is at or above another's best ask.
-    Crossed {
-        symbol: Arc<str>,
-        bid: Quote,
-        ask: Quote,
-    },
-    Uncrossed {
-        symbol: Arc<str>,
-    },
-    /// A venue's book left the merged view (out of sync, stale, closed).
-    Excluded {
-        symbol: Arc<str>,
-        source: Source,
-        reason: String,
-    },
-    Included {
-        symbol: Arc<str>,
-        source: Source,
-    },
-}
-
-/// `binance-spot`, `bybit-linear`: how the aggregator names a connector.
-pub fn label(source: Source) -> String {
-    format!("{}-{}", source.venue, source.market)
-}
-
-/// The canonical name of a listed instrument: `BASE/QUOTE` (spot), `BASE/QUOTE:QUOTE` (linear).
-pub fn canonical(info: &SymbolInfo) -> String {
-    match info.source.market {
-        Market::Spot => format!("{}/{}", info.base_asset, info.quote_asset),
-        _ => format!(
-            "{}/{}:{}",
-            info.base_asset, info.quote_asset, info.quote_asset
-        ),
     }
 }
 
@@ -194,18 +86,14 @@ struct State {
 
 /// Where a merged book's events go (shared by an aggregator's books).
 #[derive(Default)]
-struct Hub {
-    readers: Mutex<Vec<Sender<AggregateEvent>>>,
+pub(super) struct Hub {
+    pub(super) readers: Mutex<Vec<Sender<AggregateEvent>>>,
 }
 
 impl Hub {
     fn send(&self, event: AggregateEvent) {
         lock(&self.readers).retain(|tx| tx.send(event.clone()).is_ok());
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// One instrument's books on several venues, merged.
@@ -264,7 +152,7 @@ impl MergedBook {
         MergedBook::with_hub(symbol, parts, stale_after, Arc::default())
     }
 
-    fn with_hub(
+    pub(super) fn with_hub(
         symbol: &str,
         parts: &[Part],
         stale_after: Option<Duration>,
@@ -653,297 +541,13 @@ fn top<'a>(side: impl Iterator<Item = &'a Slot>, mask: &[bool; MAX_VENUES]) -> T
     side.filter_map(|slot| masked(slot, mask)).next()
 }
 
-/// Settings of an [`Aggregator`].
-#[derive(Debug, Clone)]
-pub struct AggregatorConfig {
-    /// Levels a side each venue book keeps (Bybit: the smallest topic that holds it).
-    pub depth: usize,
-    /// A venue book that has not changed for this long is left out (`None`: never).
-    pub stale_after: Option<Duration>,
-    /// How long `book()` waits for the venue books to sync.
-    pub wait: Duration,
-}
-
-impl Default for AggregatorConfig {
-    fn default() -> Self {
-        AggregatorConfig {
-            depth: 200,
-            stale_after: Some(Duration::from_secs(5)),
-            wait: Duration::from_secs(30),
-        }
-    }
-}
-
-/// Merged books over several connectors, one per canonical instrument name.
-pub struct Aggregator {
-    connectors: Vec<Arc<Connector>>,
-    /// Explicit venue symbols by canonical name: (connector label, venue symbol).
-    mapping: HashMap<String, Vec<(String, String)>>,
-    config: AggregatorConfig,
-    /// Each instrument's merged book, opened once (concurrent openings of one name share the
-    /// work; different names open concurrently; a failed opening is tried again next time).
-    books: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Arc<MergedBook>>>>>,
-    hub: Arc<Hub>,
-}
-
-impl std::fmt::Debug for Aggregator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let labels: Vec<String> = self
-            .connectors
-            .iter()
-            .map(|c| {
-                label(Source {
-                    venue: c.venue,
-                    market: c.market,
-                })
-            })
-            .collect();
-        f.debug_struct("Aggregator")
-            .field("connectors", &labels)
-            .finish_non_exhaustive()
-    }
-}
-
-fn source_of(c: &Connector) -> Source {
-    Source {
-        venue: c.venue,
-        market: c.market,
-    }
-}
-
-impl Aggregator {
-    /// An aggregator over `connectors` (one per venue and market). `mapping` names, for a
-    /// canonical instrument, exactly which venue symbol each connector contributes (by label,
-    /// e.g. `binance-usdm`); other instruments are found by their canonical names.
-    pub fn new(
-        connectors: Vec<Arc<Connector>>,
-        mapping: HashMap<String, Vec<(String, String)>>,
-        config: AggregatorConfig,
-    ) -> Result<Aggregator> {
-        if connectors.is_empty() || connectors.len() > MAX_VENUES {
-            return Err(Error::invalid_argument(
-                "connectors",
-                format!("give 1 to {MAX_VENUES} connectors"),
-            ));
-        }
-        let labels: Vec<String> = connectors.iter().map(|c| label(source_of(c))).collect();
-        for (i, l) in labels.iter().enumerate() {
-            if labels[..i].contains(l) {
-                return Err(Error::invalid_argument(
-                    "connectors",
-                    format!("{l} is given twice: one connector per venue and market"),
-                ));
-            }
-        }
-        for (name, parts) in &mapping {
-            for (l, _) in parts {
-                if !labels.contains(l) {
-                    return Err(Error::invalid_argument(
-                        "mapping",
-                        format!(
-                            "{name}: no connector is {l} (connectors: {})",
-                            labels.join(", ")
-                        ),
-                    ));
-                }
-            }
-        }
-        if config.depth == 0 {
-            return Err(Error::invalid_argument("depth", "must be at least 1"));
-        }
-        Ok(Aggregator {
-            connectors,
-            mapping,
-            config,
-            books: Mutex::new(HashMap::new()),
-            hub: Arc::default(),
-        })
-    }
-
-    /// Which symbol each connector contributes to `name`.
-    async fn resolve(&self, name: &str) -> Result<Vec<(Arc<Connector>, SymbolInfo)>> {
-        if let Some(parts) = self.mapping.get(name) {
-            let mut out = Vec::new();
-            for (l, symbol) in parts {
-                let connector = self
-                    .connectors
-                    .iter()
-                    .find(|c| label(source_of(c)) == *l)
-                    .cloned()
-                    .ok_or_else(|| Error::invalid_argument("mapping", format!("no {l}")))?;
-                let info = connector.symbol_info(symbol).await?;
-                out.push((connector, info));
-            }
-            return Ok(out);
-        }
-        let mut out = Vec::new();
-        for connector in &self.connectors {
-            let table = connector.symbols().await?;
-            let mut found: Vec<&SymbolInfo> =
-                table.values().filter(|i| canonical(i) == name).collect();
-            if found.len() > 1 {
-                // A perpetual is named BASEQUOTE; dated contracts carry their date.
-                found.retain(|i| i.symbol.as_str() == format!("{}{}", i.base_asset, i.quote_asset));
-            }
-            match found.as_slice() {
-                [] => {}
-                [info] => out.push((connector.clone(), (*info).clone())),
-                _ => {
-                    return Err(Error::invalid_argument(
-                        "symbol",
-                        format!(
-                            "{name} names several {} symbols: give a mapping",
-                            label(source_of(connector))
-                        ),
-                    ));
-                }
-            }
-        }
-        if out.is_empty() {
-            let labels: Vec<String> = self
-                .connectors
-                .iter()
-                .map(|c| label(source_of(c)))
-                .collect();
-            return Err(Error::invalid_argument(
-                "symbol",
-                format!(
-                    "'{name}' is listed on none of {} (spot is BASE/QUOTE, linear BASE/QUOTE:SETTLE; \
-                     spot and perpetual books merge only by a mapping)",
-                    labels.join(", ")
-                ),
-            ));
-        }
-        Ok(out)
-    }
-
-    /// The merged book of `name` (opened on first use: venue books subscribed and followed),
-    /// once every venue book is in sync or `config.wait` has passed with at least one in sync.
-    pub async fn book(&self, name: &str) -> Result<Arc<MergedBook>> {
-        let cell = lock(&self.books)
-            .entry(name.to_owned())
-            .or_default()
-            .clone();
-        cell.get_or_try_init(|| self.open(name)).await.cloned()
-    }
-
-    async fn open(&self, name: &str) -> Result<Arc<MergedBook>> {
-        let resolved = self.resolve(name).await?;
-        let parts: Vec<Part> = resolved
-            .iter()
-            .map(|(c, info)| Part {
-                source: source_of(c),
-                symbol: info.symbol.as_str().to_owned(),
-                tick: info.tick_size,
-            })
-            .collect();
-        let merged = Arc::new(MergedBook::with_hub(
-            name,
-            &parts,
-            self.config.stale_after,
-            self.hub.clone(),
-        )?);
-        let mut handles = Vec::new();
-        for (connector, info) in &resolved {
-            handles.push(connector.book_handle(info.symbol.as_str(), self.config.depth)?);
-        }
-        let waits = handles.iter().map(|h| h.book.clone()).collect::<Vec<_>>();
-        for (i, handle) in handles.into_iter().enumerate() {
-            merged.follow(i, handle);
-        }
-        let all = futures_all(waits.iter().map(|b| b.wait_synced()));
-        if tokio::time::timeout(self.config.wait, all).await.is_err()
-            && !waits.iter().any(|b| b.is_synced())
-        {
-            return Err(Error::Timeout {
-                what: format!("any venue book of {name} to sync"),
-                after: self.config.wait,
-            });
-        }
-        if let Some(stale_after) = self.config.stale_after {
-            // Supervised by the first venue's connector: it lives while the merged book does.
-            let supervisor = &resolved[0].0.supervisor;
-            spawn_ticker(supervisor, name, Arc::downgrade(&merged), stale_after);
-        }
-        Ok(merged)
-    }
-
-    /// Closes every merged book: their venue books are no longer followed (nor subscribed, if
-    /// nobody else reads them); `book()` opens a fresh one.
-    pub fn close(&self) {
-        let books: Vec<_> = lock(&self.books).drain().collect();
-        for (_, cell) in books {
-            if let Some(book) = cell.get() {
-                book.close();
-            }
-        }
-    }
-
-    /// A merged book opened before by [`Aggregator::book`].
-    pub fn opened(&self, name: &str) -> Result<Arc<MergedBook>> {
-        let books = lock(&self.books);
-        books
-            .get(name)
-            .and_then(|c| c.get())
-            .cloned()
-            .ok_or_else(|| {
-                Error::invalid_argument(
-                    "symbol",
-                    format!("{name} is not followed yet: open it with book('{name}') first"),
-                )
-            })
-    }
-
-    /// Crossed markets and venues leaving or rejoining the merged books, from now on; a
-    /// reader that falls behind gets a gap marker.
-    pub fn events(&self, capacity: usize) -> stream::Receiver<AggregateEvent> {
-        let (tx, rx) = stream::channel(capacity.max(1), Overflow::GapMarker);
-        lock(&self.hub.readers).push(tx);
-        rx
-    }
-}
-
-/// Waits for every future.
-async fn futures_all<F: std::future::Future<Output = ()>>(futures: impl Iterator<Item = F>) {
-    for f in futures {
-        f.await;
-    }
-}
-
-/// Re-evaluates staleness while the merged book lives: a venue that goes quiet is left out
-/// even though nothing arrives to say so.
-fn spawn_ticker(
-    supervisor: &crate::supervise::Supervisor,
-    name: &str,
-    merged: Weak<MergedBook>,
-    stale_after: Duration,
-) {
-    let period = (stale_after / 4).clamp(Duration::from_millis(20), Duration::from_secs(1));
-    supervisor.spawn(format!("merged book {name}"), move |ctx| {
-        let merged = merged.clone();
-        async move {
-            let mut interval = tokio::time::interval(period);
-            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = ctx.cancel.cancelled() => return Ok(()),
-                    _ = interval.tick() => {}
-                }
-                ctx.checkpoint();
-                match merged.upgrade() {
-                    Some(merged) => merged.tick(),
-                    None => return Ok(()),
-                }
-            }
-        }
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::book::Book;
+    use crate::model::Market;
     use crate::model::{Level, Venue};
+    use crate::stream::Overflow;
     use proptest::prelude::*;
 
     fn d(s: &str) -> Decimal {

@@ -1,0 +1,21 @@
+"""One module per peer library: its consumer of the ``trades`` and ``book`` scenarios."""
+
+from __future__ import annotations
+
+from .base import Adapter
+from .binance_sdk import BinanceSdk
+from .ccxt import Ccxt
+from .cryptofeed import Cryptofeed
+from .pybit import Pybit
+from .python_binance import PythonBinance
+from .tradewire import Tradewire
+
+ADAPTERS: dict[str, type[Adapter]] = {
+    "tradewire": Tradewire,
+    "tradewire-bybit": Tradewire,
+    "python-binance": PythonBinance,
+    "binance-sdk": BinanceSdk,
+    "ccxt": Ccxt,
+    "cryptofeed": Cryptofeed,
+    "pybit": Pybit,
+}

@@ -1,0 +1,85 @@
+"""binance-sdk-spot: ``websocket_streams`` trades and diffs; it keeps no book, so the consumer keeps
+a plain dict book from the diffs and a REST snapshot."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+from ..common import SYMBOL, Levels, load
+from .base import Adapter
+
+
+class DictBook:
+    """A minimal Binance spot book for consumers whose library keeps none (the venue's recipe:
+    buffer diffs, load a REST snapshot, drop ``u <= lastUpdateId``, then chain ``U = u + 1``)."""
+
+    def __init__(self) -> None:
+        self.bids: dict[str, str] = {}
+        self.asks: dict[str, str] = {}
+        self.last: int | None = None
+        self.buffered: list[tuple[int, int, list[list[str]], list[list[str]]]] = []
+        self.broken = False
+
+    def load(self, last: int, bids: list[list[str]], asks: list[list[str]]) -> None:
+        self.bids = {p: q for p, q in bids}
+        self.asks = {p: q for p, q in asks}
+        self.last = last
+        for diff in self.buffered:
+            self.apply(*diff)
+        self.buffered = []
+
+    def apply(self, first: int, last: int, bids: list[list[str]], asks: list[list[str]]) -> bool:
+        if self.last is None:
+            self.buffered.append((first, last, bids, asks))
+            return False
+        if last <= self.last:
+            return False
+        if first > self.last + 1:
+            self.broken = True  # a gap: a real consumer would resync here
+        for side, changes in ((self.bids, bids), (self.asks, asks)):
+            for price, qty in changes:
+                if Decimal(qty) == 0:
+                    side.pop(price, None)
+                else:
+                    side[price] = qty
+        self.last = last
+        return True
+
+
+class BinanceSdk(Adapter):
+    async def run(self) -> None:
+        configuration = load("binance_common.configuration")
+        spot = load("binance_sdk_spot.spot")
+        self.client = spot.Spot(
+            config_rest_api=configuration.ConfigurationRestAPI(base_path=self.ep["rest"]),
+            config_ws_streams=configuration.ConfigurationWebSocketStreams(stream_url=self.ep["ws_public"]),
+        )
+        self.connection = await self.client.websocket_streams.create_connection()
+        hit = self.rec.hit
+        if self.scenario == "trades":
+            handle = await self.connection.trade(symbol=SYMBOL)
+            handle.on("message", lambda data: hit(data.t))
+        else:
+            self.dict_book = book = DictBook()
+
+            def on_diff(data: Any) -> None:
+                if book.apply(data.U, data.u, data.b, data.a):
+                    hit(data.u)
+
+            handle = await self.connection.diff_book_depth(symbol=SYMBOL, update_speed="100ms")
+            handle.on("message", on_diff)
+            rest = self.client.rest_api
+            snapshot = (await asyncio.to_thread(rest.depth, symbol=SYMBOL, limit=1000)).data()
+            book.load(snapshot.last_update_id, snapshot.bids, snapshot.asks)
+        await asyncio.Event().wait()
+
+    def book(self) -> tuple[Levels, Levels] | None:
+        b = self.dict_book
+        if b.broken:
+            return [], []
+        return list(b.bids.items()), list(b.asks.items())
+
+    async def close(self) -> None:
+        await self.connection.close_connection(close_session=True)

@@ -1,0 +1,234 @@
+"""The report: ``peers.md`` (machine, versions, method, a table per scenario, the targets) and
+``peers.png``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import importlib.metadata
+import math
+import os
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .common import LIBS, Lib, load
+from .harness import Run
+
+
+def versions() -> dict[str, str]:
+    found = {}
+    for dist in ["tradewire", *(lib.dist for lib in LIBS), "websockets", "aiohttp", "uvloop"]:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            found[dist] = importlib.metadata.version(dist)
+    return found
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()} ({platform.python_implementation()})"
+    )
+
+
+def fmt(value: float, digits: int = 0) -> str:
+    if value != value:
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def ratio(a: float, b: float) -> str:
+    if a != a or b != b or b == 0:
+        return "-"
+    return f"{a / b:.1f}x"
+
+
+def same_venue_tradewire(runs: list[Run], lib: Lib, scenario: str) -> Run | None:
+    name = "tradewire-bybit" if lib.venue == "bybit" else "tradewire"
+    return next((r for r in runs if r.lib.name == name and r.scenario == scenario), None)
+
+
+def report(
+    runs: list[Run], skipped: list[str], args: argparse.Namespace, command: str, elapsed: float
+) -> str:
+    v = versions()
+    lines = [
+        "# tradewire against peer libraries",
+        "",
+        f"Machine: {machine()}.  ",
+        f"Command: `{command}` ({elapsed / 60:.1f} min, {time.strftime('%Y-%m-%d %H:%M %Z')}).  ",
+        "Versions: " + ", ".join(f"{k} {x}" for k, x in v.items()) + ".  ",
+        f"Event loop: {args.loop}. Load average (1 min) before / after the run: "
+        f"{args.load_before:.2f} / {os.getloadavg()[0]:.2f}. Every number below comes from this one run.",
+        "",
+        "Each library runs alone in its own process against the simulator (in the parent process, "
+        "on the same machine: on this 2-core VM the simulator and the library share two cores). "
+        "A recorded tape of the synthetic market is played to the library's connection once it "
+        "is subscribed and in sync: as fast as it takes it (**max**), then at fixed rates of "
+        "messages of the measured stream per second. msgs/s = tape messages / (consumer got the "
+        "last - simulator wrote the first); CPU = the library process's CPU time (all threads) "
+        "per message; latency = consumer has it (`time.time_ns()`) - the simulator started "
+        "writing it (µs); peak RSS = the library process's high-water mark (`VmHWM`); book = its final book "
+        "equals the simulator's true book, every level. Latency under **max** is mostly queueing "
+        "(the simulator writes as fast as the socket takes it). "
+        + (
+            "Fixed rates are paced frame by frame (`--precise`: a simulator thread spins between "
+            "frames, taking a core from the library on a small machine)."
+            if args.precise
+            else "Fixed rates are paced on the simulator's 1 ms timer: at 50,000 msg/s about 50 frames "
+            "leave together every millisecond, so a frame's latency includes handling the frames "
+            "written with it (`--precise` paces frame by frame)."
+        ),
+        "",
+    ]
+    if skipped:
+        lines += ["Left out: " + "; ".join(skipped) + ".", ""]
+    for scenario in ("trades", "book"):
+        scenario_runs = [r for r in runs if r.scenario == scenario]
+        if not scenario_runs:
+            continue
+        title = "Trades" if scenario == "trades" else "Order-book maintenance"
+        lines += [f"## {title}", ""]
+        for r in scenario_runs:
+            if r.error:
+                lines.append(f"- **{r.lib.name}**: failed ({r.error})")
+        modes = ["max"] + [f"{x:,}/s" for x in args.rates]
+        for mode in modes:
+            lines += [
+                "",
+                f"### {mode}",
+                "",
+                "| library | stream · consumer | msgs/s | CPU µs/msg (main thread) | p50 µs | p99 µs "
+                "| p99.9 µs | peak RSS MB | book equal | notes |",
+                "|---|---|--:|--:|--:|--:|--:|--:|:-:|---|",
+            ]
+            for r in scenario_runs:
+                p = r.play(mode)
+                if p is None:
+                    continue
+                consumer = r.lib.trades if scenario == "trades" else r.lib.book
+                equal = "-" if p.book_equal is None else ("yes" if p.book_equal else "**no**")
+                lines.append(
+                    f"| {r.lib.name} {r.version} | `{r.lib.stream(scenario)}` · {consumer} "
+                    f"| {fmt(p.msgs_per_s)} | {fmt(p.cpu_us, 1)} ({fmt(p.main_cpu_us, 1)}) | {fmt(p.p50)} "
+                    f"| {fmt(p.p99)} "
+                    f"| {fmt(p.p999)} | {fmt(r.maxrss_mb)} | {equal} | {p.note} |"
+                )
+        splits = [
+            f"- {r.lib.name}, {p.mode}: {p.split}"
+            for r in scenario_runs
+            if r.lib.name.startswith("tradewire")
+            for p in r.plays
+            if p.split
+        ]
+        if splits:
+            lines += [
+                "",
+                "tradewire's latency split at the socket read in Rust (`local_time_ns`):",
+                "",
+                *splits,
+            ]
+        lines += ["", "Ratios (tradewire on the same venue ÷ peer, same run):", ""]
+        top = modes[-1]
+        lines += [
+            f"| peer | throughput (max) | CPU per msg (peer ÷ tw) | p99 at {top} (peer ÷ tw) "
+            "| peak RSS (peer ÷ tw) |",
+            "|---|--:|--:|--:|--:|",
+        ]
+        for r in scenario_runs:
+            if r.lib.name.startswith("tradewire"):
+                continue
+            tw = same_venue_tradewire(runs, r.lib, scenario)
+            twmax, pmax = (tw.play("max") if tw else None), r.play("max")
+            twtop, ptop = (tw.play(top) if tw else None), r.play(top)
+            nan = math.nan
+            lines.append(
+                f"| {r.lib.name} vs {tw.lib.name if tw else '-'} "
+                f"| {ratio(twmax.msgs_per_s if twmax else nan, pmax.msgs_per_s if pmax else nan)} "
+                f"| {ratio(pmax.cpu_us if pmax else nan, twmax.cpu_us if twmax else nan)} "
+                f"| {ratio(ptop.p99 if ptop else nan, twtop.p99 if twtop else nan)} "
+                f"| {ratio(r.maxrss_mb, tw.maxrss_mb if tw else nan)} |"
+            )
+        lines.append("")
+    lines += targets(runs, args)
+    return "\n".join(lines) + "\n"
+
+
+def targets(runs: list[Run], args: argparse.Namespace) -> list[str]:
+    tw = next((r for r in runs if r.lib.name == "tradewire" and r.scenario == "book"), None)
+    if tw is None:
+        return []
+    peers = [r for r in runs if r.scenario == "book" and not r.lib.name.startswith("tradewire")]
+    lines = ["## Targets of the book-delta path (issue 9)", ""]
+    twmax = tw.play("max")
+    peer_maxes = [
+        (p.msgs_per_s, r.lib.name) for r in peers if (p := r.play("max")) and p.msgs_per_s == p.msgs_per_s
+    ]
+    if twmax and peer_maxes:
+        best, name = max(peer_maxes)
+        x = twmax.msgs_per_s / best
+        lines.append(
+            f"- Throughput >= 10x the fastest Python peer: {fmt(twmax.msgs_per_s)} msg/s against "
+            f"{name}'s {fmt(best)} = **{x:.1f}x** — " + ("met." if x >= 10 else "**missed**.")
+        )
+    at = tw.play("50,000/s")
+    if at:
+        ok = at.p99 < 100 and at.msgs_per_s >= 0.95 * 50_000
+        lines.append(
+            f"- p99 < 100 µs at 50,000 msg/s: p99 **{fmt(at.p99)} µs** (p50 {fmt(at.p50)}, "
+            f"p99.9 {fmt(at.p999)}) at {fmt(at.msgs_per_s)} msg/s — " + ("met." if ok else "**missed**.")
+        )
+    lines.append(
+        "- Flat memory over 10 minutes: see `memory.md` (`python -m benches.peers --memory 600`); this run's "
+        f"tradewire process peaked at {fmt(tw.maxrss_mb)} MB (RSS {fmt(tw.ready_rss_mb)} MB once in sync)."
+    )
+    lines.append("")
+    lines.append(
+        "Where the time goes and what would fix it: `benches/results/notes.md` (a profile of the book "
+        "path, the simulator's limits on this machine, and what each peer does)."
+    )
+    return [*lines, ""]
+
+
+def chart(runs: list[Run], args: argparse.Namespace, path: Path) -> None:
+    matplotlib = load("matplotlib")
+    matplotlib.use("Agg")
+    plt = load("matplotlib.pyplot")
+    scenarios = [s for s in ("trades", "book") if any(r.scenario == s for r in runs)]
+    top = f"{args.rates[-1]:,}/s" if args.rates else "max"
+    metrics: list[tuple[str, Callable[[Run], float], bool]] = [
+        ("messages/s (max)", lambda r: getattr(r.play("max"), "msgs_per_s", math.nan), False),
+        ("CPU µs per message (max)", lambda r: getattr(r.play("max"), "cpu_us", math.nan), False),
+        (f"p99 latency µs at {top}", lambda r: getattr(r.play(top), "p99", math.nan), True),
+        ("peak RSS MB", lambda r: r.maxrss_mb, False),
+    ]
+    fig, axes = plt.subplots(len(scenarios), len(metrics), figsize=(4.2 * len(metrics), 3.6 * len(scenarios)))
+    if len(scenarios) == 1:
+        axes = [axes]
+    for row, scenario in zip(axes, scenarios, strict=True):
+        scenario_runs = [r for r in runs if r.scenario == scenario and not r.error]
+        names = [r.lib.name for r in scenario_runs]
+        colors = ["#d95f02" if n.startswith("tradewire") else "#7570b3" for n in names]
+        for ax, (title, value, log) in zip(row, metrics, strict=True):
+            values = [value(r) for r in scenario_runs]
+            ax.bar(range(len(names)), [0 if v != v else v for v in values], color=colors)
+            ax.set_xticks(range(len(names)), names, rotation=40, ha="right", fontsize=8)
+            ax.set_title(f"{scenario}: {title}", fontsize=9)
+            if log:
+                ax.set_yscale("log")
+            for i, v in enumerate(values):
+                if v == v:
+                    ax.annotate(
+                        f"{v:,.0f}" if v >= 10 else f"{v:.1f}", (i, v), ha="center", va="bottom", fontsize=7
+                    )
+    fig.suptitle(f"tradewire vs peers on the simulator · {machine()}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)

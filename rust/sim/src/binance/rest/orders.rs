@@ -1,0 +1,362 @@
+//! Binance REST orders: place, cancel, query, open orders, cancel-all and the account's trades,
+//! the engine's rejects as venue error codes, and the order object in each of its shapes.
+
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+use super::{Answer, ApiError, Params, symbol_of};
+use crate::binance::{
+    BinanceState, decimals, exact, fixed, side_str, status_str, tif_str, type_str,
+};
+use crate::book::Side;
+use crate::exchange::{Exchange, NewOrder, Order, OrderKind, Reject, Tif};
+
+fn order_ids<'a>(
+    params: &'a Params,
+    client_name: &str,
+) -> Result<(Option<u64>, Option<&'a str>), ApiError> {
+    let id = params.int("orderId")?.map(|i| i.max(0) as u64);
+    let cid = params.get(client_name);
+    if id.is_none() && cid.is_none() {
+        return Err(ApiError::bad(
+            -1102,
+            "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!"
+                .to_string(),
+        ));
+    }
+    Ok((id, cid))
+}
+
+fn client_id_ok(id: &str, spot: bool) -> bool {
+    (1..=36).contains(&id.len())
+        && id.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || b == b'-'
+                || b == b'_'
+                || (!spot && matches!(b, b'.' | b':' | b'/'))
+        })
+}
+
+pub(super) fn place(st: &BinanceState, account: usize, params: &Params, now: i64) -> Answer {
+    let spot = st.spot();
+    let mut ex = st.market.lock();
+    let symbol = symbol_of(&ex, params)?.to_owned();
+    let side = match params.require("side")? {
+        "BUY" => Side::Buy,
+        "SELL" => Side::Sell,
+        _ => return Err(ApiError::bad(-1117, "Invalid side.")),
+    };
+    let type_ = params.require("type")?;
+    let (kind, mut tif) = match (type_, spot) {
+        ("LIMIT", _) => (OrderKind::Limit, None),
+        ("MARKET", _) => (OrderKind::Market, Some(Tif::Ioc)),
+        ("LIMIT_MAKER", true) => (OrderKind::Limit, Some(Tif::PostOnly)),
+        _ => return Err(ApiError::bad(-1116, "Invalid orderType.")),
+    };
+    if kind == OrderKind::Limit && tif.is_none() {
+        tif = Some(match params.require("timeInForce")? {
+            "GTC" => Tif::Gtc,
+            "IOC" => Tif::Ioc,
+            "FOK" => Tif::Fok,
+            "GTX" if !spot => Tif::PostOnly,
+            _ => return Err(ApiError::bad(-1115, "Invalid timeInForce.")),
+        });
+    }
+    let price = params.decimal("price")?;
+    let qty = params.decimal("quantity")?;
+    let quote_qty = if spot {
+        params.decimal("quoteOrderQty")?
+    } else {
+        None
+    };
+    if kind == OrderKind::Limit && price.is_none() {
+        return Err(ApiError::mandatory("price"));
+    }
+    if qty.is_none() && quote_qty.is_none() {
+        return Err(ApiError::mandatory("quantity"));
+    }
+    for (name, v) in [
+        ("price", price),
+        ("quantity", qty),
+        ("quoteOrderQty", quote_qty),
+    ] {
+        if v.is_some_and(|d| d.scale() > 8) {
+            return Err(ApiError::bad(
+                -1111,
+                format!("Parameter '{name}' has too much precision."),
+            ));
+        }
+    }
+    let client_id = params.get("newClientOrderId").map(str::to_owned);
+    if let Some(cid) = &client_id
+        && !client_id_ok(cid, spot)
+    {
+        let range = if spot {
+            "^[a-zA-Z0-9-_]{1,36}$"
+        } else {
+            "^[\\.A-Z\\:/a-z0-9_-]{1,36}$"
+        };
+        return Err(ApiError::bad(
+            -1100,
+            format!(
+                "Illegal characters found in parameter 'newClientOrderId'; legal range is '{range}'."
+            ),
+        ));
+    }
+    let reduce_only = params.get("reduceOnly") == Some("true");
+    let req = NewOrder {
+        symbol: symbol.clone(),
+        side,
+        kind,
+        tif: tif.unwrap_or(Tif::Gtc),
+        price,
+        qty,
+        quote_qty,
+        client_id,
+        reduce_only,
+    };
+    let id = ex.place(account, req, now).map_err(|r| reject(r, spot))?;
+    let order = ex.orders[&id].clone();
+    let resp_type = params
+        .get("newOrderRespType")
+        .unwrap_or(if spot { "FULL" } else { "ACK" });
+    Ok(match (spot, resp_type) {
+        (true, "ACK") => {
+            json!({"symbol": symbol, "orderId": id, "orderListId": -1, "clientOrderId": order.client_id, "transactTime": now})
+        }
+        (true, "RESULT") => order_json(&ex, &order, true, OrderView::Result(now)),
+        (true, _) => order_json(&ex, &order, true, OrderView::Full(now)),
+        (false, _) => order_json(&ex, &order, false, OrderView::Result(now)),
+    })
+}
+
+fn reject(r: Reject, spot: bool) -> ApiError {
+    match (r, spot) {
+        (Reject::UnknownSymbol, _) => ApiError::bad(-1121, "Invalid symbol."),
+        (Reject::Filter(name), true) => ApiError::bad(-1013, format!("Filter failure: {name}")),
+        (Reject::Filter("PRICE_FILTER"), false) => {
+            ApiError::bad(-4014, "Price not increased by tick size.")
+        }
+        (Reject::Filter("NOTIONAL"), false) => ApiError::bad(
+            -4164,
+            "Order's notional must be no smaller than 5 (unless you choose reduce only).",
+        ),
+        (Reject::Filter(_), false) => ApiError::bad(
+            -1111,
+            "Precision is over the maximum defined for this asset.",
+        ),
+        (Reject::InsufficientBalance, true) => ApiError::bad(
+            -2010,
+            "Account has insufficient balance for requested action.",
+        ),
+        (Reject::InsufficientBalance, false) => ApiError::bad(-2019, "Margin is insufficient."),
+        (Reject::WouldTake, true) => {
+            ApiError::bad(-2010, "Order would immediately match and take.")
+        }
+        (Reject::WouldTake, false) => ApiError::bad(
+            -5022,
+            "Due to the order could not be executed as maker, the Post Only order will be rejected. The order will not be recorded in the order history",
+        ),
+        (Reject::DuplicateClientId, true) => ApiError::bad(-2010, "Duplicate order sent."),
+        (Reject::DuplicateClientId, false) => ApiError::bad(-4116, "ClientOrderId is duplicated."),
+        (Reject::UnknownOrder | Reject::AlreadyClosed, true) => {
+            ApiError::bad(-2011, "Unknown order sent.")
+        }
+        (Reject::UnknownOrder | Reject::AlreadyClosed, false) => {
+            ApiError::bad(-2011, "Unknown order sent.")
+        }
+        (Reject::Invalid(name), _) => ApiError::mandatory(&name),
+    }
+}
+
+pub(super) fn cancel(st: &BinanceState, account: usize, params: &Params, now: i64) -> Answer {
+    let spot = st.spot();
+    let mut ex = st.market.lock();
+    let symbol = symbol_of(&ex, params)?.to_owned();
+    let (id, cid) = order_ids(params, "origClientOrderId")?;
+    if let (Some(id), Some(cid)) = (id, cid)
+        && ex
+            .find_order(account, &symbol, Some(id), None)
+            .is_some_and(|o| o.client_id != cid)
+    {
+        return Err(ApiError::bad(-2039, "Client order id is not valid."));
+    }
+    let oid = ex
+        .cancel(account, &symbol, id, cid, now)
+        .map_err(|r| reject(r, spot))?;
+    let order = ex.orders[&oid].clone();
+    let mut out = order_json(&ex, &order, spot, OrderView::Cancel);
+    if spot {
+        out["transactTime"] = json!(now);
+        if let Some(new_id) = params.get("newClientOrderId") {
+            out["clientOrderId"] = json!(new_id);
+        }
+    }
+    Ok(out)
+}
+
+pub(super) fn query(st: &BinanceState, account: usize, params: &Params) -> Answer {
+    let spot = st.spot();
+    let ex = st.market.lock();
+    let symbol = symbol_of(&ex, params)?;
+    let (id, cid) = order_ids(params, "origClientOrderId")?;
+    let order = ex
+        .find_order(account, symbol, id, cid)
+        .ok_or_else(|| ApiError::bad(-2013, "Order does not exist."))?;
+    Ok(order_json(&ex, order, spot, OrderView::Query))
+}
+
+pub(super) fn open_orders(st: &BinanceState, account: usize, params: &Params) -> Answer {
+    let spot = st.spot();
+    let ex = st.market.lock();
+    let symbol = match params.get("symbol") {
+        Some(_) => Some(symbol_of(&ex, params)?),
+        None => None,
+    };
+    let list: Vec<Value> = ex
+        .open_orders(account, symbol)
+        .into_iter()
+        .map(|o| order_json(&ex, o, spot, OrderView::Query))
+        .collect();
+    Ok(Value::Array(list))
+}
+
+pub(super) fn cancel_all(st: &BinanceState, account: usize, params: &Params, now: i64) -> Answer {
+    let spot = st.spot();
+    let mut ex = st.market.lock();
+    let symbol = symbol_of(&ex, params)?.to_owned();
+    let ids: Vec<u64> = ex
+        .open_orders(account, Some(&symbol))
+        .iter()
+        .map(|o| o.id)
+        .collect();
+    let mut canceled = Vec::new();
+    for id in ids {
+        if ex.cancel(account, &symbol, Some(id), None, now).is_ok() {
+            canceled.push(order_json(&ex, &ex.orders[&id], spot, OrderView::Cancel));
+        }
+    }
+    if spot {
+        if canceled.is_empty() {
+            return Err(ApiError::bad(-2011, "Unknown order sent."));
+        }
+        Ok(Value::Array(canceled))
+    } else {
+        Ok(json!({"code": 200, "msg": "The operation of cancel all open order is done."}))
+    }
+}
+
+/// Which shape of an order object to render.
+#[derive(Debug, Clone, Copy)]
+pub enum OrderView {
+    Query,
+    Cancel,
+    Result(i64),
+    Full(i64),
+}
+
+pub fn order_json(ex: &Exchange, o: &Order, spot: bool, view: OrderView) -> Value {
+    let spec = &ex.symbols[&o.symbol].spec;
+    let (pd, qd) = decimals(spot, spec);
+    let price = o.price.map_or(Decimal::ZERO, |p| spec.price(p));
+    let executed = spec.qty(o.filled);
+    if spot {
+        let mut v = json!({"symbol": o.symbol, "orderId": o.id, "orderListId": -1, "clientOrderId": o.client_id,
+            "price": exact(price, pd), "origQty": exact(spec.qty(o.lots), qd), "executedQty": exact(executed, qd),
+            "cummulativeQuoteQty": fixed(o.cum_quote, pd), "status": status_str(o.status),
+            "timeInForce": tif_str(o.tif, true), "type": type_str(o, true), "side": side_str(o.side),
+            "origQuoteOrderQty": fixed(o.quote_qty.unwrap_or_default(), pd), "selfTradePreventionMode": "NONE"});
+        match view {
+            OrderView::Query => {
+                v["stopPrice"] = json!(fixed(Decimal::ZERO, pd));
+                v["icebergQty"] = json!(fixed(Decimal::ZERO, qd));
+                v["time"] = json!(o.created_ms);
+                v["updateTime"] = json!(o.updated_ms);
+                v["isWorking"] = json!(o.kind == OrderKind::Limit);
+                v["workingTime"] = json!(o.created_ms);
+            }
+            OrderView::Cancel => {
+                v["origClientOrderId"] = json!(o.client_id);
+            }
+            OrderView::Result(t) | OrderView::Full(t) => {
+                v["transactTime"] = json!(t);
+                v["workingTime"] = json!(o.created_ms);
+                if let OrderView::Full(_) = view {
+                    let fills: Vec<Value> = o
+                        .fills
+                        .iter()
+                        .map(|f| json!({"price": exact(f.price, pd), "qty": exact(f.qty, qd), "commission": fixed(f.fee, 8),
+                            "commissionAsset": f.fee_asset, "tradeId": f.trade_id}))
+                        .collect();
+                    v["fills"] = Value::Array(fills);
+                }
+            }
+        }
+        v
+    } else {
+        let avg = if o.filled > 0 {
+            o.cum_quote / executed
+        } else {
+            Decimal::ZERO
+        };
+        let mut v = json!({"orderId": o.id, "symbol": o.symbol, "status": status_str(o.status), "clientOrderId": o.client_id,
+            "price": exact(price, pd), "avgPrice": fixed(avg, pd.max(2)), "origQty": exact(spec.qty(o.lots), qd),
+            "executedQty": exact(executed, qd), "cumQty": exact(executed, qd), "cumQuote": fixed(o.cum_quote, pd.max(2)),
+            "timeInForce": tif_str(o.tif, false), "type": type_str(o, false), "reduceOnly": o.reduce_only,
+            "closePosition": false, "side": side_str(o.side), "positionSide": "BOTH", "stopPrice": fixed(Decimal::ZERO, pd),
+            "workingType": "CONTRACT_PRICE", "priceProtect": false, "origType": type_str(o, false), "priceMatch": "NONE",
+            "selfTradePreventionMode": "NONE", "goodTillDate": 0, "updateTime": o.updated_ms});
+        if let OrderView::Query = view {
+            v["time"] = json!(o.created_ms);
+        }
+        v
+    }
+}
+
+pub(super) fn my_trades(st: &BinanceState, account: usize, params: &Params) -> Answer {
+    let spot = st.spot();
+    let ex = st.market.lock();
+    let symbol = symbol_of(&ex, params)?;
+    let order_filter = params.int("orderId")?.map(|i| i as u64);
+    let from = params.int("fromId")?.unwrap_or(0).max(0) as u64;
+    let limit = params.int("limit")?.unwrap_or(500).clamp(1, 1000) as usize;
+    let spec = &ex.symbols[symbol].spec;
+    let (pd, qd) = decimals(spot, spec);
+    let mut rows: Vec<(u64, Value)> = Vec::new();
+    for o in ex
+        .orders
+        .values()
+        .filter(|o| o.account == account && o.symbol == symbol)
+    {
+        if order_filter.is_some_and(|id| id != o.id) {
+            continue;
+        }
+        for f in o.fills.iter().filter(|f| f.trade_id >= from) {
+            let row = if spot {
+                json!({"symbol": symbol, "id": f.trade_id, "orderId": o.id, "orderListId": -1, "price": exact(f.price, pd),
+                    "qty": exact(f.qty, qd), "quoteQty": fixed(f.price * f.qty, pd), "commission": fixed(f.fee, 8),
+                    "commissionAsset": f.fee_asset, "time": f.time_ms, "isBuyer": o.side == Side::Buy,
+                    "isMaker": f.is_maker, "isBestMatch": true})
+            } else {
+                json!({"buyer": o.side == Side::Buy, "commission": fixed(f.fee, 8), "commissionAsset": f.fee_asset,
+                    "id": f.trade_id, "maker": f.is_maker, "orderId": o.id, "price": exact(f.price, pd), "qty": exact(f.qty, qd),
+                    "quoteQty": fixed(f.price * f.qty, pd), "realizedPnl": "0", "side": side_str(o.side),
+                    "positionSide": "BOTH", "symbol": symbol, "time": f.time_ms})
+            };
+            rows.push((f.trade_id, row));
+        }
+    }
+    rows.sort_by_key(|r| r.0);
+    let skip = if params.get("fromId").is_some() {
+        0
+    } else {
+        rows.len().saturating_sub(limit)
+    };
+    Ok(Value::Array(
+        rows.into_iter()
+            .skip(skip)
+            .take(limit)
+            .map(|r| r.1)
+            .collect(),
+    ))
+}

@@ -1,0 +1,200 @@
+//! Bybit v5 REST: the request pipeline — faults, routing, IP and per-UID limits with
+//! `X-Bapi-Limit*` headers, authentication, dispatch, the `retCode` envelope — and what every
+//! endpoint shares (`Fail`, required parameters, the unknown-symbol answer)
+//! (PROTOCOLS.md 2.3, 3.4, 4.4, 5.3, 6.3, 7.3, 8).
+
+mod account;
+mod auth;
+mod market;
+mod orders;
+mod routes;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+pub use account::position_json;
+pub use market::{ticker, trade_id};
+pub use orders::execution_json;
+
+use super::{BybitState, Category};
+use crate::exchange::Exchange;
+use crate::limits::BybitVerdict;
+use crate::market::take_one;
+use auth::authenticate;
+use routes::{dispatch, route};
+
+/// A `retCode` answer (HTTP 200 unless stated).
+#[derive(Debug)]
+struct Fail {
+    http: StatusCode,
+    code: i64,
+    msg: String,
+}
+
+fn fail(code: i64, msg: impl Into<String>) -> Fail {
+    Fail {
+        http: StatusCode::OK,
+        code,
+        msg: msg.into(),
+    }
+}
+
+type Answer = Result<Value, Fail>;
+
+fn envelope(result: Result<Value, Fail>, now: i64) -> (StatusCode, Value) {
+    match result {
+        Ok(result) => (
+            StatusCode::OK,
+            json!({"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": now}),
+        ),
+        Err(f) => (
+            f.http,
+            json!({"retCode": f.code, "retMsg": f.msg, "result": {}, "retExtInfo": {}, "time": now}),
+        ),
+    }
+}
+
+pub async fn handle(
+    State(st): State<Arc<BybitState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let faults = &st.spot.faults;
+    if take_one(&faults.rest_hang) {
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+    }
+    let now = st.spot.clock.now_ms();
+    if take_one(&faults.rest_5xx) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response();
+    }
+    let Some((endpoint, uid_limit)) = route(&method, uri.path()) else {
+        let (status, body) = envelope(
+            Err(Fail {
+                http: StatusCode::NOT_FOUND,
+                code: 10017,
+                msg: "route not found".into(),
+            }),
+            now,
+        );
+        return (status, body.to_string()).into_response();
+    };
+    let query = uri.query().unwrap_or("").to_owned();
+    let body_text = String::from_utf8_lossy(&body).into_owned();
+    let mut params: HashMap<String, String> =
+        serde_urlencoded::from_str::<Vec<(String, String)>>(&query)
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+    if method == Method::POST {
+        match serde_json::from_str::<Map<String, Value>>(&body_text) {
+            Ok(map) => {
+                for (k, v) in map {
+                    let text = match v {
+                        Value::String(s) => s,
+                        Value::Bool(b) => b.to_string(),
+                        Value::Number(n) => n.to_string(),
+                        _ => continue,
+                    };
+                    params.insert(k, text);
+                }
+            }
+            Err(_) => {
+                return reply(
+                    envelope(Err(fail(10001, "request body is not valid JSON")), now),
+                    None,
+                );
+            }
+        }
+    }
+    let category = params.get("category").and_then(|c| Category::parse(c));
+    let limit = uid_limit.map(|(name, linear, spot)| {
+        (
+            name,
+            if category == Some(Category::Spot) {
+                spot
+            } else {
+                linear
+            },
+        )
+    });
+    let (verdict, usage) = st.limits.check(limit);
+    match verdict {
+        BybitVerdict::Allowed => {}
+        BybitVerdict::IpBanned { .. } => {
+            return (StatusCode::FORBIDDEN, "access too frequent").into_response();
+        }
+        BybitVerdict::TooMany => {
+            return reply(envelope(Err(fail(10006, "Too many visits!")), now), usage);
+        }
+    }
+    let account = if uid_limit.is_some() {
+        let signed_payload = if method == Method::POST {
+            body_text.as_str()
+        } else {
+            query.as_str()
+        };
+        match authenticate(&st, &headers, signed_payload, now) {
+            Ok(a) => Some(a),
+            Err(f) => return reply(envelope(Err(f), now), usage),
+        }
+    } else {
+        None
+    };
+    let answer = dispatch(&st, endpoint, category, account, &params, now);
+    reply(envelope(answer, now), usage)
+}
+
+fn reply(
+    (status, body): (StatusCode, Value),
+    usage: Option<crate::limits::BybitUsage>,
+) -> Response {
+    let mut response = (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response();
+    if let Some(u) = usage {
+        let h = response.headers_mut();
+        for (name, value) in [
+            ("X-Bapi-Limit", u.limit.to_string()),
+            ("X-Bapi-Limit-Status", u.remaining.to_string()),
+            ("X-Bapi-Limit-Reset-Timestamp", u.reset_ms.to_string()),
+        ] {
+            if let Ok(v) = axum::http::HeaderValue::try_from(value) {
+                h.insert(name, v);
+            }
+        }
+    }
+    response
+}
+
+fn need<'a>(params: &'a HashMap<String, String>, name: &str) -> Result<&'a str, Fail> {
+    params
+        .get(name)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| fail(10001, format!("params error: {name} is required")))
+}
+
+/// Whether the market lists no such symbol.
+fn unknown(ex: &Exchange, s: &str) -> bool {
+    !ex.symbols.contains_key(s)
+}
+
+/// The answer to a symbol the category does not list.
+fn bad_symbol(category: Category) -> Fail {
+    if category == Category::Spot {
+        fail(170121, "Invalid symbol.")
+    } else {
+        fail(10001, "params error: symbol invalid")
+    }
+}

@@ -1,0 +1,317 @@
+//! Bybit v5 REST orders: create, cancel, cancel-all, open and historical orders, executions,
+//! the engine's rejects as `retCode`s, and the execution object the private stream reuses.
+
+use std::collections::HashMap;
+
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+use super::routes::Endpoint;
+use super::{Answer, Fail, bad_symbol, fail, need, unknown};
+use crate::book::Side;
+use crate::bybit::{
+    BybitState, Category, num, order_id_str, order_json, parse_order_id, side_str, uuid,
+};
+use crate::exchange::{Exchange, NewOrder, OrderKind, Reject, Tif};
+use crate::market::Market;
+
+pub(super) fn create(
+    st: &BybitState,
+    category: Category,
+    account: usize,
+    params: &HashMap<String, String>,
+    now: i64,
+) -> Answer {
+    let spot = category == Category::Spot;
+    let mut ex = st.market(category).lock();
+    let symbol = need(params, "symbol")?.to_owned();
+    if !ex.symbols.contains_key(&symbol) {
+        return Err(if spot {
+            fail(170121, "Invalid symbol.")
+        } else {
+            fail(10001, "params error: symbol invalid")
+        });
+    }
+    let side = match need(params, "side")? {
+        "Buy" => Side::Buy,
+        "Sell" => Side::Sell,
+        _ => return Err(fail(10001, "params error: side invalid")),
+    };
+    let kind = match need(params, "orderType")? {
+        "Limit" => OrderKind::Limit,
+        "Market" => OrderKind::Market,
+        _ => return Err(fail(10001, "params error: orderType invalid")),
+    };
+    let tif = match (
+        kind,
+        params
+            .get("timeInForce")
+            .map(String::as_str)
+            .unwrap_or("GTC"),
+    ) {
+        (OrderKind::Market, _) => Tif::Ioc,
+        (_, "GTC") => Tif::Gtc,
+        (_, "IOC") => Tif::Ioc,
+        (_, "FOK") => Tif::Fok,
+        (_, "PostOnly") => Tif::PostOnly,
+        _ => return Err(fail(10001, "params error: timeInForce invalid")),
+    };
+    let dec = |name: &str| -> Result<Option<Decimal>, Fail> {
+        params
+            .get(name)
+            .filter(|v| !v.is_empty())
+            .map(|v| {
+                v.parse::<Decimal>()
+                    .map_err(|_| fail(10001, format!("params error: {name} invalid")))
+            })
+            .transpose()
+    };
+    let qty = dec("qty")?.ok_or_else(|| fail(10001, "params error: qty is required"))?;
+    let price = dec("price")?;
+    if kind == OrderKind::Limit && price.is_none() {
+        return Err(fail(
+            10001,
+            "params error: price is required for a limit order",
+        ));
+    }
+    // Spot market buys are in the quote coin unless marketUnit says otherwise.
+    let by_quote = spot
+        && kind == OrderKind::Market
+        && match params.get("marketUnit").map(String::as_str) {
+            Some("baseCoin") => false,
+            Some("quoteCoin") => true,
+            _ => side == Side::Buy,
+        };
+    let link = params.get("orderLinkId").cloned().filter(|l| !l.is_empty());
+    if let Some(l) = &link {
+        if l.len() > 36
+            || !l
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(fail(10001, "params error: orderLinkId invalid"));
+        }
+        if ex
+            .orders
+            .values()
+            .any(|o| o.account == account && o.client_id == *l)
+        {
+            return Err(if spot {
+                fail(170141, "Duplicate clientOrderId.")
+            } else {
+                fail(110072, "OrderLinkedID is duplicate")
+            });
+        }
+    }
+    let reduce_only = params.get("reduceOnly").map(String::as_str) == Some("true");
+    let link_for_reply = link.clone().unwrap_or_default();
+    let req = NewOrder {
+        symbol,
+        side,
+        kind,
+        tif,
+        price,
+        qty: (!by_quote).then_some(qty),
+        quote_qty: by_quote.then_some(qty),
+        // Bybit keeps an empty orderLinkId when none was given.
+        client_id: Some(link.unwrap_or_default()),
+        reduce_only,
+    };
+    let id = ex.place(account, req, now).map_err(|r| reject(r, spot))?;
+    Ok(json!({"orderId": order_id_str(id), "orderLinkId": link_for_reply}))
+}
+
+fn reject(r: Reject, spot: bool) -> Fail {
+    match (r, spot) {
+        (Reject::UnknownSymbol, true) => fail(170121, "Invalid symbol."),
+        (Reject::Filter("PRICE_FILTER"), true) => {
+            fail(170134, "Order price has too many decimals.")
+        }
+        (Reject::Filter("LOT_SIZE"), true) => fail(170137, "Order quantity has too many decimals."),
+        (Reject::Filter(_), true) => fail(170140, "Order value exceeded lower limit."),
+        (Reject::InsufficientBalance, true) => fail(170131, "Insufficient balance."),
+        (Reject::DuplicateClientId, true) => fail(170141, "Duplicate clientOrderId."),
+        (Reject::Filter("NOTIONAL"), false) => {
+            fail(110094, "Order does not meet minimum order value 5USDT")
+        }
+        (Reject::Filter(_), false) => fail(10001, "params error: price or qty invalid"),
+        (Reject::InsufficientBalance, false) => fail(110007, "ab not enough for new order"),
+        (Reject::DuplicateClientId, false) => fail(110072, "OrderLinkedID is duplicate"),
+        (Reject::UnknownSymbol, false) => fail(10001, "params error: symbol invalid"),
+        (Reject::WouldTake, _) => fail(10001, "post only order would take"),
+        (Reject::UnknownOrder | Reject::AlreadyClosed, _) => {
+            fail(110001, "order not exists or too late to cancel")
+        }
+        (Reject::Invalid(name), _) => fail(10001, format!("params error: {name} invalid")),
+    }
+}
+
+pub(super) fn cancel(
+    market: &Market,
+    category: Category,
+    account: usize,
+    params: &HashMap<String, String>,
+    now: i64,
+) -> Answer {
+    let mut ex = market.lock();
+    let name = need(params, "symbol")?;
+    if unknown(&ex, name) {
+        return Err(bad_symbol(category));
+    }
+    let id = params.get("orderId").and_then(|t| parse_order_id(t));
+    let link = params
+        .get("orderLinkId")
+        .map(String::as_str)
+        .filter(|s| !s.is_empty());
+    if id.is_none() && link.is_none() {
+        return Err(fail(
+            10001,
+            "params error: orderId or orderLinkId is required",
+        ));
+    }
+    match ex.cancel(account, name, id, link, now) {
+        Ok(oid) => {
+            Ok(json!({"orderId": order_id_str(oid), "orderLinkId": ex.orders[&oid].client_id}))
+        }
+        Err(_) if category == Category::Spot => Err(fail(170213, "Order does not exist.")),
+        Err(_) => Err(fail(110001, "order not exists or too late to cancel")),
+    }
+}
+
+pub(super) fn cancel_all(
+    market: &Market,
+    category: Category,
+    acct: usize,
+    symbol: Option<&str>,
+    now: i64,
+) -> Answer {
+    let mut ex = market.lock();
+    if symbol.is_some_and(|s| unknown(&ex, s)) {
+        return Err(bad_symbol(category));
+    }
+    let open: Vec<(u64, String)> = ex
+        .open_orders(acct, symbol)
+        .iter()
+        .map(|o| (o.id, o.symbol.clone()))
+        .collect();
+    let mut list = Vec::new();
+    for (id, sym) in open {
+        if ex.cancel(acct, &sym, Some(id), None, now).is_ok() {
+            list.push(
+                json!({"orderId": order_id_str(id), "orderLinkId": ex.orders[&id].client_id}),
+            );
+        }
+    }
+    Ok(json!({"list": list, "success": "1"}))
+}
+
+/// Open orders (`order/realtime`) or closed ones (`order/history`).
+pub(super) fn list(
+    market: &Market,
+    endpoint: Endpoint,
+    category: Category,
+    acct: usize,
+    symbol: Option<&str>,
+    params: &HashMap<String, String>,
+) -> Answer {
+    let ex = market.lock();
+    if category == Category::Linear
+        && symbol.is_none()
+        && params.get("settleCoin").is_none()
+        && params.get("baseCoin").is_none()
+    {
+        return Err(fail(
+            10001,
+            "params error: symbol, settleCoin or baseCoin is required",
+        ));
+    }
+    let id = params.get("orderId").and_then(|t| parse_order_id(t));
+    let link = params
+        .get("orderLinkId")
+        .map(String::as_str)
+        .filter(|s| !s.is_empty());
+    let closed =
+        endpoint == Endpoint::History || params.get("openOnly").map(String::as_str) == Some("1");
+    let limit: usize = params
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(20)
+        .clamp(1, 50);
+    let mut orders: Vec<&crate::exchange::Order> = ex
+        .orders
+        .values()
+        .filter(|o| o.account == acct && symbol.is_none_or(|s| s == o.symbol))
+        .filter(|o| id.is_none_or(|i| i == o.id) && link.is_none_or(|l| l == o.client_id))
+        .filter(|o| {
+            if id.is_some() || link.is_some() {
+                true
+            } else {
+                o.status.is_open() != closed
+            }
+        })
+        .collect();
+    orders.sort_by_key(|o| std::cmp::Reverse((o.created_ms, o.id)));
+    let list: Vec<Value> = orders
+        .into_iter()
+        .take(limit)
+        .map(|o| order_json(&ex, o, category))
+        .collect();
+    Ok(json!({"category": category.as_str(), "list": list, "nextPageCursor": ""}))
+}
+
+pub(super) fn executions(
+    market: &Market,
+    category: Category,
+    acct: usize,
+    symbol: Option<&str>,
+    params: &HashMap<String, String>,
+) -> Answer {
+    let ex = market.lock();
+    let limit: usize = params
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(50)
+        .clamp(1, 100);
+    let mut rows: Vec<(i64, u64, Value)> = Vec::new();
+    for o in ex
+        .orders
+        .values()
+        .filter(|o| o.account == acct && symbol.is_none_or(|s| s == o.symbol))
+    {
+        for f in &o.fills {
+            rows.push((f.time_ms, f.trade_id, execution_json(&ex, o, f, category)));
+        }
+    }
+    rows.sort_by_key(|r| std::cmp::Reverse((r.0, r.1)));
+    Ok(
+        json!({"category": category.as_str(), "list": rows.into_iter().take(limit).map(|r| r.2).collect::<Vec<_>>(), "nextPageCursor": ""}),
+    )
+}
+
+pub fn execution_json(
+    ex: &Exchange,
+    o: &crate::exchange::Order,
+    f: &crate::exchange::FillRec,
+    category: Category,
+) -> Value {
+    let spec = &ex.symbols[&o.symbol].spec;
+    let price = o.price.map_or(Decimal::ZERO, |p| spec.price(p));
+    let leaves = if o.status.is_open() {
+        spec.qty(o.lots - o.filled)
+    } else {
+        Decimal::ZERO
+    };
+    let rate = if f.is_maker {
+        ex.maker_fee
+    } else {
+        ex.taker_fee
+    };
+    json!({"category": category.as_str(), "symbol": o.symbol, "orderId": order_id_str(o.id), "orderLinkId": o.client_id,
+        "side": side_str(o.side), "orderPrice": num(price), "orderQty": num(spec.qty(o.lots)), "leavesQty": num(leaves),
+        "orderType": if o.kind == OrderKind::Market { "Market" } else { "Limit" }, "stopOrderType": "",
+        "execFee": num(f.fee), "execId": uuid(0xe4ec, f.trade_id ^ (o.id << 32)), "execPrice": num(f.price),
+        "execQty": num(f.qty), "execType": "Trade", "execValue": num(f.price * f.qty), "execTime": f.time_ms.to_string(),
+        "isMaker": f.is_maker, "feeRate": num(rate), "tradeIv": "", "markIv": "", "markPrice": num(ex.mark(&o.symbol)),
+        "indexPrice": "", "underlyingPrice": "", "blockTradeId": "", "closedSize": "", "seq": f.trade_id,
+        "feeCurrency": f.fee_asset, "isLeverage": "0", "createType": "CreateByUser"})
+}

@@ -1,0 +1,114 @@
+//! Bybit v5 REST routes: which endpoint a method and path is, the per-UID limit of each signed
+//! one, and the dispatch of an authenticated request to its handler.
+
+use std::collections::HashMap;
+
+use axum::http::Method;
+use serde_json::json;
+
+use super::{Answer, account, fail, market, orders};
+use crate::bybit::{BybitState, Category};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Endpoint {
+    Time,
+    Instruments,
+    Orderbook,
+    Tickers,
+    RecentTrades,
+    Create,
+    Cancel,
+    CancelAll,
+    Realtime,
+    History,
+    Executions,
+    Wallet,
+    Positions,
+    SetLeverage,
+    /// Account metadata clients read before trading (ccxt's load_markets and first private call).
+    CoinInfo,
+    ApiKeyInfo,
+    AccountInfo,
+}
+
+/// A signed endpoint's per-UID limit: `(name, linear per second, spot per second)`.
+pub(super) type UidLimit = (&'static str, u32, u32);
+
+/// The endpoint, and its per-UID limit when it is signed.
+pub(super) fn route(method: &Method, path: &str) -> Option<(Endpoint, Option<UidLimit>)> {
+    use Endpoint::*;
+    Some(match (method.as_str(), path) {
+        ("GET", "/v5/market/time") => (Time, None),
+        ("GET", "/v5/market/instruments-info") => (Instruments, None),
+        ("GET", "/v5/market/orderbook") => (Orderbook, None),
+        ("GET", "/v5/market/tickers") => (Tickers, None),
+        ("GET", "/v5/market/recent-trade") => (RecentTrades, None),
+        ("POST", "/v5/order/create") => (Create, Some(("order/create", 10, 20))),
+        ("POST", "/v5/order/cancel") => (Cancel, Some(("order/cancel", 10, 20))),
+        ("POST", "/v5/order/cancel-all") => (CancelAll, Some(("order/cancel-all", 10, 20))),
+        ("GET", "/v5/order/realtime") => (Realtime, Some(("order/realtime", 50, 50))),
+        ("GET", "/v5/order/history") => (History, Some(("order/history", 50, 50))),
+        ("GET", "/v5/execution/list") => (Executions, Some(("execution/list", 50, 50))),
+        ("GET", "/v5/account/wallet-balance") => (Wallet, Some(("account/wallet-balance", 50, 50))),
+        ("GET", "/v5/position/list") => (Positions, Some(("position/list", 50, 50))),
+        ("POST", "/v5/position/set-leverage") => {
+            (SetLeverage, Some(("position/set-leverage", 10, 10)))
+        }
+        ("GET", "/v5/asset/coin/query-info") => (CoinInfo, Some(("asset/coin/query-info", 5, 5))),
+        ("GET", "/v5/user/query-api") => (ApiKeyInfo, Some(("user/query-api", 10, 10))),
+        ("GET", "/v5/account/info") => (AccountInfo, Some(("account/info", 50, 50))),
+        _ => return None,
+    })
+}
+
+pub(super) fn dispatch(
+    st: &BybitState,
+    endpoint: Endpoint,
+    category: Option<Category>,
+    account: Option<usize>,
+    params: &HashMap<String, String>,
+    now: i64,
+) -> Answer {
+    use Endpoint::*;
+    if endpoint == Time {
+        return Ok(
+            json!({"timeSecond": (now / 1000).to_string(), "timeNano": format!("{}000000", now)}),
+        );
+    }
+    match endpoint {
+        Wallet => return account::wallet(st, account.expect("signed"), params),
+        CoinInfo => return account::coin_info(st, account.expect("signed")),
+        ApiKeyInfo => return account::api_key_info(st, account.expect("signed")),
+        AccountInfo => return account::account_info(now),
+        _ => {}
+    }
+    let category = category.ok_or_else(|| fail(10001, "params error: category is invalid"))?;
+    let market = st.market(category);
+    let symbol = params
+        .get("symbol")
+        .map(String::as_str)
+        .filter(|s| !s.is_empty());
+    match endpoint {
+        Instruments => market::instruments(market, category, symbol),
+        Orderbook => market::orderbook(market, category, params, now),
+        Tickers => market::tickers(market, category, symbol),
+        RecentTrades => market::recent_trades(market, category, params),
+        Create => orders::create(st, category, account.expect("signed"), params, now),
+        Cancel => orders::cancel(market, category, account.expect("signed"), params, now),
+        CancelAll => orders::cancel_all(market, category, account.expect("signed"), symbol, now),
+        Realtime | History => orders::list(
+            market,
+            endpoint,
+            category,
+            account.expect("signed"),
+            symbol,
+            params,
+        ),
+        Executions => {
+            orders::executions(market, category, account.expect("signed"), symbol, params)
+        }
+        Positions => account::positions(market, category, account.expect("signed"), symbol, params),
+        SetLeverage => account::set_leverage(market, account.expect("signed"), params),
+        Time | Wallet | CoinInfo | ApiKeyInfo | AccountInfo => unreachable!("handled above"),
+    }
+}

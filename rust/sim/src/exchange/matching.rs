@@ -1,0 +1,477 @@
+//! Order entry and matching: validating and booking a new order, taking liquidity, applying
+//! fills (to both sides of a user-on-user match), finishing and cancelling orders, synthetic
+//! takers, and the public trade tape with its execution reports.
+
+use rust_decimal::Decimal;
+
+use super::{
+    Event, Exchange, ExecKind, FillRec, Kind, NewOrder, Order, OrderKind, RECENT_TRADES, Reject,
+    Status, Tif,
+};
+use crate::book::{Lots, Match, Owner, Side, Ticks, crosses};
+
+impl Exchange {
+    /// Validates, books and matches a new order. Returns its id.
+    pub fn place(&mut self, account: usize, req: NewOrder, now_ms: i64) -> Result<u64, Reject> {
+        let spec = self
+            .symbols
+            .get(&req.symbol)
+            .ok_or(Reject::UnknownSymbol)?
+            .spec
+            .clone();
+        let price = match (req.kind, req.price) {
+            (OrderKind::Limit, Some(p)) => {
+                Some(spec.ticks(p).ok_or(Reject::Filter("PRICE_FILTER"))?)
+            }
+            (OrderKind::Limit, None) => return Err(Reject::Invalid("price".into())),
+            (OrderKind::Market, _) => None,
+        };
+        let lots = match req.qty {
+            Some(q) => {
+                let lots = spec.lots(q).ok_or(Reject::Filter("LOT_SIZE"))?;
+                if q < spec.min_qty || q > spec.max_qty || lots == 0 {
+                    return Err(Reject::Filter("LOT_SIZE"));
+                }
+                lots
+            }
+            None if req.kind == OrderKind::Market && req.quote_qty.is_some() => 0,
+            None => return Err(Reject::Invalid("quantity".into())),
+        };
+        if let (Some(p), true) = (price, lots > 0)
+            && spec.notional(p, lots) < spec.min_notional
+        {
+            return Err(Reject::Filter("NOTIONAL"));
+        }
+        if let Some(cid) = req.client_id.as_ref().filter(|c| !c.is_empty()) {
+            let taken = self
+                .orders
+                .values()
+                .any(|o| o.account == account && o.client_id == *cid && o.status.is_open());
+            if taken {
+                return Err(Reject::DuplicateClientId);
+            }
+        }
+        let book = &self.symbols[&req.symbol].book;
+        let would_take = req.tif == Tif::PostOnly
+            && price.is_some()
+            && book
+                .best(req.side.opposite())
+                .is_some_and(|(best, _)| crosses(req.side, best, price));
+        if would_take && !self.post_only_cancels {
+            return Err(Reject::WouldTake);
+        }
+        // Funds: hold what the order can cost at its limit (or sweep the book for a market order).
+        let held = self.required_funds(account, &spec, &req, price, lots)?;
+        let id = self.next_order_id;
+        self.next_order_id += 1;
+        let client_id = req.client_id.clone().unwrap_or_else(|| format!("sim-{id}"));
+        let order = Order {
+            id,
+            client_id,
+            account,
+            symbol: req.symbol.clone(),
+            side: req.side,
+            kind: req.kind,
+            tif: req.tif,
+            price,
+            lots,
+            quote_qty: req.quote_qty,
+            filled: 0,
+            cum_quote: Decimal::ZERO,
+            status: Status::New,
+            reduce_only: req.reduce_only,
+            created_ms: now_ms,
+            updated_ms: now_ms,
+            held,
+            fills: Vec::new(),
+        };
+        self.hold(account, &spec, req.side, held);
+        self.orders.insert(id, order);
+        self.report(id, ExecKind::New, None);
+        self.emit_funds(account, &spec, now_ms);
+        if would_take {
+            // Accepted, then cancelled instead of taking liquidity (Bybit's way).
+            self.finish(id, Status::Canceled, now_ms);
+            return Ok(id);
+        }
+
+        if req.tif == Tif::Fok && !self.fillable(&req.symbol, req.side, price, lots) {
+            self.finish(id, Status::Expired, now_ms);
+            return Ok(id);
+        }
+        let budget = match (req.kind, req.quote_qty, req.qty) {
+            (OrderKind::Market, Some(q), None) => Some(
+                (q / (spec.price_unit * spec.qty_unit))
+                    .trunc()
+                    .try_into()
+                    .map_err(|_| Reject::Invalid("quoteOrderQty".into()))?,
+            ),
+            _ => None,
+        };
+        let taker_lots = if lots == 0 { Lots::MAX } else { lots };
+        let matches = self
+            .symbols
+            .get_mut(&req.symbol)
+            .expect("checked")
+            .book
+            .take(req.side, price, taker_lots, budget);
+        self.settle(id, &matches, now_ms);
+        let order = &self.orders[&id];
+        if order.status.is_open() {
+            let rest = order.lots - order.filled;
+            match (order.kind, order.tif) {
+                (OrderKind::Limit, Tif::Gtc | Tif::PostOnly) if rest > 0 => {
+                    let p = order.price.expect("limit order");
+                    self.symbols
+                        .get_mut(&req.symbol)
+                        .expect("checked")
+                        .book
+                        .add(req.side, p, Owner::Order(id), rest);
+                }
+                _ => {
+                    let by_quote = order.lots == 0;
+                    let status = if order.kind == OrderKind::Market && order.filled > 0 {
+                        // A market order that exhausted its quantity or budget is done.
+                        if by_quote || order.filled == order.lots {
+                            Status::Filled
+                        } else {
+                            Status::Expired
+                        }
+                    } else {
+                        Status::Expired
+                    };
+                    if by_quote {
+                        // Venues report what a quote-amount order bought as its quantity.
+                        let o = self.orders.get_mut(&id).expect("order");
+                        o.lots = o.filled;
+                    }
+                    self.finish(id, status, now_ms);
+                }
+            }
+        }
+        Ok(id)
+    }
+
+    fn fillable(&self, symbol: &str, side: Side, limit: Option<Ticks>, lots: Lots) -> bool {
+        let book = &self.symbols[symbol].book;
+        let mut available = 0;
+        for (p, l) in book.levels(side.opposite(), usize::MAX) {
+            if !crosses(side, p, limit) {
+                break;
+            }
+            available += l;
+            if available >= lots {
+                return true;
+            }
+        }
+        false
+    }
+
+    fn report(&self, id: u64, kind: ExecKind, fill: Option<FillRec>) {
+        let order = &self.orders[&id];
+        let seq = self
+            .exec_seq
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        self.emit(Event::Execution {
+            account: order.account,
+            order: Box::new(order.clone()),
+            kind,
+            fill,
+            seq,
+        });
+    }
+
+    /// Applies matches of taker order `id` (and of any user maker orders they hit).
+    fn settle(&mut self, id: u64, matches: &[Match], now_ms: i64) {
+        let symbol = self.orders[&id].symbol.clone();
+        for m in matches {
+            let trade_id = {
+                let s = self.symbols.get_mut(&symbol).expect("symbol");
+                let tid = s.next_trade_id;
+                s.next_trade_id += 1;
+                tid
+            };
+            self.apply_fill(id, m.price, m.lots, trade_id, false, now_ms);
+            if let Owner::Order(maker) = m.maker {
+                self.apply_fill(maker, m.price, m.lots, trade_id, true, now_ms);
+            }
+            let taker_side = self.orders[&id].side;
+            self.record_trade(&symbol, trade_id, m.price, m.lots, taker_side, now_ms);
+        }
+    }
+
+    /// Records a public trade (user or synthetic) and publishes it.
+    pub fn record_trade(
+        &mut self,
+        symbol: &str,
+        id: u64,
+        price: Ticks,
+        lots: Lots,
+        taker: Side,
+        now_ms: i64,
+    ) {
+        let s = self.symbols.get_mut(symbol).expect("symbol");
+        let (p, q) = (s.spec.price(price), s.spec.qty(lots));
+        s.last_price = p;
+        s.high_24h = s.high_24h.max(p);
+        s.low_24h = s.low_24h.min(p);
+        s.volume_24h += q;
+        s.quote_volume_24h += p * q;
+        s.trade_count += 1;
+        s.recent_trades.push_back((id, p, q, taker, now_ms));
+        if s.recent_trades.len() > RECENT_TRADES {
+            s.recent_trades.pop_front();
+        }
+        self.emit(Event::Trade {
+            symbol: symbol.to_owned(),
+            id,
+            price: p,
+            qty: q,
+            taker,
+            time_ms: now_ms,
+        });
+    }
+
+    /// Takes a trade id for a synthetic trade.
+    pub fn next_trade_id(&mut self, symbol: &str) -> u64 {
+        let s = self.symbols.get_mut(symbol).expect("symbol");
+        let id = s.next_trade_id;
+        s.next_trade_id += 1;
+        id
+    }
+
+    fn apply_fill(
+        &mut self,
+        id: u64,
+        price: Ticks,
+        lots: Lots,
+        trade_id: u64,
+        is_maker: bool,
+        now_ms: i64,
+    ) {
+        let (account, side, spec, limit) = {
+            let o = &self.orders[&id];
+            (
+                o.account,
+                o.side,
+                self.symbols[&o.symbol].spec.clone(),
+                o.price,
+            )
+        };
+        let qty = spec.qty(lots);
+        let px = spec.price(price);
+        let notional = px * qty;
+        let rate = if is_maker {
+            self.maker_fee
+        } else {
+            self.taker_fee
+        };
+        let (fee, fee_asset) = match (self.kind, side) {
+            (Kind::Spot, Side::Buy) => (qty * rate, spec.base.clone()),
+            _ => (notional * rate, spec.quote.clone()),
+        };
+        // Release the part of the hold this fill used, then move the assets.
+        let used = match (self.kind, side, limit) {
+            (Kind::Spot, Side::Buy, Some(l)) => spec.notional(l, lots),
+            (Kind::Spot, Side::Buy, None) => notional,
+            (Kind::Spot, Side::Sell, _) => qty,
+            (Kind::Perp, _, _) => {
+                let o = &self.orders[&id];
+                if o.lots > 0 {
+                    o.held * Decimal::from(lots) / Decimal::from(o.lots - o.filled)
+                } else {
+                    o.held
+                }
+            }
+        };
+        let used = used.min(self.orders[&id].held);
+        self.orders.get_mut(&id).expect("order").held -= used;
+        self.release(account, &spec, side, used);
+        match self.kind {
+            Kind::Spot => {
+                let (pay, pay_amt, get, get_amt) = match side {
+                    Side::Buy => (&spec.quote, notional, &spec.base, qty - fee),
+                    Side::Sell => (&spec.base, qty, &spec.quote, notional - fee),
+                };
+                self.balance(account, pay).free -= pay_amt;
+                self.balance(account, get).free += get_amt;
+            }
+            Kind::Perp => {
+                let realized = self.apply_position(account, &spec.name, side, qty, px, now_ms);
+                self.balance(account, &spec.quote).free += realized - fee;
+            }
+        }
+        let fill = FillRec {
+            trade_id,
+            price: px,
+            qty,
+            fee,
+            fee_asset,
+            is_maker,
+            time_ms: now_ms,
+        };
+        let o = self.orders.get_mut(&id).expect("order");
+        o.filled += lots;
+        o.cum_quote += notional;
+        o.updated_ms = now_ms;
+        o.fills.push(fill.clone());
+        let done = o.lots > 0 && o.filled >= o.lots;
+        o.status = if done {
+            Status::Filled
+        } else {
+            Status::PartiallyFilled
+        };
+        if o.status == Status::Filled && o.held > Decimal::ZERO {
+            let rest = o.held;
+            o.held = Decimal::ZERO;
+            self.release(account, &spec, side, rest);
+        }
+        self.report(id, ExecKind::Trade, Some(fill));
+        self.emit_funds(account, &spec, now_ms);
+        if self.kind == Kind::Perp {
+            self.emit_position(account, &spec.name, now_ms);
+        }
+    }
+
+    fn finish(&mut self, id: u64, status: Status, now_ms: i64) {
+        let (account, side, spec, held) = {
+            let o = self.orders.get_mut(&id).expect("order");
+            o.status = status;
+            o.updated_ms = now_ms;
+            let held = std::mem::take(&mut o.held);
+            (
+                o.account,
+                o.side,
+                self.symbols[&o.symbol].spec.clone(),
+                held,
+            )
+        };
+        self.release(account, &spec, side, held);
+        let kind = match status {
+            Status::Canceled => ExecKind::Canceled,
+            Status::Rejected => ExecKind::Rejected,
+            _ => ExecKind::Expired,
+        };
+        self.report(id, kind, None);
+        self.emit_funds(account, &spec, now_ms);
+    }
+
+    /// Cancels an open order.
+    pub fn cancel(
+        &mut self,
+        account: usize,
+        symbol: &str,
+        id: Option<u64>,
+        client_id: Option<&str>,
+        now_ms: i64,
+    ) -> Result<u64, Reject> {
+        if !self.symbols.contains_key(symbol) {
+            return Err(Reject::UnknownSymbol);
+        }
+        let order = self
+            .find_order(account, symbol, id, client_id)
+            .ok_or(Reject::UnknownOrder)?;
+        if !order.status.is_open() {
+            return Err(Reject::AlreadyClosed);
+        }
+        let (oid, side, price) = (order.id, order.side, order.price);
+        if let Some(p) = price {
+            self.symbols
+                .get_mut(symbol)
+                .expect("symbol")
+                .book
+                .remove_order(side, p, oid);
+        }
+        self.finish(oid, Status::Canceled, now_ms);
+        Ok(oid)
+    }
+
+    /// Runs a synthetic taker of `lots` up to `limit` against the book (the market's own flow);
+    /// user orders it hits get their fills.
+    pub fn synthetic_take(
+        &mut self,
+        symbol: &str,
+        side: Side,
+        limit: Option<Ticks>,
+        lots: Lots,
+        now_ms: i64,
+    ) {
+        let matches = self
+            .symbols
+            .get_mut(symbol)
+            .expect("symbol")
+            .book
+            .take(side, limit, lots, None);
+        for m in matches {
+            let trade_id = self.next_trade_id(symbol);
+            if let Owner::Order(maker) = m.maker {
+                self.apply_fill(maker, m.price, m.lots, trade_id, true, now_ms);
+            }
+            self.record_trade(symbol, trade_id, m.price, m.lots, side, now_ms);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::book::Side;
+    use crate::exchange::fixtures::*;
+
+    #[test]
+    fn filters_and_funds_are_checked_before_booking() {
+        let (mut ex, a, _) = spot();
+        assert_eq!(
+            ex.place(a, limit(Side::Buy, "50000.001", "0.1"), 1),
+            Err(Reject::Filter("PRICE_FILTER"))
+        );
+        assert_eq!(
+            ex.place(a, limit(Side::Buy, "50000", "0.000001"), 1),
+            Err(Reject::Filter("LOT_SIZE"))
+        );
+        assert_eq!(
+            ex.place(a, limit(Side::Buy, "1", "0.001"), 1),
+            Err(Reject::Filter("NOTIONAL"))
+        );
+        assert_eq!(
+            ex.place(a, limit(Side::Buy, "50000", "3"), 1),
+            Err(Reject::InsufficientBalance)
+        );
+        assert!(ex.orders.is_empty());
+    }
+
+    #[test]
+    fn post_only_ioc_and_fok() {
+        let (mut ex, a, b) = spot();
+        ex.place(b, limit(Side::Sell, "50000.00", "0.1"), 1)
+            .unwrap();
+        let post = NewOrder {
+            tif: Tif::PostOnly,
+            ..limit(Side::Buy, "50000.00", "0.1")
+        };
+        assert_eq!(ex.place(a, post, 2), Err(Reject::WouldTake));
+        let fok = NewOrder {
+            tif: Tif::Fok,
+            ..limit(Side::Buy, "50000.00", "0.2")
+        };
+        let id = ex.place(a, fok, 3).unwrap();
+        assert_eq!(
+            (ex.orders[&id].status, ex.orders[&id].filled),
+            (Status::Expired, 0)
+        );
+        let ioc = NewOrder {
+            tif: Tif::Ioc,
+            ..limit(Side::Buy, "50000.00", "0.2")
+        };
+        let id = ex.place(a, ioc, 4).unwrap();
+        assert_eq!(
+            (
+                ex.orders[&id].status,
+                ex.symbols["BTCUSDT"].spec.qty(ex.orders[&id].filled)
+            ),
+            (Status::Expired, d("0.1"))
+        );
+        assert_eq!(ex.accounts[a].balances["USDT"].locked, Decimal::ZERO);
+    }
+}

@@ -1,0 +1,431 @@
+//! The market's data: symbol specs and their units, orders and fills, balances and positions,
+//! accounts, the events the market publishes and the venue-neutral rejects.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use rust_decimal::Decimal;
+
+use crate::book::{Book, Lots, Side, Ticks};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// Cash market: balances move asset for asset.
+    Spot,
+    /// Linear perpetual (Binance USD-M, Bybit linear): one-way positions, margin in the quote coin.
+    Perp,
+}
+
+/// A tradable symbol: its published rules (what orders are validated against) and the units its
+/// book counts in.
+///
+/// Books and orders hold prices and quantities as integer counts of `price_unit` and `qty_unit`,
+/// fixed when the symbol is listed and kept for the whole session, while `tick` and `step` (the
+/// published rules) may change: real books keep orders that rested before a tick or step change
+/// off the new grid. The unit rule ([`SymbolSpec::listed`]): 10^-d, where d is the largest of 8
+/// (Binance's 8 decimals hold every tick and step it publishes) and the decimals of the tick and
+/// step, and of the finer legacy tick and step when the symbol has legacy levels. A later tick or
+/// step must be a whole number of units ([`Exchange::set_rules`](super::Exchange::set_rules)
+/// refuses others).
+#[derive(Debug, Clone)]
+pub struct SymbolSpec {
+    pub name: String,
+    pub base: String,
+    pub quote: String,
+    pub tick: Decimal,
+    pub step: Decimal,
+    pub min_qty: Decimal,
+    pub max_qty: Decimal,
+    pub min_notional: Decimal,
+    pub start_price: Decimal,
+    /// Levels a side left resting deep in the book from before the venue coarsened the tick and
+    /// step: prices on a tick [`LEGACY_TICK_DIVISOR`] times finer, quantities on a step
+    /// [`LEGACY_STEP_DIVISOR`] times finer (0: none, the default).
+    pub legacy_levels: usize,
+    /// Book units (see above); set by [`SymbolSpec::listed`], which `Exchange::new` applies to
+    /// a spec whose units are still zero.
+    pub price_unit: Decimal,
+    pub qty_unit: Decimal,
+}
+
+/// How much finer than the current tick and step legacy levels are (as on real books: USD-M
+/// CTKUSDT at tick 0.001 held levels on 0.00001; spot NKNUSDT at step 1 held 11979.3).
+pub const LEGACY_TICK_DIVISOR: i64 = 100;
+pub const LEGACY_STEP_DIVISOR: i64 = 10;
+
+/// A tick or step change the market cannot apply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RulesError {
+    #[error("unknown symbol {0}")]
+    UnknownSymbol(String),
+    #[error("{field} must be positive, got {value}")]
+    NotPositive { field: &'static str, value: Decimal },
+    #[error("{field} {value} is finer than the book's unit {unit} for {symbol}")]
+    FinerThanUnit {
+        field: &'static str,
+        value: Decimal,
+        unit: Decimal,
+        symbol: String,
+    },
+}
+
+impl SymbolSpec {
+    /// The spec with its book units fixed by the unit rule (see the type's docs).
+    pub fn listed(mut self) -> SymbolSpec {
+        let legacy = self.legacy_levels > 0;
+        let scale = |x: Decimal, divisor: i64| {
+            let own = x.normalize().scale();
+            let old = if legacy {
+                (x / Decimal::from(divisor)).normalize().scale()
+            } else {
+                0
+            };
+            own.max(old).max(8)
+        };
+        self.price_unit = Decimal::new(1, scale(self.tick, LEGACY_TICK_DIVISOR));
+        self.qty_unit = Decimal::new(1, scale(self.step, LEGACY_STEP_DIVISOR));
+        self
+    }
+
+    /// `value` in whole `unit`s, if it is one.
+    fn units(value: Decimal, unit: Decimal) -> Option<i64> {
+        let u = value / unit;
+        u.fract().is_zero().then(|| u.try_into().ok()).flatten()
+    }
+
+    /// The current tick in book units.
+    pub fn tick_units(&self) -> Ticks {
+        Self::units(self.tick, self.price_unit).unwrap_or(1).max(1)
+    }
+
+    /// The current step in book units.
+    pub fn step_units(&self) -> Lots {
+        Self::units(self.step, self.qty_unit).unwrap_or(1).max(1)
+    }
+
+    /// A price an order may carry under the published rules (positive, on the current tick),
+    /// in book units.
+    pub fn ticks(&self, price: Decimal) -> Option<Ticks> {
+        if price <= Decimal::ZERO || !(price / self.tick).fract().is_zero() {
+            return None;
+        }
+        Self::units(price, self.price_unit)
+    }
+
+    /// A quantity an order may carry under the published rules (on the current step), in book
+    /// units.
+    pub fn lots(&self, qty: Decimal) -> Option<Lots> {
+        if qty < Decimal::ZERO || !(qty / self.step).fract().is_zero() {
+            return None;
+        }
+        Self::units(qty, self.qty_unit)
+    }
+
+    /// Any price on the book's unit grid (legacy levels), in book units.
+    pub fn price_units(&self, price: Decimal) -> Option<Ticks> {
+        Self::units(price, self.price_unit).filter(|u| *u > 0)
+    }
+
+    /// Any quantity on the book's unit grid, in book units.
+    pub fn qty_units(&self, qty: Decimal) -> Option<Lots> {
+        Self::units(qty, self.qty_unit).filter(|u| *u >= 0)
+    }
+
+    pub fn price(&self, ticks: Ticks) -> Decimal {
+        (Decimal::from(ticks) * self.price_unit)
+            .normalize()
+            .max(Decimal::ZERO)
+    }
+
+    pub fn qty(&self, lots: Lots) -> Decimal {
+        (Decimal::from(lots) * self.qty_unit).normalize()
+    }
+
+    pub fn notional(&self, ticks: Ticks, lots: Lots) -> Decimal {
+        self.price(ticks) * self.qty(lots)
+    }
+
+    /// Decimals of the published tick (a legacy price may need more: print it exactly).
+    pub fn price_decimals(&self) -> u32 {
+        self.tick.normalize().scale()
+    }
+
+    pub fn qty_decimals(&self) -> u32 {
+        self.step.normalize().scale()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderKind {
+    Limit,
+    Market,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tif {
+    Gtc,
+    Ioc,
+    Fok,
+    PostOnly,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    New,
+    PartiallyFilled,
+    Filled,
+    Canceled,
+    Rejected,
+    Expired,
+}
+
+impl Status {
+    pub fn is_open(self) -> bool {
+        matches!(self, Status::New | Status::PartiallyFilled)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Balance {
+    pub free: Decimal,
+    pub locked: Decimal,
+}
+
+/// A one-way position; `size` is signed (negative = short).
+#[derive(Debug, Clone)]
+pub struct Position {
+    pub size: Decimal,
+    pub entry: Decimal,
+    pub realized: Decimal,
+    pub leverage: Decimal,
+    pub updated_ms: i64,
+}
+
+impl Default for Position {
+    fn default() -> Self {
+        Position {
+            size: Decimal::ZERO,
+            entry: Decimal::ZERO,
+            realized: Decimal::ZERO,
+            leverage: Decimal::from(20),
+            updated_ms: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub api_key: String,
+    pub secret: String,
+    /// A second API key of the account whose requests are signed with Ed25519: `(key, public key)`.
+    pub ed25519: Option<(String, [u8; 32])>,
+    pub balances: BTreeMap<String, Balance>,
+    pub positions: BTreeMap<String, Position>,
+}
+
+/// A fill of one order.
+#[derive(Debug, Clone)]
+pub struct FillRec {
+    pub trade_id: u64,
+    pub price: Decimal,
+    pub qty: Decimal,
+    pub fee: Decimal,
+    pub fee_asset: String,
+    pub is_maker: bool,
+    pub time_ms: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Order {
+    pub id: u64,
+    pub client_id: String,
+    pub account: usize,
+    pub symbol: String,
+    pub side: Side,
+    pub kind: OrderKind,
+    pub tif: Tif,
+    pub price: Option<Ticks>,
+    /// Ordered quantity in lots (for a market order by quote amount: what it ended up buying).
+    pub lots: Lots,
+    pub quote_qty: Option<Decimal>,
+    pub filled: Lots,
+    pub cum_quote: Decimal,
+    pub status: Status,
+    pub reduce_only: bool,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    /// Funds held for the unfilled part: quote (spot buy), base (spot sell) or margin (perp).
+    pub held: Decimal,
+    pub fills: Vec<FillRec>,
+}
+
+/// Why an execution report was emitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecKind {
+    New,
+    Trade,
+    Canceled,
+    Expired,
+    Rejected,
+}
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    Trade {
+        symbol: String,
+        id: u64,
+        price: Decimal,
+        qty: Decimal,
+        taker: Side,
+        time_ms: i64,
+    },
+    Execution {
+        account: usize,
+        order: Box<Order>,
+        kind: ExecKind,
+        fill: Option<FillRec>,
+        /// Unique per execution report (Binance `I`), increasing.
+        seq: u64,
+    },
+    Balances {
+        account: usize,
+        assets: Vec<(String, Balance)>,
+        time_ms: i64,
+    },
+    Position {
+        account: usize,
+        symbol: String,
+        position: Position,
+        mark: Decimal,
+        time_ms: i64,
+    },
+}
+
+/// A rejected request, in venue-neutral terms the wire modules translate.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Reject {
+    #[error("unknown symbol")]
+    UnknownSymbol,
+    #[error("filter failure: {0}")]
+    Filter(&'static str),
+    #[error("insufficient balance")]
+    InsufficientBalance,
+    #[error("post-only order would take")]
+    WouldTake,
+    #[error("duplicate client order id")]
+    DuplicateClientId,
+    #[error("unknown order")]
+    UnknownOrder,
+    #[error("order already closed")]
+    AlreadyClosed,
+    #[error("invalid parameter: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct SymbolState {
+    pub spec: SymbolSpec,
+    pub book: Book,
+    pub next_trade_id: u64,
+    pub last_price: Decimal,
+    pub recent_trades: VecDeque<(u64, Decimal, Decimal, Side, i64)>,
+    pub open_24h: Decimal,
+    pub high_24h: Decimal,
+    pub low_24h: Decimal,
+    pub volume_24h: Decimal,
+    pub quote_volume_24h: Decimal,
+    pub trade_count: u64,
+}
+
+/// 24 h figures as tickers report them.
+#[derive(Debug, Clone, Copy)]
+pub struct Stats24h {
+    pub change: Decimal,
+    /// `change / open` as a fraction (Binance prints it ×100, Bybit as is).
+    pub change_ratio: Decimal,
+    pub vwap: Decimal,
+    pub first_trade: u64,
+    pub last_trade: u64,
+    pub last_qty: Decimal,
+}
+
+impl SymbolState {
+    pub fn stats(&self) -> Stats24h {
+        let change = self.last_price - self.open_24h;
+        Stats24h {
+            change,
+            change_ratio: if self.open_24h.is_zero() {
+                Decimal::ZERO
+            } else {
+                change / self.open_24h
+            },
+            vwap: if self.volume_24h.is_zero() {
+                self.last_price
+            } else {
+                self.quote_volume_24h / self.volume_24h
+            },
+            first_trade: self.recent_trades.front().map_or(0, |t| t.0),
+            last_trade: self.recent_trades.back().map_or(0, |t| t.0),
+            last_qty: self.recent_trades.back().map_or(Decimal::ZERO, |t| t.2),
+        }
+    }
+
+    /// Best price and size on a side; zeros when the side is empty.
+    pub fn top(&self, side: Side) -> (Decimal, Decimal) {
+        self.book
+            .best(side)
+            .map_or((Decimal::ZERO, Decimal::ZERO), |(p, q)| {
+                (self.spec.price(p), self.spec.qty(q))
+            })
+    }
+}
+
+/// A new order as requested.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    pub symbol: String,
+    pub side: Side,
+    pub kind: OrderKind,
+    pub tif: Tif,
+    pub price: Option<Decimal>,
+    pub qty: Option<Decimal>,
+    pub quote_qty: Option<Decimal>,
+    pub client_id: Option<String>,
+    pub reduce_only: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::fixtures::*;
+
+    #[test]
+    fn units_are_fine_enough_for_old_and_new_grids() {
+        // case 0: no legacy levels: 10^-8, coarser than nothing any rule here needs.
+        let s = spec();
+        assert_eq!(
+            (s.price_unit, s.qty_unit),
+            (d("0.00000001"), d("0.00000001"))
+        );
+        assert_eq!((s.tick_units(), s.step_units()), (1_000_000, 1_000));
+        assert_eq!(s.ticks(d("50000.01")), Some(5_000_001_000_000));
+        assert_eq!(s.price(5_000_001_000_000), d("50000.01"));
+        assert_eq!(s.lots(d("0.00002")), Some(2_000));
+        assert_eq!(s.qty(2_000), d("0.00002"));
+        // case 1: published rules refuse what the units would hold.
+        assert_eq!(s.ticks(d("50000.001")), None);
+        assert_eq!(s.price_units(d("50000.001")), Some(5_000_000_100_000));
+        assert_eq!(s.lots(d("0.000015")), None);
+        assert_eq!(s.qty_units(d("0.000015")), Some(1_500));
+        assert_eq!(s.ticks(Decimal::ZERO), None);
+        // case 2: legacy grids finer than 10^-8 make the unit finer.
+        let fine = SymbolSpec {
+            tick: d("0.0000001"),
+            step: d("0.0000001"),
+            legacy_levels: 3,
+            ..spec()
+        }
+        .listed();
+        assert_eq!(fine.price_unit, d("0.000000001"));
+        assert_eq!(fine.qty_unit, d("0.00000001"));
+    }
+}
