@@ -200,3 +200,63 @@ async def test_unresolvable_place_is_unknown_until_a_query_resolves_it(
         assert resolved.status == tw.OrderStatus.NEW
         assert resolved.order_id == sim_order(sim, venue, market, "unk-1").order_id
         await c.cancel(SYMBOL, client_order_id="unk-1")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("venue", "market"), MARKETS)
+async def test_a_post_only_order_that_would_take_is_refused_alike_on_every_venue(
+    venue: str, market: str
+) -> None:
+    """Binance refuses it, Bybit accepts it and cancels it at once: both are PostOnlyRejected,
+    and nothing rests at the venue."""
+    with Simulator(steps_per_second=0) as sim:
+        async with trader(sim, venue, market) as c:
+            _, qty = await resting_buy(sim, c, venue, market)
+            _, ask = sim.best(venue, market, SYMBOL)
+            with pytest.raises(tw.PostOnlyRejected) as refused:
+                await c.place_limit(SYMBOL, "BUY", qty, ask, post_only=True, client_order_id=f"po-{market}")
+            assert isinstance(refused.value, tw.InvalidOrder)
+            assert refused.value.rule == "post_only_would_take"
+            assert refused.value.venue == venue
+            assert not [o for o in sim.orders(venue, market) if o.status.is_open]
+            if venue == "bybit":
+                # The venue's own record: accepted, then canceled for that reason.
+                order = await c.order(SYMBOL, client_order_id=f"po-{market}")
+                assert order.status == tw.OrderStatus.CANCELED
+                assert order.reject_reason == "EC_PostOnlyWillTakeLiquidity"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("venue", "market"), MARKETS)
+async def test_insufficient_funds_is_its_own_error(venue: str, market: str) -> None:
+    with Simulator(steps_per_second=0) as sim:
+        async with trader(sim, venue, market) as c:
+            info = await c.symbol_info(SYMBOL)
+            price, _ = await resting_buy(sim, c, venue, market)
+            quote = sum(b.free for b in (await c.balances()).values() if b.asset == "USDT")
+            # Far more than the account holds (at any leverage), within the symbol's limits.
+            qty = (quote * 1000 / price) // info.step_size * info.step_size
+            if info.max_qty is not None:
+                qty = min(qty, info.max_qty)
+            updates = c.order_updates()
+            with pytest.raises(tw.InsufficientFunds) as refused:
+                await c.place_limit(SYMBOL, "BUY", qty, price, client_order_id=f"broke-{market}")
+            assert refused.value.rule == "insufficient_funds" and refused.value.code is not None
+            update = await anext(aiter(updates))
+            assert update.order.client_order_id == f"broke-{market}"
+            assert update.order.status == tw.OrderStatus.REJECTED
+            assert (
+                update.order.reject_reason is not None
+                and "insufficient" in update.order.reject_reason.lower()
+            )
+            updates.close()
+
+
+@pytest.mark.asyncio
+async def test_a_venue_error_names_the_request() -> None:
+    with Simulator(steps_per_second=0) as sim:
+        async with trader(sim, "binance", "spot") as c:
+            with pytest.raises(tw.ExchangeError) as refused:
+                await c.request("GET", "/api/v3/nope")
+            assert "GET /api/v3/nope" in str(refused.value), refused.value
+            assert refused.value.http_status == 404

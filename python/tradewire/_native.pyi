@@ -410,7 +410,13 @@ class Order(_Sourced):
         reduce_only: bool = False,
         created_time_ms: int = 0,
         updated_time_ms: int = 0,
+        reject_reason: str | None = None,
     ) -> Order: ...
+    @property
+    def reject_reason(self) -> str | None:
+        """Why it ended without trading, where known: the venue's own reason (Bybit
+        ``rejectReason`` such as ``EC_PostOnlyWillTakeLiquidity``, Binance spot's execution
+        report ``r``), or the error that refused the place; None otherwise."""
     @property
     def order_id(self) -> str:
         """The venue's order id; empty until the venue acknowledged the order."""

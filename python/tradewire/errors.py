@@ -82,6 +82,18 @@ class InvalidOrder(TradewireError, ValueError):
         self.rule = rule
 
 
+class InsufficientFunds(InvalidOrder):
+    """Not enough balance or margin for the order (Binance -2010/-2018/-2019, Bybit 110004,
+    110007, 110012, 110044, 170033, 170131); ``rule`` is ``"insufficient_funds"``."""
+
+
+class PostOnlyRejected(InvalidOrder):
+    """A post-only order would have taken liquidity. The same on every venue: Binance refuses it
+    (spot -2010, USD-M -5022), Bybit accepts it and cancels it at once (``rejectReason``
+    ``EC_PostOnlyWillTakeLiquidity``; its updates show it CANCELED); either way nothing rests
+    and nothing traded. ``rule`` is ``"post_only_would_take"``."""
+
+
 class CircuitOpen(TradewireError):
     """The venue's circuit breaker is open: requests fail fast until it half-opens."""
 
@@ -134,9 +146,11 @@ __all__ = [
     "ConnectionLost",
     "ExchangeError",
     "ForkedProcessError",
+    "InsufficientFunds",
     "InvalidArgument",
     "InvalidOrder",
     "OrderNotFound",
+    "PostOnlyRejected",
     "ProtocolError",
     "RateLimited",
     "SlowConsumer",

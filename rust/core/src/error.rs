@@ -14,6 +14,9 @@ pub struct VenueReply {
     pub code: Option<i64>,
     pub message: String,
     pub http_status: Option<u16>,
+    /// The request refused, as `GET /api/v3/order`: an empty or generic answer (a bare 404)
+    /// still says what was asked.
+    pub request: Option<String>,
 }
 
 impl std::fmt::Display for VenueReply {
@@ -24,6 +27,9 @@ impl std::fmt::Display for VenueReply {
         }
         if let Some(status) = self.http_status {
             write!(f, " (HTTP {status})")?;
+        }
+        if let Some(request) = &self.request {
+            write!(f, " to {request}")?;
         }
         write!(f, ": {}", self.message)
     }
@@ -102,6 +108,20 @@ impl Error {
         }
     }
 
+    /// Names the request this error answers, where the venue's reply is part of it.
+    pub fn for_request(mut self, request: impl FnOnce() -> String) -> Error {
+        let reply = match &mut self {
+            Error::Exchange(r) | Error::Auth(r) | Error::OrderNotFound(r) => Some(r),
+            Error::RateLimited { reply, .. } | Error::Banned { reply, .. } => Some(reply),
+            Error::InvalidOrder { reply, .. } => reply.as_mut(),
+            _ => None,
+        };
+        if let Some(reply) = reply {
+            reply.request.get_or_insert_with(request);
+        }
+        self
+    }
+
     pub fn venue_reply(&self) -> Option<&VenueReply> {
         match self {
             Error::Exchange(r) | Error::Auth(r) | Error::OrderNotFound(r) => Some(r),
@@ -122,6 +142,7 @@ mod tests {
             code: Some(-1003),
             message: "Too many".into(),
             http_status,
+            request: None,
         }
     }
 

@@ -77,7 +77,11 @@ fn build(py: Python<'_>, error: &Error) -> PyResult<PyErr> {
                 add_reply(&kwargs, reply)?;
             }
             kwargs.set_item("rule", rule)?;
-            "InvalidOrder"
+            match rule.as_str() {
+                tradewire_core::orders::rule::INSUFFICIENT_FUNDS => "InsufficientFunds",
+                tradewire_core::orders::rule::POST_ONLY_WOULD_TAKE => "PostOnlyRejected",
+                _ => "InvalidOrder",
+            }
         }
         Error::CircuitOpen { venue, retry_in } => {
             kwargs.set_item("venue", venue.as_str())?;

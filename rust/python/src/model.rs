@@ -562,7 +562,7 @@ impl Order {
     #[new]
     #[pyo3(signature = (*, venue, market, symbol, client_order_id, side, order_type, status, order_id = "",
         time_in_force = None, price = None, qty = None, quote_qty = None, filled_qty = None, avg_price = None,
-        reduce_only = false, created_time_ms = 0, updated_time_ms = 0))]
+        reduce_only = false, created_time_ms = 0, updated_time_ms = 0, reject_reason = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         venue: Venue,
@@ -582,6 +582,7 @@ impl Order {
         reduce_only: bool,
         created_time_ms: i64,
         updated_time_ms: i64,
+        reject_reason: Option<String>,
     ) -> PyResult<Self> {
         Ok(Order(m::Order {
             source: source(venue, market),
@@ -600,7 +601,14 @@ impl Order {
             reduce_only,
             created_time_ms,
             updated_time_ms,
+            reject_reason,
         }))
+    }
+    /// Why it ended without trading, where known (the venue's reason, or why the place was
+    /// refused); None otherwise.
+    #[getter]
+    fn reject_reason(&self) -> Option<&str> {
+        self.0.reject_reason.as_deref()
     }
     #[getter]
     fn order_id(&self) -> &str {

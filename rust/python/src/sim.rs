@@ -651,6 +651,7 @@ fn truth_order(ex: &Exchange, o: &sx::Order, source: m::Source) -> m::Order {
         reduce_only: o.reduce_only,
         created_time_ms: o.created_ms,
         updated_time_ms: o.updated_ms,
+        reject_reason: o.reject.map(str::to_owned),
     }
 }
 

@@ -276,6 +276,7 @@ fn raise_core_error(py: Python<'_>, kind: &str) -> PyResult<()> {
         code: Some(-1003),
         message: "Too many requests.".to_owned(),
         http_status: Some(status),
+        request: Some("GET /api/v3/ticker/price".to_owned()),
     };
     let error = match kind {
         "exchange" => Error::Exchange(reply(400)),

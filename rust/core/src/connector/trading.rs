@@ -92,28 +92,34 @@ impl Connector {
             Ok(answer) => self.trading.placed(&answer),
             Err(error) => Err(error),
         };
-        match outcome {
-            Ok(Written::Ack { order_id }) => Ok(self
-                .look_up_ack(order.symbol, &which, unanswered, &order_id)
-                .await),
-            Ok(written) => Ok(self.settle_written(written).unwrap_or(unanswered)),
+        let placed = match outcome {
+            Ok(Written::Ack { order_id }) => {
+                self.look_up_ack(order.symbol, &which, unanswered, &order_id)
+                    .await
+            }
+            Ok(written) => self.settle_written(written).unwrap_or(unanswered),
             // No answer, or one we cannot read (`Protocol`): the venue may have acted on it.
             Err(error) if outcome_unknown(&error) || matches!(error, Error::Protocol { .. }) => {
                 tracing::warn!(%client_id, %error, "place outcome unknown; looking it up");
-                Ok(self.resolve(order.symbol, unanswered, sent_at).await)
+                self.resolve(order.symbol, unanswered, sent_at).await
             }
             Err(error) => {
                 // The venue refused it (or it never left): it will not exist.
                 let mut refused = unanswered;
                 refused.status = OrderStatus::Rejected;
+                refused.reject_reason = Some(error.to_string());
                 self.settle(&refused);
                 if self.trading.names_a_filter(&error) {
                     // Our check passed what the venue's filters refused: read its rules again
                     // before answering, so a retry is checked against what the venue holds now.
                     self.refresh_rules_after_refusal().await;
                 }
-                Err(error)
+                return Err(error);
             }
+        };
+        match self.trading.refusal(&placed) {
+            Some(refusal) => Err(refusal),
+            None => Ok(placed),
         }
     }
 
@@ -214,6 +220,7 @@ impl Connector {
                 code: None,
                 message: format!("no order {which:?} on {symbol}"),
                 http_status: None,
+                request: None,
             })
         }))
     }

@@ -109,6 +109,9 @@ pub struct Order {
     pub reduce_only: bool,
     pub created_time_ms: i64,
     pub updated_time_ms: i64,
+    /// Why it ended without trading, where known: the venue's own reason (Bybit
+    /// `rejectReason`, Binance spot's execution report `r`), or why the place was refused.
+    pub reject_reason: Option<String>,
 }
 
 /// One execution of an order.

@@ -29,6 +29,17 @@ pub enum Method {
     Delete,
 }
 
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+        })
+    }
+}
+
 impl Method {
     fn reqwest(self) -> reqwest::Method {
         match self {
@@ -279,7 +290,7 @@ impl Http {
                 }
             };
             if !again || attempt >= attempts {
-                return Err(error);
+                return Err(error.for_request(|| format!("{} {}", request.method, request.path)));
             }
             tokio::time::sleep(backoff.delay(attempt)).await;
         }

@@ -8,6 +8,16 @@ pub mod state;
 pub use check::check;
 pub use state::{Applied, OrderStats, Orders};
 
+/// Names of refusals every venue has, given as `InvalidOrder::rule` whatever the venue's code
+/// (so a caller, and `tradewire.InsufficientFunds` / `PostOnlyRejected`, need not know codes).
+pub mod rule {
+    /// Not enough balance or margin for the order.
+    pub const INSUFFICIENT_FUNDS: &str = "insufficient_funds";
+    /// A post-only order would have taken liquidity: refused (Binance) or accepted and canceled
+    /// at once (Bybit), told the same way.
+    pub const POST_ONLY_WOULD_TAKE: &str = "post_only_would_take";
+}
+
 use crate::model::{Decimal, Id, Order, OrderStatus, OrderType, Side, Source, Symbol, TimeInForce};
 
 /// An order as the caller asks for it; `client_order_id` is always set (generated if the
@@ -48,6 +58,7 @@ impl NewOrder {
             reduce_only: self.reduce_only,
             created_time_ms: now_ms,
             updated_time_ms: now_ms,
+            reject_reason: None,
         }
     }
 

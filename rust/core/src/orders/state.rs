@@ -300,6 +300,9 @@ fn merge(current: &Order, update: &Order) -> Order {
     order.qty = order.qty.or(current.qty);
     order.quote_qty = order.quote_qty.or(current.quote_qty);
     order.time_in_force = order.time_in_force.or(current.time_in_force);
+    order.reject_reason = order
+        .reject_reason
+        .or_else(|| current.reject_reason.clone());
     if order.avg_price.is_none() && order.filled_qty == current.filled_qty {
         order.avg_price = current.avg_price;
     }
@@ -334,6 +337,7 @@ mod tests {
             reduce_only: false,
             created_time_ms: 1,
             updated_time_ms: 1,
+            reject_reason: None,
         }
     }
 

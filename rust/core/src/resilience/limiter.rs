@@ -466,6 +466,7 @@ impl Limiter {
                 code: None,
                 message: message.to_owned(),
                 http_status: None,
+                request: None,
             },
             until_ms,
         }

@@ -51,6 +51,11 @@ pub trait Trading: Send + Sync + 'static {
     /// Whether the venue refused an order for one of the symbol's filters (tick, step,
     /// minimums): our checks passed it, so the rules we hold may be stale.
     fn names_a_filter(&self, error: &crate::Error) -> bool;
+    /// An order the venue accepted and at once ended in a way other venues refuse it (Bybit
+    /// cancels a post-only order that would take): the refusal to give the caller instead.
+    fn refusal(&self, _order: &Order) -> Option<crate::Error> {
+        None
+    }
     fn placed(&self, answer: &Value) -> Result<Written>;
     fn cancel(&self, symbol: Symbol, which: &OrderRef) -> Request;
     fn canceled(&self, answer: &Value) -> Result<Written>;

@@ -84,6 +84,7 @@ impl Exchange {
             updated_ms: now_ms,
             held,
             fills: Vec::new(),
+            reject: None,
         };
         self.hold(account, &spec, req.side, held);
         self.orders.insert(id, order);
@@ -91,6 +92,9 @@ impl Exchange {
         self.emit_funds(account, &spec, now_ms);
         if would_take {
             // Accepted, then cancelled instead of taking liquidity (Bybit's way).
+            if let Some(order) = self.orders.get_mut(&id) {
+                order.reject = Some("EC_PostOnlyWillTakeLiquidity");
+            }
             self.finish(id, Status::Canceled, now_ms);
             return Ok(id);
         }

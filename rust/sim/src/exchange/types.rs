@@ -256,6 +256,8 @@ pub struct Order {
     /// Funds held for the unfilled part: quote (spot buy), base (spot sell) or margin (perp).
     pub held: Decimal,
     pub fills: Vec<FillRec>,
+    /// Why the venue ended it on its own (Bybit's `rejectReason` words).
+    pub reject: Option<&'static str>,
 }
 
 /// Why an execution report was emitted.

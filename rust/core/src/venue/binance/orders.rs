@@ -136,6 +136,7 @@ impl BinanceTrading {
                 .opt_int("updateTime")?
                 .or(f.opt_int("transactTime")?)
                 .unwrap_or(created),
+            reject_reason: None,
         })
     }
 

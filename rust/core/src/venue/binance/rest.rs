@@ -176,6 +176,22 @@ fn limit_spec(kind: &str, num: u64, unit: Duration, limit: u64) -> LimitSpec {
     }
 }
 
+/// The rule a refused order broke: a refusal every venue has by its shared name
+/// ([`crate::orders::rule`]), else the venue's code. `-2010` (NEW_ORDER_REJECTED) is told
+/// apart by its text.
+fn order_rule(code: i64, message: &str) -> String {
+    use crate::orders::rule;
+    let text = message.to_ascii_lowercase();
+    match code {
+        -2018 | -2019 => rule::INSUFFICIENT_FUNDS,
+        -2010 if text.contains("insufficient balance") => rule::INSUFFICIENT_FUNDS,
+        -2010 if text.contains("would immediately match") => rule::POST_ONLY_WOULD_TAKE,
+        -5022 => rule::POST_ONLY_WOULD_TAKE,
+        _ => return code.to_string(),
+    }
+    .to_owned()
+}
+
 fn reply(status: u16, body: &Value, fallback: &str) -> VenueReply {
     VenueReply {
         venue: Venue::Binance,
@@ -186,6 +202,7 @@ fn reply(status: u16, body: &Value, fallback: &str) -> VenueReply {
             .unwrap_or(fallback)
             .to_owned(),
         http_status: Some(status),
+        request: None,
     }
 }
 
@@ -341,12 +358,12 @@ impl Dialect for BinanceRest {
             (
                 _,
                 Some(
-                    code @ (-2010 | -1013 | -1111 | -1112 | -1116 | -1117 | -1121 | -4164 | -2019
-                    | -2022 | -5022 | -4003 | -4014 | -4015),
+                    code @ (-2010 | -1013 | -1111 | -1112 | -1116 | -1117 | -1121 | -4164 | -2018
+                    | -2019 | -2022 | -5022 | -4003 | -4014 | -4015),
                 ),
             ) => {
                 failure.error = Error::InvalidOrder {
-                    rule: code.to_string(),
+                    rule: order_rule(code, &reply.message),
                     message: reply.message.clone(),
                     reply: Some(reply),
                 };

@@ -211,6 +211,10 @@ fn execution_report(source: Source, f: Fields<'_>) -> Result<Option<UserEvent>> 
         reduce_only: false,
         created_time_ms: f.opt_int("O")?.unwrap_or(updated),
         updated_time_ms: updated,
+        reject_reason: f
+            .opt_text("r")
+            .filter(|r| !r.is_empty() && *r != "NONE")
+            .map(str::to_owned),
     };
     let fill = trade(&order, f)?;
     Ok(Some(UserEvent::Order(order, fill)))
@@ -248,6 +252,7 @@ fn order_trade_update(source: Source, outer: Fields<'_>) -> Result<Option<UserEv
         reduce_only: f.opt_bool("R").unwrap_or(false),
         created_time_ms: 0,
         updated_time_ms: updated,
+        reject_reason: None,
     };
     let fill = trade(&order, f)?;
     Ok(Some(UserEvent::Order(order, fill)))

@@ -131,6 +131,11 @@ impl BybitTrading {
             reduce_only: f.opt_bool("reduceOnly").unwrap_or(false),
             created_time_ms: created,
             updated_time_ms: f.opt_int("updatedTime")?.unwrap_or(created),
+            // `EC_NoError` while nothing went wrong; `UNKNOWN` on some spot reports.
+            reject_reason: f
+                .opt_text("rejectReason")
+                .filter(|r| !matches!(*r, "" | "EC_NoError" | "UNKNOWN"))
+                .map(str::to_owned),
         })
     }
 
@@ -195,6 +200,24 @@ impl BybitTrading {
 }
 
 impl Trading for BybitTrading {
+    fn refusal(&self, order: &Order) -> Option<crate::Error> {
+        let reason = order.reject_reason.as_deref()?;
+        (reason == "EC_PostOnlyWillTakeLiquidity" && order.filled_qty.is_zero()).then(|| {
+            crate::Error::InvalidOrder {
+                rule: crate::orders::rule::POST_ONLY_WOULD_TAKE.to_owned(),
+                message: "the post-only order would have taken liquidity: the venue canceled it"
+                    .to_owned(),
+                reply: Some(crate::error::VenueReply {
+                    venue: Venue::Bybit,
+                    code: None,
+                    message: reason.to_owned(),
+                    http_status: None,
+                    request: None,
+                }),
+            }
+        })
+    }
+
     fn names_a_filter(&self, error: &crate::Error) -> bool {
         matches!(error, crate::Error::InvalidOrder { rule, reply: Some(_), .. }
             if matches!(rule.as_str(), "170134" | "170136" | "170137" | "170140" | "110094"))

@@ -209,6 +209,7 @@ impl Dialect for BybitRest {
             code,
             message,
             http_status: Some(status),
+            request: None,
         };
         let mut failure = Failure::plain(Error::Exchange(reply.clone()));
         match (status, code) {
@@ -240,12 +241,18 @@ impl Dialect for BybitRest {
             (
                 _,
                 Some(
-                    code @ (110003 | 110004 | 110007 | 110012 | 110017 | 110094 | 170134 | 170136
-                    | 170137 | 170131 | 170140 | 170124),
+                    code @ (110003 | 110004 | 110007 | 110012 | 110017 | 110044 | 110094 | 170033
+                    | 170134 | 170136 | 170137 | 170131 | 170140 | 170124),
                 ),
             ) => {
                 failure.error = Error::InvalidOrder {
-                    rule: code.to_string(),
+                    rule: match code {
+                        // Wallet / available balance / margin insufficient, spot balance.
+                        110004 | 110007 | 110012 | 110044 | 170033 | 170131 => {
+                            crate::orders::rule::INSUFFICIENT_FUNDS.to_owned()
+                        }
+                        _ => code.to_string(),
+                    },
                     message: reply.message.clone(),
                     reply: Some(reply),
                 };
