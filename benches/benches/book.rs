@@ -16,11 +16,13 @@ use criterion::{Criterion, Throughput, criterion_group};
 use rust_decimal::Decimal;
 use tradewire_core::aggregate::{MergedBook, Part};
 use tradewire_core::book::live::{Feed, LiveBook, Need, ViewTicket};
-use tradewire_core::book::sync::BinanceRule;
+use tradewire_core::book::sync::BookDelta;
 use tradewire_core::book::{Change, PriceKey};
 use tradewire_core::model::{Level, Market, Source, Symbol, Venue};
 use tradewire_core::stream;
+use tradewire_core::venue::binance::book::{BinanceSync, Chain, KEEP, snapshot_delta};
 use tradewire_core::venue::binance::messages::{self as binance, DepthSnapshot, MarketMessage};
+use tradewire_core::venue::bybit::book::BybitSync;
 use tradewire_core::venue::bybit::messages::{self as bybit, TopicMessage};
 
 /// Messages per generated run; the book is rebuilt (untimed) after each.
@@ -189,16 +191,18 @@ fn source(venue: Venue, market: Market) -> Source {
     Source { venue, market }
 }
 
-fn binance_diff(market: Market, text: &str) -> binance::DepthDiff {
+/// A diff as the connector hands it to a book (the venue's reader: parse, then into the
+/// sync rules' type).
+fn binance_diff(market: Market, text: &str) -> BookDelta {
     match binance::parse(market, text, 0) {
-        Ok(MarketMessage::Depth(diff)) => diff,
+        Ok(MarketMessage::Depth(diff)) => diff.into(),
         other => panic!("not a depth diff: {other:?}"),
     }
 }
 
-fn bybit_update(text: &str) -> bybit::BookUpdate {
+fn bybit_update(text: &str) -> BookDelta {
     match bybit::parse(Market::Linear, text, 0) {
-        Ok(TopicMessage::Book(update)) => update,
+        Ok(TopicMessage::Book(update)) => update.into(),
         other => panic!("not a book update: {other:?}"),
     }
 }
@@ -212,30 +216,35 @@ fn synced_binance(market: Market, first_diff: &str, snapshot: &DepthSnapshot) ->
     if market != Market::Spot {
         snapshot.last_update_id = FIRST_ID + 1;
     }
-    let rule = if market == Market::Spot {
-        BinanceRule::Spot
+    let chain = if market == Market::Spot {
+        Chain::Spot
     } else {
-        BinanceRule::Usdm
+        Chain::Usdm
     };
-    let book = Arc::new(LiveBook::binance(
+    let symbol = Symbol::new("BTCUSDT");
+    let book = Arc::new(LiveBook::new(
         source(Venue::Binance, market),
-        Symbol::new("BTCUSDT"),
+        symbol,
         "btcusdt@depth@100ms".into(),
-        rule,
+        KEEP,
+        Box::new(BinanceSync::new(chain)),
     ));
-    let Need::Snapshot(ticket) = book.on_diff(&binance_diff(market, first_diff), 0, 0).need else {
+    let Need::Snapshot(ticket) = book.on_update(&binance_diff(market, first_diff), 0, 0).need
+    else {
         panic!("a fresh book asks for a snapshot");
     };
+    let snapshot = snapshot_delta(symbol, snapshot);
     assert!(book.on_snapshot(ticket, &snapshot, 0).synced);
     book
 }
 
 fn synced_bybit(snapshot: &str) -> Arc<LiveBook> {
-    let book = Arc::new(LiveBook::bybit(
+    let book = Arc::new(LiveBook::new(
         source(Venue::Bybit, Market::Linear),
         Symbol::new("BTCUSDT"),
         "orderbook.200.BTCUSDT".into(),
         200,
+        Box::new(BybitSync::new(200)),
     ));
     assert!(book.on_update(&bybit_update(snapshot), 0, 0).synced);
     book
@@ -293,7 +302,7 @@ fn binance_books(c: &mut Criterion) {
         group.bench_function(format!("{name} depthUpdate parse+apply"), |b| {
             b.iter_custom(|iters| {
                 timed(iters, &texts, fresh, |book, text| {
-                    black_box(book.on_diff(&binance_diff(market, text), 0, 0));
+                    black_box(book.on_update(&binance_diff(market, text), 0, 0));
                 })
             })
         });
@@ -315,7 +324,7 @@ fn binance_books(c: &mut Criterion) {
                 },
                 |book, text| {
                     if book
-                        .on_diff(&binance_diff(Market::Spot, text), 0, 0)
+                        .on_update(&binance_diff(Market::Spot, text), 0, 0)
                         .changed
                     {
                         book.publish();
@@ -480,7 +489,7 @@ fn counted_binance(market: Market, book: &LiveBook, texts: &[String], parse_only
     for text in texts {
         let diff = binance_diff(market, text);
         if !parse_only {
-            assert!(book.on_diff(&diff, 0, 0).changed);
+            assert!(book.on_update(&diff, 0, 0).changed);
         }
         black_box(diff);
     }

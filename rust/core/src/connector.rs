@@ -17,16 +17,14 @@ mod trading;
 pub use streams::BookHealth;
 
 use crate::model::{Market, SymbolInfo, Venue};
-use crate::net::http::{Dialect, Http, HttpConfig, Request};
+use crate::net::http::{Http, HttpConfig, Request};
 use crate::net::ws::{ShardHealth, WsConfig, WsEvent};
 use crate::resilience::{
     Breaker, BreakerConfig, BreakerSnapshot, BreakerState, ClockSnapshot, ClockSync, LimitEvent,
-    LimitId, LimitSpec, LimitUsage, Limiter, WindowKind,
+    LimitId, LimitUsage, Limiter,
 };
 use crate::supervise::{HealthEvent, RestartPolicy, Supervisor};
-use crate::venue::Credentials;
-use crate::venue::binance::rest::BinanceRest;
-use crate::venue::bybit::rest::BybitRest;
+use crate::venue::{Adapter, Credentials};
 use crate::{Error, Result};
 
 #[derive(Debug, Clone)]
@@ -34,17 +32,17 @@ pub struct ConnectorConfig {
     pub venue: Venue,
     pub market: Market,
     pub rest_url: String,
-    /// Market-stream base URL (Binance USD-M: its `/public` route).
+    /// Market-stream base URL (where a venue splits them: its book streams' route).
     pub ws_public: String,
-    /// Binance USD-M's `/market` route (trades, tickers).
+    /// The second market-stream route of a venue that splits them (trades, tickers).
     pub ws_market: Option<String>,
-    /// The user stream: Binance USD-M's `/private` route, Bybit's `/v5/private`.
+    /// The user stream's own route.
     pub ws_private: Option<String>,
-    /// Binance spot's WebSocket API (its user stream).
+    /// The venue's WebSocket API (a user stream served there).
     pub ws_api: Option<String>,
     /// How often the account is read by REST to catch what the user stream missed.
     pub reconcile_every: Duration,
-    /// Binance USD-M: how often the listen key is kept alive (it lapses after 60 min).
+    /// How often a listen key is kept alive (Binance USD-M's lapses after 60 min).
     pub listen_key_keepalive: Duration,
     pub ws: WsConfig,
     pub http: HttpConfig,
@@ -86,10 +84,7 @@ impl ConnectorConfig {
             ws_api: None,
             reconcile_every: Duration::from_secs(30),
             listen_key_keepalive: Duration::from_secs(30 * 60),
-            ws: match venue {
-                Venue::Binance => WsConfig::binance(market == Market::Spot),
-                Venue::Bybit => WsConfig::bybit(),
-            },
+            ws: crate::venue::adapter(venue).ws_config(market),
             http: HttpConfig::default(),
             breaker: BreakerConfig::default(),
             clock_interval: Duration::from_secs(30),
@@ -189,6 +184,8 @@ pub struct Health {
 pub struct Connector {
     pub venue: Venue,
     pub market: Market,
+    /// Everything venue-specific.
+    adapter: &'static dyn Adapter,
     pub http: Arc<Http>,
     config: ConnectorConfig,
     events: broadcast::Sender<ConnectorEvent>,
@@ -253,14 +250,11 @@ pub fn rest_client(
     config: &ConnectorConfig,
     credentials: Option<Arc<Credentials>>,
 ) -> Result<Http> {
-    let (dialect, limits): (Arc<dyn Dialect>, _) = match config.venue {
-        Venue::Binance => {
-            let d = BinanceRest::new(config.market);
-            let limits = d.default_limits();
-            (Arc::new(d), limits)
-        }
-        Venue::Bybit => (Arc::new(BybitRest), BybitRest.default_limits()),
-    };
+    let adapter = crate::venue::adapter(config.venue);
+    let (dialect, limits) = (
+        adapter.rest(config.market),
+        adapter.default_limits(config.market),
+    );
     let clock = Arc::new(ClockSync::new());
     let limiter = {
         let clock = clock.clone();
@@ -293,6 +287,7 @@ impl Connector {
         credentials: Option<Credentials>,
         cancel: CancellationToken,
     ) -> Result<Arc<Connector>> {
+        let adapter = crate::venue::adapter(config.venue);
         let credentials = credentials.map(Arc::new);
         let http = Arc::new(rest_client(&config, credentials.clone())?);
         let cancel = cancel.child_token();
@@ -304,8 +299,7 @@ impl Connector {
             cancel.clone(),
         ));
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        // The venues allow 300 (Binance) / 500 (Bybit) attempts per 5 minutes per IP; keep a
-        // tenth spare for other processes.
+        // The venue's connection attempts per IP, shared by every socket of the connector.
         let connects = {
             let clock = http.clock.clone();
             let limiter = Arc::new(Limiter::new(
@@ -313,41 +307,25 @@ impl Connector {
                 Arc::new(move || clock.now_server_ms()),
                 0.0,
             ));
-            let per_window = if config.venue == Venue::Binance {
-                270
-            } else {
-                450
-            };
-            let id = limiter.set_limit(LimitSpec {
-                name: "WS connects 5M".into(),
-                kind: WindowKind::Rolling,
-                length: Duration::from_secs(300),
-                limit: per_window,
-            });
+            let id = limiter.set_limit(adapter.ws_connect_limit());
             (limiter, id)
         };
         let connector = Arc::new(Connector {
             venue: config.venue,
             market: config.market,
+            adapter,
             http,
             config: config.clone(),
             events,
             connects,
-            streams: Mutex::new(streams::Streams::default()),
+            streams: Mutex::new(streams::Streams::new(adapter.market_reader(config.market))),
             resync: crate::resilience::Share::new(RESYNC_SHARE),
             rules_refused_at: Mutex::new(None),
             symbols: tokio::sync::Mutex::new(None),
             listed: std::sync::RwLock::default(),
-            trading: match config.venue {
-                Venue::Binance => Box::new(crate::venue::binance::orders::BinanceTrading {
-                    market: config.market,
-                }),
-                Venue::Bybit => Box::new(crate::venue::bybit::orders::BybitTrading {
-                    market: config.market,
-                }),
-            },
+            trading: adapter.trading(config.market),
             orders: std::sync::Mutex::default(),
-            client_ids: crate::resilience::ClientIds::new("tw")?,
+            client_ids: crate::resilience::ClientIds::new("tw", crate::venue::client_id_rule())?,
             credentials,
             publish: std::sync::Mutex::default(),
             user: tokio::sync::Mutex::new(None),
@@ -364,31 +342,19 @@ impl Connector {
         for _ in 0..3 {
             connector.sync_clock().await?;
         }
-        if config.venue == Venue::Binance {
-            let prefix = if config.market == Market::Spot {
-                "/api/v3"
-            } else {
-                "/fapi/v1"
-            };
-            let info = connector
-                .http
-                .send(&Request::get(&format!("{prefix}/exchangeInfo")))
-                .await?;
-            // The venue's published limits replace the documented defaults.
-            let published = BinanceRest::limits_of(&info);
+        // The symbols up front: streams refuse unknown symbols. A venue whose listing also
+        // publishes its rate limits has them replace the documented defaults.
+        let (list, published) = connector.read_symbols().await?;
+        if let Some(published) = published {
             if !published.is_empty() {
                 connector.http.limiter.replace_limits(published);
             }
-            // The same answer lists the symbols: keep them rather than ask again.
-            let table = crate::venue::binance::messages::symbols(config.market, &info)?;
-            connector.keep_symbols(table).await;
+            connector.keep_symbols(list).await;
             // The limits just learned start counting from the venue's usage headers: one more
             // (cheap) request brings them, so start-up's own weight is not forgotten.
             connector.sync_clock().await?;
-        }
-        if config.venue == Venue::Bybit {
-            // Listed up front (Binance's came with exchangeInfo): streams refuse unknown symbols.
-            connector.symbols().await?;
+        } else {
+            connector.keep_symbols(list).await;
         }
         connector.spawn_clock_task(config.clock_interval);
         connector.spawn_symbols_task(config.symbols_interval);
@@ -619,42 +585,31 @@ impl Connector {
         {
             return Ok(table.clone());
         }
-        let list = match self.venue {
-            Venue::Binance => {
-                let prefix = if self.market == Market::Spot {
-                    "/api/v3"
-                } else {
-                    "/fapi/v1"
-                };
-                let info = self
-                    .request(&Request::get(&format!("{prefix}/exchangeInfo")))
-                    .await?;
-                crate::venue::binance::messages::symbols(self.market, &info)?
-            }
-            Venue::Bybit => {
-                let mut list = Vec::new();
-                let mut cursor = String::new();
-                loop {
-                    let mut request = Request::get("/v5/market/instruments-info")
-                        .param("category", self.market.as_str())
-                        .param("limit", 1000);
-                    if !cursor.is_empty() {
-                        request = request.param("cursor", &cursor);
-                    }
-                    let page = self.request(&request).await?;
-                    list.extend(crate::venue::bybit::messages::symbols(self.market, &page)?);
-                    cursor = page["result"]["nextPageCursor"]
-                        .as_str()
-                        .unwrap_or("")
-                        .to_owned();
-                    if cursor.is_empty() {
-                        break;
-                    }
-                }
-                list
-            }
-        };
+        let (list, _) = self.read_symbols().await?;
         Ok(self.remember(&mut cached, list))
+    }
+
+    /// Reads the venue's symbol listing, every page of it, and the rate limits the listing
+    /// publishes (`None`: the venue's listing has none).
+    async fn read_symbols(
+        &self,
+    ) -> Result<(Vec<SymbolInfo>, Option<Vec<crate::resilience::LimitSpec>>)> {
+        let mut list = Vec::new();
+        let mut published = None;
+        let mut cursor: Option<String> = None;
+        loop {
+            let request = self.adapter.symbols_request(self.market, cursor.as_deref());
+            let page = self.request(&request).await?;
+            if published.is_none() {
+                published = self.adapter.published_limits(&page);
+            }
+            let (symbols, next) = self.adapter.symbols_of(self.market, &page)?;
+            list.extend(symbols);
+            cursor = next;
+            if cursor.is_none() {
+                return Ok((list, published));
+            }
+        }
     }
 
     /// A symbol's rules from the table read last (at start or by the latest refresh); an

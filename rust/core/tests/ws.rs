@@ -12,11 +12,12 @@ use serde_json::Value;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
+use tradewire_core::model::Market;
 use tradewire_core::net::{Inbound, WsConfig, WsDialect, WsEvent, WsPool};
 use tradewire_core::resilience::{LimitSpec, Limiter, WindowKind};
 use tradewire_core::supervise::{RestartPolicy, Supervisor};
-use tradewire_core::venue::binance::market::BinanceStreams;
-use tradewire_core::venue::bybit::market::BybitStreams;
+use tradewire_core::venue::binance::market::{BinanceStreams, ws_config as binance_ws_config};
+use tradewire_core::venue::bybit::market::{BybitStreams, ws_config as bybit_ws_config};
 use tradewire_sim::{SimConfig, Simulator, Timing};
 
 struct Harness {
@@ -129,7 +130,7 @@ fn binance_harness(sim: &Simulator) -> Harness {
     harness(
         &binance_url(sim),
         Arc::new(BinanceStreams),
-        fast(WsConfig::binance(true)),
+        fast(binance_ws_config(Market::Spot)),
         300,
     )
 }
@@ -191,7 +192,7 @@ async fn binance_streams_are_restored_after_a_drop() {
 #[tokio::test]
 async fn a_frozen_connection_is_found_stale_and_replaced() {
     let sim = sim(None, 300).await;
-    let mut config = fast(WsConfig::binance(true));
+    let mut config = fast(binance_ws_config(Market::Spot));
     config.stale_after = Duration::from_millis(900);
     config.heartbeat_every = Duration::from_millis(300);
     let mut h = harness(&binance_url(&sim), Arc::new(BinanceStreams), config, 300);
@@ -223,7 +224,7 @@ async fn a_frozen_connection_is_found_stale_and_replaced() {
 #[tokio::test]
 async fn pings_without_data_are_stale_too() {
     let sim = sim(None, 300).await;
-    let mut config = fast(WsConfig::binance(true));
+    let mut config = fast(binance_ws_config(Market::Spot));
     // Within Binance's 5 inbound messages a second: pings count.
     config.heartbeat_every = Duration::from_millis(300);
     config.data_stale_after = Some(Duration::from_millis(1200));
@@ -249,7 +250,7 @@ async fn pings_without_data_are_stale_too() {
 async fn rotation_before_the_lifetime_loses_no_update() {
     let lifetime = Duration::from_millis(1500);
     let sim = sim(Some(lifetime), 300).await;
-    let mut config = fast(WsConfig::binance(true));
+    let mut config = fast(binance_ws_config(Market::Spot));
     config.max_lifetime = lifetime;
     config.rotate_margin = Duration::from_millis(500);
     let mut h = harness(&binance_url(&sim), Arc::new(BinanceStreams), config, 300);
@@ -289,7 +290,7 @@ async fn rotation_before_the_lifetime_loses_no_update() {
 #[tokio::test]
 async fn topics_are_sharded_within_the_per_connection_limit() {
     let sim = sim(None, 300).await;
-    let mut config = fast(WsConfig::binance(true));
+    let mut config = fast(binance_ws_config(Market::Spot));
     config.per_connection = 2;
     let mut h = harness(&binance_url(&sim), Arc::new(BinanceStreams), config, 300);
     let symbols = ["btcusdt", "ethusdt", "solusdt"];
@@ -321,7 +322,7 @@ async fn topics_are_sharded_within_the_per_connection_limit() {
 #[tokio::test]
 async fn bybit_topics_heartbeat_and_resubscribe() {
     let sim = sim(None, 300).await;
-    let mut config = fast(WsConfig::bybit());
+    let mut config = fast(bybit_ws_config());
     config.heartbeat_every = Duration::from_millis(100);
     config.stale_after = Duration::from_secs(2);
     let url = sim.bybit_endpoints(false).ws_public;
@@ -361,7 +362,7 @@ async fn a_reconnect_storm_stays_under_the_venue_connection_limit() {
     // The venue admits 40 connection attempts per 10 s; 30 shards connect, all drop at once,
     // and the 30 reconnects must wait for room instead of being refused.
     let sim = sim(None, 40).await;
-    let mut config = fast(WsConfig::binance(true));
+    let mut config = fast(binance_ws_config(Market::Spot));
     config.per_connection = 1;
     let h = harness(&binance_url(&sim), Arc::new(BinanceStreams), config, 38);
     let kinds = [
@@ -427,7 +428,7 @@ async fn bybit_private_stream_authenticates_on_every_connection() {
     rest.sync_clock().await.unwrap();
     let dialect = Arc::new(BybitPrivate { credentials, clock });
     let url = endpoints.ws_private.clone().expect("private url");
-    let mut h = harness(&url, dialect, fast(WsConfig::bybit()), 300);
+    let mut h = harness(&url, dialect, fast(bybit_ws_config()), 300);
     h.pool.subscribe(&topics(&["order"]));
     next_event(&mut h, Duration::from_secs(5), |e| {
         matches!(e, WsEvent::Resubscribed { .. })

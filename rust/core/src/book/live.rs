@@ -1,7 +1,7 @@
 //! A book kept live from a venue's stream for its readers (`connector.book()` handles and
-//! `book_updates()` streams): the venue's sync rules (`sync.rs`) plus what the connector needs
-//! to act on them — when to fetch a snapshot (Binance) or ask the venue for a fresh one (Bybit),
-//! when sync was gained or lost — and consistent reads under one lock.
+//! `book_updates()` streams): the venue's sync rule (a [`SyncRule`] from `venue/<name>/book.rs`)
+//! plus what the connector needs to act on it — when to fetch a snapshot or ask the venue for a
+//! fresh one, when sync was gained or lost — and consistent reads under one lock.
 //!
 //! A book that is not in sync shows nothing: no levels, no best bid, no mid. A reader can never
 //! mistake a stale or half-rebuilt book for the venue's.
@@ -13,18 +13,12 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::sync::{BinanceRule, BinanceSync, BybitSync, Outcome};
+use super::sync::{BookDelta, Outcome, Recovery, SyncRule, SyncState};
 use super::{Book, Change, normalized};
 use crate::model::{BookView, Level, Source, Symbol};
 use crate::stream;
-use crate::venue::binance::messages::{DepthDiff, DepthSnapshot};
-use crate::venue::bybit::messages::BookUpdate;
 
-/// Levels a side a Binance book keeps: its snapshots have 1000 (Decision 9); diffs add deeper
-/// levels, which are cut here so memory stays bounded however long the book lives.
-pub const BINANCE_KEEP: usize = 5_000;
-
-/// A Bybit book that asked for a fresh snapshot and got none after this long asks again.
+/// A book that resubscribed for a fresh snapshot and got none after this long asks again.
 const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(5);
 
 /// A book that cannot sync retries with exponential backoff. A failure is the book's own: a
@@ -32,9 +26,9 @@ const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(5);
 /// malformed) within `STABLE_AFTER` of its last sync; a lost connection is not (the socket has
 /// its own backoff). The first failure is retried at once, the next after `RETRY_FIRST`,
 /// doubling up to `RETRY_CAP`, each delay drawn from its upper half so books that failed
-/// together do not retry together. One symbol failing forever thus costs Binance two
-/// `limit=1000` snapshots a minute (100 of spot's 6,000 weight); the connector caps what all
-/// waiting retries take together (`connector/streams.rs`).
+/// together do not retry together. One symbol failing forever thus costs two REST snapshots a
+/// minute at most; the connector caps what all waiting retries take together
+/// (`connector/streams.rs`).
 pub const RETRY_FIRST: Duration = Duration::from_millis(500);
 pub const RETRY_CAP: Duration = Duration::from_secs(30);
 /// A book in sync this long has recovered: a later loss of sync is retried at once.
@@ -48,41 +42,6 @@ pub fn retry_delay(failures: u32) -> Duration {
     // The reconnect backoff's doubling; the delay drawn from its upper half, not from zero.
     let full = crate::resilience::Backoff::new(RETRY_FIRST, RETRY_CAP).ceiling(failures - 2);
     full / 2 + full.mul_f64(fastrand::f64() / 2.0)
-}
-
-enum Keeper {
-    Binance(BinanceSync),
-    Bybit(BybitSync),
-}
-
-impl Keeper {
-    fn book(&self) -> &Book {
-        match self {
-            Keeper::Binance(s) => &s.book,
-            Keeper::Bybit(s) => &s.book,
-        }
-    }
-
-    fn book_mut(&mut self) -> &mut Book {
-        match self {
-            Keeper::Binance(s) => &mut s.book,
-            Keeper::Bybit(s) => &mut s.book,
-        }
-    }
-
-    fn is_synced(&self) -> bool {
-        match self {
-            Keeper::Binance(s) => s.is_synced(),
-            Keeper::Bybit(s) => s.is_synced(),
-        }
-    }
-
-    fn update_id(&self) -> Option<u64> {
-        match self {
-            Keeper::Binance(s) => s.update_id(),
-            Keeper::Bybit(s) => s.update_id(),
-        }
-    }
 }
 
 /// A book's changes as they happen, for whoever follows it (a merged book).
@@ -109,9 +68,10 @@ pub enum Need {
     #[default]
     Nothing,
     /// Fetch a REST snapshot and hand it to [`LiveBook::on_snapshot`] with this ticket
-    /// (Binance).
+    /// ([`Recovery::Fetch`]).
     Snapshot(u64),
-    /// Unsubscribe and subscribe the topic again: the venue answers with a snapshot (Bybit).
+    /// Unsubscribe and subscribe the topic again: the venue answers with a snapshot
+    /// ([`Recovery::Resubscribe`]).
     Resubscribe,
 }
 
@@ -148,17 +108,20 @@ pub struct BookStats {
 }
 
 struct Inner {
-    keeper: Keeper,
+    /// The book and its last update id.
+    state: SyncState,
+    /// The venue's rule: one call per message.
+    rule: Box<dyn SyncRule>,
     exchange_time_ms: i64,
     local_time_ns: i64,
     /// The connection its stream last came from (its loss unsyncs the book).
     shard: Option<usize>,
-    /// Binance: the ticket of the snapshot fetch under way (at most one per book; a result
+    /// The ticket of the snapshot fetch under way (at most one per book; a result
     /// with another ticket is stale and dropped).
     fetching: Option<u64>,
     tickets: u64,
-    /// Bybit: when a fresh snapshot was last asked for, while unsynced (a new subscription
-    /// asks too: the venue answers it with a snapshot).
+    /// When a fresh snapshot was last asked for by resubscribing, while unsynced (a new
+    /// subscription asks too: the venue answers it with a snapshot).
     asked_at: Option<Instant>,
     /// No new attempt to sync before this (backoff after failures).
     retry_at: Option<Instant>,
@@ -176,7 +139,7 @@ pub struct LiveBook {
     pub symbol: Symbol,
     /// The stream or topic it is kept from.
     pub topic: String,
-    /// Levels a side it keeps (Bybit: the topic's depth).
+    /// Levels a side it keeps (the rule keeps it so).
     pub depth: usize,
     inner: Mutex<Inner>,
     views: Mutex<Vec<(Arc<stream::Sender<ViewTicket>>, usize)>>,
@@ -199,36 +162,22 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl LiveBook {
-    /// A Binance diff-depth book (spot or USD-M rules), kept to [`BINANCE_KEEP`] levels a side.
-    pub fn binance(source: Source, symbol: Symbol, topic: String, rule: BinanceRule) -> LiveBook {
-        LiveBook::new(
-            source,
-            symbol,
-            topic,
-            BINANCE_KEEP,
-            Keeper::Binance(BinanceSync::new(rule)),
-        )
-    }
-
-    /// A Bybit `orderbook.{depth}` book.
-    pub fn bybit(source: Source, symbol: Symbol, topic: String, depth: usize) -> LiveBook {
-        LiveBook::new(
-            source,
-            symbol,
-            topic,
-            depth,
-            Keeper::Bybit(BybitSync::new(depth)),
-        )
-    }
-
-    fn new(source: Source, symbol: Symbol, topic: String, depth: usize, keeper: Keeper) -> Self {
+    /// A book of `topic` kept by `rule`, to `depth` levels a side.
+    pub fn new(
+        source: Source,
+        symbol: Symbol,
+        topic: String,
+        depth: usize,
+        rule: Box<dyn SyncRule>,
+    ) -> Self {
         LiveBook {
             source,
             symbol,
             topic,
             depth,
             inner: Mutex::new(Inner {
-                keeper,
+                state: SyncState::default(),
+                rule,
                 exchange_time_ms: 0,
                 local_time_ns: 0,
                 shard: None,
@@ -248,7 +197,7 @@ impl LiveBook {
         }
     }
 
-    /// Turns a sync outcome into a step, with the bookkeeping both venues share.
+    /// Turns a sync outcome into a step, with the bookkeeping every venue shares.
     fn settle(&self, inner: &mut Inner, was_synced: bool, outcome: Outcome) -> Step {
         self.settle_as(inner, was_synced, outcome, true)
     }
@@ -296,7 +245,7 @@ impl LiveBook {
                 inner.stats.last_reason = Some(reason);
             }
         }
-        let synced = inner.keeper.is_synced();
+        let synced = inner.state.is_synced();
         if synced && !was_synced {
             step.synced = true;
             inner.asked_at = None;
@@ -317,11 +266,11 @@ impl LiveBook {
         if inner.followers.is_empty() {
             return;
         }
-        let book = inner.keeper.book_mut();
-        // A keeper replaced after a loss of sync starts without a journal.
+        let book = &mut inner.state.book;
+        // A state replaced after a loss of sync starts without a journal.
         book.record(true);
         book.take_changes(&mut inner.changes);
-        let synced = inner.keeper.is_synced();
+        let synced = inner.state.is_synced();
         let reason = inner.stats.last_reason.as_deref().filter(|_| !synced);
         let changes = &inner.changes;
         inner.followers.retain(|f| {
@@ -333,7 +282,7 @@ impl LiveBook {
         });
         inner.changes.clear();
         if inner.followers.is_empty() {
-            inner.keeper.book_mut().record(false);
+            inner.state.book.record(false);
         }
     }
 
@@ -341,8 +290,8 @@ impl LiveBook {
     /// and every change after, under the book's lock.
     pub fn add_follower(&self, follower: Arc<dyn Follow>) {
         let mut inner = lock(&self.inner);
-        let synced = inner.keeper.is_synced();
-        let book = inner.keeper.book_mut();
+        let synced = inner.state.is_synced();
+        let book = &mut inner.state.book;
         book.record(true);
         let mut discarded = Vec::new();
         book.take_changes(&mut discarded);
@@ -360,7 +309,7 @@ impl LiveBook {
         if keep {
             inner.followers.push(follower);
         } else if inner.followers.is_empty() {
-            inner.keeper.book_mut().record(false);
+            inner.state.book.record(false);
         }
     }
 
@@ -370,13 +319,13 @@ impl LiveBook {
         if inner.retry_at.is_some_and(|at| Instant::now() < at) {
             return Need::Nothing;
         }
-        match inner.keeper {
-            Keeper::Binance(_) if inner.fetching.is_none() => {
+        match inner.rule.recovery() {
+            Recovery::Fetch if inner.fetching.is_none() => {
                 inner.tickets += 1;
                 inner.fetching = Some(inner.tickets);
                 Need::Snapshot(inner.tickets)
             }
-            Keeper::Bybit(_)
+            Recovery::Resubscribe
                 if inner
                     .asked_at
                     .is_none_or(|at| at.elapsed() >= RESUBSCRIBE_AFTER) =>
@@ -388,48 +337,38 @@ impl LiveBook {
         }
     }
 
-    /// A Binance diff.
-    pub fn on_diff(&self, diff: &DepthDiff, shard: usize, local_time_ns: i64) -> Step {
+    /// A message of the book's stream.
+    pub fn on_update(&self, update: &BookDelta, shard: usize, local_time_ns: i64) -> Step {
         let mut inner = lock(&self.inner);
-        let was_synced = inner.keeper.is_synced();
-        let exchange_time_ms = diff.exchange_time_ms;
-        let Keeper::Binance(sync) = &mut inner.keeper else {
-            return Step::default();
-        };
-        let outcome = sync.on_diff(diff);
-        if outcome == Outcome::Applied {
-            sync.book.truncate(BINANCE_KEEP);
-        }
+        let inner = &mut *inner;
+        let was_synced = inner.state.is_synced();
+        let outcome = inner.rule.on_update(&mut inner.state, update);
         if matches!(outcome, Outcome::Applied | Outcome::Buffered) {
             inner.shard = Some(shard);
-            inner.exchange_time_ms = exchange_time_ms;
+            inner.exchange_time_ms = update.exchange_time_ms;
             inner.local_time_ns = local_time_ns;
         }
-        self.settle(&mut inner, was_synced, outcome)
+        self.settle(inner, was_synced, outcome)
     }
 
-    /// A Binance REST snapshot fetched after [`Need::Snapshot`] with `ticket`. If it is older
+    /// A REST snapshot fetched after [`Need::Snapshot`] with `ticket`. If it is older
     /// than the diffs buffered meanwhile, the step asks for another; a snapshot nobody waits for
     /// any more (the book was reset meanwhile) is dropped.
-    pub fn on_snapshot(&self, ticket: u64, snapshot: &DepthSnapshot, local_time_ns: i64) -> Step {
+    pub fn on_snapshot(&self, ticket: u64, snapshot: &BookDelta, local_time_ns: i64) -> Step {
         let mut inner = lock(&self.inner);
+        let inner = &mut *inner;
         if inner.fetching != Some(ticket) {
             return Step::default();
         }
-        let was_synced = inner.keeper.is_synced();
+        let was_synced = inner.state.is_synced();
         inner.fetching = None;
-        let Keeper::Binance(sync) = &mut inner.keeper else {
-            return Step::default();
-        };
-        let outcome = sync.on_snapshot(snapshot.last_update_id, &snapshot.bids, &snapshot.asks);
-        sync.book.truncate(BINANCE_KEEP);
+        let outcome = inner.rule.on_snapshot(&mut inner.state, snapshot);
         if outcome == Outcome::Applied {
-            if let Some(ms) = snapshot.exchange_time_ms {
-                inner.exchange_time_ms = inner.exchange_time_ms.max(ms);
-            }
+            // 0 when the venue does not stamp its snapshots.
+            inner.exchange_time_ms = inner.exchange_time_ms.max(snapshot.exchange_time_ms);
             inner.local_time_ns = local_time_ns;
         }
-        self.settle(&mut inner, was_synced, outcome)
+        self.settle(inner, was_synced, outcome)
     }
 
     /// Whether the fetch with `ticket` is still wanted.
@@ -445,32 +384,13 @@ impl LiveBook {
         }
     }
 
-    /// A Bybit snapshot or delta.
-    pub fn on_update(&self, update: &BookUpdate, shard: usize, local_time_ns: i64) -> Step {
-        let mut inner = lock(&self.inner);
-        let was_synced = inner.keeper.is_synced();
-        let Keeper::Bybit(sync) = &mut inner.keeper else {
-            return Step::default();
-        };
-        let outcome = sync.on_update(update);
-        if outcome == Outcome::Applied {
-            inner.shard = Some(shard);
-            inner.exchange_time_ms = update.exchange_time_ms;
-            inner.local_time_ns = local_time_ns;
-        }
-        self.settle(&mut inner, was_synced, outcome)
-    }
-
-    /// A book out of sync whose retry is due asks again: a Bybit book that asked for a
-    /// snapshot and got none (a quiet topic sends no delta that would ask), a Binance book whose
-    /// stream delivers but whose backoff held its snapshot back; called periodically.
+    /// A book out of sync whose retry is due asks again: a book that resubscribed for a
+    /// snapshot and got none (a quiet topic sends no delta that would ask), a book whose stream
+    /// delivers but whose backoff held its snapshot fetch back; called periodically.
     pub fn nudge(&self) -> Step {
         let mut inner = lock(&self.inner);
-        let waiting = match &inner.keeper {
-            Keeper::Binance(s) => s.buffered() > 0,
-            Keeper::Bybit(_) => true,
-        };
-        if inner.keeper.is_synced() || !waiting {
+        let waiting = inner.rule.waiting();
+        if inner.state.is_synced() || !waiting {
             return Step::default();
         }
         Step {
@@ -496,19 +416,17 @@ impl LiveBook {
     }
 
     fn unsync_locked(&self, inner: &mut Inner, reason: String) -> Step {
-        let was_synced = inner.keeper.is_synced();
-        // A fresh keeper: nothing of the old stream (buffer, last id) survives.
-        inner.keeper = match &inner.keeper {
-            Keeper::Binance(s) => Keeper::Binance(BinanceSync::new(s.rule())),
-            Keeper::Bybit(_) => Keeper::Bybit(BybitSync::new(self.depth)),
-        };
-        // Bybit: the connection's resubscription brings the snapshot, so the book waits for it
-        // before asking on its own.
+        let was_synced = inner.state.is_synced();
+        // A fresh start: nothing of the old stream (buffer, last id) survives.
+        inner.state = SyncState::default();
+        inner.rule.restart();
+        // Resubscribing rules: the connection's resubscription brings the snapshot, so the book
+        // waits for it before asking on its own.
         inner.asked_at = Some(Instant::now());
         // A fetch under way would bring a snapshot older than what comes next: dropped.
         inner.fetching = None;
         let mut step = self.settle_as(inner, was_synced, Outcome::Resync(reason), false);
-        // Binance asks for its snapshot once the stream delivers again (the snapshot must not
+        // A fetching rule asks for its snapshot once the stream delivers again (the snapshot must not
         // be older than the first diff kept).
         if let Need::Snapshot(_) = step.need {
             inner.fetching = None;
@@ -518,12 +436,12 @@ impl LiveBook {
     }
 
     pub fn is_synced(&self) -> bool {
-        lock(&self.inner).keeper.is_synced()
+        lock(&self.inner).state.is_synced()
     }
 
     pub fn update_id(&self) -> Option<u64> {
         let inner = lock(&self.inner);
-        inner.keeper.update_id()
+        inner.state.last_id
     }
 
     pub fn exchange_time_ms(&self) -> i64 {
@@ -533,7 +451,7 @@ impl LiveBook {
     /// Reads the book under its lock; `None` while it is not in sync.
     pub fn read<R>(&self, f: impl FnOnce(&Book) -> R) -> Option<R> {
         let inner = lock(&self.inner);
-        inner.keeper.is_synced().then(|| f(inner.keeper.book()))
+        inner.state.is_synced().then(|| f(&inner.state.book))
     }
 
     pub fn best_bid(&self) -> Option<Level> {
@@ -550,13 +468,13 @@ impl LiveBook {
         // normalized after it.
         let (mut bids, mut asks) = (Vec::new(), Vec::new());
         let inner = lock(&self.inner);
-        let synced = inner.keeper.is_synced();
-        let book = inner.keeper.book();
+        let synced = inner.state.is_synced();
+        let book = &inner.state.book;
         if synced {
             bids.extend(book.bid_levels(depth).copied());
             asks.extend(book.ask_levels(depth).copied());
         }
-        let update_id = inner.keeper.update_id().filter(|_| synced);
+        let update_id = inner.state.last_id.filter(|_| synced);
         let (exchange_time_ms, local_time_ns) = (inner.exchange_time_ms, inner.local_time_ns);
         drop(inner);
         let levels = |mut side: Vec<Level>| {
@@ -580,7 +498,7 @@ impl LiveBook {
     pub fn stats(&self) -> BookStats {
         let inner = lock(&self.inner);
         let mut stats = inner.stats.clone();
-        if !inner.keeper.is_synced() {
+        if !inner.state.is_synced() {
             stats.retry_in = Some(inner.retry_at.map_or(Duration::ZERO, |at| {
                 at.saturating_duration_since(Instant::now())
             }));
@@ -681,6 +599,7 @@ impl Drop for BookHandle {
 mod tests {
     use super::*;
     use crate::model::{Market, Venue};
+    use crate::venue::binance::book as rule;
     use rust_decimal::Decimal;
 
     fn level(price: i64, qty: i64) -> Level {
@@ -695,17 +614,19 @@ mod tests {
             venue: Venue::Binance,
             market: Market::Spot,
         };
-        LiveBook::binance(
+        LiveBook::new(
             source,
             Symbol::new("BTCUSDT"),
             "btcusdt@depth@100ms".into(),
-            BinanceRule::Spot,
+            rule::KEEP,
+            Box::new(rule::BinanceSync::new(rule::Chain::Spot)),
         )
     }
 
-    fn diff(first: u64, last: u64) -> DepthDiff {
-        DepthDiff {
+    fn diff(first: u64, last: u64) -> BookDelta {
+        BookDelta {
             symbol: Symbol::new("BTCUSDT"),
+            snapshot: false,
             first_id: first,
             last_id: last,
             prev_last_id: None,
@@ -715,12 +636,16 @@ mod tests {
         }
     }
 
-    fn snapshot(id: u64) -> DepthSnapshot {
-        DepthSnapshot {
-            last_update_id: id,
-            exchange_time_ms: None,
+    fn snapshot(id: u64) -> BookDelta {
+        BookDelta {
+            symbol: Symbol::new("BTCUSDT"),
+            snapshot: true,
+            first_id: id,
+            last_id: id,
+            prev_last_id: None,
             bids: vec![level(99, 1)],
             asks: vec![level(101, 1)],
+            exchange_time_ms: 0,
         }
     }
 
@@ -729,7 +654,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_book_that_cannot_sync_backs_off() {
         let book = book();
-        let Need::Snapshot(t1) = book.on_diff(&diff(10, 12), 0, 0).need else {
+        let Need::Snapshot(t1) = book.on_update(&diff(10, 12), 0, 0).need else {
             panic!("the first diff asks for a snapshot");
         };
         // Older than the buffered diff: a failed attempt, retried at once.
@@ -744,26 +669,26 @@ mod tests {
         assert_eq!(stats.failures, 2);
         let wait = stats.retry_in.unwrap();
         assert!(wait >= RETRY_FIRST / 2 && wait <= RETRY_FIRST, "{wait:?}");
-        assert_eq!(book.on_diff(&diff(13, 13), 0, 0).need, Need::Nothing);
+        assert_eq!(book.on_update(&diff(13, 13), 0, 0).need, Need::Nothing);
         tokio::time::advance(wait).await;
-        let Need::Snapshot(t3) = book.on_diff(&diff(14, 14), 0, 0).need else {
+        let Need::Snapshot(t3) = book.on_update(&diff(14, 14), 0, 0).need else {
             panic!("due: the next diff asks again");
         };
         assert!(book.on_snapshot(t3, &snapshot(11), 0).synced);
         // A gap right after syncing is another failure: a longer wait.
-        let step = book.on_diff(&diff(20, 20), 0, 0);
+        let step = book.on_update(&diff(20, 20), 0, 0);
         assert!(step.unsynced.is_some());
         let stats = book.stats();
         assert_eq!(stats.failures, 3);
         assert!(stats.retry_in.unwrap() >= RETRY_FIRST);
         tokio::time::advance(RETRY_CAP).await;
-        let Need::Snapshot(t4) = book.on_diff(&diff(21, 21), 0, 0).need else {
+        let Need::Snapshot(t4) = book.on_update(&diff(21, 21), 0, 0).need else {
             panic!("due again");
         };
         assert!(book.on_snapshot(t4, &snapshot(20), 0).synced);
         // In sync long enough: the next loss of sync is a first failure, retried at once.
         tokio::time::advance(STABLE_AFTER).await;
-        let step = book.on_diff(&diff(30, 30), 0, 0);
+        let step = book.on_update(&diff(30, 30), 0, 0);
         assert!(step.unsynced.is_some());
         assert!(matches!(step.need, Need::Snapshot(_)));
         assert_eq!(book.stats().failures, 1);

@@ -1,5 +1,6 @@
-//! Order books that keep exactly the levels a venue sends (DESIGN.md decision 13), and each
-//! venue's rules for keeping one in sync with its stream (`sync.rs`).
+//! Order books that keep exactly the levels a venue sends (DESIGN.md decision 13), and the
+//! sync-rule trait each venue implements to keep one in sync with its stream (`sync.rs`; the
+//! rules themselves in `venue/<name>/book.rs`).
 //!
 //! Real books hold levels off the symbol's current tick and step: orders resting from before
 //! the venue changed them. So a book knows no grid. Prices are ordered by an exact fixed-point

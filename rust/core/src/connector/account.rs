@@ -20,19 +20,18 @@ use tokio::sync::broadcast;
 use super::Connector;
 use super::streams::PoolFeed;
 use crate::model::{
-    Balance, Decimal, Fill, Id, Market, Order, OrderUpdate, Position, PositionSide, Symbol, Venue,
+    Balance, Decimal, Fill, Id, Order, OrderUpdate, Position, PositionSide, Symbol,
 };
 use crate::net::http::{Method, Request};
-use crate::net::{WsDialect, WsEvent, WsPool};
+use crate::net::{WsEvent, WsPool};
 use crate::orders::{Applied, OrderRef};
 use crate::resilience::{Backoff, Priority};
 use crate::stream::{self, Overflow, Receiver, Sender};
-use crate::venue::{Credentials, UserEvent, binance, bybit};
+use crate::venue::{Credentials, Endpoint, UserEvent};
 use crate::{Error, Result};
 
 /// Never-drop buffers (DESIGN.md decision 7): a reader this far behind gets `SlowConsumer`.
 const UPDATES_CAPACITY: usize = 1 << 20;
-const PLACEHOLDER_TOPIC: &str = "user";
 /// The least time between two restarts of the user stream.
 const RESTART_SPACING: Duration = Duration::from_secs(1);
 /// How long after a (re)connect the subscription is taken to be in place.
@@ -82,8 +81,10 @@ pub(super) struct Publish {
 /// The running user stream.
 pub(super) struct UserFeed {
     pub(super) pool: Arc<WsPool>,
-    /// USD-M: the listen key subscribed now.
-    listen_key: Option<String>,
+    /// What it subscribed (a listen key's stream: the key).
+    topics: Vec<String>,
+    /// A listen key's REST path and the key subscribed now.
+    listen_key: Option<(&'static str, String)>,
 }
 
 fn send_all<T: Clone>(readers: &mut Vec<Arc<Sender<T>>>, event: &T) {
@@ -285,10 +286,10 @@ impl Connector {
         })
     }
 
-    /// The user stream's endpoint: Binance spot's WebSocket API, the others' private route.
+    /// The user stream's endpoint: the venue's WebSocket API or its private route.
     fn user_url(&self) -> Result<String> {
-        let (url, name) = match (self.venue, self.market) {
-            (Venue::Binance, Market::Spot) => (&self.config.ws_api, "ws_api"),
+        let (url, name) = match self.adapter.user_endpoint(self.market) {
+            Endpoint::Api => (&self.config.ws_api, "ws_api"),
             _ => (&self.config.ws_private, "ws_private"),
         };
         url.clone().ok_or_else(|| {
@@ -305,42 +306,28 @@ impl Connector {
     /// Opens the user stream: connects, subscribes, reconciles, and keeps it so.
     async fn open_user(self: &Arc<Self>, credentials: Arc<Credentials>) -> Result<()> {
         let url = self.user_url()?;
-        let (url, dialect, topics, listen_key): (String, Arc<dyn WsDialect>, Vec<String>, _) =
-            match (self.venue, self.market) {
-                (Venue::Binance, Market::Spot) => {
-                    let dialect = binance::user::BinanceSpotUser {
-                        credentials,
-                        clock: self.http.clock.clone(),
-                    };
-                    (
-                        url,
-                        Arc::new(dialect),
-                        vec![PLACEHOLDER_TOPIC.to_owned()],
-                        None,
-                    )
-                }
-                (Venue::Binance, _) => {
-                    let key = self.listen_key(Method::Post).await?;
-                    let url = format!("{}/ws", url.trim_end_matches('/'));
-                    let dialect = binance::user::BinanceUsdmUser;
-                    (url, Arc::new(dialect), vec![key.clone()], Some(key))
-                }
-                (Venue::Bybit, market) => {
-                    let dialect = bybit::market::BybitPrivate {
-                        credentials,
-                        clock: self.http.clock.clone(),
-                    };
-                    (url, Arc::new(dialect), bybit::user::topics(market), None)
-                }
-            };
+        let stream =
+            self.adapter
+                .user_stream(self.market, &url, credentials, self.http.clock.clone());
+        let (topics, listen_key) = match stream.listen_key {
+            Some(path) => {
+                let key = self.listen_key(path, Method::Post).await?;
+                (vec![key.clone()], Some((path, key)))
+            }
+            None => (stream.topics, None),
+        };
         // A quiet account is normal: only silence of pings means a dead connection.
         let config = crate::net::WsConfig {
             data_stale_after: None,
             ..self.config.ws.clone()
         };
-        let (pool, feed) = self.ws_pool(&url, dialect, config)?;
+        let (pool, feed) = self.ws_pool(&stream.url, stream.dialect, config)?;
         pool.subscribe(&topics);
-        *self.user.lock().await = Some(UserFeed { pool, listen_key });
+        *self.user.lock().await = Some(UserFeed {
+            pool,
+            topics,
+            listen_key,
+        });
         // Reading starts now; the first reconciliation gives readers the current state.
         let this = Arc::downgrade(self);
         self.supervisor.spawn("user stream", move |ctx| {
@@ -354,11 +341,12 @@ impl Connector {
         Ok(())
     }
 
-    /// USD-M: creates (POST: returns the live key, extended) or keeps alive (PUT) the listen key.
-    async fn listen_key(&self, method: Method) -> Result<String> {
+    /// Creates (POST: returns the live key, extended) or keeps alive (PUT) the listen key at
+    /// `path`.
+    async fn listen_key(&self, path: &str, method: Method) -> Result<String> {
         let request = Request {
             method,
-            path: "/fapi/v1/listenKey".into(),
+            path: path.into(),
             params: Vec::new(),
             signed: false,
             priority: Priority::Order,
@@ -371,7 +359,8 @@ impl Connector {
             .to_owned())
     }
 
-    /// The stream ended on the venue's side: subscribe it again (USD-M with a fresh key). At
+    /// The stream ended on the venue's side: subscribe it again (a listen key's with a fresh
+    /// key). At
     /// most once a second, so a venue refusing every subscription is not asked in a loop.
     async fn restart_user(&self) -> Result<()> {
         let wait = {
@@ -382,36 +371,44 @@ impl Connector {
             next - now
         };
         tokio::time::sleep(wait).await;
-        let (pool, old) = {
+        let (pool, topics, old) = {
             let user = self.user.lock().await;
             let Some(feed) = user.as_ref() else {
                 return Ok(());
             };
-            (feed.pool.clone(), feed.listen_key.clone())
+            (
+                feed.pool.clone(),
+                feed.topics.clone(),
+                feed.listen_key.clone(),
+            )
         };
         match old {
-            Some(old) => {
-                let key = self.listen_key(Method::Post).await?;
+            Some((path, old)) => {
+                let key = self.listen_key(path, Method::Post).await?;
                 pool.unsubscribe(std::slice::from_ref(&old));
                 pool.subscribe(std::slice::from_ref(&key));
                 if let Some(feed) = self.user.lock().await.as_mut() {
-                    feed.listen_key = Some(key);
+                    feed.topics = vec![key.clone()];
+                    feed.listen_key = Some((path, key));
                 }
             }
-            None => pool.refresh(&[PLACEHOLDER_TOPIC.to_owned()]),
+            None => pool.refresh(&topics),
         }
         Ok(())
     }
 
-    /// USD-M: keeps the listen key alive; a key the venue no longer knows is replaced.
+    /// Keeps a listen key alive; a key the venue no longer knows is replaced.
     async fn keep_alive(&self) {
-        let has_key = self
+        let path = self
             .user
             .lock()
             .await
             .as_ref()
-            .is_some_and(|f| f.listen_key.is_some());
-        if has_key && self.listen_key(Method::Put).await.is_err() {
+            .and_then(|f| f.listen_key.as_ref().map(|(path, _)| *path));
+        let Some(path) = path else {
+            return;
+        };
+        if self.listen_key(path, Method::Put).await.is_err() {
             tracing::warn!("listen key keepalive refused; subscribing a new key");
             if let Err(error) = self.restart_user().await {
                 tracing::warn!(%error, "user stream restart failed");
@@ -538,15 +535,12 @@ impl Connector {
     }
 
     fn user_events(&self, text: &str) -> Result<Vec<UserEvent>> {
-        match self.venue {
-            Venue::Binance => binance::user::parse(self.market, text),
-            Venue::Bybit => bybit::user::parse(self.market, text),
-        }
+        self.adapter.user_events(self.market, text)
     }
 }
 
 /// Reads the user stream, reconciles after each (re)connect and every `reconcile_every`, and
-/// keeps a USD-M listen key alive. Ends with the connector.
+/// keeps a listen key alive. Ends with the connector.
 async fn run_user(connector: Weak<Connector>, feed: &PoolFeed, ctx: &ChildContext) {
     let cancel = &ctx.cancel;
     let mut inbound = feed.inbound.lock().await;

@@ -3,7 +3,6 @@
 //! snapshots fetched through the rate limiter, resyncs of one symbol at a time, events when a
 //! book gains or loses sync.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -13,17 +12,12 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use super::{Connector, ConnectorEvent, lock};
-use crate::book::live::{BINANCE_KEEP, BookHandle, LiveBook, Need, Step, ViewTicket};
-use crate::book::sync::BinanceRule;
-use crate::model::{Market, Source, Symbol, Ticker, Trade, Venue};
-use crate::net::http::Request;
+use crate::book::live::{BookHandle, LiveBook, Need, Step, ViewTicket};
+use crate::model::{Source, Ticker, Trade};
 use crate::net::ws::{Inbound, WsDialect, WsEvent, WsPool};
 use crate::resilience::Backoff;
 use crate::stream::{self, Overflow};
-use crate::venue::binance::market::BinanceStreams;
-use crate::venue::binance::messages::{self as binance, MarketMessage};
-use crate::venue::bybit::market::BybitStreams;
-use crate::venue::bybit::messages::{self as bybit, TopicMessage};
+use crate::venue::{Endpoint, MarketEvent, MarketReader};
 use crate::{Error, Result};
 
 /// Who reads each topic (stream name or topic), by topic.
@@ -41,22 +35,34 @@ enum Reader {
 }
 
 /// State every frame of a connector may need, whoever reads it.
-#[derive(Default)]
 struct Shared {
     /// Messages that could not be read (logged and skipped).
     skipped: AtomicU64,
-    /// Bybit's latest full ticker per symbol: its deltas only name what changed.
-    tickers: Mutex<HashMap<Symbol, Ticker>>,
+    /// The venue market's frame reader (and what it keeps between frames).
+    reader: Box<dyn MarketReader>,
 }
 
 /// The WebSocket pools (one per URL) and who reads each topic.
-#[derive(Default)]
 pub(super) struct Streams {
     pools: HashMap<String, Arc<WsPool>>,
     readers: Readers,
     /// When each topic last delivered.
     seen: Arc<Mutex<HashMap<String, Instant>>>,
     shared: Arc<Shared>,
+}
+
+impl Streams {
+    pub(super) fn new(reader: Box<dyn MarketReader>) -> Streams {
+        Streams {
+            pools: HashMap::new(),
+            readers: Readers::default(),
+            seen: Arc::default(),
+            shared: Arc::new(Shared {
+                skipped: AtomicU64::new(0),
+                reader,
+            }),
+        }
+    }
 }
 
 /// One live book's state for `health()`.
@@ -71,69 +77,43 @@ pub struct BookHealth {
     pub stats: crate::book::live::BookStats,
 }
 
-/// What a frame means, read at most once however many readers want it.
-enum Parsed {
-    Binance(MarketMessage),
-    Bybit(TopicMessage),
-    Unreadable,
-}
-
 struct Frame<'a> {
     inbound: &'a Inbound,
-    source: Source,
     shared: &'a Shared,
     local_time_ns: i64,
-    parsed: Option<Parsed>,
-    tickers: Option<Vec<Ticker>>,
+    /// What the frame means, read at most once however many readers want it (`Other` if
+    /// unreadable).
+    parsed: Option<MarketEvent>,
     /// Book steps to act on once the readers are released.
     steps: Vec<(Arc<LiveBook>, Step)>,
 }
 
 impl Frame<'_> {
-    fn parsed(&mut self) -> &Parsed {
-        if self.parsed.is_none() {
-            let (market, text, ns) = (self.source.market, &self.inbound.text, self.local_time_ns);
-            let read = match self.source.venue {
-                Venue::Binance => binance::parse(market, text, ns).map(Parsed::Binance),
-                Venue::Bybit => bybit::parse(market, text, ns).map(Parsed::Bybit),
-            };
-            self.parsed = Some(read.unwrap_or_else(|e| {
+    fn parsed(&mut self) -> &MarketEvent {
+        let (shared, text, ns) = (self.shared, &self.inbound.text, self.local_time_ns);
+        self.parsed.get_or_insert_with(|| {
+            shared.reader.read(text, ns).unwrap_or_else(|e| {
                 // Counted and logged; a bad message never reaches a reader.
-                self.shared.skipped.fetch_add(1, Ordering::Relaxed);
+                shared.skipped.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(error = %e, "unreadable market message skipped");
-                Parsed::Unreadable
-            }));
-        }
-        self.parsed.as_ref().unwrap_or(&Parsed::Unreadable)
+                MarketEvent::Other
+            })
+        })
     }
 
     fn trades(&mut self) -> &[Trade] {
         match self.parsed() {
-            Parsed::Binance(MarketMessage::Trade(t)) => std::slice::from_ref(t),
-            Parsed::Bybit(TopicMessage::Trades(t)) => t,
+            MarketEvent::Trade(t) => std::slice::from_ref(t),
+            MarketEvent::Trades(t) => t,
             _ => &[],
         }
     }
 
     fn tickers(&mut self) -> &[Ticker] {
-        if self.tickers.is_none() {
-            let ns = self.local_time_ns;
-            let shared = self.shared;
-            let tickers = match self.parsed() {
-                Parsed::Binance(MarketMessage::Tickers(t)) => t.clone(),
-                Parsed::Bybit(TopicMessage::Ticker(update)) => {
-                    let mut latest = lock(&shared.tickers);
-                    let full = update.merge(latest.get(&update.symbol), ns);
-                    if let Some(t) = &full {
-                        latest.insert(t.symbol, t.clone());
-                    }
-                    full.into_iter().collect()
-                }
-                _ => Vec::new(),
-            };
-            self.tickers = Some(tickers);
+        match self.parsed() {
+            MarketEvent::Tickers(t) => t,
+            _ => &[],
         }
-        self.tickers.as_deref().unwrap_or_default()
     }
 }
 
@@ -155,11 +135,10 @@ impl Reader {
                     return false;
                 }
                 let (shard, ns) = (frame.inbound.shard, frame.local_time_ns);
-                let step = match frame.parsed() {
-                    Parsed::Binance(MarketMessage::Depth(diff)) => book.on_diff(diff, shard, ns),
-                    Parsed::Bybit(TopicMessage::Book(update)) => book.on_update(update, shard, ns),
-                    _ => return true,
+                let MarketEvent::Book(update) = frame.parsed() else {
+                    return true;
                 };
+                let step = book.on_update(update, shard, ns);
                 frame.steps.push((book.clone(), step));
                 true
             }
@@ -167,49 +146,25 @@ impl Reader {
     }
 }
 
-/// The stream (Binance combined envelope) or topic (Bybit) a message belongs to.
-fn topic_of(text: &str) -> Option<Cow<'_, str>> {
-    // Both venues write the key first: a plain string there is read without parsing the
-    // message twice (the reader parses it anyway). Anything else takes the full parse.
-    for prefix in [r#"{"stream":""#, r#"{"topic":""#] {
-        if let Some(rest) = text.strip_prefix(prefix)
-            && let Some(end) = rest.find(['"', '\\'])
-            && rest.as_bytes()[end] == b'"'
-        {
-            return Some(Cow::Borrowed(&rest[..end]));
-        }
-    }
-    #[derive(serde::Deserialize)]
-    struct Key<'a> {
-        #[serde(borrow)]
-        stream: Option<Cow<'a, str>>,
-        #[serde(borrow)]
-        topic: Option<Cow<'a, str>>,
-    }
-    let key: Key = serde_json::from_str(text).ok()?;
-    key.stream.or(key.topic)
-}
-
-/// Bybit's book topic depths (spot and linear alike).
-const BYBIT_DEPTHS: [usize; 4] = [1, 50, 200, 1000];
-
 fn symbol_key(ticket: &ViewTicket) -> u64 {
     // Symbols are interned: one address per name.
     ticket.symbol.as_str().as_ptr() as u64
 }
 
 impl Connector {
-    /// Which URL serves `topic`: Binance USD-M routes book streams to `/public` and the rest
-    /// to `/market`; everything else has one market-stream URL.
+    /// Which URL serves `topic`: the venue's market route if it splits its streams over two
+    /// (and one is configured), else the one market-stream URL.
     fn stream_url(&self, topic: &str) -> String {
-        let book = topic.contains("@depth") || topic.ends_with("@bookTicker");
-        match (&self.config.ws_market, self.venue, self.market) {
-            (Some(market), Venue::Binance, Market::Usdm) if !book => market.clone(),
+        match (
+            self.adapter.stream_endpoint(self.market, topic),
+            &self.config.ws_market,
+        ) {
+            (Endpoint::Market, Some(market)) => market.clone(),
             _ => self.config.ws_public.clone(),
         }
     }
 
-    /// The venue's messages of `topics` as received (Binance: combined-stream envelopes), on a
+    /// The venue's messages of `topics` as received (in the venue's envelopes), on a
     /// bounded stream that marks gaps if the reader falls behind; the subscription ends when the
     /// reader goes away.
     pub fn raw_stream(
@@ -245,24 +200,18 @@ impl Connector {
         symbols: &[String],
         capacity: usize,
     ) -> Result<stream::Receiver<Trade>> {
-        let topics = self.listed_topics(symbols, |s| match self.venue {
-            Venue::Binance => format!("{}@trade", s.to_ascii_lowercase()),
-            Venue::Bybit => format!("publicTrade.{s}"),
-        })?;
+        let topics = self.listed_topics(symbols, |s| self.adapter.trades_topic(s))?;
         self.gapped(&topics, capacity, Reader::Trades)
     }
 
-    /// The 24 h tickers of `symbols` (Binance `@ticker`; Bybit `tickers`, whose deltas are
-    /// folded into full tickers), with gap markers for a reader that falls behind.
+    /// The 24 h tickers of `symbols` (full tickers, where a venue sends deltas too), with gap
+    /// markers for a reader that falls behind.
     pub fn tickers(
         self: &Arc<Self>,
         symbols: &[String],
         capacity: usize,
     ) -> Result<stream::Receiver<Ticker>> {
-        let topics = self.listed_topics(symbols, |s| match self.venue {
-            Venue::Binance => format!("{}@ticker", s.to_ascii_lowercase()),
-            Venue::Bybit => format!("tickers.{s}"),
-        })?;
+        let topics = self.listed_topics(symbols, |s| self.adapter.tickers_topic(s))?;
         self.gapped(&topics, capacity, Reader::Tickers)
     }
 
@@ -334,46 +283,18 @@ impl Connector {
         claim: impl FnOnce(&Arc<LiveBook>) -> T,
     ) -> Result<T> {
         let info = self.listed_symbol(symbol)?;
-        let (topic, keep) = match self.venue {
-            Venue::Binance => {
-                if !(1..=BINANCE_KEEP).contains(&depth) {
-                    let reason = format!("must be between 1 and {BINANCE_KEEP}");
-                    return Err(Error::invalid_argument("depth", reason));
-                }
-                (
-                    format!("{}@depth@100ms", symbol.to_ascii_lowercase()),
-                    depth,
-                )
-            }
-            Venue::Bybit => {
-                let Some(topic_depth) = BYBIT_DEPTHS.iter().copied().find(|d| *d >= depth.max(1))
-                else {
-                    return Err(Error::invalid_argument(
-                        "depth",
-                        "Bybit books go to 1000 levels a side at most",
-                    ));
-                };
-                (format!("orderbook.{topic_depth}.{symbol}"), topic_depth)
-            }
-        };
+        let plan = self.adapter.book(self.market, symbol, depth)?;
+        let topic = plan.topic;
         if self.cancel.is_cancelled() {
             return Err(Error::Closed);
         }
         let mut streams = lock(&self.streams);
         let claimed = {
             let mut readers = lock(&streams.readers);
-            // A book already kept for the symbol serves if it is deep enough (Bybit: a deeper
-            // topic than the one this depth needs), rather than a second subscription.
-            let deeper = match self.venue {
-                Venue::Binance => Vec::new(),
-                Venue::Bybit => BYBIT_DEPTHS
-                    .iter()
-                    .filter(|d| **d >= keep)
-                    .map(|d| format!("orderbook.{d}.{symbol}"))
-                    .collect(),
-            };
+            // A book already kept for the symbol serves if it is deep enough (a deeper topic
+            // than the one this depth needs), rather than a second subscription.
             let found = std::iter::once(&topic)
-                .chain(&deeper)
+                .chain(&plan.deeper)
                 .filter_map(|t| readers.get(t))
                 .flatten()
                 .find_map(|r| match r {
@@ -388,16 +309,13 @@ impl Connector {
                 venue: self.venue,
                 market: self.market,
             };
-            let book = Arc::new(match self.venue {
-                Venue::Binance => {
-                    let rule = match self.market {
-                        Market::Spot => BinanceRule::Spot,
-                        _ => BinanceRule::Usdm,
-                    };
-                    LiveBook::binance(source, info.symbol, topic.clone(), rule)
-                }
-                Venue::Bybit => LiveBook::bybit(source, info.symbol, topic.clone(), keep),
-            });
+            let book = Arc::new(LiveBook::new(
+                source,
+                info.symbol,
+                topic.clone(),
+                plan.depth,
+                plan.rule,
+            ));
             list.push(Reader::Book(book.clone()));
             claim(&book)
         };
@@ -499,14 +417,7 @@ impl Connector {
     }
 
     fn open_pool(self: &Arc<Self>, base: &str, streams: &Streams) -> Result<Arc<WsPool>> {
-        let (url, dialect): (String, Arc<dyn WsDialect>) = match self.venue {
-            // Combined streams name each message's stream, which routes it to its readers.
-            Venue::Binance => (
-                format!("{}/stream", base.trim_end_matches('/')),
-                Arc::new(BinanceStreams),
-            ),
-            Venue::Bybit => (base.to_owned(), Arc::new(BybitStreams)),
-        };
+        let (url, dialect) = self.adapter.market_stream(self.market, base);
         let (pool, feed) = self.ws_pool(&url, dialect, self.config.ws.clone())?;
         let dispatch = Arc::new(Dispatch {
             connector: Arc::downgrade(self),
@@ -515,10 +426,7 @@ impl Connector {
             readers: streams.readers.clone(),
             seen: streams.seen.clone(),
             shared: streams.shared.clone(),
-            source: Source {
-                venue: self.venue,
-                market: self.market,
-            },
+            adapter: self.adapter,
         });
         self.supervisor
             .spawn(format!("dispatch {base}"), move |ctx| {
@@ -573,16 +481,14 @@ impl Connector {
         }
     }
 
-    /// Fetches a Binance snapshot (`limit=1000`, weighed by the limiter like every request)
-    /// until one arrives or the book stops wanting it.
+    /// Fetches the venue's REST snapshot (weighed by the limiter like every request) until
+    /// one arrives or the book stops wanting it.
     fn fetch_snapshot(self: &Arc<Self>, book: &Arc<LiveBook>, ticket: u64) {
-        let path = match self.market {
-            Market::Spot => "/api/v3/depth",
-            _ => "/fapi/v1/depth",
+        let Some(request) = self.adapter.snapshot_request(self.market, book.symbol) else {
+            // The venue has none (its rule never asks): the book may ask again.
+            book.snapshot_failed(ticket);
+            return;
         };
-        let request = Request::get(path)
-            .param("symbol", book.symbol.as_str())
-            .param("limit", 1000);
         let name = format!("snapshot {}", book.topic);
         let (connector, book) = (Arc::downgrade(self), Arc::downgrade(book));
         let cancel = self.cancel.clone();
@@ -621,7 +527,7 @@ impl Connector {
                 let (Some(connector), Some(live)) = (connector.upgrade(), book.upgrade()) else {
                     return;
                 };
-                match answer.and_then(|a| binance::depth_snapshot(&a)) {
+                match answer.and_then(|a| connector.adapter.snapshot_of(live.symbol, &a)) {
                     Ok(snapshot) => {
                         let step = live.on_snapshot(ticket, &snapshot, crate::model::now_ns());
                         connector.after_step(&live, step);
@@ -747,7 +653,7 @@ struct Dispatch {
     readers: Readers,
     seen: Arc<Mutex<HashMap<String, Instant>>>,
     shared: Arc<Shared>,
-    source: Source,
+    adapter: &'static dyn crate::venue::Adapter,
 }
 
 impl Dispatch {
@@ -775,7 +681,7 @@ impl Dispatch {
     }
 
     fn on_frame(&self, inbound: &Inbound) {
-        let Some(topic) = topic_of(&inbound.text) else {
+        let Some(topic) = self.shared.reader.topic_of(&inbound.text) else {
             return;
         };
         {
@@ -789,11 +695,9 @@ impl Dispatch {
         }
         let mut frame = Frame {
             inbound,
-            source: self.source,
             shared: &self.shared,
             local_time_ns: crate::model::now_ns(),
             parsed: None,
-            tickers: None,
             steps: Vec::new(),
         };
         {
@@ -825,40 +729,17 @@ impl Dispatch {
     }
 
     /// The book topic that takes a depth frame sent under a name nobody subscribed to. A
-    /// recording or relay taken at another speed (`btcusdt@depth@0ms`) or at a depth the
-    /// venue no longer offers live (Bybit's historical `orderbook.500`) carries the same
-    /// update-id chain as the book's own topic, so the book follows it by the same rules. A
-    /// venue itself sends only what was subscribed, so this never mixes two streams.
+    /// recording or relay taken at another speed or at a depth the venue no longer offers live
+    /// carries the same update-id chain as the book's own topic, so the book follows it by the
+    /// same rules. A venue itself sends only what was subscribed, so this never mixes two
+    /// streams.
     fn book_alias(&self, topic: &str, readers: &HashMap<String, Vec<Reader>>) -> Option<String> {
         let is_book = |t: &String| {
             readers
                 .get(t)
                 .is_some_and(|l| l.iter().any(|r| matches!(r, Reader::Book(_))))
         };
-        match self.source.venue {
-            Venue::Binance => {
-                let (symbol, speed) = topic.split_once("@depth")?;
-                // Partial books (`@depth5`, `@depth20@100ms`) are snapshots, not diffs.
-                if !(speed.is_empty() || speed.starts_with('@')) {
-                    return None;
-                }
-                Some(format!("{symbol}@depth@100ms")).filter(is_book)
-            }
-            Venue::Bybit => {
-                let (depth, symbol) = topic.strip_prefix("orderbook.")?.split_once('.')?;
-                let depth: usize = depth.parse().ok()?;
-                // Only depths not offered live, into a book at least as deep (a shallower
-                // snapshot would replace a deeper book).
-                if BYBIT_DEPTHS.contains(&depth) {
-                    return None;
-                }
-                BYBIT_DEPTHS
-                    .iter()
-                    .filter(|d| **d >= depth)
-                    .map(|d| format!("orderbook.{d}.{symbol}"))
-                    .find(is_book)
-            }
-        }
+        self.adapter.book_alias(topic).into_iter().find(is_book)
     }
 
     /// The books this pool's connections feed.
@@ -911,41 +792,6 @@ impl Dispatch {
             if step != Step::default() {
                 connector.after_step(&book, step);
             }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::topic_of;
-
-    #[test]
-    fn the_key_is_read_the_same_with_or_without_the_fast_path() {
-        let cases = [
-            (
-                r#"{"stream":"btcusdt@depth@100ms","data":{"u":1}}"#,
-                Some("btcusdt@depth@100ms"),
-            ),
-            (
-                r#"{"topic":"orderbook.50.BTCUSDT","ts":1,"data":{}}"#,
-                Some("orderbook.50.BTCUSDT"),
-            ),
-            // Not first, spaced or escaped: the full parse decides.
-            (
-                r#"{"data":{"u":1},"stream":"btcusdt@trade"}"#,
-                Some("btcusdt@trade"),
-            ),
-            (
-                r#"{ "topic": "tickers.BTCUSDT", "data": {} }"#,
-                Some("tickers.BTCUSDT"),
-            ),
-            (r#"{"topic":"a\u002eb","data":{}}"#, Some("a.b")),
-            (r#"{"stream":"unterminated"#, None),
-            (r#"{"op":"pong"}"#, None),
-            ("not json", None),
-        ];
-        for (text, want) in cases {
-            assert_eq!(topic_of(text).as_deref(), want, "{text}");
         }
     }
 }

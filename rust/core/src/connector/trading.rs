@@ -64,7 +64,7 @@ impl Connector {
     pub fn client_order_id(&self, given: Option<&str>) -> Result<Id> {
         match given {
             Some(id) => {
-                validate_client_id(id)?;
+                validate_client_id(id, crate::venue::client_id_rule())?;
                 Ok(Id::new(id))
             }
             None => Ok(self.client_ids.next()),

@@ -45,6 +45,8 @@ pub trait WsDialect: Send + Sync + 'static {
     }
 }
 
+/// A venue's connection limits and timers; each venue's adapter gives its own
+/// (`venue/<name>/market.rs`).
 #[derive(Debug, Clone)]
 pub struct WsConfig {
     /// Topics per connection.
@@ -63,34 +65,6 @@ pub struct WsConfig {
     pub connect_timeout: Duration,
     pub backoff_base: Duration,
     pub backoff_cap: Duration,
-}
-
-impl WsConfig {
-    /// Binance market streams: 1024 streams and 5 (spot) / 10 (USD-M) inbound messages a
-    /// second per connection, 24 h lifetime, server pings every 20 s (spot) / 3 min (USD-M).
-    pub fn binance(spot: bool) -> WsConfig {
-        WsConfig {
-            per_connection: 1024,
-            sends_per_second: if spot { 4 } else { 8 },
-            heartbeat_every: Duration::from_secs(20),
-            stale_after: Duration::from_secs(60),
-            data_stale_after: Some(Duration::from_secs(120)),
-            max_lifetime: Duration::from_secs(24 * 3600),
-            rotate_margin: Duration::from_secs(600),
-            connect_timeout: Duration::from_secs(10),
-            backoff_base: Duration::from_millis(200),
-            backoff_cap: Duration::from_secs(30),
-        }
-    }
-
-    /// Bybit public: a JSON ping every 20 s, idle cut after 10 min without one.
-    pub fn bybit() -> WsConfig {
-        WsConfig {
-            per_connection: 200,
-            sends_per_second: 10,
-            ..WsConfig::binance(false)
-        }
-    }
 }
 
 /// A text frame and when it arrived.

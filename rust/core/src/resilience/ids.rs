@@ -3,8 +3,8 @@
 //! A client order id is how an order whose answer was lost is found again, so two orders must
 //! never share one: not across reconnects, restarts, or processes trading the same account.
 //! Generated ids are `prefix ‖ time ‖ pid ‖ random ‖ counter`, everything after the prefix
-//! fixed-width lower-case base36, which is valid for both Binance `newClientOrderId`
-//! (`^[\.A-Z\:/a-z0-9_-]{1,36}$`) and Bybit `orderLinkId` (≤ 36 letters, digits, `-`, `_`):
+//! fixed-width lower-case base36, which every venue's rule ([`IdRule`], declared by each venue
+//! adapter) accepts after a valid prefix:
 //!
 //! - time: Unix ms of the call (9 chars, enough until the year 5188), to read in logs;
 //! - pid (5 chars, exact for Linux and macOS pids): processes running side by side differ
@@ -15,6 +15,7 @@
 //!
 //! Fixed widths keep prefixes of different lengths from running into the fields after them.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -23,7 +24,7 @@ use arrayvec::ArrayString;
 use crate::model::Id;
 use crate::{Error, Result};
 
-/// Both venues' limit.
+/// The length of a generated id with the longest prefix (every venue takes 36).
 pub const MAX_CLIENT_ID_LEN: usize = 36;
 pub const MAX_PREFIX_LEN: usize = 8;
 
@@ -38,6 +39,49 @@ const _: () = assert!(
 
 const BASE36: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 
+/// What a venue accepts as a client order id: 1 to `max_len` ASCII letters, digits and the
+/// `symbols` listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdRule {
+    pub max_len: usize,
+    pub symbols: Cow<'static, str>,
+}
+
+impl IdRule {
+    /// The ids every one of `rules` accepts.
+    pub fn common(rules: &[IdRule]) -> IdRule {
+        let max_len = rules.iter().map(|r| r.max_len).min().unwrap_or(0);
+        let symbols = rules.first().map_or_else(String::new, |first| {
+            first
+                .symbols
+                .chars()
+                .filter(|c| rules.iter().all(|r| r.symbols.contains(*c)))
+                .collect()
+        });
+        IdRule {
+            max_len,
+            symbols: Cow::Owned(symbols),
+        }
+    }
+
+    fn allows(&self, c: char) -> bool {
+        c.is_ascii_alphanumeric() || (c.is_ascii() && self.symbols.contains(c))
+    }
+
+    /// `ASCII letters, digits, '-' and '_'`.
+    fn describe(&self) -> String {
+        let symbols: Vec<String> = self.symbols.chars().map(|c| format!("{c:?}")).collect();
+        match symbols.split_last() {
+            None => "ASCII letters and digits".to_owned(),
+            Some((last, rest)) => {
+                let mut all = vec!["ASCII letters".to_owned(), "digits".to_owned()];
+                all.extend_from_slice(rest);
+                format!("{} and {last}", all.join(", "))
+            }
+        }
+    }
+}
+
 /// Generates client order ids unique across connections, restarts and processes.
 #[derive(Debug)]
 pub struct ClientIds {
@@ -47,10 +91,11 @@ pub struct ClientIds {
 }
 
 impl ClientIds {
-    /// `prefix`: up to 8 letters, digits, `-` or `_`, e.g. to tell strategies apart.
-    pub fn new(prefix: &str) -> Result<ClientIds> {
+    /// `prefix`: up to 8 characters `rule` allows (letters, digits, `-` or `_` on every
+    /// venue), e.g. to tell strategies apart.
+    pub fn new(prefix: &str, rule: &IdRule) -> Result<ClientIds> {
         // Characters first: once ASCII, bytes and characters count the same.
-        check_chars("prefix", prefix)?;
+        check_chars("prefix", prefix, rule)?;
         let Ok(prefix) = ArrayString::from(prefix) else {
             return Err(Error::invalid_argument(
                 "prefix",
@@ -80,34 +125,32 @@ impl ClientIds {
     }
 }
 
-/// Checks a caller-supplied client order id against what both venues accept: 1 to 36 ASCII
-/// letters, digits, `-` or `_` (Binance also takes `.`, `:` and `/`; Bybit does not).
-pub fn validate_client_id(id: &str) -> Result<()> {
+/// Checks a caller-supplied client order id against `rule`.
+pub fn validate_client_id(id: &str, rule: &IdRule) -> Result<()> {
     const FIELD: &str = "client_order_id";
     if id.is_empty() {
         return Err(Error::invalid_argument(FIELD, "must not be empty"));
     }
     let len = id.chars().count();
-    if len > MAX_CLIENT_ID_LEN {
+    if len > rule.max_len {
         return Err(Error::invalid_argument(
             FIELD,
-            format!("'{id}' is {len} characters, at most {MAX_CLIENT_ID_LEN} allowed"),
+            format!(
+                "'{id}' is {len} characters, at most {} allowed",
+                rule.max_len
+            ),
         ));
     }
-    check_chars(FIELD, id)
+    check_chars(FIELD, id, rule)
 }
 
-fn check_chars(field: &str, text: &str) -> Result<()> {
-    match text
-        .chars()
-        .enumerate()
-        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
-    {
+fn check_chars(field: &str, text: &str, rule: &IdRule) -> Result<()> {
+    match text.chars().enumerate().find(|(_, c)| !rule.allows(*c)) {
         Some((at, c)) => Err(Error::invalid_argument(
             field,
             format!(
-                "'{text}' has {c:?} at position {at}; only ASCII letters, digits, '-' and '_' \
-                 are valid on both Binance and Bybit"
+                "'{text}' has {c:?} at position {at}; only {} are valid on every venue",
+                rule.describe()
             ),
         )),
         None => Ok(()),
@@ -163,6 +206,11 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
+    /// The rule of the registered venues, which generated ids must always meet.
+    fn rule() -> &'static IdRule {
+        crate::venue::client_id_rule()
+    }
+
     /// `^[\.A-Z\:/a-z0-9_-]{1,36}$`, by hand.
     fn valid_for_binance(id: &str) -> bool {
         (1..=36).contains(&id.len())
@@ -188,7 +236,7 @@ mod tests {
 
     #[test]
     fn a_million_ids_are_unique_and_valid_on_both_venues() {
-        let ids = ClientIds::new("strat_1").expect("valid prefix");
+        let ids = ClientIds::new("strat_1", rule()).expect("valid prefix");
         let mut seen = HashSet::with_capacity(1_000_000);
         for _ in 0..1_000_000 {
             let id = ids.next();
@@ -200,7 +248,10 @@ mod tests {
     #[test]
     fn generators_created_together_never_collide() {
         // Same process and millisecond: what sets apart two processes, or a restart.
-        let (a, b) = (ClientIds::new("tw").unwrap(), ClientIds::new("tw").unwrap());
+        let (a, b) = (
+            ClientIds::new("tw", rule()).unwrap(),
+            ClientIds::new("tw", rule()).unwrap(),
+        );
         let mut from_a = HashSet::with_capacity(100_000);
         let mut from_b = HashSet::with_capacity(100_000);
         for _ in 0..100_000 {
@@ -214,7 +265,7 @@ mod tests {
 
     #[test]
     fn layout_is_prefix_time_pid_random_counter() {
-        let ids = ClientIds::new("X-9").unwrap();
+        let ids = ClientIds::new("X-9", rule()).unwrap();
         let (first, second) = (ids.next(), ids.next());
         assert_eq!(first.len(), 3 + 28);
         assert!(first.starts_with("X-9"));
@@ -230,14 +281,14 @@ mod tests {
         assert_eq!(&first[23..], "00000000");
         assert_eq!(&second[23..], "00000001");
         // Without a prefix the id is still a full-width, valid one.
-        let bare = ClientIds::new("").unwrap().next();
+        let bare = ClientIds::new("", rule()).unwrap().next();
         assert_eq!(bare.len(), 28);
         assert!(valid_for_bybit(&bare));
     }
 
     #[test]
     fn the_longest_prefix_still_fits() {
-        let id = ClientIds::new("abcdEF_-").unwrap().next();
+        let id = ClientIds::new("abcdEF_-", rule()).unwrap().next();
         assert_eq!(id.len(), MAX_CLIENT_ID_LEN);
         assert!(valid_for_binance(&id) && valid_for_bybit(&id));
     }
@@ -253,28 +304,47 @@ mod tests {
 
     #[test]
     fn invalid_prefixes_are_refused_with_reasons() {
-        assert!(reason(ClientIds::new("toolong12")).contains("at most 8"));
-        assert!(reason(ClientIds::new("a.b")).contains("'.' at position 1"));
-        assert!(reason(ClientIds::new("é")).contains("position 0"));
+        assert!(reason(ClientIds::new("toolong12", rule())).contains("at most 8"));
+        assert!(reason(ClientIds::new("a.b", rule())).contains("'.' at position 1"));
+        assert!(reason(ClientIds::new("é", rule())).contains("position 0"));
         assert!(matches!(
-            ClientIds::new("a b"),
+            ClientIds::new("a b", rule()),
             Err(Error::InvalidArgument { field, .. }) if field == "prefix"
         ));
     }
 
     #[test]
-    fn user_client_ids_are_checked_against_both_venues() {
-        assert!(validate_client_id("my-order_42").is_ok());
-        assert!(validate_client_id(&"a".repeat(36)).is_ok());
-        assert!(reason(validate_client_id("")).contains("empty"));
-        assert!(reason(validate_client_id(&"a".repeat(37))).contains("37 characters"));
-        // Valid on Binance, refused by Bybit, so refused here.
-        assert!(reason(validate_client_id("web.order")).contains("'.' at position 3"));
-        assert!(reason(validate_client_id("a:b")).contains("Bybit"));
+    fn user_client_ids_are_checked_against_every_venue() {
+        assert!(validate_client_id("my-order_42", rule()).is_ok());
+        assert!(validate_client_id(&"a".repeat(36), rule()).is_ok());
+        assert!(reason(validate_client_id("", rule())).contains("empty"));
+        assert!(reason(validate_client_id(&"a".repeat(37), rule())).contains("37 characters"));
+        // Valid on one venue, refused by another, so refused here.
+        assert!(reason(validate_client_id("web.order", rule())).contains("'.' at position 3"));
+        assert_eq!(
+            reason(validate_client_id("a:b", rule())),
+            "'a:b' has ':' at position 1; only ASCII letters, digits, '-' and '_' are valid on \
+             every venue"
+        );
         assert!(matches!(
-            validate_client_id("ü"),
+            validate_client_id("ü", rule()),
             Err(Error::InvalidArgument { field, .. }) if field == "client_order_id"
         ));
+    }
+
+    #[test]
+    fn the_common_rule_keeps_what_every_rule_allows() {
+        let a = IdRule {
+            max_len: 36,
+            symbols: "._-".into(),
+        };
+        let b = IdRule {
+            max_len: 32,
+            symbols: "-".into(),
+        };
+        let both = IdRule::common(&[a, b]);
+        assert_eq!((both.max_len, both.symbols.as_ref()), (32, "-"));
+        assert_eq!(both.describe(), "ASCII letters, digits and '-'");
     }
 
     #[test]

@@ -11,7 +11,7 @@ pub use breaker::{
     Breaker, BreakerConfig, BreakerSnapshot, BreakerState, BreakerTransition, Permit,
 };
 pub use clock::{ClockSnapshot, ClockSync};
-pub use ids::{ClientIds, RequestIds, validate_client_id};
+pub use ids::{ClientIds, IdRule, RequestIds, validate_client_id};
 pub use limiter::{
     LimitEvent, LimitId, LimitSpec, LimitUsage, Limiter, Priority, Share, WindowKind,
 };

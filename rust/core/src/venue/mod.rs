@@ -1,5 +1,7 @@
-//! Venues. Each venue is a folder with the same files (`urls`, `sign`, `messages`, `market`,
-//! `orders`, `user`) implementing the shared traits declared here.
+//! Venues. Each venue is a folder with the same files (`adapter`, `book`, `market`,
+//! `messages`, `orders`, `rest`, `sign`, `user`) implementing the traits declared here; its
+//! [`Adapter`] is the one way core code reaches it, and [`adapter`] is where it is registered.
+//! Outside this folder (and the `Venue` enum) the core names no venue.
 
 pub mod binance;
 pub mod bybit;
@@ -8,12 +10,190 @@ pub mod fields;
 
 pub use credentials::Credentials;
 
+use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
+
 use serde_json::Value;
 
 use crate::Result;
-use crate::model::{Balance, Fill, Id, Order, Position, Symbol};
-use crate::net::Request;
+use crate::book::sync::{BookDelta, SyncRule};
+use crate::model::{
+    Balance, Fill, Id, Market, Order, Position, Symbol, SymbolInfo, Ticker, Trade, Venue,
+};
+use crate::net::http::Dialect;
+use crate::net::{Request, WsConfig, WsDialect};
 use crate::orders::{NewOrder, OrderRef};
+use crate::resilience::{ClockSync, IdRule, LimitSpec};
+
+/// The venue's adapter: the one place a venue is registered.
+pub fn adapter(venue: Venue) -> &'static dyn Adapter {
+    match venue {
+        Venue::Binance => &binance::adapter::Adapter,
+        Venue::Bybit => &bybit::adapter::Adapter,
+    }
+}
+
+/// The client-id rule every registered venue accepts, so that an id a caller gives works on
+/// whichever venue it trades.
+pub fn client_id_rule() -> &'static IdRule {
+    static COMMON: OnceLock<IdRule> = OnceLock::new();
+    COMMON.get_or_init(|| {
+        let rules: Vec<IdRule> = Venue::ALL
+            .iter()
+            .map(|v| adapter(*v).client_ids())
+            .collect();
+        IdRule::common(&rules)
+    })
+}
+
+/// Which of a connector's configured URLs serves a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `ws_public`: market streams.
+    Public,
+    /// `ws_market`, where the venue splits market streams over two routes (`ws_public` if
+    /// none is configured).
+    Market,
+    /// `ws_private`: the user stream on its own route.
+    Private,
+    /// `ws_api`: the user stream on the venue's WebSocket API.
+    Api,
+}
+
+/// A market-stream frame in the core's types.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MarketEvent {
+    Trade(Trade),
+    Trades(Vec<Trade>),
+    Tickers(Vec<Ticker>),
+    Book(BookDelta),
+    /// A kind no reader takes (control replies, kinds we do not use).
+    Other,
+}
+
+/// Reads one venue market's stream frames. One per connector: it may keep what the venue's
+/// messages leave out (tickers sent as deltas).
+pub trait MarketReader: Send + Sync + 'static {
+    /// The stream or topic a frame belongs to, without parsing all of it where possible.
+    fn topic_of<'a>(&self, text: &'a str) -> Option<Cow<'a, str>>;
+    fn read(&self, text: &str, local_time_ns: i64) -> Result<MarketEvent>;
+}
+
+/// How a venue keeps a book of one symbol.
+pub struct BookPlan {
+    /// The stream or topic it is kept from.
+    pub topic: String,
+    /// Levels a side it keeps.
+    pub depth: usize,
+    /// Topics of the symbol's other books that serve this depth as well (a deeper book).
+    pub deeper: Vec<String>,
+    pub rule: Box<dyn SyncRule>,
+}
+
+impl std::fmt::Debug for BookPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BookPlan")
+            .field("topic", &self.topic)
+            .field("depth", &self.depth)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A user stream as the venue opens it.
+pub struct UserStream {
+    pub url: String,
+    pub dialect: Arc<dyn WsDialect>,
+    /// What to subscribe (with a listen key: nothing, the key is the topic).
+    pub topics: Vec<String>,
+    /// The REST path of a listen key that is the stream's one topic: created (and renewed)
+    /// with POST, kept alive with PUT.
+    pub listen_key: Option<&'static str>,
+}
+
+impl std::fmt::Debug for UserStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Its topics can be a listen key, as good as a credential: not shown.
+        f.debug_struct("UserStream")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything the core asks of a venue. Each venue implements it in `adapter.rs`; the
+/// dialects it hands out live beside it (`rest.rs`, `market.rs`, `user.rs`, `orders.rs`,
+/// `book.rs`).
+pub trait Adapter: Send + Sync + 'static {
+    fn venue(&self) -> Venue;
+
+    // REST.
+    fn rest(&self, market: Market) -> Arc<dyn Dialect>;
+    /// The documented limits, until the venue publishes its own.
+    fn default_limits(&self, market: Market) -> Vec<LimitSpec>;
+    fn trading(&self, market: Market) -> Box<dyn Trading>;
+
+    // Start-up reads.
+    /// The request for one page of the symbol listing (`cursor`: the page after the first).
+    fn symbols_request(&self, market: Market, cursor: Option<&str>) -> Request;
+    /// The symbols of a listing page, and the cursor of the next page if any.
+    fn symbols_of(
+        &self,
+        market: Market,
+        answer: &Value,
+    ) -> Result<(Vec<SymbolInfo>, Option<String>)>;
+    /// `Some` where the listing also publishes the rate limits (they replace the defaults
+    /// when not empty, and usage is then read afresh).
+    fn published_limits(&self, _listing: &Value) -> Option<Vec<LimitSpec>> {
+        None
+    }
+
+    // Connections.
+    fn ws_config(&self, market: Market) -> WsConfig;
+    /// Connection attempts per IP that every WebSocket of the venue shares.
+    fn ws_connect_limit(&self) -> LimitSpec;
+
+    // Market streams.
+    fn market_reader(&self, market: Market) -> Box<dyn MarketReader>;
+    /// The URL and dialect of a market-stream pool on the endpoint `base`.
+    fn market_stream(&self, market: Market, base: &str) -> (String, Arc<dyn WsDialect>);
+    /// Which endpoint serves `topic`.
+    fn stream_endpoint(&self, _market: Market, _topic: &str) -> Endpoint {
+        Endpoint::Public
+    }
+    fn trades_topic(&self, symbol: &str) -> String;
+    fn tickers_topic(&self, symbol: &str) -> String;
+    /// The book of `symbol` with at least `depth` levels a side; an impossible depth is an
+    /// `InvalidArgument`.
+    fn book(&self, market: Market, symbol: &str, depth: usize) -> Result<BookPlan>;
+    /// The book topics, best first, that take a depth frame sent under `topic` when nobody
+    /// subscribed to it (a recording or relay at another speed or depth with the same id chain).
+    fn book_alias(&self, topic: &str) -> Vec<String>;
+    /// The REST snapshot of a book whose rule fetches one (`None`: its rule resubscribes).
+    fn snapshot_request(&self, market: Market, symbol: Symbol) -> Option<Request>;
+    fn snapshot_of(&self, symbol: Symbol, answer: &Value) -> Result<BookDelta>;
+
+    // The user stream.
+    fn user_endpoint(&self, market: Market) -> Endpoint;
+    fn user_stream(
+        &self,
+        market: Market,
+        url: &str,
+        credentials: Arc<Credentials>,
+        clock: Arc<ClockSync>,
+    ) -> UserStream;
+    fn user_events(&self, market: Market, text: &str) -> Result<Vec<UserEvent>>;
+
+    /// What the venue accepts as a client order id.
+    fn client_ids(&self) -> IdRule;
+}
+
+/// The string a message opens with after `prefix` (`{"stream":"`): how a frame's stream or
+/// topic is read without a second parse when the venue writes that key first. `None` if it does
+/// not, or if the string has escapes (the caller then parses).
+pub fn leading_string<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let rest = text.strip_prefix(prefix)?;
+    let end = rest.find(['"', '\\'])?;
+    (rest.as_bytes()[end] == b'"').then(|| &rest[..end])
+}
 
 /// What one user-stream message says.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,7 @@
 //! Binance spot (`/api/v3`) and USD-M futures (`/fapi`).
 
+pub mod adapter;
+pub mod book;
 pub mod market;
 pub mod messages;
 pub mod orders;

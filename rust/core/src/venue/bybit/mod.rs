@@ -1,5 +1,7 @@
 //! Bybit v5, categories `spot` and `linear`.
 
+pub mod adapter;
+pub mod book;
 pub mod market;
 pub mod messages;
 pub mod orders;

@@ -1,0 +1,261 @@
+//! Binance spot and USD-M as the core sees them: which dialect, topic, limit and rule each
+//! part of a connector uses (PROTOCOLS.md 2.1–4.2, 7.1–7.2).
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::book::{BinanceSync, Chain, KEEP, snapshot_delta};
+use super::market::{BinanceStreams, ws_config};
+use super::messages::{self, MarketMessage};
+use super::orders::BinanceTrading;
+use super::rest::BinanceRest;
+use super::user::{self, BinanceSpotUser, BinanceUsdmUser};
+use crate::book::sync::BookDelta;
+use crate::model::{Market, Symbol, SymbolInfo, Venue};
+use crate::net::http::{Dialect, Request};
+use crate::net::{WsConfig, WsDialect};
+use crate::resilience::{ClockSync, IdRule, LimitSpec, WindowKind};
+use crate::venue::{
+    self, BookPlan, Credentials, Endpoint, MarketEvent, MarketReader, Trading, UserEvent,
+    UserStream,
+};
+use crate::{Error, Result};
+
+/// The spot user stream's one subscription (the account), named for the pool.
+const USER_TOPIC: &str = "user";
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Adapter;
+
+fn prefix(market: Market) -> &'static str {
+    if market == Market::Spot {
+        "/api/v3"
+    } else {
+        "/fapi/v1"
+    }
+}
+
+impl venue::Adapter for Adapter {
+    fn venue(&self) -> Venue {
+        Venue::Binance
+    }
+
+    fn rest(&self, market: Market) -> Arc<dyn Dialect> {
+        Arc::new(BinanceRest::new(market))
+    }
+
+    fn default_limits(&self, market: Market) -> Vec<LimitSpec> {
+        BinanceRest::new(market).default_limits()
+    }
+
+    fn trading(&self, market: Market) -> Box<dyn Trading> {
+        Box::new(BinanceTrading { market })
+    }
+
+    /// exchangeInfo: every symbol in one answer, with the rate limits.
+    fn symbols_request(&self, market: Market, _cursor: Option<&str>) -> Request {
+        Request::get(&format!("{}/exchangeInfo", prefix(market)))
+    }
+
+    fn symbols_of(
+        &self,
+        market: Market,
+        answer: &Value,
+    ) -> Result<(Vec<SymbolInfo>, Option<String>)> {
+        Ok((messages::symbols(market, answer)?, None))
+    }
+
+    fn published_limits(&self, listing: &Value) -> Option<Vec<LimitSpec>> {
+        Some(BinanceRest::limits_of(listing))
+    }
+
+    fn ws_config(&self, market: Market) -> WsConfig {
+        ws_config(market)
+    }
+
+    /// 300 attempts per 5 minutes per IP; a tenth kept spare for other processes.
+    fn ws_connect_limit(&self) -> LimitSpec {
+        LimitSpec {
+            name: "WS connects 5M".into(),
+            kind: WindowKind::Rolling,
+            length: Duration::from_secs(300),
+            limit: 270,
+        }
+    }
+
+    fn market_reader(&self, market: Market) -> Box<dyn MarketReader> {
+        Box::new(Reader { market })
+    }
+
+    /// Combined streams name each message's stream, which routes it to its readers.
+    fn market_stream(&self, _market: Market, base: &str) -> (String, Arc<dyn WsDialect>) {
+        (
+            format!("{}/stream", base.trim_end_matches('/')),
+            Arc::new(BinanceStreams),
+        )
+    }
+
+    /// USD-M serves book streams on `/public` and the rest on `/market`.
+    fn stream_endpoint(&self, market: Market, topic: &str) -> Endpoint {
+        let book = topic.contains("@depth") || topic.ends_with("@bookTicker");
+        if market == Market::Usdm && !book {
+            Endpoint::Market
+        } else {
+            Endpoint::Public
+        }
+    }
+
+    fn trades_topic(&self, symbol: &str) -> String {
+        format!("{}@trade", symbol.to_ascii_lowercase())
+    }
+
+    fn tickers_topic(&self, symbol: &str) -> String {
+        format!("{}@ticker", symbol.to_ascii_lowercase())
+    }
+
+    /// The diff-depth stream, kept to [`KEEP`] levels whatever depth is asked.
+    fn book(&self, market: Market, symbol: &str, depth: usize) -> Result<BookPlan> {
+        if !(1..=KEEP).contains(&depth) {
+            let reason = format!("must be between 1 and {KEEP}");
+            return Err(Error::invalid_argument("depth", reason));
+        }
+        Ok(BookPlan {
+            topic: format!("{}@depth@100ms", symbol.to_ascii_lowercase()),
+            depth: KEEP,
+            deeper: Vec::new(),
+            rule: Box::new(BinanceSync::new(Chain::of(market))),
+        })
+    }
+
+    fn book_alias(&self, topic: &str) -> Vec<String> {
+        let Some((symbol, speed)) = topic.split_once("@depth") else {
+            return Vec::new();
+        };
+        // Partial books (`@depth5`, `@depth20@100ms`) are snapshots, not diffs.
+        if !(speed.is_empty() || speed.starts_with('@')) {
+            return Vec::new();
+        }
+        vec![format!("{symbol}@depth@100ms")]
+    }
+
+    /// `limit=1000` (Decision 9), weighed by the limiter like every request.
+    fn snapshot_request(&self, market: Market, symbol: Symbol) -> Option<Request> {
+        let path = format!("{}/depth", prefix(market));
+        Some(
+            Request::get(&path)
+                .param("symbol", symbol.as_str())
+                .param("limit", 1000),
+        )
+    }
+
+    fn snapshot_of(&self, symbol: Symbol, answer: &Value) -> Result<BookDelta> {
+        messages::depth_snapshot(answer).map(|s| snapshot_delta(symbol, s))
+    }
+
+    /// Spot's user stream is on the WebSocket API (Decision 2); USD-M's on `/private`.
+    fn user_endpoint(&self, market: Market) -> Endpoint {
+        if market == Market::Spot {
+            Endpoint::Api
+        } else {
+            Endpoint::Private
+        }
+    }
+
+    fn user_stream(
+        &self,
+        market: Market,
+        url: &str,
+        credentials: Arc<Credentials>,
+        clock: Arc<ClockSync>,
+    ) -> UserStream {
+        if market == Market::Spot {
+            UserStream {
+                url: url.to_owned(),
+                dialect: Arc::new(BinanceSpotUser { credentials, clock }),
+                topics: vec![USER_TOPIC.to_owned()],
+                listen_key: None,
+            }
+        } else {
+            UserStream {
+                url: format!("{}/ws", url.trim_end_matches('/')),
+                dialect: Arc::new(BinanceUsdmUser),
+                topics: Vec::new(),
+                listen_key: Some("/fapi/v1/listenKey"),
+            }
+        }
+    }
+
+    fn user_events(&self, market: Market, text: &str) -> Result<Vec<UserEvent>> {
+        user::parse(market, text)
+    }
+
+    /// `newClientOrderId`: `^[\.A-Z\:/a-z0-9_-]{1,36}$`.
+    fn client_ids(&self) -> IdRule {
+        IdRule {
+            max_len: 36,
+            symbols: "-_.:/".into(),
+        }
+    }
+}
+
+/// Market-stream frames of one market.
+struct Reader {
+    market: Market,
+}
+
+impl MarketReader for Reader {
+    fn topic_of<'a>(&self, text: &'a str) -> Option<Cow<'a, str>> {
+        if let Some(stream) = venue::leading_string(text, r#"{"stream":""#) {
+            return Some(Cow::Borrowed(stream));
+        }
+        #[derive(serde::Deserialize)]
+        struct Key<'a> {
+            #[serde(borrow)]
+            stream: Option<Cow<'a, str>>,
+        }
+        serde_json::from_str::<Key>(text).ok()?.stream
+    }
+
+    fn read(&self, text: &str, local_time_ns: i64) -> Result<MarketEvent> {
+        Ok(match messages::parse(self.market, text, local_time_ns)? {
+            MarketMessage::Trade(t) => MarketEvent::Trade(t),
+            MarketMessage::Depth(diff) => MarketEvent::Book(diff.into()),
+            MarketMessage::Tickers(t) => MarketEvent::Tickers(t),
+            MarketMessage::BookTop(_) | MarketMessage::Other => MarketEvent::Other,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stream_is_read_the_same_with_or_without_the_fast_path() {
+        let reader = Reader {
+            market: Market::Spot,
+        };
+        let cases = [
+            (
+                r#"{"stream":"btcusdt@depth@100ms","data":{"u":1}}"#,
+                Some("btcusdt@depth@100ms"),
+            ),
+            // Not first, spaced or escaped: the full parse decides.
+            (
+                r#"{"data":{"u":1},"stream":"btcusdt@trade"}"#,
+                Some("btcusdt@trade"),
+            ),
+            (r#"{ "stream": "btcusdt@ticker" }"#, Some("btcusdt@ticker")),
+            (r#"{"stream":"a\u0040b","data":{}}"#, Some("a@b")),
+            (r#"{"stream":"unterminated"#, None),
+            (r#"{"result":null,"id":1}"#, None),
+            ("not json", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(reader.topic_of(text).as_deref(), want, "{text}");
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! Bybit v5 spot and linear as the core sees them: which dialect, topic, limit and rule each
+//! part of a connector uses (PROTOCOLS.md 2.4–4.4, 7.3).
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::book::{BybitSync, DEPTHS};
+use super::market::{BybitPrivate, BybitStreams, ws_config};
+use super::messages::{self, TopicMessage};
+use super::orders::BybitTrading;
+use super::rest::BybitRest;
+use super::user;
+use crate::book::sync::BookDelta;
+use crate::model::{Market, Symbol, SymbolInfo, Ticker, Venue};
+use crate::net::http::{Dialect, Request};
+use crate::net::{WsConfig, WsDialect};
+use crate::resilience::{ClockSync, IdRule, LimitSpec, WindowKind};
+use crate::venue::{
+    self, BookPlan, Credentials, Endpoint, MarketEvent, MarketReader, Trading, UserEvent,
+    UserStream,
+};
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Adapter;
+
+impl venue::Adapter for Adapter {
+    fn venue(&self) -> Venue {
+        Venue::Bybit
+    }
+
+    fn rest(&self, _market: Market) -> Arc<dyn Dialect> {
+        Arc::new(BybitRest)
+    }
+
+    fn default_limits(&self, _market: Market) -> Vec<LimitSpec> {
+        BybitRest.default_limits()
+    }
+
+    fn trading(&self, market: Market) -> Box<dyn Trading> {
+        Box::new(BybitTrading { market })
+    }
+
+    /// instruments-info, 1000 a page.
+    fn symbols_request(&self, market: Market, cursor: Option<&str>) -> Request {
+        let request = Request::get("/v5/market/instruments-info")
+            .param("category", market.as_str())
+            .param("limit", 1000);
+        match cursor {
+            Some(cursor) if !cursor.is_empty() => request.param("cursor", cursor),
+            _ => request,
+        }
+    }
+
+    fn symbols_of(
+        &self,
+        market: Market,
+        answer: &Value,
+    ) -> Result<(Vec<SymbolInfo>, Option<String>)> {
+        let list = messages::symbols(market, answer)?;
+        let next = answer["result"]["nextPageCursor"]
+            .as_str()
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned);
+        Ok((list, next))
+    }
+
+    fn ws_config(&self, _market: Market) -> WsConfig {
+        ws_config()
+    }
+
+    /// 500 attempts per 5 minutes per IP; a tenth kept spare for other processes.
+    fn ws_connect_limit(&self) -> LimitSpec {
+        LimitSpec {
+            name: "WS connects 5M".into(),
+            kind: WindowKind::Rolling,
+            length: Duration::from_secs(300),
+            limit: 450,
+        }
+    }
+
+    fn market_reader(&self, market: Market) -> Box<dyn MarketReader> {
+        Box::new(Reader {
+            market,
+            tickers: Mutex::default(),
+        })
+    }
+
+    fn market_stream(&self, _market: Market, base: &str) -> (String, Arc<dyn WsDialect>) {
+        (base.to_owned(), Arc::new(BybitStreams))
+    }
+
+    fn trades_topic(&self, symbol: &str) -> String {
+        format!("publicTrade.{symbol}")
+    }
+
+    /// Deltas are folded into full tickers by the reader.
+    fn tickers_topic(&self, symbol: &str) -> String {
+        format!("tickers.{symbol}")
+    }
+
+    /// The shallowest `orderbook.{depth}` topic deep enough; any deeper one serves too.
+    fn book(&self, _market: Market, symbol: &str, depth: usize) -> Result<BookPlan> {
+        let Some(topic_depth) = DEPTHS.iter().copied().find(|d| *d >= depth.max(1)) else {
+            return Err(Error::invalid_argument(
+                "depth",
+                "Bybit books go to 1000 levels a side at most",
+            ));
+        };
+        Ok(BookPlan {
+            topic: format!("orderbook.{topic_depth}.{symbol}"),
+            depth: topic_depth,
+            deeper: DEPTHS
+                .iter()
+                .filter(|d| **d >= topic_depth)
+                .map(|d| format!("orderbook.{d}.{symbol}"))
+                .collect(),
+            rule: Box::new(BybitSync::new(topic_depth)),
+        })
+    }
+
+    fn book_alias(&self, topic: &str) -> Vec<String> {
+        let Some((depth, symbol)) = topic
+            .strip_prefix("orderbook.")
+            .and_then(|rest| rest.split_once('.'))
+        else {
+            return Vec::new();
+        };
+        let Ok(depth) = depth.parse::<usize>() else {
+            return Vec::new();
+        };
+        // Only depths not offered live (the historical `orderbook.500`), into a book at least
+        // as deep (a shallower snapshot would replace a deeper book).
+        if DEPTHS.contains(&depth) {
+            return Vec::new();
+        }
+        DEPTHS
+            .iter()
+            .filter(|d| **d >= depth)
+            .map(|d| format!("orderbook.{d}.{symbol}"))
+            .collect()
+    }
+
+    /// Books resubscribe for a snapshot: nothing is fetched.
+    fn snapshot_request(&self, _market: Market, _symbol: Symbol) -> Option<Request> {
+        None
+    }
+
+    fn snapshot_of(&self, _symbol: Symbol, _answer: &Value) -> Result<BookDelta> {
+        Err(Error::Protocol {
+            venue: Venue::Bybit,
+            reason: "books have no REST snapshot here".into(),
+        })
+    }
+
+    fn user_endpoint(&self, _market: Market) -> Endpoint {
+        Endpoint::Private
+    }
+
+    fn user_stream(
+        &self,
+        market: Market,
+        url: &str,
+        credentials: Arc<Credentials>,
+        clock: Arc<ClockSync>,
+    ) -> UserStream {
+        UserStream {
+            url: url.to_owned(),
+            dialect: Arc::new(BybitPrivate { credentials, clock }),
+            topics: user::topics(market),
+            listen_key: None,
+        }
+    }
+
+    fn user_events(&self, market: Market, text: &str) -> Result<Vec<UserEvent>> {
+        user::parse(market, text)
+    }
+
+    /// `orderLinkId`: up to 36 letters, digits, `-` and `_`.
+    fn client_ids(&self) -> IdRule {
+        IdRule {
+            max_len: 36,
+            symbols: "-_".into(),
+        }
+    }
+}
+
+/// Public-topic frames of one category, with the latest full ticker per symbol (ticker deltas
+/// name only what changed).
+struct Reader {
+    market: Market,
+    tickers: Mutex<HashMap<Symbol, Ticker>>,
+}
+
+impl MarketReader for Reader {
+    fn topic_of<'a>(&self, text: &'a str) -> Option<Cow<'a, str>> {
+        if let Some(topic) = venue::leading_string(text, r#"{"topic":""#) {
+            return Some(Cow::Borrowed(topic));
+        }
+        #[derive(serde::Deserialize)]
+        struct Key<'a> {
+            #[serde(borrow)]
+            topic: Option<Cow<'a, str>>,
+        }
+        serde_json::from_str::<Key>(text).ok()?.topic
+    }
+
+    fn read(&self, text: &str, local_time_ns: i64) -> Result<MarketEvent> {
+        Ok(match messages::parse(self.market, text, local_time_ns)? {
+            TopicMessage::Trades(t) => MarketEvent::Trades(t),
+            TopicMessage::Book(update) => MarketEvent::Book(update.into()),
+            TopicMessage::Ticker(update) => {
+                let mut latest = self.tickers.lock().unwrap_or_else(|p| p.into_inner());
+                let full = update.merge(latest.get(&update.symbol), local_time_ns);
+                if let Some(t) = &full {
+                    latest.insert(t.symbol, t.clone());
+                }
+                MarketEvent::Tickers(full.into_iter().collect())
+            }
+            TopicMessage::Other => MarketEvent::Other,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_topic_is_read_the_same_with_or_without_the_fast_path() {
+        let reader = venue::Adapter::market_reader(&Adapter, Market::Linear);
+        let cases = [
+            (
+                r#"{"topic":"orderbook.50.BTCUSDT","ts":1,"data":{}}"#,
+                Some("orderbook.50.BTCUSDT"),
+            ),
+            // Not first, spaced or escaped: the full parse decides.
+            (
+                r#"{ "topic": "tickers.BTCUSDT", "data": {} }"#,
+                Some("tickers.BTCUSDT"),
+            ),
+            (r#"{"topic":"a\u002eb","data":{}}"#, Some("a.b")),
+            (r#"{"topic":"unterminated"#, None),
+            (r#"{"op":"pong"}"#, None),
+            ("not json", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(reader.topic_of(text).as_deref(), want, "{text}");
+        }
+    }
+}
