@@ -37,10 +37,10 @@ lint: develop
 	$(BIN)/mypy
 	$(BIN)/python -m mypy.stubtest tradewire._native
 
-# The supervision tests inject panics: a test-only feature, so one more build of the core.
+# The extension enables the core's `fault-injection` (panics on demand for the supervision
+# tests), so one workspace build runs them all.
 rust-test:
 	cargo test --workspace --release
-	cargo test --release -p tradewire-core --features fault-injection --test supervision
 
 test: develop
 	$(BIN)/python -m pytest

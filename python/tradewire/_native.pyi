@@ -64,6 +64,7 @@ __all__ = [
     "Ticker",
     "Trade",
     "__version__",
+    "arm_fault",
     "emit_test_log",
     "raise_core_error",
     "refresh_log_level",
@@ -915,7 +916,12 @@ def raise_core_error(kind: str) -> None:
     of the mapping), with Binance's -1003 "Too many requests." as the venue reply where one
     applies. Kinds: ``exchange``, ``rate_limited``, ``banned``, ``auth``, ``order_not_found``,
     ``invalid_order``, ``circuit_open``, ``connection_lost``, ``timeout``, ``slow_consumer``,
-    ``protocol``, ``closed``; any other raises :class:`~tradewire.InvalidArgument`."""
+    ``protocol``, ``closed``, ``failed``; any other raises :class:`~tradewire.InvalidArgument`."""
+
+def arm_fault(name_part: str) -> None:
+    """Makes the next supervised task whose name contains ``name_part`` panic (a long-lived
+    task at its next checkpoint, a one-shot task as it starts), to prove it is supervised. Each
+    call is one panic. For tests."""
 
 @final
 class NativeConnector:

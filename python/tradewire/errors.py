@@ -135,6 +135,13 @@ class StreamClosed(TradewireError):
     """The stream or connector was closed."""
 
 
+class ConnectorFailed(StreamClosed):
+    """The connector failed and closed: one of its supervised tasks kept failing past its
+    restart limit (``restarts=`` a minute; the ``task_gave_up`` event names it). Every stream
+    of the connector ends with this after what it had delivered, and every later call raises it;
+    open a new connector to go on."""
+
+
 class ForkedProcessError(TradewireError, RuntimeError):
     """tradewire was used in a child process after ``fork()``; its runtime stayed in the parent."""
 
@@ -144,6 +151,7 @@ __all__ = [
     "Banned",
     "CircuitOpen",
     "ConnectionLost",
+    "ConnectorFailed",
     "ExchangeError",
     "ForkedProcessError",
     "InsufficientFunds",

@@ -218,6 +218,8 @@ pub struct Connector {
     refreshing: account::Coalesced,
     /// When the user stream was last restarted (restarts are spaced).
     last_restart: std::sync::Mutex<Option<tokio::time::Instant>>,
+    /// Why the connector failed, once it has (see [`Connector::fail`]).
+    failure: std::sync::OnceLock<Error>,
     cancel: CancellationToken,
 }
 
@@ -333,6 +335,7 @@ impl Connector {
             reconciling: account::Coalesced::default(),
             refreshing: account::Coalesced::default(),
             last_restart: std::sync::Mutex::new(None),
+            failure: std::sync::OnceLock::new(),
             supervisor,
             cancel,
         });
@@ -447,11 +450,13 @@ impl Connector {
                             tracing::error!(%child, restarts, "a task gave up: the connector fails");
                             // Told here, before the close: the forwarders stop with it.
                             let _ = events.send(ConnectorEvent::Task(HealthEvent::GaveUp {
-                                child,
+                                child: child.clone(),
                                 restarts,
                             }));
                             if let Some(connector) = weak.upgrade() {
-                                connector.close();
+                                connector.fail(Error::Failed(format!(
+                                    "task '{child}' gave up after {restarts} restarts"
+                                )));
                             }
                             return Ok(());
                         }
@@ -635,7 +640,7 @@ impl Connector {
 
     pub async fn request(&self, request: &Request) -> Result<Value> {
         if self.cancel.is_cancelled() {
-            return Err(Error::Closed);
+            return Err(self.closed_error());
         }
         self.http.send(request).await
     }
@@ -665,6 +670,20 @@ impl Connector {
     pub fn close(&self) {
         self.cancel.cancel();
         self.unsync_books(&lock(&self.streams));
+    }
+
+    /// Closes the connector as failed: every stream reader gets `error` after what it has
+    /// buffered (not a quiet end), and every later call gets it too.
+    pub fn fail(&self, error: Error) {
+        let error = self.failure.get_or_init(|| error).clone();
+        self.end_streams(&lock(&self.streams), &error);
+        self.end_account_streams(&error);
+        self.close();
+    }
+
+    /// What a call on a closed connector gets: its failure, or [`Error::Closed`].
+    pub fn closed_error(&self) -> Error {
+        self.failure.get().cloned().unwrap_or(Error::Closed)
     }
 
     /// Cancelled when the connector closes.

@@ -88,6 +88,10 @@ pub enum Error {
     /// supervisor restarted what it could and said so in `events()`.
     #[error("internal failure: {0}")]
     Internal(String),
+    /// The connector failed and closed (a task gave up after too many restarts): every reader
+    /// of its streams, and every later call, gets this instead of a quiet end.
+    #[error("the connector failed: {0}")]
+    Failed(String),
 }
 
 impl Error {

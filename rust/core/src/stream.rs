@@ -278,6 +278,11 @@ impl<T> Sender<T> {
         self.finish(error);
     }
 
+    /// Ends a shared stream with `error`: the consumer receives what is buffered, then it.
+    pub fn fail(&self, error: Error) {
+        self.finish(Some(error));
+    }
+
     fn finish(&self, error: Option<Error>) {
         let mut state = self.shared.lock();
         if state.end.is_none() {

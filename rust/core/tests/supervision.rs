@@ -11,10 +11,12 @@ use std::time::Duration;
 
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
+use tradewire_core::Error;
 use tradewire_core::aggregate::{Aggregator, AggregatorConfig};
 use tradewire_core::connector::{Connector, ConnectorConfig, ConnectorEvent};
 use tradewire_core::model::{Market, Venue};
 use tradewire_core::resilience::Backoff;
+use tradewire_core::stream::Drained;
 use tradewire_core::supervise::{HealthEvent, RestartPolicy, fault};
 use tradewire_core::venue::Credentials;
 use tradewire_sim::{SimConfig, Simulator, Timing};
@@ -141,6 +143,7 @@ async fn a_child_past_its_restart_intensity_takes_the_connector_down() {
     let sim = sim().await;
     let c = connector(&sim, Venue::Bybit).await;
     let mut events = c.events();
+    let trades = c.trades(&["BTCUSDT".to_owned()], 1024).expect("trades");
     // Eleven panics in a row: past 10 restarts within 60 s the supervisor gives up.
     for _ in 0..11 {
         fault::arm("clock");
@@ -154,6 +157,22 @@ async fn a_child_past_its_restart_intensity_takes_the_connector_down() {
     tokio::time::timeout(Duration::from_secs(5), c.closed().cancelled())
         .await
         .expect("the connector failed: closed for every reader");
+    // A reader is told why its stream ended, after what it had; so is every later call.
+    let mut out = Vec::new();
+    let end = loop {
+        match trades.drain_into(1024, &mut out) {
+            Drained::Open => tokio::time::sleep(Duration::from_millis(5)).await,
+            Drained::Ended(end) => break end,
+        }
+    };
+    match end {
+        Some(Error::Failed(why)) => {
+            assert!(why.contains("clock") && why.contains("gave up"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let later = c.refresh_symbols().await.expect_err("closed");
+    assert!(matches!(later, Error::Failed(_)), "{later:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

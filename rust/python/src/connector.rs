@@ -537,9 +537,12 @@ impl NativeEvents {
         crate::runtime::future_into_py(py, async move {
             let mut receiver = receiver.lock().await;
             let event = loop {
+                // Events sent before the close (a task giving up is told, then the connector
+                // closes) are still delivered.
                 let received = tokio::select! {
-                    _ = closed.cancelled() => break None,
+                    biased;
                     received = receiver.recv() => received,
+                    _ = closed.cancelled() => break None,
                 };
                 match received {
                     Ok(event) => break Some(event),

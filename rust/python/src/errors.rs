@@ -103,6 +103,7 @@ fn build(py: Python<'_>, error: &Error) -> PyResult<PyErr> {
             "ProtocolError"
         }
         Error::Closed => "StreamClosed",
+        Error::Failed(_) => "ConnectorFailed",
         _ => "TradewireError",
     };
     instantiate(py, class, error.to_string(), &kwargs)

@@ -310,14 +310,24 @@ fn raise_core_error(py: Python<'_>, kind: &str) -> PyResult<()> {
             reason: "missing field `seq`".to_owned(),
         },
         "closed" => Error::Closed,
+        "failed" => Error::Failed("task 'binance/spot/clock' gave up after 10 restarts".to_owned()),
         other => Error::invalid_argument("kind", format!("unknown error kind '{other}'")),
     };
     Err(error).py_err(py)
+}
+
+/// Makes the next supervised task whose name contains `name_part` panic (a long-lived one at
+/// its next checkpoint, a one-shot one as it starts), to prove it is supervised. Each call is
+/// one panic.
+#[pyfunction]
+fn arm_fault(name_part: &str) {
+    tradewire_core::supervise::fault::arm(name_part);
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Producer>()?;
     m.add_function(wrap_pyfunction!(synthetic_stream, m)?)?;
     m.add_function(wrap_pyfunction!(raise_core_error, m)?)?;
+    m.add_function(wrap_pyfunction!(arm_fault, m)?)?;
     Ok(())
 }

@@ -512,6 +512,13 @@ impl LiveBook {
     }
 
     /// Adds a conflated view stream of the best `depth` levels; it gets the current view first.
+    /// Ends every view stream of this book with `error` (its connector failed).
+    pub fn fail_readers(&self, error: &crate::Error) {
+        for (tx, _) in lock(&self.views).iter() {
+            tx.fail(error.clone());
+        }
+    }
+
     pub fn add_view_reader(self: &Arc<Self>, tx: Arc<stream::Sender<ViewTicket>>, depth: usize) {
         let _ = tx.send(ViewTicket::new(self, depth));
         lock(&self.views).push((tx, depth));

@@ -87,6 +87,22 @@ pub(super) struct UserFeed {
     listen_key: Option<(&'static str, String)>,
 }
 
+impl Connector {
+    /// Ends every account stream reader (orders, balances, positions) with `error`.
+    pub(super) fn end_account_streams(&self, error: &Error) {
+        let publish = self.publish();
+        for tx in &publish.orders {
+            tx.fail(error.clone());
+        }
+        for tx in &publish.balances {
+            tx.fail(error.clone());
+        }
+        for tx in &publish.positions {
+            tx.fail(error.clone());
+        }
+    }
+}
+
 fn send_all<T: Clone>(readers: &mut Vec<Arc<Sender<T>>>, event: &T) {
     readers.retain(|tx| tx.send(event.clone()).is_ok());
 }

@@ -225,7 +225,7 @@ impl Connector {
     ) -> Result<BookHandle> {
         let handle = self.book_handle(symbol, depth)?;
         let synced = tokio::select! {
-            _ = self.cancel.cancelled() => return Err(Error::Closed),
+            _ = self.cancel.cancelled() => return Err(self.closed_error()),
             synced = tokio::time::timeout(wait, handle.book.wait_synced()) => synced,
         };
         if synced.is_err() {
@@ -286,7 +286,7 @@ impl Connector {
         let plan = self.adapter.book(self.market, symbol, depth)?;
         let topic = plan.topic;
         if self.cancel.is_cancelled() {
-            return Err(Error::Closed);
+            return Err(self.closed_error());
         }
         let mut streams = lock(&self.streams);
         let claimed = {
@@ -343,7 +343,7 @@ impl Connector {
 
     fn read_topics(self: &Arc<Self>, topics: &[String], reader: Reader) -> Result<()> {
         if self.cancel.is_cancelled() {
-            return Err(Error::Closed);
+            return Err(self.closed_error());
         }
         let mut streams = lock(&self.streams);
         {
@@ -595,6 +595,18 @@ impl Connector {
             }));
         }
         all
+    }
+
+    /// Ends every market stream reader (raw, trades, tickers, book views) with `error`.
+    pub(super) fn end_streams(&self, streams: &Streams, error: &Error) {
+        for reader in lock(&streams.readers).values().flatten() {
+            match reader {
+                Reader::Raw(tx) => tx.fail(error.clone()),
+                Reader::Trades(tx) => tx.fail(error.clone()),
+                Reader::Tickers(tx) => tx.fail(error.clone()),
+                Reader::Book(book) => book.fail_readers(error),
+            }
+        }
     }
 
     /// Marks every book unsynced (the connector is closing: nothing will keep them).
