@@ -27,14 +27,23 @@ def test_runtime_starts_lazily_with_a_fixed_pool() -> None:
     result = run_python(
         """
         import os
+        import time
         import tradewire
         from tradewire import _native
         from tradewire.testing import synthetic_stream
         assert not _native.runtime_started(), "importing must not start threads"
         synthetic_stream("trades", 1)
         assert _native.runtime_started()
-        names = [open(f"/proc/self/task/{t}/comm").read().strip() for t in os.listdir("/proc/self/task")]
-        print(_native.worker_threads(), names.count("tradewire"), len(os.sched_getaffinity(0)))
+
+        def named() -> int:
+            # A worker names itself once it runs: wait for the pool to be up.
+            comms = [open(f"/proc/self/task/{t}/comm").read().strip() for t in os.listdir("/proc/self/task")]
+            return comms.count("tradewire")
+
+        deadline = time.monotonic() + 5
+        while named() < _native.worker_threads() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        print(_native.worker_threads(), named(), len(os.sched_getaffinity(0)))
         """
     )
     assert result.returncode == 0, result.stderr

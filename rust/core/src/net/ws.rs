@@ -67,6 +67,26 @@ pub struct WsConfig {
     pub backoff_cap: Duration,
 }
 
+impl Default for WsConfig {
+    /// What both venues share: a heartbeat every 20 s, dead after 60 s silent (120 s without
+    /// data), connections of 24 h replaced 10 min early, reconnects from 200 ms to 30 s. A
+    /// venue sets its own topic and send limits.
+    fn default() -> Self {
+        WsConfig {
+            per_connection: 100,
+            sends_per_second: 5,
+            heartbeat_every: Duration::from_secs(20),
+            stale_after: Duration::from_secs(60),
+            data_stale_after: Some(Duration::from_secs(120)),
+            max_lifetime: Duration::from_secs(24 * 3600),
+            rotate_margin: Duration::from_secs(600),
+            connect_timeout: Duration::from_secs(10),
+            backoff_base: Duration::from_millis(200),
+            backoff_cap: Duration::from_secs(30),
+        }
+    }
+}
+
 /// A text frame and when it arrived.
 #[derive(Debug, Clone)]
 pub struct Inbound {

@@ -11,6 +11,7 @@ pub mod fields;
 pub use credentials::Credentials;
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
@@ -195,6 +196,17 @@ pub fn leading_string<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     (rest.as_bytes()[end] == b'"').then(|| &rest[..end])
 }
 
+/// The string value of the frame's top-level `key` (a stream or topic name): read from the
+/// frame's start when the venue writes `{"<key>":"` first, else by parsing the frame.
+pub fn top_level_string<'a>(text: &'a str, prefix: &str, key: &str) -> Option<Cow<'a, str>> {
+    if let Some(value) = leading_string(text, prefix) {
+        return Some(Cow::Borrowed(value));
+    }
+    let fields: HashMap<Cow<'a, str>, &'a serde_json::value::RawValue> =
+        serde_json::from_str(text).ok()?;
+    serde_json::from_str::<Cow<'a, str>>(fields.get(key)?.get()).ok()
+}
+
 /// What one user-stream message says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[allow(clippy::large_enum_variant)] // consumed at once
@@ -262,4 +274,34 @@ pub trait Trading: Send + Sync + 'static {
     /// The executions of one order (for fills a stream missed).
     fn trades(&self, symbol: Symbol, order_id: &Id) -> Request;
     fn trades_of(&self, answer: &Value, order: &Order) -> Result<Vec<Fill>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_name_is_read_wherever_the_venue_writes_it() {
+        let prefix = r#"{"stream":""#;
+        let first = r#"{"stream":"btcusdt@trade","data":{}}"#;
+        assert!(matches!(
+            top_level_string(first, prefix, "stream"),
+            Some(Cow::Borrowed("btcusdt@trade"))
+        ));
+        let later = r#"{"data":{"stream":"inner"},"stream":"ethusdt@depth"}"#;
+        assert_eq!(
+            top_level_string(later, prefix, "stream").as_deref(),
+            Some("ethusdt@depth")
+        );
+        let escaped = r#"{"stream":"a\/b","data":1}"#;
+        assert_eq!(
+            top_level_string(escaped, prefix, "stream").as_deref(),
+            Some("a/b")
+        );
+        assert_eq!(
+            top_level_string(r#"{"result":null,"id":1}"#, prefix, "stream"),
+            None
+        );
+        assert_eq!(top_level_string("not json", prefix, "stream"), None);
+    }
 }

@@ -208,15 +208,7 @@ struct Reader {
 
 impl MarketReader for Reader {
     fn topic_of<'a>(&self, text: &'a str) -> Option<Cow<'a, str>> {
-        if let Some(stream) = venue::leading_string(text, r#"{"stream":""#) {
-            return Some(Cow::Borrowed(stream));
-        }
-        #[derive(serde::Deserialize)]
-        struct Key<'a> {
-            #[serde(borrow)]
-            stream: Option<Cow<'a, str>>,
-        }
-        serde_json::from_str::<Key>(text).ok()?.stream
+        venue::top_level_string(text, r#"{"stream":""#, "stream")
     }
 
     fn read(&self, text: &str, local_time_ns: i64) -> Result<MarketEvent> {

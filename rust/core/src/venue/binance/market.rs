@@ -1,8 +1,6 @@
 //! Binance market streams: `SUBSCRIBE` / `UNSUBSCRIBE` control messages (chunked so one
 //! message stays small) and the replies to tell apart from data (PROTOCOLS.md 3.2, 4.1).
 
-use std::time::Duration;
-
 use serde_json::json;
 
 use crate::model::{Market, Venue};
@@ -47,13 +45,6 @@ pub fn ws_config(market: Market) -> WsConfig {
     WsConfig {
         per_connection: 1024,
         sends_per_second: if market == Market::Spot { 4 } else { 8 },
-        heartbeat_every: Duration::from_secs(20),
-        stale_after: Duration::from_secs(60),
-        data_stale_after: Some(Duration::from_secs(120)),
-        max_lifetime: Duration::from_secs(24 * 3600),
-        rotate_margin: Duration::from_secs(600),
-        connect_timeout: Duration::from_secs(10),
-        backoff_base: Duration::from_millis(200),
-        backoff_cap: Duration::from_secs(30),
+        ..WsConfig::default()
     }
 }

@@ -198,15 +198,7 @@ struct Reader {
 
 impl MarketReader for Reader {
     fn topic_of<'a>(&self, text: &'a str) -> Option<Cow<'a, str>> {
-        if let Some(topic) = venue::leading_string(text, r#"{"topic":""#) {
-            return Some(Cow::Borrowed(topic));
-        }
-        #[derive(serde::Deserialize)]
-        struct Key<'a> {
-            #[serde(borrow)]
-            topic: Option<Cow<'a, str>>,
-        }
-        serde_json::from_str::<Key>(text).ok()?.topic
+        venue::top_level_string(text, r#"{"topic":""#, "topic")
     }
 
     fn read(&self, text: &str, local_time_ns: i64) -> Result<MarketEvent> {

@@ -3,7 +3,6 @@
 //! (PROTOCOLS.md 3.4, 4.3).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::json;
 
@@ -21,14 +20,7 @@ pub fn ws_config() -> WsConfig {
     WsConfig {
         per_connection: 200,
         sends_per_second: 10,
-        heartbeat_every: Duration::from_secs(20),
-        stale_after: Duration::from_secs(60),
-        data_stale_after: Some(Duration::from_secs(120)),
-        max_lifetime: Duration::from_secs(24 * 3600),
-        rotate_margin: Duration::from_secs(600),
-        connect_timeout: Duration::from_secs(10),
-        backoff_base: Duration::from_millis(200),
-        backoff_cap: Duration::from_secs(30),
+        ..WsConfig::default()
     }
 }
 
