@@ -120,6 +120,70 @@ fn rod(value: Option<Decimal>) -> String {
     value.map_or_else(|| "None".to_owned(), rd)
 }
 
+/// Getters that only read one field of the wrapped core value, named after it, by how the
+/// value crosses to Python: `money` / `opt_money` (`decimal.Decimal`), `text` (an id or name),
+/// `value<T>` (as is), `into<T>` / `opt_into<T>` (a core enum as its `tradewire.enums` member).
+/// Each is its own `#[pymethods]` block (the `multiple-pymethods` feature).
+macro_rules! field_getters {
+    ($ty:ident { $($field:ident : $how:ident $(< $t:ty >)?),+ $(,)? }) => {
+        $( field_getters!(@one $ty $field $how $($t)?); )+
+    };
+    (@one $ty:ident $field:ident money) => {
+        #[pymethods]
+        impl $ty {
+            #[getter]
+            fn $field<'py>(&self, py: Python<'py>) -> Money<'py> {
+                to_py_decimal(py, self.0.$field)
+            }
+        }
+    };
+    (@one $ty:ident $field:ident opt_money) => {
+        #[pymethods]
+        impl $ty {
+            #[getter]
+            fn $field<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
+                to_py_opt_decimal(py, self.0.$field)
+            }
+        }
+    };
+    (@one $ty:ident $field:ident text) => {
+        #[pymethods]
+        impl $ty {
+            #[getter]
+            fn $field(&self) -> &str {
+                self.0.$field.as_str()
+            }
+        }
+    };
+    (@one $ty:ident $field:ident value $t:ty) => {
+        #[pymethods]
+        impl $ty {
+            #[getter]
+            fn $field(&self) -> $t {
+                self.0.$field
+            }
+        }
+    };
+    (@one $ty:ident $field:ident into $t:ty) => {
+        #[pymethods]
+        impl $ty {
+            #[getter]
+            fn $field(&self) -> $t {
+                self.0.$field.into()
+            }
+        }
+    };
+    (@one $ty:ident $field:ident opt_into $t:ty) => {
+        #[pymethods]
+        impl $ty {
+            #[getter]
+            fn $field(&self) -> Option<$t> {
+                self.0.$field.map(Into::into)
+            }
+        }
+    };
+}
+
 /// Getters shared by every event that carries `source` and `symbol`.
 macro_rules! sourced_getters {
     ($ty:ident) => {
@@ -174,30 +238,6 @@ impl Trade {
             local_time_ns,
         }))
     }
-    #[getter]
-    fn trade_id(&self) -> &str {
-        self.0.trade_id.as_str()
-    }
-    #[getter]
-    fn price<'py>(&self, py: Python<'py>) -> Money<'py> {
-        to_py_decimal(py, self.0.price)
-    }
-    #[getter]
-    fn qty<'py>(&self, py: Python<'py>) -> Money<'py> {
-        to_py_decimal(py, self.0.qty)
-    }
-    #[getter]
-    fn side(&self) -> Side {
-        self.0.side.into()
-    }
-    #[getter]
-    fn exchange_time_ms(&self) -> i64 {
-        self.0.exchange_time_ms
-    }
-    #[getter]
-    fn local_time_ns(&self) -> i64 {
-        self.0.local_time_ns
-    }
     fn __repr__(&self) -> String {
         let t = &self.0;
         format!(
@@ -213,6 +253,15 @@ impl Trade {
         )
     }
 }
+
+field_getters!(Trade {
+    price: money,
+    qty: money,
+    trade_id: text,
+    exchange_time_ms: value<i64>,
+    local_time_ns: value<i64>,
+    side: into<Side>,
+});
 
 /// A 24 h ticker. `bid`/`ask` are `None` where the venue's ticker lacks them.
 #[pyclass(module = "tradewire._native", frozen, eq, hash)]
@@ -254,42 +303,6 @@ impl Ticker {
             local_time_ns,
         }))
     }
-    #[getter]
-    fn last<'py>(&self, py: Python<'py>) -> Money<'py> {
-        to_py_decimal(py, self.0.last)
-    }
-    #[getter]
-    fn bid<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
-        to_py_opt_decimal(py, self.0.bid)
-    }
-    #[getter]
-    fn bid_qty<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
-        to_py_opt_decimal(py, self.0.bid_qty)
-    }
-    #[getter]
-    fn ask<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
-        to_py_opt_decimal(py, self.0.ask)
-    }
-    #[getter]
-    fn ask_qty<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
-        to_py_opt_decimal(py, self.0.ask_qty)
-    }
-    #[getter]
-    fn volume_24h<'py>(&self, py: Python<'py>) -> Money<'py> {
-        to_py_decimal(py, self.0.volume_24h)
-    }
-    #[getter]
-    fn quote_volume_24h<'py>(&self, py: Python<'py>) -> Money<'py> {
-        to_py_decimal(py, self.0.quote_volume_24h)
-    }
-    #[getter]
-    fn exchange_time_ms(&self) -> i64 {
-        self.0.exchange_time_ms
-    }
-    #[getter]
-    fn local_time_ns(&self) -> i64 {
-        self.0.local_time_ns
-    }
     fn __repr__(&self) -> String {
         let t = &self.0;
         format!(
@@ -305,6 +318,18 @@ impl Ticker {
     }
 }
 
+field_getters!(Ticker {
+    last: money,
+    volume_24h: money,
+    quote_volume_24h: money,
+    bid: opt_money,
+    bid_qty: opt_money,
+    ask: opt_money,
+    ask_qty: opt_money,
+    exchange_time_ms: value<i64>,
+    local_time_ns: value<i64>,
+});
+
 /// One price level of an order book.
 #[pyclass(module = "tradewire._native", frozen, eq, hash)]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -319,18 +344,15 @@ impl Level {
             qty: extract_decimal(qty, "qty")?,
         }))
     }
-    #[getter]
-    fn price<'py>(&self, py: Python<'py>) -> Money<'py> {
-        to_py_decimal(py, self.0.price)
-    }
-    #[getter]
-    fn qty<'py>(&self, py: Python<'py>) -> Money<'py> {
-        to_py_decimal(py, self.0.qty)
-    }
     fn __repr__(&self) -> String {
         format!("Level(price={}, qty={})", rd(self.0.price), rd(self.0.qty))
     }
 }
+
+field_getters!(Level {
+    price: money,
+    qty: money,
+});
 
 /// `(best bid + best ask) / 2` and `best ask - best bid` of a book's levels, if both sides
 /// have one.
@@ -355,10 +377,6 @@ impl BookView {
     #[getter]
     fn is_synced(&self) -> bool {
         self.0.synced
-    }
-    #[getter]
-    fn update_id(&self) -> Option<u64> {
-        self.0.update_id
     }
     /// Best first.
     #[getter]
@@ -392,14 +410,6 @@ impl BookView {
             mid_and_spread(&self.0.bids, &self.0.asks).map(|(_, s)| s),
         )
     }
-    #[getter]
-    fn exchange_time_ms(&self) -> i64 {
-        self.0.exchange_time_ms
-    }
-    #[getter]
-    fn local_time_ns(&self) -> i64 {
-        self.0.local_time_ns
-    }
     fn __repr__(&self) -> String {
         let v = &self.0;
         let price = |l: Option<&m::Level>| rod(l.map(|l| l.price));
@@ -418,6 +428,12 @@ impl BookView {
         )
     }
 }
+
+field_getters!(BookView {
+    update_id: value<Option<u64>>,
+    exchange_time_ms: value<i64>,
+    local_time_ns: value<i64>,
+});
 
 /// A symbol's trading rules. `filters` holds the venue's raw filter objects.
 #[pyclass(module = "tradewire._native", frozen, eq)]
@@ -489,46 +505,6 @@ impl SymbolInfo {
     fn status(&self) -> &str {
         &self.0.status
     }
-    #[getter]
-    fn trading(&self) -> bool {
-        self.0.trading
-    }
-    #[getter]
-    fn tick_size<'py>(&self, py: Python<'py>) -> Money<'py> {
-        to_py_decimal(py, self.0.tick_size)
-    }
-    #[getter]
-    fn step_size<'py>(&self, py: Python<'py>) -> Money<'py> {
-        to_py_decimal(py, self.0.step_size)
-    }
-    #[getter]
-    fn min_qty<'py>(&self, py: Python<'py>) -> Money<'py> {
-        to_py_decimal(py, self.0.min_qty)
-    }
-    #[getter]
-    fn max_qty<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
-        to_py_opt_decimal(py, self.0.max_qty)
-    }
-    #[getter]
-    fn min_notional<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
-        to_py_opt_decimal(py, self.0.min_notional)
-    }
-    #[getter]
-    fn market_min_qty<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
-        to_py_opt_decimal(py, self.0.market_min_qty)
-    }
-    #[getter]
-    fn market_max_qty<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
-        to_py_opt_decimal(py, self.0.market_max_qty)
-    }
-    #[getter]
-    fn price_precision(&self) -> u32 {
-        self.0.price_precision
-    }
-    #[getter]
-    fn qty_precision(&self) -> u32 {
-        self.0.qty_precision
-    }
     /// The venue's filters as received, parsed from JSON (numbers stay strings, as sent).
     #[getter]
     fn filters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -550,6 +526,19 @@ impl SymbolInfo {
         )
     }
 }
+
+field_getters!(SymbolInfo {
+    tick_size: money,
+    step_size: money,
+    min_qty: money,
+    max_qty: opt_money,
+    min_notional: opt_money,
+    market_min_qty: opt_money,
+    market_max_qty: opt_money,
+    trading: value<bool>,
+    price_precision: value<u32>,
+    qty_precision: value<u32>,
+});
 
 /// An order as last known. `order_id` is empty until the venue acknowledged it.
 #[pyclass(module = "tradewire._native", frozen, eq, hash)]
@@ -610,62 +599,6 @@ impl Order {
     fn reject_reason(&self) -> Option<&str> {
         self.0.reject_reason.as_deref()
     }
-    #[getter]
-    fn order_id(&self) -> &str {
-        self.0.order_id.as_str()
-    }
-    #[getter]
-    fn client_order_id(&self) -> &str {
-        self.0.client_order_id.as_str()
-    }
-    #[getter]
-    fn side(&self) -> Side {
-        self.0.side.into()
-    }
-    #[getter]
-    fn order_type(&self) -> OrderType {
-        self.0.order_type.into()
-    }
-    #[getter]
-    fn time_in_force(&self) -> Option<TimeInForce> {
-        self.0.time_in_force.map(Into::into)
-    }
-    #[getter]
-    fn price<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
-        to_py_opt_decimal(py, self.0.price)
-    }
-    #[getter]
-    fn qty<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
-        to_py_opt_decimal(py, self.0.qty)
-    }
-    #[getter]
-    fn quote_qty<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
-        to_py_opt_decimal(py, self.0.quote_qty)
-    }
-    #[getter]
-    fn filled_qty<'py>(&self, py: Python<'py>) -> Money<'py> {
-        to_py_decimal(py, self.0.filled_qty)
-    }
-    #[getter]
-    fn avg_price<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
-        to_py_opt_decimal(py, self.0.avg_price)
-    }
-    #[getter]
-    fn status(&self) -> OrderStatus {
-        self.0.status.into()
-    }
-    #[getter]
-    fn reduce_only(&self) -> bool {
-        self.0.reduce_only
-    }
-    #[getter]
-    fn created_time_ms(&self) -> i64 {
-        self.0.created_time_ms
-    }
-    #[getter]
-    fn updated_time_ms(&self) -> i64 {
-        self.0.updated_time_ms
-    }
     fn __repr__(&self) -> String {
         let o = &self.0;
         format!(
@@ -684,6 +617,23 @@ impl Order {
         )
     }
 }
+
+field_getters!(Order {
+    filled_qty: money,
+    price: opt_money,
+    qty: opt_money,
+    quote_qty: opt_money,
+    avg_price: opt_money,
+    order_id: text,
+    client_order_id: text,
+    reduce_only: value<bool>,
+    created_time_ms: value<i64>,
+    updated_time_ms: value<i64>,
+    side: into<Side>,
+    order_type: into<OrderType>,
+    status: into<OrderStatus>,
+    time_in_force: opt_into<TimeInForce>,
+});
 
 /// One execution of an order, with its fee.
 #[pyclass(module = "tradewire._native", frozen, eq, hash)]
@@ -728,44 +678,8 @@ impl Fill {
         }))
     }
     #[getter]
-    fn order_id(&self) -> &str {
-        self.0.order_id.as_str()
-    }
-    #[getter]
-    fn client_order_id(&self) -> &str {
-        self.0.client_order_id.as_str()
-    }
-    #[getter]
-    fn trade_id(&self) -> &str {
-        self.0.trade_id.as_str()
-    }
-    #[getter]
-    fn side(&self) -> Side {
-        self.0.side.into()
-    }
-    #[getter]
-    fn price<'py>(&self, py: Python<'py>) -> Money<'py> {
-        to_py_decimal(py, self.0.price)
-    }
-    #[getter]
-    fn qty<'py>(&self, py: Python<'py>) -> Money<'py> {
-        to_py_decimal(py, self.0.qty)
-    }
-    #[getter]
-    fn fee<'py>(&self, py: Python<'py>) -> Money<'py> {
-        to_py_decimal(py, self.0.fee)
-    }
-    #[getter]
     fn fee_asset(&self) -> &str {
         &self.0.fee_asset
-    }
-    #[getter]
-    fn is_maker(&self) -> bool {
-        self.0.is_maker
-    }
-    #[getter]
-    fn exchange_time_ms(&self) -> i64 {
-        self.0.exchange_time_ms
     }
     fn __repr__(&self) -> String {
         let f = &self.0;
@@ -783,6 +697,18 @@ impl Fill {
         )
     }
 }
+
+field_getters!(Fill {
+    price: money,
+    qty: money,
+    fee: money,
+    order_id: text,
+    client_order_id: text,
+    trade_id: text,
+    is_maker: value<bool>,
+    exchange_time_ms: value<i64>,
+    side: into<Side>,
+});
 
 /// A change of one order: its state after the change and the execution that caused it, if any.
 #[pyclass(module = "tradewire._native", frozen, eq, hash)]
@@ -855,32 +781,12 @@ impl Balance {
         }))
     }
     #[getter]
-    fn venue(&self) -> Venue {
-        self.0.venue.into()
-    }
-    #[getter]
-    fn market(&self) -> Market {
-        self.0.market.into()
-    }
-    #[getter]
     fn asset(&self) -> &str {
         &self.0.asset
     }
     #[getter]
-    fn free<'py>(&self, py: Python<'py>) -> Money<'py> {
-        to_py_decimal(py, self.0.free)
-    }
-    #[getter]
-    fn locked<'py>(&self, py: Python<'py>) -> Money<'py> {
-        to_py_decimal(py, self.0.locked)
-    }
-    #[getter]
     fn total<'py>(&self, py: Python<'py>) -> Money<'py> {
         to_py_decimal(py, self.0.total())
-    }
-    #[getter]
-    fn exchange_time_ms(&self) -> i64 {
-        self.0.exchange_time_ms
     }
     fn __repr__(&self) -> String {
         let b = &self.0;
@@ -893,6 +799,14 @@ impl Balance {
         )
     }
 }
+
+field_getters!(Balance {
+    free: money,
+    locked: money,
+    exchange_time_ms: value<i64>,
+    venue: into<Venue>,
+    market: into<Market>,
+});
 
 /// A one-way-mode position: `size` is absolute, `side` gives the direction.
 #[pyclass(module = "tradewire._native", frozen, eq, hash)]
@@ -932,38 +846,6 @@ impl Position {
             exchange_time_ms,
         }))
     }
-    #[getter]
-    fn side(&self) -> PositionSide {
-        self.0.side.into()
-    }
-    #[getter]
-    fn size<'py>(&self, py: Python<'py>) -> Money<'py> {
-        to_py_decimal(py, self.0.size)
-    }
-    #[getter]
-    fn entry_price<'py>(&self, py: Python<'py>) -> Money<'py> {
-        to_py_decimal(py, self.0.entry_price)
-    }
-    #[getter]
-    fn unrealized_pnl<'py>(&self, py: Python<'py>) -> Money<'py> {
-        to_py_decimal(py, self.0.unrealized_pnl)
-    }
-    #[getter]
-    fn leverage<'py>(&self, py: Python<'py>) -> Money<'py> {
-        to_py_decimal(py, self.0.leverage)
-    }
-    #[getter]
-    fn liquidation_price<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
-        to_py_opt_decimal(py, self.0.liquidation_price)
-    }
-    #[getter]
-    fn mark_price<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
-        to_py_opt_decimal(py, self.0.mark_price)
-    }
-    #[getter]
-    fn exchange_time_ms(&self) -> i64 {
-        self.0.exchange_time_ms
-    }
     fn __repr__(&self) -> String {
         let p = &self.0;
         format!(
@@ -979,6 +861,17 @@ impl Position {
         )
     }
 }
+
+field_getters!(Position {
+    size: money,
+    entry_price: money,
+    unrealized_pnl: money,
+    leverage: money,
+    liquidation_price: opt_money,
+    mark_price: opt_money,
+    exchange_time_ms: value<i64>,
+    side: into<PositionSide>,
+});
 
 /// Delivered in a stream where `missed` events were dropped because the consumer was slow.
 #[pyclass(module = "tradewire._native", frozen, eq, hash)]
