@@ -179,13 +179,17 @@ fn sliced_payload(text: &str) -> Option<&str> {
 
 fn parse_payload(market: Market, data: &str, local_time_ns: i64) -> Result<MarketMessage> {
     if data.starts_with('[') {
+        // An array (`!ticker@arr`) holds events, one level deep: nothing here recurses, so a
+        // frame of nested arrays is one unreadable message, never a deep stack.
         let events: Vec<&RawValue> =
             serde_json::from_str(data).map_err(|e| bad(format!("array: {e}")))?;
         let mut tickers = Vec::with_capacity(events.len());
         for event in events {
-            if let MarketMessage::Tickers(mut one) =
-                parse_payload(market, event.get(), local_time_ns)?
-            {
+            let event = event.get();
+            if !event.starts_with('{') {
+                return Err(bad(format!("array of non-events: {event:.50}")));
+            }
+            if let MarketMessage::Tickers(mut one) = parse_event(market, event, local_time_ns)? {
                 tickers.append(&mut one);
             }
         }
@@ -195,6 +199,11 @@ fn parse_payload(market: Market, data: &str, local_time_ns: i64) -> Result<Marke
             MarketMessage::Tickers(tickers)
         });
     }
+    parse_event(market, data, local_time_ns)
+}
+
+/// One event object (not an array).
+fn parse_event(market: Market, data: &str, local_time_ns: i64) -> Result<MarketMessage> {
     let event: Event = serde_json::from_str(data).map_err(|e| bad(format!("{e}: {data:.200}")))?;
     let source = Source {
         venue: Venue::Binance,
@@ -400,6 +409,7 @@ pub fn symbols(market: Market, exchange_info: &serde_json::Value) -> Result<Vec<
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // test arithmetic is on known values
 mod tests {
     use super::*;
 
@@ -470,5 +480,36 @@ mod tests {
             parse(Market::Spot, r#"{"result":null,"id":1}"#, 0).unwrap(),
             MarketMessage::Other
         );
+    }
+    #[test]
+    fn a_frame_of_deeply_nested_arrays_is_an_error_not_a_stack_overflow() {
+        // ~4 KB of nesting: before, every level was a recursive call (SIGSEGV).
+        let depth = 2_000;
+        let nested = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let text = format!(r#"{{"stream":"btcusdt@trade","data":{nested}}}"#);
+        // Run on a small stack, as a worker thread's, so a recursion shows even if shallow.
+        let outcome = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || parse(Market::Spot, &text, 0))
+            .unwrap()
+            .join()
+            .expect("the parser must not overflow its stack");
+        assert!(
+            matches!(outcome, Err(Error::Protocol { .. })),
+            "{outcome:?}"
+        );
+        // Deep objects and mixed nesting inside a real event are bounded by serde_json.
+        let deep_object = format!(
+            r#"{{"stream":"btcusdt@trade","data":{{"e":"trade","x":{}1{}}}}}"#,
+            r#"{"a":"#.repeat(depth),
+            "}".repeat(depth)
+        );
+        assert!(parse(Market::Spot, &deep_object, 0).is_err());
+        let deep_levels = format!(
+            r#"{{"stream":"btcusdt@depth","data":{{"e":"depthUpdate","b":{}{}}}}}"#,
+            "[".repeat(depth),
+            "]".repeat(depth)
+        );
+        assert!(parse(Market::Spot, &deep_levels, 0).is_err());
     }
 }
