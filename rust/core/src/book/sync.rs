@@ -65,6 +65,21 @@ pub enum Recovery {
     Resubscribe,
 }
 
+/// The furthest an update id may move from the last one applied, either way, in one message.
+/// Real streams move by thousands a message; an id further ahead (`u` = 10^18, `u64::MAX`) or
+/// further behind (a snapshot stamped `u64::MAX`) is impossible, and taken as a gap: the book
+/// resyncs rather than ignoring every later message as old (a frozen book that says synced).
+pub const MAX_ID_JUMP: u64 = 1_000_000_000;
+
+/// The last id a book may be left at: one past it must still be an id.
+pub const MAX_UPDATE_ID: u64 = u64::MAX - 1;
+
+/// Why moving a book from update id `last` to `next` cannot be real, if it cannot.
+pub fn absurd_jump(last: u64, next: u64) -> Option<String> {
+    (last.abs_diff(next) > MAX_ID_JUMP || next > MAX_UPDATE_ID)
+        .then(|| format!("absurd update id jump: from {last} to {next}"))
+}
+
 /// The book a rule keeps and the last update id applied (`None`: not in sync).
 #[derive(Debug, Clone, Default)]
 pub struct SyncState {
@@ -109,5 +124,22 @@ pub trait SyncRule: Send + 'static {
     /// asked for), so that a periodic nudge asks again when its retry is due.
     fn waiting(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // test arithmetic is on known values
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_absurd_id_jump_is_named_either_way() {
+        assert_eq!(absurd_jump(100, 101), None);
+        assert_eq!(absurd_jump(101, 100), None);
+        assert_eq!(absurd_jump(0, MAX_ID_JUMP), None);
+        assert!(absurd_jump(100, 1_000_000_000_000_000_000).is_some());
+        assert!(absurd_jump(100, u64::MAX).is_some());
+        assert!(absurd_jump(u64::MAX, 100).is_some());
+        assert!(absurd_jump(u64::MAX - 5, u64::MAX).is_some());
     }
 }

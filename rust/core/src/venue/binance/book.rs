@@ -8,7 +8,9 @@
 
 use std::collections::VecDeque;
 
-use crate::book::sync::{BookDelta, Outcome, Recovery, SyncRule, SyncState};
+use crate::book::sync::{
+    BookDelta, MAX_UPDATE_ID, Outcome, Recovery, SyncRule, SyncState, absurd_jump,
+};
 use crate::model::Market;
 
 use super::messages::{DepthDiff, DepthSnapshot};
@@ -99,12 +101,18 @@ impl BinanceSync {
 
     fn follows(&self, diff: &BookDelta, last: u64) -> bool {
         match self.chain {
-            Chain::Spot => diff.first_id == last + 1,
+            Chain::Spot => last.checked_add(1) == Some(diff.first_id),
             Chain::Usdm => diff.prev_last_id == Some(last),
         }
     }
 
     fn apply(&mut self, state: &mut SyncState, diff: &BookDelta) -> Outcome {
+        if let Some(reason) = state
+            .last_id
+            .and_then(|last| absurd_jump(last, diff.last_id))
+        {
+            return self.unsync(state, reason);
+        }
         if let Err(e) = state.book.apply(&diff.bids, &diff.asks) {
             self.bridging = false;
             return state.malformed(&e);
@@ -125,9 +133,14 @@ impl BinanceSync {
             self.buffer.push_back(diff.clone());
             return Outcome::Buffered;
         };
+        // An id this far from the book's, ahead or behind, is no message of this stream: taken
+        // as old it would freeze the book (every later diff "old"), so it is a gap.
+        if let Some(reason) = absurd_jump(last, diff.last_id) {
+            return self.unsync(state, reason);
+        }
         if std::mem::take(&mut self.bridging) {
             let (kept, bridges) = match self.chain {
-                Chain::Spot => (diff.last_id > last, diff.first_id <= last + 1),
+                Chain::Spot => (diff.last_id > last, diff.first_id <= last.saturating_add(1)),
                 Chain::Usdm => (diff.last_id >= last, diff.first_id <= last),
             };
             if !kept {
@@ -156,6 +169,10 @@ impl BinanceSync {
     /// are applied in order. `Resync` if the snapshot is older than everything buffered.
     pub fn on_rest_snapshot(&mut self, state: &mut SyncState, snapshot: &BookDelta) -> Outcome {
         let last_update_id = snapshot.last_id;
+        if last_update_id > MAX_UPDATE_ID {
+            // No later diff could follow it: a book kept from it would never change again.
+            return self.unsync(state, format!("snapshot id {last_update_id} is impossible"));
+        }
         state.book.clear();
         if let Err(e) = state.book.apply(&snapshot.bids, &snapshot.asks) {
             self.bridging = false;
@@ -163,14 +180,19 @@ impl BinanceSync {
         }
         let buffered = std::mem::take(&mut self.buffer);
         let chain = self.chain;
-        let keep = |d: &BookDelta| match chain {
-            Chain::Spot => d.last_id > last_update_id,
-            Chain::Usdm => d.last_id >= last_update_id,
+        // A buffered diff absurdly far from the snapshot is dropped; if it was needed, the
+        // chain shows the gap.
+        let keep = |d: &BookDelta| {
+            absurd_jump(last_update_id, d.last_id).is_none()
+                && match chain {
+                    Chain::Spot => d.last_id > last_update_id,
+                    Chain::Usdm => d.last_id >= last_update_id,
+                }
         };
         let pending: Vec<BookDelta> = buffered.into_iter().filter(keep).collect();
         if let Some(first) = pending.first() {
             let bridges = match chain {
-                Chain::Spot => first.first_id <= last_update_id + 1,
+                Chain::Spot => first.first_id <= last_update_id.saturating_add(1),
                 Chain::Usdm => first.first_id <= last_update_id,
             };
             if !bridges {
@@ -231,6 +253,7 @@ impl SyncRule for BinanceSync {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // test arithmetic is on known values
 mod tests {
     use super::*;
     use crate::model::Level;
@@ -388,6 +411,55 @@ mod tests {
     }
 
     #[test]
+    fn an_absurd_update_id_resyncs_instead_of_freezing_the_book() {
+        for chain in [Chain::Spot, Chain::Usdm] {
+            for absurd in [1_000_000_000_000_000_000, u64::MAX] {
+                // A live diff that jumps absurdly ahead: a gap, not the book's new id.
+                let mut s = Kept::new(chain);
+                s.on_snapshot(100, &[lv(100, 1)], &[lv(200, 1)]);
+                s.on_diff(&diff(99, 101, Some(99), (101, 1)));
+                let pu = Some(101);
+                let outcome = s.on_diff(&diff(102, absurd, pu, (102, 1)));
+                assert!(
+                    matches!(outcome, Outcome::Resync(_)),
+                    "{chain:?} {outcome:?}"
+                );
+                assert!(!s.is_synced());
+                // ... and it is not kept for the next snapshot: that one syncs.
+                assert_eq!(
+                    s.on_snapshot(150, &[lv(100, 1)], &[lv(200, 1)]),
+                    Outcome::Applied
+                );
+                assert_eq!(
+                    s.on_diff(&diff(150, 152, Some(150), (103, 1))),
+                    Outcome::Applied
+                );
+                assert_eq!(s.update_id(), Some(152));
+
+                // A buffered one, bridged by the snapshot.
+                let mut s = Kept::new(chain);
+                s.on_diff(&diff(100, absurd, Some(99), (101, 1)));
+                let outcome = s.on_snapshot(100, &[lv(100, 1)], &[lv(200, 1)]);
+                assert_ne!(s.update_id(), Some(absurd), "{chain:?} {outcome:?}");
+            }
+            // A snapshot stamped u64::MAX never makes a synced book.
+            let mut s = Kept::new(chain);
+            let outcome = s.on_snapshot(u64::MAX, &[lv(100, 1)], &[lv(200, 1)]);
+            assert!(matches!(outcome, Outcome::Resync(_)), "{outcome:?}");
+            assert!(!s.is_synced());
+            // A snapshot absurdly ahead of the stream: the next diff shows it.
+            let mut s = Kept::new(chain);
+            s.on_snapshot(1 << 60, &[lv(100, 1)], &[lv(200, 1)]);
+            let outcome = s.on_diff(&diff(101, 102, Some(100), (101, 1)));
+            assert!(
+                matches!(outcome, Outcome::Resync(_)),
+                "{chain:?} {outcome:?}"
+            );
+            assert!(!s.is_synced());
+        }
+    }
+
+    #[test]
     fn a_crossed_result_is_never_kept() {
         let mut s = Kept::new(Chain::Spot);
         assert_eq!(
@@ -403,6 +475,7 @@ mod tests {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // test arithmetic is on known values
 mod properties {
     use std::collections::BTreeMap;
 

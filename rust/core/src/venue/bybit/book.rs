@@ -3,7 +3,9 @@
 //! repeated `u` is dropped. A book out of sync subscribes again: the venue answers with a
 //! snapshot.
 
-use crate::book::sync::{BookDelta, Outcome, Recovery, SyncRule, SyncState};
+use crate::book::sync::{
+    BookDelta, MAX_UPDATE_ID, Outcome, Recovery, SyncRule, SyncState, absurd_jump,
+};
 
 use super::messages::BookUpdate;
 
@@ -46,12 +48,21 @@ impl SyncRule for BybitSync {
         // `u = 1` is the venue starting over: whatever the message says it is, it replaces the
         // book (a delta after a restart would otherwise look older than the book, forever).
         if update.snapshot || update.last_id == 1 {
+            if update.last_id > MAX_UPDATE_ID {
+                // No delta could follow it: a book kept from it would never change again.
+                return state.unsync(format!("snapshot u={} is impossible", update.last_id));
+            }
             state.book.clear();
         } else {
             match state.last_id {
                 None => return Outcome::Ignored, // a delta before its snapshot
+                // Absurdly far either way is no message of this stream: taken as old it would
+                // freeze the book, so it is a gap.
+                Some(last) if absurd_jump(last, update.last_id).is_some() => {
+                    return state.unsync(absurd_jump(last, update.last_id).unwrap_or_default());
+                }
                 Some(last) if update.last_id <= last => return Outcome::Ignored,
-                Some(last) if update.last_id != last + 1 => {
+                Some(last) if last.checked_add(1) != Some(update.last_id) => {
                     return state.unsync(format!("gap: after u={last}, u={}", update.last_id));
                 }
                 Some(_) => {}
@@ -72,6 +83,7 @@ impl SyncRule for BybitSync {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // test arithmetic is on known values
 mod tests {
     use super::*;
     use crate::model::{Level, Symbol};
@@ -149,5 +161,34 @@ mod tests {
             rule.on_update(&mut s, &update(false, 2, (81, 1)).into()),
             Outcome::Applied
         );
+    }
+    fn with_id(snapshot: bool, u: u64) -> BookDelta {
+        BookUpdate {
+            seq: None,
+            update_id: u,
+            ..update(snapshot, 1, (100, 1))
+        }
+        .into()
+    }
+
+    #[test]
+    fn an_absurd_update_id_resyncs_instead_of_freezing_the_book() {
+        for absurd in [1_000_000_000_000_000_000, u64::MAX] {
+            let (mut rule, mut s) = (BybitSync::new(2), SyncState::default());
+            rule.on_update(&mut s, &with_id(true, 7));
+            let outcome = rule.on_update(&mut s, &with_id(false, absurd));
+            assert!(matches!(outcome, Outcome::Resync(_)), "{outcome:?}");
+            assert!(!s.is_synced());
+        }
+        // A snapshot stamped u64::MAX never makes a synced book.
+        let (mut rule, mut s) = (BybitSync::new(2), SyncState::default());
+        let outcome = rule.on_update(&mut s, &with_id(true, u64::MAX));
+        assert!(matches!(outcome, Outcome::Resync(_)), "{outcome:?}");
+        assert!(!s.is_synced());
+        // One absurdly ahead of the stream: the next delta shows it, instead of being ignored.
+        rule.on_update(&mut s, &with_id(true, 1 << 60));
+        let outcome = rule.on_update(&mut s, &with_id(false, 8));
+        assert!(matches!(outcome, Outcome::Resync(_)), "{outcome:?}");
+        assert!(!s.is_synced());
     }
 }
