@@ -152,7 +152,8 @@ pub struct Balance {
 
 impl Balance {
     pub fn total(&self) -> Decimal {
-        self.free + self.locked
+        // Both come from the wire: extreme values saturate rather than panic.
+        self.free.saturating_add(self.locked)
     }
 }
 

@@ -100,7 +100,12 @@ impl BinanceTrading {
         let avg_price = if filled_qty.is_zero() {
             None
         } else if let Some(cum) = f.opt_decimal("cummulativeQuoteQty")? {
-            Some((cum / filled_qty).normalize())
+            // Extreme wire values must not panic the division.
+            let avg = cum.checked_div(filled_qty);
+            Some(
+                avg.ok_or_else(|| f.bad(format!("{cum}/{filled_qty}")))?
+                    .normalize(),
+            )
         } else {
             f.opt_decimal("avgPrice")?.filter(|p| !p.is_zero())
         };
@@ -345,7 +350,10 @@ impl Trading for BinanceTrading {
                     Ok(balance(
                         g.text("asset")?,
                         free,
-                        (wallet - free).max(Decimal::ZERO),
+                        wallet
+                            .checked_sub(free)
+                            .ok_or_else(|| g.bad(format!("balance {wallet} - {free}")))?
+                            .max(Decimal::ZERO),
                         at,
                     ))
                 })
@@ -465,6 +473,7 @@ impl Trading for BinanceTrading {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // test arithmetic is on known values
 mod tests {
     use super::*;
 
@@ -486,5 +495,22 @@ mod tests {
             assert_eq!(order_status(word).map(|s| s.as_str()), Some(word));
         }
         assert_eq!(order_status("SOMETHING_NEW"), None);
+    }
+
+    #[test]
+    fn an_extreme_average_in_an_answer_is_a_typed_error_not_a_panic() {
+        // A real-shaped spot order answer with cummulativeQuoteQty / executedQty past range.
+        let answer: Value = serde_json::from_str(
+            r#"{"symbol":"BTCUSDT","orderId":28,"orderListId":-1,"clientOrderId":"6gCrw2kRUAF9CvJDGP16IP","transactTime":1507725176595,"price":"0.10000000","origQty":"10.00000000","executedQty":"0.0000000000000000000000000001","cummulativeQuoteQty":"79228162514264337593543950335","status":"PARTIALLY_FILLED","timeInForce":"GTC","type":"LIMIT","side":"SELL"}"#,
+        )
+        .unwrap();
+        let trading = BinanceTrading {
+            market: Market::Spot,
+        };
+        let outcome = std::panic::catch_unwind(|| trading.order(&answer));
+        assert!(
+            matches!(outcome, Ok(Err(crate::Error::Protocol { .. }))),
+            "{outcome:?}"
+        );
     }
 }

@@ -206,7 +206,17 @@ fn execution_report(source: Source, f: Fields<'_>) -> Result<Option<UserEvent>> 
         qty: f.opt_decimal("q")?.filter(|q| !q.is_zero()),
         quote_qty: f.opt_decimal("Q")?.filter(|q| !q.is_zero()),
         filled_qty: filled,
-        avg_price: (!filled.is_zero()).then(|| (quote_spent / filled).normalize()),
+        // Extreme wire values must not panic the division: an impossible average is an
+        // unreadable message.
+        avg_price: if filled.is_zero() {
+            None
+        } else {
+            let avg = quote_spent.checked_div(filled);
+            Some(
+                avg.ok_or_else(|| bad(format!("Z/z = {quote_spent}/{filled}")))?
+                    .normalize(),
+            )
+        },
         status,
         reduce_only: false,
         created_time_ms: f.opt_int("O")?.unwrap_or(updated),
@@ -272,4 +282,21 @@ fn trade(order: &Order, f: Fields<'_>) -> Result<Option<Fill>> {
         order.updated_time_ms,
     )
     .map(Some)
+}
+
+#[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // test arithmetic is on known values
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_extreme_average_is_a_typed_error_not_a_panic() {
+        // Real executionReport, with Z / z past what a decimal holds.
+        let text = r#"{"subscriptionId":0,"event":{"e":"executionReport","E":1499405658658,"s":"ETHBTC","c":"mUvoqJxFIILMdfAW5iGSOW","S":"BUY","o":"LIMIT","f":"GTC","q":"1.00000000","p":"0.10264410","P":"0.00000000","F":"0.00000000","g":-1,"C":"","x":"TRADE","X":"PARTIALLY_FILLED","r":"NONE","i":4293153,"l":"0.0000000000000000000000000001","z":"0.0000000000000000000000000001","L":"0.10264410","n":"0","N":null,"T":1499405658657,"t":5,"I":8641984,"w":true,"m":false,"M":false,"O":1499405658657,"Z":"79228162514264337593543950335","Y":"0.00000000","Q":"0.00000000","W":1499405658657,"V":"NONE"}}"#;
+        let outcome = std::panic::catch_unwind(|| parse(Market::Spot, text));
+        assert!(
+            matches!(outcome, Ok(Err(Error::Protocol { .. }))),
+            "{outcome:?}"
+        );
+    }
 }

@@ -47,8 +47,9 @@ impl WsDialect for BybitStreams {
     }
 
     fn is_control(&self, text: &str) -> bool {
-        // Data messages have a topic; acks and pongs have an op.
-        !text.contains("\"topic\"")
+        // Data messages have a topic; acks and pongs have an op. Anything else is passed on, to
+        // be counted as unreadable.
+        !text.contains("\"topic\"") && text.contains("\"op\"")
     }
 }
 
@@ -80,7 +81,7 @@ impl WsDialect for BybitPrivate {
 
     fn login(&self, ids: &RequestIds) -> Vec<String> {
         // Valid for 10 s of venue time: long enough for a slow handshake, useless if replayed.
-        let expires = self.clock.now_server_ms() + 10_000;
+        let expires = self.clock.now_server_ms().saturating_add(10_000);
         let (key, expires, signature) = sign::ws_auth(&self.credentials, expires);
         vec![json!({"op": "auth", "args": [key, expires, signature], "req_id": ids.next().to_string()}).to_string()]
     }

@@ -152,7 +152,9 @@ impl BybitTrading {
                     venue: Venue::Bybit,
                     market: self.market,
                     asset: g.text("coin")?.to_owned(),
-                    free: wallet - locked,
+                    free: wallet
+                        .checked_sub(locked)
+                        .ok_or_else(|| g.bad(format!("{wallet} - {locked}")))?,
                     locked,
                     exchange_time_ms: at,
                 })
@@ -424,6 +426,7 @@ impl Trading for BybitTrading {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // test arithmetic is on known values
 mod tests {
     use super::*;
 
