@@ -9,6 +9,7 @@
 //! Only a level that cannot be a price level (negative, or a price finer than 10^-18) is refused.
 
 pub mod live;
+#[deny(clippy::arithmetic_side_effects)]
 pub mod sync;
 
 use std::collections::BTreeMap;

@@ -17,7 +17,7 @@ use crate::model::{Source, Ticker, Trade};
 use crate::net::ws::{Inbound, WsDialect, WsEvent, WsPool};
 use crate::resilience::Backoff;
 use crate::stream::{self, Overflow};
-use crate::venue::{Endpoint, MarketEvent, MarketReader};
+use crate::venue::{self, Endpoint, MarketEvent, MarketReader};
 use crate::{Error, Result};
 
 /// Who reads each topic (stream name or topic), by topic.
@@ -79,6 +79,8 @@ pub struct BookHealth {
 
 struct Frame<'a> {
     inbound: &'a Inbound,
+    /// The stream or topic the frame came on.
+    topic: &'a str,
     shared: &'a Shared,
     local_time_ns: i64,
     /// What the frame means, read at most once however many readers want it (`Other` if
@@ -91,13 +93,24 @@ struct Frame<'a> {
 impl Frame<'_> {
     fn parsed(&mut self) -> &MarketEvent {
         let (shared, text, ns) = (self.shared, &self.inbound.text, self.local_time_ns);
+        let topic = self.topic;
         self.parsed.get_or_insert_with(|| {
-            shared.reader.read(text, ns).unwrap_or_else(|e| {
+            let event = shared.reader.read(text, ns).unwrap_or_else(|e| {
                 // Counted and logged; a bad message never reaches a reader.
                 shared.skipped.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(error = %e, "unreadable market message skipped");
                 MarketEvent::Other
-            })
+            });
+            // Readable but impossible (a trade at price 0, a negative level, another symbol's
+            // event): counted and skipped the same way.
+            match venue::implausible(&event, shared.reader.symbol_of(topic)) {
+                Some(reason) => {
+                    shared.skipped.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%reason, topic, "implausible market message skipped");
+                    MarketEvent::Other
+                }
+                None => event,
+            }
         })
     }
 
@@ -694,6 +707,10 @@ impl Dispatch {
 
     fn on_frame(&self, inbound: &Inbound) {
         let Some(topic) = self.shared.reader.topic_of(&inbound.text) else {
+            // Control replies are filtered before here: a frame that names no stream (or a
+            // binary one, passed on empty) is one nobody can read.
+            self.shared.skipped.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(frame = %format_args!("{:.200}", inbound.text), "market frame without a stream skipped");
             return;
         };
         {
@@ -707,6 +724,7 @@ impl Dispatch {
         }
         let mut frame = Frame {
             inbound,
+            topic: &topic,
             shared: &self.shared,
             local_time_ns: crate::model::now_ns(),
             parsed: None,
@@ -733,7 +751,7 @@ impl Dispatch {
             if list.is_empty() {
                 readers.remove(topic.as_ref());
                 if let Some(pool) = self.pool.upgrade() {
-                    pool.unsubscribe(&[topic.into_owned()]);
+                    pool.unsubscribe(&[topic.to_string()]);
                 }
             }
         }

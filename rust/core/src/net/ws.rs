@@ -672,6 +672,15 @@ impl ShardRunner {
                                     }
                                 }
                             }
+                            // No venue sends data in binary: passed on empty, which names no
+                            // stream or event, so the reader counts it as skipped.
+                            Some(Ok(Message::Binary(_))) => {
+                                last_frame = received;
+                                touch(&self.state, received);
+                                if !self.deliver("", received).await {
+                                    return End::Cancelled;
+                                }
+                            }
                             Some(Ok(Message::Close(frame))) => {
                                 let reason = frame.map_or_else(String::new, |f| f.reason.to_string());
                                 return End::Failed(format!("closed by the venue {reason}").trim_end().to_owned());

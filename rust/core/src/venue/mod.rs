@@ -6,6 +6,7 @@
 pub mod binance;
 pub mod bybit;
 pub mod credentials;
+#[deny(clippy::arithmetic_side_effects)]
 pub mod fields;
 
 pub use credentials::Credentials;
@@ -78,6 +79,53 @@ pub trait MarketReader: Send + Sync + 'static {
     /// The stream or topic a frame belongs to, without parsing all of it where possible.
     fn topic_of<'a>(&self, text: &'a str) -> Option<Cow<'a, str>>;
     fn read(&self, text: &str, local_time_ns: i64) -> Result<MarketEvent>;
+    /// The symbol a stream or topic is of, as the venue spells it in events (`None`: a stream
+    /// of several symbols, or one this reader cannot name). An event of another symbol on it
+    /// is not delivered.
+    fn symbol_of<'a>(&self, topic: &'a str) -> Option<&'a str> {
+        let _ = topic;
+        None
+    }
+}
+
+/// Why an event read from a stream cannot be real, if it cannot: a trade at a price or of a
+/// quantity not above zero, a book level of a negative quantity or price, an event of a symbol other than its
+/// stream's (`symbol`, compared without case). Such an event is counted and skipped.
+pub fn implausible(event: &MarketEvent, symbol: Option<&str>) -> Option<String> {
+    use rust_decimal::Decimal;
+    let foreign = |s: &str| symbol.is_some_and(|want| !want.eq_ignore_ascii_case(s));
+    let trade = |t: &crate::model::Trade| {
+        if foreign(t.symbol.as_str()) {
+            Some(format!("a trade of {} on a stream of {symbol:?}", t.symbol))
+        } else if t.price <= Decimal::ZERO || t.qty <= Decimal::ZERO {
+            Some(format!("a trade of {} at {}", t.qty, t.price))
+        } else {
+            None
+        }
+    };
+    match event {
+        MarketEvent::Trade(t) => trade(t),
+        MarketEvent::Trades(list) => list.iter().find_map(trade),
+        MarketEvent::Tickers(list) => list
+            .iter()
+            .find(|t| foreign(t.symbol.as_str()))
+            .map(|t| format!("a ticker of {} on a stream of {symbol:?}", t.symbol)),
+        MarketEvent::Book(delta) => {
+            if foreign(delta.symbol.as_str()) {
+                return Some(format!(
+                    "a book of {} on a stream of {symbol:?}",
+                    delta.symbol
+                ));
+            }
+            delta
+                .bids
+                .iter()
+                .chain(&delta.asks)
+                .find(|l| l.qty < Decimal::ZERO || l.price < Decimal::ZERO)
+                .map(|l| format!("a book level of {} at {}", l.qty, l.price))
+        }
+        MarketEvent::Other => None,
+    }
 }
 
 /// How a venue keeps a book of one symbol.
@@ -303,5 +351,56 @@ mod tests {
             None
         );
         assert_eq!(top_level_string("not json", prefix, "stream"), None);
+    }
+
+    #[test]
+    fn implausible_events_are_named_and_real_ones_pass() {
+        let spot = binance::adapter::Adapter.market_reader(Market::Spot);
+        let read = |text: &str| {
+            let topic = spot.topic_of(text).unwrap().into_owned();
+            let event = spot.read(text, 0).unwrap();
+            implausible(&event, spot.symbol_of(&topic))
+        };
+        let trade = |s: &str, p: &str, q: &str| {
+            format!(
+                r#"{{"stream":"btcusdt@trade","data":{{"e":"trade","E":1,"s":"{s}","t":7,"p":"{p}","q":"{q}","T":2,"m":true}}}}"#
+            )
+        };
+        assert_eq!(read(&trade("BTCUSDT", "4100.01", "0.0010")), None);
+        for bad in [
+            trade("BTCUSDT", "0", "1"),
+            trade("BTCUSDT", "-1", "1"),
+            trade("BTCUSDT", "1", "0"),
+            trade("BTCUSDT", "1", "-0.5"),
+            trade("ETHUSDT", "1", "1"),
+        ] {
+            assert!(read(&bad).is_some(), "{bad}");
+        }
+        let depth = |q: &str| {
+            format!(
+                r#"{{"stream":"btcusdt@depth@100ms","data":{{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[["100.0","{q}"]],"a":[]}}}}"#
+            )
+        };
+        assert_eq!(read(&depth("0")), None, "0 removes a level");
+        assert!(read(&depth("-1")).is_some());
+        // `!ticker@arr` is of every symbol.
+        assert_eq!(spot.symbol_of("!ticker@arr"), None);
+
+        let linear = bybit::adapter::Adapter.market_reader(Market::Linear);
+        assert_eq!(linear.symbol_of("orderbook.50.BTCUSDT"), Some("BTCUSDT"));
+        assert_eq!(linear.symbol_of("publicTrade.BTCUSDT"), Some("BTCUSDT"));
+        let trades = |s: &str, q: &str| {
+            format!(
+                r#"{{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1,"data":[{{"T":1,"s":"{s}","S":"Buy","v":"{q}","p":"16578.50","L":"PlusTick","i":"20f43950-d8dd-5b31-9112-a178eb6023af","BT":false}}]}}"#
+            )
+        };
+        let read = |text: &str| {
+            let topic = linear.topic_of(text).unwrap().into_owned();
+            let event = linear.read(text, 0).unwrap();
+            implausible(&event, linear.symbol_of(&topic))
+        };
+        assert_eq!(read(&trades("BTCUSDT", "0.001")), None);
+        assert!(read(&trades("ETHUSDT", "0.001")).is_some());
+        assert!(read(&trades("BTCUSDT", "0")).is_some());
     }
 }

@@ -211,6 +211,12 @@ impl MarketReader for Reader {
         venue::top_level_string(text, r#"{"stream":""#, "stream")
     }
 
+    /// `btcusdt@trade` is BTCUSDT's; `!ticker@arr` is every symbol's.
+    fn symbol_of<'a>(&self, topic: &'a str) -> Option<&'a str> {
+        let (symbol, _) = topic.split_once('@')?;
+        (!symbol.is_empty() && !symbol.starts_with('!')).then_some(symbol)
+    }
+
     fn read(&self, text: &str, local_time_ns: i64) -> Result<MarketEvent> {
         Ok(match messages::parse(self.market, text, local_time_ns)? {
             MarketMessage::Trade(t) => MarketEvent::Trade(t),
@@ -222,6 +228,7 @@ impl MarketReader for Reader {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // test arithmetic is on known values
 mod tests {
     use super::*;
 

@@ -201,6 +201,12 @@ impl MarketReader for Reader {
         venue::top_level_string(text, r#"{"topic":""#, "topic")
     }
 
+    /// The last part of `publicTrade.BTCUSDT`, `orderbook.50.BTCUSDT`, `tickers.BTCUSDT`.
+    fn symbol_of<'a>(&self, topic: &'a str) -> Option<&'a str> {
+        let (_, symbol) = topic.rsplit_once('.')?;
+        (!symbol.is_empty()).then_some(symbol)
+    }
+
     fn read(&self, text: &str, local_time_ns: i64) -> Result<MarketEvent> {
         Ok(match messages::parse(self.market, text, local_time_ns)? {
             TopicMessage::Trades(t) => MarketEvent::Trades(t),
@@ -219,6 +225,7 @@ impl MarketReader for Reader {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // test arithmetic is on known values
 mod tests {
     use super::*;
 

@@ -285,6 +285,7 @@ pub fn symbols(market: Market, instruments: &serde_json::Value) -> Result<Vec<Sy
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // test arithmetic is on known values
 mod tests {
     use super::*;
 
