@@ -35,6 +35,18 @@ impl std::fmt::Display for VenueReply {
     }
 }
 
+/// The most of a venue's text (an answer's body or message) an error shows.
+pub const SNIPPET_CHARS: usize = 200;
+
+/// At most [`SNIPPET_CHARS`] characters of `text`, then "…": an error names what the venue
+/// said without carrying a whole (possibly huge or hostile) body.
+pub fn snippet(text: &str) -> String {
+    match text.char_indices().nth(SNIPPET_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -165,6 +177,19 @@ mod tests {
                 until_ms: 1
             }
             .is_retryable()
+        );
+    }
+
+    #[test]
+    fn a_snippet_keeps_a_short_prefix_of_a_long_text() {
+        assert_eq!(snippet("short"), "short");
+        let long = "é".repeat(1000);
+        let cut = snippet(&long);
+        assert_eq!(cut.chars().count(), SNIPPET_CHARS + 1);
+        assert!(cut.ends_with('…'));
+        assert_eq!(
+            snippet(&"x".repeat(SNIPPET_CHARS)),
+            "x".repeat(SNIPPET_CHARS)
         );
     }
 

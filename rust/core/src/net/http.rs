@@ -8,6 +8,12 @@
 //! timestamp rejection invalidates the clock. Only idempotent requests are sent again (after
 //! a 5xx, a timeout, a lost connection, a 429 or a resync); a write's outcome after a timeout
 //! is unknown and is left to the caller to resolve by query, never resent blindly.
+//!
+//! Hygiene: redirects are never followed (a 3xx is an [`Error::Exchange`] naming the status);
+//! no error or log carries a URL's query (a signed query holds the signature); an answer's body
+//! is read up to [`MAX_BODY`] bytes, and errors quote at most a short prefix of it; a 429's
+//! back-off that would hold a request past its timeout fails it at once with
+//! [`Error::RateLimited`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,10 +22,56 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::error::{VenueReply, snippet};
 use crate::model::Venue;
 use crate::resilience::{Backoff, Breaker, ClockSync, LimitId, Limiter, Priority};
 use crate::venue::Credentials;
 use crate::{Error, Result};
+
+/// The largest REST answer read (the biggest real ones, all-symbol exchangeInfo, are a few MB);
+/// a longer one is refused with [`Error::Protocol`] without reading the rest.
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// A transport error without its URL (the URL of a signed request holds the signature), with
+/// its causes: reqwest's own text ("error sending request") does not say what failed (a
+/// refused connection, a TLS certificate the platform does not trust, a reset).
+fn transport(what: &str, e: reqwest::Error) -> Error {
+    let e = e.without_url();
+    let mut text = format!("{what}: {e}");
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        text.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    Error::ConnectionLost(text)
+}
+
+/// Reads at most [`MAX_BODY`] bytes of `response`.
+async fn read_body(
+    mut response: reqwest::Response,
+    venue: Venue,
+) -> std::result::Result<Vec<u8>, std::result::Result<reqwest::Error, Error>> {
+    let too_long = || {
+        Err(Error::Protocol {
+            venue,
+            reason: format!("an answer longer than {MAX_BODY} bytes: not read"),
+        })
+    };
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_BODY as u64)
+    {
+        return Err(too_long());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(Ok)? {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(too_long());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -215,10 +267,7 @@ impl Http {
     ) -> Result<Http> {
         let url = reqwest::Url::parse(base)
             .map_err(|e| Error::invalid_argument("endpoints.rest", format!("'{base}': {e}")))?;
-        let loopback = url
-            .host_str()
-            .is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]");
-        if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+        if url.scheme() != "https" && !(url.scheme() == "http" && super::is_loopback(&url)) {
             return Err(Error::invalid_argument(
                 "endpoints.rest",
                 format!("'{base}': https is required (plain http only on loopback)"),
@@ -228,8 +277,9 @@ impl Http {
         let client = reqwest::Client::builder()
             .connect_timeout(config.timeout)
             .pool_idle_timeout(Duration::from_secs(50))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| Error::ConnectionLost(format!("HTTP client: {e}")))?;
+            .map_err(|e| transport("HTTP client", e))?;
         Ok(Http {
             client,
             base: base.trim_end_matches('/').to_owned(),
@@ -299,8 +349,9 @@ impl Http {
     async fn attempt(&self, request: &Request) -> std::result::Result<Value, Box<Failure>> {
         let permit = self.breaker.acquire().map_err(Failure::plain)?;
         let costs = self.dialect.costs(&self.limiter, request);
+        // A back-off longer than the request may take fails it now rather than holding it.
         self.limiter
-            .acquire(&costs, request.priority)
+            .acquire_within(&costs, request.priority, Some(self.config.timeout))
             .await
             .map_err(Failure::plain)?;
         let encoded = self.dialect.encode(
@@ -332,24 +383,20 @@ impl Http {
             }
             Ok(Err(e)) => {
                 permit.failure();
-                return Err(Failure::plain(Error::ConnectionLost(format!(
-                    "{}: {e}",
-                    what()
-                ))));
+                return Err(Failure::plain(transport(&what(), e)));
             }
             Ok(Ok(response)) => response,
         };
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         self.dialect.observe(&self.limiter, request, &headers);
-        let body = match tokio::time::timeout(self.config.timeout, response.bytes()).await {
+        let read = read_body(response, self.venue());
+        let body = match tokio::time::timeout(self.config.timeout, read).await {
             Ok(Ok(body)) => body,
             Ok(Err(e)) => {
                 permit.failure();
-                return Err(Failure::plain(Error::ConnectionLost(format!(
-                    "{}: {e}",
-                    what()
-                ))));
+                let error = e.map_or_else(|e| e, |e| transport(&what(), e));
+                return Err(Failure::plain(error));
             }
             Err(_) => {
                 permit.failure();
@@ -359,6 +406,18 @@ impl Http {
                 }));
             }
         };
+        if (300..400).contains(&status) {
+            // Never followed: a venue does not redirect its API, and a redirect would carry
+            // signed requests elsewhere.
+            permit.success();
+            return Err(Failure::plain(Error::Exchange(VenueReply {
+                venue: self.venue(),
+                code: None,
+                message: format!("redirect (HTTP {status}) not followed"),
+                http_status: Some(status),
+                request: None,
+            })));
+        }
         match self
             .dialect
             .verdict(status, &headers, &body, self.clock.now_server_ms())
@@ -399,7 +458,7 @@ impl Http {
             .server_time(&value)
             .ok_or_else(|| Error::Protocol {
                 venue: self.venue(),
-                reason: format!("no server time in {value}"),
+                reason: format!("no server time in {}", snippet(&value.to_string())),
             })?;
         self.clock.add_sample(sent, received, server_ms);
         Ok(())

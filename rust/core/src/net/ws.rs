@@ -215,10 +215,7 @@ impl WsPool {
         cancel: CancellationToken,
         supervisor: Arc<Supervisor>,
     ) -> Result<WsPool> {
-        let loopback = ["ws://127.0.0.1", "ws://localhost", "ws://[::1]"]
-            .iter()
-            .any(|p| url.starts_with(p));
-        if !(url.starts_with("wss://") || loopback) {
+        if !super::ws_url_allowed(url) {
             return Err(Error::invalid_argument(
                 "endpoints.ws_public",
                 format!("'{url}': wss is required (plain ws only on loopback)"),

@@ -10,8 +10,15 @@
 //!
 //! A 429 closes the gate until its Retry-After; a ban (Binance 418, Bybit 403) closes it until
 //! the ban ends, and every request fails at once with [`Error::Banned`] meanwhile.
+//!
+//! What the venue tells us is bounded before it is believed (a hostile or broken answer must
+//! not stop trading or exhaust memory): counts and limits above [`MAX_COUNT`] are ignored (and
+//! logged once), a back-off lasts at most [`MAX_RETRY_AFTER`], a ban at most [`MAX_BAN`], and no
+//! allocation is sized by a value read from the wire (a rolling window keeps one entry per
+//! spending, not per unit).
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -20,6 +27,28 @@ use tokio::sync::{Notify, broadcast};
 use crate::error::VenueReply;
 use crate::model::Venue;
 use crate::{Error, Result};
+
+/// The largest count or limit believed from a venue's header. The venues' own limits are far
+/// below it (Binance spot: 6 000 weight a minute, 160 000 orders a day, 61 000 raw requests in
+/// 5 minutes; Bybit: at most a few hundred requests a second per endpoint, 600 per 5 s per IP);
+/// anything larger is a broken or hostile answer and is ignored.
+pub const MAX_COUNT: u64 = 1_000_000;
+
+/// The longest back-off a 429 (Binance Retry-After, Bybit `X-Bapi-Limit-Reset-Timestamp`) can
+/// impose. Binance's Retry-After on a 429 is the time "to prevent a ban", i.e. until the current
+/// window (at most a minute for request weight) ends; Bybit's limits are per second. Five
+/// minutes covers every window either venue uses for request limits.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(5 * 60);
+
+/// The longest ban believed: Binance documents that "IP bans are tracked and scale in duration
+/// for repeat offenders, from 2 minutes to 3 days"; Bybit's IP ban (403) lasts at least 10
+/// minutes. A longer ban read from a header or a message is cut to this.
+pub const MAX_BAN: Duration = Duration::from_secs(3 * 86_400);
+
+/// `until_ms`, but at most `limit` after `now_ms` (saturating: never overflows).
+pub fn capped_until(now_ms: i64, until_ms: i64, limit: Duration) -> i64 {
+    until_ms.min(now_ms.saturating_add(limit.as_millis() as i64))
+}
 
 /// The venue clock in Unix milliseconds (the clock-sync estimate), which aligns fixed windows.
 pub type MsClock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -87,8 +116,11 @@ struct Window {
     spec: LimitSpec,
     /// Fixed: the current window and what is counted in its neighbours.
     fixed: Fixed,
-    /// Rolling: when each unit was spent (venue ms), oldest first.
-    rolling: VecDeque<i64>,
+    /// Rolling: when units were spent (venue ms) and how many, oldest first; one entry per
+    /// spending, so its size never depends on a count read from the wire.
+    rolling: VecDeque<(i64, u64)>,
+    /// Rolling: the units in `rolling`.
+    rolling_used: u64,
     /// No longer the venue's limit (replaced by what it published): not counted, not shown.
     retired: bool,
 }
@@ -115,11 +147,12 @@ impl Window {
                 self.fixed.used
             }
             WindowKind::Rolling => {
-                let horizon = now - self.length_ms();
-                while self.rolling.front().is_some_and(|t| *t <= horizon) {
+                let horizon = now.saturating_sub(self.length_ms());
+                while let Some((_, n)) = self.rolling.front().filter(|(t, _)| *t <= horizon) {
+                    self.rolling_used = self.rolling_used.saturating_sub(*n);
                     self.rolling.pop_front();
                 }
-                self.rolling.len() as u64
+                self.rolling_used
             }
         }
     }
@@ -143,23 +176,29 @@ impl Window {
                 let (length, guard) = (self.length_ms(), guard_ms(self.length_ms()));
                 let start = self.fixed.index * length;
                 let (at_start, at_end) = self.edges(now);
-                if used + cost > ceiling || (at_end && self.fixed.next + cost > ceiling) {
+                if used.saturating_add(cost) > ceiling
+                    || (at_end && self.fixed.next.saturating_add(cost) > ceiling)
+                {
                     start + length + guard - now
-                } else if at_start && self.fixed.prev + cost > ceiling {
+                } else if at_start && self.fixed.prev.saturating_add(cost) > ceiling {
                     start + guard - now
                 } else {
                     0
                 }
             }
-            WindowKind::Rolling if used + cost <= ceiling => 0,
+            WindowKind::Rolling if used.saturating_add(cost) <= ceiling => 0,
             WindowKind::Rolling => {
                 // The oldest units must age out until `cost` fits.
-                let excess = (used + cost).saturating_sub(ceiling) as usize;
-                match self.rolling.get(excess.saturating_sub(1)) {
-                    Some(t) => t + self.length_ms() - now,
-                    // More than the whole limit: one window from now is the best there is.
-                    None => self.length_ms(),
+                let excess = used.saturating_add(cost).saturating_sub(ceiling);
+                let mut freed = 0u64;
+                for (t, n) in &self.rolling {
+                    freed = freed.saturating_add(*n);
+                    if freed >= excess {
+                        return t + self.length_ms() - now;
+                    }
                 }
+                // More than the whole limit: one window from now is the best there is.
+                self.length_ms()
             }
         }
     }
@@ -176,23 +215,34 @@ impl Window {
         match self.spec.kind {
             WindowKind::Fixed => {
                 let (at_start, at_end) = self.edges(now);
-                self.fixed.used += cost;
+                self.fixed.used = self.fixed.used.saturating_add(cost);
                 if at_start {
-                    self.fixed.prev += cost;
+                    self.fixed.prev = self.fixed.prev.saturating_add(cost);
                 }
                 if at_end {
-                    self.fixed.next += cost;
+                    self.fixed.next = self.fixed.next.saturating_add(cost);
                 }
             }
-            WindowKind::Rolling => self.rolling.extend(std::iter::repeat_n(now, cost as usize)),
+            WindowKind::Rolling => self.add_rolling(now, cost),
         }
+    }
+
+    fn add_rolling(&mut self, now: i64, units: u64) {
+        if units == 0 {
+            return;
+        }
+        match self.rolling.back_mut() {
+            Some((t, n)) if *t == now => *n = n.saturating_add(units),
+            _ => self.rolling.push_back((now, units)),
+        }
+        self.rolling_used = self.rolling_used.saturating_add(units);
     }
 
     fn resets_in(&mut self, now: i64) -> Duration {
         let used = self.used(now);
         let ms = match self.spec.kind {
             WindowKind::Fixed => (self.fixed.index + 1) * self.length_ms() - now,
-            WindowKind::Rolling if used > 0 => self.rolling[0] + self.length_ms() - now,
+            WindowKind::Rolling if used > 0 => self.rolling[0].0 + self.length_ms() - now,
             WindowKind::Rolling => 0,
         };
         Duration::from_millis(ms.max(0) as u64)
@@ -234,6 +284,8 @@ pub struct Limiter {
     /// Woken when room may have appeared (headers lowered a count, a gate lifted).
     changed: Notify,
     events: broadcast::Sender<LimitEvent>,
+    /// An absurd header value was ignored (logged once, not on every answer).
+    warned_absurd: AtomicBool,
 }
 
 impl std::fmt::Debug for Limiter {
@@ -257,6 +309,7 @@ impl Limiter {
             }),
             changed: Notify::new(),
             events: broadcast::channel(64).0,
+            warned_absurd: AtomicBool::new(false),
         }
     }
 
@@ -299,6 +352,7 @@ impl Limiter {
                 next: 0,
             },
             rolling: VecDeque::new(),
+            rolling_used: 0,
             retired: false,
         });
         LimitId(state.windows.len() - 1)
@@ -332,6 +386,18 @@ impl Limiter {
     /// Waits until every `(limit, cost)` fits, then spends them all at once. Fails at once
     /// while banned; a cost larger than a limit is refused instead of waiting forever.
     pub async fn acquire(&self, costs: &[(LimitId, u64)], priority: Priority) -> Result<()> {
+        self.acquire_within(costs, priority, None).await
+    }
+
+    /// As [`Limiter::acquire`], but while the venue's back-off (a 429) would hold the request
+    /// longer than `patience`, fails at once with [`Error::RateLimited`] and the time left:
+    /// a caller with a timeout is told instead of being held past it.
+    pub async fn acquire_within(
+        &self,
+        costs: &[(LimitId, u64)],
+        priority: Priority,
+        patience: Option<Duration>,
+    ) -> Result<()> {
         let mut reported = false;
         loop {
             // Registered before checking, so a wake-up between check and wait is not lost.
@@ -345,6 +411,12 @@ impl Limiter {
                         return Err(
                             self.banned(until, "banned: requests stopped until the ban ends")
                         );
+                    }
+                    Gate::BackOff(until)
+                        if until > now
+                            && patience.is_some_and(|p| until - now > p.as_millis() as i64) =>
+                    {
+                        return Err(self.backing_off(until - now));
                     }
                     Gate::BackOff(until) if until > now => until - now,
                     _ => {
@@ -400,6 +472,10 @@ impl Limiter {
     /// The venue's count for a limit (from a response header) replaces ours when it is higher:
     /// others share the budget. A count from an earlier window is ignored.
     pub fn sync_used(&self, id: LimitId, used: u64) {
+        if used > MAX_COUNT {
+            self.absurd("used", used);
+            return;
+        }
         let mut state = self.lock();
         let now = (self.clock)();
         let Some(window) = state.windows.get_mut(id.0) else {
@@ -409,15 +485,17 @@ impl Limiter {
         if used > ours {
             match window.spec.kind {
                 WindowKind::Fixed => window.fixed.used = used,
-                WindowKind::Rolling => window
-                    .rolling
-                    .extend(std::iter::repeat_n(now, (used - ours) as usize)),
+                WindowKind::Rolling => window.add_rolling(now, used - ours),
             }
         }
     }
 
     /// A rolling limit the venue reports as `(limit, remaining)` (Bybit `X-Bapi-Limit*`).
     pub fn sync_remaining(&self, id: LimitId, limit: u64, remaining: u64) {
+        if limit > MAX_COUNT {
+            self.absurd("limit", limit);
+            return;
+        }
         {
             let mut state = self.lock();
             if let Some(window) = state.windows.get_mut(id.0)
@@ -431,8 +509,22 @@ impl Limiter {
         self.changed.notify_waiters();
     }
 
-    /// A 429 (or Bybit 10006): nothing is sent until `until_ms`.
+    fn absurd(&self, what: &str, value: u64) {
+        if !self.warned_absurd.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                venue = %self.venue,
+                what,
+                value,
+                max = MAX_COUNT,
+                "rate limit header value out of range: ignored (logged once)"
+            );
+        }
+    }
+
+    /// A 429 (or Bybit 10006): nothing is sent until `until_ms` (at most [`MAX_RETRY_AFTER`]
+    /// from now).
     pub fn back_off_until(&self, until_ms: i64) {
+        let until_ms = capped_until((self.clock)(), until_ms, MAX_RETRY_AFTER);
         let mut state = self.lock();
         state.gate = match state.gate {
             Gate::Banned(b) if b >= until_ms => Gate::Banned(b),
@@ -442,8 +534,10 @@ impl Limiter {
         let _ = self.events.send(LimitEvent::BackingOff { until_ms });
     }
 
-    /// A ban (Binance 418, Bybit 403): every request fails until `until_ms`.
+    /// A ban (Binance 418, Bybit 403): every request fails until `until_ms` (at most
+    /// [`MAX_BAN`] from now).
     pub fn ban_until(&self, until_ms: i64) {
+        let until_ms = capped_until((self.clock)(), until_ms, MAX_BAN);
         let mut state = self.lock();
         if !matches!(state.gate, Gate::Banned(b) if b >= until_ms) {
             state.gate = Gate::Banned(until_ms);
@@ -456,6 +550,22 @@ impl Limiter {
         match self.lock().gate {
             Gate::Banned(until) if until > (self.clock)() => Some(until),
             _ => None,
+        }
+    }
+
+    fn backing_off(&self, left_ms: i64) -> Error {
+        let retry_after = Duration::from_millis(left_ms.max(0) as u64);
+        Error::RateLimited {
+            reply: VenueReply {
+                venue: self.venue,
+                code: None,
+                message: format!(
+                    "backing off after the venue's 429 for {retry_after:?}, longer than the request may wait"
+                ),
+                http_status: None,
+                request: None,
+            },
+            retry_after: Some(retry_after),
         }
     }
 
@@ -827,6 +937,81 @@ mod tests {
             .acquire(&[(weight, 1)], Priority::Order)
             .await
             .unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn absurd_header_counts_are_ignored_and_size_no_allocation() {
+        let limiter = Limiter::new(Venue::Bybit, clock(START_MS), 0.0);
+        let create = limiter.set_limit(rolling("POST /v5/order/create", 1, 10));
+        let weight = limiter.set_limit(fixed("REQUEST_WEIGHT 1m", 60, 6000));
+        // Each of these once aborted the process (an allocation of 8 bytes per unit) or
+        // overflowed; now they are ignored and the limits stay as they were.
+        limiter.sync_remaining(create, 1_000_000_000_000, 0);
+        limiter.sync_remaining(create, i64::MAX as u64, 0);
+        limiter.sync_remaining(create, u64::MAX, 0);
+        limiter.sync_used(create, 100_000_000);
+        limiter.sync_used(weight, u64::MAX);
+        limiter.sync_used(weight, 1_000_000_000_000);
+        let usage: Vec<(u64, u64)> = limiter.usage().iter().map(|u| (u.used, u.limit)).collect();
+        assert_eq!(usage, vec![(0, 10), (0, 6000)]);
+        // A believable count is one entry however large it is.
+        limiter.sync_used(create, MAX_COUNT);
+        assert_eq!(limiter.lock().windows[create.0].rolling.len(), 1);
+        assert_eq!(limiter.usage()[0].used, MAX_COUNT);
+        let start = Instant::now();
+        limiter
+            .acquire(&[(weight, 1)], Priority::Order)
+            .await
+            .unwrap();
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn back_offs_and_bans_are_capped_and_an_impatient_request_fails_at_once() {
+        let clock = clock(10_000);
+        let limiter = Limiter::new(Venue::Binance, clock.clone(), 0.0);
+        let weight = limiter.set_limit(fixed("REQUEST_WEIGHT 1m", 60, 1000));
+        // Retry-After: 999999 (11.6 days) holds at most MAX_RETRY_AFTER.
+        limiter.back_off_until(clock() + 999_999_000);
+        let start = Instant::now();
+        match limiter
+            .acquire_within(
+                &[(weight, 1)],
+                Priority::Order,
+                Some(Duration::from_secs(10)),
+            )
+            .await
+        {
+            Err(Error::RateLimited {
+                retry_after: Some(left),
+                ..
+            }) => assert_eq!(left, MAX_RETRY_AFTER),
+            other => panic!("expected RateLimited, got {other:?}"),
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO, "failed at once");
+        // Without patience the capped back-off is waited out.
+        limiter
+            .acquire(&[(weight, 1)], Priority::Order)
+            .await
+            .unwrap();
+        assert_eq!(start.elapsed(), MAX_RETRY_AFTER);
+        // A back-off shorter than the patience is waited out.
+        limiter.back_off_until(clock() + 2_000);
+        limiter
+            .acquire_within(
+                &[(weight, 1)],
+                Priority::Order,
+                Some(Duration::from_secs(10)),
+            )
+            .await
+            .unwrap();
+        // A ban "until the end of time" ends MAX_BAN from now, without overflow.
+        limiter.ban_until(i64::MAX);
+        assert_eq!(
+            limiter.banned_until(),
+            Some(clock() + MAX_BAN.as_millis() as i64)
+        );
+        limiter.back_off_until(i64::MAX);
     }
 
     #[tokio::test(start_paused = true)]

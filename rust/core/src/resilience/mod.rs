@@ -13,5 +13,6 @@ pub use breaker::{
 pub use clock::{ClockSnapshot, ClockSync};
 pub use ids::{ClientIds, IdRule, RequestIds, validate_client_id};
 pub use limiter::{
-    LimitEvent, LimitId, LimitSpec, LimitUsage, Limiter, Priority, Share, WindowKind,
+    LimitEvent, LimitId, LimitSpec, LimitUsage, Limiter, MAX_BAN, MAX_COUNT, MAX_RETRY_AFTER,
+    Priority, Share, WindowKind, capped_until,
 };

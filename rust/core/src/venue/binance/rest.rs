@@ -10,10 +10,12 @@ use serde_json::Value;
 
 use super::sign::signed_query;
 use crate::Error;
-use crate::error::VenueReply;
+use crate::error::{VenueReply, snippet};
 use crate::model::{Market, Venue};
 use crate::net::http::{Dialect, Encoded, Failure, Method, Request};
-use crate::resilience::{LimitId, LimitSpec, Limiter, WindowKind};
+use crate::resilience::{
+    LimitId, LimitSpec, Limiter, MAX_BAN, MAX_RETRY_AFTER, WindowKind, capped_until,
+};
 use crate::venue::Credentials;
 
 #[derive(Debug, Clone, Copy)]
@@ -196,20 +198,17 @@ fn reply(status: u16, body: &Value, fallback: &str) -> VenueReply {
     VenueReply {
         venue: Venue::Binance,
         code: body.get("code").and_then(Value::as_i64),
-        message: body
-            .get("msg")
-            .and_then(Value::as_str)
-            .unwrap_or(fallback)
-            .to_owned(),
+        message: snippet(body.get("msg").and_then(Value::as_str).unwrap_or(fallback)),
         http_status: Some(status),
         request: None,
     }
 }
 
-/// A ban's end: the Retry-After header, else the "banned until <ms>" of the message.
+/// A ban's end: the Retry-After header, else the "banned until <ms>" of the message; never
+/// more than [`MAX_BAN`] (the docs' longest, 3 days) from now.
 fn ban_end(headers: &HeaderMap, message: &str, now_ms: i64) -> i64 {
-    retry_after_ms(headers)
-        .map(|ms| now_ms + ms)
+    let until = retry_after_ms(headers)
+        .map(|ms| now_ms.saturating_add(ms))
         .or_else(|| {
             let (_, rest) = message.split_once("banned until ")?;
             rest.split(|c: char| !c.is_ascii_digit())
@@ -217,9 +216,11 @@ fn ban_end(headers: &HeaderMap, message: &str, now_ms: i64) -> i64 {
                 .parse()
                 .ok()
         })
-        .unwrap_or(now_ms + 120_000)
+        .unwrap_or(now_ms.saturating_add(120_000));
+    capped_until(now_ms, until, MAX_BAN)
 }
 
+/// Retry-After (seconds) in ms, at most [`MAX_BAN`]: huge values neither overflow nor count.
 fn retry_after_ms(headers: &HeaderMap) -> Option<i64> {
     let secs: i64 = headers
         .get("retry-after")?
@@ -228,7 +229,7 @@ fn retry_after_ms(headers: &HeaderMap) -> Option<i64> {
         .trim()
         .parse()
         .ok()?;
-    Some(secs.max(0) * 1000)
+    Some(secs.clamp(0, MAX_BAN.as_secs() as i64) * 1000)
 }
 
 impl Dialect for BinanceRest {
@@ -304,6 +305,7 @@ impl Dialect for BinanceRest {
             } else {
                 continue;
             };
+            // Parsed as u64 (a longer number is not a count); the limiter ignores absurd ones.
             let used = value.to_str().ok().and_then(|v| v.trim().parse().ok());
             let id = limiter.find(&format!("{kind} {}", window.to_ascii_uppercase()));
             if let (Some(id), Some(used)) = (id, used) {
@@ -342,8 +344,10 @@ impl Dialect for BinanceRest {
                 };
             }
             (429, _) => {
-                let wait = retry_after_ms(headers).unwrap_or(1000);
-                failure.back_off_until = Some(now_ms + wait);
+                let wait = retry_after_ms(headers)
+                    .unwrap_or(1000)
+                    .min(MAX_RETRY_AFTER.as_millis() as i64);
+                failure.back_off_until = Some(now_ms.saturating_add(wait));
                 failure.error = Error::RateLimited {
                     reply,
                     retry_after: Some(Duration::from_millis(wait as u64)),
@@ -468,11 +472,15 @@ mod tests {
             &headers(&[("retry-after", "7")]),
         );
         assert_eq!(f.back_off_until, Some(8_000));
-        let f = err(
-            418,
-            r#"{"code":-1003,"msg":"Way too much request weight used; IP banned until 1660090423228."}"#,
-            &none,
-        );
+        // Ten minutes before the ban's end as the message gives it.
+        let f = d
+            .verdict(
+                418,
+                &none,
+                br#"{"code":-1003,"msg":"Way too much request weight used; IP banned until 1660090423228."}"#,
+                1660090423228 - 600_000,
+            )
+            .unwrap_err();
         assert_eq!(f.banned_until, Some(1660090423228));
         assert!(matches!(
             f.error,
@@ -481,6 +489,26 @@ mod tests {
                 ..
             }
         ));
+        // Absurd Retry-After values are capped: 5 minutes for a 429, 3 days for a ban.
+        for huge in ["999999", "9223372036854775807"] {
+            let f = err(429, "{}", &headers(&[("retry-after", huge)]));
+            assert_eq!(f.back_off_until, Some(1_000 + 300_000));
+            let Error::RateLimited { retry_after, .. } = f.error else {
+                panic!("{:?}", f.error)
+            };
+            assert_eq!(retry_after, Some(MAX_RETRY_AFTER));
+            let f = err(418, "{}", &headers(&[("retry-after", huge)]));
+            assert_eq!(f.banned_until, Some(1_000 + 3 * 86_400_000));
+        }
+        let f = err(
+            418,
+            r#"{"code":-1003,"msg":"IP banned until 99999999999999999."}"#,
+            &none,
+        );
+        assert_eq!(f.banned_until, Some(1_000 + 3 * 86_400_000));
+        // A long body shows as a short prefix.
+        let f = err(400, &"x".repeat(100_000), &none);
+        assert!(f.error.to_string().len() < 400, "{}", f.error);
         let f = err(503, "Service Unavailable", &none);
         assert!(f.venue_fault && f.error.is_retryable());
         let reply = f.error.venue_reply().unwrap();

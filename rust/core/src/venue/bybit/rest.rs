@@ -10,10 +10,10 @@ use serde_json::Value;
 
 use super::sign;
 use crate::Error;
-use crate::error::VenueReply;
+use crate::error::{VenueReply, snippet};
 use crate::model::Venue;
 use crate::net::http::{Dialect, Encoded, Failure, Method, Request};
-use crate::resilience::{LimitId, LimitSpec, Limiter, WindowKind};
+use crate::resilience::{LimitId, LimitSpec, Limiter, MAX_RETRY_AFTER, WindowKind, capped_until};
 use crate::venue::Credentials;
 
 const IP_LIMIT: &str = "IP 5s";
@@ -202,8 +202,8 @@ impl Dialect for BybitRest {
         let code = json.as_ref().and_then(|j| j.get("retCode")?.as_i64());
         let message = json
             .as_ref()
-            .and_then(|j| j.get("retMsg")?.as_str().map(str::to_owned))
-            .unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_owned());
+            .and_then(|j| j.get("retMsg")?.as_str().map(snippet))
+            .unwrap_or_else(|| snippet(String::from_utf8_lossy(body).trim()));
         let reply = VenueReply {
             venue: Venue::Bybit,
             code,
@@ -215,7 +215,7 @@ impl Dialect for BybitRest {
         match (status, code) {
             (200, Some(0)) => return Ok(json.unwrap_or(Value::Null)),
             (403, _) => {
-                let until = now_ms + IP_BAN.as_millis() as i64;
+                let until = now_ms.saturating_add(IP_BAN.as_millis() as i64);
                 failure.banned_until = Some(until);
                 failure.error = Error::Banned {
                     reply,
@@ -224,9 +224,11 @@ impl Dialect for BybitRest {
             }
             (500.., _) | (200, None) => failure.venue_fault = status >= 500,
             (_, Some(10006)) | (429, _) => {
+                // At most MAX_RETRY_AFTER: a reset days away is a broken answer.
                 let until = header_i64(headers, "x-bapi-limit-reset-timestamp")
                     .filter(|t| *t > now_ms)
-                    .unwrap_or(now_ms + 1000);
+                    .map(|t| capped_until(now_ms, t, MAX_RETRY_AFTER))
+                    .unwrap_or(now_ms.saturating_add(1000));
                 failure.back_off_until = Some(until);
                 failure.error = Error::RateLimited {
                     reply,
@@ -312,6 +314,21 @@ mod tests {
         ));
         let limited = err(200, r#"{"retCode":10006,"retMsg":"Too many visits"}"#);
         assert_eq!(limited.back_off_until, Some(6_000));
+        let far = {
+            let mut h = HeaderMap::new();
+            h.insert("x-bapi-limit-reset-timestamp", i64::MAX.into());
+            BybitRest
+                .verdict(
+                    200,
+                    &h,
+                    br#"{"retCode":10006,"retMsg":"Too many visits"}"#,
+                    5_000,
+                )
+                .unwrap_err()
+        };
+        assert_eq!(far.back_off_until, Some(5_000 + 300_000));
+        let long = err(400, &"y".repeat(100_000));
+        assert!(long.error.to_string().len() < 400, "{}", long.error);
         let banned = err(403, "access too frequent");
         assert_eq!(banned.banned_until, Some(605_000));
         assert!(err(502, "").venue_fault);
