@@ -79,3 +79,9 @@ async def test_a_task_past_its_restart_limit_fails_the_connector_for_every_reade
             with pytest.raises(tw.ConnectorFailed) as later:
                 await c.request("GET", "/v5/market/time")
             assert isinstance(later.value, tw.StreamClosed)
+
+
+@pytest.mark.asyncio
+async def test_a_panic_that_escapes_a_call_is_a_tradewire_error() -> None:
+    with pytest.raises(tw.TradewireError, match="internal failure: injected panic"):
+        await _native.panicking_call()

@@ -66,6 +66,7 @@ __all__ = [
     "__version__",
     "arm_fault",
     "emit_test_log",
+    "panicking_call",
     "raise_core_error",
     "refresh_log_level",
     "runtime_started",
@@ -917,6 +918,10 @@ def raise_core_error(kind: str) -> None:
     applies. Kinds: ``exchange``, ``rate_limited``, ``banned``, ``auth``, ``order_not_found``,
     ``invalid_order``, ``circuit_open``, ``connection_lost``, ``timeout``, ``slow_consumer``,
     ``protocol``, ``closed``, ``failed``; any other raises :class:`~tradewire.InvalidArgument`."""
+
+def panicking_call() -> Awaitable[None]:
+    """An awaitable whose Rust side panics: raises :class:`~tradewire.TradewireError` (an
+    internal failure), as any call would whose task panicked. For tests."""
 
 def arm_fault(name_part: str) -> None:
     """Makes the next supervised task whose name contains ``name_part`` panic (a long-lived

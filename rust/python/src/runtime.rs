@@ -7,6 +7,7 @@ use std::future::Future;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use futures_util::FutureExt;
 use pyo3::prelude::*;
 use pyo3::types::PyModule;
 use tokio::runtime::Runtime;
@@ -125,7 +126,21 @@ where
 {
     runtime(py)?;
     pyo3_async_runtimes::tokio::future_into_py(py, async move {
-        let result = fut.await;
+        // A panic that escapes a call is a tradewire error (never `RustPanic`): the call fails,
+        // the process and the connector go on.
+        let result = match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+            Ok(result) => result,
+            Err(payload) => {
+                let what = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic".to_owned());
+                Err(Python::attach(|py| {
+                    crate::errors::to_pyerr(py, tradewire_core::Error::Internal(what))
+                }))
+            }
+        };
         if is_shutting_down() {
             std::future::pending::<()>().await;
         }

@@ -316,6 +316,18 @@ fn raise_core_error(py: Python<'_>, kind: &str) -> PyResult<()> {
     Err(error).py_err(py)
 }
 
+/// An awaitable whose Rust future panics: what a call sees of a panic that escapes (a
+/// `TradewireError`, never `RustPanic`).
+#[pyfunction]
+fn panicking_call(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    crate::runtime::future_into_py(py, async {
+        if tradewire_core::model::now_ns() != 0 {
+            panic!("injected panic");
+        }
+        Ok(())
+    })
+}
+
 /// Makes the next supervised task whose name contains `name_part` panic (a long-lived one at
 /// its next checkpoint, a one-shot one as it starts), to prove it is supervised. Each call is
 /// one panic.
@@ -329,5 +341,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(synthetic_stream, m)?)?;
     m.add_function(wrap_pyfunction!(raise_core_error, m)?)?;
     m.add_function(wrap_pyfunction!(arm_fault, m)?)?;
+    m.add_function(wrap_pyfunction!(panicking_call, m)?)?;
     Ok(())
 }
