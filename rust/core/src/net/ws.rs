@@ -328,6 +328,7 @@ impl WsPool {
             ids: self.ids.clone(),
             state: state.clone(),
             wanted,
+            sent: BTreeSet::new(),
             refreshes: refresh.clone(),
             ctx: None,
         };
@@ -389,6 +390,9 @@ struct ShardRunner {
     ids: Arc<RequestIds>,
     state: Arc<Mutex<ShardState>>,
     wanted: watch::Receiver<BTreeSet<String>>,
+    /// What the last `open` subscribed: where the next `serve` starts from, so topics wanted
+    /// while that connection was opening are subscribed once it serves (not taken as sent).
+    sent: BTreeSet<String>,
     refreshes: Arc<Refreshes>,
     /// The supervisor's view of this run (its checkpoints).
     ctx: Option<ChildContext>,
@@ -475,7 +479,8 @@ impl ShardRunner {
         self.emit(WsEvent::Connected { shard: self.index });
         let login = self.dialect.login(&self.ids);
         self.send_paced(&mut socket, login).await?;
-        let topics: Vec<String> = self.wanted.borrow_and_update().iter().cloned().collect();
+        self.sent = self.wanted.borrow_and_update().clone();
+        let topics: Vec<String> = self.sent.iter().cloned().collect();
         // A fresh subscription brings everything a pending refresh would.
         self.refreshes.take();
         if !topics.is_empty() {
@@ -561,7 +566,7 @@ impl ShardRunner {
                 .config
                 .max_lifetime
                 .saturating_sub(self.config.rotate_margin);
-        let mut subscribed: BTreeSet<String> = self.wanted.borrow().clone();
+        let mut subscribed: BTreeSet<String> = std::mem::take(&mut self.sent);
         // Control messages wait here for their turn under the venue's inbound limit while the
         // connection keeps being read (a long (re)subscription must not stall the data).
         let mut outbox: VecDeque<String> = VecDeque::new();
