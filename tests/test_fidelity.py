@@ -169,6 +169,8 @@ async def test_two_hundred_books_failing_forever_leave_the_rest_budget_to_orders
                     return f"retries; {len(late)} books not yet: {late[:5]}; their streams: {delivered}"
 
                 await until(lambda: sum(b.failures >= 2 for b in c.health().books) >= 190, 45, behind)
+                # Every book's stream delivers (none lost while its connection was opening).
+                await until(lambda: all(age is not None for _, age in c.health().subscriptions), 10, behind)
                 await asyncio.sleep(1.1)  # one weight window, so the count starts clean
                 peak = 0
                 loop = asyncio.get_running_loop()
