@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from typing import Unpack
 
 import tradewire as tw
 from tradewire.testing import Simulator
 
 
-def connect(sim: Simulator, venue: str, market: str) -> tw.Binance | tw.Bybit:
-    endpoints = sim.endpoints(venue, market)
+def connect(
+    sim: Simulator, venue: str, market: str, **options: Unpack[tw.ConnectorOptions]
+) -> tw.Binance | tw.Bybit:
+    options["endpoints"] = sim.endpoints(venue, market)
     if venue == "binance":
-        return tw.Binance(market, endpoints=endpoints)  # type: ignore[arg-type]
-    return tw.Bybit(market, endpoints=endpoints)  # type: ignore[arg-type]
+        return tw.Binance(market, **options)  # type: ignore[arg-type]
+    return tw.Bybit(market, **options)  # type: ignore[arg-type]
 
 
 class Events:

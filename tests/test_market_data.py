@@ -159,6 +159,38 @@ async def test_skipped_repeated_and_reordered_diffs_resync_that_symbol_only(
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize(("venue", "market"), MARKETS)
+async def test_a_book_whose_stream_goes_quiet_is_flagged_stale_and_fresh_again(
+    sim: Simulator, venue: str, market: str
+) -> None:
+    """A book in sync whose stream delivers nothing for ``book_stale_after`` (the connection
+    alive) says so: ``is_stale``, ``health().books[..].stale`` and one ``book_stale`` event; it
+    stays in sync, and the next update clears the flag with a ``book_fresh`` event."""
+    v, m = sim.native_venue(venue), sim.native_market(market)
+    async with connect(sim, venue, market, book_stale_after=0.5) as c:
+        events = Events(c)
+        book = await c.book("BTCUSDT", depth=20)
+        assert not book.is_stale and not c.health().books[0].stale
+        sim.native.pause(v, m, True)
+        try:
+            await events.wait_for("book_stale", "BTCUSDT")
+            assert book.is_stale and book.is_synced, "stale is a flag, not a loss of sync"
+            (health,) = c.health().books
+            assert health.stale and health.is_synced and health.age is not None and health.age >= 0.5
+            (stale,) = events.of("book_stale", "BTCUSDT")
+            assert float(stale.fields["idle"]) >= 0.5
+            await asyncio.sleep(1.5)  # several nudges later: told once
+            assert len(events.of("book_stale", "BTCUSDT")) == 1
+            assert events.of("book_fresh", "BTCUSDT") == []
+        finally:
+            sim.native.pause(v, m, False)
+        await events.wait_for("book_fresh", "BTCUSDT")
+        assert not book.is_stale and not c.health().books[0].stale
+        assert events.of("book_unsynced", "BTCUSDT") == []
+        events.close()
+
+
+@pytest.mark.asyncio
 async def test_bybit_restart_u1_starts_the_book_over() -> None:
     with Simulator(seed=32, steps_per_second=100, time_scale=10) as sim:
         async with connect(sim, "bybit", "linear") as c:

@@ -49,11 +49,20 @@ def test_the_runtime_refuses_the_same_mistakes() -> None:
         tw.Binance("spto")  # type: ignore[arg-type]
     with pytest.raises(tw.InvalidArgument, match="between 1 and 60000"):
         tw.Binance("spot", recv_window_ms=0)
+    with pytest.raises(TypeError, match="book_stale_after must be a number of seconds"):
+        tw.Bybit("spot", book_stale_after="60")  # type: ignore[arg-type]
+    # None: a book is never flagged stale.
+    assert tw.Bybit("spot", book_stale_after=None)._options["book_stale_after_ms"] == 0
 
 
 @pytest.mark.parametrize(
     ("keyword", "value", "ceiling"),
-    [("timeout", 10_000, "600"), ("breaker_cool_down", 30_000, "600"), ("clock_interval", 30_000, "3600")],
+    [
+        ("timeout", 10_000, "600"),
+        ("breaker_cool_down", 30_000, "600"),
+        ("clock_interval", 30_000, "3600"),
+        ("book_stale_after", 60_000, "3600"),
+    ],
 )
 def test_durations_that_look_like_milliseconds_are_refused(keyword: str, value: int, ceiling: str) -> None:
     with pytest.raises(tw.InvalidArgument, match=f"{keyword}={value} is more than {ceiling} s") as refused:

@@ -270,6 +270,11 @@ class OrderBook:
     def is_synced(self) -> bool:
         """Whether the handle is open and the book in sync with the venue."""
     @property
+    def is_stale(self) -> bool:
+        """Whether the book, in sync, has applied nothing for the connector's
+        ``book_stale_after`` seconds (its stream may have gone quiet at the venue; a
+        ``book_stale`` event told it). Cleared by the next update applied."""
+    @property
     def update_id(self) -> int | None:
         """The venue's id of the last update applied; None while unsynced or closed."""
     @property
@@ -962,10 +967,12 @@ class NativeConnector:
         listen_key_keepalive_ms: int = 1800000,
         symbols_interval_ms: int = 600000,
         restarts: int = 10,
+        book_stale_after_ms: int = 60000,
     ) -> Awaitable[NativeConnector]:
         """Backs :meth:`tradewire.Binance.start`: resolves to a started connector once the venue
         clock is sampled and its limits read. URLs are those of :class:`tradewire.Endpoints`;
-        durations are milliseconds (see :class:`tradewire.ConnectorOptions`). A market the venue
+        durations are milliseconds (see :class:`tradewire.ConnectorOptions`; ``book_stale_after_ms=0``:
+        never stale). A market the venue
         lacks, ``recv_window_ms`` outside 1-60000, only one of ``api_key``/``api_secret``, or an
         unusable key raise :class:`~tradewire.InvalidArgument` at the call."""
     def request(

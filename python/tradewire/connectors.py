@@ -83,6 +83,8 @@ class BookHealth:
     failures: int = 0
     #: While out of sync: seconds until the next attempt may start.
     retry_in: float | None = None
+    #: In sync, but nothing applied for ``book_stale_after`` seconds (a ``book_stale`` event).
+    stale: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +147,11 @@ class ConnectorEventKind(enum.StrEnum):
     #: ``symbol``, ``reason``, ``failures`` in a row, ``retry_in`` (seconds until the next
     #: attempt: a book that cannot sync backs off).
     BOOK_UNSYNCED = "book_unsynced"
+    #: ``symbol``, ``idle`` (seconds): a book in sync applied nothing for ``book_stale_after``;
+    #: its stream may have gone quiet at the venue. It stays in sync and is flagged stale.
+    BOOK_STALE = "book_stale"
+    #: ``symbol``: a stale book applied an update again.
+    BOOK_FRESH = "book_fresh"
     #: ``symbol``, ``changes`` such as ``tick_size 0.01 -> 0.1``: the venue changed its rules
     #: (read every ``symbols_interval`` seconds and after the venue refused an order for a filter).
     SYMBOL_RULES_CHANGED = "symbol_rules_changed"
@@ -199,6 +206,9 @@ class ConnectorOptions(TypedDict, total=False):
     symbols_interval: float
     #: Restarts a supervised task may take within a minute before the connector gives up.
     restarts: int
+    #: Seconds a book in sync may apply nothing before it is flagged stale (at most 3600;
+    #: None: never).
+    book_stale_after: float | None
 
 
 #: Each duration keyword and its ceiling in seconds.
@@ -211,6 +221,7 @@ _CEILINGS = {
     "symbols_interval": 86_400.0,
     "sync_timeout": 600.0,
     "stale_after": 600.0,
+    "book_stale_after": 3600.0,
 }
 
 
@@ -235,6 +246,7 @@ class _Connector:
         listen_key_keepalive: float = 1800.0,
         symbols_interval: float = 600.0,
         restarts: int = 10,
+        book_stale_after: float | None = 60.0,
     ) -> None:
         if market not in self._markets:
             allowed = ", ".join(repr(m) for m in self._markets)
@@ -263,6 +275,9 @@ class _Connector:
             "listen_key_keepalive_ms": _millis("listen_key_keepalive", listen_key_keepalive),
             "symbols_interval_ms": _millis("symbols_interval", symbols_interval),
             "restarts": _count("restarts", restarts, 1_000),
+            "book_stale_after_ms": 0
+            if book_stale_after is None
+            else _millis("book_stale_after", book_stale_after),
         }
         self._native: _native.NativeConnector | None = None
 

@@ -55,6 +55,8 @@ pub struct ConnectorConfig {
     pub restarts: RestartPolicy,
     /// Share of each rate limit kept for orders.
     pub order_reserve: f64,
+    /// A book in sync that applies nothing this long is flagged stale (`None`: never).
+    pub book_stale_after: Option<Duration>,
 }
 
 impl ConnectorConfig {
@@ -91,9 +93,14 @@ impl ConnectorConfig {
             symbols_interval: SYMBOLS_REFRESH,
             restarts: RestartPolicy::default(),
             order_reserve: 0.1,
+            book_stale_after: Some(BOOK_STALE_AFTER),
         })
     }
 }
+
+/// A liquid symbol's book changes many times a second; a minute without a change is worth a
+/// flag (`ConnectorEvent::BookStale`), not a resync: a quiet symbol's stream is merely idle.
+pub const BOOK_STALE_AFTER: Duration = Duration::from_secs(60);
 
 /// What changed between two listings of one symbol (`tick_size 0.01 -> 0.1; ...`), if any.
 fn rule_changes(was: &SymbolInfo, now: &SymbolInfo) -> Option<String> {
@@ -148,6 +155,16 @@ pub enum ConnectorEvent {
         reason: String,
         failures: u32,
         retry_in: Duration,
+    },
+    /// A book in sync has applied nothing for `idle` (at least the connector's
+    /// `book_stale_after`): its stream may have gone quiet at the venue. It stays in sync.
+    BookStale {
+        symbol: String,
+        idle: Duration,
+    },
+    /// A stale book applied an update again.
+    BookFresh {
+        symbol: String,
     },
     /// A task of the connector restarted after a failure or panic, gave up (the connector then
     /// fails), or a one-shot task panicked (its caller got an error).

@@ -76,6 +76,10 @@ impl NativeBook {
     fn is_synced(&self) -> bool {
         self.open() && self.book.is_synced()
     }
+    #[getter]
+    fn is_stale(&self) -> bool {
+        self.open() && self.book.is_stale()
+    }
     /// The venue's id of the last update applied; `None` while unsynced.
     #[getter]
     fn update_id(&self) -> Option<u64> {

@@ -73,7 +73,8 @@ impl NativeConnector {
     #[pyo3(signature = (venue, market, rest, ws_public, *, ws_market = None, ws_private = None, ws_api = None,
         api_key = None, api_secret = None, recv_window_ms = 5000, timeout_ms = 10_000, breaker_failures = 5,
         breaker_cool_down_ms = 10_000, clock_interval_ms = 30_000, reconcile_every_ms = 30_000,
-        listen_key_keepalive_ms = 1_800_000, symbols_interval_ms = 600_000, restarts = 10))]
+        listen_key_keepalive_ms = 1_800_000, symbols_interval_ms = 600_000, restarts = 10,
+        book_stale_after_ms = 60_000))]
     #[allow(clippy::too_many_arguments)]
     fn start<'py>(
         py: Python<'py>,
@@ -95,6 +96,7 @@ impl NativeConnector {
         listen_key_keepalive_ms: u64,
         symbols_interval_ms: u64,
         restarts: u32,
+        book_stale_after_ms: u64,
     ) -> PyResult<Bound<'py, PyAny>> {
         let mut config =
             ConnectorConfig::new(venue.into(), market.into(), &rest, &ws_public).py_err(py)?;
@@ -116,6 +118,9 @@ impl NativeConnector {
         config.clock_interval = Duration::from_millis(clock_interval_ms.max(1));
         config.symbols_interval = Duration::from_millis(symbols_interval_ms.max(1));
         config.restarts.max_restarts = restarts;
+        // 0: never stale.
+        config.book_stale_after =
+            (book_stale_after_ms > 0).then(|| Duration::from_millis(book_stale_after_ms));
         let credentials = match (api_key, api_secret) {
             (Some(k), Some(s)) => Some(Credentials::new(&k, &s).py_err(py)?),
             (None, None) => None,
@@ -281,6 +286,7 @@ impl NativeConnector {
                 e.set_item("malformed", s.malformed)?;
                 e.set_item("failures", s.failures)?;
                 e.set_item("retry_in", s.retry_in.map(|d| d.as_secs_f64()))?;
+                e.set_item("stale", s.stale)?;
                 Ok(e)
             })
             .collect::<PyResult<Vec<_>>>()?;
@@ -600,6 +606,14 @@ impl NativeEvents {
                         ("retry_in", format!("{:.3}", retry_in.as_secs_f64())),
                     ],
                 ),
+                ConnectorEvent::BookStale { symbol, idle } => (
+                    "book_stale",
+                    vec![
+                        ("symbol", symbol),
+                        ("idle", format!("{:.3}", idle.as_secs_f64())),
+                    ],
+                ),
+                ConnectorEvent::BookFresh { symbol } => ("book_fresh", vec![("symbol", symbol)]),
                 ConnectorEvent::SymbolRulesChanged { symbol, changes } => (
                     "symbol_rules_changed",
                     vec![("symbol", symbol), ("changes", changes)],

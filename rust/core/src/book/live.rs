@@ -85,6 +85,10 @@ pub struct Step {
     /// The book lost sync, or an attempt to sync it failed, and why.
     pub unsynced: Option<String>,
     pub need: Need,
+    /// The book, in sync, has applied nothing for this long: it became stale.
+    pub stale: Option<Duration>,
+    /// A stale book applied an update again.
+    pub fresh: bool,
 }
 
 /// Counters of one book, for `health()`.
@@ -105,6 +109,8 @@ pub struct BookStats {
     pub failures: u32,
     /// While out of sync: how long until the next attempt may start.
     pub retry_in: Option<Duration>,
+    /// In sync, but nothing applied for longer than the connector's `book_stale_after`.
+    pub stale: bool,
 }
 
 struct Inner {
@@ -127,6 +133,8 @@ struct Inner {
     retry_at: Option<Instant>,
     synced_at: Option<Instant>,
     updated_at: Option<Instant>,
+    /// Declared stale (told once; cleared by the next update applied or a loss of sync).
+    stale: bool,
     stats: BookStats,
     followers: Vec<Arc<dyn Follow>>,
     /// Reused between feeds.
@@ -187,6 +195,7 @@ impl LiveBook {
                 retry_at: None,
                 synced_at: None,
                 updated_at: None,
+                stale: false,
                 stats: BookStats::default(),
                 followers: Vec::new(),
                 changes: Vec::new(),
@@ -217,6 +226,7 @@ impl LiveBook {
                 inner.stats.applied += 1;
                 inner.updated_at = Some(Instant::now());
                 step.changed = true;
+                step.fresh = std::mem::take(&mut inner.stale);
             }
             Outcome::Ignored => inner.stats.ignored += 1,
             Outcome::Buffered => {}
@@ -255,6 +265,8 @@ impl LiveBook {
             self.synced.send_replace(synced);
         }
         if !synced {
+            // Out of sync says more than stale.
+            inner.stale = false;
             step.need = self.needed(inner);
         }
         Self::feed(inner);
@@ -387,10 +399,28 @@ impl LiveBook {
     /// A book out of sync whose retry is due asks again: a book that resubscribed for a
     /// snapshot and got none (a quiet topic sends no delta that would ask), a book whose stream
     /// delivers but whose backoff held its snapshot fetch back; called periodically.
-    pub fn nudge(&self) -> Step {
+    ///
+    /// A book in sync that has applied nothing for `stale_after` becomes stale (told once): a
+    /// liquid symbol's stream that goes quiet has most likely lost its subscription at the
+    /// venue, while a quiet symbol's is merely idle, so it is a flag, not a loss of sync.
+    pub fn nudge(&self, stale_after: Option<Duration>) -> Step {
         let mut inner = lock(&self.inner);
-        let waiting = inner.rule.waiting();
-        if inner.state.is_synced() || !waiting {
+        if inner.state.is_synced() {
+            let idle = inner
+                .updated_at
+                .max(inner.synced_at)
+                .map(|at| at.elapsed())
+                .unwrap_or_default();
+            if !inner.stale && stale_after.is_some_and(|after| idle >= after) {
+                inner.stale = true;
+                return Step {
+                    stale: Some(idle),
+                    ..Step::default()
+                };
+            }
+            return Step::default();
+        }
+        if !inner.rule.waiting() {
             return Step::default();
         }
         Step {
@@ -437,6 +467,11 @@ impl LiveBook {
 
     pub fn is_synced(&self) -> bool {
         lock(&self.inner).state.is_synced()
+    }
+
+    /// In sync, but idle past the connector's `book_stale_after` ([`LiveBook::nudge`]).
+    pub fn is_stale(&self) -> bool {
+        lock(&self.inner).stale
     }
 
     pub fn update_id(&self) -> Option<u64> {
@@ -498,6 +533,7 @@ impl LiveBook {
     pub fn stats(&self) -> BookStats {
         let inner = lock(&self.inner);
         let mut stats = inner.stats.clone();
+        stats.stale = inner.stale;
         if !inner.state.is_synced() {
             stats.retry_in = Some(inner.retry_at.map_or(Duration::ZERO, |at| {
                 at.saturating_duration_since(Instant::now())
@@ -706,5 +742,35 @@ mod tests {
         assert!(retry_delay(4) >= RETRY_FIRST * 2);
         assert!((1..40).all(|k| retry_delay(k) <= RETRY_CAP));
         assert!(retry_delay(40) >= RETRY_CAP / 2);
+    }
+
+    /// A synced book idle for `stale_after` is told stale once, stays in sync, and is fresh at
+    /// its next update; an unsynced book is never stale.
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_book_is_stale_once_and_fresh_at_its_next_update() {
+        let after = Some(Duration::from_secs(60));
+        let book = book();
+        let Need::Snapshot(t) = book.on_update(&diff(10, 12), 0, 0).need else {
+            panic!("the first diff asks for a snapshot");
+        };
+        tokio::time::advance(Duration::from_secs(120)).await;
+        assert_eq!(book.nudge(after).stale, None, "not in sync: not stale");
+        assert!(book.on_snapshot(t, &snapshot(11), 0).synced);
+        tokio::time::advance(Duration::from_secs(59)).await;
+        assert_eq!(book.nudge(after), Step::default());
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(book.nudge(after).stale, Some(Duration::from_secs(60)));
+        assert!(book.is_stale() && book.stats().stale && book.is_synced());
+        assert_eq!(book.nudge(after), Step::default(), "told once");
+        assert_eq!(book.nudge(None), Step::default());
+        let step = book.on_update(&diff(13, 13), 0, 0);
+        assert!(step.fresh && step.changed);
+        assert!(!book.is_stale());
+        assert!(!book.on_update(&diff(14, 14), 0, 0).fresh, "fresh once");
+        // A stale book that loses sync is out of sync, no longer stale.
+        tokio::time::advance(Duration::from_secs(60)).await;
+        assert!(book.nudge(after).stale.is_some());
+        book.on_disconnect(0);
+        assert!(!book.is_stale() && !book.stats().stale);
     }
 }

@@ -471,6 +471,17 @@ impl Connector {
                 failures: stats.failures,
                 retry_in,
             });
+        } else if let Some(idle) = step.stale {
+            tracing::warn!(topic = %book.topic, ?idle, "book in sync but nothing applied: stale");
+            let _ = self.events.send(ConnectorEvent::BookStale {
+                symbol: symbol(),
+                idle,
+            });
+        } else if step.fresh {
+            tracing::info!(topic = %book.topic, "stale book updated again");
+            let _ = self
+                .events
+                .send(ConnectorEvent::BookFresh { symbol: symbol() });
         } else if step.synced {
             let update_id = book.update_id().unwrap_or_default();
             tracing::debug!(topic = %book.topic, update_id, "book in sync");
@@ -800,11 +811,15 @@ impl Dispatch {
     }
 
     fn nudge_books(&self) {
+        let stale_after = self
+            .connector
+            .upgrade()
+            .and_then(|c| c.config.book_stale_after);
         let steps = self
             .books()
             .into_iter()
             .map(|b| {
-                let step = b.nudge();
+                let step = b.nudge(stale_after);
                 (b, step)
             })
             .collect();
