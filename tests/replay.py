@@ -199,6 +199,10 @@ class ReplayVenue:
     #: Send each frame exactly as recorded, envelope and topic included (a recording taken
     #: on ``@depth@0ms`` or ``orderbook.500``), not under the subscribed name.
     exact: bool = False
+    #: Frames sent as they are just before the session's frame of each index (after ``start``):
+    #: what a hostile or broken venue adds. ``{stream}`` in a text frame becomes the
+    #: subscribed stream or topic.
+    hostile: dict[int, list[str | bytes]] = field(default_factory=dict)
     sent: int = 0
     snapshot_requests: int = 0
     subscribed: list[str] = field(default_factory=list)
@@ -335,7 +339,9 @@ class ReplayVenue:
 
     async def _play(self, ws: ServerConnection, name: str) -> None:
         with contextlib.suppress(websockets.ConnectionClosed):
-            for frame in self.session.frames[self.start :]:
+            for index, frame in enumerate(self.session.frames[self.start :]):
+                for extra in self.hostile.get(index, []):
+                    await ws.send(extra.replace("{stream}", name) if isinstance(extra, str) else extra)
                 if self.sent == self.snapshot_after and not self._released.is_set():
                     # The snapshot goes out at this point of the stream, and nothing after it
                     # until it has.

@@ -18,6 +18,7 @@ from decimal import Decimal
 import pytest
 import tradewire as tw
 
+from .books import until
 from .replay import Book, ReplayVenue, Session, reference_books, top
 
 BINANCE_SESSIONS = [
@@ -70,6 +71,69 @@ async def replay(venue: ReplayVenue, depth: int, view_depth: int) -> tuple[int, 
     (kept,) = health.books
     assert kept.resyncs == 0 and kept.is_synced, kept
     return checked, last
+
+
+def hostile_frames(session: Session) -> list[str | bytes]:
+    """Frames no reader can use, one of each kind: each must be counted in
+    ``health().skipped_messages`` and change nothing."""
+    deep = "[" * 3000 + "]" * 3000
+    if session.venue == "binance":
+        envelope = '{"stream":"{stream}","data":DATA}'
+        data = '{"e":"depthUpdate","E":1,"s":"SYMBOL","U":1,"u":2,"b":BIDS,"a":[]}'
+    else:
+        envelope = '{"topic":"{stream}","type":"delta","ts":1,"data":DATA}'
+        data = '{"s":"SYMBOL","b":BIDS,"a":[],"u":2,"seq":1}'
+
+    def wrapped(inner: str) -> str:
+        return envelope.replace("DATA", inner)
+
+    def depth(s: str, b: str) -> str:
+        return wrapped(data.replace("SYMBOL", s).replace("BIDS", b))
+
+    return [
+        "not json at all",
+        wrapped(deep),  # nesting far deeper than any message
+        f'{{"data":{{"e":"depthUpdate","s":"{session.symbol}"}}}}',  # no stream or topic
+        b"\x00\x01 a binary frame",
+        depth(s="ETHUSDT" if session.symbol != "ETHUSDT" else "BTCUSDT", b="[]"),  # another symbol
+        depth(s="NOT A SYMBOL!", b="[]"),
+        depth(s=session.symbol, b='[["1.5","-3"]]'),  # a negative quantity
+        depth(s=session.symbol, b='[["NaN","1"]]'),
+        wrapped('{"e":"depthUpdate","s":7,"U":"x"}'),  # wrong types
+        wrapped('"' + "x" * 100_000 + '"'),
+    ]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("name", ["binance-spot-NKNUSDT-2021-10", "bybit-linear-XRPUSDT-2024-12-01"])
+async def test_unreadable_frames_of_every_kind_are_counted_and_change_nothing(name: str) -> None:
+    """Hostile frames among a real session's (issue 25): each is counted in
+    ``skipped_messages``, none reaches the book, the connection stays up and the book still ends
+    equal to the venue's."""
+    session = Session.load(name)
+    bad = hostile_frames(session)
+    # Some before the snapshot (buffered), the rest while in sync.
+    hostile = {1: bad[:3], len(session.frames) // 2: bad[3:]}
+    venue = ReplayVenue(session, hostile=hostile, pace=0.001, snapshot_after=3 if session.snapshot else 0)
+    books = reference_books(session)
+    last = max(books)
+    depth = DEPTH if session.venue == "binance" else 500
+    async with venue.running(), connector(session, venue) as c:
+        with await c.book(session.symbol, depth=depth) as book:
+            await venue.finished()
+            await until(
+                lambda: book.update_id == last and c.health().skipped_messages >= len(bad),
+                30,
+                lambda: (
+                    f"the last update and {len(bad)} skips ({book.update_id}, {c.health().skipped_messages})"
+                ),
+            )
+            check(book.snapshot(depth), books, depth)
+        health = c.health()
+    assert health.skipped_messages == len(bad), health.skipped_messages
+    (kept,) = health.books
+    assert kept.resyncs == 0 and kept.malformed == 0, kept
+    assert all(conn.reconnects == 0 for conn in health.connections), health.connections
 
 
 def off_grid(session: Session) -> int:

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::model::{Decimal, Id, Venue, parse_decimal};
+use crate::model::{Decimal, Id, Symbol, Venue, parse_decimal};
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +32,11 @@ impl<'a> Fields<'a> {
         self.get(key)
             .and_then(Value::as_str)
             .ok_or_else(|| self.bad(format!("'{key}' missing or not text")))
+    }
+
+    /// A symbol named by the venue (bounded interning: [`Symbol::from_wire`]).
+    pub fn symbol(&self, key: &str) -> Result<Symbol> {
+        Symbol::from_wire(self.text(key)?).map_err(|e| self.bad(format!("'{key}': {e}")))
     }
 
     pub fn opt_text(&self, key: &str) -> Option<&'a str> {

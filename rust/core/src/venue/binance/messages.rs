@@ -212,8 +212,8 @@ fn parse_event(market: Market, data: &str, local_time_ns: i64) -> Result<MarketM
     let symbol = || {
         event
             .s
-            .map(Symbol::new)
             .ok_or_else(|| bad("'s' (symbol) missing"))
+            .and_then(|s| Symbol::from_wire(s).map_err(bad))
     };
     Ok(match event.e {
         Some(kind @ ("trade" | "aggTrade")) => {

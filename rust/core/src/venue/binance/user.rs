@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::model::{
-    Balance, Decimal, Fill, Id, Market, Order, OrderType, Side, Source, Symbol, TimeInForce, Venue,
+    Balance, Decimal, Fill, Id, Market, Order, OrderType, Side, Source, TimeInForce, Venue,
 };
 use crate::net::ws::WsDialect;
 use crate::resilience::{ClockSync, RequestIds};
@@ -196,7 +196,7 @@ fn execution_report(source: Source, f: Fields<'_>) -> Result<Option<UserEvent>> 
     let updated = f.opt_int("T")?.or(f.opt_int("E")?).unwrap_or(0);
     let order = Order {
         source,
-        symbol: Symbol::new(f.text("s")?),
+        symbol: f.symbol("s")?,
         order_id: f.id("i")?,
         client_order_id: client,
         side: side(f.text("S")?)?,
@@ -245,7 +245,7 @@ fn order_trade_update(source: Source, outer: Fields<'_>) -> Result<Option<UserEv
     let updated = f.opt_int("T")?.or(outer.opt_int("T")?).unwrap_or(0);
     let order = Order {
         source,
-        symbol: Symbol::new(f.text("s")?),
+        symbol: f.symbol("s")?,
         order_id: f.id("i")?,
         client_order_id: f.id("c")?,
         side: side(f.text("S")?)?,

@@ -160,7 +160,7 @@ pub fn parse(market: Market, text: &str, local_time_ns: i64) -> Result<TopicMess
             .map(|t| {
                 Ok(Trade {
                     source,
-                    symbol: Symbol::new(t.s),
+                    symbol: Symbol::from_wire(t.s).map_err(bad)?,
                     trade_id: Id::new(t.i),
                     price: number("p", t.p)?,
                     qty: number("v", t.v)?,
@@ -190,7 +190,7 @@ pub fn parse(market: Market, text: &str, local_time_ns: i64) -> Result<TopicMess
             other => return Err(bad(format!("{topic}: type {other:?}"))),
         };
         return Ok(TopicMessage::Book(BookUpdate {
-            symbol: Symbol::new(raw.s),
+            symbol: Symbol::from_wire(raw.s).map_err(bad)?,
             depth,
             snapshot,
             update_id: raw.u,
@@ -211,7 +211,7 @@ pub fn parse(market: Market, text: &str, local_time_ns: i64) -> Result<TopicMess
         };
         return Ok(TopicMessage::Ticker(TickerUpdate {
             source,
-            symbol: Symbol::new(raw.symbol),
+            symbol: Symbol::from_wire(raw.symbol).map_err(bad)?,
             snapshot: message.kind != Some("delta"),
             last: opt("lastPrice", raw.last_price)?,
             bid: opt("bid1Price", raw.bid1_price)?,

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::model::{Decimal, Fill, Market, Side, Source, Symbol, Venue};
+use crate::model::{Decimal, Fill, Market, Side, Source, Venue};
 use crate::venue::UserEvent;
 use crate::venue::bybit::orders::BybitTrading;
 use crate::venue::fields::Fields;
@@ -109,7 +109,7 @@ pub(crate) fn execution(market: Market, value: &Value) -> Result<Fill> {
             venue: Venue::Bybit,
             market,
         },
-        symbol: Symbol::new(f.text("symbol")?),
+        symbol: f.symbol("symbol")?,
         order_id: f.id("orderId")?,
         client_order_id: f.id("orderLinkId")?,
         trade_id: f.id("execId")?,
