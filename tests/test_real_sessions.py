@@ -136,6 +136,36 @@ async def test_unreadable_frames_of_every_kind_are_counted_and_change_nothing(na
     assert all(conn.reconnects == 0 for conn in health.connections), health.connections
 
 
+@pytest.mark.asyncio
+async def test_a_raw_stream_read_late_holds_megabytes_not_gigabytes() -> None:
+    """A venue sending 1 MiB frames to a raw stream nobody reads (issue 25: 1.5 GB before):
+    at most 64 MiB of them wait; the rest is one gap, and what waited is delivered whole."""
+    session = Session.load("binance-spot-NKNUSDT-2021-10")
+    big = '{"stream":"{stream}","data":"' + "x" * (1 << 20) + '"}'
+    venue = ReplayVenue(session, hostile={0: [big] * 150})
+    topic = "nknusdt@depth@100ms"
+    async with venue.running(), connector(session, venue) as c, c.raw_stream(topic) as frames:
+        await until(lambda: bool(venue.subscribed), 10, "the subscription")
+        await venue.finished()
+
+        def quiet() -> bool:  # every frame sent has been taken in (or dropped)
+            ages = [age for name, age in c.health().subscriptions if name == topic]
+            return bool(ages) and ages[0] is not None and ages[0] > 0.5
+
+        await until(quiet, 20, "every frame taken in")
+        items = []
+        async with asyncio.timeout(30):
+            async for item in frames:
+                items.append(item)
+                if isinstance(item, str) and '"u":' in item and item.count("x") < 100:
+                    break  # the session's own frames follow the big ones
+    sizes = [len(i) for i in items if isinstance(i, str)]
+    gaps = [i.missed for i in items if isinstance(i, tw.Gap)]
+    big_kept = sum(1 for n in sizes if n > 1 << 20)
+    assert 32 <= big_kept <= 64 and len(gaps) >= 1, (big_kept, gaps)
+    assert big_kept + sum(gaps) >= 150 - 1
+
+
 def off_grid(session: Session) -> int:
     """Levels of the snapshot off the symbol's recorded tick or step."""
     assert session.snapshot is not None

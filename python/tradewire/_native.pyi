@@ -1051,8 +1051,8 @@ class NativeConnector:
         spot raises :class:`~tradewire.InvalidArgument`."""
     def order_updates(self) -> NativeStream:
         """Backs :meth:`tradewire.Binance.order_updates`: every change of every order from now
-        on as :class:`OrderUpdate`, never dropped (a reader over a million behind gets
-        :class:`~tradewire.SlowConsumer`). Opens the user stream."""
+        on as :class:`OrderUpdate`, never dropped (a reader a million updates or 128 MiB
+        of them behind gets :class:`~tradewire.SlowConsumer`). Opens the user stream."""
     def balance_updates(self) -> NativeStream:
         """Each asset's :class:`Balance` when it changes, the current ones first; never dropped.
         Opens the user stream."""

@@ -471,7 +471,8 @@ class _Connector:
         (the order's state after the change, and the fill that caused it). One state machine
         for all venues: a status never moves backwards or out of an end state, repeats are
         dropped, the filled quantity never falls. Never drops an update: a reader that falls a
-        million behind gets :class:`SlowConsumer`. Needs API keys; opens the user stream."""
+        million updates or 128 MiB of them behind gets :class:`SlowConsumer`. Needs API keys;
+        opens the user stream."""
         return Stream(self.native.order_updates())
 
     def balance_updates(self) -> Stream[Balance]:
@@ -509,8 +510,9 @@ class _Connector:
         """The venue's own messages of ``topics`` (Binance stream names such as
         ``btcusdt@trade``, Bybit topics such as ``publicTrade.BTCUSDT``) as received: Binance's
         combined-stream envelopes, Bybit's topic messages. Connections are supervised like every
-        other stream (reconnect, resubscribe, rotation); a reader that falls behind gets a
-        :class:`Gap`. Leaving the loop ends the subscription."""
+        other stream (reconnect, resubscribe, rotation); a reader that falls ``capacity``
+        messages or 64 MiB of them behind gets a :class:`Gap`. Leaving the loop ends the
+        subscription."""
         return Stream(self.native.raw_stream(list(topics), capacity=capacity))
 
     def events(self) -> AsyncIterator[ConnectorEvent]:

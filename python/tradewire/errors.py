@@ -112,11 +112,13 @@ class Timeout(TradewireError, TimeoutError):
 
 
 class SlowConsumer(TradewireError):
-    """A stream that never drops events fell ``capacity`` events behind and was closed."""
+    """A stream that never drops events fell ``capacity`` events behind (or, on a stream bounded
+    in bytes, ``max_bytes`` of events) and was closed."""
 
-    def __init__(self, message: str, *, capacity: int = 0, **kw: Any) -> None:
+    def __init__(self, message: str, *, capacity: int = 0, max_bytes: int | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.capacity = capacity
+        self.max_bytes = max_bytes
 
 
 class InvalidArgument(TradewireError, ValueError):

@@ -84,9 +84,14 @@ pub enum Error {
     /// No answer in time. For writes the outcome is unknown, never assumed failed.
     #[error("timed out after {after:?}: {what}")]
     Timeout { what: String, after: Duration },
-    /// A never-drop stream's consumer fell `capacity` events behind; the stream was closed.
-    #[error("slow consumer: fell {capacity} events behind on a stream that never drops")]
-    SlowConsumer { capacity: usize },
+    /// A never-drop stream's consumer fell `capacity` events (or, on a stream bounded in
+    /// bytes, `max_bytes` of events) behind; the stream was closed.
+    #[error("slow consumer: fell {capacity} events{} behind on a stream that never drops",
+        .max_bytes.map(|b| format!(" or {} MiB", b >> 20)).unwrap_or_default())]
+    SlowConsumer {
+        capacity: usize,
+        max_bytes: Option<usize>,
+    },
     /// A caller-supplied value is unusable; `field` names it.
     #[error("invalid value for '{field}': {reason}")]
     InvalidArgument { field: String, reason: String },

@@ -7,6 +7,10 @@
 //!   exactly where the hole is (trades, tickers).
 //! - [`Overflow::NeverDrop`]: a large buffer; overflowing it ends the stream with
 //!   [`Error::SlowConsumer`] — loud, never silent (order events).
+//!
+//! A FIFO stream of events whose size varies (raw frames, order updates) is bounded in bytes
+//! too ([`weighed`]): the same policy applies when the events waiting would exceed the budget,
+//! so a slow reader of megabyte frames holds megabytes, not gigabytes.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -33,6 +37,18 @@ pub enum Item<T> {
     Gap {
         missed: u64,
     },
+}
+
+/// Bytes an event holds, its own size and what it owns on the heap, for streams bounded in
+/// bytes ([`weighed`]).
+pub trait Weigh {
+    fn weight(&self) -> usize;
+}
+
+impl Weigh for String {
+    fn weight(&self) -> usize {
+        std::mem::size_of::<String>().saturating_add(self.capacity())
+    }
 }
 
 /// Called once to wake a parked consumer. Must not block and must not call back into the queue.
@@ -92,6 +108,12 @@ struct Shared<T> {
     in_hand: AtomicUsize,
     capacity: usize,
     overflow: Overflow,
+    /// The byte budget of a weighed stream: what waits (shared buffer and in hand) stays
+    /// within it, except one event alone, which always fits.
+    max_bytes: usize,
+    weigh: Option<fn(&T) -> usize>,
+    /// Bytes of the events waiting (weighed streams only).
+    bytes: AtomicUsize,
     consumer_gone: Notify,
     stats: StreamStats,
 }
@@ -136,6 +158,16 @@ impl<T> std::fmt::Debug for Receiver<T> {
 }
 
 fn new_pair<T>(capacity: usize, overflow: Overflow, buffer: Buffer<T>) -> (Sender<T>, Receiver<T>) {
+    pair_within(capacity, usize::MAX, None, overflow, buffer)
+}
+
+fn pair_within<T>(
+    capacity: usize,
+    max_bytes: usize,
+    weigh: Option<fn(&T) -> usize>,
+    overflow: Overflow,
+    buffer: Buffer<T>,
+) -> (Sender<T>, Receiver<T>) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             buffer,
@@ -147,6 +179,9 @@ fn new_pair<T>(capacity: usize, overflow: Overflow, buffer: Buffer<T>) -> (Sende
         in_hand: AtomicUsize::new(0),
         capacity: capacity.max(1),
         overflow,
+        max_bytes,
+        weigh,
+        bytes: AtomicUsize::new(0),
         consumer_gone: Notify::new(),
         stats: StreamStats::default(),
     });
@@ -172,6 +207,29 @@ pub fn channel<T>(capacity: usize, overflow: Overflow) -> (Sender<T>, Receiver<T
     );
     new_pair(
         capacity,
+        overflow,
+        Buffer::Fifo(VecDeque::with_capacity(capacity.min(4096))),
+    )
+}
+
+/// A FIFO stream (gap-marker or never-drop) bounded by `capacity` events and by `max_bytes`
+/// of events waiting, whichever is reached first.
+///
+/// # Panics
+/// On `Overflow::Conflate`.
+pub fn weighed<T: Weigh>(
+    capacity: usize,
+    max_bytes: usize,
+    overflow: Overflow,
+) -> (Sender<T>, Receiver<T>) {
+    assert!(
+        overflow != Overflow::Conflate,
+        "a conflating stream is bounded by its keys"
+    );
+    pair_within(
+        capacity,
+        max_bytes,
+        Some(T::weight),
         overflow,
         Buffer::Fifo(VecDeque::with_capacity(capacity.min(4096))),
     )
@@ -235,13 +293,19 @@ impl<T> Sender<T> {
                 }
                 Buffer::Fifo(queue) => {
                     let held = queue.len() + in_hand;
-                    if held < shared.capacity {
+                    let weight = shared.weigh.map_or(0, |weigh| weigh(&event));
+                    let fits = weight == 0 || held == 0 || {
+                        let bytes = shared.bytes.load(Ordering::Acquire);
+                        bytes.saturating_add(weight) <= shared.max_bytes
+                    };
+                    if held < shared.capacity && fits {
                         if *pending_gap > 0 {
                             queue.push_back(Item::Gap {
                                 missed: std::mem::take(pending_gap),
                             });
                         }
                         queue.push_back(Item::Event(event));
+                        shared.bytes.fetch_add(weight, Ordering::AcqRel);
                         delivered += 1;
                     } else if shared.overflow == Overflow::GapMarker {
                         *pending_gap += 1;
@@ -260,6 +324,7 @@ impl<T> Sender<T> {
         let result = if overflowed {
             state.end = Some(Some(Error::SlowConsumer {
                 capacity: shared.capacity,
+                max_bytes: shared.weigh.map(|_| shared.max_bytes),
             }));
             Err(SendError::SlowConsumer)
         } else {
@@ -383,7 +448,19 @@ impl<T> Receiver<T> {
         };
         drop(state);
         let n = local.len().min(max);
-        out.extend(local.drain(..n));
+        match self.shared.weigh {
+            Some(weigh) => {
+                let mut freed = 0usize;
+                for item in local.drain(..n) {
+                    if let Item::Event(event) = &item {
+                        freed = freed.saturating_add(weigh(event));
+                    }
+                    out.push(item);
+                }
+                self.shared.bytes.fetch_sub(freed, Ordering::AcqRel);
+            }
+            None => out.extend(local.drain(..n)),
+        }
         self.shared.in_hand.store(local.len(), Ordering::Release);
         match ended {
             Some(end) => Drained::Ended(end),
@@ -522,8 +599,73 @@ mod tests {
         assert_eq!(events(&items), vec![1, 2]);
         assert_eq!(
             status,
-            Drained::Ended(Some(Error::SlowConsumer { capacity: 2 }))
+            Drained::Ended(Some(Error::SlowConsumer {
+                capacity: 2,
+                max_bytes: None
+            }))
         );
+    }
+
+    fn frame(len: usize) -> String {
+        let mut text = String::with_capacity(len);
+        text.extend(std::iter::repeat_n('x', len));
+        text
+    }
+
+    /// Megabyte frames to a reader that does not read: what waits stays within the byte
+    /// budget (a gap marks the rest), and reading frees the budget.
+    #[test]
+    fn a_weighed_stream_holds_its_bytes_not_its_count() {
+        let weight = frame(1 << 20).weight();
+        let (tx, rx) = weighed::<String>(1_000_000, 8 * weight, Overflow::GapMarker);
+        for _ in 0..100 {
+            tx.send(frame(1 << 20)).unwrap();
+        }
+        assert_eq!(tx.backlog(), 8);
+        assert_eq!(rx.stats().dropped.load(Ordering::Relaxed), 92);
+        let mut out = Vec::new();
+        rx.drain_into(3, &mut out);
+        // Three read, five still in hand: three fit again.
+        for _ in 0..4 {
+            tx.send(frame(1 << 20)).unwrap();
+        }
+        rx.drain_into(usize::MAX, &mut out);
+        rx.drain_into(usize::MAX, &mut out);
+        let shape: Vec<_> = out
+            .iter()
+            .map(|i| match i {
+                Item::Event(_) => 0,
+                Item::Gap { missed } => *missed,
+            })
+            .collect();
+        assert_eq!(shape, [0, 0, 0, 0, 0, 0, 0, 0, 92, 0, 0, 0, 1]);
+        assert_eq!(rx.shared.bytes.load(Ordering::Acquire), 0);
+        // One event larger than the whole budget still goes through alone.
+        tx.send(frame(10 << 20)).unwrap();
+        assert_eq!(tx.send(frame(1)), Ok(()));
+        assert_eq!(tx.backlog(), 1, "nothing joins it while it waits");
+    }
+
+    #[test]
+    fn a_never_drop_stream_over_its_bytes_ends_loudly() {
+        let (tx, rx) = weighed::<String>(1_000_000, 4 * frame(100).weight(), Overflow::NeverDrop);
+        for _ in 0..4 {
+            tx.send(frame(100)).unwrap();
+        }
+        assert_eq!(tx.send(frame(100)), Err(SendError::SlowConsumer));
+        let (items, status) = drain_all(&rx);
+        assert_eq!(items.len(), 4);
+        let Drained::Ended(Some(error)) = status else {
+            panic!("{status:?}")
+        };
+        assert!(matches!(
+            error,
+            Error::SlowConsumer {
+                max_bytes: Some(_),
+                ..
+            }
+        ));
+        assert!(error.to_string().contains("MiB"), "{error}");
     }
 
     #[test]

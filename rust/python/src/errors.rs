@@ -90,8 +90,12 @@ fn build(py: Python<'_>, error: &Error) -> PyResult<PyErr> {
         }
         Error::ConnectionLost(_) => "ConnectionLost",
         Error::Timeout { .. } => "Timeout",
-        Error::SlowConsumer { capacity } => {
+        Error::SlowConsumer {
+            capacity,
+            max_bytes,
+        } => {
             kwargs.set_item("capacity", capacity)?;
+            kwargs.set_item("max_bytes", max_bytes)?;
             "SlowConsumer"
         }
         Error::InvalidArgument { field, .. } => {

@@ -304,7 +304,10 @@ fn raise_core_error(py: Python<'_>, kind: &str) -> PyResult<()> {
             what: "POST /api/v3/order".to_owned(),
             after: Duration::from_secs(10),
         },
-        "slow_consumer" => Error::SlowConsumer { capacity: 10 },
+        "slow_consumer" => Error::SlowConsumer {
+            capacity: 10,
+            max_bytes: None,
+        },
         "protocol" => Error::Protocol {
             venue: Venue::Bybit,
             reason: "missing field `seq`".to_owned(),

@@ -30,8 +30,10 @@ use crate::stream::{self, Overflow, Receiver, Sender};
 use crate::venue::{Credentials, Endpoint, UserEvent};
 use crate::{Error, Result};
 
-/// Never-drop buffers (DESIGN.md decision 7): a reader this far behind gets `SlowConsumer`.
+/// Never-drop buffers (DESIGN.md decision 7): a reader this far behind, in updates or in
+/// bytes, gets `SlowConsumer` (about 200,000 order updates fill the bytes first).
 const UPDATES_CAPACITY: usize = 1 << 20;
+pub const UPDATES_BYTES: usize = 128 << 20;
 /// The least time between two restarts of the user stream.
 const RESTART_SPACING: Duration = Duration::from_secs(1);
 /// How long after a (re)connect the subscription is taken to be in place.
@@ -208,11 +210,11 @@ impl Connector {
         }
     }
 
-    /// Every change of every order from now on, never dropped (a reader that falls over a
-    /// million updates behind gets `SlowConsumer`). Opens the user stream if needed.
+    /// Every change of every order from now on, never dropped (a reader that falls a million
+    /// updates or 128 MiB of them behind gets `SlowConsumer`). Opens the user stream if needed.
     pub fn order_updates(self: &Arc<Self>) -> Result<Receiver<OrderUpdate>> {
         self.start_user()?;
-        let (tx, rx) = stream::channel(UPDATES_CAPACITY, Overflow::NeverDrop);
+        let (tx, rx) = stream::weighed(UPDATES_CAPACITY, UPDATES_BYTES, Overflow::NeverDrop);
         self.publish().orders.push(Arc::new(tx));
         Ok(rx)
     }
@@ -220,7 +222,7 @@ impl Connector {
     /// Each asset's funds when they change; the current funds first.
     pub fn balance_updates(self: &Arc<Self>) -> Result<Receiver<Balance>> {
         self.start_user()?;
-        let (tx, rx) = stream::channel(UPDATES_CAPACITY, Overflow::NeverDrop);
+        let (tx, rx) = stream::weighed(UPDATES_CAPACITY, UPDATES_BYTES, Overflow::NeverDrop);
         let tx = Arc::new(tx);
         let mut publish = self.publish();
         let mut current: Vec<&Balance> = publish.last_balances.values().collect();
@@ -241,7 +243,7 @@ impl Connector {
             ));
         }
         self.start_user()?;
-        let (tx, rx) = stream::channel(UPDATES_CAPACITY, Overflow::NeverDrop);
+        let (tx, rx) = stream::weighed(UPDATES_CAPACITY, UPDATES_BYTES, Overflow::NeverDrop);
         let tx = Arc::new(tx);
         let mut publish = self.publish();
         let mut current: Vec<&Position> = publish.last_positions.values().collect();

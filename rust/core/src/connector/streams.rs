@@ -65,6 +65,10 @@ impl Streams {
     }
 }
 
+/// What a raw stream's reader may fall behind by in bytes before frames are dropped (with a
+/// gap marker): megabyte frames from a venue must not pile up into gigabytes.
+pub const RAW_STREAM_BYTES: usize = 64 << 20;
+
 /// One live book's state for `health()`.
 #[derive(Debug, Clone)]
 pub struct BookHealth {
@@ -178,8 +182,8 @@ impl Connector {
     }
 
     /// The venue's messages of `topics` as received (in the venue's envelopes), on a
-    /// bounded stream that marks gaps if the reader falls behind; the subscription ends when the
-    /// reader goes away.
+    /// stream bounded by `capacity` messages and [`RAW_STREAM_BYTES`] that marks gaps if the
+    /// reader falls behind; the subscription ends when the reader goes away.
     pub fn raw_stream(
         self: &Arc<Self>,
         topics: &[String],
@@ -191,7 +195,9 @@ impl Connector {
                 "name at least one stream or topic",
             ));
         }
-        self.gapped(topics, capacity, Reader::Raw)
+        let (tx, rx) = stream::weighed(capacity.max(1), RAW_STREAM_BYTES, Overflow::GapMarker);
+        self.read_topics(topics, Reader::Raw(Arc::new(tx)))?;
+        Ok(rx)
     }
 
     /// A bounded stream with gap markers reading `topics` through `reader`.

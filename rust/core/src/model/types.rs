@@ -172,3 +172,32 @@ pub struct Position {
     pub mark_price: Option<Decimal>,
     pub exchange_time_ms: i64,
 }
+
+/// The sizes that bound the never-drop account streams ([`crate::stream::weighed`]).
+mod weights {
+    use super::{Balance, OrderUpdate, Position};
+    use crate::stream::Weigh;
+    use std::mem::size_of;
+
+    impl Weigh for OrderUpdate {
+        fn weight(&self) -> usize {
+            let owned = |s: &Option<String>| s.as_ref().map_or(0, String::capacity);
+            let fee_asset = self.fill.as_ref().map_or(0, |f| f.fee_asset.capacity());
+            size_of::<OrderUpdate>()
+                .saturating_add(owned(&self.order.reject_reason))
+                .saturating_add(fee_asset)
+        }
+    }
+
+    impl Weigh for Balance {
+        fn weight(&self) -> usize {
+            size_of::<Balance>().saturating_add(self.asset.capacity())
+        }
+    }
+
+    impl Weigh for Position {
+        fn weight(&self) -> usize {
+            size_of::<Position>()
+        }
+    }
+}
