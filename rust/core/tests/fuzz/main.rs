@@ -23,7 +23,7 @@ use proptest::test_runner::{Config, FileFailurePersistence};
 
 /// Cases per property when `TRADEWIRE_FUZZ_CASES` is not set: the whole binary runs in a few
 /// seconds in release, so `make check` always fuzzes a little.
-pub const DEFAULT_CASES: u32 = 1_000;
+pub const DEFAULT_CASES: u32 = 4_000;
 
 fn cases() -> u32 {
     static CASES: OnceLock<u32> = OnceLock::new();
