@@ -29,7 +29,9 @@ pub const MARKETS: [(Venue, Market); 4] = [
 
 /// One reader per market for the whole run, as a connector keeps one (Bybit's folds ticker
 /// deltas into what earlier frames said).
-static READERS: LazyLock<Vec<(Venue, Market, Box<dyn MarketReader>)>> = LazyLock::new(|| {
+type Readers = Vec<(Venue, Market, Box<dyn MarketReader>)>;
+
+static READERS: LazyLock<Readers> = LazyLock::new(|| {
     MARKETS
         .iter()
         .map(|&(v, m)| (v, m, venue::adapter(v).market_reader(m)))
