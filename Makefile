@@ -1,7 +1,7 @@
 # The project's one entry point. Two commands do everything on a fresh machine:
 #   make demo    install, then run the main job
 #   make check   every check CI runs (.ci/run calls exactly this)
-# Optional: make bench
+# Optional: make bench, make fuzz (the wire fuzz test with 200,000 cases a property, ~5 min)
 
 SHELL := /bin/bash
 VENV := .venv
@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: demo check install develop lint test rust-test bench clean
+.PHONY: demo check install develop lint test rust-test bench fuzz clean
 
 $(BIN)/python:
 	python3 -m venv $(VENV)
@@ -54,6 +54,12 @@ bench: develop
 	$(BIN)/python benches/book_updates.py
 	$(BIN)/python benches/book_updates.py --venue bybit --market linear
 	$(BIN)/python -m benches.peers
+
+# The fuzz test (rust/core/tests/fuzz) runs in rust-test with its default cases; this runs it
+# long. A failing case is saved under rust/core/proptest-regressions/fuzz/: commit it.
+FUZZ_CASES ?= 200000
+fuzz:
+	TRADEWIRE_FUZZ_CASES=$(FUZZ_CASES) cargo test -p tradewire-core --release --test fuzz
 
 clean:
 	rm -rf $(VENV) target

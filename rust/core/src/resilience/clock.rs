@@ -148,10 +148,11 @@ impl ClockSync {
         self.lock().estimate.map(|e| e.predict(now).round() as i64)
     }
 
-    /// The venue's Unix time now, in ms: local time until the first sample.
+    /// The venue's Unix time now, in ms: local time until the first sample. Saturating: a
+    /// server time near `i64::MAX` (a broken answer) must not wrap round to a time before 1970.
     pub fn now_server_ms(&self) -> i64 {
         let offset = self.offset_ms().unwrap_or(0);
-        (self.wall)() + offset
+        (self.wall)().saturating_add(offset)
     }
 
     /// Time since the last sample's answer arrived.
@@ -349,6 +350,19 @@ mod tests {
         assert!(sim.clock.needs_resync());
         let snap = sim.clock.snapshot();
         assert_eq!((snap.samples, snap.round_trip), (0, None));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_absurd_server_time_saturates_instead_of_wrapping() {
+        // Found by the fuzz test (tests/fuzz): `{"serverTime": 9223372036854775807}` made the
+        // estimate wrap to about i64::MIN (and overflow-panic in a debug build).
+        for (server_ms, later) in [(i64::MAX, true), (i64::MIN, false)] {
+            let sim = Sim::new();
+            sim.clock
+                .add_sample(Instant::now(), Instant::now(), server_ms);
+            let now = sim.clock.now_server_ms();
+            assert_eq!(now > sim.local_ms(), later, "{server_ms} gave {now}");
+        }
     }
 
     #[tokio::test(start_paused = true)]
