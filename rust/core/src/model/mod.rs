@@ -9,7 +9,7 @@ mod types;
 pub use decimal::{DecimalError, parse_decimal};
 pub use id::Id;
 pub use rust_decimal::Decimal;
-pub use symbol::Symbol;
+pub use symbol::{Symbol, WIRE_SYMBOLS};
 pub use types::*;
 
 /// Declares a fieldless enum with its canonical upper-case names, `as_str`, `ALL` and `FromStr`.
