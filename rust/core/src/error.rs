@@ -41,7 +41,14 @@ pub const SNIPPET_CHARS: usize = 200;
 /// At most [`SNIPPET_CHARS`] characters of `text`, then "…": an error names what the venue
 /// said without carrying a whole (possibly huge or hostile) body.
 pub fn snippet(text: &str) -> String {
-    match text.char_indices().nth(SNIPPET_CHARS) {
+    capped(text, SNIPPET_CHARS)
+}
+
+/// The longest reason a protocol error gives: it may quote the message it could not read.
+pub const REASON_CHARS: usize = 400;
+
+fn capped(text: &str, most: usize) -> String {
+    match text.char_indices().nth(most) {
         Some((end, _)) => format!("{}…", &text[..end]),
         None => text.to_owned(),
     }
@@ -112,6 +119,17 @@ pub enum Error {
 }
 
 impl Error {
+    /// A message of `venue` that cannot be read; `reason` is cut to [`REASON_CHARS`].
+    pub fn protocol(venue: Venue, reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        let reason = if reason.len() > REASON_CHARS {
+            capped(&reason, REASON_CHARS)
+        } else {
+            reason
+        };
+        Error::Protocol { venue, reason }
+    }
+
     pub fn invalid_argument(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::InvalidArgument {
             field: field.into(),
@@ -196,6 +214,19 @@ mod tests {
             snippet(&"x".repeat(SNIPPET_CHARS)),
             "x".repeat(SNIPPET_CHARS)
         );
+    }
+
+    #[test]
+    fn a_protocol_error_quotes_at_most_a_prefix_of_what_it_could_not_read() {
+        let huge = format!("'p' = \"{}\" is not a decimal", "9".repeat(1 << 20));
+        let Error::Protocol { reason, .. } = Error::protocol(Venue::Bybit, huge) else {
+            unreachable!()
+        };
+        assert_eq!(reason.chars().count(), REASON_CHARS + 1);
+        let Error::Protocol { reason, .. } = Error::protocol(Venue::Bybit, "short") else {
+            unreachable!()
+        };
+        assert_eq!(reason, "short");
     }
 
     #[test]

@@ -18,10 +18,7 @@ impl<'a> Fields<'a> {
     }
 
     pub fn bad(&self, reason: impl Into<String>) -> Error {
-        Error::Protocol {
-            venue: self.venue,
-            reason: reason.into(),
-        }
+        Error::protocol(self.venue, reason)
     }
 
     pub fn get(&self, key: &str) -> Option<&'a Value> {

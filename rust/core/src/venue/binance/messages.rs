@@ -130,10 +130,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Mixed<'a> {
 }
 
 fn bad(reason: impl Into<String>) -> Error {
-    Error::Protocol {
-        venue: Venue::Binance,
-        reason: reason.into(),
-    }
+    Error::protocol(Venue::Binance, reason)
 }
 
 fn number(field: &str, text: Option<&str>) -> Result<rust_decimal::Decimal> {

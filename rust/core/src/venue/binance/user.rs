@@ -86,10 +86,7 @@ impl WsDialect for BinanceUsdmUser {
 }
 
 fn bad(reason: impl Into<String>) -> Error {
-    Error::Protocol {
-        venue: Venue::Binance,
-        reason: reason.into(),
-    }
+    Error::protocol(Venue::Binance, reason)
 }
 
 fn side(word: &str) -> Result<Side> {

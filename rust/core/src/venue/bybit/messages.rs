@@ -121,10 +121,7 @@ struct RawBook<'a> {
 }
 
 fn bad(reason: impl Into<String>) -> Error {
-    Error::Protocol {
-        venue: Venue::Bybit,
-        reason: reason.into(),
-    }
+    Error::protocol(Venue::Bybit, reason)
 }
 
 fn number(field: &str, text: &str) -> Result<rust_decimal::Decimal> {

@@ -30,10 +30,7 @@ pub fn topics(market: Market) -> Vec<String> {
 }
 
 fn bad(reason: impl Into<String>) -> Error {
-    Error::Protocol {
-        venue: Venue::Bybit,
-        reason: reason.into(),
-    }
+    Error::protocol(Venue::Bybit, reason)
 }
 
 /// Reads one private-topic message; acks, pongs and kinds we do not use give nothing.
