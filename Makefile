@@ -56,10 +56,13 @@ bench: develop
 	$(BIN)/python -m benches.peers
 
 # The fuzz test (rust/core/tests/fuzz) runs in rust-test with its default cases; this runs it
-# long. A failing case is saved under rust/core/proptest-regressions/fuzz/: commit it.
+# long, with integer overflow checked (an overflow the release build would wrap panics and
+# fails the case), in its own target dir so the shared build stays as it is. A failing case is
+# saved under rust/core/proptest-regressions/fuzz/: commit it.
 FUZZ_CASES ?= 200000
 fuzz:
-	TRADEWIRE_FUZZ_CASES=$(FUZZ_CASES) cargo test -p tradewire-core --release --test fuzz
+	CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true CARGO_TARGET_DIR=target/overflow-checked \
+		TRADEWIRE_FUZZ_CASES=$(FUZZ_CASES) cargo test -p tradewire-core --release --test fuzz
 
 clean:
 	rm -rf $(VENV) target

@@ -179,6 +179,36 @@ def statuses(updates: list[tw.OrderUpdate], client_id: str) -> list[tw.OrderStat
     return [u.order.status for u in updates if u.order.client_order_id == client_id]
 
 
+@pytest.mark.parametrize(("venue", "market"), [("binance", "spot"), ("bybit", "linear")])
+async def test_ended_orders_are_forgotten_after_keep_ended_orders_and_stay_queryable(
+    sim: Simulator, venue: str, market: str
+) -> None:
+    """Issue 25: a long-lived connector does not hold every order of its life. An order that
+    ended is forgotten ``keep_ended_orders`` after its end (at a reconciliation round); it is
+    still answered by the venue, and its late repeats are not published again."""
+    async with trader(sim, venue, market, reconcile_every=0.2, keep_ended_orders=0.5) as c:
+        updates = c.order_updates()
+        await user_stream_up(sim, venue, market)
+        price, qty = await resting_buy(sim, c, venue, market)
+        await c.place_limit(SYMBOL, "BUY", qty, price, client_order_id="kept-open")
+        await c.place_limit(SYMBOL, "BUY", qty, price, client_order_id="ends-soon")
+        await c.cancel(SYMBOL, client_order_id="ends-soon")
+        seen = await updates_until(updates, lambda s: tw.OrderStatus.CANCELED in statuses(s, "ends-soon"))
+        await until(lambda: c.health().orders_held == 1, 10, lambda: f"held {c.health().orders_held}")
+        # Forgotten here, still the venue's: a query goes to it and says the same.
+        again = await c.order(SYMBOL, client_order_id="ends-soon")
+        assert again.status == tw.OrderStatus.CANCELED and again.client_order_id == "ends-soon"
+        open_order = await c.order(SYMBOL, client_order_id="kept-open")
+        assert open_order.status == tw.OrderStatus.NEW
+        assert c.health().orders_held == 1
+        # The query's answer was a repeat of an ended order: not published as a new one.
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.5):
+                seen.append(await updates.recv())
+        assert statuses(seen, "ends-soon") == [tw.OrderStatus.NEW, tw.OrderStatus.CANCELED]
+        await c.cancel(SYMBOL, client_order_id="kept-open")
+
+
 @pytest.mark.parametrize(("venue", "market"), MARKETS)
 async def test_duplicated_and_reordered_user_events_change_nothing(
     sim: Simulator, venue: str, market: str

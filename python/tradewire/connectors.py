@@ -115,6 +115,8 @@ class Health:
     skipped_messages: int
     #: Reports of orders through the state machine: (applied, repeats dropped, stale ignored).
     order_reports: tuple[int, int, int]
+    #: Orders held: open ones, and ended ones for ``keep_ended_orders`` seconds after their end.
+    orders_held: int = 0
 
 
 class ConnectorEventKind(enum.StrEnum):
@@ -209,6 +211,9 @@ class ConnectorOptions(TypedDict, total=False):
     #: Seconds a book in sync may apply nothing before it is flagged stale (at most 3600;
     #: None: never).
     book_stale_after: float | None
+    #: Seconds an order that ended is held after its end (at most a week); then it is
+    #: forgotten and queries of it go to the venue.
+    keep_ended_orders: float
 
 
 #: Each duration keyword and its ceiling in seconds.
@@ -222,6 +227,7 @@ _CEILINGS = {
     "sync_timeout": 600.0,
     "stale_after": 600.0,
     "book_stale_after": 3600.0,
+    "keep_ended_orders": 604_800.0,
 }
 
 
@@ -247,6 +253,7 @@ class _Connector:
         symbols_interval: float = 600.0,
         restarts: int = 10,
         book_stale_after: float | None = 60.0,
+        keep_ended_orders: float = 3600.0,
     ) -> None:
         if market not in self._markets:
             allowed = ", ".join(repr(m) for m in self._markets)
@@ -278,6 +285,7 @@ class _Connector:
             "book_stale_after_ms": 0
             if book_stale_after is None
             else _millis("book_stale_after", book_stale_after),
+            "keep_ended_orders_ms": _millis("keep_ended_orders", keep_ended_orders),
         }
         self._native: _native.NativeConnector | None = None
 

@@ -57,6 +57,8 @@ pub struct ConnectorConfig {
     pub order_reserve: f64,
     /// A book in sync that applies nothing this long is flagged stale (`None`: never).
     pub book_stale_after: Option<Duration>,
+    /// How long an order that ended is held after its end (queries then go to the venue).
+    pub keep_ended_orders: Duration,
 }
 
 impl ConnectorConfig {
@@ -94,6 +96,7 @@ impl ConnectorConfig {
             restarts: RestartPolicy::default(),
             order_reserve: 0.1,
             book_stale_after: Some(BOOK_STALE_AFTER),
+            keep_ended_orders: Duration::from_secs(3600),
         })
     }
 }

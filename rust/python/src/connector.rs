@@ -74,7 +74,7 @@ impl NativeConnector {
         api_key = None, api_secret = None, recv_window_ms = 5000, timeout_ms = 10_000, breaker_failures = 5,
         breaker_cool_down_ms = 10_000, clock_interval_ms = 30_000, reconcile_every_ms = 30_000,
         listen_key_keepalive_ms = 1_800_000, symbols_interval_ms = 600_000, restarts = 10,
-        book_stale_after_ms = 60_000))]
+        book_stale_after_ms = 60_000, keep_ended_orders_ms = 3_600_000))]
     #[allow(clippy::too_many_arguments)]
     fn start<'py>(
         py: Python<'py>,
@@ -97,6 +97,7 @@ impl NativeConnector {
         symbols_interval_ms: u64,
         restarts: u32,
         book_stale_after_ms: u64,
+        keep_ended_orders_ms: u64,
     ) -> PyResult<Bound<'py, PyAny>> {
         let mut config =
             ConnectorConfig::new(venue.into(), market.into(), &rest, &ws_public).py_err(py)?;
@@ -121,6 +122,7 @@ impl NativeConnector {
         // 0: never stale.
         config.book_stale_after =
             (book_stale_after_ms > 0).then(|| Duration::from_millis(book_stale_after_ms));
+        config.keep_ended_orders = Duration::from_millis(keep_ended_orders_ms);
         let credentials = match (api_key, api_secret) {
             (Some(k), Some(s)) => Some(Credentials::new(&k, &s).py_err(py)?),
             (None, None) => None,
@@ -297,6 +299,7 @@ impl NativeConnector {
             "order_reports",
             (orders.applied, orders.duplicates, orders.stale),
         )?;
+        d.set_item("orders_held", orders.held)?;
         Ok(d)
     }
 

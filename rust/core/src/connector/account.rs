@@ -121,6 +121,9 @@ impl Connector {
         // their changes were applied, even when answers and stream events race.
         let mut publish = self.publish();
         let mut orders = self.orders_mut();
+        // Every report is a moment to forget orders whose keeping time is over (one look at
+        // the oldest ended order).
+        orders.evict_ended(std::time::Instant::now(), self.config.keep_ended_orders);
         let mut updates: Vec<OrderUpdate> = Vec::new();
         let mut known = None;
         let mut orphans = Vec::new();
@@ -445,6 +448,12 @@ impl Connector {
     }
 
     async fn reconcile_round(&self) {
+        let evicted = self
+            .orders_mut()
+            .evict_ended(std::time::Instant::now(), self.config.keep_ended_orders);
+        if evicted > 0 {
+            tracing::debug!(evicted, "ended orders forgotten");
+        }
         if let Err(error) = self.reconcile_orders().await {
             tracing::warn!(%error, "order reconciliation incomplete");
         }

@@ -9,8 +9,13 @@
 //!   may arrive after the order's final update).
 //!
 //! Updates that would move an order backwards are ignored and counted; repeats are dropped.
+//!
+//! An order that ended is kept a while ([`Orders::evict_ended`]), then forgotten: a long-lived
+//! connector must not hold every order of its life. Its ids are remembered longer (a bounded
+//! list), so a late report of it is recognised as old rather than published as a new order.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
 
 use crate::model::{Decimal, Fill, Id, Order, OrderStatus};
 
@@ -52,6 +57,9 @@ pub enum Applied {
 /// reports would otherwise grow this without end).
 const MAX_ORPHANS: usize = 10_000;
 
+/// Ids of evicted orders remembered, at most (~100 bytes each).
+const MAX_GONE: usize = 100_000;
+
 #[derive(Debug, Clone)]
 struct Tracked {
     order: Order,
@@ -65,6 +73,8 @@ pub struct OrderStats {
     pub applied: u64,
     pub duplicates: u64,
     pub stale: u64,
+    /// Orders held now (open ones, and ended ones within their keeping time).
+    pub held: usize,
 }
 
 /// Every order this connector has seen, by client order id (every order has one).
@@ -74,6 +84,11 @@ pub struct Orders {
     by_order_id: HashMap<Id, Id>,
     /// Fills that arrived before their order, by the order's venue id or client id.
     orphans: HashMap<Id, Vec<Fill>>,
+    /// Orders that ended, oldest first: when, and the client id.
+    ended: VecDeque<(Instant, Id)>,
+    /// Client and venue ids of evicted orders (`gone_order`: the same, oldest first).
+    gone: HashSet<Id>,
+    gone_order: VecDeque<Id>,
     stats: OrderStats,
 }
 
@@ -89,7 +104,55 @@ impl Orders {
     }
 
     pub fn stats(&self) -> OrderStats {
-        self.stats
+        OrderStats {
+            held: self.by_client.len(),
+            ..self.stats
+        }
+    }
+
+    /// Orders held (ended ones not yet evicted included).
+    pub fn len(&self) -> usize {
+        self.by_client.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_client.is_empty()
+    }
+
+    /// Forgets the orders that ended `keep_for` or longer before `now` (the venue still answers
+    /// queries of them); returns how many.
+    pub fn evict_ended(&mut self, now: Instant, keep_for: Duration) -> usize {
+        let mut evicted = 0;
+        while let Some((at, _)) = self.ended.front() {
+            if now.saturating_duration_since(*at) < keep_for {
+                break;
+            }
+            let Some((_, client_id)) = self.ended.pop_front() else {
+                break;
+            };
+            let Some(tracked) = self.by_client.remove(&client_id) else {
+                continue;
+            };
+            let order_id = tracked.order.order_id;
+            if !order_id.is_empty() {
+                self.by_order_id.remove(&order_id);
+                self.remember_gone(order_id);
+            }
+            self.remember_gone(client_id);
+            evicted += 1;
+        }
+        evicted
+    }
+
+    fn remember_gone(&mut self, id: Id) {
+        if self.gone_order.len() >= MAX_GONE
+            && let Some(oldest) = self.gone_order.pop_front()
+        {
+            self.gone.remove(&oldest);
+        }
+        if self.gone.insert(id.clone()) {
+            self.gone_order.push_back(id);
+        }
     }
 
     /// Orders not yet in a terminal status (UNKNOWN included: it may still be open).
@@ -119,6 +182,10 @@ impl Orders {
     pub fn apply(&mut self, update: &Order) -> Applied {
         let key = self.key_of(update);
         let Some(tracked) = self.by_client.get_mut(&key) else {
+            if self.gone.contains(&key) {
+                self.stats.stale += 1;
+                return Applied::Stale(format!("order {key} ended and was forgotten"));
+            }
             let mut order = update.clone();
             order.client_order_id = key.clone();
             self.index(&order);
@@ -130,6 +197,7 @@ impl Orders {
                     trade_ids: HashSet::new(),
                 },
             );
+            self.note_end(&order);
             self.stats.applied += 1;
             return Applied::Changed(order);
         };
@@ -137,9 +205,13 @@ impl Orders {
         let verdict = judge(current, update);
         match verdict {
             Verdict::Take => {
+                let was_terminal = current.status.is_terminal();
                 let merged = merge(current, update);
                 tracked.order = merged.clone();
                 self.index(&merged);
+                if !was_terminal {
+                    self.note_end(&merged);
+                }
                 self.stats.applied += 1;
                 Applied::Changed(merged)
             }
@@ -162,6 +234,11 @@ impl Orders {
         } else {
             Some(fill.client_order_id.clone())
         };
+        let gone = |id: &Id| !id.is_empty() && self.gone.contains(id);
+        if gone(&fill.client_order_id) || gone(&fill.order_id) {
+            self.stats.duplicates += 1;
+            return Applied::Duplicate;
+        }
         let Some(tracked) = key.and_then(|k| self.by_client.get_mut(&k)) else {
             if self.orphans.values().map(Vec::len).sum::<usize>() >= MAX_ORPHANS {
                 self.stats.stale += 1;
@@ -234,6 +311,14 @@ impl Orders {
             .get(&update.order_id)
             .cloned()
             .unwrap_or_else(|| update.order_id.clone())
+    }
+
+    /// Starts the keeping time of an order that just ended.
+    fn note_end(&mut self, order: &Order) {
+        if order.status.is_terminal() {
+            self.ended
+                .push_back((Instant::now(), order.client_order_id.clone()));
+        }
     }
 
     fn index(&mut self, order: &Order) {
@@ -358,6 +443,64 @@ mod tests {
         }
     }
 
+    /// Ended orders go after their keeping time, open ones never; a late report or fill of a
+    /// forgotten order is recognised as old, not published as a new order.
+    #[test]
+    fn ended_orders_are_forgotten_after_their_time_and_late_reports_stay_old() {
+        let mut orders = Orders::default();
+        let with = |client: &str, venue_id: u64, status| {
+            let mut o = order(status, 0);
+            o.client_order_id = Id::new(client);
+            o.order_id = Id::from_u64(venue_id);
+            o
+        };
+        let start = Instant::now();
+        assert!(matches!(
+            orders.apply(&with("c1", 1, OrderStatus::New)),
+            Applied::Changed(_)
+        ));
+        assert!(matches!(
+            orders.apply(&with("c2", 2, OrderStatus::Canceled)),
+            Applied::Changed(_)
+        ));
+        assert!(matches!(
+            orders.apply(&with("c1", 1, OrderStatus::Filled)),
+            Applied::Changed(_)
+        ));
+        assert!(matches!(
+            orders.apply(&with("c3", 3, OrderStatus::New)),
+            Applied::Changed(_)
+        ));
+        let hour = Duration::from_secs(3600);
+        assert_eq!(orders.evict_ended(start, hour), 0, "not yet");
+        assert_eq!(orders.evict_ended(start + 2 * hour, hour), 2);
+        assert_eq!(orders.len(), 1);
+        assert!(orders.get(&Id::new("c3")).is_some(), "open orders stay");
+        assert!(orders.get(&Id::new("c1")).is_none());
+        // Late: a repeat of the end, a report naming only the venue id, a fill.
+        assert!(matches!(
+            orders.apply(&with("c1", 1, OrderStatus::Filled)),
+            Applied::Stale(_)
+        ));
+        assert!(matches!(
+            orders.apply(&with("", 2, OrderStatus::Canceled)),
+            Applied::Stale(_)
+        ));
+        let mut late = fill(9, 1);
+        late.client_order_id = Id::new("");
+        late.order_id = Id::from_u64(1);
+        assert_eq!(orders.apply_fill(&late), Applied::Duplicate);
+        assert_eq!(orders.len(), 1);
+        // c3 ends later and goes later.
+        assert!(matches!(
+            orders.apply(&with("c3", 3, OrderStatus::Expired)),
+            Applied::Changed(_)
+        ));
+        assert_eq!(orders.evict_ended(Instant::now(), hour), 0);
+        assert_eq!(orders.evict_ended(Instant::now() + hour, hour), 1);
+        assert!(orders.is_empty());
+    }
+
     #[test]
     fn forward_moves_apply_and_backward_ones_are_counted() {
         use OrderStatus::*;
@@ -391,7 +534,8 @@ mod tests {
             OrderStats {
                 applied: 3,
                 duplicates: 1,
-                stale: 4
+                stale: 4,
+                held: 1
             }
         );
     }

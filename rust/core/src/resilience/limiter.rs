@@ -174,14 +174,17 @@ impl Window {
         match self.spec.kind {
             WindowKind::Fixed => {
                 let (length, guard) = (self.length_ms(), guard_ms(self.length_ms()));
-                let start = self.fixed.index * length;
+                let start = self.fixed.index.saturating_mul(length);
                 let (at_start, at_end) = self.edges(now);
                 if used.saturating_add(cost) > ceiling
                     || (at_end && self.fixed.next.saturating_add(cost) > ceiling)
                 {
-                    start + length + guard - now
+                    start
+                        .saturating_add(length)
+                        .saturating_add(guard)
+                        .saturating_sub(now)
                 } else if at_start && self.fixed.prev.saturating_add(cost) > ceiling {
-                    start + guard - now
+                    start.saturating_add(guard).saturating_sub(now)
                 } else {
                     0
                 }
@@ -194,7 +197,7 @@ impl Window {
                 for (t, n) in &self.rolling {
                     freed = freed.saturating_add(*n);
                     if freed >= excess {
-                        return t + self.length_ms() - now;
+                        return t.saturating_add(self.length_ms()).saturating_sub(now);
                     }
                 }
                 // More than the whole limit: one window from now is the best there is.
@@ -206,8 +209,11 @@ impl Window {
     /// Whether `now` is in the guard at the start or at the end of the current fixed window.
     fn edges(&self, now: i64) -> (bool, bool) {
         let (length, guard) = (self.length_ms(), guard_ms(self.length_ms()));
-        let start = self.fixed.index * length;
-        (now < start + guard, now >= start + length - guard)
+        let start = self.fixed.index.saturating_mul(length);
+        (
+            now < start.saturating_add(guard),
+            now >= start.saturating_add(length).saturating_sub(guard),
+        )
     }
 
     fn spend(&mut self, now: i64, cost: u64) {
@@ -241,8 +247,12 @@ impl Window {
     fn resets_in(&mut self, now: i64) -> Duration {
         let used = self.used(now);
         let ms = match self.spec.kind {
-            WindowKind::Fixed => (self.fixed.index + 1) * self.length_ms() - now,
-            WindowKind::Rolling if used > 0 => self.rolling[0].0 + self.length_ms() - now,
+            WindowKind::Fixed => (self.fixed.index.saturating_add(1))
+                .saturating_mul(self.length_ms())
+                .saturating_sub(now),
+            WindowKind::Rolling if used > 0 => self.rolling.front().map_or(0, |(t, _)| {
+                t.saturating_add(self.length_ms()).saturating_sub(now)
+            }),
             WindowKind::Rolling => 0,
         };
         Duration::from_millis(ms.max(0) as u64)
@@ -355,7 +365,7 @@ impl Limiter {
             rolling_used: 0,
             retired: false,
         });
-        LimitId(state.windows.len() - 1)
+        LimitId(state.windows.len().saturating_sub(1))
     }
 
     /// Makes `specs` the venue's whole set of limits (e.g. those exchangeInfo publishes): each
@@ -414,11 +424,13 @@ impl Limiter {
                     }
                     Gate::BackOff(until)
                         if until > now
-                            && patience.is_some_and(|p| until - now > p.as_millis() as i64) =>
+                            && patience.is_some_and(|p| {
+                                until.saturating_sub(now) > p.as_millis() as i64
+                            }) =>
                     {
-                        return Err(self.backing_off(until - now));
+                        return Err(self.backing_off(until.saturating_sub(now)));
                     }
-                    Gate::BackOff(until) if until > now => until - now,
+                    Gate::BackOff(until) if until > now => until.saturating_sub(now),
                     _ => {
                         state.gate = Gate::Open;
                         0
@@ -485,7 +497,7 @@ impl Limiter {
         if used > ours {
             match window.spec.kind {
                 WindowKind::Fixed => window.fixed.used = used,
-                WindowKind::Rolling => window.add_rolling(now, used - ours),
+                WindowKind::Rolling => window.add_rolling(now, used.saturating_sub(ours)),
             }
         }
     }
@@ -658,7 +670,7 @@ impl Share {
                 if *cost > allowed {
                     used == 0
                 } else {
-                    used + cost <= allowed
+                    used.saturating_add(*cost) <= allowed
                 }
             };
             let recent: Vec<_> = spent
@@ -672,9 +684,12 @@ impl Share {
             }
             // The oldest spending leaves its window first.
             for (at, c) in recent {
-                used -= c;
+                used = used.saturating_sub(c);
                 if fits(used) {
-                    wait = wait.max((at + spec.length).saturating_duration_since(now));
+                    let left = at
+                        .checked_add(spec.length)
+                        .map_or(spec.length, |end| end.saturating_duration_since(now));
+                    wait = wait.max(left);
                     break;
                 }
             }
@@ -688,6 +703,7 @@ impl Share {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // test arithmetic is on known values
 mod tests {
     use super::*;
     use tokio::time::Instant;

@@ -4,6 +4,7 @@ pub mod backoff;
 pub mod breaker;
 pub mod clock;
 pub mod ids;
+#[deny(clippy::arithmetic_side_effects)]
 pub mod limiter;
 
 pub use backoff::Backoff;
