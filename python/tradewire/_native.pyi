@@ -816,11 +816,18 @@ class NativeSimulator:
         next ``lose_write_answers`` writes (POST, PUT, DELETE) are carried out but never
         answered. Replaces any counts still pending."""
     def fail_user_events(
-        self, venue: Venue, market: Market, *, drop: int = 0, duplicate: int = 0, reorder: int = 0
+        self,
+        venue: Venue,
+        market: Market,
+        *,
+        drop: int = 0,
+        duplicate: int = 0,
+        reorder: int = 0,
+        garble: int = 0,
     ) -> None:
         """User-data events of any user session of the market: the next ``drop`` are never
         sent, the next ``duplicate`` are sent twice, the next ``reorder`` are held back behind
-        the following one."""
+        the following one, the next ``garble`` are sent cut in half (unreadable)."""
     def corrupt_depth(
         self,
         venue: Venue,

@@ -117,6 +117,8 @@ class Health:
     order_reports: tuple[int, int, int]
     #: Orders held: open ones, and ended ones for ``keep_ended_orders`` seconds after their end.
     orders_held: int = 0
+    #: User-stream messages that could not be read; each makes the account be read by REST.
+    skipped_user_messages: int = 0
 
 
 class ConnectorEventKind(enum.StrEnum):

@@ -199,6 +199,8 @@ pub struct Health {
     pub books: Vec<BookHealth>,
     /// Market messages that could not be read (logged and skipped).
     pub skipped_messages: u64,
+    /// User-stream messages that could not be read (each answered by reading the account).
+    pub skipped_user_messages: u64,
 }
 
 pub struct Connector {
@@ -216,6 +218,8 @@ pub struct Connector {
     pub(crate) supervisor: Arc<Supervisor>,
     /// When the rules were last read again after the venue refused an order for a filter.
     rules_refused_at: Mutex<Option<tokio::time::Instant>>,
+    /// User-stream messages that could not be read.
+    skipped_user_messages: std::sync::atomic::AtomicU64,
     /// What book resync retries may take of the REST limits together ([`RESYNC_SHARE`]).
     resync: crate::resilience::Share,
     /// Symbol rules by name, and when they were read.
@@ -321,17 +325,13 @@ impl Connector {
             cancel.clone(),
         ));
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        // The venue's connection attempts per IP, shared by every socket of the connector.
-        let connects = {
-            let clock = http.clock.clone();
-            let limiter = Arc::new(Limiter::new(
-                config.venue,
-                Arc::new(move || clock.now_server_ms()),
-                0.0,
-            ));
-            let id = limiter.set_limit(adapter.ws_connect_limit());
-            (limiter, id)
-        };
+        // The venue's connection attempts per IP, shared by every socket of every connector
+        // of the process to this venue deployment.
+        let connects = crate::net::ws::connect_limit(
+            config.venue,
+            &config.ws_public,
+            adapter.ws_connect_limit(),
+        );
         let connector = Arc::new(Connector {
             venue: config.venue,
             market: config.market,
@@ -343,6 +343,7 @@ impl Connector {
             streams: Mutex::new(streams::Streams::new(adapter.market_reader(config.market))),
             resync: crate::resilience::Share::new(RESYNC_SHARE),
             rules_refused_at: Mutex::new(None),
+            skipped_user_messages: std::sync::atomic::AtomicU64::new(0),
             symbols: tokio::sync::Mutex::new(None),
             listed: std::sync::RwLock::default(),
             trading: adapter.trading(config.market),
@@ -684,6 +685,9 @@ impl Connector {
             subscriptions: Connector::subscription_health(&streams),
             books,
             skipped_messages,
+            skipped_user_messages: self
+                .skipped_user_messages
+                .load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 

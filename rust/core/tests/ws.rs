@@ -541,3 +541,56 @@ async fn a_burst_at_full_speed_arrives_whole_and_in_order() {
     assert_eq!(got.len(), want.len(), "frames lost");
     assert_eq!(got, want);
 }
+
+/// A topic wanted while its connection is still subscribing what it wanted before (the
+/// subscription takes several paced messages) is subscribed once the connection serves. It was
+/// taken as subscribed and never sent: found as 2 of 200 books that never synced.
+#[tokio::test]
+async fn a_topic_wanted_while_its_connection_subscribes_is_subscribed_too() {
+    use futures_util::{SinkExt, StreamExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/ws", listener.local_addr().unwrap());
+    let (seen_tx, mut seen) = mpsc::unbounded_channel::<Vec<String>>();
+    #[allow(clippy::disallowed_methods)] // the test's own venue
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        while let Some(Ok(message)) = ws.next().await {
+            let Ok(text) = message.to_text() else {
+                continue;
+            };
+            let request: Value = serde_json::from_str(text).unwrap();
+            let params = request["params"].as_array().cloned().unwrap_or_default();
+            let names = params
+                .iter()
+                .filter_map(|p| p.as_str().map(str::to_owned))
+                .collect();
+            let _ = seen_tx.send(names);
+            let reply = serde_json::json!({"result": null, "id": request["id"]}).to_string();
+            let _ = ws
+                .send(tokio_tungstenite::tungstenite::Message::text(reply))
+                .await;
+        }
+    });
+    // Two subscribe messages a second apart: the window in which the topic comes.
+    let mut config = fast(binance_ws_config(Market::Spot));
+    config.sends_per_second = 1;
+    let h = harness(&url, Arc::new(BinanceStreams), config, 300);
+    let first: Vec<String> = (0..201).map(|k| format!("s{k}usdt@trade")).collect();
+    h.pool.subscribe(&first);
+    let batch = timeout(Duration::from_secs(5), seen.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(batch.len(), 200, "the first of two paced messages");
+    h.pool.subscribe(&topics(&["late@trade"]));
+    let mut all: Vec<String> = batch;
+    timeout(Duration::from_secs(10), async {
+        while !all.iter().any(|t| t == "late@trade") {
+            all.extend(seen.recv().await.expect("the venue"));
+        }
+    })
+    .await
+    .expect("the late topic is subscribed");
+    assert_eq!(all.len(), 202, "every topic subscribed once: {all:?}");
+}

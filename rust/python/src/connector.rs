@@ -294,6 +294,7 @@ impl NativeConnector {
             .collect::<PyResult<Vec<_>>>()?;
         d.set_item("books", books)?;
         d.set_item("skipped_messages", h.skipped_messages)?;
+        d.set_item("skipped_user_messages", h.skipped_user_messages)?;
         let orders = self.inner.order_stats();
         d.set_item(
             "order_reports",

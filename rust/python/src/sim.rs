@@ -258,8 +258,10 @@ impl NativeSimulator {
     }
 
     /// User-data events (any user session of the market): the next `drop` are never sent, the
-    /// next `duplicate` are sent twice, the next `reorder` are held back behind the following one.
-    #[pyo3(signature = (venue, market, *, drop = 0, duplicate = 0, reorder = 0))]
+    /// next `duplicate` are sent twice, the next `reorder` are held back behind the following
+    /// one, the next `garble` are sent cut in half (unreadable).
+    #[pyo3(signature = (venue, market, *, drop = 0, duplicate = 0, reorder = 0, garble = 0))]
+    #[allow(clippy::too_many_arguments)]
     fn fail_user_events(
         &self,
         py: Python<'_>,
@@ -268,8 +270,10 @@ impl NativeSimulator {
         drop: u32,
         duplicate: u32,
         reorder: u32,
+        garble: u32,
     ) -> PyResult<()> {
         let f = self.shared_faults(py, venue, market)?;
+        f.user_garble.store(garble, Ordering::Release);
         f.user_drop.store(drop, Ordering::Release);
         f.user_duplicate.store(duplicate, Ordering::Release);
         f.user_reorder.store(reorder, Ordering::Release);

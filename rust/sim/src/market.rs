@@ -81,6 +81,8 @@ pub struct Faults {
     pub user_drop: AtomicU32,
     pub user_duplicate: AtomicU32,
     pub user_reorder: AtomicU32,
+    /// The next n user-data events are sent cut in half: a frame nobody can read.
+    pub user_garble: AtomicU32,
     /// Depth-stream faults; every book stream applies its own copy of the latest plan.
     pub depth: Mutex<DepthPlan>,
     /// Extra delay before every WebSocket message, in milliseconds.
@@ -100,6 +102,7 @@ impl Default for Faults {
             user_drop: AtomicU32::new(0),
             user_duplicate: AtomicU32::new(0),
             user_reorder: AtomicU32::new(0),
+            user_garble: AtomicU32::new(0),
             depth: Mutex::new(DepthPlan::default()),
             delay_ms: AtomicU64::new(0),
             links: crate::wire::Links::default(),

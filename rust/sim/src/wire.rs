@@ -180,10 +180,19 @@ pub struct UserEvents {
 }
 
 impl UserEvents {
-    /// Queues `event` as the faults say: dropped, sent twice, or held back until the next one.
+    /// Queues `event` as the faults say: dropped, garbled, sent twice, or held back until the
+    /// next one.
     pub fn push(&mut self, faults: &Faults, event: String, out: &mut Vec<String>) {
         use crate::market::take_one;
         if take_one(&faults.user_drop) {
+            return;
+        }
+        if take_one(&faults.user_garble) {
+            let half = (0..=event.len() / 2)
+                .rev()
+                .find(|&k| event.is_char_boundary(k))
+                .unwrap_or(0);
+            out.push(event[..half].to_owned());
             return;
         }
         if self.held.is_none() && take_one(&faults.user_reorder) {

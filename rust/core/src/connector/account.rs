@@ -11,6 +11,7 @@
 //! balances and positions are read by REST and applied the same way.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -521,7 +522,15 @@ impl Connector {
         let events = match self.user_events(text) {
             Ok(events) => events,
             Err(error) => {
-                tracing::warn!(%error, "unreadable user-stream message skipped");
+                // It may have been an order's change or a fill: counted, and the account read
+                // by REST (folded with any round under way) so nothing it said is lost.
+                self.skipped_user_messages.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(%error, "unreadable user-stream message skipped; reconciling");
+                let this = self.clone();
+                drop(
+                    self.supervisor
+                        .observe("reconcile", async move { this.reconcile().await }),
+                );
                 return;
             }
         };

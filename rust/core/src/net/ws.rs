@@ -14,7 +14,7 @@
 //!
 //! Text frames go to one channel as [`Inbound`]; the venue's market layer parses them.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -25,7 +25,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 use crate::model::Venue;
-use crate::resilience::{Backoff, LimitId, Limiter, Priority, RequestIds};
+use crate::resilience::{Backoff, LimitId, LimitSpec, Limiter, Priority, RequestIds};
 use crate::supervise::{ChildContext, Supervisor};
 use crate::{Error, Result};
 
@@ -539,6 +539,12 @@ impl ShardRunner {
                             return End::Cancelled;
                         }
                     }
+                    // Passed on empty to be counted as skipped, as outside a hand-over.
+                    Some(Ok(Message::Binary(_))) => {
+                        if !self.deliver("", Instant::now()).await {
+                            return End::Cancelled;
+                        }
+                    }
                     Some(Ok(_)) => {}
                     None | Some(Err(_)) => old_open = false,
                 },
@@ -548,6 +554,11 @@ impl ShardRunner {
                             return End::Cancelled;
                         }
                         break;
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        if !self.deliver("", Instant::now()).await {
+                            return End::Cancelled;
+                        }
                     }
                     Some(Ok(_)) => {}
                     None | Some(Err(_)) => return End::Failed("the replacement connection closed".into()),
@@ -705,5 +716,85 @@ impl ShardRunner {
                 }
             }
         }
+    }
+}
+
+/// The connection-attempt limit of one venue deployment (a venue and the host of its
+/// streams), shared by every connector of the process: venues count attempts per IP, so
+/// connectors opened at once must share one budget, not each take the whole of it (350
+/// connectors opened together were refused by the venue when each had its own). Kept for the
+/// process's life, so connectors opened after others closed still see their attempts.
+pub fn connect_limit(venue: Venue, url: &str, spec: LimitSpec) -> (Arc<Limiter>, LimitId) {
+    type Registry = Mutex<HashMap<(Venue, String), (Arc<Limiter>, LimitId)>>;
+    static SHARED: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+    let host = reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            let host = u.host_str()?.to_ascii_lowercase();
+            Some(match u.port_or_known_default() {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            })
+        })
+        .unwrap_or_else(|| url.to_owned());
+    let mut shared = SHARED
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    shared
+        .entry((venue, host))
+        .or_insert_with(|| {
+            // The venue counts on its clock; a rolling window of minutes does not mind ours.
+            let wall = || {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            };
+            let limiter = Arc::new(Limiter::new(venue, Arc::new(wall), 0.0));
+            let id = limiter.set_limit(spec);
+            (limiter, id)
+        })
+        .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resilience::WindowKind;
+
+    #[tokio::test]
+    async fn connectors_of_one_venue_deployment_share_one_connection_budget() {
+        let spec = || LimitSpec {
+            name: "WS connects 5M".into(),
+            kind: WindowKind::Rolling,
+            length: Duration::from_secs(300),
+            limit: 3,
+        };
+        let a = connect_limit(Venue::Binance, "wss://stream.binance.com:9443/ws", spec());
+        let b = connect_limit(
+            Venue::Binance,
+            "wss://STREAM.binance.com:9443/stream",
+            spec(),
+        );
+        assert!(Arc::ptr_eq(&a.0, &b.0), "same host and port: one budget");
+        let other_port = connect_limit(Venue::Binance, "wss://stream.binance.com/ws", spec());
+        let futures = connect_limit(Venue::Binance, "wss://fstream.binance.com/ws", spec());
+        let bybit = connect_limit(Venue::Bybit, "wss://stream.binance.com:9443/ws", spec());
+        for separate in [&other_port, &futures, &bybit] {
+            assert!(!Arc::ptr_eq(&a.0, &separate.0));
+        }
+        // What one connector spends, the other no longer has.
+        let cost = [(a.1, 1)];
+        for _ in 0..3 {
+            a.0.acquire(&cost, Priority::Data).await.unwrap();
+        }
+        let other = [(b.1, 1)];
+        let fourth = b.0.acquire(&other, Priority::Data);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), fourth)
+                .await
+                .is_err(),
+            "the fourth attempt waits for the window"
+        );
     }
 }

@@ -399,9 +399,9 @@ impl Limiter {
         self.acquire_within(costs, priority, None).await
     }
 
-    /// As [`Limiter::acquire`], but while the venue's back-off (a 429) would hold the request
-    /// longer than `patience`, fails at once with [`Error::RateLimited`] and the time left:
-    /// a caller with a timeout is told instead of being held past it.
+    /// As [`Limiter::acquire`], but while the venue's back-off (a 429) or a full window would
+    /// hold the request longer than `patience`, fails at once with [`Error::RateLimited`] and
+    /// the time left: a caller with a timeout is told instead of being held past it.
     pub async fn acquire_within(
         &self,
         costs: &[(LimitId, u64)],
@@ -464,6 +464,12 @@ impl Limiter {
                         state.windows[id.0].spend(now, *cost);
                     }
                     return Ok(());
+                }
+                // Room comes later than the caller may wait: told now, not held past it.
+                if let Some(limit) = &blocking
+                    && patience.is_some_and(|p| wait > p.as_millis() as i64)
+                {
+                    return Err(self.no_room(limit, wait));
                 }
                 if let Some(limit) = blocking.filter(|_| !reported) {
                     reported = true;
@@ -562,6 +568,22 @@ impl Limiter {
         match self.lock().gate {
             Gate::Banned(until) if until > (self.clock)() => Some(until),
             _ => None,
+        }
+    }
+
+    fn no_room(&self, limit: &str, wait_ms: i64) -> Error {
+        let retry_after = Duration::from_millis(wait_ms.max(0) as u64);
+        Error::RateLimited {
+            reply: VenueReply {
+                venue: self.venue,
+                code: None,
+                message: format!(
+                    "no room in the {limit} limit for {retry_after:?}, longer than the request may wait"
+                ),
+                http_status: None,
+                request: None,
+            },
+            retry_after: Some(retry_after),
         }
     }
 
@@ -1028,6 +1050,49 @@ mod tests {
             Some(clock() + MAX_BAN.as_millis() as i64)
         );
         limiter.back_off_until(i64::MAX);
+    }
+
+    /// A full window that frees room only after the caller's patience fails the request at
+    /// once with the time to wait; within the patience it waits.
+    #[tokio::test(start_paused = true)]
+    async fn a_window_full_for_longer_than_the_patience_fails_at_once() {
+        let limiter = Limiter::new(Venue::Binance, clock(START_MS), 0.0);
+        let weight = limiter.set_limit(fixed("REQUEST_WEIGHT 1m", 60, 1));
+        let cost = [(weight, 1)];
+        let patience = Some(Duration::from_secs(10));
+        limiter
+            .acquire_within(&cost, Priority::Order, patience)
+            .await
+            .unwrap();
+        let start = Instant::now();
+        match limiter
+            .acquire_within(&cost, Priority::Order, patience)
+            .await
+        {
+            Err(Error::RateLimited {
+                retry_after: Some(left),
+                reply,
+            }) => {
+                assert!(
+                    left > Duration::from_secs(10) && left <= Duration::from_secs(61),
+                    "{left:?}"
+                );
+                assert!(
+                    reply.message.contains("REQUEST_WEIGHT 1m"),
+                    "{}",
+                    reply.message
+                );
+            }
+            other => panic!("expected RateLimited, got {other:?}"),
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO, "failed at once");
+        // Nothing was spent by the refusal: once the window turns, the next one goes.
+        tokio::time::advance(Duration::from_secs(55)).await;
+        limiter
+            .acquire_within(&cost, Priority::Order, patience)
+            .await
+            .unwrap();
+        assert!(start.elapsed() <= Duration::from_secs(62));
     }
 
     #[tokio::test(start_paused = true)]
