@@ -142,6 +142,16 @@ async def test_10k_orders_under_faults_end_equal_to_the_ledger(
         async def worker() -> None:
             nonlocal placed
             while placed < count:
+                try:
+                    await step()
+                except tw.RateLimited as refused:
+                    # No room within the 1 s timeout (the windows are scaled to seconds): not
+                    # sent; the flow waits as a trader would.
+                    await asyncio.sleep(refused.retry_after or 0.1)
+
+        async def step() -> None:
+            nonlocal placed
+            if placed < count:
                 placed += 1
                 if placed % max(20, count // 25) == 0:  # 25 faults a run
                     inject()
@@ -161,14 +171,14 @@ async def test_10k_orders_under_faults_end_equal_to_the_ledger(
                 if rng.random() < 0.2:
                     with contextlib.suppress(tw.InvalidOrder):  # the venue's notional minimum
                         await c.place_market(symbol, side, qty)
-                    continue
+                    return
                 # Around the touch: some cross and fill at once, most rest and fill later or not.
                 offset = info.tick_size * rng.randint(-3, 8)
                 price = bid - offset if side == "BUY" else ask + offset
                 try:
                     order = await c.place_limit(symbol, side, qty, price)
                 except tw.InvalidOrder:
-                    continue  # below the minimum notional at this price
+                    return  # below the minimum notional at this price
                 if order.status in (
                     tw.OrderStatus.NEW,
                     tw.OrderStatus.PARTIALLY_FILLED,
@@ -180,7 +190,12 @@ async def test_10k_orders_under_faults_end_equal_to_the_ledger(
         sim.native.fail_user_events(v, m)
         sim.native.fail_rest(v, m)
         for symbol in SYMBOLS:
-            await c.cancel_all(symbol)
+            while True:
+                try:
+                    await c.cancel_all(symbol)
+                    break
+                except tw.RateLimited as refused:
+                    await asyncio.sleep(refused.retry_after or 0.1)
         sim.native.pause(v, m, True)  # a still market, so the ledger stops moving
         last: list[str] = []
 

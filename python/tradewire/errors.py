@@ -48,11 +48,12 @@ class ExchangeError(TradewireError):
 
 
 class RateLimited(ExchangeError):
-    """A rate limit was hit (HTTP 429, Binance -1003, Bybit 10006)."""
+    """A rate limit was hit (HTTP 429, Binance -1003, Bybit 10006), or our limiter has no room
+    for the request within its ``timeout`` (then it was not sent)."""
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
-        #: Seconds the venue asked us to wait, when it said.
+        #: Seconds until there is room, when known (the venue's Retry-After, or our window).
         self.retry_after = retry_after
 
 
