@@ -1,7 +1,7 @@
 # The project's one entry point. Two commands do everything on a fresh machine:
 #   make demo    install, then run the main job
 #   make check   every check CI runs (.ci/run calls exactly this)
-# Optional: make bench, make fuzz (the wire fuzz test with 200,000 cases a property, ~5 min)
+# Optional: make bench, make soak (the 30-minute chaos soak), make fuzz (the wire fuzz test with 200,000 cases a property, ~5 min)
 
 SHELL := /bin/bash
 VENV := .venv
@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: demo check install develop lint test rust-test bench fuzz clean
+.PHONY: demo check install develop lint test rust-test bench fuzz soak clean
 
 $(BIN)/python:
 	python3 -m venv $(VENV)
@@ -63,6 +63,12 @@ FUZZ_CASES ?= 200000
 fuzz:
 	CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true CARGO_TARGET_DIR=target/overflow-checked \
 		TRADEWIRE_FUZZ_CASES=$(FUZZ_CASES) cargo test -p tradewire-core --release --test fuzz
+
+# Every fault at random on 4 markets, 50 books and an order flow for 30 minutes; ends with
+# books, orders, fills, funds and positions checked against the simulator's truth, limit
+# violations and RSS growth (benches/results/soak-*.json). Not in CI.
+soak: develop
+	$(BIN)/python benches/soak.py --minutes 30
 
 clean:
 	rm -rf $(VENV) target

@@ -775,8 +775,8 @@ class NativeSimulator:
         open raises :class:`~tradewire.InvalidArgument`."""
     def freeze(self, venue: Venue, market: Market, frozen: bool, connection: int | None = None) -> None:
         """Freezes (``frozen=True``) or thaws one connection or every one of the market: nothing
-        is read or sent, no pings, the sockets stay open. An id that is not open raises
-        :class:`~tradewire.InvalidArgument`."""
+        is read or sent, no pings, the sockets stay open. Thawing the market thaws connections
+        frozen one by one too. An id that is not open raises :class:`~tradewire.InvalidArgument`."""
     def connections(self, venue: Venue, market: Market) -> list[tuple[int, str, list[str], int]]:
         """The market's open WebSocket connections as ``(id, kind, streams, opened_ms)``, oldest
         first; Bybit's private connections are listed under spot."""

@@ -201,7 +201,8 @@ impl NativeSimulator {
     }
 
     /// Freezes (or thaws) one connection or every one of the market: nothing is read or sent,
-    /// no pings, the sockets stay open.
+    /// no pings, the sockets stay open. Thawing the market thaws connections frozen one by one
+    /// too.
     #[pyo3(signature = (venue, market, frozen, connection = None))]
     fn freeze(
         &self,
@@ -215,6 +216,9 @@ impl NativeSimulator {
         match connection {
             None => {
                 faults.frozen.send_replace(frozen);
+                if !frozen {
+                    faults.links.thaw_all();
+                }
             }
             Some(id) if faults.links.freeze_one(id, frozen) => {}
             Some(id) => return no_connection(py, id),

@@ -61,6 +61,13 @@ impl Links {
         self.switch(id, |s| s.frozen = frozen)
     }
 
+    /// Thaws every connection frozen one by one.
+    pub fn thaw_all(&self) {
+        for (_, switches) in self.lock().values() {
+            switches.send_if_modified(|s| std::mem::take(&mut s.frozen));
+        }
+    }
+
     fn switch(&self, id: u64, change: impl FnOnce(&mut LinkSwitches)) -> bool {
         match self.lock().get(&id) {
             Some((_, switches)) => {

@@ -68,15 +68,15 @@ pub struct WsConfig {
 }
 
 impl Default for WsConfig {
-    /// What both venues share: a heartbeat every 20 s, dead after 60 s silent (120 s without
-    /// data), connections of 24 h replaced 10 min early, reconnects from 200 ms to 30 s. A
-    /// venue sets its own topic and send limits.
+    /// What both venues share: a heartbeat every 20 s, dead after 30 s silent (a heartbeat
+    /// unanswered for 10 s; 120 s without data), connections of 24 h replaced 10 min early,
+    /// reconnects from 200 ms to 30 s. A venue sets its own topic and send limits.
     fn default() -> Self {
         WsConfig {
             per_connection: 100,
             sends_per_second: 5,
             heartbeat_every: Duration::from_secs(20),
-            stale_after: Duration::from_secs(60),
+            stale_after: Duration::from_secs(30),
             data_stale_after: Some(Duration::from_secs(120)),
             max_lifetime: Duration::from_secs(24 * 3600),
             rotate_margin: Duration::from_secs(600),
