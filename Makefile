@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: demo check install develop lint test rust-test bench fuzz soak clean
+.PHONY: demo check install develop lint test rust-test wheel smoke bench fuzz soak clean
 
 $(BIN)/python:
 	python3 -m venv $(VENV)
@@ -32,8 +32,8 @@ demo: develop
 lint: develop
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --release -- -D warnings
-	$(BIN)/ruff check python tests benches
-	$(BIN)/ruff format --check python tests benches
+	$(BIN)/ruff check python tests benches .ci
+	$(BIN)/ruff format --check python tests benches .ci
 	$(BIN)/mypy
 	$(BIN)/python -m mypy.stubtest tradewire._native
 
@@ -45,7 +45,21 @@ rust-test:
 test: develop
 	$(BIN)/python -m pytest
 
-check: lint rust-test test
+check: lint rust-test test smoke
+
+# The release wheel: one abi3 wheel for CPython 3.11+, linked by zig against glibc 2.17
+# (manylinux2014), built with the `dist` profile (fat LTO, one codegen unit) and stripped, in its
+# own profile dir so the development build is left as it is; and the sdist.
+wheel: $(INSTALLED)
+	rm -f target/wheels/tradewire-*
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/maturin build --profile dist --strip --zig \
+		--compatibility manylinux2014 --interpreter python3.11 --out target/wheels
+	$(BIN)/maturin sdist --out target/wheels
+	$(BIN)/auditwheel show target/wheels/tradewire-*.whl
+
+# Installs the wheel into a fresh venv outside the source tree and runs it (.ci/smoke).
+smoke: wheel
+	bash .ci/smoke
 
 bench: develop
 	cargo bench -p tradewire-benches
@@ -68,7 +82,7 @@ fuzz:
 # books, orders, fills, funds and positions checked against the simulator's truth, limit
 # violations and RSS growth (benches/results/soak-*.json). Not in CI.
 soak: develop
-	$(BIN)/python benches/soak.py --minutes 30
+	$(BIN)/python -m benches.soak --minutes 30
 
 clean:
 	rm -rf $(VENV) target

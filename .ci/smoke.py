@@ -16,7 +16,10 @@ async def main() -> None:
     with Simulator(seed=5) as sim:
         keys = sim.account("binance")
         async with tw.Binance(
-            "spot", endpoints=sim.endpoints("binance", "spot"), api_key=keys.api_key, api_secret=keys.api_secret
+            "spot",
+            endpoints=sim.endpoints("binance", "spot"),
+            api_key=keys.api_key,
+            api_secret=keys.api_secret,
         ) as c:
             with await c.book("BTCUSDT", depth=10) as book:
                 bid, ask = book.best_bid(), book.best_ask()

@@ -17,7 +17,7 @@ healed, and the run must show:
 It prints a summary and writes it as JSON to ``benches/results/soak-<date>.json``; the exit
 status is 1 if a check failed.
 
-    .venv/bin/python benches/soak.py [--minutes 30] [--seed 25] [--books 50]
+    .venv/bin/python -m benches.soak [--minutes 30] [--seed 25] [--books 50]
 """
 
 from __future__ import annotations
@@ -33,13 +33,15 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import ROUND_DOWN, ROUND_UP, Decimal, localcontext
+from decimal import ROUND_UP
 from pathlib import Path
 from typing import Any
 
 import tradewire as tw
 from tradewire import _native
 from tradewire.testing import Simulator
+
+from tests.trading import Local, differences
 
 MARKETS = (("binance", "spot"), ("binance", "usdm"), ("bybit", "spot"), ("bybit", "linear"))
 #: Symbols the order flow trades: the funded ones (the extra S<i>USDT have no spot balance).
@@ -95,57 +97,6 @@ def rss_kib() -> int:
     return 0
 
 
-def ledger(sim: Simulator, venue: str, market: str) -> dict[str, tuple[Decimal, Decimal]]:
-    """The simulator's funds as the venue reports them (as ``tests/trading.ledger``): Bybit's
-    unified account holds spot and linear funds together; Binance writes 8 decimals, cut."""
-    markets = ["spot", "linear"] if venue == "bybit" else [market]
-    out: dict[str, tuple[Decimal, Decimal]] = {}
-    with localcontext(prec=60):
-        for m in markets:
-            for asset, b in sim.balances(venue, m).items():
-                free, locked = out.get(asset, (Decimal(0), Decimal(0)))
-                out[asset] = (free + b.free, locked + b.locked)
-    eight = Decimal("1e-8")
-
-    def cut(d: Decimal) -> Decimal:
-        return d.quantize(eight, ROUND_DOWN)
-
-    if (venue, market) == ("binance", "usdm"):  # wallet and available are written
-        out = {a: (cut(f), cut(f + lk) - cut(f)) for a, (f, lk) in out.items()}
-    elif venue == "binance":
-        out = {a: (cut(f), cut(lk)) for a, (f, lk) in out.items()}
-    return out
-
-
-class Local:
-    """What a user of the connector sees (as ``tests/test_soak_orders.Local``)."""
-
-    def __init__(self) -> None:
-        self.orders: dict[str, tw.Order] = {}
-        self.fills: dict[str, dict[str, tw.Fill]] = {}
-        self.balances: dict[str, tw.Balance] = {}
-        self.positions: dict[str, tw.Position] = {}
-        self.repeated: list[tuple[str, tw.Fill]] = []
-
-    async def follow_orders(self, stream: tw.Stream[tw.OrderUpdate]) -> None:
-        async for update in stream:
-            cid = update.order.client_order_id
-            self.orders[cid] = update.order
-            if update.fill is not None:
-                seen = self.fills.setdefault(cid, {})
-                if update.fill.trade_id in seen:
-                    self.repeated.append((cid, update.fill))
-                seen[update.fill.trade_id] = update.fill
-
-    async def follow_balances(self, stream: tw.Stream[tw.Balance]) -> None:
-        async for b in stream:
-            self.balances[b.asset] = b
-
-    async def follow_positions(self, stream: tw.Stream[tw.Position]) -> None:
-        async for p in stream:
-            self.positions[p.symbol] = p
-
-
 @dataclass
 class Trader:
     """One connector with its books, streams, order flow and local view."""
@@ -168,42 +119,6 @@ class Trader:
     @property
     def name(self) -> str:
         return f"{self.venue} {self.market}"
-
-
-def differences(sim: Simulator, v: Trader) -> list[str]:
-    """Local state against the ledger (as ``tests/test_soak_orders.differences``)."""
-    out: list[str] = []
-    local = v.local
-    truth = {o.client_order_id: o for o in sim.orders(v.venue, v.market)}
-    for cid, t in truth.items():
-        mine = local.orders.get(cid)
-        if mine is None:
-            out.append(f"{cid}: missing locally ({t.status})")
-            continue
-        ours = (mine.order_id, mine.status, mine.filled_qty, mine.price, mine.qty, mine.side)
-        theirs = (t.order_id, t.status, t.filled_qty, t.price, t.qty, t.side)
-        if ours != theirs:
-            out.append(f"{cid}: {ours} != {theirs}")
-        fills = sum((f.qty for f in local.fills.get(cid, {}).values()), Decimal(0))
-        if fills != t.filled_qty:
-            out.append(f"{cid}: fills {fills} != filled {t.filled_qty}")
-    for cid, mine in local.orders.items():
-        if cid not in truth and not (mine.status == tw.OrderStatus.REJECTED and mine.order_id == ""):
-            out.append(f"{cid}: {mine.status} locally, unknown to the venue")
-    for asset, (free, locked) in ledger(sim, v.venue, v.market).items():
-        b = local.balances.get(asset)
-        if free + locked != 0 and (b is None or (b.free, b.locked) != (free, locked)):
-            out.append(f"balance {asset}: {b} != {(free, locked)}")
-    if v.market != "spot":
-        positions = sim.positions(v.venue, v.market)
-        for symbol in TRADED:
-            t_pos = positions.get(symbol)
-            p = local.positions.get(symbol)
-            want = (t_pos.side, t_pos.size, t_pos.entry_price) if t_pos and t_pos.size else None
-            have = (p.side, p.size, p.entry_price) if p and p.size else None
-            if want != have:
-                out.append(f"position {symbol}: {have} != {want}")
-    return out
 
 
 async def until(condition: Callable[[], bool], within: float) -> bool:
@@ -647,7 +562,7 @@ async def run(args: argparse.Namespace) -> int:
 
                 def settled(v: Trader = v) -> bool:
                     nonlocal last
-                    last = differences(sim, v)
+                    last = differences(sim, v.venue, v.market, v.local, TRADED)
                     return not last
 
                 if not await until(settled, 30):

@@ -65,3 +65,70 @@ def sim_order(sim: Simulator, venue: str, market: str, client_order_id: str) -> 
     found = [o for o in sim.orders(venue, market) if o.client_order_id == client_order_id]
     assert len(found) == 1, f"{client_order_id}: {len(found)} orders at the venue"
     return found[0]
+
+
+class Local:
+    """What a user of the connector sees: the latest order states, fills, funds, positions."""
+
+    def __init__(self) -> None:
+        self.orders: dict[str, tw.Order] = {}
+        self.fills: dict[str, dict[str, tw.Fill]] = {}
+        self.balances: dict[str, tw.Balance] = {}
+        self.positions: dict[str, tw.Position] = {}
+        #: Fills delivered again (the state machine must never let one through twice).
+        self.repeated: list[tuple[str, tw.Fill]] = []
+
+    async def follow_orders(self, stream: tw.Stream[tw.OrderUpdate]) -> None:
+        async for update in stream:
+            cid = update.order.client_order_id
+            self.orders[cid] = update.order
+            if update.fill is not None:
+                seen = self.fills.setdefault(cid, {})
+                if update.fill.trade_id in seen:
+                    self.repeated.append((cid, update.fill))
+                seen[update.fill.trade_id] = update.fill
+
+    async def follow_balances(self, stream: tw.Stream[tw.Balance]) -> None:
+        async for b in stream:
+            self.balances[b.asset] = b
+
+    async def follow_positions(self, stream: tw.Stream[tw.Position]) -> None:
+        async for p in stream:
+            self.positions[p.symbol] = p
+
+
+def differences(
+    sim: Simulator, venue: str, market: str, local: Local, symbols: tuple[str, ...] = (SYMBOL,)
+) -> list[str]:
+    """Where the local view differs from the simulator's ledger: orders, fills, funds, and the
+    positions of `symbols`."""
+    out: list[str] = []
+    truth = {o.client_order_id: o for o in sim.orders(venue, market)}
+    for cid, t in truth.items():
+        mine = local.orders.get(cid)
+        if mine is None:
+            out.append(f"{cid}: missing locally")
+            continue
+        ours = (mine.order_id, mine.status, mine.filled_qty, mine.price, mine.qty, mine.side)
+        theirs = (t.order_id, t.status, t.filled_qty, t.price, t.qty, t.side)
+        if ours != theirs:
+            out.append(f"{cid}: {ours} != {theirs}")
+        fills = sum((f.qty for f in local.fills.get(cid, {}).values()), Decimal(0))
+        if fills != t.filled_qty:
+            out.append(f"{cid}: fills {fills} != filled {t.filled_qty}")
+    for cid, mine in local.orders.items():
+        if cid not in truth and not (mine.status == tw.OrderStatus.REJECTED and mine.order_id == ""):
+            out.append(f"{cid}: {mine.status} locally, unknown to the venue")
+    for asset, (free, locked) in ledger(sim, venue, market).items():
+        b = local.balances.get(asset)
+        if free + locked != 0 and (b is None or (b.free, b.locked) != (free, locked)):
+            out.append(f"balance {asset}: {b} != {(free, locked)}")
+    positions = sim.positions(venue, market) if market != "spot" else {}
+    for symbol in symbols if market != "spot" else ():
+        t_pos = positions.get(symbol)
+        p = local.positions.get(symbol)
+        want = (t_pos.side, t_pos.size, t_pos.entry_price) if t_pos and t_pos.size else None
+        have = (p.side, p.size, p.entry_price) if p and p.size else None
+        if want != have:
+            out.append(f"position {symbol}: {have} != {want}")
+    return out
