@@ -448,6 +448,15 @@ impl Connector {
         self.reconciling.run(|| self.reconcile_round()).await;
     }
 
+    /// A reconciliation in the background, supervised (folded with a round under way).
+    fn reconcile_soon(self: &Arc<Self>) {
+        let this = self.clone();
+        drop(
+            self.supervisor
+                .observe("reconcile", async move { this.reconcile().await }),
+        );
+    }
+
     async fn reconcile_round(&self) {
         let evicted = self
             .orders_mut()
@@ -526,11 +535,7 @@ impl Connector {
                 // by REST (folded with any round under way) so nothing it said is lost.
                 self.skipped_user_messages.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(%error, "unreadable user-stream message skipped; reconciling");
-                let this = self.clone();
-                drop(
-                    self.supervisor
-                        .observe("reconcile", async move { this.reconcile().await }),
-                );
+                self.reconcile_soon();
                 return;
             }
         };
@@ -560,11 +565,7 @@ impl Connector {
                     if let Err(error) = self.restart_user().await {
                         tracing::warn!(%error, "user stream restart failed");
                     }
-                    let this = self.clone();
-                    drop(
-                        self.supervisor
-                            .observe("reconcile", async move { this.reconcile().await }),
-                    );
+                    self.reconcile_soon();
                 }
             }
         }
@@ -621,8 +622,7 @@ async fn run_user(connector: Weak<Connector>, feed: &PoolFeed, ctx: &ChildContex
             }
             _ = reconcile_tick.tick() => {
                 let Some(c) = connector.upgrade() else { return };
-                let supervisor = c.supervisor.clone();
-                drop(supervisor.observe("reconcile", async move { c.reconcile().await }));
+                c.reconcile_soon();
             }
             _ = keepalive_tick.tick() => {
                 let Some(c) = connector.upgrade() else { return };

@@ -745,11 +745,7 @@ pub fn connect_limit(venue: Venue, url: &str, spec: LimitSpec) -> (Arc<Limiter>,
         .entry((venue, host))
         .or_insert_with(|| {
             // The venue counts on its clock; a rolling window of minutes does not mind ours.
-            let wall = || {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-            };
+            let wall = || crate::model::now_ns() / 1_000_000;
             let limiter = Arc::new(Limiter::new(venue, Arc::new(wall), 0.0));
             let id = limiter.set_limit(spec);
             (limiter, id)

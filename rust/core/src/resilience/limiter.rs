@@ -428,7 +428,10 @@ impl Limiter {
                                 until.saturating_sub(now) > p.as_millis() as i64
                             }) =>
                     {
-                        return Err(self.backing_off(until.saturating_sub(now)));
+                        return Err(self.too_long(
+                            "backing off after the venue's 429",
+                            until.saturating_sub(now),
+                        ));
                     }
                     Gate::BackOff(until) if until > now => until.saturating_sub(now),
                     _ => {
@@ -469,7 +472,7 @@ impl Limiter {
                 if let Some(limit) = &blocking
                     && patience.is_some_and(|p| wait > p.as_millis() as i64)
                 {
-                    return Err(self.no_room(limit, wait));
+                    return Err(self.too_long(&format!("no room in the {limit} limit"), wait));
                 }
                 if let Some(limit) = blocking.filter(|_| !reported) {
                     reported = true;
@@ -571,31 +574,15 @@ impl Limiter {
         }
     }
 
-    fn no_room(&self, limit: &str, wait_ms: i64) -> Error {
+    /// A request refused because `why` holds it `wait_ms` (past its patience): the time to wait
+    /// is its `retry_after`.
+    fn too_long(&self, why: &str, wait_ms: i64) -> Error {
         let retry_after = Duration::from_millis(wait_ms.max(0) as u64);
         Error::RateLimited {
             reply: VenueReply {
                 venue: self.venue,
                 code: None,
-                message: format!(
-                    "no room in the {limit} limit for {retry_after:?}, longer than the request may wait"
-                ),
-                http_status: None,
-                request: None,
-            },
-            retry_after: Some(retry_after),
-        }
-    }
-
-    fn backing_off(&self, left_ms: i64) -> Error {
-        let retry_after = Duration::from_millis(left_ms.max(0) as u64);
-        Error::RateLimited {
-            reply: VenueReply {
-                venue: self.venue,
-                code: None,
-                message: format!(
-                    "backing off after the venue's 429 for {retry_after:?}, longer than the request may wait"
-                ),
+                message: format!("{why} for {retry_after:?}, longer than the request may wait"),
                 http_status: None,
                 request: None,
             },
