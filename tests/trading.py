@@ -4,6 +4,7 @@ and the simulator's ledger as the venue reports it."""
 from __future__ import annotations
 
 from decimal import ROUND_DOWN, Decimal, localcontext
+from typing import Any, Protocol
 
 import tradewire as tw
 from tradewire.testing import Simulator
@@ -38,7 +39,15 @@ async def resting_buy(
     return price, qty
 
 
-def ledger(sim: Simulator, venue: str, market: str) -> dict[str, tuple[Decimal, Decimal]]:
+class Truth(Protocol):
+    """The simulator's ledger: :class:`Simulator`, or one in another process."""
+
+    def orders(self, venue: str, market: str) -> list[Any]: ...
+    def balances(self, venue: str, market: str) -> dict[str, Any]: ...
+    def positions(self, venue: str, market: str) -> dict[str, Any]: ...
+
+
+def ledger(sim: Truth, venue: str, market: str) -> dict[str, tuple[Decimal, Decimal]]:
     """The simulator's funds as the venue reports them: Bybit's unified account holds the spot
     and linear funds together; Binance writes 8 decimals (cut, not rounded), while the
     ledger keeps every digit of fee arithmetic."""
@@ -98,7 +107,7 @@ class Local:
 
 
 def differences(
-    sim: Simulator, venue: str, market: str, local: Local, symbols: tuple[str, ...] = (SYMBOL,)
+    sim: Truth, venue: str, market: str, local: Local, symbols: tuple[str, ...] = (SYMBOL,)
 ) -> list[str]:
     """Where the local view differs from the simulator's ledger: orders, fills, funds, and the
     positions of `symbols`."""

@@ -499,6 +499,19 @@ impl NativeSimulator {
         })
     }
 
+    /// When each request refused while banned arrived (Unix ms, oldest first; the latest
+    /// 100,000): Bybit's one IP ban covers both categories.
+    fn ban_refusals(&self, py: Python<'_>, venue: Venue, market: Market) -> PyResult<Vec<i64>> {
+        Ok(match venue {
+            Venue::Bybit => self.inner.bybit.limits.violations.refusals(),
+            Venue::Binance => self
+                .binance(py, venue, market)?
+                .limits
+                .violations
+                .refusals(),
+        })
+    }
+
     /// Topics clients have unsubscribed from on this market (Bybit).
     fn unsubscribed(&self, py: Python<'_>, venue: Venue, market: Market) -> PyResult<u64> {
         let faults = &self.market(py, venue, market)?.faults;

@@ -27,9 +27,29 @@ pub struct Violations {
     pub bans: AtomicU64,
     /// Requests refused because the client was banned.
     pub while_banned: AtomicU64,
+    /// When each of those arrived (Unix ms), the latest `REFUSALS_KEPT`: a check can tell the
+    /// requests already on the wire when the client learnt of a ban from those sent after.
+    refused_at: Mutex<std::collections::VecDeque<i64>>,
 }
 
+const REFUSALS_KEPT: usize = 100_000;
+
 impl Violations {
+    fn refused_while_banned(&self, now_ms: i64) {
+        self.while_banned.fetch_add(1, Ordering::Relaxed);
+        let mut at = self.refused_at.lock().unwrap_or_else(|p| p.into_inner());
+        if at.len() == REFUSALS_KEPT {
+            at.pop_front();
+        }
+        at.push_back(now_ms);
+    }
+
+    /// Arrival times (Unix ms) of the requests refused while banned, oldest first.
+    pub fn refusals(&self) -> Vec<i64> {
+        let at = self.refused_at.lock().unwrap_or_else(|p| p.into_inner());
+        at.iter().copied().collect()
+    }
+
     pub fn snapshot(&self) -> (u64, u64, u64) {
         (
             self.rate_limited.load(Ordering::Relaxed),
@@ -147,7 +167,7 @@ impl BinanceLimits {
         };
         if let Some(until) = s.banned_until_ms {
             if now < until {
-                self.violations.while_banned.fetch_add(1, Ordering::Relaxed);
+                self.violations.refused_while_banned(now);
                 let retry_after_s = ((until - now) as u64).div_ceil(1000);
                 return (
                     Verdict::Banned {
@@ -291,7 +311,7 @@ impl BybitLimits {
         let mut s = self.lock();
         if let Some(until) = s.banned_until_ms {
             if now < until {
-                self.violations.while_banned.fetch_add(1, Ordering::Relaxed);
+                self.violations.refused_while_banned(now);
                 return (BybitVerdict::IpBanned { until_ms: until }, None);
             }
             s.banned_until_ms = None;
@@ -380,6 +400,9 @@ mod tests {
         assert_eq!(retry_after_s, 120);
         assert!(matches!(limits.check(1, false).0, Verdict::Banned { .. }));
         assert_eq!(limits.violations.snapshot(), (3, 1, 1));
+        let refused = limits.violations.refusals();
+        assert_eq!(refused.len(), 1);
+        assert!((refused[0] - real_ms()).abs() < 60_000);
     }
 
     #[test]

@@ -1,0 +1,1 @@
+"""Benchmarks and the soak: ``make bench``, ``make soak``; not part of CI."""
