@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from .child import child_main
-from .common import BY_NAME, LIBS, RESULTS, Lib
-from .harness import PACKAGE, Bench, tls_terminator
+from .common import BY_NAME, LIBS, RAW_READER, RESULTS, Lib
+from .harness import PACKAGE, Bench, Run, aggregate
 from .memory import memory_run
 from .report import chart, report
 
@@ -27,19 +27,19 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--only", action="append", default=[], help="library to run (repeatable or a,b)")
     parser.add_argument("--scenario", choices=["trades", "book", "all"], default="all")
-    parser.add_argument("--seconds", type=float, default=2.0, help="length of each measured play")
+    parser.add_argument("--seconds", type=float, default=2.0, help="length of each fixed-rate play")
+    parser.add_argument(
+        "--runs", type=int, default=3, help="repetitions, interleaved (each library once per round)"
+    )
     parser.add_argument(
         "--rates", default="5000,50000", help="fixed rates, messages of the stream per second (a,b,...)"
     )
     parser.add_argument("--rate", type=int, help="one fixed rate (instead of --rates)")
     parser.add_argument("--warmup", type=int, default=3000, help="messages of the warm-up play")
-    parser.add_argument(
-        "--settle", type=float, default=0.5, help="seconds after pausing the live market (diffs every 100 ms)"
-    )
     parser.add_argument("--stall", type=float, default=10.0, help="give up a play after this long idle")
     parser.add_argument("--quiet", type=float, default=0.3, help="seconds of quiet before each play")
     parser.add_argument(
-        "--max-messages", type=int, default=400_000, help="most messages in a max-throughput play"
+        "--max-messages", type=int, default=300_000, help="messages of the max-throughput play"
     )
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
     parser.add_argument(
@@ -60,16 +60,9 @@ def main() -> None:
         parser.error(f"unknown libraries {sorted(unknown)}; choose from {sorted(BY_NAME)}")
     command = shlex.join([os.path.relpath(sys.executable), "-m", PACKAGE, *sys.argv[1:]])
     args.load_before = os.getloadavg()[0]
-    from tradewire.testing import Simulator
-
     args.out.mkdir(parents=True, exist_ok=True)
-    with (
-        tempfile.TemporaryDirectory() as tmpdir,
-        Simulator(seed=9, steps_per_second=50) as sim,
-        tls_terminator(sim.endpoints("binance", "spot").ws_public, Path(tmpdir)) as tls,
-    ):
-        wss, cafile = tls if tls else (None, None)
-        bench = Bench(args, sim, Path(tmpdir), wss, cafile)
+    with tempfile.TemporaryDirectory() as tmpdir:
+        bench = Bench(args, Path(tmpdir))
         if args.memory:
             memory_run(bench, args.memory, args.rates[-1], command, args.out)
             return
@@ -78,24 +71,34 @@ def main() -> None:
         for lib in LIBS:
             if only and lib.name not in only:
                 continue
+            if lib.name == "raw-rust":
+                if not RAW_READER.exists():
+                    skipped.append(
+                        f"{lib.name} (`cargo build --release -p tradewire-benches --bin raw_reader`)"
+                    )
+                    continue
+                libs.append((lib, "baseline"))
+                continue
             try:
                 importlib.import_module(lib.module)
             except ImportError:
                 skipped.append(f"{lib.name} (not installed: `pip install -e '.[bench]'`)")
-                continue
-            if lib.name == "cryptofeed" and wss is None:
-                skipped.append("cryptofeed (accepts only wss:// and no openssl here to serve TLS)")
                 continue
             libs.append((lib, importlib.metadata.version(lib.dist)))
         for note in skipped:
             print(f"skipped: {note}", flush=True)
         scenarios = ["trades", "book"] if args.scenario == "all" else [args.scenario]
         started = time.monotonic()
-        runs = []
-        for scenario in scenarios:
-            for lib, version in libs:
-                print(f"{scenario}: {lib.name} {version}", flush=True)
-                runs.append(bench.run(lib, scenario, version))
+        each: list[Run] = []
+        # Interleaved: round after round, each library once, the order turned a step each round,
+        # so that a slow minute of the machine is shared out rather than landing on one library.
+        for repetition in range(args.runs):
+            for scenario in scenarios:
+                turn = repetition % max(1, len(libs))
+                for lib, version in libs[turn:] + libs[:turn]:
+                    print(f"round {repetition + 1}/{args.runs} {scenario}: {lib.name} {version}", flush=True)
+                    each.append(bench.run(lib, scenario, version, repetition))
+        runs = aggregate(each)
         elapsed = time.monotonic() - started
     text = report(runs, skipped, args, command, elapsed)
     (args.out / "peers.md").write_text(text)

@@ -24,6 +24,10 @@ BYBIT_SPOT_TRADE_ID_BASE = 2_290_000_000_000_000_000
 RESULTS = Path(__file__).parents[1] / "results"
 
 
+#: The Rust baseline reader (benches/src/bin/raw_reader.rs), built by `make bench`.
+RAW_READER = Path(__file__).parents[2] / "target" / "release" / "raw_reader"
+
+
 PYTHON_BINANCE_QUEUE = 1_000_000
 
 
@@ -38,6 +42,8 @@ class Lib:
     venue: str
     trades: str  # what the trades consumer uses
     book: str  # what keeps the book
+    #: A baseline (what the machine allows, no library): a row outside the ratios.
+    baseline: bool = False
 
     def route(self, scenario: str) -> str:
         """The tape route (Binance stream kind, Bybit topic) the library's consumer reads."""
@@ -74,7 +80,22 @@ LIBS = [
         "diff_book_depth + REST depth; dict book in the consumer (no book keeper)",
     ),
     Lib("ccxt", "ccxt", "ccxt", "binance", "ccxt.pro watch_trades", "ccxt.pro watch_order_book"),
-    Lib("cryptofeed", "cryptofeed", "cryptofeed", "binance", "TRADES (aggTrade)", "L2_BOOK"),
+    Lib(
+        "cryptofeed",
+        "cryptofeed",
+        "cryptofeed",
+        "binance",
+        "TRADES (aggTrade), on uvloop (its default)",
+        "L2_BOOK, on uvloop (its default)",
+    ),
+    Lib(
+        "nautilus_trader",
+        "nautilus_trader",
+        "nautilus_trader",
+        "binance",
+        "TradingNode + Actor.on_trade_tick, on uvloop (its default)",
+        "TradingNode + Actor.on_order_book_deltas (L2_MBP, its data engine's book), on uvloop",
+    ),
     Lib(
         "tradewire-bybit",
         "tradewire",
@@ -85,6 +106,33 @@ LIBS = [
     ),
     Lib(
         "pybit", "pybit", "pybit", "bybit", "WebSocket.trade_stream", "WebSocket.orderbook_stream (its book)"
+    ),
+    Lib(
+        "raw-rust",
+        "tokio-tungstenite",
+        "",
+        "binance",
+        "tokio-tungstenite + serde_json, Decimal price and qty (baseline)",
+        "tokio-tungstenite + serde_json, BTreeMap book, best levels read (baseline)",
+        baseline=True,
+    ),
+    Lib(
+        "raw-websockets",
+        "websockets",
+        "websockets",
+        "binance",
+        "websockets + orjson (baseline)",
+        "websockets + orjson, unsorted dict book (baseline)",
+        baseline=True,
+    ),
+    Lib(
+        "raw-picows",
+        "picows",
+        "picows",
+        "binance",
+        "picows + orjson (baseline)",
+        "picows + orjson, unsorted dict book (baseline)",
+        baseline=True,
     ),
 ]
 

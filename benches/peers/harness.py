@@ -1,29 +1,25 @@
 """Parent side: the simulator's tapes recorded and played to each library's child process, and
-the numbers of every play; a loopback TLS terminator for cryptofeed."""
+the numbers of every play."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import math
 import os
 import queue
-import shutil
-import ssl
 import subprocess
 import sys
 import threading
 import time
 from array import array
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .common import MARK, SYMBOL, Lib
+from .common import MARK, RAW_READER, SYMBOL, Lib
 
 
 @dataclass
@@ -41,6 +37,22 @@ class Play:
     split: str = ""
     book_equal: bool | None = None
     note: str = ""
+    #: Latency samples behind the percentiles.
+    samples: int = 0
+    #: Trades of the tape that never reached the consumer.
+    lost: int = 0
+    #: REST depth snapshots the library took during the play (a resync).
+    snapshots: int = 0
+    rss_mb: float = math.nan
+    #: The library's own book counters after the play (tradewire: applied, ignored, resyncs).
+    stats: dict[str, int] | None = None
+    #: tradewire's book: every diff of the play applied, no resync (None: not known).
+    applied_all: bool | None = None
+    note_integrity: str = ""
+    #: Over repetitions: the throughput's range and how many played.
+    low: float = math.nan
+    high: float = math.nan
+    runs: int = 1
 
 
 @dataclass
@@ -53,6 +65,9 @@ class Run:
     ready_rss_mb: float = math.nan
     error: str = ""
     rss: list[tuple[float, int]] = field(default_factory=list)
+    repetition: int = 0
+    #: REST depth snapshots taken to sync (must be 1 for a Binance book).
+    sync_snapshots: int = 0
 
     def play(self, mode: str) -> Play | None:
         return next((p for p in self.plays if p.mode == mode), None)
@@ -67,8 +82,11 @@ class Child:
 
     def __init__(self, config: dict[str, Any], log: Path, env: dict[str, str]) -> None:
         self.log = log.open("w")
+        command = [sys.executable, "-m", PACKAGE, "--child"]
+        if config["lib"] == "raw-rust":
+            command = [str(RAW_READER)]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", PACKAGE, "--child", json.dumps(config)],
+            [*command, json.dumps(config)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.log,
@@ -134,42 +152,94 @@ def as_book(levels: Any) -> dict[Decimal, Decimal]:
     return {Decimal(str(p)): Decimal(str(q)) for p, q in levels}
 
 
+#: Every run gets a fresh simulator with this seed and a still market: the same start for all.
+SIM_SEED = 9
+#: Tape seeds by play; a play's length is fixed too, so each library gets the same tapes.
+PRIME_SEED, WARM_SEED, MAX_SEED, RATE_SEED = 1, 2, 3, 10
+#: The REST depth snapshot of each venue's book.
+SNAPSHOT = {"binance": "GET /api/v3/depth", "bybit": "GET /v5/market/orderbook"}
+
+
+@dataclass(frozen=True)
+class Tape:
+    mode: str  # "prime", "warm-up", "max" or "N/s"
+    rate: int | None
+    seed: int
+    steps: int
+
+
 class Bench:
-    def __init__(self, args: argparse.Namespace, sim: Any, tmp: Path, wss: str | None, cafile: str | None):
+    """Runs one library at a time on its own fresh simulator: a still market (no steps), so that
+    every library, in every repetition, is played exactly the same tapes from the same book."""
+
+    def __init__(self, args: argparse.Namespace, tmp: Path) -> None:
         self.args = args
-        self.sim = sim
         self.tmp = tmp
-        self.wss = wss
-        self.cafile = cafile
-        self.seed = 100
-        self.per_step: dict[str, float] = {}  # route messages per recorded step, learned
+        self.sim: Any = None
+        self.last_stats: dict[str, int] | None = None
+        self.plans: dict[tuple[str, str], list[Tape]] = {}
 
-    def record(self, lib: Lib, route: str, messages: int) -> tuple[list[int], int]:
-        """Records a tape holding about ``messages`` messages of ``route``; its ids and size."""
-        native = self.sim.native
-        venue, market = self.sim.native_venue(lib.venue), self.sim.native_market("spot")
-        key = f"{lib.venue}/{route}"
-        steps = max(10, math.ceil(messages / self.per_step.get(key, 0.2)))
-        self.seed += 1
-        native.record_tape(venue, market, SYMBOL, steps, seed=self.seed)
-        frames = native.tape_frames(venue, market)
-        ids = [i for r, i in frames if r == route]
-        self.per_step[key] = max(len(ids), 1) / steps
-        return ids, len(frames)
+    def plan(self, lib: Lib, scenario: str) -> list[Tape]:
+        """The tapes of a venue's route: their lengths in synthetic-market steps, from a trial
+        recording on a throwaway simulator (messages of the route per step)."""
+        from tradewire.testing import Simulator
 
-    def play(self, child: Child, run: Run, mode: str, rate: int | None, messages: int) -> Play:
+        route = lib.route(scenario)
+        key = (lib.venue, route)
+        if key not in self.plans:
+            with Simulator(seed=SIM_SEED, steps_per_second=0) as sim:
+                v, m = sim.native_venue(lib.venue), sim.native_market("spot")
+                sim.native.record_tape(v, m, SYMBOL, 20_000, seed=PRIME_SEED)
+                per_step = max(1, sum(1 for r, _ in sim.native.tape_frames(v, m) if r == route)) / 20_000
+
+            def steps(messages: int) -> int:
+                return max(10, math.ceil(messages / per_step))
+
+            a = self.args
+            self.plans[key] = [
+                Tape("prime", None, PRIME_SEED, steps(a.warmup)),
+                Tape("warm-up", None, WARM_SEED, steps(a.warmup)),
+                Tape("max", None, MAX_SEED, steps(a.max_messages)),
+                *(
+                    Tape(f"{r:,}/s", r, RATE_SEED + i, steps(int(r * a.seconds)))
+                    for i, r in enumerate(a.rates)
+                ),
+            ]
+        return self.plans[key]
+
+    def snapshots(self, lib: Lib) -> int:
+        """REST depth snapshots served so far."""
+        v, m = self.sim.native_venue(lib.venue), self.sim.native_market("spot")
+        count: int = self.sim.native.rest_requests(v, m).get(SNAPSHOT[lib.venue], 0)
+        return count
+
+    def play(self, child: Child, run: Run, tape: Tape) -> Play:
         lib, route = run.lib, run.lib.route(run.scenario)
         native = self.sim.native
         venue, market = self.sim.native_venue(lib.venue), self.sim.native_market("spot")
-        ids, total = self.record(lib, route, messages)
-        result = Play(mode, rate, len(ids))
+        native.record_tape(venue, market, SYMBOL, tape.steps, seed=tape.seed)
+        frames = native.tape_frames(venue, market)
+        ids = [i for r, i in frames if r == route]
+        total, rate = len(frames), tape.rate
+        result = Play(tape.mode, rate, len(ids))
         recv_file = self.tmp / "recv.bin"
         child.send({"cmd": "arm", "first_id": ids[0], "last_id": ids[-1], "file": str(recv_file)})
         child.expect("armed", 10)
         time.sleep(self.args.quiet)  # what the last play left behind (frees, collections) settles
+        before = self.snapshots(lib)
         tape_rate = None if rate is None else max(1, round(rate * total / len(ids)))
         native.play_tape(venue, market, rate=tape_rate, precise=self.args.precise and rate is not None)
         done = child.expect("done", 120 + 4 * self.args.seconds + (len(ids) / rate if rate else 0))
+        result.snapshots = self.snapshots(lib) - before
+        result.rss_mb = done["rss"] / 2**20
+        result.stats = done["stats"]
+        if result.stats and self.last_stats and run.scenario == "book":
+            applied = result.stats["applied"] - self.last_stats["applied"]
+            resyncs = result.stats["resyncs"] - self.last_stats["resyncs"]
+            if applied != len(ids) or resyncs:
+                result.note_integrity = f"applied {applied:,} of {len(ids):,} diffs, {resyncs} resyncs"
+            result.applied_all = applied == len(ids) and not resyncs
+        self.last_stats = result.stats
         sends = native.tape_sends(venue, market, route)
         sent: dict[int, int] = {}
         for _, ident, ns in sends:
@@ -181,6 +251,7 @@ class Bench:
             got_times.fromfile(f, events)
             got_reads.fromfile(f, done["reads"])
         latencies = sorted(t - sent[i] for i, t in zip(got_ids, got_times, strict=True) if i in sent)
+        result.samples = len(latencies)
         if got_reads and len(got_reads) == events:
             # tradewire: the same latency split at the socket read in Rust (``local_time_ns``).
             triples = [
@@ -198,8 +269,16 @@ class Bench:
             result.cpu_us = done["cpu"] / max(counted, 1) * 1e6
             result.main_cpu_us = done["main_cpu"] / max(counted, 1) * 1e6
         result.p50, result.p99, result.p999 = (percentile(latencies, q) for q in (0.5, 0.99, 0.999))
-        if done["done"] and events < 0.99 * len(ids):
+        if run.scenario == "trades":
+            result.lost = len(set(ids) - set(got_ids))
+            if result.lost:
+                notes.append(f"lost {result.lost:,} trades")
+        elif done["done"] and events < 0.99 * len(ids):
             notes.append(f"{events:,} deliveries to the consumer")
+        if result.note_integrity:
+            notes.append(result.note_integrity)
+        if result.snapshots:
+            notes.append(f"{result.snapshots} REST snapshots during the play (resynced)")
         if done["gaps"]:
             notes.append(f"{done['gaps']} missed (gap markers)")
         if not done["done"]:
@@ -238,54 +317,75 @@ class Bench:
             "loop": self.args.loop,
             "tmp": str(self.tmp),
         }
-        env = dict(os.environ)
-        if lib.name == "cryptofeed":
-            config["endpoints"] = {**endpoints, "wss": self.wss}
-            env["SSL_CERT_FILE"] = self.cafile or ""
-        return Child(config, self.tmp / f"{lib.name}-{scenario}.log", env)
+        return Child(config, self.tmp / f"{lib.name}-{scenario}.log", dict(os.environ))
 
-    def run(self, lib: Lib, scenario: str, version: str) -> Run:
-        run = Run(lib, scenario, version)
+    def subscribed(self, lib: Lib, scenario: str, child: Child, within: float) -> None:
+        """Waits until the library's connection is subscribed to the measured stream."""
+        stream = lib.stream(scenario)
+        deadline = time.monotonic() + within
+        while not any(stream in c.streams for c in self.sim.connections(lib.venue, "spot")):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not subscribed to {stream} within {within:.0f} s")
+            child.send({"cmd": "stats"})
+            failure = child.expect("stats", 10)["failure"]
+            if failure:
+                raise RuntimeError(f"the consumer ended: {failure}")
+            time.sleep(0.05)
+
+    def prime(self, child: Child, run: Run, tape: Tape) -> None:
+        """Plays the first tape unmeasured: a library that takes its REST snapshot on the first
+        diff takes it here (the snapshot is the tape's end, the simulator's truth once a play
+        starts), so that every library is in sync when the warm-up starts."""
         native = self.sim.native
-        venue, market = self.sim.native_venue(lib.venue), self.sim.native_market("spot")
-        native.pause(venue, market, False)  # the library syncs on the live market
-        child = self.spawn(lib, scenario)
-        try:
-            ready = child.expect("ready", 120)
-            run.ready_rss_mb = ready["rss"] / 2**20
-            native.pause(venue, market, True)
-            time.sleep(self.args.settle)  # the last live diffs go out (every stream here is 100 ms)
-            warm = self.play(child, run, "warm-up", None, self.args.warmup)
-            print(f"    warm-up {warm.msgs_per_s:,.0f} msg/s {warm.note}", flush=True)
-            if "did not finish" in warm.note:
-                run.plays.append(Play("max", None, warm.messages, note=warm.note))
-                raise RuntimeError(f"the warm-up {warm.note}")
-            seconds = self.args.seconds
-            best = warm.msgs_per_s if warm.msgs_per_s == warm.msgs_per_s else 1000.0
-            plan: list[tuple[str, int | None]] = [("max", None)] + [(f"{r:,}/s", r) for r in self.args.rates]
-            for mode, rate in plan:
-                messages = int(min(rate or math.inf, best * 1.1) * seconds)
-                if rate is None:  # recording takes the simulator ~3 µs a step, 1-4 steps a message
-                    messages = min(messages, self.args.max_messages)
-                play = self.play(child, run, mode, rate, max(messages, 1000))
-                run.plays.append(play)
-                print(
-                    f"    {mode:>9}: {play.msgs_per_s:>10,.0f} msg/s  {play.cpu_us:7.1f} µs CPU/msg "
-                    f"({play.main_cpu_us:.1f} main thread)  {play.events:,} events  "
-                    f"p50 {play.p50:,.0f} p99 {play.p99:,.0f} p99.9 {play.p999:,.0f} µs  "
-                    f"book {play.book_equal}  {play.note}  {play.split}",
-                    flush=True,
-                )
-                if mode == "max" and play.msgs_per_s == play.msgs_per_s:
-                    best = play.msgs_per_s
-                if "did not finish" in play.note:
-                    break
-        except Exception as err:
-            run.error = str(err)
-            print(f"    failed: {err}", flush=True)
-        finally:
-            bye = child.close()
-            native.pause(venue, market, False)
+        venue, market = self.sim.native_venue(run.lib.venue), self.sim.native_market("spot")
+        native.record_tape(venue, market, SYMBOL, tape.steps, seed=tape.seed)
+        native.play_tape(venue, market, rate=None)
+        deadline = time.monotonic() + 30
+        while run.scenario == "book" and self.snapshots(run.lib) == 0 and run.lib.venue == "binance":
+            if time.monotonic() > deadline:
+                raise TimeoutError("no REST snapshot within 30 s of the first diffs")
+            time.sleep(0.05)
+        time.sleep(1.0)  # the snapshot's answer is read and the tape's frames are taken
+
+    def run(self, lib: Lib, scenario: str, version: str, repetition: int) -> Run:
+        from tradewire.testing import Simulator
+
+        run = Run(lib, scenario, version, repetition=repetition)
+        self.last_stats = None
+        tapes = self.plan(lib, scenario)
+        with Simulator(seed=SIM_SEED, steps_per_second=0) as sim:
+            self.sim = sim
+            child = self.spawn(lib, scenario)
+            bye = None
+            try:
+                child.expect("started", 60)
+                self.subscribed(lib, scenario, child, 60)
+                self.prime(child, run, tapes[0])
+                run.sync_snapshots = self.snapshots(lib)
+                warm = self.play(child, run, tapes[1])
+                run.ready_rss_mb = warm.rss_mb
+                print(f"    warm-up {warm.msgs_per_s:,.0f} msg/s {warm.note}", flush=True)
+                if "did not finish" in warm.note:
+                    run.plays.append(Play("max", None, warm.messages, note=warm.note))
+                    raise RuntimeError(f"the warm-up {warm.note}")
+                for tape in tapes[2:]:
+                    play = self.play(child, run, tape)
+                    run.plays.append(play)
+                    print(
+                        f"    {tape.mode:>9}: {play.msgs_per_s:>10,.0f} msg/s  {play.cpu_us:7.1f} µs CPU/msg "
+                        f"({play.main_cpu_us:.1f} main thread)  {play.events:,} events  "
+                        f"p50 {play.p50:,.0f} p99 {play.p99:,.0f} p99.9 {play.p999:,.0f} µs  "
+                        f"book {play.book_equal}  {play.note}  {play.split}",
+                        flush=True,
+                    )
+                    if "did not finish" in play.note:
+                        break
+            except Exception as err:
+                run.error = str(err)
+                print(f"    failed: {err}", flush=True)
+            finally:
+                bye = child.close()
+                self.sim = None
         if bye:
             run.maxrss_mb = bye["maxrss"] / 2**20
             run.rss = [(float(t), int(b)) for t, b in bye["rss"]]
@@ -295,50 +395,50 @@ class Bench:
         return run
 
 
-@contextlib.contextmanager
-def tls_terminator(target: str, tmp: Path) -> Iterator[tuple[str, str] | None]:
-    """Serves ``wss://127.0.0.1:<port>`` and forwards the bytes to the simulator's ``ws://``
-    address, from a thread of this (the simulator's) process. Yields ``(wss base, CA file)``."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        yield None
-        return
-    cert, key = tmp / "cert.pem", tmp / "key.pem"
-    subprocess.run(
-        [
-            openssl,
-            *("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"),
-            *("-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1"),
-            *("-addext", "subjectAltName=IP:127.0.0.1"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    host, port = target.removeprefix("ws://").split("/", 1)[0].split(":")
-    loop = asyncio.new_event_loop()
+def median(values: list[float]) -> float:
+    known = sorted(v for v in values if v == v)
+    if not known:
+        return math.nan
+    mid = len(known) // 2
+    return known[mid] if len(known) % 2 else (known[mid - 1] + known[mid]) / 2
 
-    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(Exception):
-            while data := await reader.read(1 << 16):
-                writer.write(data)
-                await writer.drain()
-        with contextlib.suppress(Exception):
-            writer.close()
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(host, int(port))
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-
-    async def serve() -> int:
-        server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=context)
-        port: int = server.sockets[0].getsockname()[1]
-        return port
-
-    threading.Thread(target=loop.run_forever, daemon=True).start()
-    bound = asyncio.run_coroutine_threadsafe(serve(), loop).result(10)
-    try:
-        yield f"wss://127.0.0.1:{bound}", str(cert)
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
+def aggregate(runs: list[Run]) -> list[Run]:
+    """One run per library and scenario from its repetitions: every figure the median, the
+    throughput's range beside it, a book equal only if it was in every repetition, and every
+    repetition's notes."""
+    out: list[Run] = []
+    keys = list(dict.fromkeys((r.lib.name, r.scenario) for r in runs))
+    for name, scenario in keys:
+        reps = [r for r in runs if (r.lib.name, r.scenario) == (name, scenario)]
+        first = reps[0]
+        merged = Run(first.lib, scenario, first.version, repetition=len(reps))
+        merged.error = "; ".join(dict.fromkeys(r.error for r in reps if r.error))
+        merged.maxrss_mb = max((r.maxrss_mb for r in reps if r.maxrss_mb == r.maxrss_mb), default=math.nan)
+        merged.ready_rss_mb = median([r.ready_rss_mb for r in reps])
+        merged.sync_snapshots = max(r.sync_snapshots for r in reps)
+        merged.rss = first.rss
+        modes = list(dict.fromkeys(p.mode for r in reps for p in r.plays))
+        for mode in modes:
+            plays = [p for r in reps if (p := r.play(mode)) is not None]
+            m = Play(mode, plays[0].rate, plays[0].messages)
+            for name_ in ("msgs_per_s", "cpu_us", "main_cpu_us", "p50", "p99", "p999", "rss_mb"):
+                setattr(m, name_, median([getattr(p, name_) for p in plays]))
+            rates = [p.msgs_per_s for p in plays if p.msgs_per_s == p.msgs_per_s]
+            m.low, m.high = (min(rates), max(rates)) if rates else (math.nan, math.nan)
+            m.events = int(median([p.events for p in plays]))
+            m.samples = min(p.samples for p in plays)
+            m.lost = max(p.lost for p in plays)
+            m.snapshots = max(p.snapshots for p in plays)
+            equal = [p.book_equal for p in plays]
+            m.book_equal = None if all(e is None for e in equal) else all(e is True for e in equal)
+            m.split = plays[len(plays) // 2].split
+            m.note = "; ".join(dict.fromkeys(p.note for p in plays if p.note))
+            m.runs = len(plays)
+            stats = [p.stats for p in plays if p.stats]
+            m.stats = stats[-1] if stats else None
+            applied = [p.applied_all for p in plays if p.applied_all is not None]
+            m.applied_all = all(applied) if applied else None
+            merged.plays.append(m)
+        out.append(merged)
+    return out

@@ -9,64 +9,76 @@ import time
 from array import array
 from pathlib import Path
 
-from .common import BY_NAME, load
-from .harness import Bench, Run, percentile
+from .common import BY_NAME, SYMBOL, load
+from .harness import SIM_SEED, Bench, Run, percentile
 from .report import machine
 
 
 def memory_run(bench: Bench, seconds: float, rate: int, command: str, out: Path) -> None:
+    from tradewire.testing import Simulator
+
     lib = BY_NAME["tradewire"]
     run = Run(lib, "book", importlib.metadata.version("tradewire"))
-    native = bench.sim.native
-    venue, market = bench.sim.native_venue("binance"), bench.sim.native_market("spot")
-    native.pause(venue, market, False)
-    child = bench.spawn(lib, "book")
-    chunk = rate * 5
+    tapes = bench.plan(lib, "book")
+    chunk_steps = max(10, round(tapes[2].steps * rate * 5 / bench.args.max_messages))
     latencies: list[int] = []
     per_chunk: list[tuple[float, float, float]] = []
     messages = 0
+    first_sent = last_end = 0
     started = time.monotonic()
-    try:
-        child.expect("ready", 120)
-        native.pause(venue, market, True)
-        time.sleep(bench.args.settle)
-        bench.play(child, run, "warm-up", None, bench.args.warmup)
-        ids, total = bench.record(lib, "depth", chunk)
-        first_sent = 0
-        last_end = 0
-        while True:
-            recv_file = bench.tmp / "recv.bin"
-            child.send({"cmd": "arm", "first_id": ids[0], "last_id": ids[-1], "file": str(recv_file)})
-            child.expect("armed", 10)
-            native.play_tape(venue, market, rate=max(1, round(rate * total / len(ids))))
-            current = ids
-            more = time.monotonic() - started < seconds
-            if more:  # the next chunk starts where this one leads: record it while this one plays
-                ids, total = bench.record(lib, "depth", chunk)
-            done = child.expect("done", 120)
-            if not done["done"]:
-                raise RuntimeError(f"chunk did not finish: {done['error']}")
-            sends = native.tape_sends(venue, market, "depth")
-            sent = {i: ns for _, i, ns in sends}
-            first_sent = first_sent or sends[0][2]
-            last_end = done["end_ns"]
-            got_ids, got_times = array("q"), array("q")
-            with recv_file.open("rb") as f:
-                got_ids.fromfile(f, done["events"])
-                got_times.fromfile(f, done["events"])
-            chunk_lat = sorted(t - sent[i] for i, t in zip(got_ids, got_times, strict=True) if i in sent)
-            per_chunk.append(
-                (percentile(chunk_lat, 0.5), percentile(chunk_lat, 0.99), percentile(chunk_lat, 0.999))
-            )
-            latencies.extend(chunk_lat[::10])
-            messages += len(current)
-            elapsed = time.monotonic() - started
-            print(f"  {elapsed:5.0f} s  {messages:>11,} msgs  p99 {per_chunk[-1][1]:,.0f} µs", flush=True)
-            if not more:
-                break
-    finally:
-        bye = child.close()
-        native.pause(venue, market, False)
+    with Simulator(seed=SIM_SEED, steps_per_second=0) as sim:
+        bench.sim = sim
+        native = sim.native
+        venue, market = sim.native_venue("binance"), sim.native_market("spot")
+        child = bench.spawn(lib, "book")
+        try:
+            child.expect("started", 60)
+            bench.subscribed(lib, "book", child, 60)
+            bench.prime(child, run, tapes[0])
+            bench.play(child, run, tapes[1])
+            seed = 1000
+
+            def record() -> tuple[list[int], int]:
+                native.record_tape(venue, market, SYMBOL, chunk_steps, seed=seed)
+                frames = native.tape_frames(venue, market)
+                return [i for r, i in frames if r == "depth"], len(frames)
+
+            ids, total = record()
+            while True:
+                recv_file = bench.tmp / "recv.bin"
+                child.send({"cmd": "arm", "first_id": ids[0], "last_id": ids[-1], "file": str(recv_file)})
+                child.expect("armed", 10)
+                native.play_tape(venue, market, rate=max(1, round(rate * total / len(ids))))
+                current = ids
+                more = time.monotonic() - started < seconds
+                if more:  # the next chunk starts where this one leads: record it while this one plays
+                    seed += 1
+                    ids, total = record()
+                done = child.expect("done", 120)
+                if not done["done"]:
+                    raise RuntimeError(f"chunk did not finish: {done['error']}")
+                sends = native.tape_sends(venue, market, "depth")
+                sent = {i: ns for _, i, ns in sends}
+                first_sent = first_sent or sends[0][2]
+                last_end = done["end_ns"]
+                got_ids, got_times = array("q"), array("q")
+                with recv_file.open("rb") as f:
+                    got_ids.fromfile(f, done["events"])
+                    got_times.fromfile(f, done["events"])
+                chunk_lat = sorted(t - sent[i] for i, t in zip(got_ids, got_times, strict=True) if i in sent)
+                per_chunk.append(
+                    (percentile(chunk_lat, 0.5), percentile(chunk_lat, 0.99), percentile(chunk_lat, 0.999))
+                )
+                latencies.extend(chunk_lat[::10])
+                messages += len(current)
+                elapsed = time.monotonic() - started
+                print(f"  {elapsed:5.0f} s  {messages:>11,} msgs  p99 {per_chunk[-1][1]:,.0f} µs", flush=True)
+                if not more:
+                    break
+        finally:
+            bye = child.close()
+            bench.sim = None
+    chunk = messages // max(1, len(per_chunk))
     samples = [(float(t), int(b)) for t, b in (bye or {}).get("rss", [])]
     latencies.sort()
     rss = [b / 2**20 for _, b in samples]

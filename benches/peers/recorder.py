@@ -13,7 +13,7 @@ from array import array
 
 class Recorder:
     """The consumer's hook: ``hit(id)`` is the first thing each consumer does with a message (or,
-    for books, once the book has it). Before a play is armed it only notes that messages flow."""
+    for books, once the book has it). Before a play is armed it does nothing."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -24,9 +24,7 @@ class Recorder:
         self.first_id = 0
         self.last_id = 0
         self.armed = False
-        self.flowing = asyncio.Event()
         self.finished = asyncio.Event()
-        self.seen = False
         self.cpu0 = 0.0
         self.cpu1 = 0.0
         self.main0 = 0.0
@@ -38,9 +36,6 @@ class Recorder:
     def hit(self, ident: int) -> None:
         now = time.time_ns()
         if not self.armed:
-            if not self.seen:
-                self.seen = True
-                self._signal(self.flowing)
             return
         if ident < self.first_id:
             return

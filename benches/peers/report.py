@@ -14,13 +14,23 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .common import LIBS, Lib, load
+from .common import BY_NAME, LIBS, Lib, load
 from .harness import Run
 
 
 def versions() -> dict[str, str]:
     found = {}
-    for dist in ["tradewire", *(lib.dist for lib in LIBS), "websockets", "aiohttp", "uvloop"]:
+    extra = [
+        "websockets",
+        "aiohttp",
+        "uvloop",
+        "orjson",
+        "yapic.json",
+        "order_book",
+        "pydantic-core",
+        "sortedcontainers",
+    ]
+    for dist in ["tradewire", *dict.fromkeys(lib.dist for lib in LIBS), *extra]:
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             found[dist] = importlib.metadata.version(dist)
     return found
@@ -66,19 +76,28 @@ def report(
         f"Machine: {machine()}.  ",
         f"Command: `{command}` ({elapsed / 60:.1f} min, {time.strftime('%Y-%m-%d %H:%M %Z')}).  ",
         "Versions: " + ", ".join(f"{k} {x}" for k, x in v.items()) + ".  ",
-        f"Event loop: {args.loop}. Load average (1 min) before / after the run: "
-        f"{args.load_before:.2f} / {os.getloadavg()[0]:.2f}. Every number below comes from this one run.",
+        f"Event loop: {args.loop} (cryptofeed: uvloop, its default). Load average (1 min) before / "
+        f"after the run: {args.load_before:.2f} / {os.getloadavg()[0]:.2f}. Every number below is the "
+        f"median of {args.runs} interleaved rounds of this one run (each round runs every library "
+        "once, in an order turned a step each round); msgs/s shows the rounds' range beside it.",
         "",
-        "Each library runs alone in its own process against the simulator (in the parent process, "
-        "on the same machine: on this 2-core VM the simulator and the library share two cores). "
-        "A recorded tape of the synthetic market is played to the library's connection once it "
-        "is subscribed and in sync: as fast as it takes it (**max**), then at fixed rates of "
-        "messages of the measured stream per second. msgs/s = tape messages / (consumer got the "
-        "last - simulator wrote the first); CPU = the library process's CPU time (all threads) "
-        "per message; latency = consumer has it (`time.time_ns()`) - the simulator started "
-        "writing it (µs); peak RSS = the library process's high-water mark (`VmHWM`); book = its final book "
-        "equals the simulator's true book, every level. Latency under **max** is mostly queueing "
-        "(the simulator writes as fast as the socket takes it). "
+        "Each library runs alone in its own process against a fresh simulator (in the parent "
+        "process, on the same machine: on this 2-core VM the simulator and the library share two "
+        "cores) whose market stands still: every library, in every round, starts from the same "
+        "book and is played the same recorded tapes (same seeds, same lengths). Once it is "
+        "subscribed, a first tape primes it (a library that takes its REST snapshot on the first "
+        "diff takes it then), a warm-up tape follows, then the measured tapes: as fast as it "
+        "takes them (**max**, the same number of messages for every library), then at fixed "
+        "rates of messages of the measured stream per second. Every consumer touches the same "
+        "fields: each trade's id, price and quantity; the best bid and ask of each book delivery. "
+        "msgs/s = tape messages / (consumer got the last - simulator wrote the first); CPU = the "
+        "library process's CPU time (all threads) per message; latency = consumer has it "
+        "(`time.time_ns()`) - the simulator started writing it (µs), not shown under **max** "
+        "(there it is queueing: the simulator writes as fast as the socket takes), p99.9 only "
+        "from 10,000 samples up; peak RSS = the library process's high-water mark (`VmHWM`); "
+        "book = its book after every play equals the simulator's true book, every level; notes "
+        "report trades lost, REST snapshots taken during a play (a resync) and, for tradewire, "
+        "any diff of a play its book did not apply. "
         + (
             "Fixed rates are paced frame by frame (`--precise`: a simulator thread spins between "
             "frames, taking a core from the library on a small machine)."
@@ -106,7 +125,7 @@ def report(
                 "",
                 f"### {mode}",
                 "",
-                "| library | stream · consumer | msgs/s | CPU µs/msg (main thread) | p50 µs | p99 µs "
+                "| library | stream · consumer | msgs/s (range) | CPU µs/msg (main thread) | p50 µs | p99 µs "
                 "| p99.9 µs | peak RSS MB | book equal | notes |",
                 "|---|---|--:|--:|--:|--:|--:|--:|:-:|---|",
             ]
@@ -116,11 +135,14 @@ def report(
                     continue
                 consumer = r.lib.trades if scenario == "trades" else r.lib.book
                 equal = "-" if p.book_equal is None else ("yes" if p.book_equal else "**no**")
+                spread = f" ({fmt(p.low)}-{fmt(p.high)})" if p.runs > 1 else ""
+                queueing = mode == "max"
+                p50, p99 = ("-", "-") if queueing else (fmt(p.p50), fmt(p.p99))
+                p999 = fmt(p.p999) if not queueing and p.samples >= 10_000 else "-"
                 lines.append(
                     f"| {r.lib.name} {r.version} | `{r.lib.stream(scenario)}` · {consumer} "
-                    f"| {fmt(p.msgs_per_s)} | {fmt(p.cpu_us, 1)} ({fmt(p.main_cpu_us, 1)}) | {fmt(p.p50)} "
-                    f"| {fmt(p.p99)} "
-                    f"| {fmt(p.p999)} | {fmt(r.maxrss_mb)} | {equal} | {p.note} |"
+                    f"| {fmt(p.msgs_per_s)}{spread} | {fmt(p.cpu_us, 1)} ({fmt(p.main_cpu_us, 1)}) | {p50} "
+                    f"| {p99} | {p999} | {fmt(r.maxrss_mb)} | {equal} | {p.note} |"
                 )
         splits = [
             f"- {r.lib.name}, {p.mode}: {p.split}"
@@ -136,7 +158,19 @@ def report(
                 "",
                 *splits,
             ]
-        lines += ["", "Ratios (tradewire on the same venue ÷ peer, same run):", ""]
+        integrity = [
+            f"- {r.lib.name}: {r.sync_snapshots} REST snapshot(s) to sync"
+            + (
+                "; every diff of every play applied, no resync"
+                if all(p.applied_all for p in r.plays)
+                else "; **a play's diffs were not all applied** (see notes)"
+            )
+            for r in scenario_runs
+            if r.lib.name.startswith("tradewire") and scenario == "book"
+        ]
+        if integrity:
+            lines += ["", "tradewire's book counters (`health().books`), every round:", "", *integrity]
+        lines += ["", "Ratios (tradewire on the same venue ÷ peer, medians of the same run):", ""]
         top = modes[-1]
         lines += [
             f"| peer | throughput (max) | CPU per msg (peer ÷ tw) | p99 at {top} (peer ÷ tw) "
@@ -144,7 +178,7 @@ def report(
             "|---|--:|--:|--:|--:|",
         ]
         for r in scenario_runs:
-            if r.lib.name.startswith("tradewire"):
+            if r.lib.name.startswith("tradewire") or r.lib.baseline:
                 continue
             tw = same_venue_tradewire(runs, r.lib, scenario)
             twmax, pmax = (tw.play("max") if tw else None), r.play("max")
@@ -157,6 +191,18 @@ def report(
                 f"| {ratio(ptop.p99 if ptop else nan, twtop.p99 if twtop else nan)} "
                 f"| {ratio(r.maxrss_mb, tw.maxrss_mb if tw else nan)} |"
             )
+        baselines = [r for r in scenario_runs if r.lib.baseline and (p := r.play("max")) and p.msgs_per_s > 0]
+        tw_run = same_venue_tradewire(runs, BY_NAME["tradewire"], scenario)
+        tw_max = tw_run.play("max") if tw_run else None
+        if baselines and tw_max:
+            lines += ["", "Baselines (no library; what this machine allows a Python reader):", ""]
+            for r in baselines:
+                b = r.play("max")
+                assert b is not None
+                lines.append(
+                    f"- {r.lib.name}: {fmt(b.msgs_per_s)} msg/s at max; tradewire's {fmt(tw_max.msgs_per_s)} "
+                    f"is {tw_max.msgs_per_s / b.msgs_per_s:.2f}x of it"
+                )
         lines.append("")
     lines += targets(runs, args)
     return "\n".join(lines) + "\n"
@@ -166,7 +212,11 @@ def targets(runs: list[Run], args: argparse.Namespace) -> list[str]:
     tw = next((r for r in runs if r.lib.name == "tradewire" and r.scenario == "book"), None)
     if tw is None:
         return []
-    peers = [r for r in runs if r.scenario == "book" and not r.lib.name.startswith("tradewire")]
+    peers = [
+        r
+        for r in runs
+        if r.scenario == "book" and not r.lib.name.startswith("tradewire") and not r.lib.baseline
+    ]
     lines = ["## Targets of the book-delta path (issue 9)", ""]
     twmax = tw.play("max")
     peer_maxes = [

@@ -860,6 +860,9 @@ class NativeSimulator:
     def violations(self, venue: Venue, market: Market) -> tuple[int, int, int]:
         """``(rate_limited, bans, while_banned)`` counted against the client so far: requests
         answered with a rate-limit error, bans imposed, requests refused while banned."""
+    def rest_requests(self, venue: Venue, market: Market) -> dict[str, int]:
+        """REST requests served so far, by ``"METHOD /path"`` of a known endpoint (Bybit: one
+        host for both categories, listed under spot)."""
     def ban_refusals(self, venue: Venue, market: Market) -> list[int]:
         """When each request refused while banned arrived (Unix ms, oldest first; the latest
         100,000): Bybit's one IP ban covers both categories."""

@@ -6,8 +6,10 @@ from .base import Adapter
 from .binance_sdk import BinanceSdk
 from .ccxt import Ccxt
 from .cryptofeed import Cryptofeed
+from .nautilus import Nautilus
 from .pybit import Pybit
 from .python_binance import PythonBinance
+from .raw import RawPicows, RawWebsockets
 from .tradewire import Tradewire
 
 ADAPTERS: dict[str, type[Adapter]] = {
@@ -18,4 +20,7 @@ ADAPTERS: dict[str, type[Adapter]] = {
     "ccxt": Ccxt,
     "cryptofeed": Cryptofeed,
     "pybit": Pybit,
+    "nautilus_trader": Nautilus,
+    "raw-websockets": RawWebsockets,
+    "raw-picows": RawPicows,
 }

@@ -24,6 +24,10 @@ class Adapter:
     def book(self) -> tuple[Levels, Levels] | None:
         return None
 
+    def stats(self) -> dict[str, int] | None:
+        """The library's own count of book messages applied and resyncs, where it keeps one."""
+        return None
+
     async def close(self) -> None:
         return None
 

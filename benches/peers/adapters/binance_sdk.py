@@ -1,5 +1,6 @@
 """binance-sdk-spot: ``websocket_streams`` trades and diffs; it keeps no book, so the consumer keeps
-a plain dict book from the diffs and a REST snapshot."""
+a sorted book (``sortedcontainers.SortedDict`` by Decimal price) from the diffs and a REST
+snapshot."""
 
 from __future__ import annotations
 
@@ -13,18 +14,20 @@ from .base import Adapter
 
 class DictBook:
     """A minimal Binance spot book for consumers whose library keeps none (the venue's recipe:
-    buffer diffs, load a REST snapshot, drop ``u <= lastUpdateId``, then chain ``U = u + 1``)."""
+    buffer diffs, load a REST snapshot, drop ``u <= lastUpdateId``, then chain ``U = u + 1``),
+    sorted so that the best levels are at hand."""
 
     def __init__(self) -> None:
-        self.bids: dict[str, str] = {}
-        self.asks: dict[str, str] = {}
+        self.sorted = load("sortedcontainers").SortedDict
+        self.bids: Any = self.sorted()
+        self.asks: Any = self.sorted()
         self.last: int | None = None
         self.buffered: list[tuple[int, int, list[list[str]], list[list[str]]]] = []
         self.broken = False
 
     def load(self, last: int, bids: list[list[str]], asks: list[list[str]]) -> None:
-        self.bids = {p: q for p, q in bids}
-        self.asks = {p: q for p, q in asks}
+        self.bids = self.sorted({Decimal(p): q for p, q in bids})
+        self.asks = self.sorted({Decimal(p): q for p, q in asks})
         self.last = last
         for diff in self.buffered:
             self.apply(*diff)
@@ -41,9 +44,9 @@ class DictBook:
         for side, changes in ((self.bids, bids), (self.asks, asks)):
             for price, qty in changes:
                 if Decimal(qty) == 0:
-                    side.pop(price, None)
+                    side.pop(Decimal(price), None)
                 else:
-                    side[price] = qty
+                    side[Decimal(price)] = qty
         self.last = last
         return True
 
@@ -60,13 +63,19 @@ class BinanceSdk(Adapter):
         hit = self.rec.hit
         if self.scenario == "trades":
             handle = await self.connection.trade(symbol=SYMBOL)
-            handle.on("message", lambda data: hit(data.t))
+
+            def on_trade(data: Any) -> None:
+                hit(data.t)
+                _ = data.p, data.q
+
+            handle.on("message", on_trade)
         else:
             self.dict_book = book = DictBook()
 
             def on_diff(data: Any) -> None:
                 if book.apply(data.U, data.u, data.b, data.a):
                     hit(data.u)
+                    _ = book.bids.peekitem(-1), book.asks.peekitem(0)
 
             handle = await self.connection.diff_book_depth(symbol=SYMBOL, update_speed="100ms")
             handle.on("message", on_diff)
@@ -79,7 +88,7 @@ class BinanceSdk(Adapter):
         b = self.dict_book
         if b.broken:
             return [], []
-        return list(b.bids.items()), list(b.asks.items())
+        return [(str(p), q) for p, q in b.bids.items()], [(str(p), q) for p, q in b.asks.items()]
 
     async def close(self) -> None:
         await self.connection.close_connection(close_session=True)

@@ -12,6 +12,9 @@ class Ccxt(Adapter):
         self.exchange = ex = pro.binance()
         # Allowed knobs: the URL fields, and which markets to load.
         ex.options["fetchMarkets"] = {"types": ["spot"]}
+        # Its trade cache keeps 1,000 a symbol by default and drops older ones between two reads
+        # of a burst: raised so that every trade reaches the consumer (losses are reported).
+        ex.options["tradesLimit"] = 100_000
         api = ex.urls["api"]
         for key, value in list(api.items()):
             if isinstance(value, str) and value.startswith("https://"):
@@ -23,10 +26,12 @@ class Ccxt(Adapter):
             while True:
                 for trade in await ex.watch_trades("BTC/USDT"):
                     hit(int(trade["id"]))
+                    _ = trade["price"], trade["amount"]
         else:
             while True:
                 self.order_book = await ex.watch_order_book("BTC/USDT")
                 hit(self.order_book["nonce"])
+                _ = self.order_book["bids"][0], self.order_book["asks"][0]
 
     def book(self) -> tuple[Levels, Levels] | None:
         return levels_of(self.order_book["bids"]), levels_of(self.order_book["asks"])

@@ -1,4 +1,9 @@
-"""cryptofeed: ``TRADES`` (aggTrade) and ``L2_BOOK`` callbacks, over the parent's TLS terminator."""
+"""cryptofeed: ``TRADES`` (aggTrade) and ``L2_BOOK`` callbacks, on uvloop (its default).
+
+cryptofeed refuses any WebSocket address but ``wss://``; the simulator serves ``ws://``. The shim:
+the feed is given the ``wss://`` spelling of the simulator's address, and the module's
+``connect`` (websockets') is wrapped to open the ``ws://`` one. Nothing else of the library is
+touched: no TLS terminator (an extra hop and a thread on the same two cores)."""
 
 from __future__ import annotations
 
@@ -16,9 +21,15 @@ class Cryptofeed(Adapter):
         connection = load("cryptofeed.connection")
         defines = load("cryptofeed.defines")
         binance = load("cryptofeed.exchanges").Binance
-        # Allowed knobs: the feed class's endpoint constants. It accepts only wss:// addresses, so
-        # the parent serves the simulator's WebSocket through a loopback TLS terminator.
-        binance.websocket_endpoints = [connection.WebsocketEndpoint(self.ep["wss"])]
+        # Allowed knobs: the feed class's endpoint constants, and the shim above.
+        plain_connect = connection.connect
+
+        def connect(address: str, **kwargs: Any) -> Any:
+            return plain_connect("ws://" + address.removeprefix("wss://"), **kwargs)
+
+        connection.connect = connect
+        wss = "wss://" + self.ep["ws_public"].removeprefix("ws://")
+        binance.websocket_endpoints = [connection.WebsocketEndpoint(wss)]
         binance.rest_endpoints = [
             connection.RestEndpoint(
                 self.ep["rest"],
@@ -30,15 +41,17 @@ class Cryptofeed(Adapter):
             )
         ]
         log = {"filename": str(Path(self.config["tmp"]) / "feedhandler.log"), "level": "WARNING"}
-        self.handler = cf.FeedHandler(config={"uvloop": False, "log": log})
+        self.handler = cf.FeedHandler(config={"log": log})
         hit = self.rec.hit
 
         async def on_trade(trade: Any, receipt: float) -> None:
             hit(int(trade.id))
+            _ = trade.price, trade.amount
 
         async def on_book(book: Any, receipt: float) -> None:
             self.order_book = book
             hit(book.sequence_number)
+            _ = book.book.bids.index(0), book.book.asks.index(0)
 
         channel = defines.TRADES if self.scenario == "trades" else defines.L2_BOOK
         callback = on_trade if self.scenario == "trades" else on_book

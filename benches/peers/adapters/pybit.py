@@ -21,6 +21,7 @@ class Pybit(Adapter):
             def on_trades(message: dict[str, Any]) -> None:
                 for trade in message["data"]:
                     hit(int(trade["i"]) - BYBIT_SPOT_TRADE_ID_BASE)
+                    _ = trade["p"], trade["v"]
 
             await asyncio.to_thread(self.ws.trade_stream, SYMBOL, on_trades)
         else:
@@ -28,6 +29,7 @@ class Pybit(Adapter):
             def on_book(message: dict[str, Any]) -> None:
                 self.latest = message["data"]
                 hit(self.latest["u"])
+                _ = self.latest["b"][0], self.latest["a"][0]
 
             await asyncio.to_thread(self.ws.orderbook_stream, 200, SYMBOL, on_book)
         await asyncio.Event().wait()

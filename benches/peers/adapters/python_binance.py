@@ -24,6 +24,7 @@ class PythonBinance(Adapter):
                     if message.get("e") == "error":
                         raise RuntimeError(f"python-binance: {message}")
                     hit(message["t"])
+                    _ = message["p"], message["q"]
         else:
             dcm = binance.DepthCacheManager(self.client, SYMBOL, limit=1000, ws_interval=100, bm=manager)
             async with dcm as cache:
@@ -33,6 +34,7 @@ class PythonBinance(Adapter):
                         raise RuntimeError(f"python-binance: {depth}")
                     self.depth = depth
                     hit(cache._last_update_id)  # read only: the id it applied last
+                    _ = depth.get_bids()[0], depth.get_asks()[0]  # its API: sorted sides
 
     def book(self) -> tuple[Levels, Levels] | None:
         return levels_of(self.depth.get_bids()), levels_of(self.depth.get_asks())

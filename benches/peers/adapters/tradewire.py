@@ -14,6 +14,7 @@ class Tradewire(Adapter):
         connector = (
             tw.Bybit("spot", endpoints=endpoints) if bybit else tw.Binance("spot", endpoints=endpoints)
         )
+        self.connector = connector
         async with connector:
             if self.scenario == "trades":
                 base = BYBIT_SPOT_TRADE_ID_BASE if bybit else 0
@@ -23,6 +24,7 @@ class Tradewire(Adapter):
                         self.rec.gaps += trade.missed
                         continue
                     hit(int(trade.trade_id) - base, trade.local_time_ns)
+                    _ = trade.price, trade.qty
             else:
                 self.order_book = await connector.book(SYMBOL, depth=200)
                 hit = self.rec.hit_read
@@ -30,6 +32,14 @@ class Tradewire(Adapter):
                 # orderbook.50 beside the orderbook.200 one.
                 async for view in connector.book_updates(SYMBOL, depth=200 if bybit else 10):
                     hit(view.update_id or 0, view.local_time_ns)
+                    bid, ask = view.best_bid, view.best_ask
+                    _ = bid.price, bid.qty, ask.price, ask.qty
+
+    def stats(self) -> dict[str, int] | None:
+        for b in self.connector.health().books:
+            if b.symbol == SYMBOL:
+                return {"applied": b.applied, "ignored": b.ignored, "resyncs": b.resyncs}
+        return None
 
     def book(self) -> tuple[Levels, Levels] | None:
         ob = self.order_book

@@ -512,6 +512,18 @@ impl NativeSimulator {
         })
     }
 
+    /// REST requests served so far, by `"METHOD /path"` of a known endpoint (Bybit: one host
+    /// for both categories, listed under spot).
+    fn rest_requests(
+        &self,
+        py: Python<'_>,
+        venue: Venue,
+        market: Market,
+    ) -> PyResult<std::collections::BTreeMap<String, u64>> {
+        let counts = &self.market(py, venue, market)?.rest_requests;
+        Ok(counts.lock().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+
     /// Topics clients have unsubscribed from on this market (Bybit).
     fn unsubscribed(&self, py: Python<'_>, venue: Venue, market: Market) -> PyResult<u64> {
         let faults = &self.market(py, venue, market)?.faults;

@@ -215,9 +215,18 @@ pub struct Market {
     /// The tape `play_tape` plays, and the play every connection follows.
     pub tape: Mutex<Option<Arc<crate::tape::Tape>>>,
     pub plays: watch::Sender<Option<Arc<crate::tape::Play>>>,
+    /// REST requests served, by `METHOD /path` of a known endpoint (Bybit: both categories
+    /// under spot, one host).
+    pub rest_requests: Mutex<std::collections::BTreeMap<String, u64>>,
 }
 
 impl Market {
+    /// Counts one request to a known endpoint.
+    pub fn count_request(&self, method: &str, path: &str) {
+        let mut counts = self.rest_requests.lock().unwrap_or_else(|p| p.into_inner());
+        *counts.entry(format!("{method} {path}")).or_default() += 1;
+    }
+
     pub fn new(
         kind: Kind,
         exchange: Exchange,
@@ -235,6 +244,7 @@ impl Market {
             paused: std::sync::atomic::AtomicBool::new(false),
             tape: Mutex::new(None),
             plays: watch::channel(None).0,
+            rest_requests: Mutex::default(),
         })
     }
 

@@ -132,6 +132,7 @@ pub async fn handle(
     let Some((endpoint, signed)) = route(spot, &method, path) else {
         return (StatusCode::NOT_FOUND, "").into_response();
     };
+    st.market.count_request(method.as_str(), path);
     let query = uri.query().unwrap_or("");
     let body_text = String::from_utf8_lossy(&body).into_owned();
     let mut params = Params::default();

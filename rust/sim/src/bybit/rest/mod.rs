@@ -86,6 +86,7 @@ pub async fn handle(
         );
         return (status, body.to_string()).into_response();
     };
+    st.spot.count_request(method.as_str(), uri.path());
     let query = uri.query().unwrap_or("").to_owned();
     let body_text = String::from_utf8_lossy(&body).into_owned();
     let mut params: HashMap<String, String> =
