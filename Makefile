@@ -62,12 +62,15 @@ smoke: wheel
 	bash .ci/smoke
 
 bench: develop
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	cargo bench -p tradewire-benches
+	cargo build --release --bin raw_reader
 	$(BIN)/python benches/bridge.py
 	$(BIN)/python benches/bridge.py --loop uvloop
 	$(BIN)/python benches/book_updates.py
 	$(BIN)/python benches/book_updates.py --venue bybit --market linear
 	$(BIN)/python -m benches.peers
+	$(BIN)/python -m benches.peers --loop uvloop
 
 # The fuzz test (rust/core/tests/fuzz) runs in rust-test with its default cases; this runs it
 # long, with integer overflow checked (an overflow the release build would wrap panics and

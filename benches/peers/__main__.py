@@ -101,9 +101,10 @@ def main() -> None:
         runs = aggregate(each)
         elapsed = time.monotonic() - started
     text = report(runs, skipped, args, command, elapsed)
-    (args.out / "peers.md").write_text(text)
+    name = "peers" if args.loop == "asyncio" else f"peers-{args.loop}"
+    (args.out / f"{name}.md").write_text(text)
     try:
-        chart(runs, args, args.out / "peers.png")
+        chart(runs, args, args.out / f"{name}.png")
     except ImportError:
         print("no chart: matplotlib is not installed (`pip install -e '.[bench]'`)")
     print(text)

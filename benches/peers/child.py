@@ -79,11 +79,16 @@ async def child(config: dict[str, Any]) -> None:
             if consumer.done():
                 error = f"the consumer ended: {consumer.exception()!r}"
                 break
-            if not rec.finished.is_set() and time.time_ns() - rec.last_seen_ns() > stall * 1e9:
+            idle = time.time_ns() - rec.last_seen_ns()
+            # A consumer told of losses (gap markers) may have lost the play's last message:
+            # the play is over once nothing came for a second; the losses are reported.
+            if not rec.finished.is_set() and rec.gaps and idle > 1e9:
+                break
+            if not rec.finished.is_set() and idle > stall * 1e9:
                 error = f"stalled: nothing new for {stall:.0f} s"
                 break
-        finished = rec.finished.is_set()
-        if not finished:
+        finished = rec.finished.is_set() or (bool(rec.gaps) and error is None)
+        if not rec.finished.is_set():
             rec.armed = False
             rec.cpu1 = time.process_time()
             rec.main1 = main_thread_cpu()

@@ -62,7 +62,14 @@ class Lib:
 
 
 LIBS = [
-    Lib("tradewire", "tradewire", "tradewire", "binance", "trades()", "book() + book_updates(depth=10)"),
+    Lib(
+        "tradewire",
+        "tradewire",
+        "tradewire",
+        "binance",
+        "trades(capacity=2^20)",
+        "book() + book_updates(depth=10)",
+    ),
     Lib(
         "python-binance",
         "python-binance",
@@ -101,7 +108,7 @@ LIBS = [
         "tradewire",
         "tradewire",
         "bybit",
-        "trades()",
+        "trades(capacity=2^20)",
         "book(depth=200) + book_updates(depth=200)",
     ),
     Lib(

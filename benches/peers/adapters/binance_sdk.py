@@ -66,7 +66,7 @@ class BinanceSdk(Adapter):
 
             def on_trade(data: Any) -> None:
                 hit(data.t)
-                _ = data.p, data.q
+                _ = Decimal(data.p), Decimal(data.q)
 
             handle.on("message", on_trade)
         else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from ..common import Levels, load
 from .base import Adapter, levels_of
 
@@ -26,7 +28,8 @@ class Ccxt(Adapter):
             while True:
                 for trade in await ex.watch_trades("BTC/USDT"):
                     hit(int(trade["id"]))
-                    _ = trade["price"], trade["amount"]
+                    # Its price and amount are floats: the exact text is in the venue's message.
+                    _ = Decimal(trade["info"]["p"]), Decimal(trade["info"]["q"])
         else:
             while True:
                 self.order_book = await ex.watch_order_book("BTC/USDT")

@@ -41,7 +41,7 @@ class Nautilus(Adapter):
 
             def on_trade_tick(self, tick: Any) -> None:
                 hit(int(tick.trade_id.value))
-                _ = tick.price, tick.size
+                _ = tick.price.as_decimal(), tick.size.as_decimal()
 
             def on_order_book_deltas(self, deltas: Any) -> None:
                 book = self.cache.order_book(instrument)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from typing import Any
 
 from ..common import BYBIT_SPOT_TRADE_ID_BASE, SYMBOL, Levels, load
@@ -21,7 +22,7 @@ class Pybit(Adapter):
             def on_trades(message: dict[str, Any]) -> None:
                 for trade in message["data"]:
                     hit(int(trade["i"]) - BYBIT_SPOT_TRADE_ID_BASE)
-                    _ = trade["p"], trade["v"]
+                    _ = Decimal(trade["p"]), Decimal(trade["v"])
 
             await asyncio.to_thread(self.ws.trade_stream, SYMBOL, on_trades)
         else:

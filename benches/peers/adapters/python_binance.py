@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from ..common import PYTHON_BINANCE_QUEUE, SYMBOL, Levels, load
 from .base import Adapter, levels_of
 
@@ -24,7 +26,7 @@ class PythonBinance(Adapter):
                     if message.get("e") == "error":
                         raise RuntimeError(f"python-binance: {message}")
                     hit(message["t"])
-                    _ = message["p"], message["q"]
+                    _ = Decimal(message["p"]), Decimal(message["q"])
         else:
             dcm = binance.DepthCacheManager(self.client, SYMBOL, limit=1000, ws_interval=100, bm=manager)
             async with dcm as cache:

@@ -1,14 +1,15 @@
 """Baselines, not peers: the least a Python reader can do with the same stream, to show what this
 machine allows. No library: a WebSocket client (``websockets``, or ``picows`` with its Cython
 frame parser), ``orjson``, and for books a plain dict book kept by the venue's recipe (buffer
-the diffs, one REST snapshot, chain ``U``/``u``). The consumer touches each trade's id, price
-and quantity; the book is not sorted (no best level is read), so the row is an upper bound."""
+the diffs, one REST snapshot, chain ``U``/``u``). The consumer reads each trade's id and its
+price and quantity as Decimals; the book is not sorted (no best level is read), so the row is an upper bound."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import urllib.request
+from decimal import Decimal
 from typing import Any
 
 from ..common import SYMBOL, Levels, load
@@ -63,7 +64,7 @@ class _Raw(Adapter):
             def on_message(raw: bytes) -> None:
                 m = loads(raw)
                 hit(m["t"])
-                _ = m["p"], m["q"]
+                _ = Decimal(m["p"]), Decimal(m["q"])
 
             return url, on_message
         url = f"{self.ep['ws_public']}/ws/{SYMBOL.lower()}@depth@100ms"

@@ -19,7 +19,9 @@ class Tradewire(Adapter):
             if self.scenario == "trades":
                 base = BYBIT_SPOT_TRADE_ID_BASE if bybit else 0
                 hit, gap_type = self.rec.hit_read, tw.Gap
-                async for trade in connector.trades(SYMBOL):
+                # A queue as deep as python-binance's (raised to 1e6): at max rate every library
+                # queues; the default 65,536 would turn the backlog into gap markers.
+                async for trade in connector.trades(SYMBOL, capacity=1 << 20):
                     if isinstance(trade, gap_type):
                         self.rec.gaps += trade.missed
                         continue
@@ -36,7 +38,13 @@ class Tradewire(Adapter):
                     _ = bid.price, bid.qty, ask.price, ask.qty
 
     def stats(self) -> dict[str, int] | None:
-        for b in self.connector.health().books:
+        tw = load("tradewire")
+        connector = getattr(self, "connector", None)
+        try:
+            books = connector.health().books if connector is not None else []
+        except tw.TradewireError:  # not started yet
+            return None
+        for b in books:
             if b.symbol == SYMBOL:
                 return {"applied": b.applied, "ignored": b.ignored, "resyncs": b.resyncs}
         return None

@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::{Notify, broadcast};
+use tokio::time::Instant;
 
 use crate::error::VenueReply;
 use crate::model::Venue;
@@ -270,13 +271,16 @@ pub enum LimitEvent {
     Banned { until_ms: i64 },
 }
 
+/// A back-off or ban is a length of time the venue names (Retry-After, or an end on its clock):
+/// it is held on the local monotonic clock, so that a new estimate of the venue clock's offset
+/// (a resync after the venue's clock jumped) neither shortens nor lengthens it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Gate {
     Open,
-    /// A 429: wait until then (venue ms).
-    BackOff(i64),
-    /// A ban: fail until then (venue ms).
-    Banned(i64),
+    /// A 429: wait until then.
+    BackOff(Instant),
+    /// A ban: fail until then.
+    Banned(Instant),
 }
 
 struct State {
@@ -416,25 +420,20 @@ impl Limiter {
                 let mut state = self.lock();
                 let now = (self.clock)();
                 let mut blocking = None;
-                let mut wait = match state.gate {
-                    Gate::Banned(until) if until > now => {
-                        return Err(
-                            self.banned(until, "banned: requests stopped until the ban ends")
-                        );
-                    }
-                    Gate::BackOff(until)
-                        if until > now
-                            && patience.is_some_and(|p| {
-                                until.saturating_sub(now) > p.as_millis() as i64
-                            }) =>
-                    {
-                        return Err(self.too_long(
-                            "backing off after the venue's 429",
-                            until.saturating_sub(now),
+                let mut wait = match gate_left(state.gate) {
+                    Some((true, left)) => {
+                        return Err(self.banned(
+                            now.saturating_add(left),
+                            "banned: requests stopped until the ban ends",
                         ));
                     }
-                    Gate::BackOff(until) if until > now => until.saturating_sub(now),
-                    _ => {
+                    Some((false, left))
+                        if patience.is_some_and(|p| left > p.as_millis() as i64) =>
+                    {
+                        return Err(self.too_long("backing off after the venue's 429", left));
+                    }
+                    Some((false, left)) => left,
+                    None => {
                         state.gate = Gate::Open;
                         0
                     }
@@ -545,12 +544,14 @@ impl Limiter {
     /// A 429 (or Bybit 10006): nothing is sent until `until_ms` (at most [`MAX_RETRY_AFTER`]
     /// from now).
     pub fn back_off_until(&self, until_ms: i64) {
-        let until_ms = capped_until((self.clock)(), until_ms, MAX_RETRY_AFTER);
+        let now = (self.clock)();
+        let until_ms = capped_until(now, until_ms, MAX_RETRY_AFTER);
+        let end = local_deadline(until_ms.saturating_sub(now));
         let mut state = self.lock();
         state.gate = match state.gate {
-            Gate::Banned(b) if b >= until_ms => Gate::Banned(b),
-            Gate::BackOff(b) if b >= until_ms => Gate::BackOff(b),
-            _ => Gate::BackOff(until_ms),
+            Gate::Banned(b) if b >= end => Gate::Banned(b),
+            Gate::BackOff(b) if b >= end => Gate::BackOff(b),
+            _ => Gate::BackOff(end),
         };
         let _ = self.events.send(LimitEvent::BackingOff { until_ms });
     }
@@ -558,18 +559,21 @@ impl Limiter {
     /// A ban (Binance 418, Bybit 403): every request fails until `until_ms` (at most
     /// [`MAX_BAN`] from now).
     pub fn ban_until(&self, until_ms: i64) {
-        let until_ms = capped_until((self.clock)(), until_ms, MAX_BAN);
+        let now = (self.clock)();
+        let until_ms = capped_until(now, until_ms, MAX_BAN);
+        let end = local_deadline(until_ms.saturating_sub(now));
         let mut state = self.lock();
-        if !matches!(state.gate, Gate::Banned(b) if b >= until_ms) {
-            state.gate = Gate::Banned(until_ms);
+        if !matches!(state.gate, Gate::Banned(b) if b >= end) {
+            state.gate = Gate::Banned(end);
         }
         let _ = self.events.send(LimitEvent::Banned { until_ms });
     }
 
-    /// When the current ban ends, if banned now.
+    /// When the current ban ends (venue ms, by the current estimate of its clock), if banned now.
     pub fn banned_until(&self) -> Option<i64> {
-        match self.lock().gate {
-            Gate::Banned(until) if until > (self.clock)() => Some(until),
+        let gate = self.lock().gate;
+        match gate_left(gate) {
+            Some((true, left)) => Some((self.clock)().saturating_add(left)),
             _ => None,
         }
     }
@@ -711,11 +715,35 @@ impl Share {
     }
 }
 
+/// The local instant `ms` from now (a far future if that overflows: never an early end).
+fn local_deadline(ms: i64) -> Instant {
+    let now = Instant::now();
+    let ahead = Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+    now.checked_add(ahead)
+        .or_else(|| now.checked_add(MAX_BAN))
+        .unwrap_or(now)
+}
+
+/// `(banned, ms left)` while a gate holds.
+fn gate_left(gate: Gate) -> Option<(bool, i64)> {
+    let (banned, end) = match gate {
+        Gate::Open => return None,
+        Gate::BackOff(end) => (false, end),
+        Gate::Banned(end) => (true, end),
+    };
+    let left = end.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return None;
+    }
+    // Rounded up: a gate with 0.4 ms left still holds.
+    let ms = i64::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i64::MAX);
+    Some((banned, ms))
+}
+
 #[cfg(test)]
 #[allow(clippy::arithmetic_side_effects)] // test arithmetic is on known values
 mod tests {
     use super::*;
-    use tokio::time::Instant;
 
     /// Past the guard at the start of any window the tests use.
     const START_MS: i64 = 500;
@@ -1037,6 +1065,48 @@ mod tests {
             Some(clock() + MAX_BAN.as_millis() as i64)
         );
         limiter.back_off_until(i64::MAX);
+    }
+
+    /// A ban and a back-off last the length the venue named even when the estimate of the
+    /// venue's clock moves meanwhile (its clock jumped, the connector resynced): the soak found
+    /// a ban held on the venue clock ending 2-3 s early after such a resync, and requests refused.
+    #[tokio::test(start_paused = true)]
+    async fn a_new_clock_estimate_neither_shortens_nor_lengthens_a_ban() {
+        let skew = Arc::new(std::sync::atomic::AtomicI64::new(-3_000));
+        let origin = Instant::now();
+        let venue_clock: MsClock = {
+            let skew = skew.clone();
+            Arc::new(move || {
+                1_000_000 + origin.elapsed().as_millis() as i64 + skew.load(Ordering::Relaxed)
+            })
+        };
+        let limiter = Limiter::new(Venue::Binance, venue_clock.clone(), 0.0);
+        let weight = limiter.set_limit(fixed("REQUEST_WEIGHT 1m", 60, 1000));
+        limiter.ban_until(venue_clock() + 5_000);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        skew.store(0, Ordering::Relaxed); // the estimate jumps 3 s ahead
+        tokio::time::advance(Duration::from_millis(2_500)).await;
+        assert!(matches!(
+            limiter.acquire(&[(weight, 1)], Priority::Order).await,
+            Err(Error::Banned { .. })
+        ));
+        assert_eq!(limiter.banned_until(), Some(venue_clock() + 1_500));
+        tokio::time::advance(Duration::from_millis(1_500)).await;
+        assert_eq!(limiter.banned_until(), None);
+        limiter
+            .acquire(&[(weight, 1)], Priority::Order)
+            .await
+            .unwrap();
+
+        // A back-off too: 2 s named, 2 s waited, though the estimate moved back 3 s meanwhile.
+        limiter.back_off_until(venue_clock() + 2_000);
+        skew.store(-3_000, Ordering::Relaxed);
+        let start = Instant::now();
+        limiter
+            .acquire(&[(weight, 1)], Priority::Order)
+            .await
+            .unwrap();
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
     }
 
     /// A full window that frees room only after the caller's patience fails the request at
