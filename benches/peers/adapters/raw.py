@@ -2,7 +2,8 @@
 machine allows. No library: a WebSocket client (``websockets``, or ``picows`` with its Cython
 frame parser), ``orjson``, and for books a plain dict book kept by the venue's recipe (buffer
 the diffs, one REST snapshot, chain ``U``/``u``). The consumer reads each trade's id and its
-price and quantity as Decimals; the book is not sorted (no best level is read), so the row is an upper bound."""
+price and quantity as Decimals; the book is not sorted (no best level is read), so the row is
+an upper bound."""
 
 from __future__ import annotations
 
