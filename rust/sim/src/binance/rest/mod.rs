@@ -189,6 +189,8 @@ pub async fn handle(
             until_ms,
             retry_after_s,
         } => {
+            // The venue names the end on its own clock (skewed by a clock fault).
+            let until_ms = until_ms.saturating_add(st.market.clock.offset_ms());
             let mut err = ApiError::new(
                 418,
                 -1003,

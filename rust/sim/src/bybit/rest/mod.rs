@@ -126,7 +126,11 @@ pub async fn handle(
             },
         )
     });
-    let (verdict, usage) = st.limits.check(limit);
+    let (verdict, mut usage) = st.limits.check(limit);
+    // The reset is written on the venue's clock, as its other timestamps.
+    if let Some(u) = usage.as_mut() {
+        u.reset_ms = u.reset_ms.saturating_add(st.spot.clock.offset_ms());
+    }
     match verdict {
         BybitVerdict::Allowed => {}
         BybitVerdict::IpBanned { .. } => {
