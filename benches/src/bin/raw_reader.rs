@@ -100,12 +100,14 @@ struct Snapshot {
     asks: Vec<(String, String)>,
 }
 
+type Levels = Vec<(Decimal, Decimal)>;
+
 #[derive(Default)]
 struct Book {
     bids: BTreeMap<Decimal, Decimal>,
     asks: BTreeMap<Decimal, Decimal>,
     last: Option<u64>,
-    buffered: Vec<(u64, u64, Vec<(Decimal, Decimal)>, Vec<(Decimal, Decimal)>)>,
+    buffered: Vec<(u64, u64, Levels, Levels)>,
     broken: bool,
 }
 
@@ -133,13 +135,7 @@ impl Book {
     }
 
     /// Whether the diff moved the book.
-    fn apply(
-        &mut self,
-        first: u64,
-        last: u64,
-        b: Vec<(Decimal, Decimal)>,
-        a: Vec<(Decimal, Decimal)>,
-    ) -> bool {
+    fn apply(&mut self, first: u64, last: u64, b: Levels, a: Levels) -> bool {
         let Some(have) = self.last else {
             self.buffered.push((first, last, b, a));
             return false;
@@ -274,10 +270,10 @@ async fn run(config: Value) -> Result<(), Failure> {
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
             let Ok(line) = line else { break };
-            if let Ok(command) = serde_json::from_str::<Value>(&line) {
-                if commands_tx.send(command).is_err() {
-                    break;
-                }
+            if let Ok(command) = serde_json::from_str::<Value>(&line)
+                && commands_tx.send(command).is_err()
+            {
+                break;
             }
         }
         let _ = commands_tx.send(json!({"cmd": "quit"}));
@@ -309,7 +305,7 @@ async fn run(config: Value) -> Result<(), Failure> {
                 };
                 let id = if book_scenario {
                     let diff: Diff<'_> = serde_json::from_str(text.as_str())?;
-                    let parse = |levels: Vec<(&str, &str)>| -> Result<Vec<(Decimal, Decimal)>, Failure> {
+                    let parse = |levels: Vec<(&str, &str)>| -> Result<Levels, Failure> {
                         levels.into_iter().map(|(p, q)| level(p, q)).collect()
                     };
                     let (b, a) = (parse(diff.b)?, parse(diff.a)?);
