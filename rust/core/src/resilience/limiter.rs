@@ -277,10 +277,10 @@ pub enum LimitEvent {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Gate {
     Open,
-    /// A 429: wait until then.
-    BackOff(Instant),
-    /// A ban: fail until then.
-    Banned(Instant),
+    /// A 429: wait until then (and the end as the venue named it, venue ms, for reports).
+    BackOff(Instant, i64),
+    /// A ban: fail until then (and its end in venue ms).
+    Banned(Instant, i64),
 }
 
 struct State {
@@ -421,18 +421,17 @@ impl Limiter {
                 let now = (self.clock)();
                 let mut blocking = None;
                 let mut wait = match gate_left(state.gate) {
-                    Some((true, left)) => {
-                        return Err(self.banned(
-                            now.saturating_add(left),
-                            "banned: requests stopped until the ban ends",
-                        ));
+                    Some((true, _, until_ms)) => {
+                        return Err(
+                            self.banned(until_ms, "banned: requests stopped until the ban ends")
+                        );
                     }
-                    Some((false, left))
+                    Some((false, left, _))
                         if patience.is_some_and(|p| left > p.as_millis() as i64) =>
                     {
                         return Err(self.too_long("backing off after the venue's 429", left));
                     }
-                    Some((false, left)) => left,
+                    Some((false, left, _)) => left,
                     None => {
                         state.gate = Gate::Open;
                         0
@@ -549,9 +548,9 @@ impl Limiter {
         let end = local_deadline(until_ms.saturating_sub(now));
         let mut state = self.lock();
         state.gate = match state.gate {
-            Gate::Banned(b) if b >= end => Gate::Banned(b),
-            Gate::BackOff(b) if b >= end => Gate::BackOff(b),
-            _ => Gate::BackOff(end),
+            Gate::Banned(b, u) if b >= end => Gate::Banned(b, u),
+            Gate::BackOff(b, u) if b >= end => Gate::BackOff(b, u),
+            _ => Gate::BackOff(end, until_ms),
         };
         let _ = self.events.send(LimitEvent::BackingOff { until_ms });
     }
@@ -563,17 +562,17 @@ impl Limiter {
         let until_ms = capped_until(now, until_ms, MAX_BAN);
         let end = local_deadline(until_ms.saturating_sub(now));
         let mut state = self.lock();
-        if !matches!(state.gate, Gate::Banned(b) if b >= end) {
-            state.gate = Gate::Banned(end);
+        if !matches!(state.gate, Gate::Banned(b, _) if b >= end) {
+            state.gate = Gate::Banned(end, until_ms);
         }
         let _ = self.events.send(LimitEvent::Banned { until_ms });
     }
 
-    /// When the current ban ends (venue ms, by the current estimate of its clock), if banned now.
+    /// When the current ban ends (venue ms, as learnt), if banned now.
     pub fn banned_until(&self) -> Option<i64> {
         let gate = self.lock().gate;
         match gate_left(gate) {
-            Some((true, left)) => Some((self.clock)().saturating_add(left)),
+            Some((true, _, until_ms)) => Some(until_ms),
             _ => None,
         }
     }
@@ -724,12 +723,12 @@ fn local_deadline(ms: i64) -> Instant {
         .unwrap_or(now)
 }
 
-/// `(banned, ms left)` while a gate holds.
-fn gate_left(gate: Gate) -> Option<(bool, i64)> {
-    let (banned, end) = match gate {
+/// `(banned, ms left, the end in venue ms)` while a gate holds.
+fn gate_left(gate: Gate) -> Option<(bool, i64, i64)> {
+    let (banned, end, until_ms) = match gate {
         Gate::Open => return None,
-        Gate::BackOff(end) => (false, end),
-        Gate::Banned(end) => (true, end),
+        Gate::BackOff(end, until_ms) => (false, end, until_ms),
+        Gate::Banned(end, until_ms) => (true, end, until_ms),
     };
     let left = end.saturating_duration_since(Instant::now());
     if left.is_zero() {
@@ -737,7 +736,7 @@ fn gate_left(gate: Gate) -> Option<(bool, i64)> {
     }
     // Rounded up: a gate with 0.4 ms left still holds.
     let ms = i64::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i64::MAX);
-    Some((banned, ms))
+    Some((banned, ms, until_ms))
 }
 
 #[cfg(test)]
@@ -1090,7 +1089,8 @@ mod tests {
             limiter.acquire(&[(weight, 1)], Priority::Order).await,
             Err(Error::Banned { .. })
         ));
-        assert_eq!(limiter.banned_until(), Some(venue_clock() + 1_500));
+        // Reported as the venue named it; held for the length it named.
+        assert_eq!(limiter.banned_until(), Some(1_000_000 - 3_000 + 5_000));
         tokio::time::advance(Duration::from_millis(1_500)).await;
         assert_eq!(limiter.banned_until(), None);
         limiter
