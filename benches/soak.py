@@ -460,13 +460,15 @@ class Soak:
         requests already on the wire, `IN_FLIGHT_MS`) was sent by a client that knew. Bybit's
         one IP ban covers both connectors: a refusal counts as late only after both were told
         (their requests cannot be told apart at the venue)."""
-        sharing = [x for x in self.venues if x.venue == venue and (venue == "bybit" or x.market == market)]
+
+        def covered(v: str, m: str) -> bool:
+            return v == venue and (venue == "bybit" or m == market)
+
+        sharing = [x for x in self.venues if covered(x.venue, x.market)]
         starts = sorted(
             f["unix_ms"]
             for f in self.faults
-            if f["kind"] in ("ban_418", "ban_403")
-            and f["venue"] == venue
-            and (venue == "bybit" or f["market"] == market)
+            if f["kind"] in ("ban_418", "ban_403") and covered(f["venue"], f["market"])
         )
         refusals = self.sim.native.ban_refusals(self.sim.native_venue(venue), self.sim.native_market(market))
         late: list[float] = []

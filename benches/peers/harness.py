@@ -213,14 +213,21 @@ class Bench:
         count: int = self.sim.native.rest_requests(v, m).get(SNAPSHOT[lib.venue], 0)
         return count
 
+    def record(self, venue: str, route: str, steps: int, seed: int) -> tuple[list[int], int]:
+        """Records a tape of `steps` on the current simulator: the ids of `route`'s messages
+        in it, and how many frames it holds."""
+        native = self.sim.native
+        v, m = self.sim.native_venue(venue), self.sim.native_market("spot")
+        native.record_tape(v, m, SYMBOL, steps, seed=seed)
+        frames = native.tape_frames(v, m)
+        return [i for r, i in frames if r == route], len(frames)
+
     def play(self, child: Child, run: Run, tape: Tape) -> Play:
         lib, route = run.lib, run.lib.route(run.scenario)
         native = self.sim.native
         venue, market = self.sim.native_venue(lib.venue), self.sim.native_market("spot")
-        native.record_tape(venue, market, SYMBOL, tape.steps, seed=tape.seed)
-        frames = native.tape_frames(venue, market)
-        ids = [i for r, i in frames if r == route]
-        total, rate = len(frames), tape.rate
+        ids, total = self.record(lib.venue, route, tape.steps, tape.seed)
+        rate = tape.rate
         result = Play(tape.mode, rate, len(ids))
         recv_file = self.tmp / "recv.bin"
         child.send({"cmd": "arm", "first_id": ids[0], "last_id": ids[-1], "file": str(recv_file)})
@@ -338,10 +345,9 @@ class Bench:
         """Plays the first tape unmeasured: a library that takes its REST snapshot on the first
         diff takes it here (the snapshot is the tape's end, the simulator's truth once a play
         starts), so that every library is in sync when the warm-up starts."""
-        native = self.sim.native
+        self.record(run.lib.venue, run.lib.route(run.scenario), tape.steps, tape.seed)
         venue, market = self.sim.native_venue(run.lib.venue), self.sim.native_market("spot")
-        native.record_tape(venue, market, SYMBOL, tape.steps, seed=tape.seed)
-        native.play_tape(venue, market, rate=None)
+        self.sim.native.play_tape(venue, market, rate=None)
         deadline = time.monotonic() + 30
         while run.scenario == "book" and self.snapshots(run.lib) == 0 and run.lib.venue == "binance":
             if time.monotonic() > deadline:

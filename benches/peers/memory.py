@@ -9,7 +9,7 @@ import time
 from array import array
 from pathlib import Path
 
-from .common import BY_NAME, SYMBOL, load
+from .common import BY_NAME, load
 from .harness import SIM_SEED, Bench, Run, percentile
 from .report import machine
 
@@ -37,13 +37,7 @@ def memory_run(bench: Bench, seconds: float, rate: int, command: str, out: Path)
             bench.prime(child, run, tapes[0])
             bench.play(child, run, tapes[1])
             seed = 1000
-
-            def record() -> tuple[list[int], int]:
-                native.record_tape(venue, market, SYMBOL, chunk_steps, seed=seed)
-                frames = native.tape_frames(venue, market)
-                return [i for r, i in frames if r == "depth"], len(frames)
-
-            ids, total = record()
+            ids, total = bench.record("binance", "depth", chunk_steps, seed)
             while True:
                 recv_file = bench.tmp / "recv.bin"
                 child.send({"cmd": "arm", "first_id": ids[0], "last_id": ids[-1], "file": str(recv_file)})
@@ -53,7 +47,7 @@ def memory_run(bench: Bench, seconds: float, rate: int, command: str, out: Path)
                 more = time.monotonic() - started < seconds
                 if more:  # the next chunk starts where this one leads: record it while this one plays
                     seed += 1
-                    ids, total = record()
+                    ids, total = bench.record("binance", "depth", chunk_steps, seed)
                 done = child.expect("done", 120)
                 if not done["done"]:
                     raise RuntimeError(f"chunk did not finish: {done['error']}")

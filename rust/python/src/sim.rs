@@ -73,6 +73,20 @@ impl NativeSimulator {
         }
     }
 
+    /// The violations a market's limits count: Bybit's limits (per IP and account) cover both
+    /// categories.
+    fn violations_of(
+        &self,
+        py: Python<'_>,
+        venue: Venue,
+        market: Market,
+    ) -> PyResult<&tradewire_sim::limits::Violations> {
+        Ok(match venue {
+            Venue::Bybit => &self.inner.bybit.limits.violations,
+            Venue::Binance => &self.binance(py, venue, market)?.limits.violations,
+        })
+    }
+
     /// Faults of what a venue shares between its markets: Bybit serves both categories from one
     /// REST host and one private stream, whose faults the simulator keeps with spot.
     fn shared_faults(
@@ -489,27 +503,13 @@ impl NativeSimulator {
         venue: Venue,
         market: Market,
     ) -> PyResult<(u64, u64, u64)> {
-        Ok(match venue {
-            Venue::Bybit => self.inner.bybit.limits.violations.snapshot(),
-            Venue::Binance => self
-                .binance(py, venue, market)?
-                .limits
-                .violations
-                .snapshot(),
-        })
+        Ok(self.violations_of(py, venue, market)?.snapshot())
     }
 
     /// When each request refused while banned arrived (Unix ms, oldest first; the latest
     /// 100,000): Bybit's one IP ban covers both categories.
     fn ban_refusals(&self, py: Python<'_>, venue: Venue, market: Market) -> PyResult<Vec<i64>> {
-        Ok(match venue {
-            Venue::Bybit => self.inner.bybit.limits.violations.refusals(),
-            Venue::Binance => self
-                .binance(py, venue, market)?
-                .limits
-                .violations
-                .refusals(),
-        })
+        Ok(self.violations_of(py, venue, market)?.refusals())
     }
 
     /// REST requests served so far, by `"METHOD /path"` of a known endpoint (Bybit: one host

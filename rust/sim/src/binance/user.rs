@@ -381,7 +381,8 @@ async fn ws_api_session(st: Arc<BinanceState>, mut socket: WebSocket) {
                 let now = st.market.clock.now_ms();
                 let result: Result<Value, (u16, i64, String)> = match verdict {
                     Verdict::TooMany { .. } => Err((429, -1003, "Too much request weight used.".into())),
-                    Verdict::Banned { until_ms, .. } => Err((418, -1003, format!("Way too much request weight used; IP banned until {until_ms}."))),
+                    // The end on the venue's clock, as the REST answer names it.
+                    Verdict::Banned { until_ms, .. } => Err((418, -1003, format!("Way too much request weight used; IP banned until {}.", until_ms.saturating_add(st.market.clock.offset_ms())))),
                     Verdict::Allowed => match method {
                         "ping" => Ok(json!({})),
                         "time" => Ok(json!({"serverTime": now})),
