@@ -471,24 +471,25 @@ class Soak:
             if f["kind"] in ("ban_418", "ban_403") and covered(f["venue"], f["market"])
         )
         refusals = self.sim.native.ban_refusals(self.sim.native_venue(venue), self.sim.native_market(market))
-        late: list[float] = []
+        late: list[tuple[float, str]] = []
         worst = 0.0
-        for at in refusals:
+        for at, path in refusals:
             start = max((b for b in starts if b <= at + 1), default=None)  # ms rounding
             if start is None:
-                late.append(at)  # no ban of ours
+                late.append((at, path))  # no ban of ours
                 continue
             told = [[t for t in x.told_banned if t >= start] for x in sharing]
             known = [min(ts) for ts in told if ts]  # each connector's first `banned` since
             if not known:
-                late.append(at)  # the client never said it knew
+                late.append((at, path))  # the client never said it knew
                 continue
             worst = max(worst, at - max(known))
             if at > max(known) + IN_FLIGHT_MS:
-                late.append(at - max(known))
+                late.append((at - max(known), path))
         return {
             "forced": len(starts),
             "refused": len(refusals),
+            "refused_ws_api": sum(1 for _, path in refusals if path == "ws-api"),
             "told": sum(len(x.told_banned) for x in sharing),
             "most_after_told_ms": round(worst),
             "late": late[:10],

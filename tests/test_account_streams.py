@@ -5,6 +5,7 @@ simulator's ledger has them, and nothing missing after a lost connection or an e
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 
@@ -151,6 +152,65 @@ async def test_fills_missed_while_disconnected_are_recovered(sim: Simulator, ven
         seen = await updates_until(updates, lambda s: filled(s, "dark-1") == size, within=15)
         fills = [u.fill for u in seen if u.fill and u.order.client_order_id == "dark-1"]
         assert len({f.trade_id for f in fills}) == len(fills)
+        assert seen[-1].order.status == tw.OrderStatus.FILLED
+
+
+def ws_api_refusals(sim: Simulator) -> list[int]:
+    """When the venue refused a Binance spot WebSocket API request because of a ban."""
+    spot = (sim.native_venue("binance"), sim.native_market("spot"))
+    return [at for at, path in sim.native.ban_refusals(*spot) if path == "ws-api"]
+
+
+async def test_a_ban_holds_the_websocket_api_user_stream_until_it_ends(sim: Simulator) -> None:
+    """CONN-06 on Binance spot's user stream, which is on the WebSocket API and shares the IP's
+    weight and ban with REST: a reconnect during a ban the client knows of waits for its end
+    before connecting and subscribing (nothing refused); a ban it learns from the WebSocket
+    API's own 418 bans the whole connector (`banned`), and the stream subscribes again once it
+    is over, where before it stayed unsubscribed."""
+    v, spot = sim.native_venue("binance"), sim.native_market("spot")
+    async with trader(sim, "binance", "spot", reconcile_every=3600) as c:
+        events = c.events()
+        updates = c.order_updates()
+        await user_stream_up(sim, "binance", "spot")
+
+        # Known: a REST request is refused first, then the user connection drops.
+        sim.native.force_ban(v, spot, 2_500)
+        with pytest.raises(tw.Banned):
+            await c.request("GET", "/api/v3/time")
+        ends = c.health().banned_until_ms
+        assert ends is not None
+        for link in user_links(sim, "binance", "spot"):
+            sim.native.drop_connections(v, spot, connection=link)
+        await until(lambda: not user_subscriptions(sim, "binance", "spot"), 5, "the drop")
+        await user_stream_up(sim, "binance", "spot")
+        assert time.time() * 1000 >= ends - 50, "subscribed before the ban ended"
+        assert ws_api_refusals(sim) == [], "nothing was sent on the WebSocket API while banned"
+
+        # Unknown: the ban is first met by the reconnecting stream's subscription (the
+        # reconciliation's REST reads after the reconnect are held unanswered, so they cannot
+        # tell the client first).
+        sim.native.fail_rest(v, spot, hang=2)
+        sim.native.force_ban(v, spot, 2_500)
+        told_before = time.time() * 1000
+        for link in user_links(sim, "binance", "spot"):
+            sim.native.drop_connections(v, spot, connection=link)
+        await until(lambda: not user_subscriptions(sim, "binance", "spot"), 5, "the drop")
+        async with asyncio.timeout(5):
+            async for event in events:
+                if event.kind == "banned" and int(event.fields["until_ms"]) > told_before:
+                    break
+        told = c.health().banned_until_ms
+        assert told is not None and told > told_before
+        await user_stream_up(sim, "binance", "spot")
+        assert time.time() * 1000 >= told - 50, "subscribed again only after the ban"
+        assert len(ws_api_refusals(sim)) == 1, "one refusal told the client; none after"
+
+        # And the stream carries the account again.
+        sim.native.fail_rest(v, spot)
+        info = await c.symbol_info(SYMBOL)
+        size = info.step_size * 1000
+        await c.place_market(SYMBOL, "BUY", size, client_order_id="after-ban")
+        seen = await updates_until(updates, lambda s: filled(s, "after-ban") == size)
         assert seen[-1].order.status == tw.OrderStatus.FILLED
 
 

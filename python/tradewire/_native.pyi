@@ -863,9 +863,10 @@ class NativeSimulator:
     def rest_requests(self, venue: Venue, market: Market) -> dict[str, int]:
         """REST requests served so far, by ``"METHOD /path"`` of a known endpoint (Bybit: one
         host for both categories, listed under spot)."""
-    def ban_refusals(self, venue: Venue, market: Market) -> list[int]:
+    def ban_refusals(self, venue: Venue, market: Market) -> list[tuple[int, str]]:
         """When each request refused while banned arrived (Unix ms, oldest first; the latest
-        100,000): Bybit's one IP ban covers both categories."""
+        100,000) and its path (``"rest"`` or ``"ws-api"``): Bybit's one IP ban covers both
+        categories."""
     def restart(self, venue: Venue) -> None:
         """Restarts the venue. Bybit: book topics start over at ``u=1`` with a snapshot, on the
         open connections. Binance: every connection of both markets drops."""

@@ -507,9 +507,19 @@ impl NativeSimulator {
     }
 
     /// When each request refused while banned arrived (Unix ms, oldest first; the latest
-    /// 100,000): Bybit's one IP ban covers both categories.
-    fn ban_refusals(&self, py: Python<'_>, venue: Venue, market: Market) -> PyResult<Vec<i64>> {
-        Ok(self.violations_of(py, venue, market)?.refusals())
+    /// 100,000) and its path (`"rest"`, `"ws-api"`): Bybit's one IP ban covers both categories.
+    fn ban_refusals(
+        &self,
+        py: Python<'_>,
+        venue: Venue,
+        market: Market,
+    ) -> PyResult<Vec<(i64, &'static str)>> {
+        Ok(self
+            .violations_of(py, venue, market)?
+            .refusals()
+            .into_iter()
+            .map(|(at, path)| (at, path.name()))
+            .collect())
     }
 
     /// REST requests served so far, by `"METHOD /path"` of a known endpoint (Bybit: one host

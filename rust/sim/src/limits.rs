@@ -27,25 +27,42 @@ pub struct Violations {
     pub bans: AtomicU64,
     /// Requests refused because the client was banned.
     pub while_banned: AtomicU64,
-    /// When each of those arrived (Unix ms), the latest `REFUSALS_KEPT`: a check can tell the
-    /// requests already on the wire when the client learnt of a ban from those sent after.
-    refused_at: Mutex<std::collections::VecDeque<i64>>,
+    /// When each of those arrived (Unix ms) and on which path, the latest `REFUSALS_KEPT`: a
+    /// check can tell the requests already on the wire when the client learnt of a ban from
+    /// those sent after.
+    refused_at: Mutex<std::collections::VecDeque<(i64, Path)>>,
 }
 
 const REFUSALS_KEPT: usize = 100_000;
 
+/// Where a request came: REST or the WebSocket API (Binance's shares the IP weight and ban).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Path {
+    Rest,
+    WsApi,
+}
+
+impl Path {
+    pub fn name(self) -> &'static str {
+        match self {
+            Path::Rest => "rest",
+            Path::WsApi => "ws-api",
+        }
+    }
+}
+
 impl Violations {
-    fn refused_while_banned(&self, now_ms: i64) {
+    fn refused_while_banned(&self, now_ms: i64, path: Path) {
         self.while_banned.fetch_add(1, Ordering::Relaxed);
         let mut at = self.refused_at.lock().unwrap_or_else(|p| p.into_inner());
         if at.len() == REFUSALS_KEPT {
             at.pop_front();
         }
-        at.push_back(now_ms);
+        at.push_back((now_ms, path));
     }
 
-    /// Arrival times (Unix ms) of the requests refused while banned, oldest first.
-    pub fn refusals(&self) -> Vec<i64> {
+    /// Arrival times (Unix ms) and paths of the requests refused while banned, oldest first.
+    pub fn refusals(&self) -> Vec<(i64, Path)> {
         let at = self.refused_at.lock().unwrap_or_else(|p| p.into_inner());
         at.iter().copied().collect()
     }
@@ -155,6 +172,11 @@ impl BinanceLimits {
 
     /// Accounts one request of `weight` (and one order if `order`).
     pub fn check(&self, weight: u32, order: bool) -> (Verdict, Usage) {
+        self.check_on(weight, order, Path::Rest)
+    }
+
+    /// As [`BinanceLimits::check`], for a request that came on `path`.
+    pub fn check_on(&self, weight: u32, order: bool, path: Path) -> (Verdict, Usage) {
         let now = real_ms();
         let weight_ms = self.weight_window.as_millis() as i64;
         let order_ms = self.order_window.as_millis() as i64;
@@ -167,7 +189,7 @@ impl BinanceLimits {
         };
         if let Some(until) = s.banned_until_ms {
             if now < until {
-                self.violations.refused_while_banned(now);
+                self.violations.refused_while_banned(now, path);
                 let retry_after_s = ((until - now) as u64).div_ceil(1000);
                 return (
                     Verdict::Banned {
@@ -311,7 +333,7 @@ impl BybitLimits {
         let mut s = self.lock();
         if let Some(until) = s.banned_until_ms {
             if now < until {
-                self.violations.refused_while_banned(now);
+                self.violations.refused_while_banned(now, Path::Rest);
                 return (BybitVerdict::IpBanned { until_ms: until }, None);
             }
             s.banned_until_ms = None;
@@ -402,7 +424,8 @@ mod tests {
         assert_eq!(limits.violations.snapshot(), (3, 1, 1));
         let refused = limits.violations.refusals();
         assert_eq!(refused.len(), 1);
-        assert!((refused[0] - real_ms()).abs() < 60_000);
+        assert!((refused[0].0 - real_ms()).abs() < 60_000);
+        assert_eq!(refused[0].1, Path::Rest);
     }
 
     #[test]

@@ -24,6 +24,7 @@ use crate::model::{
     Balance, Decimal, Fill, Id, Order, OrderUpdate, Position, PositionSide, Symbol,
 };
 use crate::net::http::{Method, Request};
+use crate::net::ws::RequestGate;
 use crate::net::{WsEvent, WsPool};
 use crate::orders::{Applied, OrderRef};
 use crate::resilience::{Backoff, Priority};
@@ -37,6 +38,10 @@ const UPDATES_CAPACITY: usize = 1 << 20;
 pub const UPDATES_BYTES: usize = 128 << 20;
 /// The least time between two restarts of the user stream.
 const RESTART_SPACING: Duration = Duration::from_secs(1);
+/// A ban that does not say when it ends is taken as the shortest one (Binance's 2 minutes).
+const BAN_UNSAID_MS: i64 = 120_000;
+/// A rate-limit refusal that does not say how long to wait: a second.
+const BACK_OFF_UNSAID_MS: i64 = 1_000;
 /// How long after a (re)connect the subscription is taken to be in place.
 const SETTLE_AFTER_CONNECT: Duration = Duration::from_millis(300);
 
@@ -343,7 +348,14 @@ impl Connector {
             data_stale_after: None,
             ..self.config.ws.clone()
         };
-        let (pool, feed) = self.ws_pool(&stream.url, stream.dialect, config)?;
+        let requests = stream.weighed_as.map(|request| {
+            let http = self.http.clone();
+            RequestGate {
+                limiter: self.http.limiter.clone(),
+                costs: Arc::new(move || http.costs(&request)),
+            }
+        });
+        let (pool, feed) = self.ws_pool(&stream.url, stream.dialect, config, requests)?;
         pool.subscribe(&topics);
         *self.user.lock().await = Some(UserFeed {
             pool,
@@ -559,6 +571,28 @@ impl Connector {
                 }
                 UserEvent::Refused(reason) => {
                     tracing::error!(%reason, "the venue refused the user stream");
+                }
+                UserEvent::Limited {
+                    banned,
+                    until_ms,
+                    reason,
+                } => {
+                    // The venue's limit is the one REST spends too: the whole connector waits
+                    // (and says `banned` / `rate_limited`), then the stream subscribes again;
+                    // its request waits in the stream's gate until then.
+                    let limiter = &self.http.limiter;
+                    let now = self.http.clock.now_server_ms();
+                    if banned {
+                        limiter.ban_until(until_ms.unwrap_or(now.saturating_add(BAN_UNSAID_MS)));
+                    } else {
+                        limiter.back_off_until(
+                            until_ms.unwrap_or(now.saturating_add(BACK_OFF_UNSAID_MS)),
+                        );
+                    }
+                    tracing::warn!(%reason, "user stream request refused for the rate limit");
+                    if let Err(error) = self.restart_user().await {
+                        tracing::warn!(%error, "user stream restart failed");
+                    }
                 }
                 UserEvent::Ended(reason) => {
                     tracing::info!(%reason, "user stream ended by the venue; subscribing again");

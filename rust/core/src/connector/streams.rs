@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use super::{Connector, ConnectorEvent, lock};
 use crate::book::live::{BookHandle, LiveBook, Need, Step, ViewTicket};
 use crate::model::{Source, Ticker, Trade};
-use crate::net::ws::{Inbound, WsDialect, WsEvent, WsPool};
+use crate::net::ws::{Inbound, RequestGate, WsDialect, WsEvent, WsPool};
 use crate::resilience::Backoff;
 use crate::stream::{self, Overflow};
 use crate::venue::{self, Endpoint, MarketEvent, MarketReader};
@@ -407,6 +407,7 @@ impl Connector {
         url: &str,
         dialect: Arc<dyn WsDialect>,
         config: crate::net::WsConfig,
+        requests: Option<RequestGate>,
     ) -> Result<(Arc<WsPool>, PoolFeed)> {
         let (inbound_tx, inbound) = tokio::sync::mpsc::channel::<Inbound>(4096);
         let (ws_events, _) = broadcast::channel(256);
@@ -415,16 +416,19 @@ impl Connector {
             first: Arc::new(Mutex::new(Some(ws_events.subscribe()))),
             events: ws_events.clone(),
         };
-        let pool = Arc::new(WsPool::new(
-            url,
-            dialect,
-            config,
-            self.connects.clone(),
-            inbound_tx,
-            ws_events.clone(),
-            self.cancel.child_token(),
-            self.supervisor.clone(),
-        )?);
+        let pool = Arc::new(
+            WsPool::new(
+                url,
+                dialect,
+                config,
+                self.connects.clone(),
+                inbound_tx,
+                ws_events.clone(),
+                self.cancel.child_token(),
+                self.supervisor.clone(),
+            )?
+            .with_request_gate(requests),
+        );
         let name = format!("events/sockets {url}");
         let url: Arc<str> = url.into();
         self.forward(
@@ -437,7 +441,7 @@ impl Connector {
 
     fn open_pool(self: &Arc<Self>, base: &str, streams: &Streams) -> Result<Arc<WsPool>> {
         let (url, dialect) = self.adapter.market_stream(self.market, base);
-        let (pool, feed) = self.ws_pool(&url, dialect, self.config.ws.clone())?;
+        let (pool, feed) = self.ws_pool(&url, dialect, self.config.ws.clone(), None)?;
         let dispatch = Arc::new(Dispatch {
             connector: Arc::downgrade(self),
             url: base.to_owned(),

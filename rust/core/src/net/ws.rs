@@ -87,6 +87,35 @@ impl Default for WsConfig {
     }
 }
 
+/// Requests on a connection that the venue counts against a limit of its REST side
+/// (Binance's WebSocket API: connecting and each request weigh against the IP's request weight,
+/// and a ban covers both). Each waits for room in the connector's limiter, and waits out a ban,
+/// instead of being refused and deepening the ban.
+#[derive(Clone)]
+pub struct RequestGate {
+    pub limiter: Arc<Limiter>,
+    /// What one request (or connecting) costs, read at each use: the venue's limits can be
+    /// replaced while we run.
+    pub costs: Arc<dyn Fn() -> Vec<(LimitId, u64)> + Send + Sync>,
+}
+
+impl std::fmt::Debug for RequestGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestGate").finish_non_exhaustive()
+    }
+}
+
+impl RequestGate {
+    /// Waits for room (and out any ban), then spends one request.
+    async fn pass(&self, cancel: &CancellationToken) -> std::result::Result<(), String> {
+        let costs = (self.costs)();
+        tokio::select! {
+            _ = cancel.cancelled() => Err("closed".into()),
+            r = self.limiter.acquire_after_ban(&costs, Priority::Data) => r.map_err(|e| e.to_string()),
+        }
+    }
+}
+
 /// A text frame and when it arrived.
 #[derive(Debug, Clone)]
 pub struct Inbound {
@@ -181,6 +210,7 @@ pub struct WsPool {
     dialect: Arc<dyn WsDialect>,
     config: WsConfig,
     connects: (Arc<Limiter>, LimitId),
+    requests: Option<RequestGate>,
     inbound: mpsc::Sender<Inbound>,
     events: broadcast::Sender<WsEvent>,
     shards: Mutex<Vec<Shard>>,
@@ -227,6 +257,7 @@ impl WsPool {
             dialect,
             config,
             connects,
+            requests: None,
             inbound,
             events,
             shards: Mutex::new(Vec::new()),
@@ -234,6 +265,13 @@ impl WsPool {
             cancel,
             supervisor,
         })
+    }
+
+    /// Counts this pool's connecting and requests against `gate` (see [`RequestGate`]).
+    #[must_use]
+    pub fn with_request_gate(mut self, gate: Option<RequestGate>) -> WsPool {
+        self.requests = gate;
+        self
     }
 
     /// Adds topics, filling shards that have room before opening new ones.
@@ -323,6 +361,7 @@ impl WsPool {
             dialect: self.dialect.clone(),
             config: self.config.clone(),
             connects: self.connects.clone(),
+            requests: self.requests.clone(),
             inbound: self.inbound.clone(),
             events: self.events.clone(),
             ids: self.ids.clone(),
@@ -385,6 +424,7 @@ struct ShardRunner {
     dialect: Arc<dyn WsDialect>,
     config: WsConfig,
     connects: (Arc<Limiter>, LimitId),
+    requests: Option<RequestGate>,
     inbound: mpsc::Sender<Inbound>,
     events: broadcast::Sender<WsEvent>,
     ids: Arc<RequestIds>,
@@ -459,6 +499,9 @@ impl ShardRunner {
         &mut self,
         cancel: &CancellationToken,
     ) -> std::result::Result<Box<Socket>, String> {
+        if let Some(gate) = &self.requests {
+            gate.pass(cancel).await?;
+        }
         let (limiter, id) = &self.connects;
         let cost = [(*id, 1)];
         tokio::select! {
@@ -478,7 +521,7 @@ impl ShardRunner {
         };
         self.emit(WsEvent::Connected { shard: self.index });
         let login = self.dialect.login(&self.ids);
-        self.send_paced(&mut socket, login).await?;
+        self.send_paced(&mut socket, login, cancel).await?;
         self.sent = self.wanted.borrow_and_update().clone();
         let topics: Vec<String> = self.sent.iter().cloned().collect();
         // A fresh subscription brings everything a pending refresh would.
@@ -487,6 +530,7 @@ impl ShardRunner {
             self.send_paced(
                 &mut socket,
                 self.dialect.subscribe(&topics, true, &self.ids),
+                cancel,
             )
             .await?;
             self.emit(WsEvent::Resubscribed {
@@ -501,11 +545,15 @@ impl ShardRunner {
         &self,
         socket: &mut Socket,
         messages: Vec<String>,
+        cancel: &CancellationToken,
     ) -> std::result::Result<(), String> {
         let gap = Duration::from_secs(1) / self.config.sends_per_second.max(1);
         for (k, message) in messages.into_iter().enumerate() {
             if k > 0 {
                 sleep(gap).await;
+            }
+            if let Some(gate) = &self.requests {
+                gate.pass(cancel).await?;
             }
             socket
                 .send(Message::text(message))
@@ -658,6 +706,22 @@ impl ShardRunner {
                     }
                 }
                 _ = sleep_until(next_send), if !outbox.is_empty() => {
+                    // A counted request waits for room (or out a ban) in the queue, while the
+                    // connection keeps being read.
+                    let held = self.requests.as_ref().and_then(|gate| {
+                        match gate.limiter.try_acquire(&(gate.costs)(), Priority::Data) {
+                            Ok(Ok(())) => None,
+                            Ok(Err(wait)) => Some(wait),
+                            Err(error) => {
+                                tracing::warn!(%error, "request not counted");
+                                None
+                            }
+                        }
+                    });
+                    if let Some(wait) = held {
+                        next_send = Instant::now() + wait;
+                        continue;
+                    }
                     if let Some(message) = outbox.pop_front()
                         && let Err(e) = socket.send(Message::text(message)).await
                     {

@@ -283,6 +283,22 @@ enum Gate {
     Banned(Instant, i64),
 }
 
+/// What one look at the limits found.
+enum Attempt {
+    Spent,
+    /// A back-off or ban holds everything for `left` ms (its end in venue ms).
+    Gate {
+        banned: bool,
+        left: i64,
+        until_ms: i64,
+    },
+    /// `limit` has no room for `wait` ms.
+    Full {
+        wait: i64,
+        limit: String,
+    },
+}
+
 struct State {
     windows: Vec<Window>,
     gate: Gate,
@@ -412,72 +428,78 @@ impl Limiter {
         priority: Priority,
         patience: Option<Duration>,
     ) -> Result<()> {
+        self.wait_for(costs, priority, patience, false).await
+    }
+
+    /// As [`Limiter::acquire`], but a ban is waited out instead of failing: for requests that
+    /// must go out once it is over (a stream's subscription on the venue's WebSocket API, which
+    /// counts against the same weight).
+    pub async fn acquire_after_ban(
+        &self,
+        costs: &[(LimitId, u64)],
+        priority: Priority,
+    ) -> Result<()> {
+        self.wait_for(costs, priority, None, true).await
+    }
+
+    /// Spends `costs` now if they fit and no gate is closed; otherwise how long until they
+    /// may (a ban's or back-off's time left, or the window's), nothing spent. For a caller
+    /// that must not block (a connection's send loop).
+    pub fn try_acquire(
+        &self,
+        costs: &[(LimitId, u64)],
+        priority: Priority,
+    ) -> Result<std::result::Result<(), Duration>> {
+        Ok(match self.attempt(costs, priority)? {
+            Attempt::Spent => Ok(()),
+            Attempt::Gate { left, .. } | Attempt::Full { wait: left, .. } => {
+                Err(Duration::from_millis(left.max(1) as u64))
+            }
+        })
+    }
+
+    async fn wait_for(
+        &self,
+        costs: &[(LimitId, u64)],
+        priority: Priority,
+        patience: Option<Duration>,
+        through_ban: bool,
+    ) -> Result<()> {
         let mut reported = false;
+        let patient = |ms: i64| patience.is_none_or(|p| ms <= p.as_millis() as i64);
         loop {
             // Registered before checking, so a wake-up between check and wait is not lost.
             let notified = self.changed.notified();
-            let wait_ms = {
-                let mut state = self.lock();
-                let now = (self.clock)();
-                let mut blocking = None;
-                let mut wait = match gate_left(state.gate) {
-                    Some((true, _, until_ms)) => {
+            let wait_ms = match self.attempt(costs, priority)? {
+                Attempt::Spent => return Ok(()),
+                Attempt::Gate {
+                    banned: true,
+                    left,
+                    until_ms,
+                } => {
+                    if !through_ban {
                         return Err(
                             self.banned(until_ms, "banned: requests stopped until the ban ends")
                         );
                     }
-                    Some((false, left, _))
-                        if patience.is_some_and(|p| left > p.as_millis() as i64) =>
-                    {
-                        return Err(self.too_long("backing off after the venue's 429", left));
-                    }
-                    Some((false, left, _)) => left,
-                    None => {
-                        state.gate = Gate::Open;
-                        0
-                    }
-                };
-                for (id, cost) in costs {
-                    let window = state.windows.get_mut(id.0).ok_or_else(|| {
-                        Error::invalid_argument("limit", format!("no limit {}", id.0))
-                    })?;
-                    if window.retired {
-                        continue;
-                    }
-                    if *cost > window.spec.limit {
-                        return Err(Error::invalid_argument(
-                            "weight",
-                            format!(
-                                "{cost} exceeds the whole {} limit of {}",
-                                window.spec.name, window.spec.limit
-                            ),
-                        ));
-                    }
-                    let ceiling = window.ceiling(priority, self.reserve).max(*cost);
-                    let this = window.wait_ms(now, *cost, ceiling);
-                    if this > wait {
-                        wait = this;
-                        blocking = Some(window.spec.name.clone());
-                    }
+                    left
                 }
-                if wait == 0 {
-                    for (id, cost) in costs {
-                        state.windows[id.0].spend(now, *cost);
-                    }
-                    return Ok(());
+                Attempt::Gate { left, .. } if !patient(left) => {
+                    return Err(self.too_long("backing off after the venue's 429", left));
                 }
+                Attempt::Gate { left, .. } => left,
                 // Room comes later than the caller may wait: told now, not held past it.
-                if let Some(limit) = &blocking
-                    && patience.is_some_and(|p| wait > p.as_millis() as i64)
-                {
+                Attempt::Full { wait, limit } if !patient(wait) => {
                     return Err(self.too_long(&format!("no room in the {limit} limit"), wait));
                 }
-                if let Some(limit) = blocking.filter(|_| !reported) {
-                    reported = true;
-                    let delay = Duration::from_millis(wait as u64);
-                    let _ = self.events.send(LimitEvent::Waiting { limit, delay });
+                Attempt::Full { wait, limit } => {
+                    if !reported {
+                        reported = true;
+                        let delay = Duration::from_millis(wait as u64);
+                        let _ = self.events.send(LimitEvent::Waiting { limit, delay });
+                    }
+                    wait
                 }
-                wait
             };
             let delay = Duration::from_millis(wait_ms.max(1) as u64);
             tracing::debug!(venue = %self.venue, ?delay, "rate limit: waiting for room");
@@ -486,6 +508,58 @@ impl Limiter {
                 _ = notified => {}
             }
         }
+    }
+
+    /// One look at the gate and the windows: spends the costs if everything fits.
+    fn attempt(&self, costs: &[(LimitId, u64)], priority: Priority) -> Result<Attempt> {
+        let mut state = self.lock();
+        let now = (self.clock)();
+        match gate_left(state.gate) {
+            Some((banned, left, until_ms)) => {
+                return Ok(Attempt::Gate {
+                    banned,
+                    left,
+                    until_ms,
+                });
+            }
+            None => state.gate = Gate::Open,
+        }
+        let mut wait = 0;
+        let mut blocking = String::new();
+        for (id, cost) in costs {
+            let window = state
+                .windows
+                .get_mut(id.0)
+                .ok_or_else(|| Error::invalid_argument("limit", format!("no limit {}", id.0)))?;
+            if window.retired {
+                continue;
+            }
+            if *cost > window.spec.limit {
+                return Err(Error::invalid_argument(
+                    "weight",
+                    format!(
+                        "{cost} exceeds the whole {} limit of {}",
+                        window.spec.name, window.spec.limit
+                    ),
+                ));
+            }
+            let ceiling = window.ceiling(priority, self.reserve).max(*cost);
+            let this = window.wait_ms(now, *cost, ceiling);
+            if this > wait {
+                wait = this;
+                blocking.clone_from(&window.spec.name);
+            }
+        }
+        if wait > 0 {
+            return Ok(Attempt::Full {
+                wait,
+                limit: blocking,
+            });
+        }
+        for (id, cost) in costs {
+            state.windows[id.0].spend(now, *cost);
+        }
+        Ok(Attempt::Spent)
     }
 
     /// The venue's count for a limit (from a response header) replaces ours when it is higher:
@@ -1107,6 +1181,44 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(start.elapsed(), Duration::from_secs(2));
+    }
+
+    /// A stream's WebSocket API requests share the REST weight and ban: `acquire_after_ban`
+    /// waits a ban out instead of failing, and `try_acquire` says how long without waiting or
+    /// spending.
+    #[tokio::test(start_paused = true)]
+    async fn a_ban_is_waited_out_by_requests_that_must_go_eventually() {
+        let clock = clock(START_MS);
+        let limiter = Limiter::new(Venue::Binance, clock.clone(), 0.0);
+        let weight = limiter.set_limit(fixed("REQUEST_WEIGHT 1m", 60, 10));
+        let cost = [(weight, 2)];
+        limiter.ban_until(clock() + 3_000);
+        assert_eq!(
+            limiter.try_acquire(&cost, Priority::Data).unwrap(),
+            Err(Duration::from_millis(3_000))
+        );
+        let start = Instant::now();
+        limiter
+            .acquire_after_ban(&cost, Priority::Data)
+            .await
+            .unwrap();
+        assert_eq!(start.elapsed(), Duration::from_secs(3));
+        // Spent once: 2 of 10. Four more fit, the fifth waits for the window.
+        for _ in 0..4 {
+            assert_eq!(limiter.try_acquire(&cost, Priority::Data).unwrap(), Ok(()));
+        }
+        let Err(wait) = limiter.try_acquire(&cost, Priority::Data).unwrap() else {
+            panic!("the window is full")
+        };
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_secs(60),
+            "{wait:?}"
+        );
+        assert!(
+            limiter
+                .try_acquire(&[(weight, 11)], Priority::Data)
+                .is_err()
+        );
     }
 
     /// A full window that frees room only after the caller's patience fails the request at

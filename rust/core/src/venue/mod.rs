@@ -157,6 +157,9 @@ pub struct UserStream {
     /// The REST path of a listen key that is the stream's one topic: created (and renewed)
     /// with POST, kept alive with PUT.
     pub listen_key: Option<&'static str>,
+    /// Where the venue counts the stream's requests (connecting, subscribing) against its
+    /// REST side's limits: the REST request each one weighs as (`None`: not counted there).
+    pub weighed_as: Option<Request>,
 }
 
 impl std::fmt::Debug for UserStream {
@@ -271,6 +274,13 @@ pub enum UserEvent {
     Ended(String),
     /// The venue refused the subscription or login (keys, permissions): it will not heal alone.
     Refused(String),
+    /// The venue refused a request of the stream for its rate limits: banned (or to back off)
+    /// until `until_ms` on its clock (`None`: it did not say). Its REST side shares the limit.
+    Limited {
+        banned: bool,
+        until_ms: Option<i64>,
+        reason: String,
+    },
 }
 
 /// What a write's answer says of the order.

@@ -374,15 +374,24 @@ async fn ws_api_session(st: Arc<BinanceState>, mut socket: WebSocket) {
                     "userDataStream.subscribe.signature" | "userDataStream.subscribe" | "session.status" | "session.logon" => 2,
                     _ => 1,
                 };
-                let (verdict, usage) = st.limits.check(weight, false);
+                let (verdict, usage) = st.limits.check_on(weight, false, crate::limits::Path::WsApi);
                 let (n, unit, _) = interval_parts(st.limits.weight_window);
                 let rate_limits = json!([{"rateLimitType": "REQUEST_WEIGHT", "interval": unit, "intervalNum": n,
                     "limit": st.limits.weight_limit, "count": usage.weight}]);
                 let now = st.market.clock.now_ms();
+                // A refusal for the limits names when to retry as `data.retryAfter` (epoch ms on
+                // the venue's clock), as the docs' answers do.
+                let mut retry = None;
                 let result: Result<Value, (u16, i64, String)> = match verdict {
-                    Verdict::TooMany { .. } => Err((429, -1003, "Too much request weight used.".into())),
-                    // The end on the venue's clock, as the REST answer names it.
-                    Verdict::Banned { until_ms, .. } => Err((418, -1003, format!("Way too much request weight used; IP banned until {}.", until_ms.saturating_add(st.market.clock.offset_ms())))),
+                    Verdict::TooMany { retry_after_s, .. } => {
+                        retry = Some(now.saturating_add(retry_after_s as i64 * 1000));
+                        Err((429, -1003, "Too much request weight used.".into()))
+                    }
+                    Verdict::Banned { until_ms, .. } => {
+                        let until = until_ms.saturating_add(st.market.clock.offset_ms());
+                        retry = Some(until);
+                        Err((418, -1003, format!("Way too much request weight used; IP banned until {until}. Please use WebSocket Streams for live updates to avoid bans.")))
+                    }
                     Verdict::Allowed => match method {
                         "ping" => Ok(json!({})),
                         "time" => Ok(json!({"serverTime": now})),
@@ -479,7 +488,13 @@ async fn ws_api_session(st: Arc<BinanceState>, mut socket: WebSocket) {
                 };
                 let reply = match result {
                     Ok(result) => json!({"id": id, "status": 200, "result": result, "rateLimits": rate_limits}),
-                    Err((status, code, msg)) => json!({"id": id, "status": status, "error": {"code": code, "msg": msg}, "rateLimits": rate_limits}),
+                    Err((status, code, msg)) => {
+                        let mut error = json!({"code": code, "msg": msg});
+                        if let Some(retry) = retry {
+                            error["data"] = json!({"serverTime": now, "retryAfter": retry});
+                        }
+                        json!({"id": id, "status": status, "error": error, "rateLimits": rate_limits})
+                    }
                 };
                 // The reply goes before any termination events it caused.
                 out.insert(0, reply.to_string());

@@ -177,6 +177,9 @@ impl venue::Adapter for Adapter {
                 dialect: Arc::new(BinanceSpotUser { credentials, clock }),
                 topics: vec![USER_TOPIC.to_owned()],
                 listen_key: None,
+                // The WebSocket API's weight is the IP's request weight, shared with REST
+                // (connecting and `userDataStream.subscribe.signature` weigh 2 each).
+                weighed_as: Some(Request::get(super::rest::WS_API_REQUEST)),
             }
         } else {
             UserStream {
@@ -184,6 +187,7 @@ impl venue::Adapter for Adapter {
                 dialect: Arc::new(BinanceUsdmUser),
                 topics: Vec::new(),
                 listen_key: Some("/fapi/v1/listenKey"),
+                weighed_as: None,
             }
         }
     }

@@ -85,6 +85,7 @@ impl BinanceRest {
     }
 
     /// The request's weight (PROTOCOLS.md 3.1, 3.3); unknown paths are weighed cautiously.
+    /// The WebSocket API's requests weigh in the same table ([`WS_API_REQUEST`]).
     fn weight(&self, request: &Request) -> u64 {
         let path = request.path.rsplit_once('/').map_or("", |(_, p)| p);
         let with_symbol = request.param_value("symbol").is_some();
@@ -94,6 +95,7 @@ impl BinanceRest {
             .unwrap_or(if self.spot() { 100 } else { 500 });
         match (self.spot(), request.method, path) {
             (_, _, "time" | "ping") => 1,
+            (true, _, "userDataStream.subscribe.signature") => 2,
             (true, _, "exchangeInfo") => 20,
             (false, _, "exchangeInfo") => 1,
             (true, _, "depth") => match limit {
@@ -163,6 +165,10 @@ impl BinanceRest {
 }
 
 /// `REQUEST_WEIGHT 1M`: the type and the window as the usage headers spell it.
+/// What connecting to the WebSocket API and its user-stream subscription each weigh as: the
+/// API shares the IP's request weight with REST (PROTOCOLS.md 3.2).
+pub const WS_API_REQUEST: &str = "ws-api/userDataStream.subscribe.signature";
+
 fn limit_spec(kind: &str, num: u64, unit: Duration, limit: u64) -> LimitSpec {
     let letter = match unit.as_secs() {
         1 => 'S',
@@ -209,15 +215,22 @@ fn reply(status: u16, body: &Value, fallback: &str) -> VenueReply {
 fn ban_end(headers: &HeaderMap, message: &str, now_ms: i64) -> i64 {
     let until = retry_after_ms(headers)
         .map(|ms| now_ms.saturating_add(ms))
-        .or_else(|| {
-            let (_, rest) = message.split_once("banned until ")?;
-            rest.split(|c: char| !c.is_ascii_digit())
-                .next()?
-                .parse()
-                .ok()
-        })
-        .unwrap_or(now_ms.saturating_add(120_000));
+        .or_else(|| banned_until_in(message))
+        .unwrap_or(now_ms.saturating_add(FIRST_BAN_MS));
     capped_until(now_ms, until, MAX_BAN)
+}
+
+/// The shortest ban Binance imposes ("from 2 minutes to 3 days"): assumed when a ban does not
+/// say when it ends.
+pub const FIRST_BAN_MS: i64 = 120_000;
+
+/// The `<ms>` of a -1003 message's "IP banned until <ms>".
+pub fn banned_until_in(message: &str) -> Option<i64> {
+    let (_, rest) = message.split_once("banned until ")?;
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Retry-After (seconds) in ms, at most [`MAX_BAN`]: huge values neither overflow nor count.
@@ -417,6 +430,7 @@ mod tests {
         let depth = |limit: u32| Request::get("/api/v3/depth").param("limit", limit);
         assert_eq!(spot.weight(&depth(100)), 5);
         assert_eq!(spot.weight(&depth(1000)), 50);
+        assert_eq!(spot.weight(&Request::get(WS_API_REQUEST)), 2);
         assert_eq!(
             usdm.weight(&Request::get("/fapi/v1/depth").param("limit", 1000)),
             20

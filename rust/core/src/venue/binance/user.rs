@@ -14,6 +14,7 @@ use crate::net::ws::WsDialect;
 use crate::resilience::{ClockSync, RequestIds};
 use crate::venue::binance::market::BinanceStreams;
 use crate::venue::binance::orders::{fill, order_status};
+use crate::venue::binance::rest::banned_until_in;
 use crate::venue::fields::Fields;
 use crate::venue::{Credentials, UserEvent};
 use crate::{Error, Result};
@@ -129,7 +130,24 @@ pub fn parse(market: Market, text: &str) -> Result<Vec<UserEvent>> {
         market,
     };
     if let (Some(status), None) = (value.get("status").and_then(Value::as_i64), f.opt_text("e")) {
-        // A refused subscription: `{"id":..,"status":400,"error":{"code":..,"msg":..}}`.
+        // A refused subscription: `{"id":..,"status":400,"error":{"code":..,"msg":..}}`; a ban
+        // (418) or a rate limit (429) names its end as `error.data.retryAfter` (epoch ms).
+        if status == 418 || status == 429 {
+            let error = value.get("error");
+            let message = error
+                .and_then(|e| e.get("msg"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let until_ms = error
+                .and_then(|e| e.pointer("/data/retryAfter"))
+                .and_then(Value::as_i64)
+                .or_else(|| banned_until_in(message));
+            return Ok(vec![UserEvent::Limited {
+                banned: status == 418,
+                until_ms,
+                reason: format!("status {status}: {}", crate::error::snippet(message)),
+            }]);
+        }
         if status != 200 {
             return Ok(vec![UserEvent::Refused(
                 value
@@ -285,6 +303,54 @@ fn trade(order: &Order, f: Fields<'_>) -> Result<Option<Fill>> {
 #[allow(clippy::arithmetic_side_effects)] // test arithmetic is on known values
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ban_on_the_websocket_api_names_its_end() {
+        // The docs' answer (tests/fixtures/real/binance-spot/ws-api/docs-error-1003-418.json).
+        let text = include_str!(
+            "../../../../../tests/fixtures/real/binance-spot/ws-api/docs-error-1003-418.json"
+        );
+        let events = parse(Market::Spot, text).expect("readable");
+        assert!(
+            matches!(
+                events.as_slice(),
+                [UserEvent::Limited {
+                    banned: true,
+                    until_ms: Some(1_659_146_400_000),
+                    ..
+                }]
+            ),
+            "{events:?}"
+        );
+        // Without `data`, the end is read from the message; a 429 is a back-off.
+        let text = r#"{"id":3,"status":418,"error":{"code":-1003,"msg":"Way too much request weight used; IP banned until 1700000000123."}}"#;
+        let events = parse(Market::Spot, text).expect("readable");
+        assert!(
+            matches!(
+                events.as_slice(),
+                [UserEvent::Limited {
+                    banned: true,
+                    until_ms: Some(1_700_000_000_123),
+                    ..
+                }]
+            ),
+            "{events:?}"
+        );
+        let text =
+            r#"{"id":4,"status":429,"error":{"code":-1003,"msg":"Too much request weight used."}}"#;
+        let events = parse(Market::Spot, text).expect("readable");
+        assert!(
+            matches!(
+                events.as_slice(),
+                [UserEvent::Limited {
+                    banned: false,
+                    until_ms: None,
+                    ..
+                }]
+            ),
+            "{events:?}"
+        );
+    }
 
     #[test]
     fn an_extreme_average_is_a_typed_error_not_a_panic() {

@@ -173,6 +173,7 @@ impl venue::Adapter for Adapter {
             dialect: Arc::new(BybitPrivate { credentials, clock }),
             topics: user::topics(market),
             listen_key: None,
+            weighed_as: None,
         }
     }
 
