@@ -106,6 +106,14 @@ class Local:
             self.positions[p.symbol] = p
 
 
+def venue_status(venue: str, market: str, order: tw.Order) -> tw.OrderStatus:
+    """The simulator's neutral status as the venue names it: Bybit spot calls an order canceled
+    after a partial fill `PartiallyFilledCanceled`."""
+    if (venue, market) == ("bybit", "spot") and order.status == tw.OrderStatus.CANCELED and order.filled_qty:
+        return tw.OrderStatus.PARTIALLY_FILLED_CANCELED
+    return order.status
+
+
 def differences(
     sim: Truth, venue: str, market: str, local: Local, symbols: tuple[str, ...] = (SYMBOL,)
 ) -> list[str]:
@@ -119,7 +127,7 @@ def differences(
             out.append(f"{cid}: missing locally")
             continue
         ours = (mine.order_id, mine.status, mine.filled_qty, mine.price, mine.qty, mine.side)
-        theirs = (t.order_id, t.status, t.filled_qty, t.price, t.qty, t.side)
+        theirs = (t.order_id, venue_status(venue, market, t), t.filled_qty, t.price, t.qty, t.side)
         if ours != theirs:
             out.append(f"{cid}: {ours} != {theirs}")
         fills = sum((f.qty for f in local.fills.get(cid, {}).values()), Decimal(0))

@@ -304,52 +304,31 @@ fn trade(order: &Order, f: Fields<'_>) -> Result<Option<Fill>> {
 mod tests {
     use super::*;
 
+    /// `(banned, until_ms)` of a rate-limit refusal.
+    fn limited(text: &str) -> (bool, Option<i64>) {
+        match parse(Market::Spot, text).expect("readable").as_slice() {
+            [
+                UserEvent::Limited {
+                    banned, until_ms, ..
+                },
+            ] => (*banned, *until_ms),
+            other => panic!("not a rate-limit refusal: {other:?}"),
+        }
+    }
+
     #[test]
     fn a_ban_on_the_websocket_api_names_its_end() {
         // The docs' answer (tests/fixtures/real/binance-spot/ws-api/docs-error-1003-418.json).
         let text = include_str!(
             "../../../../../tests/fixtures/real/binance-spot/ws-api/docs-error-1003-418.json"
         );
-        let events = parse(Market::Spot, text).expect("readable");
-        assert!(
-            matches!(
-                events.as_slice(),
-                [UserEvent::Limited {
-                    banned: true,
-                    until_ms: Some(1_659_146_400_000),
-                    ..
-                }]
-            ),
-            "{events:?}"
-        );
+        assert_eq!(limited(text), (true, Some(1_659_146_400_000)));
         // Without `data`, the end is read from the message; a 429 is a back-off.
         let text = r#"{"id":3,"status":418,"error":{"code":-1003,"msg":"Way too much request weight used; IP banned until 1700000000123."}}"#;
-        let events = parse(Market::Spot, text).expect("readable");
-        assert!(
-            matches!(
-                events.as_slice(),
-                [UserEvent::Limited {
-                    banned: true,
-                    until_ms: Some(1_700_000_000_123),
-                    ..
-                }]
-            ),
-            "{events:?}"
-        );
+        assert_eq!(limited(text), (true, Some(1_700_000_000_123)));
         let text =
             r#"{"id":4,"status":429,"error":{"code":-1003,"msg":"Too much request weight used."}}"#;
-        let events = parse(Market::Spot, text).expect("readable");
-        assert!(
-            matches!(
-                events.as_slice(),
-                [UserEvent::Limited {
-                    banned: false,
-                    until_ms: None,
-                    ..
-                }]
-            ),
-            "{events:?}"
-        );
+        assert_eq!(limited(text), (false, None));
     }
 
     #[test]
