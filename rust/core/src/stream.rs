@@ -76,7 +76,7 @@ pub struct StreamStats {
 enum Buffer<T> {
     Fifo(VecDeque<Item<T>>),
     Conflated {
-        latest: IndexMap<u64, T>,
+        latest: IndexMap<u64, T, foldhash::fast::RandomState>,
         key: fn(&T) -> u64,
     },
 }
@@ -242,7 +242,7 @@ pub fn conflating<T>(capacity: usize, key: fn(&T) -> u64) -> (Sender<T>, Receive
         capacity,
         Overflow::Conflate,
         Buffer::Conflated {
-            latest: IndexMap::new(),
+            latest: IndexMap::default(),
             key,
         },
     )
@@ -498,7 +498,7 @@ impl<T> Receiver<T> {
         let waiter = state.waiter.take();
         // Taken out and dropped after the lock: dropping an event may drop what owns the
         // producer, whose drop takes this lock.
-        let (mut queue, mut latest) = (VecDeque::new(), IndexMap::new());
+        let (mut queue, mut latest) = (VecDeque::new(), IndexMap::default());
         match &mut state.buffer {
             Buffer::Fifo(q) => std::mem::swap(q, &mut queue),
             Buffer::Conflated { latest: l, .. } => std::mem::swap(l, &mut latest),

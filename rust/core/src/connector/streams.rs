@@ -3,7 +3,7 @@
 //! snapshots fetched through the rate limiter, resyncs of one symbol at a time, events when a
 //! book gains or loses sync.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -54,7 +54,7 @@ pub(super) struct Streams {
 impl Streams {
     pub(super) fn new(reader: Box<dyn MarketReader>) -> Streams {
         Streams {
-            pools: HashMap::new(),
+            pools: HashMap::default(),
             readers: Readers::default(),
             seen: Arc::default(),
             shared: Arc::new(Shared {
@@ -138,7 +138,7 @@ impl Reader {
     /// Delivers the frame; `false` once the reader has gone.
     fn deliver(&self, frame: &mut Frame<'_>) -> bool {
         match self {
-            Reader::Raw(tx) => tx.send(frame.inbound.text.clone()).is_ok(),
+            Reader::Raw(tx) => tx.send(frame.inbound.text.to_string()).is_ok(),
             Reader::Trades(tx) => {
                 let trades = frame.trades();
                 trades.is_empty() || tx.send_batch(trades.iter().cloned()).is_ok()
@@ -379,7 +379,7 @@ impl Connector {
 
     /// Subscribes `topics` on the pool of their URL (opened on first use).
     fn subscribe_locked(self: &Arc<Self>, streams: &mut Streams, topics: &[String]) -> Result<()> {
-        let mut by_url: HashMap<String, Vec<String>> = HashMap::new();
+        let mut by_url: HashMap<String, Vec<String>> = HashMap::default();
         for topic in topics {
             by_url
                 .entry(self.stream_url(topic))

@@ -21,7 +21,7 @@ use std::time::Duration;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::{Instant, sleep, sleep_until};
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_util::sync::CancellationToken;
 
 use crate::model::Venue;
@@ -116,11 +116,11 @@ impl RequestGate {
     }
 }
 
-/// A text frame and when it arrived.
+/// A text frame and when it arrived. The text is the frame's own buffer, shared, not copied.
 #[derive(Debug, Clone)]
 pub struct Inbound {
     pub shard: usize,
-    pub text: String,
+    pub text: Utf8Bytes,
     pub received: Instant,
 }
 
@@ -564,10 +564,10 @@ impl ShardRunner {
     }
 
     /// Passes a data frame on; `false` once nobody listens.
-    async fn deliver(&self, text: &str, received: Instant) -> bool {
+    async fn deliver(&self, text: Utf8Bytes, received: Instant) -> bool {
         let inbound = Inbound {
             shard: self.index,
-            text: text.to_owned(),
+            text,
             received,
         };
         self.inbound.send(inbound).await.is_ok()
@@ -583,13 +583,13 @@ impl ShardRunner {
                 _ = sleep_until(deadline) => break,
                 frame = old.next(), if old_open => match frame {
                     Some(Ok(Message::Text(text))) if !self.dialect.is_control(text.as_str()) => {
-                        if !self.deliver(text.as_str(), Instant::now()).await {
+                        if !self.deliver(text, Instant::now()).await {
                             return End::Cancelled;
                         }
                     }
                     // Passed on empty to be counted as skipped, as outside a hand-over.
                     Some(Ok(Message::Binary(_))) => {
-                        if !self.deliver("", Instant::now()).await {
+                        if !self.deliver(Utf8Bytes::default(), Instant::now()).await {
                             return End::Cancelled;
                         }
                     }
@@ -598,13 +598,13 @@ impl ShardRunner {
                 },
                 frame = fresh.next() => match frame {
                     Some(Ok(Message::Text(text))) if !self.dialect.is_control(text.as_str()) => {
-                        if !self.deliver(text.as_str(), Instant::now()).await {
+                        if !self.deliver(text, Instant::now()).await {
                             return End::Cancelled;
                         }
                         break;
                     }
                     Some(Ok(Message::Binary(_))) => {
-                        if !self.deliver("", Instant::now()).await {
+                        if !self.deliver(Utf8Bytes::default(), Instant::now()).await {
                             return End::Cancelled;
                         }
                     }
@@ -741,10 +741,9 @@ impl ShardRunner {
                             Some(Err(e)) => return End::Failed(format!("read failed: {e}")),
                             Some(Ok(Message::Text(text))) => {
                                 last_frame = received;
-                                touch(&self.state, received);
                                 if !self.dialect.is_control(text.as_str()) {
                                     last_data = received;
-                                    if !self.deliver(text.as_str(), received).await {
+                                    if !self.deliver(text, received).await {
                                         return End::Cancelled;
                                     }
                                 }
@@ -753,8 +752,7 @@ impl ShardRunner {
                             // stream or event, so the reader counts it as skipped.
                             Some(Ok(Message::Binary(_))) => {
                                 last_frame = received;
-                                touch(&self.state, received);
-                                if !self.deliver("", received).await {
+                                if !self.deliver(Utf8Bytes::default(), received).await {
                                     return End::Cancelled;
                                 }
                             }
@@ -763,10 +761,7 @@ impl ShardRunner {
                                 return End::Failed(format!("closed by the venue {reason}").trim_end().to_owned());
                             }
                             // Pings are answered by tungstenite on the next read or write.
-                            Some(Ok(_)) => {
-                                last_frame = received;
-                                touch(&self.state, received);
-                            }
+                            Some(Ok(_)) => last_frame = received,
                         }
                         left -= 1;
                         if left == 0 {
@@ -777,6 +772,8 @@ impl ShardRunner {
                             None => break,
                         }
                     }
+                    // Once per batch: `health()`'s last-message age, under a lock.
+                    touch(&self.state, last_frame);
                 }
             }
         }
