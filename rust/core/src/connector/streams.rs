@@ -690,6 +690,9 @@ impl PoolFeed {
     }
 }
 
+/// Frames a dispatch takes from its queue in one go.
+const FRAME_BATCH: usize = 64;
+
 /// One pool's frames to their readers, and its connection losses to its books.
 struct Dispatch {
     connector: Weak<Connector>,
@@ -708,15 +711,22 @@ impl Dispatch {
         let mut inbound = feed.inbound.lock().await;
         let mut events = feed.events();
         let mut nudges = tokio::time::interval(Duration::from_secs(1));
+        // Frames already queued are taken together: a round of this select costs more than a
+        // frame, and a burst would pay it per frame.
+        let mut frames = Vec::with_capacity(FRAME_BATCH);
         loop {
             ctx.checkpoint();
             tokio::select! {
                 _ = ctx.cancel.cancelled() => return,
                 _ = nudges.tick() => self.nudge_books(),
-                frame = inbound.recv() => match frame {
-                    Some(frame) => self.on_frame(&frame),
-                    None => return,
-                },
+                taken = inbound.recv_many(&mut frames, FRAME_BATCH) => {
+                    if taken == 0 {
+                        return;
+                    }
+                    for frame in frames.drain(..) {
+                        self.on_frame(&frame);
+                    }
+                }
                 event = events.recv() => match event {
                     Ok(WsEvent::Disconnected { shard, .. }) => self.on_disconnect(shard),
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
