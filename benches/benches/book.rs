@@ -452,6 +452,9 @@ fn feed(changes: &[Change]) -> Feed<'_> {
         synced: true,
         changes,
         reason: None,
+        update_id: None,
+        exchange_time_ms: 0,
+        local_time_ns: 0,
     }
 }
 

@@ -13,6 +13,7 @@ from . import _native
 from ._native import (
     Balance,
     Bbo,
+    BookDiff,
     BookView,
     Fill,
     Gap,
@@ -88,6 +89,7 @@ __all__ = [
     "Banned",
     "Bbo",
     "Binance",
+    "BookDiff",
     "BookHealth",
     "BookView",
     "Bybit",

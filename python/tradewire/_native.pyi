@@ -41,6 +41,7 @@ __all__ = [
     "TERMINAL_ORDER_STATUSES",
     "Balance",
     "Bbo",
+    "BookDiff",
     "BookView",
     "Fill",
     "Gap",
@@ -236,6 +237,40 @@ class BookView(_Sourced):
     @property
     def spread(self) -> Decimal | None:
         """``best ask - best bid``; None unless both sides have a level."""
+    @property
+    def exchange_time_ms(self) -> int:
+        """The venue's time of the last update applied, Unix ms."""
+    @property
+    def local_time_ns(self) -> int:
+        """Local wall-clock time that update was received, Unix ns."""
+    def __eq__(self, other: object, /) -> bool: ...
+
+@final
+class BookDiff(_Sourced):
+    """One change of a book, as :meth:`tradewire.Binance.book_diffs` delivers every one: the
+    levels the venue's message set, quantity 0 for a removed level. A reset starts the book
+    over (the first diff, each resync, a loss of sync): drop every level, then apply this
+    diff's. Frozen; equal by value (not hashable).
+    """
+
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+    @property
+    def is_synced(self) -> bool:
+        """Whether the book is in sync after this diff; out of sync, diffs carry no levels
+        until the next reset."""
+    @property
+    def is_reset(self) -> bool:
+        """Every level went before this diff's: start the book over."""
+    @property
+    def update_id(self) -> int | None:
+        """The venue's id of the last update applied; None while unsynced."""
+    @property
+    def bids(self) -> list[Level]:
+        """Bid levels this diff set, in the order the book changed them."""
+    @property
+    def asks(self) -> list[Level]:
+        """Ask levels this diff set, in the order the book changed them."""
     @property
     def exchange_time_ms(self) -> int:
         """The venue's time of the last update applied, Unix ms."""
@@ -1074,6 +1109,8 @@ class NativeConnector:
     def position_updates(self) -> NativeStream:
         """Each :class:`Position` when it changes, the current ones first; never dropped. Opens
         the user stream; spot raises :class:`~tradewire.InvalidArgument`."""
+    def book_diffs(self, symbol: str, *, depth: int = 1000) -> NativeStream:
+        """Backs :meth:`tradewire.Binance.book_diffs`: every :class:`BookDiff` of one book."""
     def book_updates(self, symbols: list[str], *, depth: int = 10) -> NativeStream:
         """Backs :meth:`tradewire.Binance.book_updates`: a :class:`BookView` (best ``depth``
         levels a side) of each book of ``symbols`` after every change, conflated per symbol; the

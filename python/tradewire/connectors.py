@@ -18,6 +18,7 @@ from typing import Any, Literal, Self, TypedDict, Unpack
 from . import _native
 from ._native import (
     Balance,
+    BookDiff,
     BookView,
     Gap,
     Order,
@@ -378,6 +379,15 @@ class _Connector:
         each book, never a backlog (a view is built when it is taken, so it is the book as it
         is then, consistent with one update id). The current view of each book comes first."""
         return Stream(self.native.book_updates(list(symbols), depth=depth))
+
+    def book_diffs(self, symbol: str, *, depth: int = 1000) -> Stream[BookDiff]:
+        """Every change of the book of ``symbol`` (kept at least ``depth`` levels a side), none
+        conflated, for a reader that keeps its own book or acts on each change: the whole book
+        first as a reset, then each venue message's changes as the book applied them
+        (sequence-checked; quantity 0 removes a level). A resync or a loss of sync is a reset.
+        A reader that falls 65,536 diffs behind gets :class:`SlowConsumer` (open a new stream:
+        it starts with the whole book)."""
+        return Stream(self.native.book_diffs(symbol, depth=depth))
 
     async def symbols(self) -> list[SymbolInfo]:
         """Every listed symbol's trading rules, by name order (cached; read again every 10 min)."""

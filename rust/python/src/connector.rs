@@ -494,6 +494,17 @@ impl NativeConnector {
         native_stream(py, || self.inner.book_updates(&symbols, depth))
     }
 
+    /// Every change of the book of `symbol` (at least `depth` levels a side), none conflated.
+    #[pyo3(signature = (symbol, *, depth = 1000))]
+    fn book_diffs(
+        &self,
+        py: Python<'_>,
+        symbol: &str,
+        depth: usize,
+    ) -> PyResult<crate::stream::NativeStream> {
+        native_stream(py, || self.inner.book_diffs(symbol, depth))
+    }
+
     /// Every change of every order (never dropped); opens the user stream.
     fn order_updates(&self, py: Python<'_>) -> PyResult<crate::stream::NativeStream> {
         native_stream(py, || self.inner.order_updates())

@@ -435,6 +435,56 @@ field_getters!(BookView {
     local_time_ns: value<i64>,
 });
 
+/// One change of a book (`book_diffs`): every level it set, quantity 0 for a removed one. A
+/// reset starts the book over: drop every level first.
+#[pyclass(module = "tradewire._native", frozen, eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookDiff(pub m::BookDiff);
+sourced_getters!(BookDiff);
+
+#[pymethods]
+impl BookDiff {
+    #[getter]
+    fn is_synced(&self) -> bool {
+        self.0.synced
+    }
+    #[getter]
+    fn is_reset(&self) -> bool {
+        self.0.reset
+    }
+    /// In the order the book changed them.
+    #[getter]
+    fn bids(&self, py: Python<'_>) -> PyResult<Vec<Py<Level>>> {
+        levels(py, &self.0.bids)
+    }
+    /// In the order the book changed them.
+    #[getter]
+    fn asks(&self, py: Python<'_>) -> PyResult<Vec<Py<Level>>> {
+        levels(py, &self.0.asks)
+    }
+    fn __repr__(&self) -> String {
+        let v = &self.0;
+        format!(
+            "BookDiff(venue={}, market={}, symbol='{}', is_synced={}, is_reset={}, update_id={}, bids={}, asks={})",
+            v.source.venue,
+            v.source.market,
+            v.symbol,
+            if v.synced { "True" } else { "False" },
+            if v.reset { "True" } else { "False" },
+            v.update_id
+                .map_or_else(|| "None".to_owned(), |u| u.to_string()),
+            v.bids.len(),
+            v.asks.len()
+        )
+    }
+}
+
+field_getters!(BookDiff {
+    update_id: value<Option<u64>>,
+    exchange_time_ms: value<i64>,
+    local_time_ns: value<i64>,
+});
+
 /// A symbol's trading rules. `filters` holds the venue's raw filter objects.
 #[pyclass(module = "tradewire._native", frozen, eq)]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -904,6 +954,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Ticker>()?;
     m.add_class::<Level>()?;
     m.add_class::<BookView>()?;
+    m.add_class::<BookDiff>()?;
     m.add_class::<SymbolInfo>()?;
     m.add_class::<Order>()?;
     m.add_class::<Fill>()?;

@@ -595,6 +595,9 @@ mod tests {
                 synced,
                 changes,
                 reason: (!synced).then_some("a gap"),
+                update_id: None,
+                exchange_time_ms: 0,
+                local_time_ns: 0,
             },
         );
     }

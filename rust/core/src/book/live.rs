@@ -44,7 +44,7 @@ pub fn retry_delay(failures: u32) -> Duration {
     full / 2 + full.mul_f64(fastrand::f64() / 2.0)
 }
 
-/// A book's changes as they happen, for whoever follows it (a merged book).
+/// A book's changes as they happen, for whoever follows it (a merged book, a diff stream).
 #[derive(Debug)]
 pub struct Feed<'a> {
     /// Whether the book is in sync; a book out of sync shows nothing.
@@ -53,6 +53,10 @@ pub struct Feed<'a> {
     pub changes: &'a [Change],
     /// Why the book is out of sync, while it is.
     pub reason: Option<&'a str>,
+    /// The book's last update id after these changes.
+    pub update_id: Option<u64>,
+    pub exchange_time_ms: i64,
+    pub local_time_ns: i64,
 }
 
 /// Follows a [`LiveBook`]: called under the book's lock after every step, so a follower's
@@ -60,6 +64,13 @@ pub struct Feed<'a> {
 pub trait Follow: Send + Sync {
     /// Returns `false` once the follower has gone (it is then dropped).
     fn follow(&self, feed: Feed<'_>) -> bool;
+    /// Whether the follower keeps the book in use (a reader's stream does; a merged book holds
+    /// handles instead).
+    fn claims(&self) -> bool {
+        false
+    }
+    /// The connector failed: a follower with a reader tells it.
+    fn fail(&self, _error: &crate::Error) {}
 }
 
 /// What the connector must do for a book after a message.
@@ -285,11 +296,19 @@ impl LiveBook {
         let synced = inner.state.is_synced();
         let reason = inner.stats.last_reason.as_deref().filter(|_| !synced);
         let changes = &inner.changes;
+        let (update_id, exchange_time_ms, local_time_ns) = (
+            inner.state.last_id,
+            inner.exchange_time_ms,
+            inner.local_time_ns,
+        );
         inner.followers.retain(|f| {
             f.follow(Feed {
                 synced,
                 changes,
                 reason,
+                update_id,
+                exchange_time_ms,
+                local_time_ns,
             })
         });
         inner.changes.clear();
@@ -317,6 +336,9 @@ impl LiveBook {
             synced,
             changes: &changes,
             reason,
+            update_id: inner.state.last_id,
+            exchange_time_ms: inner.exchange_time_ms,
+            local_time_ns: inner.local_time_ns,
         });
         if keep {
             inner.followers.push(follower);
@@ -553,6 +575,9 @@ impl LiveBook {
         for (tx, _) in lock(&self.views).iter() {
             tx.fail(error.clone());
         }
+        for follower in &lock(&self.inner).followers {
+            follower.fail(error);
+        }
     }
 
     pub fn add_view_reader(self: &Arc<Self>, tx: Arc<stream::Sender<ViewTicket>>, depth: usize) {
@@ -578,6 +603,7 @@ impl LiveBook {
     pub fn in_use(&self) -> bool {
         self.holders.load(Ordering::Acquire) > 0
             || lock(&self.views).iter().any(|(tx, _)| !tx.is_closed())
+            || lock(&self.inner).followers.iter().any(|f| f.claims())
     }
 
     /// Waits until the book is in sync.

@@ -8,6 +8,7 @@
 //! tick, step and minimum rules apply to the orders we send (`orders/check.rs`), never here.
 //! Only a level that cannot be a price level (negative, or a price finer than 10^-18) is refused.
 
+pub mod diffs;
 pub mod live;
 #[deny(clippy::arithmetic_side_effects)]
 pub mod sync;

@@ -12,8 +12,9 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use super::{Connector, ConnectorEvent, lock};
+use crate::book::diffs::DiffFeed;
 use crate::book::live::{BookHandle, LiveBook, Need, Step, ViewTicket};
-use crate::model::{Source, Ticker, Trade};
+use crate::model::{BookDiff, Source, Ticker, Trade};
 use crate::net::ws::{Inbound, RequestGate, WsDialect, WsEvent, WsPool};
 use crate::resilience::Backoff;
 use crate::stream::{self, Overflow};
@@ -289,6 +290,25 @@ impl Connector {
                 book.add_view_reader(tx.clone(), depth);
             })?;
         }
+        Ok(rx)
+    }
+
+    /// Every change of the book of `symbol` (at least `depth` levels a side), none conflated:
+    /// the whole book first as a reset, then each message's changes as the book applies them
+    /// ([`BookDiff`]). A reader that falls [`crate::book::diffs::DIFFS_CAPACITY`] diffs behind
+    /// gets [`Error::SlowConsumer`].
+    pub fn book_diffs(
+        self: &Arc<Self>,
+        symbol: &str,
+        depth: usize,
+    ) -> Result<stream::Receiver<BookDiff>> {
+        let info = self.listed_symbol(symbol)?;
+        let source = Source {
+            venue: self.venue,
+            market: self.market,
+        };
+        let (feed, rx) = DiffFeed::new(source, info.symbol);
+        self.attach_book(symbol, depth, |book| book.add_follower(Arc::new(feed)))?;
         Ok(rx)
     }
 

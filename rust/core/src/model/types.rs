@@ -66,6 +66,25 @@ pub struct BookView {
     pub local_time_ns: i64,
 }
 
+/// One change of a book as a diff stream delivers it (`book_diffs`): every sequence-checked
+/// change, none conflated. A `reset` starts the book over (the first diff, each resync, a loss
+/// of sync): drop every level, then apply this diff's. Out of sync, a diff carries no levels
+/// until the next reset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookDiff {
+    pub source: Source,
+    pub symbol: Symbol,
+    pub synced: bool,
+    pub reset: bool,
+    /// The venue's id of the last update applied (`None` while out of sync).
+    pub update_id: Option<u64>,
+    /// Levels set by this diff, in the book's order of change; quantity 0 removes the level.
+    pub bids: Vec<Level>,
+    pub asks: Vec<Level>,
+    pub exchange_time_ms: i64,
+    pub local_time_ns: i64,
+}
+
 /// A symbol's trading rules, with the venue's raw filters kept for anything not modelled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SymbolInfo {
