@@ -115,7 +115,7 @@ async def test_every_diff_applied_by_the_reader_is_the_venues_book(
 
 async def test_a_diff_stream_holds_its_book_while_it_is_read(sim: Simulator) -> None:
     """The stream alone keeps the book subscribed; closing it releases the book; a symbol the
-    venue does not list is refused at once."""
+    venue does not list is refused at once; a reader too slow gets `SlowConsumer`, loud."""
     async with connect(sim, "binance", "spot") as c:
         with pytest.raises(tw.InvalidArgument):
             c.book_diffs("NOPEUSDT")
@@ -125,3 +125,10 @@ async def test_a_diff_stream_holds_its_book_while_it_is_read(sim: Simulator) -> 
         await until(lambda: [b.symbol for b in c.health().books] == ["BTCUSDT"], 10, "the book kept")
         await stream.aclose()
         await until(lambda: not c.health().books, 10, "the book released")
+
+        # A reader that falls `capacity` diffs behind is told, loud: never a silent hole.
+        slow = c.book_diffs("BTCUSDT", capacity=4)
+        await asyncio.sleep(1)  # not reading, while the market moves 100 steps a second
+        with pytest.raises(tw.SlowConsumer):
+            for _ in range(5):
+                await asyncio.wait_for(slow.recv(), 5)

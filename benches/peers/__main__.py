@@ -96,6 +96,8 @@ def main() -> None:
             for scenario in scenarios:
                 turn = repetition % max(1, len(libs))
                 for lib, version in libs[turn:] + libs[:turn]:
+                    if scenario not in lib.scenarios:
+                        continue
                     print(f"round {repetition + 1}/{args.runs} {scenario}: {lib.name} {version}", flush=True)
                     each.append(bench.run(lib, scenario, version, repetition))
         runs = aggregate(each)

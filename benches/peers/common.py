@@ -44,6 +44,8 @@ class Lib:
     book: str  # what keeps the book
     #: A baseline (what the machine allows, no library): a row outside the ratios.
     baseline: bool = False
+    #: The scenarios it runs (a variant of another library's book path runs only that).
+    scenarios: tuple[str, ...] = ("trades", "book")
 
     def route(self, scenario: str) -> str:
         """The tape route (Binance stream kind, Bybit topic) the library's consumer reads."""
@@ -69,6 +71,15 @@ LIBS = [
         "binance",
         "trades(capacity=2^20)",
         "book() + book_updates(depth=10)",
+    ),
+    Lib(
+        "tradewire-diffs",
+        "tradewire",
+        "tradewire",
+        "binance",
+        "(as tradewire)",
+        "book_diffs(capacity=2^20): every diff into Python, SortedDict book in the consumer",
+        scenarios=("book",),
     ),
     Lib(
         "python-binance",

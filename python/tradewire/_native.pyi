@@ -1109,7 +1109,7 @@ class NativeConnector:
     def position_updates(self) -> NativeStream:
         """Each :class:`Position` when it changes, the current ones first; never dropped. Opens
         the user stream; spot raises :class:`~tradewire.InvalidArgument`."""
-    def book_diffs(self, symbol: str, *, depth: int = 1000) -> NativeStream:
+    def book_diffs(self, symbol: str, *, depth: int = 1000, capacity: int = 65536) -> NativeStream:
         """Backs :meth:`tradewire.Binance.book_diffs`: every :class:`BookDiff` of one book."""
     def book_updates(self, symbols: list[str], *, depth: int = 10) -> NativeStream:
         """Backs :meth:`tradewire.Binance.book_updates`: a :class:`BookView` (best ``depth``

@@ -380,14 +380,14 @@ class _Connector:
         is then, consistent with one update id). The current view of each book comes first."""
         return Stream(self.native.book_updates(list(symbols), depth=depth))
 
-    def book_diffs(self, symbol: str, *, depth: int = 1000) -> Stream[BookDiff]:
+    def book_diffs(self, symbol: str, *, depth: int = 1000, capacity: int = 65536) -> Stream[BookDiff]:
         """Every change of the book of ``symbol`` (kept at least ``depth`` levels a side), none
         conflated, for a reader that keeps its own book or acts on each change: the whole book
         first as a reset, then each venue message's changes as the book applied them
         (sequence-checked; quantity 0 removes a level). A resync or a loss of sync is a reset.
-        A reader that falls 65,536 diffs behind gets :class:`SlowConsumer` (open a new stream:
-        it starts with the whole book)."""
-        return Stream(self.native.book_diffs(symbol, depth=depth))
+        A reader that falls ``capacity`` diffs behind gets :class:`SlowConsumer` (open a new
+        stream: it starts with the whole book)."""
+        return Stream(self.native.book_diffs(symbol, depth=depth, capacity=capacity))
 
     async def symbols(self) -> list[SymbolInfo]:
         """Every listed symbol's trading rules, by name order (cached; read again every 10 min)."""

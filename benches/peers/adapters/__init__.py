@@ -10,11 +10,12 @@ from .nautilus import Nautilus
 from .pybit import Pybit
 from .python_binance import PythonBinance
 from .raw import RawPicows, RawWebsockets
-from .tradewire import Tradewire
+from .tradewire import Tradewire, TradewireDiffs
 
 ADAPTERS: dict[str, type[Adapter]] = {
     "tradewire": Tradewire,
     "tradewire-bybit": Tradewire,
+    "tradewire-diffs": TradewireDiffs,
     "python-binance": PythonBinance,
     "binance-sdk": BinanceSdk,
     "ccxt": Ccxt,

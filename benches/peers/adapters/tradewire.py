@@ -1,6 +1,9 @@
-"""tradewire: ``trades()``, and ``book()`` + ``book_updates()`` (Binance or Bybit spot)."""
+"""tradewire: ``trades()``, and ``book()`` + ``book_updates()`` (Binance or Bybit spot), or
+``book_diffs()`` into the consumer's own book (every diff into Python)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from ..common import BYBIT_SPOT_TRADE_ID_BASE, SYMBOL, Levels, load
 from .base import Adapter, levels_of
@@ -52,3 +55,40 @@ class Tradewire(Adapter):
     def book(self) -> tuple[Levels, Levels] | None:
         ob = self.order_book
         return levels_of((x.price, x.qty) for x in ob.bids()), levels_of((x.price, x.qty) for x in ob.asks())
+
+
+class TradewireDiffs(Tradewire):
+    """tradewire's every-diff path: ``book_diffs()`` (each sequence-checked diff, none
+    conflated) into a sorted book the consumer keeps, best bid and ask read after every diff:
+    the same work as the peers whose every diff reaches Python. Trades as ``tradewire``."""
+
+    async def run(self) -> None:
+        if self.scenario == "trades":
+            await super().run()
+            return
+        tw = load("tradewire")
+        sorted_dict = load("sortedcontainers").SortedDict
+        connector = tw.Binance("spot", endpoints=tw.Endpoints(**self.ep))
+        self.connector = connector
+        self.bids: Any = sorted_dict()
+        self.asks: Any = sorted_dict()
+        hit = self.rec.hit_read
+        async with connector:
+            # As deep a queue as the trades reader's: at max rate every library queues.
+            async for diff in connector.book_diffs(SYMBOL, capacity=1 << 20):
+                if diff.is_reset:
+                    self.bids.clear()
+                    self.asks.clear()
+                for side, levels in ((self.bids, diff.bids), (self.asks, diff.asks)):
+                    for level in levels:
+                        if level.qty:
+                            side[level.price] = level.qty
+                        else:
+                            side.pop(level.price, None)
+                if diff.is_synced and self.bids and self.asks:
+                    hit(diff.update_id or 0, diff.local_time_ns)
+                    _ = self.bids.peekitem(-1), self.asks.peekitem(0)
+
+    def book(self) -> tuple[Levels, Levels] | None:
+        bids = levels_of(reversed(self.bids.items()))
+        return bids, levels_of(self.asks.items())

@@ -495,14 +495,15 @@ impl NativeConnector {
     }
 
     /// Every change of the book of `symbol` (at least `depth` levels a side), none conflated.
-    #[pyo3(signature = (symbol, *, depth = 1000))]
+    #[pyo3(signature = (symbol, *, depth = 1000, capacity = tradewire_core::book::diffs::DIFFS_CAPACITY))]
     fn book_diffs(
         &self,
         py: Python<'_>,
         symbol: &str,
         depth: usize,
+        capacity: usize,
     ) -> PyResult<crate::stream::NativeStream> {
-        native_stream(py, || self.inner.book_diffs(symbol, depth))
+        native_stream(py, || self.inner.book_diffs(symbol, depth, capacity))
     }
 
     /// Every change of every order (never dropped); opens the user stream.

@@ -10,10 +10,11 @@ use super::{Change, normalized};
 use crate::model::{BookDiff, Level, Source, Symbol};
 use crate::stream::{self, Overflow, Weigh};
 
-/// Diffs a stream holds for a slow reader before it fails.
+/// Diffs a stream holds for a slow reader before it fails, unless the reader asks otherwise.
 pub const DIFFS_CAPACITY: usize = 1 << 16;
-/// Bytes those may hold (a Bybit snapshot of 1,000 levels a side is about 70 KB).
-pub const DIFFS_BYTES: usize = 64 << 20;
+/// Bytes a stream may hold per diff of its capacity (64 MiB at the default; one Bybit snapshot
+/// of 1,000 levels a side is about 70 KB, a diff a few hundred bytes).
+pub const DIFF_BYTES: usize = 1 << 10;
 
 impl Weigh for BookDiff {
     fn weight(&self) -> usize {
@@ -42,9 +43,16 @@ impl std::fmt::Debug for DiffFeed {
 }
 
 impl DiffFeed {
-    /// A follower of the book of `symbol` and the stream it feeds.
-    pub fn new(source: Source, symbol: Symbol) -> (DiffFeed, stream::Receiver<BookDiff>) {
-        let (tx, rx) = stream::weighed(DIFFS_CAPACITY, DIFFS_BYTES, Overflow::NeverDrop);
+    /// A follower of the book of `symbol` and the stream it feeds, which holds `capacity` diffs
+    /// for a slow reader.
+    pub fn new(
+        source: Source,
+        symbol: Symbol,
+        capacity: usize,
+    ) -> (DiffFeed, stream::Receiver<BookDiff>) {
+        let capacity = capacity.max(1);
+        let bytes = capacity.saturating_mul(DIFF_BYTES);
+        let (tx, rx) = stream::weighed(capacity, bytes, Overflow::NeverDrop);
         let feed = DiffFeed {
             source,
             symbol,
@@ -137,7 +145,7 @@ mod tests {
             venue: Venue::Binance,
             market: Market::Spot,
         };
-        DiffFeed::new(source, Symbol::new("BTCUSDT"))
+        DiffFeed::new(source, Symbol::new("BTCUSDT"), DIFFS_CAPACITY)
     }
 
     fn drain(rx: &stream::Receiver<BookDiff>) -> (Vec<BookDiff>, Drained) {

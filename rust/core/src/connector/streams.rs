@@ -295,19 +295,20 @@ impl Connector {
 
     /// Every change of the book of `symbol` (at least `depth` levels a side), none conflated:
     /// the whole book first as a reset, then each message's changes as the book applies them
-    /// ([`BookDiff`]). A reader that falls [`crate::book::diffs::DIFFS_CAPACITY`] diffs behind
-    /// gets [`Error::SlowConsumer`].
+    /// ([`BookDiff`]). A reader that falls `capacity` diffs behind gets
+    /// [`Error::SlowConsumer`].
     pub fn book_diffs(
         self: &Arc<Self>,
         symbol: &str,
         depth: usize,
+        capacity: usize,
     ) -> Result<stream::Receiver<BookDiff>> {
         let info = self.listed_symbol(symbol)?;
         let source = Source {
             venue: self.venue,
             market: self.market,
         };
-        let (feed, rx) = DiffFeed::new(source, info.symbol);
+        let (feed, rx) = DiffFeed::new(source, info.symbol, capacity);
         self.attach_book(symbol, depth, |book| book.add_follower(Arc::new(feed)))?;
         Ok(rx)
     }
