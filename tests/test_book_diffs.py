@@ -129,6 +129,10 @@ async def test_a_diff_stream_holds_its_book_while_it_is_read(sim: Simulator) -> 
         # A reader that falls `capacity` diffs behind is told, loud: never a silent hole.
         slow = c.book_diffs("BTCUSDT", capacity=4)
         await asyncio.sleep(1)  # not reading, while the market moves 100 steps a second
-        with pytest.raises(tw.SlowConsumer):
+
+        async def read_five() -> None:
             for _ in range(5):
                 await asyncio.wait_for(slow.recv(), 5)
+
+        with pytest.raises(tw.SlowConsumer):
+            await read_five()

@@ -495,7 +495,8 @@ impl NativeConnector {
     }
 
     /// Every change of the book of `symbol` (at least `depth` levels a side), none conflated.
-    #[pyo3(signature = (symbol, *, depth = 1000, capacity = tradewire_core::book::diffs::DIFFS_CAPACITY))]
+    /// (`capacity`'s default is written out for the signature Python shows.)
+    #[pyo3(signature = (symbol, *, depth = 1000, capacity = 65536))]
     fn book_diffs(
         &self,
         py: Python<'_>,
@@ -707,3 +708,5 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeEvents>()?;
     Ok(())
 }
+
+const _: () = assert!(tradewire_core::book::diffs::DIFFS_CAPACITY == 65536);
