@@ -27,7 +27,7 @@ use crate::net::http::{Method, Request};
 use crate::net::ws::RequestGate;
 use crate::net::{WsEvent, WsPool};
 use crate::orders::{Applied, OrderRef};
-use crate::resilience::{Backoff, Priority};
+use crate::resilience::{Backoff, Priority, UNSAID_BAN};
 use crate::stream::{self, Overflow, Receiver, Sender};
 use crate::venue::{Credentials, Endpoint, UserEvent};
 use crate::{Error, Result};
@@ -38,8 +38,6 @@ const UPDATES_CAPACITY: usize = 1 << 20;
 pub const UPDATES_BYTES: usize = 128 << 20;
 /// The least time between two restarts of the user stream.
 const RESTART_SPACING: Duration = Duration::from_secs(1);
-/// A ban that does not say when it ends is taken as the shortest one (Binance's 2 minutes).
-const BAN_UNSAID_MS: i64 = 120_000;
 /// A rate-limit refusal that does not say how long to wait: a second.
 const BACK_OFF_UNSAID_MS: i64 = 1_000;
 /// How long after a (re)connect the subscription is taken to be in place.
@@ -583,7 +581,8 @@ impl Connector {
                     let limiter = &self.http.limiter;
                     let now = self.http.clock.now_server_ms();
                     if banned {
-                        limiter.ban_until(until_ms.unwrap_or(now.saturating_add(BAN_UNSAID_MS)));
+                        let unsaid = now.saturating_add(UNSAID_BAN.as_millis() as i64);
+                        limiter.ban_until(until_ms.unwrap_or(unsaid));
                     } else {
                         limiter.back_off_until(
                             until_ms.unwrap_or(now.saturating_add(BACK_OFF_UNSAID_MS)),

@@ -46,6 +46,9 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(5 * 60);
 /// minutes. A longer ban read from a header or a message is cut to this.
 pub const MAX_BAN: Duration = Duration::from_secs(3 * 86_400);
 
+/// A ban that does not say when it ends is taken as the shortest one (Binance's 2 minutes).
+pub const UNSAID_BAN: Duration = Duration::from_secs(120);
+
 /// `until_ms`, but at most `limit` after `now_ms` (saturating: never overflows).
 pub fn capped_until(now_ms: i64, until_ms: i64, limit: Duration) -> i64 {
     until_ms.min(now_ms.saturating_add(limit.as_millis() as i64))

@@ -15,5 +15,5 @@ pub use clock::{ClockSnapshot, ClockSync};
 pub use ids::{ClientIds, IdRule, RequestIds, validate_client_id};
 pub use limiter::{
     LimitEvent, LimitId, LimitSpec, LimitUsage, Limiter, MAX_BAN, MAX_COUNT, MAX_RETRY_AFTER,
-    Priority, Share, WindowKind, capped_until,
+    Priority, Share, UNSAID_BAN, WindowKind, capped_until,
 };

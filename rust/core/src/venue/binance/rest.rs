@@ -14,7 +14,7 @@ use crate::error::{VenueReply, snippet};
 use crate::model::{Market, Venue};
 use crate::net::http::{Dialect, Encoded, Failure, Method, Request};
 use crate::resilience::{
-    LimitId, LimitSpec, Limiter, MAX_BAN, MAX_RETRY_AFTER, WindowKind, capped_until,
+    LimitId, LimitSpec, Limiter, MAX_BAN, MAX_RETRY_AFTER, UNSAID_BAN, WindowKind, capped_until,
 };
 use crate::venue::Credentials;
 
@@ -216,13 +216,9 @@ fn ban_end(headers: &HeaderMap, message: &str, now_ms: i64) -> i64 {
     let until = retry_after_ms(headers)
         .map(|ms| now_ms.saturating_add(ms))
         .or_else(|| banned_until_in(message))
-        .unwrap_or(now_ms.saturating_add(FIRST_BAN_MS));
+        .unwrap_or(now_ms.saturating_add(UNSAID_BAN.as_millis() as i64));
     capped_until(now_ms, until, MAX_BAN)
 }
-
-/// The shortest ban Binance imposes ("from 2 minutes to 3 days"): assumed when a ban does not
-/// say when it ends.
-pub const FIRST_BAN_MS: i64 = 120_000;
 
 /// The `<ms>` of a -1003 message's "IP banned until <ms>".
 pub fn banned_until_in(message: &str) -> Option<i64> {
