@@ -97,6 +97,14 @@ LIBS = [
         "websocket_streams trade",
         "diff_book_depth + REST depth; dict book in the consumer (no book keeper)",
     ),
+    Lib(
+        "binance-sdk-raw",
+        "binance-sdk-spot",
+        "binance_sdk_spot",
+        "binance",
+        "websocket_streams subscribe(streams), payload dicts (no model)",
+        "subscribe(diff stream), payload dicts + REST depth; dict book in the consumer",
+    ),
     Lib("ccxt", "ccxt", "ccxt", "binance", "ccxt.pro watch_trades", "ccxt.pro watch_order_book"),
     Lib(
         "cryptofeed",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import Adapter
-from .binance_sdk import BinanceSdk
+from .binance_sdk import BinanceSdk, BinanceSdkRaw
 from .ccxt import Ccxt
 from .cryptofeed import Cryptofeed
 from .nautilus import Nautilus
@@ -18,6 +18,7 @@ ADAPTERS: dict[str, type[Adapter]] = {
     "tradewire-diffs": TradewireDiffs,
     "python-binance": PythonBinance,
     "binance-sdk": BinanceSdk,
+    "binance-sdk-raw": BinanceSdkRaw,
     "ccxt": Ccxt,
     "cryptofeed": Cryptofeed,
     "pybit": Pybit,

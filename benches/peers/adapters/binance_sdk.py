@@ -1,6 +1,6 @@
-"""binance-sdk-spot: ``websocket_streams`` trades and diffs; it keeps no book, so the consumer keeps
-a sorted book (``sortedcontainers.SortedDict`` by Decimal price) from the diffs and a REST
-snapshot."""
+"""binance-sdk-spot: ``websocket_streams`` trades and diffs, typed (its models) and raw (dicts);
+it keeps no book, so the consumer keeps a sorted book (``sortedcontainers.SortedDict`` by
+Decimal price) from the diffs and a REST snapshot."""
 
 from __future__ import annotations
 
@@ -52,6 +52,20 @@ class DictBook:
 
 
 class BinanceSdk(Adapter):
+    #: The SDK's typed path: each payload is parsed, dumped again and validated into a pydantic
+    #: model before the callback (``websocket_streams.trade`` / ``diff_book_depth``).
+    raw = False
+
+    async def listen(self, stream: str, callback: Any, typed: Any) -> None:
+        if self.raw:
+            # No response model: the callback gets the combined stream's envelope as the SDK
+            # parsed it, once.
+            await self.connection.subscribe([stream])
+            self.connection.on("message", callback, stream)
+        else:
+            handle = await typed(self.connection)
+            handle.on("message", callback)
+
     async def run(self) -> None:
         configuration = load("binance_common.configuration")
         spot = load("binance_sdk_spot.spot")
@@ -61,24 +75,42 @@ class BinanceSdk(Adapter):
         )
         self.connection = await self.client.websocket_streams.create_connection()
         hit = self.rec.hit
+        stream = f"{SYMBOL.lower()}@trade" if self.scenario == "trades" else f"{SYMBOL.lower()}@depth@100ms"
         if self.scenario == "trades":
-            handle = await self.connection.trade(symbol=SYMBOL)
+            if self.raw:
 
-            def on_trade(data: Any) -> None:
-                hit(data.t)
-                _ = Decimal(data.p), Decimal(data.q)
+                def on_trade(data: Any) -> None:
+                    data = data["data"]  # the envelope
+                    hit(data["t"])
+                    _ = Decimal(data["p"]), Decimal(data["q"])
 
-            handle.on("message", on_trade)
+            else:
+
+                def on_trade(data: Any) -> None:
+                    hit(data.t)
+                    _ = Decimal(data.p), Decimal(data.q)
+
+            await self.listen(stream, on_trade, lambda c: c.trade(symbol=SYMBOL))
         else:
             self.dict_book = book = DictBook()
+            if self.raw:
 
-            def on_diff(data: Any) -> None:
-                if book.apply(data.U, data.u, data.b, data.a):
-                    hit(data.u)
-                    _ = book.bids.peekitem(-1), book.asks.peekitem(0)
+                def on_diff(data: Any) -> None:
+                    data = data["data"]  # the envelope
+                    if book.apply(data["U"], data["u"], data["b"], data["a"]):
+                        hit(data["u"])
+                        _ = book.bids.peekitem(-1), book.asks.peekitem(0)
 
-            handle = await self.connection.diff_book_depth(symbol=SYMBOL, update_speed="100ms")
-            handle.on("message", on_diff)
+            else:
+
+                def on_diff(data: Any) -> None:
+                    if book.apply(data.U, data.u, data.b, data.a):
+                        hit(data.u)
+                        _ = book.bids.peekitem(-1), book.asks.peekitem(0)
+
+            await self.listen(
+                stream, on_diff, lambda c: c.diff_book_depth(symbol=SYMBOL, update_speed="100ms")
+            )
             rest = self.client.rest_api
             snapshot = (await asyncio.to_thread(rest.depth, symbol=SYMBOL, limit=1000)).data()
             book.load(snapshot.last_update_id, snapshot.bids, snapshot.asks)
@@ -92,3 +124,9 @@ class BinanceSdk(Adapter):
 
     async def close(self) -> None:
         await self.connection.close_connection(close_session=True)
+
+
+class BinanceSdkRaw(BinanceSdk):
+    """The SDK's untyped path: ``subscribe(streams)`` without a response model."""
+
+    raw = True

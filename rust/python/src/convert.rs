@@ -8,7 +8,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyString, PyType};
 use rust_decimal::Decimal;
 use tradewire_core::Error;
-use tradewire_core::model::parse_decimal;
+use tradewire_core::model::{TEXT_MAX, parse_decimal, write_decimal};
 
 use crate::errors::to_pyerr;
 
@@ -55,7 +55,9 @@ pub fn extract_opt_decimal(
 
 /// A `decimal.Decimal` with exactly the digits (and trailing zeros) of `value`.
 pub fn to_py_decimal(py: Python<'_>, value: Decimal) -> PyResult<Bound<'_, PyAny>> {
-    decimal_type(py)?.call1((value.to_string(),))
+    let mut text = [0; TEXT_MAX];
+    let text = PyString::new(py, write_decimal(value, &mut text));
+    decimal_type(py)?.call1((text,))
 }
 
 pub fn to_py_opt_decimal(

@@ -127,6 +127,53 @@ fn plain_fast(bytes: &[u8]) -> Option<Decimal> {
     Decimal::try_from_i128_with_scale(if negative { -mantissa } else { mantissa }, scale).ok()
 }
 
+/// Room for any `Decimal` as text: a sign, 29 digits, a point and a leading zero.
+pub const TEXT_MAX: usize = 32;
+
+/// `value` as `to_string()` writes it (every trailing zero kept), into `buf` without the
+/// formatting machinery or an allocation: money is turned into Python `Decimal`s through text
+/// once per price and quantity a reader touches.
+pub fn write_decimal(value: Decimal, buf: &mut [u8; TEXT_MAX]) -> &str {
+    let scale = value.scale() as usize;
+    let mut at = buf.len();
+    let mantissa = value.mantissa().unsigned_abs();
+    // Prices and quantities fit 64 bits almost always; 128-bit division is far slower.
+    let (mut small, mut wide) = match u64::try_from(mantissa) {
+        Ok(small) => (small, None),
+        Err(_) => (0, Some(mantissa)),
+    };
+    let mut written = 0;
+    loop {
+        if written == scale && scale > 0 {
+            at -= 1;
+            buf[at] = b'.';
+        }
+        let (digit, rest) = match wide.as_mut() {
+            None => {
+                let digit = (small % 10) as u8;
+                small /= 10;
+                (digit, small == 0)
+            }
+            Some(w) => {
+                let digit = (*w % 10) as u8;
+                *w /= 10;
+                (digit, *w == 0)
+            }
+        };
+        at -= 1;
+        buf[at] = b'0' + digit;
+        written += 1;
+        if rest && written > scale {
+            break;
+        }
+    }
+    if value.is_sign_negative() {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    std::str::from_utf8(&buf[at..]).expect("ASCII digits")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,5 +253,45 @@ mod tests {
             proptest::prop_assert_eq!(back, value);
             proptest::prop_assert_eq!(back.to_string(), text);
         }
+
+        #[test]
+        fn writes_what_to_string_writes(mantissa in proptest::num::i128::ANY, scale in 0u32..=28, small in proptest::num::i64::ANY) {
+            let m = mantissa % 79_228_162_514_264_337_593_543_950_335i128;
+            for value in [Decimal::from_i128_with_scale(m, scale), Decimal::new(small, scale)] {
+                let mut buf = [0; TEXT_MAX];
+                proptest::prop_assert_eq!(write_decimal(value, &mut buf), value.to_string());
+                let mut buf = [0; TEXT_MAX];
+                proptest::prop_assert_eq!(write_decimal(-value, &mut buf), (-value).to_string());
+            }
+        }
+    }
+
+    #[test]
+    fn writes_the_edges_as_to_string_does() {
+        for text in [
+            "0",
+            "0.0",
+            "0.00000000",
+            "-1",
+            "1",
+            "0.01234",
+            "65432.10",
+            "100",
+            "-0.5",
+            "79228162514264337593543950335",
+            "-79228162514264337593543950335",
+            "0.0000000000000000000000000001",
+            "7.9228162514264337593543950335",
+        ] {
+            let value = parse_decimal(text).unwrap();
+            let mut buf = [0; TEXT_MAX];
+            assert_eq!(write_decimal(value, &mut buf), value.to_string(), "{text}");
+        }
+        let negative_zero = -Decimal::new(0, 2);
+        let mut buf = [0; TEXT_MAX];
+        assert_eq!(
+            write_decimal(negative_zero, &mut buf),
+            negative_zero.to_string()
+        );
     }
 }

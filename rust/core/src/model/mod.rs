@@ -6,7 +6,7 @@ mod id;
 mod symbol;
 mod types;
 
-pub use decimal::{DecimalError, parse_decimal};
+pub use decimal::{DecimalError, TEXT_MAX, parse_decimal, write_decimal};
 pub use id::Id;
 pub use rust_decimal::Decimal;
 pub use symbol::{Symbol, WIRE_SYMBOLS};
