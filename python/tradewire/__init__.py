@@ -56,6 +56,7 @@ from .errors import (
     InvalidArgument,
     InvalidOrder,
     OrderNotFound,
+    PermissionDenied,
     PostOnlyRejected,
     ProtocolError,
     RateLimited,
@@ -64,6 +65,7 @@ from .errors import (
     Timeout,
     TradewireError,
 )
+from .gateway import Gateway, GatewayStats, Remote, Served
 from .streams import Stream
 
 __version__: str = _native.__version__
@@ -106,6 +108,8 @@ __all__ = [
     "Fill",
     "ForkedProcessError",
     "Gap",
+    "Gateway",
+    "GatewayStats",
     "Health",
     "InsufficientFunds",
     "InvalidArgument",
@@ -122,12 +126,15 @@ __all__ = [
     "OrderStatus",
     "OrderType",
     "OrderUpdate",
+    "PermissionDenied",
     "Position",
     "PositionSide",
     "PostOnlyRejected",
     "ProtocolError",
     "Quote",
     "RateLimited",
+    "Remote",
+    "Served",
     "Side",
     "SlowConsumer",
     "Stream",

@@ -53,6 +53,8 @@ __all__ = [
     "NativeAggregator",
     "NativeConnector",
     "NativeEvents",
+    "NativeGateway",
+    "NativeRemote",
     "NativeSimulator",
     "NativeStream",
     "Order",
@@ -1309,3 +1311,69 @@ class NativeAggregator:
         """Crossed markets and venues leaving or rejoining merged books, from this call on, as
         ``(kind, symbol, fields)`` tuples (see :class:`tradewire.AggregatorEventKind`) on a
         stream of ``capacity`` (at least 1) with gap markers."""
+
+@final
+class NativeGateway:
+    """Backs :class:`tradewire.Gateway`: publishes connectors' market data on NATS."""
+
+    @staticmethod
+    def start(
+        url: str,
+        *,
+        prefix: str = "tw",
+        user: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        credentials_file: str | None = None,
+        root_certificates: str | None = None,
+        require_tls: bool = False,
+    ) -> Awaitable[NativeGateway]:
+        """Connects to NATS. Refused credentials raise :class:`~tradewire.PermissionDenied`; an
+        unreachable server :class:`~tradewire.ConnectionLost`; a prefix that is not a subject
+        token :class:`~tradewire.InvalidArgument`."""
+    def serve(
+        self, connector: NativeConnector, symbols: list[str], channels: list[str], book_depth: int = 1000
+    ) -> Awaitable[None]:
+        """Publishes ``channels`` (``trades``, ``tickers``, ``book``) of ``symbols``. Unknown
+        symbols or channels raise :class:`~tradewire.InvalidArgument`."""
+    @property
+    def epoch(self) -> int: ...
+    def stats(self) -> dict[str, int]:
+        """``published``, ``lost_upstream``, ``snapshots_served``, ``requests_served``,
+        ``publish_errors``."""
+    def close(self) -> Awaitable[None]:
+        """Stops publishing and flushes."""
+
+@final
+class NativeRemote:
+    """Backs :class:`tradewire.Remote`: one label's subjects read from NATS."""
+
+    @staticmethod
+    def connect(
+        url: str,
+        label: str,
+        *,
+        prefix: str = "tw",
+        user: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        credentials_file: str | None = None,
+        root_certificates: str | None = None,
+        require_tls: bool = False,
+    ) -> Awaitable[NativeRemote]:
+        """Connects to NATS (errors as :meth:`NativeGateway.start`)."""
+    @property
+    def label(self) -> str: ...
+    def trades(self, symbols: list[str], *, capacity: int = 65536) -> NativeStream:
+        """:class:`Trade` events with gap markers; a subject this user may not read ends the
+        stream with :class:`~tradewire.PermissionDenied`."""
+    def tickers(self, symbols: list[str], *, capacity: int = 65536) -> NativeStream:
+        """:class:`Ticker` events with gap markers."""
+    def book_diffs(self, symbol: str, *, capacity: int = 65536) -> NativeStream:
+        """:class:`BookDiff` events, the gateway's whole book first as a reset."""
+    def symbol_info(self, symbol: str) -> Awaitable[SymbolInfo]:
+        """The gateway's answer; no gateway raises :class:`~tradewire.ConnectionLost`."""
+    def served(self) -> Awaitable[dict[str, Any]]:
+        """``epoch``, ``venue``, ``market``, ``trades``, ``tickers``, ``books``."""
+    def close(self) -> Awaitable[None]:
+        """Stops every stream."""

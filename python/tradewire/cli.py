@@ -53,7 +53,49 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=7, help="seed of the synthetic market")
     sim.add_argument("--steps-per-second", type=int, default=50, help="synthetic market steps per symbol")
     sim.add_argument("--time-scale", type=int, default=1, help="divide every venue timer by this factor")
+    gateway = commands.add_parser(
+        "gateway",
+        help="share venue sessions with many processes through NATS",
+        description="Connects to the venues and to NATS as the config file says and publishes "
+        "trades, tickers and books on versioned subjects (docs/gateway.md) until Ctrl-C or SIGTERM; "
+        "tw.Remote reads them from any process. Logs its counters every few seconds.",
+    )
+    gateway.add_argument("--config", required=True, metavar="FILE", help="the gateway's TOML config")
+    gateway.add_argument(
+        "--duration", type=_seconds, default=0.0, metavar="SECONDS", help="stop after this long (0: never)"
+    )
     return parser
+
+
+def _gateway(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+    import signal
+
+    from .errors import TradewireError
+    from .gateway import load_config, run_config
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        config = load_config(args.config)
+    except (OSError, ValueError) as e:  # a missing file, bad TOML, a missing key
+        print(f"tradewire gateway: {e}", file=sys.stderr)
+        return 2
+
+    async def serve() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        await run_config(config, duration=args.duration or None)
+
+    try:
+        asyncio.run(serve())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        pass
+    except TradewireError as e:
+        print(f"tradewire gateway: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _sim(args: argparse.Namespace) -> int:
@@ -111,6 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(Options(duration=args.duration, live=args.live, headless=args.headless, seed=args.seed))
     if args.command == "sim":
         return _sim(args)
+    if args.command == "gateway":
+        return _gateway(args)
     return 0
 
 

@@ -296,6 +296,12 @@ class _Connector:
     def _preset(market: str, testnet: bool) -> Endpoints:
         raise NotImplementedError
 
+    @property
+    def label(self) -> str:
+        """The venue market's name, as merged quotes and the gateway's subjects give it:
+        ``binance-spot``, ``binance-usdm``, ``bybit-spot``, ``bybit-linear``."""
+        return f"{self._venue.value}-{self.market}"
+
     def __repr__(self) -> str:
         state = "open" if self._native is not None else "closed"
         return f"{type(self).__name__}(market={self.market!r}, rest={self.endpoints.rest!r}, {state})"

@@ -134,6 +134,11 @@ class ProtocolError(TradewireError):
     """The venue sent something tradewire cannot read."""
 
 
+class PermissionDenied(TradewireError, PermissionError):
+    """The message bus refused: NATS did not accept the credentials, or this user may not read
+    or write the subject (a gateway user granted market data only, sending a command)."""
+
+
 class StreamClosed(TradewireError):
     """The stream or connector was closed."""
 
@@ -161,6 +166,7 @@ __all__ = [
     "InvalidArgument",
     "InvalidOrder",
     "OrderNotFound",
+    "PermissionDenied",
     "PostOnlyRejected",
     "ProtocolError",
     "RateLimited",

@@ -105,6 +105,10 @@ pub enum Error {
     /// The venue sent something we cannot read. Counted and logged; never a panic.
     #[error("malformed message from {venue}: {reason}")]
     Protocol { venue: Venue, reason: String },
+    /// The message bus refused: credentials it does not accept, or a subject this user may
+    /// not read or write (a NATS permission).
+    #[error("permission denied: {0}")]
+    Denied(String),
     /// The stream or connector was closed.
     #[error("closed")]
     Closed,

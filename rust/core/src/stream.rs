@@ -338,6 +338,21 @@ impl<T> Sender<T> {
         result
     }
 
+    /// Records `missed` events lost before this stream (upstream, on a bus): the consumer
+    /// gets one gap marker for them before the next event. Only a gap-marking stream has
+    /// markers; on others this does nothing.
+    pub fn mark_gap(&self, missed: u64) {
+        if self.shared.overflow != Overflow::GapMarker || missed == 0 {
+            return;
+        }
+        let mut state = self.shared.lock();
+        state.pending_gap = state.pending_gap.saturating_add(missed);
+        self.shared
+            .stats
+            .dropped
+            .fetch_add(missed, Ordering::Relaxed);
+    }
+
     /// Ends the stream: the consumer receives what is buffered, then the end (or `error`).
     pub fn close(self, error: Option<Error>) {
         self.finish(error);
@@ -465,6 +480,24 @@ impl<T> Receiver<T> {
         match ended {
             Some(end) => Drained::Ended(end),
             None => Drained::Open,
+        }
+    }
+
+    /// Waits until something can be taken, then moves up to `max` deliveries into `out`: for a
+    /// consumer in Rust (the gateway publishing a stream). Reports the end only when nothing
+    /// is left.
+    pub async fn next_batch(&self, max: usize, out: &mut Vec<Item<T>>) -> Drained {
+        loop {
+            let drained = self.drain_into(max, out);
+            if !out.is_empty() || matches!(drained, Drained::Ended(_)) {
+                return drained;
+            }
+            let ready = Arc::new(Notify::new());
+            let wake = ready.clone();
+            // `notify_one` keeps a permit if it comes before the wait: no wake-up is lost.
+            if self.park(Box::new(move || wake.notify_one())) {
+                ready.notified().await;
+            }
         }
     }
 

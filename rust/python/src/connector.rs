@@ -536,7 +536,7 @@ impl NativeConnector {
 }
 
 /// A core stream opened inside the runtime (its tasks spawn there) and handed to Python.
-fn native_stream<T: crate::stream::PyEvent>(
+pub(crate) fn native_stream<T: crate::stream::PyEvent>(
     py: Python<'_>,
     open: impl FnOnce() -> tradewire_core::Result<tradewire_core::stream::Receiver<T>>,
 ) -> PyResult<crate::stream::NativeStream> {

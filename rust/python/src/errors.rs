@@ -106,6 +106,7 @@ fn build(py: Python<'_>, error: &Error) -> PyResult<PyErr> {
             kwargs.set_item("venue", venue.as_str())?;
             "ProtocolError"
         }
+        Error::Denied(_) => "PermissionDenied",
         Error::Closed => "StreamClosed",
         Error::Failed(_) => "ConnectorFailed",
         _ => "TradewireError",

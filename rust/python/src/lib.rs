@@ -8,6 +8,7 @@ mod book;
 mod connector;
 mod convert;
 mod errors;
+mod gateway;
 mod logging;
 mod model;
 mod runtime;
@@ -27,5 +28,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     connector::register(m)?;
     book::register(m)?;
     aggregate::register(m)?;
+    gateway::register(m)?;
     Ok(())
 }

@@ -1,0 +1,362 @@
+"""One venue session shared by many processes, through NATS.
+
+A :class:`Gateway` runs beside the connectors it is given and publishes their market data on
+versioned NATS subjects (``tw.v1.md.<label>.<kind>.<symbol>``, JSON, decimals as strings:
+``docs/gateway.md``). A :class:`Remote` in any process on any machine reads them with the
+connector's own types: ``trades()``, ``tickers()``, ``book_diffs()``, ``symbol_info()``.
+
+    async with tw.Binance("spot") as venue, tw.Gateway("nats://127.0.0.1:4222") as gateway:
+        await gateway.serve(venue, ["BTCUSDT"], channels=["trades", "book"])
+        ...
+
+    async with tw.Remote("nats://127.0.0.1:4222", "binance-spot") as remote:
+        async for trade in remote.trades("BTCUSDT"):
+            ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
+from os import PathLike
+from types import TracebackType
+from typing import Any, Literal, Self, TypedDict
+
+from . import _native
+from ._native import BookDiff, Gap, SymbolInfo, Ticker, Trade
+from .connectors import _Connector
+from .errors import InvalidArgument, StreamClosed
+from .streams import Stream
+
+Channel = Literal["trades", "tickers", "book"]
+
+
+class GatewayStats(TypedDict):
+    published: int
+    #: Events the connectors dropped before the gateway took them.
+    lost_upstream: int
+    snapshots_served: int
+    requests_served: int
+    publish_errors: int
+
+
+class Served(TypedDict):
+    epoch: int
+    venue: str
+    market: str
+    trades: list[str]
+    tickers: list[str]
+    books: list[str]
+
+
+class _NatsSettings(TypedDict):
+    prefix: str
+    user: str | None
+    password: str | None
+    token: str | None
+    credentials_file: str | None
+    root_certificates: str | None
+    require_tls: bool
+
+
+class _NatsClient:
+    """Connection settings shared by :class:`Gateway` and :class:`Remote`."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "tw",
+        user: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        credentials_file: str | PathLike[str] | None = None,
+        root_certificates: str | PathLike[str] | None = None,
+        require_tls: bool = False,
+    ) -> None:
+        if not isinstance(url, str) or not url:
+            raise InvalidArgument("url must name a NATS server, e.g. 'nats://127.0.0.1:4222'", field="url")
+        self.url = url
+        self._nats = _NatsSettings(
+            prefix=prefix,
+            user=user,
+            password=password,
+            token=token,
+            credentials_file=None if credentials_file is None else str(credentials_file),
+            root_certificates=None if root_certificates is None else str(root_certificates),
+            require_tls=require_tls,
+        )
+
+
+class Gateway(_NatsClient):
+    """Publishes connectors' market data on NATS for :class:`Remote` readers anywhere.
+
+    ``url`` names the NATS server(s); ``user``/``password``, ``token`` or ``credentials_file``
+    log in; ``root_certificates`` and ``require_tls`` for TLS; ``prefix`` heads every subject.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "tw",
+        user: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        credentials_file: str | PathLike[str] | None = None,
+        root_certificates: str | PathLike[str] | None = None,
+        require_tls: bool = False,
+    ) -> None:
+        super().__init__(
+            url,
+            prefix=prefix,
+            user=user,
+            password=password,
+            token=token,
+            credentials_file=credentials_file,
+            root_certificates=root_certificates,
+            require_tls=require_tls,
+        )
+        self._native: _native.NativeGateway | None = None
+
+    def __repr__(self) -> str:
+        state = "open" if self._native is not None else "closed"
+        return f"Gateway(url={self.url!r}, {state})"
+
+    async def start(self) -> Self:
+        if self._native is None:
+            self._native = await _native.NativeGateway.start(self.url, **self._nats)
+        return self
+
+    async def close(self) -> None:
+        if self._native is not None:
+            native, self._native = self._native, None
+            await native.close()
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    @property
+    def native(self) -> _native.NativeGateway:
+        if self._native is None:
+            raise StreamClosed("the Gateway is not started (or closed): use it in an `async with` block")
+        return self._native
+
+    @property
+    def epoch(self) -> int:
+        """Drawn at start; readers tell a restarted gateway by a new one."""
+        return self.native.epoch
+
+    async def serve(
+        self,
+        connector: _Connector,
+        symbols: Iterable[str],
+        *,
+        channels: Sequence[Channel] = ("trades", "tickers", "book"),
+        book_depth: int = 1000,
+    ) -> None:
+        """Publishes ``channels`` of ``symbols`` from ``connector`` (started) under its label
+        (``connector.label``). Unknown symbols raise :class:`InvalidArgument`; a stream already
+        served is left as it is."""
+        if not isinstance(connector, _Connector):
+            raise InvalidArgument(
+                f"connector must be a tradewire.Binance or tradewire.Bybit, not {type(connector).__name__}",
+                field="connector",
+            )
+        if isinstance(symbols, str):
+            symbols = [symbols]
+        await self.native.serve(connector.native, list(symbols), list(channels), book_depth=book_depth)
+
+    def stats(self) -> GatewayStats:
+        raw = self.native.stats()
+        return GatewayStats(
+            published=raw["published"],
+            lost_upstream=raw["lost_upstream"],
+            snapshots_served=raw["snapshots_served"],
+            requests_served=raw["requests_served"],
+            publish_errors=raw["publish_errors"],
+        )
+
+
+class Remote(_NatsClient):
+    """Reads what a :class:`Gateway` serves for one venue market (``label``: ``binance-spot``,
+    ``bybit-linear``, ...) with the connector's types and stream rules: trades and tickers mark
+    losses with :class:`Gap`; ``book_diffs()`` never drops and starts with the whole book."""
+
+    def __init__(
+        self,
+        url: str,
+        label: str,
+        *,
+        prefix: str = "tw",
+        user: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        credentials_file: str | PathLike[str] | None = None,
+        root_certificates: str | PathLike[str] | None = None,
+        require_tls: bool = False,
+    ) -> None:
+        super().__init__(
+            url,
+            prefix=prefix,
+            user=user,
+            password=password,
+            token=token,
+            credentials_file=credentials_file,
+            root_certificates=root_certificates,
+            require_tls=require_tls,
+        )
+        self.label = label
+        self._native: _native.NativeRemote | None = None
+
+    def __repr__(self) -> str:
+        state = "open" if self._native is not None else "closed"
+        return f"Remote(url={self.url!r}, label={self.label!r}, {state})"
+
+    async def start(self) -> Self:
+        if self._native is None:
+            self._native = await _native.NativeRemote.connect(self.url, self.label, **self._nats)
+        return self
+
+    async def close(self) -> None:
+        if self._native is not None:
+            native, self._native = self._native, None
+            await native.close()
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    @property
+    def native(self) -> _native.NativeRemote:
+        if self._native is None:
+            raise StreamClosed("the Remote is not started (or closed): use it in an `async with` block")
+        return self._native
+
+    def trades(self, *symbols: str, capacity: int = 65_536) -> Stream[Trade | Gap]:
+        """Public trades of ``symbols`` as the gateway publishes them; a loss anywhere on the
+        way (the venue connection, the bus, a restarted gateway) is a :class:`Gap`."""
+        return Stream(self.native.trades(list(symbols), capacity=capacity))
+
+    def tickers(self, *symbols: str, capacity: int = 65_536) -> Stream[Ticker | Gap]:
+        """24 h tickers of ``symbols``, with :class:`Gap` markers."""
+        return Stream(self.native.tickers(list(symbols), capacity=capacity))
+
+    def book_diffs(self, symbol: str, *, capacity: int = 65_536) -> Stream[BookDiff]:
+        """Every change of ``symbol``'s book, none dropped: the gateway's whole book first as a
+        reset, then each diff. A loss on the bus or a restarted gateway brings a fresh whole
+        book (another reset). A reader ``capacity`` diffs behind gets :class:`SlowConsumer`."""
+        return Stream(self.native.book_diffs(symbol, capacity=capacity))
+
+    async def symbol_info(self, symbol: str) -> SymbolInfo:
+        """``symbol``'s rules as the gateway's connector knows them."""
+        return await self.native.symbol_info(symbol)
+
+    async def served(self) -> Served:
+        """What the gateway serves for this label."""
+        raw = await self.native.served()
+        return Served(
+            epoch=raw["epoch"],
+            venue=raw["venue"],
+            market=raw["market"],
+            trades=list(raw["trades"]),
+            tickers=list(raw["tickers"]),
+            books=list(raw["books"]),
+        )
+
+
+def load_config(path: str | PathLike[str]) -> dict[str, Any]:
+    """Reads a gateway config (TOML; ``docs/gateway.md``), checking its shape."""
+    import tomllib
+
+    with open(path, "rb") as file:
+        config = tomllib.load(file)
+    if not isinstance(config.get("nats"), dict) or not isinstance(config["nats"].get("url"), str):
+        raise InvalidArgument(f"{path}: [nats] needs url = 'nats://host:port'", field="nats.url")
+    venues = config.get("venue")
+    if not isinstance(venues, list) or not venues:
+        raise InvalidArgument(f"{path}: name at least one [[venue]]", field="venue")
+    for i, v in enumerate(venues):
+        for key in ("venue", "market", "symbols"):
+            if key not in v:
+                raise InvalidArgument(f"{path}: [[venue]] #{i + 1} needs {key}", field=f"venue.{key}")
+    return config
+
+
+def _secret(section: Mapping[str, Any], key: str) -> str | None:
+    """A secret given as ``key_env`` (the name of an environment variable) or inline."""
+    import os
+
+    env = section.get(f"{key}_env")
+    if env is not None:
+        value = os.environ.get(env)
+        if value is None:
+            raise InvalidArgument(f"{key}_env names {env}, which is not set", field=f"{key}_env")
+        return value
+    value = section.get(key)
+    return None if value is None else str(value)
+
+
+async def run_config(
+    config: Mapping[str, Any], *, duration: float | None = None, report: float = 5.0
+) -> None:
+    """Runs a gateway as ``config`` says until cancelled (or for ``duration`` seconds), logging
+    its counters every ``report`` seconds."""
+    import contextlib
+    import logging
+
+    from .connectors import Binance, Bybit
+    from .endpoints import Endpoints
+
+    log = logging.getLogger("tradewire.gateway")
+    nats = config["nats"]
+    async with contextlib.AsyncExitStack() as stack:
+        gateway = await stack.enter_async_context(
+            Gateway(
+                nats["url"],
+                prefix=nats.get("prefix", "tw"),
+                user=nats.get("user"),
+                password=_secret(nats, "password"),
+                token=_secret(nats, "token"),
+                credentials_file=nats.get("credentials_file"),
+                root_certificates=nats.get("root_certificates"),
+                require_tls=bool(nats.get("require_tls", False)),
+            )
+        )
+        for v in config["venue"]:
+            kind = {"binance": Binance, "bybit": Bybit}.get(v["venue"])
+            if kind is None:
+                raise InvalidArgument(
+                    f"venue must be binance or bybit, not {v['venue']!r}", field="venue.venue"
+                )
+            endpoints = Endpoints(**v["endpoints"]) if "endpoints" in v else None
+            connector = await stack.enter_async_context(
+                kind(
+                    v["market"],
+                    api_key=_secret(v, "api_key"),
+                    api_secret=_secret(v, "api_secret"),
+                    endpoints=endpoints,
+                    testnet=bool(v.get("testnet", False)),
+                )
+            )
+            await gateway.serve(
+                connector,
+                list(v["symbols"]),
+                channels=tuple(v.get("channels", ("trades", "tickers", "book"))),
+                book_depth=int(v.get("book_depth", 1000)),
+            )
+            log.info("serving %s: %s", connector.label, ", ".join(v["symbols"]))
+        loop = asyncio.get_running_loop()
+        end = None if duration is None else loop.time() + duration
+        while end is None or loop.time() < end:
+            await asyncio.sleep(report if end is None else max(0.0, min(report, end - loop.time())))
+            log.info("gateway %s", gateway.stats())

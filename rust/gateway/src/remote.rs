@@ -1,0 +1,389 @@
+//! The reading side: a process anywhere reads what a gateway serves for one label
+//! (`binance-spot`) with the connector's own types and stream semantics.
+//!
+//! - trades and tickers: a bounded stream with gap markers; a jump in a subject's numbering
+//!   (a loss upstream or on the bus, a restarted gateway) is a gap.
+//! - book diffs: never dropped, like a connector's `book_diffs`: the whole book first as a
+//!   reset (the gateway's snapshot), then each numbered diff after it; a jump or a new epoch
+//!   takes a fresh snapshot, delivered as a reset, so the reader's book is always exact.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use tradewire_core::model::{BookDiff, SymbolInfo, Ticker, Trade};
+use tradewire_core::resilience::Backoff;
+use tradewire_core::stream::{self, Overflow, Sender};
+use tradewire_core::supervise::{ChildContext, RestartPolicy, Supervisor};
+use tradewire_core::{Error, Result};
+
+use crate::nats::NatsOptions;
+use crate::subjects::{Subjects, token};
+use crate::wire::{
+    BookDiffMsg, BookSnapshotMsg, Reply, ServedMsg, SymbolInfoMsg, TickerMsg, TradeMsg,
+};
+
+/// How long a request waits for the gateway.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A connection to a gateway's subjects for one label.
+#[derive(Debug)]
+pub struct Remote {
+    client: async_nats::Client,
+    subjects: Subjects,
+    label: String,
+    supervisor: Supervisor,
+    /// The server's refusals ("Permissions Violation for Subscription to ..."), for the
+    /// streams whose subject they name.
+    refusals: broadcast::Sender<String>,
+}
+
+impl Remote {
+    pub async fn connect(
+        options: &NatsOptions,
+        prefix: &str,
+        label: &str,
+        cancel: CancellationToken,
+    ) -> Result<Arc<Remote>> {
+        let subjects = Subjects::new(prefix)?;
+        token("label", label)?;
+        let (refusals, _) = broadcast::channel(64);
+        let heard = refusals.clone();
+        let client = options
+            .connect(move |event| {
+                if let async_nats::Event::ServerError(error) = &event {
+                    let _ = heard.send(error.to_string());
+                }
+                tracing::info!(%event, "remote: NATS");
+            })
+            .await?;
+        Ok(Arc::new(Remote {
+            client,
+            subjects,
+            label: label.to_owned(),
+            supervisor: Supervisor::new(
+                format!("remote-{label}"),
+                RestartPolicy::default(),
+                cancel.child_token(),
+            ),
+            refusals,
+        }))
+    }
+
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Public trades of `symbols`, with gap markers for losses and for a reader that falls
+    /// `capacity` behind.
+    pub fn trades(
+        self: &Arc<Self>,
+        symbols: &[String],
+        capacity: usize,
+    ) -> Result<stream::Receiver<Trade>> {
+        let subjects = self.each(symbols, |s| self.subjects.trades(&self.label, s))?;
+        self.numbered(subjects, capacity, |m: TradeMsg| {
+            (m.epoch, m.seq, m.into_event())
+        })
+    }
+
+    /// 24 h tickers of `symbols`, with gap markers.
+    pub fn tickers(
+        self: &Arc<Self>,
+        symbols: &[String],
+        capacity: usize,
+    ) -> Result<stream::Receiver<Ticker>> {
+        let subjects = self.each(symbols, |s| self.subjects.tickers(&self.label, s))?;
+        self.numbered(subjects, capacity, |m: TickerMsg| {
+            (m.epoch, m.seq, m.into_event())
+        })
+    }
+
+    fn each(
+        &self,
+        symbols: &[String],
+        subject: impl Fn(&str) -> Result<String>,
+    ) -> Result<Vec<String>> {
+        if symbols.is_empty() {
+            return Err(Error::invalid_argument(
+                "symbols",
+                "name at least one symbol",
+            ));
+        }
+        symbols.iter().map(|s| subject(s)).collect()
+    }
+
+    fn numbered<M, T>(
+        self: &Arc<Self>,
+        subjects: Vec<String>,
+        capacity: usize,
+        read: fn(M) -> (u64, u64, T),
+    ) -> Result<stream::Receiver<T>>
+    where
+        M: DeserializeOwned + Send + 'static,
+        T: Send + 'static,
+    {
+        let (tx, rx) = stream::channel(capacity.max(1), Overflow::GapMarker);
+        let tx = Arc::new(tx);
+        let name = subjects.join(",");
+        let (client, refusals) = (self.client.clone(), self.refusals.clone());
+        self.supervisor.spawn(name, move |ctx| {
+            let (client, subjects, tx, refusals) = (
+                client.clone(),
+                subjects.clone(),
+                tx.clone(),
+                refusals.subscribe(),
+            );
+            async move { forward_numbered(ctx, client, subjects, tx, refusals, read).await }
+        });
+        Ok(rx)
+    }
+
+    /// Every change of `symbol`'s book, none dropped: the gateway's whole book first as a
+    /// reset, then each diff; a reader `capacity` diffs behind gets `SlowConsumer`.
+    pub fn book_diffs(
+        self: &Arc<Self>,
+        symbol: &str,
+        capacity: usize,
+    ) -> Result<stream::Receiver<BookDiff>> {
+        let diffs = self.subjects.book(&self.label, symbol)?;
+        let snapshot = self.subjects.snapshot(&self.label, symbol)?;
+        let (tx, rx) = stream::channel(capacity.max(1), Overflow::NeverDrop);
+        let tx = Arc::new(tx);
+        let (client, refusals) = (self.client.clone(), self.refusals.clone());
+        self.supervisor.spawn(diffs.clone(), move |ctx| {
+            let (client, tx, refusals) = (client.clone(), tx.clone(), refusals.subscribe());
+            let (diffs, snapshot) = (diffs.clone(), snapshot.clone());
+            async move { forward_book(ctx, client, diffs, snapshot, tx, refusals).await }
+        });
+        Ok(rx)
+    }
+
+    /// A symbol's trading rules, as the gateway's connector knows them.
+    pub async fn symbol_info(&self, symbol: &str) -> Result<SymbolInfo> {
+        let subject = self.subjects.symbol(&self.label, symbol)?;
+        let info: SymbolInfoMsg = request(&self.client, &subject).await?;
+        Ok(info.into())
+    }
+
+    /// What the gateway serves for this label.
+    pub async fn served(&self) -> Result<ServedMsg> {
+        request(&self.client, &self.subjects.served(&self.label)?).await
+    }
+
+    pub async fn close(&self) {
+        self.supervisor.shutdown().await;
+    }
+}
+
+/// Asks the gateway and reads its answer (or its error).
+async fn request<T: DeserializeOwned>(client: &async_nats::Client, subject: &str) -> Result<T> {
+    let asked = client.request(subject.to_owned(), bytes::Bytes::new());
+    let answer = match tokio::time::timeout(REQUEST_TIMEOUT, asked).await {
+        Err(_) => {
+            return Err(Error::Timeout {
+                what: format!("the gateway's answer on {subject}"),
+                after: REQUEST_TIMEOUT,
+            });
+        }
+        Ok(Err(e)) => return Err(request_error(subject, e)),
+        Ok(Ok(message)) => message,
+    };
+    match serde_json::from_slice::<Reply<T>>(&answer.payload) {
+        Ok(Reply::Ok(value)) => Ok(value),
+        Ok(Reply::Error(e)) => Err(match e.error.kind.as_str() {
+            "invalid_argument" => Error::invalid_argument("symbol", e.error.message),
+            _ => Error::Failed(format!(
+                "the gateway answered on {subject}: {}",
+                e.error.message
+            )),
+        }),
+        Err(e) => Err(Error::Failed(format!(
+            "the gateway's answer on {subject} is unreadable: {e}"
+        ))),
+    }
+}
+
+fn request_error(subject: &str, e: async_nats::RequestError) -> Error {
+    use async_nats::RequestErrorKind as K;
+    match e.kind() {
+        K::NoResponders => Error::ConnectionLost(format!(
+            "no gateway answers on {subject} (none running, or it does not serve this label)"
+        )),
+        K::TimedOut => Error::Timeout {
+            what: format!("the gateway's answer on {subject}"),
+            after: REQUEST_TIMEOUT,
+        },
+        _ => Error::ConnectionLost(format!("NATS: {e}")),
+    }
+}
+
+/// Fails `tx` with `Denied` if the server refused one of `subjects`.
+fn refused(reason: &str, subjects: &[String]) -> Option<Error> {
+    let lower = reason.to_ascii_lowercase();
+    (lower.contains("permissions violation")
+        && subjects.iter().any(|s| reason.contains(s.as_str())))
+    .then(|| Error::Denied(reason.to_owned()))
+}
+
+async fn subscribe_all(
+    client: &async_nats::Client,
+    subjects: &[String],
+) -> Result<futures_util::stream::SelectAll<async_nats::Subscriber>> {
+    let mut all = futures_util::stream::SelectAll::new();
+    for subject in subjects {
+        all.push(
+            client
+                .subscribe(subject.clone())
+                .await
+                .map_err(|e| Error::ConnectionLost(format!("NATS: {e}")))?,
+        );
+    }
+    // The server has the subscriptions once a round trip is done: a refusal comes before.
+    client
+        .flush()
+        .await
+        .map_err(|e| Error::ConnectionLost(format!("NATS: {e}")))?;
+    Ok(all)
+}
+
+async fn forward_numbered<M, T>(
+    ctx: ChildContext,
+    client: async_nats::Client,
+    subjects: Vec<String>,
+    tx: Arc<Sender<T>>,
+    mut refusals: broadcast::Receiver<String>,
+    read: fn(M) -> (u64, u64, T),
+) -> Result<()>
+where
+    M: DeserializeOwned,
+    T: Send + 'static,
+{
+    let mut messages = subscribe_all(&client, &subjects).await?;
+    let mut last: HashMap<String, (u64, u64)> = HashMap::new();
+    loop {
+        tokio::select! {
+            _ = ctx.cancel.cancelled() => return Ok(()),
+            _ = tx.consumer_gone() => return Ok(()),
+            reason = refusals.recv() => {
+                if let Ok(reason) = reason && let Some(error) = refused(&reason, &subjects) {
+                    tx.fail(error);
+                    return Ok(());
+                }
+            }
+            message = messages.next() => {
+                let Some(message) = message else {
+                    return Err(Error::ConnectionLost("NATS subscription ended".into()));
+                };
+                let Ok(body) = serde_json::from_slice::<M>(&message.payload) else {
+                    tracing::warn!(subject = %message.subject, "remote: unreadable message skipped");
+                    continue;
+                };
+                let (epoch, seq, event) = read(body);
+                let missed = match last.insert(message.subject.to_string(), (epoch, seq)) {
+                    Some((e, s)) if e == epoch && seq > s + 1 => seq - s - 1,
+                    // A restarted gateway: what it carried meanwhile is not known.
+                    Some((e, _)) if e != epoch => 1,
+                    _ => 0,
+                };
+                if missed > 0 {
+                    tx.mark_gap(missed);
+                }
+                if tx.send(event).is_err() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+async fn forward_book(
+    ctx: ChildContext,
+    client: async_nats::Client,
+    diffs: String,
+    snapshot: String,
+    tx: Arc<Sender<BookDiff>>,
+    mut refusals: broadcast::Receiver<String>,
+) -> Result<()> {
+    let watched = [diffs.clone(), snapshot.clone()];
+    let mut messages = subscribe_all(&client, std::slice::from_ref(&diffs)).await?;
+    let mut backoff = Backoff::default();
+    let mut attempt = 0;
+    // (epoch, seq) of the last diff the reader has; None: a snapshot is needed.
+    let mut at: Option<(u64, u64)> = None;
+    loop {
+        if at.is_none() {
+            match request::<BookSnapshotMsg>(&client, &snapshot).await {
+                Ok(book) => {
+                    attempt = 0;
+                    at = Some((book.epoch, book.seq));
+                    if tx.send(book.into_reset()).is_err() {
+                        return Ok(());
+                    }
+                }
+                Err(error) => {
+                    if let Some(error) = refusals_now(&mut refusals, &watched) {
+                        tx.fail(error);
+                        return Ok(());
+                    }
+                    tracing::warn!(%error, subject = %snapshot, "remote: no book snapshot yet");
+                    let delay = backoff.delay(attempt);
+                    attempt += 1;
+                    tokio::select! {
+                        _ = ctx.cancel.cancelled() => return Ok(()),
+                        _ = tx.consumer_gone() => return Ok(()),
+                        _ = tokio::time::sleep(delay) => continue,
+                    }
+                }
+            }
+        }
+        tokio::select! {
+            _ = ctx.cancel.cancelled() => return Ok(()),
+            _ = tx.consumer_gone() => return Ok(()),
+            reason = refusals.recv() => {
+                if let Ok(reason) = reason && let Some(error) = refused(&reason, &watched) {
+                    tx.fail(error);
+                    return Ok(());
+                }
+            }
+            message = messages.next() => {
+                let Some(message) = message else {
+                    return Err(Error::ConnectionLost("NATS subscription ended".into()));
+                };
+                let Ok(diff) = serde_json::from_slice::<BookDiffMsg>(&message.payload) else {
+                    tracing::warn!(subject = %diffs, "remote: unreadable book diff; taking a snapshot");
+                    at = None;
+                    continue;
+                };
+                let Some((epoch, seq)) = at else { continue };
+                if diff.epoch == epoch && diff.seq <= seq {
+                    continue; // already in the snapshot
+                }
+                if diff.epoch != epoch || diff.seq != seq + 1 {
+                    // A diff lost (or a restarted gateway): the book would be wrong.
+                    tracing::warn!(subject = %diffs, from = seq, to = diff.seq, "remote: book diffs skipped a number; resyncing");
+                    at = None;
+                    continue;
+                }
+                at = Some((diff.epoch, diff.seq));
+                if tx.send(diff.into_event()).is_err() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// A refusal already heard for one of `subjects`.
+fn refusals_now(refusals: &mut broadcast::Receiver<String>, subjects: &[String]) -> Option<Error> {
+    while let Ok(reason) = refusals.try_recv() {
+        if let Some(error) = refused(&reason, subjects) {
+            return Some(error);
+        }
+    }
+    None
+}
