@@ -311,7 +311,8 @@ async fn forward_book(
 ) -> Result<()> {
     let watched = [diffs.clone(), snapshot.clone()];
     let mut messages = subscribe_all(&client, std::slice::from_ref(&diffs)).await?;
-    let mut backoff = Backoff::default();
+    // A book not started yet at the gateway is seconds away: ask again soon.
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
     let mut attempt = 0;
     // (epoch, seq) of the last diff the reader has; None: a snapshot is needed.
     let mut at: Option<(u64, u64)> = None;
