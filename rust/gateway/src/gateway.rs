@@ -306,6 +306,11 @@ impl Gateway {
                 .await
                 .map_err(|e| Error::ConnectionLost(format!("NATS: {e}")))?,
         ))));
+        // A reader asking right after `serve` returns must not meet "no responders". A user
+        // not allowed to publish to its own inbox only loses that guarantee.
+        if let Err(error) = crate::nats::settled(&client).await {
+            tracing::warn!(%error, "gateway: subscriptions not confirmed by a round trip");
+        }
         self.supervisor.spawn(format!("{label}/requests"), move |ctx| {
             let (client, connector, served, counters, label) = (
                 client.clone(),

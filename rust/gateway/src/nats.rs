@@ -112,3 +112,28 @@ fn connect_error(url: &str, error: async_nats::ConnectError) -> Error {
         _ => Error::ConnectionLost(format!("cannot reach NATS at {url}: {error}")),
     }
 }
+
+/// Returns once the server has processed everything this client sent before (its
+/// subscriptions included): a message to our own inbox comes back only after them. `flush`
+/// alone only empties our buffer; another client's message could still find no subscriber.
+pub async fn settled(client: &async_nats::Client) -> Result<()> {
+    use futures_util::StreamExt;
+    let lost = |e: String| Error::ConnectionLost(format!("NATS: {e}"));
+    let inbox = client.new_inbox();
+    let mut echo = client
+        .subscribe(inbox.clone())
+        .await
+        .map_err(|e| lost(e.to_string()))?;
+    client
+        .publish(inbox, bytes::Bytes::new())
+        .await
+        .map_err(|e| lost(e.to_string()))?;
+    match tokio::time::timeout(Duration::from_secs(5), echo.next()).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(lost("the connection closed".into())),
+        Err(_) => Err(Error::Timeout {
+            what: "the NATS server's round trip".into(),
+            after: Duration::from_secs(5),
+        }),
+    }
+}

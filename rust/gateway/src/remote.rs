@@ -243,7 +243,8 @@ async fn subscribe_all(
                 .map_err(|e| Error::ConnectionLost(format!("NATS: {e}")))?,
         );
     }
-    // The server has the subscriptions once a round trip is done: a refusal comes before.
+    // Sent now; a refusal comes back as a server event. (A round trip through our own inbox
+    // would need a publish grant on it, which a reader's user may lack.)
     client
         .flush()
         .await
