@@ -17,10 +17,10 @@ connector's own types: ``trades()``, ``tickers()``, ``book_diffs()``, ``symbol_i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from os import PathLike
 from types import TracebackType
-from typing import Any, Literal, Self, TypedDict
+from typing import Any, Generic, Literal, Protocol, Self, TypedDict, TypeVar
 
 from . import _native
 from ._native import BookDiff, Gap, SymbolInfo, Ticker, Trade
@@ -59,8 +59,18 @@ class _NatsSettings(TypedDict):
     require_tls: bool
 
 
-class _NatsClient:
-    """Connection settings shared by :class:`Gateway` and :class:`Remote`."""
+class _Closable(Protocol):
+    def close(self) -> Awaitable[None]: ...
+
+
+N = TypeVar("N", bound=_Closable)
+
+
+class _NatsClient(Generic[N]):
+    """Connection settings and the ``async with`` life shared by :class:`Gateway` and
+    :class:`Remote`."""
+
+    _what = "client"
 
     def __init__(
         self,
@@ -86,46 +96,14 @@ class _NatsClient:
             root_certificates=None if root_certificates is None else str(root_certificates),
             require_tls=require_tls,
         )
+        self._native: N | None = None
 
-
-class Gateway(_NatsClient):
-    """Publishes connectors' market data on NATS for :class:`Remote` readers anywhere.
-
-    ``url`` names the NATS server(s); ``user``/``password``, ``token`` or ``credentials_file``
-    log in; ``root_certificates`` and ``require_tls`` for TLS; ``prefix`` heads every subject.
-    """
-
-    def __init__(
-        self,
-        url: str,
-        *,
-        prefix: str = "tw",
-        user: str | None = None,
-        password: str | None = None,
-        token: str | None = None,
-        credentials_file: str | PathLike[str] | None = None,
-        root_certificates: str | PathLike[str] | None = None,
-        require_tls: bool = False,
-    ) -> None:
-        super().__init__(
-            url,
-            prefix=prefix,
-            user=user,
-            password=password,
-            token=token,
-            credentials_file=credentials_file,
-            root_certificates=root_certificates,
-            require_tls=require_tls,
-        )
-        self._native: _native.NativeGateway | None = None
-
-    def __repr__(self) -> str:
-        state = "open" if self._native is not None else "closed"
-        return f"Gateway(url={self.url!r}, {state})"
+    def _open(self) -> Awaitable[N]:
+        raise NotImplementedError
 
     async def start(self) -> Self:
         if self._native is None:
-            self._native = await _native.NativeGateway.start(self.url, **self._nats)
+            self._native = await self._open()
         return self
 
     async def close(self) -> None:
@@ -142,10 +120,29 @@ class Gateway(_NatsClient):
         await self.close()
 
     @property
-    def native(self) -> _native.NativeGateway:
+    def native(self) -> N:
         if self._native is None:
-            raise StreamClosed("the Gateway is not started (or closed): use it in an `async with` block")
+            raise StreamClosed(
+                f"the {self._what} is not started (or closed): use it in an `async with` block"
+            )
         return self._native
+
+
+class Gateway(_NatsClient[_native.NativeGateway]):
+    """Publishes connectors' market data on NATS for :class:`Remote` readers anywhere.
+
+    ``url`` names the NATS server(s); ``user``/``password``, ``token`` or ``credentials_file``
+    log in; ``root_certificates`` and ``require_tls`` for TLS; ``prefix`` heads every subject.
+    """
+
+    _what = "Gateway"
+
+    def _open(self) -> Awaitable[_native.NativeGateway]:
+        return _native.NativeGateway.start(self.url, **self._nats)
+
+    def __repr__(self) -> str:
+        state = "open" if self._native is not None else "closed"
+        return f"Gateway(url={self.url!r}, {state})"
 
     @property
     def epoch(self) -> int:
@@ -183,7 +180,7 @@ class Gateway(_NatsClient):
         )
 
 
-class Remote(_NatsClient):
+class Remote(_NatsClient[_native.NativeRemote]):
     """Reads what a :class:`Gateway` serves for one venue market (``label``: ``binance-spot``,
     ``bybit-linear``, ...) with the connector's types and stream rules: trades and tickers mark
     losses with :class:`Gap`; ``book_diffs()`` never drops and starts with the whole book."""
@@ -212,35 +209,15 @@ class Remote(_NatsClient):
             require_tls=require_tls,
         )
         self.label = label
-        self._native: _native.NativeRemote | None = None
+
+    _what = "Remote"
+
+    def _open(self) -> Awaitable[_native.NativeRemote]:
+        return _native.NativeRemote.connect(self.url, self.label, **self._nats)
 
     def __repr__(self) -> str:
         state = "open" if self._native is not None else "closed"
         return f"Remote(url={self.url!r}, label={self.label!r}, {state})"
-
-    async def start(self) -> Self:
-        if self._native is None:
-            self._native = await _native.NativeRemote.connect(self.url, self.label, **self._nats)
-        return self
-
-    async def close(self) -> None:
-        if self._native is not None:
-            native, self._native = self._native, None
-            await native.close()
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
-
-    @property
-    def native(self) -> _native.NativeRemote:
-        if self._native is None:
-            raise StreamClosed("the Remote is not started (or closed): use it in an `async with` block")
-        return self._native
 
     def trades(self, *symbols: str, capacity: int = 65_536) -> Stream[Trade | Gap]:
         """Public trades of ``symbols`` as the gateway publishes them; a loss anywhere on the
