@@ -187,7 +187,7 @@ impl Gateway {
             token("symbol", symbol)?;
             connector.symbol_info(symbol).await?;
         }
-        let first = {
+        let (first, fresh) = {
             let mut served = self.served.lock().unwrap_or_else(|p| p.into_inner());
             let first = !served.contains_key(&label);
             let entry = served.entry(label.clone()).or_default();
@@ -206,12 +206,11 @@ impl Gateway {
                     }
                 }
             }
-            drop(served);
-            for (kind, symbol) in fresh {
-                self.start_stream(&connector, &label, kind, symbol, book_depth)?;
-            }
-            first
+            (first, fresh)
         };
+        for (kind, symbol) in fresh {
+            self.start_stream(&connector, &label, kind, symbol, book_depth)?;
+        }
         if first {
             self.start_requests(&connector, &label).await?;
         }
@@ -231,7 +230,10 @@ impl Gateway {
             Kind::Tickers => self.subjects.tickers(label, &symbol)?,
             Kind::Book => self.subjects.book(label, &symbol)?,
         };
-        let snapshot = self.subjects.snapshot(label, &symbol)?;
+        let snapshot = match kind {
+            Kind::Book => self.subjects.snapshot(label, &symbol)?,
+            Kind::Trades | Kind::Tickers => String::new(),
+        };
         let publisher = Publisher {
             client: self.client.clone(),
             subject,
@@ -287,8 +289,7 @@ impl Gateway {
         connector: &Arc<Connector>,
         label: &str,
     ) -> Result<()> {
-        let symbol_prefix = self.subjects.symbol(label, "X")?;
-        let symbol_prefix = symbol_prefix[..symbol_prefix.len() - 1].to_owned();
+        let symbol_prefix = self.subjects.symbol_prefix(label)?;
         let served_subject = self.subjects.served(label)?;
         let client = self.client.clone();
         let connector = Arc::downgrade(connector);
@@ -296,16 +297,9 @@ impl Gateway {
         let counters = self.counters.clone();
         let (epoch, label) = (self.epoch, label.to_owned());
         // Subscribed before `serve` returns, so a reader may ask as soon as it does.
-        let first = Arc::new(Mutex::new(Some((
-            client
-                .subscribe(format!("{symbol_prefix}*"))
-                .await
-                .map_err(|e| Error::ConnectionLost(format!("NATS: {e}")))?,
-            client
-                .subscribe(served_subject.clone())
-                .await
-                .map_err(|e| Error::ConnectionLost(format!("NATS: {e}")))?,
-        ))));
+        let first = Arc::new(Mutex::new(Some(
+            subscribe_requests(&client, &symbol_prefix, &served_subject).await?,
+        )));
         // A reader asking right after `serve` returns must not meet "no responders". A user
         // not allowed to publish to its own inbox only loses that guarantee.
         if let Err(error) = crate::nats::settled(&client).await {
@@ -324,10 +318,7 @@ impl Gateway {
             async move {
                 let (mut symbols, mut asked) = match first {
                     Some(subs) => subs,
-                    None => (
-                        client.subscribe(format!("{symbol_prefix}*")).await.map_err(nats_error)?,
-                        client.subscribe(served_subject).await.map_err(nats_error)?,
-                    ),
+                    None => subscribe_requests(&client, &symbol_prefix, &served_subject).await?,
                 };
                 loop {
                     tokio::select! {
@@ -393,6 +384,23 @@ impl Kind {
             Kind::Book => "book",
         }
     }
+}
+
+/// A label's request subscriptions: every symbol's rules, and what is served.
+async fn subscribe_requests(
+    client: &async_nats::Client,
+    symbol_prefix: &str,
+    served: &str,
+) -> Result<(async_nats::Subscriber, async_nats::Subscriber)> {
+    let symbols = client
+        .subscribe(format!("{symbol_prefix}*"))
+        .await
+        .map_err(nats_error)?;
+    let asked = client
+        .subscribe(served.to_owned())
+        .await
+        .map_err(nats_error)?;
+    Ok((symbols, asked))
 }
 
 fn nats_error(e: impl std::fmt::Display) -> Error {

@@ -67,6 +67,12 @@ impl Subjects {
         self.market_data(label, "symbol", symbol)
     }
 
+    /// What every [`Subjects::symbol`] of `label` starts with (the symbol follows).
+    pub fn symbol_prefix(&self, label: &str) -> Result<String> {
+        token("label", label)?;
+        Ok(format!("{}.md.{label}.symbol.", self.root))
+    }
+
     pub fn served(&self, label: &str) -> Result<String> {
         token("label", label)?;
         Ok(format!("{}.md.{label}.served", self.root))
@@ -110,6 +116,11 @@ mod tests {
         assert_eq!(
             s.served("binance-usdm").unwrap(),
             "tw.v1.md.binance-usdm.served"
+        );
+        let prefix = s.symbol_prefix("binance-spot").unwrap();
+        assert_eq!(
+            format!("{prefix}BTCUSDT"),
+            s.symbol("binance-spot", "BTCUSDT").unwrap()
         );
     }
 

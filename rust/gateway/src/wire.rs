@@ -15,8 +15,8 @@ use rust_decimal::Decimal;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use tradewire_core::model::{
-    BookDiff, Id, Level, Market, Side, Source, Symbol, SymbolInfo, Ticker, Trade, Venue,
-    parse_decimal,
+    BookDiff, Id, Level, Market, Side, Source, Symbol, SymbolInfo, TEXT_MAX, Ticker, Trade, Venue,
+    parse_decimal, write_decimal,
 };
 
 /// The schema version every message states in `v`.
@@ -450,8 +450,8 @@ mod money {
     use super::*;
 
     pub fn serialize<S: Serializer>(value: &Decimal, s: S) -> Result<S::Ok, S::Error> {
-        let mut buf = [0; tradewire_core::model::TEXT_MAX];
-        s.serialize_str(tradewire_core::model::write_decimal(*value, &mut buf))
+        let mut buf = [0; TEXT_MAX];
+        s.serialize_str(write_decimal(*value, &mut buf))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
@@ -488,9 +488,9 @@ mod levels {
     impl Serialize for Pair<'_> {
         fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
             let mut seq = s.serialize_seq(Some(2))?;
-            let (mut p, mut q) = ([0; tradewire_core::model::TEXT_MAX], [0; 32]);
-            seq.serialize_element(tradewire_core::model::write_decimal(self.0.price, &mut p))?;
-            seq.serialize_element(tradewire_core::model::write_decimal(self.0.qty, &mut q))?;
+            let (mut p, mut q) = ([0; TEXT_MAX], [0; TEXT_MAX]);
+            seq.serialize_element(write_decimal(self.0.price, &mut p))?;
+            seq.serialize_element(write_decimal(self.0.qty, &mut q))?;
             seq.end()
         }
     }
