@@ -1338,6 +1338,8 @@ class NativeGateway:
         symbols or channels raise :class:`~tradewire.InvalidArgument`."""
     @property
     def epoch(self) -> int: ...
+    def serve_account(self, connector: NativeConnector) -> Awaitable[None]:
+        """Stores the connector's account events on JetStream and answers its commands."""
     def stats(self) -> dict[str, int]:
         """``published``, ``lost_upstream``, ``snapshots_served``, ``requests_served``,
         ``publish_errors``."""
@@ -1360,6 +1362,7 @@ class NativeRemote:
         credentials_file: str | None = None,
         root_certificates: str | None = None,
         require_tls: bool = False,
+        command_timeout_ms: int = 30000,
     ) -> Awaitable[NativeRemote]:
         """Connects to NATS (errors as :meth:`NativeGateway.start`)."""
     @property
@@ -1374,6 +1377,46 @@ class NativeRemote:
     def symbol_info(self, symbol: str) -> Awaitable[SymbolInfo]:
         """The gateway's answer; no gateway raises :class:`~tradewire.ConnectionLost`."""
     def served(self) -> Awaitable[dict[str, Any]]:
-        """``epoch``, ``venue``, ``market``, ``trades``, ``tickers``, ``books``."""
+        """``epoch``, ``venue``, ``market``, ``trades``, ``tickers``, ``books``, ``account``."""
+    def place(
+        self,
+        symbol: str,
+        side: SideName,
+        order_type: OrderType,
+        *,
+        qty: _Money | None = None,
+        quote_qty: _Money | None = None,
+        price: _Money | None = None,
+        time_in_force: TimeInForceName | None = None,
+        post_only: bool = False,
+        reduce_only: bool = False,
+        client_order_id: str | None = None,
+    ) -> Awaitable[Order]:
+        """As :meth:`NativeConnector.place`, through the gateway's connector. A lost reply is
+        resolved by client order id (never sent again); one that reached no gateway raises
+        :class:`~tradewire.ConnectionLost` (nothing placed)."""
+    def cancel(
+        self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
+    ) -> Awaitable[Order]:
+        """As :meth:`NativeConnector.cancel`, through the gateway."""
+    def cancel_all(self, symbol: str) -> Awaitable[list[Order]]:
+        """As :meth:`NativeConnector.cancel_all`, through the gateway."""
+    def order(
+        self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
+    ) -> Awaitable[Order]:
+        """As :meth:`NativeConnector.order`, through the gateway."""
+    def open_orders(self, symbol: str | None = None) -> Awaitable[list[Order]]:
+        """As :meth:`NativeConnector.open_orders`, through the gateway."""
+    def balances(self) -> Awaitable[list[Balance]]:
+        """As :meth:`NativeConnector.balances`, through the gateway."""
+    def positions(self, symbol: str | None = None) -> Awaitable[list[Position]]:
+        """As :meth:`NativeConnector.positions`, through the gateway."""
+    def order_updates(self, *, durable: str | None = None) -> NativeStream:
+        """:class:`OrderUpdate` events from the account stream; with ``durable``, resumed where
+        the reader of that name stopped, one update at a time."""
+    def balance_updates(self) -> NativeStream:
+        """:class:`Balance` events: each asset's latest, then every change."""
+    def position_updates(self) -> NativeStream:
+        """:class:`Position` events: each symbol's latest, then every change."""
     def close(self) -> Awaitable[None]:
         """Stops every stream."""

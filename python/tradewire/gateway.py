@@ -23,8 +23,9 @@ from types import TracebackType
 from typing import Any, Generic, Literal, Protocol, Self, TypedDict, TypeVar
 
 from . import _native
-from ._native import BookDiff, Gap, SymbolInfo, Ticker, Trade
-from .connectors import _Connector
+from ._native import BookDiff, Gap, OrderUpdate, SymbolInfo, Ticker, Trade
+from ._trading import _Trading
+from .connectors import _Connector, _millis
 from .errors import InvalidArgument, StreamClosed
 from .streams import Stream
 
@@ -47,6 +48,8 @@ class Served(TypedDict):
     trades: list[str]
     tickers: list[str]
     books: list[str]
+    #: Its account events and commands.
+    account: bool
 
 
 class _NatsSettings(TypedDict):
@@ -169,6 +172,18 @@ class Gateway(_NatsClient[_native.NativeGateway]):
             symbols = [symbols]
         await self.native.serve(connector.native, list(symbols), list(channels), book_depth=book_depth)
 
+    async def serve_account(self, connector: _Connector) -> None:
+        """Stores ``connector``'s order updates, balances and positions in a JetStream stream
+        (``tw.v1.acct.<label>.>``; each change once, by message id) and answers the commands of
+        :class:`Remote` readers (place, cancel, queries) with the connector's rate limits,
+        checks and state machine. The connector needs API keys."""
+        if not isinstance(connector, _Connector):
+            raise InvalidArgument(
+                f"connector must be a tradewire.Binance or tradewire.Bybit, not {type(connector).__name__}",
+                field="connector",
+            )
+        await self.native.serve_account(connector.native)
+
     def stats(self) -> GatewayStats:
         raw = self.native.stats()
         return GatewayStats(
@@ -180,10 +195,12 @@ class Gateway(_NatsClient[_native.NativeGateway]):
         )
 
 
-class Remote(_NatsClient[_native.NativeRemote]):
-    """Reads what a :class:`Gateway` serves for one venue market (``label``: ``binance-spot``,
-    ``bybit-linear``, ...) with the connector's types and stream rules: trades and tickers mark
-    losses with :class:`Gap`; ``book_diffs()`` never drops and starts with the whole book."""
+class Remote(_NatsClient[_native.NativeRemote], _Trading):
+    """What a :class:`Gateway` serves for one venue market (``label``: ``binance-spot``,
+    ``bybit-linear``, ...), with the connector's own methods, types and stream rules: trades
+    and tickers mark losses with :class:`Gap`; ``book_diffs()`` never drops and starts with the
+    whole book; orders are placed and queried through the gateway's connector (one rate-limit
+    budget, its checks and state machine); account updates come from JetStream."""
 
     def __init__(
         self,
@@ -197,6 +214,7 @@ class Remote(_NatsClient[_native.NativeRemote]):
         credentials_file: str | PathLike[str] | None = None,
         root_certificates: str | PathLike[str] | None = None,
         require_tls: bool = False,
+        command_timeout: float = 30.0,
     ) -> None:
         super().__init__(
             url,
@@ -209,15 +227,31 @@ class Remote(_NatsClient[_native.NativeRemote]):
             require_tls=require_tls,
         )
         self.label = label
+        self._command_timeout_ms = _millis("command_timeout", command_timeout)
 
     _what = "Remote"
 
     def _open(self) -> Awaitable[_native.NativeRemote]:
-        return _native.NativeRemote.connect(self.url, self.label, **self._nats)
+        return _native.NativeRemote.connect(
+            self.url, self.label, command_timeout_ms=self._command_timeout_ms, **self._nats
+        )
 
     def __repr__(self) -> str:
         state = "open" if self._native is not None else "closed"
         return f"Remote(url={self.url!r}, label={self.label!r}, {state})"
+
+    def _trader(self) -> _native.NativeRemote:
+        return self.native
+
+    def order_updates(self, *, durable: str | None = None) -> Stream[OrderUpdate]:
+        """Every change of every order from now on, never dropped, as the gateway stored them.
+
+        With ``durable="name"`` the NATS server keeps this reader's place: a reader that comes
+        back under the same name (after a restart, on another machine) gets every update after
+        the last one it was handed, none twice. An update counts as dealt with when the reader
+        asks for the next one or closes the stream; a process killed mid-way gets the update it
+        was working on (and those of the moment before) again."""
+        return Stream(self.native.order_updates(durable=durable))
 
     def trades(self, *symbols: str, capacity: int = 65_536) -> Stream[Trade | Gap]:
         """Public trades of ``symbols`` as the gateway publishes them; a loss anywhere on the
@@ -248,6 +282,7 @@ class Remote(_NatsClient[_native.NativeRemote]):
             trades=list(raw["trades"]),
             tickers=list(raw["tickers"]),
             books=list(raw["books"]),
+            account=bool(raw["account"]),
         )
 
 

@@ -667,6 +667,11 @@ impl Connector {
     }
 
     /// The venue's time (Unix ms) as the clock sync estimates it.
+    /// `binance-spot`, `bybit-linear`: the name merged quotes and gateway subjects use.
+    pub fn label(&self) -> String {
+        format!("{}-{}", self.venue, self.market)
+    }
+
     pub fn server_time_ms(&self) -> i64 {
         self.http.clock.now_server_ms()
     }

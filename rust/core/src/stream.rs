@@ -71,6 +71,12 @@ pub struct StreamStats {
     pub delivered: AtomicU64,
     pub dropped: AtomicU64,
     pub conflated: AtomicU64,
+    /// Events the consumer has taken out.
+    pub taken: AtomicU64,
+    /// Events the consumer came back after: `taken` as it was when it last asked for more.
+    /// A consumer that takes one at a time is done with all of these (a durable reader acks
+    /// them).
+    pub finished: AtomicU64,
 }
 
 enum Buffer<T> {
@@ -427,6 +433,11 @@ pub enum Drained {
 impl<T> Receiver<T> {
     /// Moves up to `max` deliveries into `out`. Reports the end only when nothing is left.
     pub fn drain_into(&self, max: usize, out: &mut Vec<Item<T>>) -> Drained {
+        let stats = &self.shared.stats;
+        stats
+            .finished
+            .store(stats.taken.load(Ordering::Relaxed), Ordering::Release);
+        let before = out.len();
         let mut local = self.local.lock().unwrap_or_else(|p| p.into_inner());
         let mut state = self.shared.lock();
         if state.consumer_gone {
@@ -477,6 +488,11 @@ impl<T> Receiver<T> {
             None => out.extend(local.drain(..n)),
         }
         self.shared.in_hand.store(local.len(), Ordering::Release);
+        let events = out[before..]
+            .iter()
+            .filter(|item| matches!(item, Item::Event(_)))
+            .count();
+        stats.taken.fetch_add(events as u64, Ordering::Release);
         match ended {
             Some(end) => Drained::Ended(end),
             None => Drained::Open,
@@ -565,6 +581,41 @@ mod tests {
         let mut out = Vec::new();
         let status = rx.drain_into(usize::MAX, &mut out);
         (out, status)
+    }
+
+    #[test]
+    fn a_consumer_coming_back_has_finished_what_it_took() {
+        let (tx, rx) = channel::<u32>(8, Overflow::GapMarker);
+        for i in 0..3 {
+            tx.send(i).unwrap();
+        }
+        let stats = tx.stats();
+        let mut out = Vec::new();
+        rx.drain_into(1, &mut out);
+        assert_eq!(
+            (
+                stats.taken.load(Ordering::Relaxed),
+                stats.finished.load(Ordering::Relaxed)
+            ),
+            (1, 0)
+        );
+        rx.drain_into(1, &mut out);
+        assert_eq!(
+            (
+                stats.taken.load(Ordering::Relaxed),
+                stats.finished.load(Ordering::Relaxed)
+            ),
+            (2, 1)
+        );
+        rx.drain_into(8, &mut out);
+        rx.drain_into(8, &mut out); // nothing left: asking again says the last one is done
+        assert_eq!(
+            (
+                stats.taken.load(Ordering::Relaxed),
+                stats.finished.load(Ordering::Relaxed)
+            ),
+            (3, 3)
+        );
     }
 
     fn events(items: &[Item<u32>]) -> Vec<u32> {

@@ -99,32 +99,36 @@ pub struct GatewayStats {
 }
 
 #[derive(Debug, Default)]
-struct Counters {
-    published: AtomicU64,
-    lost_upstream: AtomicU64,
-    snapshots_served: AtomicU64,
-    requests_served: AtomicU64,
-    publish_errors: AtomicU64,
+pub(crate) struct Counters {
+    pub(crate) published: AtomicU64,
+    pub(crate) lost_upstream: AtomicU64,
+    pub(crate) snapshots_served: AtomicU64,
+    pub(crate) requests_served: AtomicU64,
+    pub(crate) publish_errors: AtomicU64,
 }
 
 #[derive(Debug, Default, Clone)]
-struct Served {
-    venue: Option<Venue>,
-    market: Option<Market>,
+pub(crate) struct Served {
+    pub(crate) venue: Option<Venue>,
+    pub(crate) market: Option<Market>,
     trades: Vec<String>,
     tickers: Vec<String>,
     books: Vec<String>,
+    /// Its account events and commands.
+    pub(crate) account: bool,
 }
 
 /// A running gateway: a NATS connection and the streams it publishes.
 #[derive(Debug)]
 pub struct Gateway {
-    client: async_nats::Client,
-    subjects: Subjects,
+    pub(crate) client: async_nats::Client,
+    pub(crate) js: async_nats::jetstream::Context,
+    pub(crate) subjects: Subjects,
     epoch: u64,
-    supervisor: Supervisor,
-    served: Arc<Mutex<HashMap<String, Served>>>,
-    counters: Arc<Counters>,
+    pub(crate) supervisor: Supervisor,
+    pub(crate) served: Arc<Mutex<HashMap<String, Served>>>,
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) places: Mutex<crate::gateway_account::Places>,
 }
 
 impl Gateway {
@@ -141,6 +145,7 @@ impl Gateway {
         // Drawn at start: readers tell a restarted gateway (numbering from 1 again) by it.
         let epoch = fastrand::u64(1..u64::MAX >> 11);
         Ok(Arc::new(Gateway {
+            js: async_nats::jetstream::new(client.clone()),
             client,
             subjects,
             epoch,
@@ -148,6 +153,7 @@ impl Gateway {
             supervisor: Supervisor::new("gateway", RestartPolicy::default(), cancel.child_token()),
             served: Arc::default(),
             counters: Arc::default(),
+            places: Mutex::default(),
         }))
     }
 
@@ -182,7 +188,7 @@ impl Gateway {
                 "name at least one symbol",
             ));
         }
-        let label = format!("{}-{}", connector.venue, connector.market);
+        let label = connector.label();
         for symbol in symbols {
             token("symbol", symbol)?;
             connector.symbol_info(symbol).await?;
@@ -284,7 +290,7 @@ impl Gateway {
     }
 
     /// Answers a label's requests: what is served, and symbols' rules.
-    async fn start_requests(
+    pub(crate) async fn start_requests(
         self: &Arc<Self>,
         connector: &Arc<Connector>,
         label: &str,
@@ -330,7 +336,7 @@ impl Gateway {
                             let symbol = request.subject.as_str()[symbol_prefix.len()..].to_owned();
                             let body = match connector.symbol_info(&symbol).await {
                                 Ok(info) => to_json(&SymbolInfoMsg::from(&info)),
-                                Err(e) => to_json(&ErrorMsg::new(error_kind(&e), e.to_string())),
+                                Err(e) => to_json(&ErrorMsg::from_error(&e)),
                             };
                             drop(connector);
                             counters.requests_served.fetch_add(1, Ordering::Relaxed);
@@ -349,6 +355,7 @@ impl Gateway {
                                     trades: now.trades,
                                     tickers: now.tickers,
                                     books: now.books,
+                                    account: now.account,
                                 }),
                                 _ => to_json(&ErrorMsg::new("not_served", format!("{label} is not served"))),
                             };
@@ -403,21 +410,12 @@ async fn subscribe_requests(
     Ok((symbols, asked))
 }
 
-fn nats_error(e: impl std::fmt::Display) -> Error {
+pub(crate) fn nats_error(e: impl std::fmt::Display) -> Error {
     Error::ConnectionLost(format!("NATS: {e}"))
 }
 
-fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
+pub(crate) fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("wire messages always serialize")
-}
-
-/// The error class a reader gets in an [`ErrorMsg`].
-pub(crate) fn error_kind(error: &Error) -> &'static str {
-    match error {
-        Error::InvalidArgument { .. } => "invalid_argument",
-        Error::Timeout { .. } => "timeout",
-        _ => "failed",
-    }
 }
 
 /// One subject's numbered publishing.

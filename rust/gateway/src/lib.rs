@@ -9,8 +9,10 @@
 //! rebuilds it exactly.
 
 pub mod gateway;
+pub mod gateway_account;
 pub mod nats;
 pub mod remote;
+pub mod remote_account;
 pub mod subjects;
 pub mod wire;
 

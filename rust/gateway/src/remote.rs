@@ -15,8 +15,8 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
-use tradewire_core::model::{BookDiff, SymbolInfo, Ticker, Trade};
-use tradewire_core::resilience::Backoff;
+use tradewire_core::model::{BookDiff, Market, Source, SymbolInfo, Ticker, Trade, Venue};
+use tradewire_core::resilience::{Backoff, ClientIds};
 use tradewire_core::stream::{self, Overflow, Sender};
 use tradewire_core::supervise::{ChildContext, RestartPolicy, Supervisor};
 use tradewire_core::{Error, Result};
@@ -33,13 +33,21 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// A connection to a gateway's subjects for one label.
 #[derive(Debug)]
 pub struct Remote {
-    client: async_nats::Client,
-    subjects: Subjects,
-    label: String,
-    supervisor: Supervisor,
+    pub(crate) client: async_nats::Client,
+    pub(crate) js: async_nats::jetstream::Context,
+    pub(crate) subjects: Subjects,
+    pub(crate) label: String,
+    /// The venue market the label names.
+    pub(crate) source: Source,
+    /// Client order ids for orders placed through this remote (unique across processes).
+    pub(crate) client_ids: ClientIds,
+    pub(crate) supervisor: Supervisor,
     /// The server's refusals ("Permissions Violation for Subscription to ..."), for the
     /// streams whose subject they name.
-    refusals: broadcast::Sender<String>,
+    pub(crate) refusals: broadcast::Sender<String>,
+    symbols: std::sync::Mutex<HashMap<String, tradewire_core::model::Symbol>>,
+    /// How long a command waits for the gateway's reply (ms).
+    pub(crate) command_timeout_ms: std::sync::atomic::AtomicU64,
 }
 
 impl Remote {
@@ -51,6 +59,19 @@ impl Remote {
     ) -> Result<Arc<Remote>> {
         let subjects = Subjects::new(prefix)?;
         token("label", label)?;
+        let source = label
+            .split_once('-')
+            .and_then(|(venue, market)| {
+                let venue: Venue = venue.parse().ok()?;
+                let market: Market = market.parse().ok()?;
+                Market::of(venue).contains(&market).then_some(Source { venue, market })
+            })
+            .ok_or_else(|| {
+                Error::invalid_argument(
+                    "label",
+                    format!("'{label}' is not a venue market's label (binance-spot, binance-usdm, bybit-spot, bybit-linear)"),
+                )
+            })?;
         let (refusals, _) = broadcast::channel(64);
         let heard = refusals.clone();
         let client = options
@@ -62,20 +83,43 @@ impl Remote {
             })
             .await?;
         Ok(Arc::new(Remote {
+            js: async_nats::jetstream::new(client.clone()),
             client,
             subjects,
             label: label.to_owned(),
+            source,
+            client_ids: ClientIds::new("tw", tradewire_core::venue::client_id_rule())?,
             supervisor: Supervisor::new(
                 format!("remote-{label}"),
                 RestartPolicy::default(),
                 cancel.child_token(),
             ),
             refusals,
+            symbols: std::sync::Mutex::default(),
+            command_timeout_ms: std::sync::atomic::AtomicU64::new(30_000),
         }))
     }
 
     pub fn label(&self) -> &str {
         &self.label
+    }
+
+    /// How long a command waits for the gateway's reply before it is resolved (a place) or
+    /// fails with `Timeout` (30 s by default: the gateway's connector may be waiting out a
+    /// rate limit or looking up a lost answer).
+    pub fn set_command_timeout(&self, timeout: Duration) {
+        let ms = u64::try_from(timeout.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        self.command_timeout_ms
+            .store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(crate) fn command_timeout(&self) -> Duration {
+        Duration::from_millis(
+            self.command_timeout_ms
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 
     /// Public trades of `symbols`, with gap markers for losses and for a reader that falls
@@ -163,16 +207,39 @@ impl Remote {
         Ok(rx)
     }
 
+    /// A listed symbol by name (asked of the gateway once, then remembered).
+    pub async fn symbol(&self, name: &str) -> Result<tradewire_core::model::Symbol> {
+        if let Some(symbol) = self
+            .symbols
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+        {
+            return Ok(*symbol);
+        }
+        let symbol = self.symbol_info(name).await?.symbol;
+        self.symbols
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_owned(), symbol);
+        Ok(symbol)
+    }
+
     /// A symbol's trading rules, as the gateway's connector knows them.
     pub async fn symbol_info(&self, symbol: &str) -> Result<SymbolInfo> {
         let subject = self.subjects.symbol(&self.label, symbol)?;
-        let info: SymbolInfoMsg = request(&self.client, &subject).await?;
+        let info: SymbolInfoMsg = self.ask(&subject, Vec::new(), REQUEST_TIMEOUT).await?;
         Ok(info.into())
     }
 
     /// What the gateway serves for this label.
     pub async fn served(&self) -> Result<ServedMsg> {
-        request(&self.client, &self.subjects.served(&self.label)?).await
+        self.ask(
+            &self.subjects.served(&self.label)?,
+            Vec::new(),
+            REQUEST_TIMEOUT,
+        )
+        .await
     }
 
     pub async fn close(&self) {
@@ -180,8 +247,8 @@ impl Remote {
     }
 }
 
-/// Asks the gateway and reads its answer (or its error).
-async fn request<T: DeserializeOwned>(client: &async_nats::Client, subject: &str) -> Result<T> {
+/// Asks without watching for refusals (a caller that watches them itself).
+async fn fetch<T: DeserializeOwned>(client: &async_nats::Client, subject: &str) -> Result<T> {
     let asked = client.request(subject.to_owned(), bytes::Bytes::new());
     let answer = match tokio::time::timeout(REQUEST_TIMEOUT, asked).await {
         Err(_) => {
@@ -190,25 +257,79 @@ async fn request<T: DeserializeOwned>(client: &async_nats::Client, subject: &str
                 after: REQUEST_TIMEOUT,
             });
         }
-        Ok(Err(e)) => return Err(request_error(subject, e)),
-        Ok(Ok(message)) => message,
+        Ok(Err(e)) => return Err(request_error(subject, e, REQUEST_TIMEOUT)),
+        Ok(Ok(message)) => message.payload,
     };
-    match serde_json::from_slice::<Reply<T>>(&answer.payload) {
-        Ok(Reply::Ok(value)) => Ok(value),
-        Ok(Reply::Error(e)) => Err(match e.error.kind.as_str() {
-            "invalid_argument" => Error::invalid_argument("symbol", e.error.message),
-            _ => Error::Failed(format!(
-                "the gateway answered on {subject}: {}",
-                e.error.message
-            )),
-        }),
+    decode::<T>(subject, &answer)?.map_err(|e| e.into_error(subject))
+}
+
+/// Why a request got no answer.
+#[derive(Debug)]
+pub(crate) struct Unanswered {
+    pub(crate) error: Error,
+    /// The request may have reached a gateway (a timeout, a lost connection): for a write,
+    /// its outcome is unknown.
+    pub(crate) maybe_delivered: bool,
+}
+
+impl Remote {
+    /// Asks the gateway; a refusal of the subject by the server is `Denied` at once.
+    pub(crate) async fn ask_raw(
+        &self,
+        subject: &str,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> std::result::Result<bytes::Bytes, Unanswered> {
+        let mut refusals = self.refusals.subscribe();
+        let watched = [subject.to_owned()];
+        let asked = self.client.request(subject.to_owned(), payload.into());
+        let lost = |error, maybe_delivered| Unanswered {
+            error,
+            maybe_delivered,
+        };
+        tokio::select! {
+            answer = tokio::time::timeout(timeout, asked) => match answer {
+                Err(_) => Err(lost(Error::Timeout { what: format!("the gateway's answer on {subject}"), after: timeout }, true)),
+                Ok(Err(e)) => {
+                    let no_one = matches!(e.kind(), async_nats::RequestErrorKind::NoResponders);
+                    Err(lost(request_error(subject, e, timeout), !no_one))
+                }
+                Ok(Ok(message)) => Ok(message.payload),
+            },
+            denied = denied(&mut refusals, &watched) => Err(lost(denied, false)),
+        }
+    }
+
+    /// Asks the gateway and reads its answer (or its error).
+    pub(crate) async fn ask<T: DeserializeOwned>(
+        &self,
+        subject: &str,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<T> {
+        let answer = self
+            .ask_raw(subject, payload, timeout)
+            .await
+            .map_err(|u| u.error)?;
+        decode::<T>(subject, &answer)?.map_err(|e| e.into_error(subject))
+    }
+}
+
+/// An answer, or the gateway's error reply.
+pub(crate) fn decode<T: DeserializeOwned>(
+    subject: &str,
+    answer: &[u8],
+) -> Result<std::result::Result<T, crate::wire::ErrorMsg>> {
+    match serde_json::from_slice::<Reply<T>>(answer) {
+        Ok(Reply::Ok(value)) => Ok(Ok(value)),
+        Ok(Reply::Error(e)) => Ok(Err(*e)),
         Err(e) => Err(Error::Failed(format!(
             "the gateway's answer on {subject} is unreadable: {e}"
         ))),
     }
 }
 
-fn request_error(subject: &str, e: async_nats::RequestError) -> Error {
+fn request_error(subject: &str, e: async_nats::RequestError, after: Duration) -> Error {
     use async_nats::RequestErrorKind as K;
     match e.kind() {
         K::NoResponders => Error::ConnectionLost(format!(
@@ -216,14 +337,32 @@ fn request_error(subject: &str, e: async_nats::RequestError) -> Error {
         )),
         K::TimedOut => Error::Timeout {
             what: format!("the gateway's answer on {subject}"),
-            after: REQUEST_TIMEOUT,
+            after,
         },
         _ => Error::ConnectionLost(format!("NATS: {e}")),
     }
 }
 
+/// Waits for the server's refusal of one of `subjects`.
+pub(crate) async fn denied(
+    refusals: &mut broadcast::Receiver<String>,
+    subjects: &[String],
+) -> Error {
+    loop {
+        match refusals.recv().await {
+            Ok(reason) => {
+                if let Some(error) = refused(&reason, subjects) {
+                    return error;
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+        }
+    }
+}
+
 /// Fails `tx` with `Denied` if the server refused one of `subjects`.
-fn refused(reason: &str, subjects: &[String]) -> Option<Error> {
+pub(crate) fn refused(reason: &str, subjects: &[String]) -> Option<Error> {
     let lower = reason.to_ascii_lowercase();
     (lower.contains("permissions violation")
         && subjects.iter().any(|s| reason.contains(s.as_str())))
@@ -319,7 +458,7 @@ async fn forward_book(
     let mut at: Option<(u64, u64)> = None;
     loop {
         if at.is_none() {
-            match request::<BookSnapshotMsg>(&client, &snapshot).await {
+            match fetch::<BookSnapshotMsg>(&client, &snapshot).await {
                 Ok(book) => {
                     attempt = 0;
                     at = Some((book.epoch, book.seq));

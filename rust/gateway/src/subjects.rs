@@ -9,9 +9,16 @@
 //! | `tw.v1.md.<label>.symbol.<symbol>` | a symbol's rules | request/reply ([`wire::SymbolInfoMsg`](crate::wire::SymbolInfoMsg)) |
 //! | `tw.v1.md.<label>.served` | what the gateway serves | request/reply ([`wire::ServedMsg`](crate::wire::ServedMsg)) |
 //!
+//! | `tw.v1.acct.<label>.order.<symbol>` | every change of every order | JetStream ([`wire::OrderUpdateMsg`](crate::wire::OrderUpdateMsg)) |
+//! | `tw.v1.acct.<label>.balance.<asset>` | an asset's funds when they change | JetStream ([`wire::BalanceMsg`](crate::wire::BalanceMsg)) |
+//! | `tw.v1.acct.<label>.position.<symbol>` | a position when it changes | JetStream ([`wire::PositionMsg`](crate::wire::PositionMsg)) |
+//! | `tw.v1.cmd.<label>.<verb>` | place, cancel, cancel_all, order, resolve, open_orders, balances, positions | request/reply |
+//!
 //! `<label>` names a venue market as connectors do (`binance-spot`, `bybit-linear`);
-//! `<symbol>` is the venue's spelling (`BTCUSDT`). Market data lives under `md.` so one NATS
-//! permission (`tw.v1.md.>`) grants all of it and nothing else.
+//! `<symbol>` is the venue's spelling (`BTCUSDT`). Market data lives under `md.`, the account
+//! under `acct.` and commands under `cmd.`, so one NATS permission each (`tw.v1.md.>`)
+//! grants one kind and nothing else. The account subjects of a label are kept in the
+//! JetStream stream [`Subjects::account_stream`].
 
 use tradewire_core::{Error, Result};
 
@@ -77,6 +84,42 @@ impl Subjects {
         token("label", label)?;
         Ok(format!("{}.md.{label}.served", self.root))
     }
+
+    /// An account subject: `kind` is `order`, `balance` or `position`; `key` the symbol or
+    /// asset.
+    pub fn account(&self, label: &str, kind: &str, key: &str) -> Result<String> {
+        token("label", label)?;
+        token("key", key)?;
+        Ok(format!("{}.acct.{label}.{kind}.{key}", self.root))
+    }
+
+    /// Every `kind` subject of a label's account (`order`, `balance`, `position`), or all of
+    /// them (`None`).
+    pub fn account_all(&self, label: &str, kind: Option<&str>) -> Result<String> {
+        token("label", label)?;
+        Ok(match kind {
+            Some(kind) => format!("{}.acct.{label}.{kind}.>", self.root),
+            None => format!("{}.acct.{label}.>", self.root),
+        })
+    }
+
+    /// The JetStream stream that keeps a label's account subjects (`tw_v1_acct_binance-spot`).
+    pub fn account_stream(&self, label: &str) -> Result<String> {
+        token("label", label)?;
+        Ok(format!("{}_acct_{label}", self.root.replace('.', "_")))
+    }
+
+    /// A command to a label's gateway.
+    pub fn command(&self, label: &str, verb: &str) -> Result<String> {
+        token("label", label)?;
+        Ok(format!("{}.cmd.{label}.{verb}", self.root))
+    }
+
+    /// What every [`Subjects::command`] of `label` starts with (the verb follows).
+    pub fn command_prefix(&self, label: &str) -> Result<String> {
+        token("label", label)?;
+        Ok(format!("{}.cmd.{label}.", self.root))
+    }
 }
 
 /// A subject token: letters, digits, `-` and `_` (NATS splits on `.`, and `*`, `>` and
@@ -116,6 +159,22 @@ mod tests {
         assert_eq!(
             s.served("binance-usdm").unwrap(),
             "tw.v1.md.binance-usdm.served"
+        );
+        assert_eq!(
+            s.account("bybit-linear", "balance", "USDT").unwrap(),
+            "tw.v1.acct.bybit-linear.balance.USDT"
+        );
+        assert_eq!(
+            s.account_all("bybit-linear", Some("order")).unwrap(),
+            "tw.v1.acct.bybit-linear.order.>"
+        );
+        assert_eq!(
+            s.account_stream("binance-usdm").unwrap(),
+            "tw_v1_acct_binance-usdm"
+        );
+        assert_eq!(
+            s.command("binance-spot", "place").unwrap(),
+            "tw.v1.cmd.binance-spot.place"
         );
         let prefix = s.symbol_prefix("binance-spot").unwrap();
         assert_eq!(

@@ -21,7 +21,66 @@ use tradewire_core::model::Id;
 use tradewire_core::orders::{NewOrder, OrderRef};
 
 /// Exactly one of the two ids names an order.
-fn order_ref(order_id: Option<String>, client_order_id: Option<String>) -> Result<OrderRef, Error> {
+/// An order's fields from Python, before its symbol is known to be listed.
+pub(crate) struct Draft {
+    side: Side,
+    order_type: OrderType,
+    qty: Option<tradewire_core::model::Decimal>,
+    quote_qty: Option<tradewire_core::model::Decimal>,
+    price: Option<tradewire_core::model::Decimal>,
+    time_in_force: Option<TimeInForce>,
+    post_only: bool,
+    reduce_only: bool,
+}
+
+impl Draft {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        side: Side,
+        order_type: OrderType,
+        qty: Option<&Bound<'_, PyAny>>,
+        quote_qty: Option<&Bound<'_, PyAny>>,
+        price: Option<&Bound<'_, PyAny>>,
+        time_in_force: Option<TimeInForce>,
+        post_only: bool,
+        reduce_only: bool,
+    ) -> PyResult<Draft> {
+        Ok(Draft {
+            side,
+            order_type,
+            qty: extract_opt_decimal(qty, "qty")?,
+            quote_qty: extract_opt_decimal(quote_qty, "quote_qty")?,
+            price: extract_opt_decimal(price, "price")?,
+            time_in_force,
+            post_only,
+            reduce_only,
+        })
+    }
+
+    pub(crate) fn order(
+        self,
+        symbol: tradewire_core::model::Symbol,
+        client_order_id: Id,
+    ) -> NewOrder {
+        NewOrder {
+            symbol,
+            side: self.side.into(),
+            order_type: self.order_type.into(),
+            qty: self.qty,
+            quote_qty: self.quote_qty,
+            price: self.price,
+            time_in_force: self.time_in_force.map(Into::into),
+            post_only: self.post_only,
+            reduce_only: self.reduce_only,
+            client_order_id,
+        }
+    }
+}
+
+pub(crate) fn order_ref(
+    order_id: Option<String>,
+    client_order_id: Option<String>,
+) -> Result<OrderRef, Error> {
     match (order_id, client_order_id) {
         (Some(id), None) if !id.is_empty() => Ok(OrderRef::OrderId(Id::new(&id))),
         (None, Some(id)) if !id.is_empty() => Ok(OrderRef::ClientOrderId(Id::new(&id))),
@@ -37,11 +96,11 @@ fn order_ref(order_id: Option<String>, client_order_id: Option<String>) -> Resul
 }
 
 /// Core values in their Python classes (lists cross as lists).
-fn wrap_all<T, P>(items: Vec<T>, wrap: fn(T) -> P) -> Vec<P> {
+pub(crate) fn wrap_all<T, P>(items: Vec<T>, wrap: fn(T) -> P) -> Vec<P> {
     items.into_iter().map(wrap).collect()
 }
 
-fn py_err(error: Error) -> PyErr {
+pub(crate) fn py_err(error: Error) -> PyErr {
     Python::attach(|py| to_pyerr(py, error))
 }
 
@@ -356,11 +415,16 @@ impl NativeConnector {
         reduce_only: bool,
         client_order_id: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (qty, quote_qty, price) = (
-            extract_opt_decimal(qty, "qty")?,
-            extract_opt_decimal(quote_qty, "quote_qty")?,
-            extract_opt_decimal(price, "price")?,
-        );
+        let draft = Draft::new(
+            side,
+            order_type,
+            qty,
+            quote_qty,
+            price,
+            time_in_force,
+            post_only,
+            reduce_only,
+        )?;
         let client_order_id = self
             .inner
             .client_order_id(client_order_id.as_deref())
@@ -369,19 +433,10 @@ impl NativeConnector {
         crate::runtime::future_into_py(py, async move {
             // Only listed names become symbols (they are interned).
             let symbol = inner.symbol_info(&symbol).await.map_err(py_err)?.symbol;
-            let order = NewOrder {
-                symbol,
-                side: side.into(),
-                order_type: order_type.into(),
-                qty,
-                quote_qty,
-                price,
-                time_in_force: time_in_force.map(Into::into),
-                post_only,
-                reduce_only,
-                client_order_id,
-            };
-            let order = inner.place(order).await.map_err(py_err)?;
+            let order = inner
+                .place(draft.order(symbol, client_order_id))
+                .await
+                .map_err(py_err)?;
             Ok(crate::model::Order(order))
         })
     }

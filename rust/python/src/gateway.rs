@@ -8,12 +8,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyModule};
 use tradewire_gateway::{Channels, Gateway, NatsOptions, Remote};
 
-use crate::connector::{NativeConnector, native_stream};
-use crate::errors::{IntoPyResult, to_pyerr};
-
-fn py_err(error: tradewire_core::Error) -> PyErr {
-    Python::attach(|py| to_pyerr(py, error))
-}
+use crate::connector::{Draft, NativeConnector, native_stream, order_ref, py_err, wrap_all};
+use crate::errors::IntoPyResult;
+use crate::model::{OrderType, Side, TimeInForce};
 
 #[allow(clippy::too_many_arguments)]
 fn options(
@@ -101,6 +98,18 @@ impl NativeGateway {
         })
     }
 
+    /// Stores `connector`'s account events on JetStream and answers its commands. Awaitable.
+    fn serve_account<'py>(
+        &self,
+        py: Python<'py>,
+        connector: PyRef<'py, NativeConnector>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (gateway, connector) = (self.inner.clone(), connector.core());
+        crate::runtime::future_into_py(py, async move {
+            gateway.serve_account(connector).await.map_err(py_err)
+        })
+    }
+
     #[getter]
     fn epoch(&self) -> u64 {
         self.inner.epoch()
@@ -138,7 +147,8 @@ impl NativeRemote {
     /// Connects to NATS for one label's subjects. Awaitable.
     #[staticmethod]
     #[pyo3(signature = (url, label, *, prefix = "tw", user = None, password = None, token = None,
-        credentials_file = None, root_certificates = None, require_tls = false))]
+        credentials_file = None, root_certificates = None, require_tls = false,
+        command_timeout_ms = 30_000))]
     #[allow(clippy::too_many_arguments)]
     fn connect<'py>(
         py: Python<'py>,
@@ -151,6 +161,7 @@ impl NativeRemote {
         credentials_file: Option<PathBuf>,
         root_certificates: Option<PathBuf>,
         require_tls: bool,
+        command_timeout_ms: u64,
     ) -> PyResult<Bound<'py, PyAny>> {
         let options = options(
             url,
@@ -168,6 +179,7 @@ impl NativeRemote {
             let inner = Remote::connect(&options, &prefix, &label, cancel)
                 .await
                 .map_err(py_err)?;
+            inner.set_command_timeout(std::time::Duration::from_millis(command_timeout_ms));
             Ok(NativeRemote { inner })
         })
     }
@@ -230,9 +242,162 @@ impl NativeRemote {
                 d.set_item("trades", s.trades)?;
                 d.set_item("tickers", s.tickers)?;
                 d.set_item("books", s.books)?;
+                d.set_item("account", s.account)?;
                 Ok(d.unbind())
             })
         })
+    }
+
+    /// Places an order through the gateway; the same arguments as a connector's. Awaitable.
+    #[pyo3(signature = (symbol, side, order_type, *, qty = None, quote_qty = None, price = None,
+        time_in_force = None, post_only = false, reduce_only = false, client_order_id = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn place<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: String,
+        side: Side,
+        order_type: OrderType,
+        qty: Option<&Bound<'py, PyAny>>,
+        quote_qty: Option<&Bound<'py, PyAny>>,
+        price: Option<&Bound<'py, PyAny>>,
+        time_in_force: Option<TimeInForce>,
+        post_only: bool,
+        reduce_only: bool,
+        client_order_id: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let draft = Draft::new(
+            side,
+            order_type,
+            qty,
+            quote_qty,
+            price,
+            time_in_force,
+            post_only,
+            reduce_only,
+        )?;
+        let client_order_id = self
+            .inner
+            .client_order_id(client_order_id.as_deref())
+            .py_err(py)?;
+        let remote = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let symbol = remote.symbol(&symbol).await.map_err(py_err)?;
+            let order = remote
+                .place(draft.order(symbol, client_order_id))
+                .await
+                .map_err(py_err)?;
+            Ok(crate::model::Order(order))
+        })
+    }
+
+    /// Cancels one order named by exactly one of its ids. Awaitable.
+    #[pyo3(signature = (symbol, *, order_id = None, client_order_id = None))]
+    fn cancel<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: String,
+        order_id: Option<String>,
+        client_order_id: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let which = order_ref(order_id, client_order_id).py_err(py)?;
+        let remote = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let order = remote.cancel(&symbol, &which).await.map_err(py_err)?;
+            Ok(crate::model::Order(order))
+        })
+    }
+
+    /// Cancels every open order of `symbol`. Awaitable.
+    fn cancel_all<'py>(&self, py: Python<'py>, symbol: String) -> PyResult<Bound<'py, PyAny>> {
+        let remote = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let orders = remote.cancel_all(&symbol).await.map_err(py_err)?;
+            Ok(wrap_all(orders, crate::model::Order))
+        })
+    }
+
+    /// One order as the gateway's connector reports it. Awaitable.
+    #[pyo3(signature = (symbol, *, order_id = None, client_order_id = None))]
+    fn order<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: String,
+        order_id: Option<String>,
+        client_order_id: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let which = order_ref(order_id, client_order_id).py_err(py)?;
+        let remote = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let order = remote.order(&symbol, &which).await.map_err(py_err)?;
+            Ok(crate::model::Order(order))
+        })
+    }
+
+    /// Open orders of one symbol, or of every symbol. Awaitable.
+    #[pyo3(signature = (symbol = None))]
+    fn open_orders<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let remote = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let orders = remote
+                .open_orders(symbol.as_deref())
+                .await
+                .map_err(py_err)?;
+            Ok(wrap_all(orders, crate::model::Order))
+        })
+    }
+
+    /// Free and locked funds per asset. Awaitable.
+    fn balances<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let remote = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let balances = remote.balances().await.map_err(py_err)?;
+            Ok(wrap_all(balances, crate::model::Balance))
+        })
+    }
+
+    /// Positions (derivatives markets only). Awaitable.
+    #[pyo3(signature = (symbol = None))]
+    fn positions<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let remote = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let positions = remote.positions(symbol.as_deref()).await.map_err(py_err)?;
+            Ok(wrap_all(positions, crate::model::Position))
+        })
+    }
+
+    /// Every change of every order from now on; with `durable`, resumed where the reader of
+    /// that name stopped (one update at a time: asking for the next acknowledges the last).
+    #[pyo3(signature = (*, durable = None))]
+    fn order_updates(
+        &self,
+        py: Python<'_>,
+        durable: Option<String>,
+    ) -> PyResult<crate::stream::NativeStream> {
+        let _guard = crate::runtime::runtime(py)?.enter();
+        let receiver = self.inner.order_updates(durable.as_deref()).py_err(py)?;
+        Ok(match durable {
+            Some(_) => crate::stream::NativeStream::one_at_a_time(receiver),
+            None => crate::stream::NativeStream::new(receiver),
+        })
+    }
+
+    /// Each asset's latest funds, then every change.
+    fn balance_updates(&self, py: Python<'_>) -> PyResult<crate::stream::NativeStream> {
+        native_stream(py, || self.inner.balance_updates())
+    }
+
+    /// Each symbol's latest position, then every change (derivatives).
+    fn position_updates(&self, py: Python<'_>) -> PyResult<crate::stream::NativeStream> {
+        native_stream(py, || self.inner.position_updates())
     }
 
     /// Stops every stream. Awaitable.

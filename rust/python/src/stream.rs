@@ -114,6 +114,8 @@ impl<T: PyEvent> Source for Typed<T> {
 #[pyclass(module = "tradewire._native", frozen)]
 pub struct NativeStream {
     source: Box<dyn Source>,
+    /// The most events one drain hands over.
+    most: usize,
 }
 
 impl NativeStream {
@@ -123,6 +125,16 @@ impl NativeStream {
                 receiver,
                 scratch: Mutex::new(Vec::new()),
             }),
+            most: usize::MAX,
+        }
+    }
+
+    /// Hands events over one at a time, so coming back for the next says the last one was
+    /// dealt with (a durable reader acknowledges it then).
+    pub fn one_at_a_time<T: PyEvent>(receiver: Receiver<T>) -> Self {
+        NativeStream {
+            most: 1,
+            ..NativeStream::new(receiver)
         }
     }
 }
@@ -134,7 +146,7 @@ impl NativeStream {
     /// before it was delivered.
     fn drain<'py>(&self, py: Python<'py>, max: usize) -> PyResult<Option<Bound<'py, PyList>>> {
         crate::logging::maybe_refresh(py);
-        let (items, status) = self.source.drain(py, max.max(1))?;
+        let (items, status) = self.source.drain(py, max.clamp(1, self.most))?;
         if items.is_empty()
             && let Drained::Ended(end) = status
         {

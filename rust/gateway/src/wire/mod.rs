@@ -19,6 +19,9 @@ use tradewire_core::model::{
     parse_decimal, write_decimal,
 };
 
+mod account;
+pub use account::*;
+
 /// The schema version every message states in `v`.
 pub const SCHEMA: u32 = 1;
 
@@ -363,6 +366,9 @@ pub struct ServedMsg {
     pub trades: Vec<String>,
     pub tickers: Vec<String>,
     pub books: Vec<String>,
+    /// Its account events and commands are served.
+    #[serde(default)]
+    pub account: bool,
 }
 
 /// A request the gateway could not answer: `kind` is the error's class
@@ -377,6 +383,26 @@ pub struct ErrorMsg {
 pub struct ErrorBody {
     pub kind: String,
     pub message: String,
+    /// `invalid_argument`: the value at fault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// `invalid_order`: the rule broken (`tick_size`, `insufficient_funds`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// The venue's own answer, where it gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<VenueReplyBody>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+    /// `banned`: until when (Unix ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_ms: Option<i64>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "account::opt_text"
+    )]
+    pub venue: Option<Venue>,
 }
 
 impl ErrorMsg {
@@ -386,6 +412,12 @@ impl ErrorMsg {
             error: ErrorBody {
                 kind: kind.to_owned(),
                 message: message.into(),
+                field: None,
+                rule: None,
+                reply: None,
+                retry_after_ms: None,
+                until_ms: None,
+                venue: None,
             },
         }
     }
@@ -395,7 +427,7 @@ impl ErrorMsg {
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 pub enum Reply<T> {
-    Error(ErrorMsg),
+    Error(Box<ErrorMsg>),
     Ok(T),
 }
 

@@ -1,0 +1,183 @@
+"""The gateway's account side on NATS JetStream (issue 23): a remote process trades through
+the gateway's one connector and follows the account from the stream the gateway stores,
+against a real `nats-server` and the simulator (ORDR-06/09, ACCT-02/04 across processes).
+
+- every order update reaches a remote reader once, and its view equals the venue's ledger;
+- a durable reader that stops and comes back gets exactly the updates it had not been handed;
+- a place whose reply is lost is resolved by client order id, never sent twice; one that
+  reached no gateway fails at once and places nothing;
+- a market-data-only user is refused commands and account subjects (`PermissionDenied`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from decimal import Decimal
+
+import pytest
+import tradewire as tw
+from tradewire.testing import Simulator
+
+from .books import until
+from .nats import Nats, nats_server
+from .trading import MARKETS, SYMBOL, Local, differences, resting_buy, trader
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with Simulator(steps_per_second=0) as running:
+        yield running
+
+
+@pytest.fixture
+def nats() -> Iterator[Nats]:
+    # Its own server (and JetStream store) per test: a fresh simulator numbers its orders from
+    # the start again, and the same change of "the same" order would be dropped as a repeat.
+    with nats_server() as server:
+        yield server
+
+
+def remote(nats: Nats, label: str, user: str = "strategy", **options: float) -> tw.Remote:
+    return tw.Remote(nats.url, label, **nats.credentials(user), **options)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def served(
+    sim: Simulator, nats: Nats, venue: str, market: str, **options: object
+) -> AsyncIterator[tuple[tw.Binance | tw.Bybit, tw.Gateway]]:
+    """A keyed connector whose account a gateway serves."""
+    gw = tw.Gateway(nats.url, **nats.credentials("gateway"))
+    async with trader(sim, venue, market, **options) as c, gw:
+        await gw.serve_account(c)
+        yield c, gw
+
+
+async def take(stream: tw.Stream[tw.OrderUpdate], n: int, within: float = 10.0) -> list[tw.OrderUpdate]:
+    got: list[tw.OrderUpdate] = []
+    async with asyncio.timeout(within):
+        while len(got) < n:
+            got.append(await stream.recv())
+    return got
+
+
+def key(u: tw.OrderUpdate) -> tuple[str, str, Decimal, str | None]:
+    o = u.order
+    return (o.client_order_id, o.status.value, o.filled_qty, u.fill.trade_id if u.fill else None)
+
+
+@pytest.mark.parametrize(("venue", "market"), MARKETS)
+async def test_a_remote_trades_through_the_gateway_and_sees_the_ledger(
+    sim: Simulator, nats: Nats, venue: str, market: str
+) -> None:
+    async with served(sim, nats, venue, market) as (c, gw), remote(nats, c.label) as r:
+        local = Local()
+        followers = [
+            asyncio.create_task(local.follow_orders(r.order_updates())),
+            asyncio.create_task(local.follow_balances(r.balance_updates())),
+        ]
+        if market != "spot":
+            followers.append(asyncio.create_task(local.follow_positions(r.position_updates())))
+        await asyncio.sleep(0.3)  # the ordered consumers start from "now"
+        price, qty = await resting_buy(sim, c, venue, market)
+        placed = await r.place_limit(SYMBOL, "BUY", qty, price, client_order_id="gw-rest-1")
+        assert placed.status == tw.OrderStatus.NEW and placed.order_id, placed
+        assert isinstance(placed.price, Decimal) and placed.price == price
+        assert [o.client_order_id for o in await r.open_orders(SYMBOL)] == ["gw-rest-1"]
+        assert (await r.order(SYMBOL, client_order_id="gw-rest-1")).order_id == placed.order_id
+        canceled = await r.cancel(SYMBOL, client_order_id="gw-rest-1")
+        assert canceled.status == tw.OrderStatus.CANCELED
+        bought = await r.place_market(SYMBOL, "BUY", qty, client_order_id="gw-mkt-1")
+        assert bought.client_order_id == "gw-mkt-1"
+        await until(
+            lambda: "gw-mkt-1" in local.orders and local.orders["gw-mkt-1"].status == tw.OrderStatus.FILLED,
+            10,
+            "the market order's fill through the account stream",
+        )
+        await until(
+            lambda: not differences(sim, venue, market, local), 10, "the remote view equals the ledger"
+        )
+        assert local.repeated == [], "no fill twice"
+        assert (await r.balances()).keys() == (await c.balances()).keys()
+        if market != "spot":
+            assert (await r.positions(SYMBOL))[SYMBOL].size == (await c.positions(SYMBOL))[SYMBOL].size
+        assert (await r.served())["account"] is True
+        for t in followers:
+            t.cancel()
+        # Bad input gets the connector's typed errors, through the gateway.
+        with pytest.raises(tw.InvalidOrder):
+            await r.place_limit(SYMBOL, "BUY", qty, price + Decimal("0.0000001"))
+        with pytest.raises(tw.InvalidArgument):
+            await r.place_limit("NOPEUSDT", "BUY", qty, price)
+        with pytest.raises(tw.OrderNotFound):
+            await r.cancel(SYMBOL, client_order_id="never-placed")
+        assert gw.stats()["publish_errors"] == 0
+
+
+async def test_a_durable_reader_resumes_where_it_stopped(sim: Simulator, nats: Nats) -> None:
+    """It reads some updates and stops; orders go on; under the same name it gets exactly the
+    updates after the last one it was handed (compared with a reader that never stopped)."""
+    async with served(sim, nats, "binance", "spot") as (c, _), remote(nats, c.label) as r:
+        everything = r.order_updates()
+        first = r.order_updates(durable="risk")
+        await asyncio.sleep(0.3)
+        price, qty = await resting_buy(sim, c, "binance", "spot")
+        for i in range(4):
+            await r.place_limit(SYMBOL, "BUY", qty, price, client_order_id=f"dur-{i}")
+        handed = await take(first, 3)
+        await first.aclose()
+        for i in range(4):
+            await r.cancel(SYMBOL, client_order_id=f"dur-{i}")
+        for i in range(4, 6):
+            await r.place_limit(SYMBOL, "BUY", qty, price, client_order_id=f"dur-{i}")
+        all_updates: list[tw.OrderUpdate] = []
+        async with asyncio.timeout(10):
+            while not any(u.order.client_order_id == "dur-5" for u in all_updates):
+                all_updates.append(await everything.recv())
+        assert [key(u) for u in all_updates[:3]] == [key(u) for u in handed]
+    async with remote(nats, "binance-spot") as again:
+        resumed = again.order_updates(durable="risk")
+        rest = await take(resumed, len(all_updates) - 3)
+        assert [key(u) for u in rest] == [key(u) for u in all_updates[3:]], "nothing lost, nothing twice"
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(resumed.recv(), 0.5)
+
+
+async def test_a_lost_reply_is_resolved_by_client_id_not_resent(sim: Simulator, nats: Nats) -> None:
+    async with (
+        served(sim, nats, "binance", "spot", timeout=2.0) as (c, _),
+        remote(nats, c.label, command_timeout=0.5) as r,
+    ):
+        price, qty = await resting_buy(sim, c, "binance", "spot")
+        # The venue takes the order and its answer is lost: the gateway's connector looks it up
+        # while the remote's wait for the reply runs out; the remote asks what became of it.
+        sim.native.fail_rest(sim.native_venue("binance"), sim.native_market("spot"), lose_write_answers=1)
+        order = await r.place_limit(SYMBOL, "BUY", qty, price, client_order_id="lost-1")
+        assert order.status == tw.OrderStatus.NEW and order.order_id, order
+        assert sum(o.client_order_id == "lost-1" for o in sim.orders("binance", "spot")) == 1, "placed once"
+        # The same id again is the same order, not a second one.
+        again = await r.place_limit(SYMBOL, "BUY", qty, price, client_order_id="lost-1")
+        assert again.order_id == order.order_id
+        assert sum(o.client_order_id == "lost-1" for o in sim.orders("binance", "spot")) == 1
+
+
+async def test_a_place_no_gateway_took_fails_at_once_and_places_nothing(sim: Simulator, nats: Nats) -> None:
+    async with trader(sim, "binance", "spot") as c, remote(nats, c.label) as r:
+        price, qty = await resting_buy(sim, c, "binance", "spot")
+        with pytest.raises(tw.ConnectionLost, match="no gateway"):
+            await r.place_limit(SYMBOL, "BUY", qty, price, client_order_id="nobody-1")
+        assert not [o for o in sim.orders("binance", "spot") if o.client_order_id == "nobody-1"]
+
+
+async def test_a_market_data_user_cannot_trade_or_read_the_account(sim: Simulator, nats: Nats) -> None:
+    async with served(sim, nats, "binance", "spot") as (c, _), remote(nats, c.label, "binance-only") as r:
+        price, qty = await resting_buy(sim, c, "binance", "spot")
+        with pytest.raises(tw.PermissionDenied, match="cmd"):
+            await r.place_limit(SYMBOL, "BUY", qty, price)
+        with pytest.raises(tw.PermissionDenied):
+            async with asyncio.timeout(10):
+                await r.order_updates().recv()
+        assert not sim.orders("binance", "spot"), "nothing placed"
