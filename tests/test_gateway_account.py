@@ -12,6 +12,8 @@ against a real `nats-server` and the simulator (ORDR-06/09, ACCT-02/04 across pr
 from __future__ import annotations
 
 import asyncio
+import pathlib
+import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -181,3 +183,106 @@ async def test_a_market_data_user_cannot_trade_or_read_the_account(sim: Simulato
             async with asyncio.timeout(10):
                 await r.order_updates().recv()
         assert not sim.orders("binance", "spot"), "nothing placed"
+
+
+def gateway_config(sim: Simulator, nats: Nats, path: pathlib.Path, name: str) -> pathlib.Path:
+    """A `tradewire gateway` config: Binance spot's account (keys from the simulator), in the
+    standby group "main" under `name`."""
+    e = sim.endpoints("binance", "spot")
+    keys = sim.account("binance")
+    endpoints = "".join(
+        f'{field} = "{value}"\n'
+        for field, value in (
+            ("rest", e.rest),
+            ("ws_public", e.ws_public),
+            ("ws_market", e.ws_market),
+            ("ws_private", e.ws_private),
+            ("ws_api", e.ws_api),
+        )
+        if value is not None
+    )
+    password = nats.credentials("gateway")["password"]
+    path.write_text(
+        f'[nats]\nurl = "{nats.url}"\nuser = "gateway"\npassword = "{password}"\n\n'
+        f'[gateway]\nstandby_group = "main"\nname = "{name}"\nlease_ttl = 2.0\n\n'
+        '[[venue]]\nvenue = "binance"\nmarket = "spot"\nsymbols = ["BTCUSDT"]\nchannels = ["trades"]\n'
+        f'account = true\napi_key = "{keys.api_key}"\napi_secret = "{keys.api_secret}"\n'
+        f"[venue.endpoints]\n{endpoints}"
+    )
+    return path
+
+
+async def test_a_standby_takes_over_when_the_active_gateway_is_killed(
+    sim: Simulator, nats: Nats, tmp_path: pathlib.Path
+) -> None:
+    """Two gateways of one group: the first (a process) serves; it is killed with SIGKILL; the
+    standby (this process) takes the lease within seconds, serves the account, and the remote
+    hears `gateway_failover` and goes on trading. No order is placed twice."""
+    config = gateway_config(sim, nats, tmp_path / "a.toml", "gw-a")
+    first = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tradewire", "gateway", "--config", str(config), stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        async with remote(nats, "binance-spot", command_timeout=3.0) as r:
+            async with asyncio.timeout(30):
+                while True:  # the command is starting: ask until it answers
+                    try:
+                        served = await r.served()
+                        break
+                    except tw.ConnectionLost:
+                        await asyncio.sleep(0.2)
+            assert served["account"]
+            standby = tw.Gateway(
+                nats.url, **nats.credentials("gateway"), standby_group="main", name="gw-b", lease_ttl=2.0
+            )
+            async with trader(sim, "binance", "spot") as c, standby:
+                await standby.serve(c, ["BTCUSDT"], channels=["trades"])
+                await standby.serve_account(c)
+                await asyncio.sleep(1.0)
+                assert not standby.active, "the lease is the first gateway's"
+                events = r.events()
+                updates = r.order_updates(durable="ha")
+                await asyncio.sleep(0.3)
+                price, qty = await resting_buy(sim, c, "binance", "spot")
+                before = await r.place_limit(SYMBOL, "BUY", qty, price, client_order_id="ha-0")
+                assert before.status == tw.OrderStatus.NEW
+
+                first.kill()
+                await first.wait()
+                # Orders go on being asked for while no gateway serves: each is placed once or
+                # fails saying nothing was placed.
+                outcomes: dict[str, tw.Order | Exception] = {}
+                async with asyncio.timeout(30):
+                    i = 1
+                    while not standby.active or not isinstance(outcomes.get(f"ha-{i - 1}"), tw.Order):
+                        cid = f"ha-{i}"
+                        try:
+                            outcomes[cid] = await r.place_limit(
+                                SYMBOL, "BUY", qty, price, client_order_id=cid
+                            )
+                        except (tw.ConnectionLost, tw.Timeout) as e:
+                            outcomes[cid] = e
+                            await asyncio.sleep(0.2)
+                        i += 1
+                async with asyncio.timeout(10):
+                    event = await anext(events)
+                assert event.kind == tw.ConnectorEventKind.GATEWAY_FAILOVER
+                assert event.fields["gateway"] == "gw-b" and event.fields["epoch"] == str(standby.epoch)
+                at_venue = [o.client_order_id for o in sim.orders("binance", "spot")]
+                for cid, outcome in outcomes.items():
+                    placed = at_venue.count(cid)
+                    if isinstance(outcome, tw.Order):
+                        assert placed == 1 and outcome.status == tw.OrderStatus.NEW, (cid, outcome)
+                    else:
+                        assert placed <= 1, f"{cid} placed {placed} times"
+                assert at_venue.count("ha-0") == 1
+                # The account stream goes on: the durable reader sees the orders placed through
+                # the new gateway.
+                last = [cid for cid, o in outcomes.items() if isinstance(o, tw.Order)][-1]
+                async with asyncio.timeout(10):
+                    while (await updates.recv()).order.client_order_id != last:
+                        pass
+    finally:
+        if first.returncode is None:
+            first.kill()
+        await first.wait()

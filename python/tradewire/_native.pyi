@@ -1327,6 +1327,9 @@ class NativeGateway:
         credentials_file: str | None = None,
         root_certificates: str | None = None,
         require_tls: bool = False,
+        standby_group: str | None = None,
+        name: str | None = None,
+        lease_ttl_ms: int = 3000,
     ) -> Awaitable[NativeGateway]:
         """Connects to NATS. Refused credentials raise :class:`~tradewire.PermissionDenied`; an
         unreachable server :class:`~tradewire.ConnectionLost`; a prefix that is not a subject
@@ -1338,6 +1341,10 @@ class NativeGateway:
         symbols or channels raise :class:`~tradewire.InvalidArgument`."""
     @property
     def epoch(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def active(self) -> bool: ...
     def serve_account(self, connector: NativeConnector) -> Awaitable[None]:
         """Stores the connector's account events on JetStream and answers its commands."""
     def stats(self) -> dict[str, int]:
@@ -1414,6 +1421,8 @@ class NativeRemote:
     def order_updates(self, *, durable: str | None = None) -> NativeStream:
         """:class:`OrderUpdate` events from the account stream; with ``durable``, resumed where
         the reader of that name stopped, one update at a time."""
+    def events(self) -> NativeStream:
+        """``(kind, fields)`` tuples: ``gateway_failover`` when another gateway takes over."""
     def balance_updates(self) -> NativeStream:
         """:class:`Balance` events: each asset's latest, then every change."""
     def position_updates(self) -> NativeStream:

@@ -166,6 +166,9 @@ class ConnectorEventKind(enum.StrEnum):
     #: ``restarts``: too many restarts within a minute; the connector then closes, and every
     #: reader sees it closed.
     TASK_GAVE_UP = "task_gave_up"
+    #: Of a :class:`~tradewire.Remote`: another gateway now serves its label (a standby took
+    #: over): ``gateway`` (its name), ``epoch`` (its), ``previous`` (the epoch before).
+    GATEWAY_FAILOVER = "gateway_failover"
 
 
 @dataclass(frozen=True, slots=True)

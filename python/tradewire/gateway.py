@@ -17,7 +17,7 @@ connector's own types: ``trades()``, ``tickers()``, ``book_diffs()``, ``symbol_i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
 from os import PathLike
 from types import TracebackType
 from typing import Any, Generic, Literal, Protocol, Self, TypedDict, TypeVar
@@ -25,7 +25,7 @@ from typing import Any, Generic, Literal, Protocol, Self, TypedDict, TypeVar
 from . import _native
 from ._native import BookDiff, Gap, OrderUpdate, SymbolInfo, Ticker, Trade
 from ._trading import _Trading
-from .connectors import _Connector, _millis
+from .connectors import ConnectorEvent, ConnectorEventKind, _Connector, _millis
 from .errors import InvalidArgument, StreamClosed
 from .streams import Stream
 
@@ -132,16 +132,57 @@ class _NatsClient(Generic[N]):
 
 
 class Gateway(_NatsClient[_native.NativeGateway]):
-    """Publishes connectors' market data on NATS for :class:`Remote` readers anywhere.
+    """Publishes connectors' market data and accounts on NATS for :class:`Remote` readers
+    anywhere, and answers their commands.
 
     ``url`` names the NATS server(s); ``user``/``password``, ``token`` or ``credentials_file``
     log in; ``root_certificates`` and ``require_tls`` for TLS; ``prefix`` heads every subject.
+
+    With ``standby_group``, gateways of that group (on any machine) elect one active through
+    a lease in JetStream KV: the others keep their connectors started and serve nothing until
+    the active one stops renewing (``lease_ttl`` seconds after it dies, at once if it closes
+    cleanly); then one takes over, starts serving, and remotes get ``gateway_failover``.
     """
 
     _what = "Gateway"
 
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "tw",
+        user: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        credentials_file: str | PathLike[str] | None = None,
+        root_certificates: str | PathLike[str] | None = None,
+        require_tls: bool = False,
+        standby_group: str | None = None,
+        name: str | None = None,
+        lease_ttl: float = 3.0,
+    ) -> None:
+        super().__init__(
+            url,
+            prefix=prefix,
+            user=user,
+            password=password,
+            token=token,
+            credentials_file=credentials_file,
+            root_certificates=root_certificates,
+            require_tls=require_tls,
+        )
+        self.standby_group = standby_group
+        self._name = name
+        self._lease_ttl_ms = _millis("lease_ttl", lease_ttl)
+
     def _open(self) -> Awaitable[_native.NativeGateway]:
-        return _native.NativeGateway.start(self.url, **self._nats)
+        return _native.NativeGateway.start(
+            self.url,
+            standby_group=self.standby_group,
+            name=self._name,
+            lease_ttl_ms=self._lease_ttl_ms,
+            **self._nats,
+        )
 
     def __repr__(self) -> str:
         state = "open" if self._native is not None else "closed"
@@ -151,6 +192,16 @@ class Gateway(_NatsClient[_native.NativeGateway]):
     def epoch(self) -> int:
         """Drawn at start; readers tell a restarted gateway by a new one."""
         return self.native.epoch
+
+    @property
+    def name(self) -> str:
+        """Its name in leases and announcements."""
+        return self.native.name
+
+    @property
+    def active(self) -> bool:
+        """Whether it serves now (always, without ``standby_group``)."""
+        return self.native.active
 
     async def serve(
         self,
@@ -243,6 +294,12 @@ class Remote(_NatsClient[_native.NativeRemote], _Trading):
     def _trader(self) -> _native.NativeRemote:
         return self.native
 
+    def events(self) -> AsyncIterator[ConnectorEvent]:
+        """What happens to the gateway serving this label: ``gateway_failover`` when another
+        takes over. Streams and commands carry on by themselves (a book resyncs from the new
+        gateway's snapshot; a place in flight is resolved by client order id)."""
+        return _events(Stream(self.native.events()))
+
     def order_updates(self, *, durable: str | None = None) -> Stream[OrderUpdate]:
         """Every change of every order from now on, never dropped, as the gateway stored them.
 
@@ -284,6 +341,11 @@ class Remote(_NatsClient[_native.NativeRemote], _Trading):
             books=list(raw["books"]),
             account=bool(raw["account"]),
         )
+
+
+async def _events(stream: Stream[tuple[str, dict[str, str]]]) -> AsyncIterator[ConnectorEvent]:
+    async for kind, fields in stream:
+        yield ConnectorEvent(ConnectorEventKind(kind), fields)
 
 
 def load_config(path: str | PathLike[str]) -> dict[str, Any]:
@@ -342,6 +404,9 @@ async def run_config(
                 credentials_file=nats.get("credentials_file"),
                 root_certificates=nats.get("root_certificates"),
                 require_tls=bool(nats.get("require_tls", False)),
+                standby_group=config.get("gateway", {}).get("standby_group"),
+                name=config.get("gateway", {}).get("name"),
+                lease_ttl=float(config.get("gateway", {}).get("lease_ttl", 3.0)),
             )
         )
         for v in config["venue"]:
@@ -366,6 +431,8 @@ async def run_config(
                 channels=tuple(v.get("channels", ("trades", "tickers", "book"))),
                 book_depth=int(v.get("book_depth", 1000)),
             )
+            if v.get("account", False):
+                await gateway.serve_account(connector)
             log.info("serving %s: %s", connector.label, ", ".join(v["symbols"]))
         loop = asyncio.get_running_loop()
         end = None if duration is None else loop.time() + duration

@@ -29,6 +29,10 @@ use crate::wire::{
     TradeMsg,
 };
 
+/// Gateways answer requests as one queue group: while two overlap (a failover), each request
+/// still gets one answer.
+pub(crate) const QUEUE: &str = "tw-gateway";
+
 /// Events a stream task takes from its connector stream at once.
 const BATCH: usize = 256;
 
@@ -125,18 +129,30 @@ pub struct Gateway {
     pub(crate) js: async_nats::jetstream::Context,
     pub(crate) subjects: Subjects,
     epoch: u64,
+    /// Its name, in leases and announcements.
+    pub(crate) name: String,
+    /// The gateway's own tasks (the lease).
     pub(crate) supervisor: Supervisor,
+    /// The tasks that serve, while this gateway is the active one; replaced at each activation.
+    pub(crate) serving: Mutex<Arc<Supervisor>>,
+    cancel: CancellationToken,
+    pub(crate) active: std::sync::atomic::AtomicBool,
+    /// What it was asked to serve, to start again when it becomes active.
+    pub(crate) plans: Mutex<Vec<crate::gateway_ha::Plan>>,
     pub(crate) served: Arc<Mutex<HashMap<String, Served>>>,
     pub(crate) counters: Arc<Counters>,
     pub(crate) places: Mutex<crate::gateway_account::Places>,
+    pub(crate) lease: crate::gateway_ha::Lease,
 }
 
 impl Gateway {
-    /// Connects to NATS. `prefix` heads every subject (`tw` by default).
+    /// Connects to NATS. `prefix` heads every subject (`tw` by default). With `standby`, the
+    /// gateway serves only while it holds its group's lease (one active, the others waiting).
     pub async fn start(
         options: &NatsOptions,
         prefix: &str,
         cancel: CancellationToken,
+        standby: Option<crate::gateway_ha::Standby>,
     ) -> Result<Arc<Gateway>> {
         let subjects = Subjects::new(prefix)?;
         let client = options
@@ -144,17 +160,67 @@ impl Gateway {
             .await?;
         // Drawn at start: readers tell a restarted gateway (numbering from 1 again) by it.
         let epoch = fastrand::u64(1..u64::MAX >> 11);
-        Ok(Arc::new(Gateway {
+        // Its own token: closing the gateway must not cancel the token it was given.
+        let cancel = cancel.child_token();
+        let gateway = Arc::new(Gateway {
             js: async_nats::jetstream::new(client.clone()),
             client,
             subjects,
             epoch,
-            // Its own token: closing the gateway must not cancel the token it was given.
-            supervisor: Supervisor::new("gateway", RestartPolicy::default(), cancel.child_token()),
+            name: match &standby {
+                Some(s) => s.name.clone(),
+                None => format!("gateway-{epoch:x}"),
+            },
+            supervisor: Supervisor::new("gateway", RestartPolicy::default(), cancel.clone()),
+            serving: Mutex::new(Arc::new(Supervisor::new(
+                "gateway",
+                RestartPolicy::default(),
+                cancel.child_token(),
+            ))),
+            cancel,
+            active: std::sync::atomic::AtomicBool::new(standby.is_none()),
+            plans: Mutex::default(),
             served: Arc::default(),
             counters: Arc::default(),
             places: Mutex::default(),
-        }))
+            lease: Mutex::default(),
+        });
+        if let Some(standby) = standby {
+            gateway.start_lease(standby).await?;
+        }
+        Ok(gateway)
+    }
+
+    /// The supervisor of the serving tasks now.
+    pub(crate) fn serving(&self) -> Arc<Supervisor> {
+        self.serving
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// A fresh supervisor for the serving tasks (the old one's tasks are stopped first).
+    pub(crate) async fn new_serving(&self) -> Arc<Supervisor> {
+        let fresh = Arc::new(Supervisor::new(
+            "gateway",
+            RestartPolicy::default(),
+            self.cancel.child_token(),
+        ));
+        let old = std::mem::replace(
+            &mut *self.serving.lock().unwrap_or_else(|p| p.into_inner()),
+            fresh.clone(),
+        );
+        old.shutdown().await;
+        fresh
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether this gateway serves now (always, without a standby group).
+    pub fn is_active(&self) -> bool {
+        self.active.load(Ordering::Acquire)
     }
 
     pub fn epoch(&self) -> u64 {
@@ -188,11 +254,34 @@ impl Gateway {
                 "name at least one symbol",
             ));
         }
-        let label = connector.label();
         for symbol in symbols {
             token("symbol", symbol)?;
             connector.symbol_info(symbol).await?;
         }
+        self.plans.lock().unwrap_or_else(|p| p.into_inner()).push(
+            crate::gateway_ha::Plan::MarketData {
+                connector: Arc::downgrade(&connector),
+                symbols: symbols.to_vec(),
+                channels,
+                book_depth,
+            },
+        );
+        if self.is_active() {
+            self.run_market_data(&connector, symbols, channels, book_depth)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Starts what `serve` asked for (while active).
+    pub(crate) async fn run_market_data(
+        self: &Arc<Self>,
+        connector: &Arc<Connector>,
+        symbols: &[String],
+        channels: Channels,
+        book_depth: usize,
+    ) -> Result<()> {
+        let label = connector.label();
         let (first, fresh) = {
             let mut served = self.served.lock().unwrap_or_else(|p| p.into_inner());
             let first = !served.contains_key(&label);
@@ -215,10 +304,10 @@ impl Gateway {
             (first, fresh)
         };
         for (kind, symbol) in fresh {
-            self.start_stream(&connector, &label, kind, symbol, book_depth)?;
+            self.start_stream(connector, &label, kind, symbol, book_depth)?;
         }
         if first {
-            self.start_requests(&connector, &label).await?;
+            self.start_requests(connector, &label).await?;
         }
         Ok(())
     }
@@ -248,7 +337,7 @@ impl Gateway {
             counters: self.counters.clone(),
         };
         let connector = Arc::downgrade(connector);
-        self.supervisor
+        self.serving()
             .spawn(format!("{label}/{}/{symbol}", kind.name()), move |ctx| {
                 let (publisher, connector, symbol, snapshot) = (
                     publisher.clone(),
@@ -311,7 +400,8 @@ impl Gateway {
         if let Err(error) = crate::nats::settled(&client).await {
             tracing::warn!(%error, "gateway: subscriptions not confirmed by a round trip");
         }
-        self.supervisor.spawn(format!("{label}/requests"), move |ctx| {
+        self.announce(&label).await;
+        self.serving().spawn(format!("{label}/requests"), move |ctx| {
             let (client, connector, served, counters, label) = (
                 client.clone(),
                 connector.clone(),
@@ -369,9 +459,12 @@ impl Gateway {
         Ok(())
     }
 
-    /// Stops publishing and waits for the tasks; the NATS connection is flushed first.
+    /// Stops publishing and waits for the tasks; an active gateway of a standby group hands
+    /// its lease over; the NATS connection is flushed last.
     pub async fn close(&self) {
         self.supervisor.shutdown().await;
+        self.serving().shutdown().await;
+        self.release_lease().await;
         let _ = tokio::time::timeout(Duration::from_secs(2), self.client.flush()).await;
     }
 }
@@ -400,11 +493,11 @@ async fn subscribe_requests(
     served: &str,
 ) -> Result<(async_nats::Subscriber, async_nats::Subscriber)> {
     let symbols = client
-        .subscribe(format!("{symbol_prefix}*"))
+        .queue_subscribe(format!("{symbol_prefix}*"), QUEUE.into())
         .await
         .map_err(nats_error)?;
     let asked = client
-        .subscribe(served.to_owned())
+        .queue_subscribe(served.to_owned(), QUEUE.into())
         .await
         .map_err(nats_error)?;
     Ok((symbols, asked))
@@ -499,7 +592,7 @@ impl Publisher {
     ) -> Result<()> {
         let mut requests = self
             .client
-            .subscribe(snapshot.to_owned())
+            .queue_subscribe(snapshot.to_owned(), QUEUE.into())
             .await
             .map_err(nats_error)?;
         let mut book = Mirror::default();

@@ -27,7 +27,7 @@ use tradewire_core::stream::{Drained, Item, Receiver};
 use tradewire_core::supervise::ChildContext;
 use tradewire_core::{Error, Result};
 
-use crate::gateway::{Gateway, nats_error, to_json};
+use crate::gateway::{Gateway, QUEUE, nats_error, to_json};
 use crate::wire::{
     BalanceMsg, BalancesMsg, ErrorMsg, OrderBody, OrderMsg, OrderRefMsg, OrderUpdateMsg, OrdersMsg,
     PlaceMsg, PositionMsg, PositionsMsg, SCHEMA, ScopeMsg,
@@ -122,6 +122,18 @@ impl Gateway {
     /// Stores `connector`'s account events (order updates, balances, positions) in the
     /// label's JetStream stream and answers its commands. Needs the connector's API keys.
     pub async fn serve_account(self: &Arc<Self>, connector: Arc<Connector>) -> Result<()> {
+        self.plans
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(crate::gateway_ha::Plan::Account(Arc::downgrade(&connector)));
+        if self.is_active() {
+            self.run_account(connector).await?;
+        }
+        Ok(())
+    }
+
+    /// Starts what `serve_account` asked for (while active).
+    pub(crate) async fn run_account(self: &Arc<Self>, connector: Arc<Connector>) -> Result<()> {
         let label = connector.label();
         let Some(new_label) = self.claim_account(&label, &connector) else {
             return Ok(());
@@ -177,7 +189,7 @@ impl Gateway {
         );
         let connector = Arc::downgrade(connector);
         let label = label.to_owned();
-        self.supervisor
+        self.serving()
             .spawn(format!("{label}/account/{}", T::KIND), move |ctx| {
                 let first = first.lock().unwrap_or_else(|p| p.into_inner()).take();
                 let (js, subjects, counters, connector, label) = (
@@ -240,7 +252,7 @@ impl Gateway {
         let gateway = Arc::downgrade(self);
         let connector = Arc::downgrade(connector);
         let in_flight = Arc::new(Semaphore::new(COMMANDS_IN_FLIGHT));
-        self.supervisor.spawn(format!("{label}/commands"), move |ctx| {
+        self.serving().spawn(format!("{label}/commands"), move |ctx| {
             let first = first.lock().unwrap_or_else(|p| p.into_inner()).take();
             let (gateway, connector, in_flight, subject) = (
                 gateway.clone(),
@@ -253,7 +265,10 @@ impl Gateway {
                     Some(sub) => sub,
                     None => {
                         let Some(g) = gateway.upgrade() else { return Ok(()) };
-                        g.client.subscribe(subject).await.map_err(nats_error)?
+                        g.client
+                            .queue_subscribe(subject, QUEUE.into())
+                            .await
+                            .map_err(nats_error)?
                     }
                 };
                 loop {
@@ -276,7 +291,7 @@ impl Gateway {
                     let task = format!("command/{verb}");
                     let worker = g.clone();
                     // Detached: a command runs to its end even if this loop restarts.
-                    drop(g.supervisor.observe(&task, async move {
+                    drop(g.serving().observe(&task, async move {
                         let body = worker.command(&c, &verb, &request.payload).await;
                         worker.counters.requests_served.fetch_add(1, Ordering::Relaxed);
                         if let Err(error) = worker.client.publish(reply, body.into()).await {

@@ -10,6 +10,7 @@
 
 pub mod gateway;
 pub mod gateway_account;
+pub mod gateway_ha;
 pub mod nats;
 pub mod remote;
 pub mod remote_account;
@@ -17,5 +18,6 @@ pub mod subjects;
 pub mod wire;
 
 pub use gateway::{Channels, Gateway, GatewayStats};
+pub use gateway_ha::Standby;
 pub use nats::NatsOptions;
-pub use remote::Remote;
+pub use remote::{GatewayEvent, Remote};

@@ -30,6 +30,13 @@ use crate::wire::{
 /// How long a request waits for the gateway.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Something that happened to the gateway serving a remote's label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayEvent {
+    pub kind: String,
+    pub fields: Vec<(String, String)>,
+}
+
 /// A connection to a gateway's subjects for one label.
 #[derive(Debug)]
 pub struct Remote {
@@ -203,6 +210,69 @@ impl Remote {
             let (client, tx, refusals) = (client.clone(), tx.clone(), refusals.subscribe());
             let (diffs, snapshot) = (diffs.clone(), snapshot.clone());
             async move { forward_book(ctx, client, diffs, snapshot, tx, refusals).await }
+        });
+        Ok(rx)
+    }
+
+    /// What happens to the gateway serving this label: `gateway_failover` when another one
+    /// takes over (fields `gateway`, `epoch`, `previous`: the epoch before).
+    pub fn events(self: &Arc<Self>) -> Result<stream::Receiver<GatewayEvent>> {
+        let subject = self.subjects.gateway(&self.label)?;
+        let (tx, rx) = stream::channel(1024, Overflow::GapMarker);
+        let tx = Arc::new(tx);
+        let remote = Arc::downgrade(self);
+        let known = Arc::new(std::sync::Mutex::new(None::<u64>));
+        self.supervisor.spawn(subject.clone(), move |ctx| {
+            let (remote, tx, subject, known) =
+                (remote.clone(), tx.clone(), subject.clone(), known.clone());
+            async move {
+                let Some(r) = remote.upgrade() else {
+                    return Ok(());
+                };
+                let mut announced =
+                    subscribe_all(&r.client, std::slice::from_ref(&subject)).await?;
+                if known.lock().unwrap_or_else(|p| p.into_inner()).is_none() {
+                    // The gateway serving now, if any: a later announcement is a change.
+                    let now = r.served().await.ok().map(|s| s.epoch);
+                    *known.lock().unwrap_or_else(|p| p.into_inner()) = now;
+                }
+                drop(r);
+                loop {
+                    let message = tokio::select! {
+                        _ = ctx.cancel.cancelled() => return Ok(()),
+                        _ = tx.consumer_gone() => return Ok(()),
+                        message = announced.next() => message,
+                    };
+                    let Some(message) = message else {
+                        return Err(Error::ConnectionLost("NATS subscription ended".into()));
+                    };
+                    let Ok(active) =
+                        serde_json::from_slice::<crate::gateway_ha::ActiveMsg>(&message.payload)
+                    else {
+                        tracing::warn!(%subject, "remote: unreadable announcement skipped");
+                        continue;
+                    };
+                    let previous = known
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .replace(active.epoch);
+                    if let Some(previous) = previous
+                        && previous != active.epoch
+                    {
+                        let event = GatewayEvent {
+                            kind: "gateway_failover".into(),
+                            fields: vec![
+                                ("gateway".into(), active.gateway),
+                                ("epoch".into(), active.epoch.to_string()),
+                                ("previous".into(), previous.to_string()),
+                            ],
+                        };
+                        if tx.send(event).is_err() {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
         });
         Ok(rx)
     }

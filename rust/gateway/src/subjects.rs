@@ -8,6 +8,7 @@
 //! | `tw.v1.md.<label>.snapshot.<symbol>` | the whole book and its number | request/reply ([`wire::BookSnapshotMsg`](crate::wire::BookSnapshotMsg)) |
 //! | `tw.v1.md.<label>.symbol.<symbol>` | a symbol's rules | request/reply ([`wire::SymbolInfoMsg`](crate::wire::SymbolInfoMsg)) |
 //! | `tw.v1.md.<label>.served` | what the gateway serves | request/reply ([`wire::ServedMsg`](crate::wire::ServedMsg)) |
+//! | `tw.v1.md.<label>.gateway` | a gateway became the one serving the label | publish ([`gateway_ha::ActiveMsg`](crate::gateway_ha::ActiveMsg)) |
 //!
 //! | `tw.v1.acct.<label>.order.<symbol>` | every change of every order | JetStream ([`wire::OrderUpdateMsg`](crate::wire::OrderUpdateMsg)) |
 //! | `tw.v1.acct.<label>.balance.<asset>` | an asset's funds when they change | JetStream ([`wire::BalanceMsg`](crate::wire::BalanceMsg)) |
@@ -83,6 +84,12 @@ impl Subjects {
     pub fn served(&self, label: &str) -> Result<String> {
         token("label", label)?;
         Ok(format!("{}.md.{label}.served", self.root))
+    }
+
+    /// Where a gateway announces that it serves `label` (a new one after a failover).
+    pub fn gateway(&self, label: &str) -> Result<String> {
+        token("label", label)?;
+        Ok(format!("{}.md.{label}.gateway", self.root))
     }
 
     /// An account subject: `kind` is `order`, `balance` or `position`; `key` the symbol or

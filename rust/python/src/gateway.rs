@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyModule};
-use tradewire_gateway::{Channels, Gateway, NatsOptions, Remote};
+use tradewire_gateway::{Channels, Gateway, GatewayEvent, NatsOptions, Remote, Standby};
 
 use crate::connector::{Draft, NativeConnector, native_stream, order_ref, py_err, wrap_all};
 use crate::errors::IntoPyResult;
@@ -45,7 +45,8 @@ impl NativeGateway {
     /// Connects to NATS. Awaitable.
     #[staticmethod]
     #[pyo3(signature = (url, *, prefix = "tw", user = None, password = None, token = None,
-        credentials_file = None, root_certificates = None, require_tls = false))]
+        credentials_file = None, root_certificates = None, require_tls = false,
+        standby_group = None, name = None, lease_ttl_ms = 3000))]
     #[allow(clippy::too_many_arguments)]
     fn start<'py>(
         py: Python<'py>,
@@ -57,7 +58,16 @@ impl NativeGateway {
         credentials_file: Option<PathBuf>,
         root_certificates: Option<PathBuf>,
         require_tls: bool,
+        standby_group: Option<String>,
+        name: Option<String>,
+        lease_ttl_ms: u64,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let standby = standby_group.map(|group| Standby {
+            group,
+            name: name
+                .unwrap_or_else(|| format!("gateway-{}-{:x}", std::process::id(), fastrand_id())),
+            ttl: std::time::Duration::from_millis(lease_ttl_ms),
+        });
         let options = options(
             url,
             user,
@@ -71,7 +81,7 @@ impl NativeGateway {
         let cancel = crate::runtime::root_token(py)?;
         let prefix = prefix.to_owned();
         crate::runtime::future_into_py(py, async move {
-            let inner = Gateway::start(&options, &prefix, cancel)
+            let inner = Gateway::start(&options, &prefix, cancel, standby)
                 .await
                 .map_err(py_err)?;
             Ok(NativeGateway { inner })
@@ -113,6 +123,17 @@ impl NativeGateway {
     #[getter]
     fn epoch(&self) -> u64 {
         self.inner.epoch()
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    /// Whether it serves now (a standby waits for its group's lease).
+    #[getter]
+    fn active(&self) -> bool {
+        self.inner.is_active()
     }
 
     /// Counters: published, lost_upstream, snapshots_served, requests_served, publish_errors.
@@ -390,6 +411,11 @@ impl NativeRemote {
         })
     }
 
+    /// `(kind, fields)` of what happens to the gateway (`gateway_failover`).
+    fn events(&self, py: Python<'_>) -> PyResult<crate::stream::NativeStream> {
+        native_stream(py, || self.inner.events())
+    }
+
     /// Each asset's latest funds, then every change.
     fn balance_updates(&self, py: Python<'_>) -> PyResult<crate::stream::NativeStream> {
         native_stream(py, || self.inner.balance_updates())
@@ -407,6 +433,24 @@ impl NativeRemote {
             remote.close().await;
             Ok(())
         })
+    }
+}
+
+/// A name no other gateway started now has.
+fn fastrand_id() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+}
+
+/// `(kind, {field: text})`, as connector events cross.
+impl crate::stream::PyEvent for GatewayEvent {
+    fn into_py(self, py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+        let fields = PyDict::new(py);
+        for (k, v) in self.fields {
+            fields.set_item(k, v)?;
+        }
+        Ok((self.kind, fields).into_pyobject(py)?.into_any())
     }
 }
 
