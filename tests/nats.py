@@ -40,6 +40,8 @@ class Login(TypedDict):
 class Nats:
     url: str
     process: subprocess.Popen[bytes]
+    #: The CA that signed the server's certificate, when it speaks TLS.
+    ca_file: str | None = None
 
     def credentials(self, user: str) -> Login:
         return Login(user=user, password=USERS[user][0])
@@ -63,10 +65,23 @@ def _free_port() -> int:
 
 
 @contextmanager
-def nats_server() -> Iterator[Nats]:
+def nats_server(*, tls: bool = False) -> Iterator[Nats]:
+    """With `tls`, the server only speaks TLS, with a certificate for 127.0.0.1 from a CA made
+    for the test (trustme)."""
     binary = _binary()
     with tempfile.TemporaryDirectory(prefix="tw-nats-") as tmp:
         port = _free_port()
+        tls_block, ca_file = "", None
+        if tls:
+            import trustme
+
+            ca = trustme.CA()
+            cert = ca.issue_cert("127.0.0.1")
+            ca_file, cert_file, key_file = (str(Path(tmp) / n) for n in ("ca.pem", "cert.pem", "key.pem"))
+            ca.cert_pem.write_to_path(ca_file)
+            cert.cert_chain_pems[0].write_to_path(cert_file)
+            cert.private_key_pem.write_to_path(key_file)
+            tls_block = f'tls {{ cert_file: "{cert_file}", key_file: "{key_file}" }}\n'
         users = ",\n".join(
             f'    {{ user: "{name}", password: "{password}"'
             + (f", {permissions}" if permissions else "")
@@ -77,6 +92,7 @@ def nats_server() -> Iterator[Nats]:
         config.write_text(
             f'listen: "127.0.0.1:{port}"\n'
             f'jetstream {{ store_dir: "{tmp}/js" }}\n'
+            f"{tls_block}"
             f"authorization {{\n  users: [\n{users}\n  ]\n}}\n"
         )
         # Its log goes to a file: a pipe nobody reads would stall the server once full.
@@ -96,7 +112,7 @@ def nats_server() -> Iterator[Nats]:
                     if time.monotonic() > deadline:
                         pytest.fail("nats-server did not listen within 10 s")
                     time.sleep(0.05)
-            yield Nats(f"nats://127.0.0.1:{port}", process)
+            yield Nats(f"nats://127.0.0.1:{port}", process, ca_file)
         finally:
             process.terminate()
             try:

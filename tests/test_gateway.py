@@ -227,3 +227,21 @@ async def test_the_gateway_command_serves_what_its_config_names(
     )
     _, err = await asyncio.wait_for(done.communicate(), 30)
     assert done.returncode == 2 and b"[[venue]]" in err
+
+
+async def test_the_gateway_and_a_reader_speak_tls_to_nats(sim: Simulator) -> None:
+    """A NATS server that only speaks TLS: with the CA that signed its certificate both ends
+    connect and the reader gets the venue's rules; without it the reader is refused."""
+    with nats_server(tls=True) as secure:
+        assert secure.ca_file is not None
+        tls = {"root_certificates": secure.ca_file, "require_tls": True}
+        async with (
+            connect(sim, "binance", "spot") as venue,
+            tw.Gateway(secure.url, **secure.credentials("gateway"), **tls) as gw,  # type: ignore[arg-type]
+            tw.Remote(secure.url, venue.label, **secure.credentials("strategy"), **tls) as r,  # type: ignore[arg-type]
+        ):
+            await gw.serve(venue, ["BTCUSDT"], channels=["trades"])
+            info = await r.symbol_info("BTCUSDT")
+            assert info.symbol == "BTCUSDT" and info.tick_size == (await venue.symbol_info("BTCUSDT")).tick_size
+        with pytest.raises(tw.ConnectionLost):
+            await tw.Remote(secure.url, "binance-spot", **secure.credentials("strategy"), require_tls=True).start()
