@@ -241,7 +241,8 @@ async def test_the_gateway_and_a_reader_speak_tls_to_nats(sim: Simulator) -> Non
             tw.Remote(secure.url, venue.label, **secure.credentials("strategy"), **tls) as r,  # type: ignore[arg-type]
         ):
             await gw.serve(venue, ["BTCUSDT"], channels=["trades"])
-            info = await r.symbol_info("BTCUSDT")
-            assert info.symbol == "BTCUSDT" and info.tick_size == (await venue.symbol_info("BTCUSDT")).tick_size
+            info, direct = await r.symbol_info("BTCUSDT"), await venue.symbol_info("BTCUSDT")
+            assert info.symbol == "BTCUSDT" and info.tick_size == direct.tick_size
+        untrusted = tw.Remote(secure.url, "binance-spot", **secure.credentials("strategy"), require_tls=True)
         with pytest.raises(tw.ConnectionLost):
-            await tw.Remote(secure.url, "binance-spot", **secure.credentials("strategy"), require_tls=True).start()
+            await untrusted.start()
