@@ -32,7 +32,7 @@ def test_mypy_flags_misspelled_keywords_wrong_types_and_unknown_names(tmp_path: 
     assert 'Unexpected keyword argument "recv_windw_ms" for "Binance"' in out, out
     assert 'Argument "timeout" to "Bybit" has incompatible type "str"; expected "float"' in out, out
     assert 'Argument 1 to "Binance" has incompatible type "Literal[\'spto\']"' in out, out
-    assert 'Argument 2 to "place_limit" of "_Connector" has incompatible type "Literal[\'BYU\']"' in out, out
+    assert 'Argument 2 to "place_limit" of "_Trading" has incompatible type "Literal[\'BYU\']"' in out, out
     assert out.count("error:") == 4, out
 
 

@@ -474,7 +474,10 @@ impl Connector {
         if evicted > 0 {
             tracing::debug!(evicted, "ended orders forgotten");
         }
-        if let Err(error) = self.reconcile_orders().await {
+        if let Err(error) = self.reconcile_orders().await
+            && !matches!(error, Error::Closed)
+        {
+            // A connector closing mid-round is not a failure worth a warning.
             tracing::warn!(%error, "order reconciliation incomplete");
         }
         self.funds_round().await;
@@ -484,6 +487,7 @@ impl Connector {
     async fn funds_round(&self) {
         match self.balances().await {
             Ok(balances) => self.publish_balances(balances),
+            Err(Error::Closed) => {}
             Err(error) => tracing::warn!(%error, "balance reconciliation failed"),
         }
         self.refresh_positions().await;
@@ -495,6 +499,7 @@ impl Connector {
         }
         match self.positions(None).await {
             Ok(positions) => self.publish_positions(positions, true),
+            Err(Error::Closed) => {}
             Err(error) => tracing::warn!(%error, "position reconciliation failed"),
         }
     }
