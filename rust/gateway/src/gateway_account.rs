@@ -242,7 +242,7 @@ impl Gateway {
         let subject = format!("{}*", self.subjects.command_prefix(label)?);
         let first = Arc::new(Mutex::new(Some(
             self.client
-                .subscribe(subject.clone())
+                .queue_subscribe(subject.clone(), QUEUE.into())
                 .await
                 .map_err(nats_error)?,
         )));

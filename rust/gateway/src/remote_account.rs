@@ -438,11 +438,14 @@ impl Feed {
                             None
                         }
                     };
-                    if let Some(event) = event && tx.send(event).is_err() {
-                        return Ok(());
-                    }
                     let mut cursor = self.cursor();
-                    cursor.sent += 1;
+                    if let Some(event) = event {
+                        if tx.send(event).is_err() {
+                            return Ok(());
+                        }
+                        cursor.sent += 1;
+                    }
+                    // An unreadable message is dealt with once the events before it are.
                     cursor.last_seq = seq;
                     let sent = cursor.sent;
                     if place.kv.is_some() {
