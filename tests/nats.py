@@ -4,6 +4,7 @@ tests log in as. A missing server fails the tests with how to install it; they n
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TypedDict
 
 import pytest
+import tradewire as tw
 
 #: user -> (password, permissions block or "" for everything).
 USERS = {
@@ -45,6 +47,17 @@ class Nats:
 
     def credentials(self, user: str) -> Login:
         return Login(user=user, password=USERS[user][0])
+
+
+async def once_served(remote: tw.Remote, within: float = 30.0) -> tw.Served:
+    """What a gateway that is starting (a `tradewire gateway` process) serves, asked until it
+    answers."""
+    async with asyncio.timeout(within):
+        while True:
+            try:
+                return await remote.served()
+            except tw.ConnectionLost:
+                await asyncio.sleep(0.2)
 
 
 def _binary() -> str:

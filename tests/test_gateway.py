@@ -24,7 +24,7 @@ import tradewire as tw
 from tradewire.testing import Simulator
 
 from .books import connect, until
-from .nats import Nats, nats_server
+from .nats import Nats, nats_server, once_served
 from .test_book_diffs import Replica, equals_truth
 
 MARKETS = [("binance", "spot"), ("binance", "usdm"), ("bybit", "spot"), ("bybit", "linear")]
@@ -203,13 +203,7 @@ async def test_the_gateway_command_serves_what_its_config_names(
     )
     try:
         async with remote(nats, "binance-spot") as r:
-            async with asyncio.timeout(30):
-                while True:  # the command is starting: ask until it answers
-                    try:
-                        served = await r.served()
-                        break
-                    except tw.ConnectionLost:
-                        await asyncio.sleep(0.2)
+            served = await once_served(r)
             assert served["trades"] == ["BTCUSDT"] and served["books"] == ["BTCUSDT"]
             async with asyncio.timeout(20):
                 trade = await r.trades("BTCUSDT").recv()

@@ -23,7 +23,7 @@ import tradewire as tw
 from tradewire.testing import Simulator
 
 from .books import until
-from .nats import Nats, nats_server
+from .nats import Nats, nats_server, once_served
 from .trading import MARKETS, SYMBOL, Local, differences, resting_buy, trader
 
 pytestmark = pytest.mark.asyncio
@@ -224,13 +224,7 @@ async def test_a_standby_takes_over_when_the_active_gateway_is_killed(
     )
     try:
         async with remote(nats, "binance-spot", command_timeout=3.0) as r:
-            async with asyncio.timeout(30):
-                while True:  # the command is starting: ask until it answers
-                    try:
-                        served = await r.served()
-                        break
-                    except tw.ConnectionLost:
-                        await asyncio.sleep(0.2)
+            served = await once_served(r)
             assert served["account"]
             standby = tw.Gateway(
                 nats.url, **nats.credentials("gateway"), standby_group="main", name="gw-b", lease_ttl=2.0

@@ -3,9 +3,7 @@ arguments, types and errors whether the venue session is in this process or behi
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from decimal import Decimal
-from typing import Protocol
 
 from . import _native
 from ._native import Balance, Order, OrderUpdate, Position, SymbolInfo
@@ -16,43 +14,10 @@ from .streams import Stream
 Money = Decimal | str | int
 
 
-class _TradingNative(Protocol):
-    """What :class:`_Trading` needs of the native side (a connector's or a remote's)."""
-
-    def symbol_info(self, symbol: str) -> Awaitable[SymbolInfo]: ...
-    def place(
-        self,
-        symbol: str,
-        side: SideName,
-        order_type: OrderType,
-        *,
-        qty: Money | None = None,
-        quote_qty: Money | None = None,
-        price: Money | None = None,
-        time_in_force: TimeInForceName | None = None,
-        post_only: bool = False,
-        reduce_only: bool = False,
-        client_order_id: str | None = None,
-    ) -> Awaitable[Order]: ...
-    def cancel(
-        self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
-    ) -> Awaitable[Order]: ...
-    def cancel_all(self, symbol: str) -> Awaitable[list[Order]]: ...
-    def order(
-        self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
-    ) -> Awaitable[Order]: ...
-    def open_orders(self, symbol: str | None = None) -> Awaitable[list[Order]]: ...
-    def balances(self) -> Awaitable[list[Balance]]: ...
-    def positions(self, symbol: str | None = None) -> Awaitable[list[Position]]: ...
-    def order_updates(self) -> _native.NativeStream: ...
-    def balance_updates(self) -> _native.NativeStream: ...
-    def position_updates(self) -> _native.NativeStream: ...
-
-
 class _Trading:
     """Orders and the account. Subclasses give the native side."""
 
-    def _trader(self) -> _TradingNative:
+    def _trader(self) -> _native.NativeConnector | _native.NativeRemote:
         raise NotImplementedError
 
     async def symbol_info(self, symbol: str) -> SymbolInfo:

@@ -391,15 +391,11 @@ impl Gateway {
         let served = self.served.clone();
         let counters = self.counters.clone();
         let (epoch, label) = (self.epoch, label.to_owned());
-        // Subscribed before `serve` returns, so a reader may ask as soon as it does.
-        let first = Arc::new(Mutex::new(Some(
+        let first = made_now(
+            &client,
             subscribe_requests(&client, &symbol_prefix, &served_subject).await?,
-        )));
-        // A reader asking right after `serve` returns must not meet "no responders". A user
-        // not allowed to publish to its own inbox only loses that guarantee.
-        if let Err(error) = crate::nats::settled(&client).await {
-            tracing::warn!(%error, "gateway: subscriptions not confirmed by a round trip");
-        }
+        )
+        .await;
         self.announce(&label).await;
         self.serving().spawn(format!("{label}/requests"), move |ctx| {
             let (client, connector, served, counters, label) = (
@@ -486,6 +482,20 @@ impl Kind {
     }
 }
 
+/// Subscriptions made before a task starts, so a reader may ask as soon as `serve` returns,
+/// for the task's first run (a restarted run makes its own).
+pub(crate) async fn made_now<S>(
+    client: &async_nats::Client,
+    subscriptions: S,
+) -> Arc<Mutex<Option<S>>> {
+    // A reader asking right after must not meet "no responders". A user not allowed to
+    // publish to its own inbox only loses that guarantee.
+    if let Err(error) = crate::nats::settled(client).await {
+        tracing::warn!(%error, "gateway: subscriptions not confirmed by a round trip");
+    }
+    Arc::new(Mutex::new(Some(subscriptions)))
+}
+
 /// A label's request subscriptions: every symbol's rules, and what is served.
 async fn subscribe_requests(
     client: &async_nats::Client,
@@ -509,6 +519,34 @@ pub(crate) fn nats_error(e: impl std::fmt::Display) -> Error {
 
 pub(crate) fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("wire messages always serialize")
+}
+
+/// Hands every item of `rx` to `each`, in order, `max` taken at a time, until the connector
+/// ends the stream (its failure returned) or the task is stopped.
+pub(crate) async fn each_item<T, F, Fut>(
+    ctx: &ChildContext,
+    rx: &Receiver<T>,
+    max: usize,
+    mut each: F,
+) -> Result<()>
+where
+    F: FnMut(Item<T>) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let mut batch = Vec::with_capacity(max);
+    loop {
+        ctx.checkpoint();
+        let drained = tokio::select! {
+            _ = ctx.cancel.cancelled() => return Ok(()),
+            drained = rx.next_batch(max, &mut batch) => drained,
+        };
+        for item in batch.drain(..) {
+            each(item).await?;
+        }
+        if let Drained::Ended(end) = drained {
+            return end.map_or(Ok(()), Err);
+        }
+    }
 }
 
 /// One subject's numbered publishing.
@@ -561,26 +599,19 @@ impl Publisher {
         rx: Receiver<T>,
         message: fn(Seq, &T) -> M,
     ) -> Result<()> {
-        let mut batch = Vec::with_capacity(BATCH);
-        loop {
-            ctx.checkpoint();
-            let drained = tokio::select! {
-                _ = ctx.cancel.cancelled() => return Ok(()),
-                drained = rx.next_batch(BATCH, &mut batch) => drained,
-            };
-            for item in batch.drain(..) {
-                match item {
-                    Item::Event(event) => {
-                        let body = to_json(&message(self.take(), &event));
-                        self.publish(&self.subject, body).await?;
-                    }
-                    Item::Gap { missed } => self.on_gap(missed),
+        each_item(ctx, &rx, BATCH, |item| async move {
+            match item {
+                Item::Event(event) => {
+                    let body = to_json(&message(self.take(), &event));
+                    self.publish(&self.subject, body).await
+                }
+                Item::Gap { missed } => {
+                    self.on_gap(missed);
+                    Ok(())
                 }
             }
-            if let Drained::Ended(end) = drained {
-                return end.map_or(Ok(()), Err);
-            }
-        }
+        })
+        .await
     }
 
     /// Publishes a book's diffs and answers its snapshot requests, from one task.

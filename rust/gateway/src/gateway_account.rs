@@ -23,11 +23,11 @@ use tradewire_core::connector::Connector;
 use tradewire_core::model::{Id, OrderUpdate};
 use tradewire_core::orders::{NewOrder, OrderRef};
 use tradewire_core::resilience::Backoff;
-use tradewire_core::stream::{Drained, Item, Receiver};
+use tradewire_core::stream::{Item, Receiver};
 use tradewire_core::supervise::ChildContext;
 use tradewire_core::{Error, Result};
 
-use crate::gateway::{Gateway, QUEUE, nats_error, to_json};
+use crate::gateway::{Gateway, QUEUE, each_item, made_now, nats_error, to_json};
 use crate::wire::{
     BalanceMsg, BalancesMsg, ErrorMsg, OrderBody, OrderMsg, OrderRefMsg, OrderUpdateMsg, OrdersMsg,
     PlaceMsg, PositionMsg, PositionsMsg, SCHEMA, ScopeMsg,
@@ -240,15 +240,11 @@ impl Gateway {
         label: &str,
     ) -> Result<()> {
         let subject = format!("{}*", self.subjects.command_prefix(label)?);
-        let first = Arc::new(Mutex::new(Some(
-            self.client
-                .queue_subscribe(subject.clone(), QUEUE.into())
-                .await
-                .map_err(nats_error)?,
-        )));
-        if let Err(error) = crate::nats::settled(&self.client).await {
-            tracing::warn!(%error, "gateway: command subscription not confirmed by a round trip");
-        }
+        let first = made_now(
+            &self.client,
+            subscribe_commands(&self.client, &subject).await?,
+        )
+        .await;
         let gateway = Arc::downgrade(self);
         let connector = Arc::downgrade(connector);
         let in_flight = Arc::new(Semaphore::new(COMMANDS_IN_FLIGHT));
@@ -265,10 +261,7 @@ impl Gateway {
                     Some(sub) => sub,
                     None => {
                         let Some(g) = gateway.upgrade() else { return Ok(()) };
-                        g.client
-                            .queue_subscribe(subject, QUEUE.into())
-                            .await
-                            .map_err(nats_error)?
+                        subscribe_commands(&g.client, &subject).await?
                     }
                 };
                 loop {
@@ -307,74 +300,63 @@ impl Gateway {
 
     /// One command's reply body.
     async fn command(&self, connector: &Arc<Connector>, verb: &str, payload: &[u8]) -> Vec<u8> {
-        let answer = match verb {
-            "place" => match read::<PlaceMsg>(payload) {
-                Ok(place) => return self.place(connector, place).await.to_vec(),
-                Err(e) => Err(e),
-            },
-            "resolve" => match read::<OrderRefMsg>(payload) {
-                Ok(asked) => return self.resolve(connector, asked).await.to_vec(),
-                Err(e) => Err(e),
-            },
-            "cancel" => match read::<OrderRefMsg>(payload).and_then(|m| Ok((m.order_ref()?, m))) {
-                Ok((which, m)) => connector
-                    .cancel(&m.symbol, &which)
-                    .await
-                    .map(|o| order_reply(&o)),
-                Err(e) => Err(e),
-            },
-            "order" => match read::<OrderRefMsg>(payload).and_then(|m| Ok((m.order_ref()?, m))) {
-                Ok((which, m)) => connector
-                    .order(&m.symbol, &which)
-                    .await
-                    .map(|o| order_reply(&o)),
-                Err(e) => Err(e),
-            },
-            "cancel_all" => match read::<ScopeMsg>(payload).and_then(|m| {
-                m.symbol
-                    .ok_or_else(|| Error::invalid_argument("symbol", "cancel_all needs a symbol"))
-            }) {
-                Ok(symbol) => connector
-                    .cancel_all(&symbol)
-                    .await
-                    .map(|o| orders_reply(&o)),
-                Err(e) => Err(e),
-            },
-            "open_orders" => match read::<ScopeMsg>(payload) {
-                Ok(m) => connector
-                    .open_orders(m.symbol.as_deref())
-                    .await
-                    .map(|o| orders_reply(&o)),
-                Err(e) => Err(e),
-            },
-            "balances" => connector.balances().await.map(|all| {
-                to_json(&BalancesMsg {
+        let answer = async {
+            Ok(match verb {
+                "place" => return Ok(self.place(connector, read(payload)?).await.to_vec()),
+                "resolve" => return Ok(self.resolve(connector, read(payload)?).await.to_vec()),
+                "cancel" | "order" => {
+                    let m: OrderRefMsg = read(payload)?;
+                    let which = m.order_ref()?;
+                    let order = if verb == "cancel" {
+                        connector.cancel(&m.symbol, &which).await?
+                    } else {
+                        connector.order(&m.symbol, &which).await?
+                    };
+                    order_reply(&order)
+                }
+                "cancel_all" => {
+                    let symbol = read::<ScopeMsg>(payload)?.symbol.ok_or_else(|| {
+                        Error::invalid_argument("symbol", "cancel_all needs a symbol")
+                    })?;
+                    orders_reply(&connector.cancel_all(&symbol).await?)
+                }
+                "open_orders" => {
+                    let m: ScopeMsg = read(payload)?;
+                    orders_reply(&connector.open_orders(m.symbol.as_deref()).await?)
+                }
+                "balances" => to_json(&BalancesMsg {
                     v: SCHEMA,
-                    balances: all.iter().map(BalanceMsg::new).collect(),
-                })
-            }),
-            "positions" => match read::<ScopeMsg>(payload) {
-                Ok(m) => connector.positions(m.symbol.as_deref()).await.map(|all| {
+                    balances: connector
+                        .balances()
+                        .await?
+                        .iter()
+                        .map(BalanceMsg::new)
+                        .collect(),
+                }),
+                "positions" => {
+                    let m: ScopeMsg = read(payload)?;
+                    let all = connector.positions(m.symbol.as_deref()).await?;
                     to_json(&PositionsMsg {
                         v: SCHEMA,
                         positions: all.iter().map(PositionMsg::new).collect(),
                     })
-                }),
-                Err(e) => Err(e),
-            },
-            other => Err(Error::invalid_argument(
-                "command",
-                format!("'{other}' is not a command of this gateway"),
-            )),
+                }
+                other => {
+                    return Err(Error::invalid_argument(
+                        "command",
+                        format!("'{other}' is not a command of this gateway"),
+                    ));
+                }
+            })
         };
-        answer.unwrap_or_else(|e| to_json(&ErrorMsg::from_error(&e)))
+        answer.await.unwrap_or_else(|e| error_reply(&e))
     }
 
     /// Places once per client order id: a repeat gets the first answer.
     async fn place(&self, connector: &Arc<Connector>, place: PlaceMsg) -> Arc<Vec<u8>> {
         let id = place.client_order_id.clone();
         if let Err(e) = connector.client_order_id(Some(id.as_str())) {
-            return Arc::new(to_json(&ErrorMsg::from_error(&e)));
+            return Arc::new(error_reply(&e));
         }
         let done = {
             let mut places = self.places();
@@ -383,10 +365,10 @@ impl Gateway {
                 Some(Place::Running(rx)) => Err(rx.clone()),
                 Some(Place::Done(body, _)) => return body.clone(),
                 Some(Place::Burned(_)) => {
-                    return Arc::new(to_json(&ErrorMsg::from_error(&Error::invalid_argument(
+                    return Arc::new(error_reply(&Error::invalid_argument(
                         "client_order_id",
                         format!("'{id}' was looked up as never placed; place with a new id"),
-                    ))));
+                    )));
                 }
                 None => {
                     let (tx, rx) = watch::channel(None);
@@ -401,7 +383,7 @@ impl Gateway {
         };
         let body = Arc::new(match connector.place(NewOrder::from(place)).await {
             Ok(order) => order_reply(&order),
-            Err(e) => to_json(&ErrorMsg::from_error(&e)),
+            Err(e) => error_reply(&e),
         });
         self.places()
             .by_id
@@ -415,10 +397,10 @@ impl Gateway {
         let id = match asked.order_ref() {
             Ok(OrderRef::ClientOrderId(id)) => id,
             Ok(OrderRef::OrderId(_)) | Err(_) => {
-                return Arc::new(to_json(&ErrorMsg::from_error(&Error::invalid_argument(
+                return Arc::new(error_reply(&Error::invalid_argument(
                     "client_order_id",
                     "resolve names the order by its client_order_id",
-                ))));
+                )));
             }
         };
         let running = {
@@ -446,7 +428,7 @@ impl Gateway {
                 "not_placed",
                 format!("no order '{id}' reached the gateway or the venue; it will not be placed"),
             )),
-            Err(e) => to_json(&ErrorMsg::from_error(&e)),
+            Err(e) => error_reply(&e),
         })
     }
 
@@ -455,16 +437,31 @@ impl Gateway {
     }
 }
 
+/// A label's commands, as one queue group: an overlap of two gateways runs each once.
+async fn subscribe_commands(
+    client: &async_nats::Client,
+    subject: &str,
+) -> Result<async_nats::Subscriber> {
+    client
+        .queue_subscribe(subject.to_owned(), QUEUE.into())
+        .await
+        .map_err(nats_error)
+}
+
 async fn wait(mut running: watch::Receiver<Option<Arc<Vec<u8>>>>) -> Arc<Vec<u8>> {
     match running.wait_for(Option::is_some).await {
         Ok(body) => body.clone().unwrap_or_default(),
-        Err(_) => Arc::new(to_json(&ErrorMsg::from_error(&Error::Closed))),
+        Err(_) => Arc::new(error_reply(&Error::Closed)),
     }
 }
 
 fn read<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T> {
     serde_json::from_slice(payload)
         .map_err(|e| Error::invalid_argument("request", format!("unreadable command: {e}")))
+}
+
+fn error_reply(error: &Error) -> Vec<u8> {
+    to_json(&ErrorMsg::from_error(error))
 }
 
 fn order_reply(order: &tradewire_core::model::Order) -> Vec<u8> {
@@ -491,28 +488,19 @@ struct Store {
 
 impl Store {
     async fn relay<T: AccountEvent>(&self, ctx: &ChildContext, rx: Receiver<T>) -> Result<()> {
-        let mut batch = Vec::with_capacity(BATCH);
-        loop {
-            ctx.checkpoint();
-            let drained = tokio::select! {
-                _ = ctx.cancel.cancelled() => return Ok(()),
-                drained = rx.next_batch(BATCH, &mut batch) => drained,
-            };
-            for item in batch.drain(..) {
-                match item {
-                    Item::Event(event) => self.store(ctx, &event).await?,
-                    // Never-drop streams have no gaps; they fail instead (and restart).
-                    Item::Gap { missed } => {
-                        self.counters
-                            .lost_upstream
-                            .fetch_add(missed, Ordering::Relaxed);
-                    }
+        each_item(ctx, &rx, BATCH, |item| async move {
+            match item {
+                Item::Event(event) => self.store(ctx, &event).await,
+                // Never-drop streams have no gaps; they fail instead (and restart).
+                Item::Gap { missed } => {
+                    self.counters
+                        .lost_upstream
+                        .fetch_add(missed, Ordering::Relaxed);
+                    Ok(())
                 }
             }
-            if let Drained::Ended(end) = drained {
-                return end.map_or(Ok(()), Err);
-            }
-        }
+        })
+        .await
     }
 
     /// Publishes until stored: a retry with the same message id cannot store it twice.

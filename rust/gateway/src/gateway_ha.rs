@@ -41,7 +41,7 @@ pub struct Standby {
 }
 
 /// What a gateway was asked to serve.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum Plan {
     MarketData {
         connector: Weak<Connector>,
@@ -135,34 +135,29 @@ impl Gateway {
     async fn activate(self: &Arc<Self>) {
         self.new_serving().await;
         self.active.store(true, Ordering::Release);
-        let plans: Vec<_> = self
-            .plans
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .map(|plan| match plan {
+        let plans = self.plans.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for plan in plans {
+            let (connector, started) = match plan {
                 Plan::MarketData {
                     connector,
                     symbols,
                     channels,
                     book_depth,
-                } => (
-                    connector.clone(),
-                    Some((symbols.clone(), *channels, *book_depth)),
-                ),
-                Plan::Account(connector) => (connector.clone(), None),
-            })
-            .collect();
-        for (connector, market_data) in plans {
-            let Some(connector) = connector.upgrade() else {
-                continue;
-            };
-            let started = match market_data {
-                Some((symbols, channels, depth)) => {
-                    self.run_market_data(&connector, &symbols, channels, depth)
-                        .await
+                } => {
+                    let Some(c) = connector.upgrade() else {
+                        continue;
+                    };
+                    let started = self
+                        .run_market_data(&c, &symbols, channels, book_depth)
+                        .await;
+                    (c, started)
                 }
-                None => self.run_account(connector.clone()).await,
+                Plan::Account(connector) => {
+                    let Some(c) = connector.upgrade() else {
+                        continue;
+                    };
+                    (c.clone(), self.run_account(c).await)
+                }
             };
             if let Err(error) = started {
                 tracing::error!(%error, label = %connector.label(), "gateway: could not start serving");

@@ -207,7 +207,7 @@ impl Remote {
         let tx = Arc::new(tx);
         let (client, refusals) = (self.client.clone(), self.refusals.clone());
         self.supervisor.spawn(diffs.clone(), move |ctx| {
-            let (client, tx, refusals) = (client.clone(), tx.clone(), refusals.subscribe());
+            let (client, tx, refusals) = (client.clone(), tx.clone(), refusals.clone());
             let (diffs, snapshot) = (diffs.clone(), snapshot.clone());
             async move { forward_book(ctx, client, diffs, snapshot, tx, refusals).await }
         });
@@ -317,22 +317,6 @@ impl Remote {
     }
 }
 
-/// Asks without watching for refusals (a caller that watches them itself).
-async fn fetch<T: DeserializeOwned>(client: &async_nats::Client, subject: &str) -> Result<T> {
-    let asked = client.request(subject.to_owned(), bytes::Bytes::new());
-    let answer = match tokio::time::timeout(REQUEST_TIMEOUT, asked).await {
-        Err(_) => {
-            return Err(Error::Timeout {
-                what: format!("the gateway's answer on {subject}"),
-                after: REQUEST_TIMEOUT,
-            });
-        }
-        Ok(Err(e)) => return Err(request_error(subject, e, REQUEST_TIMEOUT)),
-        Ok(Ok(message)) => message.payload,
-    };
-    decode::<T>(subject, &answer)?.map_err(|e| e.into_error(subject))
-}
-
 /// Why a request got no answer.
 #[derive(Debug)]
 pub(crate) struct Unanswered {
@@ -350,24 +334,7 @@ impl Remote {
         payload: Vec<u8>,
         timeout: Duration,
     ) -> std::result::Result<bytes::Bytes, Unanswered> {
-        let mut refusals = self.refusals.subscribe();
-        let watched = [subject.to_owned()];
-        let asked = self.client.request(subject.to_owned(), payload.into());
-        let lost = |error, maybe_delivered| Unanswered {
-            error,
-            maybe_delivered,
-        };
-        tokio::select! {
-            answer = tokio::time::timeout(timeout, asked) => match answer {
-                Err(_) => Err(lost(Error::Timeout { what: format!("the gateway's answer on {subject}"), after: timeout }, true)),
-                Ok(Err(e)) => {
-                    let no_one = matches!(e.kind(), async_nats::RequestErrorKind::NoResponders);
-                    Err(lost(request_error(subject, e, timeout), !no_one))
-                }
-                Ok(Ok(message)) => Ok(message.payload),
-            },
-            denied = denied(&mut refusals, &watched) => Err(lost(denied, false)),
-        }
+        ask_raw(&self.client, &self.refusals, subject, payload, timeout).await
     }
 
     /// Asks the gateway and reads its answer (or its error).
@@ -377,12 +344,50 @@ impl Remote {
         payload: Vec<u8>,
         timeout: Duration,
     ) -> Result<T> {
-        let answer = self
-            .ask_raw(subject, payload, timeout)
-            .await
-            .map_err(|u| u.error)?;
-        decode::<T>(subject, &answer)?.map_err(|e| e.into_error(subject))
+        ask(&self.client, &self.refusals, subject, payload, timeout).await
     }
+}
+
+/// Asks on `subject`; the server's refusal of it (heard on `refusals`) is `Denied` at once.
+async fn ask_raw(
+    client: &async_nats::Client,
+    refusals: &broadcast::Sender<String>,
+    subject: &str,
+    payload: Vec<u8>,
+    timeout: Duration,
+) -> std::result::Result<bytes::Bytes, Unanswered> {
+    let mut refusals = refusals.subscribe();
+    let watched = [subject.to_owned()];
+    let asked = client.request(subject.to_owned(), payload.into());
+    let lost = |error, maybe_delivered| Unanswered {
+        error,
+        maybe_delivered,
+    };
+    tokio::select! {
+        answer = tokio::time::timeout(timeout, asked) => match answer {
+            Err(_) => Err(lost(Error::Timeout { what: format!("the gateway's answer on {subject}"), after: timeout }, true)),
+            Ok(Err(e)) => {
+                let no_one = matches!(e.kind(), async_nats::RequestErrorKind::NoResponders);
+                Err(lost(request_error(subject, e, timeout), !no_one))
+            }
+            Ok(Ok(message)) => Ok(message.payload),
+        },
+        denied = denied(&mut refusals, &watched) => Err(lost(denied, false)),
+    }
+}
+
+/// Asks and reads the answer (or the gateway's error).
+async fn ask<T: DeserializeOwned>(
+    client: &async_nats::Client,
+    refusals: &broadcast::Sender<String>,
+    subject: &str,
+    payload: Vec<u8>,
+    timeout: Duration,
+) -> Result<T> {
+    let answer = ask_raw(client, refusals, subject, payload, timeout)
+        .await
+        .map_err(|u| u.error)?;
+    decode::<T>(subject, &answer)?.map_err(|e| e.into_error(subject))
 }
 
 /// An answer, or the gateway's error reply.
@@ -479,11 +484,9 @@ where
         tokio::select! {
             _ = ctx.cancel.cancelled() => return Ok(()),
             _ = tx.consumer_gone() => return Ok(()),
-            reason = refusals.recv() => {
-                if let Ok(reason) = reason && let Some(error) = refused(&reason, &subjects) {
-                    tx.fail(error);
-                    return Ok(());
-                }
+            error = denied(&mut refusals, &subjects) => {
+                tx.fail(error);
+                return Ok(());
             }
             message = messages.next() => {
                 let Some(message) = message else {
@@ -517,9 +520,11 @@ async fn forward_book(
     diffs: String,
     snapshot: String,
     tx: Arc<Sender<BookDiff>>,
-    mut refusals: broadcast::Receiver<String>,
+    heard: broadcast::Sender<String>,
 ) -> Result<()> {
-    let watched = [diffs.clone(), snapshot.clone()];
+    // Before subscribing: the server's refusal of the subscription comes after it.
+    let mut refusals = heard.subscribe();
+    let watched = [diffs.clone()];
     let mut messages = subscribe_all(&client, std::slice::from_ref(&diffs)).await?;
     // A book not started yet at the gateway is seconds away: ask again soon.
     let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
@@ -528,7 +533,9 @@ async fn forward_book(
     let mut at: Option<(u64, u64)> = None;
     loop {
         if at.is_none() {
-            match fetch::<BookSnapshotMsg>(&client, &snapshot).await {
+            let asked =
+                ask::<BookSnapshotMsg>(&client, &heard, &snapshot, Vec::new(), REQUEST_TIMEOUT);
+            match asked.await {
                 Ok(book) => {
                     attempt = 0;
                     at = Some((book.epoch, book.seq));
@@ -536,17 +543,21 @@ async fn forward_book(
                         return Ok(());
                     }
                 }
+                Err(error @ Error::Denied(_)) => {
+                    tx.fail(error);
+                    return Ok(());
+                }
                 Err(error) => {
-                    if let Some(error) = refusals_now(&mut refusals, &watched) {
-                        tx.fail(error);
-                        return Ok(());
-                    }
                     tracing::warn!(%error, subject = %snapshot, "remote: no book snapshot yet");
                     let delay = backoff.delay(attempt);
                     attempt += 1;
                     tokio::select! {
                         _ = ctx.cancel.cancelled() => return Ok(()),
                         _ = tx.consumer_gone() => return Ok(()),
+                        error = denied(&mut refusals, &watched) => {
+                            tx.fail(error);
+                            return Ok(());
+                        }
                         _ = tokio::time::sleep(delay) => continue,
                     }
                 }
@@ -555,11 +566,9 @@ async fn forward_book(
         tokio::select! {
             _ = ctx.cancel.cancelled() => return Ok(()),
             _ = tx.consumer_gone() => return Ok(()),
-            reason = refusals.recv() => {
-                if let Ok(reason) = reason && let Some(error) = refused(&reason, &watched) {
-                    tx.fail(error);
-                    return Ok(());
-                }
+            error = denied(&mut refusals, &watched) => {
+                tx.fail(error);
+                return Ok(());
             }
             message = messages.next() => {
                 let Some(message) = message else {
@@ -587,14 +596,4 @@ async fn forward_book(
             }
         }
     }
-}
-
-/// A refusal already heard for one of `subjects`.
-fn refusals_now(refusals: &mut broadcast::Receiver<String>, subjects: &[String]) -> Option<Error> {
-    while let Ok(reason) = refusals.try_recv() {
-        if let Some(error) = refused(&reason, subjects) {
-            return Some(error);
-        }
-    }
-    None
 }

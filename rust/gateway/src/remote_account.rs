@@ -97,7 +97,7 @@ impl Remote {
             if Instant::now() >= deadline {
                 tracing::warn!(client_order_id = %order.client_order_id, %error,
                     "remote: a place could not be resolved; it is UNKNOWN");
-                let now_ms = chrono_ms();
+                let now_ms = tradewire_core::model::now_ns() / 1_000_000;
                 return Ok(order.unanswered(self.source, now_ms));
             }
             tokio::time::sleep(backoff.delay(attempt)).await;
@@ -223,12 +223,6 @@ impl Remote {
         });
         Ok(rx)
     }
-}
-
-fn chrono_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Where a reader starts.
