@@ -393,6 +393,7 @@ async def run_config(
 
     log = logging.getLogger("tradewire.gateway")
     nats = config["nats"]
+    ha = config.get("gateway", {})
     async with contextlib.AsyncExitStack() as stack:
         gateway = await stack.enter_async_context(
             Gateway(
@@ -404,9 +405,9 @@ async def run_config(
                 credentials_file=nats.get("credentials_file"),
                 root_certificates=nats.get("root_certificates"),
                 require_tls=bool(nats.get("require_tls", False)),
-                standby_group=config.get("gateway", {}).get("standby_group"),
-                name=config.get("gateway", {}).get("name"),
-                lease_ttl=float(config.get("gateway", {}).get("lease_ttl", 3.0)),
+                standby_group=ha.get("standby_group"),
+                name=ha.get("name"),
+                lease_ttl=float(ha.get("lease_ttl", 3.0)),
             )
         )
         for v in config["venue"]:

@@ -167,10 +167,10 @@ impl Gateway {
             client,
             subjects,
             epoch,
-            name: match &standby {
-                Some(s) => s.name.clone(),
-                None => format!("gateway-{epoch:x}"),
-            },
+            name: standby
+                .as_ref()
+                .and_then(|s| s.name.clone())
+                .unwrap_or_else(|| format!("gateway-{epoch:x}")),
             supervisor: Supervisor::new("gateway", RestartPolicy::default(), cancel.clone()),
             serving: Mutex::new(Arc::new(Supervisor::new(
                 "gateway",

@@ -33,8 +33,8 @@ pub const LEASES_BUCKET: &str = "tw_leases";
 pub struct Standby {
     /// The group: gateways of one group serve the same venue accounts.
     pub group: String,
-    /// This gateway's name (in the lease and in announcements).
-    pub name: String,
+    /// This gateway's name (in the lease and in announcements); drawn if not given.
+    pub name: Option<String>,
     /// How long a lease outlives its holder's last renewal: a standby takes over about this
     /// long after the active gateway died.
     pub ttl: Duration,
@@ -65,7 +65,8 @@ pub struct ActiveMsg {
 impl Gateway {
     pub(crate) async fn start_lease(self: &Arc<Self>, standby: Standby) -> Result<()> {
         token("group", &standby.group)?;
-        token("name", &standby.name)?;
+        let name = self.name.clone();
+        token("name", &name)?;
         if standby.ttl < Duration::from_secs(1) {
             return Err(Error::invalid_argument("ttl", "a lease lasts at least 1 s"));
         }
@@ -75,16 +76,17 @@ impl Gateway {
         let gateway = Arc::downgrade(self);
         self.supervisor
             .spawn(format!("lease/{}", standby.group), move |ctx| {
-                let (gateway, leases, standby) = (gateway.clone(), leases.clone(), standby.clone());
+                let (gateway, leases, standby, name) =
+                    (gateway.clone(), leases.clone(), standby.clone(), name.clone());
                 async move {
                     let renew_every = standby.ttl / 3;
                     loop {
                         let Some(g) = gateway.upgrade() else { return Ok(()) };
                         // Otherwise held by another (or NATS is away): wait and try again.
                         if let Ok(mut revision) =
-                            leases.create(&standby.group, standby.name.clone().into()).await
+                            leases.create(&standby.group, name.clone().into()).await
                         {
-                                tracing::info!(group = %standby.group, gateway = %standby.name, "gateway: lease taken; serving");
+                                tracing::info!(group = %standby.group, gateway = %name, "gateway: lease taken; serving");
                                 g.activate().await;
                                 loop {
                                     tokio::select! {
@@ -92,7 +94,7 @@ impl Gateway {
                                         _ = tokio::time::sleep(renew_every) => {}
                                     }
                                     match leases
-                                        .update(&standby.group, standby.name.clone().into(), revision)
+                                        .update(&standby.group, name.clone().into(), revision)
                                         .await
                                     {
                                         Ok(next) => revision = next,
@@ -184,7 +186,7 @@ impl Gateway {
             // Only our own entry: a compare-and-delete would need its revision; an entry
             // someone else created after ours expired is left alone by checking first.
             if let Ok(Some(holder)) = leases.get(&standby.group).await
-                && holder == standby.name.as_bytes()
+                && holder == self.name.as_bytes()
                 && let Err(error) = leases.delete(&standby.group).await
             {
                 tracing::warn!(%error, "gateway: the lease was not handed over");

@@ -107,16 +107,7 @@ impl Remote {
 
     /// A new client order id, or the caller's checked.
     pub fn client_order_id(&self, given: Option<&str>) -> Result<tradewire_core::model::Id> {
-        match given {
-            Some(id) => {
-                tradewire_core::resilience::validate_client_id(
-                    id,
-                    tradewire_core::venue::client_id_rule(),
-                )?;
-                Ok(tradewire_core::model::Id::new(id))
-            }
-            None => Ok(self.client_ids.next()),
-        }
+        tradewire_core::venue::client_order_id(&self.client_ids, given)
     }
 
     pub async fn cancel(&self, symbol: &str, which: &OrderRef) -> Result<Order> {

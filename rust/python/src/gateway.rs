@@ -64,8 +64,7 @@ impl NativeGateway {
     ) -> PyResult<Bound<'py, PyAny>> {
         let standby = standby_group.map(|group| Standby {
             group,
-            name: name
-                .unwrap_or_else(|| format!("gateway-{}-{:x}", std::process::id(), fastrand_id())),
+            name,
             ttl: std::time::Duration::from_millis(lease_ttl_ms),
         });
         let options = options(
@@ -434,13 +433,6 @@ impl NativeRemote {
             Ok(())
         })
     }
-}
-
-/// A name no other gateway started now has.
-fn fastrand_id() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos())
 }
 
 /// `(kind, {field: text})`, as connector events cross.

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use super::{Connector, REFUSAL_REFRESH};
 use crate::model::{Balance, Id, Order, OrderStatus, Position, Symbol};
 use crate::orders::{self, NewOrder, OrderRef, OrderStats, Orders};
-use crate::resilience::{Backoff, validate_client_id};
+use crate::resilience::Backoff;
 use crate::venue::Written;
 use crate::{Error, Result};
 
@@ -62,13 +62,7 @@ impl Connector {
 
     /// A new client order id, or the caller's checked.
     pub fn client_order_id(&self, given: Option<&str>) -> Result<Id> {
-        match given {
-            Some(id) => {
-                validate_client_id(id, crate::venue::client_id_rule())?;
-                Ok(Id::new(id))
-            }
-            None => Ok(self.client_ids.next()),
-        }
+        crate::venue::client_order_id(&self.client_ids, given)
     }
 
     /// Checks `order` against its symbol's rules and places it. Returns the order as the venue

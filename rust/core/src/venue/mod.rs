@@ -35,6 +35,20 @@ pub fn adapter(venue: Venue) -> &'static dyn Adapter {
     }
 }
 
+/// The caller's client order id checked against [`client_id_rule`], or a new one from `ids`.
+pub fn client_order_id(
+    ids: &crate::resilience::ClientIds,
+    given: Option<&str>,
+) -> crate::Result<crate::model::Id> {
+    match given {
+        Some(id) => {
+            crate::resilience::validate_client_id(id, client_id_rule())?;
+            Ok(crate::model::Id::new(id))
+        }
+        None => Ok(ids.next()),
+    }
+}
+
 /// The client-id rule every registered venue accepts, so that an id a caller gives works on
 /// whichever venue it trades.
 pub fn client_id_rule() -> &'static IdRule {
