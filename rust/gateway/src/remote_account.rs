@@ -423,14 +423,16 @@ impl Feed {
                             None
                         }
                     };
-                    let mut cursor = self.cursor();
-                    if let Some(event) = event {
-                        if tx.send(event).is_err() {
-                            return Ok(());
-                        }
-                        cursor.sent += 1;
-                    }
                     // An unreadable message is dealt with once the events before it are.
+                    let sent = event.is_some();
+                    if let Some(event) = event && tx.send(event).is_err() {
+                        // The reader left while this message came: what it was handed counts
+                        // as dealt with, as at any clean end.
+                        place.save(&self, &tx, true).await;
+                        return Ok(());
+                    }
+                    let mut cursor = self.cursor();
+                    cursor.sent += u64::from(sent);
                     cursor.last_seq = seq;
                     let sent = cursor.sent;
                     if place.kv.is_some() {
