@@ -24,6 +24,7 @@ import tradewire as tw
 from tradewire.testing import Simulator
 
 from .books import connect, until
+from .books import equals_truth as book_equals_truth
 from .nats import Nats, nats_server, once_served
 from .test_book_diffs import Replica, equals_truth
 
@@ -103,6 +104,24 @@ async def test_remote_trades_are_the_venues_trades_and_a_restart_is_a_gap(sim: S
                 assert isinstance(after, tw.Trade) and int(after.trade_id) > last
         await through.aclose()
         await direct.aclose()
+
+
+@pytest.mark.parametrize(("venue", "market"), MARKETS)
+async def test_a_remote_book_is_the_venues_book(sim: Simulator, nats: Nats, venue: str, market: str) -> None:
+    """`Remote.book()` and `book_updates()`: the connector's live book and views, kept from the
+    gateway's diffs, equal to the simulator's true book (Binance: at its update id too)."""
+    async with connect(sim, venue, market) as c, gateway(nats) as gw, remote(nats, c.label) as r:
+        await gw.serve(c, ["BTCUSDT"], channels=["book"])
+        with await r.book("BTCUSDT", depth=20) as book:
+            assert book.is_synced and (book.venue.value, book.market.value) == (venue, market)
+            await book_equals_truth(sim, book, venue, market)
+            async with r.book_updates("BTCUSDT", depth=5) as views:
+                async with asyncio.timeout(10):
+                    view = await views.recv()
+                assert view.symbol == "BTCUSDT" and view.is_synced
+                assert 0 < len(view.bids) <= 5 and view.bids[0].price < view.asks[0].price
+        with pytest.raises(tw.InvalidArgument):
+            r.book_updates("BTC.USDT")
 
 
 @pytest.mark.parametrize(("venue", "market"), MARKETS)

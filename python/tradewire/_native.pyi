@@ -1381,6 +1381,11 @@ class NativeRemote:
         """:class:`Ticker` events with gap markers."""
     def book_diffs(self, symbol: str, *, capacity: int = 65536) -> NativeStream:
         """:class:`BookDiff` events, the gateway's whole book first as a reset."""
+    def book(self, symbol: str, *, depth: int = 50, timeout_ms: int = 30000) -> Awaitable[OrderBook]:
+        """A live book kept from the gateway's diffs, once in sync (else
+        :class:`~tradewire.Timeout`)."""
+    def book_updates(self, symbols: list[str], *, depth: int = 10) -> NativeStream:
+        """:class:`BookView` events of each book after every change, conflated per symbol."""
     def symbol_info(self, symbol: str) -> Awaitable[SymbolInfo]:
         """The gateway's answer; no gateway raises :class:`~tradewire.ConnectionLost`."""
     def served(self) -> Awaitable[dict[str, Any]]:

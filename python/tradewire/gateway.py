@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import Any, Generic, Literal, Protocol, Self, TypedDict, TypeVar
 
 from . import _native
-from ._native import BookDiff, Gap, OrderUpdate, SymbolInfo, Ticker, Trade
+from ._native import BookDiff, BookView, Gap, OrderBook, OrderUpdate, SymbolInfo, Ticker, Trade
 from ._trading import _Trading
 from .connectors import ConnectorEvent, ConnectorEventKind, _Connector, _millis
 from .errors import InvalidArgument, StreamClosed
@@ -324,6 +324,18 @@ class Remote(_NatsClient[_native.NativeRemote], _Trading):
         reset, then each diff. A loss on the bus or a restarted gateway brings a fresh whole
         book (another reset). A reader ``capacity`` diffs behind gets :class:`SlowConsumer`."""
         return Stream(self.native.book_diffs(symbol, capacity=capacity))
+
+    async def book(self, symbol: str, *, depth: int = 50, sync_timeout: float = 30.0) -> OrderBook:
+        """A live order book of ``symbol`` kept in Rust from the gateway's diffs (as
+        :meth:`book_diffs`), returned once in sync: the connector's :class:`OrderBook`. A loss on
+        the bus or a new gateway resyncs it from a fresh whole book. Raises :class:`Timeout` if
+        not in sync within ``sync_timeout`` seconds."""
+        return await self.native.book(symbol, depth=depth, timeout_ms=_millis("sync_timeout", sync_timeout))
+
+    def book_updates(self, *symbols: str, depth: int = 10) -> Stream[BookView]:
+        """A :class:`BookView` of each book after every change, conflated per symbol, the
+        current view first (as a connector's ``book_updates``)."""
+        return Stream(self.native.book_updates(list(symbols), depth=depth))
 
     async def symbol_info(self, symbol: str) -> SymbolInfo:
         """``symbol``'s rules as the gateway's connector knows them."""

@@ -14,6 +14,7 @@ pub mod gateway_ha;
 pub mod nats;
 pub mod remote;
 pub mod remote_account;
+pub mod remote_book;
 pub mod subjects;
 pub mod wire;
 

@@ -53,6 +53,8 @@ pub struct Remote {
     /// streams whose subject they name.
     pub(crate) refusals: broadcast::Sender<String>,
     symbols: std::sync::Mutex<HashMap<String, tradewire_core::model::Symbol>>,
+    /// Live books kept from the gateway's diffs, by symbol (`remote_book.rs`).
+    pub(crate) books: std::sync::Mutex<HashMap<String, Arc<tradewire_core::book::live::LiveBook>>>,
     /// How long a command waits for the gateway's reply (ms).
     pub(crate) command_timeout_ms: std::sync::atomic::AtomicU64,
 }
@@ -103,6 +105,7 @@ impl Remote {
             ),
             refusals,
             symbols: std::sync::Mutex::default(),
+            books: std::sync::Mutex::default(),
             command_timeout_ms: std::sync::atomic::AtomicU64::new(30_000),
         }))
     }

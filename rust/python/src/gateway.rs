@@ -239,6 +239,35 @@ impl NativeRemote {
         native_stream(py, || self.inner.book_diffs(symbol, capacity))
     }
 
+    /// A live book kept from the gateway's diffs, once in sync (at most `timeout_ms`).
+    /// Awaitable.
+    #[pyo3(signature = (symbol, *, depth = 50, timeout_ms = 30_000))]
+    fn book<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: String,
+        depth: usize,
+        timeout_ms: u64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let remote = self.inner.clone();
+        let wait = std::time::Duration::from_millis(timeout_ms.max(1));
+        crate::runtime::future_into_py(py, async move {
+            let handle = remote.book(&symbol, depth, wait).await.map_err(py_err)?;
+            Ok(crate::book::NativeBook::new(handle, depth))
+        })
+    }
+
+    /// Conflated views of the books of `symbols` (best `depth` levels a side) after each change.
+    #[pyo3(signature = (symbols, *, depth = 10))]
+    fn book_updates(
+        &self,
+        py: Python<'_>,
+        symbols: Vec<String>,
+        depth: usize,
+    ) -> PyResult<crate::stream::NativeStream> {
+        native_stream(py, || self.inner.book_updates(&symbols, depth))
+    }
+
     /// A symbol's rules from the gateway. Awaitable.
     fn symbol_info<'py>(&self, py: Python<'py>, symbol: String) -> PyResult<Bound<'py, PyAny>> {
         let remote = self.inner.clone();

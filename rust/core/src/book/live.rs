@@ -625,6 +625,11 @@ pub struct ViewTicket {
 }
 
 impl ViewTicket {
+    /// What a conflating stream of views keys on: the symbol (interned: one address a name).
+    pub fn key(&self) -> u64 {
+        self.symbol.as_str().as_ptr() as u64
+    }
+
     fn new(book: &Arc<LiveBook>, depth: usize) -> ViewTicket {
         ViewTicket {
             book: Arc::downgrade(book),

@@ -164,11 +164,6 @@ impl Reader {
     }
 }
 
-fn symbol_key(ticket: &ViewTicket) -> u64 {
-    // Symbols are interned: one address per name.
-    ticket.symbol.as_str().as_ptr() as u64
-}
-
 impl Connector {
     /// Which URL serves `topic`: the venue's market route if it splits its streams over two
     /// (and one is configured), else the one market-stream URL.
@@ -283,7 +278,7 @@ impl Connector {
         for symbol in symbols {
             self.listed_symbol(symbol)?;
         }
-        let (tx, rx) = stream::conflating(symbols.len().max(1), symbol_key);
+        let (tx, rx) = stream::conflating(symbols.len().max(1), ViewTicket::key);
         let tx = Arc::new(tx);
         for symbol in symbols {
             self.attach_book(symbol, depth, |book| {
