@@ -280,3 +280,59 @@ async def test_a_standby_takes_over_when_the_active_gateway_is_killed(
         if first.returncode is None:
             first.kill()
         await first.wait()
+
+
+READER = """
+import asyncio, sys
+import tradewire as tw
+
+async def main() -> None:
+    url, password, wanted = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    async with tw.Remote(url, "binance-spot", user="strategy", password=password) as r:
+        updates = r.order_updates(durable="k9")
+        print("ready", flush=True)
+        for _ in range(wanted):
+            u = await updates.recv()
+            print(u.order.client_order_id, u.order.status.value, flush=True)
+        await asyncio.sleep(3600)  # working on the last one when it is killed
+
+asyncio.run(main())
+"""
+
+
+async def test_a_durable_reader_killed_mid_way_loses_nothing(sim: Simulator, nats: Nats) -> None:
+    """A reader process takes 3 updates and is killed with SIGKILL while working on the third:
+    under the same name, the next reader starts with that third one (it was never dealt with)
+    and then gets every later update: nothing lost, and nothing it had dealt with again."""
+    async with served(sim, nats, "binance", "spot") as (c, _), remote(nats, c.label) as r:
+        everything = r.order_updates()
+        reader = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            READER,
+            nats.url,
+            nats.credentials("strategy")["password"],
+            "3",
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert reader.stdout is not None
+        try:
+            async with asyncio.timeout(30):
+                assert (await reader.stdout.readline()).strip() == b"ready"
+            await asyncio.sleep(0.5)  # its consumer is open at "now"
+            price, qty = await resting_buy(sim, c, "binance", "spot")
+            for i in range(5):
+                await r.place_limit(SYMBOL, "BUY", qty, price, client_order_id=f"k9-{i}")
+            async with asyncio.timeout(20):
+                handed = [(await reader.stdout.readline()).decode().split() for _ in range(3)]
+            await asyncio.sleep(0.5)  # well past the 50 ms in which a place is saved
+            reader.kill()
+        finally:
+            if reader.returncode is None:
+                reader.kill()
+            await reader.wait()
+        all_updates = await take(everything, 5)
+        assert [[u.order.client_order_id, u.order.status.value] for u in all_updates[:3]] == handed
+    async with remote(nats, "binance-spot") as again:
+        resumed = await take(again.order_updates(durable="k9"), 3)
+        assert [key(u) for u in resumed] == [key(u) for u in all_updates[2:]], "from the third on"
