@@ -1,8 +1,10 @@
 """Benchmark: fan-out through the gateway on NATS (issue 23) to 1, 10 and 50 reader processes.
 
-One `tradewire gateway` process publishes the simulator's Binance spot BTCUSDT trades and book
-diffs on a local `nats-server`; N reader processes each read both through `tw.Remote`, and one
-more process reads the same venue directly with `tw.Binance`. For each N, over the same window:
+One `tradewire gateway` process publishes Binance spot BTCUSDT trades and book diffs on a local
+`nats-server`; N reader processes each read both through `tw.Remote`, and one more process reads
+the same venue directly with `tw.Binance`. The venue is the simulator playing a recorded tape at
+a fixed rate (`--rate` trades + diffs a second, as `benches.peers` does): every connection gets
+the same frames at the same pace. For each N, over the same window:
 
 - messages delivered per reader per second and in total, and any loss (gap markers);
 - latency from the socket read at the gateway's connector (`local_time_ns`) to each reader's
@@ -86,7 +88,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--readers", default="1,10,50", help="reader process counts (a,b,...)")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured window per count")
-    parser.add_argument("--steps", type=int, default=500, help="simulator steps per second")
+    parser.add_argument("--rate", type=int, default=2000, help="trades + diffs a second the venue sends")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).parents[1]))
@@ -95,9 +97,22 @@ def main() -> None:
     from tests.nats import nats_server
 
     rows = []
-    with Simulator(seed=5, steps_per_second=args.steps) as sim, nats_server() as nats:
-        for venue, market in [("binance", "usdm"), ("bybit", "spot"), ("bybit", "linear")]:
-            sim.native.pause(sim.native_venue(venue), sim.native_market(market), True)
+    with Simulator(seed=5, steps_per_second=0) as sim, nats_server() as nats:
+        v, m = sim.native_venue("binance"), sim.native_market("spot")
+
+        def tape(messages: int, seed: int) -> int:
+            """Records a tape of about `messages` trades + diffs; the tape rate that sends them
+            at `--rate`."""
+            sim.native.record_tape(v, m, "BTCUSDT", 2_000, seed=seed)
+            frames = sim.native.tape_frames(v, m)
+            wanted = sum(1 for route, _ in frames if route in ("trade", "depth"))
+            steps = max(10, int(2_000 * messages / max(1, wanted)))
+            sim.native.record_tape(v, m, "BTCUSDT", steps, seed=seed)
+            frames = sim.native.tape_frames(v, m)
+            wanted = sum(1 for route, _ in frames if route in ("trade", "depth"))
+            rate: int = max(1, round(args.rate * len(frames) / max(1, wanted)))
+            return rate
+
         endpoints = sim.endpoints("binance", "spot")
         login = nats.credentials("strategy")
         with tempfile.TemporaryDirectory() as tmp:
@@ -124,9 +139,16 @@ def main() -> None:
                         ["", "", "", str(args.seconds), f"{endpoints.rest} {endpoints.ws_public}"]
                     )
                     everyone = [*readers, direct]
+                    # Books in sync everywhere before the window: a short tape at full speed.
+                    time.sleep(1.0)
+                    tape(200, seed=1000 + n)
+                    sim.native.play_tape(v, m, rate=None)
                     for p in everyone:
                         assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+                    time.sleep(1.0)
+                    tape_rate = tape(int(args.rate * (args.seconds + 5)), seed=2000 + n)
                     cpu0 = cpu_seconds(gateway.pid)
+                    sim.native.play_tape(v, m, rate=tape_rate)
                     for p in everyone:
                         assert p.stdin is not None
                         p.stdin.write("go\n")
@@ -161,9 +183,10 @@ def main() -> None:
         "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}. Command: `python -m benches.gateway --readers {args.readers} "
-        f"--seconds {args.seconds} --steps {args.steps}` ({time.strftime('%Y-%m-%d %H:%M %Z')}).",
+        f"--seconds {args.seconds} --rate {args.rate}` ({time.strftime('%Y-%m-%d %H:%M %Z')}).",
         "",
-        "One gateway process (Binance spot BTCUSDT trades and book diffs from the simulator), N reader "
+        f"One gateway process (Binance spot BTCUSDT trades and book diffs: the simulator plays a recorded "
+        f"tape at {args.rate:,} messages/s), N reader "
         "processes on `tw.Remote` (trades + `book_diffs`), one direct `tw.Binance` reader, all on this "
         "machine. Latency: from the socket read at the connector that read it from the venue to the "
         "consumer (µs); for the direct reader that is its own connector. The gateway's CPU is per "
