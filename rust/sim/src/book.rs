@@ -181,6 +181,42 @@ impl Book {
         removed
     }
 
+    /// Lowers what is left of a user order to `rest` lots where it stands (keeping its place
+    /// in the queue); returns false if the order does not rest at `price`.
+    pub fn reduce_order(&mut self, side: Side, price: Ticks, order: u64, rest: Lots) -> bool {
+        let Some(level) = self.side_mut(side).get_mut(&price) else {
+            return false;
+        };
+        let Some(entry) = level
+            .entries
+            .iter_mut()
+            .find(|e| e.owner == Owner::Order(order))
+        else {
+            return false;
+        };
+        let cut = entry.lots - rest.max(0);
+        entry.lots -= cut;
+        level.total -= cut;
+        level.entries.retain(|e| e.lots > 0);
+        if level.total == 0 {
+            self.side_mut(side).remove(&price);
+        }
+        self.record(side, price);
+        true
+    }
+
+    /// Who rests at `price`, front of the queue first.
+    #[cfg(test)]
+    pub fn owners_at(&self, side: Side, price: Ticks) -> Vec<Owner> {
+        let book = match side {
+            Side::Buy => &self.bids,
+            Side::Sell => &self.asks,
+        };
+        book.get(&price)
+            .map(|l| l.entries.iter().map(|e| e.owner).collect())
+            .unwrap_or_default()
+    }
+
     /// Withdraws up to `lots` of synthetic liquidity from the back of a level.
     pub fn withdraw_synthetic(&mut self, side: Side, price: Ticks, lots: Lots) -> Lots {
         let book = self.side_mut(side);

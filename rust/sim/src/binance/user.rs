@@ -20,8 +20,10 @@ use super::{BinanceState, exact, fixed, interval_parts, side_str, status_str, ti
 use crate::exchange::{Event, Exchange, ExecKind, FillRec, Order};
 use crate::limits::Verdict;
 
-fn exec_str(kind: ExecKind) -> &'static str {
+fn exec_str(kind: ExecKind, spot: bool) -> &'static str {
     match kind {
+        ExecKind::Amended if spot => "REPLACED",
+        ExecKind::Amended => "AMENDMENT",
         ExecKind::New => "NEW",
         ExecKind::Trade => "TRADE",
         ExecKind::Canceled => "CANCELED",
@@ -59,9 +61,11 @@ fn execution_report(
             false,
         ),
     };
+    // An amendment names the order's client id before it (kept the same by our client).
+    let orig_client = if kind == ExecKind::Amended { o.client_id.as_str() } else { "" };
     json!({"e": "executionReport", "E": now, "s": o.symbol, "c": o.client_id, "S": side_str(o.side),
         "o": type_str(o, true), "f": tif_str(o.tif, true), "q": f8(spec.qty(o.lots)), "p": f8(price),
-        "P": f8(Decimal::ZERO), "F": f8(Decimal::ZERO), "g": -1, "C": "", "x": exec_str(kind), "X": status_str(o.status),
+        "P": f8(Decimal::ZERO), "F": f8(Decimal::ZERO), "g": -1, "C": orig_client, "x": exec_str(kind, true), "X": status_str(o.status),
         "r": "NONE", "i": o.id, "l": f8(last_qty), "z": f8(spec.qty(o.filled)), "L": f8(last_price), "n": f8(fee),
         "N": fee_asset, "T": o.updated_ms, "t": trade_id, "I": seq, "w": o.status.is_open(), "m": maker, "M": false,
         "O": o.created_ms, "Z": f8(o.cum_quote), "Y": f8(last_qty * last_price), "Q": f8(o.quote_qty.unwrap_or_default()),
@@ -105,7 +109,7 @@ fn order_trade_update(
     json!({"e": "ORDER_TRADE_UPDATE", "E": now, "T": o.updated_ms, "o": {
         "s": o.symbol, "c": o.client_id, "S": side_str(o.side), "o": type_str(o, false), "f": tif_str(o.tif, false),
         "q": exact(spec.qty(o.lots), qd), "p": exact(price, pd), "ap": fixed(avg, pd.max(2)), "sp": "0",
-        "x": exec_str(kind), "X": status_str(o.status), "i": o.id, "l": exact(last_qty, qd), "z": exact(filled, qd),
+        "x": exec_str(kind, false), "X": status_str(o.status), "i": o.id, "l": exact(last_qty, qd), "z": exact(filled, qd),
         "L": exact(last_price, pd), "N": fee_asset, "n": fixed(fee, 8), "T": o.updated_ms, "t": trade_id,
         "b": "0", "a": "0", "m": maker, "R": o.reduce_only, "wt": "CONTRACT_PRICE", "ot": type_str(o, false),
         "ps": "BOTH", "cp": false, "rp": "0", "pP": false, "si": 0, "ss": 0, "V": "NONE", "pm": "NONE", "gtd": 0}})

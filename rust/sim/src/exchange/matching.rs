@@ -112,13 +112,24 @@ impl Exchange {
             ),
             _ => None,
         };
-        let taker_lots = if lots == 0 { Lots::MAX } else { lots };
+        self.match_and_rest(id, budget, now_ms);
+        Ok(id)
+    }
+
+    /// Trades order `id`'s unfilled part against the book as far as its limit allows, then
+    /// rests what is left (GTC, post-only) or ends it (IOC, FOK, market).
+    pub(super) fn match_and_rest(&mut self, id: u64, budget: Option<i128>, now_ms: i64) {
+        let (symbol, side, price, lots, filled) = {
+            let o = &self.orders[&id];
+            (o.symbol.clone(), o.side, o.price, o.lots, o.filled)
+        };
+        let taker_lots = if lots == 0 { Lots::MAX } else { lots - filled };
         let matches = self
             .symbols
-            .get_mut(&req.symbol)
+            .get_mut(&symbol)
             .expect("checked")
             .book
-            .take(req.side, price, taker_lots, budget);
+            .take(side, price, taker_lots, budget);
         self.settle(id, &matches, now_ms);
         let order = &self.orders[&id];
         if order.status.is_open() {
@@ -127,10 +138,10 @@ impl Exchange {
                 (OrderKind::Limit, Tif::Gtc | Tif::PostOnly) if rest > 0 => {
                     let p = order.price.expect("limit order");
                     self.symbols
-                        .get_mut(&req.symbol)
+                        .get_mut(&symbol)
                         .expect("checked")
                         .book
-                        .add(req.side, p, Owner::Order(id), rest);
+                        .add(side, p, Owner::Order(id), rest);
                 }
                 _ => {
                     let by_quote = order.lots == 0;
@@ -153,7 +164,6 @@ impl Exchange {
                 }
             }
         }
-        Ok(id)
     }
 
     fn fillable(&self, symbol: &str, side: Side, limit: Option<Ticks>, lots: Lots) -> bool {
@@ -171,7 +181,7 @@ impl Exchange {
         false
     }
 
-    fn report(&self, id: u64, kind: ExecKind, fill: Option<FillRec>) {
+    pub(super) fn report(&self, id: u64, kind: ExecKind, fill: Option<FillRec>) {
         let order = &self.orders[&id];
         let seq = self
             .exec_seq
@@ -338,7 +348,7 @@ impl Exchange {
         }
     }
 
-    fn finish(&mut self, id: u64, status: Status, now_ms: i64) {
+    pub(super) fn finish(&mut self, id: u64, status: Status, now_ms: i64) {
         let (account, side, spec, held) = {
             let o = self.orders.get_mut(&id).expect("order");
             o.status = status;

@@ -6,6 +6,7 @@
 //! feed and rule changes. The types are in `types`, order entry and matching in `matching`,
 //! balances and holds in `funds`, one-way positions in `positions`.
 
+mod amend;
 mod funds;
 mod matching;
 mod positions;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 use tokio::sync::broadcast;
 
+pub use amend::{AmendRule, Amended};
 pub use types::*;
 
 use crate::book::{Book, Side};

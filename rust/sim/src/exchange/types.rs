@@ -268,6 +268,8 @@ pub enum ExecKind {
     Canceled,
     Expired,
     Rejected,
+    /// Amended in place (Binance spot `REPLACED`, USD-M `AMENDMENT`).
+    Amended,
 }
 
 #[derive(Debug, Clone)]
@@ -321,6 +323,12 @@ pub enum Reject {
     AlreadyClosed,
     #[error("invalid parameter: {0}")]
     Invalid(String),
+    /// An amendment that would change nothing.
+    #[error("the requested action would change no state")]
+    NoChange,
+    /// A keep-priority amendment that is not a quantity decrease.
+    #[error("order amend (quantity increase) is not supported")]
+    AmendIncrease,
 }
 
 #[derive(Debug, Clone)]

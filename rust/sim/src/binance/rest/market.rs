@@ -48,7 +48,7 @@ pub(super) fn exchange_info(st: &BinanceState, params: &Params, now: i64) -> Ans
                     "baseCommissionPrecision": 8, "quoteCommissionPrecision": 8,
                     "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"], "icebergAllowed": false, "ocoAllowed": false,
                     "otoAllowed": false, "opoAllowed": false, "quoteOrderQtyMarketAllowed": true, "allowTrailingStop": false,
-                    "cancelReplaceAllowed": false, "amendAllowed": false, "pegInstructionsAllowed": false,
+                    "cancelReplaceAllowed": true, "amendAllowed": true, "pegInstructionsAllowed": false,
                     "isSpotTradingAllowed": true, "isMarginTradingAllowed": false,
                     "filters": [
                         {"filterType": "PRICE_FILTER", "minPrice": f(sp.tick), "maxPrice": f(Decimal::from(1_000_000)), "tickSize": f(sp.tick)},

@@ -37,6 +37,8 @@ pub struct ApiError {
     pub code: i64,
     pub msg: String,
     pub headers: Vec<(String, String)>,
+    /// What a compound request did before failing (cancel-replace's `data`).
+    pub data: Option<Value>,
 }
 
 impl ApiError {
@@ -46,6 +48,7 @@ impl ApiError {
             code,
             msg: msg.into(),
             headers: Vec::new(),
+            data: None,
         }
     }
 
@@ -64,8 +67,8 @@ impl ApiError {
 type Answer = Result<Value, ApiError>;
 
 /// Request parameters from the query string and the form body (the query wins).
-#[derive(Debug, Default)]
-pub struct Params(HashMap<String, String>);
+#[derive(Debug, Default, Clone)]
+pub struct Params(pub(super) HashMap<String, String>);
 
 impl Params {
     fn get(&self, name: &str) -> Option<&str> {
@@ -141,7 +144,13 @@ pub async fn handle(
             params.0.extend(pairs);
         }
     }
-    let is_order = endpoint == Endpoint::PlaceOrder;
+    // What counts against the order-count limits: a new order (cancel-replace's included) and
+    // a USD-M modify; spot's keep-priority amend counts 0.
+    let is_order = match endpoint {
+        Endpoint::PlaceOrder | Endpoint::CancelReplace => true,
+        Endpoint::AmendOrder => !spot,
+        _ => false,
+    };
     let (verdict, usage) = st.limits.check(weight(spot, endpoint, &params), is_order);
     let (n, _, letter) = interval_parts(st.limits.weight_window);
     let mut extra = vec![(
@@ -220,7 +229,11 @@ fn respond(answer: Answer, headers: Vec<(String, String)>) -> Response {
         Ok(value) => (StatusCode::OK, value.to_string(), Vec::new()),
         Err(e) => (
             e.status,
-            json!({"code": e.code, "msg": e.msg}).to_string(),
+            match &e.data {
+                Some(data) => json!({"code": e.code, "msg": e.msg, "data": data}),
+                None => json!({"code": e.code, "msg": e.msg}),
+            }
+            .to_string(),
             e.headers,
         ),
     };

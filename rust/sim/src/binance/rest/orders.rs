@@ -9,7 +9,7 @@ use crate::binance::{
     BinanceState, decimals, exact, fixed, side_str, status_str, tif_str, type_str,
 };
 use crate::book::Side;
-use crate::exchange::{Exchange, NewOrder, Order, OrderKind, Reject, Tif};
+use crate::exchange::{AmendRule, Exchange, NewOrder, Order, OrderKind, Reject, Tif};
 
 fn order_ids<'a>(
     params: &'a Params,
@@ -166,6 +166,196 @@ fn reject(r: Reject, spot: bool) -> ApiError {
             ApiError::bad(-2011, "Unknown order sent.")
         }
         (Reject::Invalid(name), _) => ApiError::mandatory(&name),
+        (Reject::NoChange, true) => ApiError::bad(
+            -2038,
+            "The requested action would change no state; rejecting",
+        ),
+        (Reject::NoChange, false) => ApiError::bad(-5027, "No need to modify the order."),
+        (Reject::AmendIncrease, _) => ApiError::bad(
+            -2038,
+            "Order amend (quantity increase) is not supported.",
+        ),
+    }
+}
+
+/// Spot `PUT /api/v3/order/amend/keepPriority`: a quantity decrease in place.
+pub(super) fn amend_keep_priority(
+    st: &BinanceState,
+    account: usize,
+    params: &Params,
+    now: i64,
+) -> Answer {
+    let mut ex = st.market.lock();
+    let symbol = symbol_of(&ex, params)?.to_owned();
+    let (id, cid) = order_ids(params, "origClientOrderId")?;
+    let new_qty = params
+        .decimal("newQty")?
+        .ok_or_else(|| ApiError::mandatory("newQty"))?;
+    let new_client = params.get("newClientOrderId").map(str::to_owned);
+    if let Some(c) = &new_client
+        && !client_id_ok(c, true)
+    {
+        return Err(ApiError::bad(
+            -1100,
+            "Illegal characters found in parameter 'newClientOrderId'; legal range is '^[a-zA-Z0-9-_]{1,36}$'.",
+        ));
+    }
+    let rule = AmendRule::KeepPriority;
+    let (oid, _) = ex
+        .amend(account, &symbol, id, cid, Some(new_qty), None, rule, now)
+        .map_err(|r| amend_reject(r, true))?;
+    // Without a new client id the venue makes one up (ours is kept only when sent again).
+    let client_id = new_client.unwrap_or_else(|| format!("amend-{oid}-{now}"));
+    let order = ex.orders.get_mut(&oid).expect("amended");
+    let orig = std::mem::replace(&mut order.client_id, client_id);
+    let o = order.clone();
+    let spec = &ex.symbols[&o.symbol].spec;
+    let (pd, qd) = decimals(true, spec);
+    Ok(json!({"transactTime": now, "executionId": now, "amendedOrder": {
+        "symbol": o.symbol, "orderId": o.id, "orderListId": -1, "origClientOrderId": orig,
+        "clientOrderId": o.client_id, "price": exact(o.price.map_or(Decimal::ZERO, |p| spec.price(p)), pd),
+        "qty": exact(spec.qty(o.lots), qd), "executedQty": exact(spec.qty(o.filled), qd),
+        "preventedQty": exact(Decimal::ZERO, qd), "quoteOrderQty": fixed(Decimal::ZERO, pd),
+        "cumulativeQuoteQty": fixed(o.cum_quote, pd), "status": status_str(o.status),
+        "timeInForce": tif_str(o.tif, true), "type": type_str(&o, true), "side": side_str(o.side),
+        "workingTime": o.created_ms, "selfTradePreventionMode": "NONE"}}))
+}
+
+/// USD-M `PUT /fapi/v1/order`: a new price and quantity (both required); the order is queued
+/// again.
+pub(super) fn modify(st: &BinanceState, account: usize, params: &Params, now: i64) -> Answer {
+    let mut ex = st.market.lock();
+    let symbol = symbol_of(&ex, params)?.to_owned();
+    let (id, cid) = order_ids(params, "origClientOrderId")?;
+    let side = match params.require("side")? {
+        "BUY" => Side::Buy,
+        "SELL" => Side::Sell,
+        _ => return Err(ApiError::bad(-1117, "Invalid side.")),
+    };
+    let qty = params
+        .decimal("quantity")?
+        .ok_or_else(|| ApiError::mandatory("quantity"))?;
+    let price = params
+        .decimal("price")?
+        .ok_or_else(|| ApiError::mandatory("price"))?;
+    let current = ex
+        .find_order(account, &symbol, id, cid)
+        .ok_or_else(|| ApiError::bad(-2013, "Order does not exist."))?;
+    if current.side != side {
+        return Err(ApiError::bad(-4123, "Side does not match the order."));
+    }
+    let rule = AmendRule::Requeue;
+    let (oid, _) = ex
+        .amend(account, &symbol, id, cid, Some(qty), Some(price), rule, now)
+        .map_err(|r| amend_reject(r, false))?;
+    let order = ex.orders[&oid].clone();
+    Ok(order_json(&ex, &order, false, OrderView::Query))
+}
+
+fn amend_reject(r: Reject, spot: bool) -> ApiError {
+    match r {
+        Reject::UnknownOrder | Reject::AlreadyClosed if !spot => {
+            ApiError::bad(-2013, "Order does not exist.")
+        }
+        Reject::Invalid(_) if spot => {
+            ApiError::bad(-2038, "Order amend is not supported for this order type.")
+        }
+        Reject::Invalid(_) => ApiError::bad(-4028, "Only LIMIT orders can be modified."),
+        other => reject(other, spot),
+    }
+}
+
+/// Spot `POST /api/v3/order/cancelReplace`: cancels one order and places another in one
+/// request. The new order's filters are checked before anything happens; after that a failed
+/// cancel (STOP_ON_FAILURE) stops it, and a refused new order leaves the cancel done
+/// (`-2021`, HTTP 409).
+pub(super) fn cancel_replace(
+    st: &BinanceState,
+    account: usize,
+    params: &Params,
+    now: i64,
+) -> Answer {
+    let mode = params.require("cancelReplaceMode")?;
+    let allow_failure = match mode {
+        "STOP_ON_FAILURE" => false,
+        "ALLOW_FAILURE" => true,
+        _ => return Err(ApiError::bad(-1100, "Illegal characters found in parameter 'cancelReplaceMode'.")),
+    };
+    let cancel_id = params.int("cancelOrderId")?.map(|i| i.max(0) as u64);
+    let cancel_cid = params.get("cancelOrigClientOrderId");
+    if cancel_id.is_none() && cancel_cid.is_none() {
+        return Err(ApiError::bad(
+            -1102,
+            "Param 'cancelOrigClientOrderId' or 'cancelOrderId' must be sent, but both were empty/null!",
+        ));
+    }
+    // Filters and the request's own shape first: a bad new order touches nothing.
+    {
+        let ex = st.market.lock();
+        let symbol = symbol_of(&ex, params)?.to_owned();
+        let spec = ex.symbols[&symbol].spec.clone();
+        if let Some(p) = params.decimal("price")?
+            && spec.ticks(p).is_none()
+        {
+            return Err(reject(Reject::Filter("PRICE_FILTER"), true));
+        }
+        if let Some(q) = params.decimal("quantity")?
+            && (spec.lots(q).is_none() || q < spec.min_qty || q > spec.max_qty)
+        {
+            return Err(reject(Reject::Filter("LOT_SIZE"), true));
+        }
+    }
+    let canceled = {
+        let mut ex = st.market.lock();
+        let symbol = symbol_of(&ex, params)?.to_owned();
+        match ex.cancel(account, &symbol, cancel_id, cancel_cid, now) {
+            Ok(oid) => {
+                let order = ex.orders[&oid].clone();
+                let mut out = order_json(&ex, &order, true, OrderView::Cancel);
+                out["transactTime"] = json!(now);
+                if let Some(id) = params.get("cancelNewClientOrderId") {
+                    out["clientOrderId"] = json!(id);
+                }
+                Ok(out)
+            }
+            Err(r) => Err(reject(r, true)),
+        }
+    };
+    let as_json = |e: &ApiError| json!({"code": e.code, "msg": e.msg});
+    if let Err(e) = &canceled
+        && !allow_failure
+    {
+        let mut err = ApiError::bad(-2022, "Order cancel-replace failed.");
+        err.data = Some(json!({"cancelResult": "FAILURE", "newOrderResult": "NOT_ATTEMPTED",
+            "cancelResponse": as_json(e), "newOrderResponse": null}));
+        return Err(err);
+    }
+    let mut new_params = params.clone();
+    new_params.0.retain(|k, _| {
+        !matches!(
+            k.as_str(),
+            "cancelReplaceMode" | "cancelOrderId" | "cancelOrigClientOrderId" | "cancelNewClientOrderId"
+        )
+    });
+    let placed = place(st, account, &new_params, now);
+    let result = |ok: bool| if ok { "SUCCESS" } else { "FAILURE" };
+    let body = |c: &Result<Value, ApiError>, p: &Result<Value, ApiError>| {
+        json!({"cancelResult": result(c.is_ok()), "newOrderResult": result(p.is_ok()),
+            "cancelResponse": c.as_ref().map_or_else(as_json, Clone::clone),
+            "newOrderResponse": p.as_ref().map_or_else(as_json, Clone::clone)})
+    };
+    match (&canceled, &placed) {
+        (Ok(_), Ok(_)) => Ok(body(&canceled, &placed)),
+        (Err(_), Err(_)) => {
+            let mut err = ApiError::bad(-2022, "Order cancel-replace failed.");
+            err.data = Some(body(&canceled, &placed));
+            Err(err)
+        }
+        _ => {
+            let mut err = ApiError::new(409, -2021, "Order cancel-replace partially failed.");
+            err.data = Some(body(&canceled, &placed));
+            Err(err)
+        }
     }
 }
 

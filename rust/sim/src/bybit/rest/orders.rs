@@ -12,7 +12,7 @@ use crate::book::Side;
 use crate::bybit::{
     BybitState, Category, num, order_id_str, order_json, parse_order_id, side_str, uuid,
 };
-use crate::exchange::{Exchange, NewOrder, OrderKind, Reject, Tif};
+use crate::exchange::{AmendRule, Exchange, NewOrder, OrderKind, Reject, Tif};
 use crate::market::Market;
 
 pub(super) fn create(
@@ -143,6 +143,62 @@ fn reject(r: Reject, spot: bool) -> Fail {
             fail(110001, "order not exists or too late to cancel")
         }
         (Reject::Invalid(name), _) => fail(10001, format!("params error: {name} invalid")),
+        (Reject::NoChange | Reject::AmendIncrease, _) => fail(
+            10001,
+            "The order remains unchanged as the parameters entered match the existing ones.",
+        ),
+    }
+}
+
+/// `POST /v5/order/amend`: a new quantity and/or price in place; answered with the ids only
+/// (the order's state comes on the stream or a query, like every Bybit write).
+pub(super) fn amend(
+    market: &Market,
+    category: Category,
+    account: usize,
+    params: &HashMap<String, String>,
+    now: i64,
+) -> Answer {
+    let spot = category == Category::Spot;
+    let mut ex = market.lock();
+    let name = need(params, "symbol")?;
+    if unknown(&ex, name) {
+        return Err(bad_symbol(category));
+    }
+    let id = params.get("orderId").and_then(|t| parse_order_id(t));
+    let link = params
+        .get("orderLinkId")
+        .map(String::as_str)
+        .filter(|s| !s.is_empty());
+    if id.is_none() && link.is_none() {
+        return Err(fail(
+            10001,
+            "params error: orderId or orderLinkId is required",
+        ));
+    }
+    let dec = |name: &str| -> Result<Option<Decimal>, Fail> {
+        params
+            .get(name)
+            .filter(|v| !v.is_empty())
+            .map(|v| {
+                v.parse::<Decimal>()
+                    .map_err(|_| fail(10001, format!("params error: {name} invalid")))
+            })
+            .transpose()
+    };
+    let (qty, price) = (dec("qty")?, dec("price")?);
+    let rule = AmendRule::KeepOnDecrease;
+    match ex.amend(account, name, id, link, qty, price, rule, now) {
+        Ok((oid, _)) => {
+            Ok(json!({"orderId": order_id_str(oid), "orderLinkId": ex.orders[&oid].client_id}))
+        }
+        Err(Reject::UnknownOrder | Reject::AlreadyClosed) if spot => {
+            Err(fail(170213, "Order does not exist."))
+        }
+        Err(Reject::UnknownOrder | Reject::AlreadyClosed) => {
+            Err(fail(110001, "order not exists or too late to replace"))
+        }
+        Err(r) => Err(reject(r, spot)),
     }
 }
 

@@ -17,6 +17,7 @@ pub(super) enum Endpoint {
     Tickers,
     RecentTrades,
     Create,
+    Amend,
     Cancel,
     CancelAll,
     Realtime,
@@ -44,6 +45,7 @@ pub(super) fn route(method: &Method, path: &str) -> Option<(Endpoint, Option<Uid
         ("GET", "/v5/market/tickers") => (Tickers, None),
         ("GET", "/v5/market/recent-trade") => (RecentTrades, None),
         ("POST", "/v5/order/create") => (Create, Some(("order/create", 10, 20))),
+        ("POST", "/v5/order/amend") => (Amend, Some(("order/amend", 10, 20))),
         ("POST", "/v5/order/cancel") => (Cancel, Some(("order/cancel", 10, 20))),
         ("POST", "/v5/order/cancel-all") => (CancelAll, Some(("order/cancel-all", 10, 20))),
         ("GET", "/v5/order/realtime") => (Realtime, Some(("order/realtime", 50, 50))),
@@ -94,6 +96,7 @@ pub(super) fn dispatch(
         Tickers => market::tickers(market, category, symbol),
         RecentTrades => market::recent_trades(market, category, params),
         Create => orders::create(st, category, account.expect("signed"), params, now),
+        Amend => orders::amend(market, category, account.expect("signed"), params, now),
         Cancel => orders::cancel(market, category, account.expect("signed"), params, now),
         CancelAll => orders::cancel_all(market, category, account.expect("signed"), symbol, now),
         Realtime | History => orders::list(
