@@ -1080,6 +1080,34 @@ class NativeConnector:
         sent) and places it once, never resent. Resolves to its state, UNKNOWN if neither the
         answer nor a lookup by client order id could tell. An unusable ``client_order_id`` (one
         is generated if None) raises :class:`~tradewire.InvalidArgument` at the call."""
+    def amend(
+        self,
+        symbol: str,
+        *,
+        order_id: str | None = None,
+        client_order_id: str | None = None,
+        qty: _Money | None = None,
+        price: _Money | None = None,
+        replacement_client_order_id: str | None = None,
+    ) -> Awaitable[Order]:
+        """Backs :meth:`tradewire.Binance.amend`: a new ``qty`` (total) and/or ``price`` of an
+        open LIMIT order, checked first; resolves to its state after (or to the replacement,
+        where the venue replaces)."""
+    def replace(
+        self,
+        symbol: str,
+        qty: _Money,
+        price: _Money,
+        *,
+        order_id: str | None = None,
+        client_order_id: str | None = None,
+        side: SideName | None = None,
+        time_in_force: TimeInForceName | None = None,
+        post_only: bool = False,
+        new_client_order_id: str | None = None,
+    ) -> Awaitable[Order]:
+        """Backs :meth:`tradewire.Binance.replace`: cancels one order and places a LIMIT order
+        in one request (Binance spot); resolves to the new order."""
     def cancel(
         self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
     ) -> Awaitable[Order]:
@@ -1407,6 +1435,33 @@ class NativeRemote:
         """As :meth:`NativeConnector.place`, through the gateway's connector. A lost reply is
         resolved by client order id (never sent again); one that reached no gateway raises
         :class:`~tradewire.ConnectionLost` (nothing placed)."""
+    def amend(
+        self,
+        symbol: str,
+        *,
+        order_id: str | None = None,
+        client_order_id: str | None = None,
+        qty: _Money | None = None,
+        price: _Money | None = None,
+        replacement_client_order_id: str | None = None,
+    ) -> Awaitable[Order]:
+        """As :meth:`NativeConnector.amend`, through the gateway. A lost reply is an error;
+        :meth:`order` tells whether the change was made."""
+    def replace(
+        self,
+        symbol: str,
+        qty: _Money,
+        price: _Money,
+        *,
+        order_id: str | None = None,
+        client_order_id: str | None = None,
+        side: SideName | None = None,
+        time_in_force: TimeInForceName | None = None,
+        post_only: bool = False,
+        new_client_order_id: str | None = None,
+    ) -> Awaitable[Order]:
+        """As :meth:`NativeConnector.replace`, through the gateway; a lost reply is resolved by
+        the new order's client id."""
     def cancel(
         self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
     ) -> Awaitable[Order]:

@@ -87,6 +87,68 @@ class _Trading:
         :class:`OrderNotFound`; its final state is then in :meth:`order`."""
         return await self._trader().cancel(symbol, order_id=order_id, client_order_id=client_order_id)
 
+    async def amend(
+        self,
+        symbol: str,
+        *,
+        order_id: str | None = None,
+        client_order_id: str | None = None,
+        qty: Money | None = None,
+        price: Money | None = None,
+        replacement_client_order_id: str | None = None,
+    ) -> Order:
+        """Changes an open LIMIT order's quantity (``qty``: the new total, the filled part
+        included) and/or ``price``, checked against the symbol's rules first (a failed rule,
+        no change, a quantity not above what already filled, or a non-LIMIT order raise
+        :class:`InvalidOrder`, nothing sent). Returns the order's state after the change.
+
+        In place where the venue can: Binance USD-M (the order loses its queue place), Bybit
+        (a pure quantity decrease keeps the place, anything else loses it), Binance spot for a
+        quantity decrease (keeps the place). A Binance spot price change or quantity increase
+        is an atomic cancel-replace instead: the returned order is the replacement, with new
+        ids (``replacement_client_order_id`` if given) and the unfilled rest as its quantity;
+        the old order ends CANCELED. A refused amendment leaves the order as it was; a lost
+        answer is resolved by looking the order up, never by sending again."""
+        return await self._trader().amend(
+            symbol,
+            order_id=order_id,
+            client_order_id=client_order_id,
+            qty=qty,
+            price=price,
+            replacement_client_order_id=replacement_client_order_id,
+        )
+
+    async def replace(
+        self,
+        symbol: str,
+        qty: Money,
+        price: Money,
+        *,
+        order_id: str | None = None,
+        client_order_id: str | None = None,
+        side: SideName | None = None,
+        tif: TimeInForceName = "GTC",
+        post_only: bool = False,
+        new_client_order_id: str | None = None,
+    ) -> Order:
+        """Cancels one order and places a LIMIT order of ``qty`` at ``price`` in one request
+        (``side``: the old order's unless given), where the venue has such a request (Binance
+        spot); elsewhere :class:`InvalidArgument` (use :meth:`amend`). Returns the new order.
+        If the cancel fails nothing is placed (:class:`OrderNotFound`); if the new order is
+        refused after the cancel went through, the error says so and the old order's end is in
+        :meth:`order`. A lost answer is resolved by the new order's client id."""
+        return await self._trader().replace(
+            symbol,
+            qty,
+            price,
+            order_id=order_id,
+            client_order_id=client_order_id,
+            side=side,
+            time_in_force=tif,
+            post_only=post_only,
+            new_client_order_id=new_client_order_id,
+        )
+
     async def cancel_all(self, symbol: str) -> list[Order]:
         """Cancels every open order of ``symbol``; returns the states of those canceled."""
         return await self._trader().cancel_all(symbol)

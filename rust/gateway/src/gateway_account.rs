@@ -29,8 +29,8 @@ use tradewire_core::{Error, Result};
 
 use crate::gateway::{Gateway, QUEUE, each_item, made_now, nats_error, to_json};
 use crate::wire::{
-    BalanceMsg, BalancesMsg, ErrorMsg, OrderBody, OrderMsg, OrderRefMsg, OrderUpdateMsg, OrdersMsg,
-    PlaceMsg, PositionMsg, PositionsMsg, SCHEMA, ScopeMsg,
+    AmendMsg, BalanceMsg, BalancesMsg, ErrorMsg, OrderBody, OrderMsg, OrderRefMsg, OrderUpdateMsg, OrdersMsg,
+    PlaceMsg, PositionMsg, PositionsMsg, ReplaceMsg, SCHEMA, ScopeMsg,
 };
 
 /// How long the account stream keeps events, and how long it remembers message ids.
@@ -304,6 +304,28 @@ impl Gateway {
             Ok(match verb {
                 "place" => return Ok(self.place(connector, read(payload)?).await.to_vec()),
                 "resolve" => return Ok(self.resolve(connector, read(payload)?).await.to_vec()),
+                "replace" => {
+                    let m: ReplaceMsg = read(payload)?;
+                    let which = m.cancel.order_ref()?;
+                    let symbol = m.cancel.symbol.clone();
+                    let new = NewOrder::from(m.place);
+                    let id = new.client_order_id.clone();
+                    let work = async move { connector.replace(&symbol, &which, new).await };
+                    return Ok(self.once(connector, id, work).await.to_vec());
+                }
+                "amend" => {
+                    let m: AmendMsg = read(payload)?;
+                    let which = m.order.order_ref()?;
+                    let replacement = match m.replacement_client_order_id.as_deref() {
+                        Some(id) => Some(connector.client_order_id(Some(id))?),
+                        None => None,
+                    };
+                    order_reply(
+                        &connector
+                            .amend(&m.order.symbol, &which, m.qty, m.price, replacement)
+                            .await?,
+                    )
+                }
                 "cancel" | "order" => {
                     let m: OrderRefMsg = read(payload)?;
                     let which = m.order_ref()?;
@@ -355,6 +377,19 @@ impl Gateway {
     /// Places once per client order id: a repeat gets the first answer.
     async fn place(&self, connector: &Arc<Connector>, place: PlaceMsg) -> Arc<Vec<u8>> {
         let id = place.client_order_id.clone();
+        let new = NewOrder::from(place);
+        let work = async { connector.place(new).await };
+        self.once(connector, id, work).await
+    }
+
+    /// Runs `work`, a write that creates the order `id`, once per id: a repeat gets the first
+    /// answer, and `resolve` finds it.
+    async fn once(
+        &self,
+        connector: &Arc<Connector>,
+        id: tradewire_core::model::Id,
+        work: impl std::future::Future<Output = Result<tradewire_core::model::Order>>,
+    ) -> Arc<Vec<u8>> {
         if let Err(e) = connector.client_order_id(Some(id.as_str())) {
             return Arc::new(error_reply(&e));
         }
@@ -381,7 +416,7 @@ impl Gateway {
             Ok(tx) => tx,
             Err(running) => return wait(running).await,
         };
-        let body = Arc::new(match connector.place(NewOrder::from(place)).await {
+        let body = Arc::new(match work.await {
             Ok(order) => order_reply(&order),
             Err(e) => error_reply(&e),
         });

@@ -33,7 +33,8 @@ use crate::gateway::to_json;
 use crate::remote::{Remote, decode, denied};
 use crate::subjects::token;
 use crate::wire::{
-    BalanceMsg, BalancesMsg, OrderMsg, OrderRefMsg, OrderUpdateMsg, OrdersMsg, PlaceMsg,
+    AmendMsg, BalanceMsg, BalancesMsg, OrderMsg, OrderRefMsg, OrderUpdateMsg, OrdersMsg, PlaceMsg,
+    ReplaceMsg,
     PositionMsg, PositionsMsg, SCHEMA, ScopeMsg,
 };
 
@@ -49,8 +50,47 @@ impl Remote {
     /// state machine). A lost reply is resolved by client order id, never by sending again;
     /// if that too cannot tell within a minute, the order comes back UNKNOWN.
     pub async fn place(&self, order: NewOrder) -> Result<Order> {
-        let subject = self.subjects.command(&self.label, "place")?;
         let payload = to_json(&PlaceMsg::from(&order));
+        self.create("place", order, payload).await
+    }
+
+    /// Cancels `which` and places `new` in one request (where the venue has one); a lost reply
+    /// is resolved by the new order's client id, like a place.
+    pub async fn replace(&self, symbol: &str, which: &OrderRef, new: NewOrder) -> Result<Order> {
+        let payload = to_json(&ReplaceMsg {
+            v: SCHEMA,
+            cancel: OrderRefMsg::new(symbol, which),
+            place: PlaceMsg::from(&new),
+        });
+        self.create("replace", new, payload).await
+    }
+
+    /// Amends an open LIMIT order (see the connector's `amend`). A lost reply is an error:
+    /// `order()` then tells whether the change was made.
+    pub async fn amend(
+        &self,
+        symbol: &str,
+        which: &OrderRef,
+        qty: Option<tradewire_core::model::Decimal>,
+        price: Option<tradewire_core::model::Decimal>,
+        replacement: Option<tradewire_core::model::Id>,
+    ) -> Result<Order> {
+        let subject = self.subjects.command(&self.label, "amend")?;
+        let payload = to_json(&AmendMsg {
+            v: SCHEMA,
+            order: OrderRefMsg::new(symbol, which),
+            qty,
+            price,
+            replacement_client_order_id: replacement.map(|id| id.to_string()),
+        });
+        let m: OrderMsg = self.ask(&subject, payload, self.command_timeout()).await?;
+        Ok(m.order.into())
+    }
+
+    /// A write that creates `order` (`verb`: place or replace), resolved by its client id if
+    /// its reply is lost.
+    async fn create(&self, verb: &str, order: NewOrder, payload: Vec<u8>) -> Result<Order> {
+        let subject = self.subjects.command(&self.label, verb)?;
         match self
             .ask_raw(&subject, payload, self.command_timeout())
             .await

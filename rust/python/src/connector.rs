@@ -77,6 +77,52 @@ impl Draft {
     }
 }
 
+impl Draft {
+    /// A replacement LIMIT order's fields (its side, if not given, is the old order's: Buy
+    /// here stands in until that is read).
+    pub(crate) fn replacement(
+        side: Option<Side>,
+        qty: &Bound<'_, PyAny>,
+        price: &Bound<'_, PyAny>,
+        time_in_force: Option<TimeInForce>,
+        post_only: bool,
+    ) -> PyResult<Draft> {
+        Draft::new(
+            side.unwrap_or(Side::Buy),
+            OrderType::Limit,
+            Some(qty),
+            None,
+            Some(price),
+            time_in_force,
+            post_only,
+            false,
+        )
+    }
+}
+
+/// An amendment's arguments from Python.
+pub(crate) struct Amend {
+    pub(crate) which: OrderRef,
+    pub(crate) qty: Option<tradewire_core::model::Decimal>,
+    pub(crate) price: Option<tradewire_core::model::Decimal>,
+}
+
+impl Amend {
+    pub(crate) fn new(
+        py: Python<'_>,
+        order_id: Option<String>,
+        client_order_id: Option<String>,
+        qty: Option<&Bound<'_, PyAny>>,
+        price: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Amend> {
+        Ok(Amend {
+            which: order_ref(order_id, client_order_id).py_err(py)?,
+            qty: extract_opt_decimal(qty, "qty")?,
+            price: extract_opt_decimal(price, "price")?,
+        })
+    }
+}
+
 pub(crate) fn order_ref(
     order_id: Option<String>,
     client_order_id: Option<String>,
@@ -454,6 +500,75 @@ impl NativeConnector {
         let inner = self.inner.clone();
         crate::runtime::future_into_py(py, async move {
             let order = inner.cancel(&symbol, &which).await.map_err(py_err)?;
+            Ok(crate::model::Order(order))
+        })
+    }
+
+    /// Amends an open LIMIT order to `qty` and/or `price`; resolves to its state after (on
+    /// Binance spot a price change or increase resolves to the replacement). Awaitable.
+    #[pyo3(signature = (symbol, *, order_id = None, client_order_id = None, qty = None, price = None, replacement_client_order_id = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn amend<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: String,
+        order_id: Option<String>,
+        client_order_id: Option<String>,
+        qty: Option<&Bound<'py, PyAny>>,
+        price: Option<&Bound<'py, PyAny>>,
+        replacement_client_order_id: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let amend = Amend::new(py, order_id, client_order_id, qty, price)?;
+        let replacement = match replacement_client_order_id {
+            Some(id) => Some(self.inner.client_order_id(Some(&id)).py_err(py)?),
+            None => None,
+        };
+        let inner = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let order = inner
+                .amend(&symbol, &amend.which, amend.qty, amend.price, replacement)
+                .await
+                .map_err(py_err)?;
+            Ok(crate::model::Order(order))
+        })
+    }
+
+    /// Cancels one order and places a LIMIT order in one request (Binance spot); resolves to
+    /// the new order. Awaitable.
+    #[pyo3(signature = (symbol, qty, price, *, order_id = None, client_order_id = None, side = None, time_in_force = None, post_only = false, new_client_order_id = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn replace<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: String,
+        qty: &Bound<'py, PyAny>,
+        price: &Bound<'py, PyAny>,
+        order_id: Option<String>,
+        client_order_id: Option<String>,
+        side: Option<Side>,
+        time_in_force: Option<TimeInForce>,
+        post_only: bool,
+        new_client_order_id: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let which = order_ref(order_id, client_order_id).py_err(py)?;
+        let draft = Draft::replacement(side, qty, price, time_in_force, post_only)?;
+        let new_id = self
+            .inner
+            .client_order_id(new_client_order_id.as_deref())
+            .py_err(py)?;
+        let inner = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let info = inner.symbol_info(&symbol).await.map_err(py_err)?;
+            let mut new = draft.order(info.symbol, new_id);
+            if side.is_none() {
+                // The replacement takes the old order's side unless told otherwise.
+                new.side = inner
+                    .known_or_query(info.symbol, &which)
+                    .await
+                    .map_err(py_err)?
+                    .side;
+            }
+            let order = inner.replace(&symbol, &which, new).await.map_err(py_err)?;
             Ok(crate::model::Order(order))
         })
     }

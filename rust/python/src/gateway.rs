@@ -8,7 +8,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyModule};
 use tradewire_gateway::{Channels, Gateway, GatewayEvent, NatsOptions, Remote, Standby};
 
-use crate::connector::{Draft, NativeConnector, native_stream, order_ref, py_err, wrap_all};
+use crate::connector::{
+    Amend, Draft, NativeConnector, native_stream, order_ref, py_err, wrap_all,
+};
 use crate::errors::IntoPyResult;
 use crate::model::{OrderType, Side, TimeInForce};
 
@@ -336,6 +338,70 @@ impl NativeRemote {
                 .place(draft.order(symbol, client_order_id))
                 .await
                 .map_err(py_err)?;
+            Ok(crate::model::Order(order))
+        })
+    }
+
+    /// Amends an open LIMIT order through the gateway; the same arguments as a connector's.
+    /// Awaitable.
+    #[pyo3(signature = (symbol, *, order_id = None, client_order_id = None, qty = None, price = None, replacement_client_order_id = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn amend<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: String,
+        order_id: Option<String>,
+        client_order_id: Option<String>,
+        qty: Option<&Bound<'py, PyAny>>,
+        price: Option<&Bound<'py, PyAny>>,
+        replacement_client_order_id: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let amend = Amend::new(py, order_id, client_order_id, qty, price)?;
+        let replacement = match replacement_client_order_id {
+            Some(id) => Some(self.inner.client_order_id(Some(&id)).py_err(py)?),
+            None => None,
+        };
+        let remote = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let order = remote
+                .amend(&symbol, &amend.which, amend.qty, amend.price, replacement)
+                .await
+                .map_err(py_err)?;
+            Ok(crate::model::Order(order))
+        })
+    }
+
+    /// Cancels one order and places a LIMIT order in one request, through the gateway; the
+    /// same arguments as a connector's. Awaitable.
+    #[pyo3(signature = (symbol, qty, price, *, order_id = None, client_order_id = None, side = None, time_in_force = None, post_only = false, new_client_order_id = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn replace<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: String,
+        qty: &Bound<'py, PyAny>,
+        price: &Bound<'py, PyAny>,
+        order_id: Option<String>,
+        client_order_id: Option<String>,
+        side: Option<Side>,
+        time_in_force: Option<TimeInForce>,
+        post_only: bool,
+        new_client_order_id: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let which = order_ref(order_id, client_order_id).py_err(py)?;
+        let draft = Draft::replacement(side, qty, price, time_in_force, post_only)?;
+        let new_id = self
+            .inner
+            .client_order_id(new_client_order_id.as_deref())
+            .py_err(py)?;
+        let remote = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let symbol_id = remote.symbol(&symbol).await.map_err(py_err)?;
+            let mut new = draft.order(symbol_id, new_id);
+            if side.is_none() {
+                new.side = remote.order(&symbol, &which).await.map_err(py_err)?.side;
+            }
+            let order = remote.replace(&symbol, &which, new).await.map_err(py_err)?;
             Ok(crate::model::Order(order))
         })
     }

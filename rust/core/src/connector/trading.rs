@@ -13,7 +13,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{Connector, REFUSAL_REFRESH};
-use crate::model::{Balance, Id, Order, OrderStatus, Position, Symbol};
+use crate::model::{
+    Balance, Decimal, Id, Order, OrderStatus, OrderType, Position, Symbol, TimeInForce,
+};
 use crate::orders::{self, NewOrder, OrderRef, OrderStats, Orders};
 use crate::resilience::Backoff;
 use crate::venue::Written;
@@ -246,6 +248,190 @@ impl Connector {
                 Err(error)
             }
             Err(error) => Err(error),
+        }
+    }
+
+    /// The order as held, or as the venue reports it if not held (or held UNKNOWN).
+    pub async fn known_or_query(&self, symbol: Symbol, which: &OrderRef) -> Result<Order> {
+        let held = self.orders_mut().find(which).cloned();
+        match held {
+            Some(order) if order.status != OrderStatus::Unknown => Ok(order),
+            _ => self.query_venue(symbol, which).await,
+        }
+    }
+
+    /// Amends an open LIMIT order to `qty` (total, the filled part included) and/or `price`,
+    /// checked against the symbol's rules first. In place where the venue can (Binance USD-M
+    /// modify, Bybit amend, Binance spot's keep-priority quantity decrease): the same order,
+    /// its new state returned. Where it cannot (Binance spot: a price change or a quantity
+    /// increase), the order is replaced atomically: the returned order is the replacement
+    /// (new ids, `replacement_id` as its client id, the unfilled rest as its quantity), the old
+    /// one ends CANCELED. An answer lost on the way is resolved by looking the order up, never
+    /// by sending again; a refusal leaves the order as it was.
+    pub async fn amend(
+        &self,
+        symbol: &str,
+        which: &OrderRef,
+        qty: Option<Decimal>,
+        price: Option<Decimal>,
+        replacement_id: Option<Id>,
+    ) -> Result<Order> {
+        if qty.is_none() && price.is_none() {
+            return Err(Error::invalid_argument("qty", "give a new qty, price or both"));
+        }
+        let info = self.symbol_info(symbol).await?;
+        let current = self.known_or_query(info.symbol, which).await?;
+        if current.status.is_terminal() {
+            return Err(Error::OrderNotFound(crate::error::VenueReply {
+                venue: self.venue,
+                code: None,
+                message: format!(
+                    "order {} already ended ({})",
+                    current.client_order_id, current.status
+                ),
+                http_status: None,
+                request: None,
+            }));
+        }
+        let refuse = |rule: &str, message: String| Error::InvalidOrder {
+            rule: rule.to_owned(),
+            message,
+            reply: None,
+        };
+        let (Some(now_price), Some(now_qty)) = (current.price, current.qty) else {
+            return Err(refuse(
+                orders::rule::AMEND_LIMIT_ONLY,
+                format!("{} is a {} order: only LIMIT orders can be amended", current.client_order_id, current.order_type),
+            ));
+        };
+        if current.order_type != OrderType::Limit {
+            return Err(refuse(
+                orders::rule::AMEND_LIMIT_ONLY,
+                format!("{} is a {} order: only LIMIT orders can be amended", current.client_order_id, current.order_type),
+            ));
+        }
+        let (new_qty, new_price) = (qty.unwrap_or(now_qty), price.unwrap_or(now_price));
+        if new_qty == now_qty && new_price == now_price {
+            return Err(refuse(
+                orders::rule::NO_CHANGE,
+                format!("{} already has qty {now_qty} at {now_price}", current.client_order_id),
+            ));
+        }
+        if new_qty <= current.filled_qty {
+            return Err(refuse(
+                orders::rule::QTY_NOT_ABOVE_FILLED,
+                format!(
+                    "qty {new_qty} is not above the {} already filled: cancel the order instead",
+                    current.filled_qty
+                ),
+            ));
+        }
+        // The new values pass the same checks as a new order of them.
+        let probe = NewOrder {
+            symbol: info.symbol,
+            side: current.side,
+            order_type: OrderType::Limit,
+            qty: Some(new_qty),
+            quote_qty: None,
+            price: Some(new_price),
+            time_in_force: current.time_in_force,
+            post_only: current.time_in_force == Some(TimeInForce::PostOnly),
+            reduce_only: current.reduce_only,
+            client_order_id: current.client_order_id.clone(),
+        };
+        orders::check(&info, &probe)?;
+        let Some(request) = self.trading.amend(&current, new_qty, new_price) else {
+            // No in-place change for this: replace the unfilled rest.
+            let rest = new_qty - current.filled_qty;
+            let replacement = NewOrder {
+                qty: Some(rest),
+                client_order_id: match replacement_id {
+                    Some(id) => id,
+                    None => self.client_order_id(None)?,
+                },
+                ..probe
+            };
+            return self.replace(info.symbol.as_str(), which, replacement).await;
+        };
+        let which = OrderRef::ClientOrderId(current.client_order_id.clone());
+        match self.request(&request).await {
+            Ok(answer) => match self.trading.amended(&answer) {
+                Ok(Written::Ack { .. }) => self.query_venue(info.symbol, &which).await,
+                Ok(written) => match self.settle_written(written) {
+                    Some(order) => Ok(order),
+                    None => self.query_venue(info.symbol, &which).await,
+                },
+                // An answer we cannot read: the order's own state says what happened.
+                Err(error) => self.query_venue(info.symbol, &which).await.map_err(|_| error),
+            },
+            Err(error) if outcome_unknown(&error) => {
+                tracing::warn!(client_id = %current.client_order_id, %error, "amend outcome unknown; looking it up");
+                self.query_venue(info.symbol, &which).await.map_err(|_| error)
+            }
+            Err(error @ Error::OrderNotFound(_)) => {
+                let _ = self.query_venue(info.symbol, &which).await;
+                Err(error)
+            }
+            Err(error) => {
+                if self.trading.names_a_filter(&error) {
+                    self.refresh_rules_after_refusal().await;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Cancels the order `which` and places `new` in one request, where the venue has one
+    /// (Binance spot); returns the new order (the old one's end comes through the state
+    /// machine). A refusal of the new order after the cancel went through is an error that
+    /// says so; the old order's state is then read, so `order()` tells it. A lost answer is
+    /// resolved by looking both up.
+    pub async fn replace(&self, symbol: &str, which: &OrderRef, new: NewOrder) -> Result<Order> {
+        let info = self.symbol_info(symbol).await?;
+        let Some(request) = self.trading.replace(which, &new) else {
+            return Err(Error::invalid_argument(
+                "replace",
+                format!(
+                    "{} {} has no atomic cancel-replace: use amend(), or cancel() then place",
+                    self.venue, self.market
+                ),
+            ));
+        };
+        orders::check(&info, &new)?;
+        let unanswered = new.unanswered(info.source, self.server_time_ms());
+        if !self.orders_mut().expect(unanswered.clone()) {
+            return Err(Error::invalid_argument(
+                "client_order_id",
+                format!("'{}' was used already by this connector", new.client_order_id),
+            ));
+        }
+        let sent_at = Instant::now();
+        let outcome = match self.request(&request).await {
+            Ok(answer) => self.trading.replaced(&answer),
+            Err(error) => Err(error),
+        };
+        match outcome {
+            Ok((canceled, placed)) => {
+                self.settle_written(canceled);
+                Ok(self.settle_written(placed).unwrap_or(unanswered))
+            }
+            Err(error) if outcome_unknown(&error) || matches!(error, Error::Protocol { .. }) => {
+                tracing::warn!(client_id = %new.client_order_id, %error, "replace outcome unknown; looking it up");
+                let _ = self.query_venue(info.symbol, which).await;
+                Ok(self.resolve(info.symbol, unanswered, sent_at).await)
+            }
+            Err(error) => {
+                let mut refused = unanswered;
+                refused.status = OrderStatus::Rejected;
+                refused.reject_reason = Some(error.to_string());
+                self.settle(&refused);
+                // The cancel may have gone through (a refused new order after it): read it.
+                let _ = self.query_venue(info.symbol, which).await;
+                if self.trading.names_a_filter(&error) {
+                    self.refresh_rules_after_refusal().await;
+                }
+                Err(error)
+            }
         }
     }
 

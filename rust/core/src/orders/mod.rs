@@ -16,6 +16,14 @@ pub mod rule {
     /// A post-only order would have taken liquidity: refused (Binance) or accepted and canceled
     /// at once (Bybit), told the same way.
     pub const POST_ONLY_WOULD_TAKE: &str = "post_only_would_take";
+    /// An amendment that changes nothing.
+    pub const NO_CHANGE: &str = "no_change";
+    /// An amendment the venue makes in place only as a quantity decrease.
+    pub const AMEND_INCREASE: &str = "amend_increase";
+    /// An amendment down to or below what already filled (cancel the order instead).
+    pub const QTY_NOT_ABOVE_FILLED: &str = "qty_not_above_filled";
+    /// Only LIMIT orders can be amended.
+    pub const AMEND_LIMIT_ONLY: &str = "amend_limit_only";
 }
 
 use crate::model::{Decimal, Id, Order, OrderStatus, OrderType, Side, Source, Symbol, TimeInForce};

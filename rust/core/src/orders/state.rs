@@ -6,7 +6,10 @@
 //!   write whose answer never came) may move anywhere; nothing leaves a terminal status;
 //! - the filled quantity never decreases;
 //! - fills are deduplicated by trade id and applied even after a terminal status (a fill event
-//!   may arrive after the order's final update).
+//!   may arrive after the order's final update);
+//! - an amendment (a new price or quantity, same status and filled) is taken when it is later
+//!   than what is held, or at the same time when those values were never seen for the order; an
+//!   earlier revision arriving late never undoes a later one, whatever else it brings.
 //!
 //! Updates that would move an order backwards are ignored and counted; repeats are dropped.
 //!
@@ -65,6 +68,38 @@ struct Tracked {
     order: Order,
     fills: Vec<Fill>,
     trade_ids: HashSet<Id>,
+    /// Price and quantity pairs this order has had, latest last (at most [`MAX_REVISIONS`]).
+    revisions: Vec<Revision>,
+}
+
+type Revision = (Option<Decimal>, Option<Decimal>);
+
+/// Revisions remembered an order: enough to know a late repeat of a recent one.
+const MAX_REVISIONS: usize = 8;
+
+impl Tracked {
+    fn new(order: Order) -> Tracked {
+        let revisions = vec![(order.price, order.qty)];
+        Tracked {
+            order,
+            fills: Vec::new(),
+            trade_ids: HashSet::new(),
+            revisions,
+        }
+    }
+
+    fn saw(&self, revision: Revision) -> bool {
+        self.revisions.contains(&revision)
+    }
+
+    fn note(&mut self, revision: Revision) {
+        if self.revisions.last() != Some(&revision) {
+            if self.revisions.len() >= MAX_REVISIONS {
+                self.revisions.remove(0);
+            }
+            self.revisions.push(revision);
+        }
+    }
 }
 
 /// Counters of what the state machine refused.
@@ -95,6 +130,14 @@ pub struct Orders {
 impl Orders {
     pub fn get(&self, client_order_id: &Id) -> Option<&Order> {
         self.by_client.get(client_order_id).map(|t| &t.order)
+    }
+
+    /// The order as held, named either way.
+    pub fn find(&self, which: &super::OrderRef) -> Option<&Order> {
+        match which {
+            super::OrderRef::ClientOrderId(id) => self.get(id),
+            super::OrderRef::OrderId(id) => self.by_order_id.get(id).and_then(|c| self.get(c)),
+        }
     }
 
     pub fn fills(&self, client_order_id: &Id) -> &[Fill] {
@@ -168,11 +211,7 @@ impl Orders {
         match self.by_client.entry(order.client_order_id.clone()) {
             std::collections::hash_map::Entry::Occupied(_) => false,
             std::collections::hash_map::Entry::Vacant(slot) => {
-                slot.insert(Tracked {
-                    order,
-                    fills: Vec::new(),
-                    trade_ids: HashSet::new(),
-                });
+                slot.insert(Tracked::new(order));
                 true
             }
         }
@@ -189,24 +228,18 @@ impl Orders {
             let mut order = update.clone();
             order.client_order_id = key.clone();
             self.index(&order);
-            self.by_client.insert(
-                key,
-                Tracked {
-                    order: order.clone(),
-                    fills: Vec::new(),
-                    trade_ids: HashSet::new(),
-                },
-            );
+            self.by_client.insert(key, Tracked::new(order.clone()));
             self.note_end(&order);
             self.stats.applied += 1;
             return Applied::Changed(order);
         };
         let current = &tracked.order;
-        let verdict = judge(current, update);
+        let verdict = judge(current, update, |r| tracked.saw(r));
         match verdict {
             Verdict::Take => {
                 let was_terminal = current.status.is_terminal();
                 let merged = merge(current, update);
+                tracked.note((merged.price, merged.qty));
                 tracked.order = merged.clone();
                 self.index(&merged);
                 if !was_terminal {
@@ -335,7 +368,13 @@ enum Verdict {
     Backwards(String),
 }
 
-fn judge(current: &Order, update: &Order) -> Verdict {
+/// Whether `update` names a price or quantity other than the order's now.
+fn revises(current: &Order, update: &Order) -> bool {
+    (update.price.is_some() && update.price != current.price)
+        || (update.qty.is_some() && update.qty != current.qty)
+}
+
+fn judge(current: &Order, update: &Order, saw: impl Fn(Revision) -> bool) -> Verdict {
     if update.filled_qty < current.filled_qty {
         return Verdict::Backwards(format!(
             "filled {} < {} already known",
@@ -366,7 +405,21 @@ fn judge(current: &Order, update: &Order) -> Verdict {
         && update.filled_qty == current.filled_qty
         && (update.order_id.is_empty() || update.order_id == current.order_id)
     {
-        return Verdict::Same;
+        if !revises(current, update) {
+            return Verdict::Same;
+        }
+        let revision = (
+            update.price.or(current.price),
+            update.qty.or(current.qty),
+        );
+        return match update.updated_time_ms.cmp(&current.updated_time_ms) {
+            std::cmp::Ordering::Greater => Verdict::Take,
+            std::cmp::Ordering::Equal if !saw(revision) => Verdict::Take,
+            _ => Verdict::Backwards(format!(
+                "an earlier revision (price {:?}, qty {:?})",
+                revision.0, revision.1
+            )),
+        };
     }
     Verdict::Take
 }
@@ -380,6 +433,12 @@ fn merge(current: &Order, update: &Order) -> Order {
     }
     if order.created_time_ms == 0 {
         order.created_time_ms = current.created_time_ms;
+    }
+    if current.status != OrderStatus::Unknown && order.updated_time_ms < current.updated_time_ms {
+        // A report older than the state held: its status and fills count, not its price and
+        // quantity (the order may have been amended since).
+        order.price = current.price.or(order.price);
+        order.qty = current.qty.or(order.qty);
     }
     order.price = order.price.or(current.price);
     order.qty = order.qty.or(current.qty);
@@ -445,6 +504,47 @@ mod tests {
 
     /// Ended orders go after their keeping time, open ones never; a late report or fill of a
     /// forgotten order is recognised as old, not published as a new order.
+    #[test]
+    fn amendments_are_ordered_by_time_and_a_late_earlier_revision_never_undoes_one() {
+        let mut orders = Orders::default();
+        let placed = order(OrderStatus::New, 0);
+        orders.apply(&placed);
+        let amended = |price: i64, qty: i64, at: i64| Order {
+            price: Some(Decimal::new(price, 0)),
+            qty: Some(Decimal::new(qty, 0)),
+            updated_time_ms: at,
+            ..order(OrderStatus::New, 0)
+        };
+        // Same status and filled, later: the amendment is taken.
+        let Applied::Changed(now) = orders.apply(&amended(99, 5, 2)) else {
+            panic!("amendment not taken");
+        };
+        assert_eq!((now.price, now.qty), (Some(Decimal::new(99, 0)), Some(Decimal::new(5, 0))));
+        // The placement's report repeated late (older) is stale; so is the same revision again.
+        assert!(matches!(orders.apply(&placed), Applied::Stale(_)));
+        assert_eq!(orders.apply(&amended(99, 5, 2)), Applied::Duplicate);
+        // At the same time, a revision never seen is taken; one seen before is not.
+        assert!(matches!(orders.apply(&amended(98, 5, 2)), Applied::Changed(_)));
+        assert!(matches!(orders.apply(&amended(99, 5, 2)), Applied::Stale(_)));
+        // A fill report from before the amendments moves status and filled, not price and qty.
+        let late_fill = Order {
+            updated_time_ms: 1,
+            ..order(OrderStatus::PartiallyFilled, 3)
+        };
+        let Applied::Changed(now) = orders.apply(&late_fill) else {
+            panic!("fill not taken");
+        };
+        assert_eq!(
+            (now.status, now.filled_qty, now.price, now.qty),
+            (
+                OrderStatus::PartiallyFilled,
+                Decimal::new(3, 0),
+                Some(Decimal::new(98, 0)),
+                Some(Decimal::new(5, 0))
+            )
+        );
+    }
+
     #[test]
     fn ended_orders_are_forgotten_after_their_time_and_late_reports_stay_old() {
         let mut orders = Orders::default();

@@ -20,7 +20,7 @@ use serde_json::Value;
 use crate::Result;
 use crate::book::sync::{BookDelta, SyncRule};
 use crate::model::{
-    Balance, Fill, Id, Market, Order, Position, Symbol, SymbolInfo, Ticker, Trade, Venue,
+    Balance, Decimal, Fill, Id, Market, Order, Position, Symbol, SymbolInfo, Ticker, Trade, Venue,
 };
 use crate::net::http::Dialect;
 use crate::net::{Request, WsConfig, WsDialect};
@@ -323,6 +323,22 @@ pub trait Trading: Send + Sync + 'static {
     fn placed(&self, answer: &Value) -> Result<Written>;
     fn cancel(&self, symbol: Symbol, which: &OrderRef) -> Request;
     fn canceled(&self, answer: &Value) -> Result<Written>;
+    /// The request that amends the open LIMIT order `current` in place to `qty` (total, the
+    /// filled part included) at `price`; `None` where the venue cannot make this change in
+    /// place (the connector then replaces the order, where the venue can).
+    fn amend(&self, current: &Order, qty: Decimal, price: Decimal) -> Option<Request>;
+    fn amended(&self, answer: &Value) -> Result<Written>;
+    /// An atomic cancel-replace: cancels `which` and places `new` in one request (`None`: the
+    /// venue has none).
+    fn replace(&self, which: &OrderRef, new: &NewOrder) -> Option<Request> {
+        let _ = (which, new);
+        None
+    }
+    /// The canceled order and the new one in a cancel-replace's answer.
+    fn replaced(&self, answer: &Value) -> Result<(Written, Written)> {
+        let _ = answer;
+        Err(crate::Error::Internal("this venue has no cancel-replace".into()))
+    }
     /// The requests that look one order up, asked in turn until one finds it.
     fn query(&self, symbol: Symbol, which: &OrderRef) -> Vec<Request>;
     /// The order in a query's answer; `None` if this answer does not have it.

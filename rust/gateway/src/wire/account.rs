@@ -421,6 +421,29 @@ impl OrderRefMsg {
     }
 }
 
+/// `...cmd.<label>.amend`: a new quantity and/or price of an open LIMIT order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AmendMsg {
+    pub v: u32,
+    pub order: OrderRefMsg,
+    #[serde(with = "opt_money")]
+    pub qty: Option<Decimal>,
+    #[serde(with = "opt_money")]
+    pub price: Option<Decimal>,
+    /// The client id of the replacement, where the venue replaces instead of amending.
+    #[serde(default)]
+    pub replacement_client_order_id: Option<String>,
+}
+
+/// `...cmd.<label>.replace`: cancel `cancel` and place `place` in one request. Like a place,
+/// answered once per new client order id (`resolve` asks for it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplaceMsg {
+    pub v: u32,
+    pub cancel: OrderRefMsg,
+    pub place: PlaceMsg,
+}
+
 /// `cancel_all`, `open_orders`, `positions`, `balances`: a symbol, or all (`null`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScopeMsg {

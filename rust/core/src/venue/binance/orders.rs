@@ -251,6 +251,78 @@ impl Trading for BinanceTrading {
         Ok(Written::Order(self.order(answer)?, Vec::new()))
     }
 
+    fn amend(&self, current: &Order, qty: Decimal, price: Decimal) -> Option<Request> {
+        let which = if current.order_id.is_empty() {
+            OrderRef::ClientOrderId(current.client_order_id.clone())
+        } else {
+            OrderRef::OrderId(current.order_id.clone())
+        };
+        if self.spot() {
+            // Spot amends in place only a quantity decrease (keeping the queue place); the
+            // client id is sent again, else the venue would make up a new one.
+            let decrease = Some(price) == current.price && current.qty.is_some_and(|q| qty < q);
+            if !decrease {
+                return None;
+            }
+            let r = write(Method::Put, "/api/v3/order/amend/keepPriority");
+            return Some(
+                Self::named(r, current.symbol, &which)
+                    .param("newClientOrderId", &current.client_order_id)
+                    .param("newQty", text(qty)),
+            );
+        }
+        let r = write(Method::Put, "/fapi/v1/order");
+        Some(
+            Self::named(r, current.symbol, &which)
+                .param("side", current.side.as_str())
+                .param("quantity", text(qty))
+                .param("price", text(price)),
+        )
+    }
+
+    fn amended(&self, answer: &Value) -> Result<Written> {
+        let Some(amended) = answer.get("amendedOrder") else {
+            return Ok(Written::Order(self.order(answer)?, Vec::new()));
+        };
+        // Spot's keep-priority answer names its fields apart from every other order object.
+        let mut order = amended.clone();
+        if let Some(o) = order.as_object_mut() {
+            for (from, to) in [("qty", "origQty"), ("cumulativeQuoteQty", "cummulativeQuoteQty")] {
+                if let Some(v) = o.get(from).cloned() {
+                    o.insert(to.to_owned(), v);
+                }
+            }
+            if let Some(t) = answer.get("transactTime") {
+                o.insert("updateTime".to_owned(), t.clone());
+            }
+        }
+        Ok(Written::Order(self.order(&order)?, Vec::new()))
+    }
+
+    fn replace(&self, which: &OrderRef, new: &NewOrder) -> Option<Request> {
+        if !self.spot() {
+            return None;
+        }
+        let mut r = self.place(new);
+        r.path = "/api/v3/order/cancelReplace".to_owned();
+        r = r.param("cancelReplaceMode", "STOP_ON_FAILURE");
+        Some(match which {
+            OrderRef::OrderId(id) => r.param("cancelOrderId", id),
+            OrderRef::ClientOrderId(id) => r.param("cancelOrigClientOrderId", id),
+        })
+    }
+
+    fn replaced(&self, answer: &Value) -> Result<(Written, Written)> {
+        let f = self.fields(answer);
+        let canceled = f
+            .get("cancelResponse")
+            .ok_or_else(|| f.bad("cancel-replace without 'cancelResponse'"))?;
+        let placed = f
+            .get("newOrderResponse")
+            .ok_or_else(|| f.bad("cancel-replace without 'newOrderResponse'"))?;
+        Ok((self.canceled(canceled)?, self.placed(placed)?))
+    }
+
     fn query(&self, symbol: Symbol, which: &OrderRef) -> Vec<Request> {
         let r = Request::get(&self.path("/api/v3/order", "/fapi/v1/order")).signed();
         vec![Self::named(r, symbol, which)]

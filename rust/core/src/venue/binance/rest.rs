@@ -195,9 +195,35 @@ fn order_rule(code: i64, message: &str) -> String {
         -2010 if text.contains("insufficient balance") => rule::INSUFFICIENT_FUNDS,
         -2010 if text.contains("would immediately match") => rule::POST_ONLY_WOULD_TAKE,
         -5022 => rule::POST_ONLY_WOULD_TAKE,
+        -2038 if text.contains("quantity increase") => rule::AMEND_INCREASE,
+        -2038 if text.contains("would change no state") => rule::NO_CHANGE,
+        -5027 => rule::NO_CHANGE,
         _ => return code.to_string(),
     }
     .to_owned()
+}
+
+/// A cancel-replace that failed in part or whole (`-2021`, `-2022`) names the part that failed
+/// in its `data`: that part's code, and a message saying what happened to the other.
+fn compound_failure(body: &Value) -> Option<(i64, String)> {
+    let data = body.get("data")?;
+    let part = |name: &str| {
+        let r = data.get(name)?;
+        Some((r.get("code")?.as_i64()?, r.get("msg")?.as_str()?.to_owned()))
+    };
+    if data.get("cancelResult").and_then(Value::as_str) == Some("FAILURE") {
+        let (code, msg) = part("cancelResponse")?;
+        let placed = data.get("newOrderResult").and_then(Value::as_str) == Some("SUCCESS");
+        let then = if placed { "the new order was placed" } else { "nothing was placed" };
+        return Some((code, snippet(&format!("cancel-replace: the cancel failed ({msg}); {then}"))));
+    }
+    let (code, msg) = part("newOrderResponse")?;
+    Some((
+        code,
+        snippet(&format!(
+            "cancel-replace: the order was canceled but the new one was refused: {msg}"
+        )),
+    ))
 }
 
 fn reply(status: u16, body: &Value, fallback: &str) -> VenueReply {
@@ -341,7 +367,14 @@ impl Dialect for BinanceRest {
         }
         let json = json.unwrap_or(Value::Null);
         let text = String::from_utf8_lossy(body);
-        let reply = reply(status, &json, text.trim());
+        let reply = match compound_failure(&json) {
+            Some((code, message)) => VenueReply {
+                code: Some(code),
+                message,
+                ..reply(status, &json, text.trim())
+            },
+            None => reply(status, &json, text.trim()),
+        };
         let mut failure = Failure::plain(Error::Exchange(reply.clone()));
         match (status, reply.code) {
             (418, _) => {
@@ -372,7 +405,8 @@ impl Dialect for BinanceRest {
                 _,
                 Some(
                     code @ (-2010 | -1013 | -1111 | -1112 | -1116 | -1117 | -1121 | -4164 | -2018
-                    | -2019 | -2022 | -5022 | -4003 | -4014 | -4015),
+                    | -2019 | -2022 | -5022 | -4003 | -4014 | -4015 | -2038 | -5027 | -4028
+                    | -4123),
                 ),
             ) => {
                 failure.error = Error::InvalidOrder {

@@ -285,6 +285,30 @@ impl Trading for BybitTrading {
         self.ack(answer)
     }
 
+    fn amend(&self, current: &Order, qty: Decimal, price: Decimal) -> Option<Request> {
+        let which = if current.order_id.is_empty() {
+            OrderRef::ClientOrderId(current.client_order_id.clone())
+        } else {
+            OrderRef::OrderId(current.order_id.clone())
+        };
+        let mut r = write("/v5/order/amend")
+            .param("category", self.category())
+            .param("symbol", current.symbol);
+        r = Self::named(r, &which);
+        // Only what changes is sent.
+        if current.qty != Some(qty) {
+            r = r.param("qty", text(qty));
+        }
+        if current.price != Some(price) {
+            r = r.param("price", text(price));
+        }
+        Some(r)
+    }
+
+    fn amended(&self, answer: &Value) -> Result<Written> {
+        self.ack(answer)
+    }
+
     fn query(&self, symbol: Symbol, which: &OrderRef) -> Vec<Request> {
         // Recent orders are in `realtime`; older closed ones (or all, after a venue restart)
         // only in `history`.

@@ -240,6 +240,13 @@ impl Dialect for BybitRest {
                 failure.error = Error::Auth(reply);
             }
             (_, Some(110001 | 170213 | 110008)) => failure.error = Error::OrderNotFound(reply),
+            (_, Some(10001)) if reply.message.contains("remains unchanged") => {
+                failure.error = Error::InvalidOrder {
+                    rule: crate::orders::rule::NO_CHANGE.to_owned(),
+                    message: reply.message.clone(),
+                    reply: Some(reply),
+                };
+            }
             (
                 _,
                 Some(

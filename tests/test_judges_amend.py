@@ -1,0 +1,151 @@
+"""Judges of amend and cancel-replace (issue 21, item 6; DESIGN.md decision 6): the official
+SDKs, pybit and ccxt's ``editOrder`` drive the simulator's amend endpoints unmodified but for
+URLs, and the simulator's own ledger shows what each did."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from tradewire.testing import Simulator
+
+from .test_judges import no_warnings, point_ccxt_at, spot_client, usdm_client
+from .trading import sim_order
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with Simulator(steps_per_second=0) as running:
+        yield running
+
+
+def only(sim: Simulator, venue: str, market: str, order_id: object) -> tuple[object, ...]:
+    found = [o for o in sim.orders(venue, market) if o.order_id == str(order_id)]
+    assert len(found) == 1
+    return (found[0].status.name, found[0].price, found[0].qty)
+
+
+def test_binance_spot_sdk_amend_and_cancel_replace(sim: Simulator, caplog: pytest.LogCaptureFixture) -> None:
+    from binance_sdk_spot.rest_api.models import (
+        NewOrderSideEnum,
+        NewOrderTimeInForceEnum,
+        NewOrderTypeEnum,
+        OrderCancelReplaceCancelReplaceModeEnum,
+        OrderCancelReplaceSideEnum,
+        OrderCancelReplaceTimeInForceEnum,
+        OrderCancelReplaceTypeEnum,
+    )
+
+    caplog.set_level(logging.WARNING)
+    rest = spot_client(sim).rest_api
+    bid = Decimal(rest.depth(symbol="BTCUSDT", limit=5).data().bids[0][0])
+    placed = rest.new_order(
+        symbol="BTCUSDT",
+        side=NewOrderSideEnum.BUY,
+        type=NewOrderTypeEnum.LIMIT,
+        time_in_force=NewOrderTimeInForceEnum.GTC,
+        quantity=Decimal("0.00300"),
+        price=bid - 100,
+        new_client_order_id="sdk-am",
+    ).data()
+    amended = rest.order_amend_keep_priority(
+        symbol="BTCUSDT", new_qty=Decimal("0.002"), order_id=placed.order_id, new_client_order_id="sdk-am"
+    ).data()
+    assert amended.amended_order.order_id == placed.order_id
+    assert Decimal(amended.amended_order.qty) == Decimal("0.002")
+    assert only(sim, "binance", "spot", placed.order_id) == ("NEW", bid - 100, Decimal("0.002"))
+    replaced = rest.order_cancel_replace(
+        symbol="BTCUSDT",
+        side=OrderCancelReplaceSideEnum.BUY,
+        type=OrderCancelReplaceTypeEnum.LIMIT,
+        cancel_replace_mode=OrderCancelReplaceCancelReplaceModeEnum.STOP_ON_FAILURE,
+        time_in_force=OrderCancelReplaceTimeInForceEnum.GTC,
+        quantity=Decimal("0.002"),
+        price=bid - 101,
+        cancel_order_id=placed.order_id,
+    ).data()
+    assert (replaced.cancel_result, replaced.new_order_result) == ("SUCCESS", "SUCCESS")
+    assert only(sim, "binance", "spot", placed.order_id)[0] == "CANCELED"
+    new_id = replaced.new_order_response.order_id
+    assert only(sim, "binance", "spot", new_id) == ("NEW", bid - 101, Decimal("0.002"))
+    rest.delete_order(symbol="BTCUSDT", order_id=new_id)
+    no_warnings(caplog)
+
+
+def test_binance_usdm_sdk_modify(sim: Simulator, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    rest = usdm_client(sim).rest_api
+    bid = Decimal(rest.order_book(symbol="BTCUSDT", limit=5).data().bids[0][0])
+    placed = rest.new_order(
+        symbol="BTCUSDT", side="BUY", type="LIMIT", time_in_force="GTC", quantity=Decimal("0.002"), price=bid - 50
+    ).data()
+    modified = rest.modify_order(
+        symbol="BTCUSDT", side="BUY", quantity=Decimal("0.004"), price=bid - 60, order_id=placed.order_id
+    ).data()
+    assert modified.order_id == placed.order_id
+    assert (Decimal(modified.orig_qty), Decimal(modified.price)) == (Decimal("0.004"), bid - 60)
+    assert only(sim, "binance", "usdm", placed.order_id) == ("NEW", bid - 60, Decimal("0.004"))
+    rest.cancel_order(symbol="BTCUSDT", order_id=placed.order_id)
+    no_warnings(caplog)
+
+
+def test_pybit_amend_order(sim: Simulator) -> None:
+    from pybit.unified_trading import HTTP
+
+    keys = sim.account("bybit")
+    session = HTTP(testnet=False, api_key=keys.api_key, api_secret=keys.api_secret)
+    session.endpoint = sim.endpoints("bybit", "linear").rest
+    for category in ("linear", "spot"):
+        book = session.get_orderbook(category=category, symbol="BTCUSDT", limit=5)["result"]
+        bid = Decimal(book["b"][0][0])
+        link = f"pybit-am-{category}"
+        session.place_order(
+            category=category, symbol="BTCUSDT", side="Buy", orderType="Limit", qty="0.002",
+            price=str(bid - 100), orderLinkId=link,
+        )  # fmt: skip
+        answer = session.amend_order(
+            category=category, symbol="BTCUSDT", orderLinkId=link, qty="0.001", price=str(bid - 90)
+        )
+        assert answer["retCode"] == 0 and answer["result"]["orderLinkId"] == link
+        market = "linear" if category == "linear" else "spot"
+        o = sim_order(sim, "bybit", market, link)
+        assert (o.status.name, o.price, o.qty) == ("NEW", bid - 90, Decimal("0.001"))
+        session.cancel_order(category=category, symbol="BTCUSDT", orderLinkId=link)
+
+
+@pytest.mark.asyncio
+async def test_ccxt_edit_order(sim: Simulator) -> None:
+    """ccxt's ``editOrder``: cancel-replace on Binance spot, modify on USD-M, amend on Bybit."""
+    import ccxt.async_support as ccxt
+
+    keys = sim.account("binance")
+    spot = ccxt.binance({"apiKey": keys.api_key, "secret": keys.api_secret})
+    spot.options["fetchMarkets"] = {"types": ["spot"]}
+    point_ccxt_at(spot, sim.endpoints("binance", "spot").rest)
+    usdm = ccxt.binanceusdm({"apiKey": keys.api_key, "secret": keys.api_secret})
+    point_ccxt_at(usdm, sim.endpoints("binance", "usdm").rest, {"sapi": sim.endpoints("binance", "spot").rest})
+    bybit_keys = sim.account("bybit")
+    bybit = ccxt.bybit({"apiKey": bybit_keys.api_key, "secret": bybit_keys.api_secret})
+    bybit.options["fetchMarkets"] = {"types": ["linear"]}
+    bybit.urls["api"]["public"] = bybit.urls["api"]["private"] = sim.endpoints("bybit", "linear").rest
+    cases = [(spot, "BTC/USDT", "binance", "spot"), (usdm, "BTC/USDT:USDT", "binance", "usdm"),
+             (bybit, "BTC/USDT:USDT", "bybit", "linear")]  # fmt: skip
+    try:
+        for ex, symbol, venue, market in cases:
+            await ex.load_markets()
+            bid = (await ex.fetch_order_book(symbol, 5))["bids"][0][0]
+            order = await ex.create_order(symbol, "limit", "buy", 0.002, bid - 100)
+            edited = await ex.edit_order(order["id"], symbol, "limit", "buy", 0.003, bid - 110)
+            status, price, qty = only(sim, venue, market, edited["id"])
+            assert (status, price, qty) == ("NEW", Decimal(str(bid - 110)), Decimal("0.003")), venue
+            if (venue, market) == ("binance", "spot"):
+                assert edited["id"] != order["id"]
+                assert only(sim, venue, market, order["id"])[0] == "CANCELED"
+            else:
+                assert edited["id"] == order["id"]
+            await ex.cancel_order(edited["id"], symbol)
+    finally:
+        for ex, *_ in cases:
+            await ex.close()
