@@ -1,4 +1,4 @@
-"""Soak (issue 7): 10,000 randomized orders with fills and cancels under injected faults —
+"""Soak (issues 7, 21): 10,000 randomized orders with fills, amends and cancels under injected faults —
 lost write answers, duplicated, reordered and dropped user events, dropped user connections —
 end with the local orders, fills, balances and positions equal to the simulator's ledger,
 field by field. Fixed seed, fixed count; the simulator's windows are scaled so the venue's
@@ -60,7 +60,7 @@ async def test_10k_orders_under_faults_end_equal_to_the_ledger(
         if market != "spot":
             followers.append(asyncio.create_task(local.follow_positions(c.position_updates())))
         infos = {s: await c.symbol_info(s) for s in SYMBOLS}
-        open_ids: list[tuple[str, str]] = []
+        open_ids: list[tuple[str, str, tw.Side]] = []
         placed = 0
 
         def inject() -> None:
@@ -75,6 +75,13 @@ async def test_10k_orders_under_faults_end_equal_to_the_ledger(
                         sim.native.drop_connections(v, user_market, connection=link.id)
             else:
                 sim.native.fail_rest(v, m, lose_write_answers=1)
+
+        def some_qty(info: tw.SymbolInfo, ask: object) -> object:
+            floor = info.min_qty
+            if info.min_notional is not None:  # twice the minimum notional, in whole steps
+                steps = (info.min_notional * 2 / ask / info.step_size).to_integral_value(ROUND_UP)  # type: ignore[operator]
+                floor = max(floor, steps * info.step_size)
+            return floor + info.step_size * rng.randint(0, 20)
 
         async def worker() -> None:
             nonlocal placed
@@ -96,15 +103,29 @@ async def test_10k_orders_under_faults_end_equal_to_the_ledger(
                 info = infos[symbol]
                 side = rng.choice(list(tw.Side))
                 bid, ask = sim.best(venue, market, symbol)
-                floor = info.min_qty
-                if info.min_notional is not None:  # twice the minimum notional, in whole steps
-                    steps = (info.min_notional * 2 / ask / info.step_size).to_integral_value(ROUND_UP)
-                    floor = max(floor, steps * info.step_size)
-                qty = floor + info.step_size * rng.randint(0, 20)
+                qty = some_qty(info, ask)
                 if open_ids and rng.random() < 0.3:
-                    sym, cid = open_ids.pop(rng.randrange(len(open_ids)))
+                    sym, cid, _ = open_ids.pop(rng.randrange(len(open_ids)))
                     with contextlib.suppress(tw.OrderNotFound):  # filled meanwhile
                         await c.cancel(sym, client_order_id=cid)
+                if open_ids and rng.random() < 0.25:
+                    # A new quantity or price, around the touch (Binance spot replaces the order
+                    # for a price change: the replacement is followed from then on).
+                    sym, cid, was = open_ids.pop(rng.randrange(len(open_ids)))
+                    s_bid, s_ask = sim.best(venue, market, sym)
+                    s_info = infos[sym]
+                    off = s_info.tick_size * rng.randint(-2, 8)
+                    change: dict[str, object] = (
+                        {"qty": some_qty(s_info, s_ask)}
+                        if rng.random() < 0.5
+                        else {"price": s_bid - off if was == "BUY" else s_ask + off}
+                    )
+                    try:
+                        now = await c.amend(sym, client_order_id=cid, **change)  # type: ignore[arg-type]
+                        if now.status.is_open or now.status == tw.OrderStatus.UNKNOWN:
+                            open_ids.append((sym, now.client_order_id, was))
+                    except (tw.OrderNotFound, tw.InvalidOrder):
+                        pass  # ended meanwhile, or a change the rules or the fills refuse
                 if rng.random() < 0.2:
                     with contextlib.suppress(tw.InvalidOrder):  # the venue's notional minimum
                         await c.place_market(symbol, side, qty)
@@ -121,7 +142,7 @@ async def test_10k_orders_under_faults_end_equal_to_the_ledger(
                     tw.OrderStatus.PARTIALLY_FILLED,
                     tw.OrderStatus.UNKNOWN,
                 ):
-                    open_ids.append((symbol, order.client_order_id))
+                    open_ids.append((symbol, order.client_order_id, side))
 
         await asyncio.gather(*(worker() for _ in range(WORKERS)))
         sim.native.fail_user_events(v, m)

@@ -29,8 +29,8 @@ use tradewire_core::{Error, Result};
 
 use crate::gateway::{Gateway, QUEUE, each_item, made_now, nats_error, to_json};
 use crate::wire::{
-    AmendMsg, BalanceMsg, BalancesMsg, ErrorMsg, OrderBody, OrderMsg, OrderRefMsg, OrderUpdateMsg, OrdersMsg,
-    PlaceMsg, PositionMsg, PositionsMsg, ReplaceMsg, SCHEMA, ScopeMsg,
+    AmendMsg, BalanceMsg, BalancesMsg, ErrorMsg, OrderBody, OrderMsg, OrderRefMsg, OrderUpdateMsg,
+    OrdersMsg, PlaceMsg, PositionMsg, PositionsMsg, ReplaceMsg, SCHEMA, ScopeMsg,
 };
 
 /// How long the account stream keeps events, and how long it remembers message ids.

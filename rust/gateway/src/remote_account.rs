@@ -34,8 +34,7 @@ use crate::remote::{Remote, decode, denied};
 use crate::subjects::token;
 use crate::wire::{
     AmendMsg, BalanceMsg, BalancesMsg, OrderMsg, OrderRefMsg, OrderUpdateMsg, OrdersMsg, PlaceMsg,
-    ReplaceMsg,
-    PositionMsg, PositionsMsg, SCHEMA, ScopeMsg,
+    PositionMsg, PositionsMsg, ReplaceMsg, SCHEMA, ScopeMsg,
 };
 
 /// How long a place whose reply was lost is asked after before it is left UNKNOWN.

@@ -8,9 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyModule};
 use tradewire_gateway::{Channels, Gateway, GatewayEvent, NatsOptions, Remote, Standby};
 
-use crate::connector::{
-    Amend, Draft, NativeConnector, native_stream, order_ref, py_err, wrap_all,
-};
+use crate::connector::{Amend, Draft, NativeConnector, native_stream, order_ref, py_err, wrap_all};
 use crate::errors::IntoPyResult;
 use crate::model::{OrderType, Side, TimeInForce};
 

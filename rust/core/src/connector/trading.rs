@@ -277,7 +277,10 @@ impl Connector {
         replacement_id: Option<Id>,
     ) -> Result<Order> {
         if qty.is_none() && price.is_none() {
-            return Err(Error::invalid_argument("qty", "give a new qty, price or both"));
+            return Err(Error::invalid_argument(
+                "qty",
+                "give a new qty, price or both",
+            ));
         }
         let info = self.symbol_info(symbol).await?;
         let current = self.known_or_query(info.symbol, which).await?;
@@ -301,20 +304,29 @@ impl Connector {
         let (Some(now_price), Some(now_qty)) = (current.price, current.qty) else {
             return Err(refuse(
                 orders::rule::AMEND_LIMIT_ONLY,
-                format!("{} is a {} order: only LIMIT orders can be amended", current.client_order_id, current.order_type),
+                format!(
+                    "{} is a {} order: only LIMIT orders can be amended",
+                    current.client_order_id, current.order_type
+                ),
             ));
         };
         if current.order_type != OrderType::Limit {
             return Err(refuse(
                 orders::rule::AMEND_LIMIT_ONLY,
-                format!("{} is a {} order: only LIMIT orders can be amended", current.client_order_id, current.order_type),
+                format!(
+                    "{} is a {} order: only LIMIT orders can be amended",
+                    current.client_order_id, current.order_type
+                ),
             ));
         }
         let (new_qty, new_price) = (qty.unwrap_or(now_qty), price.unwrap_or(now_price));
         if new_qty == now_qty && new_price == now_price {
             return Err(refuse(
                 orders::rule::NO_CHANGE,
-                format!("{} already has qty {now_qty} at {now_price}", current.client_order_id),
+                format!(
+                    "{} already has qty {now_qty} at {now_price}",
+                    current.client_order_id
+                ),
             ));
         }
         if new_qty <= current.filled_qty {
@@ -362,11 +374,16 @@ impl Connector {
                     None => self.query_venue(info.symbol, &which).await,
                 },
                 // An answer we cannot read: the order's own state says what happened.
-                Err(error) => self.query_venue(info.symbol, &which).await.map_err(|_| error),
+                Err(error) => self
+                    .query_venue(info.symbol, &which)
+                    .await
+                    .map_err(|_| error),
             },
             Err(error) if outcome_unknown(&error) => {
                 tracing::warn!(client_id = %current.client_order_id, %error, "amend outcome unknown; looking it up");
-                self.query_venue(info.symbol, &which).await.map_err(|_| error)
+                self.query_venue(info.symbol, &which)
+                    .await
+                    .map_err(|_| error)
             }
             Err(error @ Error::OrderNotFound(_)) => {
                 let _ = self.query_venue(info.symbol, &which).await;
@@ -402,7 +419,10 @@ impl Connector {
         if !self.orders_mut().expect(unanswered.clone()) {
             return Err(Error::invalid_argument(
                 "client_order_id",
-                format!("'{}' was used already by this connector", new.client_order_id),
+                format!(
+                    "'{}' was used already by this connector",
+                    new.client_order_id
+                ),
             ));
         }
         let sent_at = Instant::now();

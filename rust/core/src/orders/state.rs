@@ -408,10 +408,7 @@ fn judge(current: &Order, update: &Order, saw: impl Fn(Revision) -> bool) -> Ver
         if !revises(current, update) {
             return Verdict::Same;
         }
-        let revision = (
-            update.price.or(current.price),
-            update.qty.or(current.qty),
-        );
+        let revision = (update.price.or(current.price), update.qty.or(current.qty));
         return match update.updated_time_ms.cmp(&current.updated_time_ms) {
             std::cmp::Ordering::Greater => Verdict::Take,
             std::cmp::Ordering::Equal if !saw(revision) => Verdict::Take,
@@ -519,13 +516,22 @@ mod tests {
         let Applied::Changed(now) = orders.apply(&amended(99, 5, 2)) else {
             panic!("amendment not taken");
         };
-        assert_eq!((now.price, now.qty), (Some(Decimal::new(99, 0)), Some(Decimal::new(5, 0))));
+        assert_eq!(
+            (now.price, now.qty),
+            (Some(Decimal::new(99, 0)), Some(Decimal::new(5, 0)))
+        );
         // The placement's report repeated late (older) is stale; so is the same revision again.
         assert!(matches!(orders.apply(&placed), Applied::Stale(_)));
         assert_eq!(orders.apply(&amended(99, 5, 2)), Applied::Duplicate);
         // At the same time, a revision never seen is taken; one seen before is not.
-        assert!(matches!(orders.apply(&amended(98, 5, 2)), Applied::Changed(_)));
-        assert!(matches!(orders.apply(&amended(99, 5, 2)), Applied::Stale(_)));
+        assert!(matches!(
+            orders.apply(&amended(98, 5, 2)),
+            Applied::Changed(_)
+        ));
+        assert!(matches!(
+            orders.apply(&amended(99, 5, 2)),
+            Applied::Stale(_)
+        ));
         // A fill report from before the amendments moves status and filled, not price and qty.
         let late_fill = Order {
             updated_time_ms: 1,

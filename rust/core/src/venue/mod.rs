@@ -337,7 +337,9 @@ pub trait Trading: Send + Sync + 'static {
     /// The canceled order and the new one in a cancel-replace's answer.
     fn replaced(&self, answer: &Value) -> Result<(Written, Written)> {
         let _ = answer;
-        Err(crate::Error::Internal("this venue has no cancel-replace".into()))
+        Err(crate::Error::Internal(
+            "this venue has no cancel-replace".into(),
+        ))
     }
     /// The requests that look one order up, asked in turn until one finds it.
     fn query(&self, symbol: Symbol, which: &OrderRef) -> Vec<Request>;

@@ -62,7 +62,11 @@ fn execution_report(
         ),
     };
     // An amendment names the order's client id before it (kept the same by our client).
-    let orig_client = if kind == ExecKind::Amended { o.client_id.as_str() } else { "" };
+    let orig_client = if kind == ExecKind::Amended {
+        o.client_id.as_str()
+    } else {
+        ""
+    };
     json!({"e": "executionReport", "E": now, "s": o.symbol, "c": o.client_id, "S": side_str(o.side),
         "o": type_str(o, true), "f": tif_str(o.tif, true), "q": f8(spec.qty(o.lots)), "p": f8(price),
         "P": f8(Decimal::ZERO), "F": f8(Decimal::ZERO), "g": -1, "C": orig_client, "x": exec_str(kind, true), "X": status_str(o.status),

@@ -181,7 +181,16 @@ mod tests {
             let first = ex.place(a, limit(Side::Buy, "49000", "0.5"), 1).unwrap();
             let second = ex.place(b, limit(Side::Buy, "49000", "0.5"), 1).unwrap();
             let (id, done) = ex
-                .amend(a, "BTCUSDT", Some(first), None, Some(d("0.2")), None, rule, 2)
+                .amend(
+                    a,
+                    "BTCUSDT",
+                    Some(first),
+                    None,
+                    Some(d("0.2")),
+                    None,
+                    rule,
+                    2,
+                )
                 .unwrap();
             assert_eq!((id, done), (first, Amended::Changed));
             assert_eq!(
@@ -195,24 +204,60 @@ mod tests {
         let first = ex.place(a, limit(Side::Buy, "49000", "0.5"), 1).unwrap();
         let second = ex.place(b, limit(Side::Buy, "49000", "0.5"), 1).unwrap();
         let rule = AmendRule::Requeue;
-        ex.amend(a, "BTCUSDT", Some(first), None, Some(d("0.2")), None, rule, 2)
-            .unwrap();
+        ex.amend(
+            a,
+            "BTCUSDT",
+            Some(first),
+            None,
+            Some(d("0.2")),
+            None,
+            rule,
+            2,
+        )
+        .unwrap();
         assert_eq!(
             queue_at(&ex, Side::Buy, "49000"),
             vec![Owner::Order(second), Owner::Order(first)],
             "USD-M queues a modified order again"
         );
         assert_eq!(
-            ex.amend(a, "BTCUSDT", Some(second), None, Some(d("0.6")), None, AmendRule::KeepPriority, 3),
+            ex.amend(
+                a,
+                "BTCUSDT",
+                Some(second),
+                None,
+                Some(d("0.6")),
+                None,
+                AmendRule::KeepPriority,
+                3
+            ),
             Err(Reject::UnknownOrder),
             "another account's order is unknown"
         );
         assert_eq!(
-            ex.amend(b, "BTCUSDT", Some(second), None, Some(d("0.6")), None, AmendRule::KeepPriority, 3),
+            ex.amend(
+                b,
+                "BTCUSDT",
+                Some(second),
+                None,
+                Some(d("0.6")),
+                None,
+                AmendRule::KeepPriority,
+                3
+            ),
             Err(Reject::AmendIncrease)
         );
         assert_eq!(
-            ex.amend(b, "BTCUSDT", Some(second), None, Some(d("0.5")), None, AmendRule::KeepOnDecrease, 3),
+            ex.amend(
+                b,
+                "BTCUSDT",
+                Some(second),
+                None,
+                Some(d("0.5")),
+                None,
+                AmendRule::KeepOnDecrease,
+                3
+            ),
             Err(Reject::NoChange)
         );
     }
@@ -223,10 +268,25 @@ mod tests {
         ex.place(b, limit(Side::Sell, "50100", "0.1"), 1).unwrap();
         let buy = ex.place(a, limit(Side::Buy, "50000", "0.3"), 1).unwrap();
         let rule = AmendRule::KeepOnDecrease;
-        ex.amend(a, "BTCUSDT", Some(buy), None, None, Some(d("50100")), rule, 2)
-            .unwrap();
+        ex.amend(
+            a,
+            "BTCUSDT",
+            Some(buy),
+            None,
+            None,
+            Some(d("50100")),
+            rule,
+            2,
+        )
+        .unwrap();
         let o = &ex.orders[&buy];
-        assert_eq!((o.status, o.filled), (Status::PartiallyFilled, ex.symbols["BTCUSDT"].spec.lots(d("0.1")).unwrap()));
+        assert_eq!(
+            (o.status, o.filled),
+            (
+                Status::PartiallyFilled,
+                ex.symbols["BTCUSDT"].spec.lots(d("0.1")).unwrap()
+            )
+        );
         assert_eq!(queue_at(&ex, Side::Buy, "50100"), vec![Owner::Order(buy)]);
         let post = NewOrder {
             tif: Tif::PostOnly,
@@ -234,7 +294,16 @@ mod tests {
         };
         let maker = ex.place(b, post, 3).unwrap();
         let (_, done) = ex
-            .amend(b, "BTCUSDT", Some(maker), None, None, Some(d("50100")), rule, 4)
+            .amend(
+                b,
+                "BTCUSDT",
+                Some(maker),
+                None,
+                None,
+                Some(d("50100")),
+                rule,
+                4,
+            )
             .unwrap();
         assert_eq!(done, Amended::Canceled);
         assert_eq!(ex.orders[&maker].status, Status::Canceled);
@@ -257,10 +326,26 @@ mod tests {
             (Some("0.000001"), None, Reject::Filter("LOT_SIZE")),
             (Some("0.0001"), None, Reject::Filter("NOTIONAL")),
         ] {
-            let r = ex.amend(a, "BTCUSDT", Some(buy), None, qty.map(d), price.map(d), rule, 2);
+            let r = ex.amend(
+                a,
+                "BTCUSDT",
+                Some(buy),
+                None,
+                qty.map(d),
+                price.map(d),
+                rule,
+                2,
+            );
             assert_eq!(r, Err(why));
             let o = &ex.orders[&buy];
-            assert_eq!((o.lots, o.price, o.status), (ex.symbols["BTCUSDT"].spec.lots(d("1")).unwrap(), ex.symbols["BTCUSDT"].spec.ticks(d("40000")), Status::New));
+            assert_eq!(
+                (o.lots, o.price, o.status),
+                (
+                    ex.symbols["BTCUSDT"].spec.lots(d("1")).unwrap(),
+                    ex.symbols["BTCUSDT"].spec.ticks(d("40000")),
+                    Status::New
+                )
+            );
             assert_eq!(ex.accounts[a].balances["USDT"].locked, d("40000"));
             assert_eq!(queue_at(&ex, Side::Buy, "40000"), vec![Owner::Order(buy)]);
         }

@@ -137,11 +137,12 @@ impl Exchange {
             match (order.kind, order.tif) {
                 (OrderKind::Limit, Tif::Gtc | Tif::PostOnly) if rest > 0 => {
                     let p = order.price.expect("limit order");
-                    self.symbols
-                        .get_mut(&symbol)
-                        .expect("checked")
-                        .book
-                        .add(side, p, Owner::Order(id), rest);
+                    self.symbols.get_mut(&symbol).expect("checked").book.add(
+                        side,
+                        p,
+                        Owner::Order(id),
+                        rest,
+                    );
                 }
                 _ => {
                     let by_quote = order.lots == 0;

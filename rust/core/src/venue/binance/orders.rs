@@ -287,7 +287,10 @@ impl Trading for BinanceTrading {
         // Spot's keep-priority answer names its fields apart from every other order object.
         let mut order = amended.clone();
         if let Some(o) = order.as_object_mut() {
-            for (from, to) in [("qty", "origQty"), ("cumulativeQuoteQty", "cummulativeQuoteQty")] {
+            for (from, to) in [
+                ("qty", "origQty"),
+                ("cumulativeQuoteQty", "cummulativeQuoteQty"),
+            ] {
                 if let Some(v) = o.get(from).cloned() {
                     o.insert(to.to_owned(), v);
                 }

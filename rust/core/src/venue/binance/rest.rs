@@ -110,7 +110,8 @@ impl BinanceRest {
                 101..=500 => 10,
                 _ => 20,
             },
-            (true, Method::Post, "order") => 1,
+            (true, Method::Post, "order" | "cancelReplace") => 1,
+            (true, Method::Put, "keepPriority") => 4,
             (false, Method::Post | Method::Put, "order") => 0,
             (_, Method::Delete, "order") => 1,
             (true, Method::Get, "order") => 4,
@@ -159,8 +160,11 @@ impl BinanceRest {
         }
     }
 
+    /// What counts against the order-count limits: a new order (a cancel-replace's included)
+    /// and a USD-M modify; spot's keep-priority amend counts none.
     fn is_order_placement(&self, request: &Request) -> bool {
-        request.path.ends_with("/order") && matches!(request.method, Method::Post | Method::Put)
+        (request.path.ends_with("/order") && matches!(request.method, Method::Post | Method::Put))
+            || request.path.ends_with("/order/cancelReplace")
     }
 }
 
@@ -214,8 +218,17 @@ fn compound_failure(body: &Value) -> Option<(i64, String)> {
     if data.get("cancelResult").and_then(Value::as_str) == Some("FAILURE") {
         let (code, msg) = part("cancelResponse")?;
         let placed = data.get("newOrderResult").and_then(Value::as_str) == Some("SUCCESS");
-        let then = if placed { "the new order was placed" } else { "nothing was placed" };
-        return Some((code, snippet(&format!("cancel-replace: the cancel failed ({msg}); {then}"))));
+        let then = if placed {
+            "the new order was placed"
+        } else {
+            "nothing was placed"
+        };
+        return Some((
+            code,
+            snippet(&format!(
+                "cancel-replace: the cancel failed ({msg}); {then}"
+            )),
+        ));
     }
     let (code, msg) = part("newOrderResponse")?;
     Some((

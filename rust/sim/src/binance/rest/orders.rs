@@ -171,10 +171,9 @@ fn reject(r: Reject, spot: bool) -> ApiError {
             "The requested action would change no state; rejecting",
         ),
         (Reject::NoChange, false) => ApiError::bad(-5027, "No need to modify the order."),
-        (Reject::AmendIncrease, _) => ApiError::bad(
-            -2038,
-            "Order amend (quantity increase) is not supported.",
-        ),
+        (Reject::AmendIncrease, _) => {
+            ApiError::bad(-2038, "Order amend (quantity increase) is not supported.")
+        }
     }
 }
 
@@ -211,14 +210,16 @@ pub(super) fn amend_keep_priority(
     let o = order.clone();
     let spec = &ex.symbols[&o.symbol].spec;
     let (pd, qd) = decimals(true, spec);
-    Ok(json!({"transactTime": now, "executionId": now, "amendedOrder": {
+    Ok(
+        json!({"transactTime": now, "executionId": now, "amendedOrder": {
         "symbol": o.symbol, "orderId": o.id, "orderListId": -1, "origClientOrderId": orig,
         "clientOrderId": o.client_id, "price": exact(o.price.map_or(Decimal::ZERO, |p| spec.price(p)), pd),
         "qty": exact(spec.qty(o.lots), qd), "executedQty": exact(spec.qty(o.filled), qd),
         "preventedQty": exact(Decimal::ZERO, qd), "quoteOrderQty": fixed(Decimal::ZERO, pd),
         "cumulativeQuoteQty": fixed(o.cum_quote, pd), "status": status_str(o.status),
         "timeInForce": tif_str(o.tif, true), "type": type_str(&o, true), "side": side_str(o.side),
-        "workingTime": o.created_ms, "selfTradePreventionMode": "NONE"}}))
+        "workingTime": o.created_ms, "selfTradePreventionMode": "NONE"}}),
+    )
 }
 
 /// USD-M `PUT /fapi/v1/order`: a new price and quantity (both required); the order is queued
@@ -279,7 +280,12 @@ pub(super) fn cancel_replace(
     let allow_failure = match mode {
         "STOP_ON_FAILURE" => false,
         "ALLOW_FAILURE" => true,
-        _ => return Err(ApiError::bad(-1100, "Illegal characters found in parameter 'cancelReplaceMode'.")),
+        _ => {
+            return Err(ApiError::bad(
+                -1100,
+                "Illegal characters found in parameter 'cancelReplaceMode'.",
+            ));
+        }
     };
     let cancel_id = params.int("cancelOrderId")?.map(|i| i.max(0) as u64);
     let cancel_cid = params.get("cancelOrigClientOrderId");
@@ -326,15 +332,20 @@ pub(super) fn cancel_replace(
         && !allow_failure
     {
         let mut err = ApiError::bad(-2022, "Order cancel-replace failed.");
-        err.data = Some(json!({"cancelResult": "FAILURE", "newOrderResult": "NOT_ATTEMPTED",
-            "cancelResponse": as_json(e), "newOrderResponse": null}));
+        err.data = Some(
+            json!({"cancelResult": "FAILURE", "newOrderResult": "NOT_ATTEMPTED",
+            "cancelResponse": as_json(e), "newOrderResponse": null}),
+        );
         return Err(err);
     }
     let mut new_params = params.clone();
     new_params.0.retain(|k, _| {
         !matches!(
             k.as_str(),
-            "cancelReplaceMode" | "cancelOrderId" | "cancelOrigClientOrderId" | "cancelNewClientOrderId"
+            "cancelReplaceMode"
+                | "cancelOrderId"
+                | "cancelOrigClientOrderId"
+                | "cancelNewClientOrderId"
         )
     });
     let placed = place(st, account, &new_params, now);

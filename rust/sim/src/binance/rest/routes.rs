@@ -147,7 +147,7 @@ pub(super) fn weight(spot: bool, endpoint: Endpoint, params: &Params) -> u32 {
         (true, PlaceOrder | CancelReplace) => 1,
         (false, PlaceOrder) => 0,
         (true, AmendOrder) => 4,
-        (false, AmendOrder) => 1,
+        (false, AmendOrder) => 0,
         (false, CancelReplace) => 1,
         (_, CancelOrder) => 1,
         (true, QueryOrder) => 4,
