@@ -79,7 +79,12 @@ def test_binance_usdm_sdk_modify(sim: Simulator, caplog: pytest.LogCaptureFixtur
     rest = usdm_client(sim).rest_api
     bid = Decimal(rest.order_book(symbol="BTCUSDT", limit=5).data().bids[0][0])
     placed = rest.new_order(
-        symbol="BTCUSDT", side="BUY", type="LIMIT", time_in_force="GTC", quantity=Decimal("0.002"), price=bid - 50
+        symbol="BTCUSDT",
+        side="BUY",
+        type="LIMIT",
+        time_in_force="GTC",
+        quantity=Decimal("0.002"),
+        price=bid - 50,
     ).data()
     modified = rest.modify_order(
         symbol="BTCUSDT", side="BUY", quantity=Decimal("0.004"), price=bid - 60, order_id=placed.order_id
@@ -125,7 +130,9 @@ async def test_ccxt_edit_order(sim: Simulator) -> None:
     spot.options["fetchMarkets"] = {"types": ["spot"]}
     point_ccxt_at(spot, sim.endpoints("binance", "spot").rest)
     usdm = ccxt.binanceusdm({"apiKey": keys.api_key, "secret": keys.api_secret})
-    point_ccxt_at(usdm, sim.endpoints("binance", "usdm").rest, {"sapi": sim.endpoints("binance", "spot").rest})
+    point_ccxt_at(
+        usdm, sim.endpoints("binance", "usdm").rest, {"sapi": sim.endpoints("binance", "spot").rest}
+    )
     bybit_keys = sim.account("bybit")
     bybit = ccxt.bybit({"apiKey": bybit_keys.api_key, "secret": bybit_keys.api_secret})
     bybit.options["fetchMarkets"] = {"types": ["linear"]}

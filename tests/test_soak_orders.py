@@ -11,7 +11,7 @@ import contextlib
 import os
 import random
 from collections.abc import Iterator
-from decimal import ROUND_UP
+from decimal import ROUND_UP, Decimal
 
 import pytest
 import tradewire as tw
@@ -76,10 +76,10 @@ async def test_10k_orders_under_faults_end_equal_to_the_ledger(
             else:
                 sim.native.fail_rest(v, m, lose_write_answers=1)
 
-        def some_qty(info: tw.SymbolInfo, ask: object) -> object:
+        def some_qty(info: tw.SymbolInfo, ask: Decimal) -> Decimal:
             floor = info.min_qty
             if info.min_notional is not None:  # twice the minimum notional, in whole steps
-                steps = (info.min_notional * 2 / ask / info.step_size).to_integral_value(ROUND_UP)  # type: ignore[operator]
+                steps = (info.min_notional * 2 / ask / info.step_size).to_integral_value(ROUND_UP)
                 floor = max(floor, steps * info.step_size)
             return floor + info.step_size * rng.randint(0, 20)
 

@@ -38,7 +38,7 @@ pub struct ApiError {
     pub msg: String,
     pub headers: Vec<(String, String)>,
     /// What a compound request did before failing (cancel-replace's `data`).
-    pub data: Option<Value>,
+    pub data: Option<Box<Value>>,
 }
 
 impl ApiError {

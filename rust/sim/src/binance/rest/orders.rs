@@ -332,10 +332,10 @@ pub(super) fn cancel_replace(
         && !allow_failure
     {
         let mut err = ApiError::bad(-2022, "Order cancel-replace failed.");
-        err.data = Some(
+        err.data = Some(Box::new(
             json!({"cancelResult": "FAILURE", "newOrderResult": "NOT_ATTEMPTED",
             "cancelResponse": as_json(e), "newOrderResponse": null}),
-        );
+        ));
         return Err(err);
     }
     let mut new_params = params.clone();
@@ -359,12 +359,12 @@ pub(super) fn cancel_replace(
         (Ok(_), Ok(_)) => Ok(body(&canceled, &placed)),
         (Err(_), Err(_)) => {
             let mut err = ApiError::bad(-2022, "Order cancel-replace failed.");
-            err.data = Some(body(&canceled, &placed));
+            err.data = Some(Box::new(body(&canceled, &placed)));
             Err(err)
         }
         _ => {
             let mut err = ApiError::new(409, -2021, "Order cancel-replace partially failed.");
-            err.data = Some(body(&canceled, &placed));
+            err.data = Some(Box::new(body(&canceled, &placed)));
             Err(err)
         }
     }
