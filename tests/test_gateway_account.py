@@ -166,6 +166,49 @@ async def test_a_lost_reply_is_resolved_by_client_id_not_resent(sim: Simulator, 
         assert sum(o.client_order_id == "lost-1" for o in sim.orders("binance", "spot")) == 1
 
 
+@pytest.mark.parametrize(("venue", "market"), [("binance", "spot"), ("bybit", "linear")])
+async def test_a_remote_amends_and_replaces_through_the_gateway(
+    sim: Simulator, nats: Nats, venue: str, market: str
+) -> None:
+    """Issue 21 through the gateway: an amendment in place, a replacement (Binance spot) that
+    is answered once per new client id, and typed refusals, as from a local connector."""
+    async with served(sim, nats, venue, market) as (c, _), remote(nats, c.label) as r:
+        updates = r.order_updates()
+        price, qty = await resting_buy(sim, c, venue, market)
+        info = await r.symbol_info(SYMBOL)
+        placed = await r.place_limit(SYMBOL, "BUY", qty * 2, price, client_order_id="gw-am")
+        amended = await r.amend(SYMBOL, client_order_id="gw-am", qty=qty)
+        assert (amended.order_id, amended.qty) == (placed.order_id, qty)
+        # The stored account stream carries the amendment (same status and filled, new qty).
+        async with asyncio.timeout(10):
+            async for u in updates:
+                if u.order.client_order_id == "gw-am" and u.order.qty == qty:
+                    break
+        updates.close()
+        with pytest.raises(tw.InvalidOrder) as refused:
+            await r.amend(SYMBOL, client_order_id="gw-am", price=price + info.tick_size / 2)
+        assert refused.value.rule == "tick_size"
+        if venue == "binance":
+            new = await r.replace(
+                SYMBOL, qty, price - info.tick_size, client_order_id="gw-am", new_client_order_id="gw-rp"
+            )
+            assert (new.client_order_id, new.price, new.side) == (
+                "gw-rp",
+                price - info.tick_size,
+                tw.Side.BUY,
+            )
+            assert [o.status for o in sim.orders(venue, market) if o.client_order_id == "gw-am"] == [
+                tw.OrderStatus.CANCELED
+            ]
+            again = await r.replace(SYMBOL, qty, price, client_order_id="gw-am", new_client_order_id="gw-rp")
+            assert again.order_id == new.order_id, "the same new id is answered once"
+            await r.cancel(SYMBOL, client_order_id="gw-rp")
+        else:
+            with pytest.raises(tw.InvalidArgument):
+                await r.replace(SYMBOL, qty, price, client_order_id="gw-am")
+            await r.cancel(SYMBOL, client_order_id="gw-am")
+
+
 async def test_a_place_no_gateway_took_fails_at_once_and_places_nothing(sim: Simulator, nats: Nats) -> None:
     async with trader(sim, "binance", "spot") as c, remote(nats, c.label) as r:
         price, qty = await resting_buy(sim, c, "binance", "spot")

@@ -160,17 +160,23 @@ impl OrderUpdateMsg {
 
     /// The same change of the same order has the same id, whichever gateway saw it: the
     /// state machine moves an order forward only, so (status, filled, fill) never repeats
-    /// for a different change.
+    /// for a different change, but for amendments, which it tells apart by price, quantity
+    /// and time (an order amended back to earlier values is a new change).
     pub fn message_id(u: &OrderUpdate) -> String {
         let o = &u.order;
         let mut buf = [0; TEXT_MAX];
+        let revision =
+            |d: Option<Decimal>| d.map_or_else(|| "-".to_owned(), |d| d.normalize().to_string());
         format!(
-            "o:{}:{}:{}:{}:{}",
+            "o:{}:{}:{}:{}:{}:{}:{}:{}",
             o.client_order_id,
             o.order_id,
             o.status,
             write_decimal(o.filled_qty, &mut buf),
-            u.fill.as_ref().map_or("-", |f| f.trade_id.as_str())
+            u.fill.as_ref().map_or("-", |f| f.trade_id.as_str()),
+            revision(o.price),
+            revision(o.qty),
+            o.updated_time_ms,
         )
     }
 
@@ -717,8 +723,16 @@ mod tests {
         assert_eq!(back.into_event(), update);
         assert_eq!(
             OrderUpdateMsg::message_id(&update),
-            "o:tw123:abc-1:PARTIALLY_FILLED:0.004:t9"
+            "o:tw123:abc-1:PARTIALLY_FILLED:0.004:t9:65000.5:0.01:2"
         );
+        // An amendment (same status and filled) is another change; its repeat is the same.
+        let mut amended = update.clone();
+        amended.fill = None;
+        amended.order.qty = Some(parse_decimal("0.008").unwrap());
+        amended.order.updated_time_ms = 5;
+        let id = OrderUpdateMsg::message_id(&amended);
+        assert_ne!(id, OrderUpdateMsg::message_id(&update));
+        assert_eq!(id, OrderUpdateMsg::message_id(&amended.clone()));
     }
 
     #[test]
