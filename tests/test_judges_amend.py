@@ -156,3 +156,115 @@ async def test_ccxt_edit_order(sim: Simulator) -> None:
     finally:
         for ex, *_ in cases:
             await ex.close()
+
+
+def test_binance_usdm_sdk_batches(sim: Simulator, caplog: pytest.LogCaptureFixture) -> None:
+    from binance_sdk_derivatives_trading_usds_futures.rest_api.models import (
+        ModifyMultipleOrdersBatchOrdersParameterInner as Modify,
+    )
+    from binance_sdk_derivatives_trading_usds_futures.rest_api.models import (
+        PlaceMultipleOrdersBatchOrdersParameterInner as Place,
+    )
+
+    caplog.set_level(logging.WARNING)
+    rest = usdm_client(sim).rest_api
+    bid = Decimal(rest.order_book(symbol="BTCUSDT", limit=5).data().bids[0][0])
+    placed = rest.place_multiple_orders(
+        batch_orders=[
+            Place(
+                symbol="BTCUSDT",
+                side="BUY",
+                type="LIMIT",
+                time_in_force="GTC",
+                # The SDK's batch models take floats (its own contract; the wire gets text).
+                quantity=0.002,
+                price=float(bid - 50 - k),
+            )
+            for k in range(3)
+        ]
+    ).data()
+    ids = [o.order_id for o in placed]
+    assert len(ids) == 3 and all(ids)
+    assert {only(sim, "binance", "usdm", i)[0] for i in ids} == {"NEW"}
+    modified = rest.modify_multiple_orders(
+        batch_orders=[
+            Modify(symbol="BTCUSDT", side="BUY", quantity=0.003, price=float(bid - 70), order_id=ids[0])
+        ]
+    ).data()
+    assert modified[0].order_id == ids[0]
+    assert only(sim, "binance", "usdm", ids[0]) == ("NEW", bid - 70, Decimal("0.003"))
+    canceled = rest.cancel_multiple_orders(symbol="BTCUSDT", order_id_list=ids).data()
+    assert [o.status for o in canceled] == ["CANCELED"] * 3
+    no_warnings(caplog)
+
+
+def test_pybit_batches(sim: Simulator) -> None:
+    from pybit.unified_trading import HTTP
+
+    keys = sim.account("bybit")
+    session = HTTP(testnet=False, api_key=keys.api_key, api_secret=keys.api_secret)
+    session.endpoint = sim.endpoints("bybit", "linear").rest
+    bid = Decimal(session.get_orderbook(category="linear", symbol="BTCUSDT", limit=5)["result"]["b"][0][0])
+    request = [
+        {"symbol": "BTCUSDT", "side": "Buy", "orderType": "Limit", "qty": "0.001", "price": str(bid - 100 - k),
+         "orderLinkId": f"pb-{k}"}
+        for k in range(3)
+    ]  # fmt: skip
+    placed = session.place_batch_order(category="linear", request=request)
+    assert [i["code"] for i in placed["retExtInfo"]["list"]] == [0, 0, 0]
+    assert [o["orderLinkId"] for o in placed["result"]["list"]] == ["pb-0", "pb-1", "pb-2"]
+    amended = session.amend_batch_order(
+        category="linear", request=[{"symbol": "BTCUSDT", "orderLinkId": "pb-0", "qty": "0.002"}]
+    )
+    assert amended["retExtInfo"]["list"][0]["code"] == 0
+    assert sim_order(sim, "bybit", "linear", "pb-0").qty == Decimal("0.002")
+    canceled = session.cancel_batch_order(
+        category="linear",
+        request=[{"symbol": "BTCUSDT", "orderLinkId": f"pb-{k}"} for k in (0, 1, 2, 9)],
+    )
+    assert [i["code"] for i in canceled["retExtInfo"]["list"]] == [0, 0, 0, 110001]
+    assert {sim_order(sim, "bybit", "linear", f"pb-{k}").status.name for k in range(3)} == {"CANCELED"}
+
+
+@pytest.mark.asyncio
+async def test_ccxt_create_orders(sim: Simulator) -> None:
+    """ccxt's ``createOrders`` / ``cancelOrders``: the venues' batch endpoints."""
+    import ccxt.async_support as ccxt
+
+    keys = sim.account("binance")
+    usdm = ccxt.binanceusdm({"apiKey": keys.api_key, "secret": keys.api_secret})
+    point_ccxt_at(
+        usdm, sim.endpoints("binance", "usdm").rest, {"sapi": sim.endpoints("binance", "spot").rest}
+    )
+    bybit_keys = sim.account("bybit")
+    bybit = ccxt.bybit({"apiKey": bybit_keys.api_key, "secret": bybit_keys.api_secret})
+    bybit.options["fetchMarkets"] = {"types": ["linear"]}
+    bybit.urls["api"]["public"] = bybit.urls["api"]["private"] = sim.endpoints("bybit", "linear").rest
+    cases = [(usdm, "binance"), (bybit, "bybit")]
+    try:
+        for ex, venue in cases:
+            await ex.load_markets()
+            symbol = "BTC/USDT:USDT"
+            bid = (await ex.fetch_order_book(symbol, 5))["bids"][0][0]
+            orders = await ex.create_orders(
+                [
+                    {
+                        "symbol": symbol,
+                        "type": "limit",
+                        "side": "buy",
+                        "amount": 0.002,
+                        "price": bid - 100 - k,
+                    }
+                    for k in range(2)
+                ]
+            )
+            ids = [o["id"] for o in orders]
+            assert len(ids) == 2 and all(ids), orders
+            assert {only(sim, venue, "linear" if venue == "bybit" else "usdm", i)[0] for i in ids} == {"NEW"}
+            await ex.cancel_orders(ids, symbol)
+            assert {only(sim, venue, "linear" if venue == "bybit" else "usdm", i)[0] for i in ids} == {
+                "CANCELED"
+            }
+    finally:
+        for ex, _ in cases:
+            await ex.close()

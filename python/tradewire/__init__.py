@@ -42,6 +42,7 @@ from .connectors import (
     Health,
     LimitHealth,
 )
+from ._trading import LimitOrder, MarketOrder
 from .endpoints import Credentials, Endpoints
 from .enums import Market, OrderStatus, OrderType, PositionSide, Side, TimeInForce, Venue
 from .errors import (
@@ -116,7 +117,9 @@ __all__ = [
     "InvalidOrder",
     "Level",
     "LimitHealth",
+    "LimitOrder",
     "Market",
+    "MarketOrder",
     "MergedBook",
     "MergedLevel",
     "MergedView",

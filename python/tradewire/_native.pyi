@@ -32,6 +32,7 @@ from tradewire.enums import (
     TimeInForceName,
     Venue,
 )
+from tradewire.errors import TradewireError
 
 #: The extension's version (the Rust crate's).
 __version__: str
@@ -80,6 +81,20 @@ __all__ = [
 
 #: A money argument: exact decimal text, ``Decimal`` or ``int`` (never ``float``).
 _Money: TypeAlias = Decimal | str | int
+#: One order of a batch: symbol, side, type, qty, quote_qty, price, time in force, post-only,
+#: reduce-only, client order id.
+_BatchItem: TypeAlias = tuple[
+    str,
+    SideName,
+    OrderType,
+    _Money | None,
+    _Money | None,
+    _Money | None,
+    TimeInForceName | None,
+    bool,
+    bool,
+    str | None,
+]
 
 class _Sourced:
     """Where an event came from: venue, market and the venue's symbol."""
@@ -1080,6 +1095,12 @@ class NativeConnector:
         sent) and places it once, never resent. Resolves to its state, UNKNOWN if neither the
         answer nor a lookup by client order id could tell. An unusable ``client_order_id`` (one
         is generated if None) raises :class:`~tradewire.InvalidArgument` at the call."""
+    def place_batch(self, orders: list[_BatchItem]) -> Awaitable[list[Order | TradewireError]]:
+        """Backs :meth:`tradewire.Binance.place_batch`: one outcome per order, in order."""
+    def cancel_batch(
+        self, symbol: str, *, order_ids: list[str] | None = None, client_order_ids: list[str] | None = None
+    ) -> Awaitable[list[Order | TradewireError]]:
+        """Backs :meth:`tradewire.Binance.cancel_batch`: one outcome per order, in order."""
     def amend(
         self,
         symbol: str,
@@ -1435,6 +1456,12 @@ class NativeRemote:
         """As :meth:`NativeConnector.place`, through the gateway's connector. A lost reply is
         resolved by client order id (never sent again); one that reached no gateway raises
         :class:`~tradewire.ConnectionLost` (nothing placed)."""
+    def place_batch(self, orders: list[_BatchItem]) -> Awaitable[list[Order | TradewireError]]:
+        """As :meth:`NativeConnector.place_batch`, each order a place of its own through the gateway."""
+    def cancel_batch(
+        self, symbol: str, *, order_ids: list[str] | None = None, client_order_ids: list[str] | None = None
+    ) -> Awaitable[list[Order | TradewireError]]:
+        """As :meth:`NativeConnector.cancel_batch`, each a cancel of its own through the gateway."""
     def amend(
         self,
         symbol: str,

@@ -11,6 +11,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 mod account;
+mod batch;
 mod streams;
 mod trading;
 

@@ -123,6 +123,94 @@ impl Amend {
     }
 }
 
+/// One order of a batch from Python: `(symbol, side, order_type, qty, quote_qty, price,
+/// time_in_force, post_only, reduce_only, client_order_id)`.
+pub(crate) type BatchItem<'py> = (
+    String,
+    Side,
+    OrderType,
+    Option<Bound<'py, PyAny>>,
+    Option<Bound<'py, PyAny>>,
+    Option<Bound<'py, PyAny>>,
+    Option<TimeInForce>,
+    bool,
+    bool,
+    Option<String>,
+);
+
+/// A batch item's symbol, fields and client order id (checked now: a bad one fails the call).
+pub(crate) trait BatchDraft {
+    fn draft(
+        self,
+        client_id: impl Fn(Option<&str>) -> Result<Id, Error>,
+    ) -> PyResult<(String, Draft, Id)>;
+}
+
+impl BatchDraft for BatchItem<'_> {
+    fn draft(
+        self,
+        client_id: impl Fn(Option<&str>) -> Result<Id, Error>,
+    ) -> PyResult<(String, Draft, Id)> {
+        let (symbol, side, kind, qty, quote_qty, price, tif, post_only, reduce_only, id) = self;
+        let draft = Draft::new(
+            side,
+            kind,
+            qty.as_ref(),
+            quote_qty.as_ref(),
+            price.as_ref(),
+            tif,
+            post_only,
+            reduce_only,
+        )?;
+        let id = client_id(id.as_deref()).map_err(py_err)?;
+        Ok((symbol, draft, id))
+    }
+}
+
+/// Orders named by venue ids or by client ids (one list, not both).
+pub(crate) fn refs(
+    order_ids: Option<Vec<String>>,
+    client_order_ids: Option<Vec<String>>,
+) -> Result<Vec<OrderRef>, Error> {
+    let to = |ids: Vec<String>, client: bool| {
+        ids.into_iter()
+            .map(|id| {
+                if id.is_empty() {
+                    return Err(Error::invalid_argument("order_ids", "an empty id"));
+                }
+                Ok(if client {
+                    OrderRef::ClientOrderId(Id::new(&id))
+                } else {
+                    OrderRef::OrderId(Id::new(&id))
+                })
+            })
+            .collect()
+    };
+    match (order_ids, client_order_ids) {
+        (Some(ids), None) => to(ids, false),
+        (None, Some(ids)) => to(ids, true),
+        _ => Err(Error::invalid_argument(
+            "order_ids",
+            "give order_ids or client_order_ids (one of them)",
+        )),
+    }
+}
+
+/// A batch's outcomes for Python: each an `Order`, or the exception it would have raised.
+pub(crate) fn outcomes(
+    results: Vec<Result<tradewire_core::model::Order, Error>>,
+) -> PyResult<Vec<Py<PyAny>>> {
+    Python::attach(|py| {
+        results
+            .into_iter()
+            .map(|r| match r {
+                Ok(order) => Ok(Py::new(py, crate::model::Order(order))?.into_any()),
+                Err(e) => Ok(to_pyerr(py, e).into_value(py).into_any()),
+            })
+            .collect()
+    })
+}
+
 pub(crate) fn order_ref(
     order_id: Option<String>,
     client_order_id: Option<String>,
@@ -570,6 +658,60 @@ impl NativeConnector {
             }
             let order = inner.replace(&symbol, &which, new).await.map_err(py_err)?;
             Ok(crate::model::Order(order))
+        })
+    }
+
+    /// Checks and places many orders (`(symbol, side, order_type, qty, quote_qty, price,
+    /// time_in_force, post_only, reduce_only, client_order_id)` each) in as few requests as
+    /// the venue allows; resolves to one `Order` or exception each, in order. Awaitable.
+    fn place_batch<'py>(
+        &self,
+        py: Python<'py>,
+        orders: Vec<BatchItem<'py>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let drafts = orders
+            .into_iter()
+            .map(|item| item.draft(|id| self.inner.client_order_id(id)))
+            .collect::<PyResult<Vec<_>>>()?;
+        let inner = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let mut orders = Vec::with_capacity(drafts.len());
+            let mut early: Vec<Option<Error>> = Vec::with_capacity(drafts.len());
+            for (symbol, draft, id) in drafts {
+                match inner.symbol_info(&symbol).await {
+                    Ok(info) => {
+                        orders.push(draft.order(info.symbol, id));
+                        early.push(None);
+                    }
+                    Err(e) => early.push(Some(e)),
+                }
+            }
+            let mut placed = inner.place_batch(orders).await.into_iter();
+            let results = early
+                .into_iter()
+                .map(|e| match e {
+                    Some(e) => Err(e),
+                    None => placed.next().unwrap_or(Err(Error::Closed)),
+                })
+                .collect();
+            outcomes(results)
+        })
+    }
+
+    /// Cancels many orders of `symbol`, named by ids or client ids, in as few requests as the
+    /// venue allows; resolves to one `Order` or exception each, in order. Awaitable.
+    #[pyo3(signature = (symbol, *, order_ids = None, client_order_ids = None))]
+    fn cancel_batch<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: String,
+        order_ids: Option<Vec<String>>,
+        client_order_ids: Option<Vec<String>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let which = refs(order_ids, client_order_ids).py_err(py)?;
+        let inner = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            outcomes(inner.cancel_batch(&symbol, which).await)
         })
     }
 

@@ -8,9 +8,13 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyModule};
 use tradewire_gateway::{Channels, Gateway, GatewayEvent, NatsOptions, Remote, Standby};
 
-use crate::connector::{Amend, Draft, NativeConnector, native_stream, order_ref, py_err, wrap_all};
+use crate::connector::{
+    Amend, BatchDraft, BatchItem, Draft, NativeConnector, native_stream, order_ref, outcomes,
+    py_err, refs, wrap_all,
+};
 use crate::errors::IntoPyResult;
 use crate::model::{OrderType, Side, TimeInForce};
+use tradewire_core::model::Id;
 
 #[allow(clippy::too_many_arguments)]
 fn options(
@@ -401,6 +405,48 @@ impl NativeRemote {
             }
             let order = remote.replace(&symbol, &which, new).await.map_err(py_err)?;
             Ok(crate::model::Order(order))
+        })
+    }
+
+    /// Places many orders through the gateway, each a place of its own (resolvable by client
+    /// id); resolves to one `Order` or exception each, in order. Awaitable.
+    fn place_batch<'py>(
+        &self,
+        py: Python<'py>,
+        orders: Vec<BatchItem<'py>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let drafts = orders
+            .into_iter()
+            .map(|item| item.draft(|id| self.inner.client_order_id(id)))
+            .collect::<PyResult<Vec<_>>>()?;
+        let remote = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let one = |(symbol, draft, id): (String, Draft, Id)| {
+                let remote = remote.clone();
+                async move {
+                    let symbol = remote.symbol(&symbol).await?;
+                    remote.place(draft.order(symbol, id)).await
+                }
+            };
+            outcomes(futures_util::future::join_all(drafts.into_iter().map(one)).await)
+        })
+    }
+
+    /// Cancels many orders of `symbol` through the gateway, each a cancel of its own; resolves
+    /// to one `Order` or exception each, in order. Awaitable.
+    #[pyo3(signature = (symbol, *, order_ids = None, client_order_ids = None))]
+    fn cancel_batch<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: String,
+        order_ids: Option<Vec<String>>,
+        client_order_ids: Option<Vec<String>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let which = refs(order_ids, client_order_ids).py_err(py)?;
+        let remote = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let all = which.iter().map(|w| remote.cancel(&symbol, w));
+            outcomes(futures_util::future::join_all(all).await)
         })
     }
 

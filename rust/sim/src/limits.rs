@@ -171,12 +171,13 @@ impl BinanceLimits {
     }
 
     /// Accounts one request of `weight` (and one order if `order`).
-    pub fn check(&self, weight: u32, order: bool) -> (Verdict, Usage) {
-        self.check_on(weight, order, Path::Rest)
+    /// `orders`: what the request counts on the order-count window (0: not an order).
+    pub fn check(&self, weight: u32, orders: u32) -> (Verdict, Usage) {
+        self.check_on(weight, orders, Path::Rest)
     }
 
     /// As [`BinanceLimits::check`], for a request that came on `path`.
-    pub fn check_on(&self, weight: u32, order: bool, path: Path) -> (Verdict, Usage) {
+    pub fn check_on(&self, weight: u32, orders: u32, path: Path) -> (Verdict, Usage) {
         let now = real_ms();
         let weight_ms = self.weight_window.as_millis() as i64;
         let order_ms = self.order_window.as_millis() as i64;
@@ -202,7 +203,7 @@ impl BinanceLimits {
             s.banned_until_ms = None;
         }
         let over_weight = s.weight.used + weight > self.weight_limit;
-        let over_orders = order && s.orders.used + 1 > self.order_limit;
+        let over_orders = orders > 0 && s.orders.used + orders > self.order_limit;
         let forced = s.forced_429 > 0;
         if over_weight || over_orders || forced {
             if forced {
@@ -235,9 +236,7 @@ impl BinanceLimits {
             );
         }
         s.weight.used += weight;
-        if order {
-            s.orders.used += 1;
-        }
+        s.orders.used += orders;
         (Verdict::Allowed, usage(&s))
     }
 
@@ -329,12 +328,32 @@ impl BybitLimits {
         &self,
         endpoint: Option<(&'static str, u32)>,
     ) -> (BybitVerdict, Option<BybitUsage>) {
+        let (verdict, usage, _) = self.check_n(endpoint, 1);
+        (verdict, usage)
+    }
+
+    /// Accounts a request of `n` orders (a batch consumes its limit by the orders it holds):
+    /// allowed if any room is left, and then how many of the `n` fit (the venue fails the rest).
+    pub fn check_n(
+        &self,
+        endpoint: Option<(&'static str, u32)>,
+        n: u32,
+    ) -> (BybitVerdict, Option<BybitUsage>, u32) {
+        let (verdict, usage, granted) = self.check_locked(endpoint, n.max(1));
+        (verdict, usage, granted)
+    }
+
+    fn check_locked(
+        &self,
+        endpoint: Option<(&'static str, u32)>,
+        n: u32,
+    ) -> (BybitVerdict, Option<BybitUsage>, u32) {
         let now = real_ms();
         let mut s = self.lock();
         if let Some(until) = s.banned_until_ms {
             if now < until {
                 self.violations.refused_while_banned(now, Path::Rest);
-                return (BybitVerdict::IpBanned { until_ms: until }, None);
+                return (BybitVerdict::IpBanned { until_ms: until }, None, 0);
             }
             s.banned_until_ms = None;
         }
@@ -344,10 +363,10 @@ impl BybitLimits {
             self.violations.bans.fetch_add(1, Ordering::Relaxed);
             let until = now + self.ip_ban.as_millis() as i64;
             s.banned_until_ms = Some(until);
-            return (BybitVerdict::IpBanned { until_ms: until }, None);
+            return (BybitVerdict::IpBanned { until_ms: until }, None, 0);
         }
         let Some((name, limit)) = endpoint else {
-            return (BybitVerdict::Allowed, None);
+            return (BybitVerdict::Allowed, None, n);
         };
         let uid_ms = self.uid_window.as_millis() as i64;
         let forced = s.forced_10006 > 0;
@@ -367,9 +386,11 @@ impl BybitLimits {
                     remaining: 0,
                     reset_ms,
                 }),
+                0,
             );
         }
-        window.used += 1;
+        let granted = n.min(limit - window.used);
+        window.used += granted;
         let remaining = limit - window.used;
         (
             BybitVerdict::Allowed,
@@ -378,6 +399,7 @@ impl BybitLimits {
                 remaining,
                 reset_ms: now.max(reset_ms - uid_ms),
             }),
+            granted,
         )
     }
 
@@ -408,19 +430,19 @@ mod tests {
             Duration::from_secs(120),
             2,
         );
-        assert_eq!(limits.check(6, false).0, Verdict::Allowed);
-        assert_eq!(limits.check(4, false).1.weight, 10);
+        assert_eq!(limits.check(6, 0).0, Verdict::Allowed);
+        assert_eq!(limits.check(4, 0).1.weight, 10);
         // Over the limit: 429 twice, then a ban.
         assert!(matches!(
-            limits.check(1, false).0,
+            limits.check(1, 0).0,
             Verdict::TooMany { orders: false, .. }
         ));
-        assert!(matches!(limits.check(1, false).0, Verdict::TooMany { .. }));
-        let Verdict::Banned { retry_after_s, .. } = limits.check(1, false).0 else {
+        assert!(matches!(limits.check(1, 0).0, Verdict::TooMany { .. }));
+        let Verdict::Banned { retry_after_s, .. } = limits.check(1, 0).0 else {
             panic!("expected a ban")
         };
         assert_eq!(retry_after_s, 120);
-        assert!(matches!(limits.check(1, false).0, Verdict::Banned { .. }));
+        assert!(matches!(limits.check(1, 0).0, Verdict::Banned { .. }));
         assert_eq!(limits.violations.snapshot(), (3, 1, 1));
         let refused = limits.violations.refusals();
         assert_eq!(refused.len(), 1);
@@ -438,14 +460,14 @@ mod tests {
             Duration::from_secs(1),
             5,
         );
-        assert_eq!(limits.check(1, true).0, Verdict::Allowed);
-        assert_eq!(limits.check(1, true).0, Verdict::Allowed);
+        assert_eq!(limits.check(1, 1).0, Verdict::Allowed);
+        assert_eq!(limits.check(1, 1).0, Verdict::Allowed);
         assert!(matches!(
-            limits.check(1, true).0,
+            limits.check(1, 1).0,
             Verdict::TooMany { orders: true, .. }
         ));
         assert_eq!(
-            limits.check(1, false).0,
+            limits.check(1, 0).0,
             Verdict::Allowed,
             "non-order requests still pass"
         );
@@ -462,8 +484,8 @@ mod tests {
             0,
         );
         limits.force_429(1);
-        assert!(matches!(limits.check(1, false).0, Verdict::TooMany { .. }));
-        assert_eq!(limits.check(1, false).0, Verdict::Allowed);
+        assert!(matches!(limits.check(1, 0).0, Verdict::TooMany { .. }));
+        assert_eq!(limits.check(1, 0).0, Verdict::Allowed);
         assert_eq!(limits.violations.snapshot(), (0, 0, 0));
     }
 

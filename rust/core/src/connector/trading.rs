@@ -27,7 +27,7 @@ const MAX_PAGES: usize = 40;
 const ACK_LOOKUPS: u32 = 3;
 
 /// Whether the venue may have acted on a write that failed this way.
-fn outcome_unknown(error: &Error) -> bool {
+pub(super) fn outcome_unknown(error: &Error) -> bool {
     match error {
         Error::Timeout { .. } | Error::ConnectionLost(_) => true,
         Error::Exchange(reply) => reply.http_status.is_some_and(|s| s >= 500),
@@ -42,12 +42,12 @@ impl Connector {
 
     /// Applies a venue report (and publishes the change) and returns the order as now known:
     /// if the report was stale, the newer state already held.
-    fn settle(&self, report: &Order) -> Order {
+    pub(super) fn settle(&self, report: &Order) -> Order {
         self.absorb(Some(report), None)
             .unwrap_or_else(|| report.clone())
     }
 
-    fn settle_written(&self, written: Written) -> Option<Order> {
+    pub(super) fn settle_written(&self, written: Written) -> Option<Order> {
         match written {
             Written::Order(order, fills) => {
                 let mut known = self.settle(&order);
@@ -121,7 +121,7 @@ impl Connector {
 
     /// Reads the symbol rules again after a filter refusal, at most once every
     /// [`REFUSAL_REFRESH`] (a burst of refused orders reads them once).
-    async fn refresh_rules_after_refusal(&self) {
+    pub(super) async fn refresh_rules_after_refusal(&self) {
         {
             let mut last = self
                 .rules_refused_at
@@ -140,7 +140,7 @@ impl Connector {
     /// Looks up an order the venue only acknowledged; if it is not visible yet it is reported
     /// PENDING_NEW with the venue's id (it exists: never an error), and the user stream or the
     /// reconciliation brings its state.
-    async fn look_up_ack(
+    pub(super) async fn look_up_ack(
         &self,
         symbol: Symbol,
         which: &OrderRef,
@@ -164,7 +164,12 @@ impl Connector {
     /// Finds out what became of a write with an unknown outcome: found → its state; not found
     /// once the receive window (plus clock error) has passed → REJECTED, it never reached the
     /// venue; still unsure after that and a request timeout more → UNKNOWN.
-    async fn resolve(&self, symbol: Symbol, unanswered: Order, sent_at: Instant) -> Order {
+    pub(super) async fn resolve(
+        &self,
+        symbol: Symbol,
+        unanswered: Order,
+        sent_at: Instant,
+    ) -> Order {
         let client_id = &unanswered.client_order_id;
         let config = &self.config.http;
         let proof = sent_at + config.recv_window + Duration::from_secs(1);

@@ -297,6 +297,13 @@ pub enum UserEvent {
     },
 }
 
+/// The batch endpoints a venue may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Batch {
+    Place,
+    Cancel,
+}
+
 /// What a write's answer says of the order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[allow(clippy::large_enum_variant)] // returned and consumed at once
@@ -333,6 +340,36 @@ pub trait Trading: Send + Sync + 'static {
     fn replace(&self, which: &OrderRef, new: &NewOrder) -> Option<Request> {
         let _ = (which, new);
         None
+    }
+    /// Orders one batch request takes at most (0: the venue has no such batch; the connector
+    /// sends single requests instead).
+    fn batch_limit(&self, batch: Batch) -> usize {
+        let _ = batch;
+        0
+    }
+    /// One request placing `orders` (at most [`Trading::batch_limit`]).
+    fn place_batch(&self, orders: &[NewOrder]) -> Option<Request> {
+        let _ = orders;
+        None
+    }
+    /// Each order's outcome in a batch place's answer, in the order sent (`n` of them).
+    fn placed_batch(&self, answer: &Value, n: usize) -> Result<Vec<Result<Written>>> {
+        let _ = (answer, n);
+        Err(crate::Error::Internal(
+            "this venue has no batch place".into(),
+        ))
+    }
+    /// One request canceling orders of `symbol` all named the same way (ids, or client ids).
+    fn cancel_batch(&self, symbol: Symbol, which: &[OrderRef]) -> Option<Request> {
+        let _ = (symbol, which);
+        None
+    }
+    /// Each order's outcome in a batch cancel's answer, in the order sent.
+    fn canceled_batch(&self, answer: &Value, n: usize) -> Result<Vec<Result<Written>>> {
+        let _ = (answer, n);
+        Err(crate::Error::Internal(
+            "this venue has no batch cancel".into(),
+        ))
     }
     /// The canceled order and the new one in a cancel-replace's answer.
     fn replaced(&self, answer: &Value) -> Result<(Written, Written)> {

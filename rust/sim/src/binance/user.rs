@@ -382,7 +382,7 @@ async fn ws_api_session(st: Arc<BinanceState>, mut socket: WebSocket) {
                     "userDataStream.subscribe.signature" | "userDataStream.subscribe" | "session.status" | "session.logon" => 2,
                     _ => 1,
                 };
-                let (verdict, usage) = st.limits.check_on(weight, false, crate::limits::Path::WsApi);
+                let (verdict, usage) = st.limits.check_on(weight, 0, crate::limits::Path::WsApi);
                 let (n, unit, _) = interval_parts(st.limits.weight_window);
                 let rate_limits = json!([{"rateLimitType": "REQUEST_WEIGHT", "interval": unit, "intervalNum": n,
                     "limit": st.limits.weight_limit, "count": usage.weight}]);

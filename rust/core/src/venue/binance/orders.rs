@@ -11,7 +11,7 @@ use crate::net::{Method, Request};
 use crate::orders::{NewOrder, OrderRef};
 use crate::resilience::Priority;
 use crate::venue::fields::Fields;
-use crate::venue::{Trading, Written};
+use crate::venue::{Batch, Trading, Written};
 
 /// Maps Binance's `status` / `X` words (spot and USD-M share them). `None` for a word we do not
 /// know: the caller counts it and keeps the order UNKNOWN until a query resolves it.
@@ -143,6 +143,36 @@ impl BinanceTrading {
                 .unwrap_or(created),
             reject_reason: None,
         })
+    }
+
+    /// A batch answer: one order object or `{"code", "msg"}` refusal per item, in order.
+    fn items(
+        &self,
+        answer: &Value,
+        n: usize,
+        read: impl Fn(&Value) -> Result<Written>,
+    ) -> Result<Vec<Result<Written>>> {
+        let f = self.fields(answer);
+        let list = answer
+            .as_array()
+            .filter(|l| l.len() == n)
+            .ok_or_else(|| f.bad(format!("a batch answer of {n} items expected")))?;
+        Ok(list
+            .iter()
+            .map(|item| match item.get("code").and_then(Value::as_i64) {
+                Some(code) if item.get("orderId").is_none() => {
+                    let message = item.get("msg").and_then(Value::as_str).unwrap_or("");
+                    Err(super::rest::refusal(crate::error::VenueReply {
+                        venue: Venue::Binance,
+                        code: Some(code),
+                        message: crate::error::snippet(message),
+                        http_status: None,
+                        request: None,
+                    }))
+                }
+                _ => read(item),
+            })
+            .collect())
     }
 
     fn fills(&self, order: &Order, value: &Value) -> Result<Vec<Fill>> {
@@ -313,6 +343,65 @@ impl Trading for BinanceTrading {
             OrderRef::OrderId(id) => r.param("cancelOrderId", id),
             OrderRef::ClientOrderId(id) => r.param("cancelOrigClientOrderId", id),
         })
+    }
+
+    fn batch_limit(&self, batch: Batch) -> usize {
+        match (self.spot(), batch) {
+            (true, _) => 0,
+            (false, Batch::Place) => 5,
+            (false, Batch::Cancel) => 10,
+        }
+    }
+
+    fn place_batch(&self, orders: &[NewOrder]) -> Option<Request> {
+        if self.spot() {
+            return None;
+        }
+        let list: Vec<Value> = orders
+            .iter()
+            .map(|o| {
+                let fields = self.place(o).params.into_iter();
+                Value::Object(fields.map(|(k, v)| (k, Value::String(v))).collect())
+            })
+            .collect();
+        Some(
+            write(Method::Post, "/fapi/v1/batchOrders")
+                .param("batchOrders", Value::Array(list).to_string()),
+        )
+    }
+
+    fn placed_batch(&self, answer: &Value, n: usize) -> Result<Vec<Result<Written>>> {
+        self.items(answer, n, |item| self.placed(item))
+    }
+
+    fn cancel_batch(&self, symbol: Symbol, which: &[OrderRef]) -> Option<Request> {
+        if self.spot() {
+            return None;
+        }
+        let ids: Vec<Value> = which
+            .iter()
+            .map(|w| match w {
+                // Venue ids are numbers on Binance; a client id is text.
+                OrderRef::OrderId(id) => id
+                    .as_str()
+                    .parse::<u64>()
+                    .map_or_else(|_| Value::String(id.to_string()), Value::from),
+                OrderRef::ClientOrderId(id) => Value::String(id.to_string()),
+            })
+            .collect();
+        let key = match which.first() {
+            Some(OrderRef::ClientOrderId(_)) => "origClientOrderIdList",
+            _ => "orderIdList",
+        };
+        Some(
+            write(Method::Delete, "/fapi/v1/batchOrders")
+                .param("symbol", symbol)
+                .param(key, Value::Array(ids).to_string()),
+        )
+    }
+
+    fn canceled_batch(&self, answer: &Value, n: usize) -> Result<Vec<Result<Written>>> {
+        self.items(answer, n, |item| self.canceled(item))
     }
 
     fn replaced(&self, answer: &Value) -> Result<(Written, Written)> {

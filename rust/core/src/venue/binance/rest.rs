@@ -113,6 +113,8 @@ impl BinanceRest {
             (true, Method::Post, "order" | "cancelReplace") => 1,
             (true, Method::Put, "keepPriority") => 4,
             (false, Method::Post | Method::Put, "order") => 0,
+            (false, Method::Post | Method::Put, "batchOrders") => 5,
+            (false, Method::Delete, "batchOrders") => 1,
             (_, Method::Delete, "order") => 1,
             (true, Method::Get, "order") => 4,
             (false, Method::Get, "order" | "openOrder") => 1,
@@ -163,7 +165,8 @@ impl BinanceRest {
     /// What counts against the order-count limits: a new order (a cancel-replace's included)
     /// and a USD-M modify; spot's keep-priority amend counts none.
     fn is_order_placement(&self, request: &Request) -> bool {
-        (request.path.ends_with("/order") && matches!(request.method, Method::Post | Method::Put))
+        let placing = matches!(request.method, Method::Post | Method::Put);
+        (placing && (request.path.ends_with("/order") || request.path.ends_with("/batchOrders")))
             || request.path.ends_with("/order/cancelReplace")
     }
 }
@@ -205,6 +208,27 @@ fn order_rule(code: i64, message: &str) -> String {
         _ => return code.to_string(),
     }
     .to_owned()
+}
+
+/// The typed error of a refusal by its code (a whole answer's, or one item's of a batch).
+pub(super) fn refusal(reply: VenueReply) -> Error {
+    match reply.code {
+        Some(-1022 | -2014 | -2015 | -2008) => Error::Auth(reply),
+        Some(-1015) => Error::RateLimited {
+            reply,
+            retry_after: None,
+        },
+        Some(-2011 | -2013) => Error::OrderNotFound(reply),
+        Some(
+            code @ (-2010 | -1013 | -1111 | -1112 | -1116 | -1117 | -1121 | -4164 | -2018 | -2019
+            | -2022 | -5022 | -4003 | -4014 | -4015 | -2038 | -5027 | -4028 | -4123),
+        ) => Error::InvalidOrder {
+            rule: order_rule(code, &reply.message),
+            message: reply.message.clone(),
+            reply: Some(reply),
+        },
+        _ => Error::Exchange(reply),
+    }
 }
 
 /// A cancel-replace that failed in part or whole (`-2021`, `-2022`) names the part that failed
@@ -311,11 +335,14 @@ impl Dialect for BinanceRest {
                 .map(|id| (id, 1)),
         );
         if self.is_order_placement(request) {
+            // A USD-M batch of orders counts 5 on the seconds window, 1 on the minute's.
+            let batch = request.path.ends_with("/batchOrders");
+            let seconds = limiter.ids_with_prefix("ORDERS 10S");
             costs.extend(
                 limiter
                     .ids_with_prefix("ORDERS ")
                     .into_iter()
-                    .map(|id| (id, 1)),
+                    .map(|id| (id, if batch && seconds.contains(&id) { 5 } else { 1 })),
             );
         }
         costs
@@ -410,25 +437,8 @@ impl Dialect for BinanceRest {
             }
             (500.., _) => failure.venue_fault = true,
             (_, Some(-1021)) => failure.clock_rejected = true,
-            (_, Some(-1022 | -2014 | -2015 | -2008)) | (401, _) => {
-                failure.error = Error::Auth(reply)
-            }
-            (_, Some(-2011 | -2013)) => failure.error = Error::OrderNotFound(reply),
-            (
-                _,
-                Some(
-                    code @ (-2010 | -1013 | -1111 | -1112 | -1116 | -1117 | -1121 | -4164 | -2018
-                    | -2019 | -2022 | -5022 | -4003 | -4014 | -4015 | -2038 | -5027 | -4028
-                    | -4123),
-                ),
-            ) => {
-                failure.error = Error::InvalidOrder {
-                    rule: order_rule(code, &reply.message),
-                    message: reply.message.clone(),
-                    reply: Some(reply),
-                };
-            }
-            _ => {}
+            (401, _) => failure.error = Error::Auth(reply),
+            _ => failure.error = refusal(reply),
         }
         Err(failure)
     }

@@ -95,8 +95,12 @@ fn header_i64(headers: &HeaderMap, name: &str) -> Option<i64> {
 
 /// Bybit's JSON bodies carry flags as booleans and indexes as numbers; everything else
 /// (prices, quantities, ids) as text.
-fn typed(key: &str, value: &str) -> Value {
+pub(super) fn typed(key: &str, value: &str) -> Value {
     match key {
+        // A batch's items, already JSON.
+        "request" => {
+            serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()))
+        }
         "reduceOnly" | "closeOnTrigger" | "mmp" => match value {
             "true" => Value::Bool(true),
             "false" => Value::Bool(false),
@@ -138,7 +142,13 @@ impl Dialect for BybitRest {
             let id = limiter
                 .find(&spec.name)
                 .unwrap_or_else(|| limiter.set_limit(spec));
-            costs.push((id, 1));
+            // A batch consumes its endpoint's limit by the orders it holds.
+            let n = match request.param_value("request") {
+                Some(items) => serde_json::from_str::<Vec<serde::de::IgnoredAny>>(items)
+                    .map_or(1, |l| l.len().max(1) as u64),
+                None => 1,
+            };
+            costs.push((id, n));
         }
         costs
     }
@@ -236,37 +246,8 @@ impl Dialect for BybitRest {
                 };
             }
             (_, Some(10002)) => failure.clock_rejected = true,
-            (401, _) | (_, Some(10003 | 10004 | 10005 | 10007 | 10010 | 33004)) => {
-                failure.error = Error::Auth(reply);
-            }
-            (_, Some(110001 | 170213 | 110008)) => failure.error = Error::OrderNotFound(reply),
-            (_, Some(10001)) if reply.message.contains("remains unchanged") => {
-                failure.error = Error::InvalidOrder {
-                    rule: crate::orders::rule::NO_CHANGE.to_owned(),
-                    message: reply.message.clone(),
-                    reply: Some(reply),
-                };
-            }
-            (
-                _,
-                Some(
-                    code @ (110003 | 110004 | 110007 | 110012 | 110017 | 110044 | 110094 | 170033
-                    | 170134 | 170136 | 170137 | 170131 | 170140 | 170124),
-                ),
-            ) => {
-                failure.error = Error::InvalidOrder {
-                    rule: match code {
-                        // Wallet / available balance / margin insufficient, spot balance.
-                        110004 | 110007 | 110012 | 110044 | 170033 | 170131 => {
-                            crate::orders::rule::INSUFFICIENT_FUNDS.to_owned()
-                        }
-                        _ => code.to_string(),
-                    },
-                    message: reply.message.clone(),
-                    reply: Some(reply),
-                };
-            }
-            _ => {}
+            (401, _) => failure.error = Error::Auth(reply),
+            _ => failure.error = refusal(reply),
         }
         if json.is_none() && status == 200 {
             failure.error = Error::Protocol {
@@ -275,6 +256,40 @@ impl Dialect for BybitRest {
             };
         }
         Err(failure)
+    }
+}
+
+/// The typed error of a refusal by its code (a whole answer's, or one item's of a batch).
+pub(super) fn refusal(reply: VenueReply) -> Error {
+    use crate::orders::rule;
+    match reply.code {
+        Some(10003 | 10004 | 10005 | 10007 | 10010 | 33004) => Error::Auth(reply),
+        // A batch's orders past the limit fail on their own (the rest go through).
+        Some(10006) => Error::RateLimited {
+            reply,
+            retry_after: None,
+        },
+        Some(110001 | 170213 | 110008) => Error::OrderNotFound(reply),
+        Some(10001) if reply.message.contains("remains unchanged") => Error::InvalidOrder {
+            rule: rule::NO_CHANGE.to_owned(),
+            message: reply.message.clone(),
+            reply: Some(reply),
+        },
+        Some(
+            code @ (110003 | 110004 | 110007 | 110012 | 110017 | 110044 | 110094 | 170033 | 170134
+            | 170136 | 170137 | 170131 | 170140 | 170124),
+        ) => Error::InvalidOrder {
+            rule: match code {
+                // Wallet / available balance / margin insufficient, spot balance.
+                110004 | 110007 | 110012 | 110044 | 170033 | 170131 => {
+                    rule::INSUFFICIENT_FUNDS.to_owned()
+                }
+                _ => code.to_string(),
+            },
+            message: reply.message.clone(),
+            reply: Some(reply),
+        },
+        _ => Error::Exchange(reply),
     }
 }
 

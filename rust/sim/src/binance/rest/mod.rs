@@ -146,12 +146,15 @@ pub async fn handle(
     }
     // What counts against the order-count limits: a new order (cancel-replace's included) and
     // a USD-M modify; spot's keep-priority amend counts 0.
-    let is_order = match endpoint {
-        Endpoint::PlaceOrder | Endpoint::CancelReplace => true,
-        Endpoint::AmendOrder => !spot,
-        _ => false,
+    let orders = match endpoint {
+        Endpoint::PlaceOrder | Endpoint::CancelReplace => 1,
+        Endpoint::AmendOrder if !spot => 1,
+        // USD-M batches count 5 on the 10-second order window.
+        Endpoint::PlaceBatch | Endpoint::AmendBatch => 5,
+        _ => 0,
     };
-    let (verdict, usage) = st.limits.check(weight(spot, endpoint, &params), is_order);
+    let is_order = orders > 0;
+    let (verdict, usage) = st.limits.check(weight(spot, endpoint, &params), orders);
     let (n, _, letter) = interval_parts(st.limits.weight_window);
     let mut extra = vec![(
         format!("X-MBX-USED-WEIGHT-{n}{letter}"),

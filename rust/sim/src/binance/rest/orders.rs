@@ -561,3 +561,89 @@ pub(super) fn my_trades(st: &BinanceState, account: usize, params: &Params) -> A
             .collect(),
     ))
 }
+
+/// USD-M `batchOrders`: up to 5 places (POST) or modifies (PUT), or up to 10 cancels (DELETE),
+/// each handled as its single request would be; the answer lists one order object or one
+/// `{"code", "msg"}` refusal per item, in order.
+pub(super) fn batch(
+    st: &BinanceState,
+    endpoint: super::routes::Endpoint,
+    account: usize,
+    params: &Params,
+    now: i64,
+) -> Answer {
+    use super::routes::Endpoint;
+    let invalid = |name: &str| {
+        ApiError::bad(
+            -1130,
+            format!("Data sent for parameter '{name}' is not valid."),
+        )
+    };
+    let refusal = |e: ApiError| json!({"code": e.code, "msg": e.msg});
+    let items: Vec<Params> = if endpoint == Endpoint::CancelBatch {
+        let symbol = params.require("symbol")?.to_owned();
+        // ccxt sends `orderidlist`, which the venue takes as well.
+        let by_id = params.get("orderIdList").or(params.get("orderidlist"));
+        let (key, list) = match (by_id, params.get("origClientOrderIdList")) {
+            (Some(ids), None) => ("orderId", ids),
+            (None, Some(ids)) => ("origClientOrderId", ids),
+            _ => {
+                return Err(ApiError::bad(
+                    -1102,
+                    "Param 'origClientOrderIdList' or 'orderIdList' must be sent, but both were empty/null!",
+                ));
+            }
+        };
+        let ids: Vec<Value> = serde_json::from_str(list).map_err(|_| invalid(key))?;
+        if ids.is_empty() || ids.len() > 10 {
+            return Err(invalid(key));
+        }
+        ids.iter()
+            .map(|id| {
+                let id = match id {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                Params(
+                    [("symbol".to_owned(), symbol.clone()), (key.to_owned(), id)]
+                        .into_iter()
+                        .collect(),
+                )
+            })
+            .collect()
+    } else {
+        let list: Vec<serde_json::Map<String, Value>> =
+            serde_json::from_str(params.require("batchOrders")?)
+                .map_err(|_| invalid("batchOrders"))?;
+        if list.is_empty() || list.len() > 5 {
+            return Err(invalid("batchOrders"));
+        }
+        list.into_iter()
+            .map(|item| {
+                Params(
+                    item.into_iter()
+                        .map(|(k, v)| {
+                            let v = match v {
+                                Value::String(s) => s,
+                                other => other.to_string(),
+                            };
+                            (k, v)
+                        })
+                        .collect(),
+                )
+            })
+            .collect()
+    };
+    let answers = items
+        .iter()
+        .map(|item| {
+            let answer = match endpoint {
+                Endpoint::PlaceBatch => place(st, account, item, now),
+                Endpoint::AmendBatch => modify(st, account, item, now),
+                _ => cancel(st, account, item, now),
+            };
+            answer.unwrap_or_else(refusal)
+        })
+        .collect();
+    Ok(Value::Array(answers))
+}

@@ -49,10 +49,17 @@ type Answer = Result<Value, Fail>;
 
 fn envelope(result: Result<Value, Fail>, now: i64) -> (StatusCode, Value) {
     match result {
-        Ok(result) => (
-            StatusCode::OK,
-            json!({"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": now}),
-        ),
+        Ok(mut result) => {
+            // A batch hands its per-item verdicts up beside its result.
+            let ext = result
+                .as_object_mut()
+                .and_then(|o| o.remove("retExtInfo"))
+                .unwrap_or_else(|| json!({}));
+            (
+                StatusCode::OK,
+                json!({"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": ext, "time": now}),
+            )
+        }
         Err(f) => (
             f.http,
             json!({"retCode": f.code, "retMsg": f.msg, "result": {}, "retExtInfo": {}, "time": now}),
@@ -102,7 +109,9 @@ pub async fn handle(
                         Value::String(s) => s,
                         Value::Bool(b) => b.to_string(),
                         Value::Number(n) => n.to_string(),
-                        _ => continue,
+                        Value::Null => continue,
+                        // A batch's `request` list, kept as its JSON text.
+                        other => other.to_string(),
                     };
                     params.insert(k, text);
                 }
@@ -126,7 +135,12 @@ pub async fn handle(
             },
         )
     });
-    let (verdict, mut usage) = st.limits.check(limit);
+    // A batch consumes the limit by its orders; those past it fail on their own.
+    let orders = params
+        .get("request")
+        .and_then(|r| serde_json::from_str::<Vec<Value>>(r).ok())
+        .map_or(1, |l| l.len() as u32);
+    let (verdict, mut usage, granted) = st.limits.check_n(limit, orders);
     // The reset is written on the venue's clock, as its other timestamps.
     if let Some(u) = usage.as_mut() {
         u.reset_ms = u.reset_ms.saturating_add(st.spot.clock.offset_ms());
@@ -153,7 +167,15 @@ pub async fn handle(
     } else {
         None
     };
-    let answer = dispatch(&st, endpoint, category, account, &params, now);
+    let answer = dispatch(
+        &st,
+        endpoint,
+        category,
+        account,
+        &params,
+        granted as usize,
+        now,
+    );
     reply(envelope(answer, now), usage)
 }
 

@@ -371,3 +371,68 @@ pub fn execution_json(
         "indexPrice": "", "underlyingPrice": "", "blockTradeId": "", "closedSize": "", "seq": f.trade_id,
         "feeCurrency": f.fee_asset, "isLeverage": "0", "createType": "CreateByUser"})
 }
+
+/// `create-batch`, `amend-batch`, `cancel-batch`: up to 20 orders (linear) or 10 (spot), each
+/// handled as its single request would be. `granted` of them fit the rate limit; the rest fail
+/// with 10006 on their own. The answer pairs `result.list` with `retExtInfo.list`, in order.
+pub(super) fn batch(
+    st: &BybitState,
+    endpoint: Endpoint,
+    category: Category,
+    account: usize,
+    params: &HashMap<String, String>,
+    granted: usize,
+    now: i64,
+) -> Answer {
+    let items: Vec<serde_json::Map<String, Value>> = need(params, "request")
+        .ok()
+        .and_then(|r| serde_json::from_str(r).ok())
+        .ok_or_else(|| fail(10001, "params error: request invalid"))?;
+    let most = if category == Category::Spot { 10 } else { 20 };
+    if items.is_empty() || items.len() > most {
+        return Err(fail(
+            10001,
+            format!("params error: a batch holds 1 to {most} orders"),
+        ));
+    }
+    let mut done = Vec::with_capacity(items.len());
+    let mut said = Vec::with_capacity(items.len());
+    for (at, item) in items.into_iter().enumerate() {
+        let mut one: HashMap<String, String> = item
+            .into_iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (k, v)
+            })
+            .collect();
+        one.insert("category".into(), category.as_str().into());
+        let answer = if at >= granted {
+            Err(fail(10006, "Too many visits!"))
+        } else {
+            match endpoint {
+                Endpoint::CreateBatch => create(st, category, account, &one, now),
+                Endpoint::AmendBatch => amend(st.market(category), category, account, &one, now),
+                _ => cancel(st.market(category), category, account, &one, now),
+            }
+        };
+        let text = |k: &str| one.get(k).cloned().unwrap_or_default();
+        let (order_id, link) = match &answer {
+            Ok(v) => (v["orderId"].clone(), v["orderLinkId"].clone()),
+            Err(_) => (json!(""), json!(text("orderLinkId"))),
+        };
+        let mut entry = json!({"category": category.as_str(), "symbol": text("symbol"),
+            "orderId": order_id, "orderLinkId": link});
+        if endpoint == Endpoint::CreateBatch {
+            entry["createAt"] = json!(now.to_string());
+        }
+        done.push(entry);
+        said.push(match answer {
+            Ok(_) => json!({"code": 0, "msg": "OK"}),
+            Err(f) => json!({"code": f.code, "msg": f.msg}),
+        });
+    }
+    Ok(json!({"list": done, "retExtInfo": {"list": said}}))
+}
