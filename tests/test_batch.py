@@ -159,3 +159,46 @@ async def test_a_bybit_batch_past_the_limit_fails_only_its_excess(sim: Simulator
             o for o in sim.orders("bybit", "linear") if o.client_order_id in {f"r-{k}" for k in range(4, 10)}
         ]
         await a.cancel_all(SYMBOL)
+
+
+@pytest.mark.parametrize(("venue", "market"), MARKETS)
+async def test_an_amend_batch_changes_each_order_and_reports_each_outcome(
+    sim: Simulator, venue: str, market: str
+) -> None:
+    """Binance USD-M `PUT batchOrders` and Bybit `amend-batch` in one request; Binance spot
+    amends each on its own (a quantity decrease in place)."""
+    async with trader(sim, venue, market) as c:
+        price, qty = await resting_buy(sim, c, venue, market)
+        info = await c.symbol_info(SYMBOL)
+        placed = await c.place_batch(
+            [
+                tw.LimitOrder(SYMBOL, "BUY", qty * 2, price - k * info.tick_size, client_order_id=f"ab-{k}")
+                for k in range(3)
+            ]
+        )
+        assert all(isinstance(o, tw.Order) for o in placed)
+        path = {
+            ("binance", "spot"): "PUT /api/v3/order/amend/keepPriority",
+            ("binance", "usdm"): "PUT /fapi/v1/batchOrders",
+            ("bybit", "spot"): "POST /v5/order/amend-batch",
+            ("bybit", "linear"): "POST /v5/order/amend-batch",
+        }[(venue, market)]
+        before = requests(sim, venue, market).get(path, 0)
+        out = await c.amend_batch(
+            SYMBOL,
+            [
+                tw.Amendment(client_order_id="ab-0", qty=qty),
+                tw.Amendment(client_order_id="ab-1", qty=qty * 2),  # no change: refused locally
+                tw.Amendment(client_order_id="nope", qty=qty),
+                tw.Amendment(client_order_id="ab-2", qty=qty),
+            ],
+        )
+        assert isinstance(out[0], tw.Order) and (out[0].client_order_id, out[0].qty) == ("ab-0", qty)
+        assert isinstance(out[1], tw.InvalidOrder) and out[1].rule == "no_change"
+        assert isinstance(out[2], tw.OrderNotFound)
+        assert isinstance(out[3], tw.Order) and out[3].qty == qty
+        assert sim_order(sim, venue, market, "ab-0").qty == qty
+        assert sim_order(sim, venue, market, "ab-1").qty == qty * 2
+        sent = requests(sim, venue, market).get(path, 0) - before
+        assert sent == (2 if (venue, market) == ("binance", "spot") else 1)
+        await c.cancel_all(SYMBOL)

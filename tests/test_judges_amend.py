@@ -171,7 +171,7 @@ def test_binance_usdm_sdk_batches(sim: Simulator, caplog: pytest.LogCaptureFixtu
     bid = Decimal(rest.order_book(symbol="BTCUSDT", limit=5).data().bids[0][0])
     placed = rest.place_multiple_orders(
         batch_orders=[
-            Place(
+            Place(  # type: ignore[call-arg]  # the SDK's models take field names and aliases
                 symbol="BTCUSDT",
                 side="BUY",
                 type="LIMIT",
@@ -188,7 +188,7 @@ def test_binance_usdm_sdk_batches(sim: Simulator, caplog: pytest.LogCaptureFixtu
     assert {only(sim, "binance", "usdm", i)[0] for i in ids} == {"NEW"}
     modified = rest.modify_multiple_orders(
         batch_orders=[
-            Modify(symbol="BTCUSDT", side="BUY", quantity=0.003, price=float(bid - 70), order_id=ids[0])
+            Modify(symbol="BTCUSDT", side="BUY", quantity=0.003, price=float(bid - 70), order_id=ids[0])  # type: ignore[call-arg]
         ]
     ).data()
     assert modified[0].order_id == ids[0]
@@ -205,11 +205,8 @@ def test_pybit_batches(sim: Simulator) -> None:
     session = HTTP(testnet=False, api_key=keys.api_key, api_secret=keys.api_secret)
     session.endpoint = sim.endpoints("bybit", "linear").rest
     bid = Decimal(session.get_orderbook(category="linear", symbol="BTCUSDT", limit=5)["result"]["b"][0][0])
-    request = [
-        {"symbol": "BTCUSDT", "side": "Buy", "orderType": "Limit", "qty": "0.001", "price": str(bid - 100 - k),
-         "orderLinkId": f"pb-{k}"}
-        for k in range(3)
-    ]  # fmt: skip
+    order = {"symbol": "BTCUSDT", "side": "Buy", "orderType": "Limit", "qty": "0.001"}
+    request = [{**order, "price": str(bid - 100 - k), "orderLinkId": f"pb-{k}"} for k in range(3)]
     placed = session.place_batch_order(category="linear", request=request)
     assert [i["code"] for i in placed["retExtInfo"]["list"]] == [0, 0, 0]
     assert [o["orderLinkId"] for o in placed["result"]["list"]] == ["pb-0", "pb-1", "pb-2"]

@@ -30,6 +30,7 @@ from ._native import (
     Ticker,
     Trade,
 )
+from ._trading import Amendment, LimitOrder, MarketOrder
 from .aggregate import Aggregator, AggregatorEvent, AggregatorEventKind
 from .connectors import (
     Binance,
@@ -42,7 +43,6 @@ from .connectors import (
     Health,
     LimitHealth,
 )
-from ._trading import LimitOrder, MarketOrder
 from .endpoints import Credentials, Endpoints
 from .enums import Market, OrderStatus, OrderType, PositionSide, Side, TimeInForce, Venue
 from .errors import (
@@ -87,6 +87,7 @@ __all__ = [
     "Aggregator",
     "AggregatorEvent",
     "AggregatorEventKind",
+    "Amendment",
     "AuthError",
     "Balance",
     "Banned",

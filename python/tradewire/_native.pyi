@@ -81,6 +81,8 @@ __all__ = [
 
 #: A money argument: exact decimal text, ``Decimal`` or ``int`` (never ``float``).
 _Money: TypeAlias = Decimal | str | int
+#: One amendment of a batch: order id, client order id, qty, price.
+_AmendItem: TypeAlias = tuple[str | None, str | None, _Money | None, _Money | None]
 #: One order of a batch: symbol, side, type, qty, quote_qty, price, time in force, post-only,
 #: reduce-only, client order id.
 _BatchItem: TypeAlias = tuple[
@@ -1095,6 +1097,8 @@ class NativeConnector:
         sent) and places it once, never resent. Resolves to its state, UNKNOWN if neither the
         answer nor a lookup by client order id could tell. An unusable ``client_order_id`` (one
         is generated if None) raises :class:`~tradewire.InvalidArgument` at the call."""
+    def amend_batch(self, symbol: str, items: list[_AmendItem]) -> Awaitable[list[Order | TradewireError]]:
+        """Backs :meth:`tradewire.Binance.amend_batch`: one outcome per amendment, in order."""
     def place_batch(self, orders: list[_BatchItem]) -> Awaitable[list[Order | TradewireError]]:
         """Backs :meth:`tradewire.Binance.place_batch`: one outcome per order, in order."""
     def cancel_batch(
@@ -1456,6 +1460,8 @@ class NativeRemote:
         """As :meth:`NativeConnector.place`, through the gateway's connector. A lost reply is
         resolved by client order id (never sent again); one that reached no gateway raises
         :class:`~tradewire.ConnectionLost` (nothing placed)."""
+    def amend_batch(self, symbol: str, items: list[_AmendItem]) -> Awaitable[list[Order | TradewireError]]:
+        """As :meth:`NativeConnector.amend_batch`, each an amendment of its own through the gateway."""
     def place_batch(self, orders: list[_BatchItem]) -> Awaitable[list[Order | TradewireError]]:
         """As :meth:`NativeConnector.place_batch`, each order a place of its own through the gateway."""
     def cancel_batch(

@@ -43,6 +43,17 @@ class MarketOrder:
     client_order_id: str | None = None
 
 
+@dataclass(frozen=True)
+class Amendment:
+    """One amendment of :meth:`_Trading.amend_batch`: the order (by ``order_id`` or
+    ``client_order_id``) and its new ``qty`` (total) and/or ``price``."""
+
+    order_id: str | None = None
+    client_order_id: str | None = None
+    qty: Money | None = None
+    price: Money | None = None
+
+
 def _batch_item(o: LimitOrder | MarketOrder) -> _native._BatchItem:
     if isinstance(o, LimitOrder):
         return (o.symbol, o.side, OrderType.LIMIT, o.qty, None, o.price, o.tif, o.post_only, o.reduce_only,
@@ -197,6 +208,15 @@ class _Trading:
         Bybit limit) — never one exception for all. A wrong argument type raises at the call,
         before anything is sent. A lost answer is resolved order by order by client id."""
         return await self._trader().place_batch([_batch_item(o) for o in orders])
+
+    async def amend_batch(self, symbol: str, amendments: Sequence[Amendment]) -> list[Order | TradewireError]:
+        """Amends many open LIMIT orders of ``symbol`` in as few requests as the venue allows
+        (Binance USD-M ``PUT batchOrders``, 5 a request; Bybit ``amend-batch``, 10 a request;
+        Binance spot: each amended on its own, at once, replaced where :meth:`amend` would).
+        Each amendment is checked and resolved as :meth:`amend`'s; one outcome per amendment,
+        in order: the order after it, or the error."""
+        items = [(a.order_id, a.client_order_id, a.qty, a.price) for a in amendments]
+        return await self._trader().amend_batch(symbol, items)
 
     async def cancel_batch(
         self,

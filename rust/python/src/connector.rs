@@ -167,6 +167,32 @@ impl BatchDraft for BatchItem<'_> {
     }
 }
 
+/// One amendment of a batch from Python: `(order_id, client_order_id, qty, price)`.
+pub(crate) type AmendItem<'py> = (
+    Option<String>,
+    Option<String>,
+    Option<Bound<'py, PyAny>>,
+    Option<Bound<'py, PyAny>>,
+);
+
+/// An amendment as the core takes it: the order, its new quantity and price.
+type Amendment = (
+    OrderRef,
+    Option<tradewire_core::model::Decimal>,
+    Option<tradewire_core::model::Decimal>,
+);
+
+/// A batch's amendments, checked now (a bad argument fails the call).
+pub(crate) fn amend_items(py: Python<'_>, items: Vec<AmendItem<'_>>) -> PyResult<Vec<Amendment>> {
+    items
+        .into_iter()
+        .map(|(id, cid, qty, price)| {
+            let a = Amend::new(py, id, cid, qty.as_ref(), price.as_ref())?;
+            Ok((a.which, a.qty, a.price))
+        })
+        .collect()
+}
+
 /// Orders named by venue ids or by client ids (one list, not both).
 pub(crate) fn refs(
     order_ids: Option<Vec<String>>,
@@ -695,6 +721,22 @@ impl NativeConnector {
                 })
                 .collect();
             outcomes(results)
+        })
+    }
+
+    /// Amends many open LIMIT orders of `symbol` (`(order_id, client_order_id, qty, price)`
+    /// each) in as few requests as the venue allows; resolves to one `Order` or exception
+    /// each, in order. Awaitable.
+    fn amend_batch<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: String,
+        items: Vec<AmendItem<'py>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let items = amend_items(py, items)?;
+        let inner = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            outcomes(inner.amend_batch(&symbol, items).await)
         })
     }
 

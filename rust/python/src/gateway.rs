@@ -9,8 +9,8 @@ use pyo3::types::{PyDict, PyModule};
 use tradewire_gateway::{Channels, Gateway, GatewayEvent, NatsOptions, Remote, Standby};
 
 use crate::connector::{
-    Amend, BatchDraft, BatchItem, Draft, NativeConnector, native_stream, order_ref, outcomes,
-    py_err, refs, wrap_all,
+    Amend, AmendItem, BatchDraft, BatchItem, Draft, NativeConnector, amend_items, native_stream,
+    order_ref, outcomes, py_err, refs, wrap_all,
 };
 use crate::errors::IntoPyResult;
 use crate::model::{OrderType, Side, TimeInForce};
@@ -429,6 +429,24 @@ impl NativeRemote {
                 }
             };
             outcomes(futures_util::future::join_all(drafts.into_iter().map(one)).await)
+        })
+    }
+
+    /// Amends many orders of `symbol` through the gateway, each an amendment of its own;
+    /// resolves to one `Order` or exception each, in order. Awaitable.
+    fn amend_batch<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: String,
+        items: Vec<AmendItem<'py>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let items = amend_items(py, items)?;
+        let remote = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let all = items
+                .iter()
+                .map(|(w, qty, price)| remote.amend(&symbol, w, *qty, *price, None));
+            outcomes(futures_util::future::join_all(all).await)
         })
     }
 

@@ -9,8 +9,8 @@ use futures_util::future::join_all;
 use tokio::time::Instant;
 
 use super::Connector;
-use super::trading::outcome_unknown;
-use crate::model::{Order, OrderStatus, Symbol};
+use super::trading::{AmendPlan, outcome_unknown};
+use crate::model::{Decimal, Order, OrderStatus, Symbol};
 use crate::orders::{self, NewOrder, OrderRef};
 use crate::venue::{Batch, Written};
 use crate::{Error, Result};
@@ -137,6 +137,76 @@ impl Connector {
         order.status = OrderStatus::Rejected;
         order.reject_reason = Some(error.to_string());
         self.settle(&order);
+    }
+
+    /// Amends open LIMIT orders of `symbol`, each to its `(qty, price)` (either may be left
+    /// as it is); one outcome each, in the order given (as [`Connector::amend`]). Where the
+    /// venue has no batch amend (Binance spot), each is amended on its own, at once.
+    pub async fn amend_batch(
+        &self,
+        symbol: &str,
+        items: Vec<(OrderRef, Option<Decimal>, Option<Decimal>)>,
+    ) -> Vec<Result<Order>> {
+        let limit = self.trading.batch_limit(Batch::Amend);
+        if limit == 0 {
+            return join_all(
+                items
+                    .iter()
+                    .map(|(w, qty, price)| self.amend(symbol, w, *qty, *price, None)),
+            )
+            .await;
+        }
+        let plans = join_all(
+            items
+                .iter()
+                .map(|(w, qty, price)| self.plan_amend(symbol, w, *qty, *price)),
+        )
+        .await;
+        let mut out: Vec<Option<Result<Order>>> = vec![None; items.len()];
+        let mut ready = Vec::new();
+        for (at, plan) in plans.into_iter().enumerate() {
+            match plan {
+                Ok(plan) => ready.push((at, plan)),
+                Err(e) => out[at] = Some(Err(e)),
+            }
+        }
+        let chunks: Vec<&[(usize, AmendPlan)]> = ready.chunks(limit).collect();
+        let answers = join_all(chunks.iter().map(|chunk| self.amend_chunk(chunk))).await;
+        for (chunk, results) in chunks.iter().zip(answers) {
+            for ((at, _), result) in chunk.iter().zip(results) {
+                out[*at] = Some(result);
+            }
+        }
+        out.into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| Err(Error::Internal("a batch item had no outcome".into())))
+            })
+            .collect()
+    }
+
+    async fn amend_chunk(&self, chunk: &[(usize, AmendPlan)]) -> Vec<Result<Order>> {
+        let items: Vec<(Order, Decimal, Decimal)> = chunk
+            .iter()
+            .map(|(_, p)| (p.current.clone(), p.qty, p.price))
+            .collect();
+        let Some(request) = self.trading.amend_batch(&items) else {
+            return vec![Err(Error::Internal("no batch amend".into())); chunk.len()];
+        };
+        let answers: Vec<Result<Written>> = match self.request(&request).await {
+            Ok(answer) => match self.trading.amended_batch(&answer, chunk.len()) {
+                Ok(items) => items,
+                Err(error) => vec![Err(error); chunk.len()],
+            },
+            Err(error) => vec![Err(error); chunk.len()],
+        };
+        // Each outcome as a single amendment's: a lost answer is looked up order by order.
+        join_all(
+            chunk
+                .iter()
+                .zip(answers)
+                .map(|((_, plan), answer)| self.amend_outcome(&plan.current, answer)),
+        )
+        .await
     }
 
     /// Cancels orders of `symbol`; one outcome each, in the order given (as [`Connector::cancel`]:

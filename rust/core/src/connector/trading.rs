@@ -26,6 +26,15 @@ const MAX_PAGES: usize = 40;
 /// Lookups of an acknowledged-only write before its state is left to the user stream.
 const ACK_LOOKUPS: u32 = 3;
 
+/// An amendment ready to send: the order as held, its new quantity and price, and the same
+/// as a new order (what the checks saw; the base of a replacement).
+pub(super) struct AmendPlan {
+    pub(super) current: Order,
+    pub(super) qty: Decimal,
+    pub(super) price: Decimal,
+    pub(super) probe: NewOrder,
+}
+
 /// Whether the venue may have acted on a write that failed this way.
 pub(super) fn outcome_unknown(error: &Error) -> bool {
     match error {
@@ -281,6 +290,37 @@ impl Connector {
         price: Option<Decimal>,
         replacement_id: Option<Id>,
     ) -> Result<Order> {
+        let plan = self.plan_amend(symbol, which, qty, price).await?;
+        let Some(request) = self.trading.amend(&plan.current, plan.qty, plan.price) else {
+            // No in-place change for this: replace the unfilled rest.
+            let rest = plan.qty - plan.current.filled_qty;
+            let replacement = NewOrder {
+                qty: Some(rest),
+                client_order_id: match replacement_id {
+                    Some(id) => id,
+                    None => self.client_order_id(None)?,
+                },
+                ..plan.probe
+            };
+            return self
+                .replace(plan.probe.symbol.as_str(), which, replacement)
+                .await;
+        };
+        let answer = match self.request(&request).await {
+            Ok(answer) => self.trading.amended(&answer),
+            Err(error) => Err(error),
+        };
+        self.amend_outcome(&plan.current, answer).await
+    }
+
+    /// An amendment checked against the order as held (or read) and the symbol's rules.
+    pub(super) async fn plan_amend(
+        &self,
+        symbol: &str,
+        which: &OrderRef,
+        qty: Option<Decimal>,
+        price: Option<Decimal>,
+    ) -> Result<AmendPlan> {
         if qty.is_none() && price.is_none() {
             return Err(Error::invalid_argument(
                 "qty",
@@ -306,7 +346,9 @@ impl Connector {
             message,
             reply: None,
         };
-        let (Some(now_price), Some(now_qty)) = (current.price, current.qty) else {
+        let (Some(now_price), Some(now_qty), OrderType::Limit) =
+            (current.price, current.qty, current.order_type)
+        else {
             return Err(refuse(
                 orders::rule::AMEND_LIMIT_ONLY,
                 format!(
@@ -315,15 +357,6 @@ impl Connector {
                 ),
             ));
         };
-        if current.order_type != OrderType::Limit {
-            return Err(refuse(
-                orders::rule::AMEND_LIMIT_ONLY,
-                format!(
-                    "{} is a {} order: only LIMIT orders can be amended",
-                    current.client_order_id, current.order_type
-                ),
-            ));
-        }
         let (new_qty, new_price) = (qty.unwrap_or(now_qty), price.unwrap_or(now_price));
         if new_qty == now_qty && new_price == now_price {
             return Err(refuse(
@@ -357,41 +390,35 @@ impl Connector {
             client_order_id: current.client_order_id.clone(),
         };
         orders::check(&info, &probe)?;
-        let Some(request) = self.trading.amend(&current, new_qty, new_price) else {
-            // No in-place change for this: replace the unfilled rest.
-            let rest = new_qty - current.filled_qty;
-            let replacement = NewOrder {
-                qty: Some(rest),
-                client_order_id: match replacement_id {
-                    Some(id) => id,
-                    None => self.client_order_id(None)?,
-                },
-                ..probe
-            };
-            return self.replace(info.symbol.as_str(), which, replacement).await;
-        };
+        Ok(AmendPlan {
+            current,
+            qty: new_qty,
+            price: new_price,
+            probe,
+        })
+    }
+
+    /// What an amendment's answer (or its failure) says of the order, through the state
+    /// machine: a lost or unreadable answer is resolved by looking the order up.
+    pub(super) async fn amend_outcome(
+        &self,
+        current: &Order,
+        answer: Result<Written>,
+    ) -> Result<Order> {
+        let symbol = current.symbol;
         let which = OrderRef::ClientOrderId(current.client_order_id.clone());
-        match self.request(&request).await {
-            Ok(answer) => match self.trading.amended(&answer) {
-                Ok(Written::Ack { .. }) => self.query_venue(info.symbol, &which).await,
-                Ok(written) => match self.settle_written(written) {
-                    Some(order) => Ok(order),
-                    None => self.query_venue(info.symbol, &which).await,
-                },
-                // An answer we cannot read: the order's own state says what happened.
-                Err(error) => self
-                    .query_venue(info.symbol, &which)
-                    .await
-                    .map_err(|_| error),
+        match answer {
+            Ok(Written::Ack { .. }) => self.query_venue(symbol, &which).await,
+            Ok(written) => match self.settle_written(written) {
+                Some(order) => Ok(order),
+                None => self.query_venue(symbol, &which).await,
             },
-            Err(error) if outcome_unknown(&error) => {
+            Err(error) if outcome_unknown(&error) || matches!(error, Error::Protocol { .. }) => {
                 tracing::warn!(client_id = %current.client_order_id, %error, "amend outcome unknown; looking it up");
-                self.query_venue(info.symbol, &which)
-                    .await
-                    .map_err(|_| error)
+                self.query_venue(symbol, &which).await.map_err(|_| error)
             }
             Err(error @ Error::OrderNotFound(_)) => {
-                let _ = self.query_venue(info.symbol, &which).await;
+                let _ = self.query_venue(symbol, &which).await;
                 Err(error)
             }
             Err(error) => {

@@ -301,6 +301,7 @@ pub enum UserEvent {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Batch {
     Place,
+    Amend,
     Cancel,
 }
 
@@ -357,6 +358,19 @@ pub trait Trading: Send + Sync + 'static {
         let _ = (answer, n);
         Err(crate::Error::Internal(
             "this venue has no batch place".into(),
+        ))
+    }
+    /// One request amending each open LIMIT order to its quantity and price (as
+    /// [`Trading::amend`], all in place).
+    fn amend_batch(&self, items: &[(Order, Decimal, Decimal)]) -> Option<Request> {
+        let _ = items;
+        None
+    }
+    /// Each amendment's outcome in a batch amend's answer, in the order sent.
+    fn amended_batch(&self, answer: &Value, n: usize) -> Result<Vec<Result<Written>>> {
+        let _ = (answer, n);
+        Err(crate::Error::Internal(
+            "this venue has no batch amend".into(),
         ))
     }
     /// One request canceling orders of `symbol` all named the same way (ids, or client ids).

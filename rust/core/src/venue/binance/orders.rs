@@ -348,7 +348,7 @@ impl Trading for BinanceTrading {
     fn batch_limit(&self, batch: Batch) -> usize {
         match (self.spot(), batch) {
             (true, _) => 0,
-            (false, Batch::Place) => 5,
+            (false, Batch::Place | Batch::Amend) => 5,
             (false, Batch::Cancel) => 10,
         }
     }
@@ -372,6 +372,29 @@ impl Trading for BinanceTrading {
 
     fn placed_batch(&self, answer: &Value, n: usize) -> Result<Vec<Result<Written>>> {
         self.items(answer, n, |item| self.placed(item))
+    }
+
+    fn amend_batch(&self, items: &[(Order, Decimal, Decimal)]) -> Option<Request> {
+        if self.spot() {
+            return None;
+        }
+        let list = items
+            .iter()
+            .map(|(current, qty, price)| {
+                let fields = self.amend(current, *qty, *price)?.params.into_iter();
+                Some(Value::Object(
+                    fields.map(|(k, v)| (k, Value::String(v))).collect(),
+                ))
+            })
+            .collect::<Option<Vec<Value>>>()?;
+        Some(
+            write(Method::Put, "/fapi/v1/batchOrders")
+                .param("batchOrders", Value::Array(list).to_string()),
+        )
+    }
+
+    fn amended_batch(&self, answer: &Value, n: usize) -> Result<Vec<Result<Written>>> {
+        self.items(answer, n, |item| self.amended(item))
     }
 
     fn cancel_batch(&self, symbol: Symbol, which: &[OrderRef]) -> Option<Request> {

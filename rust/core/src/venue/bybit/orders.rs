@@ -343,6 +343,18 @@ impl Trading for BybitTrading {
         self.items(answer, n)
     }
 
+    fn amend_batch(&self, items: &[(Order, Decimal, Decimal)]) -> Option<Request> {
+        let requests = items
+            .iter()
+            .map(|(current, qty, price)| self.amend(current, *qty, *price))
+            .collect::<Option<Vec<Request>>>()?;
+        Some(self.batch("/v5/order/amend-batch", requests.into_iter()))
+    }
+
+    fn amended_batch(&self, answer: &Value, n: usize) -> Result<Vec<Result<Written>>> {
+        self.items(answer, n)
+    }
+
     fn cancel_batch(&self, symbol: Symbol, which: &[OrderRef]) -> Option<Request> {
         Some(self.batch(
             "/v5/order/cancel-batch",
