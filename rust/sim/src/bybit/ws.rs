@@ -14,7 +14,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, sleep_until};
 
 use super::book::{BookMessage, DEPTHS};
-use super::rest::{execution_json, position_json, ticker, trade_id};
+use super::rest::{execution_json, positions_json, ticker, trade_id};
 use super::{BybitState, Category, num, order_json, side_str, uuid};
 use crate::binance::rest::hmac_hex;
 use crate::exchange::{Event, Kind};
@@ -529,7 +529,7 @@ fn private_event(
             account, symbol, ..
         } if *account == me && topics.position && kind == Kind::Perp => {
             let ex = market.lock();
-            push("position", vec![position_json(&ex, me, symbol)], now);
+            push("position", positions_json(&ex, me, symbol), now);
         }
         _ => {}
     }

@@ -127,6 +127,7 @@ impl Exchange {
             quote_qty: None,
             client_id: None,
             reduce_only: order.reduce_only,
+            leg: Default::default(),
         };
         self.release(account, &spec, order.side, order.held);
         let need = match self.required_funds(account, &spec, &probe, Some(new_price), rest) {

@@ -37,6 +37,13 @@ impl Exchange {
             None if req.kind == OrderKind::Market && req.quote_qty.is_some() => 0,
             None => return Err(Reject::Invalid("quantity".into())),
         };
+        // One-way mode takes orders of no leg; hedge mode, orders of a long or a short leg.
+        if self.kind == Kind::Perp {
+            let hedge = self.accounts[account].settings.hedge.contains(&req.symbol);
+            if hedge == (req.leg == super::Leg::Both) {
+                return Err(Reject::LegMismatch);
+            }
+        }
         if let (Some(p), true) = (price, lots > 0)
             && spec.notional(p, lots) < spec.min_notional
         {

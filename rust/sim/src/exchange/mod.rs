@@ -116,6 +116,7 @@ impl Exchange {
             balances,
             ed25519: None,
             positions: BTreeMap::new(),
+            settings: Settings::default(),
         });
         self.accounts.len() - 1
     }
@@ -256,6 +257,7 @@ mod fixtures {
             quote_qty: None,
             client_id: None,
             reduce_only: false,
+            leg: Default::default(),
         }
     }
 

@@ -83,6 +83,66 @@ impl Exchange {
         Ok(())
     }
 
+    /// Puts `symbols` in hedge mode (or one-way). Nothing changes if any of them has a position
+    /// or an open order; `NoChange` if all are in that mode already.
+    pub fn set_hedge(
+        &mut self,
+        account: usize,
+        symbols: &[String],
+        hedge: bool,
+    ) -> Result<(), Reject> {
+        self.settle_settings(account, symbols, |s| &mut s.hedge, hedge)
+    }
+
+    /// Isolated (or cross) margin for `symbols`, under the same rules as [`Exchange::set_hedge`].
+    pub fn set_isolated(
+        &mut self,
+        account: usize,
+        symbols: &[String],
+        isolated: bool,
+    ) -> Result<(), Reject> {
+        self.settle_settings(account, symbols, |s| &mut s.isolated, isolated)
+    }
+
+    fn settle_settings(
+        &mut self,
+        account: usize,
+        symbols: &[String],
+        set: impl Fn(&mut super::Settings) -> &mut std::collections::BTreeSet<String>,
+        on: bool,
+    ) -> Result<(), Reject> {
+        if let Some(s) = symbols.iter().find(|s| !self.symbols.contains_key(*s)) {
+            let _ = s;
+            return Err(Reject::UnknownSymbol);
+        }
+        let a = &mut self.accounts[account];
+        if symbols
+            .iter()
+            .all(|s| set(&mut a.settings).contains(s) == on)
+        {
+            return Err(Reject::NoChange);
+        }
+        let position = symbols
+            .iter()
+            .any(|s| a.positions.get(s).is_some_and(|p| !p.size.is_zero()));
+        let orders = self
+            .orders
+            .values()
+            .any(|o| o.account == account && o.status.is_open() && symbols.contains(&o.symbol));
+        if position || orders {
+            return Err(Reject::Busy { position });
+        }
+        let set_of = set(&mut self.accounts[account].settings);
+        for s in symbols {
+            if on {
+                set_of.insert(s.clone());
+            } else {
+                set_of.remove(s);
+            }
+        }
+        Ok(())
+    }
+
     /// Unrealised PnL of a position at the current mark.
     pub fn unrealized(&self, account: usize, symbol: &str) -> Decimal {
         self.accounts[account]

@@ -220,6 +220,7 @@ pub struct Account {
     pub ed25519: Option<(String, [u8; 32])>,
     pub balances: BTreeMap<String, Balance>,
     pub positions: BTreeMap<String, Position>,
+    pub settings: Settings,
 }
 
 /// A fill of one order.
@@ -329,6 +330,12 @@ pub enum Reject {
     /// A keep-priority amendment that is not a quantity decrease.
     #[error("order amend (quantity increase) is not supported")]
     AmendIncrease,
+    /// The order's position leg does not fit the account's position mode.
+    #[error("the position side does not match the position mode")]
+    LegMismatch,
+    /// A setting that cannot change while the symbol has a position or open orders.
+    #[error("the setting cannot change with an open position or open orders")]
+    Busy { position: bool },
 }
 
 #[derive(Debug, Clone)]
@@ -401,6 +408,25 @@ pub struct NewOrder {
     pub quote_qty: Option<Decimal>,
     pub client_id: Option<String>,
     pub reduce_only: bool,
+    /// The position leg it trades (hedge mode), or `Both` (one-way mode).
+    pub leg: Leg,
+}
+
+/// A position leg: one-way mode has one per symbol (`Both`), hedge mode a long and a short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Leg {
+    #[default]
+    Both,
+    Long,
+    Short,
+}
+
+/// A derivatives account's settings beyond leverage: which symbols are in hedge mode and
+/// which use isolated margin.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub hedge: std::collections::BTreeSet<String>,
+    pub isolated: std::collections::BTreeSet<String>,
 }
 
 #[cfg(test)]

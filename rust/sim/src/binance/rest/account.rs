@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::{Answer, ApiError, Params, symbol_of};
 use crate::binance::{BinanceState, fixed};
+use crate::exchange::Reject;
 
 pub(super) fn account_json(st: &BinanceState, account: usize, now: i64) -> Answer {
     let ex = st.market.lock();
@@ -110,7 +111,8 @@ pub(super) fn symbol_config(st: &BinanceState, account: usize, params: &Params) 
         .filter(|s| filter.is_none_or(|f| f == s.as_str()))
         .map(|s| {
             let lev = a.positions.get(s).map_or(Decimal::from(20), |p| p.leverage);
-            json!({"symbol": s, "marginType": "CROSSED", "isAutoAddMargin": false,
+            let margin = if a.settings.isolated.contains(s) { "ISOLATED" } else { "CROSSED" };
+            json!({"symbol": s, "marginType": margin, "isAutoAddMargin": false,
                 "leverage": lev.trunc().to_string().parse::<i64>().unwrap_or(20), "maxNotionalValue": "1000000"})
         })
         .collect();
@@ -126,6 +128,64 @@ pub(super) fn leverage(st: &BinanceState, account: usize, params: &Params) -> An
     ex.set_leverage(account, &symbol, Decimal::from(leverage))
         .map_err(|_| ApiError::bad(-4028, format!("Leverage {leverage} is not valid")))?;
     Ok(json!({"leverage": leverage, "maxNotionalValue": "1000000", "symbol": symbol}))
+}
+
+/// `POST /fapi/v1/marginType`: ISOLATED or CROSSED margin for one symbol.
+pub(super) fn margin_type(st: &BinanceState, account: usize, params: &Params) -> Answer {
+    let mut ex = st.market.lock();
+    let symbol = symbol_of(&ex, params)?.to_owned();
+    let isolated = match params.require("marginType")? {
+        "ISOLATED" => true,
+        "CROSSED" | "CROSS" => false,
+        _ => return Err(ApiError::bad(-4044, "The margin type is invalid.")),
+    };
+    match ex.set_isolated(account, &[symbol], isolated) {
+        Ok(()) => Ok(json!({"code": 200, "msg": "success"})),
+        Err(Reject::NoChange) => Err(ApiError::bad(-4046, "No need to change margin type.")),
+        Err(Reject::Busy { position: true }) => Err(ApiError::bad(
+            -4048,
+            "Margin type cannot be changed if there exists position.",
+        )),
+        Err(_) => Err(ApiError::bad(
+            -4047,
+            "Margin type cannot be changed if there exists open orders.",
+        )),
+    }
+}
+
+/// `POST /fapi/v1/positionSide/dual`: hedge mode (`true`) or one-way, for every symbol.
+pub(super) fn set_dual(st: &BinanceState, account: usize, params: &Params) -> Answer {
+    let mut ex = st.market.lock();
+    let hedge = match params.require("dualSidePosition")? {
+        "true" => true,
+        "false" => false,
+        _ => {
+            return Err(ApiError::bad(
+                -1100,
+                "Illegal characters found in parameter 'dualSidePosition'.",
+            ));
+        }
+    };
+    let all: Vec<String> = ex.symbols.keys().cloned().collect();
+    match ex.set_hedge(account, &all, hedge) {
+        Ok(()) => Ok(json!({"code": 200, "msg": "success"})),
+        Err(Reject::NoChange) => Err(ApiError::bad(-4059, "No need to change position side.")),
+        Err(Reject::Busy { position: true }) => Err(ApiError::bad(
+            -4068,
+            "Position side cannot be changed if there exists position.",
+        )),
+        Err(_) => Err(ApiError::bad(
+            -4067,
+            "Position side cannot be changed if there exists open orders.",
+        )),
+    }
+}
+
+/// `GET /fapi/v1/positionSide/dual`.
+pub(super) fn get_dual(st: &BinanceState, account: usize) -> Answer {
+    let ex = st.market.lock();
+    let hedge = !ex.accounts[account].settings.hedge.is_empty();
+    Ok(json!({"dualSidePosition": hedge}))
 }
 
 pub(super) fn capital_config(st: &BinanceState, account: usize) -> Answer {

@@ -9,7 +9,7 @@ use crate::binance::{
     BinanceState, decimals, exact, fixed, side_str, status_str, tif_str, type_str,
 };
 use crate::book::Side;
-use crate::exchange::{AmendRule, Exchange, NewOrder, Order, OrderKind, Reject, Tif};
+use crate::exchange::{AmendRule, Exchange, Leg, NewOrder, Order, OrderKind, Reject, Tif};
 
 fn order_ids<'a>(
     params: &'a Params,
@@ -104,6 +104,12 @@ pub(super) fn place(st: &BinanceState, account: usize, params: &Params, now: i64
         ));
     }
     let reduce_only = params.get("reduceOnly") == Some("true");
+    let leg = match (spot, params.get("positionSide")) {
+        (true, _) | (false, None | Some("BOTH")) => Leg::Both,
+        (false, Some("LONG")) => Leg::Long,
+        (false, Some("SHORT")) => Leg::Short,
+        (false, Some(_)) => return Err(ApiError::bad(-4006, "Invalid position side.")),
+    };
     let req = NewOrder {
         symbol: symbol.clone(),
         side,
@@ -114,6 +120,7 @@ pub(super) fn place(st: &BinanceState, account: usize, params: &Params, now: i64
         quote_qty,
         client_id,
         reduce_only,
+        leg,
     };
     let id = ex.place(account, req, now).map_err(|r| reject(r, spot))?;
     let order = ex.orders[&id].clone();
@@ -174,6 +181,18 @@ fn reject(r: Reject, spot: bool) -> ApiError {
         (Reject::AmendIncrease, _) => {
             ApiError::bad(-2038, "Order amend (quantity increase) is not supported.")
         }
+        (Reject::LegMismatch, _) => ApiError::bad(
+            -4061,
+            "Order's position side does not match user's setting.",
+        ),
+        (Reject::Busy { position: true }, _) => ApiError::bad(
+            -4048,
+            "Margin type cannot be changed if there exists position.",
+        ),
+        (Reject::Busy { position: false }, _) => ApiError::bad(
+            -4047,
+            "Margin type cannot be changed if there exists open orders.",
+        ),
     }
 }
 

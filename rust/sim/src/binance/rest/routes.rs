@@ -38,6 +38,9 @@ pub(super) enum Endpoint {
     PositionRisk,
     SymbolConfig,
     Leverage,
+    MarginType,
+    SetDual,
+    GetDual,
     /// Spot-host wallet and margin listings some clients read at start-up (ccxt's load_markets).
     CapitalConfig,
     MarginPairs,
@@ -97,6 +100,9 @@ pub(super) fn route(spot: bool, method: &Method, path: &str) -> Option<(Endpoint
             ("GET", "/fapi/v1/userTrades") => (MyTrades, true),
             ("GET", "/fapi/v1/symbolConfig") => (SymbolConfig, true),
             ("POST", "/fapi/v1/leverage") => (Leverage, true),
+            ("POST", "/fapi/v1/marginType") => (MarginType, true),
+            ("POST", "/fapi/v1/positionSide/dual") => (SetDual, true),
+            ("GET", "/fapi/v1/positionSide/dual") => (GetDual, true),
             ("GET", "/fapi/v1/leverageBracket") => (LeverageBracket, true),
             ("POST", "/fapi/v1/listenKey") => (ListenKeyCreate, false),
             ("PUT", "/fapi/v1/listenKey") => (ListenKeyKeepalive, false),
@@ -185,7 +191,9 @@ pub(super) fn weight(spot: bool, endpoint: Endpoint, params: &Params) -> u32 {
             }
         }
         (false, Account | Balance | PositionRisk | MyTrades) => 5,
-        (_, SymbolConfig | Leverage | LeverageBracket) => 1,
+        (_, SymbolConfig | Leverage | LeverageBracket | MarginType) => 1,
+        (_, SetDual) => 1,
+        (_, GetDual) => 30,
         (_, CapitalConfig) => 10,
         (_, MarginPairs) => 1,
         (_, RetiredListenKey | ListenKeyCreate | ListenKeyKeepalive | ListenKeyClose) => 1,
@@ -225,6 +233,9 @@ pub(super) fn dispatch(
         PositionRisk => account::position_risk(st, acct(), params),
         SymbolConfig => account::symbol_config(st, acct(), params),
         Leverage => account::leverage(st, acct(), params),
+        MarginType => account::margin_type(st, acct(), params),
+        SetDual => account::set_dual(st, acct(), params),
+        GetDual => account::get_dual(st, acct()),
         RetiredListenKey => listen_key::retired(),
         ListenKeyCreate | ListenKeyKeepalive | ListenKeyClose => {
             listen_key::listen_key(st, endpoint, headers, now)

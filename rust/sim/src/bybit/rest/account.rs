@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use super::{Answer, bad_symbol, fail, need, unknown};
+use super::{Answer, Fail, bad_symbol, fail, need, unknown};
 use crate::bybit::{BybitState, Category, num};
-use crate::exchange::{Exchange, Kind};
+use crate::exchange::{Exchange, Kind, Reject};
 use crate::market::Market;
 
 pub(super) fn wallet(st: &BybitState, account: usize, params: &HashMap<String, String>) -> Answer {
@@ -80,9 +80,18 @@ pub(super) fn api_key_info(st: &BybitState, account: usize) -> Answer {
     )
 }
 
-pub(super) fn account_info(now: i64) -> Answer {
+pub(super) fn account_info(st: &BybitState, account: usize, now: i64) -> Answer {
+    let isolated = !st.market(Category::Linear).lock().accounts[account]
+        .settings
+        .isolated
+        .is_empty();
+    let mode = if isolated {
+        "ISOLATED_MARGIN"
+    } else {
+        "REGULAR_MARGIN"
+    };
     Ok(
-        json!({"unifiedMarginStatus": 6, "marginMode": "REGULAR_MARGIN", "isMasterTrader": false,
+        json!({"unifiedMarginStatus": 6, "marginMode": mode, "isMasterTrader": false,
         "spotHedgingStatus": "OFF", "updatedTime": now.to_string(), "dcpStatus": "OFF", "timeWindow": 10,
         "smpGroup": 0}),
     )
@@ -119,7 +128,7 @@ pub(super) fn positions(
                     .get(*s)
                     .is_some_and(|p| !p.size.is_zero())
         })
-        .map(|s| position_json(&ex, acct, s))
+        .flat_map(|s| positions_json(&ex, acct, s))
         .collect();
     Ok(json!({"category": "linear", "list": list, "nextPageCursor": ""}))
 }
@@ -134,9 +143,113 @@ pub(super) fn set_leverage(
     let buy: Decimal = need(params, "buyLeverage")?
         .parse()
         .map_err(|_| fail(10001, "params error: buyLeverage"))?;
+    if ex.accounts[account]
+        .positions
+        .get(&name)
+        .is_some_and(|p| p.leverage == buy)
+    {
+        return Err(fail(110043, "Set leverage has not been modified."));
+    }
     ex.set_leverage(account, &name, buy)
         .map_err(|_| fail(10001, "params error: leverage invalid"))?;
     Ok(json!({}))
+}
+
+/// `POST /v5/position/switch-mode`: hedge (`mode` 3) or one-way (0), for one symbol, or for
+/// every symbol of a settle coin that has no position or open order.
+pub(super) fn switch_mode(
+    market: &Market,
+    account: usize,
+    params: &HashMap<String, String>,
+) -> Answer {
+    let mut ex = market.lock();
+    let hedge = match need(params, "mode")? {
+        "0" => false,
+        "3" => true,
+        _ => return Err(fail(10001, "params error: mode invalid")),
+    };
+    if let Some(symbol) = params.get("symbol").filter(|s| !s.is_empty()) {
+        if unknown(&ex, symbol) {
+            return Err(fail(10001, "params error: symbol invalid"));
+        }
+        return match ex.set_hedge(account, std::slice::from_ref(symbol), hedge) {
+            Ok(()) => Ok(json!({})),
+            Err(Reject::NoChange) => Err(fail(110025, "Position mode has not been modified.")),
+            Err(Reject::Busy { position: true }) => Err(fail(
+                110024,
+                "You have an existing position, so the position mode cannot be switched.",
+            )),
+            Err(_) => Err(fail(
+                110028,
+                "You have existing open orders, so the position mode cannot be switched.",
+            )),
+        };
+    }
+    let coin = need(params, "coin")?.to_owned();
+    let symbols: Vec<String> = ex
+        .symbols
+        .values()
+        .filter(|s| s.spec.quote == coin)
+        .map(|s| s.spec.name.clone())
+        .collect();
+    if symbols.is_empty() {
+        return Err(fail(10001, "params error: coin invalid"));
+    }
+    // By coin: the symbols free to switch are switched, the others stay as they are.
+    for s in symbols {
+        let _ = ex.set_hedge(account, &[s], hedge);
+    }
+    Ok(json!({}))
+}
+
+/// `POST /v5/account/set-margin-mode`: isolated or regular (cross) margin, for the whole
+/// account (every linear symbol). Refused while a position or an order is open.
+pub(super) fn set_margin_mode(
+    st: &BybitState,
+    account: usize,
+    params: &HashMap<String, String>,
+) -> Answer {
+    let isolated = match need(params, "setMarginMode")? {
+        "ISOLATED_MARGIN" => true,
+        "REGULAR_MARGIN" => false,
+        "PORTFOLIO_MARGIN" => {
+            return Err(failed_margin_mode(
+                "portfolio margin is not offered by this account",
+            ));
+        }
+        _ => return Err(fail(10001, "params error: setMarginMode invalid")),
+    };
+    let mut ex = st.market(Category::Linear).lock();
+    let all: Vec<String> = ex.symbols.keys().cloned().collect();
+    match ex.set_isolated(account, &all, isolated) {
+        Ok(()) | Err(Reject::NoChange) => Ok(json!({"reasons": []})),
+        Err(_) => Err(failed_margin_mode("there are open positions or orders")),
+    }
+}
+
+fn failed_margin_mode(why: &str) -> Fail {
+    let mut f = fail(3400045, "Set margin mode failed");
+    f.result = Some(json!({"reasons": [{"reasonCode": "3400045", "reasonMsg": why}]}));
+    f
+}
+
+/// A symbol's positions as the venue lists them: one (`positionIdx` 0) in one-way mode, a Buy
+/// and a Sell leg (1, 2) in hedge mode.
+pub fn positions_json(ex: &Exchange, account: usize, symbol: &str) -> Vec<Value> {
+    if !ex.accounts[account].settings.hedge.contains(symbol) {
+        return vec![position_json(ex, account, symbol)];
+    }
+    let mut legs = Vec::new();
+    for (idx, side) in [(1, "Buy"), (2, "Sell")] {
+        let mut leg = position_json(ex, account, symbol);
+        leg["positionIdx"] = json!(idx);
+        if leg["side"] != json!(side) {
+            leg["side"] = json!("");
+            leg["size"] = json!("0");
+        }
+        legs.push(leg);
+    }
+    legs
 }
 
 pub fn position_json(ex: &Exchange, account: usize, symbol: &str) -> Value {

@@ -31,6 +31,7 @@ pub(super) fn authenticate(
             http: StatusCode::UNAUTHORIZED,
             code: 10003,
             msg: "API key is invalid.".into(),
+            result: None,
         });
     }
     let account = st

@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-pub use account::position_json;
+pub use account::{position_json, positions_json};
 pub use market::{ticker, trade_id};
 pub use orders::execution_json;
 
@@ -35,6 +35,8 @@ struct Fail {
     http: StatusCode,
     code: i64,
     msg: String,
+    /// What the refusal's `result` holds (set-margin-mode's reasons), if anything.
+    result: Option<Value>,
 }
 
 fn fail(code: i64, msg: impl Into<String>) -> Fail {
@@ -42,6 +44,7 @@ fn fail(code: i64, msg: impl Into<String>) -> Fail {
         http: StatusCode::OK,
         code,
         msg: msg.into(),
+        result: None,
     }
 }
 
@@ -62,7 +65,8 @@ fn envelope(result: Result<Value, Fail>, now: i64) -> (StatusCode, Value) {
         }
         Err(f) => (
             f.http,
-            json!({"retCode": f.code, "retMsg": f.msg, "result": {}, "retExtInfo": {}, "time": now}),
+            json!({"retCode": f.code, "retMsg": f.msg, "result": f.result.unwrap_or_else(|| json!({})),
+                "retExtInfo": {}, "time": now}),
         ),
     }
 }
@@ -88,6 +92,7 @@ pub async fn handle(
                 http: StatusCode::NOT_FOUND,
                 code: 10017,
                 msg: "route not found".into(),
+                result: None,
             }),
             now,
         );

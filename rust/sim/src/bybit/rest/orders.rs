@@ -12,7 +12,7 @@ use crate::book::Side;
 use crate::bybit::{
     BybitState, Category, num, order_id_str, order_json, parse_order_id, side_str, uuid,
 };
-use crate::exchange::{AmendRule, Exchange, NewOrder, OrderKind, Reject, Tif};
+use crate::exchange::{AmendRule, Exchange, Leg, NewOrder, OrderKind, Reject, Tif};
 use crate::market::Market;
 
 pub(super) fn create(
@@ -104,6 +104,12 @@ pub(super) fn create(
         }
     }
     let reduce_only = params.get("reduceOnly").map(String::as_str) == Some("true");
+    let leg = match params.get("positionIdx").map(String::as_str) {
+        None | Some("0") => Leg::Both,
+        Some("1") if !spot => Leg::Long,
+        Some("2") if !spot => Leg::Short,
+        Some(_) => return Err(fail(10001, "params error: positionIdx invalid")),
+    };
     let link_for_reply = link.clone().unwrap_or_default();
     let req = NewOrder {
         symbol,
@@ -116,6 +122,7 @@ pub(super) fn create(
         // Bybit keeps an empty orderLinkId when none was given.
         client_id: Some(link.unwrap_or_default()),
         reduce_only,
+        leg,
     };
     let id = ex.place(account, req, now).map_err(|r| reject(r, spot))?;
     Ok(json!({"orderId": order_id_str(id), "orderLinkId": link_for_reply}))
@@ -143,6 +150,15 @@ fn reject(r: Reject, spot: bool) -> Fail {
             fail(110001, "order not exists or too late to cancel")
         }
         (Reject::Invalid(name), _) => fail(10001, format!("params error: {name} invalid")),
+        (Reject::LegMismatch, _) => fail(10001, "position idx not match position mode"),
+        (Reject::Busy { position: true }, _) => fail(
+            110024,
+            "You have an existing position, so the position mode cannot be switched.",
+        ),
+        (Reject::Busy { position: false }, _) => fail(
+            110028,
+            "You have existing open orders, so the position mode cannot be switched.",
+        ),
         (Reject::NoChange | Reject::AmendIncrease, _) => fail(
             10001,
             "The order remains unchanged as the parameters entered match the existing ones.",

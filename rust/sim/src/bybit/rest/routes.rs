@@ -29,6 +29,8 @@ pub(super) enum Endpoint {
     Wallet,
     Positions,
     SetLeverage,
+    SwitchMode,
+    SetMarginMode,
     /// Account metadata clients read before trading (ccxt's load_markets and first private call).
     CoinInfo,
     ApiKeyInfo,
@@ -62,6 +64,12 @@ pub(super) fn route(method: &Method, path: &str) -> Option<(Endpoint, Option<Uid
         ("POST", "/v5/position/set-leverage") => {
             (SetLeverage, Some(("position/set-leverage", 10, 10)))
         }
+        ("POST", "/v5/position/switch-mode") => {
+            (SwitchMode, Some(("position/switch-mode", 10, 10)))
+        }
+        ("POST", "/v5/account/set-margin-mode") => {
+            (SetMarginMode, Some(("account/set-margin-mode", 5, 5)))
+        }
         ("GET", "/v5/asset/coin/query-info") => (CoinInfo, Some(("asset/coin/query-info", 5, 5))),
         ("GET", "/v5/user/query-api") => (ApiKeyInfo, Some(("user/query-api", 10, 10))),
         ("GET", "/v5/account/info") => (AccountInfo, Some(("account/info", 50, 50))),
@@ -88,7 +96,8 @@ pub(super) fn dispatch(
         Wallet => return account::wallet(st, account.expect("signed"), params),
         CoinInfo => return account::coin_info(st, account.expect("signed")),
         ApiKeyInfo => return account::api_key_info(st, account.expect("signed")),
-        AccountInfo => return account::account_info(now),
+        AccountInfo => return account::account_info(st, account.expect("signed"), now),
+        SetMarginMode => return account::set_margin_mode(st, account.expect("signed"), params),
         _ => {}
     }
     let category = category.ok_or_else(|| fail(10001, "params error: category is invalid"))?;
@@ -128,6 +137,9 @@ pub(super) fn dispatch(
         }
         Positions => account::positions(market, category, account.expect("signed"), symbol, params),
         SetLeverage => account::set_leverage(market, account.expect("signed"), params),
-        Time | Wallet | CoinInfo | ApiKeyInfo | AccountInfo => unreachable!("handled above"),
+        SwitchMode => account::switch_mode(market, account.expect("signed"), params),
+        Time | Wallet | CoinInfo | ApiKeyInfo | AccountInfo | SetMarginMode => {
+            unreachable!("handled above")
+        }
     }
 }
