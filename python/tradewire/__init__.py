@@ -42,9 +42,20 @@ from .connectors import (
     ConnectorOptions,
     Health,
     LimitHealth,
+    PositionSettings,
 )
 from .endpoints import Credentials, Endpoints
-from .enums import Market, OrderStatus, OrderType, PositionSide, Side, TimeInForce, Venue
+from .enums import (
+    MarginMode,
+    Market,
+    OrderStatus,
+    OrderType,
+    PositionMode,
+    PositionSide,
+    Side,
+    TimeInForce,
+    Venue,
+)
 from .errors import (
     AuthError,
     Banned,
@@ -119,6 +130,7 @@ __all__ = [
     "Level",
     "LimitHealth",
     "LimitOrder",
+    "MarginMode",
     "Market",
     "MarketOrder",
     "MergedBook",
@@ -132,6 +144,8 @@ __all__ = [
     "OrderUpdate",
     "PermissionDenied",
     "Position",
+    "PositionMode",
+    "PositionSettings",
     "PositionSide",
     "PostOnlyRejected",
     "ProtocolError",

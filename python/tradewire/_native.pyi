@@ -1099,6 +1099,14 @@ class NativeConnector:
         is generated if None) raises :class:`~tradewire.InvalidArgument` at the call."""
     def amend_batch(self, symbol: str, items: list[_AmendItem]) -> Awaitable[list[Order | TradewireError]]:
         """Backs :meth:`tradewire.Binance.amend_batch`: one outcome per amendment, in order."""
+    def set_leverage(self, symbol: str, leverage: _Money) -> Awaitable[str]:
+        """Backs :meth:`tradewire.Binance.set_leverage`; resolves to the leverage as text."""
+    def set_margin_mode(self, mode: str, symbol: str | None = None) -> Awaitable[None]:
+        """Backs :meth:`tradewire.Binance.set_margin_mode`."""
+    def set_position_mode(self, mode: str, symbol: str | None = None) -> Awaitable[None]:
+        """Backs :meth:`tradewire.Binance.set_position_mode`."""
+    def settings(self, symbol: str) -> Awaitable[tuple[str, str, str, str]]:
+        """Backs :meth:`tradewire.Binance.settings`: symbol, leverage, margin and position mode."""
     def place_batch(self, orders: list[_BatchItem]) -> Awaitable[list[Order | TradewireError]]:
         """Backs :meth:`tradewire.Binance.place_batch`: one outcome per order, in order."""
     def cancel_batch(

@@ -27,7 +27,7 @@ from ._native import (
 )
 from ._trading import _Trading
 from .endpoints import BinanceMarket, BybitMarket, Endpoints
-from .enums import Market, Venue
+from .enums import MarginMode, Market, PositionMode, Venue
 from .errors import InvalidArgument, StreamClosed
 from .streams import Stream
 
@@ -114,6 +114,16 @@ class Health:
     orders_held: int = 0
     #: User-stream messages that could not be read; each makes the account be read by REST.
     skipped_user_messages: int = 0
+
+
+@dataclass(frozen=True)
+class PositionSettings:
+    """A derivatives symbol's settings (:meth:`Binance.settings`)."""
+
+    symbol: str
+    leverage: Decimal
+    margin_mode: MarginMode
+    position_mode: PositionMode
 
 
 class ConnectorEventKind(enum.StrEnum):
@@ -394,6 +404,32 @@ class _Connector(_Trading):
         A reader that falls ``capacity`` diffs behind gets :class:`SlowConsumer` (open a new
         stream: it starts with the whole book)."""
         return Stream(self.native.book_diffs(symbol, depth=depth, capacity=capacity))
+
+    async def set_leverage(self, symbol: str, leverage: int | Decimal | str) -> Decimal:
+        """Sets ``symbol``'s leverage (a whole number from 1 to the symbol's maximum) and
+        returns it as the venue then reports it. Derivatives markets only; spot raises
+        :class:`InvalidArgument`."""
+        return Decimal(await self._trader().set_leverage(symbol, leverage))
+
+    async def set_margin_mode(self, mode: MarginMode | str, symbol: str | None = None) -> None:
+        """Cross or isolated margin (``PORTFOLIO`` on Bybit), scoped as the venue scopes it:
+        per symbol on Binance USD-M (``symbol`` required), for the whole unified account on
+        Bybit (``symbol`` must be ``None``); the wrong scope raises :class:`InvalidArgument`
+        saying which. Setting what is set already succeeds. The venue refuses a change while a
+        position or order is open (:class:`ExchangeError` with its code and reason)."""
+        await self._trader().set_margin_mode(MarginMode.parse(mode), symbol)
+
+    async def set_position_mode(self, mode: PositionMode | str, symbol: str | None = None) -> None:
+        """One-way or hedge mode: for the whole account on Binance USD-M (``symbol`` must be
+        ``None``); per symbol on Bybit, or with ``None`` every USDT perpetual that has no
+        position or open order. Setting what is set already succeeds; the venue refuses a
+        change while a position or order is open."""
+        await self._trader().set_position_mode(PositionMode.parse(mode), symbol)
+
+    async def settings(self, symbol: str) -> PositionSettings:
+        """``symbol``'s leverage, margin mode and position mode as the venue reports them."""
+        name, leverage, margin, position = await self._trader().settings(symbol)
+        return PositionSettings(name, Decimal(leverage), MarginMode(margin), PositionMode(position))
 
     async def symbols(self) -> list[SymbolInfo]:
         """Every listed symbol's trading rules, by name order (cached; read again every 10 min)."""

@@ -74,6 +74,21 @@ class TimeInForce(_Named):
     POST_ONLY = "POST_ONLY"
 
 
+class MarginMode(_Named):
+    """How a derivatives position's margin is held."""
+
+    CROSS = "CROSS"
+    ISOLATED = "ISOLATED"
+    PORTFOLIO = "PORTFOLIO"
+
+
+class PositionMode(_Named):
+    """One position per symbol, or a long and a short one side by side."""
+
+    ONE_WAY = "ONE_WAY"
+    HEDGE = "HEDGE"
+
+
 class PositionSide(_Named):
     LONG = "LONG"
     SHORT = "SHORT"
@@ -120,9 +135,11 @@ TimeInForceName: TypeAlias = (
 _TERMINAL = frozenset(OrderStatus(s) for s in _native.TERMINAL_ORDER_STATUSES)
 
 __all__ = [
+    "MarginMode",
     "Market",
     "OrderStatus",
     "OrderType",
+    "PositionMode",
     "PositionSide",
     "Side",
     "SideName",

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 mod account;
 mod batch;
+mod settings;
 mod streams;
 mod trading;
 

@@ -797,6 +797,75 @@ impl NativeConnector {
         })
     }
 
+    /// Sets a symbol's leverage; resolves to it as the venue then reports it (text).
+    /// Awaitable.
+    fn set_leverage<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: String,
+        leverage: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let leverage = crate::convert::extract_decimal(leverage, "leverage")?;
+        let inner = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let set = inner
+                .set_leverage(&symbol, leverage)
+                .await
+                .map_err(py_err)?;
+            Ok(set.normalize().to_string())
+        })
+    }
+
+    /// Cross, isolated or portfolio margin (as the venue scopes it). Awaitable.
+    #[pyo3(signature = (mode, symbol = None))]
+    fn set_margin_mode<'py>(
+        &self,
+        py: Python<'py>,
+        mode: String,
+        symbol: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mode: tradewire_core::model::MarginMode = mode.parse().py_err(py)?;
+        let inner = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            inner
+                .set_margin_mode(symbol.as_deref(), mode)
+                .await
+                .map_err(py_err)
+        })
+    }
+
+    /// One-way or hedge mode (as the venue scopes it). Awaitable.
+    #[pyo3(signature = (mode, symbol = None))]
+    fn set_position_mode<'py>(
+        &self,
+        py: Python<'py>,
+        mode: String,
+        symbol: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mode: tradewire_core::model::PositionMode = mode.parse().py_err(py)?;
+        let inner = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            inner
+                .set_position_mode(symbol.as_deref(), mode)
+                .await
+                .map_err(py_err)
+        })
+    }
+
+    /// A symbol's `(symbol, leverage, margin mode, position mode)`, as text. Awaitable.
+    fn settings<'py>(&self, py: Python<'py>, symbol: String) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let s = inner.settings(&symbol).await.map_err(py_err)?;
+            Ok((
+                s.symbol.to_string(),
+                s.leverage.normalize().to_string(),
+                s.margin_mode.as_str(),
+                s.position_mode.as_str(),
+            ))
+        })
+    }
+
     /// Free and locked funds per asset. Awaitable.
     fn balances<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();

@@ -59,6 +59,17 @@ named_enum! {
 }
 
 named_enum! {
+    /// How a derivatives position's margin is held: shared by the account (cross), kept per
+    /// position (isolated), or Bybit's portfolio margin.
+    MarginMode { Cross = "CROSS", Isolated = "ISOLATED", Portfolio = "PORTFOLIO" }
+}
+
+named_enum! {
+    /// One position per symbol (one-way), or a long and a short one side by side (hedge).
+    PositionMode { OneWay = "ONE_WAY", Hedge = "HEDGE" }
+}
+
+named_enum! {
     /// A product line of a venue: Binance `spot`/`usdm`, Bybit `spot`/`linear`.
     Market { Spot = "spot", Usdm = "usdm", Linear = "linear" }
 }

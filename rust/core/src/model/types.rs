@@ -192,6 +192,15 @@ pub struct Position {
     pub exchange_time_ms: i64,
 }
 
+/// A derivatives symbol's account settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PositionSettings {
+    pub symbol: Symbol,
+    pub leverage: Decimal,
+    pub margin_mode: super::MarginMode,
+    pub position_mode: super::PositionMode,
+}
+
 /// The sizes that bound the never-drop account streams ([`crate::stream::weighed`]).
 mod weights {
     use super::{Balance, OrderUpdate, Position};

@@ -20,7 +20,8 @@ use serde_json::Value;
 use crate::Result;
 use crate::book::sync::{BookDelta, SyncRule};
 use crate::model::{
-    Balance, Decimal, Fill, Id, Market, Order, Position, Symbol, SymbolInfo, Ticker, Trade, Venue,
+    Balance, Decimal, Fill, Id, MarginMode, Market, Order, Position, PositionMode,
+    PositionSettings, Symbol, SymbolInfo, Ticker, Trade, Venue,
 };
 use crate::net::http::Dialect;
 use crate::net::{Request, WsConfig, WsDialect};
@@ -384,6 +385,40 @@ pub trait Trading: Send + Sync + 'static {
         Err(crate::Error::Internal(
             "this venue has no batch cancel".into(),
         ))
+    }
+    /// Derivatives settings: `None` (or `Ok(None)`) on spot markets, which have none.
+    fn set_leverage(&self, symbol: Symbol, leverage: Decimal) -> Option<Request> {
+        let _ = (symbol, leverage);
+        None
+    }
+    /// Margin mode, per symbol or account-wide as the venue scopes it (the wrong scope is an
+    /// `InvalidArgument` saying which).
+    fn set_margin_mode(&self, symbol: Option<Symbol>, mode: MarginMode) -> Result<Option<Request>> {
+        let _ = (symbol, mode);
+        Ok(None)
+    }
+    /// Position mode, per symbol or account-wide as the venue scopes it.
+    fn set_position_mode(
+        &self,
+        symbol: Option<Symbol>,
+        mode: PositionMode,
+    ) -> Result<Option<Request>> {
+        let _ = (symbol, mode);
+        Ok(None)
+    }
+    /// The reads that tell a symbol's settings, answered in order to [`Trading::settings_of`].
+    fn settings(&self, symbol: Symbol) -> Vec<Request> {
+        let _ = symbol;
+        Vec::new()
+    }
+    fn settings_of(&self, symbol: Symbol, answers: &[Value]) -> Result<PositionSettings> {
+        let _ = (symbol, answers);
+        Err(crate::Error::Internal("no settings on this market".into()))
+    }
+    /// Whether a settings write was refused only because nothing would change.
+    fn unchanged(&self, error: &crate::Error) -> bool {
+        let _ = error;
+        false
     }
     /// The canceled order and the new one in a cancel-replace's answer.
     fn replaced(&self, answer: &Value) -> Result<(Written, Written)> {

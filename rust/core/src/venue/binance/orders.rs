@@ -4,8 +4,8 @@ use serde_json::Value;
 
 use crate::Result;
 use crate::model::{
-    Balance, Decimal, Fill, Id, Market, Order, OrderStatus, OrderType, Position, PositionSide,
-    Side, Source, Symbol, TimeInForce, Venue,
+    Balance, Decimal, Fill, Id, MarginMode, Market, Order, OrderStatus, OrderType, Position,
+    PositionMode, PositionSettings, PositionSide, Side, Source, Symbol, TimeInForce, Venue,
 };
 use crate::net::{Method, Request};
 use crate::orders::{NewOrder, OrderRef};
@@ -425,6 +425,124 @@ impl Trading for BinanceTrading {
 
     fn canceled_batch(&self, answer: &Value, n: usize) -> Result<Vec<Result<Written>>> {
         self.items(answer, n, |item| self.canceled(item))
+    }
+
+    fn set_leverage(&self, symbol: Symbol, leverage: Decimal) -> Option<Request> {
+        (!self.spot()).then(|| {
+            write(Method::Post, "/fapi/v1/leverage")
+                .param("symbol", symbol)
+                .param("leverage", text(leverage))
+        })
+    }
+
+    fn set_margin_mode(&self, symbol: Option<Symbol>, mode: MarginMode) -> Result<Option<Request>> {
+        if self.spot() {
+            return Ok(None);
+        }
+        let Some(symbol) = symbol else {
+            return Err(crate::Error::invalid_argument(
+                "symbol",
+                "Binance USD-M sets the margin mode per symbol: name one",
+            ));
+        };
+        let word = match mode {
+            MarginMode::Cross => "CROSSED",
+            MarginMode::Isolated => "ISOLATED",
+            MarginMode::Portfolio => {
+                return Err(crate::Error::invalid_argument(
+                    "mode",
+                    "Binance USD-M margin modes are CROSS and ISOLATED",
+                ));
+            }
+        };
+        Ok(Some(
+            write(Method::Post, "/fapi/v1/marginType")
+                .param("symbol", symbol)
+                .param("marginType", word),
+        ))
+    }
+
+    fn set_position_mode(
+        &self,
+        symbol: Option<Symbol>,
+        mode: PositionMode,
+    ) -> Result<Option<Request>> {
+        if self.spot() {
+            return Ok(None);
+        }
+        if symbol.is_some() {
+            return Err(crate::Error::invalid_argument(
+                "symbol",
+                "Binance USD-M's position mode is the account's, for every symbol: give no symbol",
+            ));
+        }
+        Ok(Some(
+            write(Method::Post, "/fapi/v1/positionSide/dual").param(
+                "dualSidePosition",
+                if mode == PositionMode::Hedge {
+                    "true"
+                } else {
+                    "false"
+                },
+            ),
+        ))
+    }
+
+    fn settings(&self, symbol: Symbol) -> Vec<Request> {
+        if self.spot() {
+            return Vec::new();
+        }
+        vec![
+            Request::get("/fapi/v1/symbolConfig")
+                .signed()
+                .param("symbol", symbol),
+            Request::get("/fapi/v1/positionSide/dual").signed(),
+        ]
+    }
+
+    fn settings_of(&self, symbol: Symbol, answers: &[Value]) -> Result<PositionSettings> {
+        let [config, dual] = answers else {
+            return Err(crate::Error::Internal("two answers expected".into()));
+        };
+        let f = self.fields(config);
+        let item = config
+            .as_array()
+            .and_then(|l| {
+                l.iter()
+                    .find(|c| c["symbol"].as_str() == Some(symbol.as_str()))
+            })
+            .ok_or_else(|| f.bad(format!("symbolConfig without {symbol}")))?;
+        let g = f.at(item);
+        let margin_mode = match g.text("marginType")? {
+            "CROSSED" | "CROSS" => MarginMode::Cross,
+            "ISOLATED" => MarginMode::Isolated,
+            other => return Err(g.bad(format!("marginType {other:?}"))),
+        };
+        let hedge = dual
+            .get("dualSidePosition")
+            .and_then(Value::as_bool)
+            .ok_or_else(|| {
+                self.fields(dual)
+                    .bad("positionSide/dual without dualSidePosition")
+            })?;
+        Ok(PositionSettings {
+            symbol,
+            leverage: g.decimal("leverage")?,
+            margin_mode,
+            position_mode: if hedge {
+                PositionMode::Hedge
+            } else {
+                PositionMode::OneWay
+            },
+        })
+    }
+
+    fn unchanged(&self, error: &crate::Error) -> bool {
+        // "No need to change margin type." / "No need to change position side."
+        error
+            .venue_reply()
+            .and_then(|r| r.code)
+            .is_some_and(|c| matches!(c, -4046 | -4059))
     }
 
     fn replaced(&self, answer: &Value) -> Result<(Written, Written)> {

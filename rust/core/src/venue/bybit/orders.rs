@@ -5,8 +5,8 @@ use serde_json::Value;
 
 use crate::Result;
 use crate::model::{
-    Balance, Decimal, Fill, Id, Market, Order, OrderStatus, OrderType, Position, PositionSide,
-    Side, Source, Symbol, TimeInForce, Venue,
+    Balance, Decimal, Fill, Id, MarginMode, Market, Order, OrderStatus, OrderType, Position,
+    PositionMode, PositionSettings, PositionSide, Side, Source, Symbol, TimeInForce, Venue,
 };
 use crate::net::{Method, Request};
 use crate::orders::{NewOrder, OrderRef};
@@ -353,6 +353,110 @@ impl Trading for BybitTrading {
 
     fn amended_batch(&self, answer: &Value, n: usize) -> Result<Vec<Result<Written>>> {
         self.items(answer, n)
+    }
+
+    fn set_leverage(&self, symbol: Symbol, leverage: Decimal) -> Option<Request> {
+        (self.market != Market::Spot).then(|| {
+            write("/v5/position/set-leverage")
+                .param("category", self.category())
+                .param("symbol", symbol)
+                .param("buyLeverage", text(leverage))
+                .param("sellLeverage", text(leverage))
+        })
+    }
+
+    fn set_margin_mode(&self, symbol: Option<Symbol>, mode: MarginMode) -> Result<Option<Request>> {
+        if self.market == Market::Spot {
+            return Ok(None);
+        }
+        if symbol.is_some() {
+            return Err(crate::Error::invalid_argument(
+                "symbol",
+                "a Bybit unified account's margin mode is the whole account's: give no symbol",
+            ));
+        }
+        let word = match mode {
+            MarginMode::Cross => "REGULAR_MARGIN",
+            MarginMode::Isolated => "ISOLATED_MARGIN",
+            MarginMode::Portfolio => "PORTFOLIO_MARGIN",
+        };
+        Ok(Some(
+            write("/v5/account/set-margin-mode").param("setMarginMode", word),
+        ))
+    }
+
+    fn set_position_mode(
+        &self,
+        symbol: Option<Symbol>,
+        mode: PositionMode,
+    ) -> Result<Option<Request>> {
+        if self.market == Market::Spot {
+            return Ok(None);
+        }
+        let r = write("/v5/position/switch-mode").param("category", self.category());
+        // Without a symbol: every USDT perpetual free to switch (no position, no open order).
+        let r = match symbol {
+            Some(s) => r.param("symbol", s),
+            None => r.param("coin", "USDT"),
+        };
+        Ok(Some(r.param(
+            "mode",
+            if mode == PositionMode::Hedge {
+                "3"
+            } else {
+                "0"
+            },
+        )))
+    }
+
+    fn settings(&self, symbol: Symbol) -> Vec<Request> {
+        if self.market == Market::Spot {
+            return Vec::new();
+        }
+        vec![
+            Request::get("/v5/position/list")
+                .signed()
+                .param("category", self.category())
+                .param("symbol", symbol),
+            Request::get("/v5/account/info").signed(),
+        ]
+    }
+
+    fn settings_of(&self, symbol: Symbol, answers: &[Value]) -> Result<PositionSettings> {
+        let [positions, account] = answers else {
+            return Err(crate::Error::Internal("two answers expected".into()));
+        };
+        let f = self.fields(positions);
+        let first = result(positions)["list"]
+            .as_array()
+            .and_then(|l| l.first())
+            .ok_or_else(|| f.bad(format!("no position entry of {symbol}")))?;
+        let g = f.at(first);
+        let position_mode = match g.opt_int("positionIdx")? {
+            Some(0) | None => PositionMode::OneWay,
+            Some(_) => PositionMode::Hedge,
+        };
+        let a = self.fields(result(account));
+        let margin_mode = match a.text("marginMode")? {
+            "REGULAR_MARGIN" => MarginMode::Cross,
+            "ISOLATED_MARGIN" => MarginMode::Isolated,
+            "PORTFOLIO_MARGIN" => MarginMode::Portfolio,
+            other => return Err(a.bad(format!("marginMode {other:?}"))),
+        };
+        Ok(PositionSettings {
+            symbol,
+            leverage: g.decimal("leverage")?,
+            margin_mode,
+            position_mode,
+        })
+    }
+
+    fn unchanged(&self, error: &crate::Error) -> bool {
+        // Leverage, position mode, margin mode "has not been modified".
+        error
+            .venue_reply()
+            .and_then(|r| r.code)
+            .is_some_and(|c| matches!(c, 110043 | 110025 | 110026))
     }
 
     fn cancel_batch(&self, symbol: Symbol, which: &[OrderRef]) -> Option<Request> {

@@ -210,10 +210,23 @@ impl Dialect for BybitRest {
     ) -> Result<Value, Box<Failure>> {
         let json: Option<Value> = serde_json::from_slice(body).ok();
         let code = json.as_ref().and_then(|j| j.get("retCode")?.as_i64());
-        let message = json
+        let mut message = json
             .as_ref()
             .and_then(|j| j.get("retMsg")?.as_str().map(snippet))
             .unwrap_or_else(|| snippet(String::from_utf8_lossy(body).trim()));
+        // Some refusals say why in `result.reasons` (set-margin-mode).
+        let reasons: Vec<&str> = json
+            .as_ref()
+            .and_then(|j| j.get("result")?.get("reasons")?.as_array())
+            .map(|l| {
+                l.iter()
+                    .filter_map(|r| r.get("reasonMsg")?.as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !reasons.is_empty() {
+            message = snippet(&format!("{message}: {}", reasons.join("; ")));
+        }
         let reply = VenueReply {
             venue: Venue::Bybit,
             code,

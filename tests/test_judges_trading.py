@@ -1,6 +1,7 @@
-"""Judges of amend and cancel-replace (issue 21, item 6; DESIGN.md decision 6): the official
-SDKs, pybit and ccxt's ``editOrder`` drive the simulator's amend endpoints unmodified but for
-URLs, and the simulator's own ledger shows what each did."""
+"""Judges of trading breadth (issue 21, item 6; DESIGN.md decision 6): the official SDKs,
+pybit and ccxt (``editOrder``, ``createOrders``, ``cancelOrders``, ``setLeverage``,
+``setMarginMode``, ``setPositionMode``) drive the simulator's amend, batch and settings
+endpoints unmodified but for URLs, and the simulator's own ledger shows what each did."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from tradewire.testing import Simulator
 
 from .test_judges import no_warnings, point_ccxt_at, spot_client, usdm_client
-from .trading import sim_order
+from .trading import sim_order, trader
 
 
 @pytest.fixture
@@ -265,3 +266,64 @@ async def test_ccxt_create_orders(sim: Simulator) -> None:
     finally:
         for ex, _ in cases:
             await ex.close()
+
+
+def test_binance_usdm_sdk_settings(sim: Simulator, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    rest = usdm_client(sim).rest_api
+    assert rest.change_initial_leverage(symbol="BTCUSDT", leverage=9).data().leverage == 9
+    assert rest.change_margin_type(symbol="BTCUSDT", margin_type="ISOLATED").data().code == 200
+    assert rest.change_position_mode(dual_side_position="true").data().code == 200
+    assert rest.get_current_position_mode().data().dual_side_position is True
+    rest.change_position_mode(dual_side_position="false")
+    no_warnings(caplog)
+
+
+def test_pybit_settings(sim: Simulator) -> None:
+    from pybit.unified_trading import HTTP
+
+    keys = sim.account("bybit")
+    session = HTTP(testnet=False, api_key=keys.api_key, api_secret=keys.api_secret)
+    session.endpoint = sim.endpoints("bybit", "linear").rest
+    assert (
+        session.set_leverage(category="linear", symbol="BTCUSDT", buyLeverage="6", sellLeverage="6")[
+            "retCode"
+        ]
+        == 0
+    )
+    assert session.switch_position_mode(category="linear", symbol="BTCUSDT", mode=3)["retCode"] == 0
+    listed = session.get_positions(category="linear", symbol="BTCUSDT")["result"]["list"]
+    assert sorted(p["positionIdx"] for p in listed) == [1, 2]
+    assert session.set_margin_mode(setMarginMode="ISOLATED_MARGIN")["retCode"] == 0
+    assert session.get_account_info()["result"]["marginMode"] == "ISOLATED_MARGIN"
+
+
+@pytest.mark.asyncio
+async def test_ccxt_settings(sim: Simulator) -> None:
+    """ccxt's ``setLeverage``, ``setMarginMode``, ``setPositionMode``."""
+    import ccxt.async_support as ccxt
+
+    keys = sim.account("binance")
+    usdm = ccxt.binanceusdm({"apiKey": keys.api_key, "secret": keys.api_secret})
+    point_ccxt_at(
+        usdm, sim.endpoints("binance", "usdm").rest, {"sapi": sim.endpoints("binance", "spot").rest}
+    )
+    bybit_keys = sim.account("bybit")
+    bybit = ccxt.bybit({"apiKey": bybit_keys.api_key, "secret": bybit_keys.api_secret})
+    bybit.options["fetchMarkets"] = {"types": ["linear"]}
+    bybit.urls["api"]["public"] = bybit.urls["api"]["private"] = sim.endpoints("bybit", "linear").rest
+    try:
+        for ex in (usdm, bybit):
+            await ex.load_markets()
+            await ex.set_leverage(4, "BTC/USDT:USDT")
+            await ex.set_position_mode(True, "BTC/USDT:USDT")
+        await usdm.set_margin_mode("isolated", "BTC/USDT:USDT")
+    finally:
+        for ex in (usdm, bybit):
+            await ex.close()
+    async with trader(sim, "binance", "usdm") as c:
+        s = await c.settings("BTCUSDT")
+        assert (s.leverage, s.margin_mode, s.position_mode) == (Decimal(4), "ISOLATED", "HEDGE")
+    async with trader(sim, "bybit", "linear") as c:
+        s = await c.settings("BTCUSDT")
+        assert (s.leverage, s.position_mode) == (Decimal(4), "HEDGE")
