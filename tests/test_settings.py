@@ -118,3 +118,25 @@ async def test_spot_has_no_derivatives_settings(sim: Simulator) -> None:
             await c.settings(SYMBOL)
         with pytest.raises(tw.InvalidArgument):
             await c.set_leverage(SYMBOL, 3)
+
+
+@pytest.mark.parametrize(("venue", "market"), DERIVATIVES)
+async def test_positions_carry_realized_pnl_and_margin_where_the_venue_reports_them(
+    sim: Simulator, venue: str, market: str
+) -> None:
+    async with trader(sim, venue, market) as c:
+        info = await c.symbol_info(SYMBOL)
+        qty = info.step_size * 1000
+        await c.place_market(SYMBOL, "BUY", qty * 2)
+        await c.place_market(SYMBOL, "SELL", qty, reduce_only=True)
+        mine = (await c.positions(SYMBOL))[SYMBOL]
+        truth = sim.positions(venue, market)[SYMBOL]
+        assert (mine.size, mine.entry_price) == (truth.size, truth.entry_price)
+        assert mine.initial_margin is not None and mine.initial_margin > 0
+        assert mine.maintenance_margin is not None and 0 < mine.maintenance_margin < mine.initial_margin
+        if venue == "bybit":
+            assert mine.realized_pnl == truth.realized_pnl, "cumRealisedPnl"
+        else:
+            assert mine.realized_pnl is None, "Binance's REST reports no realised PnL"
+            assert truth.initial_margin is not None
+            assert abs(mine.initial_margin - truth.initial_margin) < Decimal("1e-8")

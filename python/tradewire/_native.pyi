@@ -663,6 +663,9 @@ class Position(_Sourced):
         leverage: _Money,
         liquidation_price: _Money | None = None,
         mark_price: _Money | None = None,
+        realized_pnl: _Money | None = None,
+        initial_margin: _Money | None = None,
+        maintenance_margin: _Money | None = None,
         exchange_time_ms: int = 0,
     ) -> Position: ...
     @property
@@ -686,6 +689,16 @@ class Position(_Sourced):
     @property
     def mark_price(self) -> Decimal | None:
         """The mark price; None where the venue gives none."""
+    @property
+    def realized_pnl(self) -> Decimal | None:
+        """PnL realised by the position so far (Bybit ``cumRealisedPnl``); None where the
+        venue does not report it (Binance's REST)."""
+    @property
+    def initial_margin(self) -> Decimal | None:
+        """Margin the position holds (Binance ``initialMargin``, Bybit ``positionIM``)."""
+    @property
+    def maintenance_margin(self) -> Decimal | None:
+        """The least margin it must keep (Binance ``maintMargin``, Bybit ``positionMM``)."""
     @property
     def exchange_time_ms(self) -> int:
         """The venue's time of the report, Unix ms (0 if not known)."""

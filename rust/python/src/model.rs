@@ -868,7 +868,8 @@ sourced_getters!(Position);
 impl Position {
     #[new]
     #[pyo3(signature = (*, venue, market, symbol, side, size, entry_price, unrealized_pnl, leverage,
-        liquidation_price = None, mark_price = None, exchange_time_ms = 0))]
+        liquidation_price = None, mark_price = None, realized_pnl = None, initial_margin = None,
+        maintenance_margin = None, exchange_time_ms = 0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         venue: Venue,
@@ -881,6 +882,9 @@ impl Position {
         leverage: &Bound<'_, PyAny>,
         liquidation_price: Option<&Bound<'_, PyAny>>,
         mark_price: Option<&Bound<'_, PyAny>>,
+        realized_pnl: Option<&Bound<'_, PyAny>>,
+        initial_margin: Option<&Bound<'_, PyAny>>,
+        maintenance_margin: Option<&Bound<'_, PyAny>>,
         exchange_time_ms: i64,
     ) -> PyResult<Self> {
         Ok(Position(m::Position {
@@ -893,6 +897,9 @@ impl Position {
             leverage: extract_decimal(leverage, "leverage")?,
             liquidation_price: extract_opt_decimal(liquidation_price, "liquidation_price")?,
             mark_price: extract_opt_decimal(mark_price, "mark_price")?,
+            realized_pnl: extract_opt_decimal(realized_pnl, "realized_pnl")?,
+            initial_margin: extract_opt_decimal(initial_margin, "initial_margin")?,
+            maintenance_margin: extract_opt_decimal(maintenance_margin, "maintenance_margin")?,
             exchange_time_ms,
         }))
     }
@@ -919,6 +926,9 @@ field_getters!(Position {
     leverage: money,
     liquidation_price: opt_money,
     mark_price: opt_money,
+    realized_pnl: opt_money,
+    initial_margin: opt_money,
+    maintenance_margin: opt_money,
     exchange_time_ms: value<i64>,
     side: into<PositionSide>,
 });

@@ -760,6 +760,9 @@ impl NativeSimulator {
                     leverage: p.leverage,
                     liquidation_price: None,
                     mark_price: Some(ex.mark(symbol)),
+                    realized_pnl: Some(p.realized),
+                    initial_margin: Some(p.size.abs() * ex.mark(symbol) / p.leverage),
+                    maintenance_margin: None,
                     exchange_time_ms: p.updated_ms,
                 })
             })

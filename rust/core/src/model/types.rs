@@ -189,6 +189,13 @@ pub struct Position {
     pub leverage: Decimal,
     pub liquidation_price: Option<Decimal>,
     pub mark_price: Option<Decimal>,
+    /// PnL realised by the position so far, where the venue reports it (Bybit
+    /// `cumRealisedPnl`; Binance's REST does not).
+    pub realized_pnl: Option<Decimal>,
+    /// Margin the position holds, and the least it must keep, where the venue reports them
+    /// (Binance `initialMargin` / `maintMargin`, Bybit `positionIM` / `positionMM`).
+    pub initial_margin: Option<Decimal>,
+    pub maintenance_margin: Option<Decimal>,
     pub exchange_time_ms: i64,
 }
 

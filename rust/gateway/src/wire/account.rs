@@ -278,6 +278,12 @@ pub struct PositionMsg {
     pub liquidation_price: Option<Decimal>,
     #[serde(with = "opt_money")]
     pub mark_price: Option<Decimal>,
+    #[serde(with = "opt_money", default)]
+    pub realized_pnl: Option<Decimal>,
+    #[serde(with = "opt_money", default)]
+    pub initial_margin: Option<Decimal>,
+    #[serde(with = "opt_money", default)]
+    pub maintenance_margin: Option<Decimal>,
     pub exchange_time_ms: i64,
 }
 
@@ -295,6 +301,9 @@ impl PositionMsg {
             leverage: p.leverage,
             liquidation_price: p.liquidation_price,
             mark_price: p.mark_price,
+            realized_pnl: p.realized_pnl,
+            initial_margin: p.initial_margin,
+            maintenance_margin: p.maintenance_margin,
             exchange_time_ms: p.exchange_time_ms,
         }
     }
@@ -325,6 +334,9 @@ impl PositionMsg {
             leverage: self.leverage,
             liquidation_price: self.liquidation_price,
             mark_price: self.mark_price,
+            realized_pnl: self.realized_pnl,
+            initial_margin: self.initial_margin,
+            maintenance_margin: self.maintenance_margin,
             exchange_time_ms: self.exchange_time_ms,
         }
     }

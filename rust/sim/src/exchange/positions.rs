@@ -111,8 +111,7 @@ impl Exchange {
         set: impl Fn(&mut super::Settings) -> &mut std::collections::BTreeSet<String>,
         on: bool,
     ) -> Result<(), Reject> {
-        if let Some(s) = symbols.iter().find(|s| !self.symbols.contains_key(*s)) {
-            let _ = s;
+        if symbols.iter().any(|s| !self.symbols.contains_key(s)) {
             return Err(Reject::UnknownSymbol);
         }
         let a = &mut self.accounts[account];

@@ -770,6 +770,9 @@ impl Trading for BinanceTrading {
                     leverage,
                     liquidation_price: g.opt_decimal("liquidationPrice")?.filter(|p| !p.is_zero()),
                     mark_price: g.opt_decimal("markPrice")?,
+                    realized_pnl: None,
+                    initial_margin: g.opt_decimal("initialMargin")?,
+                    maintenance_margin: g.opt_decimal("maintMargin")?,
                     exchange_time_ms: g.opt_int("updateTime")?.unwrap_or(0),
                 })
             })

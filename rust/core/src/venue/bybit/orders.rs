@@ -189,6 +189,9 @@ impl BybitTrading {
             leverage: g.decimal("leverage")?,
             liquidation_price: g.opt_decimal("liqPrice")?.filter(|p| !p.is_zero()),
             mark_price: g.opt_decimal("markPrice")?,
+            realized_pnl: g.opt_decimal("cumRealisedPnl")?,
+            initial_margin: g.opt_decimal("positionIM")?,
+            maintenance_margin: g.opt_decimal("positionMM")?,
             exchange_time_ms: g.opt_int("updatedTime")?.unwrap_or(0),
         })
     }

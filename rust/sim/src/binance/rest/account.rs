@@ -88,14 +88,17 @@ pub(super) fn position_risk(st: &BinanceState, account: usize, params: &Params) 
             }
             let spec = &ex.symbols[s].spec;
             let mark = ex.mark(s);
+            // The bracket the simulator publishes: maintenance margin 0.4% of the notional.
+            let maint = (p.size * mark).abs() * Decimal::new(4, 3);
+            let margin_type = if a.settings.isolated.contains(s) { "isolated" } else { "cross" };
             Some(json!({"symbol": s, "positionSide": "BOTH", "positionAmt": fixed(p.size, spec.qty_decimals()),
                 "entryPrice": p.entry.normalize().to_string(), "breakEvenPrice": p.entry.normalize().to_string(),
                 "markPrice": fixed(mark, 8), "unRealizedProfit": fixed(ex.unrealized(account, s), 8),
                 "liquidationPrice": "0", "isolatedMargin": "0", "notional": fixed(p.size * mark, 8),
                 "marginAsset": "USDT", "isolatedWallet": "0", "initialMargin": fixed((p.size * mark).abs() / p.leverage, 8),
-                "maintMargin": "0", "positionInitialMargin": fixed((p.size * mark).abs() / p.leverage, 8),
+                "maintMargin": fixed(maint, 8), "positionInitialMargin": fixed((p.size * mark).abs() / p.leverage, 8),
                 "openOrderInitialMargin": "0", "adl": 0, "bidNotional": "0", "askNotional": "0",
-                "leverage": p.leverage.normalize().to_string(), "marginType": "cross", "updateTime": p.updated_ms}))
+                "leverage": p.leverage.normalize().to_string(), "marginType": margin_type, "updateTime": p.updated_ms}))
         })
         .collect();
     Ok(Value::Array(list))

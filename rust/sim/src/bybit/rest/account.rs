@@ -271,7 +271,7 @@ pub fn position_json(ex: &Exchange, account: usize, symbol: &str) -> Value {
         "size": num(p.size.abs()), "avgPrice": num(p.entry), "entryPrice": num(p.entry), "positionValue": num(value), "tradeMode": 0,
         "positionStatus": "Normal", "autoAddMargin": 0, "adlRankIndicator": if p.size.is_zero() { 0 } else { 2 },
         "leverage": num(p.leverage), "positionBalance": num(value / p.leverage), "markPrice": num(mark), "liqPrice": "",
-        "bustPrice": "", "positionMM": "0", "positionIM": num(value / p.leverage), "tpslMode": "Full", "takeProfit": "0",
+        "bustPrice": "", "positionMM": num(value * Decimal::new(5, 3)), "positionIM": num(value / p.leverage), "tpslMode": "Full", "takeProfit": "0",
         "stopLoss": "0", "trailingStop": "0", "unrealisedPnl": num(ex.unrealized(account, symbol)),
         "curRealisedPnl": num(p.realized), "cumRealisedPnl": num(p.realized), "seq": p.updated_ms, "isReduceOnly": false,
         "mmrSysUpdatedTime": "", "leverageSysUpdatedTime": "", "createdTime": p.updated_ms.to_string(),
