@@ -27,6 +27,7 @@ from .books import connect, until
 from .books import equals_truth as book_equals_truth
 from .nats import Nats, nats_server, once_served
 from .test_book_diffs import Replica, equals_truth
+from .trading import trader
 
 MARKETS = [("binance", "spot"), ("binance", "usdm"), ("bybit", "spot"), ("bybit", "linear")]
 
@@ -122,6 +123,33 @@ async def test_a_remote_book_is_the_venues_book(sim: Simulator, nats: Nats, venu
                 assert 0 < len(view.bids) <= 5 and view.bids[0].price < view.asks[0].price
         with pytest.raises(tw.InvalidArgument):
             r.book_updates("BTC.USDT")
+
+
+# Bybit: its books sync in a still market (a Binance book waits for a diff after its snapshot);
+# the relay under test is the same for every venue.
+@pytest.mark.parametrize(("venue", "market"), [("bybit", "spot"), ("bybit", "linear")])
+async def test_a_shallow_remote_book_refills_a_level_removed_inside_its_depth(
+    nats: Nats, venue: str, market: str
+) -> None:
+    """A remote book of 3 levels a side whose best bid is taken away shows the level below the
+    third next: it keeps what the gateway sends, not only the 3 levels asked for."""
+    with Simulator(steps_per_second=0) as still:
+        async with trader(still, venue, market) as c, gateway(nats) as gw, remote(nats, c.label) as r:
+            await gw.serve(c, ["BTCUSDT"], channels=["book"])
+            with await r.book("BTCUSDT", depth=3) as book:
+                await book_equals_truth(still, book, venue, market, n=3)
+                _, bids, _ = still.native.book(
+                    still.native_venue(venue), still.native_market(market), "BTCUSDT", 1
+                )
+                step = (await c.symbol_info("BTCUSDT")).step_size
+                whole = -(-bids[0].qty // step) * step  # the level's size in whole steps
+                await c.place_market("BTCUSDT", "SELL", whole)  # takes the whole best bid
+                _, after, _ = still.native.book(
+                    still.native_venue(venue), still.native_market(market), "BTCUSDT", 3
+                )
+                assert after[0].price < bids[0].price, "the best bid level is gone"
+                await book_equals_truth(still, book, venue, market, n=3)
+                assert len(book.snapshot(3).bids) == 3
 
 
 @pytest.mark.parametrize(("venue", "market"), MARKETS)

@@ -22,10 +22,10 @@ const DIFFS: usize = 1 << 16;
 const IN_USE_EVERY: Duration = Duration::from_secs(1);
 
 /// The gateway's diffs: a reset replaces the book, every other diff applies (the remote has
-/// checked their numbering on the way).
-struct Relay {
-    depth: usize,
-}
+/// checked their numbering on the way). The book is kept as deep as the gateway sends it, not
+/// cut to the depth asked: a level removed inside that depth is then followed by the next one,
+/// which a cut book would have lost (leaving it a level short, silently).
+struct Relay;
 
 impl SyncRule for Relay {
     fn recovery(&self) -> Recovery {
@@ -42,7 +42,6 @@ impl SyncRule for Relay {
         if let Err(e) = state.book.apply(&update.bids, &update.asks) {
             return state.malformed(&e);
         }
-        state.book.truncate(self.depth);
         state.last_id = Some(update.last_id);
         Outcome::Applied
     }
@@ -116,7 +115,7 @@ impl Remote {
             Symbol::from_wire(symbol).map_err(|e| Error::invalid_argument("symbol", e))?,
             self.subjects.book(&self.label, symbol)?,
             depth,
-            Box::new(Relay { depth }),
+            Box::new(Relay),
         ));
         // A deeper book replaces a shallower one; the old one's holders keep theirs.
         books.insert(symbol.to_owned(), book.clone());
