@@ -31,18 +31,10 @@ impl Connector {
                 Err(e) => out[at] = Some(Err(e)),
             }
         }
-        let chunks: Vec<&[(usize, NewOrder, Order)]> = ready.chunks(limit).collect();
-        let answers = join_all(chunks.iter().map(|chunk| self.place_chunk(chunk))).await;
-        for (chunk, results) in chunks.iter().zip(answers) {
-            for ((at, _, _), result) in chunk.iter().zip(results) {
-                out[*at] = Some(result);
-            }
-        }
-        out.into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| Err(Error::Internal("a batch item had no outcome".into())))
-            })
-            .collect()
+        let ready: Vec<(usize, (NewOrder, Order))> =
+            ready.into_iter().map(|(at, o, u)| (at, (o, u))).collect();
+        by_chunks(&mut out, &ready, limit, |chunk| self.place_chunk(chunk)).await;
+        finish(out)
     }
 
     /// The order's rules checked and its client id recorded as in use (UNKNOWN until answered).
@@ -62,8 +54,8 @@ impl Connector {
         Ok(unanswered)
     }
 
-    async fn place_chunk(&self, chunk: &[(usize, NewOrder, Order)]) -> Vec<Result<Order>> {
-        let orders: Vec<NewOrder> = chunk.iter().map(|(_, o, _)| o.clone()).collect();
+    async fn place_chunk(&self, chunk: &[(usize, (NewOrder, Order))]) -> Vec<Result<Order>> {
+        let orders: Vec<NewOrder> = chunk.iter().map(|(_, (o, _))| o.clone()).collect();
         let Some(request) = self.trading.place_batch(&orders) else {
             return vec![Err(Error::Internal("no batch place".into())); chunk.len()];
         };
@@ -78,7 +70,7 @@ impl Connector {
                     chunk
                         .iter()
                         .zip(items)
-                        .map(|((_, order, unanswered), item)| {
+                        .map(|((_, (order, unanswered)), item)| {
                             self.settle_item(order, unanswered.clone(), item)
                         }),
                 )
@@ -87,7 +79,7 @@ impl Connector {
             // No answer, or one we cannot read: each order is looked up by its client id.
             Err(error) if outcome_unknown(&error) || matches!(error, Error::Protocol { .. }) => {
                 tracing::warn!(%error, n = chunk.len(), "batch place outcome unknown; looking each up");
-                join_all(chunk.iter().map(|(_, order, unanswered)| async move {
+                join_all(chunk.iter().map(|(_, (order, unanswered))| async move {
                     Ok(self
                         .resolve(order.symbol, unanswered.clone(), sent_at)
                         .await)
@@ -97,7 +89,7 @@ impl Connector {
             // The whole request was refused: no order of it exists.
             Err(error) => chunk
                 .iter()
-                .map(|(_, _, unanswered)| {
+                .map(|(_, (_, unanswered))| {
                     self.refused(unanswered.clone(), &error);
                     Err(error.clone())
                 })
@@ -170,18 +162,8 @@ impl Connector {
                 Err(e) => out[at] = Some(Err(e)),
             }
         }
-        let chunks: Vec<&[(usize, AmendPlan)]> = ready.chunks(limit).collect();
-        let answers = join_all(chunks.iter().map(|chunk| self.amend_chunk(chunk))).await;
-        for (chunk, results) in chunks.iter().zip(answers) {
-            for ((at, _), result) in chunk.iter().zip(results) {
-                out[*at] = Some(result);
-            }
-        }
-        out.into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| Err(Error::Internal("a batch item had no outcome".into())))
-            })
-            .collect()
+        by_chunks(&mut out, &ready, limit, |chunk| self.amend_chunk(chunk)).await;
+        finish(out)
     }
 
     async fn amend_chunk(&self, chunk: &[(usize, AmendPlan)]) -> Vec<Result<Order>> {
@@ -229,19 +211,9 @@ impl Connector {
                 .filter(|(_, w)| matches!(w, OrderRef::ClientOrderId(_)) == by_client)
                 .map(|(at, w)| (at, w.clone()))
                 .collect();
-            let chunks: Vec<&[(usize, OrderRef)]> = part.chunks(limit).collect();
-            let answers = join_all(chunks.iter().map(|c| self.cancel_chunk(symbol, c))).await;
-            for (chunk, results) in chunks.iter().zip(answers) {
-                for ((at, _), result) in chunk.iter().zip(results) {
-                    out[*at] = Some(result);
-                }
-            }
+            by_chunks(&mut out, &part, limit, |c| self.cancel_chunk(symbol, c)).await;
         }
-        out.into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| Err(Error::Internal("a batch item had no outcome".into())))
-            })
-            .collect()
+        finish(out)
     }
 
     async fn cancel_chunk(
@@ -286,4 +258,31 @@ impl Connector {
             Err(error) => vec![Err(error); chunk.len()],
         }
     }
+}
+
+/// Runs `items` (each with its place in the caller's list) in chunks of `limit`, every chunk at
+/// once, and puts each outcome at its place in `out`.
+async fn by_chunks<'a, T, F, Fut>(
+    out: &mut [Option<Result<Order>>],
+    items: &'a [(usize, T)],
+    limit: usize,
+    run: F,
+) where
+    F: Fn(&'a [(usize, T)]) -> Fut,
+    Fut: std::future::Future<Output = Vec<Result<Order>>>,
+{
+    let chunks: Vec<&'a [(usize, T)]> = items.chunks(limit).collect();
+    let answers = join_all(chunks.iter().map(|chunk| run(chunk))).await;
+    for (chunk, results) in chunks.iter().zip(answers) {
+        for ((at, _), result) in chunk.iter().zip(results) {
+            out[*at] = Some(result);
+        }
+    }
+}
+
+/// The outcomes in the caller's order (every place is filled; an empty one would be our bug).
+fn finish(out: Vec<Option<Result<Order>>>) -> Vec<Result<Order>> {
+    out.into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(Error::Internal("a batch item had no outcome".into()))))
+        .collect()
 }

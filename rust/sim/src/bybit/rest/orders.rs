@@ -15,6 +15,22 @@ use crate::bybit::{
 use crate::exchange::{AmendRule, Exchange, Leg, NewOrder, OrderKind, Reject, Tif};
 use crate::market::Market;
 
+/// The order a request names: `orderId` and/or `orderLinkId` (one is required).
+fn named(params: &HashMap<String, String>) -> Result<(Option<u64>, Option<&str>), Fail> {
+    let id = params.get("orderId").and_then(|t| parse_order_id(t));
+    let link = params
+        .get("orderLinkId")
+        .map(String::as_str)
+        .filter(|s| !s.is_empty());
+    if id.is_none() && link.is_none() {
+        return Err(fail(
+            10001,
+            "params error: orderId or orderLinkId is required",
+        ));
+    }
+    Ok((id, link))
+}
+
 pub(super) fn create(
     st: &BybitState,
     category: Category,
@@ -181,17 +197,7 @@ pub(super) fn amend(
     if unknown(&ex, name) {
         return Err(bad_symbol(category));
     }
-    let id = params.get("orderId").and_then(|t| parse_order_id(t));
-    let link = params
-        .get("orderLinkId")
-        .map(String::as_str)
-        .filter(|s| !s.is_empty());
-    if id.is_none() && link.is_none() {
-        return Err(fail(
-            10001,
-            "params error: orderId or orderLinkId is required",
-        ));
-    }
+    let (id, link) = named(params)?;
     let dec = |name: &str| -> Result<Option<Decimal>, Fail> {
         params
             .get(name)
@@ -230,17 +236,7 @@ pub(super) fn cancel(
     if unknown(&ex, name) {
         return Err(bad_symbol(category));
     }
-    let id = params.get("orderId").and_then(|t| parse_order_id(t));
-    let link = params
-        .get("orderLinkId")
-        .map(String::as_str)
-        .filter(|s| !s.is_empty());
-    if id.is_none() && link.is_none() {
-        return Err(fail(
-            10001,
-            "params error: orderId or orderLinkId is required",
-        ));
-    }
+    let (id, link) = named(params)?;
     match ex.cancel(account, name, id, link, now) {
         Ok(oid) => {
             Ok(json!({"orderId": order_id_str(oid), "orderLinkId": ex.orders[&oid].client_id}))
