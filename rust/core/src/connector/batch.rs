@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use super::Connector;
 use super::trading::{AmendPlan, outcome_unknown};
-use crate::model::{Decimal, Order, OrderStatus, Symbol};
+use crate::model::{Decimal, Order, Symbol};
 use crate::orders::{self, NewOrder, OrderRef};
 use crate::venue::{Batch, Written};
 use crate::{Error, Result};
@@ -90,7 +90,7 @@ impl Connector {
             Err(error) => chunk
                 .iter()
                 .map(|(_, (_, unanswered))| {
-                    self.refused(unanswered.clone(), &error);
+                    self.reject(&mut unanswered.clone(), &error);
                     Err(error.clone())
                 })
                 .collect(),
@@ -112,10 +112,7 @@ impl Connector {
             }
             Ok(written) => self.settle_written(written).unwrap_or(unanswered),
             Err(error) => {
-                self.refused(unanswered, &error);
-                if self.trading.names_a_filter(&error) {
-                    self.refresh_rules_after_refusal().await;
-                }
+                self.refused(unanswered, &error).await;
                 return Err(error);
             }
         };
@@ -123,12 +120,6 @@ impl Connector {
             Some(refusal) => Err(refusal),
             None => Ok(placed),
         }
-    }
-
-    fn refused(&self, mut order: Order, error: &Error) {
-        order.status = OrderStatus::Rejected;
-        order.reject_reason = Some(error.to_string());
-        self.settle(&order);
     }
 
     /// Amends open LIMIT orders of `symbol`, each to its `(qty, price)` (either may be left

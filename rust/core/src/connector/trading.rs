@@ -110,15 +110,7 @@ impl Connector {
             }
             Err(error) => {
                 // The venue refused it (or it never left): it will not exist.
-                let mut refused = unanswered;
-                refused.status = OrderStatus::Rejected;
-                refused.reject_reason = Some(error.to_string());
-                self.settle(&refused);
-                if self.trading.names_a_filter(&error) {
-                    // Our check passed what the venue's filters refused: read its rules again
-                    // before answering, so a retry is checked against what the venue holds now.
-                    self.refresh_rules_after_refusal().await;
-                }
+                self.refused(unanswered, &error).await;
                 return Err(error);
             }
         };
@@ -126,6 +118,23 @@ impl Connector {
             Some(refusal) => Err(refusal),
             None => Ok(placed),
         }
+    }
+
+    /// Records a new order the venue refused as REJECTED (it will not exist). If the venue's
+    /// filters refused what our checks passed, its rules are read again before answering, so
+    /// a retry is checked against what the venue holds now.
+    pub(super) async fn refused(&self, mut order: Order, error: &Error) {
+        self.reject(&mut order, error);
+        if self.trading.names_a_filter(error) {
+            self.refresh_rules_after_refusal().await;
+        }
+    }
+
+    /// Records a new order the venue refused as REJECTED, and nothing more.
+    pub(super) fn reject(&self, order: &mut Order, error: &Error) {
+        order.status = OrderStatus::Rejected;
+        order.reject_reason = Some(error.to_string());
+        self.settle(order);
     }
 
     /// Reads the symbol rules again after a filter refusal, at most once every
@@ -473,15 +482,9 @@ impl Connector {
                 Ok(self.resolve(info.symbol, unanswered, sent_at).await)
             }
             Err(error) => {
-                let mut refused = unanswered;
-                refused.status = OrderStatus::Rejected;
-                refused.reject_reason = Some(error.to_string());
-                self.settle(&refused);
+                self.refused(unanswered, &error).await;
                 // The cancel may have gone through (a refused new order after it): read it.
                 let _ = self.query_venue(info.symbol, which).await;
-                if self.trading.names_a_filter(&error) {
-                    self.refresh_rules_after_refusal().await;
-                }
                 Err(error)
             }
         }

@@ -15,6 +15,18 @@ use crate::bybit::{
 use crate::exchange::{AmendRule, Exchange, Leg, NewOrder, OrderKind, Reject, Tif};
 use crate::market::Market;
 
+/// A decimal parameter, if sent.
+fn decimal(params: &HashMap<String, String>, name: &str) -> Result<Option<Decimal>, Fail> {
+    params
+        .get(name)
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            v.parse::<Decimal>()
+                .map_err(|_| fail(10001, format!("params error: {name} invalid")))
+        })
+        .transpose()
+}
+
 /// The order a request names: `orderId` and/or `orderLinkId` (one is required).
 fn named(params: &HashMap<String, String>) -> Result<(Option<u64>, Option<&str>), Fail> {
     let id = params.get("orderId").and_then(|t| parse_order_id(t));
@@ -72,16 +84,7 @@ pub(super) fn create(
         (_, "PostOnly") => Tif::PostOnly,
         _ => return Err(fail(10001, "params error: timeInForce invalid")),
     };
-    let dec = |name: &str| -> Result<Option<Decimal>, Fail> {
-        params
-            .get(name)
-            .filter(|v| !v.is_empty())
-            .map(|v| {
-                v.parse::<Decimal>()
-                    .map_err(|_| fail(10001, format!("params error: {name} invalid")))
-            })
-            .transpose()
-    };
+    let dec = |name: &str| decimal(params, name);
     let qty = dec("qty")?.ok_or_else(|| fail(10001, "params error: qty is required"))?;
     let price = dec("price")?;
     if kind == OrderKind::Limit && price.is_none() {
@@ -198,16 +201,7 @@ pub(super) fn amend(
         return Err(bad_symbol(category));
     }
     let (id, link) = named(params)?;
-    let dec = |name: &str| -> Result<Option<Decimal>, Fail> {
-        params
-            .get(name)
-            .filter(|v| !v.is_empty())
-            .map(|v| {
-                v.parse::<Decimal>()
-                    .map_err(|_| fail(10001, format!("params error: {name} invalid")))
-            })
-            .transpose()
-    };
+    let dec = |name: &str| decimal(params, name);
     let (qty, price) = (dec("qty")?, dec("price")?);
     let rule = AmendRule::KeepOnDecrease;
     match ex.amend(account, name, id, link, qty, price, rule, now) {
