@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, TypeAlias, final
 
 from tradewire.enums import (
+    LegName,
     Market,
     OrderStatus,
     OrderType,
@@ -84,7 +85,7 @@ _Money: TypeAlias = Decimal | str | int
 #: One amendment of a batch: order id, client order id, qty, price.
 _AmendItem: TypeAlias = tuple[str | None, str | None, _Money | None, _Money | None]
 #: One order of a batch: symbol, side, type, qty, quote_qty, price, time in force, post-only,
-#: reduce-only, client order id.
+#: reduce-only, hedge-mode leg, client order id.
 _BatchItem: TypeAlias = tuple[
     str,
     SideName,
@@ -95,6 +96,7 @@ _BatchItem: TypeAlias = tuple[
     TimeInForceName | None,
     bool,
     bool,
+    LegName | None,
     str | None,
 ]
 
@@ -469,6 +471,7 @@ class Order(_Sourced):
         filled_qty: _Money | None = None,
         avg_price: _Money | None = None,
         reduce_only: bool = False,
+        position_side: PositionSide | None = None,
         created_time_ms: int = 0,
         updated_time_ms: int = 0,
         reject_reason: str | None = None,
@@ -514,7 +517,11 @@ class Order(_Sourced):
         order stream resolves it)."""
     @property
     def reduce_only(self) -> bool:
-        """Whether the order may only reduce a position (derivatives)."""
+        """Whether the order may only reduce a position (derivatives): asked for, or a
+        hedge-mode order closing its leg (SELL on LONG, BUY on SHORT)."""
+    @property
+    def position_side(self) -> PositionSide | None:
+        """The hedge-mode leg it trades (LONG or SHORT); None in one-way mode."""
     @property
     def created_time_ms(self) -> int:
         """When the venue created the order, Unix ms (0 if not known)."""
@@ -643,8 +650,9 @@ class Balance:
 
 @final
 class Position(_Sourced):
-    """A one-way-mode position on a derivatives market: :attr:`size` is absolute, :attr:`side`
-    gives the direction (a closed position is FLAT, size 0); from
+    """A position on a derivatives market (a symbol's one position in one-way mode, one of its
+    two legs in hedge mode): :attr:`size` is absolute, :attr:`side` gives the direction (a
+    closed position is FLAT, size 0); from
     :meth:`tradewire.Binance.positions` and ``position_updates()``.
 
     Frozen; equal and hashable by value.
@@ -661,6 +669,7 @@ class Position(_Sourced):
         entry_price: _Money,
         unrealized_pnl: _Money,
         leverage: _Money,
+        position_side: PositionSide | None = None,
         liquidation_price: _Money | None = None,
         mark_price: _Money | None = None,
         realized_pnl: _Money | None = None,
@@ -671,6 +680,13 @@ class Position(_Sourced):
     @property
     def side(self) -> PositionSide:
         """LONG, SHORT or FLAT."""
+    @property
+    def position_side(self) -> PositionSide | None:
+        """The hedge-mode leg (LONG or SHORT) this is; None in one-way mode."""
+    @property
+    def key(self) -> str:
+        """What names it among the account's positions (the keys of ``positions()``): the
+        symbol, or for a hedge-mode leg the symbol and the leg, as ``BTCUSDT-LONG``."""
     @property
     def size(self) -> Decimal:
         """The absolute size (base asset)."""
@@ -1103,6 +1119,7 @@ class NativeConnector:
         time_in_force: TimeInForceName | None = None,
         post_only: bool = False,
         reduce_only: bool = False,
+        position_side: LegName | None = None,
         client_order_id: str | None = None,
     ) -> Awaitable[Order]:
         """Backs :meth:`tradewire.Binance.place_limit` and ``place_market``: checks the order
@@ -1476,6 +1493,7 @@ class NativeRemote:
         time_in_force: TimeInForceName | None = None,
         post_only: bool = False,
         reduce_only: bool = False,
+        position_side: LegName | None = None,
         client_order_id: str | None = None,
     ) -> Awaitable[Order]:
         """As :meth:`NativeConnector.place`, through the gateway's connector. A lost reply is

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from . import _native
 from ._native import Balance, Order, OrderUpdate, Position, SymbolInfo
-from .enums import OrderType, SideName, TimeInForceName
+from .enums import LegName, OrderType, SideName, TimeInForceName
 from .errors import TradewireError
 from .streams import Stream
 
@@ -28,6 +28,7 @@ class LimitOrder:
     tif: TimeInForceName = "GTC"
     post_only: bool = False
     reduce_only: bool = False
+    position_side: LegName | None = None
     client_order_id: str | None = None
 
 
@@ -40,6 +41,7 @@ class MarketOrder:
     qty: Money | None = None
     quote_qty: Money | None = None
     reduce_only: bool = False
+    position_side: LegName | None = None
     client_order_id: str | None = None
 
 
@@ -57,10 +59,10 @@ class Amendment:
 def _batch_item(o: LimitOrder | MarketOrder) -> _native._BatchItem:
     if isinstance(o, LimitOrder):
         return (o.symbol, o.side, OrderType.LIMIT, o.qty, None, o.price, o.tif, o.post_only, o.reduce_only,
-                o.client_order_id)  # fmt: skip
+                o.position_side, o.client_order_id)  # fmt: skip
     if isinstance(o, MarketOrder):
         return (o.symbol, o.side, OrderType.MARKET, o.qty, o.quote_qty, None, None, False, o.reduce_only,
-                o.client_order_id)  # fmt: skip
+                o.position_side, o.client_order_id)  # fmt: skip
     raise TypeError(f"a batch takes LimitOrder and MarketOrder, not {type(o).__name__}")
 
 
@@ -85,11 +87,17 @@ class _Trading:
         tif: TimeInForceName = "GTC",
         post_only: bool = False,
         reduce_only: bool = False,
+        position_side: LegName | None = None,
         client_order_id: str | None = None,
     ) -> Order:
         """Places a LIMIT order after checking it against the symbol's rules (tick and step
         size, quantity bounds, minimum notional; a failed rule raises :class:`InvalidOrder`
         naming it, nothing is sent). Amounts are ``Decimal``, ``str`` or ``int``, never float.
+
+        In hedge mode ``position_side`` names the leg (``LONG`` or ``SHORT``): BUY opens the
+        long leg and SELL closes it, SELL opens the short leg and BUY closes it. A closing order
+        is reduce-only by itself (it may not take more than the leg holds); an opening order
+        cannot be ``reduce_only``. Leave it None in one-way mode.
 
         Every order carries a client order id (generated unless given). If the answer is lost
         (timeout, dropped connection, venue error 5xx) the order is not sent again: it is looked
@@ -104,6 +112,7 @@ class _Trading:
             time_in_force=tif,
             post_only=post_only,
             reduce_only=reduce_only,
+            position_side=position_side,
             client_order_id=client_order_id,
         )
 
@@ -115,10 +124,12 @@ class _Trading:
         *,
         quote_qty: Money | None = None,
         reduce_only: bool = False,
+        position_side: LegName | None = None,
         client_order_id: str | None = None,
     ) -> Order:
         """Places a MARKET order of ``qty`` (base asset), or on spot of ``quote_qty`` (quote
-        asset to spend). Checked and resolved like :meth:`place_limit`."""
+        asset to spend). Checked and resolved like :meth:`place_limit` (``position_side`` as
+        there)."""
         return await self._trader().place(
             symbol,
             side,
@@ -126,6 +137,7 @@ class _Trading:
             qty=qty,
             quote_qty=quote_qty,
             reduce_only=reduce_only,
+            position_side=position_side,
             client_order_id=client_order_id,
         )
 
@@ -254,9 +266,10 @@ class _Trading:
         return {b.asset: b for b in await self._trader().balances()}
 
     async def positions(self, symbol: str | None = None) -> dict[str, Position]:
-        """Open positions by symbol (with ``symbol``: that one, even if flat). Derivatives
-        markets only; spot raises :class:`InvalidArgument`."""
-        return {p.symbol: p for p in await self._trader().positions(symbol)}
+        """Open positions by :attr:`Position.key`: the symbol in one-way mode, the symbol and
+        leg (``BTCUSDT-LONG``, ``BTCUSDT-SHORT``) in hedge mode. With ``symbol``: that symbol's,
+        even if flat. Derivatives markets only; spot raises :class:`InvalidArgument`."""
+        return {p.key: p for p in await self._trader().positions(symbol)}
 
     def order_updates(self) -> Stream[OrderUpdate]:
         """Every change of every order of this market, from any source — write answers, the

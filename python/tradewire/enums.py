@@ -90,6 +90,9 @@ class PositionMode(_Named):
 
 
 class PositionSide(_Named):
+    """A position's direction; LONG and SHORT also name the two legs of hedge mode (the
+    ``position_side`` of orders and positions)."""
+
     LONG = "LONG"
     SHORT = "SHORT"
     FLAT = "FLAT"
@@ -131,11 +134,14 @@ SideName: TypeAlias = Side | Literal["BUY", "SELL", "buy", "sell"]
 TimeInForceName: TypeAlias = (
     TimeInForce | Literal["GTC", "IOC", "FOK", "POST_ONLY", "gtc", "ioc", "fok", "post_only"]
 )
+#: A hedge-mode leg.
+LegName: TypeAlias = PositionSide | Literal["LONG", "SHORT", "long", "short"]
 
 _TERMINAL = frozenset(OrderStatus(s) for s in _native.TERMINAL_ORDER_STATUSES)
 
 __all__ = [
     "MarginMode",
+    "LegName",
     "Market",
     "OrderStatus",
     "OrderType",

@@ -225,8 +225,9 @@ class Simulator:
         ]
 
     def positions(self, venue: Venue | str, market: Market | str) -> dict[str, Position]:
-        """The simulator's open positions of the account, by symbol."""
-        return {p.symbol: p for p in self.native.positions(_venue(venue), _market(market))}
+        """The simulator's open positions of the account, by :attr:`Position.key` (the
+        symbol, or ``BTCUSDT-LONG`` for a hedge-mode leg)."""
+        return {p.key: p for p in self.native.positions(_venue(venue), _market(market))}
 
     def best(self, venue: Venue | str, market: Market | str, symbol: str) -> tuple[Decimal, Decimal]:
         """True best bid and ask prices."""

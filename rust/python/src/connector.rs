@@ -16,7 +16,7 @@ use tradewire_core::venue::Credentials;
 
 use crate::convert::extract_opt_decimal;
 use crate::errors::{IntoPyResult, to_pyerr};
-use crate::model::{Market, OrderType, Side, TimeInForce, Venue};
+use crate::model::{Market, OrderType, PositionSide, Side, TimeInForce, Venue};
 use tradewire_core::model::Id;
 use tradewire_core::orders::{NewOrder, OrderRef};
 
@@ -31,6 +31,7 @@ pub(crate) struct Draft {
     time_in_force: Option<TimeInForce>,
     post_only: bool,
     reduce_only: bool,
+    position_side: Option<PositionSide>,
 }
 
 impl Draft {
@@ -44,6 +45,7 @@ impl Draft {
         time_in_force: Option<TimeInForce>,
         post_only: bool,
         reduce_only: bool,
+        position_side: Option<PositionSide>,
     ) -> PyResult<Draft> {
         Ok(Draft {
             side,
@@ -54,6 +56,7 @@ impl Draft {
             time_in_force,
             post_only,
             reduce_only,
+            position_side,
         })
     }
 
@@ -72,6 +75,7 @@ impl Draft {
             time_in_force: self.time_in_force.map(Into::into),
             post_only: self.post_only,
             reduce_only: self.reduce_only,
+            position_side: self.position_side.map(Into::into),
             client_order_id,
         }
     }
@@ -96,6 +100,7 @@ impl Draft {
             time_in_force,
             post_only,
             false,
+            None,
         )
     }
 }
@@ -124,7 +129,7 @@ impl Amend {
 }
 
 /// One order of a batch from Python: `(symbol, side, order_type, qty, quote_qty, price,
-/// time_in_force, post_only, reduce_only, client_order_id)`.
+/// time_in_force, post_only, reduce_only, position_side, client_order_id)`.
 pub(crate) type BatchItem<'py> = (
     String,
     Side,
@@ -135,6 +140,7 @@ pub(crate) type BatchItem<'py> = (
     Option<TimeInForce>,
     bool,
     bool,
+    Option<PositionSide>,
     Option<String>,
 );
 
@@ -151,7 +157,8 @@ impl BatchDraft for BatchItem<'_> {
         self,
         client_id: impl Fn(Option<&str>) -> Result<Id, Error>,
     ) -> PyResult<(String, Draft, Id)> {
-        let (symbol, side, kind, qty, quote_qty, price, tif, post_only, reduce_only, id) = self;
+        let (symbol, side, kind, qty, quote_qty, price, tif, post_only, reduce_only, leg, id) =
+            self;
         let draft = Draft::new(
             side,
             kind,
@@ -161,6 +168,7 @@ impl BatchDraft for BatchItem<'_> {
             tif,
             post_only,
             reduce_only,
+            leg,
         )?;
         let id = client_id(id.as_deref()).map_err(py_err)?;
         Ok((symbol, draft, id))
@@ -559,7 +567,8 @@ impl NativeConnector {
     /// Checks and places an order; resolves to its state (UNKNOWN if the outcome could not be
     /// learnt). Amounts are `Decimal`, `str` or `int`. Awaitable.
     #[pyo3(signature = (symbol, side, order_type, *, qty = None, quote_qty = None, price = None,
-        time_in_force = None, post_only = false, reduce_only = false, client_order_id = None))]
+        time_in_force = None, post_only = false, reduce_only = false, position_side = None,
+        client_order_id = None))]
     #[allow(clippy::too_many_arguments)]
     fn place<'py>(
         &self,
@@ -573,6 +582,7 @@ impl NativeConnector {
         time_in_force: Option<TimeInForce>,
         post_only: bool,
         reduce_only: bool,
+        position_side: Option<PositionSide>,
         client_order_id: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let draft = Draft::new(
@@ -584,6 +594,7 @@ impl NativeConnector {
             time_in_force,
             post_only,
             reduce_only,
+            position_side,
         )?;
         let client_order_id = self
             .inner

@@ -13,7 +13,7 @@ use crate::connector::{
     order_ref, outcomes, py_err, refs, wrap_all,
 };
 use crate::errors::IntoPyResult;
-use crate::model::{OrderType, Side, TimeInForce};
+use crate::model::{OrderType, PositionSide, Side, TimeInForce};
 use tradewire_core::model::Id;
 
 #[allow(clippy::too_many_arguments)]
@@ -303,7 +303,8 @@ impl NativeRemote {
 
     /// Places an order through the gateway; the same arguments as a connector's. Awaitable.
     #[pyo3(signature = (symbol, side, order_type, *, qty = None, quote_qty = None, price = None,
-        time_in_force = None, post_only = false, reduce_only = false, client_order_id = None))]
+        time_in_force = None, post_only = false, reduce_only = false, position_side = None,
+        client_order_id = None))]
     #[allow(clippy::too_many_arguments)]
     fn place<'py>(
         &self,
@@ -317,6 +318,7 @@ impl NativeRemote {
         time_in_force: Option<TimeInForce>,
         post_only: bool,
         reduce_only: bool,
+        position_side: Option<PositionSide>,
         client_order_id: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let draft = Draft::new(
@@ -328,6 +330,7 @@ impl NativeRemote {
             time_in_force,
             post_only,
             reduce_only,
+            position_side,
         )?;
         let client_order_id = self
             .inner

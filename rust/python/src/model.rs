@@ -601,7 +601,7 @@ impl Order {
     #[new]
     #[pyo3(signature = (*, venue, market, symbol, client_order_id, side, order_type, status, order_id = "",
         time_in_force = None, price = None, qty = None, quote_qty = None, filled_qty = None, avg_price = None,
-        reduce_only = false, created_time_ms = 0, updated_time_ms = 0, reject_reason = None))]
+        reduce_only = false, position_side = None, created_time_ms = 0, updated_time_ms = 0, reject_reason = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         venue: Venue,
@@ -619,6 +619,7 @@ impl Order {
         filled_qty: Option<&Bound<'_, PyAny>>,
         avg_price: Option<&Bound<'_, PyAny>>,
         reduce_only: bool,
+        position_side: Option<PositionSide>,
         created_time_ms: i64,
         updated_time_ms: i64,
         reject_reason: Option<String>,
@@ -638,6 +639,7 @@ impl Order {
             avg_price: extract_opt_decimal(avg_price, "avg_price")?,
             status: status.into(),
             reduce_only,
+            position_side: position_side.map(Into::into),
             created_time_ms,
             updated_time_ms,
             reject_reason,
@@ -683,6 +685,7 @@ field_getters!(Order {
     order_type: into<OrderType>,
     status: into<OrderStatus>,
     time_in_force: opt_into<TimeInForce>,
+    position_side: opt_into<PositionSide>,
 });
 
 /// One execution of an order, with its fee.
@@ -858,7 +861,8 @@ field_getters!(Balance {
     market: into<Market>,
 });
 
-/// A one-way-mode position: `size` is absolute, `side` gives the direction.
+/// A position: `size` is absolute, `side` gives the direction; `position_side` names the
+/// hedge-mode leg (None in one-way mode).
 #[pyclass(module = "tradewire._native", frozen, eq, hash)]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Position(pub m::Position);
@@ -868,7 +872,7 @@ sourced_getters!(Position);
 impl Position {
     #[new]
     #[pyo3(signature = (*, venue, market, symbol, side, size, entry_price, unrealized_pnl, leverage,
-        liquidation_price = None, mark_price = None, realized_pnl = None, initial_margin = None,
+        position_side = None, liquidation_price = None, mark_price = None, realized_pnl = None, initial_margin = None,
         maintenance_margin = None, exchange_time_ms = 0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -880,6 +884,7 @@ impl Position {
         entry_price: &Bound<'_, PyAny>,
         unrealized_pnl: &Bound<'_, PyAny>,
         leverage: &Bound<'_, PyAny>,
+        position_side: Option<PositionSide>,
         liquidation_price: Option<&Bound<'_, PyAny>>,
         mark_price: Option<&Bound<'_, PyAny>>,
         realized_pnl: Option<&Bound<'_, PyAny>>,
@@ -891,6 +896,7 @@ impl Position {
             source: source(venue, market),
             symbol: symbol.into(),
             side: side.into(),
+            position_side: position_side.map(Into::into),
             size: extract_decimal(size, "size")?,
             entry_price: extract_decimal(entry_price, "entry_price")?,
             unrealized_pnl: extract_decimal(unrealized_pnl, "unrealized_pnl")?,
@@ -903,13 +909,23 @@ impl Position {
             exchange_time_ms,
         }))
     }
+    /// What names it among the account's positions (the keys of `positions()`): the symbol,
+    /// or for a hedge-mode leg the symbol and the leg, as `BTCUSDT-LONG`.
+    #[getter]
+    fn key(&self) -> String {
+        match self.0.position_side {
+            Some(leg) => format!("{}-{leg}", self.0.symbol),
+            None => self.0.symbol.to_string(),
+        }
+    }
     fn __repr__(&self) -> String {
         let p = &self.0;
         format!(
-            "Position(venue={}, market={}, symbol='{}', side={}, size={}, entry_price={}, unrealized_pnl={}, leverage={})",
+            "Position(venue={}, market={}, symbol='{}', position_side={}, side={}, size={}, entry_price={}, unrealized_pnl={}, leverage={})",
             p.source.venue,
             p.source.market,
             p.symbol,
+            p.position_side.map_or("None", |l| l.as_str()),
             p.side,
             rd(p.size),
             rd(p.entry_price),
@@ -931,6 +947,7 @@ field_getters!(Position {
     maintenance_margin: opt_money,
     exchange_time_ms: value<i64>,
     side: into<PositionSide>,
+    position_side: opt_into<PositionSide>,
 });
 
 /// Delivered in a stream where `missed` events were dropped because the consumer was slow.

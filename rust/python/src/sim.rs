@@ -691,7 +691,8 @@ fn truth_order(ex: &Exchange, o: &sx::Order, source: m::Source) -> m::Order {
         filled_qty: filled,
         avg_price: (o.filled > 0).then(|| o.cum_quote / filled),
         status,
-        reduce_only: o.reduce_only,
+        reduce_only: o.reduces(),
+        position_side: leg_side(o.leg),
         created_time_ms: o.created_ms,
         updated_time_ms: o.updated_ms,
         reject_reason: o.reject.map(str::to_owned),
@@ -745,7 +746,8 @@ impl NativeSimulator {
             .positions
             .iter()
             .filter(|(_, p)| !p.size.is_zero())
-            .map(|(symbol, p)| {
+            .map(|((symbol, leg), p)| {
+                let leverage = ex.leverage(0, symbol);
                 Position(m::Position {
                     source,
                     symbol: m::Symbol::new(symbol),
@@ -754,19 +756,29 @@ impl NativeSimulator {
                     } else {
                         m::PositionSide::Short
                     },
+                    position_side: leg_side(*leg),
                     size: p.size.abs(),
                     entry_price: p.entry,
-                    unrealized_pnl: ex.unrealized(0, symbol),
-                    leverage: p.leverage,
+                    unrealized_pnl: ex.unrealized(0, symbol, *leg),
+                    leverage,
                     liquidation_price: None,
                     mark_price: Some(ex.mark(symbol)),
                     realized_pnl: Some(p.realized),
-                    initial_margin: Some(p.size.abs() * ex.mark(symbol) / p.leverage),
+                    initial_margin: Some(p.size.abs() * ex.mark(symbol) / leverage),
                     maintenance_margin: None,
                     exchange_time_ms: p.updated_ms,
                 })
             })
             .collect())
+    }
+}
+
+/// A simulator position leg as the model names it (none in one-way mode).
+fn leg_side(leg: sx::Leg) -> Option<m::PositionSide> {
+    match leg {
+        sx::Leg::Both => None,
+        sx::Leg::Long => Some(m::PositionSide::Long),
+        sx::Leg::Short => Some(m::PositionSide::Short),
     }
 }
 

@@ -246,6 +246,7 @@ impl Simulator {
                             start: &[(String, rust_decimal::Decimal)]| {
             let mut ex = Exchange::new(kind, specs, bybit::first_order_id(kind));
             ex.post_only_cancels = true;
+            ex.reduce_only_trims = true;
             let refs: Vec<(&str, rust_decimal::Decimal)> =
                 start.iter().map(|(a, v)| (a.as_str(), *v)).collect();
             ex.add_account(

@@ -81,7 +81,7 @@ pub(super) struct Publish {
     balances: Vec<Arc<Sender<Balance>>>,
     positions: Vec<Arc<Sender<Position>>>,
     last_balances: HashMap<String, Balance>,
-    last_positions: HashMap<Symbol, Position>,
+    last_positions: HashMap<(Symbol, Option<PositionSide>), Position>,
 }
 
 /// The running user stream.
@@ -184,11 +184,11 @@ impl Connector {
     /// missing now is published flat (the venue lists open positions only).
     fn publish_positions(&self, positions: Vec<Position>, complete: bool) {
         let mut publish = self.publish();
-        let listed: HashSet<Symbol> = positions.iter().map(|p| p.symbol).collect();
+        let listed: HashSet<_> = positions.iter().map(Position::key).collect();
         let mut all = positions;
         if complete {
-            for (symbol, last) in &publish.last_positions {
-                if !listed.contains(symbol) && last.side != PositionSide::Flat {
+            for (key, last) in &publish.last_positions {
+                if !listed.contains(key) && last.side != PositionSide::Flat {
                     let mut flat = last.clone();
                     flat.side = PositionSide::Flat;
                     flat.size = Decimal::ZERO;
@@ -200,7 +200,7 @@ impl Connector {
         for position in all {
             let same = publish
                 .last_positions
-                .get(&position.symbol)
+                .get(&position.key())
                 .is_some_and(|p| {
                     (p.side, p.size, p.entry_price, p.leverage)
                         == (
@@ -212,7 +212,7 @@ impl Connector {
                 });
             if !same {
                 send_all(&mut publish.positions, &position);
-                publish.last_positions.insert(position.symbol, position);
+                publish.last_positions.insert(position.key(), position);
             }
         }
     }
@@ -254,7 +254,7 @@ impl Connector {
         let tx = Arc::new(tx);
         let mut publish = self.publish();
         let mut current: Vec<&Position> = publish.last_positions.values().collect();
-        current.sort_by(|a, b| a.symbol.as_str().cmp(b.symbol.as_str()));
+        current.sort_by_key(|p| (p.symbol.as_str(), p.position_side));
         for p in current {
             let _ = tx.send(p.clone());
         }

@@ -396,6 +396,7 @@ impl Connector {
             time_in_force: current.time_in_force,
             post_only: current.time_in_force == Some(TimeInForce::PostOnly),
             reduce_only: current.reduce_only,
+            position_side: current.position_side,
             client_order_id: current.client_order_id.clone(),
         };
         orders::check(&info, &probe)?;

@@ -145,7 +145,23 @@ impl OrderStatus {
 }
 
 named_enum! {
+    /// A position's direction; LONG and SHORT also name the two legs of hedge mode.
     PositionSide { Long = "LONG", Short = "SHORT", Flat = "FLAT" }
+}
+
+impl PositionSide {
+    /// Whether an order of `side` on this hedge-mode leg closes it (SELL on LONG, BUY on SHORT).
+    pub fn closed_by(self, side: Side) -> bool {
+        matches!(
+            (self, side),
+            (PositionSide::Long, Side::Sell) | (PositionSide::Short, Side::Buy)
+        )
+    }
+
+    /// Whether an order can only reduce: flagged so, or closing its hedge-mode `leg`.
+    pub fn reduces(leg: Option<PositionSide>, side: Side, flagged: bool) -> bool {
+        flagged || leg.is_some_and(|l| l.closed_by(side))
+    }
 }
 
 /// Local wall-clock time in Unix nanoseconds, stamped on events as they are received.

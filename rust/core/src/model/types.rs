@@ -125,7 +125,11 @@ pub struct Order {
     pub filled_qty: Decimal,
     pub avg_price: Option<Decimal>,
     pub status: OrderStatus,
+    /// Whether the order can only reduce a position: asked for, or a hedge-mode order that
+    /// closes its leg (SELL on LONG, BUY on SHORT).
     pub reduce_only: bool,
+    /// The hedge-mode position leg it trades (LONG or SHORT); `None` in one-way mode.
+    pub position_side: Option<PositionSide>,
     pub created_time_ms: i64,
     pub updated_time_ms: i64,
     /// Why it ended without trading, where known: the venue's own reason (Bybit
@@ -176,12 +180,16 @@ impl Balance {
     }
 }
 
-/// A one-way-mode position on a derivatives market.
+/// A position on a derivatives market: a symbol's one position in one-way mode, or one of its
+/// two legs in hedge mode.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Position {
     pub source: Source,
     pub symbol: Symbol,
+    /// The direction of the size held (FLAT when none).
     pub side: PositionSide,
+    /// The hedge-mode leg (LONG or SHORT) this is; `None` in one-way mode.
+    pub position_side: Option<PositionSide>,
     /// Absolute size; the direction is `side`.
     pub size: Decimal,
     pub entry_price: Decimal,
@@ -197,6 +205,13 @@ pub struct Position {
     pub initial_margin: Option<Decimal>,
     pub maintenance_margin: Option<Decimal>,
     pub exchange_time_ms: i64,
+}
+
+impl Position {
+    /// What names it among an account's positions: its symbol and hedge-mode leg.
+    pub fn key(&self) -> (Symbol, Option<PositionSide>) {
+        (self.symbol, self.position_side)
+    }
 }
 
 /// A derivatives symbol's account settings.

@@ -1,7 +1,7 @@
 //! Local checks of an order against its symbol's rules, before anything is sent: a rejection
 //! here costs no request weight and names the rule that failed.
 
-use crate::model::{Decimal, Market, OrderType, SymbolInfo, TimeInForce};
+use crate::model::{Decimal, Market, OrderType, PositionSide, SymbolInfo, TimeInForce};
 use crate::orders::NewOrder;
 use crate::{Error, Result};
 
@@ -33,6 +33,29 @@ pub fn check(info: &SymbolInfo, order: &NewOrder) -> Result<()> {
             "reduce_only",
             "reduce_only applies to derivatives only".into(),
         ));
+    }
+    if let Some(leg) = order.position_side {
+        if market == Market::Spot {
+            return Err(refuse(
+                "position_side",
+                "position_side applies to derivatives only".into(),
+            ));
+        }
+        if leg == PositionSide::Flat {
+            return Err(refuse(
+                "position_side",
+                "position_side is LONG or SHORT (a hedge-mode leg), or none in one-way mode".into(),
+            ));
+        }
+        if order.reduce_only && !leg.closed_by(order.side) {
+            return Err(refuse(
+                "reduce_only",
+                format!(
+                    "a {} order opens the {leg} leg: it cannot be reduce-only",
+                    order.side
+                ),
+            ));
+        }
     }
     match order.order_type {
         OrderType::Limit => {
@@ -208,6 +231,7 @@ mod tests {
             time_in_force: None,
             post_only: false,
             reduce_only: false,
+            position_side: None,
             client_order_id: Id::new("c"),
         }
     }
@@ -258,5 +282,24 @@ mod tests {
         post.post_only = true;
         post.time_in_force = Some(TimeInForce::Ioc);
         assert_eq!(rule(check(&spot, &post)), "post_only");
+    }
+
+    #[test]
+    fn hedge_legs_are_checked() {
+        let usdm = info(Market::Usdm);
+        let mut order = limit("0.010", "600");
+        order.position_side = Some(PositionSide::Long);
+        assert!(check(&usdm, &order).is_ok());
+        assert_eq!(rule(check(&info(Market::Spot), &order)), "position_side");
+        // A BUY on the LONG leg opens it: it cannot be reduce-only; a SELL closes it and can.
+        order.reduce_only = true;
+        assert_eq!(rule(check(&usdm, &order)), "reduce_only");
+        order.side = Side::Sell;
+        assert!(check(&usdm, &order).is_ok());
+        assert!(order.reduces());
+        order.reduce_only = false;
+        assert!(order.reduces(), "closing its leg reduces, flagged or not");
+        order.position_side = Some(PositionSide::Flat);
+        assert_eq!(rule(check(&usdm, &order)), "position_side");
     }
 }

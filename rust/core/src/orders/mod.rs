@@ -26,7 +26,9 @@ pub mod rule {
     pub const AMEND_LIMIT_ONLY: &str = "amend_limit_only";
 }
 
-use crate::model::{Decimal, Id, Order, OrderStatus, OrderType, Side, Source, Symbol, TimeInForce};
+use crate::model::{
+    Decimal, Id, Order, OrderStatus, OrderType, PositionSide, Side, Source, Symbol, TimeInForce,
+};
 
 /// An order as the caller asks for it; `client_order_id` is always set (generated if the
 /// caller gave none).
@@ -43,6 +45,8 @@ pub struct NewOrder {
     pub time_in_force: Option<TimeInForce>,
     pub post_only: bool,
     pub reduce_only: bool,
+    /// The hedge-mode leg it trades (LONG or SHORT); `None` in one-way mode.
+    pub position_side: Option<PositionSide>,
     pub client_order_id: Id,
 }
 
@@ -63,11 +67,20 @@ impl NewOrder {
             filled_qty: Decimal::ZERO,
             avg_price: None,
             status: OrderStatus::Unknown,
-            reduce_only: self.reduce_only,
+            reduce_only: self.reduces(),
+            position_side: self.position_side,
             created_time_ms: now_ms,
             updated_time_ms: now_ms,
             reject_reason: None,
         }
+    }
+
+    /// Whether it can only reduce a position: asked for, or closing its hedge-mode leg.
+    pub fn reduces(&self) -> bool {
+        self.reduce_only
+            || self
+                .position_side
+                .is_some_and(|leg| leg.closed_by(self.side))
     }
 
     /// The time in force that goes on the wire (post-only is its own kind on every venue).

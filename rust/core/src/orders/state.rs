@@ -476,6 +476,7 @@ mod tests {
             avg_price: None,
             status,
             reduce_only: false,
+            position_side: None,
             created_time_ms: 1,
             updated_time_ms: 1,
             reject_reason: None,

@@ -50,6 +50,9 @@ pub struct OrderBody {
     #[serde(with = "text")]
     pub status: OrderStatus,
     pub reduce_only: bool,
+    /// The hedge-mode leg; absent in one-way mode.
+    #[serde(with = "opt_text", default)]
+    pub position_side: Option<PositionSide>,
     pub created_time_ms: i64,
     pub updated_time_ms: i64,
     pub reject_reason: Option<String>,
@@ -73,6 +76,7 @@ impl From<&Order> for OrderBody {
             avg_price: o.avg_price,
             status: o.status,
             reduce_only: o.reduce_only,
+            position_side: o.position_side,
             created_time_ms: o.created_time_ms,
             updated_time_ms: o.updated_time_ms,
             reject_reason: o.reject_reason.clone(),
@@ -100,6 +104,7 @@ impl From<OrderBody> for Order {
             avg_price: o.avg_price,
             status: o.status,
             reduce_only: o.reduce_only,
+            position_side: o.position_side,
             created_time_ms: o.created_time_ms,
             updated_time_ms: o.updated_time_ms,
             reject_reason: o.reject_reason,
@@ -266,6 +271,9 @@ pub struct PositionMsg {
     pub symbol: Symbol,
     #[serde(with = "text")]
     pub side: PositionSide,
+    /// The hedge-mode leg; absent in one-way mode.
+    #[serde(with = "opt_text", default)]
+    pub position_side: Option<PositionSide>,
     #[serde(with = "money")]
     pub size: Decimal,
     #[serde(with = "money")]
@@ -295,6 +303,7 @@ impl PositionMsg {
             market: p.source.market,
             symbol: p.symbol,
             side: p.side,
+            position_side: p.position_side,
             size: p.size,
             entry_price: p.entry_price,
             unrealized_pnl: p.unrealized_pnl,
@@ -311,8 +320,9 @@ impl PositionMsg {
     pub fn message_id(p: &Position) -> String {
         let (mut s, mut e) = ([0; TEXT_MAX], [0; TEXT_MAX]);
         format!(
-            "p:{}:{}:{}:{}:{}",
+            "p:{}:{}:{}:{}:{}:{}",
             p.symbol,
+            p.position_side.map_or("", PositionSide::as_str),
             p.side,
             write_decimal(p.size, &mut s),
             write_decimal(p.entry_price, &mut e),
@@ -328,6 +338,7 @@ impl PositionMsg {
             },
             symbol: self.symbol,
             side: self.side,
+            position_side: self.position_side,
             size: self.size,
             entry_price: self.entry_price,
             unrealized_pnl: self.unrealized_pnl,
@@ -363,6 +374,9 @@ pub struct PlaceMsg {
     pub time_in_force: Option<TimeInForce>,
     pub post_only: bool,
     pub reduce_only: bool,
+    /// The hedge-mode leg; absent in one-way mode.
+    #[serde(with = "opt_text", default)]
+    pub position_side: Option<PositionSide>,
     #[serde(with = "id")]
     pub client_order_id: Id,
 }
@@ -380,6 +394,7 @@ impl From<&NewOrder> for PlaceMsg {
             time_in_force: o.time_in_force,
             post_only: o.post_only,
             reduce_only: o.reduce_only,
+            position_side: o.position_side,
             client_order_id: o.client_order_id.clone(),
         }
     }
@@ -397,6 +412,7 @@ impl From<PlaceMsg> for NewOrder {
             time_in_force: o.time_in_force,
             post_only: o.post_only,
             reduce_only: o.reduce_only,
+            position_side: o.position_side,
             client_order_id: o.client_order_id,
         }
     }
@@ -702,6 +718,7 @@ mod tests {
             avg_price: Some(parse_decimal("65000.5").unwrap()),
             status: OrderStatus::PartiallyFilled,
             reduce_only: false,
+            position_side: Some(PositionSide::Long),
             created_time_ms: 1,
             updated_time_ms: 2,
             reject_reason: None,
@@ -759,11 +776,17 @@ mod tests {
             time_in_force: None,
             post_only: false,
             reduce_only: true,
+            position_side: Some(PositionSide::Short),
             client_order_id: Id::new("tw-9"),
         };
         let text = serde_json::to_string(&PlaceMsg::from(&new)).unwrap();
+        assert!(text.contains(r#""position_side":"SHORT""#), "{text}");
         let back: PlaceMsg = serde_json::from_str(&text).unwrap();
         assert_eq!(NewOrder::from(back), new);
+        // A one-way order's message (or an older gateway's) names no leg.
+        let one_way = text.replace(r#","position_side":"SHORT""#, "");
+        let back: PlaceMsg = serde_json::from_str(&one_way).unwrap();
+        assert_eq!(NewOrder::from(back).position_side, None);
     }
 
     #[test]

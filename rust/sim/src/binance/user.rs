@@ -116,7 +116,7 @@ fn order_trade_update(
         "x": exec_str(kind, false), "X": status_str(o.status), "i": o.id, "l": exact(last_qty, qd), "z": exact(filled, qd),
         "L": exact(last_price, pd), "N": fee_asset, "n": fixed(fee, 8), "T": o.updated_ms, "t": trade_id,
         "b": "0", "a": "0", "m": maker, "R": o.reduce_only, "wt": "CONTRACT_PRICE", "ot": type_str(o, false),
-        "ps": "BOTH", "cp": false, "rp": "0", "pP": false, "si": 0, "ss": 0, "V": "NONE", "pm": "NONE", "gtd": 0}})
+        "ps": o.leg.word(), "cp": false, "rp": "0", "pP": false, "si": 0, "ss": 0, "V": "NONE", "pm": "NONE", "gtd": 0}})
 }
 
 fn balances_spot(assets: &[(String, crate::exchange::Balance)], now: i64) -> Value {
@@ -131,14 +131,17 @@ fn account_update(ex: &Exchange, account: usize, symbol: Option<&str>, now: i64)
     let a = &ex.accounts[account];
     let usdt = a.balances.get("USDT").cloned().unwrap_or_default();
     let wallet = usdt.free + usdt.locked;
+    // The symbol's legs (one-way: BOTH; hedge: LONG and SHORT), as the venue lists them.
     let positions: Vec<Value> = symbol
-        .and_then(|s| a.positions.get(s).map(|p| (s, p)))
-        .map(|(s, p)| {
+        .into_iter()
+        .flat_map(|s| ex.legs(account, s).iter().map(move |leg| (s, *leg)))
+        .map(|(s, leg)| {
+            let p = ex.position(account, s, leg);
+            let margin = if a.settings.isolated.contains(s) { "isolated" } else { "cross" };
             json!({"s": s, "pa": p.size.normalize().to_string(), "ep": p.entry.normalize().to_string(),
                 "bep": p.entry.normalize().to_string(), "cr": p.realized.normalize().to_string(),
-                "up": fixed(ex.unrealized(account, s), 8), "mt": "cross", "iw": "0", "ps": "BOTH"})
+                "up": fixed(ex.unrealized(account, s, leg), 8), "mt": margin, "iw": "0", "ps": leg.word()})
         })
-        .into_iter()
         .collect();
     json!({"e": "ACCOUNT_UPDATE", "E": now, "T": now, "a": {"m": "ORDER",
         "B": [{"a": "USDT", "wb": fixed(wallet, 8), "cw": fixed(wallet, 8), "bc": "0"}], "P": positions}})

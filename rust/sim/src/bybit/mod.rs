@@ -153,7 +153,7 @@ pub fn order_json(ex: &Exchange, o: &Order, category: Category) -> Value {
         .map_or_else(|| spec.quote.clone(), |f| f.fee_asset.clone());
     json!({
         "orderId": order_id_str(o.id), "orderLinkId": o.client_id, "blockTradeId": "", "symbol": o.symbol,
-        "price": num(price), "qty": num(qty), "side": side_str(o.side), "isLeverage": "0", "positionIdx": 0,
+        "price": num(price), "qty": num(qty), "side": side_str(o.side), "isLeverage": "0", "positionIdx": o.leg.idx(),
         "orderStatus": status_str(o), "createType": "CreateByUser",
         "cancelType": if matches!(o.status, Status::Canceled) && o.reject.is_none() { "CancelByUser" } else { "UNKNOWN" },
         "rejectReason": o.reject.unwrap_or("EC_NoError"), "avgPrice": avg, "leavesQty": num(leaves),

@@ -117,6 +117,13 @@ impl Exchange {
         }
         // Funds for the new unfilled part, counting what the order holds now as available.
         let rest = new_lots - order.filled;
+        if order.reduces() && self.kind == super::Kind::Perp {
+            let own = order.lots - order.filled;
+            let room = self.reducible(account, symbol, order.leg, order.side)? + own;
+            if rest > room {
+                return Err(Reject::ReduceOnly);
+            }
+        }
         let probe = NewOrder {
             symbol: symbol.to_owned(),
             side: order.side,
@@ -127,7 +134,7 @@ impl Exchange {
             quote_qty: None,
             client_id: None,
             reduce_only: order.reduce_only,
-            leg: Default::default(),
+            leg: order.leg,
         };
         self.release(account, &spec, order.side, order.held);
         let need = match self.required_funds(account, &spec, &probe, Some(new_price), rest) {

@@ -55,13 +55,10 @@ impl Exchange {
                 None => spec.qty(lots),
             },
             (Kind::Perp, _) => {
-                if req.reduce_only {
+                if req.reduce_only || req.leg.closed_by(req.side) {
                     Decimal::ZERO
                 } else {
-                    let leverage = acc
-                        .positions
-                        .get(&spec.name)
-                        .map_or(Decimal::from(20), |p| p.leverage);
+                    let leverage = self.leverage(account, &spec.name);
                     let notional = match price {
                         Some(p) => spec.notional(p, lots),
                         None => self

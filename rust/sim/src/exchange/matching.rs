@@ -38,10 +38,19 @@ impl Exchange {
             None => return Err(Reject::Invalid("quantity".into())),
         };
         // One-way mode takes orders of no leg; hedge mode, orders of a long or a short leg.
+        let mut lots = lots;
         if self.kind == Kind::Perp {
             let hedge = self.accounts[account].settings.hedge.contains(&req.symbol);
             if hedge == (req.leg == super::Leg::Both) {
                 return Err(Reject::LegMismatch);
+            }
+            // A reducing order may take no more than the leg holds against it.
+            if req.reduce_only || req.leg.closed_by(req.side) {
+                let room = self.reducible(account, &req.symbol, req.leg, req.side)?;
+                if lots > room && (room == 0 || !self.reduce_only_trims) {
+                    return Err(Reject::ReduceOnly);
+                }
+                lots = lots.min(room);
             }
         }
         if let (Some(p), true) = (price, lots > 0)
@@ -87,6 +96,7 @@ impl Exchange {
             cum_quote: Decimal::ZERO,
             status: Status::New,
             reduce_only: req.reduce_only,
+            leg: req.leg,
             created_ms: now_ms,
             updated_ms: now_ms,
             held,
@@ -272,13 +282,14 @@ impl Exchange {
         is_maker: bool,
         now_ms: i64,
     ) {
-        let (account, side, spec, limit) = {
+        let (account, side, spec, limit, leg) = {
             let o = &self.orders[&id];
             (
                 o.account,
                 o.side,
                 self.symbols[&o.symbol].spec.clone(),
                 o.price,
+                o.leg,
             )
         };
         let qty = spec.qty(lots);
@@ -320,7 +331,7 @@ impl Exchange {
                 self.balance(account, get).free += get_amt;
             }
             Kind::Perp => {
-                let realized = self.apply_position(account, &spec.name, side, qty, px, now_ms);
+                let realized = self.apply_position(account, &spec.name, leg, side, qty, px, now_ms);
                 self.balance(account, &spec.quote).free += realized - fee;
             }
         }
@@ -353,6 +364,7 @@ impl Exchange {
         self.emit_funds(account, &spec, now_ms);
         if self.kind == Kind::Perp {
             self.emit_position(account, &spec.name, now_ms);
+            self.end_excess_reducers(account, &spec.name, leg, now_ms);
         }
     }
 

@@ -4,7 +4,7 @@
 //!
 //! This file holds the market itself: listing symbols, accounts, order look-ups, the event
 //! feed and rule changes. The types are in `types`, order entry and matching in `matching`,
-//! balances and holds in `funds`, one-way positions in `positions`.
+//! balances and holds in `funds`, positions in `positions`.
 
 mod amend;
 mod funds;
@@ -28,6 +28,9 @@ pub struct Exchange {
     pub kind: Kind,
     /// A post-only order that would take is booked and cancelled (Bybit) instead of rejected.
     pub post_only_cancels: bool,
+    /// A reduce-only order larger than the position is trimmed to it (Bybit) instead of
+    /// rejected, and one left too large is canceled instead of expired.
+    pub reduce_only_trims: bool,
     pub maker_fee: Decimal,
     pub taker_fee: Decimal,
     pub symbols: BTreeMap<String, SymbolState>,
@@ -73,6 +76,7 @@ impl Exchange {
         Exchange {
             kind,
             post_only_cancels: false,
+            reduce_only_trims: false,
             maker_fee,
             taker_fee,
             symbols,
@@ -116,6 +120,7 @@ impl Exchange {
             balances,
             ed25519: None,
             positions: BTreeMap::new(),
+            leverage: BTreeMap::new(),
             settings: Settings::default(),
         });
         self.accounts.len() - 1

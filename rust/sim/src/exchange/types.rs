@@ -190,26 +190,14 @@ pub struct Balance {
     pub locked: Decimal,
 }
 
-/// A one-way position; `size` is signed (negative = short).
-#[derive(Debug, Clone)]
+/// A position (one-way, or one hedge-mode leg); `size` is signed (negative = short: a short
+/// leg's size is never positive, a long leg's never negative).
+#[derive(Debug, Clone, Default)]
 pub struct Position {
     pub size: Decimal,
     pub entry: Decimal,
     pub realized: Decimal,
-    pub leverage: Decimal,
     pub updated_ms: i64,
-}
-
-impl Default for Position {
-    fn default() -> Self {
-        Position {
-            size: Decimal::ZERO,
-            entry: Decimal::ZERO,
-            realized: Decimal::ZERO,
-            leverage: Decimal::from(20),
-            updated_ms: 0,
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -219,7 +207,10 @@ pub struct Account {
     /// A second API key of the account whose requests are signed with Ed25519: `(key, public key)`.
     pub ed25519: Option<(String, [u8; 32])>,
     pub balances: BTreeMap<String, Balance>,
-    pub positions: BTreeMap<String, Position>,
+    /// By symbol and leg.
+    pub positions: BTreeMap<(String, Leg), Position>,
+    /// Leverage by symbol (both legs of a hedge-mode symbol share it); 20 unless set.
+    pub leverage: BTreeMap<String, Decimal>,
     pub settings: Settings,
 }
 
@@ -252,6 +243,8 @@ pub struct Order {
     pub cum_quote: Decimal,
     pub status: Status,
     pub reduce_only: bool,
+    /// The position leg it trades.
+    pub leg: Leg,
     pub created_ms: i64,
     pub updated_ms: i64,
     /// Funds held for the unfilled part: quote (spot buy), base (spot sell) or margin (perp).
@@ -296,11 +289,10 @@ pub enum Event {
         assets: Vec<(String, Balance)>,
         time_ms: i64,
     },
+    /// A position of `symbol` changed (readers list its legs as they are now).
     Position {
         account: usize,
         symbol: String,
-        position: Position,
-        mark: Decimal,
         time_ms: i64,
     },
 }
@@ -333,6 +325,10 @@ pub enum Reject {
     /// The order's position leg does not fit the account's position mode.
     #[error("the position side does not match the position mode")]
     LegMismatch,
+    /// A reduce-only (or leg-closing) order that would not reduce the position: none held,
+    /// the same direction, or (where the venue refuses rather than trims) more than held.
+    #[error("reduce-only order would not reduce the position")]
+    ReduceOnly,
     /// A setting that cannot change while the symbol has a position or open orders.
     #[error("the setting cannot change with an open position or open orders")]
     Busy { position: bool },
@@ -413,12 +409,43 @@ pub struct NewOrder {
 }
 
 /// A position leg: one-way mode has one per symbol (`Both`), hedge mode a long and a short.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum Leg {
     #[default]
     Both,
     Long,
     Short,
+}
+
+impl Leg {
+    /// Binance's `positionSide`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Leg::Both => "BOTH",
+            Leg::Long => "LONG",
+            Leg::Short => "SHORT",
+        }
+    }
+
+    /// Bybit's `positionIdx`.
+    pub fn idx(self) -> u8 {
+        self as u8
+    }
+
+    /// Whether an order of `side` closes this hedge-mode leg (SELL on LONG, BUY on SHORT).
+    pub fn closed_by(self, side: Side) -> bool {
+        matches!(
+            (self, side),
+            (Leg::Long, Side::Sell) | (Leg::Short, Side::Buy)
+        )
+    }
+}
+
+impl Order {
+    /// Whether it may only reduce its leg: flagged reduce-only, or closing a hedge-mode leg.
+    pub fn reduces(&self) -> bool {
+        self.reduce_only || self.leg.closed_by(self.side)
+    }
 }
 
 /// A derivatives account's settings beyond leverage: which symbols are in hedge mode and

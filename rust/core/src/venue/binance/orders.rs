@@ -73,6 +73,7 @@ impl BinanceTrading {
     /// One order object of any answer (place RESULT/FULL, cancel, query, open orders).
     fn order(&self, value: &Value) -> Result<Order> {
         let f = self.fields(value);
+        let position_side = leg(f, "positionSide")?;
         let word = f.text("status")?;
         let status = order_status(word).ok_or_else(|| f.bad(format!("order status {word:?}")))?;
         let side = match f.text("side")? {
@@ -135,7 +136,12 @@ impl BinanceTrading {
             filled_qty,
             avg_price,
             status,
-            reduce_only: f.opt_bool("reduceOnly").unwrap_or(false),
+            reduce_only: PositionSide::reduces(
+                position_side,
+                side,
+                f.opt_bool("reduceOnly").unwrap_or(false),
+            ),
+            position_side,
             created_time_ms: created,
             updated_time_ms: f
                 .opt_int("updateTime")?
@@ -184,6 +190,17 @@ impl BinanceTrading {
         list.iter()
             .map(|item| fill(order, f.at(item), FULL_FILL, false, order.updated_time_ms))
             .collect()
+    }
+}
+
+/// A USD-M order's or position's `positionSide` (`key`): BOTH (one-way mode, or absent on
+/// spot) is no leg.
+pub(super) fn leg(f: Fields<'_>, key: &str) -> Result<Option<PositionSide>> {
+    match f.opt_text(key) {
+        None | Some("BOTH") => Ok(None),
+        Some("LONG") => Ok(Some(PositionSide::Long)),
+        Some("SHORT") => Ok(Some(PositionSide::Short)),
+        Some(other) => Err(f.bad(format!("{key} {other:?}"))),
     }
 }
 
@@ -253,8 +270,12 @@ impl Trading for BinanceTrading {
         if let Some(price) = order.price {
             r = r.param("price", text(price));
         }
-        if order.reduce_only {
-            r = r.param("reduceOnly", "true");
+        // A hedge-mode order names its leg; the venue refuses `reduceOnly` beside it (an
+        // order closing its leg reduces by itself).
+        match order.position_side {
+            Some(leg) => r = r.param("positionSide", leg.as_str()),
+            None if order.reduce_only => r = r.param("reduceOnly", "true"),
+            None => {}
         }
         // FULL (spot) lists the fills made at once; USD-M's richest answer is RESULT.
         r.param(
@@ -732,11 +753,19 @@ impl Trading for BinanceTrading {
                 None => Ok(None),
             }
         };
+        // Hedge mode lists a symbol's LONG and SHORT legs and may list an empty BOTH beside
+        // them: that one is no position.
+        let word = |p: &Value, key: &str| p.get(key).and_then(Value::as_str).map(str::to_owned);
+        let legged: std::collections::HashSet<Option<String>> = list
+            .iter()
+            .filter(|p| !matches!(word(p, "positionSide").as_deref(), None | Some("BOTH")))
+            .map(|p| word(p, "symbol"))
+            .collect();
         list.iter()
             .filter(|p| {
-                p.get("positionSide")
-                    .and_then(Value::as_str)
-                    .is_none_or(|s| s == "BOTH")
+                let one_way = matches!(word(p, "positionSide").as_deref(), None | Some("BOTH"));
+                let empty = f.at(p).decimal("positionAmt").is_ok_and(|a| a.is_zero());
+                !(one_way && empty && legged.contains(&word(p, "symbol")))
             })
             .map(|p| {
                 let g = f.at(p);
@@ -764,6 +793,7 @@ impl Trading for BinanceTrading {
                     },
                     symbol: g.symbol("symbol")?,
                     side,
+                    position_side: leg(g, "positionSide")?,
                     size: amount.abs(),
                     entry_price: g.decimal("entryPrice")?,
                     unrealized_pnl: g.decimal("unRealizedProfit")?,
@@ -820,5 +850,97 @@ mod tests {
             matches!(outcome, Ok(Err(crate::Error::Protocol { .. }))),
             "{outcome:?}"
         );
+    }
+
+    #[test]
+    fn hedge_mode_lists_legs_and_no_empty_one_way_position() {
+        // The legs of the documented ACCOUNT_UPDATE (an empty BOTH beside LONG and SHORT), as
+        // positionRisk v3 writes them; ETHUSDT is one-way and flat.
+        let answer: Value = serde_json::from_str(
+            r#"[{"symbol":"BTCUSDT","positionSide":"BOTH","positionAmt":"0","entryPrice":"0","unRealizedProfit":"0","updateTime":1},
+                {"symbol":"BTCUSDT","positionSide":"LONG","positionAmt":"20","entryPrice":"6563.6","unRealizedProfit":"2850.212","updateTime":2},
+                {"symbol":"BTCUSDT","positionSide":"SHORT","positionAmt":"-10","entryPrice":"6563.8","unRealizedProfit":"-1423.156","updateTime":3},
+                {"symbol":"ETHUSDT","positionSide":"BOTH","positionAmt":"0","entryPrice":"0","unRealizedProfit":"0","updateTime":4}]"#,
+        )
+        .unwrap();
+        let configs: Value = serde_json::from_str(
+            r#"[{"symbol":"BTCUSDT","leverage":7},{"symbol":"ETHUSDT","leverage":20}]"#,
+        )
+        .unwrap();
+        let usdm = BinanceTrading {
+            market: Market::Usdm,
+        };
+        let got: Vec<_> = usdm
+            .positions_of(&answer, Some(&configs))
+            .unwrap()
+            .into_iter()
+            .map(|p| {
+                (
+                    p.symbol.to_string(),
+                    p.position_side,
+                    p.side,
+                    p.size.to_string(),
+                )
+            })
+            .collect();
+        let want = [
+            (
+                "BTCUSDT",
+                Some(PositionSide::Long),
+                PositionSide::Long,
+                "20",
+            ),
+            (
+                "BTCUSDT",
+                Some(PositionSide::Short),
+                PositionSide::Short,
+                "10",
+            ),
+            ("ETHUSDT", None, PositionSide::Flat, "0"),
+        ]
+        .map(|(s, l, d, n)| (s.to_owned(), l, d, n.to_owned()));
+        assert_eq!(got, want);
+        let bad: Value = serde_json::from_str(
+            r#"[{"symbol":"BTCUSDT","positionSide":"MIDDLE","positionAmt":"1","entryPrice":"1","unRealizedProfit":"0","leverage":"2"}]"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            usdm.positions_of(&bad, None),
+            Err(crate::Error::Protocol { .. })
+        ));
+    }
+
+    #[test]
+    fn a_hedge_order_names_its_leg_and_never_reduce_only() {
+        let usdm = BinanceTrading {
+            market: Market::Usdm,
+        };
+        let order = NewOrder {
+            symbol: Symbol::new("BTCUSDT"),
+            side: Side::Sell,
+            order_type: OrderType::Market,
+            qty: Some(Decimal::ONE),
+            quote_qty: None,
+            price: None,
+            time_in_force: None,
+            post_only: false,
+            reduce_only: true,
+            position_side: Some(PositionSide::Long),
+            client_order_id: Id::new("c"),
+        };
+        let r = usdm.place(&order);
+        assert_eq!(r.param_value("positionSide"), Some("LONG"));
+        assert_eq!(
+            r.param_value("reduceOnly"),
+            None,
+            "refused beside a leg (-1106)"
+        );
+        let one_way = NewOrder {
+            position_side: None,
+            ..order
+        };
+        let r = usdm.place(&one_way);
+        assert_eq!(r.param_value("reduceOnly"), Some("true"));
+        assert_eq!(r.param_value("positionSide"), None);
     }
 }

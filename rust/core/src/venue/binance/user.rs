@@ -8,7 +8,8 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::model::{
-    Balance, Decimal, Fill, Id, Market, Order, OrderType, Side, Source, TimeInForce, Venue,
+    Balance, Decimal, Fill, Id, Market, Order, OrderType, PositionSide, Side, Source, TimeInForce,
+    Venue,
 };
 use crate::net::ws::WsDialect;
 use crate::resilience::{ClockSync, RequestIds};
@@ -234,6 +235,7 @@ fn execution_report(source: Source, f: Fields<'_>) -> Result<Option<UserEvent>> 
         },
         status,
         reduce_only: false,
+        position_side: None,
         created_time_ms: f.opt_int("O")?.unwrap_or(updated),
         updated_time_ms: updated,
         reject_reason: f
@@ -258,12 +260,14 @@ fn order_trade_update(source: Source, outer: Fields<'_>) -> Result<Option<UserEv
     let status = order_status(word).ok_or_else(|| bad(format!("order status {word:?}")))?;
     let filled = f.decimal("z")?;
     let updated = f.opt_int("T")?.or(outer.opt_int("T")?).unwrap_or(0);
+    let side = side(f.text("S")?)?;
+    let position_side = super::orders::leg(f, "ps")?;
     let order = Order {
         source,
         symbol: f.symbol("s")?,
         order_id: f.id("i")?,
         client_order_id: f.id("c")?,
-        side: side(f.text("S")?)?,
+        side,
         order_type,
         time_in_force: tif(kind, f.opt_text("f")),
         price: f.opt_decimal("p")?.filter(|p| !p.is_zero()),
@@ -274,7 +278,8 @@ fn order_trade_update(source: Source, outer: Fields<'_>) -> Result<Option<UserEv
             .opt_decimal("ap")?
             .filter(|p| !p.is_zero() && !filled.is_zero()),
         status,
-        reduce_only: f.opt_bool("R").unwrap_or(false),
+        reduce_only: PositionSide::reduces(position_side, side, f.opt_bool("R").unwrap_or(false)),
+        position_side,
         created_time_ms: 0,
         updated_time_ms: updated,
         reject_reason: None,

@@ -34,6 +34,17 @@ pub fn order_status(word: &str) -> Option<OrderStatus> {
 /// Open orders a page (the venue's maximum).
 const PAGE: u32 = 50;
 
+/// An order's or position's `positionIdx`: 0 (one-way mode; absent on spot) is no leg, 1 the
+/// long leg, 2 the short one.
+fn leg(f: Fields<'_>) -> Result<Option<PositionSide>> {
+    match f.opt_int("positionIdx")? {
+        None | Some(0) => Ok(None),
+        Some(1) => Ok(Some(PositionSide::Long)),
+        Some(2) => Ok(Some(PositionSide::Short)),
+        Some(other) => Err(f.bad(format!("positionIdx {other}"))),
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct BybitTrading {
     pub market: Market,
@@ -92,6 +103,7 @@ impl BybitTrading {
             "Market" => OrderType::Market,
             other => return Err(f.bad(format!("orderType {other:?} is not one we place"))),
         };
+        let position_side = leg(f)?;
         let time_in_force = match (order_type, f.opt_text("timeInForce")) {
             (OrderType::Market, _) | (_, None) => None,
             (_, Some("PostOnly")) => Some(TimeInForce::PostOnly),
@@ -128,7 +140,12 @@ impl BybitTrading {
             filled_qty,
             avg_price,
             status,
-            reduce_only: f.opt_bool("reduceOnly").unwrap_or(false),
+            reduce_only: PositionSide::reduces(
+                position_side,
+                side,
+                f.opt_bool("reduceOnly").unwrap_or(false),
+            ),
+            position_side,
             created_time_ms: created,
             updated_time_ms: f.opt_int("updatedTime")?.unwrap_or(created),
             // `EC_NoError` while nothing went wrong; `UNKNOWN` on some spot reports.
@@ -183,6 +200,7 @@ impl BybitTrading {
             },
             symbol: g.symbol("symbol")?,
             side,
+            position_side: leg(g)?,
             size,
             entry_price: entry,
             unrealized_pnl: g.opt_decimal("unrealisedPnl")?.unwrap_or(Decimal::ZERO),
@@ -318,7 +336,15 @@ impl Trading for BybitTrading {
             (Some(qty), None) => r = r.param("qty", text(qty)),
             (None, None) => {}
         }
-        if order.reduce_only {
+        // A hedge-mode order names its leg (1 long, 2 short); one closing its leg must say
+        // reduceOnly (the venue's rule), whether or not the caller did.
+        if let Some(leg) = order.position_side {
+            r = r.param(
+                "positionIdx",
+                if leg == PositionSide::Short { 2 } else { 1 },
+            );
+        }
+        if order.reduces() {
             r = r.param("reduceOnly", "true");
         }
         r
@@ -636,15 +662,7 @@ impl Trading for BybitTrading {
 
     fn positions_of(&self, answer: &Value, _extras: Option<&Value>) -> Result<Vec<Position>> {
         let f = self.fields(result(answer));
-        f.array("list")?
-            .iter()
-            .filter(|p| {
-                p.get("positionIdx")
-                    .and_then(Value::as_i64)
-                    .is_none_or(|i| i == 0)
-            })
-            .map(|p| self.position(p))
-            .collect()
+        f.array("list")?.iter().map(|p| self.position(p)).collect()
     }
 }
 
@@ -673,5 +691,56 @@ mod tests {
         assert_eq!(mapped.len(), words.len());
         assert!(order_status("Cancelled").unwrap().is_terminal());
         assert!(!order_status("Untriggered").unwrap().is_terminal());
+    }
+
+    #[test]
+    fn hedge_legs_are_read_and_named() {
+        let linear = BybitTrading {
+            market: Market::Linear,
+        };
+        let answer: Value = serde_json::from_str(
+            r#"{"retCode":0,"retMsg":"OK","result":{"category":"linear","list":[
+                {"positionIdx":1,"symbol":"BTCUSDT","side":"Buy","size":"0.5","avgPrice":"50000","leverage":"10","updatedTime":"1"},
+                {"positionIdx":2,"symbol":"BTCUSDT","side":"","size":"0","avgPrice":"0","leverage":"10","updatedTime":"1"}]}}"#,
+        )
+        .unwrap();
+        let legs: Vec<_> = linear
+            .positions_of(&answer, None)
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.position_side, p.side, p.size.to_string()))
+            .collect();
+        assert_eq!(
+            legs,
+            [
+                (
+                    Some(PositionSide::Long),
+                    PositionSide::Long,
+                    "0.5".to_owned()
+                ),
+                (
+                    Some(PositionSide::Short),
+                    PositionSide::Flat,
+                    "0".to_owned()
+                ),
+            ]
+        );
+        // A closing order on a leg says reduceOnly (the venue requires it).
+        let order = NewOrder {
+            symbol: Symbol::new("BTCUSDT"),
+            side: Side::Buy,
+            order_type: OrderType::Market,
+            qty: Some(Decimal::ONE),
+            quote_qty: None,
+            price: None,
+            time_in_force: None,
+            post_only: false,
+            reduce_only: false,
+            position_side: Some(PositionSide::Short),
+            client_order_id: Id::new("c"),
+        };
+        let r = linear.place(&order);
+        assert_eq!(r.param_value("positionIdx"), Some("2"));
+        assert_eq!(r.param_value("reduceOnly"), Some("true"));
     }
 }

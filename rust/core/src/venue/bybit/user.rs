@@ -85,11 +85,6 @@ pub fn parse(market: Market, text: &str) -> Result<Vec<UserEvent>> {
             let positions = data
                 .iter()
                 .filter(ours)
-                .filter(|p| {
-                    p.get("positionIdx")
-                        .and_then(Value::as_i64)
-                        .is_none_or(|i| i == 0)
-                })
                 .map(|p| trading.position(p))
                 .collect::<Result<Vec<_>>>()?;
             vec![UserEvent::Positions(positions)]

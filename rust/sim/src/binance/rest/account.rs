@@ -25,18 +25,18 @@ pub(super) fn account_json(st: &BinanceState, account: usize, now: i64) -> Answe
             "uid": 1000 + account}),
         );
     }
-    let upnl: Decimal = a.positions.keys().map(|s| ex.unrealized(account, s)).sum();
+    let upnl = ex.total_unrealized(account);
     let usdt = a.balances.get("USDT").cloned().unwrap_or_default();
     let wallet = usdt.free + usdt.locked;
     let positions: Vec<Value> = a
         .positions
         .iter()
         .filter(|(_, p)| !p.size.is_zero())
-        .map(|(s, p)| {
+        .map(|((s, leg), p)| {
             let mark = ex.mark(s);
-            json!({"symbol": s, "positionSide": "BOTH", "positionAmt": p.size.normalize().to_string(),
-                "unrealizedProfit": fixed(ex.unrealized(account, s), 8), "isolatedMargin": "0", "notional": fixed(p.size * mark, 8),
-                "isolatedWallet": "0", "initialMargin": fixed((p.size * mark).abs() / p.leverage, 8), "maintMargin": "0",
+            json!({"symbol": s, "positionSide": leg.word(), "positionAmt": p.size.normalize().to_string(),
+                "unrealizedProfit": fixed(ex.unrealized(account, s, *leg), 8), "isolatedMargin": "0", "notional": fixed(p.size * mark, 8),
+                "isolatedWallet": "0", "initialMargin": fixed((p.size * mark).abs() / ex.leverage(account, s), 8), "maintMargin": "0",
                 "updateTime": p.updated_ms})
         })
         .collect();
@@ -62,7 +62,7 @@ pub(super) fn balance(st: &BinanceState, account: usize, now: i64) -> Answer {
         .balances
         .iter()
         .map(|(asset, b)| {
-            let upnl: Decimal = a.positions.keys().map(|s| ex.unrealized(account, s)).sum();
+            let upnl = ex.total_unrealized(account);
             let wallet = b.free + b.locked;
             json!({"accountAlias": "SgsR", "asset": asset, "balance": fixed(wallet, 8),
                 "crossWalletBalance": fixed(wallet, 8), "crossUnPnl": fixed(upnl, 8),
@@ -81,24 +81,26 @@ pub(super) fn position_risk(st: &BinanceState, account: usize, params: &Params) 
         .symbols
         .keys()
         .filter(|s| filter.is_none_or(|f| f == s.as_str()))
-        .filter_map(|s| {
-            let p = a.positions.get(s)?;
+        .flat_map(|s| ex.legs(account, s).iter().map(move |leg| (s, *leg)))
+        .filter_map(|(s, leg)| {
+            let p = a.positions.get(&(s.clone(), leg))?;
             if p.size.is_zero() && filter.is_none() {
                 return None;
             }
             let spec = &ex.symbols[s].spec;
             let mark = ex.mark(s);
+            let leverage = ex.leverage(account, s);
             // The bracket the simulator publishes: maintenance margin 0.4% of the notional.
             let maint = (p.size * mark).abs() * Decimal::new(4, 3);
             let margin_type = if a.settings.isolated.contains(s) { "isolated" } else { "cross" };
-            Some(json!({"symbol": s, "positionSide": "BOTH", "positionAmt": fixed(p.size, spec.qty_decimals()),
+            Some(json!({"symbol": s, "positionSide": leg.word(), "positionAmt": fixed(p.size, spec.qty_decimals()),
                 "entryPrice": p.entry.normalize().to_string(), "breakEvenPrice": p.entry.normalize().to_string(),
-                "markPrice": fixed(mark, 8), "unRealizedProfit": fixed(ex.unrealized(account, s), 8),
+                "markPrice": fixed(mark, 8), "unRealizedProfit": fixed(ex.unrealized(account, s, leg), 8),
                 "liquidationPrice": "0", "isolatedMargin": "0", "notional": fixed(p.size * mark, 8),
-                "marginAsset": "USDT", "isolatedWallet": "0", "initialMargin": fixed((p.size * mark).abs() / p.leverage, 8),
-                "maintMargin": fixed(maint, 8), "positionInitialMargin": fixed((p.size * mark).abs() / p.leverage, 8),
+                "marginAsset": "USDT", "isolatedWallet": "0", "initialMargin": fixed((p.size * mark).abs() / leverage, 8),
+                "maintMargin": fixed(maint, 8), "positionInitialMargin": fixed((p.size * mark).abs() / leverage, 8),
                 "openOrderInitialMargin": "0", "adl": 0, "bidNotional": "0", "askNotional": "0",
-                "leverage": p.leverage.normalize().to_string(), "marginType": margin_type, "updateTime": p.updated_ms}))
+                "leverage": leverage.normalize().to_string(), "marginType": margin_type, "updateTime": p.updated_ms}))
         })
         .collect();
     Ok(Value::Array(list))
@@ -113,7 +115,7 @@ pub(super) fn symbol_config(st: &BinanceState, account: usize, params: &Params) 
         .keys()
         .filter(|s| filter.is_none_or(|f| f == s.as_str()))
         .map(|s| {
-            let lev = a.positions.get(s).map_or(Decimal::from(20), |p| p.leverage);
+            let lev = ex.leverage(account, s);
             let margin = if a.settings.isolated.contains(s) { "ISOLATED" } else { "CROSSED" };
             json!({"symbol": s, "marginType": margin, "isAutoAddMargin": false,
                 "leverage": lev.trunc().to_string().parse::<i64>().unwrap_or(20), "maxNotionalValue": "1000000"})

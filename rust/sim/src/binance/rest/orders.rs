@@ -110,6 +110,13 @@ pub(super) fn place(st: &BinanceState, account: usize, params: &Params, now: i64
         (false, Some("SHORT")) => Leg::Short,
         (false, Some(_)) => return Err(ApiError::bad(-4006, "Invalid position side.")),
     };
+    // A hedge-mode order closing its leg reduces by itself: the flag is refused beside a leg.
+    if reduce_only && leg != Leg::Both {
+        return Err(ApiError::bad(
+            -1106,
+            "Parameter 'reduceOnly' sent when not required.",
+        ));
+    }
     let req = NewOrder {
         symbol: symbol.clone(),
         side,
@@ -181,6 +188,7 @@ fn reject(r: Reject, spot: bool) -> ApiError {
         (Reject::AmendIncrease, _) => {
             ApiError::bad(-2038, "Order amend (quantity increase) is not supported.")
         }
+        (Reject::ReduceOnly, _) => ApiError::bad(-2022, "ReduceOnly Order is rejected."),
         (Reject::LegMismatch, _) => ApiError::bad(
             -4061,
             "Order's position side does not match user's setting.",
@@ -523,7 +531,7 @@ pub fn order_json(ex: &Exchange, o: &Order, spot: bool, view: OrderView) -> Valu
             "price": exact(price, pd), "avgPrice": fixed(avg, pd.max(2)), "origQty": exact(spec.qty(o.lots), qd),
             "executedQty": exact(executed, qd), "cumQty": exact(executed, qd), "cumQuote": fixed(o.cum_quote, pd.max(2)),
             "timeInForce": tif_str(o.tif, false), "type": type_str(o, false), "reduceOnly": o.reduce_only,
-            "closePosition": false, "side": side_str(o.side), "positionSide": "BOTH", "stopPrice": fixed(Decimal::ZERO, pd),
+            "closePosition": false, "side": side_str(o.side), "positionSide": o.leg.word(), "stopPrice": fixed(Decimal::ZERO, pd),
             "workingType": "CONTRACT_PRICE", "priceProtect": false, "origType": type_str(o, false), "priceMatch": "NONE",
             "selfTradePreventionMode": "NONE", "goodTillDate": 0, "updateTime": o.updated_ms});
         if let OrderView::Query = view {
@@ -561,7 +569,7 @@ pub(super) fn my_trades(st: &BinanceState, account: usize, params: &Params) -> A
                 json!({"buyer": o.side == Side::Buy, "commission": fixed(f.fee, 8), "commissionAsset": f.fee_asset,
                     "id": f.trade_id, "maker": f.is_maker, "orderId": o.id, "price": exact(f.price, pd), "qty": exact(f.qty, qd),
                     "quoteQty": fixed(f.price * f.qty, pd), "realizedPnl": "0", "side": side_str(o.side),
-                    "positionSide": "BOTH", "symbol": symbol, "time": f.time_ms})
+                    "positionSide": o.leg.word(), "symbol": symbol, "time": f.time_ms})
             };
             rows.push((f.trade_id, row));
         }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::{Answer, Fail, bad_symbol, fail, need, unknown};
 use crate::bybit::{BybitState, Category, num};
-use crate::exchange::{Exchange, Kind, Reject};
+use crate::exchange::{Exchange, Kind, Leg, Reject};
 use crate::market::Market;
 
 pub(super) fn wallet(st: &BybitState, account: usize, params: &HashMap<String, String>) -> Answer {
@@ -30,11 +30,7 @@ pub(super) fn wallet(st: &BybitState, account: usize, params: &HashMap<String, S
             entry.1 += b.locked;
         }
         if ex.kind == Kind::Perp {
-            upnl += ex.accounts[account]
-                .positions
-                .keys()
-                .map(|s| ex.unrealized(account, s))
-                .sum::<Decimal>();
+            upnl += ex.total_unrealized(account);
         }
     }
     let list: Vec<Value> = coins
@@ -125,8 +121,8 @@ pub(super) fn positions(
             symbol.is_some()
                 || ex.accounts[acct]
                     .positions
-                    .get(*s)
-                    .is_some_and(|p| !p.size.is_zero())
+                    .iter()
+                    .any(|((name, _), p)| name == *s && !p.size.is_zero())
         })
         .flat_map(|s| positions_json(&ex, acct, s))
         .collect();
@@ -143,11 +139,7 @@ pub(super) fn set_leverage(
     let buy: Decimal = need(params, "buyLeverage")?
         .parse()
         .map_err(|_| fail(10001, "params error: buyLeverage"))?;
-    if ex.accounts[account]
-        .positions
-        .get(&name)
-        .is_some_and(|p| p.leverage == buy)
-    {
+    if ex.accounts[account].leverage.get(&name) == Some(&buy) {
         return Err(fail(110043, "Set leverage has not been modified."));
     }
     ex.set_leverage(account, &name, buy)
@@ -236,28 +228,15 @@ fn failed_margin_mode(why: &str) -> Fail {
 /// A symbol's positions as the venue lists them: one (`positionIdx` 0) in one-way mode, a Buy
 /// and a Sell leg (1, 2) in hedge mode.
 pub fn positions_json(ex: &Exchange, account: usize, symbol: &str) -> Vec<Value> {
-    if !ex.accounts[account].settings.hedge.contains(symbol) {
-        return vec![position_json(ex, account, symbol)];
-    }
-    let mut legs = Vec::new();
-    for (idx, side) in [(1, "Buy"), (2, "Sell")] {
-        let mut leg = position_json(ex, account, symbol);
-        leg["positionIdx"] = json!(idx);
-        if leg["side"] != json!(side) {
-            leg["side"] = json!("");
-            leg["size"] = json!("0");
-        }
-        legs.push(leg);
-    }
-    legs
+    ex.legs(account, symbol)
+        .iter()
+        .map(|leg| position_json(ex, account, symbol, *leg))
+        .collect()
 }
 
-pub fn position_json(ex: &Exchange, account: usize, symbol: &str) -> Value {
-    let p = ex.accounts[account]
-        .positions
-        .get(symbol)
-        .cloned()
-        .unwrap_or_default();
+fn position_json(ex: &Exchange, account: usize, symbol: &str, leg: Leg) -> Value {
+    let p = ex.position(account, symbol, leg);
+    let leverage = ex.leverage(account, symbol);
     let mark = ex.mark(symbol);
     let side = if p.size.is_zero() {
         ""
@@ -267,12 +246,12 @@ pub fn position_json(ex: &Exchange, account: usize, symbol: &str) -> Value {
         "Sell"
     };
     let value = p.size.abs() * p.entry;
-    json!({"positionIdx": 0, "riskId": 1, "riskLimitValue": "2000000", "symbol": symbol, "side": side,
+    json!({"positionIdx": leg.idx(), "riskId": 1, "riskLimitValue": "2000000", "symbol": symbol, "side": side,
         "size": num(p.size.abs()), "avgPrice": num(p.entry), "entryPrice": num(p.entry), "positionValue": num(value), "tradeMode": 0,
         "positionStatus": "Normal", "autoAddMargin": 0, "adlRankIndicator": if p.size.is_zero() { 0 } else { 2 },
-        "leverage": num(p.leverage), "positionBalance": num(value / p.leverage), "markPrice": num(mark), "liqPrice": "",
-        "bustPrice": "", "positionMM": num(value * Decimal::new(5, 3)), "positionIM": num(value / p.leverage), "tpslMode": "Full", "takeProfit": "0",
-        "stopLoss": "0", "trailingStop": "0", "unrealisedPnl": num(ex.unrealized(account, symbol)),
+        "leverage": num(leverage), "positionBalance": num(value / leverage), "markPrice": num(mark), "liqPrice": "",
+        "bustPrice": "", "positionMM": num(value * Decimal::new(5, 3)), "positionIM": num(value / leverage), "tpslMode": "Full", "takeProfit": "0",
+        "stopLoss": "0", "trailingStop": "0", "unrealisedPnl": num(ex.unrealized(account, symbol, leg)),
         "curRealisedPnl": num(p.realized), "cumRealisedPnl": num(p.realized), "seq": p.updated_ms, "isReduceOnly": false,
         "mmrSysUpdatedTime": "", "leverageSysUpdatedTime": "", "createdTime": p.updated_ms.to_string(),
         "updatedTime": p.updated_ms.to_string(), "breakEvenPrice": num(p.entry), "category": "linear"})

@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-pub use account::{position_json, positions_json};
+pub use account::positions_json;
 pub use market::{ticker, trade_id};
 pub use orders::execution_json;
 

@@ -170,6 +170,7 @@ fn reject(r: Reject, spot: bool) -> Fail {
         }
         (Reject::Invalid(name), _) => fail(10001, format!("params error: {name} invalid")),
         (Reject::LegMismatch, _) => fail(10001, "position idx not match position mode"),
+        (Reject::ReduceOnly, _) => fail(110017, "orderQty will be truncated to zero"),
         (Reject::Busy { position: true }, _) => fail(
             110024,
             "You have an existing position, so the position mode cannot be switched.",
