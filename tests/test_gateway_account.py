@@ -209,6 +209,41 @@ async def test_a_remote_amends_and_replaces_through_the_gateway(
             await r.cancel(SYMBOL, client_order_id="gw-am")
 
 
+@pytest.mark.parametrize(("venue", "market"), [("binance", "usdm"), ("bybit", "linear")])
+async def test_a_remote_trades_hedge_legs_through_the_gateway(
+    sim: Simulator, nats: Nats, venue: str, market: str
+) -> None:
+    """Hedge mode through the gateway: the leg travels with the place, and orders and
+    positions come back naming it."""
+    async with served(sim, nats, venue, market) as (c, _), remote(nats, c.label) as r:
+        await c.set_position_mode("HEDGE", None if venue == "binance" else SYMBOL)
+        q = (await r.symbol_info(SYMBOL)).step_size * 1000
+        opened = await r.place_market(SYMBOL, "BUY", q * 2, position_side="LONG")
+        closed = await r.place_market(SYMBOL, "SELL", q, position_side="LONG")
+        assert (opened.position_side, opened.reduce_only) == (tw.PositionSide.LONG, False)
+        assert (closed.position_side, closed.reduce_only) == (tw.PositionSide.LONG, True)
+        with pytest.raises(tw.InvalidOrder) as refused:
+            await r.place_market(SYMBOL, "BUY", q, position_side="SHORT")
+        assert refused.value.rule == "reduce_only"
+        await r.place_market(SYMBOL, "SELL", q * 3, position_side="SHORT")
+        legs = await r.positions(SYMBOL)
+        truth = sim.positions(venue, market)
+        assert (legs[f"{SYMBOL}-LONG"].size, legs[f"{SYMBOL}-SHORT"].size) == (q, q * 3)
+        assert (truth[f"{SYMBOL}-LONG"].size, truth[f"{SYMBOL}-SHORT"].size) == (q, q * 3)
+        # The stored stream keeps each leg's latest under its own subject: a new reader gets both.
+        seen: dict[str, tw.Position] = {}
+        async with asyncio.timeout(10):
+            async for p in r.position_updates():
+                seen[p.key] = p
+                if (
+                    seen.get(f"{SYMBOL}-LONG", p).size == q
+                    and seen.get(f"{SYMBOL}-SHORT", p).size == q * 3
+                    and len(seen) == 2
+                ):
+                    break
+        assert seen[f"{SYMBOL}-SHORT"].position_side == tw.PositionSide.SHORT
+
+
 async def test_a_place_no_gateway_took_fails_at_once_and_places_nothing(sim: Simulator, nats: Nats) -> None:
     async with trader(sim, "binance", "spot") as c, remote(nats, c.label) as r:
         price, qty = await resting_buy(sim, c, "binance", "spot")

@@ -327,3 +327,92 @@ async def test_ccxt_settings(sim: Simulator) -> None:
     async with trader(sim, "bybit", "linear") as c:
         s = await c.settings("BTCUSDT")
         assert (s.leverage, s.position_mode) == (Decimal(4), "HEDGE")
+
+
+def test_binance_usdm_sdk_hedge_orders(sim: Simulator, caplog: pytest.LogCaptureFixture) -> None:
+    """Hedge mode through the official SDK: orders on a leg (``positionSide``), legs listed by
+    ``position_information_v3``; ``reduceOnly`` beside a leg is refused (-1106)."""
+    caplog.set_level(logging.WARNING)
+    rest = usdm_client(sim).rest_api
+    rest.change_position_mode(dual_side_position="true")
+    rest.new_order(
+        symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal("0.004"), position_side="LONG"
+    )
+    rest.new_order(
+        symbol="BTCUSDT", side="SELL", type="MARKET", quantity=Decimal("0.003"), position_side="SHORT"
+    )
+    rest.new_order(
+        symbol="BTCUSDT", side="SELL", type="MARKET", quantity=Decimal("0.001"), position_side="LONG"
+    )
+    legs = {
+        p.position_side: Decimal(p.position_amt)
+        for p in rest.position_information_v3(symbol="BTCUSDT").data()
+    }
+    assert legs == {"LONG": Decimal("0.003"), "SHORT": Decimal("-0.003")}
+    truth = sim.positions("binance", "usdm")
+    assert (truth["BTCUSDT-LONG"].size, truth["BTCUSDT-SHORT"].size) == (Decimal("0.003"), Decimal("0.003"))
+    with pytest.raises(Exception, match=r"-1106|reduceOnly"):
+        rest.new_order(
+            symbol="BTCUSDT", side="SELL", type="MARKET", quantity=Decimal("0.001"), position_side="LONG",
+            reduce_only="true",
+        )  # fmt: skip
+    no_warnings(caplog)
+
+
+def test_pybit_hedge_orders(sim: Simulator) -> None:
+    from pybit.unified_trading import HTTP
+
+    keys = sim.account("bybit")
+    session = HTTP(testnet=False, api_key=keys.api_key, api_secret=keys.api_secret)
+    session.endpoint = sim.endpoints("bybit", "linear").rest
+    session.switch_position_mode(category="linear", symbol="BTCUSDT", mode=3)
+    for side, idx, qty in (("Buy", 1, "0.004"), ("Sell", 2, "0.002")):
+        answer = session.place_order(
+            category="linear", symbol="BTCUSDT", side=side, orderType="Market", qty=qty, positionIdx=idx
+        )
+        assert answer["retCode"] == 0
+    # A close larger than its leg is trimmed to it (Bybit's reduce-only rule).
+    session.place_order(
+        category="linear", symbol="BTCUSDT", side="Buy", orderType="Market", qty="0.010", positionIdx=2,
+        reduceOnly=True,
+    )  # fmt: skip
+    listed = session.get_positions(category="linear", symbol="BTCUSDT")["result"]["list"]
+    assert {p["positionIdx"]: (p["side"], p["size"]) for p in listed} == {1: ("Buy", "0.004"), 2: ("", "0")}
+    assert set(sim.positions("bybit", "linear")) == {"BTCUSDT-LONG"}
+
+
+@pytest.mark.asyncio
+async def test_ccxt_hedge_orders(sim: Simulator) -> None:
+    """ccxt's ``createOrder`` on a hedge-mode leg and ``fetchPositions`` of both legs."""
+    import ccxt.async_support as ccxt
+
+    keys = sim.account("binance")
+    usdm = ccxt.binanceusdm({"apiKey": keys.api_key, "secret": keys.api_secret})
+    point_ccxt_at(
+        usdm, sim.endpoints("binance", "usdm").rest, {"sapi": sim.endpoints("binance", "spot").rest}
+    )
+    bybit_keys = sim.account("bybit")
+    bybit = ccxt.bybit({"apiKey": bybit_keys.api_key, "secret": bybit_keys.api_secret})
+    bybit.options["fetchMarkets"] = {"types": ["linear"]}
+    bybit.urls["api"]["public"] = bybit.urls["api"]["private"] = sim.endpoints("bybit", "linear").rest
+    try:
+        for ex, long_leg, short_leg in (
+            (usdm, {"positionSide": "LONG"}, {"positionSide": "SHORT"}),
+            (bybit, {"positionIdx": 1}, {"positionIdx": 2}),
+        ):
+            await ex.load_markets()
+            await ex.set_position_mode(True, "BTC/USDT:USDT")
+            await ex.create_order("BTC/USDT:USDT", "market", "buy", 0.005, None, long_leg)
+            await ex.create_order("BTC/USDT:USDT", "market", "sell", 0.002, None, short_leg)
+            positions = await ex.fetch_positions(["BTC/USDT:USDT"])
+            held = {p["side"]: p["contracts"] for p in positions if p["contracts"]}
+            assert held == {"long": 0.005, "short": 0.002}, ex.id
+    finally:
+        for ex in (usdm, bybit):
+            await ex.close()
+    for venue, market in (("binance", "usdm"), ("bybit", "linear")):
+        truth = sim.positions(venue, market)
+        assert (truth["BTCUSDT-LONG"].size, truth["BTCUSDT-SHORT"].size) == (
+            Decimal("0.005"),
+            Decimal("0.002"),
+        )

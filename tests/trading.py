@@ -103,7 +103,7 @@ class Local:
 
     async def follow_positions(self, stream: tw.Stream[tw.Position]) -> None:
         async for p in stream:
-            self.positions[p.symbol] = p
+            self.positions[p.key] = p
 
 
 def venue_status(venue: str, market: str, order: tw.Order) -> tw.OrderStatus:

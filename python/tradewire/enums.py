@@ -140,8 +140,8 @@ LegName: TypeAlias = PositionSide | Literal["LONG", "SHORT", "long", "short"]
 _TERMINAL = frozenset(OrderStatus(s) for s in _native.TERMINAL_ORDER_STATUSES)
 
 __all__ = [
-    "MarginMode",
     "LegName",
+    "MarginMode",
     "Market",
     "OrderStatus",
     "OrderType",

@@ -74,15 +74,15 @@ impl Places {
 /// Which account stream an event goes to, and its subject key and message id.
 trait AccountEvent: Send + Sync + 'static {
     const KIND: &'static str;
-    fn key(&self) -> &str;
+    fn key(&self) -> std::borrow::Cow<'_, str>;
     fn message_id(&self) -> String;
     fn body(&self) -> Vec<u8>;
 }
 
 impl AccountEvent for OrderUpdate {
     const KIND: &'static str = "order";
-    fn key(&self) -> &str {
-        self.order.symbol.as_str()
+    fn key(&self) -> std::borrow::Cow<'_, str> {
+        self.order.symbol.as_str().into()
     }
     fn message_id(&self) -> String {
         OrderUpdateMsg::message_id(self)
@@ -94,8 +94,8 @@ impl AccountEvent for OrderUpdate {
 
 impl AccountEvent for tradewire_core::model::Balance {
     const KIND: &'static str = "balance";
-    fn key(&self) -> &str {
-        &self.asset
+    fn key(&self) -> std::borrow::Cow<'_, str> {
+        self.asset.as_str().into()
     }
     fn message_id(&self) -> String {
         BalanceMsg::message_id(self)
@@ -107,8 +107,12 @@ impl AccountEvent for tradewire_core::model::Balance {
 
 impl AccountEvent for tradewire_core::model::Position {
     const KIND: &'static str = "position";
-    fn key(&self) -> &str {
-        self.symbol.as_str()
+    /// A hedge-mode leg has its own subject (`BTCUSDT-LONG`), so each leg's latest is kept.
+    fn key(&self) -> std::borrow::Cow<'_, str> {
+        match self.position_side {
+            Some(leg) => format!("{}-{leg}", self.symbol).into(),
+            None => self.symbol.as_str().into(),
+        }
     }
     fn message_id(&self) -> String {
         PositionMsg::message_id(self)
@@ -540,7 +544,7 @@ impl Store {
 
     /// Publishes until stored: a retry with the same message id cannot store it twice.
     async fn store<T: AccountEvent>(&self, ctx: &ChildContext, event: &T) -> Result<()> {
-        let subject = self.subjects.account(&self.label, T::KIND, event.key())?;
+        let subject = self.subjects.account(&self.label, T::KIND, &event.key())?;
         let id = event.message_id();
         let body = bytes::Bytes::from(event.body());
         let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2));

@@ -12,7 +12,7 @@
 //!
 //! | `tw.v1.acct.<label>.order.<symbol>` | every change of every order | JetStream ([`wire::OrderUpdateMsg`](crate::wire::OrderUpdateMsg)) |
 //! | `tw.v1.acct.<label>.balance.<asset>` | an asset's funds when they change | JetStream ([`wire::BalanceMsg`](crate::wire::BalanceMsg)) |
-//! | `tw.v1.acct.<label>.position.<symbol>` | a position when it changes | JetStream ([`wire::PositionMsg`](crate::wire::PositionMsg)) |
+//! | `tw.v1.acct.<label>.position.<symbol>` | a position when it changes (a hedge-mode leg: `<symbol>-LONG` / `-SHORT`) | JetStream ([`wire::PositionMsg`](crate::wire::PositionMsg)) |
 //! | `tw.v1.cmd.<label>.<verb>` | place, cancel, cancel_all, order, resolve, open_orders, balances, positions | request/reply |
 //!
 //! `<label>` names a venue market as connectors do (`binance-spot`, `bybit-linear`);

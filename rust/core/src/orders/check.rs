@@ -30,7 +30,7 @@ pub fn check(info: &SymbolInfo, order: &NewOrder) -> Result<()> {
     let market = info.source.market;
     if order.reduce_only && market == Market::Spot {
         return Err(refuse(
-            "reduce_only",
+            crate::orders::rule::REDUCE_ONLY,
             "reduce_only applies to derivatives only".into(),
         ));
     }
@@ -49,7 +49,7 @@ pub fn check(info: &SymbolInfo, order: &NewOrder) -> Result<()> {
         }
         if order.reduce_only && !leg.closed_by(order.side) {
             return Err(refuse(
-                "reduce_only",
+                crate::orders::rule::REDUCE_ONLY,
                 format!(
                     "a {} order opens the {leg} leg: it cannot be reduce-only",
                     order.side

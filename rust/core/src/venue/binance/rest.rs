@@ -205,6 +205,7 @@ fn order_rule(code: i64, message: &str) -> String {
         -2038 if text.contains("quantity increase") => rule::AMEND_INCREASE,
         -2038 if text.contains("would change no state") => rule::NO_CHANGE,
         -5027 => rule::NO_CHANGE,
+        -2022 => rule::REDUCE_ONLY,
         _ => return code.to_string(),
     }
     .to_owned()

@@ -297,6 +297,8 @@ pub(super) fn refusal(reply: VenueReply) -> Error {
                 110004 | 110007 | 110012 | 110044 | 170033 | 170131 => {
                     rule::INSUFFICIENT_FUNDS.to_owned()
                 }
+                // "orderQty will be truncated to zero": no position for a reduce-only order.
+                110017 => rule::REDUCE_ONLY.to_owned(),
                 _ => code.to_string(),
             },
             message: reply.message.clone(),
