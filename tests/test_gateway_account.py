@@ -244,6 +244,24 @@ async def test_a_remote_trades_hedge_legs_through_the_gateway(
         assert seen[f"{SYMBOL}-SHORT"].position_side == tw.PositionSide.SHORT
 
 
+async def test_a_remote_places_conditional_orders_through_the_gateway(sim: Simulator, nats: Nats) -> None:
+    """The trigger travels with the place; the order comes back UNTRIGGERED naming it, and
+    fires and fills as one order."""
+    async with served(sim, nats, "bybit", "linear") as (c, _), remote(nats, c.label) as r:
+        q = (await r.symbol_info(SYMBOL)).step_size * 1000
+        _, ask = sim.best("bybit", "linear", SYMBOL)
+        stop = await r.place_stop(SYMBOL, "BUY", q, ask, trigger_by="MARK", client_order_id="gw-stop")
+        assert (stop.status, stop.trigger_price, stop.trigger_kind, stop.trigger_by) == (
+            tw.OrderStatus.UNTRIGGERED,
+            ask,
+            tw.TriggerKind.STOP,
+            tw.TriggerBy.MARK,
+        )
+        await r.place_market(SYMBOL, "BUY", q)  # the venue fires the trigger as the trade happens
+        done = await r.order(SYMBOL, client_order_id="gw-stop")
+        assert (done.status, done.order_id, done.trigger_price) == (tw.OrderStatus.FILLED, stop.order_id, ask)
+
+
 async def test_a_place_no_gateway_took_fails_at_once_and_places_nothing(sim: Simulator, nats: Nats) -> None:
     async with trader(sim, "binance", "spot") as c, remote(nats, c.label) as r:
         price, qty = await resting_buy(sim, c, "binance", "spot")

@@ -416,3 +416,48 @@ async def test_ccxt_hedge_orders(sim: Simulator) -> None:
             Decimal("0.005"),
             Decimal("0.002"),
         )
+
+
+def test_pybit_conditional_orders(sim: Simulator) -> None:
+    """pybit's conditional orders: linear `triggerPrice` + `triggerDirection`, spot
+    `orderFilter=StopOrder`; they wait UNTRIGGERED, fire on a trade at the trigger, and a spot
+    one is canceled only through its filter."""
+    from pybit.unified_trading import HTTP
+
+    keys = sim.account("bybit")
+    session = HTTP(testnet=False, api_key=keys.api_key, api_secret=keys.api_secret)
+    session.endpoint = sim.endpoints("bybit", "linear").rest
+    for category in ("linear", "spot"):
+        ask = Decimal(
+            session.get_orderbook(category=category, symbol="BTCUSDT", limit=1)["result"]["a"][0][0]
+        )
+        extra = {"triggerDirection": 1} if category == "linear" else {"orderFilter": "StopOrder"}
+        for link in (f"pb-stop-{category}", f"pb-rest-{category}"):
+            trigger = ask if link.startswith("pb-stop") else ask + 500
+            answer = session.place_order(
+                category=category, symbol="BTCUSDT", side="Buy", orderType="Market", qty="0.010",
+                marketUnit="baseCoin", triggerPrice=str(trigger), orderLinkId=link, **extra,
+            )  # fmt: skip
+            assert answer["retCode"] == 0, answer
+        listed = session.get_open_orders(category=category, symbol="BTCUSDT")["result"]["list"]
+        assert {o["orderLinkId"]: o["orderStatus"] for o in listed} == {
+            f"pb-stop-{category}": "Untriggered",
+            f"pb-rest-{category}": "Untriggered",
+        }
+        session.place_order(
+            category=category,
+            symbol="BTCUSDT",
+            side="Buy",
+            orderType="Market",
+            qty="0.010",
+            marketUnit="baseCoin",
+        )
+        assert sim_order(sim, "bybit", category, f"pb-stop-{category}").status.name == "FILLED"
+        if category == "spot":
+            with pytest.raises(Exception, match="170213"):
+                session.cancel_order(category=category, symbol="BTCUSDT", orderLinkId=f"pb-rest-{category}")
+            extra = {"orderFilter": "StopOrder"}
+        else:
+            extra = {}
+        session.cancel_order(category=category, symbol="BTCUSDT", orderLinkId=f"pb-rest-{category}", **extra)
+        assert sim_order(sim, "bybit", category, f"pb-rest-{category}").status.name == "CANCELED"

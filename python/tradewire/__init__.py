@@ -54,6 +54,9 @@ from .enums import (
     PositionSide,
     Side,
     TimeInForce,
+    TriggerBy,
+    TriggerDirection,
+    TriggerKind,
     Venue,
 )
 from .errors import (
@@ -163,6 +166,9 @@ __all__ = [
     "Timeout",
     "Trade",
     "TradewireError",
+    "TriggerBy",
+    "TriggerDirection",
+    "TriggerKind",
     "Venue",
     "__version__",
     "refresh_log_level",

@@ -31,6 +31,10 @@ from tradewire.enums import (
     SideName,
     TimeInForce,
     TimeInForceName,
+    TriggerBy,
+    TriggerByName,
+    TriggerDirection,
+    TriggerKind,
     Venue,
 )
 from tradewire.errors import TradewireError
@@ -472,6 +476,9 @@ class Order(_Sourced):
         avg_price: _Money | None = None,
         reduce_only: bool = False,
         position_side: PositionSide | None = None,
+        trigger_price: _Money | None = None,
+        trigger_direction: TriggerDirection | None = None,
+        trigger_by: TriggerBy | None = None,
         created_time_ms: int = 0,
         updated_time_ms: int = 0,
         reject_reason: str | None = None,
@@ -481,6 +488,20 @@ class Order(_Sourced):
         """Why it ended without trading, where known: the venue's own reason (Bybit
         ``rejectReason`` such as ``EC_PostOnlyWillTakeLiquidity``, Binance spot's execution
         report ``r``), or the error that refused the place; None otherwise."""
+    @property
+    def trigger_price(self) -> Decimal | None:
+        """A conditional order's trigger price; None for an order that went to the book at
+        once."""
+    @property
+    def trigger_direction(self) -> TriggerDirection | None:
+        """Which way the watched price must move to reach the trigger; None if not a
+        conditional order or not known."""
+    @property
+    def trigger_by(self) -> TriggerBy | None:
+        """The price the trigger watches."""
+    @property
+    def trigger_kind(self) -> TriggerKind | None:
+        """STOP or TAKE_PROFIT, from the trigger's direction and the order's side."""
     @property
     def order_id(self) -> str:
         """The venue's order id; empty until the venue acknowledged the order."""
@@ -1120,6 +1141,9 @@ class NativeConnector:
         post_only: bool = False,
         reduce_only: bool = False,
         position_side: LegName | None = None,
+        trigger_price: _Money | None = None,
+        trigger_kind: TriggerKind | None = None,
+        trigger_by: TriggerByName | None = None,
         client_order_id: str | None = None,
     ) -> Awaitable[Order]:
         """Backs :meth:`tradewire.Binance.place_limit` and ``place_market``: checks the order
@@ -1494,6 +1518,9 @@ class NativeRemote:
         post_only: bool = False,
         reduce_only: bool = False,
         position_side: LegName | None = None,
+        trigger_price: _Money | None = None,
+        trigger_kind: TriggerKind | None = None,
+        trigger_by: TriggerByName | None = None,
         client_order_id: str | None = None,
     ) -> Awaitable[Order]:
         """As :meth:`NativeConnector.place`, through the gateway's connector. A lost reply is

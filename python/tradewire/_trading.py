@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from . import _native
 from ._native import Balance, Order, OrderUpdate, Position, SymbolInfo
-from .enums import LegName, OrderType, SideName, TimeInForceName
+from .enums import LegName, OrderType, SideName, TimeInForceName, TriggerByName, TriggerKind
 from .errors import TradewireError
 from .streams import Stream
 
@@ -138,6 +138,85 @@ class _Trading:
             quote_qty=quote_qty,
             reduce_only=reduce_only,
             position_side=position_side,
+            client_order_id=client_order_id,
+        )
+
+    async def place_stop(
+        self,
+        symbol: str,
+        side: SideName,
+        qty: Money,
+        trigger_price: Money,
+        *,
+        price: Money | None = None,
+        trigger_by: TriggerByName = "LAST",
+        tif: TimeInForceName = "GTC",
+        reduce_only: bool = False,
+        position_side: LegName | None = None,
+        client_order_id: str | None = None,
+    ) -> Order:
+        """Places a stop order: UNTRIGGERED (off the book, funds not held) until the watched
+        price moves against the order to ``trigger_price`` — a BUY's rises to it, a SELL's falls
+        to it — then a MARKET order, or a LIMIT order at ``price`` if given (stop-limit). The
+        order keeps its ids through the trigger (TRIGGERED, then NEW, FILLED, ...).
+
+        ``trigger_by`` picks the price watched: ``LAST`` trade (spot has only this), ``MARK`` or
+        ``INDEX``. A trigger the price has already reached is refused by the venue
+        (:class:`InvalidOrder`, rule ``trigger_price``). Checked, placed and resolved like
+        :meth:`place_limit`. Not yet on Binance (:class:`InvalidOrder`, rule ``trigger``)."""
+        return await self._conditional(
+            symbol, side, qty, trigger_price, TriggerKind.STOP, price, trigger_by, tif, reduce_only,
+            position_side, client_order_id,
+        )  # fmt: skip
+
+    async def place_take_profit(
+        self,
+        symbol: str,
+        side: SideName,
+        qty: Money,
+        trigger_price: Money,
+        *,
+        price: Money | None = None,
+        trigger_by: TriggerByName = "LAST",
+        tif: TimeInForceName = "GTC",
+        reduce_only: bool = False,
+        position_side: LegName | None = None,
+        client_order_id: str | None = None,
+    ) -> Order:
+        """Places a take-profit order: as :meth:`place_stop`, but it fires when the price moves
+        the order's way — a SELL's rises to ``trigger_price``, a BUY's falls to it."""
+        return await self._conditional(
+            symbol, side, qty, trigger_price, TriggerKind.TAKE_PROFIT, price, trigger_by, tif,
+            reduce_only, position_side, client_order_id,
+        )  # fmt: skip
+
+    async def _conditional(
+        self,
+        symbol: str,
+        side: SideName,
+        qty: Money,
+        trigger_price: Money,
+        kind: TriggerKind,
+        price: Money | None,
+        trigger_by: TriggerByName,
+        tif: TimeInForceName,
+        reduce_only: bool,
+        position_side: LegName | None,
+        client_order_id: str | None,
+    ) -> Order:
+        limit = price is not None
+        return await self._trader().place(
+            symbol,
+            side,
+            OrderType.LIMIT if limit else OrderType.MARKET,
+            qty=qty,
+            price=price,
+            time_in_force=tif if limit else None,
+            reduce_only=reduce_only,
+            position_side=position_side,
+            trigger_price=trigger_price,
+            trigger_kind=kind,
+            trigger_by=trigger_by,
             client_order_id=client_order_id,
         )
 

@@ -98,6 +98,30 @@ class PositionSide(_Named):
     FLAT = "FLAT"
 
 
+class TriggerKind(_Named):
+    """What a conditional order is for: a STOP fires when the price moves against the order's
+    side (a BUY when it rises to the trigger, a SELL when it falls to it), a TAKE_PROFIT the
+    other way."""
+
+    STOP = "STOP"
+    TAKE_PROFIT = "TAKE_PROFIT"
+
+
+class TriggerBy(_Named):
+    """The price a trigger watches: the last trade's, the mark or the index price."""
+
+    LAST = "LAST"
+    MARK = "MARK"
+    INDEX = "INDEX"
+
+
+class TriggerDirection(_Named):
+    """Which way the watched price must move to reach the trigger."""
+
+    RISE = "RISE"
+    FALL = "FALL"
+
+
 class OrderStatus(_Named):
     """One order status for every venue. ``UNKNOWN``: sent, fate not yet known (an answer was
     lost); ``order()`` or the order stream resolves it."""
@@ -136,6 +160,8 @@ TimeInForceName: TypeAlias = (
 )
 #: A hedge-mode leg.
 LegName: TypeAlias = PositionSide | Literal["LONG", "SHORT", "long", "short"]
+#: The price a trigger watches.
+TriggerByName: TypeAlias = TriggerBy | Literal["LAST", "MARK", "INDEX", "last", "mark", "index"]
 
 _TERMINAL = frozenset(OrderStatus(s) for s in _native.TERMINAL_ORDER_STATUSES)
 
@@ -151,5 +177,9 @@ __all__ = [
     "SideName",
     "TimeInForce",
     "TimeInForceName",
+    "TriggerBy",
+    "TriggerByName",
+    "TriggerDirection",
+    "TriggerKind",
     "Venue",
 ]

@@ -16,7 +16,9 @@ use tradewire_core::venue::Credentials;
 
 use crate::convert::extract_opt_decimal;
 use crate::errors::{IntoPyResult, to_pyerr};
-use crate::model::{Market, OrderType, PositionSide, Side, TimeInForce, Venue};
+use crate::model::{
+    Market, OrderType, PositionSide, Side, TimeInForce, TriggerBy, TriggerKind, Venue,
+};
 use tradewire_core::model::Id;
 use tradewire_core::orders::{NewOrder, OrderRef};
 
@@ -32,6 +34,7 @@ pub(crate) struct Draft {
     post_only: bool,
     reduce_only: bool,
     position_side: Option<PositionSide>,
+    trigger: Option<(tradewire_core::model::Decimal, TriggerKind, TriggerBy)>,
 }
 
 impl Draft {
@@ -57,7 +60,29 @@ impl Draft {
             post_only,
             reduce_only,
             position_side,
+            trigger: None,
         })
+    }
+
+    /// Makes it a conditional order of `kind` at `price`, watching `by` (the last price if
+    /// None).
+    pub(crate) fn triggered(
+        mut self,
+        price: Option<&Bound<'_, PyAny>>,
+        kind: Option<TriggerKind>,
+        by: Option<TriggerBy>,
+    ) -> PyResult<Draft> {
+        self.trigger = match (extract_opt_decimal(price, "trigger_price")?, kind) {
+            (Some(price), Some(kind)) => Some((price, kind, by.unwrap_or(TriggerBy::Last))),
+            (None, None) if by.is_none() => None,
+            _ => {
+                return Err(py_err(tradewire_core::Error::invalid_argument(
+                    "trigger_price",
+                    "a conditional order needs trigger_price and trigger_kind",
+                )));
+            }
+        };
+        Ok(self)
     }
 
     pub(crate) fn order(
@@ -76,6 +101,15 @@ impl Draft {
             post_only: self.post_only,
             reduce_only: self.reduce_only,
             position_side: self.position_side.map(Into::into),
+            trigger: self
+                .trigger
+                .map(|(price, kind, by)| tradewire_core::model::Trigger {
+                    price,
+                    direction: Some(
+                        tradewire_core::model::TriggerKind::from(kind).direction(self.side.into()),
+                    ),
+                    by: by.into(),
+                }),
             client_order_id,
         }
     }
@@ -568,7 +602,7 @@ impl NativeConnector {
     /// learnt). Amounts are `Decimal`, `str` or `int`. Awaitable.
     #[pyo3(signature = (symbol, side, order_type, *, qty = None, quote_qty = None, price = None,
         time_in_force = None, post_only = false, reduce_only = false, position_side = None,
-        client_order_id = None))]
+        trigger_price = None, trigger_kind = None, trigger_by = None, client_order_id = None))]
     #[allow(clippy::too_many_arguments)]
     fn place<'py>(
         &self,
@@ -583,6 +617,9 @@ impl NativeConnector {
         post_only: bool,
         reduce_only: bool,
         position_side: Option<PositionSide>,
+        trigger_price: Option<&Bound<'py, PyAny>>,
+        trigger_kind: Option<TriggerKind>,
+        trigger_by: Option<TriggerBy>,
         client_order_id: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let draft = Draft::new(
@@ -595,7 +632,8 @@ impl NativeConnector {
             post_only,
             reduce_only,
             position_side,
-        )?;
+        )?
+        .triggered(trigger_price, trigger_kind, trigger_by)?;
         let client_order_id = self
             .inner
             .client_order_id(client_order_id.as_deref())

@@ -13,7 +13,7 @@ use crate::connector::{
     order_ref, outcomes, py_err, refs, wrap_all,
 };
 use crate::errors::IntoPyResult;
-use crate::model::{OrderType, PositionSide, Side, TimeInForce};
+use crate::model::{OrderType, PositionSide, Side, TimeInForce, TriggerBy, TriggerKind};
 use tradewire_core::model::Id;
 
 #[allow(clippy::too_many_arguments)]
@@ -304,7 +304,7 @@ impl NativeRemote {
     /// Places an order through the gateway; the same arguments as a connector's. Awaitable.
     #[pyo3(signature = (symbol, side, order_type, *, qty = None, quote_qty = None, price = None,
         time_in_force = None, post_only = false, reduce_only = false, position_side = None,
-        client_order_id = None))]
+        trigger_price = None, trigger_kind = None, trigger_by = None, client_order_id = None))]
     #[allow(clippy::too_many_arguments)]
     fn place<'py>(
         &self,
@@ -319,6 +319,9 @@ impl NativeRemote {
         post_only: bool,
         reduce_only: bool,
         position_side: Option<PositionSide>,
+        trigger_price: Option<&Bound<'py, PyAny>>,
+        trigger_kind: Option<TriggerKind>,
+        trigger_by: Option<TriggerBy>,
         client_order_id: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let draft = Draft::new(
@@ -331,7 +334,8 @@ impl NativeRemote {
             post_only,
             reduce_only,
             position_side,
-        )?;
+        )?
+        .triggered(trigger_price, trigger_kind, trigger_by)?;
         let client_order_id = self
             .inner
             .client_order_id(client_order_id.as_deref())

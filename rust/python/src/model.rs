@@ -87,6 +87,9 @@ py_enum!(Side { Buy = "BUY", Sell = "SELL" });
 py_enum!(OrderType { Limit = "LIMIT", Market = "MARKET" });
 py_enum!(TimeInForce { Gtc = "GTC", Ioc = "IOC", Fok = "FOK", PostOnly = "POST_ONLY" });
 py_enum!(PositionSide { Long = "LONG", Short = "SHORT", Flat = "FLAT" });
+py_enum!(TriggerKind { Stop = "STOP", TakeProfit = "TAKE_PROFIT" });
+py_enum!(TriggerBy { Last = "LAST", Mark = "MARK", Index = "INDEX" });
+py_enum!(TriggerDirection { Rise = "RISE", Fall = "FALL" });
 py_enum!(OrderStatus {
     Unknown = "UNKNOWN",
     PendingNew = "PENDING_NEW",
@@ -601,7 +604,8 @@ impl Order {
     #[new]
     #[pyo3(signature = (*, venue, market, symbol, client_order_id, side, order_type, status, order_id = "",
         time_in_force = None, price = None, qty = None, quote_qty = None, filled_qty = None, avg_price = None,
-        reduce_only = false, position_side = None, created_time_ms = 0, updated_time_ms = 0, reject_reason = None))]
+        reduce_only = false, position_side = None, trigger_price = None, trigger_direction = None, trigger_by = None,
+        created_time_ms = 0, updated_time_ms = 0, reject_reason = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         venue: Venue,
@@ -620,6 +624,9 @@ impl Order {
         avg_price: Option<&Bound<'_, PyAny>>,
         reduce_only: bool,
         position_side: Option<PositionSide>,
+        trigger_price: Option<&Bound<'_, PyAny>>,
+        trigger_direction: Option<TriggerDirection>,
+        trigger_by: Option<TriggerBy>,
         created_time_ms: i64,
         updated_time_ms: i64,
         reject_reason: Option<String>,
@@ -640,6 +647,11 @@ impl Order {
             status: status.into(),
             reduce_only,
             position_side: position_side.map(Into::into),
+            trigger: extract_opt_decimal(trigger_price, "trigger_price")?.map(|price| m::Trigger {
+                price,
+                direction: trigger_direction.map(Into::into),
+                by: trigger_by.map_or(m::TriggerBy::Last, Into::into),
+            }),
             created_time_ms,
             updated_time_ms,
             reject_reason,
@@ -650,6 +662,27 @@ impl Order {
     #[getter]
     fn reject_reason(&self) -> Option<&str> {
         self.0.reject_reason.as_deref()
+    }
+    /// A conditional order's trigger price; None for an order that went to the book at once.
+    #[getter]
+    fn trigger_price<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
+        to_py_opt_decimal(py, self.0.trigger.map(|t| t.price))
+    }
+    /// Which way the watched price must move to reach the trigger (None if not known).
+    #[getter]
+    fn trigger_direction(&self) -> Option<TriggerDirection> {
+        self.0.trigger.and_then(|t| t.direction).map(Into::into)
+    }
+    /// The price the trigger watches.
+    #[getter]
+    fn trigger_by(&self) -> Option<TriggerBy> {
+        self.0.trigger.map(|t| t.by.into())
+    }
+    /// STOP or TAKE_PROFIT, from the trigger's direction and the order's side.
+    #[getter]
+    fn trigger_kind(&self) -> Option<TriggerKind> {
+        let direction = self.0.trigger?.direction?;
+        Some(m::TriggerKind::of(direction, self.0.side).into())
     }
     fn __repr__(&self) -> String {
         let o = &self.0;

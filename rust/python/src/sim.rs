@@ -651,6 +651,8 @@ fn truth_order(ex: &Exchange, o: &sx::Order, source: m::Source) -> m::Order {
     let spec = &ex.symbols[&o.symbol].spec;
     let filled = spec.qty(o.filled);
     let status = match o.status {
+        sx::Status::Untriggered => m::OrderStatus::Untriggered,
+        sx::Status::Triggered => m::OrderStatus::Triggered,
         sx::Status::New => m::OrderStatus::New,
         sx::Status::PartiallyFilled => m::OrderStatus::PartiallyFilled,
         sx::Status::Filled => m::OrderStatus::Filled,
@@ -693,6 +695,19 @@ fn truth_order(ex: &Exchange, o: &sx::Order, source: m::Source) -> m::Order {
         status,
         reduce_only: o.reduces(),
         position_side: leg_side(o.leg),
+        trigger: o.trigger.map(|t| m::Trigger {
+            price: t.price,
+            direction: Some(if t.rises {
+                m::TriggerDirection::Rise
+            } else {
+                m::TriggerDirection::Fall
+            }),
+            by: match t.by {
+                sx::Watch::Last => m::TriggerBy::Last,
+                sx::Watch::Mark => m::TriggerBy::Mark,
+                sx::Watch::Index => m::TriggerBy::Index,
+            },
+        }),
         created_time_ms: o.created_ms,
         updated_time_ms: o.updated_ms,
         reject_reason: o.reject.map(str::to_owned),

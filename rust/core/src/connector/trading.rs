@@ -253,7 +253,24 @@ impl Connector {
     /// Cancels one order and returns its state after the cancel.
     pub async fn cancel(&self, symbol: &str, which: &OrderRef) -> Result<Order> {
         let symbol = self.listed_or_fetch(symbol).await?;
-        match self.request(&self.trading.cancel(symbol, which)).await {
+        // A conditional order not yet triggered is canceled apart where the venue keeps it
+        // apart; one not known here is tried as an ordinary order first.
+        let untriggered = self.orders_mut().find(which).is_some_and(|o| {
+            o.trigger.is_some()
+                && matches!(o.status, OrderStatus::Untriggered | OrderStatus::Unknown)
+        });
+        let apart = self.trading.cancel_untriggered(symbol, which);
+        let first = match (&apart, untriggered) {
+            (Some(request), true) => request.clone(),
+            _ => self.trading.cancel(symbol, which),
+        };
+        let mut outcome = self.request(&first).await;
+        if let (Err(Error::OrderNotFound(_)), Some(request), false) =
+            (&outcome, &apart, untriggered)
+        {
+            outcome = self.request(request).await;
+        }
+        match outcome {
             Ok(answer) => match self.trading.canceled(&answer)? {
                 Written::Ack { .. } => self.query_venue(symbol, which).await,
                 written => match self.settle_written(written) {
@@ -397,6 +414,7 @@ impl Connector {
             post_only: current.time_in_force == Some(TimeInForce::PostOnly),
             reduce_only: current.reduce_only,
             position_side: current.position_side,
+            trigger: current.trigger,
             client_order_id: current.client_order_id.clone(),
         };
         orders::check(&info, &probe)?;
@@ -500,9 +518,16 @@ impl Connector {
         } else {
             self.open_orders(Some(symbol.as_str())).await?
         };
-        let answer = self.request(&self.trading.cancel_all(symbol)).await?;
+        let mut answers = vec![self.request(&self.trading.cancel_all(symbol)).await?];
+        if let Some(request) = self.trading.cancel_all_untriggered(symbol) {
+            answers.push(self.request(&request).await?);
+        }
+        let mut written_all = Vec::new();
+        for answer in &answers {
+            written_all.extend(self.trading.all_canceled(answer)?);
+        }
         let mut out = Vec::new();
-        for written in self.trading.all_canceled(&answer)? {
+        for written in written_all {
             match written {
                 Written::Ack { order_id } => {
                     let which = OrderRef::OrderId(Id::new(&order_id));
@@ -524,19 +549,35 @@ impl Connector {
             Some(s) => Some(self.listed_or_fetch(s).await?),
             None => None,
         };
-        let mut cursor: Option<String> = None;
-        let mut out = Vec::new();
-        for _ in 0..MAX_PAGES {
-            let answer = self
-                .request(&self.trading.open_orders(symbol, cursor.as_deref()))
-                .await?;
-            let (orders, next) = self.trading.orders_of(&answer)?;
-            let last_page = orders.is_empty() || next.is_none();
-            out.extend(orders.iter().map(|o| self.settle(o)));
-            if last_page {
-                break;
+        let mut out: Vec<Order> = Vec::new();
+        // Ordinary orders, then (where the venue lists them apart) untriggered ones.
+        for untriggered in [false, true] {
+            let mut cursor: Option<String> = None;
+            for _ in 0..MAX_PAGES {
+                let request = if untriggered {
+                    self.trading.open_untriggered(symbol, cursor.as_deref())
+                } else {
+                    Some(self.trading.open_orders(symbol, cursor.as_deref()))
+                };
+                let Some(request) = request else {
+                    break;
+                };
+                let answer = self.request(&request).await?;
+                let (orders, next) = self.trading.orders_of(&answer)?;
+                let last_page = orders.is_empty() || next.is_none();
+                for order in &orders {
+                    // The listings may overlap: each order once.
+                    if !out.iter().any(|o| {
+                        o.client_order_id == order.client_order_id && o.order_id == order.order_id
+                    }) {
+                        out.push(self.settle(order));
+                    }
+                }
+                if last_page {
+                    break;
+                }
+                cursor = next;
             }
-            cursor = next;
         }
         Ok(out)
     }

@@ -145,6 +145,44 @@ impl OrderStatus {
 }
 
 named_enum! {
+    /// Which way the watched price must move to reach a conditional order's trigger.
+    TriggerDirection { Rise = "RISE", Fall = "FALL" }
+}
+
+named_enum! {
+    /// The price a conditional order watches: the last trade, the mark or the index price.
+    TriggerBy { Last = "LAST", Mark = "MARK", Index = "INDEX" }
+}
+
+named_enum! {
+    /// What a conditional order is for. A stop fires when the price moves against the order's
+    /// side (a BUY when it rises to the trigger, a SELL when it falls to it); a take-profit
+    /// the other way.
+    TriggerKind { Stop = "STOP", TakeProfit = "TAKE_PROFIT" }
+}
+
+impl TriggerKind {
+    /// The direction a trigger of this kind waits for on an order of `side`.
+    pub fn direction(self, side: Side) -> TriggerDirection {
+        match (self, side) {
+            (TriggerKind::Stop, Side::Buy) | (TriggerKind::TakeProfit, Side::Sell) => {
+                TriggerDirection::Rise
+            }
+            _ => TriggerDirection::Fall,
+        }
+    }
+
+    /// The kind an order of `side` waiting for `direction` is.
+    pub fn of(direction: TriggerDirection, side: Side) -> TriggerKind {
+        if TriggerKind::Stop.direction(side) == direction {
+            TriggerKind::Stop
+        } else {
+            TriggerKind::TakeProfit
+        }
+    }
+}
+
+named_enum! {
     /// A position's direction; LONG and SHORT also name the two legs of hedge mode.
     PositionSide { Long = "LONG", Short = "SHORT", Flat = "FLAT" }
 }

@@ -3,7 +3,10 @@
 
 use rust_decimal::Decimal;
 
-use super::{Id, Market, OrderStatus, OrderType, PositionSide, Side, Symbol, TimeInForce, Venue};
+use super::{
+    Id, Market, OrderStatus, OrderType, PositionSide, Side, Symbol, TimeInForce, TriggerBy,
+    TriggerDirection, Venue,
+};
 
 /// Where an event came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -108,6 +111,18 @@ pub struct SymbolInfo {
     pub raw_filters: String,
 }
 
+/// What makes a conditional order go to the book: the watched price reaching `price` from
+/// below (`Rise`) or from above (`Fall`). Until then the order is UNTRIGGERED; when it fires it
+/// becomes an ordinary order of its type (MARKET, or LIMIT at its price).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Trigger {
+    pub price: Decimal,
+    /// `None` where a venue's report does not say (Bybit spot infers it from the price at
+    /// placement); the state machine keeps what was known.
+    pub direction: Option<TriggerDirection>,
+    pub by: TriggerBy,
+}
+
 /// An order as last known.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Order {
@@ -130,6 +145,8 @@ pub struct Order {
     pub reduce_only: bool,
     /// The hedge-mode position leg it trades (LONG or SHORT); `None` in one-way mode.
     pub position_side: Option<PositionSide>,
+    /// A conditional order's trigger; `None` for an order that goes to the book at once.
+    pub trigger: Option<Trigger>,
     pub created_time_ms: i64,
     pub updated_time_ms: i64,
     /// Why it ended without trading, where known: the venue's own reason (Bybit

@@ -1,7 +1,9 @@
 //! Local checks of an order against its symbol's rules, before anything is sent: a rejection
 //! here costs no request weight and names the rule that failed.
 
-use crate::model::{Decimal, Market, OrderType, PositionSide, SymbolInfo, TimeInForce};
+use crate::model::{
+    Decimal, Market, OrderType, PositionSide, SymbolInfo, TimeInForce, Trigger, TriggerBy, Venue,
+};
 use crate::orders::NewOrder;
 use crate::{Error, Result};
 
@@ -107,12 +109,70 @@ pub fn check(info: &SymbolInfo, order: &NewOrder) -> Result<()> {
             }
         }
     }
+    if let Some(trigger) = order.trigger {
+        check_trigger(info, order, trigger)?;
+    }
     match (order.qty, order.quote_qty) {
         (Some(_), Some(_)) => Err(refuse("qty", "give qty or quote_qty, not both".into())),
         (None, None) => Err(refuse("qty", "the order needs a qty".into())),
         (None, Some(quote)) => check_quote(info, quote),
         (Some(qty), None) => check_qty(info, order, qty),
     }
+}
+
+/// A conditional order's own rules: a trigger price on the tick grid, a direction, a base
+/// quantity, never post-only, and the price it watches one the market has.
+fn check_trigger(info: &SymbolInfo, order: &NewOrder, trigger: Trigger) -> Result<()> {
+    use crate::orders::rule::TRIGGER_PRICE;
+    if info.source.venue == Venue::Binance {
+        return Err(refuse(
+            "trigger",
+            "conditional orders are not yet placed on Binance by tradewire".into(),
+        ));
+    }
+    if trigger.price <= Decimal::ZERO {
+        return Err(refuse(
+            TRIGGER_PRICE,
+            format!("trigger price {} must be positive", trigger.price),
+        ));
+    }
+    if !multiple(trigger.price, info.tick_size) {
+        return Err(refuse(
+            "tick_size",
+            format!(
+                "trigger price {} is not a multiple of {}'s tick size {}",
+                trigger.price, info.symbol, info.tick_size
+            ),
+        ));
+    }
+    if trigger.direction.is_none() {
+        return Err(refuse(
+            TRIGGER_PRICE,
+            "a trigger needs the direction it waits for".into(),
+        ));
+    }
+    if order.quote_qty.is_some() {
+        return Err(refuse(
+            "quote_qty",
+            "a conditional order is sized by qty".into(),
+        ));
+    }
+    if order.post_only {
+        return Err(refuse(
+            "post_only",
+            "a conditional order cannot be post-only".into(),
+        ));
+    }
+    if info.source.market == Market::Spot && trigger.by != TriggerBy::Last {
+        return Err(refuse(
+            "trigger_by",
+            format!(
+                "spot triggers watch the last price, not the {} price",
+                trigger.by
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn check_quote(info: &SymbolInfo, quote: Decimal) -> Result<()> {
@@ -232,6 +292,7 @@ mod tests {
             post_only: false,
             reduce_only: false,
             position_side: None,
+            trigger: None,
             client_order_id: Id::new("c"),
         }
     }

@@ -28,10 +28,14 @@ pub mod rule {
     /// on an opening order (checked locally), or no position, the same direction, or more
     /// than the position (the venue's refusal).
     pub const REDUCE_ONLY: &str = "reduce_only";
+    /// A conditional order's trigger price that is not usable: not positive, or on the side of
+    /// the current price where it would fire at once (the venue's refusal).
+    pub const TRIGGER_PRICE: &str = "trigger_price";
 }
 
 use crate::model::{
     Decimal, Id, Order, OrderStatus, OrderType, PositionSide, Side, Source, Symbol, TimeInForce,
+    Trigger,
 };
 
 /// An order as the caller asks for it; `client_order_id` is always set (generated if the
@@ -51,6 +55,9 @@ pub struct NewOrder {
     pub reduce_only: bool,
     /// The hedge-mode leg it trades (LONG or SHORT); `None` in one-way mode.
     pub position_side: Option<PositionSide>,
+    /// Makes it a conditional order (stop or take-profit): UNTRIGGERED until the watched price
+    /// reaches the trigger, then an order of `order_type` (MARKET, or LIMIT at `price`).
+    pub trigger: Option<Trigger>,
     pub client_order_id: Id,
 }
 
@@ -73,6 +80,7 @@ impl NewOrder {
             status: OrderStatus::Unknown,
             reduce_only: self.reduces(),
             position_side: self.position_side,
+            trigger: self.trigger,
             created_time_ms: now_ms,
             updated_time_ms: now_ms,
             reject_reason: None,

@@ -441,6 +441,16 @@ fn merge(current: &Order, update: &Order) -> Order {
     order.qty = order.qty.or(current.qty);
     order.quote_qty = order.quote_qty.or(current.quote_qty);
     order.time_in_force = order.time_in_force.or(current.time_in_force);
+    order.position_side = order.position_side.or(current.position_side);
+    // A trigger once known stays known (a later report may not repeat it, or not say which
+    // way it waits).
+    order.trigger = match (order.trigger, current.trigger) {
+        (Some(mut t), Some(known)) => {
+            t.direction = t.direction.or(known.direction);
+            Some(t)
+        }
+        (update, known) => update.or(known),
+    };
     order.reject_reason = order
         .reject_reason
         .or_else(|| current.reject_reason.clone());
@@ -477,6 +487,7 @@ mod tests {
             status,
             reduce_only: false,
             position_side: None,
+            trigger: None,
             created_time_ms: 1,
             updated_time_ms: 1,
             reject_reason: None,

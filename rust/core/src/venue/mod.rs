@@ -436,6 +436,22 @@ pub trait Trading: Send + Sync + 'static {
     /// The orders in an open-orders answer, and the cursor of the next page if any.
     fn orders_of(&self, answer: &Value) -> Result<(Vec<Order>, Option<String>)>;
     fn cancel_all(&self, symbol: Symbol) -> Request;
+    /// Where a venue keeps conditional orders apart until they trigger (Bybit spot's
+    /// `orderFilter=StopOrder`): the cancel of one such order...
+    fn cancel_untriggered(&self, symbol: Symbol, which: &OrderRef) -> Option<Request> {
+        let _ = (symbol, which);
+        None
+    }
+    /// ...the cancel of all of a symbol's (its answer read as `all_canceled`)...
+    fn cancel_all_untriggered(&self, symbol: Symbol) -> Option<Request> {
+        let _ = symbol;
+        None
+    }
+    /// ...and their listing (read as `orders_of`).
+    fn open_untriggered(&self, symbol: Option<Symbol>, cursor: Option<&str>) -> Option<Request> {
+        let _ = (symbol, cursor);
+        None
+    }
     /// Whether the cancel-all answer names the orders it canceled (else they are listed first).
     fn cancel_all_lists(&self) -> bool;
     /// What a cancel-all answer says: orders in full, or acknowledgements.

@@ -13,6 +13,7 @@ use super::*;
 use tradewire_core::error::VenueReply;
 use tradewire_core::model::{
     Balance, Fill, Order, OrderStatus, OrderType, OrderUpdate, Position, PositionSide, TimeInForce,
+    Trigger, TriggerBy, TriggerDirection,
 };
 use tradewire_core::orders::{NewOrder, OrderRef};
 use tradewire_core::{Error, Result};
@@ -53,6 +54,13 @@ pub struct OrderBody {
     /// The hedge-mode leg; absent in one-way mode.
     #[serde(with = "opt_text", default)]
     pub position_side: Option<PositionSide>,
+    /// A conditional order's trigger (absent on other orders).
+    #[serde(with = "opt_money", default)]
+    pub trigger_price: Option<Decimal>,
+    #[serde(with = "opt_text", default)]
+    pub trigger_direction: Option<TriggerDirection>,
+    #[serde(with = "opt_text", default)]
+    pub trigger_by: Option<TriggerBy>,
     pub created_time_ms: i64,
     pub updated_time_ms: i64,
     pub reject_reason: Option<String>,
@@ -77,6 +85,9 @@ impl From<&Order> for OrderBody {
             status: o.status,
             reduce_only: o.reduce_only,
             position_side: o.position_side,
+            trigger_price: o.trigger.map(|t| t.price),
+            trigger_direction: o.trigger.and_then(|t| t.direction),
+            trigger_by: o.trigger.map(|t| t.by),
             created_time_ms: o.created_time_ms,
             updated_time_ms: o.updated_time_ms,
             reject_reason: o.reject_reason.clone(),
@@ -105,11 +116,25 @@ impl From<OrderBody> for Order {
             status: o.status,
             reduce_only: o.reduce_only,
             position_side: o.position_side,
+            trigger: trigger(o.trigger_price, o.trigger_direction, o.trigger_by),
             created_time_ms: o.created_time_ms,
             updated_time_ms: o.updated_time_ms,
             reject_reason: o.reject_reason,
         }
     }
+}
+
+/// A trigger from its message fields (a price makes it one; the last price unless told).
+fn trigger(
+    price: Option<Decimal>,
+    direction: Option<TriggerDirection>,
+    by: Option<TriggerBy>,
+) -> Option<Trigger> {
+    price.map(|price| Trigger {
+        price,
+        direction,
+        by: by.unwrap_or(TriggerBy::Last),
+    })
 }
 
 /// One execution, as in [`Fill`].
@@ -377,6 +402,13 @@ pub struct PlaceMsg {
     /// The hedge-mode leg; absent in one-way mode.
     #[serde(with = "opt_text", default)]
     pub position_side: Option<PositionSide>,
+    /// A conditional order's trigger (absent on other orders).
+    #[serde(with = "opt_money", default)]
+    pub trigger_price: Option<Decimal>,
+    #[serde(with = "opt_text", default)]
+    pub trigger_direction: Option<TriggerDirection>,
+    #[serde(with = "opt_text", default)]
+    pub trigger_by: Option<TriggerBy>,
     #[serde(with = "id")]
     pub client_order_id: Id,
 }
@@ -395,6 +427,9 @@ impl From<&NewOrder> for PlaceMsg {
             post_only: o.post_only,
             reduce_only: o.reduce_only,
             position_side: o.position_side,
+            trigger_price: o.trigger.map(|t| t.price),
+            trigger_direction: o.trigger.and_then(|t| t.direction),
+            trigger_by: o.trigger.map(|t| t.by),
             client_order_id: o.client_order_id.clone(),
         }
     }
@@ -413,6 +448,7 @@ impl From<PlaceMsg> for NewOrder {
             post_only: o.post_only,
             reduce_only: o.reduce_only,
             position_side: o.position_side,
+            trigger: trigger(o.trigger_price, o.trigger_direction, o.trigger_by),
             client_order_id: o.client_order_id,
         }
     }
@@ -719,6 +755,11 @@ mod tests {
             status: OrderStatus::PartiallyFilled,
             reduce_only: false,
             position_side: Some(PositionSide::Long),
+            trigger: Some(Trigger {
+                price: parse_decimal("64000.0").unwrap(),
+                direction: Some(TriggerDirection::Fall),
+                by: TriggerBy::Mark,
+            }),
             created_time_ms: 1,
             updated_time_ms: 2,
             reject_reason: None,
@@ -777,6 +818,11 @@ mod tests {
             post_only: false,
             reduce_only: true,
             position_side: Some(PositionSide::Short),
+            trigger: Some(Trigger {
+                price: parse_decimal("70000").unwrap(),
+                direction: Some(TriggerDirection::Rise),
+                by: TriggerBy::Last,
+            }),
             client_order_id: Id::new("tw-9"),
         };
         let text = serde_json::to_string(&PlaceMsg::from(&new)).unwrap();

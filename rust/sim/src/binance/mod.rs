@@ -109,7 +109,7 @@ pub fn side_str(side: Side) -> &'static str {
 
 pub fn status_str(status: Status) -> &'static str {
     match status {
-        Status::New => "NEW",
+        Status::New | Status::Untriggered | Status::Triggered => "NEW",
         Status::PartiallyFilled => "PARTIALLY_FILLED",
         Status::Filled => "FILLED",
         Status::Canceled => "CANCELED",

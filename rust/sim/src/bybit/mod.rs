@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::book::Side;
 use crate::config::Timing;
-use crate::exchange::{Exchange, Kind, Order, OrderKind, Status, Tif};
+use crate::exchange::{Exchange, Kind, Order, OrderKind, Status, Tif, Watch};
 use crate::limits::BybitLimits;
 use crate::market::Market;
 
@@ -68,6 +68,12 @@ pub fn side_str(side: Side) -> &'static str {
 
 pub fn status_str(order: &Order) -> &'static str {
     match order.status {
+        Status::Untriggered => "Untriggered",
+        Status::Triggered => "Triggered",
+        // Spot conditional orders canceled before they trigger.
+        Status::Canceled if order.trigger.is_some() && !order.triggered && is_spot_id(order.id) => {
+            "Deactivated"
+        }
         Status::New => "New",
         Status::PartiallyFilled => "PartiallyFilled",
         Status::Filled => "Filled",
@@ -159,9 +165,21 @@ pub fn order_json(ex: &Exchange, o: &Order, category: Category) -> Value {
         "rejectReason": o.reject.unwrap_or("EC_NoError"), "avgPrice": avg, "leavesQty": num(leaves),
         "leavesValue": num(leaves * price), "cumExecQty": num(filled), "cumExecValue": num(o.cum_quote),
         "cumExecFee": num(fee), "cumFeeDetail": {fee_coin: num(fee)}, "timeInForce": tif_str(o.tif),
-        "orderType": if o.kind == OrderKind::Market { "Market" } else { "Limit" }, "stopOrderType": "",
-        "orderIv": "", "triggerPrice": "", "takeProfit": "", "stopLoss": "", "tpTriggerBy": "", "slTriggerBy": "",
-        "triggerDirection": 0, "triggerBy": "", "lastPriceOnCreated": "", "reduceOnly": o.reduce_only,
+        "orderType": if o.kind == OrderKind::Market { "Market" } else { "Limit" },
+        "stopOrderType": if o.trigger.is_some() { "Stop" } else { "" },
+        "orderIv": "", "triggerPrice": o.trigger.map_or_else(String::new, |t| num(t.price)), "takeProfit": "",
+        "stopLoss": "", "tpTriggerBy": "", "slTriggerBy": "",
+        // Spot names no direction (it is inferred at placement).
+        "triggerDirection": match o.trigger { Some(t) if !is_spot_id(o.id) => if t.rises { 1 } else { 2 }, _ => 0 },
+        "triggerBy": match o.trigger {
+            Some(t) if !is_spot_id(o.id) => match t.by {
+                Watch::Last => "LastPrice",
+                Watch::Mark => "MarkPrice",
+                Watch::Index => "IndexPrice",
+            },
+            _ => "",
+        },
+        "lastPriceOnCreated": "", "reduceOnly": o.reduce_only,
         "closeOnTrigger": false, "smpType": "None", "smpGroup": 0, "smpOrderId": "", "tpslMode": "",
         "tpLimitPrice": "", "slLimitPrice": "", "placeType": "", "createdTime": o.created_ms.to_string(),
         "updatedTime": o.updated_ms.to_string(), "category": category.as_str(),

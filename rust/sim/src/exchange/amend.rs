@@ -51,6 +51,23 @@ impl Exchange {
         rule: AmendRule,
         now_ms: i64,
     ) -> Result<(u64, Amended), Reject> {
+        let amended = self.amend_now(account, symbol, id, client_id, qty, price, rule, now_ms)?;
+        self.fire_triggers(symbol, now_ms);
+        Ok(amended)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn amend_now(
+        &mut self,
+        account: usize,
+        symbol: &str,
+        id: Option<u64>,
+        client_id: Option<&str>,
+        qty: Option<Decimal>,
+        price: Option<Decimal>,
+        rule: AmendRule,
+        now_ms: i64,
+    ) -> Result<(u64, Amended), Reject> {
         let spec = self
             .symbols
             .get(symbol)
@@ -92,6 +109,15 @@ impl Exchange {
             return Err(Reject::Filter("NOTIONAL"));
         }
         let oid = order.id;
+        if order.status == Status::Untriggered {
+            // Off the book and holding nothing: only its terms change.
+            let o = self.orders.get_mut(&oid).expect("order");
+            o.lots = new_lots;
+            o.price = Some(new_price);
+            o.updated_ms = now_ms;
+            self.report(oid, ExecKind::Amended, None);
+            return Ok((oid, Amended::Changed));
+        }
         let take_book = |ex: &mut Exchange| {
             ex.symbols
                 .get_mut(symbol)
@@ -135,6 +161,7 @@ impl Exchange {
             client_id: None,
             reduce_only: order.reduce_only,
             leg: order.leg,
+            trigger: None,
         };
         self.release(account, &spec, order.side, order.held);
         let need = match self.required_funds(account, &spec, &probe, Some(new_price), rest) {

@@ -11,8 +11,16 @@ use super::{
 use crate::book::{Lots, Match, Owner, Side, Ticks, crosses};
 
 impl Exchange {
-    /// Validates, books and matches a new order. Returns its id.
+    /// Validates, books and matches a new order (or keeps a conditional one until it
+    /// triggers), then fires the triggers its trades reached. Returns its id.
     pub fn place(&mut self, account: usize, req: NewOrder, now_ms: i64) -> Result<u64, Reject> {
+        let symbol = req.symbol.clone();
+        let id = self.enter(account, req, now_ms)?;
+        self.fire_triggers(&symbol, now_ms);
+        Ok(id)
+    }
+
+    fn enter(&mut self, account: usize, req: NewOrder, now_ms: i64) -> Result<u64, Reject> {
         let spec = self
             .symbols
             .get(&req.symbol)
@@ -44,8 +52,9 @@ impl Exchange {
             if hedge == (req.leg == super::Leg::Both) {
                 return Err(Reject::LegMismatch);
             }
-            // A reducing order may take no more than the leg holds against it.
-            if req.reduce_only || req.leg.closed_by(req.side) {
+            // A reducing order may take no more than the leg holds against it (a conditional
+            // one is judged when it triggers).
+            if (req.reduce_only || req.leg.closed_by(req.side)) && req.trigger.is_none() {
                 let room = self.reducible(account, &req.symbol, req.leg, req.side)?;
                 if lots > room && (room == 0 || !self.reduce_only_trims) {
                     return Err(Reject::ReduceOnly);
@@ -76,8 +85,22 @@ impl Exchange {
         if would_take && !self.post_only_cancels {
             return Err(Reject::WouldTake);
         }
-        // Funds: hold what the order can cost at its limit (or sweep the book for a market order).
-        let held = self.required_funds(account, &spec, &req, price, lots)?;
+        if let Some(t) = req.trigger {
+            spec.ticks(t.price).ok_or(Reject::Filter("PRICE_FILTER"))?;
+            let watched = match t.by {
+                super::Watch::Last => self.symbols[&req.symbol].last_price,
+                _ => self.mark(&req.symbol),
+            };
+            if t.reached(watched) {
+                return Err(Reject::WouldTrigger { rises: t.rises });
+            }
+        }
+        // Funds: hold what the order can cost at its limit (or sweep the book for a market
+        // order); a conditional order holds nothing until it triggers.
+        let held = match req.trigger {
+            Some(_) => Decimal::ZERO,
+            None => self.required_funds(account, &spec, &req, price, lots)?,
+        };
         let id = self.next_order_id;
         self.next_order_id += 1;
         let client_id = req.client_id.clone().unwrap_or_else(|| format!("sim-{id}"));
@@ -94,9 +117,15 @@ impl Exchange {
             quote_qty: req.quote_qty,
             filled: 0,
             cum_quote: Decimal::ZERO,
-            status: Status::New,
+            status: if req.trigger.is_some() {
+                Status::Untriggered
+            } else {
+                Status::New
+            },
             reduce_only: req.reduce_only,
             leg: req.leg,
+            trigger: req.trigger,
+            triggered: false,
             created_ms: now_ms,
             updated_ms: now_ms,
             held,
@@ -107,6 +136,9 @@ impl Exchange {
         self.orders.insert(id, order);
         self.report(id, ExecKind::New, None);
         self.emit_funds(account, &spec, now_ms);
+        if req.trigger.is_some() {
+            return Ok(id);
+        }
         if would_take {
             // Accepted, then cancelled instead of taking liquidity (Bybit's way).
             if let Some(order) = self.orders.get_mut(&id) {
@@ -424,6 +456,18 @@ impl Exchange {
     /// Runs a synthetic taker of `lots` up to `limit` against the book (the market's own flow);
     /// user orders it hits get their fills.
     pub fn synthetic_take(
+        &mut self,
+        symbol: &str,
+        side: Side,
+        limit: Option<Ticks>,
+        lots: Lots,
+        now_ms: i64,
+    ) {
+        self.take_synthetic(symbol, side, limit, lots, now_ms);
+        self.fire_triggers(symbol, now_ms);
+    }
+
+    fn take_synthetic(
         &mut self,
         symbol: &str,
         side: Side,

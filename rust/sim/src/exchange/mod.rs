@@ -10,6 +10,7 @@ mod amend;
 mod funds;
 mod matching;
 mod positions;
+mod triggers;
 mod types;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -263,6 +264,7 @@ mod fixtures {
             client_id: None,
             reduce_only: false,
             leg: Default::default(),
+            trigger: None,
         }
     }
 

@@ -110,7 +110,7 @@ impl Exchange {
                 o.account == account
                     && o.symbol == symbol
                     && o.leg == leg
-                    && o.status.is_open()
+                    && o.status.is_working()
                     && o.reduces()
             })
             .map(|o| (o.id, o.side, o.lots - o.filled))

@@ -170,6 +170,10 @@ pub enum Tif {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
+    /// A conditional order waiting for its trigger (off the book).
+    Untriggered,
+    /// A conditional order whose trigger fired, on its way to the book.
+    Triggered,
     New,
     PartiallyFilled,
     Filled,
@@ -180,7 +184,43 @@ pub enum Status {
 
 impl Status {
     pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            Status::Untriggered | Status::Triggered | Status::New | Status::PartiallyFilled
+        )
+    }
+
+    /// On the book or matching (a conditional order only once triggered).
+    pub fn is_working(self) -> bool {
         matches!(self, Status::New | Status::PartiallyFilled)
+    }
+}
+
+/// A conditional order's trigger: it fires when the watched price reaches `price` rising to
+/// it (`rises`) or falling to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trigger {
+    pub price: Decimal,
+    pub rises: bool,
+    pub by: Watch,
+}
+
+/// The price a trigger watches. The simulator has no index: it watches the mark for both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Watch {
+    #[default]
+    Last,
+    Mark,
+    Index,
+}
+
+impl Trigger {
+    pub fn reached(self, watched: Decimal) -> bool {
+        if self.rises {
+            watched >= self.price
+        } else {
+            watched <= self.price
+        }
     }
 }
 
@@ -245,6 +285,9 @@ pub struct Order {
     pub reduce_only: bool,
     /// The position leg it trades.
     pub leg: Leg,
+    /// A conditional order's trigger, and whether it fired.
+    pub trigger: Option<Trigger>,
+    pub triggered: bool,
     pub created_ms: i64,
     pub updated_ms: i64,
     /// Funds held for the unfilled part: quote (spot buy), base (spot sell) or margin (perp).
@@ -329,6 +372,9 @@ pub enum Reject {
     /// the same direction, or (where the venue refuses rather than trims) more than held.
     #[error("reduce-only order would not reduce the position")]
     ReduceOnly,
+    /// A conditional order whose trigger the last price has already reached.
+    #[error("the order would trigger immediately")]
+    WouldTrigger { rises: bool },
     /// A setting that cannot change while the symbol has a position or open orders.
     #[error("the setting cannot change with an open position or open orders")]
     Busy { position: bool },
@@ -406,6 +452,8 @@ pub struct NewOrder {
     pub reduce_only: bool,
     /// The position leg it trades (hedge mode), or `Both` (one-way mode).
     pub leg: Leg,
+    /// Makes it a conditional order.
+    pub trigger: Option<Trigger>,
 }
 
 /// A position leg: one-way mode has one per symbol (`Both`), hedge mode a long and a short.

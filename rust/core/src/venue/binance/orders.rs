@@ -142,6 +142,7 @@ impl BinanceTrading {
                 f.opt_bool("reduceOnly").unwrap_or(false),
             ),
             position_side,
+            trigger: None,
             created_time_ms: created,
             updated_time_ms: f
                 .opt_int("updateTime")?
@@ -926,6 +927,7 @@ mod tests {
             post_only: false,
             reduce_only: true,
             position_side: Some(PositionSide::Long),
+            trigger: None,
             client_order_id: Id::new("c"),
         };
         let r = usdm.place(&order);

@@ -236,6 +236,7 @@ fn execution_report(source: Source, f: Fields<'_>) -> Result<Option<UserEvent>> 
         status,
         reduce_only: false,
         position_side: None,
+        trigger: None,
         created_time_ms: f.opt_int("O")?.unwrap_or(updated),
         updated_time_ms: updated,
         reject_reason: f
@@ -280,6 +281,7 @@ fn order_trade_update(source: Source, outer: Fields<'_>) -> Result<Option<UserEv
         status,
         reduce_only: PositionSide::reduces(position_side, side, f.opt_bool("R").unwrap_or(false)),
         position_side,
+        trigger: None,
         created_time_ms: 0,
         updated_time_ms: updated,
         reject_reason: None,

@@ -288,9 +288,20 @@ pub(super) fn refusal(reply: VenueReply) -> Error {
             message: reply.message.clone(),
             reply: Some(reply),
         },
+        // The trigger-side refusals have come under 10001 too.
+        Some(10001)
+            if reply.message.contains("expect Rising")
+                || reply.message.contains("expect Falling") =>
+        {
+            Error::InvalidOrder {
+                rule: rule::TRIGGER_PRICE.to_owned(),
+                message: reply.message.clone(),
+                reply: Some(reply),
+            }
+        }
         Some(
-            code @ (110003 | 110004 | 110007 | 110012 | 110017 | 110044 | 110094 | 170033 | 170134
-            | 170136 | 170137 | 170131 | 170140 | 170124),
+            code @ (110003 | 110004 | 110007 | 110012 | 110017 | 110044 | 110092 | 110093 | 110094
+            | 170033 | 170134 | 170136 | 170137 | 170131 | 170140 | 170124),
         ) => Error::InvalidOrder {
             rule: match code {
                 // Wallet / available balance / margin insufficient, spot balance.
@@ -299,6 +310,8 @@ pub(super) fn refusal(reply: VenueReply) -> Error {
                 }
                 // "orderQty will be truncated to zero": no position for a reduce-only order.
                 110017 => rule::REDUCE_ONLY.to_owned(),
+                // "expect Rising/Falling, but trigger_price ... current": it would fire at once.
+                110092 | 110093 => rule::TRIGGER_PRICE.to_owned(),
                 _ => code.to_string(),
             },
             message: reply.message.clone(),

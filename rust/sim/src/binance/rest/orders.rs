@@ -128,6 +128,7 @@ pub(super) fn place(st: &BinanceState, account: usize, params: &Params, now: i64
         client_id,
         reduce_only,
         leg,
+        trigger: None,
     };
     let id = ex.place(account, req, now).map_err(|r| reject(r, spot))?;
     let order = ex.orders[&id].clone();
@@ -189,6 +190,12 @@ fn reject(r: Reject, spot: bool) -> ApiError {
             ApiError::bad(-2038, "Order amend (quantity increase) is not supported.")
         }
         (Reject::ReduceOnly, _) => ApiError::bad(-2022, "ReduceOnly Order is rejected."),
+        (Reject::WouldTrigger { .. }, true) => {
+            ApiError::bad(-2010, "Order would trigger immediately.")
+        }
+        (Reject::WouldTrigger { .. }, false) => {
+            ApiError::bad(-2021, "Order would immediately trigger.")
+        }
         (Reject::LegMismatch, _) => ApiError::bad(
             -4061,
             "Order's position side does not match user's setting.",

@@ -12,7 +12,7 @@ use crate::book::Side;
 use crate::bybit::{
     BybitState, Category, num, order_id_str, order_json, parse_order_id, side_str, uuid,
 };
-use crate::exchange::{AmendRule, Exchange, Leg, NewOrder, OrderKind, Reject, Tif};
+use crate::exchange::{AmendRule, Exchange, Leg, NewOrder, OrderKind, Reject, Tif, Trigger, Watch};
 use crate::market::Market;
 
 /// A decimal parameter, if sent.
@@ -129,6 +129,7 @@ pub(super) fn create(
         Some("2") if !spot => Leg::Short,
         Some(_) => return Err(fail(10001, "params error: positionIdx invalid")),
     };
+    let trigger = conditional(&ex, spot, &symbol, params)?;
     let link_for_reply = link.clone().unwrap_or_default();
     let req = NewOrder {
         symbol,
@@ -142,9 +143,64 @@ pub(super) fn create(
         client_id: Some(link.unwrap_or_default()),
         reduce_only,
         leg,
+        trigger,
     };
     let id = ex.place(account, req, now).map_err(|r| reject(r, spot))?;
     Ok(json!({"orderId": order_id_str(id), "orderLinkId": link_for_reply}))
+}
+
+/// A create's trigger. Linear: `triggerPrice` with `triggerDirection` (documented optional,
+/// refused without) and `triggerBy` (the simulator watches the last price for all three).
+/// Spot: `triggerPrice` counts only with `orderFilter=StopOrder` (without it the venue books
+/// a plain order), the direction inferred from the last price.
+fn conditional(
+    ex: &Exchange,
+    spot: bool,
+    symbol: &str,
+    params: &HashMap<String, String>,
+) -> Result<Option<Trigger>, Fail> {
+    let Some(price) = decimal(params, "triggerPrice")?.filter(|p| !p.is_zero()) else {
+        return Ok(None);
+    };
+    if spot {
+        return match params.get("orderFilter").map(String::as_str) {
+            None | Some("Order") => Ok(None),
+            Some("StopOrder") => Ok(Some(Trigger {
+                price,
+                rises: price > ex.symbols[symbol].last_price,
+                by: Watch::Last,
+            })),
+            Some(_) => Err(fail(170201, "Invalid orderFilter parameter")),
+        };
+    }
+    let rises = match params.get("triggerDirection").map(String::as_str) {
+        Some("1") => true,
+        Some("2") => false,
+        _ => return Err(fail(10001, "params error: TriggerDirection invalid")),
+    };
+    let by = match params.get("triggerBy").map(String::as_str) {
+        None | Some("LastPrice") => Watch::Last,
+        Some("MarkPrice") => Watch::Mark,
+        Some("IndexPrice") => Watch::Index,
+        Some(_) => return Err(fail(10001, "params error: triggerBy invalid")),
+    };
+    Ok(Some(Trigger { price, rises, by }))
+}
+
+/// Spot keeps conditional orders apart until they trigger: a request reaches them only with
+/// `orderFilter=StopOrder`, and ordinary orders only without it.
+fn filtered(
+    category: Category,
+    params: &HashMap<String, String>,
+    o: &crate::exchange::Order,
+) -> bool {
+    let apart = o.trigger.is_some() && o.status == crate::exchange::Status::Untriggered;
+    match (category, params.get("orderFilter").map(String::as_str)) {
+        (Category::Spot, Some("StopOrder")) => apart,
+        (Category::Spot, _) => !apart,
+        (_, Some("StopOrder")) => o.trigger.is_some(),
+        _ => true,
+    }
 }
 
 fn reject(r: Reject, spot: bool) -> Fail {
@@ -171,6 +227,16 @@ fn reject(r: Reject, spot: bool) -> Fail {
         (Reject::Invalid(name), _) => fail(10001, format!("params error: {name} invalid")),
         (Reject::LegMismatch, _) => fail(10001, "position idx not match position mode"),
         (Reject::ReduceOnly, _) => fail(110017, "orderQty will be truncated to zero"),
+        (Reject::WouldTrigger { rises: true }, false) => {
+            fail(110092, "expect Rising, but trigger_price <= current")
+        }
+        (Reject::WouldTrigger { rises: false }, false) => {
+            fail(110093, "expect Falling, but trigger_price >= current")
+        }
+        (Reject::WouldTrigger { .. }, true) => fail(
+            10001,
+            "params error: triggerPrice cannot be the current price",
+        ),
         (Reject::Busy { position: true }, _) => fail(
             110024,
             "You have an existing position, so the position mode cannot be switched.",
@@ -232,6 +298,12 @@ pub(super) fn cancel(
         return Err(bad_symbol(category));
     }
     let (id, link) = named(params)?;
+    let reachable = ex
+        .find_order(account, name, id, link)
+        .is_none_or(|o| filtered(category, params, o));
+    if !reachable {
+        return Err(fail(170213, "Order does not exist."));
+    }
     match ex.cancel(account, name, id, link, now) {
         Ok(oid) => {
             Ok(json!({"orderId": order_id_str(oid), "orderLinkId": ex.orders[&oid].client_id}))
@@ -246,6 +318,7 @@ pub(super) fn cancel_all(
     category: Category,
     acct: usize,
     symbol: Option<&str>,
+    params: &HashMap<String, String>,
     now: i64,
 ) -> Answer {
     let mut ex = market.lock();
@@ -255,6 +328,7 @@ pub(super) fn cancel_all(
     let open: Vec<(u64, String)> = ex
         .open_orders(acct, symbol)
         .iter()
+        .filter(|o| filtered(category, params, o))
         .map(|o| (o.id, o.symbol.clone()))
         .collect();
     let mut list = Vec::new();
@@ -305,6 +379,8 @@ pub(super) fn list(
         .values()
         .filter(|o| o.account == acct && symbol.is_none_or(|s| s == o.symbol))
         .filter(|o| id.is_none_or(|i| i == o.id) && link.is_none_or(|l| l == o.client_id))
+        // Listing: every kind unless a filter names one (the documented default).
+        .filter(|o| params.get("orderFilter").is_none() || filtered(category, params, o))
         .filter(|o| {
             if id.is_some() || link.is_some() {
                 true

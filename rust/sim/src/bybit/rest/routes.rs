@@ -123,7 +123,14 @@ pub(super) fn dispatch(
             now,
         ),
         Cancel => orders::cancel(market, category, account.expect("signed"), params, now),
-        CancelAll => orders::cancel_all(market, category, account.expect("signed"), symbol, now),
+        CancelAll => orders::cancel_all(
+            market,
+            category,
+            account.expect("signed"),
+            symbol,
+            params,
+            now,
+        ),
         Realtime | History => orders::list(
             market,
             endpoint,

@@ -1,0 +1,158 @@
+//! Conditional orders: kept off the book until the last price reaches their trigger, then
+//! checked as the venues check a triggered order (funds, reduce-only) and sent to the book as
+//! an ordinary order of their type.
+
+use super::{Exchange, ExecKind, NewOrder, Status, Watch};
+
+/// A trade can set off triggers whose orders trade and set off more: this many rounds at most
+/// per market event (a cascade beyond it waits for the next one).
+const MAX_ROUNDS: usize = 64;
+
+impl Exchange {
+    /// Fires every untriggered order of `symbol` the last price has reached, oldest first.
+    pub(super) fn fire_triggers(&mut self, symbol: &str, now_ms: i64) {
+        for _ in 0..MAX_ROUNDS {
+            let Some(last) = self.symbols.get(symbol).map(|s| s.last_price) else {
+                return;
+            };
+            let mark = self.mark(symbol);
+            let mut due: Vec<u64> = self
+                .orders
+                .values()
+                .filter(|o| {
+                    o.symbol == symbol
+                        && o.status == Status::Untriggered
+                        && o.trigger.is_some_and(|t| {
+                            t.reached(if t.by == Watch::Last { last } else { mark })
+                        })
+                })
+                .map(|o| o.id)
+                .collect();
+            if due.is_empty() {
+                return;
+            }
+            due.sort_unstable();
+            for id in due {
+                self.fire(id, now_ms);
+            }
+        }
+    }
+
+    fn fire(&mut self, id: u64, now_ms: i64) {
+        let order = {
+            let o = self.orders.get_mut(&id).expect("order");
+            o.status = Status::Triggered;
+            o.triggered = true;
+            o.updated_ms = now_ms;
+            o.clone()
+        };
+        self.report(id, ExecKind::New, None);
+        let spec = self.symbols[&order.symbol].spec.clone();
+        let mut lots = order.lots;
+        // A reducing order is judged now, against the position it meets.
+        if order.reduces() && self.kind == super::Kind::Perp {
+            match self.reducible(order.account, &order.symbol, order.leg, order.side) {
+                Ok(room) if lots <= room => {}
+                Ok(room) if room > 0 && self.reduce_only_trims => lots = room,
+                _ => {
+                    self.finish(id, Status::Canceled, now_ms);
+                    return;
+                }
+            }
+        }
+        let probe = NewOrder {
+            symbol: order.symbol.clone(),
+            side: order.side,
+            kind: order.kind,
+            tif: order.tif,
+            price: None,
+            qty: None,
+            quote_qty: order.quote_qty,
+            client_id: None,
+            reduce_only: order.reduce_only,
+            leg: order.leg,
+            trigger: None,
+        };
+        // Funds are held once it triggers; without them the venue cancels it.
+        let Ok(need) = self.required_funds(order.account, &spec, &probe, order.price, lots) else {
+            self.finish(id, Status::Canceled, now_ms);
+            return;
+        };
+        self.hold(order.account, &spec, order.side, need);
+        {
+            let o = self.orders.get_mut(&id).expect("order");
+            o.lots = lots;
+            o.held = need;
+            o.status = Status::New;
+        }
+        self.report(id, ExecKind::New, None);
+        self.emit_funds(order.account, &spec, now_ms);
+        self.match_and_rest(id, None, now_ms);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::book::Side;
+    use crate::exchange::fixtures::*;
+    use crate::exchange::{Kind, OrderKind, Reject, Trigger};
+
+    fn stop(side: Side, trigger: &str, rises: bool, qty: &str) -> NewOrder {
+        NewOrder {
+            kind: OrderKind::Market,
+            price: None,
+            tif: crate::exchange::Tif::Ioc,
+            trigger: Some(Trigger {
+                price: d(trigger),
+                rises,
+                by: Watch::Last,
+            }),
+            ..limit(side, "1", qty)
+        }
+    }
+
+    #[test]
+    fn a_trade_at_the_trigger_fires_it_and_its_trades_fire_the_next() {
+        let mut ex = Exchange::new(Kind::Perp, &[spec()], 1);
+        let a = ex.add_account("ka", "sa", &[("USDT", d("100000"))]);
+        let b = ex.add_account("kb", "sb", &[("USDT", d("100000"))]);
+        ex.place(b, limit(Side::Sell, "50010.00", "0.1"), 1)
+            .unwrap();
+        ex.place(b, limit(Side::Sell, "50020.00", "0.1"), 1)
+            .unwrap();
+        ex.symbols.get_mut("BTCUSDT").unwrap().last_price = d("50000");
+        assert_eq!(
+            ex.place(a, stop(Side::Buy, "49990.00", true, "0.1"), 2),
+            Err(Reject::WouldTrigger { rises: true }),
+            "a rising trigger under the last price fires at once: refused"
+        );
+        let first = ex
+            .place(a, stop(Side::Buy, "50010.00", true, "0.1"), 2)
+            .unwrap();
+        let second = ex
+            .place(a, stop(Side::Buy, "50020.00", true, "0.1"), 2)
+            .unwrap();
+        assert_eq!(ex.orders[&first].status, Status::Untriggered);
+        assert_eq!(
+            ex.accounts[a].balances["USDT"].locked,
+            d("0"),
+            "nothing held"
+        );
+        // b's buy trades half the 50010 level: the first stop fires and takes the rest of it
+        // and half of 50020, which fires the second: it takes what is left and expires.
+        ex.place(b, limit(Side::Buy, "50010.00", "0.05"), 3)
+            .unwrap();
+        let (f, s) = (&ex.orders[&first], &ex.orders[&second]);
+        assert_eq!(
+            (f.status, f.filled),
+            (
+                Status::Filled,
+                ex.symbols["BTCUSDT"].spec.lots(d("0.1")).unwrap()
+            )
+        );
+        assert!(f.triggered && s.triggered);
+        let half = ex.symbols["BTCUSDT"].spec.lots(d("0.05")).unwrap();
+        assert_eq!((s.status, s.filled), (Status::Expired, half));
+    }
+}
