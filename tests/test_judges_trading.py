@@ -461,3 +461,33 @@ def test_pybit_conditional_orders(sim: Simulator) -> None:
             extra = {}
         session.cancel_order(category=category, symbol="BTCUSDT", orderLinkId=f"pb-rest-{category}", **extra)
         assert sim_order(sim, "bybit", category, f"pb-rest-{category}").status.name == "CANCELED"
+
+
+def test_binance_spot_sdk_stop_orders(sim: Simulator, caplog: pytest.LogCaptureFixture) -> None:
+    """The official spot SDK's stop orders (``STOP_LOSS_LIMIT`` with ``stopPrice``): NEW and not
+    working until a trade reaches the stop price, then on the book; one on the wrong side is
+    refused with -2010 "Order would trigger immediately."; and the USD-M SDK's old-style stop
+    is refused with -4120 (conditional orders live in the algo service since 2025-12-09)."""
+    caplog.set_level(logging.WARNING)
+    rest = spot_client(sim).rest_api
+    ask = Decimal(rest.depth(symbol="BTCUSDT", limit=5).data().asks[0][0])
+    placed = rest.new_order(
+        symbol="BTCUSDT", side="BUY", type="STOP_LOSS_LIMIT", time_in_force="GTC", quantity=Decimal("0.01"),
+        price=ask - 1000, stop_price=ask, new_client_order_id="sdk-stop",
+    ).data()  # fmt: skip
+    query = rest.get_order(symbol="BTCUSDT", order_id=placed.order_id).data()
+    assert (query.status, query.type, Decimal(query.stop_price), query.is_working) == (
+        "NEW", "STOP_LOSS_LIMIT", ask, False,
+    )  # fmt: skip
+    rest.new_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal("0.01"))
+    query = rest.get_order(symbol="BTCUSDT", order_id=placed.order_id).data()
+    assert (query.status, query.is_working) == ("NEW", True), "triggered: a limit order on the book"
+    rest.delete_order(symbol="BTCUSDT", order_id=placed.order_id)
+    with pytest.raises(Exception, match=r"-2010|trigger immediately"):
+        rest.new_order(
+            symbol="BTCUSDT", side="BUY", type="STOP_LOSS", quantity=Decimal("0.01"), stop_price=ask - 1000
+        )
+    usdm = usdm_client(sim).rest_api
+    with pytest.raises(Exception, match=r"-4120|Algo Order"):
+        usdm.new_order(symbol="BTCUSDT", side="SELL", type="STOP_MARKET", quantity=Decimal("0.01"))
+    no_warnings(caplog)

@@ -163,7 +163,8 @@ class _Trading:
         ``trigger_by`` picks the price watched: ``LAST`` trade (spot has only this), ``MARK`` or
         ``INDEX``. A trigger the price has already reached is refused by the venue
         (:class:`InvalidOrder`, rule ``trigger_price``). Checked, placed and resolved like
-        :meth:`place_limit`. Not yet on Binance (:class:`InvalidOrder`, rule ``trigger``)."""
+        :meth:`place_limit`. Not yet on Binance USD-M (:class:`InvalidOrder`, rule
+        ``trigger``)."""
         return await self._conditional(
             symbol, side, qty, trigger_price, TriggerKind.STOP, price, trigger_by, tif, reduce_only,
             position_side, client_order_id,

@@ -185,6 +185,8 @@ impl Simulator {
                     start_balances: Vec<(String, rust_decimal::Decimal)>,
                     speeds| {
             let mut ex = Exchange::new(kind, specs, first_id);
+            // Binance spot stop orders hold their funds from placement.
+            ex.holds_untriggered = kind == Kind::Spot;
             let refs: Vec<(&str, rust_decimal::Decimal)> = start_balances
                 .iter()
                 .map(|(a, v)| (a.as_str(), *v))

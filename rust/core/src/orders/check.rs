@@ -124,10 +124,10 @@ pub fn check(info: &SymbolInfo, order: &NewOrder) -> Result<()> {
 /// quantity, never post-only, and the price it watches one the market has.
 fn check_trigger(info: &SymbolInfo, order: &NewOrder, trigger: Trigger) -> Result<()> {
     use crate::orders::rule::TRIGGER_PRICE;
-    if info.source.venue == Venue::Binance {
+    if info.source.venue == Venue::Binance && info.source.market != Market::Spot {
         return Err(refuse(
             "trigger",
-            "conditional orders are not yet placed on Binance by tradewire".into(),
+            "conditional orders on Binance USD-M (its algo-order service) are not yet placed by tradewire".into(),
         ));
     }
     if trigger.price <= Decimal::ZERO {

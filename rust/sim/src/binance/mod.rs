@@ -119,6 +119,16 @@ pub fn status_str(status: Status) -> &'static str {
 }
 
 pub fn type_str(order: &Order, spot: bool) -> &'static str {
+    if let (Some(t), true) = (order.trigger, spot) {
+        // A stop fires against the order's side (a BUY's on a rise), a take-profit its way.
+        let stop = t.rises == (order.side == Side::Buy);
+        return match (order.kind, stop) {
+            (OrderKind::Market, true) => "STOP_LOSS",
+            (OrderKind::Limit, true) => "STOP_LOSS_LIMIT",
+            (OrderKind::Market, false) => "TAKE_PROFIT",
+            (OrderKind::Limit, false) => "TAKE_PROFIT_LIMIT",
+        };
+    }
     match (order.kind, order.tif, spot) {
         (OrderKind::Market, _, _) => "MARKET",
         (OrderKind::Limit, Tif::PostOnly, true) => "LIMIT_MAKER",

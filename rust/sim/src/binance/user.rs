@@ -17,7 +17,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, sleep_until};
 
 use super::{BinanceState, exact, fixed, interval_parts, side_str, status_str, tif_str, type_str};
-use crate::exchange::{Event, Exchange, ExecKind, FillRec, Order};
+use crate::exchange::{Event, Exchange, ExecKind, FillRec, Order, Status};
 use crate::limits::Verdict;
 
 fn exec_str(kind: ExecKind, spot: bool) -> &'static str {
@@ -69,9 +69,9 @@ fn execution_report(
     };
     json!({"e": "executionReport", "E": now, "s": o.symbol, "c": o.client_id, "S": side_str(o.side),
         "o": type_str(o, true), "f": tif_str(o.tif, true), "q": f8(spec.qty(o.lots)), "p": f8(price),
-        "P": f8(Decimal::ZERO), "F": f8(Decimal::ZERO), "g": -1, "C": orig_client, "x": exec_str(kind, true), "X": status_str(o.status),
+        "P": f8(o.trigger.map_or(Decimal::ZERO, |t| t.price)), "F": f8(Decimal::ZERO), "g": -1, "C": orig_client, "x": exec_str(kind, true), "X": status_str(o.status),
         "r": "NONE", "i": o.id, "l": f8(last_qty), "z": f8(spec.qty(o.filled)), "L": f8(last_price), "n": f8(fee),
-        "N": fee_asset, "T": o.updated_ms, "t": trade_id, "I": seq, "w": o.status.is_open(), "m": maker, "M": false,
+        "N": fee_asset, "T": o.updated_ms, "t": trade_id, "I": seq, "w": o.status.is_open() && o.status != Status::Untriggered, "m": maker, "M": false,
         "O": o.created_ms, "Z": f8(o.cum_quote), "Y": f8(last_qty * last_price), "Q": f8(o.quote_qty.unwrap_or_default()),
         "W": o.created_ms, "V": "NONE"})
 }

@@ -98,8 +98,8 @@ impl Exchange {
         // Funds: hold what the order can cost at its limit (or sweep the book for a market
         // order); a conditional order holds nothing until it triggers.
         let held = match req.trigger {
-            Some(_) => Decimal::ZERO,
-            None => self.required_funds(account, &spec, &req, price, lots)?,
+            Some(_) if !self.holds_untriggered => Decimal::ZERO,
+            _ => self.required_funds(account, &spec, &req, price, lots)?,
         };
         let id = self.next_order_id;
         self.next_order_id += 1;

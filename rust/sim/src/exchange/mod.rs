@@ -32,6 +32,9 @@ pub struct Exchange {
     /// A reduce-only order larger than the position is trimmed to it (Bybit) instead of
     /// rejected, and one left too large is canceled instead of expired.
     pub reduce_only_trims: bool,
+    /// A conditional order holds its funds from placement (Binance spot) rather than from its
+    /// trigger.
+    pub holds_untriggered: bool,
     pub maker_fee: Decimal,
     pub taker_fee: Decimal,
     pub symbols: BTreeMap<String, SymbolState>,
@@ -78,6 +81,7 @@ impl Exchange {
             kind,
             post_only_cancels: false,
             reduce_only_trims: false,
+            holds_untriggered: false,
             maker_fee,
             taker_fee,
             symbols,

@@ -73,12 +73,19 @@ impl Exchange {
             leg: order.leg,
             trigger: None,
         };
-        // Funds are held once it triggers; without them the venue cancels it.
-        let Ok(need) = self.required_funds(order.account, &spec, &probe, order.price, lots) else {
-            self.finish(id, Status::Canceled, now_ms);
-            return;
+        // Funds are held once it triggers (unless held from placement); without them the
+        // venue cancels it.
+        let need = if self.holds_untriggered {
+            order.held
+        } else {
+            let Ok(need) = self.required_funds(order.account, &spec, &probe, order.price, lots)
+            else {
+                self.finish(id, Status::Canceled, now_ms);
+                return;
+            };
+            self.hold(order.account, &spec, order.side, need);
+            need
         };
-        self.hold(order.account, &spec, order.side, need);
         {
             let o = self.orders.get_mut(&id).expect("order");
             o.lots = lots;

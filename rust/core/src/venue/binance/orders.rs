@@ -5,7 +5,8 @@ use serde_json::Value;
 use crate::Result;
 use crate::model::{
     Balance, Decimal, Fill, Id, MarginMode, Market, Order, OrderStatus, OrderType, Position,
-    PositionMode, PositionSettings, PositionSide, Side, Source, Symbol, TimeInForce, Venue,
+    PositionMode, PositionSettings, PositionSide, Side, Source, Symbol, TimeInForce, Trigger,
+    TriggerBy, TriggerKind, Venue,
 };
 use crate::net::{Method, Request};
 use crate::orders::{NewOrder, OrderRef};
@@ -82,14 +83,29 @@ impl BinanceTrading {
             other => return Err(f.bad(format!("side {other:?}"))),
         };
         let kind = f.text("type")?;
-        let order_type = match kind {
-            "LIMIT" | "LIMIT_MAKER" => OrderType::Limit,
-            "MARKET" => OrderType::Market,
-            other => return Err(f.bad(format!("order type {other:?} is not one we place"))),
+        let Some((order_type, trigger_kind)) = order_kind(kind, self.market) else {
+            return Err(f.bad(format!("order type {kind:?} is not one we place")));
+        };
+        let trigger = match (trigger_kind, f.opt_decimal("stopPrice")?) {
+            (Some(k), Some(price)) => Some(Trigger {
+                price,
+                direction: Some(k.direction(side)),
+                by: TriggerBy::Last,
+            }),
+            _ => None,
+        };
+        // A spot stop order not yet triggered is NEW and not working (`isWorking` false, or a
+        // `workingTime` of -1 in a placement's answer).
+        let waiting =
+            f.opt_bool("isWorking") == Some(false) || f.opt_int("workingTime")? == Some(-1);
+        let status = if trigger.is_some() && status == OrderStatus::New && waiting {
+            OrderStatus::Untriggered
+        } else {
+            status
         };
         let time_in_force = match (kind, f.opt_text("timeInForce")) {
             ("LIMIT_MAKER", _) | (_, Some("GTX")) => Some(TimeInForce::PostOnly),
-            ("MARKET", _) => None,
+            _ if order_type == OrderType::Market => None,
             (_, Some(word)) => Some(
                 word.parse()
                     .map_err(|_| f.bad(format!("timeInForce {word:?}")))?,
@@ -142,7 +158,7 @@ impl BinanceTrading {
                 f.opt_bool("reduceOnly").unwrap_or(false),
             ),
             position_side,
-            trigger: None,
+            trigger,
             created_time_ms: created,
             updated_time_ms: f
                 .opt_int("updateTime")?
@@ -192,6 +208,22 @@ impl BinanceTrading {
             .map(|item| fill(order, f.at(item), FULL_FILL, false, order.updated_time_ms))
             .collect()
     }
+}
+
+/// What an order-type word means: the type the order trades as, and the trigger kind of a
+/// conditional type (spot `STOP_LOSS[_LIMIT]`, `TAKE_PROFIT[_LIMIT]`). `None`: a type we do not
+/// read (USD-M conditional types live in the algo service; trailing stops).
+pub(super) fn order_kind(word: &str, market: Market) -> Option<(OrderType, Option<TriggerKind>)> {
+    let spot = market == Market::Spot;
+    Some(match word {
+        "LIMIT" | "LIMIT_MAKER" => (OrderType::Limit, None),
+        "MARKET" => (OrderType::Market, None),
+        "STOP_LOSS" if spot => (OrderType::Market, Some(TriggerKind::Stop)),
+        "STOP_LOSS_LIMIT" if spot => (OrderType::Limit, Some(TriggerKind::Stop)),
+        "TAKE_PROFIT" if spot => (OrderType::Market, Some(TriggerKind::TakeProfit)),
+        "TAKE_PROFIT_LIMIT" if spot => (OrderType::Limit, Some(TriggerKind::TakeProfit)),
+        _ => return None,
+    })
 }
 
 /// A USD-M order's or position's `positionSide` (`key`): BOTH (one-way mode, or absent on
@@ -247,13 +279,23 @@ impl Trading for BinanceTrading {
             .param("symbol", order.symbol)
             .param("side", order.side.as_str())
             .param("newClientOrderId", &order.client_order_id);
-        let kind = match order.order_type {
-            OrderType::Limit if order.post_only && self.spot() => "LIMIT_MAKER",
-            OrderType::Limit => "LIMIT",
-            OrderType::Market => "MARKET",
+        let trigger = order
+            .trigger
+            .and_then(|t| Some((t.price, TriggerKind::of(t.direction?, order.side))));
+        let kind = match (order.order_type, trigger.map(|(_, k)| k)) {
+            (OrderType::Limit, Some(TriggerKind::Stop)) => "STOP_LOSS_LIMIT",
+            (OrderType::Limit, Some(TriggerKind::TakeProfit)) => "TAKE_PROFIT_LIMIT",
+            (OrderType::Market, Some(TriggerKind::Stop)) => "STOP_LOSS",
+            (OrderType::Market, Some(TriggerKind::TakeProfit)) => "TAKE_PROFIT",
+            (OrderType::Limit, None) if order.post_only && self.spot() => "LIMIT_MAKER",
+            (OrderType::Limit, None) => "LIMIT",
+            (OrderType::Market, None) => "MARKET",
         };
         r = r.param("type", kind);
-        if kind == "LIMIT" {
+        if let Some((price, _)) = trigger {
+            r = r.param("stopPrice", text(price));
+        }
+        if kind.ends_with("LIMIT") {
             let tif = match order.effective_tif() {
                 Some(TimeInForce::PostOnly) => "GTX",
                 Some(TimeInForce::Ioc) => "IOC",

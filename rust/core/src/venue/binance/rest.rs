@@ -201,6 +201,8 @@ fn order_rule(code: i64, message: &str) -> String {
         -2018 | -2019 => rule::INSUFFICIENT_FUNDS,
         -2010 if text.contains("insufficient balance") => rule::INSUFFICIENT_FUNDS,
         -2010 if text.contains("would immediately match") => rule::POST_ONLY_WOULD_TAKE,
+        -2010 if text.contains("would trigger immediately") => rule::TRIGGER_PRICE,
+        -2021 => rule::TRIGGER_PRICE,
         -5022 => rule::POST_ONLY_WOULD_TAKE,
         -2038 if text.contains("quantity increase") => rule::AMEND_INCREASE,
         -2038 if text.contains("would change no state") => rule::NO_CHANGE,
@@ -222,7 +224,7 @@ pub(super) fn refusal(reply: VenueReply) -> Error {
         Some(-2011 | -2013) => Error::OrderNotFound(reply),
         Some(
             code @ (-2010 | -1013 | -1111 | -1112 | -1116 | -1117 | -1121 | -4164 | -2018 | -2019
-            | -2022 | -5022 | -4003 | -4014 | -4015 | -2038 | -5027 | -4028 | -4123),
+            | -2021 | -2022 | -5022 | -4003 | -4014 | -4015 | -2038 | -5027 | -4028 | -4123),
         ) => Error::InvalidOrder {
             rule: order_rule(code, &reply.message),
             message: reply.message.clone(),

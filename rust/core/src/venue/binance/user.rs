@@ -8,13 +8,13 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::model::{
-    Balance, Decimal, Fill, Id, Market, Order, OrderType, PositionSide, Side, Source, TimeInForce,
-    Venue,
+    Balance, Decimal, Fill, Id, Market, Order, OrderStatus, OrderType, PositionSide, Side, Source,
+    TimeInForce, Trigger, TriggerBy, Venue,
 };
 use crate::net::ws::WsDialect;
 use crate::resilience::{ClockSync, RequestIds};
 use crate::venue::binance::market::BinanceStreams;
-use crate::venue::binance::orders::{fill, order_status};
+use crate::venue::binance::orders::{fill, order_kind, order_status};
 use crate::venue::binance::rest::banned_until_in;
 use crate::venue::fields::Fields;
 use crate::venue::{Credentials, UserEvent};
@@ -99,18 +99,10 @@ fn side(word: &str) -> Result<Side> {
     }
 }
 
-fn order_type(word: &str) -> Option<OrderType> {
-    match word {
-        "LIMIT" | "LIMIT_MAKER" => Some(OrderType::Limit),
-        "MARKET" => Some(OrderType::Market),
-        _ => None,
-    }
-}
-
-fn tif(kind: &str, word: Option<&str>) -> Option<TimeInForce> {
+fn tif(kind: &str, order_type: OrderType, word: Option<&str>) -> Option<TimeInForce> {
     match (kind, word) {
         ("LIMIT_MAKER", _) | (_, Some("GTX")) => Some(TimeInForce::PostOnly),
-        ("MARKET", _) => None,
+        _ if order_type == OrderType::Market => None,
         (_, Some(w)) => w.parse().ok(),
         _ => None,
     }
@@ -197,11 +189,25 @@ pub fn parse(market: Market, text: &str) -> Result<Vec<UserEvent>> {
 
 fn execution_report(source: Source, f: Fields<'_>) -> Result<Option<UserEvent>> {
     let kind = f.text("o")?;
-    let Some(order_type) = order_type(kind) else {
-        return Ok(None); // stop and take-profit kinds: not placed by us
+    let Some((order_type, trigger_kind)) = order_kind(kind, Market::Spot) else {
+        return Ok(None); // kinds we do not read (trailing stops)
     };
     let word = f.text("X")?;
     let status = order_status(word).ok_or_else(|| bad(format!("order status {word:?}")))?;
+    let side = side(f.text("S")?)?;
+    let trigger = match (trigger_kind, f.opt_decimal("P")?) {
+        (Some(k), Some(price)) => Some(Trigger {
+            price,
+            direction: Some(k.direction(side)),
+            by: TriggerBy::Last,
+        }),
+        _ => None,
+    };
+    // A stop order not yet triggered is NEW and not working (`w` false).
+    let status = match (trigger, status, f.opt_bool("w")) {
+        (Some(_), OrderStatus::New, Some(false)) => OrderStatus::Untriggered,
+        _ => status,
+    };
     // A cancel's report names the order `C` (its original client id) and the cancel `c`.
     let client = f
         .opt_text("C")
@@ -215,9 +221,9 @@ fn execution_report(source: Source, f: Fields<'_>) -> Result<Option<UserEvent>> 
         symbol: f.symbol("s")?,
         order_id: f.id("i")?,
         client_order_id: client,
-        side: side(f.text("S")?)?,
+        side,
         order_type,
-        time_in_force: tif(kind, f.opt_text("f")),
+        time_in_force: tif(kind, order_type, f.opt_text("f")),
         price: f.opt_decimal("p")?.filter(|p| !p.is_zero()),
         qty: f.opt_decimal("q")?.filter(|q| !q.is_zero()),
         quote_qty: f.opt_decimal("Q")?.filter(|q| !q.is_zero()),
@@ -236,7 +242,7 @@ fn execution_report(source: Source, f: Fields<'_>) -> Result<Option<UserEvent>> 
         status,
         reduce_only: false,
         position_side: None,
-        trigger: None,
+        trigger,
         created_time_ms: f.opt_int("O")?.unwrap_or(updated),
         updated_time_ms: updated,
         reject_reason: f
@@ -254,8 +260,8 @@ fn order_trade_update(source: Source, outer: Fields<'_>) -> Result<Option<UserEv
         .ok_or_else(|| bad("ORDER_TRADE_UPDATE without 'o'"))?;
     let f = outer.at(body);
     let kind = f.text("o")?;
-    let Some(order_type) = order_type(kind) else {
-        return Ok(None);
+    let Some((order_type, None)) = order_kind(kind, Market::Usdm) else {
+        return Ok(None); // conditional kinds: the algo service's (not yet read)
     };
     let word = f.text("X")?;
     let status = order_status(word).ok_or_else(|| bad(format!("order status {word:?}")))?;
@@ -270,7 +276,7 @@ fn order_trade_update(source: Source, outer: Fields<'_>) -> Result<Option<UserEv
         client_order_id: f.id("c")?,
         side,
         order_type,
-        time_in_force: tif(kind, f.opt_text("f")),
+        time_in_force: tif(kind, order_type, f.opt_text("f")),
         price: f.opt_decimal("p")?.filter(|p| !p.is_zero()),
         qty: f.opt_decimal("q")?.filter(|q| !q.is_zero()),
         quote_qty: None,
@@ -347,5 +353,34 @@ mod tests {
             matches!(outcome, Ok(Err(Error::Protocol { .. }))),
             "{outcome:?}"
         );
+    }
+
+    #[test]
+    fn a_spot_stop_order_waits_untriggered_until_it_works() {
+        // The docs' executionReport as a STOP_LOSS_LIMIT buy: not working (`w` false), then
+        // working after its trigger.
+        let report = |working: bool| {
+            format!(
+                r#"{{"subscriptionId":0,"event":{{"e":"executionReport","E":1499405658658,"s":"ETHBTC","c":"stop-1","S":"BUY","o":"STOP_LOSS_LIMIT","f":"GTC","q":"1.00000000","p":"0.10264410","P":"0.10300000","F":"0.00000000","g":-1,"C":"","x":"NEW","X":"NEW","r":"NONE","i":4293153,"l":"0.00000000","z":"0.00000000","L":"0.00000000","n":"0","N":null,"T":1499405658657,"t":-1,"I":8641984,"w":{working},"m":false,"M":false,"O":1499405658657,"Z":"0.00000000","Y":"0.00000000","Q":"0.00000000","V":"NONE"}}}}"#
+            )
+        };
+        let read = |text: &str| match parse(Market::Spot, text).unwrap().pop() {
+            Some(UserEvent::Order(order, None)) => order,
+            other => panic!("{other:?}"),
+        };
+        let waiting = read(&report(false));
+        assert_eq!(
+            (waiting.status, waiting.order_type),
+            (OrderStatus::Untriggered, OrderType::Limit)
+        );
+        let t = waiting.trigger.unwrap();
+        assert_eq!(
+            (t.price.to_string(), t.direction),
+            (
+                "0.10300000".to_owned(),
+                Some(crate::model::TriggerDirection::Rise)
+            )
+        );
+        assert_eq!(read(&report(true)).status, OrderStatus::New);
     }
 }

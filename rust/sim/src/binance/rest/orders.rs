@@ -9,7 +9,9 @@ use crate::binance::{
     BinanceState, decimals, exact, fixed, side_str, status_str, tif_str, type_str,
 };
 use crate::book::Side;
-use crate::exchange::{AmendRule, Exchange, Leg, NewOrder, Order, OrderKind, Reject, Tif};
+use crate::exchange::{
+    AmendRule, Exchange, Leg, NewOrder, Order, OrderKind, Reject, Status, Tif, Trigger, Watch,
+};
 
 fn order_ids<'a>(
     params: &'a Params,
@@ -47,11 +49,37 @@ pub(super) fn place(st: &BinanceState, account: usize, params: &Params, now: i64
         _ => return Err(ApiError::bad(-1117, "Invalid side.")),
     };
     let type_ = params.require("type")?;
+    // Spot stop types: a stop fires against the order's side, a take-profit its way.
+    let stop = match (type_, spot) {
+        ("STOP_LOSS" | "STOP_LOSS_LIMIT", true) => Some(side == Side::Buy),
+        ("TAKE_PROFIT" | "TAKE_PROFIT_LIMIT", true) => Some(side == Side::Sell),
+        (
+            "STOP" | "STOP_MARKET" | "TAKE_PROFIT" | "TAKE_PROFIT_MARKET" | "TRAILING_STOP_MARKET",
+            false,
+        ) => {
+            // Since 2025-12-09 conditional orders go through the algo-order service.
+            return Err(ApiError::bad(
+                -4120,
+                "Order type not supported for this endpoint. Please use the Algo Order API endpoints instead.",
+            ));
+        }
+        _ => None,
+    };
     let (kind, mut tif) = match (type_, spot) {
-        ("LIMIT", _) => (OrderKind::Limit, None),
-        ("MARKET", _) => (OrderKind::Market, Some(Tif::Ioc)),
+        ("LIMIT" | "STOP_LOSS_LIMIT" | "TAKE_PROFIT_LIMIT", _) => (OrderKind::Limit, None),
+        ("MARKET" | "STOP_LOSS" | "TAKE_PROFIT", _) => (OrderKind::Market, Some(Tif::Ioc)),
         ("LIMIT_MAKER", true) => (OrderKind::Limit, Some(Tif::PostOnly)),
         _ => return Err(ApiError::bad(-1116, "Invalid orderType.")),
+    };
+    let trigger = match stop {
+        Some(rises) => Some(Trigger {
+            price: params
+                .decimal("stopPrice")?
+                .ok_or_else(|| ApiError::mandatory("stopPrice"))?,
+            rises,
+            by: Watch::Last,
+        }),
+        None => None,
     };
     if kind == OrderKind::Limit && tif.is_none() {
         tif = Some(match params.require("timeInForce")? {
@@ -128,7 +156,7 @@ pub(super) fn place(st: &BinanceState, account: usize, params: &Params, now: i64
         client_id,
         reduce_only,
         leg,
-        trigger: None,
+        trigger,
     };
     let id = ex.place(account, req, now).map_err(|r| reject(r, spot))?;
     let order = ex.orders[&id].clone();
@@ -490,6 +518,15 @@ pub enum OrderView {
     Full(i64),
 }
 
+/// When a spot order started working on the book; -1 for a stop order not yet triggered.
+pub fn working_time(o: &Order) -> i64 {
+    if o.status == Status::Untriggered {
+        -1
+    } else {
+        o.created_ms
+    }
+}
+
 pub fn order_json(ex: &Exchange, o: &Order, spot: bool, view: OrderView) -> Value {
     let spec = &ex.symbols[&o.symbol].spec;
     let (pd, qd) = decimals(spot, spec);
@@ -503,19 +540,22 @@ pub fn order_json(ex: &Exchange, o: &Order, spot: bool, view: OrderView) -> Valu
             "origQuoteOrderQty": fixed(o.quote_qty.unwrap_or_default(), pd), "selfTradePreventionMode": "NONE"});
         match view {
             OrderView::Query => {
-                v["stopPrice"] = json!(fixed(Decimal::ZERO, pd));
+                v["stopPrice"] = json!(fixed(o.trigger.map_or(Decimal::ZERO, |t| t.price), pd));
                 v["icebergQty"] = json!(fixed(Decimal::ZERO, qd));
                 v["time"] = json!(o.created_ms);
                 v["updateTime"] = json!(o.updated_ms);
-                v["isWorking"] = json!(o.kind == OrderKind::Limit);
-                v["workingTime"] = json!(o.created_ms);
+                v["isWorking"] = json!(o.status != Status::Untriggered);
+                v["workingTime"] = json!(working_time(o));
             }
             OrderView::Cancel => {
                 v["origClientOrderId"] = json!(o.client_id);
             }
             OrderView::Result(t) | OrderView::Full(t) => {
                 v["transactTime"] = json!(t);
-                v["workingTime"] = json!(o.created_ms);
+                v["workingTime"] = json!(working_time(o));
+                if let Some(trigger) = o.trigger {
+                    v["stopPrice"] = json!(fixed(trigger.price, pd));
+                }
                 if let OrderView::Full(_) = view {
                     let fills: Vec<Value> = o
                         .fills
