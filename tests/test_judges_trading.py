@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from tradewire.testing import Simulator
@@ -227,17 +228,7 @@ def test_pybit_batches(sim: Simulator) -> None:
 @pytest.mark.asyncio
 async def test_ccxt_create_orders(sim: Simulator) -> None:
     """ccxt's ``createOrders`` / ``cancelOrders``: the venues' batch endpoints."""
-    import ccxt.async_support as ccxt
-
-    keys = sim.account("binance")
-    usdm = ccxt.binanceusdm({"apiKey": keys.api_key, "secret": keys.api_secret})
-    point_ccxt_at(
-        usdm, sim.endpoints("binance", "usdm").rest, {"sapi": sim.endpoints("binance", "spot").rest}
-    )
-    bybit_keys = sim.account("bybit")
-    bybit = ccxt.bybit({"apiKey": bybit_keys.api_key, "secret": bybit_keys.api_secret})
-    bybit.options["fetchMarkets"] = {"types": ["linear"]}
-    bybit.urls["api"]["public"] = bybit.urls["api"]["private"] = sim.endpoints("bybit", "linear").rest
+    usdm, bybit = ccxt_perpetuals(sim)
     cases = [(usdm, "binance"), (bybit, "bybit")]
     try:
         for ex, venue in cases:
@@ -298,9 +289,8 @@ def test_pybit_settings(sim: Simulator) -> None:
     assert session.get_account_info()["result"]["marginMode"] == "ISOLATED_MARGIN"
 
 
-@pytest.mark.asyncio
-async def test_ccxt_settings(sim: Simulator) -> None:
-    """ccxt's ``setLeverage``, ``setMarginMode``, ``setPositionMode``."""
+def ccxt_perpetuals(sim: Simulator) -> tuple[Any, Any]:
+    """ccxt's Binance USD-M and Bybit linear clients, keyed, pointed at the simulator."""
     import ccxt.async_support as ccxt
 
     keys = sim.account("binance")
@@ -312,6 +302,13 @@ async def test_ccxt_settings(sim: Simulator) -> None:
     bybit = ccxt.bybit({"apiKey": bybit_keys.api_key, "secret": bybit_keys.api_secret})
     bybit.options["fetchMarkets"] = {"types": ["linear"]}
     bybit.urls["api"]["public"] = bybit.urls["api"]["private"] = sim.endpoints("bybit", "linear").rest
+    return usdm, bybit
+
+
+@pytest.mark.asyncio
+async def test_ccxt_settings(sim: Simulator) -> None:
+    """ccxt's ``setLeverage``, ``setMarginMode``, ``setPositionMode``."""
+    usdm, bybit = ccxt_perpetuals(sim)
     try:
         for ex in (usdm, bybit):
             await ex.load_markets()
@@ -384,17 +381,7 @@ def test_pybit_hedge_orders(sim: Simulator) -> None:
 @pytest.mark.asyncio
 async def test_ccxt_hedge_orders(sim: Simulator) -> None:
     """ccxt's ``createOrder`` on a hedge-mode leg and ``fetchPositions`` of both legs."""
-    import ccxt.async_support as ccxt
-
-    keys = sim.account("binance")
-    usdm = ccxt.binanceusdm({"apiKey": keys.api_key, "secret": keys.api_secret})
-    point_ccxt_at(
-        usdm, sim.endpoints("binance", "usdm").rest, {"sapi": sim.endpoints("binance", "spot").rest}
-    )
-    bybit_keys = sim.account("bybit")
-    bybit = ccxt.bybit({"apiKey": bybit_keys.api_key, "secret": bybit_keys.api_secret})
-    bybit.options["fetchMarkets"] = {"types": ["linear"]}
-    bybit.urls["api"]["public"] = bybit.urls["api"]["private"] = sim.endpoints("bybit", "linear").rest
+    usdm, bybit = ccxt_perpetuals(sim)
     try:
         for ex, long_leg, short_leg in (
             (usdm, {"positionSide": "LONG"}, {"positionSide": "SHORT"}),
