@@ -109,10 +109,7 @@ impl AccountEvent for tradewire_core::model::Position {
     const KIND: &'static str = "position";
     /// A hedge-mode leg has its own subject (`BTCUSDT-LONG`), so each leg's latest is kept.
     fn key(&self) -> std::borrow::Cow<'_, str> {
-        match self.position_side {
-            Some(leg) => format!("{}-{leg}", self.symbol).into(),
-            None => self.symbol.as_str().into(),
-        }
+        self.key_text().into()
     }
     fn message_id(&self) -> String {
         PositionMsg::message_id(self)

@@ -946,10 +946,7 @@ impl Position {
     /// or for a hedge-mode leg the symbol and the leg, as `BTCUSDT-LONG`.
     #[getter]
     fn key(&self) -> String {
-        match self.0.position_side {
-            Some(leg) => format!("{}-{leg}", self.0.symbol),
-            None => self.0.symbol.to_string(),
-        }
+        self.0.key_text()
     }
     fn __repr__(&self) -> String {
         let p = &self.0;

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::Connector;
 use super::trading::{AmendPlan, outcome_unknown};
 use crate::model::{Decimal, Order, Symbol};
-use crate::orders::{self, NewOrder, OrderRef};
+use crate::orders::{NewOrder, OrderRef};
 use crate::venue::{Batch, Written};
 use crate::{Error, Result};
 
@@ -40,7 +40,7 @@ impl Connector {
     /// The order's rules checked and its client id recorded as in use (UNKNOWN until answered).
     async fn expect_checked(&self, order: &NewOrder) -> Result<Order> {
         let info = self.symbol_info(order.symbol.as_str()).await?;
-        orders::check(&info, order)?;
+        self.check(&info, order)?;
         let unanswered = order.unanswered(info.source, self.server_time_ms());
         if !self.orders_mut().expect(unanswered.clone()) {
             return Err(Error::invalid_argument(

@@ -80,7 +80,7 @@ impl Connector {
     /// reports it, or UNKNOWN if neither the answer nor a lookup could tell.
     pub async fn place(&self, order: NewOrder) -> Result<Order> {
         let info = self.symbol_info(order.symbol.as_str()).await?;
-        orders::check(&info, &order)?;
+        self.check(&info, &order)?;
         let source = info.source;
         let client_id = order.client_order_id.clone();
         let unanswered = order.unanswered(source, self.server_time_ms());
@@ -118,6 +118,21 @@ impl Connector {
             Some(refusal) => Err(refusal),
             None => Ok(placed),
         }
+    }
+
+    /// Checks a new order against what this market places, then its symbol's rules.
+    pub(super) fn check(&self, info: &crate::model::SymbolInfo, order: &NewOrder) -> Result<()> {
+        if order.trigger.is_some() && !self.trading.places_triggers() {
+            return Err(Error::InvalidOrder {
+                rule: "trigger".to_owned(),
+                message: format!(
+                    "conditional orders on {} {} are not yet placed by tradewire",
+                    self.venue, self.market
+                ),
+                reply: None,
+            });
+        }
+        orders::check(info, order)
     }
 
     /// Records a new order the venue refused as REJECTED (it will not exist). If the venue's
@@ -417,7 +432,7 @@ impl Connector {
             trigger: current.trigger,
             client_order_id: current.client_order_id.clone(),
         };
-        orders::check(&info, &probe)?;
+        self.check(&info, &probe)?;
         Ok(AmendPlan {
             current,
             qty: new_qty,
@@ -474,7 +489,7 @@ impl Connector {
                 ),
             ));
         };
-        orders::check(&info, &new)?;
+        self.check(&info, &new)?;
         let unanswered = new.unanswered(info.source, self.server_time_ms());
         if !self.orders_mut().expect(unanswered.clone()) {
             return Err(Error::invalid_argument(

@@ -229,6 +229,14 @@ impl Position {
     pub fn key(&self) -> (Symbol, Option<PositionSide>) {
         (self.symbol, self.position_side)
     }
+
+    /// The key as text: the symbol, or for a hedge-mode leg `BTCUSDT-LONG` / `BTCUSDT-SHORT`.
+    pub fn key_text(&self) -> String {
+        match self.position_side {
+            Some(leg) => format!("{}-{leg}", self.symbol),
+            None => self.symbol.to_string(),
+        }
+    }
 }
 
 /// A derivatives symbol's account settings.

@@ -2,7 +2,7 @@
 //! here costs no request weight and names the rule that failed.
 
 use crate::model::{
-    Decimal, Market, OrderType, PositionSide, SymbolInfo, TimeInForce, Trigger, TriggerBy, Venue,
+    Decimal, Market, OrderType, PositionSide, SymbolInfo, TimeInForce, Trigger, TriggerBy,
 };
 use crate::orders::NewOrder;
 use crate::{Error, Result};
@@ -124,12 +124,6 @@ pub fn check(info: &SymbolInfo, order: &NewOrder) -> Result<()> {
 /// quantity, never post-only, and the price it watches one the market has.
 fn check_trigger(info: &SymbolInfo, order: &NewOrder, trigger: Trigger) -> Result<()> {
     use crate::orders::rule::TRIGGER_PRICE;
-    if info.source.venue == Venue::Binance && info.source.market != Market::Spot {
-        return Err(refuse(
-            "trigger",
-            "conditional orders on Binance USD-M (its algo-order service) are not yet placed by tradewire".into(),
-        ));
-    }
     if trigger.price <= Decimal::ZERO {
         return Err(refuse(
             TRIGGER_PRICE,

@@ -89,10 +89,7 @@ impl NewOrder {
 
     /// Whether it can only reduce a position: asked for, or closing its hedge-mode leg.
     pub fn reduces(&self) -> bool {
-        self.reduce_only
-            || self
-                .position_side
-                .is_some_and(|leg| leg.closed_by(self.side))
+        PositionSide::reduces(self.position_side, self.side, self.reduce_only)
     }
 
     /// The time in force that goes on the wire (post-only is its own kind on every venue).

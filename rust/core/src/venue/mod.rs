@@ -321,6 +321,10 @@ pub enum Written {
 /// Each venue implements it in `orders.rs`.
 pub trait Trading: Send + Sync + 'static {
     fn place(&self, order: &NewOrder) -> Request;
+    /// Whether conditional orders (a `trigger`) are placed on this market.
+    fn places_triggers(&self) -> bool {
+        true
+    }
     /// Whether the venue refused an order for one of the symbol's filters (tick, step,
     /// minimums): our checks passed it, so the rules we hold may be stale.
     fn names_a_filter(&self, error: &crate::Error) -> bool;

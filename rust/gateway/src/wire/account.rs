@@ -54,13 +54,9 @@ pub struct OrderBody {
     /// The hedge-mode leg; absent in one-way mode.
     #[serde(with = "opt_text", default)]
     pub position_side: Option<PositionSide>,
-    /// A conditional order's trigger (absent on other orders).
-    #[serde(with = "opt_money", default)]
-    pub trigger_price: Option<Decimal>,
-    #[serde(with = "opt_text", default)]
-    pub trigger_direction: Option<TriggerDirection>,
-    #[serde(with = "opt_text", default)]
-    pub trigger_by: Option<TriggerBy>,
+    /// A conditional order's trigger (its fields absent on other orders).
+    #[serde(flatten)]
+    pub trigger: TriggerFields,
     pub created_time_ms: i64,
     pub updated_time_ms: i64,
     pub reject_reason: Option<String>,
@@ -85,9 +81,7 @@ impl From<&Order> for OrderBody {
             status: o.status,
             reduce_only: o.reduce_only,
             position_side: o.position_side,
-            trigger_price: o.trigger.map(|t| t.price),
-            trigger_direction: o.trigger.and_then(|t| t.direction),
-            trigger_by: o.trigger.map(|t| t.by),
+            trigger: o.trigger.into(),
             created_time_ms: o.created_time_ms,
             updated_time_ms: o.updated_time_ms,
             reject_reason: o.reject_reason.clone(),
@@ -116,7 +110,7 @@ impl From<OrderBody> for Order {
             status: o.status,
             reduce_only: o.reduce_only,
             position_side: o.position_side,
-            trigger: trigger(o.trigger_price, o.trigger_direction, o.trigger_by),
+            trigger: o.trigger.into(),
             created_time_ms: o.created_time_ms,
             updated_time_ms: o.updated_time_ms,
             reject_reason: o.reject_reason,
@@ -124,17 +118,37 @@ impl From<OrderBody> for Order {
     }
 }
 
-/// A trigger from its message fields (a price makes it one; the last price unless told).
-fn trigger(
-    price: Option<Decimal>,
-    direction: Option<TriggerDirection>,
-    by: Option<TriggerBy>,
-) -> Option<Trigger> {
-    price.map(|price| Trigger {
-        price,
-        direction,
-        by: by.unwrap_or(TriggerBy::Last),
-    })
+/// A conditional order's trigger in an order or place message: `trigger_price`,
+/// `trigger_direction`, `trigger_by`, each absent on an order with no trigger.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TriggerFields {
+    #[serde(with = "opt_money", default)]
+    pub trigger_price: Option<Decimal>,
+    #[serde(with = "opt_text", default)]
+    pub trigger_direction: Option<TriggerDirection>,
+    #[serde(with = "opt_text", default)]
+    pub trigger_by: Option<TriggerBy>,
+}
+
+impl From<Option<Trigger>> for TriggerFields {
+    fn from(t: Option<Trigger>) -> Self {
+        TriggerFields {
+            trigger_price: t.map(|t| t.price),
+            trigger_direction: t.and_then(|t| t.direction),
+            trigger_by: t.map(|t| t.by),
+        }
+    }
+}
+
+/// A price makes it a trigger; the last price unless told.
+impl From<TriggerFields> for Option<Trigger> {
+    fn from(f: TriggerFields) -> Self {
+        f.trigger_price.map(|price| Trigger {
+            price,
+            direction: f.trigger_direction,
+            by: f.trigger_by.unwrap_or(TriggerBy::Last),
+        })
+    }
 }
 
 /// One execution, as in [`Fill`].
@@ -402,13 +416,9 @@ pub struct PlaceMsg {
     /// The hedge-mode leg; absent in one-way mode.
     #[serde(with = "opt_text", default)]
     pub position_side: Option<PositionSide>,
-    /// A conditional order's trigger (absent on other orders).
-    #[serde(with = "opt_money", default)]
-    pub trigger_price: Option<Decimal>,
-    #[serde(with = "opt_text", default)]
-    pub trigger_direction: Option<TriggerDirection>,
-    #[serde(with = "opt_text", default)]
-    pub trigger_by: Option<TriggerBy>,
+    /// A conditional order's trigger (its fields absent on other orders).
+    #[serde(flatten)]
+    pub trigger: TriggerFields,
     #[serde(with = "id")]
     pub client_order_id: Id,
 }
@@ -427,9 +437,7 @@ impl From<&NewOrder> for PlaceMsg {
             post_only: o.post_only,
             reduce_only: o.reduce_only,
             position_side: o.position_side,
-            trigger_price: o.trigger.map(|t| t.price),
-            trigger_direction: o.trigger.and_then(|t| t.direction),
-            trigger_by: o.trigger.map(|t| t.by),
+            trigger: o.trigger.into(),
             client_order_id: o.client_order_id.clone(),
         }
     }
@@ -448,7 +456,7 @@ impl From<PlaceMsg> for NewOrder {
             post_only: o.post_only,
             reduce_only: o.reduce_only,
             position_side: o.position_side,
-            trigger: trigger(o.trigger_price, o.trigger_direction, o.trigger_by),
+            trigger: o.trigger.into(),
             client_order_id: o.client_order_id,
         }
     }

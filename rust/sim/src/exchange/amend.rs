@@ -12,7 +12,7 @@
 
 use rust_decimal::Decimal;
 
-use super::{Exchange, ExecKind, NewOrder, OrderKind, Reject, Status, Tif};
+use super::{Exchange, ExecKind, OrderKind, Reject, Status, Tif};
 use crate::book::crosses;
 
 /// How the venue amends.
@@ -150,19 +150,7 @@ impl Exchange {
                 return Err(Reject::ReduceOnly);
             }
         }
-        let probe = NewOrder {
-            symbol: symbol.to_owned(),
-            side: order.side,
-            kind: OrderKind::Limit,
-            tif: order.tif,
-            price: None,
-            qty: None,
-            quote_qty: None,
-            client_id: None,
-            reduce_only: order.reduce_only,
-            leg: order.leg,
-            trigger: None,
-        };
+        let probe = order.probe();
         self.release(account, &spec, order.side, order.held);
         let need = match self.required_funds(account, &spec, &probe, Some(new_price), rest) {
             Ok(need) => need,
@@ -202,6 +190,7 @@ impl Exchange {
 mod tests {
     use super::*;
     use crate::book::{Owner, Side};
+    use crate::exchange::NewOrder;
     use crate::exchange::fixtures::*;
 
     fn queue_at(ex: &Exchange, side: Side, price: &str) -> Vec<Owner> {

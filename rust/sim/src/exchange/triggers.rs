@@ -2,7 +2,7 @@
 //! checked as the venues check a triggered order (funds, reduce-only) and sent to the book as
 //! an ordinary order of their type.
 
-use super::{Exchange, ExecKind, NewOrder, Status, Watch};
+use super::{Exchange, ExecKind, Status, Watch};
 
 /// A trade can set off triggers whose orders trade and set off more: this many rounds at most
 /// per market event (a cascade beyond it waits for the next one).
@@ -60,19 +60,7 @@ impl Exchange {
                 }
             }
         }
-        let probe = NewOrder {
-            symbol: order.symbol.clone(),
-            side: order.side,
-            kind: order.kind,
-            tif: order.tif,
-            price: None,
-            qty: None,
-            quote_qty: order.quote_qty,
-            client_id: None,
-            reduce_only: order.reduce_only,
-            leg: order.leg,
-            trigger: None,
-        };
+        let probe = order.probe();
         // Funds are held once it triggers (unless held from placement); without them the
         // venue cancels it.
         let need = if self.holds_untriggered {
@@ -103,7 +91,7 @@ mod tests {
     use super::*;
     use crate::book::Side;
     use crate::exchange::fixtures::*;
-    use crate::exchange::{Kind, OrderKind, Reject, Trigger};
+    use crate::exchange::{Kind, NewOrder, OrderKind, Reject, Trigger};
 
     fn stop(side: Side, trigger: &str, rises: bool, qty: &str) -> NewOrder {
         NewOrder {

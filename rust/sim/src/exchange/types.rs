@@ -490,6 +490,23 @@ impl Leg {
 }
 
 impl Order {
+    /// Its terms as a request (no price, quantity or trigger): what a funds check reads of it.
+    pub fn probe(&self) -> NewOrder {
+        NewOrder {
+            symbol: self.symbol.clone(),
+            side: self.side,
+            kind: self.kind,
+            tif: self.tif,
+            price: None,
+            qty: None,
+            quote_qty: self.quote_qty,
+            client_id: None,
+            reduce_only: self.reduce_only,
+            leg: self.leg,
+            trigger: None,
+        }
+    }
+
     /// Whether it may only reduce its leg: flagged reduce-only, or closing a hedge-mode leg.
     pub fn reduces(&self) -> bool {
         self.reduce_only || self.leg.closed_by(self.side)

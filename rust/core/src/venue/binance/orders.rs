@@ -274,6 +274,11 @@ impl Trading for BinanceTrading {
             if matches!(rule.as_str(), "-1013" | "-1111" | "-4014" | "-4164"))
     }
 
+    /// USD-M's conditional orders go through its algo-order service, not yet spoken.
+    fn places_triggers(&self) -> bool {
+        self.spot()
+    }
+
     fn place(&self, order: &NewOrder) -> Request {
         let mut r = write(Method::Post, &self.path("/api/v3/order", "/fapi/v1/order"))
             .param("symbol", order.symbol)
