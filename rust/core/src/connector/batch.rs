@@ -25,7 +25,12 @@ impl Connector {
         let mut out: Vec<Option<Result<Order>>> = vec![None; orders.len()];
         // Checked and recorded first: what fails a check is never sent.
         let mut ready: Vec<(usize, NewOrder, Order)> = Vec::new();
+        let mut alone: Vec<(usize, NewOrder)> = Vec::new();
         for (at, order) in orders.into_iter().enumerate() {
+            if !self.trading.batch_takes(&order) {
+                alone.push((at, order));
+                continue;
+            }
             match self.expect_checked(&order).await {
                 Ok(unanswered) => ready.push((at, order, unanswered)),
                 Err(e) => out[at] = Some(Err(e)),
@@ -33,7 +38,14 @@ impl Connector {
         }
         let ready: Vec<(usize, (NewOrder, Order))> =
             ready.into_iter().map(|(at, o, u)| (at, (o, u))).collect();
-        by_chunks(&mut out, &ready, limit, |chunk| self.place_chunk(chunk)).await;
+        let singles = join_all(alone.into_iter().map(|(at, o)| async move { (at, self.place(o).await) }));
+        let (singles, ()) = tokio::join!(
+            singles,
+            by_chunks(&mut out, &ready, limit, |chunk| self.place_chunk(chunk))
+        );
+        for (at, outcome) in singles {
+            out[at] = Some(outcome);
+        }
         finish(out)
     }
 

@@ -122,15 +122,28 @@ impl Connector {
 
     /// Checks a new order against what this market places, then its symbol's rules.
     pub(super) fn check(&self, info: &crate::model::SymbolInfo, order: &NewOrder) -> Result<()> {
-        if order.trigger.is_some() && !self.trading.places_triggers() {
-            return Err(Error::InvalidOrder {
-                rule: "trigger".to_owned(),
-                message: format!(
-                    "conditional orders on {} {} are not yet placed by tradewire",
-                    self.venue, self.market
-                ),
-                reply: None,
-            });
+        if let Some(trigger) = order.trigger {
+            let watched = self.trading.trigger_prices();
+            if !watched.contains(&trigger.by) {
+                let (rule, message) = if watched.is_empty() {
+                    ("trigger", "takes no conditional orders".to_owned())
+                } else {
+                    let names: Vec<&str> = watched.iter().map(|b| b.as_str()).collect();
+                    (
+                        "trigger_by",
+                        format!(
+                            "triggers watch the {} price, not the {}",
+                            names.join(" or "),
+                            trigger.by
+                        ),
+                    )
+                };
+                return Err(Error::InvalidOrder {
+                    rule: rule.to_owned(),
+                    message: format!("{} {} {message}", self.venue, self.market),
+                    reply: None,
+                });
+            }
         }
         orders::check(info, order)
     }
@@ -343,6 +356,16 @@ impl Connector {
                 },
                 ..plan.probe
             };
+            if self.trading.replace(which, &replacement).is_none() {
+                return Err(Error::InvalidOrder {
+                    rule: orders::rule::AMEND_IN_PLACE.to_owned(),
+                    message: format!(
+                        "{} {} cannot amend {} ({}) in place and has no atomic cancel-replace: cancel it and place a new one",
+                        self.venue, self.market, plan.current.client_order_id, plan.current.status
+                    ),
+                    reply: None,
+                });
+            }
             return self
                 .replace(plan.probe.symbol.as_str(), which, replacement)
                 .await;

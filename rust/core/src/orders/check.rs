@@ -2,7 +2,7 @@
 //! here costs no request weight and names the rule that failed.
 
 use crate::model::{
-    Decimal, Market, OrderType, PositionSide, SymbolInfo, TimeInForce, Trigger, TriggerBy,
+    Decimal, Market, OrderType, PositionSide, SymbolInfo, TimeInForce, Trigger,
 };
 use crate::orders::NewOrder;
 use crate::{Error, Result};
@@ -155,15 +155,6 @@ fn check_trigger(info: &SymbolInfo, order: &NewOrder, trigger: Trigger) -> Resul
         return Err(refuse(
             "post_only",
             "a conditional order cannot be post-only".into(),
-        ));
-    }
-    if info.source.market == Market::Spot && trigger.by != TriggerBy::Last {
-        return Err(refuse(
-            "trigger_by",
-            format!(
-                "spot triggers watch the last price, not the {} price",
-                trigger.by
-            ),
         ));
     }
     Ok(())

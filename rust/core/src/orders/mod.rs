@@ -24,6 +24,9 @@ pub mod rule {
     pub const QTY_NOT_ABOVE_FILLED: &str = "qty_not_above_filled";
     /// Only LIMIT orders can be amended.
     pub const AMEND_LIMIT_ONLY: &str = "amend_limit_only";
+    /// An order the venue cannot amend in place (Binance USD-M's untriggered conditional
+    /// orders) where it has no atomic cancel-replace either.
+    pub const AMEND_IN_PLACE: &str = "amend_in_place";
     /// A reduce-only order (or a hedge-mode close) that cannot reduce: reduce-only on spot or
     /// on an opening order (checked locally), or no position, the same direction, or more
     /// than the position (the venue's refusal).

@@ -321,8 +321,15 @@ pub enum Written {
 /// Each venue implements it in `orders.rs`.
 pub trait Trading: Send + Sync + 'static {
     fn place(&self, order: &NewOrder) -> Request;
-    /// Whether conditional orders (a `trigger`) are placed on this market.
-    fn places_triggers(&self) -> bool {
+    /// The prices a conditional order (a `trigger`) on this market can watch (empty: none
+    /// are placed).
+    fn trigger_prices(&self) -> &'static [crate::model::TriggerBy] {
+        use crate::model::TriggerBy::*;
+        &[Last, Mark, Index]
+    }
+    /// Whether the batch place takes `order` (one it does not is placed on its own).
+    fn batch_takes(&self, order: &NewOrder) -> bool {
+        let _ = order;
         true
     }
     /// Whether the venue refused an order for one of the symbol's filters (tick, step,

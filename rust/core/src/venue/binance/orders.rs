@@ -77,11 +77,7 @@ impl BinanceTrading {
         let position_side = leg(f, "positionSide")?;
         let word = f.text("status")?;
         let status = order_status(word).ok_or_else(|| f.bad(format!("order status {word:?}")))?;
-        let side = match f.text("side")? {
-            "BUY" => Side::Buy,
-            "SELL" => Side::Sell,
-            other => return Err(f.bad(format!("side {other:?}"))),
-        };
+        let side = side_of(f, "side")?;
         let kind = f.text("type")?;
         let Some((order_type, trigger_kind)) = order_kind(kind, self.market) else {
             return Err(f.bad(format!("order type {kind:?} is not one we place")));
@@ -103,15 +99,7 @@ impl BinanceTrading {
         } else {
             status
         };
-        let time_in_force = match (kind, f.opt_text("timeInForce")) {
-            ("LIMIT_MAKER", _) | (_, Some("GTX")) => Some(TimeInForce::PostOnly),
-            _ if order_type == OrderType::Market => None,
-            (_, Some(word)) => Some(
-                word.parse()
-                    .map_err(|_| f.bad(format!("timeInForce {word:?}")))?,
-            ),
-            (_, None) => None,
-        };
+        let time_in_force = time_in_force(f, "timeInForce", kind, order_type)?;
         let filled_qty = f.decimal("executedQty")?;
         // Spot reports the quote spent (`cummulativeQuoteQty`, sic), USD-M an average price.
         let avg_price = if filled_qty.is_zero() {
@@ -168,6 +156,42 @@ impl BinanceTrading {
         })
     }
 
+    /// A conditional USD-M order: the algo service's `POST /fapi/v1/algoOrder`.
+    fn place_algo(&self, order: &NewOrder, trigger: Trigger) -> Request {
+        let kind = trigger
+            .direction
+            .map_or(TriggerKind::Stop, |d| TriggerKind::of(d, order.side));
+        let word = algo_kind(order.order_type, kind);
+        let mut r = write(Method::Post, "/fapi/v1/algoOrder")
+            .param("algoType", "CONDITIONAL")
+            .param("symbol", order.symbol)
+            .param("side", order.side.as_str())
+            .param("type", word)
+            .param("clientAlgoId", &order.client_order_id)
+            .param("triggerPrice", text(trigger.price))
+            .param(
+                "workingType",
+                if trigger.by == TriggerBy::Mark {
+                    "MARK_PRICE"
+                } else {
+                    "CONTRACT_PRICE"
+                },
+            );
+        if order.order_type == OrderType::Limit {
+            r = r.param("timeInForce", tif_word(order));
+        }
+        terms(r, order)
+    }
+
+    /// One order of a query or listing answer, whichever service it is of.
+    fn listed(&self, value: &Value) -> Result<Option<Order>> {
+        if is_algo(value) {
+            algo_order(self.market, self.fields(value), &ALGO_ANSWER, 0)
+        } else {
+            self.order(value).map(Some)
+        }
+    }
+
     /// A batch answer: one order object or `{"code", "msg"}` refusal per item, in order.
     fn items(
         &self,
@@ -211,8 +235,9 @@ impl BinanceTrading {
 }
 
 /// What an order-type word means: the type the order trades as, and the trigger kind of a
-/// conditional type (spot `STOP_LOSS[_LIMIT]`, `TAKE_PROFIT[_LIMIT]`). `None`: a type we do not
-/// read (USD-M conditional types live in the algo service; trailing stops).
+/// conditional type (spot `STOP_LOSS[_LIMIT]`, `TAKE_PROFIT[_LIMIT]`; USD-M `STOP[_MARKET]`,
+/// `TAKE_PROFIT[_MARKET]`, the algo service's). `None`: a type we do not read (trailing stops).
+/// The same word differs: spot's `TAKE_PROFIT` is a market order, USD-M's a limit one.
 pub(super) fn order_kind(word: &str, market: Market) -> Option<(OrderType, Option<TriggerKind>)> {
     let spot = market == Market::Spot;
     Some(match word {
@@ -222,8 +247,243 @@ pub(super) fn order_kind(word: &str, market: Market) -> Option<(OrderType, Optio
         "STOP_LOSS_LIMIT" if spot => (OrderType::Limit, Some(TriggerKind::Stop)),
         "TAKE_PROFIT" if spot => (OrderType::Market, Some(TriggerKind::TakeProfit)),
         "TAKE_PROFIT_LIMIT" if spot => (OrderType::Limit, Some(TriggerKind::TakeProfit)),
+        "STOP" => (OrderType::Limit, Some(TriggerKind::Stop)),
+        "STOP_MARKET" => (OrderType::Market, Some(TriggerKind::Stop)),
+        "TAKE_PROFIT" => (OrderType::Limit, Some(TriggerKind::TakeProfit)),
+        "TAKE_PROFIT_MARKET" => (OrderType::Market, Some(TriggerKind::TakeProfit)),
         _ => return None,
     })
+}
+
+/// A LIMIT order's `timeInForce` word.
+fn tif_word(order: &NewOrder) -> &'static str {
+    match order.effective_tif() {
+        Some(TimeInForce::PostOnly) => "GTX",
+        Some(TimeInForce::Ioc) => "IOC",
+        Some(TimeInForce::Fok) => "FOK",
+        _ => "GTC",
+    }
+}
+
+/// The quantity, price and leg of a new order, as both order services take them.
+fn terms(mut r: Request, order: &NewOrder) -> Request {
+    if let Some(qty) = order.qty {
+        r = r.param("quantity", text(qty));
+    }
+    if let Some(price) = order.price {
+        r = r.param("price", text(price));
+    }
+    // A hedge-mode order names its leg; the venue refuses `reduceOnly` beside it (an order
+    // closing its leg reduces by itself).
+    match order.position_side {
+        Some(leg) => r.param("positionSide", leg.as_str()),
+        None if order.reduce_only => r.param("reduceOnly", "true"),
+        None => r,
+    }
+}
+
+/// An algo-service request naming one order (`algoId`, or `clientAlgoId`: the order's client id).
+fn algo_named(request: Request, which: &OrderRef) -> Request {
+    match which {
+        OrderRef::OrderId(id) => request.param("algoId", id),
+        OrderRef::ClientOrderId(id) => request.param("clientAlgoId", id),
+    }
+}
+
+/// The USD-M algo-service type word of a conditional order.
+fn algo_kind(order_type: OrderType, kind: TriggerKind) -> &'static str {
+    match (order_type, kind) {
+        (OrderType::Limit, TriggerKind::Stop) => "STOP",
+        (OrderType::Market, TriggerKind::Stop) => "STOP_MARKET",
+        (OrderType::Limit, TriggerKind::TakeProfit) => "TAKE_PROFIT",
+        (OrderType::Market, TriggerKind::TakeProfit) => "TAKE_PROFIT_MARKET",
+    }
+}
+
+/// A `timeInForce` word as an order's time in force (`GTX` is post-only); none on a market order.
+fn time_in_force(f: Fields<'_>, key: &str, word: &str, order_type: OrderType) -> Result<Option<TimeInForce>> {
+    Ok(match (word, f.opt_text(key)) {
+        ("LIMIT_MAKER", _) | (_, Some("GTX")) => Some(TimeInForce::PostOnly),
+        _ if order_type == OrderType::Market => None,
+        (_, Some(w)) => Some(w.parse().map_err(|_| f.bad(format!("{key} {w:?}")))?),
+        (_, None) => None,
+    })
+}
+
+fn side_of(f: Fields<'_>, key: &str) -> Result<Side> {
+    match f.text(key)? {
+        "BUY" => Ok(Side::Buy),
+        "SELL" => Ok(Side::Sell),
+        other => Err(f.bad(format!("{key} {other:?}"))),
+    }
+}
+
+/// Field names of an algo-service order (USD-M conditional orders): its REST answers and its
+/// `ALGO_UPDATE` events name them apart.
+pub(super) struct AlgoKeys {
+    client: &'static str,
+    algo_id: &'static str,
+    /// The type, under the first of these names present.
+    kind: &'static [&'static str],
+    symbol: &'static str,
+    side: &'static str,
+    leg: &'static str,
+    tif: &'static str,
+    qty: &'static str,
+    status: &'static str,
+    /// The id of the order it became once triggered (empty before).
+    actual_id: &'static str,
+    trigger: &'static str,
+    price: &'static str,
+    working: &'static str,
+    reduce_only: &'static str,
+    /// The executed quantity and its average price, where reported.
+    filled: Option<(&'static str, &'static str)>,
+    reason: Option<&'static str>,
+    created: Option<&'static str>,
+    updated: Option<&'static str>,
+}
+
+/// The REST answers' names (the docs name the type `orderType`; some answers `type`).
+pub(super) const ALGO_ANSWER: AlgoKeys = AlgoKeys {
+    client: "clientAlgoId",
+    algo_id: "algoId",
+    kind: &["orderType", "type"],
+    symbol: "symbol",
+    side: "side",
+    leg: "positionSide",
+    tif: "timeInForce",
+    qty: "quantity",
+    status: "algoStatus",
+    actual_id: "actualOrderId",
+    trigger: "triggerPrice",
+    price: "price",
+    working: "workingType",
+    reduce_only: "reduceOnly",
+    filled: None,
+    reason: None,
+    created: Some("createTime"),
+    updated: Some("updateTime"),
+};
+
+/// `ALGO_UPDATE`'s names (its time is the event's `T`).
+pub(super) const ALGO_EVENT: AlgoKeys = AlgoKeys {
+    client: "caid",
+    algo_id: "aid",
+    kind: &["o"],
+    symbol: "s",
+    side: "S",
+    leg: "ps",
+    tif: "f",
+    qty: "q",
+    status: "X",
+    actual_id: "ai",
+    trigger: "tp",
+    price: "p",
+    working: "wt",
+    reduce_only: "R",
+    filled: Some(("aq", "ap")),
+    reason: Some("rm"),
+    created: None,
+    updated: None,
+};
+
+/// An algo-service order as the one order lifecycle reads it: NEW is UNTRIGGERED, TRIGGERING
+/// and TRIGGERED are TRIGGERED, and its venue id becomes the triggered order's once there is
+/// one (the triggered order keeps the client id, so its own events continue the same order).
+/// `None`: a type we do not read (trailing stops), or an event's FINISHED short of filled (the
+/// triggered order's own events say how it ended).
+pub(super) fn algo_order(market: Market, f: Fields<'_>, keys: &AlgoKeys, at: i64) -> Result<Option<Order>> {
+    let word = keys
+        .kind
+        .iter()
+        .find_map(|k| f.opt_text(k))
+        .ok_or_else(|| f.bad("an algo order without its type"))?;
+    let Some((order_type, Some(kind))) = order_kind(word, market) else {
+        return Ok(None);
+    };
+    let side = side_of(f, keys.side)?;
+    let position_side = leg(f, keys.leg)?;
+    let qty = f.opt_decimal(keys.qty)?.filter(|q| !q.is_zero());
+    let (filled_qty, avg_price) = match keys.filled {
+        Some((q, p)) => (
+            f.opt_decimal(q)?.unwrap_or(Decimal::ZERO),
+            f.opt_decimal(p)?.filter(|p| !p.is_zero()),
+        ),
+        None => (Decimal::ZERO, None),
+    };
+    let status = match f.text(keys.status)? {
+        "NEW" => OrderStatus::Untriggered,
+        "TRIGGERING" | "TRIGGERED" => OrderStatus::Triggered,
+        "CANCELED" => OrderStatus::Canceled,
+        "EXPIRED" => OrderStatus::Expired,
+        "REJECTED" => OrderStatus::Rejected,
+        "FINISHED" if keys.filled.is_none() => OrderStatus::Triggered,
+        "FINISHED" if qty.is_some_and(|q| q > Decimal::ZERO && filled_qty >= q) => {
+            OrderStatus::Filled
+        }
+        "FINISHED" => return Ok(None),
+        other => return Err(f.bad(format!("{} {other:?}", keys.status))),
+    };
+    let order_id = match f.opt_text(keys.actual_id).filter(|id| !id.is_empty()) {
+        Some(actual) => Id::new(actual),
+        None => f.id(keys.algo_id)?,
+    };
+    let by = match f.opt_text(keys.working) {
+        Some("MARK_PRICE") => TriggerBy::Mark,
+        _ => TriggerBy::Last,
+    };
+    let created = match keys.created {
+        Some(k) => f.opt_int(k)?.unwrap_or(0),
+        None => 0,
+    };
+    let updated = match keys.updated {
+        Some(k) => f.opt_int(k)?.unwrap_or(at),
+        None => at,
+    };
+    let ended = matches!(status, OrderStatus::Rejected | OrderStatus::Expired);
+    Ok(Some(Order {
+        source: Source {
+            venue: Venue::Binance,
+            market,
+        },
+        symbol: f.symbol(keys.symbol)?,
+        order_id,
+        client_order_id: f.id(keys.client)?,
+        side,
+        order_type,
+        time_in_force: time_in_force(f, keys.tif, word, order_type)?,
+        price: f.opt_decimal(keys.price)?.filter(|p| !p.is_zero()),
+        qty,
+        quote_qty: None,
+        filled_qty,
+        avg_price: avg_price.filter(|_| !filled_qty.is_zero()),
+        status,
+        reduce_only: PositionSide::reduces(
+            position_side,
+            side,
+            f.opt_bool(keys.reduce_only).unwrap_or(false),
+        ),
+        position_side,
+        trigger: Some(Trigger {
+            price: f.decimal(keys.trigger)?,
+            direction: Some(kind.direction(side)),
+            by,
+        }),
+        created_time_ms: created,
+        updated_time_ms: updated.max(created),
+        reject_reason: keys
+            .reason
+            .filter(|_| ended)
+            .and_then(|k| f.opt_text(k))
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned),
+    }))
+}
+
+/// Whether an answer is of the algo service (it names orders by `algoId`).
+fn is_algo(value: &Value) -> bool {
+    value.get("algoId").is_some() && value.get("orderId").is_none()
 }
 
 /// A USD-M order's or position's `positionSide` (`key`): BOTH (one-way mode, or absent on
@@ -274,12 +534,26 @@ impl Trading for BinanceTrading {
             if matches!(rule.as_str(), "-1013" | "-1111" | "-4014" | "-4164"))
     }
 
-    /// USD-M's conditional orders go through its algo-order service, not yet spoken.
-    fn places_triggers(&self) -> bool {
-        self.spot()
+    /// Spot stops watch the last price; USD-M's the contract (last) or the mark price.
+    fn trigger_prices(&self) -> &'static [TriggerBy] {
+        if self.spot() {
+            &[TriggerBy::Last]
+        } else {
+            &[TriggerBy::Last, TriggerBy::Mark]
+        }
+    }
+
+    /// USD-M's batch endpoint takes no conditional order (they are the algo service's).
+    fn batch_takes(&self, order: &NewOrder) -> bool {
+        self.spot() || order.trigger.is_none()
     }
 
     fn place(&self, order: &NewOrder) -> Request {
+        if !self.spot()
+            && let Some(trigger) = order.trigger
+        {
+            return self.place_algo(order, trigger);
+        }
         let mut r = write(Method::Post, &self.path("/api/v3/order", "/fapi/v1/order"))
             .param("symbol", order.symbol)
             .param("side", order.side.as_str())
@@ -301,30 +575,12 @@ impl Trading for BinanceTrading {
             r = r.param("stopPrice", text(price));
         }
         if kind.ends_with("LIMIT") {
-            let tif = match order.effective_tif() {
-                Some(TimeInForce::PostOnly) => "GTX",
-                Some(TimeInForce::Ioc) => "IOC",
-                Some(TimeInForce::Fok) => "FOK",
-                _ => "GTC",
-            };
-            r = r.param("timeInForce", tif);
-        }
-        if let Some(qty) = order.qty {
-            r = r.param("quantity", text(qty));
+            r = r.param("timeInForce", tif_word(order));
         }
         if let Some(quote) = order.quote_qty {
             r = r.param("quoteOrderQty", text(quote));
         }
-        if let Some(price) = order.price {
-            r = r.param("price", text(price));
-        }
-        // A hedge-mode order names its leg; the venue refuses `reduceOnly` beside it (an
-        // order closing its leg reduces by itself).
-        match order.position_side {
-            Some(leg) => r = r.param("positionSide", leg.as_str()),
-            None if order.reduce_only => r = r.param("reduceOnly", "true"),
-            None => {}
-        }
+        r = terms(r, order);
         // FULL (spot) lists the fills made at once; USD-M's richest answer is RESULT.
         r.param(
             "newOrderRespType",
@@ -333,6 +589,11 @@ impl Trading for BinanceTrading {
     }
 
     fn placed(&self, answer: &Value) -> Result<Written> {
+        if is_algo(answer) {
+            let order = algo_order(self.market, self.fields(answer), &ALGO_ANSWER, 0)?
+                .ok_or_else(|| self.fields(answer).bad("an algo order of a type we did not place"))?;
+            return Ok(Written::Order(order, Vec::new()));
+        }
         let order = self.order(answer)?;
         let fills = self.fills(&order, answer)?;
         Ok(Written::Order(order, fills))
@@ -347,10 +608,46 @@ impl Trading for BinanceTrading {
     }
 
     fn canceled(&self, answer: &Value) -> Result<Written> {
+        if is_algo(answer) {
+            // The algo service's cancel names the order only: `{"algoId", "clientAlgoId",
+            // "code": "200", "msg": "success"}`.
+            return Ok(Written::Ack {
+                order_id: self.fields(answer).id("algoId")?.to_string(),
+            });
+        }
         Ok(Written::Order(self.order(answer)?, Vec::new()))
     }
 
+    fn cancel_untriggered(&self, _symbol: Symbol, which: &OrderRef) -> Option<Request> {
+        (!self.spot()).then(|| algo_named(write(Method::Delete, "/fapi/v1/algoOrder"), which))
+    }
+
+    fn cancel_all_untriggered(&self, symbol: Symbol) -> Option<Request> {
+        (!self.spot())
+            .then(|| write(Method::Delete, "/fapi/v1/algoOpenOrders").param("symbol", symbol))
+    }
+
+    fn open_untriggered(&self, symbol: Option<Symbol>, _cursor: Option<&str>) -> Option<Request> {
+        if self.spot() {
+            return None;
+        }
+        let r = Request::get("/fapi/v1/openAlgoOrders").signed();
+        Some(match symbol {
+            Some(s) => r.param("symbol", s),
+            None => r,
+        })
+    }
+
     fn amend(&self, current: &Order, qty: Decimal, price: Decimal) -> Option<Request> {
+        // The algo service modifies nothing: an untriggered USD-M order is replaced or kept.
+        if !self.spot()
+            && matches!(
+                current.status,
+                OrderStatus::Untriggered | OrderStatus::Triggered
+            )
+        {
+            return None;
+        }
         let which = if current.order_id.is_empty() {
             OrderRef::ClientOrderId(current.client_order_id.clone())
         } else {
@@ -625,13 +922,19 @@ impl Trading for BinanceTrading {
         Ok((self.canceled(canceled)?, self.placed(placed)?))
     }
 
+    /// USD-M: the order endpoint, then the algo service's (a conditional order lives there
+    /// until it triggers; the order it becomes keeps its client id).
     fn query(&self, symbol: Symbol, which: &OrderRef) -> Vec<Request> {
         let r = Request::get(&self.path("/api/v3/order", "/fapi/v1/order")).signed();
-        vec![Self::named(r, symbol, which)]
+        let mut asks = vec![Self::named(r, symbol, which)];
+        if !self.spot() {
+            asks.push(algo_named(Request::get("/fapi/v1/algoOrder").signed(), which));
+        }
+        asks
     }
 
     fn queried(&self, answer: &Value) -> Result<Option<Order>> {
-        self.order(answer).map(Some)
+        self.listed(answer)
     }
 
     fn open_orders(&self, symbol: Option<Symbol>, _cursor: Option<&str>) -> Request {
@@ -646,10 +949,11 @@ impl Trading for BinanceTrading {
         let list = answer
             .as_array()
             .ok_or_else(|| self.fields(answer).bad("open orders: not a list"))?;
-        Ok((
-            list.iter().map(|o| self.order(o)).collect::<Result<_>>()?,
-            None,
-        ))
+        let mut orders = Vec::with_capacity(list.len());
+        for item in list {
+            orders.extend(self.listed(item)?);
+        }
+        Ok((orders, None))
     }
 
     fn cancel_all(&self, symbol: Symbol) -> Request {
@@ -991,5 +1295,177 @@ mod tests {
         let r = usdm.place(&one_way);
         assert_eq!(r.param_value("reduceOnly"), Some("true"));
         assert_eq!(r.param_value("positionSide"), None);
+    }
+
+    fn fixture(path: &str) -> Value {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/real/");
+        let text = std::fs::read_to_string(format!("{dir}{path}")).expect(path);
+        serde_json::from_str(&text).expect(path)
+    }
+
+    #[test]
+    fn a_usdm_conditional_order_goes_to_the_algo_service() {
+        let usdm = BinanceTrading {
+            market: Market::Usdm,
+        };
+        let order = NewOrder {
+            symbol: Symbol::new("BTCUSDT"),
+            side: Side::Sell,
+            order_type: OrderType::Limit,
+            qty: Some(Decimal::ONE),
+            quote_qty: None,
+            price: Some(Decimal::new(49_000, 0)),
+            time_in_force: None,
+            post_only: false,
+            reduce_only: true,
+            position_side: None,
+            trigger: Some(Trigger {
+                price: Decimal::new(49_500, 0),
+                direction: Some(crate::model::TriggerDirection::Fall),
+                by: TriggerBy::Mark,
+            }),
+            client_order_id: Id::new("stop-1"),
+        };
+        let r = usdm.place(&order);
+        assert_eq!(r.path, "/fapi/v1/algoOrder");
+        for (key, want) in [
+            ("algoType", "CONDITIONAL"),
+            ("type", "STOP"),
+            ("clientAlgoId", "stop-1"),
+            ("triggerPrice", "49500"),
+            ("workingType", "MARK_PRICE"),
+            ("price", "49000"),
+            ("timeInForce", "GTC"),
+            ("quantity", "1"),
+            ("reduceOnly", "true"),
+        ] {
+            assert_eq!(r.param_value(key), Some(want), "{key}");
+        }
+        assert_eq!(r.param_value("newClientOrderId"), None);
+        // A take-profit market order, watching the contract price.
+        let tp = NewOrder {
+            order_type: OrderType::Market,
+            price: None,
+            trigger: Some(Trigger {
+                direction: Some(crate::model::TriggerDirection::Rise),
+                by: TriggerBy::Last,
+                ..order.trigger.unwrap()
+            }),
+            ..order.clone()
+        };
+        let r = usdm.place(&tp);
+        assert_eq!(r.param_value("type"), Some("TAKE_PROFIT_MARKET"));
+        assert_eq!(r.param_value("workingType"), Some("CONTRACT_PRICE"));
+        assert_eq!(r.param_value("timeInForce"), None);
+        assert!(!usdm.batch_takes(&tp), "the batch endpoint takes no algo order");
+        // Spot keeps its own stop types on the order endpoint.
+        let spot = BinanceTrading {
+            market: Market::Spot,
+        };
+        let r = spot.place(&order);
+        assert_eq!(
+            (r.path.as_str(), r.param_value("type")),
+            ("/api/v3/order", Some("STOP_LOSS_LIMIT"))
+        );
+        // Cancels, listings and queries reach the algo service by its names.
+        let which = OrderRef::ClientOrderId(Id::new("stop-1"));
+        let cancel = usdm.cancel_untriggered(Symbol::new("BTCUSDT"), &which).unwrap();
+        assert_eq!(
+            (cancel.path.as_str(), cancel.param_value("clientAlgoId")),
+            ("/fapi/v1/algoOrder", Some("stop-1"))
+        );
+        let asks = usdm.query(Symbol::new("BTCUSDT"), &OrderRef::OrderId(Id::from_u64(9)));
+        assert_eq!(asks.len(), 2);
+        assert_eq!(asks[1].param_value("algoId"), Some("9"));
+        assert!(spot.cancel_untriggered(Symbol::new("BTCUSDT"), &which).is_none());
+        assert_eq!(spot.query(Symbol::new("BTCUSDT"), &which).len(), 1);
+    }
+
+    #[test]
+    fn algo_answers_read_as_one_order_lifecycle() {
+        let usdm = BinanceTrading {
+            market: Market::Usdm,
+        };
+        // A New Algo Order answer with the fields of the official SDK's model (algoId a number, the
+        // type as `orderType`).
+        let placed: Value = serde_json::from_str(
+            r#"{"algoId":2146760,"clientAlgoId":"6B2I9XVcJpCjqPAJ4YoFX7","algoType":"CONDITIONAL","orderType":"TAKE_PROFIT","symbol":"BNBUSDT","side":"SELL","positionSide":"BOTH","timeInForce":"GTC","quantity":"0.01","algoStatus":"NEW","triggerPrice":"750.000","price":"750.000","icebergQuantity":null,"selfTradePreventionMode":"EXPIRE_MAKER","workingType":"CONTRACT_PRICE","priceMatch":"NONE","closePosition":false,"priceProtect":false,"reduceOnly":false,"activatePrice":"","callbackRate":"","createTime":1750485492076,"updateTime":1750485492076,"triggerTime":0,"goodTillDate":0}"#,
+        )
+        .unwrap();
+        let Written::Order(o, fills) = usdm.placed(&placed).unwrap() else {
+            panic!("an order expected");
+        };
+        assert!(fills.is_empty());
+        assert_eq!(
+            (
+                o.order_id.as_str(),
+                o.client_order_id.as_str(),
+                o.status,
+                o.order_type,
+                o.price.map(|p| p.to_string()),
+                o.qty.map(|q| q.to_string()),
+            ),
+            (
+                "2146760",
+                "6B2I9XVcJpCjqPAJ4YoFX7",
+                OrderStatus::Untriggered,
+                OrderType::Limit,
+                Some("750.000".to_owned()),
+                Some("0.01".to_owned()),
+            )
+        );
+        let t = o.trigger.unwrap();
+        assert_eq!(
+            (t.price.to_string(), t.direction, t.by),
+            (
+                "750.000".to_owned(),
+                Some(crate::model::TriggerDirection::Rise),
+                TriggerBy::Last
+            )
+        );
+        // The cancel answers with ids only: an acknowledgement the connector looks up.
+        let canceled: Value = serde_json::from_str(
+            r#"{"algoId":2146760,"clientAlgoId":"6B2I9XVcJpCjqPAJ4YoFX7","code":"200","msg":"success"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            usdm.canceled(&canceled).unwrap(),
+            Written::Ack {
+                order_id: "2146760".into()
+            }
+        );
+        // A listing mixes nothing: open algo orders (`type` spelled as some answers do), and a
+        // triggered one names the order it became.
+        let listed = fixture("binance-usdm/rest/docs-order-response.json");
+        assert!(usdm.listed(&listed).unwrap().is_some(), "an ordinary order still reads");
+        let open: Value = serde_json::from_str(
+            r#"[{"algoId":123456789,"clientAlgoId":"a-1","algoType":"CONDITIONAL","type":"STOP_MARKET","symbol":"BTCUSDT","side":"BUY","positionSide":"BOTH","timeInForce":"GTC","quantity":"0.001","algoStatus":"NEW","triggerPrice":"45000.00","workingType":"MARK_PRICE","reduceOnly":false,"createTime":1625474304765,"updateTime":1625474304765},
+                {"algoId":1000000033225453,"clientAlgoId":"a-2","algoType":"CONDITIONAL","orderType":"STOP_MARKET","symbol":"ETHUSDT","side":"BUY","positionSide":"BOTH","quantity":"38","algoStatus":"TRIGGERED","triggerPrice":"0.13855","workingType":"CONTRACT_PRICE","actualOrderId":"88937381063"}]"#,
+        )
+        .unwrap();
+        let (orders, next) = usdm.orders_of(&open).unwrap();
+        assert_eq!(next, None);
+        assert_eq!(
+            orders
+                .iter()
+                .map(|o| (o.order_id.as_str(), o.status, o.order_type, o.trigger.unwrap().by))
+                .collect::<Vec<_>>(),
+            vec![
+                ("123456789", OrderStatus::Untriggered, OrderType::Market, TriggerBy::Mark),
+                ("88937381063", OrderStatus::Triggered, OrderType::Market, TriggerBy::Last),
+            ]
+        );
+        // Trailing stops are not read (yet): skipped, not an error.
+        let trailing: Value = serde_json::from_str(
+            r#"{"algoId":5,"clientAlgoId":"t","algoType":"CONDITIONAL","orderType":"TRAILING_STOP_MARKET","symbol":"BTCUSDT","side":"SELL","quantity":"1","algoStatus":"NEW","triggerPrice":"0"}"#,
+        )
+        .unwrap();
+        assert_eq!(usdm.queried(&trailing).unwrap(), None);
+        // An unknown status is an unreadable answer, never a guess.
+        let odd = placed.to_string().replace("\"NEW\"", "\"PAUSED\"");
+        assert!(matches!(
+            usdm.placed(&serde_json::from_str(&odd).unwrap()),
+            Err(crate::Error::Protocol { .. })
+        ));
     }
 }

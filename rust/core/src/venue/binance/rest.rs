@@ -113,6 +113,16 @@ impl BinanceRest {
             (true, Method::Post, "order" | "cancelReplace") => 1,
             (true, Method::Put, "keepPriority") => 4,
             (false, Method::Post | Method::Put, "order") => 0,
+            // The algo service (USD-M conditional orders).
+            (false, Method::Post, "algoOrder") => 0,
+            (false, Method::Get | Method::Delete, "algoOrder") | (false, _, "algoOpenOrders") => 1,
+            (false, _, "openAlgoOrders") => {
+                if with_symbol {
+                    1
+                } else {
+                    40
+                }
+            }
             (false, Method::Post | Method::Put, "batchOrders") => 5,
             (false, Method::Delete, "batchOrders") => 1,
             (_, Method::Delete, "order") => 1,
@@ -162,12 +172,13 @@ impl BinanceRest {
         }
     }
 
-    /// What counts against the order-count limits: a new order (a cancel-replace's included)
-    /// and a USD-M modify; spot's keep-priority amend counts none.
+    /// What counts against the order-count limits: a new order (a cancel-replace's and a
+    /// conditional one's included) and a USD-M modify; spot's keep-priority amend counts none.
     fn is_order_placement(&self, request: &Request) -> bool {
         let placing = matches!(request.method, Method::Post | Method::Put);
         (placing && (request.path.ends_with("/order") || request.path.ends_with("/batchOrders")))
             || request.path.ends_with("/order/cancelReplace")
+            || (request.method == Method::Post && request.path.ends_with("/algoOrder"))
     }
 }
 

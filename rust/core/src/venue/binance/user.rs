@@ -14,7 +14,7 @@ use crate::model::{
 use crate::net::ws::WsDialect;
 use crate::resilience::{ClockSync, RequestIds};
 use crate::venue::binance::market::BinanceStreams;
-use crate::venue::binance::orders::{fill, order_kind, order_status};
+use crate::venue::binance::orders::{ALGO_EVENT, algo_order, fill, order_kind, order_status};
 use crate::venue::binance::rest::banned_until_in;
 use crate::venue::fields::Fields;
 use crate::venue::{Credentials, UserEvent};
@@ -108,8 +108,8 @@ fn tif(kind: &str, order_type: OrderType, word: Option<&str>) -> Option<TimeInFo
     }
 }
 
-/// Reads one user-stream message; kinds we do not use (order lists, algo orders, config
-/// changes, `TRADE_LITE` — its fill also comes in `ORDER_TRADE_UPDATE`) give nothing.
+/// Reads one user-stream message; kinds we do not use (order lists, config changes,
+/// `TRADE_LITE` — its fill also comes in `ORDER_TRADE_UPDATE`) give nothing.
 pub fn parse(market: Market, text: &str) -> Result<Vec<UserEvent>> {
     let value: Value = serde_json::from_str(text).map_err(|e| bad(format!("user stream: {e}")))?;
     // Spot wraps events in `event`, a combined stream in `data`.
@@ -159,6 +159,14 @@ pub fn parse(market: Market, text: &str) -> Result<Vec<UserEvent>> {
     Ok(match f.opt_text("e") {
         Some("executionReport") => execution_report(source, f)?.into_iter().collect(),
         Some("ORDER_TRADE_UPDATE") => order_trade_update(source, f)?.into_iter().collect(),
+        Some("ALGO_UPDATE") => {
+            let body = f.get("o").ok_or_else(|| bad("ALGO_UPDATE without 'o'"))?;
+            let at = f.opt_int("T")?.or(f.opt_int("E")?).unwrap_or(0);
+            algo_order(market, f.at(body), &ALGO_EVENT, at)?
+                .map(|order| UserEvent::Order(order, None))
+                .into_iter()
+                .collect()
+        }
         Some("outboundAccountPosition") => {
             let at = f.opt_int("u")?.or(f.opt_int("E")?).unwrap_or(0);
             let balances = f
@@ -260,8 +268,8 @@ fn order_trade_update(source: Source, outer: Fields<'_>) -> Result<Option<UserEv
         .ok_or_else(|| bad("ORDER_TRADE_UPDATE without 'o'"))?;
     let f = outer.at(body);
     let kind = f.text("o")?;
-    let Some((order_type, None)) = order_kind(kind, Market::Usdm) else {
-        return Ok(None); // conditional kinds: the algo service's (not yet read)
+    let Some((order_type, trigger_kind)) = order_kind(kind, Market::Usdm) else {
+        return Ok(None); // kinds we do not read (trailing stops)
     };
     let word = f.text("X")?;
     let status = order_status(word).ok_or_else(|| bad(format!("order status {word:?}")))?;
@@ -287,7 +295,20 @@ fn order_trade_update(source: Source, outer: Fields<'_>) -> Result<Option<UserEv
         status,
         reduce_only: PositionSide::reduces(position_side, side, f.opt_bool("R").unwrap_or(false)),
         position_side,
-        trigger: None,
+        // An order of the algo service's triggers reports as its own type; the trigger is
+        // the state machine's from the algo order's events.
+        trigger: match (trigger_kind, f.opt_decimal("sp")?) {
+            (Some(k), Some(price)) if !price.is_zero() => Some(Trigger {
+                price,
+                direction: Some(k.direction(side)),
+                by: if f.opt_text("wt") == Some("MARK_PRICE") {
+                    TriggerBy::Mark
+                } else {
+                    TriggerBy::Last
+                },
+            }),
+            _ => None,
+        },
         created_time_ms: 0,
         updated_time_ms: updated,
         reject_reason: None,
@@ -382,5 +403,157 @@ mod tests {
             )
         );
         assert_eq!(read(&report(true)).status, OrderStatus::New);
+    }
+
+    #[test]
+    fn every_recorded_algo_update_reads_as_one_order_lifecycle() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/real/binance-usdm/ws-private/"
+        );
+        let read = |name: &str| {
+            let text = std::fs::read_to_string(format!("{dir}{name}")).expect(name);
+            parse(Market::Usdm, &text).expect(name)
+        };
+        let order = |name: &str| match read(name).as_slice() {
+            [UserEvent::Order(order, None)] => order.clone(),
+            other => panic!("{name}: {other:?}"),
+        };
+        // The docs' NEW: waiting for its trigger under the algo id; its odd `rm` is not a
+        // reason on an order that did not end.
+        let new = order("docs-ALGO_UPDATE-new.json");
+        assert_eq!(
+            (
+                new.order_id.as_str(),
+                new.client_order_id.as_str(),
+                new.symbol.as_str(),
+                new.status,
+                new.order_type,
+                new.side,
+                new.price.map(|p| p.to_string()),
+                new.qty.map(|q| q.to_string()),
+                new.time_in_force,
+                new.reject_reason.clone(),
+                new.updated_time_ms,
+            ),
+            (
+                "2148719",
+                "Q5xaq5EGKgXXa0fD7fs0Ip",
+                "BNBUSDT",
+                OrderStatus::Untriggered,
+                OrderType::Limit,
+                Side::Sell,
+                Some("750".to_owned()),
+                Some("0.01".to_owned()),
+                Some(TimeInForce::Gtc),
+                None,
+                1_750_515_742_297,
+            )
+        );
+        let t = new.trigger.expect("a trigger");
+        assert_eq!(
+            (t.price.to_string(), t.direction, t.by),
+            (
+                "750".to_owned(),
+                Some(crate::model::TriggerDirection::Rise),
+                TriggerBy::Last
+            )
+        );
+        // A recorded STOP_MARKET on testnet: TRIGGERING under the algo id, TRIGGERED under
+        // the id of the order it became, FINISHED filled in full with its average.
+        let triggering = order("nt-2025-12-ALGO_UPDATE-triggering.json");
+        assert_eq!(
+            (triggering.order_id.as_str(), triggering.status, triggering.order_type),
+            ("1000000033225453", OrderStatus::Triggered, OrderType::Market)
+        );
+        assert_eq!(
+            triggering.trigger.map(|t| (t.price.to_string(), t.direction)),
+            Some((
+                "0.13855".to_owned(),
+                Some(crate::model::TriggerDirection::Rise)
+            ))
+        );
+        let triggered = order("nt-2025-12-ALGO_UPDATE-triggered.json");
+        assert_eq!(
+            (
+                triggered.order_id.as_str(),
+                triggered.client_order_id.as_str(),
+                triggered.status,
+                triggered.filled_qty,
+                triggered.avg_price
+            ),
+            (
+                "88937381063",
+                "O-20251211-053131-TEST-000-1",
+                OrderStatus::Triggered,
+                Decimal::ZERO,
+                None
+            )
+        );
+        let finished = order("nt-2025-12-ALGO_UPDATE-finished.json");
+        assert_eq!(
+            (
+                finished.order_id.as_str(),
+                finished.status,
+                finished.filled_qty.to_string(),
+                finished.avg_price.map(|p| p.to_string()),
+                finished.updated_time_ms,
+            ),
+            (
+                "88937381063",
+                OrderStatus::Filled,
+                "38".to_owned(),
+                Some("0.13856".to_owned()),
+                1_765_431_097_031,
+            )
+        );
+        // FINISHED short of filled says nothing of how the triggered order ended: its own
+        // ORDER_TRADE_UPDATE does.
+        let short = std::fs::read_to_string(format!("{dir}nt-2025-12-ALGO_UPDATE-finished.json"))
+            .unwrap()
+            .replace(r#""aq":"38""#, r#""aq":"0""#);
+        assert_eq!(parse(Market::Usdm, &short).unwrap(), Vec::new());
+        // CANCELED and REJECTED end it; a rejection keeps the venue's reason.
+        let new_text = std::fs::read_to_string(format!("{dir}docs-ALGO_UPDATE-new.json")).unwrap();
+        for (word, status, reason) in [
+            ("CANCELED", OrderStatus::Canceled, None),
+            ("EXPIRED", OrderStatus::Expired, Some("Reduce Only reject")),
+            ("REJECTED", OrderStatus::Rejected, Some("Reduce Only reject")),
+        ] {
+            let text = new_text.replace(r#""X": "NEW""#, &format!(r#""X": "{word}""#));
+            match parse(Market::Usdm, &text).unwrap().as_slice() {
+                [UserEvent::Order(o, None)] => {
+                    assert_eq!((o.status, o.reject_reason.as_deref()), (status, reason), "{word}");
+                }
+                other => panic!("{word}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_triggered_algo_order_reports_under_its_own_type() {
+        // The docs' ORDER_TRADE_UPDATE as the STOP_MARKET the algo service placed on trigger.
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/real/binance-usdm/ws-private/"
+        );
+        let text = std::fs::read_to_string(format!("{dir}docs-ORDER_TRADE_UPDATE-new.json"))
+            .unwrap()
+            .replace("\"TRAILING_STOP_MARKET\"", "\"STOP_MARKET\"");
+        match parse(Market::Usdm, &text).unwrap().as_slice() {
+            [UserEvent::Order(o, None)] => {
+                assert_eq!((o.order_type, o.status), (OrderType::Market, OrderStatus::New));
+                let t = o.trigger.expect("its trigger");
+                assert_eq!(
+                    (t.price.to_string(), t.direction),
+                    ("7103.04".to_owned(), Some(crate::model::TriggerDirection::Rise))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // A trailing stop is not read (yet).
+        let trailing =
+            std::fs::read_to_string(format!("{dir}docs-ORDER_TRADE_UPDATE-new.json")).unwrap();
+        assert_eq!(parse(Market::Usdm, &trailing).unwrap(), Vec::new());
     }
 }

@@ -312,6 +312,15 @@ impl BybitTrading {
 }
 
 impl Trading for BybitTrading {
+    /// Spot triggers watch the last price; linear ones the last, mark or index price.
+    fn trigger_prices(&self) -> &'static [TriggerBy] {
+        if self.market == Market::Spot {
+            &[TriggerBy::Last]
+        } else {
+            &[TriggerBy::Last, TriggerBy::Mark, TriggerBy::Index]
+        }
+    }
+
     fn refusal(&self, order: &Order) -> Option<crate::Error> {
         let reason = order.reject_reason.as_deref()?;
         (reason == "EC_PostOnlyWillTakeLiquidity" && order.filled_qty.is_zero()).then(|| {
