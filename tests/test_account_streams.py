@@ -11,44 +11,28 @@ from decimal import Decimal
 
 import pytest
 import tradewire as tw
-from tradewire.testing import Connection, Simulator
+from tradewire.testing import Simulator
 
 from .books import take, until
-from .trading import MARKETS, SYMBOL, ledger, resting_buy, sim_order, trader
+from .trading import (
+    MARKETS,
+    SYMBOL,
+    ledger,
+    resting_buy,
+    sim_order,
+    trader,
+    user_links,
+    user_stream_up,
+    user_subscriptions,
+)
 
 pytestmark = pytest.mark.asyncio
-
-USER_LINKS = {"user", "api", "private"}
 
 
 @pytest.fixture
 def sim() -> Iterator[Simulator]:
     with Simulator(steps_per_second=0) as running:
         yield running
-
-
-def user_connections(sim: Simulator, venue: str, market: str) -> list[Connection]:
-    # Bybit's private connections are kept with its spot market in the simulator.
-    where = "spot" if venue == "bybit" else market
-    return [c for c in sim.connections(venue, where) if c.kind in USER_LINKS]
-
-
-def user_links(sim: Simulator, venue: str, market: str) -> list[int]:
-    return [c.id for c in user_connections(sim, venue, market)]
-
-
-def user_subscriptions(sim: Simulator, venue: str, market: str) -> set[str]:
-    """What the venue sends us account events for: listen keys, ws-api subscriptions, topics."""
-    return {s for c in user_connections(sim, venue, market) for s in c.streams}
-
-
-async def user_stream_up(
-    sim: Simulator, venue: str, market: str, besides: set[str] | frozenset[str] = frozenset()
-) -> None:
-    """Until the venue holds a user-stream subscription of ours (one not in `besides`)."""
-    await until(
-        lambda: bool(user_subscriptions(sim, venue, market) - besides), 10, "a user-stream subscription"
-    )
 
 
 async def updates_until(

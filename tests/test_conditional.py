@@ -1,10 +1,11 @@
 """Conditional orders against the simulator (issue 21, item 2; ROADMAP ORD-01): stop and
-take-profit orders, market or limit once triggered, on Bybit linear and spot and Binance spot.
-One order lifecycle whatever the venue calls it: UNTRIGGERED (off the book; funds held from
-placement on Binance spot, from the trigger on Bybit) until the last price reaches the trigger,
-then (TRIGGERED on Bybit,) NEW, FILLED ... under the same ids; refusals typed (`trigger_price`
-when the price is already there); cancels reach orders the venue keeps apart (Bybit spot's
-`orderFilter=StopOrder`)."""
+take-profit orders, market or limit once triggered, on all four markets. One order lifecycle
+whatever the venue calls it: UNTRIGGERED (off the book; funds held from placement on Binance
+spot, from the trigger elsewhere) until the watched price reaches the trigger, then (TRIGGERED
+on Bybit and Binance USD-M,) NEW, FILLED ... under the same client id; refusals typed
+(`trigger_price` when the price is already there); cancels reach orders the venue keeps apart
+(Bybit spot's `orderFilter=StopOrder`, Binance USD-M's algo service, where an order is named by
+its algo id until it triggers and by the id of the order it became after)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ import pytest
 import tradewire as tw
 from tradewire.testing import Simulator
 
-from .trading import SYMBOL, sim_order, trader
+from .trading import SYMBOL, sim_order, trader, user_stream_up
 
 pytestmark = pytest.mark.asyncio
 
 BYBIT = [("bybit", "linear"), ("bybit", "spot")]
-MARKETS = [*BYBIT, ("binance", "spot")]
+MARKETS = [*BYBIT, ("binance", "spot"), ("binance", "usdm")]
+#: Where a triggered order is named by an id of its own (the algo service's).
+ALGO = ("binance", "usdm")
 
 
 @pytest.fixture
@@ -67,21 +70,30 @@ async def test_a_stop_waits_off_the_book_then_trades_as_the_same_order(
         )
         assert sim_order(sim, venue, market, "stop-1").status == tw.OrderStatus.UNTRIGGERED
         held = sim.balances(venue, market)["USDT"].locked - funds_before["USDT"].locked
-        if venue == "binance":
+        if (venue, market) == ("binance", "spot"):
             assert held > 0, "Binance spot holds a stop order's funds from placement"
         else:
-            assert held == 0, "Bybit holds nothing before the trigger"
+            assert held == 0, "nothing is held before the trigger"
         listed = {o.client_order_id: o for o in await c.open_orders(SYMBOL)}
         assert listed["stop-1"].status == tw.OrderStatus.UNTRIGGERED
         assert listed["stop-1"].trigger_price == ask
         # A trade at the ask reaches the trigger: the stop goes to the book as a market order.
         await c.place_market(SYMBOL, "BUY", q)
         seen = await statuses(updates, "stop-1", tw.OrderStatus.FILLED)
-        if venue == "bybit":
-            assert tw.OrderStatus.TRIGGERED in [o.status for o in seen], "Bybit names the moment"
-        assert {o.order_id for o in seen} == {stop.order_id}, "one order through the trigger"
-        done = await c.order(SYMBOL, client_order_id="stop-1")
+        if (venue, market) != ("binance", "spot"):
+            assert tw.OrderStatus.TRIGGERED in [o.status for o in seen], "the venue names the moment"
         truth = sim_order(sim, venue, market, "stop-1")
+        if (venue, market) == ALGO:
+            # Named by its algo id until it triggers, then by the order it became.
+            assert truth.order_id != stop.order_id
+            assert [o.order_id for o in seen if o.status == tw.OrderStatus.UNTRIGGERED] in (
+                [],
+                [stop.order_id],
+            )
+            assert seen[-1].order_id == truth.order_id
+        else:
+            assert {o.order_id for o in seen} == {stop.order_id}, "one order through the trigger"
+        done = await c.order(SYMBOL, client_order_id="stop-1")
         assert (
             (done.status, done.filled_qty) == (tw.OrderStatus.FILLED, q) == (truth.status, truth.filled_qty)
         )
@@ -105,7 +117,9 @@ async def test_a_take_profit_limit_rests_at_its_price_once_triggered(
         )
         await c.place_market(SYMBOL, "BUY", q)  # the venue fires triggers as the trade happens
         fired = await c.order(SYMBOL, client_order_id="tp-1")
-        assert (fired.status, fired.order_id) == (tw.OrderStatus.NEW, tp.order_id)
+        became = sim_order(sim, venue, market, "tp-1").order_id
+        assert (fired.status, fired.order_id) == (tw.OrderStatus.NEW, became)
+        assert (became == tp.order_id) == ((venue, market) != ALGO)
         _, best_ask = sim.best(venue, market, SYMBOL)
         assert best_ask <= limit, "the triggered limit order rests on the book"
         assert sim_order(sim, venue, market, "tp-1").status == tw.OrderStatus.NEW
@@ -187,7 +201,98 @@ async def test_conditional_orders_are_checked_before_anything_is_sent(sim: Simul
             assert refused.value.rule == rule, extra
         with pytest.raises(TypeError):
             await c.place_stop(SYMBOL, "BUY", q, 60000.5)  # type: ignore[arg-type]
-        with pytest.raises(tw.InvalidOrder) as later:
-            await bn.place_stop(SYMBOL, "BUY", q, ask + 10)
-        assert later.value.rule == "trigger", "Binance USD-M's algo orders are not placed yet"
+        with pytest.raises(tw.InvalidOrder) as index:
+            await bn.place_stop(SYMBOL, "BUY", q, ask + 10, trigger_by="INDEX")
+        assert index.value.rule == "trigger_by", "USD-M triggers watch the contract or mark price"
         assert not [o for o in sim.orders("bybit", "spot") if o.trigger_price is not None]
+        assert not [o for o in sim.orders("binance", "usdm") if o.trigger_price is not None]
+
+
+async def test_a_usdm_algo_order_reads_as_one_order_through_its_trigger(sim: Simulator) -> None:
+    """Binance USD-M keeps conditional orders in its algo service (since 2025-12-09): the
+    connector places them there, finds them there before the trigger (query by algo id or
+    client id, listing), and follows `ALGO_UPDATE` into the order they become, whose fills and
+    end arrive on the order stream under the same client id."""
+    v, m = sim.native_venue("binance"), sim.native_market("usdm")
+    async with trader(sim, "binance", "usdm") as c:
+        q = await lot(c)
+        info = await c.symbol_info(SYMBOL)
+        _, ask = sim.best("binance", "usdm", SYMBOL)
+        updates = c.order_updates()
+        before = sim.native.rest_requests(v, m)
+        limit = ask + 100 * info.tick_size
+        stop = await c.place_stop(
+            SYMBOL, "BUY", q, ask, price=limit, trigger_by="MARK", client_order_id="algo-1"
+        )
+        assert (stop.status, stop.order_type, stop.trigger_by) == (
+            tw.OrderStatus.UNTRIGGERED,
+            tw.OrderType.LIMIT,
+            tw.TriggerBy.MARK,
+        )
+        sent = sim.native.rest_requests(v, m)
+        assert sent.get("POST /fapi/v1/algoOrder", 0) - before.get("POST /fapi/v1/algoOrder", 0) == 1
+        assert sent.get("POST /fapi/v1/order", 0) == before.get("POST /fapi/v1/order", 0)
+        # Before its trigger it is the algo service's: found by its algo id or client id.
+        by_id = await c.order(SYMBOL, order_id=stop.order_id)
+        by_cid = await c.order(SYMBOL, client_order_id="algo-1")
+        assert by_id.client_order_id == by_cid.client_order_id == "algo-1"
+        assert by_id.status == by_cid.status == tw.OrderStatus.UNTRIGGERED
+        # The service modifies nothing, and USD-M has no cancel-replace: refused before sending.
+        with pytest.raises(tw.InvalidOrder) as no_amend:
+            await c.amend(SYMBOL, client_order_id="algo-1", qty=q * 2)
+        assert no_amend.value.rule == "amend_in_place"
+        # A take at the ask moves the mark (the book's mid) past the trigger.
+        await c.place_market(SYMBOL, "BUY", q * 5)
+        seen: list[tw.Order] = []
+        fills: list[tw.Fill] = []
+        async with asyncio.timeout(10):
+            while not seen or seen[-1].status != tw.OrderStatus.FILLED:
+                u = await updates.recv()
+                if u.order.client_order_id == "algo-1":
+                    seen.append(u.order)
+                    fills.extend([u.fill] if u.fill is not None else [])
+        truth = sim_order(sim, "binance", "usdm", "algo-1")
+        assert [o.status for o in seen][:2] == [tw.OrderStatus.UNTRIGGERED, tw.OrderStatus.TRIGGERED]
+        assert seen[0].order_id == stop.order_id != truth.order_id
+        assert seen[-1].order_id == truth.order_id
+        assert (seen[-1].filled_qty, seen[-1].trigger_price) == (q, ask)
+        assert sum(f.qty for f in fills) == q and {f.order_id for f in fills} == {truth.order_id}
+        # The trigger price is on the tick grid: a half tick is refused before sending.
+        with pytest.raises(tw.InvalidOrder) as off_grid:
+            await c.place_stop(SYMBOL, "BUY", q, ask + info.tick_size / 2)
+        assert off_grid.value.rule == "tick_size"
+
+
+async def test_a_usdm_stop_with_nothing_to_reduce_expires_at_its_trigger(sim: Simulator) -> None:
+    """A reduce-only stop-loss meets no position when it triggers: the algo service cannot
+    place it and ends it EXPIRED, with its reason; nothing trades."""
+    async with trader(sim, "binance", "usdm") as c:
+        q = await lot(c)
+        bid, _ = sim.best("binance", "usdm", SYMBOL)
+        await c.place_market(SYMBOL, "BUY", q)
+        sl = await c.place_stop(SYMBOL, "SELL", q, bid, reduce_only=True, client_order_id="algo-sl")
+        assert sl.reduce_only and sl.status == tw.OrderStatus.UNTRIGGERED
+        updates = c.order_updates()
+        await user_stream_up(sim, "binance", "usdm")  # the reason is the stream's to tell
+        await c.place_market(SYMBOL, "SELL", q)  # closes the position, and trades at the bid
+        seen = await statuses(updates, "algo-sl", tw.OrderStatus.EXPIRED)
+        assert seen[-1].reject_reason == "Reduce Only reject"
+        assert (await c.order(SYMBOL, client_order_id="algo-sl")).status == tw.OrderStatus.EXPIRED
+        assert sim_order(sim, "binance", "usdm", "algo-sl").filled_qty == 0
+
+
+async def test_a_lost_algo_answer_is_resolved_by_lookup_not_resent(sim: Simulator) -> None:
+    """ORDR-08 on the algo service: the stop is placed but its answer never comes; the
+    connector finds it there by client id (the order endpoint does not know it) and never
+    sends it again."""
+    v, m = sim.native_venue("binance"), sim.native_market("usdm")
+    async with trader(sim, "binance", "usdm", timeout=0.5, recv_window_ms=1000) as c:
+        q = await lot(c)
+        _, ask = sim.best("binance", "usdm", SYMBOL)
+        sim.native.fail_rest(v, m, lose_write_answers=1)
+        stop = await c.place_stop(SYMBOL, "BUY", q, ask + 100, client_order_id="algo-lost")
+        assert (stop.status, stop.client_order_id) == (tw.OrderStatus.UNTRIGGERED, "algo-lost")
+        assert sim.native.rest_requests(v, m).get("POST /fapi/v1/algoOrder") == 1
+        assert len([o for o in sim.orders("binance", "usdm") if o.client_order_id == "algo-lost"]) == 1
+        gone = await c.cancel(SYMBOL, order_id=stop.order_id)
+        assert gone.status == tw.OrderStatus.CANCELED

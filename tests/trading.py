@@ -7,7 +7,9 @@ from decimal import ROUND_DOWN, Decimal, localcontext
 from typing import Any, Protocol
 
 import tradewire as tw
-from tradewire.testing import Simulator
+from tradewire.testing import Connection, Simulator
+
+from .books import until
 
 MARKETS = [("binance", "spot"), ("binance", "usdm"), ("bybit", "spot"), ("bybit", "linear")]
 SYMBOL = "BTCUSDT"
@@ -149,3 +151,31 @@ def differences(
         if want != have:
             out.append(f"position {symbol}: {have} != {want}")
     return out
+
+
+#: The simulator's connection kinds that carry a user stream.
+USER_LINKS = {"user", "api", "private"}
+
+
+def user_connections(sim: Simulator, venue: str, market: str) -> list[Connection]:
+    # Bybit's private connections are kept with its spot market in the simulator.
+    where = "spot" if venue == "bybit" else market
+    return [c for c in sim.connections(venue, where) if c.kind in USER_LINKS]
+
+
+def user_links(sim: Simulator, venue: str, market: str) -> list[int]:
+    return [c.id for c in user_connections(sim, venue, market)]
+
+
+def user_subscriptions(sim: Simulator, venue: str, market: str) -> set[str]:
+    """What the venue sends us account events for: listen keys, ws-api subscriptions, topics."""
+    return {s for c in user_connections(sim, venue, market) for s in c.streams}
+
+
+async def user_stream_up(
+    sim: Simulator, venue: str, market: str, besides: set[str] | frozenset[str] = frozenset()
+) -> None:
+    """Until the venue holds a user-stream subscription of ours (one not in `besides`)."""
+    await until(
+        lambda: bool(user_subscriptions(sim, venue, market) - besides), 10, "a user-stream subscription"
+    )

@@ -669,7 +669,7 @@ fn truth_order(ex: &Exchange, o: &sx::Order, source: m::Source) -> m::Order {
     let order_id = if source.venue == m::Venue::Bybit {
         tradewire_sim::bybit::order_id_str(o.id)
     } else {
-        o.id.to_string()
+        o.shown_id().to_string()
     };
     m::Order {
         source,

@@ -38,7 +38,11 @@ impl Connector {
         }
         let ready: Vec<(usize, (NewOrder, Order))> =
             ready.into_iter().map(|(at, o, u)| (at, (o, u))).collect();
-        let singles = join_all(alone.into_iter().map(|(at, o)| async move { (at, self.place(o).await) }));
+        let singles = join_all(
+            alone
+                .into_iter()
+                .map(|(at, o)| async move { (at, self.place(o).await) }),
+        );
         let (singles, ()) = tokio::join!(
             singles,
             by_chunks(&mut out, &ready, limit, |chunk| self.place_chunk(chunk))

@@ -1,9 +1,7 @@
 //! Local checks of an order against its symbol's rules, before anything is sent: a rejection
 //! here costs no request weight and names the rule that failed.
 
-use crate::model::{
-    Decimal, Market, OrderType, PositionSide, SymbolInfo, TimeInForce, Trigger,
-};
+use crate::model::{Decimal, Market, OrderType, PositionSide, SymbolInfo, TimeInForce, Trigger};
 use crate::orders::NewOrder;
 use crate::{Error, Result};
 

@@ -388,10 +388,13 @@ fn judge(current: &Order, update: &Order, saw: impl Fn(Revision) -> bool) -> Ver
         return Verdict::Backwards("UNKNOWN after a known status".into());
     }
     if current.status.is_terminal() {
-        // A later report of the same end with more filled is the venue completing its count.
+        // A later report of the same end with more filled is the venue completing its count,
+        // one naming why it ended (a user-stream event after a REST read) its reason.
         return if update.status != current.status {
             Verdict::Backwards(format!("{} after {}", update.status, current.status))
-        } else if update.filled_qty > current.filled_qty {
+        } else if update.filled_qty > current.filled_qty
+            || (update.reject_reason.is_some() && current.reject_reason.is_none())
+        {
             Verdict::Take
         } else {
             Verdict::Same
@@ -509,6 +512,34 @@ mod tests {
             is_maker: true,
             exchange_time_ms: 2,
         }
+    }
+
+    #[test]
+    fn a_later_report_of_the_same_end_adds_its_reason_and_nothing_takes_it_away() {
+        let mut orders = Orders::default();
+        orders.apply(&order(OrderStatus::New, 0));
+        let ended = order(OrderStatus::Expired, 0);
+        assert!(matches!(orders.apply(&ended), Applied::Changed(_)));
+        let why = Order {
+            reject_reason: Some("Reduce Only reject".into()),
+            ..ended.clone()
+        };
+        match orders.apply(&why) {
+            Applied::Changed(o) => {
+                assert_eq!(o.reject_reason.as_deref(), Some("Reduce Only reject"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(orders.apply(&why), Applied::Duplicate);
+        assert_eq!(
+            orders.apply(&ended),
+            Applied::Duplicate,
+            "a reason is never lost"
+        );
+        assert_eq!(
+            orders.get(&Id::new("c1")).unwrap().reject_reason.as_deref(),
+            Some("Reduce Only reject")
+        );
     }
 
     /// Ended orders go after their keeping time, open ones never; a late report or fill of a

@@ -119,6 +119,31 @@ fn order_trade_update(
         "ps": o.leg.word(), "cp": false, "rp": "0", "pP": false, "si": 0, "ss": 0, "V": "NONE", "pm": "NONE", "gtd": 0}})
 }
 
+/// The USD-M events of one execution report. An algo-service order speaks `ALGO_UPDATE` until
+/// it triggers (NEW, TRIGGERING; CANCELED before it); the order it became then speaks
+/// `ORDER_TRADE_UPDATE`, followed by the algo order's TRIGGERED once it works and FINISHED once
+/// it ended (EXPIRED, without an order, when it could not be placed).
+fn usdm_order_events(
+    ex: &Exchange,
+    o: &Order,
+    kind: ExecKind,
+    fill: Option<&FillRec>,
+    now: i64,
+) -> Vec<Value> {
+    let algo = |o: &Order| json!({"e": "ALGO_UPDATE", "T": o.updated_ms, "E": now, "o": super::rest::algo_update(ex, o)});
+    if o.algo.is_none() {
+        return vec![order_trade_update(ex, o, kind, fill, now)];
+    }
+    if !o.became() {
+        return vec![algo(o)];
+    }
+    let mut out = vec![order_trade_update(ex, o, kind, fill, now)];
+    if (kind == ExecKind::New && o.status == Status::New) || !o.status.is_open() {
+        out.push(algo(o));
+    }
+    out
+}
+
 fn balances_spot(assets: &[(String, crate::exchange::Balance)], now: i64) -> Value {
     let b: Vec<Value> = assets
         .iter()
@@ -301,7 +326,9 @@ async fn listen_key_session(
                     for (key, account) in &keys {
                         match &*event {
                             Event::Execution { account: a, order, kind, fill, .. } if a == account => {
-                                user_events.push(faults, frame(key, order_trade_update(&ex, order, *kind, fill.as_ref(), now)), &mut out);
+                                for event in usdm_order_events(&ex, order, *kind, fill.as_ref(), now) {
+                                    user_events.push(faults, frame(key, event), &mut out);
+                                }
                             }
                             Event::Position { account: a, symbol, .. } if a == account => {
                                 user_events.push(faults, frame(key, account_update(&ex, *account, Some(symbol), now)), &mut out);

@@ -126,6 +126,10 @@ impl Exchange {
             leg: req.leg,
             trigger: req.trigger,
             triggered: false,
+            algo: (req.algo && req.trigger.is_some()).then(|| {
+                self.next_algo_id += 1;
+                self.next_algo_id - 1
+            }),
             created_ms: now_ms,
             updated_ms: now_ms,
             held,

@@ -41,6 +41,8 @@ pub struct Exchange {
     pub accounts: Vec<Account>,
     pub orders: HashMap<u64, Order>,
     next_order_id: u64,
+    /// Algo ids count apart from order ids, from far above them (as the venue's do).
+    next_algo_id: u64,
     exec_seq: std::sync::atomic::AtomicU64,
     events: broadcast::Sender<Arc<Event>>,
 }
@@ -88,6 +90,7 @@ impl Exchange {
             accounts: Vec::new(),
             orders: HashMap::new(),
             next_order_id: first_order_id,
+            next_algo_id: 1_000_000_000_000 + first_order_id,
             exec_seq: std::sync::atomic::AtomicU64::new(0),
             events: broadcast::channel(1 << 16).0,
         }
@@ -269,6 +272,7 @@ mod fixtures {
             reduce_only: false,
             leg: Default::default(),
             trigger: None,
+            algo: false,
         }
     }
 

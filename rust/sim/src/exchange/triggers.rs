@@ -54,10 +54,7 @@ impl Exchange {
             match self.reducible(order.account, &order.symbol, order.leg, order.side) {
                 Ok(room) if lots <= room => {}
                 Ok(room) if room > 0 && self.reduce_only_trims => lots = room,
-                _ => {
-                    self.finish(id, Status::Canceled, now_ms);
-                    return;
-                }
+                _ => return self.fail_trigger(id, "Reduce Only reject", now_ms),
             }
         }
         let probe = order.probe();
@@ -68,8 +65,7 @@ impl Exchange {
         } else {
             let Ok(need) = self.required_funds(order.account, &spec, &probe, order.price, lots)
             else {
-                self.finish(id, Status::Canceled, now_ms);
-                return;
+                return self.fail_trigger(id, "Margin is insufficient", now_ms);
             };
             self.hold(order.account, &spec, order.side, need);
             need
@@ -83,6 +79,15 @@ impl Exchange {
         self.report(id, ExecKind::New, None);
         self.emit_funds(order.account, &spec, now_ms);
         self.match_and_rest(id, None, now_ms);
+    }
+
+    /// A triggered order the venue cannot place: canceled; an algo service names why.
+    fn fail_trigger(&mut self, id: u64, why: &'static str, now_ms: i64) {
+        let o = self.orders.get_mut(&id).expect("order");
+        if o.algo.is_some() {
+            o.reject = Some(why);
+        }
+        self.finish(id, Status::Canceled, now_ms);
     }
 }
 

@@ -288,6 +288,9 @@ pub struct Order {
     /// A conditional order's trigger, and whether it fired.
     pub trigger: Option<Trigger>,
     pub triggered: bool,
+    /// Where an algo service keeps conditional orders (Binance USD-M): the algo id it is named
+    /// by until it triggers (its `id` is the order it becomes, unknown to the user till then).
+    pub algo: Option<u64>,
     pub created_ms: i64,
     pub updated_ms: i64,
     /// Funds held for the unfilled part: quote (spot buy), base (spot sell) or margin (perp).
@@ -454,6 +457,8 @@ pub struct NewOrder {
     pub leg: Leg,
     /// Makes it a conditional order.
     pub trigger: Option<Trigger>,
+    /// A conditional order kept by the algo service (it gets an algo id).
+    pub algo: bool,
 }
 
 /// A position leg: one-way mode has one per symbol (`Both`), hedge mode a long and a short.
@@ -504,6 +509,29 @@ impl Order {
             reduce_only: self.reduce_only,
             leg: self.leg,
             trigger: None,
+            algo: false,
+        }
+    }
+
+    /// Whether the order endpoints see it: not an algo-service order, or one that became an
+    /// order of its own.
+    pub fn on_order_service(&self) -> bool {
+        self.algo.is_none() || self.became()
+    }
+
+    /// Whether an algo-service order became an order of its own (triggered and placed).
+    pub fn became(&self) -> bool {
+        self.algo.is_some()
+            && self.triggered
+            && self.status != Status::Triggered
+            && self.reject.is_none()
+    }
+
+    /// The id the venue names it by: its algo id until it became an order, else its own.
+    pub fn shown_id(&self) -> u64 {
+        match self.algo {
+            Some(algo) if !self.became() => algo,
+            _ => self.id,
         }
     }
 

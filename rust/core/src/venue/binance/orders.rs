@@ -301,7 +301,12 @@ fn algo_kind(order_type: OrderType, kind: TriggerKind) -> &'static str {
 }
 
 /// A `timeInForce` word as an order's time in force (`GTX` is post-only); none on a market order.
-fn time_in_force(f: Fields<'_>, key: &str, word: &str, order_type: OrderType) -> Result<Option<TimeInForce>> {
+fn time_in_force(
+    f: Fields<'_>,
+    key: &str,
+    word: &str,
+    order_type: OrderType,
+) -> Result<Option<TimeInForce>> {
     Ok(match (word, f.opt_text(key)) {
         ("LIMIT_MAKER", _) | (_, Some("GTX")) => Some(TimeInForce::PostOnly),
         _ if order_type == OrderType::Market => None,
@@ -393,7 +398,12 @@ pub(super) const ALGO_EVENT: AlgoKeys = AlgoKeys {
 /// one (the triggered order keeps the client id, so its own events continue the same order).
 /// `None`: a type we do not read (trailing stops), or an event's FINISHED short of filled (the
 /// triggered order's own events say how it ended).
-pub(super) fn algo_order(market: Market, f: Fields<'_>, keys: &AlgoKeys, at: i64) -> Result<Option<Order>> {
+pub(super) fn algo_order(
+    market: Market,
+    f: Fields<'_>,
+    keys: &AlgoKeys,
+    at: i64,
+) -> Result<Option<Order>> {
     let word = keys
         .kind
         .iter()
@@ -590,8 +600,12 @@ impl Trading for BinanceTrading {
 
     fn placed(&self, answer: &Value) -> Result<Written> {
         if is_algo(answer) {
-            let order = algo_order(self.market, self.fields(answer), &ALGO_ANSWER, 0)?
-                .ok_or_else(|| self.fields(answer).bad("an algo order of a type we did not place"))?;
+            let order = algo_order(self.market, self.fields(answer), &ALGO_ANSWER, 0)?.ok_or_else(
+                || {
+                    self.fields(answer)
+                        .bad("an algo order of a type we did not place")
+                },
+            )?;
             return Ok(Written::Order(order, Vec::new()));
         }
         let order = self.order(answer)?;
@@ -928,7 +942,10 @@ impl Trading for BinanceTrading {
         let r = Request::get(&self.path("/api/v3/order", "/fapi/v1/order")).signed();
         let mut asks = vec![Self::named(r, symbol, which)];
         if !self.spot() {
-            asks.push(algo_named(Request::get("/fapi/v1/algoOrder").signed(), which));
+            asks.push(algo_named(
+                Request::get("/fapi/v1/algoOrder").signed(),
+                which,
+            ));
         }
         asks
     }
@@ -1357,7 +1374,10 @@ mod tests {
         assert_eq!(r.param_value("type"), Some("TAKE_PROFIT_MARKET"));
         assert_eq!(r.param_value("workingType"), Some("CONTRACT_PRICE"));
         assert_eq!(r.param_value("timeInForce"), None);
-        assert!(!usdm.batch_takes(&tp), "the batch endpoint takes no algo order");
+        assert!(
+            !usdm.batch_takes(&tp),
+            "the batch endpoint takes no algo order"
+        );
         // Spot keeps its own stop types on the order endpoint.
         let spot = BinanceTrading {
             market: Market::Spot,
@@ -1369,7 +1389,9 @@ mod tests {
         );
         // Cancels, listings and queries reach the algo service by its names.
         let which = OrderRef::ClientOrderId(Id::new("stop-1"));
-        let cancel = usdm.cancel_untriggered(Symbol::new("BTCUSDT"), &which).unwrap();
+        let cancel = usdm
+            .cancel_untriggered(Symbol::new("BTCUSDT"), &which)
+            .unwrap();
         assert_eq!(
             (cancel.path.as_str(), cancel.param_value("clientAlgoId")),
             ("/fapi/v1/algoOrder", Some("stop-1"))
@@ -1377,7 +1399,10 @@ mod tests {
         let asks = usdm.query(Symbol::new("BTCUSDT"), &OrderRef::OrderId(Id::from_u64(9)));
         assert_eq!(asks.len(), 2);
         assert_eq!(asks[1].param_value("algoId"), Some("9"));
-        assert!(spot.cancel_untriggered(Symbol::new("BTCUSDT"), &which).is_none());
+        assert!(
+            spot.cancel_untriggered(Symbol::new("BTCUSDT"), &which)
+                .is_none()
+        );
         assert_eq!(spot.query(Symbol::new("BTCUSDT"), &which).len(), 1);
     }
 
@@ -1437,7 +1462,10 @@ mod tests {
         // A listing mixes nothing: open algo orders (`type` spelled as some answers do), and a
         // triggered one names the order it became.
         let listed = fixture("binance-usdm/rest/docs-order-response.json");
-        assert!(usdm.listed(&listed).unwrap().is_some(), "an ordinary order still reads");
+        assert!(
+            usdm.listed(&listed).unwrap().is_some(),
+            "an ordinary order still reads"
+        );
         let open: Value = serde_json::from_str(
             r#"[{"algoId":123456789,"clientAlgoId":"a-1","algoType":"CONDITIONAL","type":"STOP_MARKET","symbol":"BTCUSDT","side":"BUY","positionSide":"BOTH","timeInForce":"GTC","quantity":"0.001","algoStatus":"NEW","triggerPrice":"45000.00","workingType":"MARK_PRICE","reduceOnly":false,"createTime":1625474304765,"updateTime":1625474304765},
                 {"algoId":1000000033225453,"clientAlgoId":"a-2","algoType":"CONDITIONAL","orderType":"STOP_MARKET","symbol":"ETHUSDT","side":"BUY","positionSide":"BOTH","quantity":"38","algoStatus":"TRIGGERED","triggerPrice":"0.13855","workingType":"CONTRACT_PRICE","actualOrderId":"88937381063"}]"#,
@@ -1448,11 +1476,26 @@ mod tests {
         assert_eq!(
             orders
                 .iter()
-                .map(|o| (o.order_id.as_str(), o.status, o.order_type, o.trigger.unwrap().by))
+                .map(|o| (
+                    o.order_id.as_str(),
+                    o.status,
+                    o.order_type,
+                    o.trigger.unwrap().by
+                ))
                 .collect::<Vec<_>>(),
             vec![
-                ("123456789", OrderStatus::Untriggered, OrderType::Market, TriggerBy::Mark),
-                ("88937381063", OrderStatus::Triggered, OrderType::Market, TriggerBy::Last),
+                (
+                    "123456789",
+                    OrderStatus::Untriggered,
+                    OrderType::Market,
+                    TriggerBy::Mark
+                ),
+                (
+                    "88937381063",
+                    OrderStatus::Triggered,
+                    OrderType::Market,
+                    TriggerBy::Last
+                ),
             ]
         );
         // Trailing stops are not read (yet): skipped, not an error.

@@ -463,11 +463,21 @@ mod tests {
         // the id of the order it became, FINISHED filled in full with its average.
         let triggering = order("nt-2025-12-ALGO_UPDATE-triggering.json");
         assert_eq!(
-            (triggering.order_id.as_str(), triggering.status, triggering.order_type),
-            ("1000000033225453", OrderStatus::Triggered, OrderType::Market)
+            (
+                triggering.order_id.as_str(),
+                triggering.status,
+                triggering.order_type
+            ),
+            (
+                "1000000033225453",
+                OrderStatus::Triggered,
+                OrderType::Market
+            )
         );
         assert_eq!(
-            triggering.trigger.map(|t| (t.price.to_string(), t.direction)),
+            triggering
+                .trigger
+                .map(|t| (t.price.to_string(), t.direction)),
             Some((
                 "0.13855".to_owned(),
                 Some(crate::model::TriggerDirection::Rise)
@@ -518,12 +528,20 @@ mod tests {
         for (word, status, reason) in [
             ("CANCELED", OrderStatus::Canceled, None),
             ("EXPIRED", OrderStatus::Expired, Some("Reduce Only reject")),
-            ("REJECTED", OrderStatus::Rejected, Some("Reduce Only reject")),
+            (
+                "REJECTED",
+                OrderStatus::Rejected,
+                Some("Reduce Only reject"),
+            ),
         ] {
             let text = new_text.replace(r#""X": "NEW""#, &format!(r#""X": "{word}""#));
             match parse(Market::Usdm, &text).unwrap().as_slice() {
                 [UserEvent::Order(o, None)] => {
-                    assert_eq!((o.status, o.reject_reason.as_deref()), (status, reason), "{word}");
+                    assert_eq!(
+                        (o.status, o.reject_reason.as_deref()),
+                        (status, reason),
+                        "{word}"
+                    );
                 }
                 other => panic!("{word}: {other:?}"),
             }
@@ -542,11 +560,17 @@ mod tests {
             .replace("\"TRAILING_STOP_MARKET\"", "\"STOP_MARKET\"");
         match parse(Market::Usdm, &text).unwrap().as_slice() {
             [UserEvent::Order(o, None)] => {
-                assert_eq!((o.order_type, o.status), (OrderType::Market, OrderStatus::New));
+                assert_eq!(
+                    (o.order_type, o.status),
+                    (OrderType::Market, OrderStatus::New)
+                );
                 let t = o.trigger.expect("its trigger");
                 assert_eq!(
                     (t.price.to_string(), t.direction),
-                    ("7103.04".to_owned(), Some(crate::model::TriggerDirection::Rise))
+                    (
+                        "7103.04".to_owned(),
+                        Some(crate::model::TriggerDirection::Rise)
+                    )
                 );
             }
             other => panic!("{other:?}"),

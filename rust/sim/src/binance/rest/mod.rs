@@ -4,6 +4,7 @@
 //! shapes and error codes (PROTOCOLS.md sections 2.1, 3, 4.4, 5, 6, 8).
 
 mod account;
+mod algo;
 mod auth;
 mod listen_key;
 mod market;
@@ -20,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
+pub use algo::algo_update;
 pub use auth::hmac_hex;
 pub use orders::{OrderView, order_json};
 
@@ -147,7 +149,7 @@ pub async fn handle(
     // What counts against the order-count limits: a new order (cancel-replace's included) and
     // a USD-M modify; spot's keep-priority amend counts 0.
     let orders = match endpoint {
-        Endpoint::PlaceOrder | Endpoint::CancelReplace => 1,
+        Endpoint::PlaceOrder | Endpoint::CancelReplace | Endpoint::AlgoPlace => 1,
         Endpoint::AmendOrder if !spot => 1,
         // USD-M batches count 5 on the 10-second order window.
         Endpoint::PlaceBatch | Endpoint::AmendBatch => 5,

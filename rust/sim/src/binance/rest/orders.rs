@@ -39,22 +39,30 @@ fn client_id_ok(id: &str, spot: bool) -> bool {
         })
 }
 
-pub(super) fn place(st: &BinanceState, account: usize, params: &Params, now: i64) -> Answer {
-    let spot = st.spot();
-    let mut ex = st.market.lock();
-    let symbol = symbol_of(&ex, params)?.to_owned();
+/// The order a place request asks for: of the order endpoint, or (`algo`) of USD-M's algo
+/// service, which takes the conditional types and names its fields apart.
+pub(super) fn requested(
+    ex: &Exchange,
+    params: &Params,
+    spot: bool,
+    algo: bool,
+) -> Result<NewOrder, ApiError> {
+    let symbol = symbol_of(ex, params)?.to_owned();
     let side = match params.require("side")? {
         "BUY" => Side::Buy,
         "SELL" => Side::Sell,
         _ => return Err(ApiError::bad(-1117, "Invalid side.")),
     };
     let type_ = params.require("type")?;
-    // Spot stop types: a stop fires against the order's side, a take-profit its way.
-    let stop = match (type_, spot) {
-        ("STOP_LOSS" | "STOP_LOSS_LIMIT", true) => Some(side == Side::Buy),
-        ("TAKE_PROFIT" | "TAKE_PROFIT_LIMIT", true) => Some(side == Side::Sell),
+    // A stop fires against the order's side (a BUY's on a rise), a take-profit its way.
+    let stop = match (type_, spot, algo) {
+        ("STOP_LOSS" | "STOP_LOSS_LIMIT", true, _) => Some(side == Side::Buy),
+        ("TAKE_PROFIT" | "TAKE_PROFIT_LIMIT", true, _) => Some(side == Side::Sell),
+        ("STOP" | "STOP_MARKET", false, true) => Some(side == Side::Buy),
+        ("TAKE_PROFIT" | "TAKE_PROFIT_MARKET", false, true) => Some(side == Side::Sell),
         (
             "STOP" | "STOP_MARKET" | "TAKE_PROFIT" | "TAKE_PROFIT_MARKET" | "TRAILING_STOP_MARKET",
+            false,
             false,
         ) => {
             // Since 2025-12-09 conditional orders go through the algo-order service.
@@ -63,26 +71,45 @@ pub(super) fn place(st: &BinanceState, account: usize, params: &Params, now: i64
                 "Order type not supported for this endpoint. Please use the Algo Order API endpoints instead.",
             ));
         }
+        // The simulator has no trailing stops (yet); the service takes only conditional types.
+        _ if algo => return Err(ApiError::bad(-1116, "Invalid orderType.")),
         _ => None,
     };
     let (kind, mut tif) = match (type_, spot) {
-        ("LIMIT" | "STOP_LOSS_LIMIT" | "TAKE_PROFIT_LIMIT", _) => (OrderKind::Limit, None),
-        ("MARKET" | "STOP_LOSS" | "TAKE_PROFIT", _) => (OrderKind::Market, Some(Tif::Ioc)),
+        ("LIMIT" | "STOP_LOSS_LIMIT" | "TAKE_PROFIT_LIMIT", _)
+        | ("STOP" | "TAKE_PROFIT", false) => (OrderKind::Limit, None),
+        ("MARKET" | "STOP_LOSS" | "TAKE_PROFIT", _)
+        | ("STOP_MARKET" | "TAKE_PROFIT_MARKET", false) => (OrderKind::Market, Some(Tif::Ioc)),
         ("LIMIT_MAKER", true) => (OrderKind::Limit, Some(Tif::PostOnly)),
         _ => return Err(ApiError::bad(-1116, "Invalid orderType.")),
+    };
+    let (trigger_key, client_key) = if algo {
+        ("triggerPrice", "clientAlgoId")
+    } else {
+        ("stopPrice", "newClientOrderId")
+    };
+    let by = match params.get("workingType") {
+        Some("MARK_PRICE") if algo => Watch::Mark,
+        None | Some("CONTRACT_PRICE") => Watch::Last,
+        Some(_) => return Err(ApiError::mandatory("workingType")),
     };
     let trigger = match stop {
         Some(rises) => Some(Trigger {
             price: params
-                .decimal("stopPrice")?
-                .ok_or_else(|| ApiError::mandatory("stopPrice"))?,
+                .decimal(trigger_key)?
+                .ok_or_else(|| ApiError::mandatory(trigger_key))?,
             rises,
-            by: Watch::Last,
+            by,
         }),
         None => None,
     };
     if kind == OrderKind::Limit && tif.is_none() {
-        tif = Some(match params.require("timeInForce")? {
+        // The algo service defaults to GTC; the order endpoint requires it.
+        let word = match params.get("timeInForce") {
+            None if algo => "GTC",
+            _ => params.require("timeInForce")?,
+        };
+        tif = Some(match word {
             "GTC" => Tif::Gtc,
             "IOC" => Tif::Ioc,
             "FOK" => Tif::Fok,
@@ -115,7 +142,7 @@ pub(super) fn place(st: &BinanceState, account: usize, params: &Params, now: i64
             ));
         }
     }
-    let client_id = params.get("newClientOrderId").map(str::to_owned);
+    let client_id = params.get(client_key).map(str::to_owned);
     if let Some(cid) = &client_id
         && !client_id_ok(cid, spot)
     {
@@ -127,7 +154,7 @@ pub(super) fn place(st: &BinanceState, account: usize, params: &Params, now: i64
         return Err(ApiError::bad(
             -1100,
             format!(
-                "Illegal characters found in parameter 'newClientOrderId'; legal range is '{range}'."
+                "Illegal characters found in parameter '{client_key}'; legal range is '{range}'."
             ),
         ));
     }
@@ -145,8 +172,8 @@ pub(super) fn place(st: &BinanceState, account: usize, params: &Params, now: i64
             "Parameter 'reduceOnly' sent when not required.",
         ));
     }
-    let req = NewOrder {
-        symbol: symbol.clone(),
+    Ok(NewOrder {
+        symbol,
         side,
         kind,
         tif: tif.unwrap_or(Tif::Gtc),
@@ -157,7 +184,15 @@ pub(super) fn place(st: &BinanceState, account: usize, params: &Params, now: i64
         reduce_only,
         leg,
         trigger,
-    };
+        algo,
+    })
+}
+
+pub(super) fn place(st: &BinanceState, account: usize, params: &Params, now: i64) -> Answer {
+    let spot = st.spot();
+    let mut ex = st.market.lock();
+    let req = requested(&ex, params, spot, false)?;
+    let symbol = req.symbol.clone();
     let id = ex.place(account, req, now).map_err(|r| reject(r, spot))?;
     let order = ex.orders[&id].clone();
     let resp_type = params
@@ -173,7 +208,7 @@ pub(super) fn place(st: &BinanceState, account: usize, params: &Params, now: i64
     })
 }
 
-fn reject(r: Reject, spot: bool) -> ApiError {
+pub(super) fn reject(r: Reject, spot: bool) -> ApiError {
     match (r, spot) {
         (Reject::UnknownSymbol, _) => ApiError::bad(-1121, "Invalid symbol."),
         (Reject::Filter(name), true) => ApiError::bad(-1013, format!("Filter failure: {name}")),
@@ -303,6 +338,7 @@ pub(super) fn modify(st: &BinanceState, account: usize, params: &Params, now: i6
         .ok_or_else(|| ApiError::mandatory("price"))?;
     let current = ex
         .find_order(account, &symbol, id, cid)
+        .filter(|o| o.on_order_service())
         .ok_or_else(|| ApiError::bad(-2013, "Order does not exist."))?;
     if current.side != side {
         return Err(ApiError::bad(-4123, "Side does not match the order."));
@@ -444,6 +480,12 @@ pub(super) fn cancel(st: &BinanceState, account: usize, params: &Params, now: i6
     {
         return Err(ApiError::bad(-2039, "Client order id is not valid."));
     }
+    if ex
+        .find_order(account, &symbol, id, cid)
+        .is_some_and(|o| !o.on_order_service())
+    {
+        return Err(reject(Reject::UnknownOrder, spot));
+    }
     let oid = ex
         .cancel(account, &symbol, id, cid, now)
         .map_err(|r| reject(r, spot))?;
@@ -465,6 +507,7 @@ pub(super) fn query(st: &BinanceState, account: usize, params: &Params) -> Answe
     let (id, cid) = order_ids(params, "origClientOrderId")?;
     let order = ex
         .find_order(account, symbol, id, cid)
+        .filter(|o| o.on_order_service())
         .ok_or_else(|| ApiError::bad(-2013, "Order does not exist."))?;
     Ok(order_json(&ex, order, spot, OrderView::Query))
 }
@@ -479,6 +522,7 @@ pub(super) fn open_orders(st: &BinanceState, account: usize, params: &Params) ->
     let list: Vec<Value> = ex
         .open_orders(account, symbol)
         .into_iter()
+        .filter(|o| o.on_order_service())
         .map(|o| order_json(&ex, o, spot, OrderView::Query))
         .collect();
     Ok(Value::Array(list))
@@ -491,6 +535,7 @@ pub(super) fn cancel_all(st: &BinanceState, account: usize, params: &Params, now
     let ids: Vec<u64> = ex
         .open_orders(account, Some(&symbol))
         .iter()
+        .filter(|o| o.on_order_service())
         .map(|o| o.id)
         .collect();
     let mut canceled = Vec::new();

@@ -4,7 +4,7 @@
 use axum::http::{HeaderMap, Method};
 use serde_json::json;
 
-use super::{Answer, Params, account, listen_key, market, orders};
+use super::{Answer, Params, account, algo, listen_key, market, orders};
 use crate::binance::BinanceState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +26,12 @@ pub(super) enum Endpoint {
     CancelBatch,
     CancelOrder,
     QueryOrder,
+    /// USD-M's algo service: `algoOrder` (POST, GET, DELETE), `openAlgoOrders`, `algoOpenOrders`.
+    AlgoPlace,
+    AlgoQuery,
+    AlgoCancel,
+    AlgoOpen,
+    AlgoCancelAll,
     OpenOrders,
     CancelAll,
     Account,
@@ -93,6 +99,11 @@ pub(super) fn route(spot: bool, method: &Method, path: &str) -> Option<(Endpoint
             ("DELETE", "/fapi/v1/order") => (CancelOrder, true),
             ("GET", "/fapi/v1/order") => (QueryOrder, true),
             ("GET", "/fapi/v1/openOrders") => (OpenOrders, true),
+            ("POST", "/fapi/v1/algoOrder") => (AlgoPlace, true),
+            ("GET", "/fapi/v1/algoOrder") => (AlgoQuery, true),
+            ("DELETE", "/fapi/v1/algoOrder") => (AlgoCancel, true),
+            ("GET", "/fapi/v1/openAlgoOrders") => (AlgoOpen, true),
+            ("DELETE", "/fapi/v1/algoOpenOrders") => (AlgoCancelAll, true),
             ("DELETE", "/fapi/v1/allOpenOrders") => (CancelAll, true),
             ("GET", "/fapi/v2/account" | "/fapi/v3/account") => (Account, true),
             ("GET", "/fapi/v2/balance" | "/fapi/v3/balance") => (Balance, true),
@@ -182,6 +193,15 @@ pub(super) fn weight(spot: bool, endpoint: Endpoint, params: &Params) -> u32 {
             }
         }
         (_, CancelAll) => 1,
+        (_, AlgoPlace) => 0,
+        (_, AlgoQuery | AlgoCancel | AlgoCancelAll) => 1,
+        (_, AlgoOpen) => {
+            if has_symbol {
+                1
+            } else {
+                40
+            }
+        }
         (true, Account) => 20,
         (true, MyTrades) => {
             if params.get("orderId").is_some() {
@@ -228,6 +248,11 @@ pub(super) fn dispatch(
         QueryOrder => orders::query(st, acct(), params),
         OpenOrders => orders::open_orders(st, acct(), params),
         CancelAll => orders::cancel_all(st, acct(), params, now),
+        AlgoPlace => algo::place(st, acct(), params, now),
+        AlgoQuery => algo::query(st, acct(), params),
+        AlgoCancel => algo::cancel(st, acct(), params, now),
+        AlgoOpen => algo::open(st, acct(), params),
+        AlgoCancelAll => algo::cancel_all(st, acct(), params, now),
         Account => account::account_json(st, acct(), now),
         Balance => account::balance(st, acct(), now),
         PositionRisk => account::position_risk(st, acct(), params),

@@ -144,6 +144,7 @@ pub(super) fn create(
         reduce_only,
         leg,
         trigger,
+        algo: false,
     };
     let id = ex.place(account, req, now).map_err(|r| reject(r, spot))?;
     Ok(json!({"orderId": order_id_str(id), "orderLinkId": link_for_reply}))
