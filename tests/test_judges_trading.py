@@ -478,3 +478,68 @@ def test_binance_spot_sdk_stop_orders(sim: Simulator, caplog: pytest.LogCaptureF
     with pytest.raises(Exception, match=r"-4120|Algo Order"):
         usdm.new_order(symbol="BTCUSDT", side="SELL", type="STOP_MARKET", quantity=Decimal("0.01"))
     no_warnings(caplog)
+
+
+def test_binance_usdm_sdk_algo_orders(sim: Simulator, caplog: pytest.LogCaptureFixture) -> None:
+    """The official USD-M SDK's algo service: a STOP_MARKET placed, found by algo id and in the
+    open algo orders, triggered by a trade into an order of its own found by the client algo id
+    on the order endpoint; a TAKE_PROFIT canceled by algo id, and cancel-all of the service."""
+    caplog.set_level(logging.WARNING)
+    rest = usdm_client(sim).rest_api
+    ask = Decimal(rest.order_book(symbol="BTCUSDT", limit=5).data().asks[0][0])
+    placed = rest.new_algo_order(
+        algo_type="CONDITIONAL", symbol="BTCUSDT", side="BUY", type="STOP_MARKET", quantity=Decimal("0.01"),
+        trigger_price=ask, client_algo_id="sdk-algo",
+    ).data()  # fmt: skip
+    assert (placed.algo_status, placed.order_type, Decimal(placed.trigger_price)) == (
+        "NEW",
+        "STOP_MARKET",
+        ask,
+    )
+    found = rest.query_algo_order(algo_id=placed.algo_id).data()
+    assert (found.client_algo_id, found.algo_status, found.actual_order_id) == ("sdk-algo", "NEW", "")
+    listed = rest.current_all_algo_open_orders(symbol="BTCUSDT").data()
+    assert [o.algo_id for o in listed] == [placed.algo_id]
+    with pytest.raises(Exception, match=r"-2013|does not exist"):
+        rest.query_order(symbol="BTCUSDT", orig_client_order_id="sdk-algo")
+    rest.new_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal("0.01"))
+    done = rest.query_algo_order(client_algo_id="sdk-algo").data()
+    assert done.algo_status == "FINISHED" and done.actual_order_id
+    became = rest.query_order(symbol="BTCUSDT", orig_client_order_id="sdk-algo").data()
+    assert (str(became.order_id), became.status) == (done.actual_order_id, "FILLED")
+    assert sim_order(sim, "binance", "usdm", "sdk-algo").order_id == done.actual_order_id
+    tp = rest.new_algo_order(
+        algo_type="CONDITIONAL", symbol="BTCUSDT", side="SELL", type="TAKE_PROFIT", quantity=Decimal("0.01"),
+        price=ask + 2000, trigger_price=ask + 1000, client_algo_id="sdk-tp",
+    ).data()  # fmt: skip
+    canceled = rest.cancel_algo_order(algo_id=tp.algo_id).data()
+    assert (canceled.algo_id, canceled.code) == (tp.algo_id, "200")
+    assert rest.query_algo_order(algo_id=tp.algo_id).data().algo_status == "CANCELED"
+    rest.new_algo_order(
+        algo_type="CONDITIONAL", symbol="BTCUSDT", side="SELL", type="STOP_MARKET", quantity=Decimal("0.01"),
+        trigger_price=ask - 1000, working_type="MARK_PRICE", client_algo_id="sdk-sl",
+    )  # fmt: skip
+    assert rest.cancel_all_algo_open_orders(symbol="BTCUSDT").data().code == 200
+    assert sim_order(sim, "binance", "usdm", "sdk-sl").status.name == "CANCELED"
+    no_warnings(caplog)
+
+
+@pytest.mark.asyncio
+async def test_ccxt_binance_conditional_orders(sim: Simulator) -> None:
+    """ccxt's ``createOrder`` with ``stopPrice`` on Binance USD-M goes to the algo service;
+    ``fetchOpenOrders`` / ``cancelOrder`` with ``trigger`` reach it there."""
+    usdm, bybit = ccxt_perpetuals(sim)
+    await bybit.close()
+    try:
+        await usdm.load_markets()
+        book = await usdm.fetch_order_book("BTC/USDT:USDT", 5)
+        ask = book["asks"][0][0]
+        stop = await usdm.create_order(
+            "BTC/USDT:USDT", "market", "buy", 0.01, None, {"stopPrice": ask + 500, "clientAlgoId": "cx-algo"}
+        )
+        listed = await usdm.fetch_open_orders("BTC/USDT:USDT", None, None, {"trigger": True})
+        assert [o["id"] for o in listed] == [stop["id"]]
+        await usdm.cancel_order(stop["id"], "BTC/USDT:USDT", {"trigger": True})
+    finally:
+        await usdm.close()
+    assert sim_order(sim, "binance", "usdm", "cx-algo").status.name == "CANCELED"

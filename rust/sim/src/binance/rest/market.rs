@@ -46,7 +46,7 @@ pub(super) fn exchange_info(st: &BinanceState, params: &Params, now: i64) -> Ans
                 json!({"symbol": sp.name, "status": "TRADING", "baseAsset": sp.base, "baseAssetPrecision": 8,
                     "quoteAsset": sp.quote, "quotePrecision": 8, "quoteAssetPrecision": 8,
                     "baseCommissionPrecision": 8, "quoteCommissionPrecision": 8,
-                    "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"], "icebergAllowed": false, "ocoAllowed": false,
+                    "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"], "icebergAllowed": false, "ocoAllowed": false,
                     "otoAllowed": false, "opoAllowed": false, "quoteOrderQtyMarketAllowed": true, "allowTrailingStop": false,
                     "cancelReplaceAllowed": true, "amendAllowed": true, "pegInstructionsAllowed": false,
                     "isSpotTradingAllowed": true, "isMarginTradingAllowed": false,
@@ -77,7 +77,7 @@ pub(super) fn exchange_info(st: &BinanceState, params: &Params, now: i64) -> Ans
                         {"filterType": "MIN_NOTIONAL", "notional": sp.min_notional.normalize().to_string()},
                         {"filterType": "PERCENT_PRICE", "multiplierUp": "1.0500", "multiplierDown": "0.9500", "multiplierDecimal": "4"}
                     ],
-                    "orderTypes": ["LIMIT", "MARKET"], "timeInForce": ["GTC", "IOC", "FOK", "GTX"]})
+                    "orderTypes": ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET"], "timeInForce": ["GTC", "IOC", "FOK", "GTX"]})
             }
         })
         .collect();
