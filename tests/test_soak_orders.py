@@ -1,4 +1,5 @@
-"""Soak (issues 7, 21): 10,000 randomized orders with fills, amends and cancels under injected faults —
+"""Soak (issues 7, 21): 10,000 randomized orders with fills, amends, batches, stops and take-profits
+(some reduce-only, on the algo service on Binance USD-M) and cancels under injected faults —
 lost write answers, duplicated, reordered and dropped user events, dropped user connections —
 end with the local orders, fills, balances and positions equal to the simulator's ledger,
 field by field. Fixed seed, fixed count; the simulator's windows are scaled so the venue's
@@ -61,6 +62,8 @@ async def test_10k_orders_under_faults_end_equal_to_the_ledger(
             followers.append(asyncio.create_task(local.follow_positions(c.position_updates())))
         infos = {s: await c.symbol_info(s) for s in SYMBOLS}
         open_ids: list[tuple[str, str, tw.Side]] = []
+        #: Conditional orders: only canceled (or triggered by the market's flow), never amended.
+        stop_ids: list[tuple[str, str]] = []
         placed = 0
 
         def inject() -> None:
@@ -108,6 +111,10 @@ async def test_10k_orders_under_faults_end_equal_to_the_ledger(
                     sym, cid, _ = open_ids.pop(rng.randrange(len(open_ids)))
                     with contextlib.suppress(tw.OrderNotFound):  # filled meanwhile
                         await c.cancel(sym, client_order_id=cid)
+                if stop_ids and rng.random() < 0.3:
+                    sym, cid = stop_ids.pop(rng.randrange(len(stop_ids)))
+                    with contextlib.suppress(tw.OrderNotFound):  # triggered and done meanwhile
+                        await c.cancel(sym, client_order_id=cid)
                 if open_ids and rng.random() < 0.25:
                     # A new quantity or price, around the touch (Binance spot replaces the order
                     # for a price change: the replacement is followed from then on).
@@ -129,6 +136,33 @@ async def test_10k_orders_under_faults_end_equal_to_the_ledger(
                 if rng.random() < 0.2:
                     with contextlib.suppress(tw.InvalidOrder):  # the venue's notional minimum
                         await c.place_market(symbol, side, qty)
+                    return
+                if rng.random() < 0.1:
+                    # A stop or take-profit a few ticks from the touch, for the flow to reach.
+                    away = info.tick_size * rng.randint(1, 12)
+                    stop = rng.random() < 0.5
+                    rises = (side == "BUY") == stop
+                    trigger = ask + away if rises else bid - away
+                    place = c.place_stop if stop else c.place_take_profit
+                    limit = trigger + away if side == "BUY" else trigger - away
+                    extra: dict[str, object] = {"price": limit} if rng.random() < 0.5 else {}
+                    if market != "spot" and rng.random() < 0.3:
+                        extra["reduce_only"] = True
+                    try:
+                        order = await place(symbol, side, qty, trigger, **extra)  # type: ignore[arg-type]
+                    except tw.InvalidOrder:
+                        return  # funds, notional, or the price moved past the trigger
+                    stop_ids.append((symbol, order.client_order_id))
+                    return
+                if rng.random() < 0.05:
+                    offsets = [info.tick_size * rng.randint(2, 10) for _ in range(rng.randint(2, 4))]
+                    batch = [
+                        tw.LimitOrder(symbol, side, qty, bid - off if side == "BUY" else ask + off)
+                        for off in offsets
+                    ]
+                    for outcome in await c.place_batch(batch):
+                        if isinstance(outcome, tw.Order) and outcome.status.is_open:
+                            open_ids.append((symbol, outcome.client_order_id, side))
                     return
                 # Around the touch: some cross and fill at once, most rest and fill later or not.
                 offset = info.tick_size * rng.randint(-3, 8)

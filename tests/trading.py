@@ -110,9 +110,17 @@ class Local:
 
 def venue_status(venue: str, market: str, order: tw.Order) -> tw.OrderStatus:
     """The simulator's neutral status as the venue names it: Bybit spot calls an order canceled
-    after a partial fill `PartiallyFilledCanceled`."""
+    after a partial fill `PartiallyFilledCanceled`; Binance USD-M's algo service calls a
+    triggered order it could not place (the simulator cancels it, with the reason) EXPIRED."""
     if (venue, market) == ("bybit", "spot") and order.status == tw.OrderStatus.CANCELED and order.filled_qty:
         return tw.OrderStatus.PARTIALLY_FILLED_CANCELED
+    if (
+        (venue, market) == ("binance", "usdm")
+        and order.status == tw.OrderStatus.CANCELED
+        and order.trigger_price is not None
+        and order.reject_reason is not None
+    ):
+        return tw.OrderStatus.EXPIRED
     return order.status
 
 

@@ -505,7 +505,16 @@ impl Connector {
     }
 
     async fn reconcile_orders(&self) -> Result<()> {
-        let open = self.open_orders(None).await?;
+        // The listing of untriggered orders (where the venue lists them apart) costs a request
+        // of its own: asked only while some are held.
+        let waiting = self.orders_mut().unfinished().any(|o| {
+            o.trigger.is_some()
+                && !matches!(
+                    o.status,
+                    crate::model::OrderStatus::New | crate::model::OrderStatus::PartiallyFilled
+                )
+        });
+        let open = self.list_open(None, waiting).await?;
         let open_ids: HashSet<Id> = open.iter().map(|o| o.client_order_id.clone()).collect();
         let unfinished: Vec<(Symbol, Id)> = self
             .orders_mut()

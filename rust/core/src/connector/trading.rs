@@ -248,10 +248,28 @@ impl Connector {
             .unwrap_or(unanswered)
     }
 
-    /// Asks the venue for one order (every lookup it offers, in turn) and applies the answer.
+    /// Whether the order is held as a conditional order not yet triggered (or not known to
+    /// have), so that where the venue keeps such orders apart they are asked for there first.
+    fn waits_apart(&self, which: &OrderRef) -> bool {
+        self.orders_mut().find(which).is_some_and(|o| {
+            o.trigger.is_some()
+                && matches!(o.status, OrderStatus::Untriggered | OrderStatus::Unknown)
+        })
+    }
+
+    /// Asks the venue for one order (every lookup it offers, in turn: where it keeps untriggered
+    /// orders apart, there first for one held as such, last otherwise) and applies the answer.
     pub(super) async fn query_venue(&self, symbol: Symbol, which: &OrderRef) -> Result<Order> {
+        let mut asks = self.trading.query(symbol, which);
+        if let Some(apart) = self.trading.query_untriggered(symbol, which) {
+            if self.waits_apart(which) {
+                asks.insert(0, apart);
+            } else {
+                asks.push(apart);
+            }
+        }
         let mut last = None;
-        for request in self.trading.query(symbol, which) {
+        for request in asks {
             match self.request(&request).await {
                 Ok(answer) => match self.trading.queried(&answer)? {
                     Some(order) => return Ok(self.settle(&order)),
@@ -283,10 +301,7 @@ impl Connector {
         let symbol = self.listed_or_fetch(symbol).await?;
         // A conditional order not yet triggered is canceled apart where the venue keeps it
         // apart; one not known here is tried as an ordinary order first.
-        let untriggered = self.orders_mut().find(which).is_some_and(|o| {
-            o.trigger.is_some()
-                && matches!(o.status, OrderStatus::Untriggered | OrderStatus::Unknown)
-        });
+        let untriggered = self.waits_apart(which);
         let apart = self.trading.cancel_untriggered(symbol, which);
         let first = match (&apart, untriggered) {
             (Some(request), true) => request.clone(),
@@ -587,9 +602,21 @@ impl Connector {
             Some(s) => Some(self.listed_or_fetch(s).await?),
             None => None,
         };
+        self.list_open(symbol, true).await
+    }
+
+    /// Open orders, every page: ordinary ones, then (`apart`, where the venue lists them apart)
+    /// untriggered ones.
+    pub(super) async fn list_open(
+        &self,
+        symbol: Option<Symbol>,
+        apart: bool,
+    ) -> Result<Vec<Order>> {
         let mut out: Vec<Order> = Vec::new();
-        // Ordinary orders, then (where the venue lists them apart) untriggered ones.
         for untriggered in [false, true] {
+            if untriggered && !apart {
+                break;
+            }
             let mut cursor: Option<String> = None;
             for _ in 0..MAX_PAGES {
                 let request = if untriggered {

@@ -353,11 +353,16 @@ impl Limiter {
 
     /// The limits whose names start with `prefix` (e.g. every `REQUEST_WEIGHT` window).
     pub fn ids_with_prefix(&self, prefix: &str) -> Vec<LimitId> {
+        self.ids_named(|name| name.starts_with(prefix))
+    }
+
+    /// The live windows whose name `pick` takes.
+    pub fn ids_named(&self, pick: impl Fn(&str) -> bool) -> Vec<LimitId> {
         self.lock()
             .windows
             .iter()
             .enumerate()
-            .filter(|(_, w)| !w.retired && w.spec.name.starts_with(prefix))
+            .filter(|(_, w)| !w.retired && pick(&w.spec.name))
             .map(|(k, _)| LimitId(k))
             .collect()
     }

@@ -448,8 +448,13 @@ pub trait Trading: Send + Sync + 'static {
     fn orders_of(&self, answer: &Value) -> Result<(Vec<Order>, Option<String>)>;
     fn cancel_all(&self, symbol: Symbol) -> Request;
     /// Where a venue keeps conditional orders apart until they trigger (Bybit spot's
-    /// `orderFilter=StopOrder`): the cancel of one such order...
+    /// `orderFilter=StopOrder`, Binance USD-M's algo service): the cancel of one such order...
     fn cancel_untriggered(&self, symbol: Symbol, which: &OrderRef) -> Option<Request> {
+        let _ = (symbol, which);
+        None
+    }
+    /// ...the lookup of one (its answer read as `queried`)...
+    fn query_untriggered(&self, symbol: Symbol, which: &OrderRef) -> Option<Request> {
         let _ = (symbol, which);
         None
     }

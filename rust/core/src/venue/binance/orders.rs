@@ -936,18 +936,15 @@ impl Trading for BinanceTrading {
         Ok((self.canceled(canceled)?, self.placed(placed)?))
     }
 
-    /// USD-M: the order endpoint, then the algo service's (a conditional order lives there
-    /// until it triggers; the order it becomes keeps its client id).
     fn query(&self, symbol: Symbol, which: &OrderRef) -> Vec<Request> {
         let r = Request::get(&self.path("/api/v3/order", "/fapi/v1/order")).signed();
-        let mut asks = vec![Self::named(r, symbol, which)];
-        if !self.spot() {
-            asks.push(algo_named(
-                Request::get("/fapi/v1/algoOrder").signed(),
-                which,
-            ));
-        }
-        asks
+        vec![Self::named(r, symbol, which)]
+    }
+
+    /// A USD-M conditional order lives in the algo service until it triggers (the order it
+    /// becomes keeps its client id, on the order endpoint).
+    fn query_untriggered(&self, _symbol: Symbol, which: &OrderRef) -> Option<Request> {
+        (!self.spot()).then(|| algo_named(Request::get("/fapi/v1/algoOrder").signed(), which))
     }
 
     fn queried(&self, answer: &Value) -> Result<Option<Order>> {
@@ -1396,14 +1393,21 @@ mod tests {
             (cancel.path.as_str(), cancel.param_value("clientAlgoId")),
             ("/fapi/v1/algoOrder", Some("stop-1"))
         );
-        let asks = usdm.query(Symbol::new("BTCUSDT"), &OrderRef::OrderId(Id::from_u64(9)));
-        assert_eq!(asks.len(), 2);
-        assert_eq!(asks[1].param_value("algoId"), Some("9"));
+        let ask = usdm
+            .query_untriggered(Symbol::new("BTCUSDT"), &OrderRef::OrderId(Id::from_u64(9)))
+            .unwrap();
+        assert_eq!(
+            (ask.path.as_str(), ask.param_value("algoId")),
+            ("/fapi/v1/algoOrder", Some("9"))
+        );
         assert!(
             spot.cancel_untriggered(Symbol::new("BTCUSDT"), &which)
                 .is_none()
         );
-        assert_eq!(spot.query(Symbol::new("BTCUSDT"), &which).len(), 1);
+        assert!(
+            spot.query_untriggered(Symbol::new("BTCUSDT"), &which)
+                .is_none()
+        );
     }
 
     #[test]

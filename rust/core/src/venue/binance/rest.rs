@@ -349,9 +349,10 @@ impl Dialect for BinanceRest {
                 .map(|id| (id, 1)),
         );
         if self.is_order_placement(request) {
-            // A USD-M batch of orders counts 5 on the seconds window, 1 on the minute's.
+            // A USD-M batch of orders counts 5 on the seconds window (10 s as published), 1 on
+            // the longer ones.
             let batch = request.path.ends_with("/batchOrders");
-            let seconds = limiter.ids_with_prefix("ORDERS 10S");
+            let seconds = limiter.ids_named(|n| n.starts_with("ORDERS ") && n.ends_with('S'));
             costs.extend(
                 limiter
                     .ids_with_prefix("ORDERS ")
@@ -488,6 +489,40 @@ mod tests {
                 ("ORDERS 1D".into(), Duration::from_secs(86_400), 160_000),
             ]
         );
+    }
+
+    #[test]
+    fn a_batch_counts_five_on_the_seconds_order_window_and_one_on_longer_ones() {
+        use crate::resilience::Limiter;
+        let usdm = BinanceRest::new(Market::Usdm);
+        // As published, and as the simulator publishes them scaled (a 1-second window).
+        for seconds in [10, 1] {
+            let limiter = Limiter::new(Venue::Binance, std::sync::Arc::new(|| 0), 0.0);
+            limiter.replace_limits(vec![
+                limit_spec("ORDERS", seconds, Duration::from_secs(1), 300),
+                limit_spec("ORDERS", 1, Duration::from_secs(60), 1200),
+            ]);
+            let [short, long] = [
+                limiter.ids_with_prefix(&format!("ORDERS {seconds}S"))[0],
+                limiter.ids_with_prefix("ORDERS 1M")[0],
+            ];
+            let post = |path: &str| Request {
+                method: Method::Post,
+                ..Request::get(path)
+            };
+            let batch = post("/fapi/v1/batchOrders");
+            let costs = usdm.costs(&limiter, &batch);
+            assert!(
+                costs.contains(&(short, 5)) && costs.contains(&(long, 1)),
+                "{costs:?}"
+            );
+            let algo = usdm.costs(&limiter, &post("/fapi/v1/algoOrder"));
+            assert!(
+                algo.contains(&(short, 1)) && algo.contains(&(long, 1)),
+                "{algo:?}"
+            );
+            assert_eq!(usdm.weight(&post("/fapi/v1/algoOrder")), 0);
+        }
     }
 
     #[test]
