@@ -158,13 +158,15 @@ class _Trading:
         """Places a stop order: UNTRIGGERED (off the book, funds not held) until the watched
         price moves against the order to ``trigger_price`` — a BUY's rises to it, a SELL's falls
         to it — then a MARKET order, or a LIMIT order at ``price`` if given (stop-limit). The
-        order keeps its ids through the trigger (TRIGGERED, then NEW, FILLED, ...).
+        order keeps its client id through the trigger (TRIGGERED, then NEW, FILLED, ...), and
+        its order id too, except on Binance USD-M: its algo service names the order by an algo
+        id until the trigger, and the order it became by that order's id after.
 
-        ``trigger_by`` picks the price watched: ``LAST`` trade (spot has only this), ``MARK`` or
-        ``INDEX``. A trigger the price has already reached is refused by the venue
-        (:class:`InvalidOrder`, rule ``trigger_price``). Checked, placed and resolved like
-        :meth:`place_limit`. Not yet on Binance USD-M (:class:`InvalidOrder`, rule
-        ``trigger``)."""
+        ``trigger_by`` picks the price watched: ``LAST`` trade (spot has only this; Binance
+        USD-M ``LAST`` or ``MARK``), ``MARK`` or ``INDEX``; another is refused locally
+        (:class:`InvalidOrder`, rule ``trigger_by``). A trigger the price has already reached is
+        refused by the venue (rule ``trigger_price``). Checked, placed and resolved like
+        :meth:`place_limit`."""
         return await self._conditional(
             symbol, side, qty, trigger_price, TriggerKind.STOP, price, trigger_by, tif, reduce_only,
             position_side, client_order_id,
@@ -249,8 +251,10 @@ class _Trading:
         quantity decrease (keeps the place). A Binance spot price change or quantity increase
         is an atomic cancel-replace instead: the returned order is the replacement, with new
         ids (``replacement_client_order_id`` if given) and the unfilled rest as its quantity;
-        the old order ends CANCELED. A refused amendment leaves the order as it was; a lost
-        answer is resolved by looking the order up, never by sending again."""
+        the old order ends CANCELED. Binance USD-M's algo service modifies nothing: a stop-limit
+        there not yet triggered raises :class:`InvalidOrder` (rule ``amend_in_place``). A
+        refused amendment leaves the order as it was; a lost answer is resolved by looking the
+        order up, never by sending again."""
         return await self._trader().amend(
             symbol,
             order_id=order_id,
