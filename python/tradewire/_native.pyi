@@ -1195,6 +1195,21 @@ class NativeConnector:
     ) -> Awaitable[Order]:
         """Backs :meth:`tradewire.Binance.replace`: cancels one order and places a LIMIT order
         in one request (Binance spot); resolves to the new order."""
+    def place_oco(
+        self,
+        symbol: str,
+        side: SideName,
+        qty: _Money,
+        price: _Money,
+        stop_price: _Money,
+        *,
+        stop_limit_price: _Money | None = None,
+        list_client_order_id: str | None = None,
+        limit_client_order_id: str | None = None,
+        stop_client_order_id: str | None = None,
+    ) -> Awaitable[tuple[Order, Order]]:
+        """Backs :meth:`tradewire.Binance.place_oco`: both legs checked, placed as one order
+        list, resolved to ``(take_profit, stop)``."""
     def cancel(
         self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
     ) -> Awaitable[Order]:

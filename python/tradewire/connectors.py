@@ -20,14 +20,15 @@ from ._native import (
     BookDiff,
     BookView,
     Gap,
+    Order,
     OrderBook,
     SymbolInfo,
     Ticker,
     Trade,
 )
-from ._trading import _Trading
+from ._trading import Money, _Trading
 from .endpoints import BinanceMarket, BybitMarket, Endpoints
-from .enums import MarginMode, Market, PositionMode, Venue
+from .enums import MarginMode, Market, PositionMode, SideName, Venue
 from .errors import InvalidArgument, StreamClosed
 from .streams import Stream
 
@@ -404,6 +405,39 @@ class _Connector(_Trading):
         A reader that falls ``capacity`` diffs behind gets :class:`SlowConsumer` (open a new
         stream: it starts with the whole book)."""
         return Stream(self.native.book_diffs(symbol, depth=depth, capacity=capacity))
+
+    async def place_oco(
+        self,
+        symbol: str,
+        side: SideName,
+        qty: Money,
+        price: Money,
+        stop_price: Money,
+        *,
+        stop_limit_price: Money | None = None,
+        list_client_order_id: str | None = None,
+        limit_client_order_id: str | None = None,
+        stop_client_order_id: str | None = None,
+    ) -> tuple[Order, Order]:
+        """Places a one-cancels-the-other pair (Binance spot's OCO order list) of ``side`` and
+        ``qty``: a take-profit resting as a post-only LIMIT at ``price``, and a stop waiting
+        for the last price to reach ``stop_price`` (then MARKET, or LIMIT at
+        ``stop_limit_price``). A SELL's take-profit is above the last price and its stop below
+        (a BUY's the other way round). When one leg trades or triggers, the venue expires the
+        other (``reject_reason`` ``OCO_TRIGGER``); canceling either cancels both. The pair
+        holds its funds once.
+
+        Returns ``(take_profit, stop)``, each an order of its own on ``order()``, the order
+        stream and ``open_orders()``. Both legs are checked as orders (and the take-profit on
+        the profit side of the stop: rule ``oco_prices``) before anything is sent; the venue's
+        refusal of the prices against the last price is rule ``oco_prices`` too. A lost answer
+        is resolved leg by leg by client id, never resent. Other markets raise
+        :class:`InvalidArgument`."""
+        return await self._trader().place_oco(
+            symbol, side, qty, price, stop_price, stop_limit_price=stop_limit_price,
+            list_client_order_id=list_client_order_id, limit_client_order_id=limit_client_order_id,
+            stop_client_order_id=stop_client_order_id,
+        )  # fmt: skip
 
     async def set_leverage(self, symbol: str, leverage: int | Decimal | str) -> Decimal:
         """Sets ``symbol``'s leverage (a whole number from 1 to the symbol's maximum) and

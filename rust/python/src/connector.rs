@@ -20,7 +20,7 @@ use crate::model::{
     Market, OrderType, PositionSide, Side, TimeInForce, TriggerBy, TriggerKind, Venue,
 };
 use tradewire_core::model::Id;
-use tradewire_core::orders::{NewOrder, OrderRef};
+use tradewire_core::orders::{NewOrder, Oco, OrderRef};
 
 /// Exactly one of the two ids names an order.
 /// An order's fields from Python, before its symbol is known to be listed.
@@ -647,6 +647,60 @@ impl NativeConnector {
                 .await
                 .map_err(py_err)?;
             Ok(crate::model::Order(order))
+        })
+    }
+
+    /// Places a one-cancels-the-other pair (Binance spot): a post-only take-profit at `price`
+    /// and a stop at `stop_price` (MARKET, or LIMIT at `stop_limit_price`). Resolves to
+    /// `(take_profit, stop)`. Awaitable.
+    #[pyo3(signature = (symbol, side, qty, price, stop_price, *, stop_limit_price = None,
+        list_client_order_id = None, limit_client_order_id = None, stop_client_order_id = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn place_oco<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: String,
+        side: Side,
+        qty: &Bound<'py, PyAny>,
+        price: &Bound<'py, PyAny>,
+        stop_price: &Bound<'py, PyAny>,
+        stop_limit_price: Option<&Bound<'py, PyAny>>,
+        list_client_order_id: Option<String>,
+        limit_client_order_id: Option<String>,
+        stop_client_order_id: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let qty = crate::convert::extract_decimal(qty, "qty")?;
+        let limit_price = crate::convert::extract_decimal(price, "price")?;
+        let stop_trigger = crate::convert::extract_decimal(stop_price, "stop_price")?;
+        let stop_limit_price = extract_opt_decimal(stop_limit_price, "stop_limit_price")?;
+        let ids = [
+            list_client_order_id,
+            limit_client_order_id,
+            stop_client_order_id,
+        ]
+        .into_iter()
+        .map(|given| self.inner.client_order_id(given.as_deref()))
+        .collect::<Result<Vec<Id>, _>>()
+        .py_err(py)?;
+        let [list, limit, stop] = <[Id; 3]>::try_from(ids).expect("three ids");
+        let inner = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let symbol = inner.symbol_info(&symbol).await.map_err(py_err)?.symbol;
+            let (take, stop) = inner
+                .place_oco(Oco {
+                    symbol,
+                    side: side.into(),
+                    qty,
+                    limit_price,
+                    stop_trigger,
+                    stop_limit_price,
+                    list_client_order_id: list,
+                    limit_client_order_id: limit,
+                    stop_client_order_id: stop,
+                })
+                .await
+                .map_err(py_err)?;
+            Ok((crate::model::Order(take), crate::model::Order(stop)))
         })
     }
 

@@ -16,7 +16,7 @@ use super::{Connector, REFUSAL_REFRESH};
 use crate::model::{
     Balance, Decimal, Id, Order, OrderStatus, OrderType, Position, Symbol, TimeInForce,
 };
-use crate::orders::{self, NewOrder, OrderRef, OrderStats, Orders};
+use crate::orders::{self, NewOrder, Oco, OrderRef, OrderStats, Orders};
 use crate::resilience::Backoff;
 use crate::venue::Written;
 use crate::{Error, Result};
@@ -118,6 +118,93 @@ impl Connector {
             Some(refusal) => Err(refusal),
             None => Ok(placed),
         }
+    }
+
+    /// Places a one-cancels-the-other pair where the venue has one (Binance spot): both legs
+    /// checked as orders of their own (and the take-profit on the profit side of the stop)
+    /// before anything is sent. Returns the take-profit and the stop as the venue reports them;
+    /// a lost answer is resolved leg by leg by client id, never resent.
+    pub async fn place_oco(&self, oco: Oco) -> Result<(Order, Order)> {
+        let info = self.symbol_info(oco.symbol.as_str()).await?;
+        let Some(request) = self.trading.place_oco(&oco) else {
+            return Err(Error::invalid_argument(
+                "oco",
+                format!(
+                    "{} {} has no one-cancels-the-other orders",
+                    self.venue, self.market
+                ),
+            ));
+        };
+        let legs = [oco.limit_leg(), oco.stop_leg()];
+        for leg in &legs {
+            self.check(&info, leg)?;
+        }
+        if !oco.prices_in_order() {
+            return Err(Error::InvalidOrder {
+                rule: orders::rule::OCO_PRICES.to_owned(),
+                message: format!(
+                    "a {} take-profit at {} must be {} its stop at {}",
+                    oco.side,
+                    oco.limit_price,
+                    if oco.side == crate::model::Side::Sell {
+                        "above"
+                    } else {
+                        "below"
+                    },
+                    oco.stop_trigger
+                ),
+                reply: None,
+            });
+        }
+        let now = self.server_time_ms();
+        let unanswered = legs.clone().map(|leg| leg.unanswered(info.source, now));
+        {
+            let mut held = self.orders_mut();
+            if unanswered.iter().any(|o| {
+                held.find(&OrderRef::ClientOrderId(o.client_order_id.clone()))
+                    .is_some()
+            }) || unanswered[0].client_order_id == unanswered[1].client_order_id
+            {
+                return Err(Error::invalid_argument(
+                    "client_order_id",
+                    "a leg's client order id was used already by this connector",
+                ));
+            }
+            for order in &unanswered {
+                held.expect(order.clone());
+            }
+        }
+        let sent_at = Instant::now();
+        let outcome = match self.request(&request).await {
+            Ok(answer) => self.trading.placed_oco(&answer),
+            Err(error) => Err(error),
+        };
+        match outcome {
+            Ok(written) => {
+                for w in written {
+                    self.settle_written(w);
+                }
+            }
+            Err(error) if outcome_unknown(&error) || matches!(error, Error::Protocol { .. }) => {
+                tracing::warn!(list = %oco.list_client_order_id, %error, "OCO outcome unknown; looking the legs up");
+                for order in &unanswered {
+                    self.resolve(oco.symbol, order.clone(), sent_at).await;
+                }
+            }
+            Err(error) => {
+                for order in &unanswered {
+                    self.refused(order.clone(), &error).await;
+                }
+                return Err(error);
+            }
+        }
+        let [limit, stop] = unanswered.map(|o| {
+            self.orders_mut()
+                .get(&o.client_order_id)
+                .cloned()
+                .unwrap_or(o)
+        });
+        Ok((limit, stop))
     }
 
     /// Checks a new order against what this market places, then its symbol's rules.
@@ -269,15 +356,28 @@ impl Connector {
             }
         }
         let mut last = None;
+        let mut triggered = None;
         for request in asks {
             match self.request(&request).await {
                 Ok(answer) => match self.trading.queried(&answer)? {
-                    Some(order) => return Ok(self.settle(&order)),
+                    Some(order) => {
+                        let known = self.settle(&order);
+                        // A lookup that only says the order triggered (Binance USD-M's algo
+                        // service): the order it became is the other lookups' to tell.
+                        if known.status != OrderStatus::Triggered {
+                            return Ok(known);
+                        }
+                        triggered = Some(known);
+                    }
                     None => continue,
                 },
                 Err(error @ Error::OrderNotFound(_)) => last = Some(error),
-                Err(error) => return Err(error),
+                Err(error) if triggered.is_none() => return Err(error),
+                Err(_) => break,
             }
+        }
+        if let Some(known) = triggered {
+            return Ok(known);
         }
         Err(last.unwrap_or_else(|| {
             Error::OrderNotFound(crate::error::VenueReply {

@@ -34,6 +34,9 @@ pub mod rule {
     /// A conditional order's trigger price that is not usable: not positive, or on the side of
     /// the current price where it would fire at once (the venue's refusal).
     pub const TRIGGER_PRICE: &str = "trigger_price";
+    /// One-cancels-the-other prices the wrong way round: a SELL's take-profit not above its
+    /// stop (a BUY's not below), or either on the wrong side of the last price (the venue's).
+    pub const OCO_PRICES: &str = "oco_prices";
 }
 
 use crate::model::{
@@ -101,6 +104,71 @@ impl NewOrder {
             OrderType::Market => None,
             OrderType::Limit if self.post_only => Some(TimeInForce::PostOnly),
             OrderType::Limit => Some(self.time_in_force.unwrap_or(TimeInForce::Gtc)),
+        }
+    }
+}
+
+/// A one-cancels-the-other pair (Binance spot order lists): a take-profit resting as a
+/// post-only LIMIT at `limit_price` and a stop waiting for `stop_trigger` (then MARKET, or LIMIT
+/// at `stop_limit_price`), both of `side` and `qty`. When one trades or triggers, the venue
+/// expires the other; canceling one cancels both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Oco {
+    pub symbol: Symbol,
+    pub side: Side,
+    pub qty: Decimal,
+    pub limit_price: Decimal,
+    pub stop_trigger: Decimal,
+    pub stop_limit_price: Option<Decimal>,
+    pub list_client_order_id: Id,
+    pub limit_client_order_id: Id,
+    pub stop_client_order_id: Id,
+}
+
+impl Oco {
+    /// The take-profit leg as an order of its own (what the checks see).
+    pub fn limit_leg(&self) -> NewOrder {
+        NewOrder {
+            symbol: self.symbol,
+            side: self.side,
+            order_type: OrderType::Limit,
+            qty: Some(self.qty),
+            quote_qty: None,
+            price: Some(self.limit_price),
+            time_in_force: None,
+            post_only: true,
+            reduce_only: false,
+            position_side: None,
+            trigger: None,
+            client_order_id: self.limit_client_order_id.clone(),
+        }
+    }
+
+    /// The stop leg as an order of its own: a stop fires against the side (a SELL's on a fall).
+    pub fn stop_leg(&self) -> NewOrder {
+        NewOrder {
+            order_type: if self.stop_limit_price.is_some() {
+                OrderType::Limit
+            } else {
+                OrderType::Market
+            },
+            price: self.stop_limit_price,
+            post_only: false,
+            trigger: Some(Trigger {
+                price: self.stop_trigger,
+                direction: Some(crate::model::TriggerKind::Stop.direction(self.side)),
+                by: crate::model::TriggerBy::Last,
+            }),
+            client_order_id: self.stop_client_order_id.clone(),
+            ..self.limit_leg()
+        }
+    }
+
+    /// Whether the take-profit is on the profit side of the stop (a SELL's above, a BUY's below).
+    pub fn prices_in_order(&self) -> bool {
+        match self.side {
+            Side::Buy => self.limit_price < self.stop_trigger,
+            Side::Sell => self.limit_price > self.stop_trigger,
         }
     }
 }

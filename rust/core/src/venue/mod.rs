@@ -25,7 +25,7 @@ use crate::model::{
 };
 use crate::net::http::Dialect;
 use crate::net::{Request, WsConfig, WsDialect};
-use crate::orders::{NewOrder, OrderRef};
+use crate::orders::{NewOrder, Oco, OrderRef};
 use crate::resilience::{ClockSync, IdRule, LimitSpec};
 
 /// The venue's adapter: the one place a venue is registered.
@@ -348,6 +348,16 @@ pub trait Trading: Send + Sync + 'static {
     /// place (the connector then replaces the order, where the venue can).
     fn amend(&self, current: &Order, qty: Decimal, price: Decimal) -> Option<Request>;
     fn amended(&self, answer: &Value) -> Result<Written>;
+    /// A one-cancels-the-other pair in one request (`None`: the venue has none).
+    fn place_oco(&self, oco: &Oco) -> Option<Request> {
+        let _ = oco;
+        None
+    }
+    /// The legs in a one-cancels-the-other answer, each as the venue reports it.
+    fn placed_oco(&self, answer: &Value) -> Result<Vec<Written>> {
+        let _ = answer;
+        Err(crate::Error::Internal("this venue has no OCO".into()))
+    }
     /// An atomic cancel-replace: cancels `which` and places `new` in one request (`None`: the
     /// venue has none).
     fn replace(&self, which: &OrderRef, new: &NewOrder) -> Option<Request> {

@@ -67,13 +67,33 @@ fn execution_report(
     } else {
         ""
     };
-    json!({"e": "executionReport", "E": now, "s": o.symbol, "c": o.client_id, "S": side_str(o.side),
+    let mut v = json!({"e": "executionReport", "E": now, "s": o.symbol, "c": o.client_id, "S": side_str(o.side),
         "o": type_str(o, true), "f": tif_str(o.tif, true), "q": f8(spec.qty(o.lots)), "p": f8(price),
-        "P": f8(o.trigger.map_or(Decimal::ZERO, |t| t.price)), "F": f8(Decimal::ZERO), "g": -1, "C": orig_client, "x": exec_str(kind, true), "X": status_str(o.status),
+        "P": f8(o.trigger.map_or(Decimal::ZERO, |t| t.price)), "F": f8(Decimal::ZERO), "g": o.list.as_ref().map_or(-1, |l| l.id as i64), "C": orig_client, "x": exec_str(kind, true), "X": status_str(o.status),
         "r": "NONE", "i": o.id, "l": f8(last_qty), "z": f8(spec.qty(o.filled)), "L": f8(last_price), "n": f8(fee),
         "N": fee_asset, "T": o.updated_ms, "t": trade_id, "I": seq, "w": o.status.is_open() && o.status != Status::Untriggered, "m": maker, "M": false,
         "O": o.created_ms, "Z": f8(o.cum_quote), "Y": f8(last_qty * last_price), "Q": f8(o.quote_qty.unwrap_or_default()),
-        "W": o.created_ms, "V": "NONE"})
+        "W": o.created_ms, "V": "NONE"});
+    if let (Status::Expired, Some(why)) = (o.status, o.reject) {
+        v["eR"] = json!(why); // the expiry reason (an OCO's other leg traded or triggered)
+    }
+    v
+}
+
+/// An order list's status as the spot stream tells it: started with its second leg's
+/// placement (the list's legs are placed stop first).
+fn list_status(ex: &Exchange, o: &Order, kind: ExecKind, now: i64) -> Option<Value> {
+    let list = o.list.as_ref()?;
+    let started = kind == ExecKind::New && o.status == Status::New && o.id > list.partner;
+    let partner = ex
+        .orders
+        .get(&list.partner)
+        .map_or("", |p| p.client_id.as_str());
+    started.then(|| {
+        json!({"e": "listStatus", "E": now, "s": o.symbol, "g": list.id, "c": "OCO", "l": "EXEC_STARTED",
+            "L": "EXECUTING", "r": "NONE", "C": list.client_id, "T": o.updated_ms,
+            "O": [{"s": o.symbol, "i": list.partner, "c": partner}, {"s": o.symbol, "i": o.id, "c": o.client_id}]})
+    })
 }
 
 fn order_trade_update(
@@ -545,12 +565,13 @@ async fn ws_api_session(st: Arc<BinanceState>, mut socket: WebSocket) {
                     for (sid, account) in &subscriptions {
                         let payload = match &*event {
                             Event::Execution { account: a, order, kind, fill, seq } if a == account => {
-                                Some(execution_report(&ex, order, *kind, fill.as_ref(), *seq, now))
+                                let report = execution_report(&ex, order, *kind, fill.as_ref(), *seq, now);
+                                std::iter::once(report).chain(list_status(&ex, order, *kind, now)).collect()
                             }
-                            Event::Balances { account: a, assets, .. } if a == account => Some(balances_spot(assets, now)),
-                            _ => None,
+                            Event::Balances { account: a, assets, .. } if a == account => vec![balances_spot(assets, now)],
+                            _ => Vec::new(),
                         };
-                        if let Some(event) = payload {
+                        for event in payload {
                             user_events.push(faults, json!({"subscriptionId": sid, "event": event}).to_string(), &mut out);
                         }
                     }

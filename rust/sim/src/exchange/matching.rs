@@ -5,10 +5,20 @@
 use rust_decimal::Decimal;
 
 use super::{
-    Event, Exchange, ExecKind, FillRec, Kind, NewOrder, Order, OrderKind, RECENT_TRADES, Reject,
-    Status, Tif,
+    Event, Exchange, ExecKind, FillRec, Kind, ListLink, NewOrder, Order, OrderKind, RECENT_TRADES,
+    Reject, Status, SymbolSpec, Tif,
 };
 use crate::book::{Lots, Match, Owner, Side, Ticks, crosses};
+
+/// What an order's checks found: its grid values and what it holds.
+struct Vetted {
+    spec: SymbolSpec,
+    price: Option<Ticks>,
+    lots: Lots,
+    would_take: bool,
+    held: Decimal,
+    budget: Option<i128>,
+}
 
 impl Exchange {
     /// Validates, books and matches a new order (or keeps a conditional one until it
@@ -21,6 +31,60 @@ impl Exchange {
     }
 
     fn enter(&mut self, account: usize, req: NewOrder, now_ms: i64) -> Result<u64, Reject> {
+        let vetted = self.vet(account, &req)?;
+        Ok(self.admit(account, req, vetted, None, now_ms))
+    }
+
+    /// Places a one-cancels-the-other pair (Binance spot): a post-only take-profit and a stop
+    /// of one side and quantity, the take-profit beyond the last price beyond the stop. The
+    /// pair holds its funds once (the take-profit's; the stop's when it triggers). Returns the
+    /// ids of the stop and the take-profit, placed in that order.
+    pub fn place_oco(
+        &mut self,
+        account: usize,
+        limit: NewOrder,
+        stop: NewOrder,
+        list_client_id: String,
+        now_ms: i64,
+    ) -> Result<(u64, u64), Reject> {
+        let (Some(price), Some(trigger)) = (limit.price, stop.trigger) else {
+            return Err(Reject::Invalid("price".into()));
+        };
+        let last = self
+            .symbols
+            .get(&limit.symbol)
+            .ok_or(Reject::UnknownSymbol)?
+            .last_price;
+        let in_order = match limit.side {
+            Side::Sell => price > last && last > trigger.price,
+            Side::Buy => price < last && last < trigger.price,
+        };
+        if !in_order || stop.side != limit.side {
+            return Err(Reject::OcoPrices);
+        }
+        if limit.client_id.is_some() && limit.client_id == stop.client_id {
+            return Err(Reject::DuplicateClientId);
+        }
+        let limit_vetted = self.vet(account, &limit)?;
+        let mut stop_vetted = self.vet(account, &stop)?;
+        stop_vetted.held = Decimal::ZERO;
+        let (stop_id, limit_id) = (self.next_order_id, self.next_order_id + 1);
+        self.next_list_id += 1;
+        let link = |partner| ListLink {
+            id: self.next_list_id,
+            client_id: list_client_id.clone(),
+            partner,
+        };
+        let (to_stop, to_limit) = (link(limit_id), link(stop_id));
+        let symbol = limit.symbol.clone();
+        self.admit(account, stop, stop_vetted, Some(to_stop), now_ms);
+        self.admit(account, limit, limit_vetted, Some(to_limit), now_ms);
+        self.fire_triggers(&symbol, now_ms);
+        Ok((stop_id, limit_id))
+    }
+
+    /// An order's checks, and what it holds, before anything changes.
+    fn vet(&self, account: usize, req: &NewOrder) -> Result<Vetted, Reject> {
         let spec = self
             .symbols
             .get(&req.symbol)
@@ -99,8 +163,44 @@ impl Exchange {
         // order); a conditional order holds nothing until it triggers.
         let held = match req.trigger {
             Some(_) if !self.holds_untriggered => Decimal::ZERO,
-            _ => self.required_funds(account, &spec, &req, price, lots)?,
+            _ => self.required_funds(account, &spec, req, price, lots)?,
         };
+        let budget = match (req.kind, req.quote_qty, req.qty) {
+            (OrderKind::Market, Some(q), None) => Some(
+                (q / (spec.price_unit * spec.qty_unit))
+                    .trunc()
+                    .try_into()
+                    .map_err(|_| Reject::Invalid("quoteOrderQty".into()))?,
+            ),
+            _ => None,
+        };
+        Ok(Vetted {
+            spec,
+            price,
+            lots,
+            would_take,
+            held,
+            budget,
+        })
+    }
+
+    /// Books a vetted order: reports it, holds its funds, and trades or rests it.
+    fn admit(
+        &mut self,
+        account: usize,
+        req: NewOrder,
+        vetted: Vetted,
+        list: Option<ListLink>,
+        now_ms: i64,
+    ) -> u64 {
+        let Vetted {
+            spec,
+            price,
+            lots,
+            would_take,
+            held,
+            budget,
+        } = vetted;
         let id = self.next_order_id;
         self.next_order_id += 1;
         let client_id = req.client_id.clone().unwrap_or_else(|| format!("sim-{id}"));
@@ -126,6 +226,7 @@ impl Exchange {
             leg: req.leg,
             trigger: req.trigger,
             triggered: false,
+            list,
             algo: (req.algo && req.trigger.is_some()).then(|| {
                 self.next_algo_id += 1;
                 self.next_algo_id - 1
@@ -141,7 +242,7 @@ impl Exchange {
         self.report(id, ExecKind::New, None);
         self.emit_funds(account, &spec, now_ms);
         if req.trigger.is_some() {
-            return Ok(id);
+            return id;
         }
         if would_take {
             // Accepted, then cancelled instead of taking liquidity (Bybit's way).
@@ -149,24 +250,47 @@ impl Exchange {
                 order.reject = Some("EC_PostOnlyWillTakeLiquidity");
             }
             self.finish(id, Status::Canceled, now_ms);
-            return Ok(id);
+            return id;
         }
 
         if req.tif == Tif::Fok && !self.fillable(&req.symbol, req.side, price, lots) {
             self.finish(id, Status::Expired, now_ms);
-            return Ok(id);
+            return id;
         }
-        let budget = match (req.kind, req.quote_qty, req.qty) {
-            (OrderKind::Market, Some(q), None) => Some(
-                (q / (spec.price_unit * spec.qty_unit))
-                    .trunc()
-                    .try_into()
-                    .map_err(|_| Reject::Invalid("quoteOrderQty".into()))?,
-            ),
-            _ => None,
-        };
         self.match_and_rest(id, budget, now_ms);
-        Ok(id)
+        id
+    }
+
+    /// Ends the other leg of `id`'s order list, if it is still open: `status` (a cancel of one
+    /// leg cancels both), or EXPIRED with why (one leg traded or triggered).
+    pub(super) fn end_partner(
+        &mut self,
+        id: u64,
+        status: Status,
+        why: Option<&'static str>,
+        now_ms: i64,
+    ) {
+        let Some(partner) = self
+            .orders
+            .get(&id)
+            .and_then(|o| o.list.as_ref())
+            .map(|l| l.partner)
+        else {
+            return;
+        };
+        let Some(other) = self.orders.get_mut(&partner).filter(|o| o.status.is_open()) else {
+            return;
+        };
+        other.reject = why;
+        let (side, price, symbol) = (other.side, other.price, other.symbol.clone());
+        if let Some(p) = price {
+            self.symbols
+                .get_mut(&symbol)
+                .expect("symbol")
+                .book
+                .remove_order(side, p, partner);
+        }
+        self.finish(partner, status, now_ms);
     }
 
     /// Trades order `id`'s unfilled part against the book as far as its limit allows, then
@@ -397,6 +521,8 @@ impl Exchange {
             self.release(account, &spec, side, rest);
         }
         self.report(id, ExecKind::Trade, Some(fill));
+        // A leg of an order list that trades expires the other.
+        self.end_partner(id, Status::Expired, Some("OCO_TRIGGER"), now_ms);
         self.emit_funds(account, &spec, now_ms);
         if self.kind == Kind::Perp {
             self.emit_position(account, &spec.name, now_ms);
@@ -405,6 +531,14 @@ impl Exchange {
     }
 
     pub(super) fn finish(&mut self, id: u64, status: Status, now_ms: i64) {
+        self.finish_one(id, status, now_ms);
+        // Canceling one leg of an order list cancels the list.
+        if status == Status::Canceled {
+            self.end_partner(id, Status::Canceled, None, now_ms);
+        }
+    }
+
+    fn finish_one(&mut self, id: u64, status: Status, now_ms: i64) {
         let (account, side, spec, held) = {
             let o = self.orders.get_mut(&id).expect("order");
             o.status = status;

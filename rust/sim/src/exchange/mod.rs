@@ -43,6 +43,8 @@ pub struct Exchange {
     next_order_id: u64,
     /// Algo ids count apart from order ids, from far above them (as the venue's do).
     next_algo_id: u64,
+    /// The last order list's id.
+    next_list_id: u64,
     exec_seq: std::sync::atomic::AtomicU64,
     events: broadcast::Sender<Arc<Event>>,
 }
@@ -91,6 +93,7 @@ impl Exchange {
             orders: HashMap::new(),
             next_order_id: first_order_id,
             next_algo_id: 1_000_000_000_000 + first_order_id,
+            next_list_id: 0,
             exec_seq: std::sync::atomic::AtomicU64::new(0),
             events: broadcast::channel(1 << 16).0,
         }

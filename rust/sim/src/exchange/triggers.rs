@@ -57,10 +57,12 @@ impl Exchange {
                 _ => return self.fail_trigger(id, "Reduce Only reject", now_ms),
             }
         }
+        // The other leg of its order list ends as it starts working (and frees its funds).
+        self.end_partner(id, Status::Expired, Some("OCO_TRIGGER"), now_ms);
         let probe = order.probe();
-        // Funds are held once it triggers (unless held from placement); without them the
-        // venue cancels it.
-        let need = if self.holds_untriggered {
+        // Funds are held once it triggers (unless held from placement: an order list's stop
+        // held none beside its take-profit); without them the venue cancels it.
+        let need = if self.holds_untriggered && order.list.is_none() {
             order.held
         } else {
             let Ok(need) = self.required_funds(order.account, &spec, &probe, order.price, lots)
@@ -154,5 +156,60 @@ mod tests {
         assert!(f.triggered && s.triggered);
         let half = ex.symbols["BTCUSDT"].spec.lots(d("0.05")).unwrap();
         assert_eq!((s.status, s.filled), (Status::Expired, half));
+    }
+
+    #[test]
+    fn one_leg_of_an_oco_trading_or_triggering_expires_the_other() {
+        let (mut ex, a, b) = spot();
+        ex.holds_untriggered = true;
+        ex.symbols.get_mut("BTCUSDT").unwrap().last_price = d("50000");
+        ex.place(b, limit(Side::Buy, "49990.00", "0.5"), 1).unwrap();
+        let oco = |limit_price: &str, stop_at: &str| {
+            let take = NewOrder {
+                tif: crate::exchange::Tif::PostOnly,
+                ..limit(Side::Sell, limit_price, "0.1")
+            };
+            (take, stop(Side::Sell, stop_at, false, "0.1"))
+        };
+        // case 0: the prices must bracket the last price.
+        let (take, sl) = oco("49000.00", "48000.00");
+        assert_eq!(
+            ex.place_oco(a, take, sl, "l0".into(), 2),
+            Err(Reject::OcoPrices)
+        );
+        // case 1: the take-profit fills: the stop expires, the quantity is held once.
+        let (take, sl) = oco("50100.00", "49995.00");
+        let (s1, t1) = ex.place_oco(a, take, sl, "l1".into(), 2).unwrap();
+        assert_eq!(ex.accounts[a].balances["BTC"].locked, d("0.1"));
+        ex.place(b, limit(Side::Buy, "50100.00", "0.1"), 3).unwrap();
+        assert_eq!(ex.orders[&t1].status, Status::Filled);
+        assert_eq!(
+            (ex.orders[&s1].status, ex.orders[&s1].reject),
+            (Status::Expired, Some("OCO_TRIGGER"))
+        );
+        assert_eq!(ex.accounts[a].balances["BTC"].locked, d("0"));
+        // case 2: the stop triggers: the take-profit leaves the book, the stop trades.
+        let (take, sl) = oco("50200.00", "49995.00");
+        let (s2, t2) = ex.place_oco(a, take, sl, "l2".into(), 4).unwrap();
+        ex.place(b, limit(Side::Sell, "49990.00", "0.1"), 5)
+            .unwrap(); // trades at 49990
+        assert_eq!(ex.orders[&t2].status, Status::Expired);
+        assert_eq!(ex.orders[&s2].status, Status::Filled);
+        assert!(
+            ex.symbols["BTCUSDT"]
+                .book
+                .best(Side::Sell)
+                .is_none_or(|(p, _)| p != ex.symbols["BTCUSDT"].spec.ticks(d("50200.00")).unwrap())
+        );
+        // case 3: canceling one leg cancels both.
+        ex.symbols.get_mut("BTCUSDT").unwrap().last_price = d("50000");
+        let (take, sl) = oco("50300.00", "49000.00");
+        let (s3, t3) = ex.place_oco(a, take, sl, "l3".into(), 6).unwrap();
+        ex.cancel(a, "BTCUSDT", Some(t3), None, 7).unwrap();
+        assert_eq!(
+            (ex.orders[&s3].status, ex.orders[&t3].status),
+            (Status::Canceled, Status::Canceled)
+        );
+        assert_eq!(ex.accounts[a].balances["BTC"].locked, d("0"));
     }
 }

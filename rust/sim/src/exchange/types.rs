@@ -291,6 +291,8 @@ pub struct Order {
     /// Where an algo service keeps conditional orders (Binance USD-M): the algo id it is named
     /// by until it triggers (its `id` is the order it becomes, unknown to the user till then).
     pub algo: Option<u64>,
+    /// The one-cancels-the-other list it is a leg of.
+    pub list: Option<ListLink>,
     pub created_ms: i64,
     pub updated_ms: i64,
     /// Funds held for the unfilled part: quote (spot buy), base (spot sell) or margin (perp).
@@ -298,6 +300,14 @@ pub struct Order {
     pub fills: Vec<FillRec>,
     /// Why the venue ended it on its own (Bybit's `rejectReason` words).
     pub reject: Option<&'static str>,
+}
+
+/// A leg's order list (Binance spot OCO): its id, client id and the other leg.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListLink {
+    pub id: u64,
+    pub client_id: String,
+    pub partner: u64,
 }
 
 /// Why an execution report was emitted.
@@ -378,6 +388,9 @@ pub enum Reject {
     /// A conditional order whose trigger the last price has already reached.
     #[error("the order would trigger immediately")]
     WouldTrigger { rises: bool },
+    /// An OCO whose prices are not take-profit beyond the last price beyond the stop.
+    #[error("the relationship of the prices for the orders is not correct")]
+    OcoPrices,
     /// A setting that cannot change while the symbol has a position or open orders.
     #[error("the setting cannot change with an open position or open orders")]
     Busy { position: bool },

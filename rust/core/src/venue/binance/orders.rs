@@ -9,7 +9,7 @@ use crate::model::{
     TriggerBy, TriggerKind, Venue,
 };
 use crate::net::{Method, Request};
-use crate::orders::{NewOrder, OrderRef};
+use crate::orders::{NewOrder, Oco, OrderRef};
 use crate::resilience::Priority;
 use crate::venue::fields::Fields;
 use crate::venue::{Batch, Trading, Written};
@@ -712,6 +712,45 @@ impl Trading for BinanceTrading {
         Ok(Written::Order(self.order(&order)?, Vec::new()))
     }
 
+    /// Spot's order list: the take-profit as LIMIT_MAKER, the stop as STOP_LOSS[_LIMIT]; a
+    /// SELL's take-profit is the `above` order, a BUY's the `below` one.
+    fn place_oco(&self, oco: &Oco) -> Option<Request> {
+        if !self.spot() {
+            return None;
+        }
+        let (limit, stop) = match oco.side {
+            Side::Sell => ("above", "below"),
+            Side::Buy => ("below", "above"),
+        };
+        let key = |leg: &str, name: &str| format!("{leg}{name}");
+        let mut r = write(Method::Post, "/api/v3/orderList/oco")
+            .param("symbol", oco.symbol)
+            .param("side", oco.side.as_str())
+            .param("quantity", text(oco.qty))
+            .param("listClientOrderId", &oco.list_client_order_id)
+            .param(&key(limit, "Type"), "LIMIT_MAKER")
+            .param(&key(limit, "Price"), text(oco.limit_price))
+            .param(&key(limit, "ClientOrderId"), &oco.limit_client_order_id)
+            .param(&key(stop, "StopPrice"), text(oco.stop_trigger))
+            .param(&key(stop, "ClientOrderId"), &oco.stop_client_order_id);
+        r = match oco.stop_limit_price {
+            Some(price) => r
+                .param(&key(stop, "Type"), "STOP_LOSS_LIMIT")
+                .param(&key(stop, "Price"), text(price))
+                .param(&key(stop, "TimeInForce"), "GTC"),
+            None => r.param(&key(stop, "Type"), "STOP_LOSS"),
+        };
+        Some(r.param("newOrderRespType", "FULL"))
+    }
+
+    fn placed_oco(&self, answer: &Value) -> Result<Vec<Written>> {
+        let f = self.fields(answer);
+        f.array("orderReports")?
+            .iter()
+            .map(|report| self.placed(report))
+            .collect()
+    }
+
     fn replace(&self, which: &OrderRef, new: &NewOrder) -> Option<Request> {
         if !self.spot() {
             return None;
@@ -983,15 +1022,23 @@ impl Trading for BinanceTrading {
     }
 
     fn all_canceled(&self, answer: &Value) -> Result<Vec<Written>> {
-        // Spot lists the canceled orders; USD-M only says `{"code": 200, "msg": "..."}`.
-        match answer.as_array() {
-            Some(list) => list
-                .iter()
-                .filter(|o| o.get("orderListId").is_none_or(|l| l.as_i64() == Some(-1)))
-                .map(|o| Ok(Written::Order(self.order(o)?, Vec::new())))
-                .collect(),
-            None => Ok(Vec::new()),
+        // Spot lists the canceled orders (an order list as one entry with its `orderReports`);
+        // USD-M only says `{"code": 200, "msg": "..."}`.
+        let Some(list) = answer.as_array() else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for entry in list {
+            match entry.get("orderReports").and_then(Value::as_array) {
+                Some(reports) => {
+                    for report in reports {
+                        out.push(Written::Order(self.order(report)?, Vec::new()));
+                    }
+                }
+                None => out.push(Written::Order(self.order(entry)?, Vec::new())),
+            }
         }
+        Ok(out)
     }
 
     fn balances(&self) -> Request {
@@ -1514,5 +1561,95 @@ mod tests {
             usdm.placed(&serde_json::from_str(&odd).unwrap()),
             Err(crate::Error::Protocol { .. })
         ));
+    }
+
+    #[test]
+    fn an_oco_is_one_order_list_and_reads_as_two_orders() {
+        let spot = BinanceTrading {
+            market: Market::Spot,
+        };
+        let oco = |side| Oco {
+            symbol: Symbol::new("LTCBTC"),
+            side,
+            qty: Decimal::new(5, 0),
+            limit_price: Decimal::new(3, 0),
+            stop_trigger: Decimal::ONE,
+            stop_limit_price: Some(Decimal::ONE),
+            list_client_order_id: Id::new("list"),
+            limit_client_order_id: Id::new("tp"),
+            stop_client_order_id: Id::new("sl"),
+        };
+        let r = spot.place_oco(&oco(Side::Sell)).unwrap();
+        assert_eq!(r.path, "/api/v3/orderList/oco");
+        for (key, want) in [
+            ("aboveType", "LIMIT_MAKER"),
+            ("abovePrice", "3"),
+            ("aboveClientOrderId", "tp"),
+            ("belowType", "STOP_LOSS_LIMIT"),
+            ("belowStopPrice", "1"),
+            ("belowPrice", "1"),
+            ("belowTimeInForce", "GTC"),
+            ("belowClientOrderId", "sl"),
+            ("listClientOrderId", "list"),
+            ("quantity", "5"),
+        ] {
+            assert_eq!(r.param_value(key), Some(want), "{key}");
+        }
+        let buy = spot
+            .place_oco(&Oco {
+                stop_limit_price: None,
+                ..oco(Side::Buy)
+            })
+            .unwrap();
+        assert_eq!(
+            (buy.param_value("belowType"), buy.param_value("aboveType")),
+            (Some("LIMIT_MAKER"), Some("STOP_LOSS"))
+        );
+        assert!(
+            BinanceTrading {
+                market: Market::Usdm
+            }
+            .place_oco(&oco(Side::Sell))
+            .is_none()
+        );
+        // The docs' RESULT answer: the stop waits (workingTime -1), the LIMIT_MAKER works.
+        let answer: Value = serde_json::from_str(
+            r#"{"orderListId":1,"contingencyType":"OCO","listStatusType":"EXEC_STARTED","listOrderStatus":"EXECUTING","listClientOrderId":"lH1YDkuQKWiXVXHPSKYEIp","transactionTime":1710485608839,"symbol":"LTCBTC","orders":[{"symbol":"LTCBTC","orderId":10,"clientOrderId":"44nZvqpemY7sVYgPYbvPih"},{"symbol":"LTCBTC","orderId":11,"clientOrderId":"NuMp0nVYnciDiFmVqfpBqK"}],"orderReports":[{"symbol":"LTCBTC","orderId":10,"orderListId":1,"clientOrderId":"44nZvqpemY7sVYgPYbvPih","transactTime":1710485608839,"price":"1.00000000","origQty":"5.00000000","executedQty":"0.00000000","origQuoteOrderQty":"0.000000","cummulativeQuoteQty":"0.00000000","status":"NEW","timeInForce":"GTC","type":"STOP_LOSS_LIMIT","side":"SELL","stopPrice":"1.00000000","workingTime":-1,"icebergQty":"1.00000000","selfTradePreventionMode":"NONE"},{"symbol":"LTCBTC","orderId":11,"orderListId":1,"clientOrderId":"NuMp0nVYnciDiFmVqfpBqK","transactTime":1710485608839,"price":"3.00000000","origQty":"5.00000000","executedQty":"0.00000000","origQuoteOrderQty":"0.000000","cummulativeQuoteQty":"0.00000000","status":"NEW","timeInForce":"GTC","type":"LIMIT_MAKER","side":"SELL","workingTime":1710485608839,"selfTradePreventionMode":"NONE"}]}"#,
+        )
+        .unwrap();
+        let legs: Vec<(String, OrderStatus, Option<TimeInForce>, bool)> = spot
+            .placed_oco(&answer)
+            .unwrap()
+            .into_iter()
+            .map(|w| match w {
+                Written::Order(o, _) => (
+                    o.client_order_id.to_string(),
+                    o.status,
+                    o.time_in_force,
+                    o.trigger.is_some(),
+                ),
+                Written::Ack { .. } => panic!("orders expected"),
+            })
+            .collect();
+        assert_eq!(
+            legs,
+            vec![
+                (
+                    "44nZvqpemY7sVYgPYbvPih".into(),
+                    OrderStatus::Untriggered,
+                    Some(TimeInForce::Gtc),
+                    true
+                ),
+                (
+                    "NuMp0nVYnciDiFmVqfpBqK".into(),
+                    OrderStatus::New,
+                    Some(TimeInForce::PostOnly),
+                    false
+                ),
+            ]
+        );
+        // A cancel-all answer lists an order list as one entry with both legs' reports.
+        let all = serde_json::json!([answer["orderReports"][1], answer]);
+        assert_eq!(spot.all_canceled(&all).unwrap().len(), 3);
     }
 }

@@ -110,7 +110,7 @@ impl BinanceRest {
                 101..=500 => 10,
                 _ => 20,
             },
-            (true, Method::Post, "order" | "cancelReplace") => 1,
+            (true, Method::Post, "order" | "cancelReplace" | "oco") => 1,
             (true, Method::Put, "keepPriority") => 4,
             (false, Method::Post | Method::Put, "order") => 0,
             // The algo service (USD-M conditional orders).
@@ -178,7 +178,9 @@ impl BinanceRest {
         let placing = matches!(request.method, Method::Post | Method::Put);
         (placing && (request.path.ends_with("/order") || request.path.ends_with("/batchOrders")))
             || request.path.ends_with("/order/cancelReplace")
-            || (request.method == Method::Post && request.path.ends_with("/algoOrder"))
+            || (request.method == Method::Post
+                && (request.path.ends_with("/algoOrder")
+                    || request.path.ends_with("/orderList/oco")))
     }
 }
 
@@ -213,6 +215,7 @@ fn order_rule(code: i64, message: &str) -> String {
         -2010 if text.contains("insufficient balance") => rule::INSUFFICIENT_FUNDS,
         -2010 if text.contains("would immediately match") => rule::POST_ONLY_WOULD_TAKE,
         -2010 if text.contains("would trigger immediately") => rule::TRIGGER_PRICE,
+        -2010 if text.contains("relationship of the prices") => rule::OCO_PRICES,
         -2021 => rule::TRIGGER_PRICE,
         -5022 => rule::POST_ONLY_WOULD_TAKE,
         -2038 if text.contains("quantity increase") => rule::AMEND_INCREASE,
@@ -351,14 +354,24 @@ impl Dialect for BinanceRest {
         if self.is_order_placement(request) {
             // A USD-M batch of orders counts 5 on the seconds window (10 s as published), 1 on
             // the longer ones.
+            // An OCO counts its two orders on every window.
             let batch = request.path.ends_with("/batchOrders");
+            let pair = if request.path.ends_with("/orderList/oco") {
+                2
+            } else {
+                1
+            };
             let seconds = limiter.ids_named(|n| n.starts_with("ORDERS ") && n.ends_with('S'));
-            costs.extend(
-                limiter
-                    .ids_with_prefix("ORDERS ")
-                    .into_iter()
-                    .map(|id| (id, if batch && seconds.contains(&id) { 5 } else { 1 })),
-            );
+            costs.extend(limiter.ids_with_prefix("ORDERS ").into_iter().map(|id| {
+                (
+                    id,
+                    if batch && seconds.contains(&id) {
+                        5
+                    } else {
+                        pair
+                    },
+                )
+            }));
         }
         costs
     }

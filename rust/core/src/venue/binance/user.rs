@@ -253,9 +253,11 @@ fn execution_report(source: Source, f: Fields<'_>) -> Result<Option<UserEvent>> 
         trigger,
         created_time_ms: f.opt_int("O")?.unwrap_or(updated),
         updated_time_ms: updated,
-        reject_reason: f
-            .opt_text("r")
-            .filter(|r| !r.is_empty() && *r != "NONE")
+        // A rejection's reason, or why the venue expired it (`eR`: an OCO's other leg traded
+        // or triggered, an IOC's rest ...).
+        reject_reason: ["r", "eR"]
+            .into_iter()
+            .find_map(|k| f.opt_text(k).filter(|r| !r.is_empty() && *r != "NONE"))
             .map(str::to_owned),
     };
     let fill = trade(&order, f)?;

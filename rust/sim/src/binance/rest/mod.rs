@@ -150,6 +150,8 @@ pub async fn handle(
     // a USD-M modify; spot's keep-priority amend counts 0.
     let orders = match endpoint {
         Endpoint::PlaceOrder | Endpoint::CancelReplace | Endpoint::AlgoPlace => 1,
+        // An OCO's two orders count two.
+        Endpoint::PlaceOco => 2,
         Endpoint::AmendOrder if !spot => 1,
         // USD-M batches count 5 on the 10-second order window.
         Endpoint::PlaceBatch | Endpoint::AmendBatch => 5,

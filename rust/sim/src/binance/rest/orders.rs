@@ -253,6 +253,10 @@ pub(super) fn reject(r: Reject, spot: bool) -> ApiError {
             ApiError::bad(-2038, "Order amend (quantity increase) is not supported.")
         }
         (Reject::ReduceOnly, _) => ApiError::bad(-2022, "ReduceOnly Order is rejected."),
+        (Reject::OcoPrices, _) => ApiError::bad(
+            -2010,
+            "The relationship of the prices for the orders is not correct.",
+        ),
         (Reject::WouldTrigger { .. }, true) => {
             ApiError::bad(-2010, "Order would trigger immediately.")
         }
@@ -272,6 +276,72 @@ pub(super) fn reject(r: Reject, spot: bool) -> ApiError {
             "Margin type cannot be changed if there exists open orders.",
         ),
     }
+}
+
+/// Spot `POST /api/v3/orderList/oco`: a LIMIT_MAKER and a STOP_LOSS[_LIMIT] (the simulator
+/// takes these two of the venue's combinations), `above` and `below` the last price.
+pub(super) fn place_oco(st: &BinanceState, account: usize, params: &Params, now: i64) -> Answer {
+    let mut ex = st.market.lock();
+    // Each leg read as an order of its own from its `above*` / `below*` fields.
+    let leg = |prefix: &str| -> Result<NewOrder, ApiError> {
+        let mut own = Params::default();
+        for key in ["symbol", "side", "quantity"] {
+            if let Some(v) = params.get(key) {
+                own.0.insert(key.to_owned(), v.to_owned());
+            }
+        }
+        for (from, to) in [
+            ("Type", "type"),
+            ("Price", "price"),
+            ("StopPrice", "stopPrice"),
+            ("TimeInForce", "timeInForce"),
+            ("ClientOrderId", "newClientOrderId"),
+        ] {
+            if let Some(v) = params.get(&format!("{prefix}{from}")) {
+                own.0.insert(to.to_owned(), v.to_owned());
+            }
+        }
+        match own.get("type") {
+            Some("LIMIT_MAKER" | "STOP_LOSS" | "STOP_LOSS_LIMIT") => {
+                requested(&ex, &own, true, false)
+            }
+            Some(_) => Err(ApiError::bad(-1158, "Order type not supported in OCO.")),
+            None => Err(ApiError::mandatory(&format!("{prefix}Type"))),
+        }
+    };
+    let (above, below) = (leg("above")?, leg("below")?);
+    let (limit, stop) = match (above.trigger.is_some(), below.trigger.is_some()) {
+        (false, true) => (above, below),
+        (true, false) => (below, above),
+        _ => {
+            return Err(ApiError::bad(
+                -1168,
+                "At least one OCO order must be contingent.",
+            ));
+        }
+    };
+    if limit.tif != Tif::PostOnly {
+        return Err(ApiError::bad(-1158, "Order type not supported in OCO."));
+    }
+    let symbol = limit.symbol.clone();
+    let list_client = params
+        .get("listClientOrderId")
+        .map_or_else(|| format!("sim-list-{now}"), str::to_owned);
+    let (stop_id, limit_id) = ex
+        .place_oco(account, limit, stop, list_client.clone(), now)
+        .map_err(|r| reject(r, true))?;
+    let legs = [&ex.orders[&stop_id], &ex.orders[&limit_id]];
+    let view = match params.get("newOrderRespType") {
+        Some("ACK" | "RESULT") => OrderView::Result(now),
+        _ => OrderView::Full(now),
+    };
+    let list_id = legs[0].list.as_ref().map_or(-1, |l| l.id as i64);
+    Ok(
+        json!({"orderListId": list_id, "contingencyType": "OCO", "listStatusType": "EXEC_STARTED",
+        "listOrderStatus": "EXECUTING", "listClientOrderId": list_client, "transactionTime": now, "symbol": symbol,
+        "orders": legs.iter().map(|o| json!({"symbol": o.symbol, "orderId": o.id, "clientOrderId": o.client_id})).collect::<Vec<_>>(),
+        "orderReports": legs.iter().map(|o| order_json(&ex, o, true, view)).collect::<Vec<_>>()}),
+    )
 }
 
 /// Spot `PUT /api/v3/order/amend/keepPriority`: a quantity decrease in place.
@@ -540,8 +610,20 @@ pub(super) fn cancel_all(st: &BinanceState, account: usize, params: &Params, now
         .collect();
     let mut canceled = Vec::new();
     for id in ids {
-        if ex.cancel(account, &symbol, Some(id), None, now).is_ok() {
-            canceled.push(order_json(&ex, &ex.orders[&id], spot, OrderView::Cancel));
+        if ex.cancel(account, &symbol, Some(id), None, now).is_err() {
+            continue; // the other leg of a list canceled already
+        }
+        let o = &ex.orders[&id];
+        match &o.list {
+            // An order list is one entry, with both legs' reports.
+            Some(list) => {
+                let legs = [o, &ex.orders[&list.partner]];
+                canceled.push(json!({"orderListId": list.id, "contingencyType": "OCO", "listStatusType": "ALL_DONE",
+                    "listOrderStatus": "ALL_DONE", "listClientOrderId": list.client_id, "transactionTime": now, "symbol": symbol,
+                    "orders": legs.iter().map(|o| json!({"symbol": o.symbol, "orderId": o.id, "clientOrderId": o.client_id})).collect::<Vec<_>>(),
+                    "orderReports": legs.iter().map(|o| order_json(&ex, o, spot, OrderView::Cancel)).collect::<Vec<_>>()}));
+            }
+            None => canceled.push(order_json(&ex, o, spot, OrderView::Cancel)),
         }
     }
     if spot {
@@ -578,7 +660,8 @@ pub fn order_json(ex: &Exchange, o: &Order, spot: bool, view: OrderView) -> Valu
     let price = o.price.map_or(Decimal::ZERO, |p| spec.price(p));
     let executed = spec.qty(o.filled);
     if spot {
-        let mut v = json!({"symbol": o.symbol, "orderId": o.id, "orderListId": -1, "clientOrderId": o.client_id,
+        let list_id = o.list.as_ref().map_or(-1, |l| l.id as i64);
+        let mut v = json!({"symbol": o.symbol, "orderId": o.id, "orderListId": list_id, "clientOrderId": o.client_id,
             "price": exact(price, pd), "origQty": exact(spec.qty(o.lots), qd), "executedQty": exact(executed, qd),
             "cummulativeQuoteQty": fixed(o.cum_quote, pd), "status": status_str(o.status),
             "timeInForce": tif_str(o.tif, true), "type": type_str(o, true), "side": side_str(o.side),

@@ -17,6 +17,8 @@ pub(super) enum Endpoint {
     Ticker24h,
     BookTicker,
     PlaceOrder,
+    /// Spot `orderList/oco`.
+    PlaceOco,
     /// Spot keep-priority amend; USD-M modify.
     AmendOrder,
     CancelReplace,
@@ -67,6 +69,7 @@ pub(super) fn route(spot: bool, method: &Method, path: &str) -> Option<(Endpoint
             ("GET", "/api/v3/ticker/24hr") => (Ticker24h, false),
             ("GET", "/api/v3/ticker/bookTicker") => (BookTicker, false),
             ("POST", "/api/v3/order") => (PlaceOrder, true),
+            ("POST", "/api/v3/orderList/oco") => (PlaceOco, true),
             ("PUT", "/api/v3/order/amend/keepPriority") => (AmendOrder, true),
             ("POST", "/api/v3/order/cancelReplace") => (CancelReplace, true),
             ("DELETE", "/api/v3/order") => (CancelOrder, true),
@@ -168,7 +171,8 @@ pub(super) fn weight(spot: bool, endpoint: Endpoint, params: &Params) -> u32 {
                 4
             }
         }
-        (true, PlaceOrder | CancelReplace) => 1,
+        (true, PlaceOrder | CancelReplace | PlaceOco) => 1,
+        (false, PlaceOco) => 1,
         (false, PlaceOrder) => 0,
         (true, AmendOrder) => 4,
         (false, AmendOrder) => 0,
@@ -240,6 +244,7 @@ pub(super) fn dispatch(
         Ticker24h => market::ticker(st, params, now),
         BookTicker => market::book_ticker(st, params, now),
         PlaceOrder => orders::place(st, acct(), params, now),
+        PlaceOco => orders::place_oco(st, acct(), params, now),
         AmendOrder if st.spot() => orders::amend_keep_priority(st, acct(), params, now),
         AmendOrder => orders::modify(st, acct(), params, now),
         CancelReplace => orders::cancel_replace(st, acct(), params, now),

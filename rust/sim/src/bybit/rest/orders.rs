@@ -234,6 +234,8 @@ fn reject(r: Reject, spot: bool) -> Fail {
         (Reject::WouldTrigger { rises: false }, false) => {
             fail(110093, "expect Falling, but trigger_price >= current")
         }
+        // Bybit takes no order lists.
+        (Reject::OcoPrices, _) => fail(10001, "params error"),
         (Reject::WouldTrigger { .. }, true) => fail(
             10001,
             "params error: triggerPrice cannot be the current price",
