@@ -543,3 +543,32 @@ async def test_ccxt_binance_conditional_orders(sim: Simulator) -> None:
     finally:
         await usdm.close()
     assert sim_order(sim, "binance", "usdm", "cx-algo").status.name == "CANCELED"
+
+
+def test_binance_spot_sdk_oco(sim: Simulator, caplog: pytest.LogCaptureFixture) -> None:
+    """The official spot SDK's ``order_list_oco``: a SELL list of a LIMIT_MAKER above the last
+    price and a STOP_LOSS_LIMIT below it, both in the answer's ``orderReports`` under one
+    ``orderListId``; canceling one leg cancels the list; prices not bracketing the last price
+    are refused with -2010."""
+    caplog.set_level(logging.WARNING)
+    rest = spot_client(sim).rest_api
+    book = rest.depth(symbol="BTCUSDT", limit=5).data()
+    bid, ask = Decimal(book.bids[0][0]), Decimal(book.asks[0][0])
+    placed = rest.order_list_oco(
+        symbol="BTCUSDT", side="SELL", quantity=Decimal("0.01"), above_type="LIMIT_MAKER", above_price=ask + 100,
+        above_client_order_id="sdk-tp", below_type="STOP_LOSS_LIMIT", below_stop_price=bid - 100,
+        below_price=bid - 150, below_time_in_force="GTC", below_client_order_id="sdk-sl",
+        list_client_order_id="sdk-list",
+    ).data()  # fmt: skip
+    assert placed.list_client_order_id == "sdk-list" and placed.contingency_type == "OCO"
+    reports = {r.client_order_id: r for r in placed.order_reports}
+    assert (reports["sdk-tp"].type, reports["sdk-sl"].type) == ("LIMIT_MAKER", "STOP_LOSS_LIMIT")
+    assert {r.order_list_id for r in placed.order_reports} == {placed.order_list_id}
+    rest.delete_order(symbol="BTCUSDT", orig_client_order_id="sdk-sl")
+    assert sim_order(sim, "binance", "spot", "sdk-tp").status.name == "CANCELED"
+    with pytest.raises(Exception, match=r"-2010|relationship of the prices"):
+        rest.order_list_oco(
+            symbol="BTCUSDT", side="SELL", quantity=Decimal("0.01"), above_type="LIMIT_MAKER",
+            above_price=ask + 100, below_type="STOP_LOSS", below_stop_price=ask + 50,
+        )  # fmt: skip
+    no_warnings(caplog)
