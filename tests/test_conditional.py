@@ -296,3 +296,35 @@ async def test_a_lost_algo_answer_is_resolved_by_lookup_not_resent(sim: Simulato
         assert len([o for o in sim.orders("binance", "usdm") if o.client_order_id == "algo-lost"]) == 1
         gone = await c.cancel(SYMBOL, order_id=stop.order_id)
         assert gone.status == tw.OrderStatus.CANCELED
+
+
+@pytest.mark.parametrize(("venue", "market"), [("binance", "usdm"), ("bybit", "linear")])
+async def test_a_close_position_stop_closes_whatever_the_position_is_then(
+    sim: Simulator, venue: str, market: str
+) -> None:
+    """``close_position=True``: a stop of no quantity (Binance USD-M ``closePosition``, Bybit
+    ``closeOnTrigger`` with qty 0) that closes the whole position it meets when it triggers —
+    one grown after it was placed included; checked locally before anything is sent."""
+    async with trader(sim, venue, market) as c:
+        q = await lot(c)
+        bid, _ = sim.best(venue, market, SYMBOL)
+        await c.place_market(SYMBOL, "BUY", q)
+        sl = await c.place_stop(SYMBOL, "SELL", None, bid, close_position=True, client_order_id="close-1")
+        assert (sl.status, sl.qty, sl.reduce_only) == (tw.OrderStatus.UNTRIGGERED, None, True)
+        await c.place_market(SYMBOL, "BUY", q)  # the position doubles after placement
+        assert sim.positions(venue, market)[SYMBOL].size == 2 * q
+        await c.place_market(SYMBOL, "SELL", q)  # a trade at the bid fires it
+        done = await c.order(SYMBOL, client_order_id="close-1")
+        assert (done.status, done.filled_qty) == (tw.OrderStatus.FILLED, q)
+        assert SYMBOL not in sim.positions(venue, market) or not sim.positions(venue, market)[SYMBOL].size
+        for kw, rule in [
+            ({"qty": q}, "close_position"),
+            ({"qty": None, "price": bid - 100}, "close_position"),
+        ]:
+            with pytest.raises(tw.InvalidOrder) as refused:
+                await c.place_stop(SYMBOL, "SELL", trigger_price=bid - 200, close_position=True, **kw)  # type: ignore[arg-type]
+            assert refused.value.rule == rule, kw
+    async with trader(sim, "binance", "spot") as spot:
+        with pytest.raises(tw.InvalidOrder) as on_spot:
+            await spot.place_stop(SYMBOL, "SELL", None, bid - 200, close_position=True)
+        assert on_spot.value.rule == "close_position"

@@ -555,8 +555,9 @@ def test_binance_spot_sdk_oco(sim: Simulator, caplog: pytest.LogCaptureFixture) 
     book = rest.depth(symbol="BTCUSDT", limit=5).data()
     bid, ask = Decimal(book.bids[0][0]), Decimal(book.asks[0][0])
     placed = rest.order_list_oco(
-        symbol="BTCUSDT", side="SELL", quantity=Decimal("0.01"), above_type="LIMIT_MAKER", above_price=ask + 100,
-        above_client_order_id="sdk-tp", below_type="STOP_LOSS_LIMIT", below_stop_price=bid - 100,
+        symbol="BTCUSDT", side="SELL", quantity=Decimal("0.01"), above_type="LIMIT_MAKER",
+        above_price=ask + 100, above_client_order_id="sdk-tp", below_type="STOP_LOSS_LIMIT",
+        below_stop_price=bid - 100,
         below_price=bid - 150, below_time_in_force="GTC", below_client_order_id="sdk-sl",
         list_client_order_id="sdk-list",
     ).data()  # fmt: skip

@@ -6,6 +6,7 @@ machine; a lost answer is resolved leg by leg by client id, never resent."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -13,7 +14,7 @@ import pytest
 import tradewire as tw
 from tradewire.testing import Simulator
 
-from .trading import SYMBOL, sim_order, trader
+from .trading import SYMBOL, sim_order, trader, user_stream_up
 
 pytestmark = pytest.mark.asyncio
 
@@ -63,16 +64,19 @@ async def test_a_triggered_stop_expires_the_take_profit(sim: Simulator) -> None:
             SYMBOL, "SELL", q, ask + 50 * info.tick_size, bid, stop_limit_price=bid - 100 * info.tick_size
         )
         assert sl.order_type == tw.OrderType.LIMIT and sl.price == bid - 100 * info.tick_size
+        await user_stream_up(sim, "binance", "spot")  # the expiry's reason is the stream's to tell
         await c.place_market(SYMBOL, "SELL", q)  # trades at the bid: the stop fires
         stop = await c.order(SYMBOL, client_order_id=sl.client_order_id)
         take = await c.order(SYMBOL, client_order_id=tp.client_order_id)
         assert stop.status in (tw.OrderStatus.NEW, tw.OrderStatus.PARTIALLY_FILLED, tw.OrderStatus.FILLED)
         assert take.status == tw.OrderStatus.EXPIRED
         seen: list[tw.Order] = []
-        while not seen or seen[-1].status != tw.OrderStatus.EXPIRED:
-            u = await updates.recv()
-            if u.order.client_order_id == tp.client_order_id:
-                seen.append(u.order)
+        async with asyncio.timeout(10):
+            while not seen or seen[-1].reject_reason is None:
+                u = await updates.recv()
+                if u.order.client_order_id == tp.client_order_id:
+                    seen.append(u.order)
+        assert seen[-1].status == tw.OrderStatus.EXPIRED
         assert seen[-1].reject_reason == "OCO_TRIGGER"
 
 

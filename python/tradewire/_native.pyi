@@ -1144,6 +1144,7 @@ class NativeConnector:
         trigger_price: _Money | None = None,
         trigger_kind: TriggerKind | None = None,
         trigger_by: TriggerByName | None = None,
+        close_position: bool = False,
         client_order_id: str | None = None,
     ) -> Awaitable[Order]:
         """Backs :meth:`tradewire.Binance.place_limit` and ``place_market``: checks the order
@@ -1536,6 +1537,7 @@ class NativeRemote:
         trigger_price: _Money | None = None,
         trigger_kind: TriggerKind | None = None,
         trigger_by: TriggerByName | None = None,
+        close_position: bool = False,
         client_order_id: str | None = None,
     ) -> Awaitable[Order]:
         """As :meth:`NativeConnector.place`, through the gateway's connector. A lost reply is

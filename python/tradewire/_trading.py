@@ -145,13 +145,14 @@ class _Trading:
         self,
         symbol: str,
         side: SideName,
-        qty: Money,
+        qty: Money | None,
         trigger_price: Money,
         *,
         price: Money | None = None,
         trigger_by: TriggerByName = "LAST",
         tif: TimeInForceName = "GTC",
         reduce_only: bool = False,
+        close_position: bool = False,
         position_side: LegName | None = None,
         client_order_id: str | None = None,
     ) -> Order:
@@ -166,23 +167,29 @@ class _Trading:
         USD-M ``LAST`` or ``MARK``), ``MARK`` or ``INDEX``; another is refused locally
         (:class:`InvalidOrder`, rule ``trigger_by``). A trigger the price has already reached is
         refused by the venue (rule ``trigger_price``). Checked, placed and resolved like
-        :meth:`place_limit`."""
+        :meth:`place_limit`.
+
+        ``close_position=True`` (derivatives, MARKET, ``qty`` None) closes the whole position it
+        meets when it triggers (Binance USD-M ``closePosition``, Bybit ``closeOnTrigger`` with a
+        zero quantity); on a hedge-mode leg it must be the closing side (rule
+        ``close_position``)."""
         return await self._conditional(
             symbol, side, qty, trigger_price, TriggerKind.STOP, price, trigger_by, tif, reduce_only,
-            position_side, client_order_id,
+            close_position, position_side, client_order_id,
         )  # fmt: skip
 
     async def place_take_profit(
         self,
         symbol: str,
         side: SideName,
-        qty: Money,
+        qty: Money | None,
         trigger_price: Money,
         *,
         price: Money | None = None,
         trigger_by: TriggerByName = "LAST",
         tif: TimeInForceName = "GTC",
         reduce_only: bool = False,
+        close_position: bool = False,
         position_side: LegName | None = None,
         client_order_id: str | None = None,
     ) -> Order:
@@ -190,20 +197,21 @@ class _Trading:
         the order's way — a SELL's rises to ``trigger_price``, a BUY's falls to it."""
         return await self._conditional(
             symbol, side, qty, trigger_price, TriggerKind.TAKE_PROFIT, price, trigger_by, tif,
-            reduce_only, position_side, client_order_id,
+            reduce_only, close_position, position_side, client_order_id,
         )  # fmt: skip
 
     async def _conditional(
         self,
         symbol: str,
         side: SideName,
-        qty: Money,
+        qty: Money | None,
         trigger_price: Money,
         kind: TriggerKind,
         price: Money | None,
         trigger_by: TriggerByName,
         tif: TimeInForceName,
         reduce_only: bool,
+        close_position: bool,
         position_side: LegName | None,
         client_order_id: str | None,
     ) -> Order:
@@ -220,6 +228,7 @@ class _Trading:
             trigger_price=trigger_price,
             trigger_kind=kind,
             trigger_by=trigger_by,
+            close_position=close_position,
             client_order_id=client_order_id,
         )
 

@@ -35,6 +35,7 @@ pub(crate) struct Draft {
     reduce_only: bool,
     position_side: Option<PositionSide>,
     trigger: Option<(tradewire_core::model::Decimal, TriggerKind, TriggerBy)>,
+    close_position: bool,
 }
 
 impl Draft {
@@ -61,7 +62,14 @@ impl Draft {
             reduce_only,
             position_side,
             trigger: None,
+            close_position: false,
         })
+    }
+
+    /// Makes a conditional order one that closes the whole position it meets.
+    pub(crate) fn closing(mut self, close_position: bool) -> Draft {
+        self.close_position = close_position;
+        self
     }
 
     /// Makes it a conditional order of `kind` at `price`, watching `by` (the last price if
@@ -111,6 +119,7 @@ impl Draft {
                     by: by.into(),
                 }),
             client_order_id,
+            close_position: self.close_position,
         }
     }
 }
@@ -602,7 +611,8 @@ impl NativeConnector {
     /// learnt). Amounts are `Decimal`, `str` or `int`. Awaitable.
     #[pyo3(signature = (symbol, side, order_type, *, qty = None, quote_qty = None, price = None,
         time_in_force = None, post_only = false, reduce_only = false, position_side = None,
-        trigger_price = None, trigger_kind = None, trigger_by = None, client_order_id = None))]
+        trigger_price = None, trigger_kind = None, trigger_by = None, close_position = false,
+        client_order_id = None))]
     #[allow(clippy::too_many_arguments)]
     fn place<'py>(
         &self,
@@ -620,6 +630,7 @@ impl NativeConnector {
         trigger_price: Option<&Bound<'py, PyAny>>,
         trigger_kind: Option<TriggerKind>,
         trigger_by: Option<TriggerBy>,
+        close_position: bool,
         client_order_id: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let draft = Draft::new(
@@ -633,7 +644,8 @@ impl NativeConnector {
             reduce_only,
             position_side,
         )?
-        .triggered(trigger_price, trigger_kind, trigger_by)?;
+        .triggered(trigger_price, trigger_kind, trigger_by)?
+        .closing(close_position);
         let client_order_id = self
             .inner
             .client_order_id(client_order_id.as_deref())

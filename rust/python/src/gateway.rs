@@ -304,7 +304,8 @@ impl NativeRemote {
     /// Places an order through the gateway; the same arguments as a connector's. Awaitable.
     #[pyo3(signature = (symbol, side, order_type, *, qty = None, quote_qty = None, price = None,
         time_in_force = None, post_only = false, reduce_only = false, position_side = None,
-        trigger_price = None, trigger_kind = None, trigger_by = None, client_order_id = None))]
+        trigger_price = None, trigger_kind = None, trigger_by = None, close_position = false,
+        client_order_id = None))]
     #[allow(clippy::too_many_arguments)]
     fn place<'py>(
         &self,
@@ -322,6 +323,7 @@ impl NativeRemote {
         trigger_price: Option<&Bound<'py, PyAny>>,
         trigger_kind: Option<TriggerKind>,
         trigger_by: Option<TriggerBy>,
+        close_position: bool,
         client_order_id: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let draft = Draft::new(
@@ -335,7 +337,8 @@ impl NativeRemote {
             reduce_only,
             position_side,
         )?
-        .triggered(trigger_price, trigger_kind, trigger_by)?;
+        .triggered(trigger_price, trigger_kind, trigger_by)?
+        .closing(close_position);
         let client_order_id = self
             .inner
             .client_order_id(client_order_id.as_deref())

@@ -569,6 +569,7 @@ impl Connector {
             position_side: current.position_side,
             trigger: current.trigger,
             client_order_id: current.client_order_id.clone(),
+            close_position: false,
         };
         self.check(&info, &probe)?;
         Ok(AmendPlan {

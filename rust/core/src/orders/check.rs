@@ -110,6 +110,9 @@ pub fn check(info: &SymbolInfo, order: &NewOrder) -> Result<()> {
     if let Some(trigger) = order.trigger {
         check_trigger(info, order, trigger)?;
     }
+    if order.close_position {
+        return check_close(market, order);
+    }
     match (order.qty, order.quote_qty) {
         (Some(_), Some(_)) => Err(refuse("qty", "give qty or quote_qty, not both".into())),
         (None, None) => Err(refuse("qty", "the order needs a qty".into())),
@@ -156,6 +159,27 @@ fn check_trigger(info: &SymbolInfo, order: &NewOrder, trigger: Trigger) -> Resul
         ));
     }
     Ok(())
+}
+
+/// A close-position order: a conditional MARKET order of no quantity, on a derivatives market,
+/// closing its hedge-mode leg if it names one (its closing is its reduce-only).
+fn check_close(market: Market, order: &NewOrder) -> Result<()> {
+    use crate::orders::rule::CLOSE_POSITION;
+    let why = if market == Market::Spot {
+        "close_position applies to derivatives only"
+    } else if order.trigger.is_none() || order.order_type != OrderType::Market {
+        "close_position is for a stop or take-profit MARKET order"
+    } else if order.qty.is_some() || order.quote_qty.is_some() {
+        "a close-position order takes no qty: it closes the whole position"
+    } else if order
+        .position_side
+        .is_some_and(|leg| !leg.closed_by(order.side))
+    {
+        "a close-position order must close its leg (SELL on LONG, BUY on SHORT)"
+    } else {
+        return Ok(());
+    };
+    Err(refuse(CLOSE_POSITION, why.into()))
 }
 
 fn check_quote(info: &SymbolInfo, quote: Decimal) -> Result<()> {
@@ -277,6 +301,7 @@ mod tests {
             position_side: None,
             trigger: None,
             client_order_id: Id::new("c"),
+            close_position: false,
         }
     }
 

@@ -37,6 +37,9 @@ pub mod rule {
     /// One-cancels-the-other prices the wrong way round: a SELL's take-profit not above its
     /// stop (a BUY's not below), or either on the wrong side of the last price (the venue's).
     pub const OCO_PRICES: &str = "oco_prices";
+    /// A close-position order that is not a derivatives stop or take-profit MARKET order of no
+    /// quantity closing its leg.
+    pub const CLOSE_POSITION: &str = "close_position";
 }
 
 use crate::model::{
@@ -64,6 +67,9 @@ pub struct NewOrder {
     /// Makes it a conditional order (stop or take-profit): UNTRIGGERED until the watched price
     /// reaches the trigger, then an order of `order_type` (MARKET, or LIMIT at `price`).
     pub trigger: Option<Trigger>,
+    /// A conditional MARKET order that closes the whole position it meets when it triggers
+    /// (no `qty`; Binance USD-M `closePosition`, Bybit `closeOnTrigger` with a zero quantity).
+    pub close_position: bool,
     pub client_order_id: Id,
 }
 
@@ -84,7 +90,7 @@ impl NewOrder {
             filled_qty: Decimal::ZERO,
             avg_price: None,
             status: OrderStatus::Unknown,
-            reduce_only: self.reduces(),
+            reduce_only: self.reduces() || self.close_position,
             position_side: self.position_side,
             trigger: self.trigger,
             created_time_ms: now_ms,
@@ -141,6 +147,7 @@ impl Oco {
             position_side: None,
             trigger: None,
             client_order_id: self.limit_client_order_id.clone(),
+            close_position: false,
         }
     }
 

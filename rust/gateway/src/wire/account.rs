@@ -419,6 +419,9 @@ pub struct PlaceMsg {
     /// A conditional order's trigger (its fields absent on other orders).
     #[serde(flatten)]
     pub trigger: TriggerFields,
+    /// A conditional order closing the whole position (absent: false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub close_position: bool,
     #[serde(with = "id")]
     pub client_order_id: Id,
 }
@@ -438,6 +441,7 @@ impl From<&NewOrder> for PlaceMsg {
             reduce_only: o.reduce_only,
             position_side: o.position_side,
             trigger: o.trigger.into(),
+            close_position: o.close_position,
             client_order_id: o.client_order_id.clone(),
         }
     }
@@ -458,6 +462,7 @@ impl From<PlaceMsg> for NewOrder {
             position_side: o.position_side,
             trigger: o.trigger.into(),
             client_order_id: o.client_order_id,
+            close_position: o.close_position,
         }
     }
 }
@@ -832,6 +837,7 @@ mod tests {
                 by: TriggerBy::Last,
             }),
             client_order_id: Id::new("tw-9"),
+            close_position: false,
         };
         let text = serde_json::to_string(&PlaceMsg::from(&new)).unwrap();
         assert!(text.contains(r#""position_side":"SHORT""#), "{text}");

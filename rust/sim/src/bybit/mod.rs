@@ -179,8 +179,8 @@ pub fn order_json(ex: &Exchange, o: &Order, category: Category) -> Value {
             },
             _ => "",
         },
-        "lastPriceOnCreated": "", "reduceOnly": o.reduce_only,
-        "closeOnTrigger": false, "smpType": "None", "smpGroup": 0, "smpOrderId": "", "tpslMode": "",
+        "lastPriceOnCreated": "", "reduceOnly": o.reduce_only || o.close,
+        "closeOnTrigger": o.close, "smpType": "None", "smpGroup": 0, "smpOrderId": "", "tpslMode": "",
         "tpLimitPrice": "", "slLimitPrice": "", "placeType": "", "createdTime": o.created_ms.to_string(),
         "updatedTime": o.updated_ms.to_string(), "category": category.as_str(),
     })

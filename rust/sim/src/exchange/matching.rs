@@ -107,6 +107,8 @@ impl Exchange {
                 lots
             }
             None if req.kind == OrderKind::Market && req.quote_qty.is_some() => 0,
+            // Sized by the position when it triggers.
+            None if req.close && req.trigger.is_some() && self.kind == Kind::Perp => 0,
             None => return Err(Reject::Invalid("quantity".into())),
         };
         // One-way mode takes orders of no leg; hedge mode, orders of a long or a short leg.
@@ -227,6 +229,7 @@ impl Exchange {
             trigger: req.trigger,
             triggered: false,
             list,
+            close: req.close,
             algo: (req.algo && req.trigger.is_some()).then(|| {
                 self.next_algo_id += 1;
                 self.next_algo_id - 1

@@ -276,6 +276,7 @@ mod fixtures {
             leg: Default::default(),
             trigger: None,
             algo: false,
+            close: false,
         }
     }
 

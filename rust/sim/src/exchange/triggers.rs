@@ -49,10 +49,12 @@ impl Exchange {
         self.report(id, ExecKind::New, None);
         let spec = self.symbols[&order.symbol].spec.clone();
         let mut lots = order.lots;
-        // A reducing order is judged now, against the position it meets.
+        // A reducing order is judged now, against the position it meets (a closing one takes
+        // all of it).
         if order.reduces() && self.kind == super::Kind::Perp {
             match self.reducible(order.account, &order.symbol, order.leg, order.side) {
-                Ok(room) if lots <= room => {}
+                Ok(room) if order.close && room > 0 => lots = room,
+                Ok(room) if lots <= room && !order.close => {}
                 Ok(room) if room > 0 && self.reduce_only_trims => lots = room,
                 _ => return self.fail_trigger(id, "Reduce Only reject", now_ms),
             }

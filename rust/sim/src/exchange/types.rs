@@ -293,6 +293,9 @@ pub struct Order {
     pub algo: Option<u64>,
     /// The one-cancels-the-other list it is a leg of.
     pub list: Option<ListLink>,
+    /// A conditional order closing the whole position it meets when it triggers (its `lots`
+    /// are 0 until then).
+    pub close: bool,
     pub created_ms: i64,
     pub updated_ms: i64,
     /// Funds held for the unfilled part: quote (spot buy), base (spot sell) or margin (perp).
@@ -472,6 +475,8 @@ pub struct NewOrder {
     pub trigger: Option<Trigger>,
     /// A conditional order kept by the algo service (it gets an algo id).
     pub algo: bool,
+    /// A conditional order of no quantity closing the position when it triggers.
+    pub close: bool,
 }
 
 /// A position leg: one-way mode has one per symbol (`Both`), hedge mode a long and a short.
@@ -523,6 +528,7 @@ impl Order {
             leg: self.leg,
             trigger: None,
             algo: false,
+            close: false,
         }
     }
 
@@ -548,9 +554,10 @@ impl Order {
         }
     }
 
-    /// Whether it may only reduce its leg: flagged reduce-only, or closing a hedge-mode leg.
+    /// Whether it may only reduce its leg: flagged reduce-only, closing a hedge-mode leg, or
+    /// closing the position.
     pub fn reduces(&self) -> bool {
-        self.reduce_only || self.leg.closed_by(self.side)
+        self.reduce_only || self.close || self.leg.closed_by(self.side)
     }
 }
 

@@ -180,6 +180,14 @@ impl BinanceTrading {
         if order.order_type == OrderType::Limit {
             r = r.param("timeInForce", tif_word(order));
         }
+        if order.close_position {
+            // Closes the whole position: no quantity, and `reduceOnly` is refused beside it.
+            r = r.param("closePosition", "true");
+            return match order.position_side {
+                Some(leg) => r.param("positionSide", leg.as_str()),
+                None => r,
+            };
+        }
         terms(r, order)
     }
 
@@ -342,6 +350,8 @@ pub(super) struct AlgoKeys {
     price: &'static str,
     working: &'static str,
     reduce_only: &'static str,
+    /// Whether it closes the whole position (no quantity of its own).
+    close: &'static str,
     /// The executed quantity and its average price, where reported.
     filled: Option<(&'static str, &'static str)>,
     reason: Option<&'static str>,
@@ -365,6 +375,7 @@ pub(super) const ALGO_ANSWER: AlgoKeys = AlgoKeys {
     price: "price",
     working: "workingType",
     reduce_only: "reduceOnly",
+    close: "closePosition",
     filled: None,
     reason: None,
     created: Some("createTime"),
@@ -387,6 +398,7 @@ pub(super) const ALGO_EVENT: AlgoKeys = AlgoKeys {
     price: "p",
     working: "wt",
     reduce_only: "R",
+    close: "cp",
     filled: Some(("aq", "ap")),
     reason: Some("rm"),
     created: None,
@@ -472,7 +484,7 @@ pub(super) fn algo_order(
         reduce_only: PositionSide::reduces(
             position_side,
             side,
-            f.opt_bool(keys.reduce_only).unwrap_or(false),
+            f.opt_bool(keys.reduce_only).unwrap_or(false) || f.opt_bool(keys.close) == Some(true),
         ),
         position_side,
         trigger: Some(Trigger {
@@ -1341,6 +1353,7 @@ mod tests {
             position_side: Some(PositionSide::Long),
             trigger: None,
             client_order_id: Id::new("c"),
+            close_position: false,
         };
         let r = usdm.place(&order);
         assert_eq!(r.param_value("positionSide"), Some("LONG"));
@@ -1386,6 +1399,7 @@ mod tests {
                 by: TriggerBy::Mark,
             }),
             client_order_id: Id::new("stop-1"),
+            close_position: false,
         };
         let r = usdm.place(&order);
         assert_eq!(r.path, "/fapi/v1/algoOrder");

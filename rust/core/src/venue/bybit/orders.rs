@@ -381,6 +381,10 @@ impl Trading for BybitTrading {
                 r = r.param("qty", text(qty)).param("marketUnit", "baseCoin");
             }
             (Some(qty), None) => r = r.param("qty", text(qty)),
+            // A zero quantity with reduceOnly and closeOnTrigger closes the whole position.
+            (None, None) if order.close_position => {
+                r = r.param("qty", "0").param("closeOnTrigger", "true");
+            }
             (None, None) => {}
         }
         // A hedge-mode order names its leg (1 long, 2 short); one closing its leg must say
@@ -391,7 +395,7 @@ impl Trading for BybitTrading {
                 if leg == PositionSide::Short { 2 } else { 1 },
             );
         }
-        if order.reduces() {
+        if order.reduces() || order.close_position {
             r = r.param("reduceOnly", "true");
         }
         if let Some(t) = order.trigger {
@@ -823,6 +827,7 @@ mod tests {
             position_side: Some(PositionSide::Short),
             trigger: None,
             client_order_id: Id::new("c"),
+            close_position: false,
         };
         let r = linear.place(&order);
         assert_eq!(r.param_value("positionIdx"), Some("2"));
@@ -849,6 +854,7 @@ mod tests {
             position_side: None,
             trigger: Some(trigger),
             client_order_id: Id::new("c"),
+            close_position: false,
         };
         let linear = BybitTrading {
             market: Market::Linear,

@@ -72,7 +72,7 @@ pub fn algo_json(ex: &Exchange, o: &Order) -> Value {
         "actualPrice": fixed(avg, pd.max(2)), "actualQty": exact(executed, qd),
         "triggerPrice": exact(o.trigger.map_or(Decimal::ZERO, |t| t.price), pd), "price": exact(price, pd),
         "icebergQuantity": null, "tpOrderType": "", "selfTradePreventionMode": "NONE", "workingType": working_type(o),
-        "priceMatch": "NONE", "closePosition": false, "priceProtect": false, "reduceOnly": o.reduce_only,
+        "priceMatch": "NONE", "closePosition": o.close, "priceProtect": false, "reduceOnly": o.reduce_only,
         "createTime": o.created_ms, "updateTime": o.updated_ms, "triggerTime": if o.triggered { o.updated_ms } else { 0 },
         "goodTillDate": 0})
 }
@@ -97,7 +97,7 @@ pub fn algo_update(ex: &Exchange, o: &Order) -> Value {
         "X": algo_status(o), "ai": actual_id(o), "ap": fixed(avg, pd.max(2)), "aq": exact(executed, qd),
         "act": if o.triggered { actual } else { "0" },
         "tp": exact(o.trigger.map_or(Decimal::ZERO, |t| t.price), pd), "p": exact(price, pd), "V": "NONE",
-        "wt": working_type(o), "pm": "NONE", "cp": false, "pP": false, "R": o.reduce_only,
+        "wt": working_type(o), "pm": "NONE", "cp": o.close, "pP": false, "R": o.reduce_only,
         "tt": if o.triggered { o.updated_ms } else { 0 }, "gtd": 0});
     if let Some(why) = o.reject {
         v["rm"] = json!(why);
@@ -127,13 +127,6 @@ pub(super) fn place(st: &BinanceState, account: usize, params: &Params, now: i64
     let mut ex = st.market.lock();
     if params.get("algoType") != Some("CONDITIONAL") {
         return Err(ApiError::mandatory("algoType"));
-    }
-    if params.get("closePosition") == Some("true") {
-        // Not simulated (yet): refused rather than taken and ignored.
-        return Err(ApiError::bad(
-            -1106,
-            "Parameter 'closePosition' sent when not required.",
-        ));
     }
     let req = requested(&ex, params, false, true)?;
     let id = ex.place(account, req, now).map_err(|r| reject(r, false))?;

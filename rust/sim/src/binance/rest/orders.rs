@@ -127,7 +127,26 @@ pub(super) fn requested(
     if kind == OrderKind::Limit && price.is_none() {
         return Err(ApiError::mandatory("price"));
     }
-    if qty.is_none() && quote_qty.is_none() {
+    // The algo service's `closePosition` closes the whole position: no quantity beside it.
+    let close = algo && params.get("closePosition") == Some("true");
+    if close && (qty.is_some() || params.get("reduceOnly").is_some()) {
+        let name = if qty.is_some() {
+            "quantity"
+        } else {
+            "reduceOnly"
+        };
+        return Err(ApiError::bad(
+            -1106,
+            format!("Parameter '{name}' sent when not required."),
+        ));
+    }
+    if close && kind != OrderKind::Market {
+        return Err(ApiError::bad(
+            -1106,
+            "Parameter 'closePosition' sent when not required.",
+        ));
+    }
+    if qty.is_none() && quote_qty.is_none() && !close {
         return Err(ApiError::mandatory("quantity"));
     }
     for (name, v) in [
@@ -185,6 +204,7 @@ pub(super) fn requested(
         leg,
         trigger,
         algo,
+        close,
     })
 }
 

@@ -123,6 +123,11 @@ pub(super) fn create(
         }
     }
     let reduce_only = params.get("reduceOnly").map(String::as_str) == Some("true");
+    // A zero quantity with reduceOnly and closeOnTrigger closes the whole position.
+    let close = !spot
+        && qty.is_zero()
+        && reduce_only
+        && params.get("closeOnTrigger").map(String::as_str) == Some("true");
     let leg = match params.get("positionIdx").map(String::as_str) {
         None | Some("0") => Leg::Both,
         Some("1") if !spot => Leg::Long,
@@ -137,7 +142,7 @@ pub(super) fn create(
         kind,
         tif,
         price,
-        qty: (!by_quote).then_some(qty),
+        qty: (!by_quote && !close).then_some(qty),
         quote_qty: by_quote.then_some(qty),
         // Bybit keeps an empty orderLinkId when none was given.
         client_id: Some(link.unwrap_or_default()),
@@ -145,6 +150,7 @@ pub(super) fn create(
         leg,
         trigger,
         algo: false,
+        close,
     };
     let id = ex.place(account, req, now).map_err(|r| reject(r, spot))?;
     Ok(json!({"orderId": order_id_str(id), "orderLinkId": link_for_reply}))
