@@ -154,6 +154,34 @@ pub fn decimals(spot: bool, spec: &crate::exchange::SymbolSpec) -> (u32, u32) {
     }
 }
 
+/// A USD-M order's figures as its answers and events print them.
+#[derive(Debug, Clone, Copy)]
+pub struct Figures {
+    /// Price and quantity decimals.
+    pub pd: u32,
+    pub qd: u32,
+    /// Its limit price, executed quantity and average price (zeros where none).
+    pub price: Decimal,
+    pub executed: Decimal,
+    pub avg: Decimal,
+}
+
+pub fn usdm_figures(ex: &crate::exchange::Exchange, o: &Order) -> Figures {
+    let spec = &ex.symbols[&o.symbol].spec;
+    let executed = spec.qty(o.filled);
+    Figures {
+        pd: spec.price_decimals(),
+        qd: spec.qty_decimals(),
+        price: o.price.map_or(Decimal::ZERO, |p| spec.price(p)),
+        executed,
+        avg: if o.filled > 0 {
+            o.cum_quote / executed
+        } else {
+            Decimal::ZERO
+        },
+    }
+}
+
 /// Spot prints every number with 8 decimals; USD-M with the symbol's precision.
 pub fn fixed(value: Decimal, decimals: u32) -> String {
     format!("{:.*}", decimals as usize, value)

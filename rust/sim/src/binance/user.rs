@@ -104,14 +104,13 @@ fn order_trade_update(
     now: i64,
 ) -> Value {
     let spec = &ex.symbols[&o.symbol].spec;
-    let (pd, qd) = (spec.price_decimals(), spec.qty_decimals());
-    let price = o.price.map_or(Decimal::ZERO, |p| spec.price(p));
-    let filled = spec.qty(o.filled);
-    let avg = if o.filled > 0 {
-        o.cum_quote / filled
-    } else {
-        Decimal::ZERO
-    };
+    let super::Figures {
+        pd,
+        qd,
+        price,
+        executed: filled,
+        avg,
+    } = super::usdm_figures(ex, o);
     let (last_qty, last_price, fee, fee_asset, trade_id, maker) = match fill {
         Some(f) => (
             f.qty,

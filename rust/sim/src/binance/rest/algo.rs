@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::orders::{reject, requested};
 use super::{Answer, ApiError, Params, symbol_of};
-use crate::binance::{BinanceState, exact, fixed, side_str, tif_str};
+use crate::binance::{BinanceState, Figures, exact, fixed, side_str, tif_str, usdm_figures};
 use crate::book::Side;
 use crate::exchange::{Exchange, Order, OrderKind, Status, Watch};
 
@@ -58,14 +58,13 @@ fn working_type(o: &Order) -> &'static str {
 /// An algo order as the REST answers show it.
 pub fn algo_json(ex: &Exchange, o: &Order) -> Value {
     let spec = &ex.symbols[&o.symbol].spec;
-    let (pd, qd) = (spec.price_decimals(), spec.qty_decimals());
-    let price = o.price.map_or(Decimal::ZERO, |p| spec.price(p));
-    let executed = spec.qty(o.filled);
-    let avg = if o.filled > 0 {
-        o.cum_quote / executed
-    } else {
-        Decimal::ZERO
-    };
+    let Figures {
+        pd,
+        qd,
+        price,
+        executed,
+        avg,
+    } = usdm_figures(ex, o);
     json!({"algoId": o.algo, "clientAlgoId": o.client_id, "algoType": "CONDITIONAL", "orderType": algo_type(o),
         "symbol": o.symbol, "side": side_str(o.side), "positionSide": o.leg.word(), "timeInForce": tif_str(o.tif, false),
         "quantity": exact(spec.qty(o.lots), qd), "algoStatus": algo_status(o), "actualOrderId": actual_id(o),
@@ -80,14 +79,13 @@ pub fn algo_json(ex: &Exchange, o: &Order) -> Value {
 /// `ALGO_UPDATE`'s order object (`o`).
 pub fn algo_update(ex: &Exchange, o: &Order) -> Value {
     let spec = &ex.symbols[&o.symbol].spec;
-    let (pd, qd) = (spec.price_decimals(), spec.qty_decimals());
-    let price = o.price.map_or(Decimal::ZERO, |p| spec.price(p));
-    let executed = spec.qty(o.filled);
-    let avg = if o.filled > 0 {
-        o.cum_quote / executed
-    } else {
-        Decimal::ZERO
-    };
+    let Figures {
+        pd,
+        qd,
+        price,
+        executed,
+        avg,
+    } = usdm_figures(ex, o);
     let actual = match o.kind {
         OrderKind::Market => "MARKET",
         OrderKind::Limit => "LIMIT",
