@@ -7,7 +7,7 @@
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use super::orders::{reject, requested};
+use super::orders::{order_ids, reject, requested};
 use super::{Answer, ApiError, Params, symbol_of};
 use crate::binance::{BinanceState, Figures, exact, fixed, side_str, tif_str, usdm_figures};
 use crate::book::Side;
@@ -105,14 +105,7 @@ pub fn algo_update(ex: &Exchange, o: &Order) -> Value {
 
 /// The account's algo order named by `algoId` or `clientAlgoId` (the latest of that id).
 fn find<'a>(ex: &'a Exchange, account: usize, params: &Params) -> Result<&'a Order, ApiError> {
-    let id = params.int("algoId")?.map(|i| i.max(0) as u64);
-    let cid = params.get("clientAlgoId");
-    if id.is_none() && cid.is_none() {
-        return Err(ApiError::bad(
-            -1102,
-            "Param 'algoId' or 'clientAlgoId' must be sent, but both were empty/null!",
-        ));
-    }
+    let (id, cid) = order_ids(params, "algoId", "clientAlgoId")?;
     ex.orders
         .values()
         .filter(|o| o.account == account && o.algo.is_some())

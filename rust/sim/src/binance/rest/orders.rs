@@ -13,17 +13,19 @@ use crate::exchange::{
     AmendRule, Exchange, Leg, NewOrder, Order, OrderKind, Reject, Status, Tif, Trigger, Watch,
 };
 
-fn order_ids<'a>(
+/// The order a request names by its id (`id_name`) or client id (`client_name`): one of the
+/// two is required.
+pub(super) fn order_ids<'a>(
     params: &'a Params,
+    id_name: &str,
     client_name: &str,
 ) -> Result<(Option<u64>, Option<&'a str>), ApiError> {
-    let id = params.int("orderId")?.map(|i| i.max(0) as u64);
+    let id = params.int(id_name)?.map(|i| i.max(0) as u64);
     let cid = params.get(client_name);
     if id.is_none() && cid.is_none() {
         return Err(ApiError::bad(
             -1102,
-            "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!"
-                .to_string(),
+            format!("Param '{client_name}' or '{id_name}' must be sent, but both were empty/null!"),
         ));
     }
     Ok((id, cid))
@@ -373,7 +375,7 @@ pub(super) fn amend_keep_priority(
 ) -> Answer {
     let mut ex = st.market.lock();
     let symbol = symbol_of(&ex, params)?.to_owned();
-    let (id, cid) = order_ids(params, "origClientOrderId")?;
+    let (id, cid) = order_ids(params, "orderId", "origClientOrderId")?;
     let new_qty = params
         .decimal("newQty")?
         .ok_or_else(|| ApiError::mandatory("newQty"))?;
@@ -414,7 +416,7 @@ pub(super) fn amend_keep_priority(
 pub(super) fn modify(st: &BinanceState, account: usize, params: &Params, now: i64) -> Answer {
     let mut ex = st.market.lock();
     let symbol = symbol_of(&ex, params)?.to_owned();
-    let (id, cid) = order_ids(params, "origClientOrderId")?;
+    let (id, cid) = order_ids(params, "orderId", "origClientOrderId")?;
     let side = match params.require("side")? {
         "BUY" => Side::Buy,
         "SELL" => Side::Sell,
@@ -475,14 +477,7 @@ pub(super) fn cancel_replace(
             ));
         }
     };
-    let cancel_id = params.int("cancelOrderId")?.map(|i| i.max(0) as u64);
-    let cancel_cid = params.get("cancelOrigClientOrderId");
-    if cancel_id.is_none() && cancel_cid.is_none() {
-        return Err(ApiError::bad(
-            -1102,
-            "Param 'cancelOrigClientOrderId' or 'cancelOrderId' must be sent, but both were empty/null!",
-        ));
-    }
+    let (cancel_id, cancel_cid) = order_ids(params, "cancelOrderId", "cancelOrigClientOrderId")?;
     // Filters and the request's own shape first: a bad new order touches nothing.
     {
         let ex = st.market.lock();
@@ -562,7 +557,7 @@ pub(super) fn cancel(st: &BinanceState, account: usize, params: &Params, now: i6
     let spot = st.spot();
     let mut ex = st.market.lock();
     let symbol = symbol_of(&ex, params)?.to_owned();
-    let (id, cid) = order_ids(params, "origClientOrderId")?;
+    let (id, cid) = order_ids(params, "orderId", "origClientOrderId")?;
     if let (Some(id), Some(cid)) = (id, cid)
         && ex
             .find_order(account, &symbol, Some(id), None)
@@ -594,7 +589,7 @@ pub(super) fn query(st: &BinanceState, account: usize, params: &Params) -> Answe
     let spot = st.spot();
     let ex = st.market.lock();
     let symbol = symbol_of(&ex, params)?;
-    let (id, cid) = order_ids(params, "origClientOrderId")?;
+    let (id, cid) = order_ids(params, "orderId", "origClientOrderId")?;
     let order = ex
         .find_order(account, symbol, id, cid)
         .filter(|o| o.on_order_service())
