@@ -449,6 +449,30 @@ class SymbolInfo(_Sourced):
     __hash__: ClassVar[None]  # type: ignore[assignment]
 
 @final
+class Exit:
+    """A take-profit or stop-loss attached to an entry order (Bybit linear): when the entry
+    fills, the venue places a reduce-only order closing what filled once the ``trigger_by``
+    price reaches ``trigger_price`` — MARKET, or LIMIT at ``price``.
+
+    Frozen; equal and hashable by value.
+    """
+
+    def __new__(
+        cls, trigger_price: _Money, price: _Money | None = None, trigger_by: TriggerBy | None = None
+    ) -> Exit: ...
+    @property
+    def trigger_price(self) -> Decimal:
+        """The price that fires it."""
+    @property
+    def price(self) -> Decimal | None:
+        """The LIMIT price it closes at once triggered; None: MARKET."""
+    @property
+    def trigger_by(self) -> TriggerBy:
+        """The price it watches (LAST unless given)."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
 class Order(_Sourced):
     """An order as last known, through tradewire's one order state machine (a status never
     moves backwards, the filled quantity never falls); returned by the connectors' order calls.
@@ -482,6 +506,9 @@ class Order(_Sourced):
         created_time_ms: int = 0,
         updated_time_ms: int = 0,
         reject_reason: str | None = None,
+        take_profit: Exit | None = None,
+        stop_loss: Exit | None = None,
+        parent_client_order_id: str | None = None,
     ) -> Order: ...
     @property
     def reject_reason(self) -> str | None:
@@ -502,6 +529,17 @@ class Order(_Sourced):
     @property
     def trigger_kind(self) -> TriggerKind | None:
         """STOP or TAKE_PROFIT, from the trigger's direction and the order's side."""
+    @property
+    def take_profit(self) -> Exit | None:
+        """The take-profit attached to this entry (Bybit linear), as the venue reports it."""
+    @property
+    def stop_loss(self) -> Exit | None:
+        """The stop-loss attached to this entry (Bybit linear), as the venue reports it."""
+    @property
+    def parent_client_order_id(self) -> str | None:
+        """For a take-profit or stop-loss the venue placed for an entry: the entry's client
+        order id (this order has none of its own: its ``client_order_id`` is its
+        ``order_id``); None otherwise."""
     @property
     def order_id(self) -> str:
         """The venue's order id; empty until the venue acknowledged the order."""
@@ -697,6 +735,8 @@ class Position(_Sourced):
         initial_margin: _Money | None = None,
         maintenance_margin: _Money | None = None,
         exchange_time_ms: int = 0,
+        take_profit: _Money | None = None,
+        stop_loss: _Money | None = None,
     ) -> Position: ...
     @property
     def side(self) -> PositionSide:
@@ -736,6 +776,12 @@ class Position(_Sourced):
     @property
     def maintenance_margin(self) -> Decimal | None:
         """The least margin it must keep (Binance ``maintMargin``, Bybit ``positionMM``)."""
+    @property
+    def take_profit(self) -> Decimal | None:
+        """The position's own take-profit trigger price (Bybit ``takeProfit``); None if unset."""
+    @property
+    def stop_loss(self) -> Decimal | None:
+        """The position's own stop-loss trigger price (Bybit ``stopLoss``); None if unset."""
     @property
     def exchange_time_ms(self) -> int:
         """The venue's time of the report, Unix ms (0 if not known)."""
@@ -990,6 +1036,17 @@ class NativeSimulator:
     def positions(self, venue: Venue, market: Market) -> list[Position]:
         """Ground truth: the account's open positions on a derivatives market (with the mark
         price; no liquidation price)."""
+    def take(
+        self,
+        venue: Venue,
+        market: Market,
+        symbol: str,
+        side: SideName,
+        qty: _Money,
+        *,
+        limit: _Money | None = None,
+    ) -> None:
+        """Backs :meth:`tradewire.testing.Simulator.take`."""
     def set_symbol_rules(
         self,
         venue: Venue,
@@ -1145,6 +1202,8 @@ class NativeConnector:
         trigger_kind: TriggerKind | None = None,
         trigger_by: TriggerByName | None = None,
         close_position: bool = False,
+        take_profit: Exit | None = None,
+        stop_loss: Exit | None = None,
         client_order_id: str | None = None,
     ) -> Awaitable[Order]:
         """Backs :meth:`tradewire.Binance.place_limit` and ``place_market``: checks the order
@@ -1156,6 +1215,15 @@ class NativeConnector:
         """Backs :meth:`tradewire.Binance.amend_batch`: one outcome per amendment, in order."""
     def set_leverage(self, symbol: str, leverage: _Money) -> Awaitable[str]:
         """Backs :meth:`tradewire.Binance.set_leverage`; resolves to the leverage as text."""
+    def set_position_exits(
+        self,
+        symbol: str,
+        *,
+        take_profit: Exit | None = None,
+        stop_loss: Exit | None = None,
+        position_side: LegName | None = None,
+    ) -> Awaitable[Position]:
+        """Backs :meth:`tradewire.Bybit.set_position_exits`."""
     def set_margin_mode(self, mode: str, symbol: str | None = None) -> Awaitable[None]:
         """Backs :meth:`tradewire.Binance.set_margin_mode`."""
     def set_position_mode(self, mode: str, symbol: str | None = None) -> Awaitable[None]:
@@ -1538,6 +1606,8 @@ class NativeRemote:
         trigger_kind: TriggerKind | None = None,
         trigger_by: TriggerByName | None = None,
         close_position: bool = False,
+        take_profit: Exit | None = None,
+        stop_loss: Exit | None = None,
         client_order_id: str | None = None,
     ) -> Awaitable[Order]:
         """As :meth:`NativeConnector.place`, through the gateway's connector. A lost reply is

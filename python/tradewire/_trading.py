@@ -8,13 +8,18 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from . import _native
-from ._native import Balance, Order, OrderUpdate, Position, SymbolInfo
+from ._native import Balance, Exit, Order, OrderUpdate, Position, SymbolInfo
 from .enums import LegName, OrderType, SideName, TimeInForceName, TriggerByName, TriggerKind
 from .errors import TradewireError
 from .streams import Stream
 
 #: An amount: exact decimal text, ``Decimal`` or ``int`` (a float is refused with TypeError).
 Money = Decimal | str | int
+
+
+def _exit(e: Exit | Money | None) -> Exit | None:
+    """An attached exit: an :class:`Exit`, or its trigger price alone (MARKET, LAST price)."""
+    return e if e is None or isinstance(e, Exit) else Exit(e)
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,8 @@ class _Trading:
         post_only: bool = False,
         reduce_only: bool = False,
         position_side: LegName | None = None,
+        take_profit: Exit | Money | None = None,
+        stop_loss: Exit | Money | None = None,
         client_order_id: str | None = None,
     ) -> Order:
         """Places a LIMIT order after checking it against the symbol's rules (tick and step
@@ -102,7 +109,16 @@ class _Trading:
         Every order carries a client order id (generated unless given). If the answer is lost
         (timeout, dropped connection, venue error 5xx) the order is not sent again: it is looked
         up by client id, and comes back UNKNOWN only if that too fails — ``order()`` resolves it
-        later."""
+        later.
+
+        ``take_profit`` / ``stop_loss`` (Bybit linear) attach exits to this entry: an
+        :class:`Exit`, or just its trigger price (then MARKET, watching the LAST price). As the
+        entry fills, the venue places a reduce-only take-profit and stop-loss for what filled
+        (they appear as orders of their own, ``parent_client_order_id`` naming this entry,
+        UNTRIGGERED until their price is reached); when one fires the other is deactivated,
+        and a position that closes deactivates both. A BUY's take-profit must be above its
+        price and its stop-loss below (a SELL's the other way round); a reducing order takes
+        none. Refused as :class:`InvalidOrder` rule ``exits`` (other markets too)."""
         return await self._trader().place(
             symbol,
             side,
@@ -113,6 +129,8 @@ class _Trading:
             post_only=post_only,
             reduce_only=reduce_only,
             position_side=position_side,
+            take_profit=_exit(take_profit),
+            stop_loss=_exit(stop_loss),
             client_order_id=client_order_id,
         )
 
@@ -125,11 +143,14 @@ class _Trading:
         quote_qty: Money | None = None,
         reduce_only: bool = False,
         position_side: LegName | None = None,
+        take_profit: Exit | Money | None = None,
+        stop_loss: Exit | Money | None = None,
         client_order_id: str | None = None,
     ) -> Order:
         """Places a MARKET order of ``qty`` (base asset), or on spot of ``quote_qty`` (quote
-        asset to spend). Checked and resolved like :meth:`place_limit` (``position_side`` as
-        there)."""
+        asset to spend). Checked and resolved like :meth:`place_limit` (``position_side``,
+        ``take_profit`` and ``stop_loss`` as there; the venue judges a market entry's exits
+        against the last price)."""
         return await self._trader().place(
             symbol,
             side,
@@ -138,6 +159,8 @@ class _Trading:
             quote_qty=quote_qty,
             reduce_only=reduce_only,
             position_side=position_side,
+            take_profit=_exit(take_profit),
+            stop_loss=_exit(stop_loss),
             client_order_id=client_order_id,
         )
 

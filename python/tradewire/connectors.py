@@ -19,16 +19,18 @@ from . import _native
 from ._native import (
     BookDiff,
     BookView,
+    Exit,
     Gap,
     Order,
     OrderBook,
+    Position,
     SymbolInfo,
     Ticker,
     Trade,
 )
-from ._trading import Money, _Trading
+from ._trading import Money, _exit, _Trading
 from .endpoints import BinanceMarket, BybitMarket, Endpoints
-from .enums import MarginMode, Market, PositionMode, SideName, Venue
+from .enums import LegName, MarginMode, Market, PositionMode, SideName, Venue
 from .errors import InvalidArgument, StreamClosed
 from .streams import Stream
 
@@ -438,6 +440,28 @@ class _Connector(_Trading):
             list_client_order_id=list_client_order_id, limit_client_order_id=limit_client_order_id,
             stop_client_order_id=stop_client_order_id,
         )  # fmt: skip
+
+    async def set_position_exits(
+        self,
+        symbol: str,
+        *,
+        take_profit: Exit | Money | None = None,
+        stop_loss: Exit | Money | None = None,
+        position_side: LegName | None = None,
+    ) -> Position:
+        """Sets a position's own take-profit and/or stop-loss (Bybit linear, the venue's
+        full-position mode): when the watched price reaches one, the whole position closes at
+        MARKET. The venue resizes them with the position and deactivates them when it closes;
+        they show as the position's ``take_profit`` / ``stop_loss`` and as orders of their own
+        (UNTRIGGERED, no client id). Each is an :class:`Exit` without ``price`` (its
+        ``trigger_by`` is kept) or just a trigger price; ``0`` removes it, ``None`` leaves it
+        as it is. A long's take-profit must be above the last price and its stop-loss below (a
+        short's the other way round): the venue's refusal, like having no position, is
+        :class:`InvalidOrder` rule ``exits``. Returns the position as the venue then reports
+        it. Other markets raise :class:`InvalidArgument`."""
+        return await self._trader().set_position_exits(
+            symbol, take_profit=_exit(take_profit), stop_loss=_exit(stop_loss), position_side=position_side
+        )
 
     async def set_leverage(self, symbol: str, leverage: int | Decimal | str) -> Decimal:
         """Sets ``symbol``'s leverage (a whole number from 1 to the symbol's maximum) and

@@ -10,7 +10,7 @@ from typing import Literal, Self, overload
 from . import _native
 from ._native import Balance, Gap, Level, Order, Position, Producer, Ticker, Trade
 from .endpoints import Credentials, Endpoints
-from .enums import Market, Venue
+from .enums import Market, SideName, Venue
 from .streams import Stream
 
 Overflow = Literal["conflate", "gap_marker", "never_drop"]
@@ -185,6 +185,21 @@ class Simulator:
     ) -> tuple[int, list[Level], list[Level]]:
         """The true book: ``(update_id, bids best first, asks best first)``."""
         return self.native.book(_venue(venue), _market(market), symbol, depth)
+
+    def take(
+        self,
+        venue: Venue | str,
+        market: Market | str,
+        symbol: str,
+        side: SideName,
+        qty: Decimal | str | int,
+        *,
+        limit: Decimal | str | int | None = None,
+    ) -> None:
+        """Market flow: another trader takes ``qty`` on ``side`` (``BUY`` sweeps the asks) up
+        to ``limit`` (any price if None). The account's resting orders it meets trade, and
+        the conditional orders its trades reach fire, as on the venue."""
+        self.native.take(_venue(venue), _market(market), symbol, side, qty, limit=limit)
 
     def set_symbol_rules(
         self,

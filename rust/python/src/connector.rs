@@ -36,6 +36,8 @@ pub(crate) struct Draft {
     position_side: Option<PositionSide>,
     trigger: Option<(tradewire_core::model::Decimal, TriggerKind, TriggerBy)>,
     close_position: bool,
+    take_profit: Option<tradewire_core::model::Exit>,
+    stop_loss: Option<tradewire_core::model::Exit>,
 }
 
 impl Draft {
@@ -63,7 +65,20 @@ impl Draft {
             position_side,
             trigger: None,
             close_position: false,
+            take_profit: None,
+            stop_loss: None,
         })
+    }
+
+    /// Attaches a take-profit and/or stop-loss to an entry.
+    pub(crate) fn exits(
+        mut self,
+        take_profit: Option<PyRef<'_, crate::model::Exit>>,
+        stop_loss: Option<PyRef<'_, crate::model::Exit>>,
+    ) -> Draft {
+        self.take_profit = take_profit.map(|e| e.0);
+        self.stop_loss = stop_loss.map(|e| e.0);
+        self
     }
 
     /// Makes a conditional order one that closes the whole position it meets.
@@ -120,6 +135,8 @@ impl Draft {
                 }),
             client_order_id,
             close_position: self.close_position,
+            stop_loss: self.stop_loss,
+            take_profit: self.take_profit,
         }
     }
 }
@@ -612,7 +629,7 @@ impl NativeConnector {
     #[pyo3(signature = (symbol, side, order_type, *, qty = None, quote_qty = None, price = None,
         time_in_force = None, post_only = false, reduce_only = false, position_side = None,
         trigger_price = None, trigger_kind = None, trigger_by = None, close_position = false,
-        client_order_id = None))]
+        take_profit = None, stop_loss = None, client_order_id = None))]
     #[allow(clippy::too_many_arguments)]
     fn place<'py>(
         &self,
@@ -631,6 +648,8 @@ impl NativeConnector {
         trigger_kind: Option<TriggerKind>,
         trigger_by: Option<TriggerBy>,
         close_position: bool,
+        take_profit: Option<PyRef<'py, crate::model::Exit>>,
+        stop_loss: Option<PyRef<'py, crate::model::Exit>>,
         client_order_id: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let draft = Draft::new(
@@ -645,7 +664,8 @@ impl NativeConnector {
             position_side,
         )?
         .triggered(trigger_price, trigger_kind, trigger_by)?
-        .closing(close_position);
+        .closing(close_position)
+        .exits(take_profit, stop_loss);
         let client_order_id = self
             .inner
             .client_order_id(client_order_id.as_deref())
@@ -928,6 +948,33 @@ impl NativeConnector {
                 .await
                 .map_err(py_err)?;
             Ok(set.normalize().to_string())
+        })
+    }
+
+    /// Sets (a zero trigger removes) a position's own take-profit / stop-loss; resolves to the
+    /// position as the venue then reports it. Awaitable.
+    #[pyo3(signature = (symbol, *, take_profit = None, stop_loss = None, position_side = None))]
+    fn set_position_exits<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: String,
+        take_profit: Option<PyRef<'py, crate::model::Exit>>,
+        stop_loss: Option<PyRef<'py, crate::model::Exit>>,
+        position_side: Option<PositionSide>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (take_profit, stop_loss) = (take_profit.map(|e| e.0), stop_loss.map(|e| e.0));
+        let inner = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let position = inner
+                .set_position_exits(
+                    &symbol,
+                    position_side.map(Into::into),
+                    take_profit,
+                    stop_loss,
+                )
+                .await
+                .map_err(py_err)?;
+            Ok(crate::model::Position(position))
         })
     }
 

@@ -305,7 +305,7 @@ impl NativeRemote {
     #[pyo3(signature = (symbol, side, order_type, *, qty = None, quote_qty = None, price = None,
         time_in_force = None, post_only = false, reduce_only = false, position_side = None,
         trigger_price = None, trigger_kind = None, trigger_by = None, close_position = false,
-        client_order_id = None))]
+        take_profit = None, stop_loss = None, client_order_id = None))]
     #[allow(clippy::too_many_arguments)]
     fn place<'py>(
         &self,
@@ -324,6 +324,8 @@ impl NativeRemote {
         trigger_kind: Option<TriggerKind>,
         trigger_by: Option<TriggerBy>,
         close_position: bool,
+        take_profit: Option<PyRef<'py, crate::model::Exit>>,
+        stop_loss: Option<PyRef<'py, crate::model::Exit>>,
         client_order_id: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let draft = Draft::new(
@@ -338,7 +340,8 @@ impl NativeRemote {
             position_side,
         )?
         .triggered(trigger_price, trigger_kind, trigger_by)?
-        .closing(close_position);
+        .closing(close_position)
+        .exits(take_profit, stop_loss);
         let client_order_id = self
             .inner
             .client_order_id(client_order_id.as_deref())

@@ -593,6 +593,51 @@ field_getters!(SymbolInfo {
     qty_precision: value<u32>,
 });
 
+/// A take-profit or stop-loss attached to an entry order (Bybit linear): when the entry
+/// fills, the venue places a reduce-only order closing what filled once the `trigger_by` price
+/// reaches `trigger_price` — MARKET, or LIMIT at `price`.
+#[pyclass(module = "tradewire._native", frozen, eq, hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Exit(pub m::Exit);
+
+#[pymethods]
+impl Exit {
+    #[new]
+    #[pyo3(signature = (trigger_price, price = None, trigger_by = None))]
+    fn new(
+        trigger_price: &Bound<'_, PyAny>,
+        price: Option<&Bound<'_, PyAny>>,
+        trigger_by: Option<TriggerBy>,
+    ) -> PyResult<Self> {
+        Ok(Exit(m::Exit {
+            trigger: extract_decimal(trigger_price, "trigger_price")?,
+            price: extract_opt_decimal(price, "price")?,
+            by: trigger_by.map_or(m::TriggerBy::Last, Into::into),
+        }))
+    }
+    #[getter]
+    fn trigger_price<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py_decimal(py, self.0.trigger)
+    }
+    /// The LIMIT price it closes at once triggered; None: MARKET.
+    #[getter]
+    fn price<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
+        to_py_opt_decimal(py, self.0.price)
+    }
+    #[getter]
+    fn trigger_by(&self) -> TriggerBy {
+        self.0.by.into()
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "Exit(trigger_price={}, price={}, trigger_by={})",
+            rd(self.0.trigger),
+            rod(self.0.price),
+            self.0.by
+        )
+    }
+}
+
 /// An order as last known. `order_id` is empty until the venue acknowledged it.
 #[pyclass(module = "tradewire._native", frozen, eq, hash)]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -605,7 +650,8 @@ impl Order {
     #[pyo3(signature = (*, venue, market, symbol, client_order_id, side, order_type, status, order_id = "",
         time_in_force = None, price = None, qty = None, quote_qty = None, filled_qty = None, avg_price = None,
         reduce_only = false, position_side = None, trigger_price = None, trigger_direction = None, trigger_by = None,
-        created_time_ms = 0, updated_time_ms = 0, reject_reason = None))]
+        created_time_ms = 0, updated_time_ms = 0, reject_reason = None, take_profit = None, stop_loss = None,
+        parent_client_order_id = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         venue: Venue,
@@ -630,6 +676,9 @@ impl Order {
         created_time_ms: i64,
         updated_time_ms: i64,
         reject_reason: Option<String>,
+        take_profit: Option<PyRef<'_, Exit>>,
+        stop_loss: Option<PyRef<'_, Exit>>,
+        parent_client_order_id: Option<String>,
     ) -> PyResult<Self> {
         Ok(Order(m::Order {
             source: source(venue, market),
@@ -655,6 +704,9 @@ impl Order {
             created_time_ms,
             updated_time_ms,
             reject_reason,
+            parent_client_order_id: parent_client_order_id.map(m::Id::from),
+            stop_loss: stop_loss.map(|e| e.0),
+            take_profit: take_profit.map(|e| e.0),
         }))
     }
     /// Why it ended without trading, where known (the venue's reason, or why the place was
@@ -677,6 +729,22 @@ impl Order {
     #[getter]
     fn trigger_by(&self) -> Option<TriggerBy> {
         self.0.trigger.map(|t| t.by.into())
+    }
+    /// The take-profit attached to this entry (Bybit linear), as the venue reports it.
+    #[getter]
+    fn take_profit(&self) -> Option<Exit> {
+        self.0.take_profit.map(Exit)
+    }
+    /// The stop-loss attached to this entry (Bybit linear), as the venue reports it.
+    #[getter]
+    fn stop_loss(&self) -> Option<Exit> {
+        self.0.stop_loss.map(Exit)
+    }
+    /// For a take-profit or stop-loss the venue placed for an entry: the entry's client order
+    /// id (this order has none of its own: its `client_order_id` is its `order_id`).
+    #[getter]
+    fn parent_client_order_id(&self) -> Option<&str> {
+        self.0.parent_client_order_id.as_ref().map(|i| i.as_str())
     }
     /// STOP or TAKE_PROFIT, from the trigger's direction and the order's side.
     #[getter]
@@ -906,7 +974,7 @@ impl Position {
     #[new]
     #[pyo3(signature = (*, venue, market, symbol, side, size, entry_price, unrealized_pnl, leverage,
         position_side = None, liquidation_price = None, mark_price = None, realized_pnl = None, initial_margin = None,
-        maintenance_margin = None, exchange_time_ms = 0))]
+        maintenance_margin = None, exchange_time_ms = 0, take_profit = None, stop_loss = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         venue: Venue,
@@ -924,6 +992,8 @@ impl Position {
         initial_margin: Option<&Bound<'_, PyAny>>,
         maintenance_margin: Option<&Bound<'_, PyAny>>,
         exchange_time_ms: i64,
+        take_profit: Option<&Bound<'_, PyAny>>,
+        stop_loss: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         Ok(Position(m::Position {
             source: source(venue, market),
@@ -940,6 +1010,8 @@ impl Position {
             initial_margin: extract_opt_decimal(initial_margin, "initial_margin")?,
             maintenance_margin: extract_opt_decimal(maintenance_margin, "maintenance_margin")?,
             exchange_time_ms,
+            stop_loss: extract_opt_decimal(stop_loss, "stop_loss")?,
+            take_profit: extract_opt_decimal(take_profit, "take_profit")?,
         }))
     }
     /// What names it among the account's positions (the keys of `positions()`): the symbol,
@@ -975,6 +1047,8 @@ field_getters!(Position {
     realized_pnl: opt_money,
     initial_margin: opt_money,
     maintenance_margin: opt_money,
+    take_profit: opt_money,
+    stop_loss: opt_money,
     exchange_time_ms: value<i64>,
     side: into<PositionSide>,
     position_side: opt_into<PositionSide>,
@@ -1013,6 +1087,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<BookView>()?;
     m.add_class::<BookDiff>()?;
     m.add_class::<SymbolInfo>()?;
+    m.add_class::<Exit>()?;
     m.add_class::<Order>()?;
     m.add_class::<Fill>()?;
     m.add_class::<OrderUpdate>()?;

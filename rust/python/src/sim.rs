@@ -611,6 +611,55 @@ impl NativeSimulator {
             .py_err(py)
     }
 
+    /// Market flow: another trader's taker of `qty` on `side` ("BUY" sweeps the asks) up to
+    /// `limit` (any price if None). The account's resting orders it meets trade, and the
+    /// triggers it reaches fire.
+    #[pyo3(signature = (venue, market, symbol, side, qty, *, limit = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn take(
+        &self,
+        py: Python<'_>,
+        venue: Venue,
+        market: Market,
+        symbol: &str,
+        side: crate::model::Side,
+        qty: &Bound<'_, PyAny>,
+        limit: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let qty = crate::convert::extract_decimal(qty, "qty")?;
+        let limit = crate::convert::extract_opt_decimal(limit, "limit")?;
+        let sim_market = self.market(py, venue, market)?;
+        let now = sim_market.clock.now_ms();
+        let mut ex = sim_market.lock();
+        let Some(spec) = ex.symbols.get(symbol).map(|s| s.spec.clone()) else {
+            return Err(Error::invalid_argument(
+                "symbol",
+                format!("{symbol} is not listed"),
+            ))
+            .py_err(py);
+        };
+        let off_grid = |field: &str| Error::invalid_argument(field, "not on the book's grid");
+        let lots = spec
+            .qty_units(qty)
+            .ok_or_else(|| off_grid("qty"))
+            .py_err(py)?;
+        let limit = match limit {
+            Some(p) => Some(
+                spec.price_units(p)
+                    .ok_or_else(|| off_grid("limit"))
+                    .py_err(py)?,
+            ),
+            None => None,
+        };
+        let side = if m::Side::from(side) == m::Side::Buy {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
+        ex.synthetic_take(symbol, side, limit, lots, now);
+        Ok(())
+    }
+
     /// The true book: `(update_id, bids best first, asks best first)`.
     #[pyo3(signature = (venue, market, symbol, depth = 1000))]
     fn book(
@@ -702,15 +751,34 @@ fn truth_order(ex: &Exchange, o: &sx::Order, source: m::Source) -> m::Order {
             } else {
                 m::TriggerDirection::Fall
             }),
-            by: match t.by {
-                sx::Watch::Last => m::TriggerBy::Last,
-                sx::Watch::Mark => m::TriggerBy::Mark,
-                sx::Watch::Index => m::TriggerBy::Index,
-            },
+            by: watched(t.by),
         }),
         created_time_ms: o.created_ms,
         updated_time_ms: o.updated_ms,
         reject_reason: o.reject.map(str::to_owned),
+        parent_client_order_id: o
+            .child
+            .as_ref()
+            .filter(|c| !c.parent_client_id.is_empty())
+            .map(|c| m::Id::from(c.parent_client_id.as_str())),
+        take_profit: o.exits.take_profit.map(exit),
+        stop_loss: o.exits.stop_loss.map(exit),
+    }
+}
+
+fn watched(w: sx::Watch) -> m::TriggerBy {
+    match w {
+        sx::Watch::Last => m::TriggerBy::Last,
+        sx::Watch::Mark => m::TriggerBy::Mark,
+        sx::Watch::Index => m::TriggerBy::Index,
+    }
+}
+
+fn exit(e: sx::Exit) -> m::Exit {
+    m::Exit {
+        trigger: e.trigger,
+        price: e.limit,
+        by: watched(e.by),
     }
 }
 
@@ -782,6 +850,8 @@ impl NativeSimulator {
                     initial_margin: Some(p.size.abs() * ex.mark(symbol) / leverage),
                     maintenance_margin: None,
                     exchange_time_ms: p.updated_ms,
+                    stop_loss: None,
+                    take_profit: None,
                 })
             })
             .collect())

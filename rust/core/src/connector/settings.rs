@@ -3,7 +3,9 @@
 //! what is already set succeeds (the venues' "not modified" refusals are not errors here).
 
 use super::Connector;
-use crate::model::{Decimal, MarginMode, PositionMode, PositionSettings, Symbol};
+use crate::model::{
+    Decimal, Exit, MarginMode, Position, PositionMode, PositionSettings, PositionSide, Symbol,
+};
 use crate::net::Request;
 use crate::{Error, Result};
 
@@ -63,6 +65,74 @@ impl Connector {
         let symbol = self.symbol_or_none(symbol).await?;
         self.write_setting(self.trading.set_position_mode(symbol, mode)?)
             .await
+    }
+
+    /// Sets a position's own take-profit and/or stop-loss (Bybit linear, `tpslMode` Full):
+    /// when the watched price reaches one, the whole position closes at MARKET; the venue
+    /// resizes them with the position and drops them when it closes. A zero trigger removes
+    /// one; `None` leaves it as it is. Returns the position as the venue then reports it.
+    pub async fn set_position_exits(
+        &self,
+        symbol: &str,
+        position_side: Option<PositionSide>,
+        take_profit: Option<Exit>,
+        stop_loss: Option<Exit>,
+    ) -> Result<Position> {
+        if take_profit.is_none() && stop_loss.is_none() {
+            return Err(Error::invalid_argument(
+                "take_profit",
+                "give a take_profit, a stop_loss or both",
+            ));
+        }
+        if position_side == Some(PositionSide::Flat) {
+            return Err(Error::invalid_argument(
+                "position_side",
+                "LONG or SHORT (a hedge-mode leg), or none in one-way mode",
+            ));
+        }
+        let info = self.symbol_info(symbol).await?;
+        for (name, exit) in [("take_profit", take_profit), ("stop_loss", stop_loss)] {
+            let Some(e) = exit else { continue };
+            if e.price.is_some() {
+                return Err(Error::invalid_argument(
+                    name,
+                    "a position's own exit closes at MARKET: it takes no limit price",
+                ));
+            }
+            if e.trigger < Decimal::ZERO
+                || !(info.tick_size.is_zero() || (e.trigger % info.tick_size).is_zero())
+            {
+                return Err(Error::invalid_argument(
+                    name,
+                    format!(
+                        "trigger {} must be 0 (remove) or a positive multiple of the tick size {}",
+                        e.trigger, info.tick_size
+                    ),
+                ));
+            }
+        }
+        let request = self
+            .trading
+            .position_exits(info.symbol, position_side, take_profit, stop_loss)
+            .ok_or_else(|| {
+                Error::invalid_argument(
+                    "market",
+                    format!(
+                        "{} {} has no take-profit / stop-loss of a position",
+                        self.venue, self.market
+                    ),
+                )
+            })?;
+        match self.request(&request).await {
+            Ok(_) => {}
+            Err(e) if self.trading.unchanged(&e) => {}
+            Err(e) => return Err(e),
+        }
+        self.positions(Some(info.symbol.as_str()))
+            .await?
+            .into_iter()
+            .find(|p| p.position_side == position_side)
+            .ok_or_else(|| Error::Internal(format!("no {symbol} position in the venue's answer")))
     }
 
     /// A symbol's leverage, margin mode and position mode, as the venue reports them now.

@@ -232,6 +232,19 @@ impl Connector {
                 });
             }
         }
+        if (order.take_profit.is_some() || order.stop_loss.is_some())
+            && !self.trading.attaches_exits()
+        {
+            return Err(Error::InvalidOrder {
+                rule: orders::rule::EXITS.to_owned(),
+                message: format!(
+                    "{} {} takes no take-profit or stop-loss attached to an order (place them as \
+                     orders of their own: place_stop / place_take_profit)",
+                    self.venue, self.market
+                ),
+                reply: None,
+            });
+        }
         orders::check(info, order)
     }
 
@@ -570,6 +583,8 @@ impl Connector {
             trigger: current.trigger,
             client_order_id: current.client_order_id.clone(),
             close_position: false,
+            stop_loss: None,
+            take_profit: None,
         };
         self.check(&info, &probe)?;
         Ok(AmendPlan {

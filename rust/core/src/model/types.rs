@@ -123,6 +123,16 @@ pub struct Trigger {
     pub by: TriggerBy,
 }
 
+/// A take-profit or stop-loss attached to an entry order (Bybit linear): when the entry fills,
+/// the venue places a reduce-only conditional order of the opposite side for the quantity
+/// filled, firing when the `by` price reaches `trigger`, then MARKET, or LIMIT at `price`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Exit {
+    pub trigger: Decimal,
+    pub price: Option<Decimal>,
+    pub by: TriggerBy,
+}
+
 /// An order as last known.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Order {
@@ -147,6 +157,12 @@ pub struct Order {
     pub position_side: Option<PositionSide>,
     /// A conditional order's trigger; `None` for an order that goes to the book at once.
     pub trigger: Option<Trigger>,
+    /// An entry's attached take-profit and stop-loss, as the venue reports them.
+    pub take_profit: Option<Exit>,
+    pub stop_loss: Option<Exit>,
+    /// A take-profit or stop-loss the venue placed for an entry: that entry's client id (Bybit
+    /// `parentOrderLinkId`; such an order has no client id of its own and is named by its id).
+    pub parent_client_order_id: Option<Id>,
     pub created_time_ms: i64,
     pub updated_time_ms: i64,
     /// Why it ended without trading, where known: the venue's own reason (Bybit
@@ -221,6 +237,10 @@ pub struct Position {
     /// (Binance `initialMargin` / `maintMargin`, Bybit `positionIM` / `positionMM`).
     pub initial_margin: Option<Decimal>,
     pub maintenance_margin: Option<Decimal>,
+    /// The position's own take-profit and stop-loss trigger prices, where set (Bybit
+    /// `takeProfit` / `stopLoss`, set by `set_position_exits` or a full-position entry's).
+    pub take_profit: Option<Decimal>,
+    pub stop_loss: Option<Decimal>,
     pub exchange_time_ms: i64,
 }
 

@@ -110,6 +110,7 @@ pub fn check(info: &SymbolInfo, order: &NewOrder) -> Result<()> {
     if let Some(trigger) = order.trigger {
         check_trigger(info, order, trigger)?;
     }
+    check_exits(info, order)?;
     if order.close_position {
         return check_close(market, order);
     }
@@ -180,6 +181,59 @@ fn check_close(market: Market, order: &NewOrder) -> Result<()> {
         return Ok(());
     };
     Err(refuse(CLOSE_POSITION, why.into()))
+}
+
+/// An entry's attached take-profit and stop-loss: trigger and limit prices on the tick grid,
+/// never on a reducing order (the venue's rule), and against a LIMIT entry's price on the side
+/// they close at a profit or a loss (a MARKET entry's last price is the venue's to judge).
+fn check_exits(info: &SymbolInfo, order: &NewOrder) -> Result<()> {
+    use crate::model::Side;
+    use crate::orders::rule::EXITS;
+    let exits = [
+        ("take_profit", order.take_profit),
+        ("stop_loss", order.stop_loss),
+    ];
+    if exits.iter().all(|(_, e)| e.is_none()) {
+        return Ok(());
+    }
+    if order.reduce_only || order.close_position || order.reduces() {
+        return Err(refuse(
+            EXITS,
+            "a reducing order takes no take-profit or stop-loss".into(),
+        ));
+    }
+    for (name, exit) in exits {
+        let Some(exit) = exit else { continue };
+        for (what, price) in [("trigger", Some(exit.trigger)), ("limit", exit.price)] {
+            let Some(price) = price else { continue };
+            if price <= Decimal::ZERO || !multiple(price, info.tick_size) {
+                return Err(refuse(
+                    EXITS,
+                    format!(
+                        "{name} {what} price {price} must be positive and a multiple of {}'s tick size {}",
+                        info.symbol, info.tick_size
+                    ),
+                ));
+            }
+        }
+        let Some(base) = order.price.filter(|_| order.trigger.is_none()) else {
+            continue;
+        };
+        // A BUY entry profits above its price and loses below; a SELL the other way round.
+        let above = (name == "take_profit") == (order.side == Side::Buy);
+        if (above && exit.trigger <= base) || (!above && exit.trigger >= base) {
+            return Err(refuse(
+                EXITS,
+                format!(
+                    "a {} entry's {name} trigger {} must be {} its price {base}",
+                    order.side,
+                    exit.trigger,
+                    if above { "above" } else { "below" }
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_quote(info: &SymbolInfo, quote: Decimal) -> Result<()> {
@@ -302,6 +356,8 @@ mod tests {
             trigger: None,
             client_order_id: Id::new("c"),
             close_position: false,
+            stop_loss: None,
+            take_profit: None,
         }
     }
 

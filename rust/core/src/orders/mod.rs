@@ -40,11 +40,16 @@ pub mod rule {
     /// A close-position order that is not a derivatives stop or take-profit MARKET order of no
     /// quantity closing its leg.
     pub const CLOSE_POSITION: &str = "close_position";
+    /// A take-profit or stop-loss attached to an entry where it cannot be: a market that takes
+    /// none, a reduce-only or close-position order, a price off the tick grid, or a trigger on
+    /// the wrong side of the entry's price (a BUY's take-profit must be above it, its stop-loss
+    /// below; the venue judges a MARKET entry by the last price).
+    pub const EXITS: &str = "exits";
 }
 
 use crate::model::{
-    Decimal, Id, Order, OrderStatus, OrderType, PositionSide, Side, Source, Symbol, TimeInForce,
-    Trigger,
+    Decimal, Exit, Id, Order, OrderStatus, OrderType, PositionSide, Side, Source, Symbol,
+    TimeInForce, Trigger,
 };
 
 /// An order as the caller asks for it; `client_order_id` is always set (generated if the
@@ -70,6 +75,9 @@ pub struct NewOrder {
     /// A conditional MARKET order that closes the whole position it meets when it triggers
     /// (no `qty`; Binance USD-M `closePosition`, Bybit `closeOnTrigger` with a zero quantity).
     pub close_position: bool,
+    /// A take-profit and a stop-loss armed for what this entry fills (Bybit linear).
+    pub take_profit: Option<Exit>,
+    pub stop_loss: Option<Exit>,
     pub client_order_id: Id,
 }
 
@@ -93,6 +101,9 @@ impl NewOrder {
             reduce_only: self.reduces() || self.close_position,
             position_side: self.position_side,
             trigger: self.trigger,
+            take_profit: self.take_profit,
+            stop_loss: self.stop_loss,
+            parent_client_order_id: None,
             created_time_ms: now_ms,
             updated_time_ms: now_ms,
             reject_reason: None,
@@ -148,6 +159,8 @@ impl Oco {
             trigger: None,
             client_order_id: self.limit_client_order_id.clone(),
             close_position: false,
+            stop_loss: None,
+            take_profit: None,
         }
     }
 

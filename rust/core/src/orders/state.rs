@@ -68,18 +68,23 @@ struct Tracked {
     order: Order,
     fills: Vec<Fill>,
     trade_ids: HashSet<Id>,
-    /// Price and quantity pairs this order has had, latest last (at most [`MAX_REVISIONS`]).
+    /// Price, quantity and trigger price this order has had, latest last (at most
+    /// [`MAX_REVISIONS`]).
     revisions: Vec<Revision>,
 }
 
-type Revision = (Option<Decimal>, Option<Decimal>);
+type Revision = (Option<Decimal>, Option<Decimal>, Option<Decimal>);
+
+fn revision(o: &Order) -> Revision {
+    (o.price, o.qty, o.trigger.map(|t| t.price))
+}
 
 /// Revisions remembered an order: enough to know a late repeat of a recent one.
 const MAX_REVISIONS: usize = 8;
 
 impl Tracked {
     fn new(order: Order) -> Tracked {
-        let revisions = vec![(order.price, order.qty)];
+        let revisions = vec![revision(&order)];
         Tracked {
             order,
             fills: Vec::new(),
@@ -239,7 +244,7 @@ impl Orders {
             Verdict::Take => {
                 let was_terminal = current.status.is_terminal();
                 let merged = merge(current, update);
-                tracked.note((merged.price, merged.qty));
+                tracked.note(revision(&merged));
                 tracked.order = merged.clone();
                 self.index(&merged);
                 if !was_terminal {
@@ -368,10 +373,13 @@ enum Verdict {
     Backwards(String),
 }
 
-/// Whether `update` names a price or quantity other than the order's now.
+/// Whether `update` names a price, quantity or trigger price other than the order's now (a
+/// venue moves the trigger of a position's own take-profit in place).
 fn revises(current: &Order, update: &Order) -> bool {
+    let trigger = |o: &Order| o.trigger.map(|t| t.price);
     (update.price.is_some() && update.price != current.price)
         || (update.qty.is_some() && update.qty != current.qty)
+        || (update.trigger.is_some() && trigger(update) != trigger(current))
 }
 
 fn judge(current: &Order, update: &Order, saw: impl Fn(Revision) -> bool) -> Verdict {
@@ -411,13 +419,17 @@ fn judge(current: &Order, update: &Order, saw: impl Fn(Revision) -> bool) -> Ver
         if !revises(current, update) {
             return Verdict::Same;
         }
-        let revision = (update.price.or(current.price), update.qty.or(current.qty));
+        let revision = (
+            update.price.or(current.price),
+            update.qty.or(current.qty),
+            update.trigger.or(current.trigger).map(|t| t.price),
+        );
         return match update.updated_time_ms.cmp(&current.updated_time_ms) {
             std::cmp::Ordering::Greater => Verdict::Take,
             std::cmp::Ordering::Equal if !saw(revision) => Verdict::Take,
             _ => Verdict::Backwards(format!(
-                "an earlier revision (price {:?}, qty {:?})",
-                revision.0, revision.1
+                "an earlier revision (price {:?}, qty {:?}, trigger {:?})",
+                revision.0, revision.1, revision.2
             )),
         };
     }
@@ -439,6 +451,7 @@ fn merge(current: &Order, update: &Order) -> Order {
         // quantity (the order may have been amended since).
         order.price = current.price.or(order.price);
         order.qty = current.qty.or(order.qty);
+        order.trigger = current.trigger.or(order.trigger);
     }
     order.price = order.price.or(current.price);
     order.qty = order.qty.or(current.qty);
@@ -457,6 +470,11 @@ fn merge(current: &Order, update: &Order) -> Order {
     order.reject_reason = order
         .reject_reason
         .or_else(|| current.reject_reason.clone());
+    order.take_profit = order.take_profit.or(current.take_profit);
+    order.stop_loss = order.stop_loss.or(current.stop_loss);
+    order.parent_client_order_id = order
+        .parent_client_order_id
+        .or_else(|| current.parent_client_order_id.clone());
     if order.avg_price.is_none() && order.filled_qty == current.filled_qty {
         order.avg_price = current.avg_price;
     }
@@ -494,6 +512,9 @@ mod tests {
             created_time_ms: 1,
             updated_time_ms: 1,
             reject_reason: None,
+            parent_client_order_id: None,
+            stop_loss: None,
+            take_profit: None,
         }
     }
 

@@ -327,6 +327,10 @@ pub trait Trading: Send + Sync + 'static {
         use crate::model::TriggerBy::*;
         &[Last, Mark, Index]
     }
+    /// Whether an entry may carry an attached take-profit / stop-loss (`NewOrder::take_profit`).
+    fn attaches_exits(&self) -> bool {
+        false
+    }
     /// Whether the batch place takes `order` (one it does not is placed on its own).
     fn batch_takes(&self, order: &NewOrder) -> bool {
         let _ = order;
@@ -406,6 +410,19 @@ pub trait Trading: Send + Sync + 'static {
         Err(crate::Error::Internal(
             "this venue has no batch cancel".into(),
         ))
+    }
+    /// Sets or removes (a zero trigger) a position's own take-profit / stop-loss, closing the
+    /// whole position at MARKET when it fires; `None` leaves one as it is. `None`: the market
+    /// has none.
+    fn position_exits(
+        &self,
+        symbol: Symbol,
+        leg: Option<crate::model::PositionSide>,
+        take_profit: Option<crate::model::Exit>,
+        stop_loss: Option<crate::model::Exit>,
+    ) -> Option<Request> {
+        let _ = (symbol, leg, take_profit, stop_loss);
+        None
     }
     /// Derivatives settings: `None` (or `Ok(None)`) on spot markets, which have none.
     fn set_leverage(&self, symbol: Symbol, leverage: Decimal) -> Option<Request> {

@@ -12,8 +12,8 @@ use std::time::Duration;
 use super::*;
 use tradewire_core::error::VenueReply;
 use tradewire_core::model::{
-    Balance, Fill, Order, OrderStatus, OrderType, OrderUpdate, Position, PositionSide, TimeInForce,
-    Trigger, TriggerBy, TriggerDirection,
+    Balance, Exit, Fill, Order, OrderStatus, OrderType, OrderUpdate, Position, PositionSide,
+    TimeInForce, Trigger, TriggerBy, TriggerDirection,
 };
 use tradewire_core::orders::{NewOrder, OrderRef};
 use tradewire_core::{Error, Result};
@@ -60,6 +60,13 @@ pub struct OrderBody {
     pub created_time_ms: i64,
     pub updated_time_ms: i64,
     pub reject_reason: Option<String>,
+    /// An entry's attached exits, and a venue-placed exit's entry (each absent when none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub take_profit: Option<ExitMsg>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_loss: Option<ExitMsg>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_client_order_id: Option<String>,
 }
 
 impl From<&Order> for OrderBody {
@@ -85,6 +92,12 @@ impl From<&Order> for OrderBody {
             created_time_ms: o.created_time_ms,
             updated_time_ms: o.updated_time_ms,
             reject_reason: o.reject_reason.clone(),
+            take_profit: o.take_profit.map(Into::into),
+            stop_loss: o.stop_loss.map(Into::into),
+            parent_client_order_id: o
+                .parent_client_order_id
+                .as_ref()
+                .map(|p| p.as_str().to_owned()),
         }
     }
 }
@@ -114,6 +127,9 @@ impl From<OrderBody> for Order {
             created_time_ms: o.created_time_ms,
             updated_time_ms: o.updated_time_ms,
             reject_reason: o.reject_reason,
+            parent_client_order_id: o.parent_client_order_id.map(Id::from),
+            stop_loss: o.stop_loss.map(Into::into),
+            take_profit: o.take_profit.map(Into::into),
         }
     }
 }
@@ -136,6 +152,37 @@ impl From<Option<Trigger>> for TriggerFields {
             trigger_price: t.map(|t| t.price),
             trigger_direction: t.and_then(|t| t.direction),
             trigger_by: t.map(|t| t.by),
+        }
+    }
+}
+
+/// An attached take-profit or stop-loss, as in [`Exit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitMsg {
+    #[serde(with = "money")]
+    pub trigger_price: Decimal,
+    #[serde(with = "opt_money", default)]
+    pub price: Option<Decimal>,
+    #[serde(with = "text")]
+    pub trigger_by: TriggerBy,
+}
+
+impl From<Exit> for ExitMsg {
+    fn from(e: Exit) -> Self {
+        ExitMsg {
+            trigger_price: e.trigger,
+            price: e.price,
+            trigger_by: e.by,
+        }
+    }
+}
+
+impl From<ExitMsg> for Exit {
+    fn from(e: ExitMsg) -> Self {
+        Exit {
+            trigger: e.trigger_price,
+            price: e.price,
+            by: e.trigger_by,
         }
     }
 }
@@ -331,6 +378,10 @@ pub struct PositionMsg {
     pub initial_margin: Option<Decimal>,
     #[serde(with = "opt_money", default)]
     pub maintenance_margin: Option<Decimal>,
+    #[serde(with = "opt_money", default)]
+    pub take_profit: Option<Decimal>,
+    #[serde(with = "opt_money", default)]
+    pub stop_loss: Option<Decimal>,
     pub exchange_time_ms: i64,
 }
 
@@ -352,6 +403,8 @@ impl PositionMsg {
             realized_pnl: p.realized_pnl,
             initial_margin: p.initial_margin,
             maintenance_margin: p.maintenance_margin,
+            take_profit: p.take_profit,
+            stop_loss: p.stop_loss,
             exchange_time_ms: p.exchange_time_ms,
         }
     }
@@ -388,6 +441,8 @@ impl PositionMsg {
             initial_margin: self.initial_margin,
             maintenance_margin: self.maintenance_margin,
             exchange_time_ms: self.exchange_time_ms,
+            stop_loss: self.stop_loss,
+            take_profit: self.take_profit,
         }
     }
 }
@@ -422,6 +477,11 @@ pub struct PlaceMsg {
     /// A conditional order closing the whole position (absent: false).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub close_position: bool,
+    /// An entry's attached exits (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub take_profit: Option<ExitMsg>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_loss: Option<ExitMsg>,
     #[serde(with = "id")]
     pub client_order_id: Id,
 }
@@ -442,6 +502,8 @@ impl From<&NewOrder> for PlaceMsg {
             position_side: o.position_side,
             trigger: o.trigger.into(),
             close_position: o.close_position,
+            take_profit: o.take_profit.map(Into::into),
+            stop_loss: o.stop_loss.map(Into::into),
             client_order_id: o.client_order_id.clone(),
         }
     }
@@ -463,6 +525,8 @@ impl From<PlaceMsg> for NewOrder {
             trigger: o.trigger.into(),
             client_order_id: o.client_order_id,
             close_position: o.close_position,
+            stop_loss: o.stop_loss.map(Into::into),
+            take_profit: o.take_profit.map(Into::into),
         }
     }
 }
@@ -776,6 +840,9 @@ mod tests {
             created_time_ms: 1,
             updated_time_ms: 2,
             reject_reason: None,
+            parent_client_order_id: None,
+            stop_loss: None,
+            take_profit: None,
         }
     }
 
@@ -838,6 +905,8 @@ mod tests {
             }),
             client_order_id: Id::new("tw-9"),
             close_position: false,
+            stop_loss: None,
+            take_profit: None,
         };
         let text = serde_json::to_string(&PlaceMsg::from(&new)).unwrap();
         assert!(text.contains(r#""position_side":"SHORT""#), "{text}");

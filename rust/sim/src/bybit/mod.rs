@@ -71,7 +71,12 @@ pub fn status_str(order: &Order) -> &'static str {
         Status::Untriggered => "Untriggered",
         Status::Triggered => "Triggered",
         // Spot conditional orders canceled before they trigger.
-        Status::Canceled if order.trigger.is_some() && !order.triggered && is_spot_id(order.id) => {
+        // Spot conditional orders, and the venue's own exits, ended before they trigger.
+        Status::Canceled | Status::Expired
+            if order.trigger.is_some()
+                && !order.triggered
+                && (is_spot_id(order.id) || order.child.is_some()) =>
+        {
             "Deactivated"
         }
         Status::New => "New",
@@ -137,6 +142,28 @@ pub fn num(d: Decimal) -> String {
     d.normalize().to_string()
 }
 
+fn watch_word(w: Watch) -> &'static str {
+    match w {
+        Watch::Last => "LastPrice",
+        Watch::Mark => "MarkPrice",
+        Watch::Index => "IndexPrice",
+    }
+}
+
+/// What kind of order it is (`stopOrderType`) and what made it (`createType`).
+fn made_as(o: &Order) -> (&'static str, &'static str) {
+    match (&o.child, o.trigger) {
+        (Some(c), _) => match (c.take_profit, c.full) {
+            (true, true) => ("TakeProfit", "CreateByTakeProfit"),
+            (false, true) => ("StopLoss", "CreateByStopLoss"),
+            (true, false) => ("PartialTakeProfit", "CreateByPartialTakeProfit"),
+            (false, false) => ("PartialStopLoss", "CreateByPartialStopLoss"),
+        },
+        (None, Some(_)) => ("Stop", "CreateByUser"),
+        (None, None) => ("", "CreateByUser"),
+    }
+}
+
 pub fn order_json(ex: &Exchange, o: &Order, category: Category) -> Value {
     let spec = &ex.symbols[&o.symbol].spec;
     let price = o.price.map_or(Decimal::ZERO, |p| spec.price(p));
@@ -157,31 +184,47 @@ pub fn order_json(ex: &Exchange, o: &Order, category: Category) -> Value {
         .fills
         .first()
         .map_or_else(|| spec.quote.clone(), |f| f.fee_asset.clone());
+    let (stop_order_type, create_type) = made_as(o);
+    let exit = |e: Option<crate::exchange::Exit>| {
+        e.map_or((String::new(), "", String::new()), |e| {
+            (
+                num(e.trigger),
+                watch_word(e.by),
+                e.limit.map(num).unwrap_or_default(),
+            )
+        })
+    };
+    let (tp, tp_by, tp_limit) = exit(o.exits.take_profit);
+    let (sl, sl_by, sl_limit) = exit(o.exits.stop_loss);
+    let tpsl_mode = match (&o.child, o.exits.any()) {
+        (Some(c), _) if c.full => "Full",
+        (Some(_), _) => "Partial",
+        (None, true) if o.exits.full => "Full",
+        (None, true) => "Partial",
+        (None, false) => "",
+    };
+    let parent = o.child.as_ref().map_or("", |c| c.parent_client_id.as_str());
     json!({
-        "orderId": order_id_str(o.id), "orderLinkId": o.client_id, "blockTradeId": "", "symbol": o.symbol,
+        "orderId": order_id_str(o.id), "orderLinkId": o.client_id, "parentOrderLinkId": parent, "blockTradeId": "", "symbol": o.symbol,
         "price": num(price), "qty": num(qty), "side": side_str(o.side), "isLeverage": "0", "positionIdx": o.leg.idx(),
-        "orderStatus": status_str(o), "createType": "CreateByUser",
+        "orderStatus": status_str(o), "createType": create_type,
         "cancelType": if matches!(o.status, Status::Canceled) && o.reject.is_none() { "CancelByUser" } else { "UNKNOWN" },
         "rejectReason": o.reject.unwrap_or("EC_NoError"), "avgPrice": avg, "leavesQty": num(leaves),
         "leavesValue": num(leaves * price), "cumExecQty": num(filled), "cumExecValue": num(o.cum_quote),
         "cumExecFee": num(fee), "cumFeeDetail": {fee_coin: num(fee)}, "timeInForce": tif_str(o.tif),
         "orderType": if o.kind == OrderKind::Market { "Market" } else { "Limit" },
-        "stopOrderType": if o.trigger.is_some() { "Stop" } else { "" },
-        "orderIv": "", "triggerPrice": o.trigger.map_or_else(String::new, |t| num(t.price)), "takeProfit": "",
-        "stopLoss": "", "tpTriggerBy": "", "slTriggerBy": "",
+        "stopOrderType": stop_order_type,
+        "orderIv": "", "triggerPrice": o.trigger.map_or_else(String::new, |t| num(t.price)), "takeProfit": tp,
+        "stopLoss": sl, "tpTriggerBy": tp_by, "slTriggerBy": sl_by,
         // Spot names no direction (it is inferred at placement).
         "triggerDirection": match o.trigger { Some(t) if !is_spot_id(o.id) => if t.rises { 1 } else { 2 }, _ => 0 },
         "triggerBy": match o.trigger {
-            Some(t) if !is_spot_id(o.id) => match t.by {
-                Watch::Last => "LastPrice",
-                Watch::Mark => "MarkPrice",
-                Watch::Index => "IndexPrice",
-            },
+            Some(t) if !is_spot_id(o.id) => watch_word(t.by),
             _ => "",
         },
         "lastPriceOnCreated": "", "reduceOnly": o.reduce_only || o.close,
-        "closeOnTrigger": o.close, "smpType": "None", "smpGroup": 0, "smpOrderId": "", "tpslMode": "",
-        "tpLimitPrice": "", "slLimitPrice": "", "placeType": "", "createdTime": o.created_ms.to_string(),
+        "closeOnTrigger": o.close, "smpType": "None", "smpGroup": 0, "smpOrderId": "", "tpslMode": tpsl_mode,
+        "tpLimitPrice": tp_limit, "slLimitPrice": sl_limit, "placeType": "", "createdTime": o.created_ms.to_string(),
         "updatedTime": o.updated_ms.to_string(), "category": category.as_str(),
     })
 }

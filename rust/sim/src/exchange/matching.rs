@@ -151,6 +151,7 @@ impl Exchange {
         if would_take && !self.post_only_cancels {
             return Err(Reject::WouldTake);
         }
+        self.vet_exits(req)?;
         if let Some(t) = req.trigger {
             spec.ticks(t.price).ok_or(Reject::Filter("PRICE_FILTER"))?;
             let watched = match t.by {
@@ -184,6 +185,27 @@ impl Exchange {
             held,
             budget,
         })
+    }
+
+    /// Books an exit the venue places itself (conditional, holding nothing till it fires).
+    pub(super) fn admit_exit(
+        &mut self,
+        account: usize,
+        req: NewOrder,
+        lots: Lots,
+        now_ms: i64,
+    ) -> u64 {
+        let spec = self.symbols[&req.symbol].spec.clone();
+        let price = req.price.and_then(|p| spec.ticks(p));
+        let vetted = Vetted {
+            spec,
+            price,
+            lots,
+            would_take: false,
+            held: Decimal::ZERO,
+            budget: None,
+        };
+        self.admit(account, req, vetted, None, now_ms)
     }
 
     /// Books a vetted order: reports it, holds its funds, and trades or rests it.
@@ -239,6 +261,8 @@ impl Exchange {
             held,
             fills: Vec::new(),
             reject: None,
+            child: req.child.clone(),
+            exits: req.exits,
         };
         self.hold(account, &spec, req.side, held);
         self.orders.insert(id, order);
@@ -284,7 +308,8 @@ impl Exchange {
         let Some(other) = self.orders.get_mut(&partner).filter(|o| o.status.is_open()) else {
             return;
         };
-        other.reject = why;
+        // A venue-placed exit's partner is deactivated, no reason given.
+        other.reject = if other.child.is_some() { None } else { why };
         let (side, price, symbol) = (other.side, other.price, other.symbol.clone());
         if let Some(p) = price {
             self.symbols
@@ -530,6 +555,10 @@ impl Exchange {
         if self.kind == Kind::Perp {
             self.emit_position(account, &spec.name, now_ms);
             self.end_excess_reducers(account, &spec.name, leg, now_ms);
+            self.arm_exits(id, lots, now_ms);
+            if self.position(account, &spec.name, leg).size.is_zero() {
+                self.drop_exits(account, &spec.name, leg, now_ms);
+            }
         }
     }
 

@@ -7,6 +7,7 @@
 //! balances and holds in `funds`, positions in `positions`.
 
 mod amend;
+mod exits;
 mod funds;
 mod matching;
 mod positions;
@@ -170,7 +171,13 @@ impl Exchange {
             (None, Some(cid)) => self
                 .orders
                 .values()
-                .filter(|o| o.account == account && o.symbol == symbol && o.client_id == cid)
+                // The venue's own exits have no client id: an empty one names nothing.
+                .filter(|o| {
+                    o.account == account
+                        && o.symbol == symbol
+                        && !cid.is_empty()
+                        && o.client_id == cid
+                })
                 .max_by_key(|o| o.id),
             (None, None) => None,
         }
@@ -277,6 +284,8 @@ mod fixtures {
             trigger: None,
             algo: false,
             close: false,
+            child: None,
+            exits: Default::default(),
         }
     }
 

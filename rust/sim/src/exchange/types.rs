@@ -296,6 +296,9 @@ pub struct Order {
     /// A conditional order closing the whole position it meets when it triggers (its `lots`
     /// are 0 until then).
     pub close: bool,
+    /// The exits it arms as it fills, and, for an exit the venue placed, what it is.
+    pub exits: Exits,
+    pub child: Option<Child>,
     pub created_ms: i64,
     pub updated_ms: i64,
     /// Funds held for the unfilled part: quote (spot buy), base (spot sell) or margin (perp).
@@ -391,6 +394,15 @@ pub enum Reject {
     /// A conditional order whose trigger the last price has already reached.
     #[error("the order would trigger immediately")]
     WouldTrigger { rises: bool },
+    /// A take-profit or stop-loss on the wrong side of its base price (the entry's price, or
+    /// the last price for a market entry or a position).
+    #[error("exit on the wrong side of the base price")]
+    ExitPrice {
+        take_profit: bool,
+        long: bool,
+        trigger: Decimal,
+        base: Decimal,
+    },
     /// An OCO whose prices are not take-profit beyond the last price beyond the stop.
     #[error("the relationship of the prices for the orders is not correct")]
     OcoPrices,
@@ -477,6 +489,45 @@ pub struct NewOrder {
     pub algo: bool,
     /// A conditional order of no quantity closing the position when it triggers.
     pub close: bool,
+    /// A take-profit and stop-loss to arm when it fills (Bybit linear).
+    pub exits: Exits,
+    /// Set on an exit the venue itself places.
+    pub child: Option<Child>,
+}
+
+/// One attached exit: when the watched price reaches `trigger`, close at MARKET, or LIMIT at
+/// `limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit {
+    pub trigger: Decimal,
+    pub by: Watch,
+    pub limit: Option<Decimal>,
+}
+
+/// An entry's take-profit and stop-loss (Bybit `takeProfit` / `stopLoss`): `full` makes them
+/// the position's own (closing all of it, replacing any it had); otherwise each fill arms a
+/// pair sized by what filled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Exits {
+    pub take_profit: Option<Exit>,
+    pub stop_loss: Option<Exit>,
+    pub full: bool,
+}
+
+impl Exits {
+    pub fn any(&self) -> bool {
+        self.take_profit.is_some() || self.stop_loss.is_some()
+    }
+}
+
+/// What makes an order a take-profit or stop-loss the venue placed: the entry it was armed for
+/// (none for a position's own), which of the two it is, and whether it closes the position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Child {
+    pub parent: Option<u64>,
+    pub parent_client_id: String,
+    pub take_profit: bool,
+    pub full: bool,
 }
 
 /// A position leg: one-way mode has one per symbol (`Both`), hedge mode a long and a short.
@@ -529,6 +580,8 @@ impl Order {
             trigger: None,
             algo: false,
             close: false,
+            child: None,
+            exits: Default::default(),
         }
     }
 

@@ -153,6 +153,9 @@ impl BinanceTrading {
                 .or(f.opt_int("transactTime")?)
                 .unwrap_or(created),
             reject_reason: None,
+            parent_client_order_id: None,
+            stop_loss: None,
+            take_profit: None,
         })
     }
 
@@ -500,6 +503,9 @@ pub(super) fn algo_order(
             .and_then(|k| f.opt_text(k))
             .filter(|r| !r.is_empty())
             .map(str::to_owned),
+        parent_client_order_id: None,
+        stop_loss: None,
+        take_profit: None,
     }))
 }
 
@@ -1229,6 +1235,8 @@ impl Trading for BinanceTrading {
                     initial_margin: g.opt_decimal("initialMargin")?,
                     maintenance_margin: g.opt_decimal("maintMargin")?,
                     exchange_time_ms: g.opt_int("updateTime")?.unwrap_or(0),
+                    stop_loss: None,
+                    take_profit: None,
                 })
             })
             .collect()
@@ -1354,6 +1362,8 @@ mod tests {
             trigger: None,
             client_order_id: Id::new("c"),
             close_position: false,
+            stop_loss: None,
+            take_profit: None,
         };
         let r = usdm.place(&order);
         assert_eq!(r.param_value("positionSide"), Some("LONG"));
@@ -1400,6 +1410,8 @@ mod tests {
             }),
             client_order_id: Id::new("stop-1"),
             close_position: false,
+            stop_loss: None,
+            take_profit: None,
         };
         let r = usdm.place(&order);
         assert_eq!(r.path, "/fapi/v1/algoOrder");

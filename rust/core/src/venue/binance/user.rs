@@ -259,6 +259,9 @@ fn execution_report(source: Source, f: Fields<'_>) -> Result<Option<UserEvent>> 
             .into_iter()
             .find_map(|k| f.opt_text(k).filter(|r| !r.is_empty() && *r != "NONE"))
             .map(str::to_owned),
+        parent_client_order_id: None,
+        stop_loss: None,
+        take_profit: None,
     };
     let fill = trade(&order, f)?;
     Ok(Some(UserEvent::Order(order, fill)))
@@ -314,6 +317,9 @@ fn order_trade_update(source: Source, outer: Fields<'_>) -> Result<Option<UserEv
         created_time_ms: 0,
         updated_time_ms: updated,
         reject_reason: None,
+        parent_client_order_id: None,
+        stop_loss: None,
+        take_profit: None,
     };
     let fill = trade(&order, f)?;
     Ok(Some(UserEvent::Order(order, fill)))

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::Result;
 use crate::model::{
-    Balance, Decimal, Fill, Id, MarginMode, Market, Order, OrderStatus, OrderType, Position,
+    Balance, Decimal, Exit, Fill, Id, MarginMode, Market, Order, OrderStatus, OrderType, Position,
     PositionMode, PositionSettings, PositionSide, Side, Source, Symbol, TimeInForce, Trigger,
     TriggerBy, TriggerDirection, Venue,
 };
@@ -57,17 +57,47 @@ fn trigger(f: Fields<'_>) -> Result<Option<Trigger>> {
             }),
         Some(other) => return Err(f.bad(format!("triggerDirection {other}"))),
     };
-    let by = match f.opt_text("triggerBy") {
-        Some("MarkPrice") => TriggerBy::Mark,
-        Some("IndexPrice") => TriggerBy::Index,
-        Some("LastPrice" | "" | "UNKNOWN") | None => TriggerBy::Last,
-        Some(other) => return Err(f.bad(format!("triggerBy {other:?}"))),
-    };
+    let by = trigger_by(f, "triggerBy")?;
     Ok(Some(Trigger {
         price,
         direction,
         by,
     }))
+}
+
+fn trigger_by(f: Fields<'_>, key: &str) -> Result<TriggerBy> {
+    Ok(match f.opt_text(key) {
+        Some("MarkPrice") => TriggerBy::Mark,
+        Some("IndexPrice") => TriggerBy::Index,
+        Some("LastPrice" | "" | "UNKNOWN") | None => TriggerBy::Last,
+        Some(other) => return Err(f.bad(format!("{key} {other:?}"))),
+    })
+}
+
+fn trigger_by_word(by: TriggerBy) -> &'static str {
+    match by {
+        TriggerBy::Last => "LastPrice",
+        TriggerBy::Mark => "MarkPrice",
+        TriggerBy::Index => "IndexPrice",
+    }
+}
+
+/// An entry's attached take-profit (`takeProfit`, `tpLimitPrice`, `tpTriggerBy`) or stop-loss
+/// (`sl...`): none while the price is empty or 0.
+fn exit(f: Fields<'_>, price: &str, limit: &str, by: &str) -> Result<Option<Exit>> {
+    let Some(trigger) = f.opt_decimal(price)?.filter(|p| !p.is_zero()) else {
+        return Ok(None);
+    };
+    Ok(Some(Exit {
+        trigger,
+        price: f.opt_decimal(limit)?.filter(|p| !p.is_zero()),
+        by: trigger_by(f, by)?,
+    }))
+}
+
+/// A position's own take-profit or stop-loss price ("0", "" or absent: none).
+fn position_exit(f: Fields<'_>, key: &str) -> Result<Option<Decimal>> {
+    Ok(f.opt_decimal(key)?.filter(|p| !p.is_zero()))
 }
 
 /// An order's or position's `positionIdx`: 0 (one-way mode; absent on spot) is no leg, 1 the
@@ -191,6 +221,12 @@ impl BybitTrading {
                 .opt_text("rejectReason")
                 .filter(|r| !matches!(*r, "" | "EC_NoError" | "UNKNOWN"))
                 .map(str::to_owned),
+            take_profit: exit(f, "takeProfit", "tpLimitPrice", "tpTriggerBy")?,
+            stop_loss: exit(f, "stopLoss", "slLimitPrice", "slTriggerBy")?,
+            parent_client_order_id: f
+                .opt_text("parentOrderLinkId")
+                .filter(|p| !p.is_empty())
+                .map(Id::new),
         })
     }
 
@@ -249,6 +285,8 @@ impl BybitTrading {
             initial_margin: g.opt_decimal("positionIM")?,
             maintenance_margin: g.opt_decimal("positionMM")?,
             exchange_time_ms: g.opt_int("updatedTime")?.unwrap_or(0),
+            stop_loss: position_exit(g, "stopLoss")?,
+            take_profit: position_exit(g, "takeProfit")?,
         })
     }
 
@@ -405,18 +443,75 @@ impl Trading for BybitTrading {
                 r = r.param("orderFilter", "StopOrder");
             } else {
                 let rises = t.direction == Some(TriggerDirection::Rise);
-                let by = match t.by {
-                    TriggerBy::Last => "LastPrice",
-                    TriggerBy::Mark => "MarkPrice",
-                    TriggerBy::Index => "IndexPrice",
-                };
                 // Documented as optional, refused without (10001 "TriggerDirection invalid").
                 r = r
                     .param("triggerDirection", if rises { 1 } else { 2 })
-                    .param("triggerBy", by);
+                    .param("triggerBy", trigger_by_word(t.by));
+            }
+        }
+        if order.take_profit.is_some() || order.stop_loss.is_some() {
+            // Partial: the exits are sized by what this entry fills (Full would make them the
+            // whole position's, replacing its own, and takes no limit exits).
+            r = r.param("tpslMode", "Partial");
+            for (exit, [price, limit, kind, by]) in [
+                (
+                    order.take_profit,
+                    ["takeProfit", "tpLimitPrice", "tpOrderType", "tpTriggerBy"],
+                ),
+                (
+                    order.stop_loss,
+                    ["stopLoss", "slLimitPrice", "slOrderType", "slTriggerBy"],
+                ),
+            ] {
+                let Some(e) = exit else { continue };
+                r = r
+                    .param(price, text(e.trigger))
+                    .param(by, trigger_by_word(e.by));
+                r = match e.price {
+                    Some(p) => r.param(kind, "Limit").param(limit, text(p)),
+                    None => r.param(kind, "Market"),
+                };
             }
         }
         r
+    }
+
+    fn attaches_exits(&self) -> bool {
+        self.market == Market::Linear
+    }
+
+    fn position_exits(
+        &self,
+        symbol: Symbol,
+        leg: Option<PositionSide>,
+        take_profit: Option<Exit>,
+        stop_loss: Option<Exit>,
+    ) -> Option<Request> {
+        if self.market == Market::Spot {
+            return None;
+        }
+        let idx = match leg {
+            None => 0,
+            Some(PositionSide::Short) => 2,
+            Some(_) => 1,
+        };
+        let mut r = write("/v5/position/trading-stop")
+            .param("category", self.category())
+            .param("symbol", symbol)
+            .param("tpslMode", "Full")
+            .param("positionIdx", idx);
+        for (exit, [price, by]) in [
+            (take_profit, ["takeProfit", "tpTriggerBy"]),
+            (stop_loss, ["stopLoss", "slTriggerBy"]),
+        ] {
+            if let Some(e) = exit {
+                r = r.param(price, text(e.trigger));
+                if !e.trigger.is_zero() {
+                    r = r.param(by, trigger_by_word(e.by));
+                }
+            }
+        }
+        Some(r)
     }
 
     fn placed(&self, answer: &Value) -> Result<Written> {
@@ -554,7 +649,7 @@ impl Trading for BybitTrading {
         error
             .venue_reply()
             .and_then(|r| r.code)
-            .is_some_and(|c| matches!(c, 110043 | 110025 | 110026))
+            .is_some_and(|c| matches!(c, 110043 | 110025 | 110026 | 34040))
     }
 
     fn cancel_batch(&self, symbol: Symbol, which: &[OrderRef]) -> Option<Request> {
@@ -828,6 +923,8 @@ mod tests {
             trigger: None,
             client_order_id: Id::new("c"),
             close_position: false,
+            stop_loss: None,
+            take_profit: None,
         };
         let r = linear.place(&order);
         assert_eq!(r.param_value("positionIdx"), Some("2"));
@@ -855,6 +952,8 @@ mod tests {
             trigger: Some(trigger),
             client_order_id: Id::new("c"),
             close_position: false,
+            stop_loss: None,
+            take_profit: None,
         };
         let linear = BybitTrading {
             market: Market::Linear,

@@ -288,6 +288,17 @@ pub(super) fn refusal(reply: VenueReply) -> Error {
             message: reply.message.clone(),
             reply: Some(reply),
         },
+        // "tp:... set for Buy position should be higher than base_price", "sl:... set for Sell
+        // position should greater base_price", "can not set tp/sl/ts for zero position".
+        Some(10001)
+            if reply.message.contains("base_price") || reply.message.contains("zero position") =>
+        {
+            Error::InvalidOrder {
+                rule: rule::EXITS.to_owned(),
+                message: reply.message.clone(),
+                reply: Some(reply),
+            }
+        }
         // The trigger-side refusals have come under 10001 too.
         Some(10001)
             if reply.message.contains("expect Rising")

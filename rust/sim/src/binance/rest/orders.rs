@@ -207,6 +207,8 @@ pub(super) fn requested(
         trigger,
         algo,
         close,
+        child: None,
+        exits: Default::default(),
     })
 }
 
@@ -266,6 +268,8 @@ pub(super) fn reject(r: Reject, spot: bool) -> ApiError {
             ApiError::bad(-2011, "Unknown order sent.")
         }
         (Reject::Invalid(name), _) => ApiError::mandatory(&name),
+        // Binance takes no attached exits (never asked of it).
+        (Reject::ExitPrice { .. }, _) => ApiError::bad(-1102, "takeProfit"),
         (Reject::NoChange, true) => ApiError::bad(
             -2038,
             "The requested action would change no state; rejecting",

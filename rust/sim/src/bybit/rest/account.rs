@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::{Answer, Fail, bad_symbol, fail, need, unknown};
 use crate::bybit::{BybitState, Category, num};
-use crate::exchange::{Exchange, Kind, Leg, Reject};
+use crate::exchange::{Exchange, Exit, Kind, Leg, Reject};
 use crate::market::Market;
 
 pub(super) fn wallet(st: &BybitState, account: usize, params: &HashMap<String, String>) -> Answer {
@@ -147,6 +147,70 @@ pub(super) fn set_leverage(
     Ok(json!({}))
 }
 
+/// `POST /v5/position/trading-stop`, full mode: the position's own take-profit / stop-loss (a
+/// zero price removes one). Partial mode and trailing stops are not simulated (refused).
+pub(super) fn trading_stop(
+    market: &Market,
+    category: Category,
+    account: usize,
+    params: &HashMap<String, String>,
+    now: i64,
+) -> Answer {
+    if category == Category::Spot {
+        return Err(fail(10001, "params error: category only support linear"));
+    }
+    let mut ex = market.lock();
+    let symbol = need(params, "symbol")?.to_owned();
+    if !ex.symbols.contains_key(&symbol) {
+        return Err(bad_symbol(category));
+    }
+    match params.get("tpslMode").map(String::as_str) {
+        Some("Full") => {}
+        Some("Partial") => return Err(fail(10001, "params error: Partial mode is not simulated")),
+        _ => return Err(fail(10001, "params error: tpslMode invalid")),
+    }
+    if params
+        .get("trailingStop")
+        .is_some_and(|t| !t.is_empty() && t.parse::<Decimal>().map_or(true, |t| !t.is_zero()))
+    {
+        return Err(fail(10001, "params error: trailingStop is not simulated"));
+    }
+    let hedge = ex.accounts[account].settings.hedge.contains(&symbol);
+    let leg = match (params.get("positionIdx").map(String::as_str), hedge) {
+        (None | Some("0"), false) => Leg::Both,
+        (Some("1"), true) => Leg::Long,
+        (Some("2"), true) => Leg::Short,
+        _ => return Err(fail(10001, "position idx not match position mode")),
+    };
+    let exit = |price: &str, by: &str| -> Result<Option<Exit>, Fail> {
+        let Some(text) = params.get(price).filter(|t| !t.is_empty()) else {
+            return Ok(None);
+        };
+        let trigger: Decimal = text
+            .parse()
+            .ok()
+            .filter(|t: &Decimal| !t.is_sign_negative())
+            .ok_or_else(|| fail(10001, format!("params error: {price} invalid")))?;
+        Ok(Some(Exit {
+            trigger,
+            by: super::orders::watch(params, by)?,
+            limit: None,
+        }))
+    };
+    let tp = exit("takeProfit", "tpTriggerBy")?;
+    let sl = exit("stopLoss", "slTriggerBy")?;
+    let now_set = ex.position_exits(account, &symbol, leg);
+    let same = |new: Option<Exit>, old: Option<Decimal>| {
+        new.is_none_or(|e| old.unwrap_or(Decimal::ZERO) == e.trigger)
+    };
+    if same(tp, now_set.0) && same(sl, now_set.1) {
+        return Err(fail(34040, "not modified"));
+    }
+    ex.set_position_exits(account, &symbol, leg, tp, sl, now)
+        .map_err(|r| super::orders::reject(r, false))?;
+    Ok(json!({}))
+}
+
 /// `POST /v5/position/switch-mode`: hedge (`mode` 3) or one-way (0), for one symbol, or for
 /// every symbol of a settle coin that has no position or open order.
 pub(super) fn switch_mode(
@@ -246,12 +310,14 @@ fn position_json(ex: &Exchange, account: usize, symbol: &str, leg: Leg) -> Value
         "Sell"
     };
     let value = p.size.abs() * p.entry;
+    let (take_profit, stop_loss) = ex.position_exits(account, symbol, leg);
+    let exit = |e: Option<Decimal>| num(e.unwrap_or(Decimal::ZERO));
     json!({"positionIdx": leg.idx(), "riskId": 1, "riskLimitValue": "2000000", "symbol": symbol, "side": side,
         "size": num(p.size.abs()), "avgPrice": num(p.entry), "entryPrice": num(p.entry), "positionValue": num(value), "tradeMode": 0,
         "positionStatus": "Normal", "autoAddMargin": 0, "adlRankIndicator": if p.size.is_zero() { 0 } else { 2 },
         "leverage": num(leverage), "positionBalance": num(value / leverage), "markPrice": num(mark), "liqPrice": "",
-        "bustPrice": "", "positionMM": num(value * Decimal::new(5, 3)), "positionIM": num(value / leverage), "tpslMode": "Full", "takeProfit": "0",
-        "stopLoss": "0", "trailingStop": "0", "unrealisedPnl": num(ex.unrealized(account, symbol, leg)),
+        "bustPrice": "", "positionMM": num(value * Decimal::new(5, 3)), "positionIM": num(value / leverage), "tpslMode": "Full", "takeProfit": exit(take_profit),
+        "stopLoss": exit(stop_loss), "trailingStop": "0", "unrealisedPnl": num(ex.unrealized(account, symbol, leg)),
         "curRealisedPnl": num(p.realized), "cumRealisedPnl": num(p.realized), "seq": p.updated_ms, "isReduceOnly": false,
         "mmrSysUpdatedTime": "", "leverageSysUpdatedTime": "", "createdTime": p.updated_ms.to_string(),
         "updatedTime": p.updated_ms.to_string(), "breakEvenPrice": num(p.entry), "category": "linear"})

@@ -12,10 +12,55 @@ use crate::book::Side;
 use crate::bybit::{
     BybitState, Category, num, order_id_str, order_json, parse_order_id, side_str, uuid,
 };
-use crate::exchange::{AmendRule, Exchange, Leg, NewOrder, OrderKind, Reject, Tif, Trigger, Watch};
+use crate::exchange::{
+    AmendRule, Exchange, Exit, Exits, Leg, NewOrder, OrderKind, Reject, Tif, Trigger, Watch,
+};
 use crate::market::Market;
 
 /// A decimal parameter, if sent.
+/// A price type word (`triggerBy`, `tpTriggerBy`, ...); absent or empty: the last price.
+pub(super) fn watch(params: &HashMap<String, String>, key: &str) -> Result<Watch, Fail> {
+    match params.get(key).map(String::as_str) {
+        None | Some("" | "LastPrice") => Ok(Watch::Last),
+        Some("MarkPrice") => Ok(Watch::Mark),
+        Some("IndexPrice") => Ok(Watch::Index),
+        Some(_) => Err(fail(10001, format!("params error: {key} invalid"))),
+    }
+}
+
+/// A create's attached take-profit and stop-loss: `takeProfit` / `stopLoss` with their
+/// `tp`/`sl` `TriggerBy`, `OrderType` and `LimitPrice`, and `tpslMode` (Full when absent).
+fn exits(params: &HashMap<String, String>) -> Result<Exits, Fail> {
+    let one = |[price, limit, kind, by]: [&str; 4]| -> Result<Option<Exit>, Fail> {
+        let Some(trigger) = decimal(params, price)?.filter(|p| !p.is_zero()) else {
+            return Ok(None);
+        };
+        let limit = match params.get(kind).map(String::as_str) {
+            None | Some("Market") => None,
+            Some("Limit") => Some(
+                decimal(params, limit)?
+                    .filter(|p| !p.is_zero())
+                    .ok_or_else(|| fail(10001, format!("params error: {limit} is required")))?,
+            ),
+            Some(_) => return Err(fail(10001, format!("params error: {kind} invalid"))),
+        };
+        Ok(Some(Exit {
+            trigger,
+            by: watch(params, by)?,
+            limit,
+        }))
+    };
+    Ok(Exits {
+        take_profit: one(["takeProfit", "tpLimitPrice", "tpOrderType", "tpTriggerBy"])?,
+        stop_loss: one(["stopLoss", "slLimitPrice", "slOrderType", "slTriggerBy"])?,
+        full: match params.get("tpslMode").map(String::as_str) {
+            None | Some("" | "Full") => true,
+            Some("Partial") => false,
+            Some(_) => return Err(fail(10001, "params error: tpslMode invalid")),
+        },
+    })
+}
+
 fn decimal(params: &HashMap<String, String>, name: &str) -> Result<Option<Decimal>, Fail> {
     params
         .get(name)
@@ -151,6 +196,8 @@ pub(super) fn create(
         trigger,
         algo: false,
         close,
+        child: None,
+        exits: exits(params)?,
     };
     let id = ex.place(account, req, now).map_err(|r| reject(r, spot))?;
     Ok(json!({"orderId": order_id_str(id), "orderLinkId": link_for_reply}))
@@ -185,12 +232,7 @@ fn conditional(
         Some("2") => false,
         _ => return Err(fail(10001, "params error: TriggerDirection invalid")),
     };
-    let by = match params.get("triggerBy").map(String::as_str) {
-        None | Some("LastPrice") => Watch::Last,
-        Some("MarkPrice") => Watch::Mark,
-        Some("IndexPrice") => Watch::Index,
-        Some(_) => return Err(fail(10001, "params error: triggerBy invalid")),
-    };
+    let by = watch(params, "triggerBy")?;
     Ok(Some(Trigger { price, rises, by }))
 }
 
@@ -210,7 +252,7 @@ fn filtered(
     }
 }
 
-fn reject(r: Reject, spot: bool) -> Fail {
+pub(super) fn reject(r: Reject, spot: bool) -> Fail {
     match (r, spot) {
         (Reject::UnknownSymbol, true) => fail(170121, "Invalid symbol."),
         (Reject::Filter("PRICE_FILTER"), true) => {
@@ -242,6 +284,32 @@ fn reject(r: Reject, spot: bool) -> Fail {
         }
         // Bybit takes no order lists.
         (Reject::OcoPrices, _) => fail(10001, "params error"),
+        // The venue's words (its prices scaled to integers there).
+        (
+            Reject::ExitPrice {
+                take_profit,
+                long,
+                trigger,
+                base,
+            },
+            _,
+        ) => {
+            let should = match (take_profit, long) {
+                (true, true) => "should be higher than",
+                (true, false) | (false, true) => "should lower than",
+                (false, false) => "should greater",
+            };
+            let (what, side) = (
+                if take_profit { "tp" } else { "sl" },
+                if long { "Buy" } else { "Sell" },
+            );
+            fail(
+                10001,
+                format!(
+                    "{what}:{trigger} set for {side} position {should} base_price:{base}??LastPrice"
+                ),
+            )
+        }
         (Reject::WouldTrigger { .. }, true) => fail(
             10001,
             "params error: triggerPrice cannot be the current price",

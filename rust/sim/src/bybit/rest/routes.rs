@@ -29,6 +29,7 @@ pub(super) enum Endpoint {
     Wallet,
     Positions,
     SetLeverage,
+    TradingStop,
     SwitchMode,
     SetMarginMode,
     /// Account metadata clients read before trading (ccxt's load_markets and first private call).
@@ -63,6 +64,9 @@ pub(super) fn route(method: &Method, path: &str) -> Option<(Endpoint, Option<Uid
         ("GET", "/v5/position/list") => (Positions, Some(("position/list", 50, 50))),
         ("POST", "/v5/position/set-leverage") => {
             (SetLeverage, Some(("position/set-leverage", 10, 10)))
+        }
+        ("POST", "/v5/position/trading-stop") => {
+            (TradingStop, Some(("position/trading-stop", 10, 10)))
         }
         ("POST", "/v5/position/switch-mode") => {
             (SwitchMode, Some(("position/switch-mode", 10, 10)))
@@ -145,6 +149,9 @@ pub(super) fn dispatch(
         Positions => account::positions(market, category, account.expect("signed"), symbol, params),
         SetLeverage => account::set_leverage(market, account.expect("signed"), params),
         SwitchMode => account::switch_mode(market, account.expect("signed"), params),
+        TradingStop => {
+            account::trading_stop(market, category, account.expect("signed"), params, now)
+        }
         Time | Wallet | CoinInfo | ApiKeyInfo | AccountInfo | SetMarginMode => {
             unreachable!("handled above")
         }

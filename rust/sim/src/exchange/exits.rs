@@ -1,0 +1,322 @@
+//! Take-profits and stop-losses the venue places itself (Bybit linear): an entry's pair, armed
+//! as it fills and sized by what filled (`Partial`), or the position's own, closing all of it
+//! (`Full`: a full-mode entry's, or `trading-stop`'s). When one of a pair triggers the other is
+//! deactivated; a position that closes deactivates every exit left on it.
+
+use rust_decimal::Decimal;
+
+use super::{
+    Child, Exchange, ExecKind, Exit, Kind, Leg, ListLink, NewOrder, OrderKind, Reject, Status, Tif,
+    Trigger,
+};
+use crate::book::{Lots, Side};
+
+/// Whether `trigger` is on the side of `base` where a take-profit (or stop-loss) of a long
+/// (or short) position belongs: a long's take-profit above, its stop-loss below.
+fn on_its_side(
+    take_profit: bool,
+    long: bool,
+    trigger: Decimal,
+    base: Decimal,
+) -> Result<(), Reject> {
+    let above = take_profit == long;
+    if (above && trigger > base) || (!above && trigger < base) {
+        Ok(())
+    } else {
+        Err(Reject::ExitPrice {
+            take_profit,
+            long,
+            trigger,
+            base,
+        })
+    }
+}
+
+impl Exchange {
+    /// An entry's exits as the venue checks them before accepting it: derivatives only, never
+    /// on a reducing order, full mode at MARKET only, prices on the grid, each on its side of
+    /// the entry's price (the last price for a market entry).
+    pub(super) fn vet_exits(&self, req: &NewOrder) -> Result<(), Reject> {
+        let exits = req.exits;
+        if !exits.any() {
+            return Ok(());
+        }
+        if self.kind != Kind::Perp {
+            return Err(Reject::Invalid(
+                "takeProfit (spot TP/SL is not simulated)".into(),
+            ));
+        }
+        if req.reduce_only || req.close || req.leg.closed_by(req.side) {
+            return Err(Reject::Invalid(
+                "takeProfit (not on a reduce-only order)".into(),
+            ));
+        }
+        let s = &self.symbols[&req.symbol];
+        let base = req
+            .price
+            .or(req.trigger.map(|t| t.price))
+            .unwrap_or(s.last_price);
+        for (take_profit, exit) in [(true, exits.take_profit), (false, exits.stop_loss)] {
+            let Some(x) = exit else { continue };
+            if exits.full && x.limit.is_some() {
+                return Err(Reject::Invalid(
+                    "tpslMode (Full takes Market exits only)".into(),
+                ));
+            }
+            for price in std::iter::once(x.trigger).chain(x.limit) {
+                s.spec.ticks(price).ok_or(Reject::Filter("PRICE_FILTER"))?;
+            }
+            on_its_side(take_profit, req.side == Side::Buy, x.trigger, base)?;
+        }
+        Ok(())
+    }
+
+    /// After entry `id` filled `lots`: arms its exits (or grows the armed pair by them).
+    pub(super) fn arm_exits(&mut self, id: u64, lots: Lots, now_ms: i64) {
+        let entry = &self.orders[&id];
+        let exits = entry.exits;
+        if !exits.any() || self.kind != Kind::Perp {
+            return;
+        }
+        let (account, symbol, leg) = (entry.account, entry.symbol.clone(), entry.leg);
+        let parent_client_id = entry.client_id.clone();
+        if exits.full {
+            for (take_profit, exit) in [(true, exits.take_profit), (false, exits.stop_loss)] {
+                if let Some(x) = exit {
+                    self.put_position_exit(account, &symbol, leg, take_profit, x, now_ms);
+                }
+            }
+            return;
+        }
+        let armed: Vec<u64> = self
+            .orders
+            .values()
+            .filter(|o| o.child.as_ref().is_some_and(|c| c.parent == Some(id)))
+            .map(|o| o.id)
+            .collect();
+        if !armed.is_empty() {
+            for child in armed {
+                let o = self.orders.get_mut(&child).expect("order");
+                if o.status == Status::Untriggered {
+                    o.lots += lots;
+                    o.updated_ms = now_ms;
+                    self.report(child, ExecKind::Amended, None);
+                }
+            }
+            return;
+        }
+        let side = self.orders[&id].side.opposite();
+        let ids: Vec<u64> = [(true, exits.take_profit), (false, exits.stop_loss)]
+            .into_iter()
+            .filter_map(|(take_profit, exit)| exit.map(|x| (take_profit, x)))
+            .map(|(take_profit, x)| {
+                let child = Child {
+                    parent: Some(id),
+                    parent_client_id: parent_client_id.clone(),
+                    take_profit,
+                    full: false,
+                };
+                self.add_exit(account, &symbol, leg, side, x, lots, child, now_ms)
+            })
+            .collect();
+        // The two of a pair are partners: one triggering deactivates the other.
+        if let [tp, sl] = ids[..] {
+            for (of, partner) in [(tp, sl), (sl, tp)] {
+                self.orders.get_mut(&of).expect("order").list = Some(ListLink {
+                    id: 0,
+                    client_id: String::new(),
+                    partner,
+                });
+            }
+        }
+    }
+
+    /// A venue-placed exit: a reduce-only conditional order closing at MARKET (or LIMIT at the
+    /// exit's limit), `lots` of it (none for the position's own, which closes all it meets).
+    #[allow(clippy::too_many_arguments)]
+    fn add_exit(
+        &mut self,
+        account: usize,
+        symbol: &str,
+        leg: Leg,
+        side: Side,
+        x: Exit,
+        lots: Lots,
+        child: Child,
+        now_ms: i64,
+    ) -> u64 {
+        // A long's (selling) take-profit waits for a rise, its stop-loss for a fall.
+        let rises = child.take_profit == (side == Side::Sell);
+        let full = child.full;
+        let req = NewOrder {
+            symbol: symbol.to_owned(),
+            side,
+            kind: if x.limit.is_some() {
+                OrderKind::Limit
+            } else {
+                OrderKind::Market
+            },
+            tif: if x.limit.is_some() {
+                Tif::Gtc
+            } else {
+                Tif::Ioc
+            },
+            price: x.limit,
+            qty: None,
+            quote_qty: None,
+            client_id: Some(String::new()),
+            reduce_only: true,
+            leg,
+            trigger: Some(Trigger {
+                price: x.trigger,
+                rises,
+                by: x.by,
+            }),
+            algo: false,
+            close: full,
+            exits: Default::default(),
+            child: Some(child),
+        };
+        self.admit_exit(account, req, lots, now_ms)
+    }
+
+    /// Sets (or with a zero trigger removes) the position's own take-profit or stop-loss.
+    fn put_position_exit(
+        &mut self,
+        account: usize,
+        symbol: &str,
+        leg: Leg,
+        take_profit: bool,
+        x: Exit,
+        now_ms: i64,
+    ) {
+        let current = self
+            .orders
+            .values()
+            .find(|o| {
+                o.account == account
+                    && o.symbol == symbol
+                    && o.leg == leg
+                    && o.status == Status::Untriggered
+                    && o.child
+                        .as_ref()
+                        .is_some_and(|c| c.full && c.take_profit == take_profit)
+            })
+            .map(|o| o.id);
+        match (current, x.trigger.is_zero()) {
+            (Some(id), true) => self.finish(id, Status::Canceled, now_ms),
+            (None, true) => {}
+            (Some(id), false) => {
+                let o = self.orders.get_mut(&id).expect("order");
+                if let Some(t) = o.trigger.as_mut() {
+                    t.price = x.trigger;
+                    t.by = x.by;
+                }
+                o.updated_ms = now_ms;
+                self.report(id, ExecKind::Amended, None);
+            }
+            (None, false) => {
+                let size = self.position(account, symbol, leg).size;
+                let side = if size.is_sign_positive() {
+                    Side::Sell
+                } else {
+                    Side::Buy
+                };
+                let child = Child {
+                    parent: None,
+                    parent_client_id: String::new(),
+                    take_profit,
+                    full: true,
+                };
+                self.add_exit(account, symbol, leg, side, x, 0, child, now_ms);
+            }
+        }
+    }
+
+    /// The position's own exits (Bybit `trading-stop`, full mode): each given one set, or
+    /// removed by a zero trigger; checked against the last price like an entry's.
+    pub fn set_position_exits(
+        &mut self,
+        account: usize,
+        symbol: &str,
+        leg: Leg,
+        take_profit: Option<Exit>,
+        stop_loss: Option<Exit>,
+        now_ms: i64,
+    ) -> Result<(), Reject> {
+        let last = self
+            .symbols
+            .get(symbol)
+            .ok_or(Reject::UnknownSymbol)?
+            .last_price;
+        let size = self.position(account, symbol, leg).size;
+        if size.is_zero() {
+            return Err(Reject::Invalid(
+                "position (can not set tp/sl/ts for zero position)".into(),
+            ));
+        }
+        for (tp, exit) in [(true, take_profit), (false, stop_loss)] {
+            let Some(x) = exit.filter(|x| !x.trigger.is_zero()) else {
+                continue;
+            };
+            self.symbols[symbol]
+                .spec
+                .ticks(x.trigger)
+                .ok_or(Reject::Filter("PRICE_FILTER"))?;
+            on_its_side(tp, size.is_sign_positive(), x.trigger, last)?;
+        }
+        for (tp, exit) in [(true, take_profit), (false, stop_loss)] {
+            if let Some(x) = exit {
+                self.put_position_exit(account, symbol, leg, tp, x, now_ms);
+            }
+        }
+        self.emit_position(account, symbol, now_ms);
+        Ok(())
+    }
+
+    /// The trigger prices of a position's own take-profit and stop-loss, where set.
+    pub fn position_exits(
+        &self,
+        account: usize,
+        symbol: &str,
+        leg: Leg,
+    ) -> (Option<Decimal>, Option<Decimal>) {
+        let find = |take_profit: bool| {
+            self.orders
+                .values()
+                .find(|o| {
+                    o.account == account
+                        && o.symbol == symbol
+                        && o.leg == leg
+                        && o.status == Status::Untriggered
+                        && o.child
+                            .as_ref()
+                            .is_some_and(|c| c.full && c.take_profit == take_profit)
+                })
+                .and_then(|o| o.trigger)
+                .map(|t| t.price)
+        };
+        (find(true), find(false))
+    }
+
+    /// A leg that closed: every exit still waiting on it is deactivated.
+    pub(super) fn drop_exits(&mut self, account: usize, symbol: &str, leg: Leg, now_ms: i64) {
+        let waiting: Vec<u64> = self
+            .orders
+            .values()
+            .filter(|o| {
+                o.account == account
+                    && o.symbol == symbol
+                    && o.leg == leg
+                    && o.child.is_some()
+                    && o.status == Status::Untriggered
+            })
+            .map(|o| o.id)
+            .collect();
+        for id in waiting {
+            if self.orders[&id].status == Status::Untriggered {
+                self.finish(id, Status::Canceled, now_ms);
+            }
+        }
+    }
+}

@@ -1,0 +1,230 @@
+"""Take-profits and stop-losses the venue places itself (issue 21, item 2: Bybit's TP/SL;
+ROADMAP ORD-01), against the simulator over loopback. An entry's attached exits are armed as it
+fills, sized by what filled, as orders of their own (no client id: named by their id, their
+entry's client id as `parent_client_order_id`); one firing deactivates the other, a closed
+position deactivates both. A position's own exits (`trading-stop`) close all of it, follow it
+and show on it. Refusals are typed (rule `exits`) and, where they can be, local."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+import tradewire as tw
+from tradewire.testing import Simulator
+
+from .trading import SYMBOL, trader
+
+pytestmark = pytest.mark.asyncio
+
+V, M = "bybit", "linear"
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with Simulator(steps_per_second=0) as running:
+        yield running
+
+
+def children(sim: Simulator, parent: str) -> dict[tw.TriggerKind | None, tw.Order]:
+    """The simulator's exits armed for the entry `parent`, by kind."""
+    return {o.trigger_kind: o for o in sim.orders(V, M) if o.parent_client_order_id == parent}
+
+
+async def until(updates: tw.Stream[tw.OrderUpdate], done: object) -> dict[str, tw.Order]:
+    """Orders from the stream, last state by client id, until `done(latest)` holds."""
+    latest: dict[str, tw.Order] = {}
+    async with asyncio.timeout(10):
+        while not done(latest):  # type: ignore[operator]
+            u = await updates.recv()
+            latest[u.order.client_order_id] = u.order
+    return latest
+
+
+async def test_an_entry_arms_its_exits_as_it_fills_and_one_firing_deactivates_the_other(
+    sim: Simulator,
+) -> None:
+    async with trader(sim, V, M) as c:
+        info = await c.symbol_info(SYMBOL)
+        tick, q = info.tick_size, info.step_size * 100
+        bid, ask = sim.best(V, M, SYMBOL)
+        price = bid + tick  # the best bid: it rests, and market flow fills it
+        tp = tw.Exit(price + 5 * tick, price=price + 4 * tick)
+        updates = c.order_updates()
+        entry = await c.place_limit(SYMBOL, "BUY", 3 * q, price, take_profit=tp, stop_loss=price - 5 * tick,
+                                    client_order_id="e-1")  # fmt: skip
+        assert entry.status == tw.OrderStatus.NEW
+        assert entry.take_profit == tp
+        assert entry.stop_loss == tw.Exit(price - 5 * tick)
+        assert children(sim, "e-1") == {}, "nothing is armed before a fill"
+        # Another trader sells q into it: a pair is armed for q.
+        sim.take(V, M, SYMBOL, "SELL", q)
+        seen = await until(updates, lambda s: sum(o.parent_client_order_id == "e-1" for o in s.values()) == 2)
+        exits = {o.trigger_kind: o for o in seen.values() if o.parent_client_order_id == "e-1"}
+        take, stop = exits[tw.TriggerKind.TAKE_PROFIT], exits[tw.TriggerKind.STOP]
+        assert (take.side, take.order_type, take.price, take.trigger_price, take.qty) == (
+            tw.Side.SELL, tw.OrderType.LIMIT, tp.price, tp.trigger_price, q,
+        )  # fmt: skip
+        assert (stop.side, stop.order_type, stop.trigger_price, stop.qty) == (
+            tw.Side.SELL, tw.OrderType.MARKET, price - 5 * tick, q,
+        )  # fmt: skip
+        assert take.reduce_only and stop.reduce_only
+        assert take.status == stop.status == tw.OrderStatus.UNTRIGGERED
+        # No client id of their own: named by the venue's id.
+        assert take.client_order_id == take.order_id and stop.client_order_id == stop.order_id
+        truth = children(sim, "e-1")
+        assert {k: o.order_id for k, o in truth.items()} == {k: o.order_id for k, o in exits.items()}
+        # A second fill grows the same pair.
+        sim.take(V, M, SYMBOL, "SELL", q)
+        seen = await until(
+            updates, lambda s: s.get(stop.order_id) is not None and s[stop.order_id].qty == 2 * q
+        )
+        assert (await c.order(SYMBOL, order_id=take.order_id)).qty == 2 * q
+        assert {o.qty for o in children(sim, "e-1").values()} == {2 * q}
+        listed = [o for o in await c.open_orders(SYMBOL) if o.parent_client_order_id == "e-1"]
+        assert {o.order_id for o in listed} == {take.order_id, stop.order_id}
+        # The price falls to the stop-loss: it fires and closes what filled; the take-profit
+        # is deactivated. The entry's unfilled rest is canceled first (it would fill instead).
+        await c.cancel(SYMBOL, client_order_id="e-1")
+        sim.take(V, M, SYMBOL, "SELL", 1000 * q, limit=price - 10 * tick)
+        seen = await until(
+            updates,
+            lambda s: (
+                s.get(stop.order_id) is not None
+                and s[stop.order_id].status == tw.OrderStatus.FILLED
+                and s.get(take.order_id) is not None
+                and s[take.order_id].status.is_terminal
+            ),
+        )
+        assert seen[take.order_id].status == tw.OrderStatus.DEACTIVATED
+        assert seen[stop.order_id].filled_qty == 2 * q
+        truth = children(sim, "e-1")
+        assert truth[tw.TriggerKind.STOP].status == tw.OrderStatus.FILLED
+        assert truth[tw.TriggerKind.TAKE_PROFIT].status.is_terminal
+        assert truth[tw.TriggerKind.TAKE_PROFIT].filled_qty == 0
+        assert SYMBOL not in sim.positions(V, M), "the stop-loss closed the position"
+
+
+async def test_a_closed_position_deactivates_the_exits_left_on_it(sim: Simulator) -> None:
+    async with trader(sim, V, M) as c:
+        info = await c.symbol_info(SYMBOL)
+        tick, q = info.tick_size, info.step_size * 100
+        _, ask = sim.best(V, M, SYMBOL)
+        updates = c.order_updates()
+        # A market entry's exits are judged against the last price by the venue.
+        await c.place_market(SYMBOL, "BUY", q, take_profit=ask + 500 * tick, stop_loss=ask - 500 * tick,
+                             client_order_id="m-1")  # fmt: skip
+        armed = children(sim, "m-1")
+        assert {o.qty for o in armed.values()} == {q} and len(armed) == 2
+        await c.place_market(SYMBOL, "SELL", q, reduce_only=True)
+        ids = {o.order_id for o in armed.values()}
+        seen = await until(updates, lambda s: all(i in s and s[i].status.is_terminal for i in ids))
+        assert {seen[i].status for i in ids} == {tw.OrderStatus.DEACTIVATED}
+        assert not [o for o in await c.open_orders(SYMBOL) if o.parent_client_order_id]
+
+
+async def test_exits_are_checked_before_anything_is_sent(sim: Simulator) -> None:
+    async with (
+        trader(sim, V, M) as c,
+        trader(sim, "bybit", "spot") as spot,
+        trader(sim, "binance", "usdm") as bn,
+    ):
+        info = await c.symbol_info(SYMBOL)
+        tick, q = info.tick_size, info.step_size * 100
+        bid, _ = sim.best(V, M, SYMBOL)
+        price = bid - 100 * tick
+        before = sim.native.rest_requests(sim.native_venue(V), sim.native_market("spot"))
+        cases: list[tuple[dict[str, object], str]] = [
+            ({"take_profit": price - tick}, "take_profit trigger"),  # a BUY's take-profit is above
+            ({"stop_loss": price + tick}, "stop_loss trigger"),  # ...and its stop-loss below
+            ({"take_profit": tw.Exit(price + tick / 2)}, "tick size"),
+            ({"stop_loss": tw.Exit(price - tick, price=Decimal(-1))}, "positive"),
+            ({"take_profit": price + tick, "reduce_only": True}, "reducing order"),
+        ]
+        for extra, words in cases:
+            with pytest.raises(tw.InvalidOrder) as refused:
+                await c.place_limit(SYMBOL, "BUY", q, price, **extra)  # type: ignore[arg-type]
+            assert refused.value.rule == "exits" and words in str(refused.value), (extra, refused.value)
+        for other in (spot, bn):
+            with pytest.raises(tw.InvalidOrder) as refused:
+                await other.place_limit(SYMBOL, "BUY", q, price, take_profit=price + 100 * tick)
+            assert refused.value.rule == "exits"
+        with pytest.raises(TypeError):
+            tw.Exit(1.5)  # type: ignore[arg-type]
+        assert sim.native.rest_requests(sim.native_venue(V), sim.native_market("spot")) == before
+        assert sim.orders(V, M) == []
+        # The venue judges a market entry's exits by the last price: its refusal is typed too.
+        _, ask = sim.best(V, M, SYMBOL)
+        with pytest.raises(tw.InvalidOrder) as refused:
+            await c.place_market(SYMBOL, "SELL", q, take_profit=ask + 100 * tick)
+        assert (refused.value.rule, refused.value.code) == ("exits", 10001)
+        assert "base_price" in str(refused.value)
+
+
+async def test_a_position_takes_its_own_exits_which_follow_it(sim: Simulator) -> None:
+    async with trader(sim, V, M) as c:
+        info = await c.symbol_info(SYMBOL)
+        tick, q = info.tick_size, info.step_size * 100
+        with pytest.raises(tw.InvalidOrder) as refused:
+            await c.set_position_exits(SYMBOL, take_profit=Decimal(70000))
+        assert refused.value.rule == "exits", "no position: nothing to protect"
+        await c.place_market(SYMBOL, "BUY", q)
+        _, ask = sim.best(V, M, SYMBOL)
+        positions = c.position_updates()
+        p = await c.set_position_exits(
+            SYMBOL, take_profit=ask + 100 * tick, stop_loss=tw.Exit(ask - 100 * tick, trigger_by="MARK")
+        )
+        assert (p.size, p.take_profit, p.stop_loss) == (q, ask + 100 * tick, ask - 100 * tick)
+        own = [o for o in await c.open_orders(SYMBOL) if o.trigger_price is not None]
+        assert len(own) == 2 and all(o.parent_client_order_id is None and o.reduce_only for o in own)
+        by_kind = {o.trigger_kind: o for o in own}
+        assert by_kind[tw.TriggerKind.STOP].trigger_by == tw.TriggerBy.MARK
+        async with asyncio.timeout(10):
+            while (u := await positions.recv()).take_profit != ask + 100 * tick:
+                pass
+        # Moved: the same order, a new trigger. Set again as it is: nothing to do, no error.
+        p = await c.set_position_exits(SYMBOL, take_profit=ask + 20 * tick)
+        assert (p.take_profit, p.stop_loss) == (ask + 20 * tick, ask - 100 * tick)
+        moved = await c.order(SYMBOL, order_id=by_kind[tw.TriggerKind.TAKE_PROFIT].order_id)
+        assert moved.trigger_price == ask + 20 * tick
+        await c.set_position_exits(SYMBOL, take_profit=ask + 20 * tick)
+        # Removed with 0.
+        p = await c.set_position_exits(SYMBOL, stop_loss=0)
+        assert (p.take_profit, p.stop_loss) == (ask + 20 * tick, None)
+        gone = await c.order(SYMBOL, order_id=by_kind[tw.TriggerKind.STOP].order_id)
+        assert gone.status == tw.OrderStatus.DEACTIVATED
+        # A wrong side is the venue's refusal; a limit price or nothing at all, ours.
+        with pytest.raises(tw.InvalidOrder) as refused:
+            await c.set_position_exits(SYMBOL, stop_loss=ask + 500 * tick)
+        assert (refused.value.rule, refused.value.code) == ("exits", 10001)
+        with pytest.raises(tw.InvalidArgument):
+            await c.set_position_exits(SYMBOL, take_profit=tw.Exit(ask + 100 * tick, price=ask))
+        with pytest.raises(tw.InvalidArgument):
+            await c.set_position_exits(SYMBOL)
+        # The position grows: its own take-profit closes all of it when it fires.
+        await c.place_market(SYMBOL, "BUY", q)
+        sim.take(V, M, SYMBOL, "BUY", 1000 * q, limit=ask + 30 * tick)
+        async with asyncio.timeout(10):
+            while SYMBOL in sim.positions(V, M):
+                await asyncio.sleep(0.05)
+        assert (await c.positions(SYMBOL))[SYMBOL].size == 0
+    async with trader(sim, "binance", "usdm") as bn:
+        with pytest.raises(tw.InvalidArgument):
+            await bn.set_position_exits(SYMBOL, take_profit=Decimal(70000))
+
+
+async def test_a_lost_answer_to_an_entry_with_exits_is_resolved_not_resent(sim: Simulator) -> None:
+    async with trader(sim, V, M, timeout=0.5, recv_window_ms=1000) as c:
+        info = await c.symbol_info(SYMBOL)
+        tick, q = info.tick_size, info.step_size * 100
+        _, ask = sim.best(V, M, SYMBOL)
+        sim.native.fail_rest(sim.native_venue(V), sim.native_market(M), lose_write_answers=1)
+        entry = await c.place_market(SYMBOL, "BUY", q, take_profit=ask + 500 * tick, client_order_id="l-1")
+        assert entry.status == tw.OrderStatus.FILLED
+        assert entry.take_profit == tw.Exit(ask + 500 * tick)
+        assert [o.client_order_id for o in sim.orders(V, M) if o.parent_client_order_id is None] == ["l-1"]
+        assert [k for k in children(sim, "l-1")] == [tw.TriggerKind.TAKE_PROFIT]
+        sent = sim.native.rest_requests(sim.native_venue(V), sim.native_market("spot"))
+        assert sent.get("POST /v5/order/create") == 1
