@@ -49,6 +49,7 @@ __all__ = [
     "Bbo",
     "BookDiff",
     "BookView",
+    "Exit",
     "Fill",
     "Gap",
     "Level",
@@ -458,7 +459,7 @@ class Exit:
     """
 
     def __new__(
-        cls, trigger_price: _Money, price: _Money | None = None, trigger_by: TriggerBy | None = None
+        cls, trigger_price: _Money, price: _Money | None = None, trigger_by: TriggerByName | None = None
     ) -> Exit: ...
     @property
     def trigger_price(self) -> Decimal:

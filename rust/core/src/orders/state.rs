@@ -616,6 +616,47 @@ mod tests {
     }
 
     #[test]
+    fn a_moved_trigger_is_a_revision_and_known_exits_and_parent_stay_known() {
+        use crate::model::{Exit, Trigger, TriggerBy};
+        let mut orders = Orders::default();
+        let at = |price: i64, when: i64| Order {
+            trigger: Some(Trigger {
+                price: Decimal::new(price, 0),
+                direction: None,
+                by: TriggerBy::Last,
+            }),
+            status: OrderStatus::Untriggered,
+            updated_time_ms: when,
+            parent_client_order_id: Some(Id::new("entry")),
+            take_profit: Some(Exit {
+                trigger: Decimal::new(7, 0),
+                price: None,
+                by: TriggerBy::Mark,
+            }),
+            ..order(OrderStatus::Untriggered, 0)
+        };
+        orders.apply(&at(100, 1));
+        let Applied::Changed(now) = orders.apply(&at(120, 2)) else {
+            panic!("a moved trigger is a change");
+        };
+        assert_eq!(now.trigger.map(|t| t.price), Some(Decimal::new(120, 0)));
+        assert!(matches!(orders.apply(&at(100, 1)), Applied::Stale(_)));
+        assert_eq!(orders.apply(&at(120, 2)), Applied::Duplicate);
+        let bare = Order {
+            parent_client_order_id: None,
+            take_profit: None,
+            updated_time_ms: 3,
+            ..order(OrderStatus::Canceled, 0)
+        };
+        let Applied::Changed(now) = orders.apply(&bare) else {
+            panic!("the end is a change");
+        };
+        assert_eq!(now.parent_client_order_id, Some(Id::new("entry")));
+        assert!(now.take_profit.is_some());
+        assert_eq!(now.trigger.map(|t| t.price), Some(Decimal::new(120, 0)));
+    }
+
+    #[test]
     fn ended_orders_are_forgotten_after_their_time_and_late_reports_stay_old() {
         let mut orders = Orders::default();
         let with = |client: &str, venue_id: u64, status| {

@@ -840,8 +840,12 @@ mod tests {
             created_time_ms: 1,
             updated_time_ms: 2,
             reject_reason: None,
-            parent_client_order_id: None,
-            stop_loss: None,
+            parent_client_order_id: Some(Id::new("entry-1")),
+            stop_loss: Some(Exit {
+                trigger: parse_decimal("63000").unwrap(),
+                price: Some(parse_decimal("62990.5").unwrap()),
+                by: TriggerBy::Index,
+            }),
             take_profit: None,
         }
     }
@@ -906,9 +910,20 @@ mod tests {
             client_order_id: Id::new("tw-9"),
             close_position: false,
             stop_loss: None,
-            take_profit: None,
+            take_profit: Some(Exit {
+                trigger: parse_decimal("60000").unwrap(),
+                price: None,
+                by: TriggerBy::Mark,
+            }),
         };
         let text = serde_json::to_string(&PlaceMsg::from(&new)).unwrap();
+        assert!(
+            text.contains(
+                r#""take_profit":{"trigger_price":"60000","price":null,"trigger_by":"MARK"}"#
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("stop_loss"), "absent when none: {text}");
         assert!(text.contains(r#""position_side":"SHORT""#), "{text}");
         let back: PlaceMsg = serde_json::from_str(&text).unwrap();
         assert_eq!(NewOrder::from(back), new);

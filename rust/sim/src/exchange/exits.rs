@@ -320,3 +320,173 @@ impl Exchange {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::fixtures::*;
+    use crate::exchange::{Exits, Watch};
+
+    fn perp() -> (Exchange, usize, usize) {
+        let mut ex = Exchange::new(Kind::Perp, &[spec()], 1);
+        let a = ex.add_account("ka", "sa", &[("USDT", d("100000"))]);
+        let b = ex.add_account("kb", "sb", &[("USDT", d("100000"))]);
+        ex.symbols.get_mut("BTCUSDT").unwrap().last_price = d("50000");
+        (ex, a, b)
+    }
+
+    fn exit(trigger: &str) -> Option<Exit> {
+        Some(Exit {
+            trigger: d(trigger),
+            by: Watch::Last,
+            limit: None,
+        })
+    }
+
+    fn kids(ex: &Exchange, parent: u64) -> Vec<(bool, Status, Decimal)> {
+        let mut list: Vec<_> = ex
+            .orders
+            .values()
+            .filter(|o| o.child.as_ref().is_some_and(|c| c.parent == Some(parent)))
+            .map(|o| {
+                let c = o.child.as_ref().unwrap();
+                (
+                    c.take_profit,
+                    o.status,
+                    ex.symbols["BTCUSDT"].spec.qty(o.lots),
+                )
+            })
+            .collect();
+        list.sort_by_key(|k| !k.0);
+        list
+    }
+
+    #[test]
+    fn an_entry_arms_a_pair_per_fill_and_one_firing_deactivates_the_other() {
+        let (mut ex, a, b) = perp();
+        let partial = Exits {
+            take_profit: exit("50100.00"),
+            stop_loss: exit("49900.00"),
+            full: false,
+        };
+        // Refused: a take-profit under a buy's price, a reducing entry, spot.
+        let wrong = NewOrder {
+            exits: Exits {
+                take_profit: exit("49000.00"),
+                ..partial
+            },
+            ..limit(Side::Buy, "50000.00", "0.3")
+        };
+        assert!(matches!(
+            ex.place(a, wrong, 1),
+            Err(Reject::ExitPrice {
+                take_profit: true,
+                long: true,
+                ..
+            })
+        ));
+        let reducing = NewOrder {
+            reduce_only: true,
+            exits: partial,
+            ..limit(Side::Buy, "50000.00", "0.3")
+        };
+        assert!(matches!(ex.place(a, reducing, 1), Err(Reject::Invalid(_))));
+        let entry = ex
+            .place(
+                a,
+                NewOrder {
+                    exits: partial,
+                    ..limit(Side::Buy, "50000.00", "0.3")
+                },
+                1,
+            )
+            .unwrap();
+        assert!(kids(&ex, entry).is_empty(), "armed only as it fills");
+        ex.place(b, limit(Side::Sell, "50000.00", "0.1"), 2)
+            .unwrap();
+        assert_eq!(
+            kids(&ex, entry),
+            [
+                (true, Status::Untriggered, d("0.1")),
+                (false, Status::Untriggered, d("0.1"))
+            ]
+        );
+        ex.place(b, limit(Side::Sell, "50000.00", "0.1"), 3)
+            .unwrap();
+        assert_eq!(kids(&ex, entry)[0].2, d("0.2"), "the pair grows");
+        ex.cancel(a, "BTCUSDT", Some(entry), None, 4).unwrap();
+        // A trade at 50100 fires the take-profit (a market sell of 0.2 into b's bid); the
+        // stop-loss is deactivated and the position closed.
+        ex.place(b, limit(Side::Buy, "50100.00", "0.5"), 5).unwrap();
+        ex.place(b, limit(Side::Sell, "50100.00", "0.01"), 6)
+            .unwrap();
+        let k = kids(&ex, entry);
+        assert_eq!((k[0].1, k[1].1), (Status::Filled, Status::Expired));
+        assert!(ex.position(a, "BTCUSDT", Leg::Both).size.is_zero());
+    }
+
+    #[test]
+    fn a_position_s_own_exits_follow_it_and_go_with_it() {
+        let (mut ex, a, b) = perp();
+        assert!(matches!(
+            ex.set_position_exits(a, "BTCUSDT", Leg::Both, exit("51000.00"), None, 1),
+            Err(Reject::Invalid(_))
+        ));
+        ex.place(b, limit(Side::Sell, "50000.00", "1"), 1).unwrap();
+        ex.place(a, limit(Side::Buy, "50000.00", "0.2"), 2).unwrap();
+        assert!(matches!(
+            ex.set_position_exits(a, "BTCUSDT", Leg::Both, exit("49000.00"), None, 3),
+            Err(Reject::ExitPrice { .. })
+        ));
+        ex.set_position_exits(
+            a,
+            "BTCUSDT",
+            Leg::Both,
+            exit("51000.00"),
+            exit("49000.00"),
+            3,
+        )
+        .unwrap();
+        assert_eq!(
+            ex.position_exits(a, "BTCUSDT", Leg::Both),
+            (Some(d("51000.00")), Some(d("49000.00")))
+        );
+        // Moved in place, removed by a zero.
+        ex.set_position_exits(a, "BTCUSDT", Leg::Both, exit("52000.00"), exit("0"), 4)
+            .unwrap();
+        assert_eq!(
+            ex.position_exits(a, "BTCUSDT", Leg::Both),
+            (Some(d("52000.00")), None)
+        );
+        // A full-mode entry's exits become the position's own, replacing them.
+        let full = Exits {
+            take_profit: exit("53000.00"),
+            stop_loss: None,
+            full: true,
+        };
+        ex.place(
+            a,
+            NewOrder {
+                exits: full,
+                ..limit(Side::Buy, "50000.00", "0.1")
+            },
+            5,
+        )
+        .unwrap();
+        assert_eq!(
+            ex.position_exits(a, "BTCUSDT", Leg::Both),
+            (Some(d("53000.00")), None)
+        );
+        // The position closes: what was left on it is deactivated.
+        ex.place(b, limit(Side::Buy, "50000.00", "1"), 6).unwrap();
+        ex.place(a, limit(Side::Sell, "50000.00", "0.3"), 7)
+            .unwrap();
+        assert_eq!(ex.position_exits(a, "BTCUSDT", Leg::Both), (None, None));
+        assert!(
+            ex.orders
+                .values()
+                .filter(|o| o.child.is_some())
+                .all(|o| !o.status.is_open())
+        );
+    }
+}

@@ -111,6 +111,7 @@ impl Exchange {
             None if req.close && req.trigger.is_some() && self.kind == Kind::Perp => 0,
             None => return Err(Reject::Invalid("quantity".into())),
         };
+        self.vet_exits(req)?;
         // One-way mode takes orders of no leg; hedge mode, orders of a long or a short leg.
         let mut lots = lots;
         if self.kind == Kind::Perp {
@@ -151,7 +152,6 @@ impl Exchange {
         if would_take && !self.post_only_cancels {
             return Err(Reject::WouldTake);
         }
-        self.vet_exits(req)?;
         if let Some(t) = req.trigger {
             spec.ticks(t.price).ok_or(Reject::Filter("PRICE_FILTER"))?;
             let watched = match t.by {

@@ -877,6 +877,155 @@ mod tests {
     }
 
     #[test]
+    fn attached_exits_are_sent_partial_and_read_back_on_entries_children_and_positions() {
+        let linear = BybitTrading {
+            market: Market::Linear,
+        };
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        let order = NewOrder {
+            symbol: Symbol::from("BTCUSDT"),
+            side: Side::Buy,
+            order_type: OrderType::Limit,
+            qty: Some(d("0.01")),
+            quote_qty: None,
+            price: Some(d("60000")),
+            time_in_force: None,
+            post_only: false,
+            reduce_only: false,
+            position_side: None,
+            trigger: None,
+            close_position: false,
+            take_profit: Some(Exit {
+                trigger: d("61000"),
+                price: Some(d("60990")),
+                by: TriggerBy::Mark,
+            }),
+            stop_loss: Some(Exit {
+                trigger: d("59000"),
+                price: None,
+                by: TriggerBy::Last,
+            }),
+            client_order_id: Id::new("e-1"),
+        };
+        let r = linear.place(&order);
+        let sent = [
+            "tpslMode",
+            "takeProfit",
+            "tpOrderType",
+            "tpLimitPrice",
+            "tpTriggerBy",
+            "stopLoss",
+            "slOrderType",
+            "slLimitPrice",
+            "slTriggerBy",
+        ]
+        .map(|k| r.param_value(k));
+        assert_eq!(
+            sent,
+            [
+                Some("Partial"),
+                Some("61000"),
+                Some("Limit"),
+                Some("60990"),
+                Some("MarkPrice"),
+                Some("59000"),
+                Some("Market"),
+                None,
+                Some("LastPrice"),
+            ]
+        );
+        assert!(linear.attaches_exits());
+        assert!(
+            !BybitTrading {
+                market: Market::Spot
+            }
+            .attaches_exits()
+        );
+        // The entry as the order topic reports it (create-order's fields echoed), and the
+        // partial take-profit the venue placed for it (no orderLinkId; its parent named).
+        let entry: Value = serde_json::from_str(
+            r#"{"symbol":"BTCUSDT","orderId":"o-1","orderLinkId":"e-1","side":"Buy","orderType":"Limit",
+               "orderStatus":"Filled","price":"60000","qty":"0.01","cumExecQty":"0.01","timeInForce":"GTC",
+               "takeProfit":"61000","tpLimitPrice":"60990","tpTriggerBy":"MarkPrice","stopLoss":"59000",
+               "slLimitPrice":"0","slTriggerBy":"LastPrice","tpslMode":"Partial","parentOrderLinkId":""}"#,
+        )
+        .unwrap();
+        let e = linear.order(&entry).unwrap();
+        assert_eq!(
+            (e.take_profit, e.stop_loss),
+            (order.take_profit, order.stop_loss)
+        );
+        assert_eq!(e.parent_client_order_id, None);
+        let child: Value = serde_json::from_str(
+            r#"{"symbol":"BTCUSDT","orderId":"o-2","orderLinkId":"","parentOrderLinkId":"e-1","side":"Sell",
+               "orderType":"Limit","orderStatus":"Untriggered","stopOrderType":"PartialTakeProfit","price":"60990",
+               "qty":"0.01","triggerPrice":"61000","triggerDirection":1,"triggerBy":"MarkPrice","reduceOnly":true,
+               "takeProfit":"","stopLoss":"","tpslMode":"Partial","createType":"CreateByPartialTakeProfit"}"#,
+        )
+        .unwrap();
+        let c = linear.order(&child).unwrap();
+        assert_eq!(c.parent_client_order_id, Some(Id::new("e-1")));
+        assert_eq!((c.take_profit, c.stop_loss), (None, None));
+        assert!(c.client_order_id.is_empty() && c.reduce_only);
+        assert_eq!(
+            c.trigger.map(|t| (t.price, t.by)),
+            Some((d("61000"), TriggerBy::Mark))
+        );
+        // A position's own exits: set (full mode, market), a zero removes one.
+        let r = linear
+            .position_exits(
+                Symbol::from("BTCUSDT"),
+                Some(PositionSide::Short),
+                Some(Exit {
+                    trigger: d("58000"),
+                    price: None,
+                    by: TriggerBy::Index,
+                }),
+                Some(Exit {
+                    trigger: Decimal::ZERO,
+                    price: None,
+                    by: TriggerBy::Last,
+                }),
+            )
+            .unwrap();
+        assert_eq!(r.path, "/v5/position/trading-stop");
+        let sent = [
+            "tpslMode",
+            "positionIdx",
+            "takeProfit",
+            "tpTriggerBy",
+            "stopLoss",
+            "slTriggerBy",
+        ]
+        .map(|k| r.param_value(k));
+        assert_eq!(
+            sent,
+            [
+                Some("Full"),
+                Some("2"),
+                Some("58000"),
+                Some("IndexPrice"),
+                Some("0"),
+                None
+            ]
+        );
+        assert!(
+            BybitTrading {
+                market: Market::Spot
+            }
+            .position_exits(Symbol::from("BTCUSDT"), None, None, None)
+            .is_none()
+        );
+        let position: Value = serde_json::from_str(
+            r#"{"positionIdx":0,"symbol":"BTCUSDT","side":"Buy","size":"0.5","avgPrice":"50000","leverage":"10",
+               "takeProfit":"55000.00","stopLoss":"0.00","updatedTime":"1"}"#,
+        )
+        .unwrap();
+        let p = linear.position(&position).unwrap();
+        assert_eq!((p.take_profit, p.stop_loss), (Some(d("55000.00")), None));
+    }
+
+    #[test]
     fn hedge_legs_are_read_and_named() {
         let linear = BybitTrading {
             market: Market::Linear,

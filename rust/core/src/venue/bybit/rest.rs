@@ -388,6 +388,17 @@ mod tests {
                 .unwrap_err()
         };
         assert_eq!(far.back_off_until, Some(5_000 + 300_000));
+        // Exits on the wrong side of their base price (a real answer's words), or with no
+        // position to protect.
+        for body in [
+            r#"{"retCode":10001,"retMsg":"sl:257970000 set for Sell position should greater base_price:259477000??LastPrice"}"#,
+            r#"{"retCode":10001,"retMsg":"can not set tp/sl/ts for zero position"}"#,
+        ] {
+            assert!(
+                matches!(&err(200, body).error, Error::InvalidOrder { rule, .. } if rule == "exits"),
+                "{body}"
+            );
+        }
         let long = err(400, &"y".repeat(100_000));
         assert!(long.error.to_string().len() < 400, "{}", long.error);
         let banned = err(403, "access too frequent");
