@@ -262,6 +262,25 @@ async def test_a_remote_places_conditional_orders_through_the_gateway(sim: Simul
         assert (done.status, done.order_id, done.trigger_price) == (tw.OrderStatus.FILLED, stop.order_id, ask)
 
 
+async def test_a_remote_attaches_exits_through_the_gateway(sim: Simulator, nats: Nats) -> None:
+    """An entry's take-profit and stop-loss travel with the place; the exits the venue arms
+    come back as orders naming their entry."""
+    async with served(sim, nats, "bybit", "linear") as (c, _), remote(nats, c.label) as r:
+        info = await r.symbol_info(SYMBOL)
+        q, tick = info.step_size * 100, info.tick_size
+        _, ask = sim.best("bybit", "linear", SYMBOL)
+        tp = tw.Exit(ask + 300 * tick, price=ask + 290 * tick, trigger_by="MARK")
+        entry = await r.place_market(SYMBOL, "BUY", q, take_profit=tp, stop_loss=ask - 300 * tick,
+                                     client_order_id="gw-tpsl")  # fmt: skip
+        assert (entry.take_profit, entry.stop_loss) == (tp, tw.Exit(ask - 300 * tick))
+        # The market entry filled as it was placed: its exits are armed already.
+        exits = [o for o in await r.open_orders(SYMBOL) if o.parent_client_order_id == "gw-tpsl"]
+        assert {(o.trigger_kind, o.trigger_price, o.qty) for o in exits} == {
+            (tw.TriggerKind.TAKE_PROFIT, ask + 300 * tick, q),
+            (tw.TriggerKind.STOP, ask - 300 * tick, q),
+        }
+
+
 async def test_a_place_no_gateway_took_fails_at_once_and_places_nothing(sim: Simulator, nats: Nats) -> None:
     async with trader(sim, "binance", "spot") as c, remote(nats, c.label) as r:
         price, qty = await resting_buy(sim, c, "binance", "spot")

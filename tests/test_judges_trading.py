@@ -573,3 +573,63 @@ def test_binance_spot_sdk_oco(sim: Simulator, caplog: pytest.LogCaptureFixture) 
             above_price=ask + 100, below_type="STOP_LOSS", below_stop_price=ask + 50,
         )  # fmt: skip
     no_warnings(caplog)
+
+
+def attached(sim: Simulator, parent: str) -> dict[str, Any]:
+    """The simulator's exits armed for the Bybit linear entry `parent`, by kind name."""
+    found = [o for o in sim.orders("bybit", "linear") if o.parent_client_order_id == parent]
+    return {o.trigger_kind.name: o for o in found if o.trigger_kind is not None}
+
+
+def test_pybit_take_profit_stop_loss(sim: Simulator) -> None:
+    """pybit's TP/SL: create-order `takeProfit` / `stopLoss` in partial mode (a limit
+    take-profit), armed for what filled under the entry's orderLinkId; `set_trading_stop` sets
+    the position's own, which the position then shows."""
+    from pybit.unified_trading import HTTP
+
+    keys = sim.account("bybit")
+    session = HTTP(testnet=False, api_key=keys.api_key, api_secret=keys.api_secret)
+    session.endpoint = sim.endpoints("bybit", "linear").rest
+    ask = Decimal(session.get_orderbook(category="linear", symbol="BTCUSDT", limit=1)["result"]["a"][0][0])
+    answer = session.place_order(
+        category="linear", symbol="BTCUSDT", side="Buy", orderType="Market", qty="0.010", orderLinkId="pb-tpsl",
+        takeProfit=str(ask + 300), stopLoss=str(ask - 300), tpslMode="Partial", tpOrderType="Limit",
+        tpLimitPrice=str(ask + 299), slOrderType="Market", tpTriggerBy="MarkPrice",
+    )  # fmt: skip
+    assert answer["retCode"] == 0, answer
+    exits = attached(sim, "pb-tpsl")
+    assert set(exits) == {"TAKE_PROFIT", "STOP"}
+    tp, sl = exits["TAKE_PROFIT"], exits["STOP"]
+    assert (tp.trigger_price, tp.price, tp.qty, tp.trigger_by.name) == (ask + 300, ask + 299, Decimal("0.01"), "MARK")
+    assert (sl.trigger_price, sl.price, sl.qty) == (ask - 300, None, Decimal("0.01"))
+    listed = session.get_open_orders(category="linear", symbol="BTCUSDT")["result"]["list"]
+    kinds = {o["stopOrderType"]: o for o in listed}
+    assert set(kinds) == {"PartialTakeProfit", "PartialStopLoss"}
+    assert {o["parentOrderLinkId"] for o in listed} == {"pb-tpsl"}
+    answer = session.set_trading_stop(
+        category="linear", symbol="BTCUSDT", takeProfit=str(ask + 400), stopLoss=str(ask - 400), tpslMode="Full",
+        positionIdx=0,
+    )  # fmt: skip
+    assert answer["retCode"] == 0, answer
+    position = session.get_positions(category="linear", symbol="BTCUSDT")["result"]["list"][0]
+    assert (Decimal(position["takeProfit"]), Decimal(position["stopLoss"])) == (ask + 400, ask - 400)
+
+
+@pytest.mark.asyncio
+async def test_ccxt_bybit_take_profit_stop_loss(sim: Simulator) -> None:
+    """ccxt's ``createOrder`` with ``takeProfit`` / ``stopLoss`` on Bybit (no ``tpslMode``: the
+    venue's full mode) makes them the position's own once the entry fills."""
+    usdm, bybit = ccxt_perpetuals(sim)
+    await usdm.close()
+    try:
+        await bybit.load_markets()
+        ask = (await bybit.fetch_order_book("BTC/USDT:USDT", 5))["asks"][0][0]
+        await bybit.create_order(
+            "BTC/USDT:USDT", "market", "buy", 0.01, ask,
+            {"takeProfit": {"triggerPrice": ask + 300}, "stopLoss": {"triggerPrice": ask - 300}, "clientOrderId": "cx-tpsl"},
+        )  # fmt: skip
+    finally:
+        await bybit.close()
+    assert attached(sim, "cx-tpsl") == {}, "full mode: not the entry's, the position's"
+    position = sim.positions("bybit", "linear")["BTCUSDT"]
+    assert (position.take_profit, position.stop_loss) == (Decimal(str(ask + 300)), Decimal(str(ask - 300)))

@@ -831,6 +831,7 @@ impl NativeSimulator {
             .filter(|(_, p)| !p.size.is_zero())
             .map(|((symbol, leg), p)| {
                 let leverage = ex.leverage(0, symbol);
+                let (take_profit, stop_loss) = ex.position_exits(0, symbol, *leg);
                 Position(m::Position {
                     source,
                     symbol: m::Symbol::new(symbol),
@@ -850,8 +851,8 @@ impl NativeSimulator {
                     initial_margin: Some(p.size.abs() * ex.mark(symbol) / leverage),
                     maintenance_margin: None,
                     exchange_time_ms: p.updated_ms,
-                    stop_loss: None,
-                    take_profit: None,
+                    stop_loss,
+                    take_profit,
                 })
             })
             .collect())
