@@ -592,23 +592,25 @@ def test_pybit_take_profit_stop_loss(sim: Simulator) -> None:
     session.endpoint = sim.endpoints("bybit", "linear").rest
     ask = Decimal(session.get_orderbook(category="linear", symbol="BTCUSDT", limit=1)["result"]["a"][0][0])
     answer = session.place_order(
-        category="linear", symbol="BTCUSDT", side="Buy", orderType="Market", qty="0.010", orderLinkId="pb-tpsl",
-        takeProfit=str(ask + 300), stopLoss=str(ask - 300), tpslMode="Partial", tpOrderType="Limit",
+        category="linear", symbol="BTCUSDT", side="Buy", orderType="Market", qty="0.010",
+        orderLinkId="pb-tpsl", takeProfit=str(ask + 300), stopLoss=str(ask - 300),
+        tpslMode="Partial", tpOrderType="Limit",
         tpLimitPrice=str(ask + 299), slOrderType="Market", tpTriggerBy="MarkPrice",
     )  # fmt: skip
     assert answer["retCode"] == 0, answer
     exits = attached(sim, "pb-tpsl")
     assert set(exits) == {"TAKE_PROFIT", "STOP"}
     tp, sl = exits["TAKE_PROFIT"], exits["STOP"]
-    assert (tp.trigger_price, tp.price, tp.qty, tp.trigger_by.name) == (ask + 300, ask + 299, Decimal("0.01"), "MARK")
+    assert (tp.trigger_price, tp.price, tp.qty) == (ask + 300, ask + 299, Decimal("0.01"))
+    assert tp.trigger_by.name == "MARK"
     assert (sl.trigger_price, sl.price, sl.qty) == (ask - 300, None, Decimal("0.01"))
     listed = session.get_open_orders(category="linear", symbol="BTCUSDT")["result"]["list"]
     kinds = {o["stopOrderType"]: o for o in listed}
     assert set(kinds) == {"PartialTakeProfit", "PartialStopLoss"}
     assert {o["parentOrderLinkId"] for o in listed} == {"pb-tpsl"}
     answer = session.set_trading_stop(
-        category="linear", symbol="BTCUSDT", takeProfit=str(ask + 400), stopLoss=str(ask - 400), tpslMode="Full",
-        positionIdx=0,
+        category="linear", symbol="BTCUSDT", takeProfit=str(ask + 400), stopLoss=str(ask - 400),
+        tpslMode="Full", positionIdx=0,
     )  # fmt: skip
     assert answer["retCode"] == 0, answer
     position = session.get_positions(category="linear", symbol="BTCUSDT")["result"]["list"][0]
@@ -626,7 +628,8 @@ async def test_ccxt_bybit_take_profit_stop_loss(sim: Simulator) -> None:
         ask = (await bybit.fetch_order_book("BTC/USDT:USDT", 5))["asks"][0][0]
         await bybit.create_order(
             "BTC/USDT:USDT", "market", "buy", 0.01, ask,
-            {"takeProfit": {"triggerPrice": ask + 300}, "stopLoss": {"triggerPrice": ask - 300}, "clientOrderId": "cx-tpsl"},
+            {"takeProfit": {"triggerPrice": ask + 300}, "stopLoss": {"triggerPrice": ask - 300},
+             "clientOrderId": "cx-tpsl"},
         )  # fmt: skip
     finally:
         await bybit.close()
