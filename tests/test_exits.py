@@ -228,3 +228,47 @@ async def test_a_lost_answer_to_an_entry_with_exits_is_resolved_not_resent(sim: 
         assert [k for k in children(sim, "l-1")] == [tw.TriggerKind.TAKE_PROFIT]
         sent = sim.native.rest_requests(sim.native_venue(V), sim.native_market("spot"))
         assert sent.get("POST /v5/order/create") == 1
+
+
+async def test_a_position_s_trailing_stop_follows_the_price_and_closes_it_on_the_way_back(
+    sim: Simulator,
+) -> None:
+    async with trader(sim, V, M) as c:
+        info = await c.symbol_info(SYMBOL)
+        tick, q = info.tick_size, info.step_size * 100
+        await c.place_market(SYMBOL, "BUY", q)
+        _, ask = sim.best(V, M, SYMBOL)
+        updates = c.order_updates()
+        # Active once the price reaches ask + 10 ticks, then 5 ticks behind the best since.
+        p = await c.set_position_exits(SYMBOL, trailing_stop=5 * tick, activation_price=ask + 10 * tick)
+        assert p.trailing_stop == 5 * tick
+        trailer = next(o for o in await c.open_orders(SYMBOL) if o.trigger_price is not None)
+        assert (trailer.side, trailer.status, trailer.parent_client_order_id) == (
+            tw.Side.SELL, tw.OrderStatus.UNTRIGGERED, None,
+        )  # fmt: skip
+        assert trailer.trigger_price == ask + 10 * tick, "not active yet: it shows its activation price"
+        # The price rises past the activation to ask + 20 ticks: the trigger follows, 5 behind.
+        _, _, asks = sim.book(V, M, SYMBOL, 1000)
+        last = max(a.price for a in asks if a.price <= ask + 20 * tick)  # where the sweep ends
+        sim.take(V, M, SYMBOL, "BUY", 1000 * q, limit=ask + 20 * tick)
+        seen = await until(
+            updates, lambda s: trailer.order_id in s and s[trailer.order_id].trigger_price == last - 5 * tick
+        )
+        assert seen[trailer.order_id].status == tw.OrderStatus.UNTRIGGERED
+        assert SYMBOL in sim.positions(V, M)
+        # Back down 5 ticks or more from the top (the best bid is lower): it fires and closes
+        # the whole position.
+        sim.take(V, M, SYMBOL, "SELL", q)
+        assert SYMBOL not in sim.positions(V, M)
+        done = await c.order(SYMBOL, order_id=trailer.order_id)
+        assert (done.status, done.filled_qty) == (tw.OrderStatus.FILLED, q)
+        # Removed with 0 (here: nothing left to remove; a new position has none).
+        await c.place_market(SYMBOL, "BUY", q)
+        p = await c.set_position_exits(SYMBOL, trailing_stop=10 * tick)
+        assert p.trailing_stop == 10 * tick
+        p = await c.set_position_exits(SYMBOL, trailing_stop=0)
+        assert p.trailing_stop is None
+        with pytest.raises(tw.InvalidArgument):
+            await c.set_position_exits(SYMBOL, activation_price=ask)  # activates nothing
+        with pytest.raises(tw.InvalidArgument):
+            await c.set_position_exits(SYMBOL, trailing_stop=tick / 2)

@@ -615,6 +615,15 @@ def test_pybit_take_profit_stop_loss(sim: Simulator) -> None:
     assert answer["retCode"] == 0, answer
     position = session.get_positions(category="linear", symbol="BTCUSDT")["result"]["list"][0]
     assert (Decimal(position["takeProfit"]), Decimal(position["stopLoss"])) == (ask + 400, ask - 400)
+    answer = session.set_trading_stop(
+        category="linear", symbol="BTCUSDT", trailingStop="50", activePrice=str(ask + 100), tpslMode="Full",
+        positionIdx=0,
+    )  # fmt: skip
+    assert answer["retCode"] == 0, answer
+    assert sim.positions("bybit", "linear")["BTCUSDT"].trailing_stop == 50
+    listed = session.get_open_orders(category="linear", symbol="BTCUSDT")["result"]["list"]
+    trailer = next(o for o in listed if o["stopOrderType"] == "TrailingStop")
+    assert Decimal(trailer["triggerPrice"]) == ask + 100, "its activation price until active"
 
 
 @pytest.mark.asyncio

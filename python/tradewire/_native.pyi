@@ -738,6 +738,7 @@ class Position(_Sourced):
         exchange_time_ms: int = 0,
         take_profit: _Money | None = None,
         stop_loss: _Money | None = None,
+        trailing_stop: _Money | None = None,
     ) -> Position: ...
     @property
     def side(self) -> PositionSide:
@@ -783,6 +784,10 @@ class Position(_Sourced):
     @property
     def stop_loss(self) -> Decimal | None:
         """The position's own stop-loss trigger price (Bybit ``stopLoss``); None if unset."""
+    @property
+    def trailing_stop(self) -> Decimal | None:
+        """The position's trailing stop as the price distance it trails by (Bybit
+        ``trailingStop``); None if unset."""
     @property
     def exchange_time_ms(self) -> int:
         """The venue's time of the report, Unix ms (0 if not known)."""
@@ -1222,6 +1227,8 @@ class NativeConnector:
         *,
         take_profit: Exit | None = None,
         stop_loss: Exit | None = None,
+        trailing_stop: _Money | None = None,
+        activation_price: _Money | None = None,
         position_side: LegName | None = None,
     ) -> Awaitable[Position]:
         """Backs :meth:`tradewire.Bybit.set_position_exits`."""

@@ -447,21 +447,33 @@ class _Connector(_Trading):
         *,
         take_profit: Exit | Money | None = None,
         stop_loss: Exit | Money | None = None,
+        trailing_stop: Money | None = None,
+        activation_price: Money | None = None,
         position_side: LegName | None = None,
     ) -> Position:
-        """Sets a position's own take-profit and/or stop-loss (Bybit linear, the venue's
-        full-position mode): when the watched price reaches one, the whole position closes at
-        MARKET. The venue resizes them with the position and deactivates them when it closes;
+        """Sets a position's own take-profit, stop-loss and/or trailing stop (Bybit linear,
+        the venue's full-position mode): when the watched price reaches one, the whole position
+        closes at MARKET. The venue resizes them with the position and deactivates them when it closes;
         they show as the position's ``take_profit`` / ``stop_loss`` and as orders of their own
         (UNTRIGGERED, no client id). Each is an :class:`Exit` without ``price`` (its
         ``trigger_by`` is kept) or just a trigger price; ``0`` removes it, ``None`` leaves it
         as it is. A long's take-profit must be above the last price and its stop-loss below (a
         short's the other way round): the venue's refusal, like having no position, is
-        :class:`InvalidOrder` rule ``exits``. Returns the position as the venue then reports
-        it. Other markets raise :class:`InvalidArgument`."""
+        :class:`InvalidOrder` rule ``exits``.
+
+        ``trailing_stop`` is a price distance (on the tick grid): once active — at once, or
+        when the last price reaches ``activation_price`` — its trigger stays that far behind
+        the best price since (below the highest for a long, above the lowest for a short) and
+        the position closes when the price comes back that far; ``0`` removes it. It shows as
+        ``Position.trailing_stop`` and as an order of its own whose ``trigger_price`` moves
+        (its activation price until active).
+
+        Returns the position as the venue then reports it. Other markets raise
+        :class:`InvalidArgument`."""
         return await self._trader().set_position_exits(
-            symbol, take_profit=_exit(take_profit), stop_loss=_exit(stop_loss), position_side=position_side
-        )
+            symbol, take_profit=_exit(take_profit), stop_loss=_exit(stop_loss), trailing_stop=trailing_stop,
+            activation_price=activation_price, position_side=position_side,
+        )  # fmt: skip
 
     async def set_leverage(self, symbol: str, leverage: int | Decimal | str) -> Decimal:
         """Sets ``symbol``'s leverage (a whole number from 1 to the symbol's maximum) and

@@ -953,25 +953,30 @@ impl NativeConnector {
 
     /// Sets (a zero trigger removes) a position's own take-profit / stop-loss; resolves to the
     /// position as the venue then reports it. Awaitable.
-    #[pyo3(signature = (symbol, *, take_profit = None, stop_loss = None, position_side = None))]
+    #[pyo3(signature = (symbol, *, take_profit = None, stop_loss = None, trailing_stop = None,
+        activation_price = None, position_side = None))]
+    #[allow(clippy::too_many_arguments)]
     fn set_position_exits<'py>(
         &self,
         py: Python<'py>,
         symbol: String,
         take_profit: Option<PyRef<'py, crate::model::Exit>>,
         stop_loss: Option<PyRef<'py, crate::model::Exit>>,
+        trailing_stop: Option<&Bound<'py, PyAny>>,
+        activation_price: Option<&Bound<'py, PyAny>>,
         position_side: Option<PositionSide>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (take_profit, stop_loss) = (take_profit.map(|e| e.0), stop_loss.map(|e| e.0));
+        let exits = tradewire_core::orders::PositionExits {
+            position_side: position_side.map(Into::into),
+            take_profit: take_profit.map(|e| e.0),
+            stop_loss: stop_loss.map(|e| e.0),
+            trailing_stop: extract_opt_decimal(trailing_stop, "trailing_stop")?,
+            activation_price: extract_opt_decimal(activation_price, "activation_price")?,
+        };
         let inner = self.inner.clone();
         crate::runtime::future_into_py(py, async move {
             let position = inner
-                .set_position_exits(
-                    &symbol,
-                    position_side.map(Into::into),
-                    take_profit,
-                    stop_loss,
-                )
+                .set_position_exits(&symbol, exits)
                 .await
                 .map_err(py_err)?;
             Ok(crate::model::Position(position))

@@ -974,7 +974,7 @@ impl Position {
     #[new]
     #[pyo3(signature = (*, venue, market, symbol, side, size, entry_price, unrealized_pnl, leverage,
         position_side = None, liquidation_price = None, mark_price = None, realized_pnl = None, initial_margin = None,
-        maintenance_margin = None, exchange_time_ms = 0, take_profit = None, stop_loss = None))]
+        maintenance_margin = None, exchange_time_ms = 0, take_profit = None, stop_loss = None, trailing_stop = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         venue: Venue,
@@ -994,6 +994,7 @@ impl Position {
         exchange_time_ms: i64,
         take_profit: Option<&Bound<'_, PyAny>>,
         stop_loss: Option<&Bound<'_, PyAny>>,
+        trailing_stop: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         Ok(Position(m::Position {
             source: source(venue, market),
@@ -1012,6 +1013,7 @@ impl Position {
             exchange_time_ms,
             stop_loss: extract_opt_decimal(stop_loss, "stop_loss")?,
             take_profit: extract_opt_decimal(take_profit, "take_profit")?,
+            trailing_stop: extract_opt_decimal(trailing_stop, "trailing_stop")?,
         }))
     }
     /// What names it among the account's positions (the keys of `positions()`): the symbol,
@@ -1049,6 +1051,7 @@ field_getters!(Position {
     maintenance_margin: opt_money,
     take_profit: opt_money,
     stop_loss: opt_money,
+    trailing_stop: opt_money,
     exchange_time_ms: value<i64>,
     side: into<PositionSide>,
     position_side: opt_into<PositionSide>,

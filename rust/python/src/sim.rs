@@ -853,6 +853,7 @@ impl NativeSimulator {
                     exchange_time_ms: p.updated_ms,
                     stop_loss,
                     take_profit,
+                    trailing_stop: ex.position_trail(0, symbol, *leg),
                 })
             })
             .collect())

@@ -4,9 +4,10 @@
 
 use super::Connector;
 use crate::model::{
-    Decimal, Exit, MarginMode, Position, PositionMode, PositionSettings, PositionSide, Symbol,
+    Decimal, MarginMode, Position, PositionMode, PositionSettings, PositionSide, Symbol,
 };
 use crate::net::Request;
+use crate::orders::PositionExits;
 use crate::{Error, Result};
 
 impl Connector {
@@ -67,21 +68,29 @@ impl Connector {
             .await
     }
 
-    /// Sets a position's own take-profit and/or stop-loss (Bybit linear, `tpslMode` Full):
-    /// when the watched price reaches one, the whole position closes at MARKET; the venue
-    /// resizes them with the position and drops them when it closes. A zero trigger removes
-    /// one; `None` leaves it as it is. Returns the position as the venue then reports it.
-    pub async fn set_position_exits(
-        &self,
-        symbol: &str,
-        position_side: Option<PositionSide>,
-        take_profit: Option<Exit>,
-        stop_loss: Option<Exit>,
-    ) -> Result<Position> {
-        if take_profit.is_none() && stop_loss.is_none() {
+    /// Sets a position's own take-profit, stop-loss and/or trailing stop (Bybit linear,
+    /// `tpslMode` Full): when one fires, the whole position closes at MARKET; the venue
+    /// resizes them with the position and drops them when it closes. A zero trigger (or
+    /// distance) removes one; `None` leaves it as it is. Returns the position as the venue then
+    /// reports it.
+    pub async fn set_position_exits(&self, symbol: &str, exits: PositionExits) -> Result<Position> {
+        let PositionExits {
+            position_side,
+            take_profit,
+            stop_loss,
+            trailing_stop,
+            activation_price,
+        } = exits;
+        if take_profit.is_none() && stop_loss.is_none() && trailing_stop.is_none() {
             return Err(Error::invalid_argument(
                 "take_profit",
-                "give a take_profit, a stop_loss or both",
+                "give a take_profit, a stop_loss or a trailing_stop",
+            ));
+        }
+        if activation_price.is_some() && trailing_stop.is_none_or(|d| d.is_zero()) {
+            return Err(Error::invalid_argument(
+                "activation_price",
+                "activates a trailing_stop: give its distance too",
             ));
         }
         if position_side == Some(PositionSide::Flat) {
@@ -91,6 +100,21 @@ impl Connector {
             ));
         }
         let info = self.symbol_info(symbol).await?;
+        let on_grid = |p: Decimal| info.tick_size.is_zero() || (p % info.tick_size).is_zero();
+        for (name, price) in [
+            ("trailing_stop", trailing_stop),
+            ("activation_price", activation_price),
+        ] {
+            if let Some(p) = price.filter(|p| *p < Decimal::ZERO || !on_grid(*p)) {
+                return Err(Error::invalid_argument(
+                    name,
+                    format!(
+                        "{p} must be 0 (remove) or a positive multiple of the tick size {}",
+                        info.tick_size
+                    ),
+                ));
+            }
+        }
         for (name, exit) in [("take_profit", take_profit), ("stop_loss", stop_loss)] {
             let Some(e) = exit else { continue };
             if e.price.is_some() {
@@ -99,9 +123,7 @@ impl Connector {
                     "a position's own exit closes at MARKET: it takes no limit price",
                 ));
             }
-            if e.trigger < Decimal::ZERO
-                || !(info.tick_size.is_zero() || (e.trigger % info.tick_size).is_zero())
-            {
+            if e.trigger < Decimal::ZERO || !on_grid(e.trigger) {
                 return Err(Error::invalid_argument(
                     name,
                     format!(
@@ -113,7 +135,7 @@ impl Connector {
         }
         let request = self
             .trading
-            .position_exits(info.symbol, position_side, take_profit, stop_loss)
+            .position_exits(info.symbol, &exits)
             .ok_or_else(|| {
                 Error::invalid_argument(
                     "market",

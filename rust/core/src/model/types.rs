@@ -241,6 +241,9 @@ pub struct Position {
     /// `takeProfit` / `stopLoss`, set by `set_position_exits` or a full-position entry's).
     pub take_profit: Option<Decimal>,
     pub stop_loss: Option<Decimal>,
+    /// The position's trailing stop, as the price distance it trails by, where set (Bybit
+    /// `trailingStop`).
+    pub trailing_stop: Option<Decimal>,
     pub exchange_time_ms: i64,
 }
 

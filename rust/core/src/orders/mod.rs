@@ -193,6 +193,21 @@ impl Oco {
     }
 }
 
+/// A position's own exits to set (Bybit `trading-stop`, full mode): each closes the whole
+/// position at MARKET when it fires. A zero trigger (or distance) removes one; `None` leaves
+/// it as it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PositionExits {
+    /// The hedge-mode leg; `None` in one-way mode.
+    pub position_side: Option<PositionSide>,
+    pub take_profit: Option<Exit>,
+    pub stop_loss: Option<Exit>,
+    /// A trailing stop: the price distance it keeps behind the best price since it became
+    /// active, and the price that makes it active (at once if `None`).
+    pub trailing_stop: Option<Decimal>,
+    pub activation_price: Option<Decimal>,
+}
+
 /// How the caller names an existing order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderRef {

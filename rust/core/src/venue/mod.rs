@@ -411,17 +411,15 @@ pub trait Trading: Send + Sync + 'static {
             "this venue has no batch cancel".into(),
         ))
     }
-    /// Sets or removes (a zero trigger) a position's own take-profit / stop-loss, closing the
+    /// Sets or removes (a zero trigger or distance) a position's own exits, each closing the
     /// whole position at MARKET when it fires; `None` leaves one as it is. `None`: the market
     /// has none.
     fn position_exits(
         &self,
         symbol: Symbol,
-        leg: Option<crate::model::PositionSide>,
-        take_profit: Option<crate::model::Exit>,
-        stop_loss: Option<crate::model::Exit>,
+        exits: &crate::orders::PositionExits,
     ) -> Option<Request> {
-        let _ = (symbol, leg, take_profit, stop_loss);
+        let _ = (symbol, exits);
         None
     }
     /// Derivatives settings: `None` (or `Ok(None)`) on spot markets, which have none.

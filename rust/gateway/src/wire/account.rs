@@ -382,6 +382,8 @@ pub struct PositionMsg {
     pub take_profit: Option<Decimal>,
     #[serde(with = "opt_money", default)]
     pub stop_loss: Option<Decimal>,
+    #[serde(with = "opt_money", default)]
+    pub trailing_stop: Option<Decimal>,
     pub exchange_time_ms: i64,
 }
 
@@ -405,6 +407,7 @@ impl PositionMsg {
             maintenance_margin: p.maintenance_margin,
             take_profit: p.take_profit,
             stop_loss: p.stop_loss,
+            trailing_stop: p.trailing_stop,
             exchange_time_ms: p.exchange_time_ms,
         }
     }
@@ -443,6 +446,7 @@ impl PositionMsg {
             exchange_time_ms: self.exchange_time_ms,
             stop_loss: self.stop_loss,
             take_profit: self.take_profit,
+            trailing_stop: self.trailing_stop,
         }
     }
 }

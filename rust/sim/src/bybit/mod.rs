@@ -153,6 +153,7 @@ fn watch_word(w: Watch) -> &'static str {
 /// What kind of order it is (`stopOrderType`) and what made it (`createType`).
 fn made_as(o: &Order) -> (&'static str, &'static str) {
     match (&o.child, o.trigger) {
+        (Some(c), _) if c.trail.is_some() => ("TrailingStop", "CreateByTrailingStop"),
         (Some(c), _) => match (c.take_profit, c.full) {
             (true, true) => ("TakeProfit", "CreateByTakeProfit"),
             (false, true) => ("StopLoss", "CreateByStopLoss"),
@@ -185,6 +186,13 @@ pub fn order_json(ex: &Exchange, o: &Order, category: Category) -> Value {
         .first()
         .map_or_else(|| spec.quote.clone(), |f| f.fee_asset.clone());
     let (stop_order_type, create_type) = made_as(o);
+    // A trailing stop not yet active shows its activation price (the docs' word), else where
+    // its trigger has moved to.
+    let trigger_price = match (o.child.as_ref().and_then(|c| c.trail), o.trigger) {
+        (Some(t), _) if t.extreme.is_none() => t.activation.map(num).unwrap_or_default(),
+        (_, Some(t)) => num(t.price),
+        (_, None) => String::new(),
+    };
     let exit = |e: Option<crate::exchange::Exit>| {
         e.map_or((String::new(), "", String::new()), |e| {
             (
@@ -214,7 +222,7 @@ pub fn order_json(ex: &Exchange, o: &Order, category: Category) -> Value {
         "cumExecFee": num(fee), "cumFeeDetail": {fee_coin: num(fee)}, "timeInForce": tif_str(o.tif),
         "orderType": if o.kind == OrderKind::Market { "Market" } else { "Limit" },
         "stopOrderType": stop_order_type,
-        "orderIv": "", "triggerPrice": o.trigger.map_or_else(String::new, |t| num(t.price)), "takeProfit": tp,
+        "orderIv": "", "triggerPrice": trigger_price, "takeProfit": tp,
         "stopLoss": sl, "tpTriggerBy": tp_by, "slTriggerBy": sl_by,
         // Spot names no direction (it is inferred at placement).
         "triggerDirection": match o.trigger { Some(t) if !is_spot_id(o.id) => if t.rises { 1 } else { 2 }, _ => 0 },

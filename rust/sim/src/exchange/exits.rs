@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 
 use super::{
     Child, Exchange, ExecKind, Exit, Kind, Leg, ListLink, NewOrder, OrderKind, Reject, Status, Tif,
-    Trigger,
+    Trail, Trigger,
 };
 use crate::book::{Lots, Side};
 
@@ -115,6 +115,7 @@ impl Exchange {
                     parent_client_id: parent_client_id.clone(),
                     take_profit,
                     full: false,
+                    trail: None,
                 };
                 self.add_exit(account, &symbol, leg, side, x, lots, child, now_ms)
             })
@@ -198,9 +199,9 @@ impl Exchange {
                     && o.symbol == symbol
                     && o.leg == leg
                     && o.status == Status::Untriggered
-                    && o.child
-                        .as_ref()
-                        .is_some_and(|c| c.full && c.take_profit == take_profit)
+                    && o.child.as_ref().is_some_and(|c| {
+                        c.full && c.trail.is_none() && c.take_profit == take_profit
+                    })
             })
             .map(|o| o.id);
         match (current, x.trigger.is_zero()) {
@@ -227,6 +228,7 @@ impl Exchange {
                     parent_client_id: String::new(),
                     take_profit,
                     full: true,
+                    trail: None,
                 };
                 self.add_exit(account, symbol, leg, side, x, 0, child, now_ms);
             }
@@ -289,14 +291,160 @@ impl Exchange {
                         && o.symbol == symbol
                         && o.leg == leg
                         && o.status == Status::Untriggered
-                        && o.child
-                            .as_ref()
-                            .is_some_and(|c| c.full && c.take_profit == take_profit)
+                        && o.child.as_ref().is_some_and(|c| {
+                            c.full && c.trail.is_none() && c.take_profit == take_profit
+                        })
                 })
                 .and_then(|o| o.trigger)
                 .map(|t| t.price)
         };
         (find(true), find(false))
+    }
+
+    /// The position's own trailing stop (Bybit `trading-stop` `trailingStop`, a price
+    /// distance; `activePrice` makes it wait for that price first): set, moved, or removed by
+    /// a zero distance. It closes the whole position when it fires.
+    pub fn set_position_trail(
+        &mut self,
+        account: usize,
+        symbol: &str,
+        leg: Leg,
+        distance: Decimal,
+        activation: Option<Decimal>,
+        now_ms: i64,
+    ) -> Result<(), Reject> {
+        let last = self
+            .symbols
+            .get(symbol)
+            .ok_or(Reject::UnknownSymbol)?
+            .last_price;
+        let size = self.position(account, symbol, leg).size;
+        if size.is_zero() {
+            return Err(Reject::Invalid(
+                "position (can not set tp/sl/ts for zero position)".into(),
+            ));
+        }
+        let spec = &self.symbols[symbol].spec;
+        for price in std::iter::once(distance).chain(activation) {
+            if !price.is_zero() {
+                spec.ticks(price).ok_or(Reject::Filter("PRICE_FILTER"))?;
+            }
+        }
+        let current = self.position_trailer(account, symbol, leg);
+        match (current, distance.is_zero()) {
+            (Some(id), true) => self.finish(id, Status::Canceled, now_ms),
+            (None, true) => {}
+            (Some(id), false) => {
+                let o = self.orders.get_mut(&id).expect("order");
+                if let Some(t) = o.child.as_mut().and_then(|c| c.trail.as_mut()) {
+                    t.distance = distance;
+                    t.activation = activation;
+                }
+                o.updated_ms = now_ms;
+                self.report(id, ExecKind::Amended, None);
+            }
+            (None, false) => {
+                let side = if size.is_sign_positive() {
+                    Side::Sell
+                } else {
+                    Side::Buy
+                };
+                let child = Child {
+                    parent: None,
+                    parent_client_id: String::new(),
+                    take_profit: false,
+                    full: true,
+                    trail: Some(Trail {
+                        distance,
+                        activation,
+                        extreme: None,
+                    }),
+                };
+                // Unreachable until it is active (a selling stop waits for a fall).
+                let idle = if side == Side::Sell {
+                    Decimal::ZERO
+                } else {
+                    Decimal::MAX
+                };
+                let x = Exit {
+                    trigger: idle,
+                    by: super::Watch::Last,
+                    limit: None,
+                };
+                self.add_exit(account, symbol, leg, side, x, 0, child, now_ms);
+            }
+        }
+        self.trail(symbol, last, now_ms);
+        self.emit_position(account, symbol, now_ms);
+        Ok(())
+    }
+
+    /// The position's own trailing stop, if it has one.
+    fn position_trailer(&self, account: usize, symbol: &str, leg: Leg) -> Option<u64> {
+        self.orders
+            .values()
+            .find(|o| {
+                o.account == account
+                    && o.symbol == symbol
+                    && o.leg == leg
+                    && o.status == Status::Untriggered
+                    && o.child.as_ref().is_some_and(|c| c.trail.is_some())
+            })
+            .map(|o| o.id)
+    }
+
+    /// The distance of a position's trailing stop, where set.
+    pub fn position_trail(&self, account: usize, symbol: &str, leg: Leg) -> Option<Decimal> {
+        let id = self.position_trailer(account, symbol, leg)?;
+        self.orders[&id]
+            .child
+            .as_ref()
+            .and_then(|c| c.trail)
+            .map(|t| t.distance)
+    }
+
+    /// Moves the trailing stops of `symbol` with the last price: active once the price
+    /// reached their activation (at once without one), their trigger then `distance` behind
+    /// the best price since. (The simulator follows the last price after each market event,
+    /// not every trade inside one.)
+    pub(super) fn trail(&mut self, symbol: &str, last: Decimal, now_ms: i64) {
+        let trailing: Vec<u64> = self
+            .orders
+            .values()
+            .filter(|o| {
+                o.symbol == symbol
+                    && o.status == Status::Untriggered
+                    && o.child.as_ref().is_some_and(|c| c.trail.is_some())
+            })
+            .map(|o| o.id)
+            .collect();
+        for id in trailing {
+            let o = self.orders.get_mut(&id).expect("order");
+            let sell = o.side == Side::Sell;
+            let Some(t) = o.child.as_mut().and_then(|c| c.trail.as_mut()) else {
+                continue;
+            };
+            let reached = |a: Decimal| if sell { last >= a } else { last <= a };
+            if t.extreme.is_none() && !t.activation.is_none_or(reached) {
+                continue;
+            }
+            let extreme = match t.extreme {
+                Some(e) if sell => e.max(last),
+                Some(e) => e.min(last),
+                None => last,
+            };
+            t.extreme = Some(extreme);
+            let at = if sell {
+                extreme - t.distance
+            } else {
+                extreme + t.distance
+            };
+            if let Some(trigger) = o.trigger.as_mut().filter(|tr| tr.price != at) {
+                trigger.price = at;
+                o.updated_ms = now_ms;
+                self.report(id, ExecKind::Amended, None);
+            }
+        }
     }
 
     /// A leg that closed: every exit still waiting on it is deactivated.
@@ -422,6 +570,44 @@ mod tests {
             .unwrap();
         let k = kids(&ex, entry);
         assert_eq!((k[0].1, k[1].1), (Status::Filled, Status::Expired));
+        assert!(ex.position(a, "BTCUSDT", Leg::Both).size.is_zero());
+    }
+
+    #[test]
+    fn a_trailing_stop_waits_for_its_activation_then_trails_the_best_price() {
+        let (mut ex, a, b) = perp();
+        ex.place(b, limit(Side::Sell, "50000.00", "0.2"), 1)
+            .unwrap();
+        ex.place(a, limit(Side::Buy, "50000.00", "0.2"), 2).unwrap();
+        ex.set_position_trail(a, "BTCUSDT", Leg::Both, d("50.00"), Some(d("50100.00")), 3)
+            .unwrap();
+        let trailer = |ex: &Exchange| {
+            let o = ex
+                .orders
+                .values()
+                .find(|o| o.child.as_ref().is_some_and(|c| c.trail.is_some()))
+                .unwrap();
+            (o.status, o.trigger.unwrap().price)
+        };
+        assert_eq!(
+            trailer(&ex),
+            (Status::Untriggered, d("0")),
+            "idle until 50100"
+        );
+        // 50080: not yet; 50120: active, 50 behind; 50150: follows; 50110: holds.
+        for (price, expect) in [
+            ("50080.00", "0"),
+            ("50120.00", "50070.00"),
+            ("50150.00", "50100.00"),
+        ] {
+            ex.place(b, limit(Side::Sell, price, "0.01"), 4).unwrap();
+            ex.place(b, limit(Side::Buy, price, "0.01"), 4).unwrap();
+            assert_eq!(trailer(&ex), (Status::Untriggered, d(expect)), "at {price}");
+        }
+        ex.place(b, limit(Side::Buy, "50100.00", "1"), 5).unwrap();
+        ex.place(b, limit(Side::Sell, "50100.00", "0.01"), 6)
+            .unwrap(); // trades at 50100
+        assert_eq!(trailer(&ex).0, Status::Filled);
         assert!(ex.position(a, "BTCUSDT", Leg::Both).size.is_zero());
     }
 

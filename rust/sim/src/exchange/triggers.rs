@@ -15,6 +15,7 @@ impl Exchange {
             let Some(last) = self.symbols.get(symbol).map(|s| s.last_price) else {
                 return;
             };
+            self.trail(symbol, last, now_ms);
             let mark = self.mark(symbol);
             let mut due: Vec<u64> = self
                 .orders

@@ -528,6 +528,18 @@ pub struct Child {
     pub parent_client_id: String,
     pub take_profit: bool,
     pub full: bool,
+    /// A position's trailing stop (its trigger follows the price; `take_profit` is false).
+    pub trail: Option<Trail>,
+}
+
+/// A trailing stop's state: it fires when the last price comes back `distance` from the
+/// best price since it became active (at once, or when the price reached `activation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trail {
+    pub distance: Decimal,
+    pub activation: Option<Decimal>,
+    /// The best price since activation (the highest for a selling stop); None until active.
+    pub extreme: Option<Decimal>,
 }
 
 /// A position leg: one-way mode has one per symbol (`Both`), hedge mode a long and a short.

@@ -1237,6 +1237,7 @@ impl Trading for BinanceTrading {
                     exchange_time_ms: g.opt_int("updateTime")?.unwrap_or(0),
                     stop_loss: None,
                     take_profit: None,
+                    trailing_stop: None,
                 })
             })
             .collect()

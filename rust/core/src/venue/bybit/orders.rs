@@ -10,7 +10,7 @@ use crate::model::{
     TriggerBy, TriggerDirection, Venue,
 };
 use crate::net::{Method, Request};
-use crate::orders::{NewOrder, OrderRef};
+use crate::orders::{NewOrder, OrderRef, PositionExits};
 use crate::resilience::Priority;
 use crate::venue::fields::Fields;
 use crate::venue::{Batch, Trading, Written};
@@ -285,6 +285,7 @@ impl BybitTrading {
             initial_margin: g.opt_decimal("positionIM")?,
             maintenance_margin: g.opt_decimal("positionMM")?,
             exchange_time_ms: g.opt_int("updatedTime")?.unwrap_or(0),
+            trailing_stop: position_exit(g, "trailingStop")?,
             stop_loss: position_exit(g, "stopLoss")?,
             take_profit: position_exit(g, "takeProfit")?,
         })
@@ -480,17 +481,11 @@ impl Trading for BybitTrading {
         self.market == Market::Linear
     }
 
-    fn position_exits(
-        &self,
-        symbol: Symbol,
-        leg: Option<PositionSide>,
-        take_profit: Option<Exit>,
-        stop_loss: Option<Exit>,
-    ) -> Option<Request> {
+    fn position_exits(&self, symbol: Symbol, exits: &PositionExits) -> Option<Request> {
         if self.market == Market::Spot {
             return None;
         }
-        let idx = match leg {
+        let idx = match exits.position_side {
             None => 0,
             Some(PositionSide::Short) => 2,
             Some(_) => 1,
@@ -501,14 +496,20 @@ impl Trading for BybitTrading {
             .param("tpslMode", "Full")
             .param("positionIdx", idx);
         for (exit, [price, by]) in [
-            (take_profit, ["takeProfit", "tpTriggerBy"]),
-            (stop_loss, ["stopLoss", "slTriggerBy"]),
+            (exits.take_profit, ["takeProfit", "tpTriggerBy"]),
+            (exits.stop_loss, ["stopLoss", "slTriggerBy"]),
         ] {
             if let Some(e) = exit {
                 r = r.param(price, text(e.trigger));
                 if !e.trigger.is_zero() {
                     r = r.param(by, trigger_by_word(e.by));
                 }
+            }
+        }
+        if let Some(distance) = exits.trailing_stop {
+            r = r.param("trailingStop", text(distance));
+            if let Some(active) = exits.activation_price.filter(|_| !distance.is_zero()) {
+                r = r.param("activePrice", text(active));
             }
         }
         Some(r)
@@ -972,21 +973,23 @@ mod tests {
             Some((d("61000"), TriggerBy::Mark))
         );
         // A position's own exits: set (full mode, market), a zero removes one.
+        let exits = PositionExits {
+            position_side: Some(PositionSide::Short),
+            take_profit: Some(Exit {
+                trigger: d("58000"),
+                price: None,
+                by: TriggerBy::Index,
+            }),
+            stop_loss: Some(Exit {
+                trigger: Decimal::ZERO,
+                price: None,
+                by: TriggerBy::Last,
+            }),
+            trailing_stop: Some(d("150")),
+            activation_price: Some(d("57000")),
+        };
         let r = linear
-            .position_exits(
-                Symbol::from("BTCUSDT"),
-                Some(PositionSide::Short),
-                Some(Exit {
-                    trigger: d("58000"),
-                    price: None,
-                    by: TriggerBy::Index,
-                }),
-                Some(Exit {
-                    trigger: Decimal::ZERO,
-                    price: None,
-                    by: TriggerBy::Last,
-                }),
-            )
+            .position_exits(Symbol::from("BTCUSDT"), &exits)
             .unwrap();
         assert_eq!(r.path, "/v5/position/trading-stop");
         let sent = [
@@ -996,6 +999,8 @@ mod tests {
             "tpTriggerBy",
             "stopLoss",
             "slTriggerBy",
+            "trailingStop",
+            "activePrice",
         ]
         .map(|k| r.param_value(k));
         assert_eq!(
@@ -1006,23 +1011,28 @@ mod tests {
                 Some("58000"),
                 Some("IndexPrice"),
                 Some("0"),
-                None
+                None,
+                Some("150"),
+                Some("57000")
             ]
         );
         assert!(
             BybitTrading {
                 market: Market::Spot
             }
-            .position_exits(Symbol::from("BTCUSDT"), None, None, None)
+            .position_exits(Symbol::from("BTCUSDT"), &PositionExits::default())
             .is_none()
         );
         let position: Value = serde_json::from_str(
             r#"{"positionIdx":0,"symbol":"BTCUSDT","side":"Buy","size":"0.5","avgPrice":"50000","leverage":"10",
-               "takeProfit":"55000.00","stopLoss":"0.00","updatedTime":"1"}"#,
+               "takeProfit":"55000.00","stopLoss":"0.00","trailingStop":"25.5","updatedTime":"1"}"#,
         )
         .unwrap();
         let p = linear.position(&position).unwrap();
-        assert_eq!((p.take_profit, p.stop_loss), (Some(d("55000.00")), None));
+        assert_eq!(
+            (p.take_profit, p.stop_loss, p.trailing_stop),
+            (Some(d("55000.00")), None, Some(d("25.5")))
+        );
     }
 
     #[test]

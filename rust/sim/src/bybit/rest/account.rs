@@ -169,12 +169,6 @@ pub(super) fn trading_stop(
         Some("Partial") => return Err(fail(10001, "params error: Partial mode is not simulated")),
         _ => return Err(fail(10001, "params error: tpslMode invalid")),
     }
-    if params
-        .get("trailingStop")
-        .is_some_and(|t| !t.is_empty() && t.parse::<Decimal>().map_or(true, |t| !t.is_zero()))
-    {
-        return Err(fail(10001, "params error: trailingStop is not simulated"));
-    }
     let hedge = ex.accounts[account].settings.hedge.contains(&symbol);
     let leg = match (params.get("positionIdx").map(String::as_str), hedge) {
         (None | Some("0"), false) => Leg::Both,
@@ -199,15 +193,33 @@ pub(super) fn trading_stop(
     };
     let tp = exit("takeProfit", "tpTriggerBy")?;
     let sl = exit("stopLoss", "slTriggerBy")?;
+    let trail = exit("trailingStop", "")?.map(|e| e.trigger);
+    let active = exit("activePrice", "")?.map(|e| e.trigger);
+    if tp.is_none() && sl.is_none() && trail.is_none() {
+        return Err(fail(
+            10001,
+            "params error: takeProfit, stopLoss or trailingStop is required",
+        ));
+    }
     let now_set = ex.position_exits(account, &symbol, leg);
-    let same = |new: Option<Exit>, old: Option<Decimal>| {
-        new.is_none_or(|e| old.unwrap_or(Decimal::ZERO) == e.trigger)
+    let same = |new: Option<Decimal>, old: Option<Decimal>| {
+        new.is_none_or(|e| old.unwrap_or(Decimal::ZERO) == e)
     };
-    if same(tp, now_set.0) && same(sl, now_set.1) {
+    if same(tp.map(|e| e.trigger), now_set.0)
+        && same(sl.map(|e| e.trigger), now_set.1)
+        && same(trail, ex.position_trail(account, &symbol, leg))
+    {
         return Err(fail(34040, "not modified"));
     }
-    ex.set_position_exits(account, &symbol, leg, tp, sl, now)
-        .map_err(|r| super::orders::reject(r, false))?;
+    let refused = |r| super::orders::reject(r, false);
+    if tp.is_some() || sl.is_some() {
+        ex.set_position_exits(account, &symbol, leg, tp, sl, now)
+            .map_err(refused)?;
+    }
+    if let Some(distance) = trail {
+        ex.set_position_trail(account, &symbol, leg, distance, active, now)
+            .map_err(refused)?;
+    }
     Ok(json!({}))
 }
 
@@ -311,13 +323,14 @@ fn position_json(ex: &Exchange, account: usize, symbol: &str, leg: Leg) -> Value
     };
     let value = p.size.abs() * p.entry;
     let (take_profit, stop_loss) = ex.position_exits(account, symbol, leg);
+    let trailing = ex.position_trail(account, symbol, leg);
     let exit = |e: Option<Decimal>| num(e.unwrap_or(Decimal::ZERO));
     json!({"positionIdx": leg.idx(), "riskId": 1, "riskLimitValue": "2000000", "symbol": symbol, "side": side,
         "size": num(p.size.abs()), "avgPrice": num(p.entry), "entryPrice": num(p.entry), "positionValue": num(value), "tradeMode": 0,
         "positionStatus": "Normal", "autoAddMargin": 0, "adlRankIndicator": if p.size.is_zero() { 0 } else { 2 },
         "leverage": num(leverage), "positionBalance": num(value / leverage), "markPrice": num(mark), "liqPrice": "",
         "bustPrice": "", "positionMM": num(value * Decimal::new(5, 3)), "positionIM": num(value / leverage), "tpslMode": "Full", "takeProfit": exit(take_profit),
-        "stopLoss": exit(stop_loss), "trailingStop": "0", "unrealisedPnl": num(ex.unrealized(account, symbol, leg)),
+        "stopLoss": exit(stop_loss), "trailingStop": exit(trailing), "unrealisedPnl": num(ex.unrealized(account, symbol, leg)),
         "curRealisedPnl": num(p.realized), "cumRealisedPnl": num(p.realized), "seq": p.updated_ms, "isReduceOnly": false,
         "mmrSysUpdatedTime": "", "leverageSysUpdatedTime": "", "createdTime": p.updated_ms.to_string(),
         "updatedTime": p.updated_ms.to_string(), "breakEvenPrice": num(p.entry), "category": "linear"})
