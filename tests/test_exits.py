@@ -125,6 +125,28 @@ async def test_a_closed_position_deactivates_the_exits_left_on_it(sim: Simulator
         assert not [o for o in await c.open_orders(SYMBOL) if o.parent_client_order_id]
 
 
+async def test_exits_are_canceled_by_their_id_and_by_a_cancel_all(sim: Simulator) -> None:
+    """Canceling one of a pair by its id ends the pair; a cancel-all ends every exit too (its
+    answer names them by id: they have no client id)."""
+    async with trader(sim, V, M) as c:
+        info = await c.symbol_info(SYMBOL)
+        tick, q = info.tick_size, info.step_size * 100
+        _, ask = sim.best(V, M, SYMBOL)
+        await c.place_market(SYMBOL, "BUY", q, take_profit=ask + 600 * tick, stop_loss=ask - 600 * tick,
+                             client_order_id="x-1")  # fmt: skip
+        await c.place_market(SYMBOL, "BUY", q, take_profit=ask + 700 * tick, client_order_id="x-2")
+        pair = children(sim, "x-1")
+        gone = await c.cancel(SYMBOL, order_id=pair[tw.TriggerKind.TAKE_PROFIT].order_id)
+        assert gone.status.is_terminal and gone.parent_client_order_id == "x-1"
+        assert {o.status.is_terminal for o in children(sim, "x-1").values()} == {True}
+        lone = children(sim, "x-2")[tw.TriggerKind.TAKE_PROFIT]
+        canceled = {o.order_id: o for o in await c.cancel_all(SYMBOL)}
+        assert canceled[lone.order_id].status.is_terminal
+        assert canceled[lone.order_id].parent_client_order_id == "x-2"
+        assert children(sim, "x-2")[tw.TriggerKind.TAKE_PROFIT].status.is_terminal
+        assert not [o for o in await c.open_orders(SYMBOL) if o.trigger_price is not None]
+
+
 async def test_exits_are_checked_before_anything_is_sent(sim: Simulator) -> None:
     async with (
         trader(sim, V, M) as c,

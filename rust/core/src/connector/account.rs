@@ -202,13 +202,14 @@ impl Connector {
                 .last_positions
                 .get(&position.key())
                 .is_some_and(|p| {
-                    (p.side, p.size, p.entry_price, p.leverage)
-                        == (
-                            position.side,
-                            position.size,
-                            position.entry_price,
-                            position.leverage,
+                    // What a holder acts on: its size and price, leverage, and its own exits.
+                    let terms = |p: &Position| {
+                        (
+                            (p.side, p.size, p.entry_price, p.leverage),
+                            (p.take_profit, p.stop_loss, p.trailing_stop),
                         )
+                    };
+                    terms(p) == terms(&position)
                 });
             if !same {
                 send_all(&mut publish.positions, &position);

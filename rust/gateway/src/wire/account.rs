@@ -414,7 +414,7 @@ impl PositionMsg {
 
     pub fn message_id(p: &Position) -> String {
         let (mut s, mut e) = ([0; TEXT_MAX], [0; TEXT_MAX]);
-        format!(
+        let mut id = format!(
             "p:{}:{}:{}:{}:{}:{}",
             p.symbol,
             p.position_side.map_or("", PositionSide::as_str),
@@ -422,7 +422,14 @@ impl PositionMsg {
             write_decimal(p.size, &mut s),
             write_decimal(p.entry_price, &mut e),
             p.exchange_time_ms
-        )
+        );
+        // A change of its own exits alone is a change too (the venue's time may not move).
+        for exit in [p.take_profit, p.stop_loss, p.trailing_stop] {
+            let mut buf = [0; TEXT_MAX];
+            id.push(':');
+            id.push_str(exit.map_or("", |x| write_decimal(x, &mut buf)));
+        }
+        id
     }
 
     pub fn into_event(self) -> Position {
