@@ -32,6 +32,26 @@ fn on_its_side(
     }
 }
 
+/// The side that closes a position of `size` (a long's SELL).
+fn closing(size: Decimal) -> Side {
+    if size.is_sign_positive() {
+        Side::Sell
+    } else {
+        Side::Buy
+    }
+}
+
+/// What makes an order one of a position's own exits (full mode, no entry).
+fn own(take_profit: bool, trail: Option<Trail>) -> Child {
+    Child {
+        parent: None,
+        parent_client_id: String::new(),
+        take_profit,
+        full: true,
+        trail,
+    }
+}
+
 impl Exchange {
     /// An entry's exits as the venue checks them before accepting it: derivatives only, never
     /// on a reducing order, full mode at MARKET only, prices on the grid, each on its side of
@@ -191,19 +211,9 @@ impl Exchange {
         x: Exit,
         now_ms: i64,
     ) {
-        let current = self
-            .orders
-            .values()
-            .find(|o| {
-                o.account == account
-                    && o.symbol == symbol
-                    && o.leg == leg
-                    && o.status == Status::Untriggered
-                    && o.child.as_ref().is_some_and(|c| {
-                        c.full && c.trail.is_none() && c.take_profit == take_profit
-                    })
-            })
-            .map(|o| o.id);
+        let current = self.own_exit(account, symbol, leg, |c| {
+            c.trail.is_none() && c.take_profit == take_profit
+        });
         match (current, x.trigger.is_zero()) {
             (Some(id), true) => self.finish(id, Status::Canceled, now_ms),
             (None, true) => {}
@@ -217,22 +227,33 @@ impl Exchange {
                 self.report(id, ExecKind::Amended, None);
             }
             (None, false) => {
-                let size = self.position(account, symbol, leg).size;
-                let side = if size.is_sign_positive() {
-                    Side::Sell
-                } else {
-                    Side::Buy
-                };
-                let child = Child {
-                    parent: None,
-                    parent_client_id: String::new(),
-                    take_profit,
-                    full: true,
-                    trail: None,
-                };
+                let side = closing(self.position(account, symbol, leg).size);
+                let child = own(take_profit, None);
                 self.add_exit(account, symbol, leg, side, x, 0, child, now_ms);
             }
         }
+    }
+
+    /// The last price and the size of the position an exit of its own would protect (none
+    /// held: refused, as the venue does).
+    fn protected(
+        &self,
+        account: usize,
+        symbol: &str,
+        leg: Leg,
+    ) -> Result<(Decimal, Decimal), Reject> {
+        let last = self
+            .symbols
+            .get(symbol)
+            .ok_or(Reject::UnknownSymbol)?
+            .last_price;
+        let size = self.position(account, symbol, leg).size;
+        if size.is_zero() {
+            return Err(Reject::Invalid(
+                "position (can not set tp/sl/ts for zero position)".into(),
+            ));
+        }
+        Ok((last, size))
     }
 
     /// The position's own exits (Bybit `trading-stop`, full mode): each given one set, or
@@ -246,17 +267,7 @@ impl Exchange {
         stop_loss: Option<Exit>,
         now_ms: i64,
     ) -> Result<(), Reject> {
-        let last = self
-            .symbols
-            .get(symbol)
-            .ok_or(Reject::UnknownSymbol)?
-            .last_price;
-        let size = self.position(account, symbol, leg).size;
-        if size.is_zero() {
-            return Err(Reject::Invalid(
-                "position (can not set tp/sl/ts for zero position)".into(),
-            ));
-        }
+        let (last, size) = self.protected(account, symbol, leg)?;
         for (tp, exit) in [(true, take_profit), (false, stop_loss)] {
             let Some(x) = exit.filter(|x| !x.trigger.is_zero()) else {
                 continue;
@@ -284,19 +295,10 @@ impl Exchange {
         leg: Leg,
     ) -> (Option<Decimal>, Option<Decimal>) {
         let find = |take_profit: bool| {
-            self.orders
-                .values()
-                .find(|o| {
-                    o.account == account
-                        && o.symbol == symbol
-                        && o.leg == leg
-                        && o.status == Status::Untriggered
-                        && o.child.as_ref().is_some_and(|c| {
-                            c.full && c.trail.is_none() && c.take_profit == take_profit
-                        })
-                })
-                .and_then(|o| o.trigger)
-                .map(|t| t.price)
+            let id = self.own_exit(account, symbol, leg, |c| {
+                c.trail.is_none() && c.take_profit == take_profit
+            })?;
+            self.orders[&id].trigger.map(|t| t.price)
         };
         (find(true), find(false))
     }
@@ -313,17 +315,7 @@ impl Exchange {
         activation: Option<Decimal>,
         now_ms: i64,
     ) -> Result<(), Reject> {
-        let last = self
-            .symbols
-            .get(symbol)
-            .ok_or(Reject::UnknownSymbol)?
-            .last_price;
-        let size = self.position(account, symbol, leg).size;
-        if size.is_zero() {
-            return Err(Reject::Invalid(
-                "position (can not set tp/sl/ts for zero position)".into(),
-            ));
-        }
+        let (last, size) = self.protected(account, symbol, leg)?;
         let spec = &self.symbols[symbol].spec;
         for price in std::iter::once(distance).chain(activation) {
             if !price.is_zero() {
@@ -344,22 +336,13 @@ impl Exchange {
                 self.report(id, ExecKind::Amended, None);
             }
             (None, false) => {
-                let side = if size.is_sign_positive() {
-                    Side::Sell
-                } else {
-                    Side::Buy
+                let side = closing(size);
+                let trail = Trail {
+                    distance,
+                    activation,
+                    extreme: None,
                 };
-                let child = Child {
-                    parent: None,
-                    parent_client_id: String::new(),
-                    take_profit: false,
-                    full: true,
-                    trail: Some(Trail {
-                        distance,
-                        activation,
-                        extreme: None,
-                    }),
-                };
+                let child = own(false, Some(trail));
                 // Unreachable until it is active (a selling stop waits for a fall).
                 let idle = if side == Side::Sell {
                     Decimal::ZERO
@@ -379,8 +362,14 @@ impl Exchange {
         Ok(())
     }
 
-    /// The position's own trailing stop, if it has one.
-    fn position_trailer(&self, account: usize, symbol: &str, leg: Leg) -> Option<u64> {
+    /// The position's own exit (waiting, full mode) that `kind` picks, if it has one.
+    fn own_exit(
+        &self,
+        account: usize,
+        symbol: &str,
+        leg: Leg,
+        kind: impl Fn(&Child) -> bool,
+    ) -> Option<u64> {
         self.orders
             .values()
             .find(|o| {
@@ -388,9 +377,14 @@ impl Exchange {
                     && o.symbol == symbol
                     && o.leg == leg
                     && o.status == Status::Untriggered
-                    && o.child.as_ref().is_some_and(|c| c.trail.is_some())
+                    && o.child.as_ref().is_some_and(|c| c.full && kind(c))
             })
             .map(|o| o.id)
+    }
+
+    /// The position's own trailing stop, if it has one.
+    fn position_trailer(&self, account: usize, symbol: &str, leg: Leg) -> Option<u64> {
+        self.own_exit(account, symbol, leg, |c| c.trail.is_some())
     }
 
     /// The distance of a position's trailing stop, where set.

@@ -147,8 +147,9 @@ pub(super) fn set_leverage(
     Ok(json!({}))
 }
 
-/// `POST /v5/position/trading-stop`, full mode: the position's own take-profit / stop-loss (a
-/// zero price removes one). Partial mode and trailing stops are not simulated (refused).
+/// `POST /v5/position/trading-stop`, full mode: the position's own take-profit, stop-loss and
+/// trailing stop (`trailingStop` with `activePrice`); a zero removes one. Partial mode is not
+/// simulated (refused).
 pub(super) fn trading_stop(
     market: &Market,
     category: Category,
