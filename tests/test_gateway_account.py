@@ -262,6 +262,23 @@ async def test_a_remote_places_conditional_orders_through_the_gateway(sim: Simul
         assert (done.status, done.order_id, done.trigger_price) == (tw.OrderStatus.FILLED, stop.order_id, ask)
 
 
+async def test_a_remote_places_a_trailing_stop_through_the_gateway(sim: Simulator, nats: Nats) -> None:
+    """A trailing stop's callback rate and activation price travel with the place and come back
+    on the order."""
+    async with served(sim, nats, "binance", "usdm") as (c, _), remote(nats, c.label) as r:
+        q = (await r.symbol_info(SYMBOL)).step_size * 1000
+        _, ask = sim.best("binance", "usdm", SYMBOL)
+        ts = await r.place_trailing_stop(
+            SYMBOL, "SELL", q, "2.5", activation_price=ask + 100, client_order_id="gw-trail"
+        )
+        assert (ts.status, ts.callback_rate, ts.trigger_price) == (
+            tw.OrderStatus.UNTRIGGERED,
+            Decimal("2.5"),
+            ask + 100,
+        )
+        assert (await r.order(SYMBOL, client_order_id="gw-trail")).callback_rate == Decimal("2.5")
+
+
 async def test_a_remote_attaches_exits_through_the_gateway(sim: Simulator, nats: Nats) -> None:
     """An entry's take-profit and stop-loss travel with the place; the exits the venue arms
     come back as orders naming their entry."""

@@ -645,3 +645,47 @@ async def test_ccxt_bybit_take_profit_stop_loss(sim: Simulator) -> None:
     assert attached(sim, "cx-tpsl") == {}, "full mode: not the entry's, the position's"
     position = sim.positions("bybit", "linear")["BTCUSDT"]
     assert (position.take_profit, position.stop_loss) == (Decimal(str(ask + 300)), Decimal(str(ask - 300)))
+
+
+def test_binance_sdks_trailing_stops(sim: Simulator, caplog: pytest.LogCaptureFixture) -> None:
+    """The official SDKs' trailing stops: USD-M's algo ``TRAILING_STOP_MARKET`` (``callbackRate``,
+    ``activatePrice``) and spot's ``STOP_LOSS`` with ``trailingDelta``, as placed, queried and
+    canceled; the USD-M service refuses a rate past 10% (-2007) and the spot filter a delta past
+    its TRAILING_DELTA bounds."""
+    caplog.set_level(logging.WARNING)
+    usdm = usdm_client(sim).rest_api
+    ask = Decimal(usdm.order_book(symbol="BTCUSDT", limit=5).data().asks[0][0])
+    placed = usdm.new_algo_order(
+        algo_type="CONDITIONAL", symbol="BTCUSDT", side="SELL", type="TRAILING_STOP_MARKET",
+        quantity=Decimal("0.01"), callback_rate=1.5, activate_price=float(ask + 100),
+        client_algo_id="sdk-trail",
+    ).data()  # fmt: skip
+    assert (placed.algo_status, placed.order_type, placed.callback_rate) == (
+        "NEW",
+        "TRAILING_STOP_MARKET",
+        "1.5",
+    )
+    assert Decimal(placed.activate_price) == ask + 100
+    listed = usdm.current_all_algo_open_orders(symbol="BTCUSDT").data()
+    assert [o.client_algo_id for o in listed] == ["sdk-trail"]
+    usdm.cancel_algo_order(algo_id=placed.algo_id)
+    assert sim_order(sim, "binance", "usdm", "sdk-trail").status.name == "CANCELED"
+    with pytest.raises(Exception, match=r"-2007|callBack"):
+        usdm.new_algo_order(
+            algo_type="CONDITIONAL", symbol="BTCUSDT", side="SELL", type="TRAILING_STOP_MARKET",
+            quantity=Decimal("0.01"), callback_rate=12,
+        )  # fmt: skip
+    spot = spot_client(sim).rest_api
+    order = spot.new_order(
+        symbol="BTCUSDT", side="SELL", type="STOP_LOSS", quantity=Decimal("0.01"), trailing_delta=50,
+        new_client_order_id="sdk-delta",
+    ).data()  # fmt: skip
+    query = spot.get_order(symbol="BTCUSDT", order_id=order.order_id).data()
+    assert (query.type, query.trailing_delta, query.status) == ("STOP_LOSS", 50, "NEW")
+    assert sim_order(sim, "binance", "spot", "sdk-delta").callback_rate == Decimal("0.5")
+    spot.delete_order(symbol="BTCUSDT", order_id=order.order_id)
+    with pytest.raises(Exception, match=r"-1013|TRAILING_DELTA"):
+        spot.new_order(
+            symbol="BTCUSDT", side="SELL", type="STOP_LOSS", quantity=Decimal("0.01"), trailing_delta=5000
+        )
+    no_warnings(caplog)

@@ -510,6 +510,7 @@ class Order(_Sourced):
         take_profit: Exit | None = None,
         stop_loss: Exit | None = None,
         parent_client_order_id: str | None = None,
+        callback_rate: _Money | None = None,
     ) -> Order: ...
     @property
     def reject_reason(self) -> str | None:
@@ -518,8 +519,12 @@ class Order(_Sourced):
         report ``r``), or the error that refused the place; None otherwise."""
     @property
     def trigger_price(self) -> Decimal | None:
-        """A conditional order's trigger price; None for an order that went to the book at
-        once."""
+        """A conditional order's trigger price (a trailing stop's activation price); None for an
+        order that went to the book at once, or a trailing stop active from placement."""
+    @property
+    def callback_rate(self) -> Decimal | None:
+        """A trailing stop's callback rate, in percent of the best price since it became
+        active; None for other orders."""
     @property
     def trigger_direction(self) -> TriggerDirection | None:
         """Which way the watched price must move to reach the trigger; None if not a
@@ -1207,6 +1212,7 @@ class NativeConnector:
         trigger_price: _Money | None = None,
         trigger_kind: TriggerKind | None = None,
         trigger_by: TriggerByName | None = None,
+        callback_rate: _Money | None = None,
         close_position: bool = False,
         take_profit: Exit | None = None,
         stop_loss: Exit | None = None,
@@ -1613,6 +1619,7 @@ class NativeRemote:
         trigger_price: _Money | None = None,
         trigger_kind: TriggerKind | None = None,
         trigger_by: TriggerByName | None = None,
+        callback_rate: _Money | None = None,
         close_position: bool = False,
         take_profit: Exit | None = None,
         stop_loss: Exit | None = None,

@@ -201,6 +201,46 @@ class _Trading:
             close_position, position_side, client_order_id,
         )  # fmt: skip
 
+    async def place_trailing_stop(
+        self,
+        symbol: str,
+        side: SideName,
+        qty: Money,
+        callback_rate: Money,
+        *,
+        activation_price: Money | None = None,
+        trigger_by: TriggerByName = "LAST",
+        reduce_only: bool = False,
+        position_side: LegName | None = None,
+        client_order_id: str | None = None,
+    ) -> Order:
+        """Places a trailing stop (Binance spot and USD-M): a MARKET order UNTRIGGERED until the
+        price comes back ``callback_rate`` percent from the best price since it became active —
+        a SELL's from the highest, a BUY's from the lowest. Active from placement, or once the
+        price reaches ``activation_price`` (USD-M: a SELL's must be above the latest price, a
+        BUY's below; spot: the stop's own condition, a SELL's reached on a fall).
+
+        ``callback_rate`` is a percent: USD-M takes 0.1 to 10, spot whole BIPS (steps of
+        0.01%, within the symbol's TRAILING_DELTA filter); outside them, or on a market without
+        trailing stops (Bybit trails a position: ``set_position_exits(trailing_stop=...)``), it
+        is refused locally (:class:`InvalidOrder`, rule ``trailing``). The order shows its
+        ``callback_rate`` and its activation price as ``trigger_price`` (None when active from
+        placement); it keeps its client id through the trigger, and on USD-M is named by its
+        algo id until then. Checked, placed and resolved like :meth:`place_stop`."""
+        return await self._trader().place(
+            symbol,
+            side,
+            OrderType.MARKET,
+            qty=qty,
+            reduce_only=reduce_only,
+            position_side=position_side,
+            trigger_price=activation_price,
+            trigger_kind=TriggerKind.STOP,
+            trigger_by=trigger_by,
+            callback_rate=callback_rate,
+            client_order_id=client_order_id,
+        )
+
     async def place_take_profit(
         self,
         symbol: str,

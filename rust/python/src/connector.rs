@@ -35,6 +35,8 @@ pub(crate) struct Draft {
     reduce_only: bool,
     position_side: Option<PositionSide>,
     trigger: Option<(tradewire_core::model::Decimal, TriggerKind, TriggerBy)>,
+    /// A trailing stop's callback rate (percent).
+    trailing: Option<tradewire_core::model::Decimal>,
     close_position: bool,
     take_profit: Option<tradewire_core::model::Exit>,
     stop_loss: Option<tradewire_core::model::Exit>,
@@ -64,10 +66,18 @@ impl Draft {
             reduce_only,
             position_side,
             trigger: None,
+            trailing: None,
             close_position: false,
             take_profit: None,
             stop_loss: None,
         })
+    }
+
+    /// Makes it a trailing stop of `rate` percent (then [`Draft::triggered`]: its trigger
+    /// price is the price that activates it, active from placement without one).
+    pub(crate) fn trailing(mut self, rate: Option<&Bound<'_, PyAny>>) -> PyResult<Draft> {
+        self.trailing = extract_opt_decimal(rate, "callback_rate")?;
+        Ok(self)
     }
 
     /// Attaches a take-profit and/or stop-loss to an entry.
@@ -97,7 +107,12 @@ impl Draft {
     ) -> PyResult<Draft> {
         self.trigger = match (extract_opt_decimal(price, "trigger_price")?, kind) {
             (Some(price), Some(kind)) => Some((price, kind, by.unwrap_or(TriggerBy::Last))),
-            (None, None) if by.is_none() => None,
+            (None, Some(kind)) if self.trailing.is_some() => Some((
+                tradewire_core::model::Decimal::ZERO,
+                kind,
+                by.unwrap_or(TriggerBy::Last),
+            )),
+            (None, None) if by.is_none() && self.trailing.is_none() => None,
             _ => {
                 return Err(py_err(tradewire_core::Error::invalid_argument(
                     "trigger_price",
@@ -132,6 +147,7 @@ impl Draft {
                         tradewire_core::model::TriggerKind::from(kind).direction(self.side.into()),
                     ),
                     by: by.into(),
+                    trailing: self.trailing,
                 }),
             client_order_id,
             close_position: self.close_position,
@@ -628,8 +644,8 @@ impl NativeConnector {
     /// learnt). Amounts are `Decimal`, `str` or `int`. Awaitable.
     #[pyo3(signature = (symbol, side, order_type, *, qty = None, quote_qty = None, price = None,
         time_in_force = None, post_only = false, reduce_only = false, position_side = None,
-        trigger_price = None, trigger_kind = None, trigger_by = None, close_position = false,
-        take_profit = None, stop_loss = None, client_order_id = None))]
+        trigger_price = None, trigger_kind = None, trigger_by = None, callback_rate = None,
+        close_position = false, take_profit = None, stop_loss = None, client_order_id = None))]
     #[allow(clippy::too_many_arguments)]
     fn place<'py>(
         &self,
@@ -647,6 +663,7 @@ impl NativeConnector {
         trigger_price: Option<&Bound<'py, PyAny>>,
         trigger_kind: Option<TriggerKind>,
         trigger_by: Option<TriggerBy>,
+        callback_rate: Option<&Bound<'py, PyAny>>,
         close_position: bool,
         take_profit: Option<PyRef<'py, crate::model::Exit>>,
         stop_loss: Option<PyRef<'py, crate::model::Exit>>,
@@ -663,6 +680,7 @@ impl NativeConnector {
             reduce_only,
             position_side,
         )?
+        .trailing(callback_rate)?
         .triggered(trigger_price, trigger_kind, trigger_by)?
         .closing(close_position)
         .exits(take_profit, stop_loss);

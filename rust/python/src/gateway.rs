@@ -304,8 +304,8 @@ impl NativeRemote {
     /// Places an order through the gateway; the same arguments as a connector's. Awaitable.
     #[pyo3(signature = (symbol, side, order_type, *, qty = None, quote_qty = None, price = None,
         time_in_force = None, post_only = false, reduce_only = false, position_side = None,
-        trigger_price = None, trigger_kind = None, trigger_by = None, close_position = false,
-        take_profit = None, stop_loss = None, client_order_id = None))]
+        trigger_price = None, trigger_kind = None, trigger_by = None, callback_rate = None,
+        close_position = false, take_profit = None, stop_loss = None, client_order_id = None))]
     #[allow(clippy::too_many_arguments)]
     fn place<'py>(
         &self,
@@ -323,6 +323,7 @@ impl NativeRemote {
         trigger_price: Option<&Bound<'py, PyAny>>,
         trigger_kind: Option<TriggerKind>,
         trigger_by: Option<TriggerBy>,
+        callback_rate: Option<&Bound<'py, PyAny>>,
         close_position: bool,
         take_profit: Option<PyRef<'py, crate::model::Exit>>,
         stop_loss: Option<PyRef<'py, crate::model::Exit>>,
@@ -339,6 +340,7 @@ impl NativeRemote {
             reduce_only,
             position_side,
         )?
+        .trailing(callback_rate)?
         .triggered(trigger_price, trigger_kind, trigger_by)?
         .closing(close_position)
         .exits(take_profit, stop_loss);

@@ -651,7 +651,7 @@ impl Order {
         time_in_force = None, price = None, qty = None, quote_qty = None, filled_qty = None, avg_price = None,
         reduce_only = false, position_side = None, trigger_price = None, trigger_direction = None, trigger_by = None,
         created_time_ms = 0, updated_time_ms = 0, reject_reason = None, take_profit = None, stop_loss = None,
-        parent_client_order_id = None))]
+        parent_client_order_id = None, callback_rate = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         venue: Venue,
@@ -679,7 +679,9 @@ impl Order {
         take_profit: Option<PyRef<'_, Exit>>,
         stop_loss: Option<PyRef<'_, Exit>>,
         parent_client_order_id: Option<String>,
+        callback_rate: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        let trailing = extract_opt_decimal(callback_rate, "callback_rate")?;
         Ok(Order(m::Order {
             source: source(venue, market),
             symbol: symbol.into(),
@@ -696,11 +698,14 @@ impl Order {
             status: status.into(),
             reduce_only,
             position_side: position_side.map(Into::into),
-            trigger: extract_opt_decimal(trigger_price, "trigger_price")?.map(|price| m::Trigger {
-                price,
-                direction: trigger_direction.map(Into::into),
-                by: trigger_by.map_or(m::TriggerBy::Last, Into::into),
-            }),
+            trigger: extract_opt_decimal(trigger_price, "trigger_price")?
+                .or(trailing.map(|_| Decimal::ZERO))
+                .map(|price| m::Trigger {
+                    price,
+                    direction: trigger_direction.map(Into::into),
+                    by: trigger_by.map_or(m::TriggerBy::Last, Into::into),
+                    trailing,
+                }),
             created_time_ms,
             updated_time_ms,
             reject_reason,
@@ -715,10 +720,17 @@ impl Order {
     fn reject_reason(&self) -> Option<&str> {
         self.0.reject_reason.as_deref()
     }
-    /// A conditional order's trigger price; None for an order that went to the book at once.
+    /// A conditional order's trigger price (a trailing stop's activation price); None for an
+    /// order that went to the book at once, or a trailing stop active from placement.
     #[getter]
     fn trigger_price<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
-        to_py_opt_decimal(py, self.0.trigger.map(|t| t.price))
+        let price = self.0.trigger.map(|t| t.price).filter(|p| !p.is_zero());
+        to_py_opt_decimal(py, price)
+    }
+    /// A trailing stop's callback rate, in percent of the best price since it became active.
+    #[getter]
+    fn callback_rate<'py>(&self, py: Python<'py>) -> OptMoney<'py> {
+        to_py_opt_decimal(py, self.0.trigger.and_then(|t| t.trailing))
     }
     /// Which way the watched price must move to reach the trigger (None if not known).
     #[getter]

@@ -752,6 +752,8 @@ fn truth_order(ex: &Exchange, o: &sx::Order, source: m::Source) -> m::Order {
                 m::TriggerDirection::Fall
             }),
             by: watched(t.by),
+            // A percentage trail's rate (a price-distance one is its position's own, not a rate).
+            trailing: o.trail.filter(|t| t.percent).map(|t| t.distance),
         }),
         created_time_ms: o.created_ms,
         updated_time_ms: o.updated_ms,

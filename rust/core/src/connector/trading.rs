@@ -209,6 +209,9 @@ impl Connector {
 
     /// Checks a new order against what this market places, then its symbol's rules.
     pub(super) fn check(&self, info: &crate::model::SymbolInfo, order: &NewOrder) -> Result<()> {
+        if let Some(rate) = order.trigger.and_then(|t| t.trailing) {
+            self.check_callback_rate(rate)?;
+        }
         if let Some(trigger) = order.trigger {
             let watched = self.trading.trigger_prices();
             if !watched.contains(&trigger.by) {
@@ -246,6 +249,36 @@ impl Connector {
             });
         }
         orders::check(info, order)
+    }
+
+    /// A trailing stop's callback rate against what the market takes.
+    fn check_callback_rate(&self, rate: Decimal) -> Result<()> {
+        let refuse = |message: String| Error::InvalidOrder {
+            rule: orders::rule::TRAILING.to_owned(),
+            message: format!("{} {} {message}", self.venue, self.market),
+            reply: None,
+        };
+        let Some((min, max, step)) = self.trading.callback_rates() else {
+            return Err(refuse(
+                "takes no trailing stop orders (Bybit trails a position: set_position_exits \
+                 with trailing_stop)"
+                    .into(),
+            ));
+        };
+        if rate < min || max.is_some_and(|m| rate > m) {
+            let range = match max {
+                Some(max) => format!("from {min}% to {max}%"),
+                None => format!("of at least {min}%"),
+            };
+            return Err(refuse(format!("takes callback rates {range}, not {rate}%")));
+        }
+        if step.is_some_and(|s| !(rate % s).is_zero()) {
+            return Err(refuse(format!(
+                "takes callback rates in steps of {}%, not {rate}%",
+                step.unwrap_or_default()
+            )));
+        }
+        Ok(())
     }
 
     /// Records a new order the venue refused as REJECTED (it will not exist). If the venue's

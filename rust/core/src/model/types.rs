@@ -114,6 +114,10 @@ pub struct SymbolInfo {
 /// What makes a conditional order go to the book: the watched price reaching `price` from
 /// below (`Rise`) or from above (`Fall`). Until then the order is UNTRIGGERED; when it fires it
 /// becomes an ordinary order of its type (MARKET, or LIMIT at its price).
+///
+/// A trailing stop (`trailing`: its callback rate, in percent) fires instead when the price
+/// comes back that much from the best price since it became active: at `price` (its
+/// activation price), or at once when `price` is 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Trigger {
     pub price: Decimal,
@@ -121,6 +125,7 @@ pub struct Trigger {
     /// placement); the state machine keeps what was known.
     pub direction: Option<TriggerDirection>,
     pub by: TriggerBy,
+    pub trailing: Option<Decimal>,
 }
 
 /// A take-profit or stop-loss attached to an entry order (Bybit linear): when the entry fills,

@@ -125,8 +125,21 @@ pub fn check(info: &SymbolInfo, order: &NewOrder) -> Result<()> {
 /// A conditional order's own rules: a trigger price on the tick grid, a direction, a base
 /// quantity, never post-only, and the price it watches one the market has.
 fn check_trigger(info: &SymbolInfo, order: &NewOrder, trigger: Trigger) -> Result<()> {
-    use crate::orders::rule::TRIGGER_PRICE;
-    if trigger.price <= Decimal::ZERO {
+    use crate::orders::rule::{TRAILING, TRIGGER_PRICE};
+    if let Some(rate) = trigger.trailing {
+        if rate <= Decimal::ZERO {
+            return Err(refuse(
+                TRAILING,
+                format!("callback rate {rate}% must be positive"),
+            ));
+        }
+        if order.order_type != OrderType::Market {
+            return Err(refuse(TRAILING, "a trailing stop is a MARKET order".into()));
+        }
+    }
+    // A trailing stop's price is its activation price, 0 when active from placement.
+    let active_at_once = trigger.trailing.is_some() && trigger.price.is_zero();
+    if trigger.price <= Decimal::ZERO && !active_at_once {
         return Err(refuse(
             TRIGGER_PRICE,
             format!("trigger price {} must be positive", trigger.price),

@@ -45,6 +45,10 @@ pub mod rule {
     /// the wrong side of the entry's price (a BUY's take-profit must be above it, its stop-loss
     /// below; the venue judges a MARKET entry by the last price).
     pub const EXITS: &str = "exits";
+    /// A trailing stop the market does not take as asked: none there (Bybit trails a
+    /// position instead), a callback rate outside the venue's bounds or finer than its step,
+    /// or not a MARKET order.
+    pub const TRAILING: &str = "trailing";
 }
 
 use crate::model::{
@@ -178,6 +182,7 @@ impl Oco {
                 price: self.stop_trigger,
                 direction: Some(crate::model::TriggerKind::Stop.direction(self.side)),
                 by: crate::model::TriggerBy::Last,
+                trailing: None,
             }),
             client_order_id: self.stop_client_order_id.clone(),
             ..self.limit_leg()

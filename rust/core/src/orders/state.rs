@@ -463,6 +463,7 @@ fn merge(current: &Order, update: &Order) -> Order {
     order.trigger = match (order.trigger, current.trigger) {
         (Some(mut t), Some(known)) => {
             t.direction = t.direction.or(known.direction);
+            t.trailing = t.trailing.or(known.trailing);
             Some(t)
         }
         (update, known) => update.or(known),
@@ -624,6 +625,7 @@ mod tests {
                 price: Decimal::new(price, 0),
                 direction: None,
                 by: TriggerBy::Last,
+                trailing: None,
             }),
             status: OrderStatus::Untriggered,
             updated_time_ms: when,

@@ -327,6 +327,12 @@ pub trait Trading: Send + Sync + 'static {
         use crate::model::TriggerBy::*;
         &[Last, Mark, Index]
     }
+    /// The callback rates (percent) a trailing stop may have here: `(min, max, step)`, a bound
+    /// or step `None` where the venue publishes none. `None`: the market takes no trailing
+    /// stop orders.
+    fn callback_rates(&self) -> Option<(Decimal, Option<Decimal>, Option<Decimal>)> {
+        None
+    }
     /// Whether an entry may carry an attached take-profit / stop-loss (`NewOrder::take_profit`).
     fn attaches_exits(&self) -> bool {
         false

@@ -144,6 +144,10 @@ pub struct TriggerFields {
     pub trigger_direction: Option<TriggerDirection>,
     #[serde(with = "opt_text", default)]
     pub trigger_by: Option<TriggerBy>,
+    /// A trailing stop's callback rate (percent); `trigger_price` is then its activation
+    /// price, 0 when active from placement.
+    #[serde(with = "opt_money", default, skip_serializing_if = "Option::is_none")]
+    pub callback_rate: Option<Decimal>,
 }
 
 impl From<Option<Trigger>> for TriggerFields {
@@ -152,6 +156,7 @@ impl From<Option<Trigger>> for TriggerFields {
             trigger_price: t.map(|t| t.price),
             trigger_direction: t.and_then(|t| t.direction),
             trigger_by: t.map(|t| t.by),
+            callback_rate: t.and_then(|t| t.trailing),
         }
     }
 }
@@ -194,6 +199,7 @@ impl From<TriggerFields> for Option<Trigger> {
             price,
             direction: f.trigger_direction,
             by: f.trigger_by.unwrap_or(TriggerBy::Last),
+            trailing: f.callback_rate,
         })
     }
 }
@@ -847,6 +853,7 @@ mod tests {
                 price: parse_decimal("64000.0").unwrap(),
                 direction: Some(TriggerDirection::Fall),
                 by: TriggerBy::Mark,
+                trailing: None,
             }),
             created_time_ms: 1,
             updated_time_ms: 2,
@@ -917,6 +924,7 @@ mod tests {
                 price: parse_decimal("70000").unwrap(),
                 direction: Some(TriggerDirection::Rise),
                 by: TriggerBy::Last,
+                trailing: None,
             }),
             client_order_id: Id::new("tw-9"),
             close_position: false,

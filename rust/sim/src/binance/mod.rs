@@ -118,6 +118,23 @@ pub fn status_str(status: Status) -> &'static str {
     }
 }
 
+/// A conditional order's stop price as reported: a trailing stop's activation price (0 when
+/// active from placement), otherwise its trigger.
+pub fn stop_price(o: &Order) -> Decimal {
+    match (o.trail, o.trigger) {
+        (Some(t), _) => t.activation.unwrap_or_default(),
+        (None, Some(t)) => t.price,
+        (None, None) => Decimal::ZERO,
+    }
+}
+
+/// Spot's `trailingDelta` of a trailing stop: its rate in whole BIPS (100 = 1%).
+pub fn trailing_bips(o: &Order) -> Option<i64> {
+    use rust_decimal::prelude::ToPrimitive;
+    o.trail
+        .and_then(|t| (t.distance * Decimal::ONE_HUNDRED).to_i64())
+}
+
 pub fn type_str(order: &Order, spot: bool) -> &'static str {
     if let (Some(t), true) = (order.trigger, spot) {
         // A stop fires against the order's side (a BUY's on a rise), a take-profit its way.

@@ -69,13 +69,20 @@ fn execution_report(
     };
     let mut v = json!({"e": "executionReport", "E": now, "s": o.symbol, "c": o.client_id, "S": side_str(o.side),
         "o": type_str(o, true), "f": tif_str(o.tif, true), "q": f8(spec.qty(o.lots)), "p": f8(price),
-        "P": f8(o.trigger.map_or(Decimal::ZERO, |t| t.price)), "F": f8(Decimal::ZERO), "g": o.list.as_ref().map_or(-1, |l| l.id as i64), "C": orig_client, "x": exec_str(kind, true), "X": status_str(o.status),
+        "P": f8(super::stop_price(o)), "F": f8(Decimal::ZERO), "g": o.list.as_ref().map_or(-1, |l| l.id as i64), "C": orig_client, "x": exec_str(kind, true), "X": status_str(o.status),
         "r": "NONE", "i": o.id, "l": f8(last_qty), "z": f8(spec.qty(o.filled)), "L": f8(last_price), "n": f8(fee),
         "N": fee_asset, "T": o.updated_ms, "t": trade_id, "I": seq, "w": o.status.is_open() && o.status != Status::Untriggered, "m": maker, "M": false,
         "O": o.created_ms, "Z": f8(o.cum_quote), "Y": f8(last_qty * last_price), "Q": f8(o.quote_qty.unwrap_or_default()),
         "W": o.created_ms, "V": "NONE"});
     if let (Status::Expired, Some(why)) = (o.status, o.reject) {
         v["eR"] = json!(why); // the expiry reason (an OCO's other leg traded or triggered)
+    }
+    // A trailing stop's delta, and the time it became active (once it is).
+    if let (Some(bips), Some(t)) = (super::trailing_bips(o), o.trail) {
+        v["d"] = json!(bips);
+        if t.extreme.is_some() {
+            v["D"] = json!(o.updated_ms);
+        }
     }
     v
 }

@@ -153,7 +153,7 @@ fn watch_word(w: Watch) -> &'static str {
 /// What kind of order it is (`stopOrderType`) and what made it (`createType`).
 fn made_as(o: &Order) -> (&'static str, &'static str) {
     match (&o.child, o.trigger) {
-        (Some(c), _) if c.trail.is_some() => ("TrailingStop", "CreateByTrailingStop"),
+        (Some(_), _) if o.trail.is_some() => ("TrailingStop", "CreateByTrailingStop"),
         (Some(c), _) => match (c.take_profit, c.full) {
             (true, true) => ("TakeProfit", "CreateByTakeProfit"),
             (false, true) => ("StopLoss", "CreateByStopLoss"),
@@ -188,7 +188,7 @@ pub fn order_json(ex: &Exchange, o: &Order, category: Category) -> Value {
     let (stop_order_type, create_type) = made_as(o);
     // A trailing stop not yet active shows its activation price (the docs' word), else where
     // its trigger has moved to.
-    let trigger_price = match (o.child.as_ref().and_then(|c| c.trail), o.trigger) {
+    let trigger_price = match (o.trail, o.trigger) {
         (Some(t), _) if t.extreme.is_none() => t.activation.map(num).unwrap_or_default(),
         (_, Some(t)) => num(t.price),
         (_, None) => String::new(),

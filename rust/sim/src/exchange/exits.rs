@@ -42,13 +42,12 @@ fn closing(size: Decimal) -> Side {
 }
 
 /// What makes an order one of a position's own exits (full mode, no entry).
-fn own(take_profit: bool, trail: Option<Trail>) -> Child {
+fn own(take_profit: bool) -> Child {
     Child {
         parent: None,
         parent_client_id: String::new(),
         take_profit,
         full: true,
-        trail,
     }
 }
 
@@ -135,9 +134,8 @@ impl Exchange {
                     parent_client_id: parent_client_id.clone(),
                     take_profit,
                     full: false,
-                    trail: None,
                 };
-                self.add_exit(account, &symbol, leg, side, x, lots, child, now_ms)
+                self.add_exit(account, &symbol, leg, side, x, lots, child, None, now_ms)
             })
             .collect();
         // The two of a pair are partners: one triggering deactivates the other.
@@ -164,6 +162,7 @@ impl Exchange {
         x: Exit,
         lots: Lots,
         child: Child,
+        trail: Option<Trail>,
         now_ms: i64,
     ) -> u64 {
         // A long's (selling) take-profit waits for a rise, its stop-loss for a fall.
@@ -197,6 +196,7 @@ impl Exchange {
             close: full,
             exits: Default::default(),
             child: Some(child),
+            trail,
         };
         self.admit_exit(account, req, lots, now_ms)
     }
@@ -211,8 +211,8 @@ impl Exchange {
         x: Exit,
         now_ms: i64,
     ) {
-        let current = self.own_exit(account, symbol, leg, |c| {
-            c.trail.is_none() && c.take_profit == take_profit
+        let current = self.own_exit(account, symbol, leg, |o, c| {
+            o.trail.is_none() && c.take_profit == take_profit
         });
         match (current, x.trigger.is_zero()) {
             (Some(id), true) => self.finish(id, Status::Canceled, now_ms),
@@ -228,8 +228,8 @@ impl Exchange {
             }
             (None, false) => {
                 let side = closing(self.position(account, symbol, leg).size);
-                let child = own(take_profit, None);
-                self.add_exit(account, symbol, leg, side, x, 0, child, now_ms);
+                let child = own(take_profit);
+                self.add_exit(account, symbol, leg, side, x, 0, child, None, now_ms);
             }
         }
     }
@@ -295,8 +295,8 @@ impl Exchange {
         leg: Leg,
     ) -> (Option<Decimal>, Option<Decimal>) {
         let find = |take_profit: bool| {
-            let id = self.own_exit(account, symbol, leg, |c| {
-                c.trail.is_none() && c.take_profit == take_profit
+            let id = self.own_exit(account, symbol, leg, |o, c| {
+                o.trail.is_none() && c.take_profit == take_profit
             })?;
             self.orders[&id].trigger.map(|t| t.price)
         };
@@ -328,7 +328,7 @@ impl Exchange {
             (None, true) => {}
             (Some(id), false) => {
                 let o = self.orders.get_mut(&id).expect("order");
-                if let Some(t) = o.child.as_mut().and_then(|c| c.trail.as_mut()) {
+                if let Some(t) = o.trail.as_mut() {
                     t.distance = distance;
                     t.activation = activation;
                 }
@@ -339,10 +339,13 @@ impl Exchange {
                 let side = closing(size);
                 let trail = Trail {
                     distance,
+                    percent: false,
                     activation,
+                    // A long's (selling) stop waits for the price to rise to its activation.
+                    rise_activates: side == Side::Sell,
                     extreme: None,
                 };
-                let child = own(false, Some(trail));
+                let child = own(false);
                 // Unreachable until it is active (a selling stop waits for a fall).
                 let idle = if side == Side::Sell {
                     Decimal::ZERO
@@ -354,7 +357,7 @@ impl Exchange {
                     by: super::Watch::Last,
                     limit: None,
                 };
-                self.add_exit(account, symbol, leg, side, x, 0, child, now_ms);
+                self.add_exit(account, symbol, leg, side, x, 0, child, Some(trail), now_ms);
             }
         }
         self.trail(symbol, last, now_ms);
@@ -368,7 +371,7 @@ impl Exchange {
         account: usize,
         symbol: &str,
         leg: Leg,
-        kind: impl Fn(&Child) -> bool,
+        kind: impl Fn(&super::Order, &Child) -> bool,
     ) -> Option<u64> {
         self.orders
             .values()
@@ -377,24 +380,20 @@ impl Exchange {
                     && o.symbol == symbol
                     && o.leg == leg
                     && o.status == Status::Untriggered
-                    && o.child.as_ref().is_some_and(|c| c.full && kind(c))
+                    && o.child.as_ref().is_some_and(|c| c.full && kind(o, c))
             })
             .map(|o| o.id)
     }
 
     /// The position's own trailing stop, if it has one.
     fn position_trailer(&self, account: usize, symbol: &str, leg: Leg) -> Option<u64> {
-        self.own_exit(account, symbol, leg, |c| c.trail.is_some())
+        self.own_exit(account, symbol, leg, |o, _| o.trail.is_some())
     }
 
     /// The distance of a position's trailing stop, where set.
     pub fn position_trail(&self, account: usize, symbol: &str, leg: Leg) -> Option<Decimal> {
         let id = self.position_trailer(account, symbol, leg)?;
-        self.orders[&id]
-            .child
-            .as_ref()
-            .and_then(|c| c.trail)
-            .map(|t| t.distance)
+        self.orders[&id].trail.map(|t| t.distance)
     }
 
     /// Moves the trailing stops of `symbol` with the last price: active once the price
@@ -405,20 +404,17 @@ impl Exchange {
         let trailing: Vec<u64> = self
             .orders
             .values()
-            .filter(|o| {
-                o.symbol == symbol
-                    && o.status == Status::Untriggered
-                    && o.child.as_ref().is_some_and(|c| c.trail.is_some())
-            })
+            .filter(|o| o.symbol == symbol && o.status == Status::Untriggered && o.trail.is_some())
             .map(|o| o.id)
             .collect();
         for id in trailing {
             let o = self.orders.get_mut(&id).expect("order");
             let sell = o.side == Side::Sell;
-            let Some(t) = o.child.as_mut().and_then(|c| c.trail.as_mut()) else {
+            let Some(t) = o.trail.as_mut() else {
                 continue;
             };
-            let reached = |a: Decimal| if sell { last >= a } else { last <= a };
+            let rise = t.rise_activates;
+            let reached = |a: Decimal| if rise { last >= a } else { last <= a };
             if t.extreme.is_none() && !t.activation.is_none_or(reached) {
                 continue;
             }
@@ -428,10 +424,15 @@ impl Exchange {
                 None => last,
             };
             t.extreme = Some(extreme);
-            let at = if sell {
-                extreme - t.distance
+            let distance = if t.percent {
+                extreme * t.distance / Decimal::ONE_HUNDRED
             } else {
-                extreme + t.distance
+                t.distance
+            };
+            let at = if sell {
+                extreme - distance
+            } else {
+                extreme + distance
             };
             if let Some(trigger) = o.trigger.as_mut().filter(|tr| tr.price != at) {
                 trigger.price = at;
@@ -576,11 +577,7 @@ mod tests {
         ex.set_position_trail(a, "BTCUSDT", Leg::Both, d("50.00"), Some(d("50100.00")), 3)
             .unwrap();
         let trailer = |ex: &Exchange| {
-            let o = ex
-                .orders
-                .values()
-                .find(|o| o.child.as_ref().is_some_and(|c| c.trail.is_some()))
-                .unwrap();
+            let o = ex.orders.values().find(|o| o.trail.is_some()).unwrap();
             (o.status, o.trigger.unwrap().price)
         };
         assert_eq!(

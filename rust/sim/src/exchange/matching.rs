@@ -153,7 +153,10 @@ impl Exchange {
             return Err(Reject::WouldTake);
         }
         if let Some(t) = req.trigger {
-            spec.ticks(t.price).ok_or(Reject::Filter("PRICE_FILTER"))?;
+            // A trailing stop's trigger is not a price asked for (it follows the market).
+            if req.trail.is_none() {
+                spec.ticks(t.price).ok_or(Reject::Filter("PRICE_FILTER"))?;
+            }
             let watched = match t.by {
                 super::Watch::Last => self.symbols[&req.symbol].last_price,
                 _ => self.mark(&req.symbol),
@@ -263,6 +266,7 @@ impl Exchange {
             reject: None,
             child: req.child.clone(),
             exits: req.exits,
+            trail: req.trail,
         };
         self.hold(account, &spec, req.side, held);
         self.orders.insert(id, order);

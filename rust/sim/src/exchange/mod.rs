@@ -286,6 +286,7 @@ mod fixtures {
             close: false,
             child: None,
             exits: Default::default(),
+            trail: None,
         }
     }
 

@@ -299,6 +299,7 @@ pub struct Order {
     /// The exits it arms as it fills, and, for an exit the venue placed, what it is.
     pub exits: Exits,
     pub child: Option<Child>,
+    pub trail: Option<Trail>,
     pub created_ms: i64,
     pub updated_ms: i64,
     /// Funds held for the unfilled part: quote (spot buy), base (spot sell) or margin (perp).
@@ -493,6 +494,8 @@ pub struct NewOrder {
     pub exits: Exits,
     /// Set on an exit the venue itself places.
     pub child: Option<Child>,
+    /// Makes a conditional order a trailing stop (its trigger then follows the price).
+    pub trail: Option<Trail>,
 }
 
 /// One attached exit: when the watched price reaches `trigger`, close at MARKET, or LIMIT at
@@ -528,16 +531,17 @@ pub struct Child {
     pub parent_client_id: String,
     pub take_profit: bool,
     pub full: bool,
-    /// A position's trailing stop (its trigger follows the price; `take_profit` is false).
-    pub trail: Option<Trail>,
 }
 
-/// A trailing stop's state: it fires when the last price comes back `distance` from the
-/// best price since it became active (at once, or when the price reached `activation`).
+/// A trailing stop's state: it fires when the last price comes back `distance` (a price, or
+/// with `percent` a percentage of it) from the best price since it became active — at once, or
+/// when the price reached `activation` (rising to it if `rise_activates`, else falling).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Trail {
     pub distance: Decimal,
+    pub percent: bool,
     pub activation: Option<Decimal>,
+    pub rise_activates: bool,
     /// The best price since activation (the highest for a selling stop); None until active.
     pub extreme: Option<Decimal>,
 }
@@ -594,6 +598,7 @@ impl Order {
             close: false,
             child: None,
             exits: Default::default(),
+            trail: None,
         }
     }
 

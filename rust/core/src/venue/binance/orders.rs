@@ -82,14 +82,16 @@ impl BinanceTrading {
         let Some((order_type, trigger_kind)) = order_kind(kind, self.market) else {
             return Err(f.bad(format!("order type {kind:?} is not one we place")));
         };
-        let trigger = match (trigger_kind, f.opt_decimal("stopPrice")?) {
-            (Some(k), Some(price)) => Some(Trigger {
-                price,
-                direction: Some(k.direction(side)),
-                by: TriggerBy::Last,
-            }),
-            _ => None,
+        // A trailing stop: spot's `trailingDelta` (BIPS), USD-M's `priceRate` and activation.
+        let rate = match bips_rate(f.opt_decimal("trailingDelta")?) {
+            Some(r) => Some(r),
+            None => f.opt_decimal("priceRate")?,
         };
+        let stop = match f.opt_decimal("stopPrice")?.filter(|p| !p.is_zero()) {
+            Some(p) => Some(p),
+            None => f.opt_decimal("activatePrice")?,
+        };
+        let trigger = trigger_of(trigger_kind, side, stop, rate, TriggerBy::Last);
         // A spot stop order not yet triggered is NEW and not working (`isWorking` false, or a
         // `workingTime` of -1 in a placement's answer).
         let waiting =
@@ -164,22 +166,36 @@ impl BinanceTrading {
         let kind = trigger
             .direction
             .map_or(TriggerKind::Stop, |d| TriggerKind::of(d, order.side));
-        let word = algo_kind(order.order_type, kind);
+        let word = match trigger.trailing {
+            Some(_) => "TRAILING_STOP_MARKET",
+            None => algo_kind(order.order_type, kind),
+        };
         let mut r = write(Method::Post, "/fapi/v1/algoOrder")
             .param("algoType", "CONDITIONAL")
             .param("symbol", order.symbol)
             .param("side", order.side.as_str())
             .param("type", word)
-            .param("clientAlgoId", &order.client_order_id)
-            .param("triggerPrice", text(trigger.price))
-            .param(
-                "workingType",
-                if trigger.by == TriggerBy::Mark {
-                    "MARK_PRICE"
+            .param("clientAlgoId", &order.client_order_id);
+        r = match trigger.trailing {
+            // Percent ("1" is 1%); active from the latest price unless an activation is given.
+            Some(rate) => {
+                let r = r.param("callbackRate", text(rate));
+                if trigger.price.is_zero() {
+                    r
                 } else {
-                    "CONTRACT_PRICE"
-                },
-            );
+                    r.param("activatePrice", text(trigger.price))
+                }
+            }
+            None => r.param("triggerPrice", text(trigger.price)),
+        };
+        r = r.param(
+            "workingType",
+            if trigger.by == TriggerBy::Mark {
+                "MARK_PRICE"
+            } else {
+                "CONTRACT_PRICE"
+            },
+        );
         if order.order_type == OrderType::Limit {
             r = r.param("timeInForce", tif_word(order));
         }
@@ -246,9 +262,10 @@ impl BinanceTrading {
 }
 
 /// What an order-type word means: the type the order trades as, and the trigger kind of a
-/// conditional type (spot `STOP_LOSS[_LIMIT]`, `TAKE_PROFIT[_LIMIT]`; USD-M `STOP[_MARKET]`,
-/// `TAKE_PROFIT[_MARKET]`, the algo service's). `None`: a type we do not read (trailing stops).
-/// The same word differs: spot's `TAKE_PROFIT` is a market order, USD-M's a limit one.
+/// conditional type (spot `STOP_LOSS[_LIMIT]`, `TAKE_PROFIT[_LIMIT]`, trailing with a
+/// `trailingDelta`; USD-M `STOP[_MARKET]`, `TAKE_PROFIT[_MARKET]`, `TRAILING_STOP_MARKET`, the
+/// algo service's). `None`: a type we do not read. The same word differs: spot's
+/// `TAKE_PROFIT` is a market order, USD-M's a limit one.
 pub(super) fn order_kind(word: &str, market: Market) -> Option<(OrderType, Option<TriggerKind>)> {
     let spot = market == Market::Spot;
     Some(match word {
@@ -262,8 +279,40 @@ pub(super) fn order_kind(word: &str, market: Market) -> Option<(OrderType, Optio
         "STOP_MARKET" => (OrderType::Market, Some(TriggerKind::Stop)),
         "TAKE_PROFIT" => (OrderType::Limit, Some(TriggerKind::TakeProfit)),
         "TAKE_PROFIT_MARKET" => (OrderType::Market, Some(TriggerKind::TakeProfit)),
+        "TRAILING_STOP_MARKET" if !spot => (OrderType::Market, Some(TriggerKind::Stop)),
         _ => return None,
     })
+}
+
+/// A conditional order's trigger as reported: `price` its stop price (a trailing stop's
+/// activation price, 0 or absent when active from placement), `rate` a trailing stop's callback
+/// rate in percent. `None`: no trigger known (no price, no rate).
+pub(super) fn trigger_of(
+    kind: Option<TriggerKind>,
+    side: Side,
+    price: Option<Decimal>,
+    rate: Option<Decimal>,
+    by: TriggerBy,
+) -> Option<Trigger> {
+    let kind = kind?;
+    let trailing = rate.filter(|r| !r.is_zero());
+    let price = match (price.filter(|p| !p.is_zero()), trailing) {
+        (Some(p), _) => p,
+        (None, Some(_)) => Decimal::ZERO,
+        (None, None) => return None,
+    };
+    Some(Trigger {
+        price,
+        direction: Some(kind.direction(side)),
+        by,
+        trailing,
+    })
+}
+
+/// Spot's `trailingDelta` (BIPS: 100 = 1%) as a callback rate in percent.
+pub(super) fn bips_rate(bips: Option<Decimal>) -> Option<Decimal> {
+    bips.and_then(|b| b.checked_div(Decimal::ONE_HUNDRED))
+        .map(|r| r.normalize())
 }
 
 /// A LIMIT order's `timeInForce` word.
@@ -357,6 +406,9 @@ pub(super) struct AlgoKeys {
     close: &'static str,
     /// The executed quantity and its average price, where reported.
     filled: Option<(&'static str, &'static str)>,
+    /// A trailing stop's callback rate and activation price, where reported.
+    callback: Option<&'static str>,
+    activation: Option<&'static str>,
     reason: Option<&'static str>,
     created: Option<&'static str>,
     updated: Option<&'static str>,
@@ -380,6 +432,8 @@ pub(super) const ALGO_ANSWER: AlgoKeys = AlgoKeys {
     reduce_only: "reduceOnly",
     close: "closePosition",
     filled: None,
+    callback: Some("callbackRate"),
+    activation: Some("activatePrice"),
     reason: None,
     created: Some("createTime"),
     updated: Some("updateTime"),
@@ -403,6 +457,8 @@ pub(super) const ALGO_EVENT: AlgoKeys = AlgoKeys {
     reduce_only: "R",
     close: "cp",
     filled: Some(("aq", "ap")),
+    callback: Some("cr"),
+    activation: None,
     reason: Some("rm"),
     created: None,
     updated: None,
@@ -490,11 +546,29 @@ pub(super) fn algo_order(
             f.opt_bool(keys.reduce_only).unwrap_or(false) || f.opt_bool(keys.close) == Some(true),
         ),
         position_side,
-        trigger: Some(Trigger {
-            price: f.decimal(keys.trigger)?,
-            direction: Some(kind.direction(side)),
-            by,
-        }),
+        trigger: if word == "TRAILING_STOP_MARKET" {
+            // A trailing stop's rate is in the REST answer; an event may not say it (the state
+            // machine keeps the trigger known, so none is better than a wrong one).
+            let rate = keys
+                .callback
+                .map(|k| f.opt_decimal(k))
+                .transpose()?
+                .flatten();
+            let activation = keys
+                .activation
+                .map(|k| f.opt_decimal(k))
+                .transpose()?
+                .flatten();
+            let price = activation.or(f.opt_decimal(keys.trigger)?);
+            rate.and_then(|r| trigger_of(Some(kind), side, price, Some(r), by))
+        } else {
+            Some(Trigger {
+                price: f.decimal(keys.trigger)?,
+                direction: Some(kind.direction(side)),
+                by,
+                trailing: None,
+            })
+        },
         created_time_ms: created,
         updated_time_ms: updated.max(created),
         reject_reason: keys
@@ -571,6 +645,16 @@ impl Trading for BinanceTrading {
         }
     }
 
+    /// Spot's `trailingDelta` is whole BIPS (its bounds are the symbol's TRAILING_DELTA
+    /// filter, the venue's to judge); USD-M's `callbackRate` is 0.1 to 10 (%).
+    fn callback_rates(&self) -> Option<(Decimal, Option<Decimal>, Option<Decimal>)> {
+        Some(if self.spot() {
+            (Decimal::new(1, 2), None, Some(Decimal::new(1, 2)))
+        } else {
+            (Decimal::new(1, 1), Some(Decimal::TEN), None)
+        })
+    }
+
     /// USD-M's batch endpoint takes no conditional order (they are the algo service's).
     fn batch_takes(&self, order: &NewOrder) -> bool {
         self.spot() || order.trigger.is_none()
@@ -599,8 +683,14 @@ impl Trading for BinanceTrading {
             (OrderType::Market, None) => "MARKET",
         };
         r = r.param("type", kind);
-        if let Some((price, _)) = trigger {
+        if let Some((price, _)) = trigger.filter(|(p, _)| !p.is_zero()) {
             r = r.param("stopPrice", text(price));
+        }
+        if let Some(rate) = order.trigger.and_then(|t| t.trailing) {
+            // BIPS: 100 is 1% (the rate's step is checked as 0.01%).
+            if let Some(bips) = rate.checked_mul(Decimal::ONE_HUNDRED) {
+                r = r.param("trailingDelta", text(bips));
+            }
         }
         if kind.ends_with("LIMIT") {
             r = r.param("timeInForce", tif_word(order));
@@ -1408,6 +1498,7 @@ mod tests {
                 price: Decimal::new(49_500, 0),
                 direction: Some(crate::model::TriggerDirection::Fall),
                 by: TriggerBy::Mark,
+                trailing: None,
             }),
             client_order_id: Id::new("stop-1"),
             close_position: false,
@@ -1576,12 +1667,27 @@ mod tests {
                 ),
             ]
         );
-        // Trailing stops are not read (yet): skipped, not an error.
+        // A trailing stop: its rate and activation price (none: active from placement). An
+        // answer without its rate names no trigger (the state machine keeps the known one).
         let trailing: Value = serde_json::from_str(
-            r#"{"algoId":5,"clientAlgoId":"t","algoType":"CONDITIONAL","orderType":"TRAILING_STOP_MARKET","symbol":"BTCUSDT","side":"SELL","quantity":"1","algoStatus":"NEW","triggerPrice":"0"}"#,
+            r#"{"algoId":5,"clientAlgoId":"t","algoType":"CONDITIONAL","orderType":"TRAILING_STOP_MARKET","symbol":"BTCUSDT","side":"SELL","quantity":"1","algoStatus":"NEW","triggerPrice":"0","activatePrice":"","callbackRate":"1.5"}"#,
         )
         .unwrap();
-        assert_eq!(usdm.queried(&trailing).unwrap(), None);
+        let t = usdm.queried(&trailing).unwrap().unwrap().trigger.unwrap();
+        assert_eq!(
+            (t.price, t.trailing, t.direction),
+            (
+                Decimal::ZERO,
+                Some(Decimal::new(15, 1)),
+                Some(crate::model::TriggerDirection::Fall)
+            )
+        );
+        let bare = trailing.to_string().replace(r#","callbackRate":"1.5""#, "");
+        let o = usdm
+            .queried(&serde_json::from_str(&bare).unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!((o.status, o.trigger), (OrderStatus::Untriggered, None));
         // An unknown status is an unreadable answer, never a guess.
         let odd = placed.to_string().replace("\"NEW\"", "\"PAUSED\"");
         assert!(matches!(

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::model::{
     Balance, Decimal, Fill, Id, Market, Order, OrderStatus, OrderType, PositionSide, Side, Source,
-    TimeInForce, Trigger, TriggerBy, Venue,
+    TimeInForce, TriggerBy, Venue,
 };
 use crate::net::ws::WsDialect;
 use crate::resilience::{ClockSync, RequestIds};
@@ -198,19 +198,20 @@ pub fn parse(market: Market, text: &str) -> Result<Vec<UserEvent>> {
 fn execution_report(source: Source, f: Fields<'_>) -> Result<Option<UserEvent>> {
     let kind = f.text("o")?;
     let Some((order_type, trigger_kind)) = order_kind(kind, Market::Spot) else {
-        return Ok(None); // kinds we do not read (trailing stops)
+        return Ok(None); // kinds we do not read
     };
     let word = f.text("X")?;
     let status = order_status(word).ok_or_else(|| bad(format!("order status {word:?}")))?;
     let side = side(f.text("S")?)?;
-    let trigger = match (trigger_kind, f.opt_decimal("P")?) {
-        (Some(k), Some(price)) => Some(Trigger {
-            price,
-            direction: Some(k.direction(side)),
-            by: TriggerBy::Last,
-        }),
-        _ => None,
-    };
+    // A trailing stop names its delta (`d`, BIPS).
+    let rate = super::orders::bips_rate(f.opt_decimal("d")?);
+    let trigger = super::orders::trigger_of(
+        trigger_kind,
+        side,
+        f.opt_decimal("P")?,
+        rate,
+        TriggerBy::Last,
+    );
     // A stop order not yet triggered is NEW and not working (`w` false).
     let status = match (trigger, status, f.opt_bool("w")) {
         (Some(_), OrderStatus::New, Some(false)) => OrderStatus::Untriggered,
@@ -274,7 +275,7 @@ fn order_trade_update(source: Source, outer: Fields<'_>) -> Result<Option<UserEv
     let f = outer.at(body);
     let kind = f.text("o")?;
     let Some((order_type, trigger_kind)) = order_kind(kind, Market::Usdm) else {
-        return Ok(None); // kinds we do not read (trailing stops)
+        return Ok(None); // kinds we do not read
     };
     let word = f.text("X")?;
     let status = order_status(word).ok_or_else(|| bad(format!("order status {word:?}")))?;
@@ -302,17 +303,21 @@ fn order_trade_update(source: Source, outer: Fields<'_>) -> Result<Option<UserEv
         position_side,
         // An order of the algo service's triggers reports as its own type; the trigger is
         // the state machine's from the algo order's events.
-        trigger: match (trigger_kind, f.opt_decimal("sp")?) {
-            (Some(k), Some(price)) if !price.is_zero() => Some(Trigger {
-                price,
-                direction: Some(k.direction(side)),
-                by: if f.opt_text("wt") == Some("MARK_PRICE") {
-                    TriggerBy::Mark
-                } else {
-                    TriggerBy::Last
-                },
-            }),
-            _ => None,
+        // A trailing stop's `sp` means nothing; its activation is `AP`, its rate `cr`.
+        trigger: {
+            let by = if f.opt_text("wt") == Some("MARK_PRICE") {
+                TriggerBy::Mark
+            } else {
+                TriggerBy::Last
+            };
+            let rate = f
+                .opt_decimal("cr")?
+                .filter(|_| kind == "TRAILING_STOP_MARKET");
+            let price = match rate {
+                Some(_) => f.opt_decimal("AP")?,
+                None => f.opt_decimal("sp")?,
+            };
+            super::orders::trigger_of(trigger_kind, side, price, rate, by)
         },
         created_time_ms: 0,
         updated_time_ms: updated,
@@ -583,9 +588,26 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        // A trailing stop is not read (yet).
+        // The trailing stop as it is: its activation price (`AP`, not `sp`) and rate (`cr`).
         let trailing =
             std::fs::read_to_string(format!("{dir}docs-ORDER_TRADE_UPDATE-new.json")).unwrap();
-        assert_eq!(parse(Market::Usdm, &trailing).unwrap(), Vec::new());
+        match parse(Market::Usdm, &trailing).unwrap().as_slice() {
+            [UserEvent::Order(o, None)] => {
+                let t = o.trigger.expect("its trigger");
+                assert_eq!(
+                    (
+                        t.price.to_string(),
+                        t.trailing.map(|r| r.to_string()),
+                        t.direction
+                    ),
+                    (
+                        "7476.89".to_owned(),
+                        Some("5.0".to_owned()),
+                        Some(crate::model::TriggerDirection::Rise)
+                    )
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

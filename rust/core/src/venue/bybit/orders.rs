@@ -62,6 +62,7 @@ fn trigger(f: Fields<'_>) -> Result<Option<Trigger>> {
         price,
         direction,
         by,
+        trailing: None,
     }))
 }
 
@@ -1096,6 +1097,7 @@ mod tests {
             price: Decimal::new(48000, 0),
             direction: Some(TriggerDirection::Fall),
             by: TriggerBy::Mark,
+            trailing: None,
         };
         let order = NewOrder {
             symbol: Symbol::new("BTCUSDT"),

@@ -4,17 +4,21 @@
 //! it triggers; the order it becomes keeps the client id under an order id of its own, and is
 //! the order endpoints' from then on. Shapes follow the official SDK's models.
 
-use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use super::orders::{order_ids, reject, requested};
 use super::{Answer, ApiError, Params, symbol_of};
-use crate::binance::{BinanceState, Figures, exact, fixed, side_str, tif_str, usdm_figures};
+use crate::binance::{
+    BinanceState, Figures, exact, fixed, side_str, stop_price, tif_str, usdm_figures,
+};
 use crate::book::Side;
 use crate::exchange::{Exchange, Order, OrderKind, Status, Watch};
 
 /// The algo service's type word of a conditional order.
 pub fn algo_type(o: &Order) -> &'static str {
+    if o.trail.is_some() {
+        return "TRAILING_STOP_MARKET";
+    }
     let stop = o.trigger.is_some_and(|t| t.rises == (o.side == Side::Buy));
     match (o.kind, stop) {
         (OrderKind::Market, true) => "STOP_MARKET",
@@ -69,7 +73,9 @@ pub fn algo_json(ex: &Exchange, o: &Order) -> Value {
         "symbol": o.symbol, "side": side_str(o.side), "positionSide": o.leg.word(), "timeInForce": tif_str(o.tif, false),
         "quantity": exact(spec.qty(o.lots), qd), "algoStatus": algo_status(o), "actualOrderId": actual_id(o),
         "actualPrice": fixed(avg, pd.max(2)), "actualQty": exact(executed, qd),
-        "triggerPrice": exact(o.trigger.map_or(Decimal::ZERO, |t| t.price), pd), "price": exact(price, pd),
+        "triggerPrice": exact(stop_price(o), pd), "price": exact(price, pd),
+        "activatePrice": o.trail.and_then(|t| t.activation).map_or_else(String::new, |a| exact(a, pd)),
+        "callbackRate": o.trail.map_or_else(String::new, |t| t.distance.normalize().to_string()),
         "icebergQuantity": null, "tpOrderType": "", "selfTradePreventionMode": "NONE", "workingType": working_type(o),
         "priceMatch": "NONE", "closePosition": o.close, "priceProtect": false, "reduceOnly": o.reduce_only,
         "createTime": o.created_ms, "updateTime": o.updated_ms, "triggerTime": if o.triggered { o.updated_ms } else { 0 },
@@ -94,7 +100,8 @@ pub fn algo_update(ex: &Exchange, o: &Order) -> Value {
         "S": side_str(o.side), "ps": o.leg.word(), "f": tif_str(o.tif, false), "q": exact(spec.qty(o.lots), qd),
         "X": algo_status(o), "ai": actual_id(o), "ap": fixed(avg, pd.max(2)), "aq": exact(executed, qd),
         "act": if o.triggered { actual } else { "0" },
-        "tp": exact(o.trigger.map_or(Decimal::ZERO, |t| t.price), pd), "p": exact(price, pd), "V": "NONE",
+        "tp": exact(stop_price(o), pd), "p": exact(price, pd), "V": "NONE",
+        "ia": o.trail.is_some_and(|t| t.extreme.is_some()),
         "wt": working_type(o), "pm": "NONE", "cp": o.close, "pP": false, "R": o.reduce_only,
         "tt": if o.triggered { o.updated_ms } else { 0 }, "gtd": 0});
     if let Some(why) = o.reject {

@@ -46,8 +46,8 @@ pub(super) fn exchange_info(st: &BinanceState, params: &Params, now: i64) -> Ans
                 json!({"symbol": sp.name, "status": "TRADING", "baseAsset": sp.base, "baseAssetPrecision": 8,
                     "quoteAsset": sp.quote, "quotePrecision": 8, "quoteAssetPrecision": 8,
                     "baseCommissionPrecision": 8, "quoteCommissionPrecision": 8,
-                    "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"], "icebergAllowed": false, "ocoAllowed": false,
-                    "otoAllowed": false, "opoAllowed": false, "quoteOrderQtyMarketAllowed": true, "allowTrailingStop": false,
+                    "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"], "icebergAllowed": false, "ocoAllowed": true,
+                    "otoAllowed": false, "opoAllowed": false, "quoteOrderQtyMarketAllowed": true, "allowTrailingStop": true,
                     "cancelReplaceAllowed": true, "amendAllowed": true, "pegInstructionsAllowed": false,
                     "isSpotTradingAllowed": true, "isMarginTradingAllowed": false,
                     "filters": [
@@ -56,7 +56,9 @@ pub(super) fn exchange_info(st: &BinanceState, params: &Params, now: i64) -> Ans
                         {"filterType": "MARKET_LOT_SIZE", "minQty": f(Decimal::ZERO), "maxQty": f(sp.max_qty), "stepSize": f(Decimal::ZERO)},
                         {"filterType": "NOTIONAL", "minNotional": f(sp.min_notional), "applyMinToMarket": true,
                             "maxNotional": f(Decimal::from(9_000_000)), "applyMaxToMarket": false, "avgPriceMins": 5},
-                        {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": 200}
+                        {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": 200},
+                        {"filterType": "TRAILING_DELTA", "minTrailingAboveDelta": 10, "maxTrailingAboveDelta": 2000,
+                            "minTrailingBelowDelta": 10, "maxTrailingBelowDelta": 2000}
                     ],
                     "permissions": [], "permissionSets": [["SPOT"]], "defaultSelfTradePreventionMode": "NONE",
                     "allowedSelfTradePreventionModes": ["NONE"]})
@@ -77,7 +79,7 @@ pub(super) fn exchange_info(st: &BinanceState, params: &Params, now: i64) -> Ans
                         {"filterType": "MIN_NOTIONAL", "notional": sp.min_notional.normalize().to_string()},
                         {"filterType": "PERCENT_PRICE", "multiplierUp": "1.0500", "multiplierDown": "0.9500", "multiplierDecimal": "4"}
                     ],
-                    "orderTypes": ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET"], "timeInForce": ["GTC", "IOC", "FOK", "GTX"]})
+                    "orderTypes": ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"], "timeInForce": ["GTC", "IOC", "FOK", "GTX"]})
             }
         })
         .collect();

@@ -10,7 +10,8 @@ use crate::binance::{
 };
 use crate::book::Side;
 use crate::exchange::{
-    AmendRule, Exchange, Leg, NewOrder, Order, OrderKind, Reject, Status, Tif, Trigger, Watch,
+    AmendRule, Exchange, Leg, NewOrder, Order, OrderKind, Reject, Status, Tif, Trail, Trigger,
+    Watch,
 };
 
 /// The order a request names by its id (`id_name`) or client id (`client_name`): one of the
@@ -60,7 +61,7 @@ pub(super) fn requested(
     let stop = match (type_, spot, algo) {
         ("STOP_LOSS" | "STOP_LOSS_LIMIT", true, _) => Some(side == Side::Buy),
         ("TAKE_PROFIT" | "TAKE_PROFIT_LIMIT", true, _) => Some(side == Side::Sell),
-        ("STOP" | "STOP_MARKET", false, true) => Some(side == Side::Buy),
+        ("STOP" | "STOP_MARKET" | "TRAILING_STOP_MARKET", false, true) => Some(side == Side::Buy),
         ("TAKE_PROFIT" | "TAKE_PROFIT_MARKET", false, true) => Some(side == Side::Sell),
         (
             "STOP" | "STOP_MARKET" | "TAKE_PROFIT" | "TAKE_PROFIT_MARKET" | "TRAILING_STOP_MARKET",
@@ -73,7 +74,7 @@ pub(super) fn requested(
                 "Order type not supported for this endpoint. Please use the Algo Order API endpoints instead.",
             ));
         }
-        // The simulator has no trailing stops (yet); the service takes only conditional types.
+        // The service takes only conditional types.
         _ if algo => return Err(ApiError::bad(-1116, "Invalid orderType.")),
         _ => None,
     };
@@ -81,7 +82,9 @@ pub(super) fn requested(
         ("LIMIT" | "STOP_LOSS_LIMIT" | "TAKE_PROFIT_LIMIT", _)
         | ("STOP" | "TAKE_PROFIT", false) => (OrderKind::Limit, None),
         ("MARKET" | "STOP_LOSS" | "TAKE_PROFIT", _)
-        | ("STOP_MARKET" | "TAKE_PROFIT_MARKET", false) => (OrderKind::Market, Some(Tif::Ioc)),
+        | ("STOP_MARKET" | "TAKE_PROFIT_MARKET" | "TRAILING_STOP_MARKET", false) => {
+            (OrderKind::Market, Some(Tif::Ioc))
+        }
         ("LIMIT_MAKER", true) => (OrderKind::Limit, Some(Tif::PostOnly)),
         _ => return Err(ApiError::bad(-1116, "Invalid orderType.")),
     };
@@ -95,15 +98,27 @@ pub(super) fn requested(
         None | Some("CONTRACT_PRICE") => Watch::Last,
         Some(_) => return Err(ApiError::mandatory("workingType")),
     };
-    let trigger = match stop {
-        Some(rises) => Some(Trigger {
+    let trail = trailing(ex, params, &symbol, type_, side, stop, by)?;
+    let trigger = match (stop, trail) {
+        // A trailing stop's trigger follows the price once active: unreachable till then
+        // (a SELL's fires on a fall).
+        (Some(_), Some(_)) => Some(Trigger {
+            price: if side == Side::Sell {
+                Decimal::ZERO
+            } else {
+                Decimal::MAX
+            },
+            rises: side == Side::Buy,
+            by,
+        }),
+        (Some(rises), None) => Some(Trigger {
             price: params
                 .decimal(trigger_key)?
                 .ok_or_else(|| ApiError::mandatory(trigger_key))?,
             rises,
             by,
         }),
-        None => None,
+        (None, _) => None,
     };
     if kind == OrderKind::Limit && tif.is_none() {
         // The algo service defaults to GTC; the order endpoint requires it.
@@ -209,7 +224,68 @@ pub(super) fn requested(
         close,
         child: None,
         exits: Default::default(),
+        trail,
     })
+}
+
+/// A trailing stop's terms: USD-M's `TRAILING_STOP_MARKET` (`callbackRate` 0.1 to 10 %, an
+/// optional `activatePrice` a SELL's above the latest price, a BUY's below: it activates on
+/// the way there), spot's `trailingDelta` (BIPS, within the TRAILING_DELTA filter) on a
+/// STOP_LOSS[_LIMIT], active once its `stopPrice` condition is met if it has one. `None`: not
+/// a trailing stop. (The simulator takes no spot TAKE_PROFIT trailing stops.)
+fn trailing(
+    ex: &Exchange,
+    params: &Params,
+    symbol: &str,
+    type_: &str,
+    side: Side,
+    stop: Option<bool>,
+    by: Watch,
+) -> Result<Option<Trail>, ApiError> {
+    let sell = side == Side::Sell;
+    if type_ == "TRAILING_STOP_MARKET" {
+        let rate = params
+            .decimal("callbackRate")?
+            .ok_or_else(|| ApiError::mandatory("callbackRate"))?;
+        if rate < Decimal::new(1, 1) || rate > Decimal::TEN {
+            return Err(ApiError::bad(-2007, "Invalid callBack rate."));
+        }
+        let activation = params.decimal("activatePrice")?;
+        let latest = match by {
+            Watch::Last => ex.symbols[symbol].last_price,
+            _ => ex.mark(symbol),
+        };
+        if activation.is_some_and(|a| if sell { a <= latest } else { a >= latest }) {
+            return Err(ApiError::bad(-2021, "Order would immediately trigger."));
+        }
+        return Ok(Some(Trail {
+            distance: rate,
+            percent: true,
+            activation,
+            rise_activates: sell,
+            extreme: None,
+        }));
+    }
+    let Some(bips) = params.decimal("trailingDelta")? else {
+        return Ok(None);
+    };
+    let Some(stop_rises) = stop.filter(|_| type_.starts_with("STOP_LOSS")) else {
+        return Err(ApiError::bad(
+            -1106,
+            "Parameter 'trailingDelta' sent when not required.",
+        ));
+    };
+    if !bips.fract().is_zero() || bips < Decimal::TEN || bips > Decimal::from(2000) {
+        return Err(ApiError::bad(-1013, "Filter failure: TRAILING_DELTA"));
+    }
+    Ok(Some(Trail {
+        distance: bips / Decimal::ONE_HUNDRED,
+        percent: true,
+        activation: params.decimal("stopPrice")?.filter(|p| !p.is_zero()),
+        // A stop's own condition activates it: a SELL stop-loss's is a fall to its price.
+        rise_activates: stop_rises,
+        extreme: None,
+    }))
 }
 
 pub(super) fn place(st: &BinanceState, account: usize, params: &Params, now: i64) -> Answer {
@@ -685,9 +761,18 @@ pub fn order_json(ex: &Exchange, o: &Order, spot: bool, view: OrderView) -> Valu
             "cummulativeQuoteQty": fixed(o.cum_quote, pd), "status": status_str(o.status),
             "timeInForce": tif_str(o.tif, true), "type": type_str(o, true), "side": side_str(o.side),
             "origQuoteOrderQty": fixed(o.quote_qty.unwrap_or_default(), pd), "selfTradePreventionMode": "NONE"});
+        if let (Some(bips), Some(t)) = (crate::binance::trailing_bips(o), o.trail) {
+            // -1 until it is active and tracking the price.
+            v["trailingDelta"] = json!(bips);
+            v["trailingTime"] = json!(if t.extreme.is_some() {
+                o.updated_ms
+            } else {
+                -1
+            });
+        }
         match view {
             OrderView::Query => {
-                v["stopPrice"] = json!(fixed(o.trigger.map_or(Decimal::ZERO, |t| t.price), pd));
+                v["stopPrice"] = json!(fixed(crate::binance::stop_price(o), pd));
                 v["icebergQty"] = json!(fixed(Decimal::ZERO, qd));
                 v["time"] = json!(o.created_ms);
                 v["updateTime"] = json!(o.updated_ms);
@@ -700,8 +785,8 @@ pub fn order_json(ex: &Exchange, o: &Order, spot: bool, view: OrderView) -> Valu
             OrderView::Result(t) | OrderView::Full(t) => {
                 v["transactTime"] = json!(t);
                 v["workingTime"] = json!(working_time(o));
-                if let Some(trigger) = o.trigger {
-                    v["stopPrice"] = json!(fixed(trigger.price, pd));
+                if o.trigger.is_some() {
+                    v["stopPrice"] = json!(fixed(crate::binance::stop_price(o), pd));
                 }
                 if let OrderView::Full(_) = view {
                     let fills: Vec<Value> = o

@@ -198,6 +198,7 @@ pub(super) fn create(
         close,
         child: None,
         exits: exits(params)?,
+        trail: None,
     };
     let id = ex.place(account, req, now).map_err(|r| reject(r, spot))?;
     Ok(json!({"orderId": order_id_str(id), "orderLinkId": link_for_reply}))
