@@ -1573,6 +1573,46 @@ mod tests {
             spot.query_untriggered(Symbol::new("BTCUSDT"), &which)
                 .is_none()
         );
+        // A trailing stop: USD-M's rate in percent with its activation, no trigger price;
+        // spot's in BIPS on a STOP_LOSS, its activation the stop price (none: active at once).
+        let trailing = NewOrder {
+            order_type: OrderType::Market,
+            price: None,
+            trigger: Some(Trigger {
+                price: Decimal::new(51_000, 0),
+                direction: Some(crate::model::TriggerDirection::Fall),
+                by: TriggerBy::Last,
+                trailing: Some(Decimal::new(15, 1)),
+            }),
+            ..order.clone()
+        };
+        let r = usdm.place(&trailing);
+        let sent =
+            ["type", "callbackRate", "activatePrice", "triggerPrice"].map(|k| r.param_value(k));
+        assert_eq!(
+            sent,
+            [
+                Some("TRAILING_STOP_MARKET"),
+                Some("1.5"),
+                Some("51000"),
+                None
+            ]
+        );
+        let at_once = NewOrder {
+            trigger: trailing.trigger.map(|t| Trigger {
+                price: Decimal::ZERO,
+                ..t
+            }),
+            ..trailing.clone()
+        };
+        assert_eq!(usdm.place(&at_once).param_value("activatePrice"), None);
+        let r = spot.place(&at_once);
+        let sent = ["type", "trailingDelta", "stopPrice"].map(|k| r.param_value(k));
+        assert_eq!(sent, [Some("STOP_LOSS"), Some("150"), None]);
+        assert_eq!(
+            spot.place(&trailing).param_value("stopPrice"),
+            Some("51000")
+        );
     }
 
     #[test]
