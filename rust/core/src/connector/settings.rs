@@ -100,7 +100,7 @@ impl Connector {
             ));
         }
         let info = self.symbol_info(symbol).await?;
-        let on_grid = |p: Decimal| info.tick_size.is_zero() || (p % info.tick_size).is_zero();
+        let on_grid = |p: Decimal| crate::orders::check::multiple(p, info.tick_size);
         for (name, price) in [
             ("trailing_stop", trailing_stop),
             ("activation_price", activation_price),

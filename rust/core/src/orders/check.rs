@@ -13,7 +13,8 @@ fn refuse(rule: &str, message: String) -> Error {
     }
 }
 
-fn multiple(value: Decimal, unit: Decimal) -> bool {
+/// Whether `value` is on the grid of `unit` (any value when there is no grid).
+pub(crate) fn multiple(value: Decimal, unit: Decimal) -> bool {
     unit.is_zero() || (value % unit).is_zero()
 }
 

@@ -346,14 +346,8 @@ impl Exchange {
                     extreme: None,
                 };
                 let child = own(false);
-                // Unreachable until it is active (a selling stop waits for a fall).
-                let idle = if side == Side::Sell {
-                    Decimal::ZERO
-                } else {
-                    Decimal::MAX
-                };
                 let x = Exit {
-                    trigger: idle,
+                    trigger: Trail::idle(side),
                     by: super::Watch::Last,
                     limit: None,
                 };

@@ -533,6 +533,18 @@ pub struct Child {
     pub full: bool,
 }
 
+impl Trail {
+    /// The trigger price of a trailing stop of `side` not yet active: one the price never
+    /// reaches (a SELL's fires on a fall).
+    pub fn idle(side: Side) -> Decimal {
+        if side == Side::Sell {
+            Decimal::ZERO
+        } else {
+            Decimal::MAX
+        }
+    }
+}
+
 /// A trailing stop's state: it fires when the last price comes back `distance` (a price, or
 /// with `percent` a percentage of it) from the best price since it became active — at once, or
 /// when the price reached `activation` (rising to it if `rise_activates`, else falling).

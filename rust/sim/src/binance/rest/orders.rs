@@ -103,11 +103,7 @@ pub(super) fn requested(
         // A trailing stop's trigger follows the price once active: unreachable till then
         // (a SELL's fires on a fall).
         (Some(_), Some(_)) => Some(Trigger {
-            price: if side == Side::Sell {
-                Decimal::ZERO
-            } else {
-                Decimal::MAX
-            },
+            price: Trail::idle(side),
             rises: side == Side::Buy,
             by,
         }),
