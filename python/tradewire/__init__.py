@@ -43,7 +43,9 @@ from .connectors import (
     ConnectorOptions,
     Health,
     LimitHealth,
+    OrderEntryHealth,
     PositionSettings,
+    Transport,
 )
 from .endpoints import Credentials, Endpoints
 from .enums import (
@@ -71,6 +73,7 @@ from .errors import (
     InsufficientFunds,
     InvalidArgument,
     InvalidOrder,
+    NotConnected,
     OrderNotFound,
     PermissionDenied,
     PostOnlyRejected,
@@ -141,8 +144,10 @@ __all__ = [
     "MergedBook",
     "MergedLevel",
     "MergedView",
+    "NotConnected",
     "Order",
     "OrderBook",
+    "OrderEntryHealth",
     "OrderNotFound",
     "OrderStatus",
     "OrderType",
@@ -168,6 +173,7 @@ __all__ = [
     "Timeout",
     "Trade",
     "TradewireError",
+    "Transport",
     "TriggerBy",
     "TriggerDirection",
     "TriggerKind",

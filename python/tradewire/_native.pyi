@@ -1155,6 +1155,7 @@ class NativeConnector:
         restarts: int = 10,
         book_stale_after_ms: int = 60000,
         keep_ended_orders_ms: int = 3600000,
+        transport: str = "auto",
     ) -> Awaitable[NativeConnector]:
         """Backs :meth:`tradewire.Binance.start`: resolves to a started connector once the venue
         clock is sampled and its limits read. URLs are those of :class:`tradewire.Endpoints`;

@@ -34,6 +34,9 @@ from .enums import LegName, MarginMode, Market, PositionMode, SideName, Venue
 from .errors import InvalidArgument, StreamClosed
 from .streams import Stream
 
+#: Which path order writes take (see :class:`ConnectorOptions`).
+Transport = Literal["auto", "ws", "rest"]
+
 
 @dataclass(frozen=True, slots=True)
 class LimitHealth:
@@ -55,6 +58,26 @@ class ConnectionHealth:
     #: Seconds since its last frame, while connected.
     last_message_age: float | None
     reconnects: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEntryHealth:
+    """The connector's WebSocket order-entry session (Binance's WebSocket API, Bybit's trade
+    WebSocket)."""
+
+    url: str
+    #: Connected, logged in and taking writes.
+    up: bool
+    reconnects: int
+    #: Seconds since its last frame, while up.
+    last_message_age: float | None
+    #: Writes sent on it, answered, and lost (sent, then the connection failed or no answer came
+    #: in time: each is looked up by its client order id, never sent again).
+    sent: int
+    answered: int
+    lost: int
+    #: The venue's words if it refused the last login.
+    refused: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +140,8 @@ class Health:
     orders_held: int = 0
     #: User-stream messages that could not be read; each makes the account be read by REST.
     skipped_user_messages: int = 0
+    #: The WebSocket order-entry session, if one is open.
+    order_entry: OrderEntryHealth | None = None
 
 
 @dataclass(frozen=True)
@@ -224,6 +249,10 @@ class ConnectorOptions(TypedDict, total=False):
     #: Seconds a book in sync may apply nothing before it is flagged stale (at most 3600;
     #: None: never).
     book_stale_after: float | None
+    #: Which path order writes (place, cancel, amend) take: ``"auto"`` the venue's WebSocket
+    #: order entry while its session is up, REST otherwise; ``"ws"`` only the session (a write
+    #: while it is down raises :class:`NotConnected`, nothing sent); ``"rest"`` only REST.
+    transport: Transport
     #: Seconds an order that ended is held after its end (at most a week); then it is
     #: forgotten and queries of it go to the venue.
     keep_ended_orders: float
@@ -267,6 +296,7 @@ class _Connector(_Trading):
         restarts: int = 10,
         book_stale_after: float | None = 60.0,
         keep_ended_orders: float = 3600.0,
+        transport: Transport = "auto",
     ) -> None:
         if market not in self._markets:
             allowed = ", ".join(repr(m) for m in self._markets)
@@ -276,6 +306,8 @@ class _Connector(_Trading):
         for name, value in (("api_key", api_key), ("api_secret", api_secret)):
             if value is not None and not isinstance(value, str):
                 raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+        if transport not in ("auto", "ws", "rest"):
+            raise InvalidArgument(f"transport {transport!r}: use 'auto', 'ws' or 'rest'", field="transport")
         if endpoints is not None and not isinstance(endpoints, Endpoints):
             raise TypeError(f"endpoints must be tradewire.Endpoints, not {type(endpoints).__name__}")
         if not isinstance(testnet, bool):
@@ -299,6 +331,7 @@ class _Connector(_Trading):
             if book_stale_after is None
             else _millis("book_stale_after", book_stale_after),
             "keep_ended_orders_ms": _millis("keep_ended_orders", keep_ended_orders),
+            "transport": transport,
         }
         self._native: _native.NativeConnector | None = None
 
@@ -524,6 +557,7 @@ class _Connector(_Trading):
                 ),
                 "subscriptions": tuple(tuple(s) for s in raw["subscriptions"]),
                 "books": tuple(BookHealth(**book) for book in raw["books"]),
+                "order_entry": None if raw["order_entry"] is None else OrderEntryHealth(**raw["order_entry"]),
             }
         )
 

@@ -108,6 +108,11 @@ class ConnectionLost(TradewireError, ConnectionError):
     """The connection went away while something depended on it."""
 
 
+class NotConnected(ConnectionLost):
+    """Nothing was sent: the connection the request had to go by is down (an order write with
+    ``transport="ws"`` while the order-entry session is not up)."""
+
+
 class Timeout(TradewireError, TimeoutError):
     """No answer in time. For order writes the outcome is unknown, never assumed failed."""
 
@@ -165,6 +170,7 @@ __all__ = [
     "InsufficientFunds",
     "InvalidArgument",
     "InvalidOrder",
+    "NotConnected",
     "OrderNotFound",
     "PermissionDenied",
     "PostOnlyRejected",

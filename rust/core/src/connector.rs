@@ -12,11 +12,14 @@ use tokio_util::sync::CancellationToken;
 
 mod account;
 mod batch;
+mod entry;
 mod settings;
 mod streams;
 mod trading;
 
+pub use entry::Transport;
 pub use streams::BookHealth;
+pub use trading::outcome_unknown;
 
 use crate::model::{Market, SymbolInfo, Venue};
 use crate::net::http::{Http, HttpConfig, Request};
@@ -40,8 +43,11 @@ pub struct ConnectorConfig {
     pub ws_market: Option<String>,
     /// The user stream's own route.
     pub ws_private: Option<String>,
-    /// The venue's WebSocket API (a user stream served there).
+    /// The venue's WebSocket API: order entry (Binance's WebSocket API, Bybit's trade
+    /// WebSocket), and Binance spot's user stream.
     pub ws_api: Option<String>,
+    /// Which path order writes take.
+    pub transport: Transport,
     /// How often the account is read by REST to catch what the user stream missed.
     pub reconcile_every: Duration,
     /// How often a listen key is kept alive (Binance USD-M's lapses after 60 min).
@@ -88,6 +94,7 @@ impl ConnectorConfig {
             ws_market: None,
             ws_private: None,
             ws_api: None,
+            transport: Transport::Auto,
             reconcile_every: Duration::from_secs(30),
             listen_key_keepalive: Duration::from_secs(30 * 60),
             ws: crate::venue::adapter(venue).ws_config(market),
@@ -203,6 +210,8 @@ pub struct Health {
     pub skipped_messages: u64,
     /// User-stream messages that could not be read (each answered by reading the account).
     pub skipped_user_messages: u64,
+    /// The order-entry session, if one is open.
+    pub order_entry: Option<crate::net::SessionHealth>,
 }
 
 pub struct Connector {
@@ -230,6 +239,8 @@ pub struct Connector {
     listed: std::sync::RwLock<Arc<SymbolTable>>,
     /// The venue's order and account endpoints.
     trading: Box<dyn crate::venue::Trading>,
+    /// The order-entry session, where one is open.
+    entry: Option<entry::Entry>,
     /// Every order seen, through the one state machine.
     orders: std::sync::Mutex<crate::orders::Orders>,
     client_ids: crate::resilience::ClientIds,
@@ -334,6 +345,8 @@ impl Connector {
             &config.ws_public,
             adapter.ws_connect_limit(),
         );
+        let entry =
+            Connector::open_entry(&config, credentials.as_ref(), &http, &supervisor, &cancel)?;
         let connector = Arc::new(Connector {
             venue: config.venue,
             market: config.market,
@@ -349,6 +362,7 @@ impl Connector {
             symbols: tokio::sync::Mutex::new(None),
             listed: std::sync::RwLock::default(),
             trading: adapter.trading(config.market),
+            entry,
             orders: std::sync::Mutex::default(),
             client_ids: crate::resilience::ClientIds::new("tw", crate::venue::client_id_rule())?,
             credentials,
@@ -665,6 +679,13 @@ impl Connector {
         if self.cancel.is_cancelled() {
             return Err(self.closed_error());
         }
+        // Writes take the order-entry session where it carries them; reads (and lookups of
+        // a write whose answer was lost) go by REST.
+        if !request.idempotent()
+            && let Some(outcome) = self.by_session(request).await
+        {
+            return outcome;
+        }
         self.http.send(request).await
     }
 
@@ -695,6 +716,7 @@ impl Connector {
             skipped_user_messages: self
                 .skipped_user_messages
                 .load(std::sync::atomic::Ordering::Relaxed),
+            order_entry: self.order_entry_health(),
         }
     }
 

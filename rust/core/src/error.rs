@@ -88,6 +88,10 @@ pub enum Error {
     /// The connection went away while a request or stream depended on it.
     #[error("connection lost: {0}")]
     ConnectionLost(String),
+    /// Nothing was sent: the connection the request must go by is down (an order-entry
+    /// session asked for by name, `transport="ws"`).
+    #[error("not connected: {0}")]
+    NotConnected(String),
     /// No answer in time. For writes the outcome is unknown, never assumed failed.
     #[error("timed out after {after:?}: {what}")]
     Timeout { what: String, after: Duration },

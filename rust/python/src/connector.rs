@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyModule};
 use tokio::sync::{Mutex, broadcast};
 use tradewire_core::Error;
-use tradewire_core::connector::{Connector, ConnectorConfig, ConnectorEvent};
+use tradewire_core::connector::{Connector, ConnectorConfig, ConnectorEvent, Transport};
 use tradewire_core::net::{Method, Request, WsEvent};
 use tradewire_core::resilience::{BreakerConfig, BreakerState, LimitEvent, Priority};
 use tradewire_core::supervise::HealthEvent;
@@ -377,7 +377,7 @@ impl NativeConnector {
         api_key = None, api_secret = None, recv_window_ms = 5000, timeout_ms = 10_000, breaker_failures = 5,
         breaker_cool_down_ms = 10_000, clock_interval_ms = 30_000, reconcile_every_ms = 30_000,
         listen_key_keepalive_ms = 1_800_000, symbols_interval_ms = 600_000, restarts = 10,
-        book_stale_after_ms = 60_000, keep_ended_orders_ms = 3_600_000))]
+        book_stale_after_ms = 60_000, keep_ended_orders_ms = 3_600_000, transport = "auto"))]
     #[allow(clippy::too_many_arguments)]
     fn start<'py>(
         py: Python<'py>,
@@ -401,12 +401,14 @@ impl NativeConnector {
         restarts: u32,
         book_stale_after_ms: u64,
         keep_ended_orders_ms: u64,
+        transport: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
         let mut config =
             ConnectorConfig::new(venue.into(), market.into(), &rest, &ws_public).py_err(py)?;
         config.ws_market = ws_market;
         config.ws_private = ws_private;
         config.ws_api = ws_api;
+        config.transport = Transport::parse(transport).py_err(py)?;
         config.reconcile_every = Duration::from_millis(reconcile_every_ms.max(10));
         config.listen_key_keepalive = Duration::from_millis(listen_key_keepalive_ms.max(10));
         if !(1..=60_000).contains(&recv_window_ms) {
@@ -598,6 +600,25 @@ impl NativeConnector {
         d.set_item("books", books)?;
         d.set_item("skipped_messages", h.skipped_messages)?;
         d.set_item("skipped_user_messages", h.skipped_user_messages)?;
+        let entry = h
+            .order_entry
+            .map(|s| {
+                let e = PyDict::new(py);
+                e.set_item("url", s.url)?;
+                e.set_item("up", s.up)?;
+                e.set_item("reconnects", s.reconnects)?;
+                e.set_item(
+                    "last_message_age",
+                    s.last_message_age.map(|a| a.as_secs_f64()),
+                )?;
+                e.set_item("sent", s.sent)?;
+                e.set_item("answered", s.answered)?;
+                e.set_item("lost", s.lost)?;
+                e.set_item("refused", s.refused)?;
+                Ok::<_, PyErr>(e)
+            })
+            .transpose()?;
+        d.set_item("order_entry", entry)?;
         let orders = self.inner.order_stats();
         d.set_item(
             "order_reports",

@@ -89,6 +89,7 @@ fn build(py: Python<'_>, error: &Error) -> PyResult<PyErr> {
             "CircuitOpen"
         }
         Error::ConnectionLost(_) => "ConnectionLost",
+        Error::NotConnected(_) => "NotConnected",
         Error::Timeout { .. } => "Timeout",
         Error::SlowConsumer {
             capacity,

@@ -36,7 +36,7 @@ pub(super) struct AmendPlan {
 }
 
 /// Whether the venue may have acted on a write that failed this way.
-pub(super) fn outcome_unknown(error: &Error) -> bool {
+pub fn outcome_unknown(error: &Error) -> bool {
     match error {
         Error::Timeout { .. } | Error::ConnectionLost(_) => true,
         Error::Exchange(reply) => reply.http_status.is_some_and(|s| s >= 500),

@@ -1,9 +1,11 @@
 //! The network layer shared by every venue: signed REST (`http`) and supervised WebSockets.
 
 pub mod http;
+pub mod session;
 pub mod ws;
 
 pub use http::{Dialect, Encoded, Failure, Http, HttpConfig, Method, Request};
+pub use session::{SessionDialect, SessionHealth, Unanswered, WsSession};
 pub use ws::{Inbound, ShardHealth, WsConfig, WsDialect, WsEvent, WsPool};
 
 /// Whether `url`'s host is this machine: 127.0.0.0/8, ::1 or `localhost`, read from the parsed

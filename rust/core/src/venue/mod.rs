@@ -251,6 +251,48 @@ pub trait Adapter: Send + Sync + 'static {
 
     /// What the venue accepts as a client order id.
     fn client_ids(&self) -> IdRule;
+
+    // Order entry on the venue's WebSocket API.
+    /// The market's order-entry session for these keys (`None`: the market has none).
+    fn order_entry(
+        &self,
+        _market: Market,
+        _credentials: Arc<Credentials>,
+        _clock: Arc<ClockSync>,
+    ) -> Option<Arc<dyn OrderEntry>> {
+        None
+    }
+    /// The REST request connecting the session weighs as, where the venue counts it there.
+    fn entry_gate(&self, _market: Market) -> Option<Request> {
+        None
+    }
+    /// The session's timers, from the market streams' (`streams`).
+    fn entry_config(&self, _market: Market, streams: &WsConfig) -> WsConfig {
+        streams.clone()
+    }
+}
+
+/// A venue's WebSocket order entry: which writes its session carries, on what wire, and how
+/// their answers read as their REST counterparts'. Each venue implements it in `entry.rs`.
+pub trait OrderEntry: crate::net::SessionDialect {
+    /// The frame carrying the write `request` under request id `id`, signed at `now_ms` where
+    /// the venue signs each request (`None`: the session does not carry it; it goes by REST).
+    fn frame(
+        &self,
+        request: &Request,
+        id: &str,
+        now_ms: i64,
+        recv_window: std::time::Duration,
+    ) -> Option<String>;
+    /// The answer as the REST answer's payload, or what went wrong as REST's verdict says it;
+    /// the usage it reports corrects `limiter`.
+    fn answer(
+        &self,
+        request: &Request,
+        text: &str,
+        limiter: &crate::resilience::Limiter,
+        now_ms: i64,
+    ) -> std::result::Result<Value, Box<crate::net::Failure>>;
 }
 
 /// The string a message opens with after `prefix` (`{"stream":"`): how a frame's stream or

@@ -43,6 +43,26 @@ impl venue::Adapter for Adapter {
         Venue::Binance
     }
 
+    /// The WebSocket API (`ws_api`: spot `wss://ws-api.binance.com:443/ws-api/v3`, USD-M
+    /// `wss://ws-fapi.binance.com/ws-fapi/v1`).
+    fn order_entry(
+        &self,
+        market: Market,
+        credentials: Arc<Credentials>,
+        clock: Arc<ClockSync>,
+    ) -> Option<Arc<dyn venue::OrderEntry>> {
+        Some(Arc::new(super::entry::BinanceEntry {
+            market,
+            credentials,
+            clock,
+        }))
+    }
+
+    /// Connecting weighs on the IP's request weight, shared with REST (spot 2, USD-M 5).
+    fn entry_gate(&self, _market: Market) -> Option<Request> {
+        Some(Request::get(super::rest::WS_API_CONNECT))
+    }
+
     fn rest(&self, market: Market) -> Arc<dyn Dialect> {
         Arc::new(BinanceRest::new(market))
     }

@@ -4,6 +4,7 @@
 pub mod adapter;
 #[deny(clippy::arithmetic_side_effects)]
 pub mod book;
+pub mod entry;
 #[deny(clippy::arithmetic_side_effects)]
 pub mod market;
 #[deny(clippy::arithmetic_side_effects)]

@@ -95,7 +95,8 @@ impl BinanceRest {
             .unwrap_or(if self.spot() { 100 } else { 500 });
         match (self.spot(), request.method, path) {
             (_, _, "time" | "ping") => 1,
-            (true, _, "userDataStream.subscribe.signature") => 2,
+            (true, _, "userDataStream.subscribe.signature" | "connect") => 2,
+            (false, _, "connect") => 5,
             (true, _, "exchangeInfo") => 20,
             (false, _, "exchangeInfo") => 1,
             (true, _, "depth") => match limit {
@@ -188,6 +189,8 @@ impl BinanceRest {
 /// What connecting to the WebSocket API and its user-stream subscription each weigh as: the
 /// API shares the IP's request weight with REST (PROTOCOLS.md 3.2).
 pub const WS_API_REQUEST: &str = "ws-api/userDataStream.subscribe.signature";
+/// What a WebSocket API handshake weighs as (spot 2, USD-M 5).
+pub const WS_API_CONNECT: &str = "ws-api/connect";
 
 fn limit_spec(kind: &str, num: u64, unit: Duration, limit: u64) -> LimitSpec {
     let letter = match unit.as_secs() {

@@ -33,6 +33,16 @@ impl venue::Adapter for Adapter {
         Venue::Bybit
     }
 
+    /// The trade WebSocket, spot and linear alike (`ws_api`: `wss://stream.bybit.com/v5/trade`).
+    fn order_entry(
+        &self,
+        _market: Market,
+        credentials: Arc<Credentials>,
+        clock: Arc<ClockSync>,
+    ) -> Option<Arc<dyn venue::OrderEntry>> {
+        Some(Arc::new(super::entry::BybitEntry { credentials, clock }))
+    }
+
     fn rest(&self, _market: Market) -> Arc<dyn Dialect> {
         Arc::new(BybitRest)
     }
