@@ -14,7 +14,7 @@ import tradewire as tw
 from tradewire.testing import Simulator
 
 from .books import until
-from .trading import MARKETS, SYMBOL, resting_buy, sim_order, trader
+from .trading import MARKETS, SYMBOL, resting_buy, sim_order, trader, writes
 
 pytestmark = pytest.mark.asyncio
 
@@ -96,8 +96,7 @@ async def test_binance_spot_replaces_for_a_price_change(sim: Simulator) -> None:
         assert sim_order(sim, "binance", "spot", "rp-old").status == tw.OrderStatus.CANCELED
         assert truth(sim, "binance", "spot", "rp-new") == (new.order_id, tw.OrderStatus.NEW, lower, qty)
         assert (await c.order(SYMBOL, client_order_id="rp-old")).status == tw.OrderStatus.CANCELED
-        calls = sim.native.rest_requests(sim.native_venue("binance"), sim.native_market("spot"))
-        assert calls.get("POST /api/v3/order/cancelReplace") == 1
+        assert writes(sim, "binance", "spot").get("POST /api/v3/order/cancelReplace") == 1
         await c.cancel(SYMBOL, client_order_id="rp-new")
 
 

@@ -17,7 +17,7 @@ import pytest
 import tradewire as tw
 from tradewire.testing import Simulator
 
-from .trading import SYMBOL, sim_order, trader, user_stream_up
+from .trading import SYMBOL, sim_order, trader, user_stream_up, writes
 
 pytestmark = pytest.mark.asyncio
 
@@ -213,13 +213,12 @@ async def test_a_usdm_algo_order_reads_as_one_order_through_its_trigger(sim: Sim
     connector places them there, finds them there before the trigger (query by algo id or
     client id, listing), and follows `ALGO_UPDATE` into the order they become, whose fills and
     end arrive on the order stream under the same client id."""
-    v, m = sim.native_venue("binance"), sim.native_market("usdm")
     async with trader(sim, "binance", "usdm") as c:
         q = await lot(c)
         info = await c.symbol_info(SYMBOL)
         _, ask = sim.best("binance", "usdm", SYMBOL)
         updates = c.order_updates()
-        before = sim.native.rest_requests(v, m)
+        before = writes(sim, "binance", "usdm")
         limit = ask + 100 * info.tick_size
         stop = await c.place_stop(
             SYMBOL, "BUY", q, ask, price=limit, trigger_by="MARK", client_order_id="algo-1"
@@ -229,7 +228,7 @@ async def test_a_usdm_algo_order_reads_as_one_order_through_its_trigger(sim: Sim
             tw.OrderType.LIMIT,
             tw.TriggerBy.MARK,
         )
-        sent = sim.native.rest_requests(v, m)
+        sent = writes(sim, "binance", "usdm")
         assert sent.get("POST /fapi/v1/algoOrder", 0) - before.get("POST /fapi/v1/algoOrder", 0) == 1
         assert sent.get("POST /fapi/v1/order", 0) == before.get("POST /fapi/v1/order", 0)
         # Before its trigger it is the algo service's: found by its algo id or client id.
@@ -292,7 +291,7 @@ async def test_a_lost_algo_answer_is_resolved_by_lookup_not_resent(sim: Simulato
         sim.native.fail_rest(v, m, lose_write_answers=1)
         stop = await c.place_stop(SYMBOL, "BUY", q, ask + 100, client_order_id="algo-lost")
         assert (stop.status, stop.client_order_id) == (tw.OrderStatus.UNTRIGGERED, "algo-lost")
-        assert sim.native.rest_requests(v, m).get("POST /fapi/v1/algoOrder") == 1
+        assert writes(sim, "binance", "usdm").get("POST /fapi/v1/algoOrder") == 1
         assert len([o for o in sim.orders("binance", "usdm") if o.client_order_id == "algo-lost"]) == 1
         gone = await c.cancel(SYMBOL, order_id=stop.order_id)
         assert gone.status == tw.OrderStatus.CANCELED

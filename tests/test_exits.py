@@ -15,7 +15,7 @@ import pytest
 import tradewire as tw
 from tradewire.testing import Simulator
 
-from .trading import SYMBOL, trader
+from .trading import SYMBOL, trader, writes
 
 pytestmark = pytest.mark.asyncio
 
@@ -248,8 +248,7 @@ async def test_a_lost_answer_to_an_entry_with_exits_is_resolved_not_resent(sim: 
         assert entry.take_profit == tw.Exit(ask + 500 * tick)
         assert [o.client_order_id for o in sim.orders(V, M) if o.parent_client_order_id is None] == ["l-1"]
         assert [k for k in children(sim, "l-1")] == [tw.TriggerKind.TAKE_PROFIT]
-        sent = sim.native.rest_requests(sim.native_venue(V), sim.native_market("spot"))
-        assert sent.get("POST /v5/order/create") == 1
+        assert writes(sim, V, M).get("POST /v5/order/create") == 1
 
 
 async def test_a_position_s_trailing_stop_follows_the_price_and_closes_it_on_the_way_back(

@@ -14,7 +14,7 @@ import pytest
 import tradewire as tw
 from tradewire.testing import Simulator
 
-from .trading import SYMBOL, sim_order, trader, user_stream_up
+from .trading import SYMBOL, sim_order, trader, user_stream_up, writes
 
 pytestmark = pytest.mark.asyncio
 
@@ -136,5 +136,5 @@ async def test_a_lost_oco_answer_is_resolved_leg_by_leg(sim: Simulator) -> None:
         sim.native.fail_rest(v, m, lose_write_answers=1)
         tp, sl = await c.place_oco(SYMBOL, "SELL", q, ask + 10, bid - 10)
         assert (tp.status, sl.status) == (tw.OrderStatus.NEW, tw.OrderStatus.UNTRIGGERED)
-        assert sim.native.rest_requests(v, m).get("POST /api/v3/orderList/oco") == 1
+        assert writes(sim, "binance", "spot").get("POST /api/v3/orderList/oco") == 1
         await c.cancel(SYMBOL, client_order_id=tp.client_order_id)

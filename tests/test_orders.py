@@ -181,7 +181,9 @@ async def test_unresolvable_place_is_unknown_until_a_query_resolves_it(
 ) -> None:
     """ORDR-08: the answer is lost and every lookup fails too: the order comes back UNKNOWN
     (never resent), and a later query by client id gives its real state."""
-    options = {"timeout": 0.3, "recv_window_ms": 300, "breaker_cool_down": 0.1}
+    # REST: its lost answer is known only at the timeout, which leaves time to fail every
+    # lookup before the first (the WebSocket session's is known at once).
+    options = {"timeout": 0.3, "recv_window_ms": 300, "breaker_cool_down": 0.1, "transport": "rest"}
     async with trader(sim, venue, market, **options) as c:
         price, qty = await resting_buy(sim, c, venue, market)
         v, m = sim.native_venue(venue), sim.native_market(market)

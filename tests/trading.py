@@ -72,6 +72,18 @@ def ledger(sim: Truth, venue: str, market: str) -> dict[str, tuple[Decimal, Deci
     return out
 
 
+def writes(sim: Simulator, venue: str, market: str) -> dict[str, int]:
+    """Requests served by ``"METHOD /path"``, by REST and by the WebSocket order entry together
+    (the simulator counts the latter as ``"WS METHOD /path"`` of the endpoint it mirrors): what
+    was sent, whichever path it took. Bybit's one host counts both categories under spot."""
+    counted = "spot" if venue == "bybit" else market
+    out: dict[str, int] = {}
+    for key, n in sim.native.rest_requests(sim.native_venue(venue), sim.native_market(counted)).items():
+        key = key.removeprefix("WS ")
+        out[key] = out.get(key, 0) + n
+    return out
+
+
 def sim_order(sim: Simulator, venue: str, market: str, client_order_id: str) -> tw.Order:
     found = [o for o in sim.orders(venue, market) if o.client_order_id == client_order_id]
     assert len(found) == 1, f"{client_order_id}: {len(found)} orders at the venue"
@@ -168,7 +180,10 @@ USER_LINKS = {"user", "api", "private"}
 def user_connections(sim: Simulator, venue: str, market: str) -> list[Connection]:
     # Bybit's private connections are kept with its spot market in the simulator.
     where = "spot" if venue == "bybit" else market
-    return [c for c in sim.connections(venue, where) if c.kind in USER_LINKS]
+    # A WebSocket API connection without a user-data subscription is an order-entry session.
+    return [
+        c for c in sim.connections(venue, where) if c.kind in USER_LINKS and (c.kind != "api" or c.streams)
+    ]
 
 
 def user_links(sim: Simulator, venue: str, market: str) -> list[int]:

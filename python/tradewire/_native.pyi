@@ -973,9 +973,11 @@ class NativeSimulator:
     def fail_rest(
         self, venue: Venue, market: Market, *, status_5xx: int = 0, hang: int = 0, lose_write_answers: int = 0
     ) -> None:
-        """The next ``status_5xx`` REST requests answer 503; the next ``hang`` never answer; the
-        next ``lose_write_answers`` writes (POST, PUT, DELETE) are carried out but never
-        answered. Replaces any counts still pending."""
+        """The next ``status_5xx`` REST requests answer 503; the next ``hang`` never answer (an
+        order-entry request on a WebSocket session is swallowed: not carried out, not
+        answered); the next ``lose_write_answers`` writes (POST, PUT, DELETE, or order-entry
+        requests, whose connection then drops) are carried out but never answered. Replaces any
+        counts still pending."""
     def fail_user_events(
         self,
         venue: Venue,
@@ -1022,7 +1024,8 @@ class NativeSimulator:
         """``(rate_limited, bans, while_banned)`` counted against the client so far: requests
         answered with a rate-limit error, bans imposed, requests refused while banned."""
     def rest_requests(self, venue: Venue, market: Market) -> dict[str, int]:
-        """REST requests served so far, by ``"METHOD /path"`` of a known endpoint (Bybit: one
+        """REST requests served so far, by ``"METHOD /path"`` of a known endpoint, and WebSocket
+        order-entry requests as ``"WS METHOD /path"`` of the endpoint they mirror (Bybit: one
         host for both categories, listed under spot)."""
     def ban_refusals(self, venue: Venue, market: Market) -> list[tuple[int, str]]:
         """When each request refused while banned arrived (Unix ms, oldest first; the latest

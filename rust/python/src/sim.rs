@@ -255,8 +255,10 @@ impl NativeSimulator {
             .collect())
     }
 
-    /// The next `status_5xx` REST requests answer 503; the next `hang` never answer; the next
-    /// `lose_write_answers` writes (POST, PUT, DELETE) are carried out but never answered.
+    /// The next `status_5xx` REST requests answer 503; the next `hang` never answer (an
+    /// order-entry request on a WebSocket session is swallowed: not carried out, not
+    /// answered); the next `lose_write_answers` writes (POST, PUT, DELETE, or order-entry
+    /// requests, whose connection then drops) are carried out but never answered.
     #[pyo3(signature = (venue, market, *, status_5xx = 0, hang = 0, lose_write_answers = 0))]
     fn fail_rest(
         &self,
@@ -522,7 +524,8 @@ impl NativeSimulator {
             .collect())
     }
 
-    /// REST requests served so far, by `"METHOD /path"` of a known endpoint (Bybit: one host
+    /// REST requests served so far, by `"METHOD /path"` of a known endpoint, and WebSocket
+    /// order-entry requests as `"WS METHOD /path"` of the endpoint they mirror (Bybit: one host
     /// for both categories, listed under spot).
     fn rest_requests(
         &self,

@@ -99,6 +99,7 @@ fn binance_router(state: Arc<BinanceState>, connects: Arc<ConnectLimiter>) -> Ro
         router = router.route("/ws-api/v3", get(binance::user::ws_api));
     } else {
         router = router
+            .route("/ws-fapi/v1", get(binance::user::ws_api))
             .route("/private/ws", get(binance::user::private_bare))
             .route("/private/ws/{key}", get(binance::user::private_raw))
             .route("/private/stream", get(binance::user::private_combined))
@@ -125,6 +126,7 @@ fn bybit_router(state: Arc<BybitState>, connects: Arc<ConnectLimiter>) -> Router
     Router::new()
         .route("/v5/public/{category}", get(bybit::ws::public))
         .route("/v5/private", get(bybit::ws::private))
+        .route("/v5/trade", get(bybit::trade::session))
         .fallback(any(bybit::rest::handle))
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(
@@ -337,7 +339,7 @@ impl Simulator {
                 ws_public: format!("ws://{a}/public"),
                 ws_market: Some(format!("ws://{a}/market")),
                 ws_private: Some(format!("ws://{a}/private")),
-                ws_api: None,
+                ws_api: Some(format!("ws://{a}/ws-fapi/v1")),
             }
         }
     }
@@ -352,7 +354,7 @@ impl Simulator {
             ),
             ws_market: None,
             ws_private: Some(format!("ws://{a}/v5/private")),
-            ws_api: None,
+            ws_api: Some(format!("ws://{a}/v5/trade")),
         }
     }
 

@@ -125,9 +125,11 @@ impl Connector {
         let what = || format!("{} {} (WebSocket API)", request.method, request.path);
         let config = &self.config.http;
         let forced = self.config.transport == Transport::Ws;
-        // A probe of what it would send: a write the session does not carry goes by REST.
-        entry.venue.frame(request, "", 0, config.recv_window)?;
-        if !entry.session.is_up() && !(forced && entry.session.wait_up(config.timeout).await) {
+        if !entry.venue.carries(request) {
+            return None;
+        }
+        let up = entry.session.is_up() || (forced && entry.session.wait_up(config.timeout).await);
+        if !up {
             return forced.then(|| {
                 Err(Error::NotConnected(format!(
                     "{}: the order-entry session to {} is down; nothing was sent",

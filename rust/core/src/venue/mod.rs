@@ -275,6 +275,8 @@ pub trait Adapter: Send + Sync + 'static {
 /// A venue's WebSocket order entry: which writes its session carries, on what wire, and how
 /// their answers read as their REST counterparts'. Each venue implements it in `entry.rs`.
 pub trait OrderEntry: crate::net::SessionDialect {
+    /// Whether the session carries the write `request` (one it does not goes by REST).
+    fn carries(&self, request: &Request) -> bool;
     /// The frame carrying the write `request` under request id `id`, signed at `now_ms` where
     /// the venue signs each request (`None`: the session does not carry it; it goes by REST).
     fn frame(

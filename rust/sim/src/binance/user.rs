@@ -16,9 +16,11 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, sleep_until};
 
+use super::rest::{self, ApiError, Params, check_timestamp};
 use super::{BinanceState, exact, fixed, interval_parts, side_str, status_str, tif_str, type_str};
 use crate::exchange::{Event, Exchange, ExecKind, FillRec, Order, Status};
 use crate::limits::Verdict;
+use crate::market::take_one;
 
 fn exec_str(kind: ExecKind, spot: bool) -> &'static str {
     match kind {
@@ -373,7 +375,124 @@ async fn listen_key_session(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Spot WebSocket API (user data)
+// WebSocket API: order entry (spot `ws-api/v3`, USD-M `ws-fapi/v1`) and spot user data
+
+/// The REST endpoint a WebSocket API method mirrors.
+fn rest_of(spot: bool, method: &str) -> Option<(axum::http::Method, &'static str)> {
+    use axum::http::Method as M;
+    Some(match (spot, method) {
+        (true, "order.place") => (M::POST, "/api/v3/order"),
+        (true, "order.cancel") => (M::DELETE, "/api/v3/order"),
+        (true, "order.status") => (M::GET, "/api/v3/order"),
+        (true, "order.amend.keepPriority") => (M::PUT, "/api/v3/order/amend/keepPriority"),
+        (true, "order.cancelReplace") => (M::POST, "/api/v3/order/cancelReplace"),
+        (true, "orderList.place.oco") => (M::POST, "/api/v3/orderList/oco"),
+        (true, "openOrders.status") => (M::GET, "/api/v3/openOrders"),
+        (true, "openOrders.cancelAll") => (M::DELETE, "/api/v3/openOrders"),
+        (false, "order.place") => (M::POST, "/fapi/v1/order"),
+        (false, "order.modify") => (M::PUT, "/fapi/v1/order"),
+        (false, "order.cancel") => (M::DELETE, "/fapi/v1/order"),
+        (false, "order.status") => (M::GET, "/fapi/v1/order"),
+        (false, "algoOrder.place") => (M::POST, "/fapi/v1/algoOrder"),
+        (false, "algoOrder.cancel") => (M::DELETE, "/fapi/v1/algoOrder"),
+        _ => return None,
+    })
+}
+
+/// A WebSocket API request's account: its own signature (any key type), else the session's
+/// `session.logon` (then only the `timestamp` is checked).
+fn api_account(
+    st: &BinanceState,
+    params: &Params,
+    raw: &serde_json::Map<String, Value>,
+    logged_on: Option<usize>,
+) -> Result<usize, ApiError> {
+    let Some(signature) = params.get("signature") else {
+        let account = logged_on.ok_or_else(|| {
+            ApiError::new(
+                401,
+                -2015,
+                "Invalid API-key, IP, or permissions for action.",
+            )
+        })?;
+        check_timestamp(st, params)?;
+        return Ok(account);
+    };
+    let key = params.get("apiKey").unwrap_or("");
+    let ex = st.market.lock();
+    let account = ex.account_by_key(key).ok_or_else(|| {
+        ApiError::new(
+            401,
+            -2015,
+            "Invalid API-key, IP, or permissions for action.",
+        )
+    })?;
+    if !super::signature_ok(&ex.accounts[account], key, &ws_api_payload(raw), signature) {
+        return Err(ApiError::new(
+            400,
+            -1022,
+            "Signature for this request is not valid.",
+        ));
+    }
+    drop(ex);
+    check_timestamp(st, params)?;
+    Ok(account)
+}
+
+/// An order-entry request served as its REST endpoint, in the API's envelope: the REST body as
+/// `result` (or its error as `error`), the usage as `rateLimits` unless `returnRateLimits` is
+/// false.
+fn order_entry(
+    st: &BinanceState,
+    verb: &axum::http::Method,
+    path: &str,
+    raw: &serde_json::Map<String, Value>,
+    logged_on: Option<usize>,
+    id: Value,
+) -> Value {
+    let params = Params::of_json(raw);
+    let now = st.market.clock.now_ms();
+    let Some((answer, used)) = rest::call(st, verb, path, &params, |p| {
+        api_account(st, p, raw, logged_on)
+    }) else {
+        return json!({"id": id, "status": 400, "error": {"code": -1020, "msg": "This operation is not supported."}});
+    };
+    let mut reply = match answer {
+        Ok(result) => json!({"id": id, "status": 200, "result": result}),
+        Err(e) => {
+            let mut error = json!({"code": e.code, "msg": e.msg});
+            if let Some(data) = e.data {
+                error["data"] = *data;
+            }
+            // REST's Retry-After (seconds) is the API's `data.retryAfter` (venue ms).
+            if let Some(secs) = e
+                .headers
+                .iter()
+                .find(|(k, _)| k == "Retry-After")
+                .and_then(|(_, v)| v.parse::<i64>().ok())
+            {
+                error["data"] = json!({"serverTime": now, "retryAfter": now.saturating_add(secs.saturating_mul(1000))});
+            }
+            json!({"id": id, "status": e.status.as_u16(), "error": error})
+        }
+    };
+    if raw.get("returnRateLimits") != Some(&Value::Bool(false)) {
+        let (n, unit, _) = interval_parts(st.limits.weight_window);
+        let mut limits = vec![
+            json!({"rateLimitType": "REQUEST_WEIGHT", "interval": unit, "intervalNum": n,
+            "limit": st.limits.weight_limit, "count": used.weight}),
+        ];
+        if used.placed {
+            let (n, unit, _) = interval_parts(st.limits.order_window);
+            limits.push(
+                json!({"rateLimitType": "ORDERS", "interval": unit, "intervalNum": n,
+                "limit": st.limits.order_limit, "count": used.orders}),
+            );
+        }
+        reply["rateLimits"] = Value::Array(limits);
+    }
+    reply
+}
 
 pub async fn ws_api(State(st): State<Arc<BinanceState>>, ws: WebSocketUpgrade) -> Response {
     ws.on_upgrade(move |socket| ws_api_session(st, socket))
@@ -434,6 +553,23 @@ async fn ws_api_session(st: Arc<BinanceState>, mut socket: WebSocket) {
                 let method = request.get("method").and_then(Value::as_str).unwrap_or("");
                 let method = method.strip_prefix("v3/").unwrap_or(method);
                 let params = request.get("params").and_then(Value::as_object).cloned().unwrap_or_default();
+                if let Some((verb, path)) = rest_of(st.spot(), method) {
+                    if take_one(&faults.rest_hang) {
+                        // Swallowed: never carried out, never answered.
+                        continue;
+                    }
+                    let logged = logged_on.as_ref().map(|l| l.0);
+                    let reply = order_entry(&st, &verb, path, &params, logged, id);
+                    if verb != axum::http::Method::GET && take_one(&faults.lose_write_answers) {
+                        // Carried out; its answer is lost with the connection.
+                        return;
+                    }
+                    out.insert(0, reply.to_string());
+                    if !crate::wire::flush(&mut socket, &mut out, faults).await {
+                        return;
+                    }
+                    continue;
+                }
                 let weight = match method {
                     "userDataStream.subscribe.signature" | "userDataStream.subscribe" | "session.status" | "session.logon" => 2,
                     _ => 1,

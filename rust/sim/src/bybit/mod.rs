@@ -5,6 +5,7 @@
 pub mod book;
 pub mod rest;
 pub mod tape;
+pub mod trade;
 pub mod ws;
 
 use std::sync::Arc;

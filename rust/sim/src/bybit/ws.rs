@@ -19,7 +19,32 @@ use super::{BybitState, Category, num, order_json, side_str, uuid};
 use crate::binance::rest::hmac_hex;
 use crate::exchange::{Event, Kind};
 
-fn conn_id() -> String {
+/// A WebSocket `auth` request's account (`args`: key, expiry in venue ms, the HMAC of
+/// `GET/realtime<expiry>`), or the venue's words for refusing it.
+pub(super) fn ws_auth(st: &BybitState, args: &[Value]) -> Result<usize, &'static str> {
+    let key = args.first().and_then(Value::as_str).unwrap_or("");
+    let expires = args
+        .get(1)
+        .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
+        .unwrap_or(0);
+    let signature = args.get(2).and_then(Value::as_str).unwrap_or("");
+    let found = st.spot.lock().account_by_key(key);
+    match found {
+        None => Err("Invalid apikey"),
+        Some(_) if expires <= st.spot.clock.now_ms() => Err("Params Error"),
+        Some(a) => {
+            let secret = st.spot.lock().accounts[a].secret.clone();
+            if hmac_hex(&secret, &format!("GET/realtime{expires}")).eq_ignore_ascii_case(signature)
+            {
+                Ok(a)
+            } else {
+                Err("Invalid sign")
+            }
+        }
+    }
+}
+
+pub(super) fn conn_id() -> String {
     let mut rng = fastrand::Rng::new();
     format!(
         "{}-{}",
@@ -390,23 +415,7 @@ async fn private_session(st: Arc<BybitState>, mut socket: WebSocket) {
                     "ping" => json!({"op": "pong", "args": [st.spot.clock.now_ms().to_string()], "conn_id": conn}),
                     "auth" => {
                         let args = request.get("args").and_then(Value::as_array).cloned().unwrap_or_default();
-                        let key = args.first().and_then(Value::as_str).unwrap_or("");
-                        let expires = args.get(1).and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok())).unwrap_or(0);
-                        let signature = args.get(2).and_then(Value::as_str).unwrap_or("");
-                        let found = st.spot.lock().account_by_key(key);
-                        let verdict = match found {
-                            None => Err("Invalid apikey"),
-                            Some(_) if expires <= st.spot.clock.now_ms() => Err("Params Error"),
-                            Some(a) => {
-                                let secret = st.spot.lock().accounts[a].secret.clone();
-                                if hmac_hex(&secret, &format!("GET/realtime{expires}")).eq_ignore_ascii_case(signature) {
-                                    Ok(a)
-                                } else {
-                                    Err("Invalid sign")
-                                }
-                            }
-                        };
-                        match verdict {
+                        match ws_auth(&st, &args) {
                             Ok(a) => {
                                 account = Some(a);
                                 json!({"success": true, "ret_msg": "", "op": "auth", "conn_id": conn})

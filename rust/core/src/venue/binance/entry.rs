@@ -1,5 +1,5 @@
-//! Binance's WebSocket API as order entry (PROTOCOLS.md 9.1): spot `ws-api/v3`, USD-M
-//! `ws-fapi/v1`.
+//! Binance's WebSocket API as order entry (PROTOCOLS.md 2.2, docs/order-entry.md): spot
+//! `ws-api/v3`, USD-M `ws-fapi/v1`.
 //!
 //! A request is `{"id", "method", "params"}` with the REST request's parameters as `params`;
 //! its answer is `{"id", "status", "result" | "error", "rateLimits"}`, where `result` is the REST
@@ -167,6 +167,10 @@ impl SessionDialect for BinanceEntry {
 }
 
 impl OrderEntry for BinanceEntry {
+    fn carries(&self, request: &Request) -> bool {
+        method(self.market, request).is_some()
+    }
+
     fn frame(
         &self,
         request: &Request,

@@ -1,4 +1,4 @@
-//! Bybit's trade WebSocket (`/v5/trade`, PROTOCOLS.md 9.2): order entry for spot and linear.
+//! Bybit's trade WebSocket (`/v5/trade`, docs/order-entry.md): order entry for spot and linear.
 //!
 //! The session logs in once (`op: auth`, the private stream's `GET/realtime` signature); each
 //! request is `{"reqId", "header": {"X-BAPI-TIMESTAMP", "X-BAPI-RECV-WINDOW"}, "op", "args":
@@ -85,6 +85,10 @@ impl SessionDialect for BybitEntry {
 }
 
 impl OrderEntry for BybitEntry {
+    fn carries(&self, request: &Request) -> bool {
+        op(request).is_some()
+    }
+
     fn frame(
         &self,
         request: &Request,

@@ -77,6 +77,12 @@ pub(super) fn authenticate(
             "Signature for this request is not valid.",
         ));
     }
+    check_timestamp(st, params)?;
+    Ok(account)
+}
+
+/// A signed request's `timestamp` against its `recvWindow` on the venue's clock.
+pub fn check_timestamp(st: &BinanceState, params: &Params) -> Result<(), ApiError> {
     let timestamp = params
         .int("timestamp")?
         .ok_or_else(|| ApiError::mandatory("timestamp"))?;
@@ -102,7 +108,7 @@ pub(super) fn authenticate(
             "Timestamp for this request is outside of the recvWindow.",
         ));
     }
-    Ok(account)
+    Ok(())
 }
 
 #[cfg(test)]

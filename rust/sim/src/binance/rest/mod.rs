@@ -22,12 +22,12 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 pub use algo::algo_update;
-pub use auth::hmac_hex;
+pub use auth::{check_timestamp, hmac_hex};
 pub use orders::{OrderView, order_json};
 
 use super::{BinanceState, interval_parts};
 use crate::exchange::Exchange;
-use crate::limits::Verdict;
+use crate::limits::{Path, Verdict};
 use crate::market::take_one;
 use auth::authenticate;
 use routes::{Endpoint, dispatch, route, weight};
@@ -66,14 +66,27 @@ impl ApiError {
     }
 }
 
-type Answer = Result<Value, ApiError>;
+pub type Answer = Result<Value, ApiError>;
 
 /// Request parameters from the query string and the form body (the query wins).
 #[derive(Debug, Default, Clone)]
 pub struct Params(pub(super) HashMap<String, String>);
 
 impl Params {
-    fn get(&self, name: &str) -> Option<&str> {
+    /// The parameters of a WebSocket API request: its JSON values as the text REST sends.
+    pub fn of_json(params: &serde_json::Map<String, Value>) -> Params {
+        Params(
+            params
+                .iter()
+                .map(|(k, v)| {
+                    let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                    (k.clone(), text)
+                })
+                .collect(),
+        )
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .get(name)
             .map(String::as_str)
@@ -146,6 +159,73 @@ pub async fn handle(
             params.0.extend(pairs);
         }
     }
+    let (answer, usage) = serve(
+        &st,
+        endpoint,
+        signed,
+        &params,
+        Path::Rest,
+        || authenticate(&st, &headers, query, &body_text, &params),
+        &headers,
+    );
+    let (n, _, letter) = interval_parts(st.limits.weight_window);
+    let mut extra = vec![(
+        format!("X-MBX-USED-WEIGHT-{n}{letter}"),
+        usage.weight.to_string(),
+    )];
+    if usage.placed {
+        let (n, _, letter) = interval_parts(st.limits.order_window);
+        extra.push((
+            format!("X-MBX-ORDER-COUNT-{n}{letter}"),
+            usage.orders.to_string(),
+        ));
+    }
+    respond(answer, extra)
+}
+
+/// A WebSocket API request as the REST request it mirrors (the two are "functionally
+/// equivalent": same parameters, answers and errors): `None` if no endpoint is `method path`.
+/// `authenticate` is the API's own (a signature in the parameters, or the session's logon).
+pub fn call(
+    st: &BinanceState,
+    method: &Method,
+    path: &str,
+    params: &Params,
+    authenticate: impl FnOnce(&Params) -> Result<usize, ApiError>,
+) -> Option<(Answer, Used)> {
+    let (endpoint, signed) = route(st.spot(), method, path)?;
+    st.market.count_request(&format!("WS {method}"), path);
+    Some(serve(
+        st,
+        endpoint,
+        signed,
+        params,
+        Path::WsApi,
+        || authenticate(params),
+        &HeaderMap::new(),
+    ))
+}
+
+/// What a request used of the limits: the weight, the order count, and whether it counts orders.
+#[derive(Debug)]
+pub struct Used {
+    pub weight: u32,
+    pub orders: u32,
+    pub placed: bool,
+}
+
+/// The pipeline past the transport, REST's and the WebSocket API's alike: the limits, the
+/// authentication of a signed request, the endpoint's answer.
+fn serve(
+    st: &BinanceState,
+    endpoint: Endpoint,
+    signed: bool,
+    params: &Params,
+    path: Path,
+    authenticate: impl FnOnce() -> Result<usize, ApiError>,
+    headers: &HeaderMap,
+) -> (Answer, Used) {
+    let spot = st.spot();
     // What counts against the order-count limits: a new order (cancel-replace's included) and
     // a USD-M modify; spot's keep-priority amend counts 0.
     let orders = match endpoint {
@@ -157,20 +237,14 @@ pub async fn handle(
         Endpoint::PlaceBatch | Endpoint::AmendBatch => 5,
         _ => 0,
     };
-    let is_order = orders > 0;
-    let (verdict, usage) = st.limits.check(weight(spot, endpoint, &params), orders);
-    let (n, _, letter) = interval_parts(st.limits.weight_window);
-    let mut extra = vec![(
-        format!("X-MBX-USED-WEIGHT-{n}{letter}"),
-        usage.weight.to_string(),
-    )];
-    if is_order {
-        let (n, _, letter) = interval_parts(st.limits.order_window);
-        extra.push((
-            format!("X-MBX-ORDER-COUNT-{n}{letter}"),
-            usage.orders.to_string(),
-        ));
-    }
+    let (verdict, usage) = st
+        .limits
+        .check_on(weight(spot, endpoint, params), orders, path);
+    let used = Used {
+        weight: usage.weight,
+        orders: usage.orders,
+        placed: orders > 0,
+    };
     match verdict {
         Verdict::Allowed => {}
         Verdict::TooMany {
@@ -199,7 +273,7 @@ pub async fn handle(
             let mut err = ApiError::new(429, code, msg);
             err.headers
                 .push(("Retry-After".into(), retry_after_s.to_string()));
-            return respond(Err(err), extra);
+            return (Err(err), used);
         }
         Verdict::Banned {
             until_ms,
@@ -216,19 +290,18 @@ pub async fn handle(
             );
             err.headers
                 .push(("Retry-After".into(), retry_after_s.to_string()));
-            return respond(Err(err), extra);
+            return (Err(err), used);
         }
     }
     let account = if signed {
-        match authenticate(&st, &headers, query, &body_text, &params) {
+        match authenticate() {
             Ok(account) => Some(account),
-            Err(e) => return respond(Err(e), extra),
+            Err(e) => return (Err(e), used),
         }
     } else {
         None
     };
-    let answer = dispatch(&st, endpoint, account, &params, &headers);
-    respond(answer, extra)
+    (dispatch(st, endpoint, account, params, headers), used)
 }
 
 fn respond(answer: Answer, headers: Vec<(String, String)>) -> Response {

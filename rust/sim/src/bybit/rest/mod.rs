@@ -129,6 +129,59 @@ pub async fn handle(
             }
         }
     }
+    let signed_payload = if method == Method::POST {
+        body_text.as_str()
+    } else {
+        query.as_str()
+    };
+    let (answer, usage) = serve(
+        &st,
+        endpoint,
+        uid_limit,
+        &params,
+        || authenticate(&st, &headers, signed_payload, now),
+        now,
+    );
+    if answer.0 == StatusCode::FORBIDDEN {
+        return (StatusCode::FORBIDDEN, "access too frequent").into_response();
+    }
+    reply(answer, usage)
+}
+
+/// A trade-WebSocket request (`order.create`, ...) as the REST request it mirrors (`args[0]` is
+/// the REST body): the REST envelope and the usage, `None` if no endpoint is at `path`. The
+/// session authenticated `account` at login.
+pub fn call(
+    st: &BybitState,
+    path: &str,
+    args: &Map<String, Value>,
+    account: usize,
+    now: i64,
+) -> Option<((StatusCode, Value), Option<crate::limits::BybitUsage>)> {
+    let (endpoint, uid_limit) = route(&Method::POST, path)?;
+    st.spot.count_request("WS POST", path);
+    let params: HashMap<String, String> = args
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| {
+            let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+            (k.clone(), text)
+        })
+        .collect();
+    Some(serve(st, endpoint, uid_limit, &params, || Ok(account), now))
+}
+
+/// The pipeline past the transport, REST's and the trade WebSocket's alike: the per-UID limit
+/// (a batch by its orders), authentication, the endpoint's answer in its envelope. An IP ban
+/// is a bare 403.
+fn serve(
+    st: &BybitState,
+    endpoint: routes::Endpoint,
+    uid_limit: Option<routes::UidLimit>,
+    params: &HashMap<String, String>,
+    authenticate: impl FnOnce() -> Result<usize, Fail>,
+    now: i64,
+) -> ((StatusCode, Value), Option<crate::limits::BybitUsage>) {
     let category = params.get("category").and_then(|c| Category::parse(c));
     let limit = uid_limit.map(|(name, linear, spot)| {
         (
@@ -153,35 +206,30 @@ pub async fn handle(
     match verdict {
         BybitVerdict::Allowed => {}
         BybitVerdict::IpBanned { .. } => {
-            return (StatusCode::FORBIDDEN, "access too frequent").into_response();
+            return ((StatusCode::FORBIDDEN, json!("access too frequent")), usage);
         }
         BybitVerdict::TooMany => {
-            return reply(envelope(Err(fail(10006, "Too many visits!")), now), usage);
+            return (envelope(Err(fail(10006, "Too many visits!")), now), usage);
         }
     }
     let account = if uid_limit.is_some() {
-        let signed_payload = if method == Method::POST {
-            body_text.as_str()
-        } else {
-            query.as_str()
-        };
-        match authenticate(&st, &headers, signed_payload, now) {
+        match authenticate() {
             Ok(a) => Some(a),
-            Err(f) => return reply(envelope(Err(f), now), usage),
+            Err(f) => return (envelope(Err(f), now), usage),
         }
     } else {
         None
     };
     let answer = dispatch(
-        &st,
+        st,
         endpoint,
         category,
         account,
-        &params,
+        params,
         granted as usize,
         now,
     );
-    reply(envelope(answer, now), usage)
+    (envelope(answer, now), usage)
 }
 
 fn reply(
