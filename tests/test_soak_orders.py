@@ -95,10 +95,11 @@ async def test_10k_orders_under_faults_end_equal_to_the_ledger(
                     # No room within the 1 s timeout (the windows are scaled to seconds): not
                     # sent; the flow waits as a trader would.
                     await asyncio.sleep(refused.retry_after or 0.1)
-                except tw.Timeout:
-                    # A cancel or amend whose answer was lost and whose lookup found no room in
-                    # the limits: its outcome is unknown for now; reconciliation tells it (the
-                    # ledger comparison at the end checks it did).
+                except (tw.Timeout, tw.ConnectionLost):
+                    # A cancel or amend whose answer was lost (no answer in time over REST, the
+                    # order-entry session's connection dropped) and whose lookup found no room
+                    # in the limits: its outcome is unknown for now; reconciliation tells it
+                    # (the ledger comparison at the end checks it did).
                     await asyncio.sleep(0.1)
 
         async def step() -> None:

@@ -689,6 +689,14 @@ impl Connector {
         self.http.send(request).await
     }
 
+    /// `request` by REST, whatever the transport (a caller's own request to a REST path).
+    pub async fn rest_request(&self, request: &Request) -> Result<Value> {
+        if self.cancel.is_cancelled() {
+            return Err(self.closed_error());
+        }
+        self.http.send(request).await
+    }
+
     /// The venue's time (Unix ms) as the clock sync estimates it.
     /// `binance-spot`, `bybit-linear`: the name merged quotes and gateway subjects use.
     pub fn label(&self) -> String {

@@ -483,7 +483,8 @@ impl NativeConnector {
         };
         let inner = self.inner.clone();
         crate::runtime::future_into_py(py, async move {
-            let value = inner.request(&request).await.map_err(py_err)?;
+            // The caller asked for a REST request: it never takes the order-entry session.
+            let value = inner.rest_request(&request).await.map_err(py_err)?;
             Ok(value.to_string())
         })
     }

@@ -161,12 +161,13 @@ impl Connector {
             let text = match entry.session.call(id, frame, config.timeout).await {
                 Ok(text) => text,
                 Err(Unanswered::NotSent(_)) if !forced => return None,
-                Err(unanswered) => {
-                    if matches!(unanswered, Unanswered::Lost(_)) {
-                        permit.failure();
-                    }
-                    return Some(Err(unanswered.into_error(&what())));
+                Err(Unanswered::TimedOut(after)) => {
+                    permit.failure();
+                    return Some(Err(Unanswered::TimedOut(after).into_error(&what())));
                 }
+                // A dropped connection loses every write in flight at once: one event, which
+                // the session's reconnect answers, not one breaker failure a write.
+                Err(unanswered) => return Some(Err(unanswered.into_error(&what()))),
             };
             let failure =
                 match entry

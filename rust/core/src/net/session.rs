@@ -43,6 +43,12 @@ pub trait SessionDialect: Send + Sync + 'static {
     fn answer_id<'a>(&self, text: &'a str) -> Option<Cow<'a, str>>;
     /// A client heartbeat message (`None`: a WebSocket ping frame).
     fn heartbeat(&self, id: &str) -> Option<String>;
+    /// Whether a frame announces that the venue will close this connection soon (Binance's
+    /// `serverShutdown`): the session then moves to a fresh one, as before its lifetime ends.
+    fn retiring(&self, text: &str) -> bool {
+        let _ = text;
+        false
+    }
 }
 
 /// What became of a call that got no answer.
@@ -52,16 +58,22 @@ pub enum Unanswered {
     NotSent(String),
     /// Written, then the connection failed before its answer: the venue may have acted on it.
     Lost(String),
+    /// Written, and no answer came in time (the connection still up): the same.
+    TimedOut(Duration),
 }
 
 impl Unanswered {
-    /// As the connector's errors: a lost call is a lost connection (outcome unknown), one not
-    /// sent is `NotConnected`-like, refused before it left.
+    /// As the connector's errors: a lost call is a lost connection or a timeout (the outcome
+    /// unknown either way), one not sent is `NotConnected`: refused before it left.
     pub fn into_error(self, what: &str) -> Error {
         match self {
             Unanswered::Lost(reason) => {
                 Error::ConnectionLost(format!("{what}: answer lost ({reason})"))
             }
+            Unanswered::TimedOut(after) => Error::Timeout {
+                what: what.to_owned(),
+                after,
+            },
             Unanswered::NotSent(reason) => {
                 Error::NotConnected(format!("{what}: nothing was sent ({reason})"))
             }
@@ -231,7 +243,7 @@ impl WsSession {
             Ok(Err(_)) => Err(Unanswered::Lost("the session's task ended".into())),
             Err(_) => {
                 lock(&self.counters).lost += 1;
-                Err(Unanswered::Lost(format!("no answer within {timeout:?}")))
+                Err(Unanswered::TimedOut(timeout))
             }
         }
     }
@@ -414,6 +426,22 @@ impl Runner {
         }
     }
 
+    /// Stops taking calls (new ones go elsewhere), lets those in flight be answered for up
+    /// to a connect timeout, and closes: the next connection opens at once.
+    async fn retire(&self, socket: &mut Socket, pending: &mut Pending) -> End {
+        self.up.send_replace(false);
+        let drain = Instant::now() + self.config.connect_timeout;
+        while !pending.is_empty() && Instant::now() < drain {
+            match tokio::time::timeout_at(drain, socket.next()).await {
+                Ok(Some(Ok(Message::Text(text)))) => self.deliver(pending, text.as_str()),
+                Ok(Some(Ok(_))) => {}
+                _ => break,
+            }
+        }
+        let _ = socket.close(None).await;
+        End::Rotate
+    }
+
     async fn serve(
         &self,
         mut socket: Socket,
@@ -439,20 +467,7 @@ impl Runner {
                 _ = sleep_until(last_frame + self.config.stale_after) => {
                     break End::Failed(format!("stale: nothing received for {:?}", self.config.stale_after));
                 }
-                _ = sleep_until(rotate_at) => {
-                    // New calls go elsewhere from now; those in flight get their answers.
-                    self.up.send_replace(false);
-                    let drain = Instant::now() + self.config.connect_timeout;
-                    while !pending.is_empty() && Instant::now() < drain {
-                        match tokio::time::timeout_at(drain, socket.next()).await {
-                            Ok(Some(Ok(Message::Text(text)))) => self.deliver(&mut pending, text.as_str()),
-                            Ok(Some(Ok(_))) => {}
-                            _ => break,
-                        }
-                    }
-                    let _ = socket.close(None).await;
-                    break End::Rotate;
-                }
+                _ = sleep_until(rotate_at) => break self.retire(&mut socket, &mut pending).await,
                 _ = sleep_until(next_heartbeat) => {
                     next_heartbeat = Instant::now() + self.config.heartbeat_every;
                     let beat = match self.dialect.heartbeat(&self.id()) {
@@ -485,7 +500,13 @@ impl Runner {
                     match frame {
                         None => break End::Failed("closed by the venue".into()),
                         Some(Err(e)) => break End::Failed(format!("read failed: {e}")),
-                        Some(Ok(Message::Text(text))) => self.deliver(&mut pending, text.as_str()),
+                        Some(Ok(Message::Text(text))) => {
+                            if self.dialect.retiring(text.as_str()) {
+                                tracing::info!(url = %self.url, "the venue retires the order-entry connection: moving to a fresh one");
+                                break self.retire(&mut socket, &mut pending).await;
+                            }
+                            self.deliver(&mut pending, text.as_str());
+                        }
                         Some(Ok(Message::Close(frame))) => {
                             let reason = frame.map_or_else(String::new, |f| f.reason.to_string());
                             break End::Failed(format!("closed by the venue {reason}").trim_end().to_owned());

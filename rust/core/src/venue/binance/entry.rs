@@ -164,6 +164,18 @@ impl SessionDialect for BinanceEntry {
     fn heartbeat(&self, _id: &str) -> Option<String> {
         None
     }
+
+    /// `{"event":{"e":"serverShutdown","E":...}}`: "establish a new connection as soon as
+    /// possible".
+    fn retiring(&self, text: &str) -> bool {
+        text.contains("serverShutdown")
+            && serde_json::from_str::<Value>(text).is_ok_and(|v| {
+                v.get("event")
+                    .and_then(|e| e.get("e"))
+                    .and_then(Value::as_str)
+                    == Some("serverShutdown")
+            })
+    }
 }
 
 impl OrderEntry for BinanceEntry {
@@ -336,6 +348,12 @@ mod tests {
         assert!(
             entry(Market::Spot, SECRET).login("1").is_none(),
             "HMAC keys sign each request"
+        );
+        // The docs' shutdown notice moves the session; an answer naming it does not.
+        let e = entry(Market::Spot, SECRET);
+        assert!(e.retiring(r#"{"event":{"e":"serverShutdown","E":1770123456789}}"#));
+        assert!(
+            !e.retiring(r#"{"id":"1","status":400,"error":{"code":-1,"msg":"serverShutdown"}}"#)
         );
     }
 
