@@ -268,3 +268,100 @@ async def test_writes_in_flight_together_each_get_their_own_answer(sim: Simulato
             assert (order.client_order_id, order.price) == (f"many-{k}", price - k * tick)
             assert order.order_id == sim_order(sim, "binance", "usdm", f"many-{k}").order_id
         assert session(c).answered == 20
+
+
+@pytest.mark.parametrize("market", ["spot", "usdm"])
+async def test_a_shutdown_notice_moves_the_session_without_losing_a_write(
+    sim: Simulator, market: str
+) -> None:
+    """Binance's ``serverShutdown``: the session stops taking writes on the old connection,
+    lets those in flight be answered and opens a fresh one, before the venue closes the old;
+    writes sent meanwhile wait for it (``ws``) and none is lost."""
+    v, m = sim.native_venue("binance"), sim.native_market(market)
+
+    def entry_links() -> set[int]:
+        return {x.id for x in sim.connections("binance", market) if x.kind == "api" and not x.streams}
+
+    async with trader(sim, "binance", market, transport="ws") as c:
+        await up(c)
+        first = entry_links()
+        price, qty = await resting_buy(sim, c, "binance", market)
+        tick = (await c.symbol_info(SYMBOL)).tick_size
+        sim.native.shutdown_notice(v, m, 5.0)
+        orders = []
+        for k in range(10):
+            orders.append(
+                await c.place_limit(SYMBOL, "buy", qty, price - k * tick, client_order_id=f"sd-{k}")
+            )
+            await asyncio.sleep(0.02)
+        for order in orders:
+            assert order.status == tw.OrderStatus.NEW
+            assert order.order_id == sim_order(sim, "binance", market, order.client_order_id).order_id
+        await until(lambda: bool(entry_links()) and not entry_links() & first, 5, "a fresh connection only")
+        entry = session(c)
+        assert (entry.up, entry.lost, entry.answered) == (True, 0, 10)
+
+
+@pytest.mark.parametrize(("venue", "market"), MARKETS)
+async def test_lost_amend_and_cancel_answers_are_looked_up(sim: Simulator, venue: str, market: str) -> None:
+    """The venue amends (USD-M modify, Bybit amend, Binance spot's cancel-replace) and cancels,
+    each time losing the answer with the connection: the order's state is read back by REST, the
+    venue holds each change once."""
+    counted = "spot" if venue == "bybit" else market
+    v, m = sim.native_venue(venue), sim.native_market(counted)
+    async with trader(sim, venue, market, transport="ws", recv_window_ms=1000) as c:
+        await up(c)
+        price, qty = await resting_buy(sim, c, venue, market)
+        tick = (await c.symbol_info(SYMBOL)).tick_size
+        await c.place_limit(SYMBOL, "buy", qty, price, client_order_id="la-1")
+        sim.native.fail_rest(v, m, lose_write_answers=1)
+        try:
+            amended = await c.amend(
+                SYMBOL, client_order_id="la-1", price=price - tick, replacement_client_order_id="la-2"
+            )
+        except tw.ConnectionLost:
+            # The lookup could not tell in time; the order's own state does, by REST.
+            amended = await c.order(
+                SYMBOL, client_order_id="la-2" if (venue, market) == ("binance", "spot") else "la-1"
+            )
+        assert (amended.status, amended.price) == (tw.OrderStatus.NEW, price - tick)
+        assert sim_order(sim, venue, market, amended.client_order_id).price == price - tick
+        await until(lambda: session(c).up, 10, "the session back")
+        sim.native.fail_rest(v, m, lose_write_answers=1)
+        try:
+            canceled = await c.cancel(SYMBOL, client_order_id=amended.client_order_id)
+        except tw.ConnectionLost:
+            canceled = await c.order(SYMBOL, client_order_id=amended.client_order_id)
+        assert canceled.status == tw.OrderStatus.CANCELED
+        assert sim_order(sim, venue, market, amended.client_order_id).status == tw.OrderStatus.CANCELED
+        assert session(c).lost == 2
+
+
+#: How each market's batch place goes: over the session (Binance spot's concurrent single places,
+#: Bybit's `order.create-batch`) or by REST (USD-M `batchOrders` has no WebSocket method).
+BATCH = {
+    ("binance", "spot"): ("WS POST /api/v3/order", 3),
+    ("binance", "usdm"): ("POST /fapi/v1/batchOrders", 1),
+    ("bybit", "spot"): ("WS POST /v5/order/create-batch", 1),
+    ("bybit", "linear"): ("WS POST /v5/order/create-batch", 1),
+}
+
+
+@pytest.mark.parametrize(("venue", "market"), MARKETS)
+async def test_batches_take_the_session_where_it_has_them(sim: Simulator, venue: str, market: str) -> None:
+    async with trader(sim, venue, market, transport="ws") as c:
+        price, qty = await resting_buy(sim, c, venue, market)
+        tick = (await c.symbol_info(SYMBOL)).tick_size
+        path, requests = BATCH[(venue, market)]
+        before = calls(sim, venue, market).get(path, 0)
+        out = await c.place_batch(
+            [tw.LimitOrder(SYMBOL, "BUY", qty, price - k * tick, client_order_id=f"wb-{k}") for k in range(3)]
+        )
+        assert [o.status for o in out if isinstance(o, tw.Order)] == [tw.OrderStatus.NEW] * 3, out
+        assert calls(sim, venue, market).get(path, 0) == before + requests
+        for k in range(3):
+            assert sim_order(sim, venue, market, f"wb-{k}").price == price - k * tick
+        canceled = await c.cancel_batch(SYMBOL, client_order_ids=[f"wb-{k}" for k in range(3)])
+        assert [o.status for o in canceled if isinstance(o, tw.Order)] == [tw.OrderStatus.CANCELED] * 3, (
+            canceled
+        )

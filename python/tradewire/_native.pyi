@@ -1023,6 +1023,9 @@ class NativeSimulator:
     def violations(self, venue: Venue, market: Market) -> tuple[int, int, int]:
         """``(rate_limited, bans, while_banned)`` counted against the client so far: requests
         answered with a rate-limit error, bans imposed, requests refused while banned."""
+    def shutdown_notice(self, venue: Venue, market: Market, close_after: float) -> None:
+        """Has every Binance WebSocket API connection of the market announce
+        ``serverShutdown`` and close ``close_after`` seconds later."""
     def rest_requests(self, venue: Venue, market: Market) -> dict[str, int]:
         """REST requests served so far, by ``"METHOD /path"`` of a known endpoint, and WebSocket
         order-entry requests as ``"WS METHOD /path"`` of the endpoint they mirror (Bybit: one

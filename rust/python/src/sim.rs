@@ -195,6 +195,24 @@ impl NativeSimulator {
         self.inner.shutdown();
     }
 
+    /// Has every Binance WebSocket API connection of the market announce `serverShutdown` and
+    /// close `close_after` seconds later.
+    fn shutdown_notice(
+        &self,
+        py: Python<'_>,
+        venue: Venue,
+        market: Market,
+        close_after: f64,
+    ) -> PyResult<()> {
+        let faults = &self.market(py, venue, market)?.faults;
+        let delay = std::time::Duration::try_from_secs_f64(close_after)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("close_after: {e}")))?;
+        faults
+            .shutdown_notice
+            .send_modify(|(n, after)| (*n, *after) = (n.wrapping_add(1), delay));
+        Ok(())
+    }
+
     /// Drops one WebSocket connection (`connection`, an id from `connections`) or every one of
     /// the market at once; no close frame, as when a network path dies.
     #[pyo3(signature = (venue, market, connection = None))]

@@ -69,6 +69,9 @@ impl DepthDiff {
 pub struct Faults {
     /// Bumped to drop every WebSocket connection of this market.
     pub drop_generation: watch::Sender<u64>,
+    /// Bumped to have every Binance WebSocket API connection announce `serverShutdown` and
+    /// close after the given delay.
+    pub shutdown_notice: watch::Sender<(u64, std::time::Duration)>,
     /// While true, connections neither send nor read (but stay open).
     pub frozen: watch::Sender<bool>,
     /// The next n REST requests answer 503 / never answer.
@@ -95,6 +98,7 @@ impl Default for Faults {
     fn default() -> Self {
         Faults {
             drop_generation: watch::channel(0).0,
+            shutdown_notice: watch::channel((0, std::time::Duration::ZERO)).0,
             frozen: watch::channel(false).0,
             rest_5xx: AtomicU32::new(0),
             rest_hang: AtomicU32::new(0),

@@ -139,6 +139,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Calls waiting for the task to take them: a burst larger than this waits in `call`.
 const QUEUE: usize = 1024;
+/// Calls written together before one flush.
+const WRITE_BATCH: usize = 64;
 
 impl WsSession {
     /// Starts the session's task under `supervisor` (it runs until `cancel`). `connects` is
@@ -482,15 +484,39 @@ impl Runner {
                     let Some(call) = call else {
                         break End::Cancelled;
                     };
-                    if call.answer.is_closed() {
-                        continue;
-                    }
                     pending.retain(|_, waiter| !waiter.is_closed());
-                    let sent = socket.send(Message::text(call.text)).await;
-                    lock(&self.counters).sent += 1;
-                    pending.insert(call.id, call.answer);
-                    if let Err(e) = sent {
-                        // It may have left in part: lost, not "not sent".
+                    // The calls already queued go out with it: one flush for a burst.
+                    let mut batch = vec![call];
+                    while batch.len() < WRITE_BATCH {
+                        match queue.try_recv() {
+                            Ok(call) => batch.push(call),
+                            Err(_) => break,
+                        }
+                    }
+                    let mut failed = None;
+                    let mut written = 0u64;
+                    for call in batch {
+                        if call.answer.is_closed() {
+                            continue;
+                        }
+                        if failed.is_some() {
+                            let _ = call.answer.send(Err(Unanswered::NotSent("the session went down".into())));
+                            continue;
+                        }
+                        // One that fails may have left in part: lost, not "not sent".
+                        if let Err(e) = socket.feed(Message::text(call.text)).await {
+                            failed = Some(e);
+                        }
+                        written += 1;
+                        pending.insert(call.id, call.answer);
+                    }
+                    if failed.is_none()
+                        && let Err(e) = socket.flush().await
+                    {
+                        failed = Some(e);
+                    }
+                    lock(&self.counters).sent += written;
+                    if let Some(e) = failed {
                         break End::Failed(format!("send failed: {e}"));
                     }
                 }

@@ -1,4 +1,4 @@
-//! Venues. Each venue is a folder with the same files (`adapter`, `book`, `market`,
+//! Venues. Each venue is a folder with the same files (`adapter`, `book`, `entry`, `market`,
 //! `messages`, `orders`, `rest`, `sign`, `user`) implementing the traits declared here; its
 //! [`Adapter`] is the one way core code reaches it, and [`adapter`] is where it is registered.
 //! Outside this folder (and the `Venue` enum) the core names no venue.

@@ -532,15 +532,25 @@ async fn ws_api_session(st: Arc<BinanceState>, mut socket: WebSocket) {
     let mut logged_on: Option<(usize, String, i64)> = None;
     let mut logon_subscription: Option<u64> = None;
     let mut out: Vec<String> = Vec::new();
+    let mut notices = faults.shutdown_notice.subscribe();
+    notices.mark_unchanged();
+    let mut closing_at = end_of_life;
     loop {
         if !link.thawed().await {
             return;
         }
         tokio::select! {
             _ = link.changed() => continue,
-            _ = sleep_until(end_of_life) => {
+            _ = sleep_until(closing_at) => {
                 let _ = socket.send(Message::Close(None)).await;
                 return;
+            }
+            Ok(()) = notices.changed() => {
+                // "Please establish a new connection as soon as possible": it closes later.
+                let delay = notices.borrow_and_update().1;
+                closing_at = closing_at.min(Instant::now() + delay);
+                let now = st.market.clock.now_ms();
+                out.push(json!({"event": {"e": "serverShutdown", "E": now}}).to_string());
             }
             incoming = socket.recv() => {
                 let Some(Ok(message)) = incoming else { return };
