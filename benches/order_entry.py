@@ -26,6 +26,8 @@ from typing import Any
 
 import tradewire as tw
 
+from tests.trading import resting_buy
+
 from .simproc import SimProcess
 
 RESULTS = Path(__file__).parent / "results"
@@ -57,12 +59,7 @@ async def tradewire_run(sim: SimProcess, venue: str, market: str, transport: str
         api_secret=keys.api_secret,
         transport=transport,  # type: ignore[arg-type]
     ) as c:
-        info = await c.symbol_info(SYMBOL)
-        bid, _ = sim.best(venue, market, SYMBOL)
-        price = bid - 500 * info.tick_size
-        qty = max(info.min_qty, info.step_size * 100)
-        while info.min_notional is not None and qty * price < info.min_notional:
-            qty += info.step_size * 100
+        price, qty = await resting_buy(sim, c, venue, market, ticks=500)
         if transport == "ws":
             deadline = time.monotonic() + 10
             while not (c.health().order_entry and c.health().order_entry.up):  # type: ignore[union-attr]

@@ -16,6 +16,7 @@ import pytest
 from tradewire.testing import Simulator
 
 from .test_judges import point_ccxt_at
+from .test_judges_trading import only
 from .trading import sim_order
 
 
@@ -23,12 +24,6 @@ from .trading import sim_order
 def sim() -> Iterator[Simulator]:
     with Simulator(steps_per_second=0) as running:
         yield running
-
-
-def only(sim: Simulator, venue: str, market: str, order_id: object) -> tuple[object, ...]:
-    found = [o for o in sim.orders(venue, market) if o.order_id == str(order_id)]
-    assert len(found) == 1
-    return (found[0].status.name, found[0].price, found[0].qty)
 
 
 def by_rest(sim: Simulator, venue: str, market: str) -> list[str]:

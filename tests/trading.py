@@ -29,12 +29,12 @@ def trader(sim: Simulator, venue: str, market: str, **options: object) -> tw.Bin
 
 
 async def resting_buy(
-    sim: Simulator, c: tw.Binance | tw.Bybit, venue: str, market: str
+    sim: Truth, c: tw.Binance | tw.Bybit, venue: str, market: str, ticks: int = 50
 ) -> tuple[Decimal, Decimal]:
-    """A price 50 ticks under the best bid and a quantity above every minimum."""
+    """A price `ticks` ticks under the best bid and a quantity above every minimum."""
     info = await c.symbol_info(SYMBOL)
     bid, _ = sim.best(venue, market, SYMBOL)
-    price = bid - 50 * info.tick_size
+    price = bid - ticks * info.tick_size
     qty = max(info.min_qty, info.step_size * 100)
     while info.min_notional is not None and qty * price < info.min_notional:
         qty += info.step_size * 100
@@ -47,6 +47,7 @@ class Truth(Protocol):
     def orders(self, venue: str, market: str) -> list[Any]: ...
     def balances(self, venue: str, market: str) -> dict[str, Any]: ...
     def positions(self, venue: str, market: str) -> dict[str, Any]: ...
+    def best(self, venue: str, market: str, symbol: str) -> tuple[Decimal, Decimal]: ...
 
 
 def ledger(sim: Truth, venue: str, market: str) -> dict[str, tuple[Decimal, Decimal]]:

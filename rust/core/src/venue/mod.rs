@@ -272,6 +272,17 @@ pub trait Adapter: Send + Sync + 'static {
     }
 }
 
+/// An order-entry answer as JSON; one that is not is a protocol failure naming `what` it was.
+pub(crate) fn entry_json(
+    venue: Venue,
+    what: &str,
+    text: &str,
+) -> std::result::Result<Value, Box<crate::net::Failure>> {
+    serde_json::from_str(text).map_err(|e| {
+        crate::net::Failure::plain(crate::Error::protocol(venue, format!("{what} answer: {e}")))
+    })
+}
+
 /// A venue's WebSocket order entry: which writes its session carries, on what wire, and how
 /// their answers read as their REST counterparts'. Each venue implements it in `entry.rs`.
 pub trait OrderEntry: crate::net::SessionDialect {

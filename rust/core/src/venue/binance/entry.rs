@@ -220,12 +220,7 @@ impl OrderEntry for BinanceEntry {
         limiter: &Limiter,
         now_ms: i64,
     ) -> Result<Value, Box<Failure>> {
-        let value: Value = serde_json::from_str(text).map_err(|e| {
-            Failure::plain(crate::Error::protocol(
-                Venue::Binance,
-                format!("WebSocket API answer: {e}"),
-            ))
-        })?;
+        let value = crate::venue::entry_json(Venue::Binance, "WebSocket API", text)?;
         let rest = BinanceRest::new(self.market);
         let mut headers = usage_headers(&value);
         rest.observe(limiter, request, &headers);

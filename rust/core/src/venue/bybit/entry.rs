@@ -123,12 +123,7 @@ impl OrderEntry for BybitEntry {
         limiter: &Limiter,
         now_ms: i64,
     ) -> Result<Value, Box<Failure>> {
-        let value: Value = serde_json::from_str(text).map_err(|e| {
-            Failure::plain(crate::Error::protocol(
-                Venue::Bybit,
-                format!("trade WebSocket answer: {e}"),
-            ))
-        })?;
+        let value = crate::venue::entry_json(Venue::Bybit, "trade WebSocket", text)?;
         // The answer's `header` holds what REST sends as headers.
         let mut headers = HeaderMap::new();
         if let Some(fields) = value.get("header").and_then(Value::as_object) {
