@@ -275,6 +275,26 @@ impl Drop for WsSession {
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// Runs `work` while the session is not up, answering the calls that queue meanwhile "not
+/// sent" at once (one that raced the session going down must not wait out a backoff);
+/// `None` if cancelled first.
+async fn refusing<T>(
+    queue: &mut mpsc::Receiver<Call>,
+    cancel: &CancellationToken,
+    work: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return None,
+            out = &mut work => return Some(out),
+            Some(call) = queue.recv() => {
+                let _ = call.answer.send(Err(Unanswered::NotSent("the session is not up".into())));
+            }
+        }
+    }
+}
+
 type Pending = HashMap<String, oneshot::Sender<std::result::Result<String, Unanswered>>>;
 
 #[derive(Clone)]
@@ -337,9 +357,8 @@ impl Runner {
             attempt = attempt.saturating_add(1);
             lock(&self.counters).reconnects += 1;
             tracing::info!(url = %self.url, %reason, ?delay, "order-entry session lost: reconnecting");
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = sleep(delay) => {}
+            if refusing(queue, cancel, sleep(delay)).await.is_none() {
+                return;
             }
         }
     }
@@ -359,25 +378,30 @@ impl Runner {
         };
         if let Some(gate) = &self.gate {
             let costs = (gate.costs)();
-            tokio::select! {
-                _ = cancel.cancelled() => return Err(End::Cancelled),
-                r = gate.limiter.acquire_after_ban(&costs, Priority::Order) => r.map_err(|e| End::Failed(e.to_string()))?,
-            }
+            let wait = gate.limiter.acquire_after_ban(&costs, Priority::Order);
+            refusing(queue, cancel, wait)
+                .await
+                .ok_or(End::Cancelled)?
+                .map_err(|e| End::Failed(e.to_string()))?;
         }
         let (limiter, id) = &self.connects;
         let cost = [(*id, 1)];
-        tokio::select! {
-            _ = cancel.cancelled() => return Err(End::Cancelled),
-            r = limiter.acquire(&cost, Priority::Order) => r.map_err(|e| End::Failed(e.to_string()))?,
-        }
+        refusing(queue, cancel, limiter.acquire(&cost, Priority::Order))
+            .await
+            .ok_or(End::Cancelled)?
+            .map_err(|e| End::Failed(e.to_string()))?;
         let connect = tokio_tungstenite::connect_async_with_config(self.url.as_str(), None, true);
-        let mut socket = tokio::select! {
-            _ = cancel.cancelled() => return Err(End::Cancelled),
-            r = tokio::time::timeout(self.config.connect_timeout, connect) => match r {
-                Err(_) => return Err(failed(format!("connect timed out after {:?}", self.config.connect_timeout))),
-                Ok(Err(e)) => return Err(failed(format!("connect failed: {e}"))),
-                Ok(Ok((socket, _))) => socket,
-            },
+        let connect = tokio::time::timeout(self.config.connect_timeout, connect);
+        let mut socket = match refusing(queue, cancel, connect).await {
+            None => return Err(End::Cancelled),
+            Some(Err(_)) => {
+                return Err(failed(format!(
+                    "connect timed out after {:?}",
+                    self.config.connect_timeout
+                )));
+            }
+            Some(Ok(Err(e))) => return Err(failed(format!("connect failed: {e}"))),
+            Some(Ok(Ok((socket, _)))) => socket,
         };
         lock(&self.counters).last_message = Some(Instant::now());
         let id = self.id();
