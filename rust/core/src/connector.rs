@@ -686,7 +686,7 @@ impl Connector {
         {
             return outcome;
         }
-        self.http.send(request).await
+        self.rest_request(request).await
     }
 
     /// `request` by REST, whatever the transport (a caller's own request to a REST path).

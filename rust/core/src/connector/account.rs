@@ -347,13 +347,9 @@ impl Connector {
             data_stale_after: None,
             ..self.config.ws.clone()
         };
-        let requests = stream.weighed_as.map(|request| {
-            let http = self.http.clone();
-            RequestGate {
-                limiter: self.http.limiter.clone(),
-                costs: Arc::new(move || http.costs(&request)),
-            }
-        });
+        let requests = stream
+            .weighed_as
+            .map(|request| RequestGate::weighed_as(&self.http, request));
         let (pool, feed) = self.ws_pool(&stream.url, stream.dialect, config, requests)?;
         pool.subscribe(&topics);
         *self.user.lock().await = Some(UserFeed {

@@ -41,14 +41,6 @@ impl Transport {
             )),
         }
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Transport::Auto => "auto",
-            Transport::Ws => "ws",
-            Transport::Rest => "rest",
-        }
-    }
 }
 
 /// The session and the venue's rules for what goes on it.
@@ -63,7 +55,7 @@ impl Connector {
     pub(super) fn open_entry(
         config: &super::ConnectorConfig,
         credentials: Option<&Arc<crate::venue::Credentials>>,
-        http: &crate::net::Http,
+        http: &Arc<crate::net::Http>,
         supervisor: &crate::supervise::Supervisor,
         cancel: &tokio_util::sync::CancellationToken,
     ) -> Result<Option<Entry>> {
@@ -92,14 +84,7 @@ impl Connector {
         let connects = crate::net::ws::connect_limit(config.venue, url, adapter.ws_connect_limit());
         let gate = adapter
             .entry_gate(config.market)
-            .map(|request| crate::net::ws::RequestGate {
-                limiter: http.limiter.clone(),
-                costs: Arc::new({
-                    let dialect = adapter.rest(config.market);
-                    let limiter = http.limiter.clone();
-                    move || dialect.costs(&limiter, &request)
-                }),
-            });
+            .map(|request| crate::net::ws::RequestGate::weighed_as(http, request));
         let session = WsSession::start(
             url,
             "endpoints.ws_api",
@@ -180,24 +165,11 @@ impl Connector {
                     }
                     Err(failure) => failure,
                 };
-            if failure.venue_fault {
-                permit.failure();
-            } else {
-                permit.success();
-            }
-            if let Some(until) = failure.back_off_until {
-                tracing::warn!(venue = %self.venue, until, "rate limited by the venue: backing off");
-                http.limiter.back_off_until(until);
-            }
-            if let Some(until) = failure.banned_until {
-                tracing::error!(venue = %self.venue, until, "banned by the venue: requests stopped");
-                http.limiter.ban_until(until);
-            }
+            http.absorb(permit, &failure);
             // A refused timestamp was refused before anything was done: resync, send once more.
             if failure.clock_rejected && !resynced {
                 resynced = true;
-                http.clock.invalidate();
-                let _ = http.sync_clock().await;
+                http.resync_clock().await;
                 continue;
             }
             return Some(Err(failure.error.for_request(what)));

@@ -24,7 +24,7 @@ use tokio::time::Instant;
 
 use crate::error::{VenueReply, snippet};
 use crate::model::Venue;
-use crate::resilience::{Backoff, Breaker, ClockSync, LimitId, Limiter, Priority};
+use crate::resilience::{Backoff, Breaker, ClockSync, LimitId, Limiter, Permit, Priority};
 use crate::venue::Credentials;
 use crate::{Error, Result};
 
@@ -332,8 +332,7 @@ impl Http {
                     let failure = *failure;
                     // A rejected timestamp is fixed by a resync, then the request may go again.
                     if failure.clock_rejected {
-                        self.clock.invalidate();
-                        let _ = self.sync_clock().await;
+                        self.resync_clock().await;
                     }
                     let again = failure.clock_rejected || failure.error.is_retryable();
                     (failure.error, again)
@@ -427,22 +426,35 @@ impl Http {
                 Ok(value)
             }
             Err(failure) => {
-                if failure.venue_fault {
-                    permit.failure();
-                } else {
-                    permit.success();
-                }
-                if let Some(until) = failure.back_off_until {
-                    tracing::warn!(venue = %self.venue(), until, "rate limited by the venue: backing off");
-                    self.limiter.back_off_until(until);
-                }
-                if let Some(until) = failure.banned_until {
-                    tracing::error!(venue = %self.venue(), until, "banned by the venue: requests stopped");
-                    self.limiter.ban_until(until);
-                }
+                self.absorb(permit, &failure);
                 Err(failure)
             }
         }
+    }
+
+    /// What a venue's refusal means for the venue's health and limits, whichever path the
+    /// request took: a fault counts against the breaker; a back-off or ban holds every later
+    /// request until it ends.
+    pub fn absorb(&self, permit: Permit<'_>, failure: &Failure) {
+        if failure.venue_fault {
+            permit.failure();
+        } else {
+            permit.success();
+        }
+        if let Some(until) = failure.back_off_until {
+            tracing::warn!(venue = %self.venue(), until, "rate limited by the venue: backing off");
+            self.limiter.back_off_until(until);
+        }
+        if let Some(until) = failure.banned_until {
+            tracing::error!(venue = %self.venue(), until, "banned by the venue: requests stopped");
+            self.limiter.ban_until(until);
+        }
+    }
+
+    /// Samples the venue's time afresh after it refused our timestamp.
+    pub async fn resync_clock(&self) {
+        self.clock.invalidate();
+        let _ = self.sync_clock().await;
     }
 
     /// Samples the venue's time once: the round trip brackets the server's stamp.

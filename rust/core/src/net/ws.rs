@@ -106,6 +106,15 @@ impl std::fmt::Debug for RequestGate {
 }
 
 impl RequestGate {
+    /// Each request counted as the REST `request` on `http`'s limits.
+    pub fn weighed_as(http: &Arc<crate::net::Http>, request: crate::net::Request) -> RequestGate {
+        let costs_of = http.clone();
+        RequestGate {
+            limiter: http.limiter.clone(),
+            costs: Arc::new(move || costs_of.costs(&request)),
+        }
+    }
+
     /// Waits for room (and out any ban), then spends one request.
     async fn pass(&self, cancel: &CancellationToken) -> std::result::Result<(), String> {
         let costs = (self.costs)();

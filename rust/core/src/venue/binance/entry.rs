@@ -66,17 +66,6 @@ fn integer(key: &str) -> bool {
     )
 }
 
-/// What a request signs: every parameter but `signature`, sorted by name, `k=v` joined by `&`.
-fn payload(params: &[(String, String)]) -> String {
-    let mut sorted: Vec<&(String, String)> = params.iter().collect();
-    sorted.sort();
-    sorted
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
 /// The answer's `rateLimits` as the REST usage headers they mirror (`REQUEST_WEIGHT` a minute
 /// is `X-MBX-USED-WEIGHT-1M`, `ORDERS` in 10 s `X-MBX-ORDER-COUNT-10S`).
 fn usage_headers(answer: &Value) -> HeaderMap {
@@ -125,16 +114,8 @@ impl SessionDialect for BinanceEntry {
         if !self.credentials.is_ed25519() {
             return None;
         }
-        let timestamp = self.clock.now_server_ms();
-        let api_key = self.credentials.api_key();
-        let signature = self
-            .credentials
-            .sign(&format!("apiKey={api_key}&timestamp={timestamp}"));
-        Some(
-            json!({"id": id, "method": "session.logon",
-                "params": {"apiKey": api_key, "timestamp": timestamp, "signature": signature}})
-            .to_string(),
-        )
+        let params = super::sign::ws_api_auth(&self.credentials, self.clock.now_server_ms());
+        Some(json!({"id": id, "method": "session.logon", "params": params}).to_string())
     }
 
     fn logged_in(&self, answer: &str) -> Option<Result<(), String>> {
@@ -197,7 +178,7 @@ impl OrderEntry for BinanceEntry {
         let hmac = !self.credentials.is_ed25519();
         if hmac {
             params.push(("apiKey".into(), self.credentials.api_key().to_owned()));
-            let signature = self.credentials.sign(&payload(&params));
+            let signature = super::sign::ws_api_signature(&self.credentials, &params);
             params.push(("signature".into(), signature));
         }
         let object: serde_json::Map<String, Value> = params

@@ -25,6 +25,29 @@ pub fn signed_query(
     format!("{payload}&{signature}")
 }
 
+/// A WebSocket API request's signature (PROTOCOLS.md 2.2): every parameter, sorted by name,
+/// `k=v` joined by `&`, not URL-encoded.
+pub fn ws_api_signature(credentials: &Credentials, params: &[(String, String)]) -> String {
+    let mut sorted: Vec<&(String, String)> = params.iter().collect();
+    sorted.sort();
+    let payload: Vec<String> = sorted.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    credentials.sign(&payload.join("&"))
+}
+
+/// The parameters of a WebSocket API request that only authenticates (`session.logon`,
+/// `userDataStream.subscribe.signature`): the key and the time, signed.
+pub fn ws_api_auth(credentials: &Credentials, timestamp_ms: i64) -> serde_json::Value {
+    let api_key = credentials.api_key();
+    let signature = ws_api_signature(
+        credentials,
+        &[
+            ("apiKey".into(), api_key.to_owned()),
+            ("timestamp".into(), timestamp_ms.to_string()),
+        ],
+    );
+    serde_json::json!({"apiKey": api_key, "timestamp": timestamp_ms, "signature": signature})
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

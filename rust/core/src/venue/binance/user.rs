@@ -40,15 +40,10 @@ impl WsDialect for BinanceSpotUser {
             // with `eventStreamTerminated`, which reads as "subscribe again".
             return Vec::new();
         }
-        let timestamp = self.clock.now_server_ms();
-        let api_key = self.credentials.api_key();
-        // WebSocket API signatures cover the parameters sorted by name, not URL-encoded.
-        let payload = format!("apiKey={api_key}&timestamp={timestamp}");
-        let signature = self.credentials.sign(&payload);
+        let params = super::sign::ws_api_auth(&self.credentials, self.clock.now_server_ms());
         vec![
-            json!({"id": ids.next(), "method": "userDataStream.subscribe.signature",
-                "params": {"apiKey": api_key, "timestamp": timestamp, "signature": signature}})
-            .to_string(),
+            json!({"id": ids.next(), "method": "userDataStream.subscribe.signature", "params": params})
+                .to_string(),
         ]
     }
 
