@@ -18,6 +18,7 @@ from ._native import (
     Exit,
     Fill,
     Gap,
+    Kline,
     Level,
     MergedBook,
     MergedLevel,
@@ -49,6 +50,7 @@ from .connectors import (
 )
 from .endpoints import Credentials, Endpoints
 from .enums import (
+    Interval,
     MarginMode,
     Market,
     OrderStatus,
@@ -134,7 +136,9 @@ __all__ = [
     "Health",
     "InsufficientFunds",
     "InvalidArgument",
+    "Interval",
     "InvalidOrder",
+    "Kline",
     "Level",
     "LimitHealth",
     "LimitOrder",

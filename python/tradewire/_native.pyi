@@ -22,6 +22,8 @@ from decimal import Decimal
 from typing import Any, ClassVar, TypeAlias, final
 
 from tradewire.enums import (
+    Interval,
+    IntervalName,
     LegName,
     Market,
     OrderStatus,
@@ -52,6 +54,7 @@ __all__ = [
     "Exit",
     "Fill",
     "Gap",
+    "Kline",
     "Level",
     "LoopWaker",
     "MergedBook",
@@ -117,6 +120,77 @@ class _Sourced:
     @property
     def symbol(self) -> str:
         """The venue's symbol name, e.g. ``BTCUSDT``."""
+
+@final
+class Kline(_Sourced):
+    """One candle; events of :meth:`tradewire.Binance.kline_updates` and items of
+    :meth:`tradewire.Binance.klines`. Open while ``closed`` is False (its close, high, low and
+    volumes so far), final once closed.
+
+    Frozen; equal and hashable by value. The keyword constructor is for tests and replays.
+    """
+
+    def __new__(
+        cls,
+        *,
+        venue: Venue,
+        market: Market,
+        symbol: str,
+        interval: IntervalName,
+        open_time_ms: int,
+        close_time_ms: int,
+        open: _Money,
+        high: _Money,
+        low: _Money,
+        close: _Money,
+        volume: _Money,
+        quote_volume: _Money,
+        closed: bool,
+        trades: int | None = None,
+        taker_buy_volume: _Money | None = None,
+        taker_buy_quote_volume: _Money | None = None,
+        exchange_time_ms: int = 0,
+        local_time_ns: int = 0,
+    ) -> Kline: ...
+    @property
+    def interval(self) -> Interval: ...
+    @property
+    def open_time_ms(self) -> int:
+        """The candle's first millisecond (UTC-aligned; weeks from Monday, months from the 1st)."""
+    @property
+    def close_time_ms(self) -> int:
+        """The candle's last millisecond."""
+    @property
+    def open(self) -> Decimal: ...
+    @property
+    def high(self) -> Decimal: ...
+    @property
+    def low(self) -> Decimal: ...
+    @property
+    def close(self) -> Decimal:
+        """The last price (so far, while open)."""
+    @property
+    def volume(self) -> Decimal:
+        """Traded quantity in the base asset."""
+    @property
+    def quote_volume(self) -> Decimal:
+        """Traded value in the quote asset."""
+    @property
+    def trades(self) -> int | None:
+        """Number of trades (Binance); None where the venue does not say (Bybit)."""
+    @property
+    def taker_buy_volume(self) -> Decimal | None:
+        """Base volume bought by takers (Binance); None on Bybit."""
+    @property
+    def taker_buy_quote_volume(self) -> Decimal | None: ...
+    @property
+    def closed(self) -> bool:
+        """Final: the candle's time is over."""
+    @property
+    def exchange_time_ms(self) -> int:
+        """When the venue sent it (REST candles: their close time)."""
+    @property
+    def local_time_ns(self) -> int: ...
 
 @final
 class Trade(_Sourced):
@@ -1191,6 +1265,19 @@ class NativeConnector:
     def raw_stream(self, topics: list[str], *, capacity: int = 65536) -> NativeStream:
         """Backs :meth:`tradewire.Binance.raw_stream`: the venue's messages of ``topics`` as
         received (``str``), on a stream of ``capacity`` with gap markers."""
+    def klines(
+        self,
+        symbol: str,
+        interval: IntervalName,
+        *,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        limit: int | None = None,
+    ) -> Awaitable[list[Kline]]:
+        """Backs :meth:`tradewire.Binance.klines`: candles by REST, oldest first."""
+    def kline_updates(self, symbols: list[str], interval: IntervalName, *, capacity: int = 65536) -> NativeStream:
+        """Backs :meth:`tradewire.Binance.kline_updates`: :class:`Kline` events, each closed
+        candle once (missed ones read by REST), on a stream of ``capacity`` that never drops."""
     def trades(self, symbols: list[str], *, capacity: int = 65536) -> NativeStream:
         """Backs :meth:`tradewire.Binance.trades`: :class:`Trade` events of ``symbols`` on a
         stream of ``capacity`` with gap markers. Unknown symbols raise

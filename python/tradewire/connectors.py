@@ -11,6 +11,7 @@ import enum
 import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, Literal, Self, TypedDict, Unpack
@@ -21,6 +22,7 @@ from ._native import (
     BookView,
     Exit,
     Gap,
+    Kline,
     Order,
     OrderBook,
     Position,
@@ -30,7 +32,7 @@ from ._native import (
 )
 from ._trading import Money, _exit, _Trading
 from .endpoints import BinanceMarket, BybitMarket, Endpoints
-from .enums import LegName, MarginMode, Market, PositionMode, SideName, Venue
+from .enums import IntervalName, LegName, MarginMode, Market, PositionMode, SideName, Venue
 from .errors import InvalidArgument, StreamClosed
 from .streams import Stream
 
@@ -414,6 +416,36 @@ class _Connector(_Trading):
         A reader that falls behind gets a :class:`Gap`; leaving the loop ends the subscription."""
         return Stream(self.native.tickers(list(symbols), capacity=capacity))
 
+    async def klines(
+        self,
+        symbol: str,
+        interval: IntervalName,
+        *,
+        start: int | datetime | None = None,
+        end: int | datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Kline]:
+        """Candles of ``symbol`` by REST, oldest first: at most ``limit`` (default 500, at most
+        the venue's 1000, or 1500 on Binance USD-M) opening between ``start`` and ``end``
+        (Unix ms or aware datetimes), from ``start`` on if given, else the latest up to ``end``
+        or now. The venue's current candle, if included, has ``closed`` False. An interval the
+        market lacks raises :class:`InvalidArgument`. For longer ranges walk pages yourself or
+        use the history helpers."""
+        return await self.native.klines(
+            symbol,
+            interval,
+            start_ms=_epoch_ms("start", start),
+            end_ms=_epoch_ms("end", end),
+            limit=None if limit is None else _count("limit", limit, 1500),
+        )
+
+    def kline_updates(self, *symbols: str, interval: IntervalName, capacity: int = 65_536) -> Stream[Kline]:
+        """Live candles of ``symbols``: the open candle as it changes (``closed`` False), then
+        each candle once closed, exactly once and in order. Closed candles the stream missed
+        (a reconnect, a lost frame) are read by REST before later ones are passed on. Nothing is
+        dropped: a reader ``capacity`` candles behind gets :class:`SlowConsumer`."""
+        return Stream(self.native.kline_updates(list(symbols), interval, capacity=capacity))
+
     async def book(self, symbol: str, *, depth: int = 50, sync_timeout: float = 30.0) -> OrderBook:
         """A live order book of ``symbol`` kept in sync in Rust, returned once in sync.
 
@@ -625,6 +657,23 @@ def _millis(name: str, seconds: float) -> int:
             field=name,
         )
     return max(1, round(float(seconds) * 1000))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _epoch_ms(name: str, value: int | datetime | None) -> int | None:
+    """A time keyword as Unix ms: an int as is, an aware datetime converted; a naive datetime
+    (whose zone is a guess) raises :class:`InvalidArgument`."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise InvalidArgument(f"{name} must be timezone-aware (e.g. tzinfo=UTC), not {value!r}", field=name)
+        return (value - _EPOCH) // timedelta(milliseconds=1)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be Unix milliseconds (int) or a datetime, not {type(value).__name__}")
+    return value
 
 
 def _count(name: str, value: int, most: int) -> int:

@@ -152,6 +152,35 @@ class OrderStatus(_Named):
         return self not in _TERMINAL and self is not OrderStatus.UNKNOWN
 
 
+class Interval(_Named):
+    """A candle's length, named as Binance names it (``1m`` a minute, ``1M`` a month: the one
+    place case matters). Bybit lacks ``1s``, ``8h`` and ``3d``; Binance USD-M lacks ``1s``."""
+
+    S1 = "1s"
+    M1 = "1m"
+    M3 = "3m"
+    M5 = "5m"
+    M15 = "15m"
+    M30 = "30m"
+    H1 = "1h"
+    H2 = "2h"
+    H4 = "4h"
+    H6 = "6h"
+    H8 = "8h"
+    H12 = "12h"
+    D1 = "1d"
+    D3 = "3d"
+    W1 = "1w"
+    MN1 = "1M"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Self | None:
+        # `1m` / `1M` differ only by case; other names may be given in either.
+        if isinstance(value, str) and not value.endswith(("m", "M")):
+            return super()._missing_(value)
+        return None
+
+
 #: What an argument typed with an enum takes: a member or its text (any case; typed here in the
 #: two usual ones, so a checker catches a misspelling).
 SideName: TypeAlias = Side | Literal["BUY", "SELL", "buy", "sell"]
@@ -160,12 +189,19 @@ TimeInForceName: TypeAlias = (
 )
 #: A hedge-mode leg.
 LegName: TypeAlias = PositionSide | Literal["LONG", "SHORT", "long", "short"]
+#: A candle interval.
+IntervalName: TypeAlias = (
+    Interval
+    | Literal["1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M"]
+)
 #: The price a trigger watches.
 TriggerByName: TypeAlias = TriggerBy | Literal["LAST", "MARK", "INDEX", "last", "mark", "index"]
 
 _TERMINAL = frozenset(OrderStatus(s) for s in _native.TERMINAL_ORDER_STATUSES)
 
 __all__ = [
+    "Interval",
+    "IntervalName",
     "LegName",
     "MarginMode",
     "Market",

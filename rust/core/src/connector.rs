@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 mod account;
 mod batch;
 mod entry;
+mod klines;
 mod settings;
 mod streams;
 mod trading;

@@ -17,7 +17,7 @@ use tradewire_core::venue::Credentials;
 use crate::convert::extract_opt_decimal;
 use crate::errors::{IntoPyResult, to_pyerr};
 use crate::model::{
-    Market, OrderType, PositionSide, Side, TimeInForce, TriggerBy, TriggerKind, Venue,
+    Interval, Market, OrderType, PositionSide, Side, TimeInForce, TriggerBy, TriggerKind, Venue,
 };
 use tradewire_core::model::Id;
 use tradewire_core::orders::{NewOrder, Oco, OrderRef};
@@ -660,6 +660,43 @@ impl NativeConnector {
         capacity: usize,
     ) -> PyResult<crate::stream::NativeStream> {
         native_stream(py, || self.inner.tickers(&symbols, capacity))
+    }
+
+    /// Candles of `symbol` by REST, oldest first (see `Connector::klines`). Awaitable.
+    #[pyo3(signature = (symbol, interval, *, start_ms = None, end_ms = None, limit = None))]
+    fn klines<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: String,
+        interval: Interval,
+        start_ms: Option<i64>,
+        end_ms: Option<i64>,
+        limit: Option<usize>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let klines = inner
+                .klines(&symbol, interval.into(), start_ms, end_ms, limit)
+                .await
+                .map_err(py_err)?;
+            Ok(wrap_all(klines, crate::model::Kline))
+        })
+    }
+
+    /// Live candles of `symbols`, each closed one once and in order (missed ones read by
+    /// REST), on a stream of `capacity` that never drops.
+    #[pyo3(signature = (symbols, interval, *, capacity = 65_536))]
+    fn kline_updates(
+        &self,
+        py: Python<'_>,
+        symbols: Vec<String>,
+        interval: Interval,
+        capacity: usize,
+    ) -> PyResult<crate::stream::NativeStream> {
+        native_stream(py, || {
+            self.inner
+                .kline_updates(&symbols, interval.into(), capacity)
+        })
     }
 
     /// Checks and places an order; resolves to its state (UNKNOWN if the outcome could not be

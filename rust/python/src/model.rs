@@ -90,6 +90,24 @@ py_enum!(PositionSide { Long = "LONG", Short = "SHORT", Flat = "FLAT" });
 py_enum!(TriggerKind { Stop = "STOP", TakeProfit = "TAKE_PROFIT" });
 py_enum!(TriggerBy { Last = "LAST", Mark = "MARK", Index = "INDEX" });
 py_enum!(TriggerDirection { Rise = "RISE", Fall = "FALL" });
+py_enum!(Interval {
+    S1 = "S1",
+    M1 = "M1",
+    M3 = "M3",
+    M5 = "M5",
+    M15 = "M15",
+    M30 = "M30",
+    H1 = "H1",
+    H2 = "H2",
+    H4 = "H4",
+    H6 = "H6",
+    H8 = "H8",
+    H12 = "H12",
+    D1 = "D1",
+    D3 = "D3",
+    W1 = "W1",
+    Mo1 = "MN1",
+});
 py_enum!(OrderStatus {
     Unknown = "UNKNOWN",
     PendingNew = "PENDING_NEW",
@@ -264,6 +282,103 @@ field_getters!(Trade {
     exchange_time_ms: value<i64>,
     local_time_ns: value<i64>,
     side: into<Side>,
+});
+
+/// One candle: open while `closed` is False, final once closed. `trades` and the taker-buy
+/// volumes are `None` where the venue does not report them (Bybit).
+#[pyclass(module = "tradewire._native", frozen, eq, hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Kline(pub m::Kline);
+sourced_getters!(Kline);
+
+#[pymethods]
+impl Kline {
+    #[new]
+    #[pyo3(signature = (*, venue, market, symbol, interval, open_time_ms, close_time_ms, open, high,
+        low, close, volume, quote_volume, closed, trades = None, taker_buy_volume = None,
+        taker_buy_quote_volume = None, exchange_time_ms = 0, local_time_ns = 0))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        venue: Venue,
+        market: Market,
+        symbol: &str,
+        interval: Interval,
+        open_time_ms: i64,
+        close_time_ms: i64,
+        open: &Bound<'_, PyAny>,
+        high: &Bound<'_, PyAny>,
+        low: &Bound<'_, PyAny>,
+        close: &Bound<'_, PyAny>,
+        volume: &Bound<'_, PyAny>,
+        quote_volume: &Bound<'_, PyAny>,
+        closed: bool,
+        trades: Option<u64>,
+        taker_buy_volume: Option<&Bound<'_, PyAny>>,
+        taker_buy_quote_volume: Option<&Bound<'_, PyAny>>,
+        exchange_time_ms: i64,
+        local_time_ns: i64,
+    ) -> PyResult<Self> {
+        Ok(Kline(m::Kline {
+            source: source(venue, market),
+            symbol: symbol.into(),
+            interval: interval.into(),
+            open_time_ms,
+            close_time_ms,
+            open: extract_decimal(open, "open")?,
+            high: extract_decimal(high, "high")?,
+            low: extract_decimal(low, "low")?,
+            close: extract_decimal(close, "close")?,
+            volume: extract_decimal(volume, "volume")?,
+            quote_volume: extract_decimal(quote_volume, "quote_volume")?,
+            trades,
+            taker_buy_volume: extract_opt_decimal(taker_buy_volume, "taker_buy_volume")?,
+            taker_buy_quote_volume: extract_opt_decimal(
+                taker_buy_quote_volume,
+                "taker_buy_quote_volume",
+            )?,
+            closed,
+            exchange_time_ms,
+            local_time_ns,
+        }))
+    }
+    fn __repr__(&self) -> String {
+        let k = &self.0;
+        format!(
+            "Kline(venue={}, market={}, symbol='{}', interval='{}', open_time_ms={}, open={}, high={}, low={}, close={}, volume={}, closed={})",
+            k.source.venue,
+            k.source.market,
+            k.symbol,
+            k.interval,
+            k.open_time_ms,
+            rd(k.open),
+            rd(k.high),
+            rd(k.low),
+            rd(k.close),
+            rd(k.volume),
+            if k.closed { "True" } else { "False" },
+        )
+    }
+    #[getter]
+    fn trades(&self) -> Option<u64> {
+        self.0.trades
+    }
+}
+
+field_getters!(Kline {
+    interval: into<Interval>,
+    open_time_ms: value<i64>,
+    close_time_ms: value<i64>,
+    open: money,
+    high: money,
+    low: money,
+    close: money,
+    volume: money,
+    quote_volume: money,
+    taker_buy_volume: opt_money,
+    taker_buy_quote_volume: opt_money,
+    closed: value<bool>,
+    exchange_time_ms: value<i64>,
+    local_time_ns: value<i64>,
 });
 
 /// A 24 h ticker. `bid`/`ask` are `None` where the venue's ticker lacks them.
@@ -1098,6 +1213,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("TERMINAL_ORDER_STATUSES", terminal)?;
     m.add_class::<Trade>()?;
     m.add_class::<Ticker>()?;
+    m.add_class::<Kline>()?;
     m.add_class::<Level>()?;
     m.add_class::<BookView>()?;
     m.add_class::<BookDiff>()?;

@@ -49,6 +49,9 @@ pub struct Timing {
     pub bybit_depth_intervals: [Duration; 4],
     /// Tickers (Binance 1000 ms, Bybit linear 100 ms).
     pub ticker_interval: Duration,
+    /// How often an open candle is pushed: Binance spot's 2 s (its 1 s candles every second,
+    /// USD-M every 250 ms, an eighth); Bybit's "1-60 s" every 2 s here too.
+    pub kline_interval: Duration,
     /// WebSocket connection attempts per IP per window: Binance 300, Bybit 500, per 5 minutes.
     pub connect_window: Duration,
     pub binance_connects_per_window: u32,
@@ -89,6 +92,7 @@ impl Default for Timing {
                 Duration::from_millis(200),
             ],
             ticker_interval: Duration::from_millis(1000),
+            kline_interval: Duration::from_millis(2000),
             connect_window: Duration::from_secs(300),
             binance_connects_per_window: 300,
             bybit_connects_per_window: 500,
@@ -121,6 +125,7 @@ impl Timing {
             depth_usdm_default: s(d.depth_usdm_default),
             bybit_depth_intervals: d.bybit_depth_intervals.map(s),
             ticker_interval: s(d.ticker_interval),
+            kline_interval: s(d.kline_interval),
             connect_window: s(d.connect_window),
             ..d
         }

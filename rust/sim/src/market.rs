@@ -267,6 +267,10 @@ impl Market {
     ) {
         let (mut walks, publishers) = {
             let mut ex = self.lock();
+            let now_ms = self.clock.now_ms();
+            for state in ex.symbols.values_mut() {
+                state.candles.list(now_ms);
+            }
             let names: Vec<String> = ex.symbols.keys().cloned().collect();
             let mut walks = Vec::new();
             for name in &names {

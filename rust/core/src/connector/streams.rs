@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use super::{Connector, ConnectorEvent, lock};
 use crate::book::diffs::DiffFeed;
 use crate::book::live::{BookHandle, LiveBook, Need, Step, ViewTicket};
-use crate::model::{BookDiff, Source, Ticker, Trade};
+use crate::model::{BookDiff, Kline, Source, Ticker, Trade};
 use crate::net::ws::{Inbound, RequestGate, WsDialect, WsEvent, WsPool};
 use crate::resilience::Backoff;
 use crate::stream::{self, Overflow};
@@ -26,11 +26,13 @@ type Readers = Arc<Mutex<HashMap<String, Vec<Reader>>>>;
 
 /// One subscriber of a topic.
 #[derive(Clone)]
-enum Reader {
+pub(super) enum Reader {
     /// The venue's text as is.
     Raw(Arc<stream::Sender<String>>),
     Trades(Arc<stream::Sender<Trade>>),
     Tickers(Arc<stream::Sender<Ticker>>),
+    /// Candles, each closed one delivered once (backfilled by REST where the stream missed it).
+    Klines(Arc<super::klines::KlineFeed>),
     /// A live book (one per topic, shared by its handles and view streams).
     Book(Arc<LiveBook>),
 }
@@ -133,6 +135,13 @@ impl Frame<'_> {
             _ => &[],
         }
     }
+
+    fn klines(&mut self) -> &[Kline] {
+        match self.parsed() {
+            MarketEvent::Klines(k) => k,
+            _ => &[],
+        }
+    }
 }
 
 impl Reader {
@@ -148,6 +157,7 @@ impl Reader {
                 let tickers = frame.tickers();
                 tickers.is_empty() || tx.send_batch(tickers.iter().cloned()).is_ok()
             }
+            Reader::Klines(feed) => feed.on_klines(frame.klines()),
             Reader::Book(book) => {
                 if !book.in_use() {
                     return false;
@@ -376,7 +386,11 @@ impl Connector {
             .collect()
     }
 
-    fn read_topics(self: &Arc<Self>, topics: &[String], reader: Reader) -> Result<()> {
+    pub(super) fn read_topics(
+        self: &Arc<Self>,
+        topics: &[String],
+        reader: Reader,
+    ) -> Result<()> {
         if self.cancel.is_cancelled() {
             return Err(self.closed_error());
         }
@@ -654,6 +668,7 @@ impl Connector {
                 Reader::Raw(tx) => tx.fail(error.clone()),
                 Reader::Trades(tx) => tx.fail(error.clone()),
                 Reader::Tickers(tx) => tx.fail(error.clone()),
+                Reader::Klines(feed) => feed.tx.fail(error.clone()),
                 Reader::Book(book) => book.fail_readers(error),
             }
         }

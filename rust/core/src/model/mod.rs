@@ -3,11 +3,13 @@
 
 mod decimal;
 mod id;
+mod kline;
 mod symbol;
 mod types;
 
 pub use decimal::{DecimalError, TEXT_MAX, parse_decimal, write_decimal};
 pub use id::Id;
+pub use kline::{Interval, Kline};
 pub use rust_decimal::Decimal;
 pub use symbol::{Symbol, WIRE_SYMBOLS};
 pub use types::*;

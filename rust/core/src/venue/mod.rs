@@ -20,8 +20,8 @@ use serde_json::Value;
 use crate::Result;
 use crate::book::sync::{BookDelta, SyncRule};
 use crate::model::{
-    Balance, Decimal, Fill, Id, MarginMode, Market, Order, Position, PositionMode,
-    PositionSettings, Symbol, SymbolInfo, Ticker, Trade, Venue,
+    Balance, Decimal, Fill, Id, Interval, Kline, MarginMode, Market, Order, Position,
+    PositionMode, PositionSettings, Symbol, SymbolInfo, Ticker, Trade, Venue,
 };
 use crate::net::http::Dialect;
 use crate::net::{Request, WsConfig, WsDialect};
@@ -84,6 +84,8 @@ pub enum MarketEvent {
     Trades(Vec<Trade>),
     Tickers(Vec<Ticker>),
     Book(BookDelta),
+    /// Candles of one symbol and interval, open or closed, oldest first.
+    Klines(Vec<Kline>),
     /// A kind no reader takes (control replies, kinds we do not use).
     Other,
 }
@@ -139,6 +141,22 @@ pub fn implausible(event: &MarketEvent, symbol: Option<&str>) -> Option<String> 
                 .find(|l| l.qty < Decimal::ZERO || l.price < Decimal::ZERO)
                 .map(|l| format!("a book level of {} at {}", l.qty, l.price))
         }
+        MarketEvent::Klines(list) => list.iter().find_map(|k| {
+            if foreign(k.symbol.as_str()) {
+                Some(format!("a candle of {} on a stream of {symbol:?}", k.symbol))
+            } else if k.low > k.high
+                || k.low <= Decimal::ZERO
+                || k.volume < Decimal::ZERO
+                || k.close_time_ms < k.open_time_ms
+            {
+                Some(format!(
+                    "a candle of low {} high {} volume {} at {}..{}",
+                    k.low, k.high, k.volume, k.open_time_ms, k.close_time_ms
+                ))
+            } else {
+                None
+            }
+        }),
         MarketEvent::Other => None,
     }
 }
@@ -237,6 +255,33 @@ pub trait Adapter: Send + Sync + 'static {
     /// The REST snapshot of a book whose rule fetches one (`None`: its rule resubscribes).
     fn snapshot_request(&self, market: Market, symbol: Symbol) -> Option<Request>;
     fn snapshot_of(&self, symbol: Symbol, answer: &Value) -> Result<BookDelta>;
+
+    // Candles.
+    /// The live candle topic of `symbol`; an interval the market lacks is an
+    /// `InvalidArgument` naming the ones it has.
+    fn kline_topic(&self, market: Market, symbol: &str, interval: Interval) -> Result<String>;
+    /// Most candles one REST request returns.
+    fn klines_max(&self, market: Market) -> usize;
+    /// The REST request for at most `limit` candles opening in `start..=end` (Unix ms): from
+    /// `start` on if given, else the latest up to `end` (or now).
+    fn klines_request(
+        &self,
+        market: Market,
+        symbol: Symbol,
+        interval: Interval,
+        start: Option<i64>,
+        end: Option<i64>,
+        limit: usize,
+    ) -> Result<Request>;
+    /// The candles of a REST answer, oldest first, each marked closed (the caller marks the
+    /// venue's current candle open).
+    fn klines_of(
+        &self,
+        market: Market,
+        symbol: Symbol,
+        interval: Interval,
+        answer: &Value,
+    ) -> Result<Vec<Kline>>;
 
     // The user stream.
     fn user_endpoint(&self, market: Market) -> Endpoint;

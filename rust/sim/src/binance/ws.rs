@@ -18,6 +18,7 @@ use tokio::time::{Instant, sleep_until};
 
 use super::{BinanceState, decimals, exact, fixed};
 use crate::book::Side;
+use crate::exchange::candles::{Candle, KlinePacer, Span};
 use crate::exchange::{Event, Exchange};
 use crate::market::DepthDiff;
 use crate::tape::{Deck, Frame};
@@ -42,6 +43,8 @@ enum Kind {
     BookTicker,
     Ticker,
     MiniTicker,
+    /// `kline_<interval>`.
+    Kline(Span),
 }
 
 impl Kind {
@@ -55,6 +58,7 @@ impl Kind {
             Kind::BookTicker => "bookTicker",
             Kind::Ticker => "ticker",
             Kind::MiniTicker => "miniTicker",
+            Kind::Kline(_) => "kline",
         })
     }
 }
@@ -90,6 +94,9 @@ fn parse_stream(st: &BinanceState, name: &str) -> Option<Stream> {
         "bookTicker" => Kind::BookTicker,
         "ticker" => Kind::Ticker,
         "miniTicker" => Kind::MiniTicker,
+        kline if kline.starts_with("kline_") => {
+            Kind::Kline(Span::binance(kline.strip_prefix("kline_")?, spot)?)
+        }
         "depth" => Kind::Depth(speed_index(if spot {
             timing.depth_spot_default
         } else {
@@ -233,6 +240,7 @@ struct Session {
     last_book_top: HashMap<String, (Decimal, Decimal, Decimal, Decimal)>,
     partial_due: HashMap<String, Instant>,
     partial_last_u: HashMap<String, u64>,
+    klines: KlinePacer,
 }
 
 impl Session {
@@ -299,6 +307,7 @@ impl Session {
                     self.streams.extend(parsed);
                 } else {
                     for s in parsed {
+                        self.klines.forget(&s.name);
                         self.streams.remove(&s);
                     }
                 }
@@ -419,6 +428,20 @@ impl Session {
                     };
                     out.push(self.frame(&s.name, data));
                 }
+                Kind::Kline(span) => {
+                    // Spot pushes every 2 s (1 s candles every second), USD-M every 250 ms.
+                    let every = match (spot, span) {
+                        (true, Span::Ms(1_000)) => self.st.timing.kline_interval / 2,
+                        (true, _) => self.st.timing.kline_interval,
+                        (false, _) => self.st.timing.kline_interval / 8,
+                    };
+                    for (candle, closed) in
+                        self.klines.due(&s.name, *span, &state.candles, now, every)
+                    {
+                        let data = kline_event(&s, (pd, qd), &candle, closed, now);
+                        out.push(self.frame(&s.name, data));
+                    }
+                }
                 Kind::Ticker | Kind::MiniTicker if ticker_due => {
                     out.push(self.frame(
                         &s.name,
@@ -429,6 +452,17 @@ impl Session {
             }
         }
     }
+}
+
+/// A `kline` event; `f`/`L` are -1 for a candle without trades.
+fn kline_event(s: &Stream, (pd, qd): (u32, u32), c: &Candle, closed: bool, now: i64) -> Value {
+    let interval = s.name.rsplit_once("kline_").map_or("", |(_, i)| i);
+    let id = |id: Option<u64>| id.map_or(-1, |i| i as i64);
+    json!({"e": "kline", "E": now, "s": s.symbol, "k": {"t": c.open_ms, "T": c.close_ms, "s": s.symbol,
+        "i": interval, "f": id(c.first_id), "L": id(c.last_id), "o": exact(c.open, pd), "c": exact(c.close, pd),
+        "h": exact(c.high, pd), "l": exact(c.low, pd), "v": exact(c.volume, qd), "n": c.trades, "x": closed,
+        "q": fixed(c.quote_volume, pd), "V": exact(c.taker_buy_volume, qd), "Q": fixed(c.taker_buy_quote_volume, pd),
+        "B": "0"}})
 }
 
 /// A `trade` (or `aggTrade`) event of a trade.
@@ -577,6 +611,7 @@ async fn session(
         last_book_top: HashMap::new(),
         partial_due: HashMap::new(),
         partial_last_u: HashMap::new(),
+        klines: KlinePacer::default(),
     };
     let faults = &st.market.faults;
     let mut link = crate::wire::Link::open(

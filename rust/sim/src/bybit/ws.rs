@@ -14,9 +14,10 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, sleep_until};
 
 use super::book::{BookMessage, DEPTHS};
-use super::rest::{execution_json, positions_json, ticker, trade_id};
+use super::rest::{execution_json, kline_json, positions_json, ticker, trade_id};
 use super::{BybitState, Category, num, order_json, side_str, uuid};
 use crate::binance::rest::hmac_hex;
+use crate::exchange::candles::{KlinePacer, Span};
 use crate::exchange::{Event, Kind};
 
 /// A WebSocket `auth` request's account (`args`: key, expiry in venue ms, the HMAC of
@@ -73,6 +74,8 @@ enum Topic {
     Book(usize, String),
     Trades(String),
     Tickers(String),
+    /// `kline.{interval}.{symbol}`.
+    Kline(String, String),
 }
 
 impl Topic {
@@ -81,6 +84,7 @@ impl Topic {
             Topic::Book(depth, symbol) => format!("orderbook.{depth}.{symbol}"),
             Topic::Trades(symbol) => format!("publicTrade.{symbol}"),
             Topic::Tickers(symbol) => format!("tickers.{symbol}"),
+            Topic::Kline(interval, symbol) => format!("kline.{interval}.{symbol}"),
         }
     }
 }
@@ -119,6 +123,10 @@ fn parse_topic(st: &BybitState, category: Category, text: &str) -> Result<Topic,
         }
         ["publicTrade", symbol] => listed(symbol, Topic::Trades((*symbol).to_owned())),
         ["tickers", symbol] => listed(symbol, Topic::Tickers((*symbol).to_owned())),
+        ["kline", interval, symbol] if Span::bybit(interval).is_some() => listed(
+            symbol,
+            Topic::Kline((*interval).to_owned(), (*symbol).to_owned()),
+        ),
         _ => Err(Refused::NoHandler),
     }
 }
@@ -182,6 +190,7 @@ async fn public_session(
     let mut topics: BTreeSet<Topic> = BTreeSet::new();
     let mut book_u: HashMap<(usize, String), u64> = HashMap::new();
     let mut ticker_sent: BTreeSet<String> = BTreeSet::new();
+    let mut klines = KlinePacer::default();
     let started = Instant::now();
     let end_of_life = started + st.timing.max_connection_lifetime;
     let ticker_every = (st.timing.ticker_interval
@@ -259,6 +268,7 @@ async fn public_session(
                                 if let Topic::Tickers(s) = &topic {
                                     ticker_sent.remove(s);
                                 }
+                                klines.forget(&topic.name());
                                 topics.remove(&topic);
                             }
                             link.set_streams(topics.iter().map(Topic::name));
@@ -309,6 +319,16 @@ async fn public_session(
                 let now = market.clock.now_ms();
                 let ex = market.lock();
                 for topic in &topics {
+                    if let Topic::Kline(interval, symbol) = topic
+                        && let Some(span) = Span::bybit(interval)
+                    {
+                        let name = topic.name();
+                        let due = klines.due(&name, span, &ex.symbols[symbol].candles, now, st.timing.kline_interval);
+                        for (candle, closed) in due {
+                            out.push(json!({"topic": name, "type": "snapshot", "ts": now,
+                                "data": [kline_json(&candle, interval, closed, now)]}).to_string());
+                        }
+                    }
                     if let Topic::Tickers(symbol) = topic {
                         let first = ticker_sent.insert(symbol.clone());
                         let kind = if category == Category::Spot || first { "snapshot" } else { "delta" };

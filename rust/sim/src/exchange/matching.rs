@@ -444,6 +444,7 @@ impl Exchange {
         s.quote_volume_24h += p * q;
         s.trade_count += 1;
         s.recent_trades.push_back((id, p, q, taker, now_ms));
+        s.candles.record(now_ms, id, p, q, taker == Side::Buy);
         if s.recent_trades.len() > RECENT_TRADES {
             s.recent_trades.pop_front();
         }

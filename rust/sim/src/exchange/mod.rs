@@ -7,6 +7,7 @@
 //! balances and holds in `funds`, positions in `positions`.
 
 mod amend;
+pub mod candles;
 mod exits;
 mod funds;
 mod matching;
@@ -78,6 +79,7 @@ impl Exchange {
                     volume_24h: Decimal::ZERO,
                     quote_volume_24h: Decimal::ZERO,
                     trade_count: 0,
+                    candles: candles::Candles::new(spec.start_price),
                 };
                 (spec.name.clone(), state)
             })

@@ -425,6 +425,8 @@ pub struct SymbolState {
     pub volume_24h: Decimal,
     pub quote_volume_24h: Decimal,
     pub trade_count: u64,
+    /// Candles of its trades.
+    pub candles: super::candles::Candles,
 }
 
 /// 24 h figures as tickers report them.

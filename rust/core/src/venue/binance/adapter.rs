@@ -14,7 +14,7 @@ use super::orders::BinanceTrading;
 use super::rest::BinanceRest;
 use super::user::{self, BinanceSpotUser, BinanceUsdmUser};
 use crate::book::sync::BookDelta;
-use crate::model::{Market, Symbol, SymbolInfo, Venue};
+use crate::model::{Interval, Kline, Market, Symbol, SymbolInfo, Venue};
 use crate::net::http::{Dialect, Request};
 use crate::net::{WsConfig, WsDialect};
 use crate::resilience::{ClockSync, IdRule, LimitSpec, WindowKind};
@@ -175,6 +175,55 @@ impl venue::Adapter for Adapter {
         messages::depth_snapshot(answer).map(|s| snapshot_delta(symbol, s))
     }
 
+    /// `<symbol>@kline_<interval>` with Binance's own interval names (USD-M has no `1s`).
+    fn kline_topic(&self, market: Market, symbol: &str, interval: Interval) -> Result<String> {
+        intervals_of(market, interval)?;
+        Ok(format!(
+            "{}@kline_{}",
+            symbol.to_ascii_lowercase(),
+            interval.as_str()
+        ))
+    }
+
+    /// Spot 1000, USD-M 1500.
+    fn klines_max(&self, market: Market) -> usize {
+        if market == Market::Spot { 1000 } else { 1500 }
+    }
+
+    /// Start-anchored when `startTime` is given, else the latest up to `endTime` (BS
+    /// rest-api.md "Data is returned in chronological order").
+    fn klines_request(
+        &self,
+        market: Market,
+        symbol: Symbol,
+        interval: Interval,
+        start: Option<i64>,
+        end: Option<i64>,
+        limit: usize,
+    ) -> Result<Request> {
+        intervals_of(market, interval)?;
+        let mut request = Request::get(&format!("{}/klines", prefix(market)))
+            .param("symbol", symbol.as_str())
+            .param("interval", interval.as_str());
+        if let Some(start) = start {
+            request = request.param("startTime", start);
+        }
+        if let Some(end) = end {
+            request = request.param("endTime", end);
+        }
+        Ok(request.param("limit", limit))
+    }
+
+    fn klines_of(
+        &self,
+        market: Market,
+        symbol: Symbol,
+        interval: Interval,
+        answer: &Value,
+    ) -> Result<Vec<Kline>> {
+        messages::klines(market, symbol, interval, answer)
+    }
+
     /// Spot's user stream is on the WebSocket API (Decision 2); USD-M's on `/private`.
     fn user_endpoint(&self, market: Market) -> Endpoint {
         if market == Market::Spot {
@@ -225,6 +274,17 @@ impl venue::Adapter for Adapter {
     }
 }
 
+/// Checks that the market has `interval` (every Binance name; USD-M lacks `1s`).
+fn intervals_of(market: Market, interval: Interval) -> Result<()> {
+    if market == Market::Usdm && interval == Interval::S1 {
+        return Err(Error::invalid_argument(
+            "interval",
+            "Binance USD-M has no 1s candles (its smallest is 1m)",
+        ));
+    }
+    Ok(())
+}
+
 /// Market-stream frames of one market.
 struct Reader {
     market: Market,
@@ -246,6 +306,7 @@ impl MarketReader for Reader {
             MarketMessage::Trade(t) => MarketEvent::Trade(t),
             MarketMessage::Depth(diff) => MarketEvent::Book(diff.into()),
             MarketMessage::Tickers(t) => MarketEvent::Tickers(t),
+            MarketMessage::Kline(k) => MarketEvent::Klines(vec![k]),
             MarketMessage::BookTop(_) | MarketMessage::Other => MarketEvent::Other,
         })
     }

@@ -1,13 +1,14 @@
 //! Binance market-stream messages (spot and USD-M, raw or combined-stream envelopes) read into
 //! the core's types. Every number arrives as a string and is parsed exactly; ids are 64-bit
-//! integers, never floats. Kinds we do not use (klines, mark prices, partial books) come back as
+//! integers, never floats. Kinds we do not use (mark prices, partial books) come back as
 //! [`MarketMessage::Other`] so the caller can count and skip them.
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::model::{
-    Id, Level, Market, Side, Source, Symbol, SymbolInfo, Ticker, Trade, Venue, parse_decimal,
+    Id, Interval, Kline, Level, Market, Side, Source, Symbol, SymbolInfo, Ticker, Trade, Venue,
+    parse_decimal,
 };
 use crate::{Error, Result};
 
@@ -42,7 +43,8 @@ pub enum MarketMessage {
     BookTop(BookTop),
     /// One or several (`!ticker@arr`) 24 h tickers.
     Tickers(Vec<Ticker>),
-    /// A kind we do not read (klines, mark prices, partial books, control replies).
+    Kline(Kline),
+    /// A kind we do not read (mark prices, partial books, control replies).
     Other,
 }
 
@@ -83,6 +85,30 @@ struct Event<'a> {
     ask_qty: Option<&'a str>,
     c: Option<&'a str>,
     v: Option<&'a str>,
+    // kline
+    #[serde(borrow)]
+    k: Option<RawKline<'a>>,
+}
+
+/// A kline event's candle (`k`); trade ids (`f`, `L`) and the ignored `B` are not read.
+#[derive(Deserialize)]
+struct RawKline<'a> {
+    t: i64,
+    #[serde(rename = "T")]
+    close_time: i64,
+    i: &'a str,
+    o: &'a str,
+    h: &'a str,
+    l: &'a str,
+    c: &'a str,
+    v: &'a str,
+    q: Option<&'a str>,
+    n: Option<u64>,
+    x: bool,
+    #[serde(rename = "V")]
+    taker_base: Option<&'a str>,
+    #[serde(rename = "Q")]
+    taker_quote: Option<&'a str>,
 }
 
 /// `a` is the aggTrade id (or, on older trades, the seller's order id), the best ask, or the
@@ -285,6 +311,29 @@ fn parse_event(market: Market, data: &str, local_time_ns: i64) -> Result<MarketM
                 local_time_ns,
             }])
         }
+        Some("kline") => {
+            let k = event.k.as_ref().ok_or_else(|| bad("kline without 'k'"))?;
+            let optional = |field: &str, v: Option<&str>| v.map(|t| number(field, Some(t))).transpose();
+            MarketMessage::Kline(Kline {
+                source,
+                symbol: symbol()?,
+                interval: k.i.parse().map_err(|_| bad(format!("kline interval {:?}", k.i)))?,
+                open_time_ms: k.t,
+                close_time_ms: k.close_time,
+                open: number("o", Some(k.o))?,
+                high: number("h", Some(k.h))?,
+                low: number("l", Some(k.l))?,
+                close: number("c", Some(k.c))?,
+                volume: number("v", Some(k.v))?,
+                quote_volume: number("q", k.q)?,
+                trades: k.n,
+                taker_buy_volume: optional("V", k.taker_base)?,
+                taker_buy_quote_volume: optional("Q", k.taker_quote)?,
+                closed: k.x,
+                exchange_time_ms: event.event_time.unwrap_or(0),
+                local_time_ns,
+            })
+        }
         Some("bookTicker") | None if event.u.is_some() && event.bid_qty.is_some() => {
             let (Some(Mixed::Price(bid)), Some(Mixed::Price(ask))) = (&event.b, &event.a) else {
                 return Err(bad("bookTicker without b/a"));
@@ -305,6 +354,59 @@ fn parse_event(market: Market, data: &str, local_time_ns: i64) -> Result<MarketM
         }
         _ => MarketMessage::Other,
     })
+}
+
+/// A REST klines answer (`GET /api/v3/klines`, `/fapi/v1/klines`): rows of
+/// `[openTime, "open", "high", "low", "close", "volume", closeTime, "quoteVolume", trades,
+/// "takerBuyBase", "takerBuyQuote", "ignore"]`, oldest first; every candle marked closed.
+pub fn klines(
+    market: Market,
+    symbol: Symbol,
+    interval: Interval,
+    answer: &serde_json::Value,
+) -> Result<Vec<Kline>> {
+    let rows = answer
+        .as_array()
+        .ok_or_else(|| bad(format!("klines: not a list: {answer:.100}")))?;
+    let source = Source {
+        venue: Venue::Binance,
+        market,
+    };
+    rows.iter()
+        .map(|row| {
+            let cell = |i: usize| row.get(i).ok_or_else(|| bad(format!("kline row {row}")));
+            let time = |i: usize| {
+                cell(i)?
+                    .as_i64()
+                    .ok_or_else(|| bad(format!("kline time in {row}")))
+            };
+            let price = |i: usize, field: &str| number(field, cell(i)?.as_str());
+            let close_time_ms = time(6)?;
+            Ok(Kline {
+                source,
+                symbol,
+                interval,
+                open_time_ms: time(0)?,
+                close_time_ms,
+                open: price(1, "open")?,
+                high: price(2, "high")?,
+                low: price(3, "low")?,
+                close: price(4, "close")?,
+                volume: price(5, "volume")?,
+                quote_volume: price(7, "quote volume")?,
+                trades: Some(
+                    cell(8)?
+                        .as_u64()
+                        .ok_or_else(|| bad(format!("kline trade count in {row}")))?,
+                ),
+                taker_buy_volume: Some(price(9, "taker buy volume")?),
+                taker_buy_quote_volume: Some(price(10, "taker buy quote volume")?),
+                closed: true,
+                exchange_time_ms: close_time_ms,
+                local_time_ns: 0,
+            })
+        })
+        .collect()
 }
 
 /// A REST depth snapshot (`GET /api/v3/depth`, `/fapi/v1/depth`): `lastUpdateId`, the venue's

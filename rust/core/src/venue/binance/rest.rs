@@ -111,6 +111,13 @@ impl BinanceRest {
                 101..=500 => 10,
                 _ => 20,
             },
+            (true, _, "klines") => 2,
+            (false, _, "klines") => match limit {
+                0..=99 => 1,
+                100..=499 => 2,
+                500..=1000 => 5,
+                _ => 10,
+            },
             (true, Method::Post, "order" | "cancelReplace" | "oco") => 1,
             (true, Method::Put, "keepPriority") => 4,
             (false, Method::Post | Method::Put, "order") => 0,

@@ -15,7 +15,7 @@ use super::orders::BybitTrading;
 use super::rest::BybitRest;
 use super::user;
 use crate::book::sync::BookDelta;
-use crate::model::{Market, Symbol, SymbolInfo, Ticker, Venue};
+use crate::model::{Interval, Kline, Market, Symbol, SymbolInfo, Ticker, Venue};
 use crate::net::http::{Dialect, Request};
 use crate::net::{WsConfig, WsDialect};
 use crate::resilience::{ClockSync, IdRule, LimitSpec, WindowKind};
@@ -167,6 +167,58 @@ impl venue::Adapter for Adapter {
         })
     }
 
+    /// `kline.{interval}.{symbol}` with Bybit's interval names (no `1s`, `8h` or `3d`).
+    fn kline_topic(&self, _market: Market, symbol: &str, interval: Interval) -> Result<String> {
+        Ok(format!("kline.{}.{symbol}", bybit_interval(interval)?))
+    }
+
+    /// 1000 a request (200 if not asked).
+    fn klines_max(&self, _market: Market) -> usize {
+        1000
+    }
+
+    /// Always a closed window (`start` and `end` no more than `limit` candles apart): the
+    /// venue lists newest first and does not document which end a lone `start` anchors.
+    fn klines_request(
+        &self,
+        market: Market,
+        symbol: Symbol,
+        interval: Interval,
+        start: Option<i64>,
+        end: Option<i64>,
+        limit: usize,
+    ) -> Result<Request> {
+        let name = bybit_interval(interval)?;
+        let span = interval
+            .max_ms()
+            .saturating_mul(i64::try_from(limit).unwrap_or(i64::MAX));
+        let request = Request::get("/v5/market/kline")
+            .param("category", market.as_str())
+            .param("symbol", symbol.as_str())
+            .param("interval", name);
+        let request = match (start, end) {
+            (Some(start), end) => {
+                let last = start.saturating_add(span).saturating_sub(1);
+                request
+                    .param("start", start)
+                    .param("end", end.map_or(last, |e| e.min(last)))
+            }
+            (None, Some(end)) => request.param("end", end),
+            (None, None) => request,
+        };
+        Ok(request.param("limit", limit))
+    }
+
+    fn klines_of(
+        &self,
+        market: Market,
+        symbol: Symbol,
+        interval: Interval,
+        answer: &Value,
+    ) -> Result<Vec<Kline>> {
+        messages::klines(market, symbol, interval, answer)
+    }
+
     fn user_endpoint(&self, _market: Market) -> Endpoint {
         Endpoint::Private
     }
@@ -200,6 +252,15 @@ impl venue::Adapter for Adapter {
     }
 }
 
+fn bybit_interval(interval: Interval) -> Result<&'static str> {
+    messages::interval_name(interval).ok_or_else(|| {
+        Error::invalid_argument(
+            "interval",
+            format!("Bybit has no {interval} candles (it has 1m to 12h, 1d, 1w, 1M, not 8h)"),
+        )
+    })
+}
+
 /// Public-topic frames of one category, with the latest full ticker per symbol (ticker deltas
 /// name only what changed).
 struct Reader {
@@ -230,6 +291,7 @@ impl MarketReader for Reader {
                 }
                 MarketEvent::Tickers(full.into_iter().collect())
             }
+            TopicMessage::Klines(k) => MarketEvent::Klines(k),
             TopicMessage::Other => MarketEvent::Other,
         })
     }

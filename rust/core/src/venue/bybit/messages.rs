@@ -1,13 +1,15 @@
 //! Bybit v5 public-topic messages read into the core's types: `publicTrade` (several trades per
 //! message) and `orderbook.{depth}` snapshots and deltas with their `u` and `seq`. Numbers are
 //! strings parsed exactly. `tickers` arrive as a snapshot then partial deltas (linear) holding
-//! only what changed: [`TickerUpdate::merge`] folds them into full tickers. Other topics and
+//! only what changed: [`TickerUpdate::merge`] folds them into full tickers. `kline.{interval}`
+//! candles carry `confirm` (closed) per candle. Other topics and
 //! control replies come back as [`TopicMessage::Other`].
 
 use serde::Deserialize;
 
 use crate::model::{
-    Id, Level, Market, Side, Source, Symbol, SymbolInfo, Ticker, Trade, Venue, parse_decimal,
+    Id, Interval, Kline, Level, Market, Side, Source, Symbol, SymbolInfo, Ticker, Trade, Venue,
+    parse_decimal,
 };
 use crate::{Error, Result};
 
@@ -71,7 +73,51 @@ pub enum TopicMessage {
     Trades(Vec<Trade>),
     Book(BookUpdate),
     Ticker(TickerUpdate),
+    Klines(Vec<Kline>),
     Other,
+}
+
+/// Bybit's name of an interval (`1` … `720`, `D`, `W`, `M`); `None` where it has none.
+pub fn interval_name(interval: Interval) -> Option<&'static str> {
+    Some(match interval {
+        Interval::M1 => "1",
+        Interval::M3 => "3",
+        Interval::M5 => "5",
+        Interval::M15 => "15",
+        Interval::M30 => "30",
+        Interval::H1 => "60",
+        Interval::H2 => "120",
+        Interval::H4 => "240",
+        Interval::H6 => "360",
+        Interval::H12 => "720",
+        Interval::D1 => "D",
+        Interval::W1 => "W",
+        Interval::Mo1 => "M",
+        Interval::S1 | Interval::H8 | Interval::D3 => return None,
+    })
+}
+
+fn interval_of(name: &str) -> Option<Interval> {
+    Interval::ALL
+        .iter()
+        .copied()
+        .find(|i| interval_name(*i) == Some(name))
+}
+
+/// One candle of a `kline.{interval}.{symbol}` message.
+#[derive(Deserialize)]
+struct RawKline<'a> {
+    start: i64,
+    end: i64,
+    interval: &'a str,
+    open: &'a str,
+    close: &'a str,
+    high: &'a str,
+    low: &'a str,
+    volume: &'a str,
+    turnover: &'a str,
+    confirm: bool,
+    timestamp: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -197,6 +243,41 @@ pub fn parse(market: Market, text: &str, local_time_ns: i64) -> Result<TopicMess
             exchange_time_ms: message.ts.unwrap_or(0),
         }));
     }
+    if let Some(rest) = topic.strip_prefix("kline.") {
+        // The candles name no symbol: the topic does.
+        let (_, symbol) = rest
+            .split_once('.')
+            .ok_or_else(|| bad(format!("topic {topic}")))?;
+        let symbol = Symbol::from_wire(symbol).map_err(bad)?;
+        let raw: Vec<RawKline> =
+            serde_json::from_str(data.get()).map_err(|e| bad(format!("{topic}: {e}")))?;
+        let klines = raw
+            .into_iter()
+            .map(|k| {
+                Ok(Kline {
+                    source,
+                    symbol,
+                    interval: interval_of(k.interval)
+                        .ok_or_else(|| bad(format!("{topic}: interval {:?}", k.interval)))?,
+                    open_time_ms: k.start,
+                    close_time_ms: k.end,
+                    open: number("open", k.open)?,
+                    high: number("high", k.high)?,
+                    low: number("low", k.low)?,
+                    close: number("close", k.close)?,
+                    volume: number("volume", k.volume)?,
+                    quote_volume: number("turnover", k.turnover)?,
+                    trades: None,
+                    taker_buy_volume: None,
+                    taker_buy_quote_volume: None,
+                    closed: k.confirm,
+                    exchange_time_ms: k.timestamp.or(message.ts).unwrap_or(0),
+                    local_time_ns,
+                })
+            })
+            .collect::<Result<Vec<Kline>>>()?;
+        return Ok(TopicMessage::Klines(klines));
+    }
     if topic.starts_with("tickers.") {
         let raw: RawTicker =
             serde_json::from_str(data.get()).map_err(|e| bad(format!("{topic}: {e}")))?;
@@ -221,6 +302,59 @@ pub fn parse(market: Market, text: &str, local_time_ns: i64) -> Result<TopicMess
         }));
     }
     Ok(TopicMessage::Other)
+}
+
+/// A `GET /v5/market/kline` answer: `result.list` rows of `[startTime, open, high, low, close,
+/// volume, turnover]`, all strings, newest first; returned oldest first, every candle marked
+/// closed, its close time the next candle's open less 1 ms.
+pub fn klines(
+    market: Market,
+    symbol: Symbol,
+    interval: Interval,
+    answer: &serde_json::Value,
+) -> Result<Vec<Kline>> {
+    let rows = answer["result"]["list"]
+        .as_array()
+        .ok_or_else(|| bad(format!("kline: no result.list in {answer:.100}")))?;
+    let source = Source {
+        venue: Venue::Bybit,
+        market,
+    };
+    let mut klines = rows
+        .iter()
+        .map(|row| {
+            let cell = |i: usize, field: &str| {
+                row.get(i)
+                    .and_then(serde_json::Value::as_str)
+                    .ok_or_else(|| bad(format!("kline {field} in {row}")))
+            };
+            let open_time_ms: i64 = cell(0, "startTime")?
+                .parse()
+                .map_err(|_| bad(format!("kline startTime in {row}")))?;
+            let close_time_ms = interval.close_of(open_time_ms);
+            Ok(Kline {
+                source,
+                symbol,
+                interval,
+                open_time_ms,
+                close_time_ms,
+                open: number("open", cell(1, "open")?)?,
+                high: number("high", cell(2, "high")?)?,
+                low: number("low", cell(3, "low")?)?,
+                close: number("close", cell(4, "close")?)?,
+                volume: number("volume", cell(5, "volume")?)?,
+                quote_volume: number("turnover", cell(6, "turnover")?)?,
+                trades: None,
+                taker_buy_volume: None,
+                taker_buy_quote_volume: None,
+                closed: true,
+                exchange_time_ms: close_time_ms,
+                local_time_ns: 0,
+            })
+        })
+        .collect::<Result<Vec<Kline>>>()?;
+    klines.sort_by_key(|k| k.open_time_ms);
+    Ok(klines)
 }
 
 /// Every instrument of an instruments-info answer with its trading rules (spot steps are

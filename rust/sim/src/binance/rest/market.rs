@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::{Answer, ApiError, Params, symbol_of};
 use crate::binance::{BinanceState, decimals, exact, fixed, interval_parts};
 use crate::book::Side;
+use crate::exchange::candles::{Candle, Span};
 
 pub(super) fn exchange_info(st: &BinanceState, params: &Params, now: i64) -> Answer {
     let spot = st.spot();
@@ -159,6 +160,40 @@ pub(super) fn trades(st: &BinanceState, params: &Params) -> Answer {
         })
         .collect();
     Ok(Value::Array(list))
+}
+
+/// Candles: `startTime` anchors (the oldest from it), else the latest up to `endTime` or now;
+/// rows `[t, o, h, l, c, v, T, q, n, V, Q, "0"]`.
+pub(super) fn klines(st: &BinanceState, params: &Params, now: i64) -> Answer {
+    let spot = st.spot();
+    let ex = st.market.lock();
+    let symbol = symbol_of(&ex, params)?;
+    let span = Span::binance(params.require("interval")?, spot)
+        .ok_or_else(|| ApiError::bad(-1120, "Invalid interval."))?;
+    let most = if spot { 1000 } else { 1500 };
+    let limit = params.int("limit")?.unwrap_or(500);
+    if !(1..=most).contains(&limit) {
+        return Err(ApiError::bad(-1130, "Data sent for parameter 'limit' is not valid."));
+    }
+    let (start, end) = (params.int("startTime")?, params.int("endTime")?);
+    if let (Some(s), Some(e)) = (start, end)
+        && s > e
+    {
+        return Err(ApiError::bad(-1023, "Start time is greater than end time."));
+    }
+    let s = &ex.symbols[symbol];
+    let (pd, qd) = decimals(spot, &s.spec);
+    let candles = s.candles.range(span, start, end, now, limit as usize, start.is_some());
+    Ok(Value::Array(
+        candles.iter().map(|c| kline_row(c, (pd, qd))).collect(),
+    ))
+}
+
+/// A REST kline row.
+fn kline_row(c: &Candle, (pd, qd): (u32, u32)) -> Value {
+    json!([c.open_ms, exact(c.open, pd), exact(c.high, pd), exact(c.low, pd), exact(c.close, pd),
+        exact(c.volume, qd), c.close_ms, fixed(c.quote_volume, pd), c.trades,
+        exact(c.taker_buy_volume, qd), fixed(c.taker_buy_quote_volume, pd), "0"])
 }
 
 pub(super) fn ticker(st: &BinanceState, params: &Params, now: i64) -> Answer {

@@ -9,6 +9,7 @@ use super::{Answer, bad_symbol, need, unknown};
 use crate::book::Side;
 use crate::bybit::{Category, num, side_str, uuid};
 use crate::exchange::Exchange;
+use crate::exchange::candles::{Candle, Span};
 use crate::market::Market;
 
 pub(super) fn instruments(market: &Market, category: Category, symbol: Option<&str>) -> Answer {
@@ -94,6 +95,50 @@ pub(super) fn recent_trades(
             "size": num(*q), "side": side_str(*taker), "time": t.to_string(), "isBlockTrade": false}))
         .collect();
     Ok(json!({"category": category.as_str(), "list": list}))
+}
+
+/// Candles, newest first: the oldest `limit` from `start` when it is given (so a lone `start`
+/// pages forward, as clients rely on), else the latest up to `end` or now.
+pub(super) fn klines(
+    market: &Market,
+    category: Category,
+    params: &HashMap<String, String>,
+    now: i64,
+) -> Answer {
+    let ex = market.lock();
+    let name = need(params, "symbol")?;
+    if unknown(&ex, name) {
+        return Err(bad_symbol(category));
+    }
+    let interval = need(params, "interval")?;
+    let span = Span::bybit(interval).ok_or_else(|| super::fail(10001, "Invalid period!"))?;
+    let int = |key: &str| -> Result<Option<i64>, super::Fail> {
+        params
+            .get(key)
+            .filter(|v| !v.is_empty())
+            .map(|v| v.parse::<i64>().map_err(|_| super::fail(10001, format!("params error: {key} invalid"))))
+            .transpose()
+    };
+    let limit = int("limit")?.unwrap_or(200);
+    if !(1..=1000).contains(&limit) {
+        return Err(super::fail(10001, "params error: limit must be in [1, 1000]"));
+    }
+    let (start, end) = (int("start")?, int("end")?);
+    let mut candles = ex.symbols[name].candles.range(span, start, end, now, limit as usize, start.is_some());
+    candles.reverse();
+    let list: Vec<Value> = candles
+        .iter()
+        .map(|c| json!([c.open_ms.to_string(), num(c.open), num(c.high), num(c.low), num(c.close),
+            num(c.volume), num(c.quote_volume.round_dp(8))]))
+        .collect();
+    Ok(json!({"category": category.as_str(), "symbol": name, "list": list}))
+}
+
+/// A candle of the `kline.{interval}.{symbol}` topic.
+pub fn kline_json(c: &Candle, interval: &str, confirm: bool, now: i64) -> Value {
+    json!({"start": c.open_ms, "end": c.close_ms, "interval": interval, "open": num(c.open),
+        "close": num(c.close), "high": num(c.high), "low": num(c.low), "volume": num(c.volume),
+        "turnover": num(c.quote_volume.round_dp(8)), "confirm": confirm, "timestamp": now})
 }
 
 pub fn trade_id(category: Category, id: u64) -> String {

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 pub use account::positions_json;
-pub use market::{ticker, trade_id};
+pub use market::{kline_json, ticker, trade_id};
 pub use orders::execution_json;
 
 use super::{BybitState, Category};
@@ -31,7 +31,7 @@ use routes::{dispatch, route};
 
 /// A `retCode` answer (HTTP 200 unless stated).
 #[derive(Debug)]
-struct Fail {
+pub(super) struct Fail {
     http: StatusCode,
     code: i64,
     msg: String,

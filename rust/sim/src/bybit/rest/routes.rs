@@ -16,6 +16,7 @@ pub(super) enum Endpoint {
     Orderbook,
     Tickers,
     RecentTrades,
+    Kline,
     Create,
     Amend,
     CreateBatch,
@@ -50,6 +51,7 @@ pub(super) fn route(method: &Method, path: &str) -> Option<(Endpoint, Option<Uid
         ("GET", "/v5/market/orderbook") => (Orderbook, None),
         ("GET", "/v5/market/tickers") => (Tickers, None),
         ("GET", "/v5/market/recent-trade") => (RecentTrades, None),
+        ("GET", "/v5/market/kline") => (Kline, None),
         ("POST", "/v5/order/create") => (Create, Some(("order/create", 10, 20))),
         ("POST", "/v5/order/amend") => (Amend, Some(("order/amend", 10, 10))),
         ("POST", "/v5/order/create-batch") => (CreateBatch, Some(("order/create-batch", 10, 20))),
@@ -104,7 +106,10 @@ pub(super) fn dispatch(
         SetMarginMode => return account::set_margin_mode(st, account.expect("signed"), params),
         _ => {}
     }
-    let category = category.ok_or_else(|| fail(10001, "params error: category is invalid"))?;
+    // The kline endpoint alone defaults to linear when no category is named.
+    let category = category
+        .or((endpoint == Kline && !params.contains_key("category")).then_some(Category::Linear))
+        .ok_or_else(|| fail(10001, "params error: category is invalid"))?;
     let market = st.market(category);
     let symbol = params
         .get("symbol")
@@ -115,6 +120,7 @@ pub(super) fn dispatch(
         Orderbook => market::orderbook(market, category, params, now),
         Tickers => market::tickers(market, category, symbol),
         RecentTrades => market::recent_trades(market, category, params),
+        Kline => market::klines(market, category, params, now),
         Create => orders::create(st, category, account.expect("signed"), params, now),
         Amend => orders::amend(market, category, account.expect("signed"), params, now),
         CreateBatch | AmendBatch | CancelBatch => orders::batch(
