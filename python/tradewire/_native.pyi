@@ -1157,6 +1157,17 @@ class NativeSimulator:
     ) -> tuple[int, list[Level], list[Level]]:
         """The true book: ``(update_id, bids best first, asks best first)``, ``depth`` levels a
         side at most. An unknown symbol raises :class:`~tradewire.InvalidArgument`."""
+    def candles(
+        self,
+        venue: Venue,
+        market: Market,
+        symbol: str,
+        interval: IntervalName,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+    ) -> list[Kline]:
+        """The true candles opening in ``start_ms..=end_ms``, oldest first (the current one
+        open); every figure as the simulator's trades make it."""
 
 def shutdown() -> None:
     """Registered with ``atexit`` by :mod:`tradewire`: cancels every Rust task, then gives

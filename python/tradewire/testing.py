@@ -8,9 +8,9 @@ from types import TracebackType
 from typing import Literal, Self, overload
 
 from . import _native
-from ._native import Balance, Gap, Level, Order, Position, Producer, Ticker, Trade
+from ._native import Balance, Gap, Kline, Level, Order, Position, Producer, Ticker, Trade
 from .endpoints import Credentials, Endpoints
-from .enums import Market, SideName, Venue
+from .enums import IntervalName, Market, SideName, Venue
 from .streams import Stream
 
 Overflow = Literal["conflate", "gap_marker", "never_drop"]
@@ -185,6 +185,18 @@ class Simulator:
     ) -> tuple[int, list[Level], list[Level]]:
         """The true book: ``(update_id, bids best first, asks best first)``."""
         return self.native.book(_venue(venue), _market(market), symbol, depth)
+
+    def candles(
+        self,
+        venue: Venue | str,
+        market: Market | str,
+        symbol: str,
+        interval: IntervalName,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+    ) -> list[Kline]:
+        """The true candles opening in ``start_ms..=end_ms``, oldest first (the current one open)."""
+        return self.native.candles(_venue(venue), _market(market), symbol, interval, start_ms, end_ms)
 
     def take(
         self,

@@ -128,6 +128,24 @@ fn every_recorded_binance_market_message_reads_exactly() {
                         );
                     }
                 }
+                MarketMessage::Kline(k) => {
+                    let c = &raw["k"];
+                    let got = [k.open, k.high, k.low, k.close, k.volume, k.quote_volume]
+                        .map(|d| d.to_string());
+                    assert_eq!(got, ["o", "h", "l", "c", "v", "q"].map(|f| s(c, f)), "{name}");
+                    assert_eq!(
+                        (k.open_time_ms, k.close_time_ms, k.closed, k.interval.as_str()),
+                        (
+                            c["t"].as_i64().unwrap(),
+                            c["T"].as_i64().unwrap(),
+                            c["x"].as_bool().unwrap(),
+                            c["i"].as_str().unwrap()
+                        ),
+                        "{name}"
+                    );
+                    assert_eq!(k.close_time_ms, k.interval.close_of(k.open_time_ms), "{name}");
+                    assert_eq!(k.trades, c["n"].as_u64(), "{name}");
+                }
                 MarketMessage::Other => continue,
             }
             read += 1;
@@ -190,6 +208,26 @@ fn every_recorded_bybit_public_message_reads_exactly() {
                     );
                     assert_eq!(ours(t.quote_volume_24h), field("turnover24h"), "{name}");
                 }
+                TopicMessage::Klines(klines) => {
+                    let items = raw["data"].as_array().unwrap();
+                    assert_eq!(klines.len(), items.len(), "{name}");
+                    for (k, r) in klines.iter().zip(items) {
+                        let got = [k.open, k.high, k.low, k.close, k.volume, k.quote_volume]
+                            .map(|d| d.to_string());
+                        let want = ["open", "high", "low", "close", "volume", "turnover"];
+                        assert_eq!(got, want.map(|f| s(r, f)), "{name}");
+                        assert_eq!(
+                            (k.open_time_ms, k.close_time_ms, k.closed),
+                            (
+                                r["start"].as_i64().unwrap(),
+                                r["end"].as_i64().unwrap(),
+                                r["confirm"].as_bool().unwrap()
+                            ),
+                            "{name}"
+                        );
+                        assert_eq!(k.close_time_ms, k.interval.close_of(k.open_time_ms));
+                    }
+                }
                 TopicMessage::Other => continue,
             }
             read += 1;
@@ -203,6 +241,61 @@ fn rest(path: &str) -> Value {
         .join("../../tests/fixtures/real")
         .join(path);
     serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
+}
+
+#[test]
+fn recorded_rest_candles_read_exactly_oldest_first() {
+    use tradewire_core::model::{Interval, Symbol};
+    use tradewire_core::venue::{binance, bybit as by};
+    let btc = Symbol::new("BTCUSDT");
+    let answer = rest("binance-spot/rest/nt-2021-10-klines-BTCUSDT-1m.json");
+    let klines = binance::messages::klines(Market::Spot, btc, Interval::M1, &answer).unwrap();
+    let rows = answer.as_array().unwrap();
+    assert_eq!(klines.len(), rows.len());
+    for (k, row) in klines.iter().zip(rows) {
+        let text = |i: usize| row[i].as_str().unwrap().to_owned();
+        let got = [
+            k.open,
+            k.high,
+            k.low,
+            k.close,
+            k.volume,
+            k.quote_volume,
+            k.taker_buy_volume.unwrap(),
+            k.taker_buy_quote_volume.unwrap(),
+        ]
+        .map(|d| d.to_string());
+        assert_eq!(got, [1, 2, 3, 4, 5, 7, 9, 10].map(text));
+        assert_eq!(
+            (k.open_time_ms, k.close_time_ms, k.trades),
+            (
+                row[0].as_i64().unwrap(),
+                row[6].as_i64().unwrap(),
+                row[8].as_u64()
+            )
+        );
+        assert_eq!(k.close_time_ms, Interval::M1.close_of(k.open_time_ms));
+    }
+    for (file, market) in [
+        ("bybit-linear/rest/nt-2023-09-kline-BTCUSDT-D.json", Market::Linear),
+        ("bybit-spot/rest/nt-2023-09-kline-BTCUSDT-D.json", Market::Spot),
+    ] {
+        let answer = rest(file);
+        let klines = by::messages::klines(market, btc, Interval::D1, &answer).unwrap();
+        // The venue lists newest first; ours are oldest first, each a day long.
+        let mut rows: Vec<Value> = answer["result"]["list"].as_array().unwrap().clone();
+        rows.reverse();
+        assert_eq!(klines.len(), rows.len(), "{file}");
+        for (k, row) in klines.iter().zip(&rows) {
+            let text = |i: usize| row[i].as_str().unwrap().to_owned();
+            let got =
+                [k.open, k.high, k.low, k.close, k.volume, k.quote_volume].map(|d| d.to_string());
+            assert_eq!(got, [1, 2, 3, 4, 5, 6].map(text), "{file}");
+            assert_eq!(k.open_time_ms.to_string(), text(0), "{file}");
+            assert_eq!(k.close_time_ms - k.open_time_ms, 86_399_999, "{file}");
+            assert_eq!((k.trades, k.taker_buy_volume), (None, None));
+        }
+    }
 }
 
 #[test]

@@ -714,6 +714,65 @@ impl NativeSimulator {
         };
         Ok((state.book.update_id, side(Side::Buy), side(Side::Sell)))
     }
+
+    /// The true candles of `symbol` at `interval` (Binance's names) opening in
+    /// `start_ms..=end_ms`, oldest first; the current one open.
+    #[pyo3(signature = (venue, market, symbol, interval, start_ms = None, end_ms = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn candles(
+        &self,
+        py: Python<'_>,
+        venue: Venue,
+        market: Market,
+        symbol: &str,
+        interval: crate::model::Interval,
+        start_ms: Option<i64>,
+        end_ms: Option<i64>,
+    ) -> PyResult<Vec<crate::model::Kline>> {
+        let m = self.market(py, venue, market)?;
+        let interval: m::Interval = interval.into();
+        let span = sx::candles::Span::binance(interval.as_str(), true)
+            .expect("every interval has a Binance name");
+        let now = m.clock.now_ms();
+        let ex = m.lock();
+        let state = ex.symbols.get(symbol).ok_or_else(|| {
+            crate::errors::to_pyerr(
+                py,
+                Error::invalid_argument("symbol", format!("unknown symbol '{symbol}'")),
+            )
+        })?;
+        let source = m::Source {
+            venue: venue.into(),
+            market: market.into(),
+        };
+        let candles = state
+            .candles
+            .range(span, start_ms, end_ms, now, 100_000, true);
+        Ok(candles
+            .into_iter()
+            .map(|c| {
+                crate::model::Kline(m::Kline {
+                    source,
+                    symbol: symbol.into(),
+                    interval,
+                    open_time_ms: c.open_ms,
+                    close_time_ms: c.close_ms,
+                    open: c.open,
+                    high: c.high,
+                    low: c.low,
+                    close: c.close,
+                    volume: c.volume,
+                    quote_volume: c.quote_volume,
+                    trades: Some(c.trades),
+                    taker_buy_volume: Some(c.taker_buy_volume),
+                    taker_buy_quote_volume: Some(c.taker_buy_quote_volume),
+                    closed: c.close_ms < now,
+                    exchange_time_ms: now,
+                    local_time_ns: 0,
+                })
+            })
+            .collect())
+    }
 }
 
 /// The simulator's order as a tradewire `Order` (ground truth for tests).
