@@ -196,7 +196,7 @@ pub async fn routed_raw(
         Route::Public
     };
     let deck = Deck::new(&st.market);
-    ws.on_upgrade(move |socket| session(st, socket, route, vec![name], false, deck))
+    ws.on_upgrade(move |socket| session(st, socket, route, initial_stream(name), false, deck))
 }
 
 pub async fn routed_combined(
@@ -438,7 +438,8 @@ impl Session {
                     for (candle, closed) in
                         self.klines.due(&s.name, *span, &state.candles, now, every)
                     {
-                        let data = kline_event(&s, (pd, qd), &candle, closed, now);
+                        let vd = super::rest::quote_decimals(spot);
+                        let data = kline_event(&s, (pd, qd, vd), &candle, closed, now);
                         out.push(self.frame(&s.name, data));
                     }
                 }
@@ -455,13 +456,13 @@ impl Session {
 }
 
 /// A `kline` event; `f`/`L` are -1 for a candle without trades.
-fn kline_event(s: &Stream, (pd, qd): (u32, u32), c: &Candle, closed: bool, now: i64) -> Value {
+fn kline_event(s: &Stream, (pd, qd, vd): (u32, u32, u32), c: &Candle, closed: bool, now: i64) -> Value {
     let interval = s.name.rsplit_once("kline_").map_or("", |(_, i)| i);
     let id = |id: Option<u64>| id.map_or(-1, |i| i as i64);
     json!({"e": "kline", "E": now, "s": s.symbol, "k": {"t": c.open_ms, "T": c.close_ms, "s": s.symbol,
         "i": interval, "f": id(c.first_id), "L": id(c.last_id), "o": exact(c.open, pd), "c": exact(c.close, pd),
         "h": exact(c.high, pd), "l": exact(c.low, pd), "v": exact(c.volume, qd), "n": c.trades, "x": closed,
-        "q": fixed(c.quote_volume, pd), "V": exact(c.taker_buy_volume, qd), "Q": fixed(c.taker_buy_quote_volume, pd),
+        "q": exact(c.quote_volume, vd), "V": exact(c.taker_buy_volume, qd), "Q": exact(c.taker_buy_quote_volume, vd),
         "B": "0"}})
 }
 

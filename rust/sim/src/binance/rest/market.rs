@@ -184,16 +184,22 @@ pub(super) fn klines(st: &BinanceState, params: &Params, now: i64) -> Answer {
     let s = &ex.symbols[symbol];
     let (pd, qd) = decimals(spot, &s.spec);
     let candles = s.candles.range(span, start, end, now, limit as usize, start.is_some());
+    let qd_quote = quote_decimals(spot);
     Ok(Value::Array(
-        candles.iter().map(|c| kline_row(c, (pd, qd))).collect(),
+        candles.iter().map(|c| kline_row(c, (pd, qd, qd_quote))).collect(),
     ))
 }
 
+/// Decimals of a candle's quote volume: spot 8, USD-M 5 (as recorded: `"q":"423075730671.12853"`).
+pub fn quote_decimals(spot: bool) -> u32 {
+    if spot { 8 } else { 5 }
+}
+
 /// A REST kline row.
-fn kline_row(c: &Candle, (pd, qd): (u32, u32)) -> Value {
+fn kline_row(c: &Candle, (pd, qd, vd): (u32, u32, u32)) -> Value {
     json!([c.open_ms, exact(c.open, pd), exact(c.high, pd), exact(c.low, pd), exact(c.close, pd),
-        exact(c.volume, qd), c.close_ms, fixed(c.quote_volume, pd), c.trades,
-        exact(c.taker_buy_volume, qd), fixed(c.taker_buy_quote_volume, pd), "0"])
+        exact(c.volume, qd), c.close_ms, exact(c.quote_volume, vd), c.trades,
+        exact(c.taker_buy_volume, qd), exact(c.taker_buy_quote_volume, vd), "0"])
 }
 
 pub(super) fn ticker(st: &BinanceState, params: &Params, now: i64) -> Answer {

@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 
 pub use algo::algo_update;
 pub use auth::{check_timestamp, hmac_hex};
+pub use market::quote_decimals;
 pub use orders::{OrderView, order_json};
 
 use super::{BinanceState, interval_parts};
