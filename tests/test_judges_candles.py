@@ -29,13 +29,21 @@ def sim() -> Iterator[Simulator]:
 
 
 def closed_truth(sim: Simulator, venue: str, market: str, interval: str) -> dict[int, tw.Kline]:
-    return {k.open_time_ms: k for k in sim.candles(venue, market, "BTCUSDT", interval) if k.closed}
+    return {
+        k.open_time_ms: k for k in sim.candles(venue, market, "BTCUSDT", tw.Interval(interval)) if k.closed
+    }
 
 
 def same_row(row: list[Any], truth: tw.Kline) -> None:
     """An OHLCV row ``[time, open, high, low, close, volume, ...]`` equal to a true candle."""
     assert int(row[0]) == truth.open_time_ms
-    assert [Decimal(str(v)) for v in row[1:6]] == [truth.open, truth.high, truth.low, truth.close, truth.volume]
+    assert [Decimal(str(v)) for v in row[1:6]] == [
+        truth.open,
+        truth.high,
+        truth.low,
+        truth.close,
+        truth.volume,
+    ]
 
 
 def test_binance_sdks_read_rest_candles(sim: Simulator, caplog: pytest.LogCaptureFixture) -> None:
@@ -106,7 +114,9 @@ def test_pybit_reads_rest_and_live_candles(sim: Simulator, monkeypatch: pytest.M
     # Newest first, every field a string.
     assert current.open_time_ms - int(listed[0][0]) in (0, 60_000)
     assert all(isinstance(v, str) for row in listed for v in row)
-    monkeypatch.setattr(unified, "PUBLIC_WSS", sim.endpoints("bybit", "spot").ws_public.rsplit("/", 1)[0] + "/{CHANNEL_TYPE}")
+    monkeypatch.setattr(
+        unified, "PUBLIC_WSS", sim.endpoints("bybit", "spot").ws_public.rsplit("/", 1)[0] + "/{CHANNEL_TYPE}"
+    )
     seen: list[Any] = []
     arrived = threading.Event()
     ws = WebSocket(testnet=False, channel_type="spot")
@@ -137,7 +147,9 @@ async def test_ccxt_fetch_and_watch_ohlcv(sim: Simulator) -> None:
     usdm = sim.endpoints("binance", "usdm")
     futures = ccxtpro.binanceusdm()
     point_ccxt_at(futures, usdm.rest, {"sapi": spot.rest})
-    futures.urls["api"]["ws"]["future"] = futures.urls["api"]["ws"]["linear"] = f"{usdm.rest.replace('http', 'ws')}/ws"
+    futures.urls["api"]["ws"]["future"] = futures.urls["api"]["ws"]["linear"] = (
+        f"{usdm.rest.replace('http', 'ws')}/ws"
+    )
     linear = sim.endpoints("bybit", "linear")
     bybit = ccxtpro.bybit()
     bybit.options["fetchMarkets"] = {"types": ["linear"]}

@@ -7,6 +7,7 @@ candles the stream never sent are read by REST, in the venue's own paging."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -18,8 +19,16 @@ from .books import connect, until
 
 MARKETS = [("binance", "spot"), ("binance", "usdm"), ("bybit", "spot"), ("bybit", "linear")]
 #: The smallest interval each market has.
-SMALLEST = {("binance", "spot"): "1s", ("binance", "usdm"): "1m", ("bybit", "spot"): "1m", ("bybit", "linear"): "1m"}
-KLINE_PATH = {"binance": {"spot": "GET /api/v3/klines", "usdm": "GET /fapi/v1/klines"}, "bybit": "GET /v5/market/kline"}
+SMALLEST = {
+    ("binance", "spot"): "1s",
+    ("binance", "usdm"): "1m",
+    ("bybit", "spot"): "1m",
+    ("bybit", "linear"): "1m",
+}
+KLINE_PATH = {
+    "binance": {"spot": "GET /api/v3/klines", "usdm": "GET /fapi/v1/klines"},
+    "bybit": "GET /v5/market/kline",
+}
 
 
 @pytest.fixture(scope="module")
@@ -30,21 +39,35 @@ def sim() -> Iterator[Simulator]:
 
 def figures(k: tw.Kline) -> tuple[object, ...]:
     """What a candle says, without when it was received."""
-    return (k.symbol, k.interval, k.open_time_ms, k.close_time_ms, k.open, k.high, k.low, k.close, k.volume, k.closed)
+    return (
+        k.symbol,
+        k.interval,
+        k.open_time_ms,
+        k.close_time_ms,
+        k.open,
+        k.high,
+        k.low,
+        k.close,
+        k.volume,
+        k.closed,
+    )
 
 
 def kline_requests(sim: Simulator, venue: str, market: str) -> int:
+    """Kline requests the venue served (Bybit counts both categories under spot)."""
     if venue == "bybit":
-        return sim.native.rest_requests("bybit", "spot").get("GET /v5/market/kline", 0)
+        return sim.native.rest_requests(tw.Venue.BYBIT, tw.Market.SPOT).get("GET /v5/market/kline", 0)
     path = KLINE_PATH["binance"]
     assert isinstance(path, dict)
-    return sim.native.rest_requests(venue, market).get(path[market], 0)
+    return sim.native.rest_requests(tw.Venue.BINANCE, tw.Market(market)).get(path[market], 0)
 
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize(("venue", "market"), MARKETS)
-async def test_rest_candles_equal_the_venues_and_only_the_last_is_open(sim: Simulator, venue: str, market: str) -> None:
-    interval = SMALLEST[(venue, market)]
+async def test_rest_candles_equal_the_venues_and_only_the_last_is_open(
+    sim: Simulator, venue: str, market: str
+) -> None:
+    interval = tw.Interval(SMALLEST[(venue, market)])
     async with connect(sim, venue, market) as c:
         await asyncio.sleep(2.2)
         got = await c.klines("BTCUSDT", interval, limit=5)
@@ -108,10 +131,16 @@ async def test_bad_candle_requests_are_typed_errors_before_anything_is_sent(sim:
             c.kline_updates("NOPEUSDT", interval="1m")
         assert kline_requests(sim, "bybit", "linear") == before
     # `1m` is the minute, `1M` the month; the other names take either case.
-    assert (tw.Interval("1m"), tw.Interval("1M"), tw.Interval("1H")) == (tw.Interval.M1, tw.Interval.MN1, tw.Interval.H1)
+    assert (tw.Interval("1m"), tw.Interval("1M"), tw.Interval("1H")) == (
+        tw.Interval.M1,
+        tw.Interval.MN1,
+        tw.Interval.H1,
+    )
 
 
-async def closed_candles(stream: tw.Stream[tw.Kline], count: int, within: float) -> tuple[list[tw.Kline], int]:
+async def closed_candles(
+    stream: tw.Stream[tw.Kline], count: int, within: float
+) -> tuple[list[tw.Kline], int]:
     """The next `count` closed candles of a stream, and how many open updates came between."""
     closed: list[tw.Kline] = []
     opened = 0
@@ -131,32 +160,37 @@ async def closed_candles(stream: tw.Stream[tw.Kline], count: int, within: float)
 
 
 def consecutive(klines: list[tw.Kline]) -> bool:
-    return all(b.open_time_ms == a.close_time_ms + 1 for a, b in zip(klines, klines[1:], strict=False))
+    return all(b.open_time_ms == a.close_time_ms + 1 for a, b in itertools.pairwise(klines))
 
 
 @pytest.mark.asyncio
 async def test_each_closed_candle_arrives_once_in_order_across_a_frozen_and_a_dropped_connection(
     sim: Simulator,
 ) -> None:
-    async with connect(sim, "binance", "spot") as c:
-        async with c.kline_updates("BTCUSDT", "ETHUSDT", interval="1s") as stream:
-            first, opened = await closed_candles(stream, 4, 15)
-            assert opened > 0, "open candles come as they change"
-            before = kline_requests(sim, "binance", "spot")
-            # Frozen: the candles closing meanwhile are never sent on this connection.
-            sim.native.freeze("binance", "spot", True)
-            await asyncio.sleep(3.2)
-            sim.native.freeze("binance", "spot", False)
-            await asyncio.sleep(1.5)
-            # Dropped: the new connection starts at the current candle.
-            sim.native.drop_connections("binance", "spot")
-            more, _ = await closed_candles(stream, 16, 30)
-            assert kline_requests(sim, "binance", "spot") > before, "the missed candles were read by REST"
+    async with (
+        connect(sim, "binance", "spot") as c,
+        c.kline_updates("BTCUSDT", "ETHUSDT", interval="1s") as stream,
+    ):
+        first, opened = await closed_candles(stream, 4, 15)
+        assert opened > 0, "open candles come as they change"
+        before = kline_requests(sim, "binance", "spot")
+        # Frozen: the candles closing meanwhile are never sent on this connection.
+        sim.native.freeze(tw.Venue.BINANCE, tw.Market.SPOT, True)
+        await asyncio.sleep(3.2)
+        sim.native.freeze(tw.Venue.BINANCE, tw.Market.SPOT, False)
+        await asyncio.sleep(1.5)
+        # Dropped: the new connection starts at the current candle.
+        sim.native.drop_connections(tw.Venue.BINANCE, tw.Market.SPOT)
+        more, _ = await closed_candles(stream, 16, 30)
+        assert kline_requests(sim, "binance", "spot") > before, "the missed candles were read by REST"
     seen = first + more
     for symbol in ("BTCUSDT", "ETHUSDT"):
         mine = [k for k in seen if k.symbol == symbol]
         assert consecutive(mine), [k.open_time_ms for k in mine]
-        truth = {t.open_time_ms: t for t in sim.candles("binance", "spot", symbol, "1s", start_ms=mine[0].open_time_ms)}
+        truth = {
+            t.open_time_ms: t
+            for t in sim.candles("binance", "spot", symbol, "1s", start_ms=mine[0].open_time_ms)
+        }
         assert [figures(k) for k in mine] == [figures(truth[k.open_time_ms]) for k in mine]
         assert all(k.trades == truth[k.open_time_ms].trades for k in mine)
 
@@ -169,15 +203,17 @@ async def test_minute_candles_skipped_by_a_clock_jump_are_read_by_rest_once(venu
     REST before it, each once. The first three closed candles are the one it was on and the
     first two skipped."""
     with Simulator(seed=43, steps_per_second=100) as sim:
-        async with connect(sim, venue, market) as c:
-            async with c.kline_updates("BTCUSDT", interval="1m") as stream:
-                opening = await asyncio.wait_for(anext(aiter(stream)), 15)
-                assert not opening.closed
-                sim.native.set_clock(venue, skew_ms=210_000)
-                closed, _ = await closed_candles(stream, 3, 30)
+        async with connect(sim, venue, market) as c, c.kline_updates("BTCUSDT", interval="1m") as stream:
+            opening = await asyncio.wait_for(anext(aiter(stream)), 15)
+            assert not opening.closed
+            sim.native.set_clock(tw.Venue(venue), skew_ms=210_000)
+            closed, _ = await closed_candles(stream, 3, 30)
         assert closed[0].open_time_ms == opening.open_time_ms
         assert consecutive(closed), [k.open_time_ms for k in closed]
-        truth = {t.open_time_ms: t for t in sim.candles(venue, market, "BTCUSDT", "1m", start_ms=closed[0].open_time_ms)}
+        truth = {
+            t.open_time_ms: t
+            for t in sim.candles(venue, market, "BTCUSDT", "1m", start_ms=closed[0].open_time_ms)
+        }
         assert [figures(k) for k in closed] == [figures(truth[k.open_time_ms]) for k in closed]
         assert all(k.volume == 0 and k.open == k.close == closed[0].close for k in closed[1:])
         assert kline_requests(sim, venue, market) >= 1
@@ -189,4 +225,6 @@ async def test_a_reader_that_leaves_ends_the_subscription(sim: Simulator) -> Non
         async with c.kline_updates("BTCUSDT", interval="1m") as stream:
             await asyncio.wait_for(anext(aiter(stream)), 15)
             assert any(s == "kline.1.BTCUSDT" for s, _ in c.health().subscriptions)
-        await until(lambda: not any(s.startswith("kline.") for s, _ in c.health().subscriptions), 10, "unsubscribed")
+        await until(
+            lambda: not any(s.startswith("kline.") for s, _ in c.health().subscriptions), 10, "unsubscribed"
+        )

@@ -1286,7 +1286,9 @@ class NativeConnector:
         limit: int | None = None,
     ) -> Awaitable[list[Kline]]:
         """Backs :meth:`tradewire.Binance.klines`: candles by REST, oldest first."""
-    def kline_updates(self, symbols: list[str], interval: IntervalName, *, capacity: int = 65536) -> NativeStream:
+    def kline_updates(
+        self, symbols: list[str], interval: IntervalName, *, capacity: int = 65536
+    ) -> NativeStream:
         """Backs :meth:`tradewire.Binance.kline_updates`: :class:`Kline` events, each closed
         candle once (missed ones read by REST), on a stream of ``capacity`` that never drops."""
     def trades(self, symbols: list[str], *, capacity: int = 65536) -> NativeStream:

@@ -669,7 +669,9 @@ def _epoch_ms(name: str, value: int | datetime | None) -> int | None:
         return None
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
-            raise InvalidArgument(f"{name} must be timezone-aware (e.g. tzinfo=UTC), not {value!r}", field=name)
+            raise InvalidArgument(
+                f"{name} must be timezone-aware (e.g. tzinfo=UTC), not {value!r}", field=name
+            )
         return (value - _EPOCH) // timedelta(milliseconds=1)
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be Unix milliseconds (int) or a datetime, not {type(value).__name__}")

@@ -192,7 +192,9 @@ LegName: TypeAlias = PositionSide | Literal["LONG", "SHORT", "long", "short"]
 #: A candle interval.
 IntervalName: TypeAlias = (
     Interval
-    | Literal["1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M"]
+    | Literal[
+        "1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M"
+    ]
 )
 #: The price a trigger watches.
 TriggerByName: TypeAlias = TriggerBy | Literal["LAST", "MARK", "INDEX", "last", "mark", "index"]

@@ -132,9 +132,18 @@ fn every_recorded_binance_market_message_reads_exactly() {
                     let c = &raw["k"];
                     let got = [k.open, k.high, k.low, k.close, k.volume, k.quote_volume]
                         .map(|d| d.to_string());
-                    assert_eq!(got, ["o", "h", "l", "c", "v", "q"].map(|f| s(c, f)), "{name}");
                     assert_eq!(
-                        (k.open_time_ms, k.close_time_ms, k.closed, k.interval.as_str()),
+                        got,
+                        ["o", "h", "l", "c", "v", "q"].map(|f| s(c, f)),
+                        "{name}"
+                    );
+                    assert_eq!(
+                        (
+                            k.open_time_ms,
+                            k.close_time_ms,
+                            k.closed,
+                            k.interval.as_str()
+                        ),
                         (
                             c["t"].as_i64().unwrap(),
                             c["T"].as_i64().unwrap(),
@@ -143,7 +152,11 @@ fn every_recorded_binance_market_message_reads_exactly() {
                         ),
                         "{name}"
                     );
-                    assert_eq!(k.close_time_ms, k.interval.close_of(k.open_time_ms), "{name}");
+                    assert_eq!(
+                        k.close_time_ms,
+                        k.interval.close_of(k.open_time_ms),
+                        "{name}"
+                    );
                     assert_eq!(k.trades, c["n"].as_u64(), "{name}");
                 }
                 MarketMessage::Other => continue,
@@ -277,8 +290,14 @@ fn recorded_rest_candles_read_exactly_oldest_first() {
         assert_eq!(k.close_time_ms, Interval::M1.close_of(k.open_time_ms));
     }
     for (file, market) in [
-        ("bybit-linear/rest/nt-2023-09-kline-BTCUSDT-D.json", Market::Linear),
-        ("bybit-spot/rest/nt-2023-09-kline-BTCUSDT-D.json", Market::Spot),
+        (
+            "bybit-linear/rest/nt-2023-09-kline-BTCUSDT-D.json",
+            Market::Linear,
+        ),
+        (
+            "bybit-spot/rest/nt-2023-09-kline-BTCUSDT-D.json",
+            Market::Spot,
+        ),
     ] {
         let answer = rest(file);
         let klines = by::messages::klines(market, btc, Interval::D1, &answer).unwrap();

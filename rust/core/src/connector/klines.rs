@@ -39,14 +39,9 @@ impl Connector {
         {
             return Err(Error::invalid_argument("start", "is after end"));
         }
-        let request = self.adapter.klines_request(
-            self.market,
-            info.symbol,
-            interval,
-            start,
-            end,
-            limit,
-        )?;
+        let request =
+            self.adapter
+                .klines_request(self.market, info.symbol, interval, start, end, limit)?;
         let answer = self.rest_request(&request).await?;
         let mut klines = self
             .adapter

@@ -386,11 +386,7 @@ impl Connector {
             .collect()
     }
 
-    pub(super) fn read_topics(
-        self: &Arc<Self>,
-        topics: &[String],
-        reader: Reader,
-    ) -> Result<()> {
+    pub(super) fn read_topics(self: &Arc<Self>, topics: &[String], reader: Reader) -> Result<()> {
         if self.cancel.is_cancelled() {
             return Err(self.closed_error());
         }

@@ -20,8 +20,8 @@ use serde_json::Value;
 use crate::Result;
 use crate::book::sync::{BookDelta, SyncRule};
 use crate::model::{
-    Balance, Decimal, Fill, Id, Interval, Kline, MarginMode, Market, Order, Position,
-    PositionMode, PositionSettings, Symbol, SymbolInfo, Ticker, Trade, Venue,
+    Balance, Decimal, Fill, Id, Interval, Kline, MarginMode, Market, Order, Position, PositionMode,
+    PositionSettings, Symbol, SymbolInfo, Ticker, Trade, Venue,
 };
 use crate::net::http::Dialect;
 use crate::net::{Request, WsConfig, WsDialect};
@@ -143,7 +143,10 @@ pub fn implausible(event: &MarketEvent, symbol: Option<&str>) -> Option<String> 
         }
         MarketEvent::Klines(list) => list.iter().find_map(|k| {
             if foreign(k.symbol.as_str()) {
-                Some(format!("a candle of {} on a stream of {symbol:?}", k.symbol))
+                Some(format!(
+                    "a candle of {} on a stream of {symbol:?}",
+                    k.symbol
+                ))
             } else if k.low > k.high
                 || k.low <= Decimal::ZERO
                 || k.volume < Decimal::ZERO

@@ -456,7 +456,13 @@ impl Session {
 }
 
 /// A `kline` event; `f`/`L` are -1 for a candle without trades.
-fn kline_event(s: &Stream, (pd, qd, vd): (u32, u32, u32), c: &Candle, closed: bool, now: i64) -> Value {
+fn kline_event(
+    s: &Stream,
+    (pd, qd, vd): (u32, u32, u32),
+    c: &Candle,
+    closed: bool,
+    now: i64,
+) -> Value {
     let interval = s.name.rsplit_once("kline_").map_or("", |(_, i)| i);
     let id = |id: Option<u64>| id.map_or(-1, |i| i as i64);
     json!({"e": "kline", "E": now, "s": s.symbol, "k": {"t": c.open_ms, "T": c.close_ms, "s": s.symbol,

@@ -60,9 +60,7 @@ impl Span {
         match self {
             Span::Month => month_start(time_ms.div_euclid(DAY), 0) * DAY,
             // 1970-01-01 was a Thursday: Monday-aligned weeks start 3 days before.
-            Span::Ms(ms) if ms == 7 * DAY => {
-                (time_ms + 3 * DAY).div_euclid(ms) * ms - 3 * DAY
-            }
+            Span::Ms(ms) if ms == 7 * DAY => (time_ms + 3 * DAY).div_euclid(ms) * ms - 3 * DAY,
             Span::Ms(ms) => time_ms.div_euclid(ms) * ms,
         }
     }
@@ -297,7 +295,8 @@ impl KlinePacer {
             _ => {}
         }
         out.push((candles.candle(span, current), false));
-        self.sent.insert(name.to_owned(), (current, instant + every));
+        self.sent
+            .insert(name.to_owned(), (current, instant + every));
         out
     }
 
@@ -325,16 +324,28 @@ mod tests {
         let got = c.range(m, None, None, 200_000, 10, true);
         assert_eq!(got.len(), 3);
         let first = got[0];
-        assert_eq!((first.open, first.high, first.low, first.close), (d("101"), d("101"), d("99"), d("99")));
-        assert_eq!((first.volume, first.trades, first.taker_buy_volume), (d("3"), 2, d("2")));
+        assert_eq!(
+            (first.open, first.high, first.low, first.close),
+            (d("101"), d("101"), d("99"), d("99"))
+        );
+        assert_eq!(
+            (first.volume, first.trades, first.taker_buy_volume),
+            (d("3"), 2, d("2"))
+        );
         assert_eq!((first.first_id, first.last_id), (Some(1), Some(2)));
         // 120 000..180 000 had no trade: flat at the last price, volume 0.
         let quiet = got[1];
-        assert_eq!((quiet.open, quiet.close, quiet.volume, quiet.trades), (d("99"), d("99"), d("0"), 0));
+        assert_eq!(
+            (quiet.open, quiet.close, quiet.volume, quiet.trades),
+            (d("99"), d("99"), d("0"), 0)
+        );
         assert_eq!(got[2].close, d("102"));
         // The latest 2, and a start inside a candle begins at the next one.
         let latest = c.range(m, None, None, 200_000, 2, false);
-        assert_eq!(latest.iter().map(|c| c.open_ms).collect::<Vec<_>>(), [120_000, 180_000]);
+        assert_eq!(
+            latest.iter().map(|c| c.open_ms).collect::<Vec<_>>(),
+            [120_000, 180_000]
+        );
         let later = c.range(m, Some(60_001), None, 200_000, 10, true);
         assert_eq!(later[0].open_ms, 120_000);
     }

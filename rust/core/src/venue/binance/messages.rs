@@ -313,11 +313,15 @@ fn parse_event(market: Market, data: &str, local_time_ns: i64) -> Result<MarketM
         }
         Some("kline") => {
             let k = event.k.as_ref().ok_or_else(|| bad("kline without 'k'"))?;
-            let optional = |field: &str, v: Option<&str>| v.map(|t| number(field, Some(t))).transpose();
+            let optional =
+                |field: &str, v: Option<&str>| v.map(|t| number(field, Some(t))).transpose();
             MarketMessage::Kline(Kline {
                 source,
                 symbol: symbol()?,
-                interval: k.i.parse().map_err(|_| bad(format!("kline interval {:?}", k.i)))?,
+                interval: k
+                    .i
+                    .parse()
+                    .map_err(|_| bad(format!("kline interval {:?}", k.i)))?,
                 open_time_ms: k.t,
                 close_time_ms: k.close_time,
                 open: number("o", Some(k.o))?,

@@ -173,7 +173,10 @@ pub(super) fn klines(st: &BinanceState, params: &Params, now: i64) -> Answer {
     let most = if spot { 1000 } else { 1500 };
     let limit = params.int("limit")?.unwrap_or(500);
     if !(1..=most).contains(&limit) {
-        return Err(ApiError::bad(-1130, "Data sent for parameter 'limit' is not valid."));
+        return Err(ApiError::bad(
+            -1130,
+            "Data sent for parameter 'limit' is not valid.",
+        ));
     }
     let (start, end) = (params.int("startTime")?, params.int("endTime")?);
     if let (Some(s), Some(e)) = (start, end)
@@ -183,10 +186,15 @@ pub(super) fn klines(st: &BinanceState, params: &Params, now: i64) -> Answer {
     }
     let s = &ex.symbols[symbol];
     let (pd, qd) = decimals(spot, &s.spec);
-    let candles = s.candles.range(span, start, end, now, limit as usize, start.is_some());
+    let candles = s
+        .candles
+        .range(span, start, end, now, limit as usize, start.is_some());
     let qd_quote = quote_decimals(spot);
     Ok(Value::Array(
-        candles.iter().map(|c| kline_row(c, (pd, qd, qd_quote))).collect(),
+        candles
+            .iter()
+            .map(|c| kline_row(c, (pd, qd, qd_quote)))
+            .collect(),
     ))
 }
 
@@ -197,9 +205,20 @@ pub fn quote_decimals(spot: bool) -> u32 {
 
 /// A REST kline row.
 fn kline_row(c: &Candle, (pd, qd, vd): (u32, u32, u32)) -> Value {
-    json!([c.open_ms, exact(c.open, pd), exact(c.high, pd), exact(c.low, pd), exact(c.close, pd),
-        exact(c.volume, qd), c.close_ms, exact(c.quote_volume, vd), c.trades,
-        exact(c.taker_buy_volume, qd), exact(c.taker_buy_quote_volume, vd), "0"])
+    json!([
+        c.open_ms,
+        exact(c.open, pd),
+        exact(c.high, pd),
+        exact(c.low, pd),
+        exact(c.close, pd),
+        exact(c.volume, qd),
+        c.close_ms,
+        exact(c.quote_volume, vd),
+        c.trades,
+        exact(c.taker_buy_volume, qd),
+        exact(c.taker_buy_quote_volume, vd),
+        "0"
+    ])
 }
 
 pub(super) fn ticker(st: &BinanceState, params: &Params, now: i64) -> Answer {

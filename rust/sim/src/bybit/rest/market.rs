@@ -116,20 +116,38 @@ pub(super) fn klines(
         params
             .get(key)
             .filter(|v| !v.is_empty())
-            .map(|v| v.parse::<i64>().map_err(|_| super::fail(10001, format!("params error: {key} invalid"))))
+            .map(|v| {
+                v.parse::<i64>()
+                    .map_err(|_| super::fail(10001, format!("params error: {key} invalid")))
+            })
             .transpose()
     };
     let limit = int("limit")?.unwrap_or(200);
     if !(1..=1000).contains(&limit) {
-        return Err(super::fail(10001, "params error: limit must be in [1, 1000]"));
+        return Err(super::fail(
+            10001,
+            "params error: limit must be in [1, 1000]",
+        ));
     }
     let (start, end) = (int("start")?, int("end")?);
-    let mut candles = ex.symbols[name].candles.range(span, start, end, now, limit as usize, start.is_some());
+    let mut candles =
+        ex.symbols[name]
+            .candles
+            .range(span, start, end, now, limit as usize, start.is_some());
     candles.reverse();
     let list: Vec<Value> = candles
         .iter()
-        .map(|c| json!([c.open_ms.to_string(), num(c.open), num(c.high), num(c.low), num(c.close),
-            num(c.volume), num(c.quote_volume.round_dp(8))]))
+        .map(|c| {
+            json!([
+                c.open_ms.to_string(),
+                num(c.open),
+                num(c.high),
+                num(c.low),
+                num(c.close),
+                num(c.volume),
+                num(c.quote_volume.round_dp(8))
+            ])
+        })
         .collect();
     Ok(json!({"category": category.as_str(), "symbol": name, "list": list}))
 }
