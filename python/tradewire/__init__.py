@@ -11,6 +11,7 @@ import logging
 
 from . import _native
 from ._native import (
+    AggTrade,
     Balance,
     Bbo,
     BookDiff,
@@ -30,6 +31,7 @@ from ._native import (
     Quote,
     SymbolInfo,
     Ticker,
+    TopOfBook,
     Trade,
 )
 from ._trading import Amendment, LimitOrder, MarketOrder
@@ -104,6 +106,7 @@ def refresh_log_level() -> None:
 
 
 __all__ = [
+    "AggTrade",
     "Aggregator",
     "AggregatorEvent",
     "AggregatorEventKind",
@@ -175,6 +178,7 @@ __all__ = [
     "Ticker",
     "TimeInForce",
     "Timeout",
+    "TopOfBook",
     "Trade",
     "TradewireError",
     "Transport",

@@ -47,6 +47,7 @@ __version__: str
 TERMINAL_ORDER_STATUSES: list[str]
 __all__ = [
     "TERMINAL_ORDER_STATUSES",
+    "AggTrade",
     "Balance",
     "Bbo",
     "BookDiff",
@@ -75,6 +76,7 @@ __all__ = [
     "Quote",
     "SymbolInfo",
     "Ticker",
+    "TopOfBook",
     "Trade",
     "__version__",
     "arm_fault",
@@ -120,6 +122,77 @@ class _Sourced:
     @property
     def symbol(self) -> str:
         """The venue's symbol name, e.g. ``BTCUSDT``."""
+
+@final
+class AggTrade(_Sourced):
+    """An aggregated trade (Binance ``aggTrade``): one taker order's fills at one price; events
+    of :meth:`tradewire.Binance.agg_trades`. Frozen; equal and hashable by value."""
+
+    def __new__(
+        cls,
+        *,
+        venue: Venue,
+        market: Market,
+        symbol: str,
+        agg_id: int,
+        price: _Money,
+        qty: _Money,
+        side: Side,
+        exchange_time_ms: int,
+        first_trade_id: int | None = None,
+        last_trade_id: int | None = None,
+        local_time_ns: int = 0,
+    ) -> AggTrade: ...
+    @property
+    def agg_id(self) -> int:
+        """The aggregate's id (``a``; in old recordings without it, its first trade's id)."""
+    @property
+    def first_trade_id(self) -> int | None: ...
+    @property
+    def last_trade_id(self) -> int | None: ...
+    @property
+    def price(self) -> Decimal: ...
+    @property
+    def qty(self) -> Decimal:
+        """The quantity of all its fills (base asset)."""
+    @property
+    def side(self) -> Side:
+        """The aggressor's side."""
+    @property
+    def exchange_time_ms(self) -> int: ...
+    @property
+    def local_time_ns(self) -> int: ...
+
+@final
+class TopOfBook(_Sourced):
+    """The best bid and offer of one venue's book; events of :meth:`tradewire.Binance.bbo`. A
+    side without a level is None, and both are while the book is out of sync (Bybit). Frozen;
+    equal and hashable by value."""
+
+    def __new__(
+        cls,
+        *,
+        venue: Venue,
+        market: Market,
+        symbol: str,
+        bid: Level | None = None,
+        ask: Level | None = None,
+        update_id: int | None = None,
+        exchange_time_ms: int = 0,
+        local_time_ns: int = 0,
+    ) -> TopOfBook: ...
+    @property
+    def bid(self) -> Level | None: ...
+    @property
+    def ask(self) -> Level | None: ...
+    @property
+    def update_id(self) -> int | None:
+        """The venue's update id (Binance and Bybit ``u``); None while out of sync."""
+    @property
+    def exchange_time_ms(self) -> int:
+        """The venue's time; 0 where it does not stamp it (Binance spot)."""
+    @property
+    def local_time_ns(self) -> int: ...
 
 @final
 class Kline(_Sourced):
@@ -1276,6 +1349,13 @@ class NativeConnector:
     def raw_stream(self, topics: list[str], *, capacity: int = 65536) -> NativeStream:
         """Backs :meth:`tradewire.Binance.raw_stream`: the venue's messages of ``topics`` as
         received (``str``), on a stream of ``capacity`` with gap markers."""
+    def agg_trades(self, symbols: list[str], *, capacity: int = 65536) -> NativeStream:
+        """Backs :meth:`tradewire.Binance.agg_trades`: :class:`AggTrade` events with gap markers;
+        a venue without them raises :class:`~tradewire.InvalidArgument`."""
+    def bbo(self, symbols: list[str], *, capacity: int = 65536) -> NativeStream:
+        """Backs :meth:`tradewire.Binance.bbo`: :class:`TopOfBook` events with gap markers."""
+    def depth_snapshot(self, symbol: str, *, limit: int = 100) -> Awaitable[BookView]:
+        """Backs :meth:`tradewire.Binance.depth_snapshot`: the REST book as a synced view."""
     def klines(
         self,
         symbol: str,

@@ -18,6 +18,7 @@ from typing import Any, Literal, Self, TypedDict, Unpack
 
 from . import _native
 from ._native import (
+    AggTrade,
     BookDiff,
     BookView,
     Exit,
@@ -28,6 +29,7 @@ from ._native import (
     Position,
     SymbolInfo,
     Ticker,
+    TopOfBook,
     Trade,
 )
 from ._trading import Money, _exit, _Trading
@@ -415,6 +417,26 @@ class _Connector(_Trading):
         folded into full tickers; ``bid``/``ask`` are None where the venue's ticker lacks them).
         A reader that falls behind gets a :class:`Gap`; leaving the loop ends the subscription."""
         return Stream(self.native.tickers(list(symbols), capacity=capacity))
+
+    def agg_trades(self, *symbols: str, capacity: int = 65_536) -> Stream[AggTrade | Gap]:
+        """Aggregated trades of ``symbols`` (Binance ``aggTrade``: one taker order's fills at one
+        price, with their first and last trade ids) beside :meth:`trades`. A reader that falls
+        behind gets a :class:`Gap`. Bybit has none: :class:`InvalidArgument`."""
+        return Stream(self.native.agg_trades(list(symbols), capacity=capacity))
+
+    def bbo(self, *symbols: str, capacity: int = 65_536) -> Stream[TopOfBook | Gap]:
+        """The best bid and offer of ``symbols`` after each change, as :class:`TopOfBook`:
+        Binance's ``bookTicker`` stream, Bybit's ``orderbook.1`` kept in sync like any book (a
+        gap resyncs it; while out of sync the event has no levels). A reader that falls behind
+        gets a :class:`Gap`."""
+        return Stream(self.native.bbo(list(symbols), capacity=capacity))
+
+    async def depth_snapshot(self, symbol: str, limit: int = 100) -> BookView:
+        """The venue's REST order book of ``symbol``, ``limit`` levels a side at most, as a synced
+        :class:`BookView` with the venue's update id (weighed by the rate limiter; Binance USD-M
+        is asked at its next allowed depth). Beyond the venue's depth (Binance spot 5000, USD-M
+        and Bybit 1000): :class:`InvalidArgument`."""
+        return await self.native.depth_snapshot(symbol, limit=_count("limit", limit, 5000))
 
     async def klines(
         self,

@@ -14,6 +14,7 @@ mod account;
 mod batch;
 mod entry;
 mod klines;
+mod public;
 mod settings;
 mod streams;
 mod trading;

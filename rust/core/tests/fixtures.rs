@@ -92,6 +92,20 @@ fn every_recorded_binance_market_message_reads_exactly() {
                         .unwrap();
                     assert_eq!(t.trade_id.as_str(), id.to_string(), "{name}");
                 }
+                MarketMessage::AggTrade(t) => {
+                    assert_eq!(
+                        (t.price.to_string(), t.qty.to_string()),
+                        (s(&raw, "p"), s(&raw, "q")),
+                        "{name}"
+                    );
+                    let id = raw.get("a").or(raw.get("f")).and_then(Value::as_u64);
+                    assert_eq!(Some(t.agg_id), id, "{name}");
+                    assert_eq!(
+                        (t.first_trade_id, t.last_trade_id),
+                        (raw["f"].as_u64(), raw["l"].as_u64()),
+                        "{name}"
+                    );
+                }
                 MarketMessage::Depth(d) => {
                     assert_eq!(ours(&d.bids), exact(&raw["b"]), "{name}");
                     assert_eq!(ours(&d.asks), exact(&raw["a"]), "{name}");

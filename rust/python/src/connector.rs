@@ -662,6 +662,43 @@ impl NativeConnector {
         native_stream(py, || self.inner.tickers(&symbols, capacity))
     }
 
+    /// Aggregated trades of `symbols` (Binance) on a stream of `capacity` with gap markers.
+    #[pyo3(signature = (symbols, *, capacity = 65_536))]
+    fn agg_trades(
+        &self,
+        py: Python<'_>,
+        symbols: Vec<String>,
+        capacity: usize,
+    ) -> PyResult<crate::stream::NativeStream> {
+        native_stream(py, || self.inner.agg_trades(&symbols, capacity))
+    }
+
+    /// The best bid and offer of `symbols` after each change, with gap markers.
+    #[pyo3(signature = (symbols, *, capacity = 65_536))]
+    fn bbo(
+        &self,
+        py: Python<'_>,
+        symbols: Vec<String>,
+        capacity: usize,
+    ) -> PyResult<crate::stream::NativeStream> {
+        native_stream(py, || self.inner.bbo(&symbols, capacity))
+    }
+
+    /// The venue's REST book of `symbol`, `limit` levels a side at most. Awaitable.
+    #[pyo3(signature = (symbol, *, limit = 100))]
+    fn depth_snapshot<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: String,
+        limit: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let view = inner.depth_snapshot(&symbol, limit).await.map_err(py_err)?;
+            Ok(crate::model::BookView(view))
+        })
+    }
+
     /// Candles of `symbol` by REST, oldest first (see `Connector::klines`). Awaitable.
     #[pyo3(signature = (symbol, interval, *, start_ms = None, end_ms = None, limit = None))]
     fn klines<'py>(

@@ -284,6 +284,145 @@ field_getters!(Trade {
     side: into<Side>,
 });
 
+/// An aggregated trade (Binance `aggTrade`): the fills of one taker order at one price.
+/// `side` is the aggressor's side.
+#[pyclass(module = "tradewire._native", frozen, eq, hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AggTrade(pub m::AggTrade);
+sourced_getters!(AggTrade);
+
+#[pymethods]
+impl AggTrade {
+    #[new]
+    #[pyo3(signature = (*, venue, market, symbol, agg_id, price, qty, side, exchange_time_ms,
+        first_trade_id = None, last_trade_id = None, local_time_ns = 0))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        venue: Venue,
+        market: Market,
+        symbol: &str,
+        agg_id: u64,
+        price: &Bound<'_, PyAny>,
+        qty: &Bound<'_, PyAny>,
+        side: Side,
+        exchange_time_ms: i64,
+        first_trade_id: Option<u64>,
+        last_trade_id: Option<u64>,
+        local_time_ns: i64,
+    ) -> PyResult<Self> {
+        Ok(AggTrade(m::AggTrade {
+            source: source(venue, market),
+            symbol: symbol.into(),
+            agg_id,
+            first_trade_id,
+            last_trade_id,
+            price: extract_decimal(price, "price")?,
+            qty: extract_decimal(qty, "qty")?,
+            side: side.into(),
+            exchange_time_ms,
+            local_time_ns,
+        }))
+    }
+    fn __repr__(&self) -> String {
+        let t = &self.0;
+        format!(
+            "AggTrade(venue={}, market={}, symbol='{}', agg_id={}, price={}, qty={}, side={}, exchange_time_ms={})",
+            t.source.venue,
+            t.source.market,
+            t.symbol,
+            t.agg_id,
+            rd(t.price),
+            rd(t.qty),
+            t.side,
+            t.exchange_time_ms
+        )
+    }
+    #[getter]
+    fn first_trade_id(&self) -> Option<u64> {
+        self.0.first_trade_id
+    }
+    #[getter]
+    fn last_trade_id(&self) -> Option<u64> {
+        self.0.last_trade_id
+    }
+}
+
+field_getters!(AggTrade {
+    agg_id: value<u64>,
+    price: money,
+    qty: money,
+    side: into<Side>,
+    exchange_time_ms: value<i64>,
+    local_time_ns: value<i64>,
+});
+
+/// The best bid and offer of one venue's book; a side without a level is `None`, and both are
+/// while the book is out of sync.
+#[pyclass(module = "tradewire._native", frozen, eq, hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TopOfBook(pub m::TopOfBook);
+sourced_getters!(TopOfBook);
+
+#[pymethods]
+impl TopOfBook {
+    #[new]
+    #[pyo3(signature = (*, venue, market, symbol, bid = None, ask = None, update_id = None,
+        exchange_time_ms = 0, local_time_ns = 0))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        venue: Venue,
+        market: Market,
+        symbol: &str,
+        bid: Option<PyRef<'_, Level>>,
+        ask: Option<PyRef<'_, Level>>,
+        update_id: Option<u64>,
+        exchange_time_ms: i64,
+        local_time_ns: i64,
+    ) -> Self {
+        TopOfBook(m::TopOfBook {
+            source: source(venue, market),
+            symbol: symbol.into(),
+            bid: bid.map(|l| l.0),
+            ask: ask.map(|l| l.0),
+            update_id,
+            exchange_time_ms,
+            local_time_ns,
+        })
+    }
+    fn __repr__(&self) -> String {
+        let t = &self.0;
+        let level = |l: Option<m::Level>| {
+            l.map_or_else(|| "None".to_owned(), |l| format!("{} x {}", l.price, l.qty))
+        };
+        format!(
+            "TopOfBook(venue={}, market={}, symbol='{}', bid={}, ask={}, update_id={:?})",
+            t.source.venue,
+            t.source.market,
+            t.symbol,
+            level(t.bid),
+            level(t.ask),
+            t.update_id
+        )
+    }
+    #[getter]
+    fn bid(&self) -> Option<Level> {
+        self.0.bid.map(Level)
+    }
+    #[getter]
+    fn ask(&self) -> Option<Level> {
+        self.0.ask.map(Level)
+    }
+    #[getter]
+    fn update_id(&self) -> Option<u64> {
+        self.0.update_id
+    }
+}
+
+field_getters!(TopOfBook {
+    exchange_time_ms: value<i64>,
+    local_time_ns: value<i64>,
+});
+
 /// One candle: open while `closed` is False, final once closed. `trades` and the taker-buy
 /// volumes are `None` where the venue does not report them (Bybit).
 #[pyclass(module = "tradewire._native", frozen, eq, hash)]
@@ -1214,6 +1353,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Trade>()?;
     m.add_class::<Ticker>()?;
     m.add_class::<Kline>()?;
+    m.add_class::<AggTrade>()?;
+    m.add_class::<TopOfBook>()?;
     m.add_class::<Level>()?;
     m.add_class::<BookView>()?;
     m.add_class::<BookDiff>()?;

@@ -12,6 +12,7 @@ pub mod diffs;
 pub mod live;
 #[deny(clippy::arithmetic_side_effects)]
 pub mod sync;
+pub mod top;
 
 use std::collections::BTreeMap;
 

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use super::{Connector, ConnectorEvent, lock};
 use crate::book::diffs::DiffFeed;
 use crate::book::live::{BookHandle, LiveBook, Need, Step, ViewTicket};
-use crate::model::{BookDiff, Kline, Source, Ticker, Trade};
+use crate::model::{AggTrade, BookDiff, Kline, Source, Ticker, TopOfBook, Trade};
 use crate::net::ws::{Inbound, RequestGate, WsDialect, WsEvent, WsPool};
 use crate::resilience::Backoff;
 use crate::stream::{self, Overflow};
@@ -30,7 +30,10 @@ pub(super) enum Reader {
     /// The venue's text as is.
     Raw(Arc<stream::Sender<String>>),
     Trades(Arc<stream::Sender<Trade>>),
+    AggTrades(Arc<stream::Sender<AggTrade>>),
     Tickers(Arc<stream::Sender<Ticker>>),
+    /// The best bid and offer from a stream of its own.
+    Tops(Arc<stream::Sender<TopOfBook>>),
     /// Candles, each closed one delivered once (backfilled by REST where the stream missed it).
     Klines(Arc<super::klines::KlineFeed>),
     /// A live book (one per topic, shared by its handles and view streams).
@@ -136,6 +139,20 @@ impl Frame<'_> {
         }
     }
 
+    fn agg_trades(&mut self) -> &[AggTrade] {
+        match self.parsed() {
+            MarketEvent::AggTrades(t) => t,
+            _ => &[],
+        }
+    }
+
+    fn top(&mut self) -> Option<&TopOfBook> {
+        match self.parsed() {
+            MarketEvent::Top(t) => Some(t),
+            _ => None,
+        }
+    }
+
     fn klines(&mut self) -> &[Kline] {
         match self.parsed() {
             MarketEvent::Klines(k) => k,
@@ -157,6 +174,11 @@ impl Reader {
                 let tickers = frame.tickers();
                 tickers.is_empty() || tx.send_batch(tickers.iter().cloned()).is_ok()
             }
+            Reader::AggTrades(tx) => {
+                let trades = frame.agg_trades();
+                trades.is_empty() || tx.send_batch(trades.iter().cloned()).is_ok()
+            }
+            Reader::Tops(tx) => frame.top().is_none_or(|t| tx.send(t.clone()).is_ok()),
             Reader::Klines(feed) => feed.on_klines(frame.klines()),
             Reader::Book(book) => {
                 if !book.in_use() {
@@ -238,6 +260,52 @@ impl Connector {
     ) -> Result<stream::Receiver<Ticker>> {
         let topics = self.listed_topics(symbols, |s| self.adapter.tickers_topic(s))?;
         self.gapped(&topics, capacity, Reader::Tickers)
+    }
+
+    /// The aggregated trades of `symbols` (Binance `aggTrade`), with gap markers for a reader
+    /// that falls behind; a venue without them is an `InvalidArgument`.
+    pub fn agg_trades(
+        self: &Arc<Self>,
+        symbols: &[String],
+        capacity: usize,
+    ) -> Result<stream::Receiver<AggTrade>> {
+        let topics = self.listed_topics(symbols, |s| {
+            self.adapter.agg_trades_topic(s).unwrap_or_default()
+        })?;
+        if topics.iter().any(String::is_empty) {
+            return Err(Error::invalid_argument(
+                "agg_trades",
+                format!("{} has no aggregated trades: use trades()", self.venue),
+            ));
+        }
+        self.gapped(&topics, capacity, Reader::AggTrades)
+    }
+
+    /// The best bid and offer of `symbols` after each change, with gap markers for a reader
+    /// that falls behind: the venue's stream of it (Binance `bookTicker`), or the book of depth
+    /// 1 kept in sync (Bybit `orderbook.1`), which reports no levels while out of sync.
+    pub fn bbo(
+        self: &Arc<Self>,
+        symbols: &[String],
+        capacity: usize,
+    ) -> Result<stream::Receiver<TopOfBook>> {
+        let topics =
+            self.listed_topics(symbols, |s| self.adapter.top_topic(s).unwrap_or_default())?;
+        if topics.iter().all(|t| !t.is_empty()) {
+            return self.gapped(&topics, capacity, Reader::Tops);
+        }
+        let (tx, rx) = stream::channel(capacity.max(1), Overflow::GapMarker);
+        let tx = Arc::new(tx);
+        let source = Source {
+            venue: self.venue,
+            market: self.market,
+        };
+        for symbol in symbols {
+            let info = self.listed_symbol(symbol)?;
+            let feed = crate::book::top::TopFeed::new(source, info.symbol, tx.clone());
+            self.attach_book(symbol, 1, |book| book.add_follower(Arc::new(feed)))?;
+        }
+        Ok(rx)
     }
 
     /// A live book of `symbol` with at least `depth` levels a side, kept in sync in Rust; waits
@@ -664,6 +732,8 @@ impl Connector {
                 Reader::Raw(tx) => tx.fail(error.clone()),
                 Reader::Trades(tx) => tx.fail(error.clone()),
                 Reader::Tickers(tx) => tx.fail(error.clone()),
+                Reader::AggTrades(tx) => tx.fail(error.clone()),
+                Reader::Tops(tx) => tx.fail(error.clone()),
                 Reader::Klines(feed) => feed.tx.fail(error.clone()),
                 Reader::Book(book) => book.fail_readers(error),
             }

@@ -30,6 +30,39 @@ pub struct Trade {
     pub local_time_ns: i64,
 }
 
+/// An aggregated trade (Binance `aggTrade`): the fills of one taker order at one price.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AggTrade {
+    pub source: Source,
+    pub symbol: Symbol,
+    /// The aggregate's id (`a`; recordings without it: its first trade's id).
+    pub agg_id: u64,
+    /// The first and last trade ids it aggregates (`f`, `l`).
+    pub first_trade_id: Option<u64>,
+    pub last_trade_id: Option<u64>,
+    pub price: Decimal,
+    pub qty: Decimal,
+    /// The aggressor's side.
+    pub side: Side,
+    pub exchange_time_ms: i64,
+    pub local_time_ns: i64,
+}
+
+/// The best bid and offer of one venue's book (Binance `bookTicker`, Bybit `orderbook.1`). A
+/// side without a level is `None`; so are both while the book is out of sync.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TopOfBook {
+    pub source: Source,
+    pub symbol: Symbol,
+    pub bid: Option<Level>,
+    pub ask: Option<Level>,
+    /// The venue's update id (Binance `u`, Bybit `u`); `None` while out of sync.
+    pub update_id: Option<u64>,
+    /// 0 where the venue does not stamp it (Binance spot).
+    pub exchange_time_ms: i64,
+    pub local_time_ns: i64,
+}
+
 /// A 24 h ticker. Bid/ask are absent where the venue's ticker lacks them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Ticker {

@@ -20,8 +20,8 @@ use serde_json::Value;
 use crate::Result;
 use crate::book::sync::{BookDelta, SyncRule};
 use crate::model::{
-    Balance, Decimal, Fill, Id, Interval, Kline, MarginMode, Market, Order, Position, PositionMode,
-    PositionSettings, Symbol, SymbolInfo, Ticker, Trade, Venue,
+    AggTrade, Balance, BookView, Decimal, Fill, Id, Interval, Kline, MarginMode, Market, Order,
+    Position, PositionMode, PositionSettings, Symbol, SymbolInfo, Ticker, TopOfBook, Trade, Venue,
 };
 use crate::net::http::Dialect;
 use crate::net::{Request, WsConfig, WsDialect};
@@ -82,7 +82,10 @@ pub enum Endpoint {
 pub enum MarketEvent {
     Trade(Trade),
     Trades(Vec<Trade>),
+    AggTrades(Vec<AggTrade>),
     Tickers(Vec<Ticker>),
+    /// The best bid and offer, from a stream of its own.
+    Top(TopOfBook),
     Book(BookDelta),
     /// Candles of one symbol and interval, open or closed, oldest first.
     Klines(Vec<Kline>),
@@ -123,6 +126,28 @@ pub fn implausible(event: &MarketEvent, symbol: Option<&str>) -> Option<String> 
     match event {
         MarketEvent::Trade(t) => trade(t),
         MarketEvent::Trades(list) => list.iter().find_map(trade),
+        MarketEvent::AggTrades(list) => list.iter().find_map(|t| {
+            if foreign(t.symbol.as_str()) {
+                Some(format!("a trade of {} on a stream of {symbol:?}", t.symbol))
+            } else if t.price <= Decimal::ZERO || t.qty <= Decimal::ZERO {
+                Some(format!("a trade of {} at {}", t.qty, t.price))
+            } else {
+                None
+            }
+        }),
+        MarketEvent::Top(top) => {
+            if foreign(top.symbol.as_str()) {
+                return Some(format!(
+                    "a book top of {} on a stream of {symbol:?}",
+                    top.symbol
+                ));
+            }
+            top.bid
+                .iter()
+                .chain(&top.ask)
+                .find(|l| l.qty < Decimal::ZERO || l.price < Decimal::ZERO)
+                .map(|l| format!("a best level of {} at {}", l.qty, l.price))
+        }
         MarketEvent::Tickers(list) => list
             .iter()
             .find(|t| foreign(t.symbol.as_str()))
@@ -258,6 +283,22 @@ pub trait Adapter: Send + Sync + 'static {
     /// The REST snapshot of a book whose rule fetches one (`None`: its rule resubscribes).
     fn snapshot_request(&self, market: Market, symbol: Symbol) -> Option<Request>;
     fn snapshot_of(&self, symbol: Symbol, answer: &Value) -> Result<BookDelta>;
+    /// The REST book of `symbol` with at least `limit` levels a side (the venue's smallest
+    /// depth that holds it); a depth beyond the venue's is an `InvalidArgument`.
+    fn depth_request(&self, market: Market, symbol: Symbol, limit: usize) -> Result<Request>;
+    /// A REST book answer as a synced view, best levels first.
+    fn depth_of(&self, market: Market, symbol: Symbol, answer: &Value) -> Result<BookView>;
+
+    // Other public streams.
+    /// The aggregated-trades topic of `symbol` (`None`: the venue has none).
+    fn agg_trades_topic(&self, _symbol: &str) -> Option<String> {
+        None
+    }
+    /// The best bid/offer topic of `symbol` where the venue has a stream of it (`None`: it is
+    /// read from the symbol's book at depth 1).
+    fn top_topic(&self, _symbol: &str) -> Option<String> {
+        None
+    }
 
     // Candles.
     /// The live candle topic of `symbol`; an interval the market lacks is an

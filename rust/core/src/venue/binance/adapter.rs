@@ -14,7 +14,9 @@ use super::orders::BinanceTrading;
 use super::rest::BinanceRest;
 use super::user::{self, BinanceSpotUser, BinanceUsdmUser};
 use crate::book::sync::BookDelta;
-use crate::model::{Interval, Kline, Market, Symbol, SymbolInfo, Venue};
+use crate::model::{
+    BookView, Interval, Kline, Level, Market, Source, Symbol, SymbolInfo, TopOfBook, Venue,
+};
 use crate::net::http::{Dialect, Request};
 use crate::net::{WsConfig, WsDialect};
 use crate::resilience::{ClockSync, IdRule, LimitSpec, WindowKind};
@@ -175,6 +177,48 @@ impl venue::Adapter for Adapter {
         messages::depth_snapshot(answer).map(|s| snapshot_delta(symbol, s))
     }
 
+    /// Spot takes any limit up to 5000; USD-M one of 5, 10, 20, 50, 100, 500, 1000.
+    fn depth_request(&self, market: Market, symbol: Symbol, limit: usize) -> Result<Request> {
+        const USDM: [usize; 7] = [5, 10, 20, 50, 100, 500, 1000];
+        let limit = if market == Market::Spot {
+            Some(limit).filter(|l| (1..=5000).contains(l))
+        } else {
+            USDM.iter().copied().find(|l| *l >= limit.max(1))
+        };
+        let most = if market == Market::Spot { 5000 } else { 1000 };
+        let limit = limit.ok_or_else(|| {
+            Error::invalid_argument("limit", format!("must be between 1 and {most} here"))
+        })?;
+        Ok(Request::get(&format!("{}/depth", prefix(market)))
+            .param("symbol", symbol.as_str())
+            .param("limit", limit))
+    }
+
+    fn depth_of(&self, market: Market, symbol: Symbol, answer: &Value) -> Result<BookView> {
+        let s = messages::depth_snapshot(answer)?;
+        Ok(BookView {
+            source: Source {
+                venue: Venue::Binance,
+                market,
+            },
+            symbol,
+            synced: true,
+            update_id: Some(s.last_update_id),
+            bids: s.bids,
+            asks: s.asks,
+            exchange_time_ms: s.exchange_time_ms.unwrap_or(0),
+            local_time_ns: 0,
+        })
+    }
+
+    fn agg_trades_topic(&self, symbol: &str) -> Option<String> {
+        Some(format!("{}@aggTrade", symbol.to_ascii_lowercase()))
+    }
+
+    fn top_topic(&self, symbol: &str) -> Option<String> {
+        Some(format!("{}@bookTicker", symbol.to_ascii_lowercase()))
+    }
+
     /// `<symbol>@kline_<interval>` with Binance's own interval names (USD-M has no `1s`).
     fn kline_topic(&self, market: Market, symbol: &str, interval: Interval) -> Result<String> {
         intervals_of(market, interval)?;
@@ -304,10 +348,27 @@ impl MarketReader for Reader {
     fn read(&self, text: &str, local_time_ns: i64) -> Result<MarketEvent> {
         Ok(match messages::parse(self.market, text, local_time_ns)? {
             MarketMessage::Trade(t) => MarketEvent::Trade(t),
+            MarketMessage::AggTrade(t) => MarketEvent::AggTrades(vec![t]),
+            MarketMessage::BookTop(top) => {
+                // An empty side is sent as price and quantity 0.
+                let side = |l: Level| (!(l.price.is_zero() && l.qty.is_zero())).then_some(l);
+                MarketEvent::Top(TopOfBook {
+                    source: Source {
+                        venue: Venue::Binance,
+                        market: self.market,
+                    },
+                    symbol: top.symbol,
+                    bid: side(top.bid),
+                    ask: side(top.ask),
+                    update_id: Some(top.update_id),
+                    exchange_time_ms: top.exchange_time_ms.unwrap_or(0),
+                    local_time_ns,
+                })
+            }
             MarketMessage::Depth(diff) => MarketEvent::Book(diff.into()),
             MarketMessage::Tickers(t) => MarketEvent::Tickers(t),
             MarketMessage::Kline(k) => MarketEvent::Klines(vec![k]),
-            MarketMessage::BookTop(_) | MarketMessage::Other => MarketEvent::Other,
+            MarketMessage::Other => MarketEvent::Other,
         })
     }
 }

@@ -7,8 +7,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::model::{
-    Id, Interval, Kline, Level, Market, Side, Source, Symbol, SymbolInfo, Ticker, Trade, Venue,
-    parse_decimal,
+    AggTrade, Id, Interval, Kline, Level, Market, Side, Source, Symbol, SymbolInfo, Ticker, Trade,
+    Venue, parse_decimal,
 };
 use crate::{Error, Result};
 
@@ -39,6 +39,7 @@ pub struct BookTop {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MarketMessage {
     Trade(Trade),
+    AggTrade(AggTrade),
     Depth(DepthDiff),
     BookTop(BookTop),
     /// One or several (`!ticker@arr`) 24 h tickers.
@@ -66,6 +67,9 @@ struct Event<'a> {
     a: Option<Mixed<'a>>,
     /// aggTrade: its first trade id (some recordings lack `a`; the range identifies it too).
     f: Option<u64>,
+    /// aggTrade: its last trade id (a 24 h ticker's `l` is its low price).
+    #[serde(borrow, default)]
+    l: Option<Mixed<'a>>,
     p: Option<&'a str>,
     q: Option<&'a str>,
     #[serde(rename = "T")]
@@ -159,6 +163,15 @@ fn bad(reason: impl Into<String>) -> Error {
     Error::protocol(Venue::Binance, reason)
 }
 
+/// The aggressor's side from `m` (the buyer was the maker: the aggressor sold).
+fn aggressor(maker_is_buyer: Option<bool>) -> Result<Side> {
+    match maker_is_buyer {
+        Some(true) => Ok(Side::Sell),
+        Some(false) => Ok(Side::Buy),
+        None => Err(bad("'m' missing")),
+    }
+}
+
 fn number(field: &str, text: Option<&str>) -> Result<rust_decimal::Decimal> {
     let text = text.ok_or_else(|| bad(format!("'{field}' missing")))?;
     parse_decimal(text).map_err(|e| bad(format!("'{field}' = {text:?}: {e}")))
@@ -239,28 +252,38 @@ fn parse_event(market: Market, data: &str, local_time_ns: i64) -> Result<MarketM
             .and_then(|s| Symbol::from_wire(s).map_err(bad))
     };
     Ok(match event.e {
-        Some(kind @ ("trade" | "aggTrade")) => {
-            let agg_id = match &event.a {
-                Some(Mixed::Id(id)) => Some(*id),
-                _ => event.f,
-            };
-            let id = match (kind, event.t, agg_id) {
-                ("trade", Some(id), _) | ("aggTrade", _, Some(id)) => id,
-                _ => return Err(bad(format!("{kind} without its id"))),
-            };
-            let maker_is_buyer = event.m.ok_or_else(|| bad("'m' missing"))?;
+        Some("trade") => {
+            let id = event.t.ok_or_else(|| bad("trade without its id"))?;
             MarketMessage::Trade(Trade {
                 source,
                 symbol: symbol()?,
                 trade_id: Id::from_u64(id),
                 price: number("p", event.p)?,
                 qty: number("q", event.q)?,
-                // The buyer was the maker: the aggressor sold.
-                side: if maker_is_buyer {
-                    Side::Sell
-                } else {
-                    Side::Buy
-                },
+                side: aggressor(event.m)?,
+                exchange_time_ms: event.trade_time.or(event.event_time).unwrap_or(0),
+                local_time_ns,
+            })
+        }
+        Some("aggTrade") => {
+            // Some recordings lack `a`: the first trade id then names it.
+            let agg_id = match &event.a {
+                Some(Mixed::Id(id)) => Some(*id),
+                _ => event.f,
+            };
+            let last = match &event.l {
+                Some(Mixed::Id(id)) => Some(*id),
+                _ => None,
+            };
+            MarketMessage::AggTrade(AggTrade {
+                source,
+                symbol: symbol()?,
+                agg_id: agg_id.ok_or_else(|| bad("aggTrade without its id"))?,
+                first_trade_id: event.f,
+                last_trade_id: last,
+                price: number("p", event.p)?,
+                qty: number("q", event.q)?,
+                side: aggressor(event.m)?,
                 exchange_time_ms: event.trade_time.or(event.event_time).unwrap_or(0),
                 local_time_ns,
             })

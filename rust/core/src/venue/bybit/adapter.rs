@@ -15,7 +15,7 @@ use super::orders::BybitTrading;
 use super::rest::BybitRest;
 use super::user;
 use crate::book::sync::BookDelta;
-use crate::model::{Interval, Kline, Market, Symbol, SymbolInfo, Ticker, Venue};
+use crate::model::{BookView, Interval, Kline, Market, Source, Symbol, SymbolInfo, Ticker, Venue};
 use crate::net::http::{Dialect, Request};
 use crate::net::{WsConfig, WsDialect};
 use crate::resilience::{ClockSync, IdRule, LimitSpec, WindowKind};
@@ -164,6 +164,39 @@ impl venue::Adapter for Adapter {
         Err(Error::Protocol {
             venue: Venue::Bybit,
             reason: "books have no REST snapshot here".into(),
+        })
+    }
+
+    /// Up to 1000 levels a side, spot and linear (docs `market/orderbook.mdx`, 2026; older
+    /// docs said 200 and 500).
+    fn depth_request(&self, market: Market, symbol: Symbol, limit: usize) -> Result<Request> {
+        let most = 1000;
+        if !(1..=most).contains(&limit) {
+            return Err(Error::invalid_argument(
+                "limit",
+                format!("must be between 1 and {most} here"),
+            ));
+        }
+        Ok(Request::get("/v5/market/orderbook")
+            .param("category", market.as_str())
+            .param("symbol", symbol.as_str())
+            .param("limit", limit))
+    }
+
+    fn depth_of(&self, market: Market, symbol: Symbol, answer: &Value) -> Result<BookView> {
+        let (update_id, time, bids, asks) = messages::depth_snapshot(answer)?;
+        Ok(BookView {
+            source: Source {
+                venue: Venue::Bybit,
+                market,
+            },
+            symbol,
+            synced: true,
+            update_id: Some(update_id),
+            bids,
+            asks,
+            exchange_time_ms: time,
+            local_time_ns: 0,
         })
     }
 

@@ -357,6 +357,34 @@ pub fn klines(
     Ok(klines)
 }
 
+/// A `GET /v5/market/orderbook` answer: `result` `{s, b, a, ts, u, seq}`, levels best first.
+pub fn depth_snapshot(answer: &serde_json::Value) -> Result<(u64, i64, Vec<Level>, Vec<Level>)> {
+    let result = &answer["result"];
+    let side = |key: &str| -> Result<Vec<Level>> {
+        let rows = result[key]
+            .as_array()
+            .ok_or_else(|| bad(format!("orderbook without {key}")))?;
+        rows.iter()
+            .map(|row| {
+                let cell = |k: usize| {
+                    row.get(k)
+                        .and_then(serde_json::Value::as_str)
+                        .ok_or_else(|| bad(format!("orderbook level {row}")))
+                };
+                Ok(Level {
+                    price: number(key, cell(0)?)?,
+                    qty: number(key, cell(1)?)?,
+                })
+            })
+            .collect()
+    };
+    let update_id = result["u"]
+        .as_u64()
+        .ok_or_else(|| bad("orderbook without u"))?;
+    let time = result["ts"].as_i64().unwrap_or(0);
+    Ok((update_id, time, side("b")?, side("a")?))
+}
+
 /// Every instrument of an instruments-info answer with its trading rules (spot steps are
 /// `basePrecision`, linear `qtyStep`); the raw filters are kept as received.
 pub fn symbols(market: Market, instruments: &serde_json::Value) -> Result<Vec<SymbolInfo>> {
