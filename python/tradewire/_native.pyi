@@ -54,10 +54,13 @@ __all__ = [
     "BookView",
     "Exit",
     "Fill",
+    "FundingRate",
     "Gap",
     "Kline",
     "Level",
+    "Liquidation",
     "LoopWaker",
+    "MarkPrice",
     "MergedBook",
     "MergedLevel",
     "MergedView",
@@ -68,6 +71,7 @@ __all__ = [
     "NativeRemote",
     "NativeSimulator",
     "NativeStream",
+    "OpenInterest",
     "Order",
     "OrderBook",
     "OrderUpdate",
@@ -122,6 +126,128 @@ class _Sourced:
     @property
     def symbol(self) -> str:
         """The venue's symbol name, e.g. ``BTCUSDT``."""
+
+@final
+class MarkPrice(_Sourced):
+    """A derivative's mark and index price and coming funding; events of
+    :meth:`tradewire.Binance.mark_prices`, answer of :meth:`tradewire.Binance.mark_price`. A
+    contract without funding (a delivery future) has neither rate nor next time. Frozen; equal
+    and hashable by value."""
+
+    def __new__(
+        cls,
+        *,
+        venue: Venue,
+        market: Market,
+        symbol: str,
+        mark_price: _Money,
+        index_price: _Money | None = None,
+        estimated_settle_price: _Money | None = None,
+        funding_rate: _Money | None = None,
+        next_funding_time_ms: int | None = None,
+        open_interest: _Money | None = None,
+        exchange_time_ms: int = 0,
+        local_time_ns: int = 0,
+    ) -> MarkPrice: ...
+    @property
+    def mark_price(self) -> Decimal: ...
+    @property
+    def index_price(self) -> Decimal | None: ...
+    @property
+    def estimated_settle_price(self) -> Decimal | None:
+        """Binance's estimated settle price; None on Bybit."""
+    @property
+    def funding_rate(self) -> Decimal | None:
+        """The rate of the coming funding (a fraction: 0.0001 is 0.01%)."""
+    @property
+    def next_funding_time_ms(self) -> int | None: ...
+    @property
+    def open_interest(self) -> Decimal | None:
+        """Contracts open (base asset) where the same message says it (Bybit); else None."""
+    @property
+    def exchange_time_ms(self) -> int: ...
+    @property
+    def local_time_ns(self) -> int: ...
+
+@final
+class FundingRate(_Sourced):
+    """One funding that took place; items of :meth:`tradewire.Binance.funding_rates`. Frozen;
+    equal and hashable by value."""
+
+    def __new__(
+        cls,
+        *,
+        venue: Venue,
+        market: Market,
+        symbol: str,
+        rate: _Money,
+        funding_time_ms: int,
+        mark_price: _Money | None = None,
+    ) -> FundingRate: ...
+    @property
+    def rate(self) -> Decimal: ...
+    @property
+    def funding_time_ms(self) -> int: ...
+    @property
+    def mark_price(self) -> Decimal | None:
+        """The mark price then (Binance); None on Bybit."""
+
+@final
+class OpenInterest(_Sourced):
+    """A derivative's open interest; answer of :meth:`tradewire.Binance.open_interest`. Frozen;
+    equal and hashable by value."""
+
+    def __new__(
+        cls,
+        *,
+        venue: Venue,
+        market: Market,
+        symbol: str,
+        open_interest: _Money,
+        exchange_time_ms: int,
+        local_time_ns: int = 0,
+    ) -> OpenInterest: ...
+    @property
+    def open_interest(self) -> Decimal:
+        """Contracts open, in the base asset."""
+    @property
+    def exchange_time_ms(self) -> int: ...
+    @property
+    def local_time_ns(self) -> int: ...
+
+@final
+class Liquidation(_Sourced):
+    """A forced liquidation; events of :meth:`tradewire.Binance.liquidations`. Frozen; equal and
+    hashable by value."""
+
+    def __new__(
+        cls,
+        *,
+        venue: Venue,
+        market: Market,
+        symbol: str,
+        position_side: PositionSide,
+        price: _Money,
+        qty: _Money,
+        exchange_time_ms: int,
+        average_price: _Money | None = None,
+        local_time_ns: int = 0,
+    ) -> Liquidation: ...
+    @property
+    def position_side(self) -> PositionSide:
+        """The position liquidated: LONG (closed by a sell) or SHORT."""
+    @property
+    def price(self) -> Decimal:
+        """Binance: the liquidation order's price; Bybit: the bankruptcy price."""
+    @property
+    def qty(self) -> Decimal: ...
+    @property
+    def average_price(self) -> Decimal | None:
+        """Binance's average fill price; None on Bybit."""
+    @property
+    def exchange_time_ms(self) -> int: ...
+    @property
+    def local_time_ns(self) -> int: ...
 
 @final
 class AggTrade(_Sourced):
@@ -1349,6 +1475,23 @@ class NativeConnector:
     def raw_stream(self, topics: list[str], *, capacity: int = 65536) -> NativeStream:
         """Backs :meth:`tradewire.Binance.raw_stream`: the venue's messages of ``topics`` as
         received (``str``), on a stream of ``capacity`` with gap markers."""
+    def mark_prices(self, symbols: list[str], *, capacity: int = 65536) -> NativeStream:
+        """Backs :meth:`tradewire.Binance.mark_prices`: :class:`MarkPrice` events."""
+    def liquidations(self, symbols: list[str], *, capacity: int = 65536) -> NativeStream:
+        """Backs :meth:`tradewire.Binance.liquidations`: :class:`Liquidation` events."""
+    def mark_price(self, symbol: str) -> Awaitable[MarkPrice]:
+        """Backs :meth:`tradewire.Binance.mark_price`."""
+    def open_interest(self, symbol: str) -> Awaitable[OpenInterest]:
+        """Backs :meth:`tradewire.Binance.open_interest`."""
+    def funding_rates(
+        self,
+        symbol: str,
+        *,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        limit: int | None = None,
+    ) -> Awaitable[list[FundingRate]]:
+        """Backs :meth:`tradewire.Binance.funding_rates`: oldest first."""
     def agg_trades(self, symbols: list[str], *, capacity: int = 65536) -> NativeStream:
         """Backs :meth:`tradewire.Binance.agg_trades`: :class:`AggTrade` events with gap markers;
         a venue without them raises :class:`~tradewire.InvalidArgument`."""

@@ -22,8 +22,12 @@ from ._native import (
     BookDiff,
     BookView,
     Exit,
+    FundingRate,
     Gap,
     Kline,
+    Liquidation,
+    MarkPrice,
+    OpenInterest,
     Order,
     OrderBook,
     Position,
@@ -437,6 +441,46 @@ class _Connector(_Trading):
         is asked at its next allowed depth). Beyond the venue's depth (Binance spot 5000, USD-M
         and Bybit 1000): :class:`InvalidArgument`."""
         return await self.native.depth_snapshot(symbol, limit=_count("limit", limit, 5000))
+
+    def mark_prices(self, *symbols: str, capacity: int = 65_536) -> Stream[MarkPrice | Gap]:
+        """Mark and index prices and the coming funding (rate, next time) of derivatives, as
+        :class:`MarkPrice`: Binance USD-M ``markPrice@1s``, Bybit linear ``tickers`` (whose
+        partial updates arrive folded, with ``open_interest``). Spot markets have none:
+        :class:`InvalidArgument`. A reader that falls behind gets a :class:`Gap`."""
+        return Stream(self.native.mark_prices(list(symbols), capacity=capacity))
+
+    def liquidations(self, *symbols: str, capacity: int = 65_536) -> Stream[Liquidation | Gap]:
+        """Forced liquidations of derivatives as :class:`Liquidation` (which position, price,
+        size): Binance USD-M ``forceOrder`` (the latest per symbol each second, as the venue
+        samples them), Bybit ``allLiquidation`` (every one). Spot: :class:`InvalidArgument`."""
+        return Stream(self.native.liquidations(list(symbols), capacity=capacity))
+
+    async def mark_price(self, symbol: str) -> MarkPrice:
+        """A derivative's mark and index price and coming funding by REST (Binance premium
+        index, Bybit linear ticker). Spot: :class:`InvalidArgument`."""
+        return await self.native.mark_price(symbol)
+
+    async def open_interest(self, symbol: str) -> OpenInterest:
+        """A derivative's open interest now, in contracts of the base asset, by REST."""
+        return await self.native.open_interest(symbol)
+
+    async def funding_rates(
+        self,
+        symbol: str,
+        *,
+        start: int | datetime | None = None,
+        end: int | datetime | None = None,
+        limit: int | None = None,
+    ) -> list[FundingRate]:
+        """Past fundings of a derivative by REST, oldest first: at most ``limit`` (default and
+        most: Binance 1000, Bybit 200 a request) between ``start`` and ``end`` (Unix ms or aware
+        datetimes), from ``start`` on if given, else the latest up to ``end`` or now."""
+        return await self.native.funding_rates(
+            symbol,
+            start_ms=_epoch_ms("start", start),
+            end_ms=_epoch_ms("end", end),
+            limit=None if limit is None else _count("limit", limit, 1000),
+        )
 
     async def klines(
         self,

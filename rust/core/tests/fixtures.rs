@@ -106,6 +106,46 @@ fn every_recorded_binance_market_message_reads_exactly() {
                         "{name}"
                     );
                 }
+                MarketMessage::Marks(marks) => {
+                    let raws: Vec<Value> = match raw.as_array() {
+                        Some(all) => all.clone(),
+                        None => vec![raw.clone()],
+                    };
+                    assert_eq!(marks.len(), raws.len(), "{name}");
+                    for (m, r) in marks.iter().zip(&raws) {
+                        let text = |k: &str| r.get(k).and_then(Value::as_str).map(str::to_owned);
+                        assert_eq!(Some(m.mark_price.to_string()), text("p"), "{name}");
+                        assert_eq!(m.index_price.map(|d| d.to_string()), text("i"), "{name}");
+                        assert_eq!(
+                            m.estimated_settle_price.map(|d| d.to_string()),
+                            text("P"),
+                            "{name}"
+                        );
+                        // A delivery contract (`T` 0) has no funding.
+                        let next = r["T"].as_i64().filter(|t| *t > 0);
+                        assert_eq!(m.next_funding_time_ms, next, "{name}");
+                        let rate = text("r").filter(|_| next.is_some());
+                        assert_eq!(m.funding_rate.map(|d| d.to_string()), rate, "{name}");
+                    }
+                }
+                MarketMessage::Liquidation(l) => {
+                    let o = &raw["o"];
+                    assert_eq!(
+                        (l.price.to_string(), l.qty.to_string(), l.symbol.as_str()),
+                        (s(o, "p"), s(o, "q"), o["s"].as_str().unwrap()),
+                        "{name}"
+                    );
+                    let long = o["S"] == "SELL";
+                    assert_eq!(
+                        l.position_side,
+                        if long {
+                            tradewire_core::model::PositionSide::Long
+                        } else {
+                            tradewire_core::model::PositionSide::Short
+                        }
+                    );
+                    assert_eq!(l.average_price.map(|d| d.to_string()), Some(s(o, "ap")));
+                }
                 MarketMessage::Depth(d) => {
                     assert_eq!(ours(&d.bids), exact(&raw["b"]), "{name}");
                     assert_eq!(ours(&d.asks), exact(&raw["a"]), "{name}");
@@ -234,6 +274,27 @@ fn every_recorded_bybit_public_message_reads_exactly() {
                         "{name}"
                     );
                     assert_eq!(ours(t.quote_volume_24h), field("turnover24h"), "{name}");
+                    assert_eq!(ours(t.mark_price), field("markPrice"), "{name}");
+                    assert_eq!(ours(t.index_price), field("indexPrice"), "{name}");
+                    assert_eq!(ours(t.funding_rate), field("fundingRate"), "{name}");
+                    assert_eq!(ours(t.open_interest), field("openInterest"), "{name}");
+                }
+                TopicMessage::Liquidations(all) => {
+                    let items = raw["data"].as_array().unwrap();
+                    assert_eq!(all.len(), items.len(), "{name}");
+                    for (l, r) in all.iter().zip(items) {
+                        assert_eq!(
+                            (l.price.to_string(), l.qty.to_string(), l.exchange_time_ms),
+                            (s(r, "p"), s(r, "v"), r["T"].as_i64().unwrap()),
+                            "{name}"
+                        );
+                        // `S` is the position's side: Buy means a long was liquidated.
+                        let long = r["S"] == "Buy";
+                        assert_eq!(
+                            l.position_side == tradewire_core::model::PositionSide::Long,
+                            long
+                        );
+                    }
                 }
                 TopicMessage::Klines(klines) => {
                     let items = raw["data"].as_array().unwrap();
@@ -268,6 +329,21 @@ fn rest(path: &str) -> Value {
         .join("../../tests/fixtures/real")
         .join(path);
     serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
+}
+
+#[test]
+fn recorded_open_interest_reads_exactly() {
+    let answer = rest("binance-usdm/rest/cmp-2022-openInterest.json");
+    let oi =
+        tradewire_core::venue::binance::messages::open_interest(Market::Usdm, &answer).unwrap();
+    assert_eq!(
+        (
+            oi.symbol.as_str(),
+            oi.open_interest.to_string(),
+            oi.exchange_time_ms
+        ),
+        ("BTCUSDT", "84617.188".to_owned(), 1_654_336_844_754)
+    );
 }
 
 #[test]

@@ -684,6 +684,66 @@ impl NativeConnector {
         native_stream(py, || self.inner.bbo(&symbols, capacity))
     }
 
+    /// Mark prices and funding of `symbols` (derivatives) on a stream with gap markers.
+    #[pyo3(signature = (symbols, *, capacity = 65_536))]
+    fn mark_prices(
+        &self,
+        py: Python<'_>,
+        symbols: Vec<String>,
+        capacity: usize,
+    ) -> PyResult<crate::stream::NativeStream> {
+        native_stream(py, || self.inner.mark_prices(&symbols, capacity))
+    }
+
+    /// Liquidations of `symbols` (derivatives) on a stream with gap markers.
+    #[pyo3(signature = (symbols, *, capacity = 65_536))]
+    fn liquidations(
+        &self,
+        py: Python<'_>,
+        symbols: Vec<String>,
+        capacity: usize,
+    ) -> PyResult<crate::stream::NativeStream> {
+        native_stream(py, || self.inner.liquidations(&symbols, capacity))
+    }
+
+    /// A derivative's mark price and funding by REST. Awaitable.
+    fn mark_price<'py>(&self, py: Python<'py>, symbol: String) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let mark = inner.mark_price(&symbol).await.map_err(py_err)?;
+            Ok(crate::model::MarkPrice(mark))
+        })
+    }
+
+    /// A derivative's open interest by REST. Awaitable.
+    fn open_interest<'py>(&self, py: Python<'py>, symbol: String) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let oi = inner.open_interest(&symbol).await.map_err(py_err)?;
+            Ok(crate::model::OpenInterest(oi))
+        })
+    }
+
+    /// Past fundings of `symbol` by REST, oldest first. Awaitable.
+    #[pyo3(signature = (symbol, *, start_ms = None, end_ms = None, limit = None))]
+    fn funding_rates<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: String,
+        start_ms: Option<i64>,
+        end_ms: Option<i64>,
+        limit: Option<usize>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            let all = inner
+                .funding_rates(&symbol, start_ms, end_ms, limit)
+                .await
+                .map_err(py_err)?;
+            Ok(wrap_all(all, crate::model::FundingRate))
+        })
+    }
+
     /// The venue's REST book of `symbol`, `limit` levels a side at most. Awaitable.
     #[pyo3(signature = (symbol, *, limit = 100))]
     fn depth_snapshot<'py>(

@@ -395,13 +395,14 @@ impl TopOfBook {
             l.map_or_else(|| "None".to_owned(), |l| format!("{} x {}", l.price, l.qty))
         };
         format!(
-            "TopOfBook(venue={}, market={}, symbol='{}', bid={}, ask={}, update_id={:?})",
+            "TopOfBook(venue={}, market={}, symbol='{}', bid={}, ask={}, update_id={})",
             t.source.venue,
             t.source.market,
             t.symbol,
             level(t.bid),
             level(t.ask),
             t.update_id
+                .map_or_else(|| "None".to_owned(), |v| v.to_string())
         )
     }
     #[getter]
@@ -419,6 +420,227 @@ impl TopOfBook {
 }
 
 field_getters!(TopOfBook {
+    exchange_time_ms: value<i64>,
+    local_time_ns: value<i64>,
+});
+
+/// A derivative's mark price, index price and funding (Binance `markPriceUpdate` / premium
+/// index, Bybit linear tickers); `open_interest` where the same message carries it (Bybit).
+#[pyclass(module = "tradewire._native", frozen, eq, hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MarkPrice(pub m::MarkPrice);
+sourced_getters!(MarkPrice);
+
+#[pymethods]
+impl MarkPrice {
+    #[new]
+    #[pyo3(signature = (*, venue, market, symbol, mark_price, index_price = None,
+        estimated_settle_price = None, funding_rate = None, next_funding_time_ms = None,
+        open_interest = None, exchange_time_ms = 0, local_time_ns = 0))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        venue: Venue,
+        market: Market,
+        symbol: &str,
+        mark_price: &Bound<'_, PyAny>,
+        index_price: Option<&Bound<'_, PyAny>>,
+        estimated_settle_price: Option<&Bound<'_, PyAny>>,
+        funding_rate: Option<&Bound<'_, PyAny>>,
+        next_funding_time_ms: Option<i64>,
+        open_interest: Option<&Bound<'_, PyAny>>,
+        exchange_time_ms: i64,
+        local_time_ns: i64,
+    ) -> PyResult<Self> {
+        Ok(MarkPrice(m::MarkPrice {
+            source: source(venue, market),
+            symbol: symbol.into(),
+            mark_price: extract_decimal(mark_price, "mark_price")?,
+            index_price: extract_opt_decimal(index_price, "index_price")?,
+            estimated_settle_price: extract_opt_decimal(
+                estimated_settle_price,
+                "estimated_settle_price",
+            )?,
+            funding_rate: extract_opt_decimal(funding_rate, "funding_rate")?,
+            next_funding_time_ms,
+            open_interest: extract_opt_decimal(open_interest, "open_interest")?,
+            exchange_time_ms,
+            local_time_ns,
+        }))
+    }
+    fn __repr__(&self) -> String {
+        let t = &self.0;
+        format!(
+            "MarkPrice(venue={}, market={}, symbol='{}', mark_price={}, index_price={}, funding_rate={}, next_funding_time_ms={})",
+            t.source.venue,
+            t.source.market,
+            t.symbol,
+            rd(t.mark_price),
+            rod(t.index_price),
+            rod(t.funding_rate),
+            t.next_funding_time_ms
+                .map_or_else(|| "None".to_owned(), |v| v.to_string())
+        )
+    }
+    #[getter]
+    fn next_funding_time_ms(&self) -> Option<i64> {
+        self.0.next_funding_time_ms
+    }
+}
+
+field_getters!(MarkPrice {
+    mark_price: money,
+    index_price: opt_money,
+    estimated_settle_price: opt_money,
+    funding_rate: opt_money,
+    open_interest: opt_money,
+    exchange_time_ms: value<i64>,
+    local_time_ns: value<i64>,
+});
+
+/// One funding that took place: its rate at its time (and the mark price then, Binance).
+#[pyclass(module = "tradewire._native", frozen, eq, hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FundingRate(pub m::FundingRate);
+sourced_getters!(FundingRate);
+
+#[pymethods]
+impl FundingRate {
+    #[new]
+    #[pyo3(signature = (*, venue, market, symbol, rate, funding_time_ms, mark_price = None))]
+    fn new(
+        venue: Venue,
+        market: Market,
+        symbol: &str,
+        rate: &Bound<'_, PyAny>,
+        funding_time_ms: i64,
+        mark_price: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        Ok(FundingRate(m::FundingRate {
+            source: source(venue, market),
+            symbol: symbol.into(),
+            rate: extract_decimal(rate, "rate")?,
+            funding_time_ms,
+            mark_price: extract_opt_decimal(mark_price, "mark_price")?,
+        }))
+    }
+    fn __repr__(&self) -> String {
+        let t = &self.0;
+        format!(
+            "FundingRate(venue={}, market={}, symbol='{}', rate={}, funding_time_ms={})",
+            t.source.venue,
+            t.source.market,
+            t.symbol,
+            rd(t.rate),
+            t.funding_time_ms
+        )
+    }
+}
+
+field_getters!(FundingRate {
+    rate: money,
+    funding_time_ms: value<i64>,
+    mark_price: opt_money,
+});
+
+/// A derivative's open interest: contracts open, in the base asset.
+#[pyclass(module = "tradewire._native", frozen, eq, hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OpenInterest(pub m::OpenInterest);
+sourced_getters!(OpenInterest);
+
+#[pymethods]
+impl OpenInterest {
+    #[new]
+    #[pyo3(signature = (*, venue, market, symbol, open_interest, exchange_time_ms, local_time_ns = 0))]
+    fn new(
+        venue: Venue,
+        market: Market,
+        symbol: &str,
+        open_interest: &Bound<'_, PyAny>,
+        exchange_time_ms: i64,
+        local_time_ns: i64,
+    ) -> PyResult<Self> {
+        Ok(OpenInterest(m::OpenInterest {
+            source: source(venue, market),
+            symbol: symbol.into(),
+            open_interest: extract_decimal(open_interest, "open_interest")?,
+            exchange_time_ms,
+            local_time_ns,
+        }))
+    }
+    fn __repr__(&self) -> String {
+        let t = &self.0;
+        format!(
+            "OpenInterest(venue={}, market={}, symbol='{}', open_interest={}, exchange_time_ms={})",
+            t.source.venue,
+            t.source.market,
+            t.symbol,
+            rd(t.open_interest),
+            t.exchange_time_ms
+        )
+    }
+}
+
+field_getters!(OpenInterest {
+    open_interest: money,
+    exchange_time_ms: value<i64>,
+    local_time_ns: value<i64>,
+});
+
+/// A forced liquidation: the liquidated position's side, price and size.
+#[pyclass(module = "tradewire._native", frozen, eq, hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Liquidation(pub m::Liquidation);
+sourced_getters!(Liquidation);
+
+#[pymethods]
+impl Liquidation {
+    #[new]
+    #[pyo3(signature = (*, venue, market, symbol, position_side, price, qty, exchange_time_ms,
+        average_price = None, local_time_ns = 0))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        venue: Venue,
+        market: Market,
+        symbol: &str,
+        position_side: PositionSide,
+        price: &Bound<'_, PyAny>,
+        qty: &Bound<'_, PyAny>,
+        exchange_time_ms: i64,
+        average_price: Option<&Bound<'_, PyAny>>,
+        local_time_ns: i64,
+    ) -> PyResult<Self> {
+        Ok(Liquidation(m::Liquidation {
+            source: source(venue, market),
+            symbol: symbol.into(),
+            position_side: position_side.into(),
+            price: extract_decimal(price, "price")?,
+            qty: extract_decimal(qty, "qty")?,
+            average_price: extract_opt_decimal(average_price, "average_price")?,
+            exchange_time_ms,
+            local_time_ns,
+        }))
+    }
+    fn __repr__(&self) -> String {
+        let t = &self.0;
+        format!(
+            "Liquidation(venue={}, market={}, symbol='{}', position_side={}, price={}, qty={}, exchange_time_ms={})",
+            t.source.venue,
+            t.source.market,
+            t.symbol,
+            t.position_side,
+            rd(t.price),
+            rd(t.qty),
+            t.exchange_time_ms
+        )
+    }
+}
+
+field_getters!(Liquidation {
+    position_side: into<PositionSide>,
+    price: money,
+    qty: money,
+    average_price: opt_money,
     exchange_time_ms: value<i64>,
     local_time_ns: value<i64>,
 });
@@ -1354,6 +1576,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Ticker>()?;
     m.add_class::<Kline>()?;
     m.add_class::<AggTrade>()?;
+    m.add_class::<MarkPrice>()?;
+    m.add_class::<FundingRate>()?;
+    m.add_class::<OpenInterest>()?;
+    m.add_class::<Liquidation>()?;
     m.add_class::<TopOfBook>()?;
     m.add_class::<Level>()?;
     m.add_class::<BookView>()?;

@@ -34,7 +34,7 @@ macro_rules! py_event {
     )+};
 }
 
-py_event!(Trade => Trade, AggTrade => AggTrade, TopOfBook => TopOfBook, Ticker => Ticker, Kline => Kline, BookView => BookView, BookDiff => BookDiff, Order => Order, Fill => Fill, Balance => Balance, Position => Position, OrderUpdate => OrderUpdate);
+py_event!(Trade => Trade, AggTrade => AggTrade, MarkPrice => MarkPrice, Liquidation => Liquidation, TopOfBook => TopOfBook, Ticker => Ticker, Kline => Kline, BookView => BookView, BookDiff => BookDiff, Order => Order, Fill => Fill, Balance => Balance, Position => Position, OrderUpdate => OrderUpdate);
 
 /// A book stream's "the book changed": the view is built here, when Python takes it.
 impl PyEvent for tradewire_core::book::live::ViewTicket {

@@ -14,7 +14,9 @@ use tokio::time::Instant;
 use super::{Connector, ConnectorEvent, lock};
 use crate::book::diffs::DiffFeed;
 use crate::book::live::{BookHandle, LiveBook, Need, Step, ViewTicket};
-use crate::model::{AggTrade, BookDiff, Kline, Source, Ticker, TopOfBook, Trade};
+use crate::model::{
+    AggTrade, BookDiff, Kline, Liquidation, MarkPrice, Source, Ticker, TopOfBook, Trade,
+};
 use crate::net::ws::{Inbound, RequestGate, WsDialect, WsEvent, WsPool};
 use crate::resilience::Backoff;
 use crate::stream::{self, Overflow};
@@ -34,6 +36,8 @@ pub(super) enum Reader {
     Tickers(Arc<stream::Sender<Ticker>>),
     /// The best bid and offer from a stream of its own.
     Tops(Arc<stream::Sender<TopOfBook>>),
+    Marks(Arc<stream::Sender<MarkPrice>>),
+    Liquidations(Arc<stream::Sender<Liquidation>>),
     /// Candles, each closed one delivered once (backfilled by REST where the stream missed it).
     Klines(Arc<super::klines::KlineFeed>),
     /// A live book (one per topic, shared by its handles and view streams).
@@ -135,6 +139,22 @@ impl Frame<'_> {
     fn tickers(&mut self) -> &[Ticker] {
         match self.parsed() {
             MarketEvent::Tickers(t) => t,
+            MarketEvent::Derivative(t, _) => std::slice::from_ref(t),
+            _ => &[],
+        }
+    }
+
+    fn marks(&mut self) -> &[MarkPrice] {
+        match self.parsed() {
+            MarketEvent::Marks(m) => m,
+            MarketEvent::Derivative(_, m) => std::slice::from_ref(m),
+            _ => &[],
+        }
+    }
+
+    fn liquidations(&mut self) -> &[Liquidation] {
+        match self.parsed() {
+            MarketEvent::Liquidations(l) => l,
             _ => &[],
         }
     }
@@ -179,6 +199,14 @@ impl Reader {
                 trades.is_empty() || tx.send_batch(trades.iter().cloned()).is_ok()
             }
             Reader::Tops(tx) => frame.top().is_none_or(|t| tx.send(t.clone()).is_ok()),
+            Reader::Marks(tx) => {
+                let marks = frame.marks();
+                marks.is_empty() || tx.send_batch(marks.iter().cloned()).is_ok()
+            }
+            Reader::Liquidations(tx) => {
+                let all = frame.liquidations();
+                all.is_empty() || tx.send_batch(all.iter().cloned()).is_ok()
+            }
             Reader::Klines(feed) => feed.on_klines(frame.klines()),
             Reader::Book(book) => {
                 if !book.in_use() {
@@ -279,6 +307,46 @@ impl Connector {
             ));
         }
         self.gapped(&topics, capacity, Reader::AggTrades)
+    }
+
+    /// Mark and index prices and funding of `symbols` (derivatives only), with gap markers for
+    /// a reader that falls behind.
+    pub fn mark_prices(
+        self: &Arc<Self>,
+        symbols: &[String],
+        capacity: usize,
+    ) -> Result<stream::Receiver<MarkPrice>> {
+        let topics = self.checked_topics(symbols, |s| self.adapter.mark_topic(self.market, s))?;
+        self.gapped(&topics, capacity, Reader::Marks)
+    }
+
+    /// Forced liquidations of `symbols` (derivatives only), with gap markers.
+    pub fn liquidations(
+        self: &Arc<Self>,
+        symbols: &[String],
+        capacity: usize,
+    ) -> Result<stream::Receiver<Liquidation>> {
+        let topics =
+            self.checked_topics(symbols, |s| self.adapter.liquidations_topic(self.market, s))?;
+        self.gapped(&topics, capacity, Reader::Liquidations)
+    }
+
+    /// The venue's topics of `symbols`, each listed and each one the market has.
+    fn checked_topics(
+        &self,
+        symbols: &[String],
+        topic: impl Fn(&str) -> Result<String>,
+    ) -> Result<Vec<String>> {
+        if symbols.is_empty() {
+            return Err(Error::invalid_argument(
+                "symbols",
+                "name at least one symbol",
+            ));
+        }
+        symbols
+            .iter()
+            .map(|s| topic(self.listed_symbol(s)?.symbol.as_str()))
+            .collect()
     }
 
     /// The best bid and offer of `symbols` after each change, with gap markers for a reader
@@ -734,6 +802,8 @@ impl Connector {
                 Reader::Tickers(tx) => tx.fail(error.clone()),
                 Reader::AggTrades(tx) => tx.fail(error.clone()),
                 Reader::Tops(tx) => tx.fail(error.clone()),
+                Reader::Marks(tx) => tx.fail(error.clone()),
+                Reader::Liquidations(tx) => tx.fail(error.clone()),
                 Reader::Klines(feed) => feed.tx.fail(error.clone()),
                 Reader::Book(book) => book.fail_readers(error),
             }

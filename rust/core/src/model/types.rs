@@ -63,6 +63,63 @@ pub struct TopOfBook {
     pub local_time_ns: i64,
 }
 
+/// A derivative's mark price, index price and funding as the venue publishes them together
+/// (Binance `markPriceUpdate` and premium index, Bybit linear tickers). A contract without
+/// funding (a delivery future) has no rate and no next funding time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MarkPrice {
+    pub source: Source,
+    pub symbol: Symbol,
+    pub mark_price: Decimal,
+    pub index_price: Option<Decimal>,
+    /// Binance's estimated settle price (`P`).
+    pub estimated_settle_price: Option<Decimal>,
+    /// The rate of the coming funding (Binance `r`, Bybit `fundingRate`).
+    pub funding_rate: Option<Decimal>,
+    pub next_funding_time_ms: Option<i64>,
+    /// Open interest in contracts (base asset), where the same message carries it (Bybit).
+    pub open_interest: Option<Decimal>,
+    pub exchange_time_ms: i64,
+    pub local_time_ns: i64,
+}
+
+/// One funding that took place: its rate at its time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FundingRate {
+    pub source: Source,
+    pub symbol: Symbol,
+    pub rate: Decimal,
+    pub funding_time_ms: i64,
+    /// The mark price then, where the venue says it (Binance).
+    pub mark_price: Option<Decimal>,
+}
+
+/// The open interest of a derivative: contracts open, in the base asset.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OpenInterest {
+    pub source: Source,
+    pub symbol: Symbol,
+    pub open_interest: Decimal,
+    pub exchange_time_ms: i64,
+    pub local_time_ns: i64,
+}
+
+/// A forced liquidation: which position (`Long`: a long was closed by a sell), at what price
+/// and size. Binance reports its liquidation order (`forceOrder`, a 1 s sample of the latest
+/// per symbol), Bybit every liquidation (`allLiquidation`, its bankruptcy price).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Liquidation {
+    pub source: Source,
+    pub symbol: Symbol,
+    pub position_side: PositionSide,
+    pub price: Decimal,
+    pub qty: Decimal,
+    /// Binance's average fill price (`ap`).
+    pub average_price: Option<Decimal>,
+    pub exchange_time_ms: i64,
+    pub local_time_ns: i64,
+}
+
 /// A 24 h ticker. Bid/ask are absent where the venue's ticker lacks them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Ticker {

@@ -20,8 +20,9 @@ use serde_json::Value;
 use crate::Result;
 use crate::book::sync::{BookDelta, SyncRule};
 use crate::model::{
-    AggTrade, Balance, BookView, Decimal, Fill, Id, Interval, Kline, MarginMode, Market, Order,
-    Position, PositionMode, PositionSettings, Symbol, SymbolInfo, Ticker, TopOfBook, Trade, Venue,
+    AggTrade, Balance, BookView, Decimal, Fill, FundingRate, Id, Interval, Kline, Liquidation,
+    MarginMode, MarkPrice, Market, OpenInterest, Order, Position, PositionMode, PositionSettings,
+    Symbol, SymbolInfo, Ticker, TopOfBook, Trade, Venue,
 };
 use crate::net::http::Dialect;
 use crate::net::{Request, WsConfig, WsDialect};
@@ -86,6 +87,11 @@ pub enum MarketEvent {
     Tickers(Vec<Ticker>),
     /// The best bid and offer, from a stream of its own.
     Top(TopOfBook),
+    /// Mark prices and funding (Binance `markPriceUpdate`, one or an array).
+    Marks(Vec<MarkPrice>),
+    /// A derivative's ticker that also carries its mark price and funding (Bybit linear).
+    Derivative(Ticker, MarkPrice),
+    Liquidations(Vec<Liquidation>),
     Book(BookDelta),
     /// Candles of one symbol and interval, open or closed, oldest first.
     Klines(Vec<Kline>),
@@ -135,6 +141,28 @@ pub fn implausible(event: &MarketEvent, symbol: Option<&str>) -> Option<String> 
                 None
             }
         }),
+        MarketEvent::Marks(list) => list
+            .iter()
+            .find(|m| foreign(m.symbol.as_str()) || m.mark_price <= Decimal::ZERO)
+            .map(|m| format!("a mark price of {} at {}", m.symbol, m.mark_price)),
+        MarketEvent::Derivative(ticker, mark) => {
+            if foreign(ticker.symbol.as_str()) || foreign(mark.symbol.as_str()) {
+                Some(format!(
+                    "a ticker of {} on a stream of {symbol:?}",
+                    ticker.symbol
+                ))
+            } else if mark.mark_price <= Decimal::ZERO {
+                Some(format!("a mark price of {}", mark.mark_price))
+            } else {
+                None
+            }
+        }
+        MarketEvent::Liquidations(list) => list
+            .iter()
+            .find(|l| {
+                foreign(l.symbol.as_str()) || l.price <= Decimal::ZERO || l.qty <= Decimal::ZERO
+            })
+            .map(|l| format!("a liquidation of {} {} at {}", l.symbol, l.qty, l.price)),
         MarketEvent::Top(top) => {
             if foreign(top.symbol.as_str()) {
                 return Some(format!(
@@ -289,6 +317,45 @@ pub trait Adapter: Send + Sync + 'static {
     /// A REST book answer as a synced view, best levels first.
     fn depth_of(&self, market: Market, symbol: Symbol, answer: &Value) -> Result<BookView>;
 
+    // Derivatives data (a spot market has none: each is then an `InvalidArgument`).
+    /// The mark-price and funding topic of `symbol`.
+    fn mark_topic(&self, market: Market, symbol: &str) -> Result<String>;
+    /// The liquidations topic of `symbol`.
+    fn liquidations_topic(&self, market: Market, symbol: &str) -> Result<String>;
+    fn mark_request(&self, market: Market, symbol: Symbol) -> Result<Request>;
+    fn mark_of(&self, market: Market, symbol: Symbol, answer: &Value) -> Result<MarkPrice>;
+    fn open_interest_request(&self, market: Market, symbol: Symbol) -> Result<Request>;
+    fn open_interest_of(
+        &self,
+        market: Market,
+        symbol: Symbol,
+        answer: &Value,
+    ) -> Result<OpenInterest>;
+    /// Most fundings one REST request returns.
+    fn funding_max(&self, market: Market) -> usize;
+    /// How much time a request from a start covers where the venue cannot be asked for the
+    /// oldest `limit` from a start (`None`: it can); a caller walks on window by window.
+    fn funding_window_ms(&self, _limit: usize) -> Option<i64> {
+        None
+    }
+    /// At most `limit` fundings of `symbol` in `start..=end`: from `start` on if given, else
+    /// the latest up to `end` (or now).
+    fn funding_request(
+        &self,
+        market: Market,
+        symbol: Symbol,
+        start: Option<i64>,
+        end: Option<i64>,
+        limit: usize,
+    ) -> Result<Request>;
+    /// The fundings of an answer, oldest first.
+    fn funding_of(
+        &self,
+        market: Market,
+        symbol: Symbol,
+        answer: &Value,
+    ) -> Result<Vec<FundingRate>>;
+
     // Other public streams.
     /// The aggregated-trades topic of `symbol` (`None`: the venue has none).
     fn agg_trades_topic(&self, _symbol: &str) -> Option<String> {
@@ -395,6 +462,18 @@ pub trait OrderEntry: crate::net::SessionDialect {
         limiter: &crate::resilience::Limiter,
         now_ms: i64,
     ) -> std::result::Result<Value, Box<crate::net::Failure>>;
+}
+
+/// `Ok` on a derivatives market; on spot the `InvalidArgument` naming `what` it lacks.
+pub fn derivatives_only(venue: Venue, market: Market, what: &str) -> Result<()> {
+    if market.is_derivative() {
+        Ok(())
+    } else {
+        Err(crate::Error::invalid_argument(
+            what,
+            format!("{venue} {market} has none: it is a spot market"),
+        ))
+    }
 }
 
 /// The string a message opens with after `prefix` (`{"stream":"`): how a frame's stream or

@@ -45,6 +45,10 @@ enum Kind {
     MiniTicker,
     /// `kline_<interval>`.
     Kline(Span),
+    /// `markPrice` (every 3 s) or `markPrice@1s`, USD-M.
+    MarkPrice(Duration),
+    /// `forceOrder`, USD-M.
+    ForceOrder,
 }
 
 impl Kind {
@@ -59,6 +63,8 @@ impl Kind {
             Kind::Ticker => "ticker",
             Kind::MiniTicker => "miniTicker",
             Kind::Kline(_) => "kline",
+            Kind::MarkPrice(_) => "markPrice",
+            Kind::ForceOrder => "forceOrder",
         })
     }
 }
@@ -94,6 +100,9 @@ fn parse_stream(st: &BinanceState, name: &str) -> Option<Stream> {
         "bookTicker" => Kind::BookTicker,
         "ticker" => Kind::Ticker,
         "miniTicker" => Kind::MiniTicker,
+        "markPrice" if !spot => Kind::MarkPrice(timing.ticker_interval * 3),
+        "markPrice@1s" if !spot => Kind::MarkPrice(timing.ticker_interval),
+        "forceOrder" if !spot => Kind::ForceOrder,
         kline if kline.starts_with("kline_") => {
             Kind::Kline(Span::binance(kline.strip_prefix("kline_")?, spot)?)
         }
@@ -338,6 +347,21 @@ impl Session {
     }
 
     fn on_event(&self, event: &Event, now: i64, out: &mut Vec<String>) {
+        if let Event::Liquidation {
+            symbol,
+            side,
+            price,
+            qty,
+            time_ms,
+        } = event
+        {
+            let decimals = decimals(false, &self.st.market.lock().symbols[symbol].spec);
+            for s in self.subscribed(symbol, |k| *k == Kind::ForceOrder) {
+                let data = force_order_event(symbol, *side, *price, *qty, *time_ms, decimals, now);
+                out.push(self.frame(&s.name, data));
+            }
+            return;
+        }
         let Event::Trade { symbol, .. } = event else {
             return;
         };
@@ -443,6 +467,19 @@ impl Session {
                         out.push(self.frame(&s.name, data));
                     }
                 }
+                Kind::MarkPrice(every) => {
+                    let due = self.partial_due.entry(s.name.clone()).or_insert(instant);
+                    if instant < *due {
+                        continue;
+                    }
+                    *due = instant + *every;
+                    let symbol = s.symbol.as_str();
+                    let data = json!({"e": "markPriceUpdate", "E": now, "s": symbol,
+                        "p": fixed(ex.mark(symbol), 8), "i": fixed(ex.index_price(symbol), 8),
+                        "P": fixed(ex.index_price(symbol), 8), "r": fixed(ex.funding_rate(symbol), 8),
+                        "T": crate::exchange::derivs::next_funding_ms(now)});
+                    out.push(self.frame(&s.name, data));
+                }
                 Kind::Ticker | Kind::MiniTicker if ticker_due => {
                     out.push(self.frame(
                         &s.name,
@@ -453,6 +490,22 @@ impl Session {
             }
         }
     }
+}
+
+/// A `forceOrder` event: the liquidation order, filled at once at its price.
+fn force_order_event(
+    symbol: &str,
+    side: Side,
+    price: Decimal,
+    qty: Decimal,
+    time_ms: i64,
+    (pd, qd): (u32, u32),
+    now: i64,
+) -> Value {
+    let side = if side == Side::Buy { "BUY" } else { "SELL" };
+    json!({"e": "forceOrder", "E": now, "o": {"s": symbol, "S": side, "o": "LIMIT", "f": "IOC",
+        "q": exact(qty, qd), "p": exact(price, pd), "ap": exact(price, pd), "X": "FILLED",
+        "l": exact(qty, qd), "z": exact(qty, qd), "T": time_ms}})
 }
 
 /// A `kline` event; `f`/`L` are -1 for a candle without trades.

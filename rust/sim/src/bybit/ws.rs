@@ -76,6 +76,8 @@ enum Topic {
     Tickers(String),
     /// `kline.{interval}.{symbol}`.
     Kline(String, String),
+    /// `allLiquidation.{symbol}` (linear).
+    Liquidations(String),
 }
 
 impl Topic {
@@ -85,6 +87,7 @@ impl Topic {
             Topic::Trades(symbol) => format!("publicTrade.{symbol}"),
             Topic::Tickers(symbol) => format!("tickers.{symbol}"),
             Topic::Kline(interval, symbol) => format!("kline.{interval}.{symbol}"),
+            Topic::Liquidations(symbol) => format!("allLiquidation.{symbol}"),
         }
     }
 }
@@ -123,6 +126,9 @@ fn parse_topic(st: &BybitState, category: Category, text: &str) -> Result<Topic,
         }
         ["publicTrade", symbol] => listed(symbol, Topic::Trades((*symbol).to_owned())),
         ["tickers", symbol] => listed(symbol, Topic::Tickers((*symbol).to_owned())),
+        ["allLiquidation", symbol] if category == Category::Linear => {
+            listed(symbol, Topic::Liquidations((*symbol).to_owned()))
+        }
         ["kline", interval, symbol] if Span::bybit(interval).is_some() => listed(
             symbol,
             Topic::Kline((*interval).to_owned(), (*symbol).to_owned()),
@@ -302,6 +308,14 @@ async fn public_session(
                         && topics.contains(&Topic::Trades(symbol.clone())) {
                             out.push(trade_message(category, &event, market.clock.now_ms()));
                         }
+                    if let Event::Liquidation { symbol, side, price, qty, time_ms } = &*event
+                        && topics.contains(&Topic::Liquidations(symbol.clone())) {
+                            // `S` is the liquidated position's side: a sell order closes a long.
+                            let position = if *side == crate::book::Side::Sell { "Buy" } else { "Sell" };
+                            out.push(json!({"topic": format!("allLiquidation.{symbol}"), "type": "snapshot",
+                                "ts": market.clock.now_ms(), "data": [{"T": time_ms, "s": symbol, "S": position,
+                                "v": num(*qty), "p": num(*price)}]}).to_string());
+                        }
                 }
                 Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
             },
@@ -332,7 +346,7 @@ async fn public_session(
                     if let Topic::Tickers(symbol) = topic {
                         let first = ticker_sent.insert(symbol.clone());
                         let kind = if category == Category::Spot || first { "snapshot" } else { "delta" };
-                        out.push(json!({"topic": format!("tickers.{symbol}"), "type": kind, "data": ticker(&ex, symbol, category, true),
+                        out.push(json!({"topic": format!("tickers.{symbol}"), "type": kind, "data": ticker(&ex, symbol, category, true, now),
                             "cs": ex.symbols[symbol].book.update_id, "ts": now}).to_string());
                     }
                 }

@@ -456,6 +456,7 @@ impl Exchange {
             taker,
             time_ms: now_ms,
         });
+        self.derivative_trade(symbol, id, p, q, taker, now_ms);
     }
 
     /// Takes a trade id for a synthetic trade.

@@ -8,6 +8,7 @@
 
 mod amend;
 pub mod candles;
+pub mod derivs;
 mod exits;
 mod funds;
 mod matching;
@@ -80,6 +81,7 @@ impl Exchange {
                     quote_volume_24h: Decimal::ZERO,
                     trade_count: 0,
                     candles: candles::Candles::new(spec.start_price),
+                    open_interest: spec.min_qty * Decimal::from(5000),
                 };
                 (spec.name.clone(), state)
             })

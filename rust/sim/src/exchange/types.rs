@@ -358,6 +358,14 @@ pub enum Event {
         symbol: String,
         time_ms: i64,
     },
+    /// A forced liquidation: its order's `side` (a sell closes a long).
+    Liquidation {
+        symbol: String,
+        side: Side,
+        price: Decimal,
+        qty: Decimal,
+        time_ms: i64,
+    },
 }
 
 /// A rejected request, in venue-neutral terms the wire modules translate.
@@ -427,6 +435,8 @@ pub struct SymbolState {
     pub trade_count: u64,
     /// Candles of its trades.
     pub candles: super::candles::Candles,
+    /// Contracts open (perpetuals).
+    pub open_interest: Decimal,
 }
 
 /// 24 h figures as tickers report them.

@@ -15,7 +15,8 @@ use super::rest::BinanceRest;
 use super::user::{self, BinanceSpotUser, BinanceUsdmUser};
 use crate::book::sync::BookDelta;
 use crate::model::{
-    BookView, Interval, Kline, Level, Market, Source, Symbol, SymbolInfo, TopOfBook, Venue,
+    BookView, FundingRate, Interval, Kline, Level, MarkPrice, Market, OpenInterest, Source, Symbol,
+    SymbolInfo, TopOfBook, Venue,
 };
 use crate::net::http::{Dialect, Request};
 use crate::net::{WsConfig, WsDialect};
@@ -211,6 +212,74 @@ impl venue::Adapter for Adapter {
         })
     }
 
+    /// `<symbol>@markPrice@1s` (the 1 s stream; the plain one pushes every 3 s).
+    fn mark_topic(&self, market: Market, symbol: &str) -> Result<String> {
+        venue::derivatives_only(Venue::Binance, market, "mark prices")?;
+        Ok(format!("{}@markPrice@1s", symbol.to_ascii_lowercase()))
+    }
+
+    /// `<symbol>@forceOrder`: the latest liquidation order per second.
+    fn liquidations_topic(&self, market: Market, symbol: &str) -> Result<String> {
+        venue::derivatives_only(Venue::Binance, market, "liquidations")?;
+        Ok(format!("{}@forceOrder", symbol.to_ascii_lowercase()))
+    }
+
+    fn mark_request(&self, market: Market, symbol: Symbol) -> Result<Request> {
+        venue::derivatives_only(Venue::Binance, market, "mark prices")?;
+        Ok(Request::get("/fapi/v1/premiumIndex").param("symbol", symbol.as_str()))
+    }
+
+    fn mark_of(&self, market: Market, _symbol: Symbol, answer: &Value) -> Result<MarkPrice> {
+        messages::premium_index(market, answer)
+    }
+
+    fn open_interest_request(&self, market: Market, symbol: Symbol) -> Result<Request> {
+        venue::derivatives_only(Venue::Binance, market, "open interest")?;
+        Ok(Request::get("/fapi/v1/openInterest").param("symbol", symbol.as_str()))
+    }
+
+    fn open_interest_of(
+        &self,
+        market: Market,
+        _symbol: Symbol,
+        answer: &Value,
+    ) -> Result<OpenInterest> {
+        messages::open_interest(market, answer)
+    }
+
+    fn funding_max(&self, _market: Market) -> usize {
+        1000
+    }
+
+    /// `startTime` anchors ("return as startTime + limit ... in ascending order").
+    fn funding_request(
+        &self,
+        market: Market,
+        symbol: Symbol,
+        start: Option<i64>,
+        end: Option<i64>,
+        limit: usize,
+    ) -> Result<Request> {
+        venue::derivatives_only(Venue::Binance, market, "funding rates")?;
+        let mut request = Request::get("/fapi/v1/fundingRate").param("symbol", symbol.as_str());
+        if let Some(start) = start {
+            request = request.param("startTime", start);
+        }
+        if let Some(end) = end {
+            request = request.param("endTime", end);
+        }
+        Ok(request.param("limit", limit))
+    }
+
+    fn funding_of(
+        &self,
+        market: Market,
+        _symbol: Symbol,
+        answer: &Value,
+    ) -> Result<Vec<FundingRate>> {
+        messages::funding_rates(market, answer)
+    }
+
     fn agg_trades_topic(&self, symbol: &str) -> Option<String> {
         Some(format!("{}@aggTrade", symbol.to_ascii_lowercase()))
     }
@@ -349,6 +418,8 @@ impl MarketReader for Reader {
         Ok(match messages::parse(self.market, text, local_time_ns)? {
             MarketMessage::Trade(t) => MarketEvent::Trade(t),
             MarketMessage::AggTrade(t) => MarketEvent::AggTrades(vec![t]),
+            MarketMessage::Marks(m) => MarketEvent::Marks(m),
+            MarketMessage::Liquidation(l) => MarketEvent::Liquidations(vec![l]),
             MarketMessage::BookTop(top) => {
                 // An empty side is sent as price and quantity 0.
                 let side = |l: Level| (!(l.price.is_zero() && l.qty.is_zero())).then_some(l);

@@ -7,8 +7,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::model::{
-    AggTrade, Id, Interval, Kline, Level, Market, Side, Source, Symbol, SymbolInfo, Ticker, Trade,
-    Venue, parse_decimal,
+    AggTrade, FundingRate, Id, Interval, Kline, Level, Liquidation, MarkPrice, Market,
+    OpenInterest, PositionSide, Side, Source, Symbol, SymbolInfo, Ticker, Trade, Venue,
+    parse_decimal,
 };
 use crate::{Error, Result};
 
@@ -45,6 +46,9 @@ pub enum MarketMessage {
     /// One or several (`!ticker@arr`) 24 h tickers.
     Tickers(Vec<Ticker>),
     Kline(Kline),
+    /// One or several (`!markPrice@arr`) mark prices.
+    Marks(Vec<MarkPrice>),
+    Liquidation(Liquidation),
     /// A kind we do not read (mark prices, partial books, control replies).
     Other,
 }
@@ -92,6 +96,27 @@ struct Event<'a> {
     // kline
     #[serde(borrow)]
     k: Option<RawKline<'a>>,
+    // markPriceUpdate (`T` is then the next funding time)
+    i: Option<&'a str>,
+    #[serde(rename = "P")]
+    settle: Option<&'a str>,
+    r: Option<&'a str>,
+    /// forceOrder: the liquidation order (a 24 h ticker's `o` is its open price).
+    #[serde(borrow)]
+    o: Option<&'a RawValue>,
+}
+
+/// A forceOrder event's order.
+#[derive(Deserialize)]
+struct RawForceOrder<'a> {
+    s: &'a str,
+    #[serde(rename = "S")]
+    side: &'a str,
+    q: &'a str,
+    p: &'a str,
+    ap: Option<&'a str>,
+    #[serde(rename = "T")]
+    time: Option<i64>,
 }
 
 /// A kline event's candle (`k`); trade ids (`f`, `L`) and the ignored `B` are not read.
@@ -220,19 +245,22 @@ fn parse_payload(market: Market, data: &str, local_time_ns: i64) -> Result<Marke
         let events: Vec<&RawValue> =
             serde_json::from_str(data).map_err(|e| bad(format!("array: {e}")))?;
         let mut tickers = Vec::with_capacity(events.len());
+        let mut marks = Vec::new();
         for event in events {
             let event = event.get();
             if !event.starts_with('{') {
                 return Err(bad(format!("array of non-events: {event:.50}")));
             }
-            if let MarketMessage::Tickers(mut one) = parse_event(market, event, local_time_ns)? {
-                tickers.append(&mut one);
+            match parse_event(market, event, local_time_ns)? {
+                MarketMessage::Tickers(mut one) => tickers.append(&mut one),
+                MarketMessage::Marks(mut one) => marks.append(&mut one),
+                _ => {}
             }
         }
-        return Ok(if tickers.is_empty() {
-            MarketMessage::Other // e.g. `!markPrice@arr`
-        } else {
-            MarketMessage::Tickers(tickers)
+        return Ok(match (tickers.is_empty(), marks.is_empty()) {
+            (false, _) => MarketMessage::Tickers(tickers),
+            (true, false) => MarketMessage::Marks(marks),
+            (true, true) => MarketMessage::Other,
         });
     }
     parse_event(market, data, local_time_ns)
@@ -361,6 +389,44 @@ fn parse_event(market: Market, data: &str, local_time_ns: i64) -> Result<MarketM
                 local_time_ns,
             })
         }
+        Some("markPriceUpdate") => {
+            let optional =
+                |field: &str, v: Option<&str>| v.map(|t| number(field, Some(t))).transpose();
+            // A delivery contract has no funding: `"r":"0.00000000","T":0`.
+            let funds = event.trade_time.is_some_and(|t| t > 0);
+            MarketMessage::Marks(vec![MarkPrice {
+                source,
+                symbol: symbol()?,
+                mark_price: number("p", event.p)?,
+                index_price: optional("i", event.i)?,
+                estimated_settle_price: optional("P", event.settle)?,
+                funding_rate: if funds { optional("r", event.r)? } else { None },
+                next_funding_time_ms: event.trade_time.filter(|_| funds),
+                open_interest: None,
+                exchange_time_ms: event.event_time.unwrap_or(0),
+                local_time_ns,
+            }])
+        }
+        Some("forceOrder") => {
+            let raw = event.o.ok_or_else(|| bad("forceOrder without 'o'"))?;
+            let order: RawForceOrder =
+                serde_json::from_str(raw.get()).map_err(|e| bad(format!("forceOrder: {e}")))?;
+            MarketMessage::Liquidation(Liquidation {
+                source,
+                symbol: Symbol::from_wire(order.s).map_err(bad)?,
+                // The liquidation order sells a long, buys back a short.
+                position_side: match order.side {
+                    "SELL" => PositionSide::Long,
+                    "BUY" => PositionSide::Short,
+                    other => return Err(bad(format!("forceOrder side {other:?}"))),
+                },
+                price: number("p", Some(order.p))?,
+                qty: number("q", Some(order.q))?,
+                average_price: order.ap.map(|a| number("ap", Some(a))).transpose()?,
+                exchange_time_ms: order.time.or(event.event_time).unwrap_or(0),
+                local_time_ns,
+            })
+        }
         Some("bookTicker") | None if event.u.is_some() && event.bid_qty.is_some() => {
             let (Some(Mixed::Price(bid)), Some(Mixed::Price(ask))) = (&event.b, &event.a) else {
                 return Err(bad("bookTicker without b/a"));
@@ -381,6 +447,102 @@ fn parse_event(market: Market, data: &str, local_time_ns: i64) -> Result<MarketM
         }
         _ => MarketMessage::Other,
     })
+}
+
+/// A `GET /fapi/v1/premiumIndex?symbol=` answer.
+pub fn premium_index(market: Market, answer: &serde_json::Value) -> Result<MarkPrice> {
+    let text = |k: &str| answer.get(k).and_then(serde_json::Value::as_str);
+    let optional = |k: &str| {
+        text(k)
+            .filter(|t| !t.is_empty())
+            .map(|t| number(k, Some(t)))
+            .transpose()
+    };
+    let next = answer
+        .get("nextFundingTime")
+        .and_then(serde_json::Value::as_i64)
+        .filter(|t| *t > 0);
+    Ok(MarkPrice {
+        source: Source {
+            venue: Venue::Binance,
+            market,
+        },
+        symbol: Symbol::from_wire(
+            text("symbol").ok_or_else(|| bad("premiumIndex without symbol"))?,
+        )
+        .map_err(bad)?,
+        mark_price: number("markPrice", text("markPrice"))?,
+        index_price: optional("indexPrice")?,
+        estimated_settle_price: optional("estimatedSettlePrice")?,
+        funding_rate: if next.is_some() {
+            optional("lastFundingRate")?
+        } else {
+            None
+        },
+        next_funding_time_ms: next,
+        open_interest: None,
+        exchange_time_ms: answer
+            .get("time")
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or(0),
+        local_time_ns: 0,
+    })
+}
+
+/// A `GET /fapi/v1/openInterest` answer (`{openInterest, symbol, time}`).
+pub fn open_interest(market: Market, answer: &serde_json::Value) -> Result<OpenInterest> {
+    let text = |k: &str| answer.get(k).and_then(serde_json::Value::as_str);
+    Ok(OpenInterest {
+        source: Source {
+            venue: Venue::Binance,
+            market,
+        },
+        symbol: Symbol::from_wire(
+            text("symbol").ok_or_else(|| bad("openInterest without symbol"))?,
+        )
+        .map_err(bad)?,
+        open_interest: number("openInterest", text("openInterest"))?,
+        exchange_time_ms: answer
+            .get("time")
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or(0),
+        local_time_ns: 0,
+    })
+}
+
+/// A `GET /fapi/v1/fundingRate` answer (oldest first): `[{symbol, fundingRate, fundingTime,
+/// markPrice}]`; `markPrice` is missing from older rows.
+pub fn funding_rates(market: Market, answer: &serde_json::Value) -> Result<Vec<FundingRate>> {
+    let rows = answer
+        .as_array()
+        .ok_or_else(|| bad(format!("fundingRate: not a list: {answer:.100}")))?;
+    let mut all = rows
+        .iter()
+        .map(|row| {
+            let text = |k: &str| row.get(k).and_then(serde_json::Value::as_str);
+            Ok(FundingRate {
+                source: Source {
+                    venue: Venue::Binance,
+                    market,
+                },
+                symbol: Symbol::from_wire(
+                    text("symbol").ok_or_else(|| bad(format!("funding without symbol: {row}")))?,
+                )
+                .map_err(bad)?,
+                rate: number("fundingRate", text("fundingRate"))?,
+                funding_time_ms: row
+                    .get("fundingTime")
+                    .and_then(serde_json::Value::as_i64)
+                    .ok_or_else(|| bad(format!("funding without fundingTime: {row}")))?,
+                mark_price: text("markPrice")
+                    .filter(|t| !t.is_empty())
+                    .map(|t| number("markPrice", Some(t)))
+                    .transpose()?,
+            })
+        })
+        .collect::<Result<Vec<FundingRate>>>()?;
+    all.sort_by_key(|f| f.funding_time_ms);
+    Ok(all)
 }
 
 /// A REST klines answer (`GET /api/v3/klines`, `/fapi/v1/klines`): rows of

@@ -111,6 +111,11 @@ impl BinanceRest {
                 101..=500 => 10,
                 _ => 20,
             },
+            (false, _, "premiumIndex") if with_symbol => 1,
+            (false, _, "premiumIndex") => 10,
+            (false, _, "openInterest") => 1,
+            // It has its own 500 requests / 5 min (shared with fundingInfo) besides the weight.
+            (false, _, "fundingRate") => 1,
             (true, _, "klines") => 2,
             (false, _, "klines") => match limit {
                 0..=99 => 1,

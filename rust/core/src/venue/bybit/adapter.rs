@@ -15,7 +15,10 @@ use super::orders::BybitTrading;
 use super::rest::BybitRest;
 use super::user;
 use crate::book::sync::BookDelta;
-use crate::model::{BookView, Interval, Kline, Market, Source, Symbol, SymbolInfo, Ticker, Venue};
+use crate::model::{
+    BookView, FundingRate, Interval, Kline, MarkPrice, Market, OpenInterest, Source, Symbol,
+    SymbolInfo, Ticker, Venue,
+};
 use crate::net::http::{Dialect, Request};
 use crate::net::{WsConfig, WsDialect};
 use crate::resilience::{ClockSync, IdRule, LimitSpec, WindowKind};
@@ -97,6 +100,7 @@ impl venue::Adapter for Adapter {
         Box::new(Reader {
             market,
             tickers: Mutex::default(),
+            marks: Mutex::default(),
         })
     }
 
@@ -200,6 +204,96 @@ impl venue::Adapter for Adapter {
         })
     }
 
+    /// The linear `tickers.{symbol}` topic, which carries mark, index, funding and open
+    /// interest (read into full state from its deltas).
+    fn mark_topic(&self, market: Market, symbol: &str) -> Result<String> {
+        venue::derivatives_only(Venue::Bybit, market, "mark prices")?;
+        Ok(format!("tickers.{symbol}"))
+    }
+
+    /// `allLiquidation.{symbol}`: every liquidation.
+    fn liquidations_topic(&self, market: Market, symbol: &str) -> Result<String> {
+        venue::derivatives_only(Venue::Bybit, market, "liquidations")?;
+        Ok(format!("allLiquidation.{symbol}"))
+    }
+
+    fn mark_request(&self, market: Market, symbol: Symbol) -> Result<Request> {
+        venue::derivatives_only(Venue::Bybit, market, "mark prices")?;
+        Ok(Request::get("/v5/market/tickers")
+            .param("category", market.as_str())
+            .param("symbol", symbol.as_str()))
+    }
+
+    fn mark_of(&self, market: Market, _symbol: Symbol, answer: &Value) -> Result<MarkPrice> {
+        messages::mark_price(market, answer, 0)
+    }
+
+    /// The latest 5-minute entry.
+    fn open_interest_request(&self, market: Market, symbol: Symbol) -> Result<Request> {
+        venue::derivatives_only(Venue::Bybit, market, "open interest")?;
+        Ok(Request::get("/v5/market/open-interest")
+            .param("category", market.as_str())
+            .param("symbol", symbol.as_str())
+            .param("intervalTime", "5min")
+            .param("limit", 1))
+    }
+
+    fn open_interest_of(
+        &self,
+        market: Market,
+        symbol: Symbol,
+        answer: &Value,
+    ) -> Result<OpenInterest> {
+        messages::open_interest(market, symbol, answer)
+    }
+
+    fn funding_max(&self, _market: Market) -> usize {
+        200
+    }
+
+    /// A window holding at most `limit` fundings (one an hour, the shortest interval), so the
+    /// venue's newest-first answer cannot skip any.
+    fn funding_window_ms(&self, limit: usize) -> Option<i64> {
+        Some(3_600_000_i64.saturating_mul(i64::try_from(limit).unwrap_or(i64::MAX)))
+    }
+
+    /// A lone `startTime` is refused by the venue: a window from `start` is closed at
+    /// [`Self::funding_window_ms`].
+    fn funding_request(
+        &self,
+        market: Market,
+        symbol: Symbol,
+        start: Option<i64>,
+        end: Option<i64>,
+        limit: usize,
+    ) -> Result<Request> {
+        venue::derivatives_only(Venue::Bybit, market, "funding rates")?;
+        let request = Request::get("/v5/market/funding/history")
+            .param("category", market.as_str())
+            .param("symbol", symbol.as_str());
+        let span = self.funding_window_ms(limit).unwrap_or(i64::MAX);
+        let request = match (start, end) {
+            (Some(start), end) => {
+                let last = start.saturating_add(span).saturating_sub(1);
+                request
+                    .param("startTime", start)
+                    .param("endTime", end.map_or(last, |e| e.min(last)))
+            }
+            (None, Some(end)) => request.param("endTime", end),
+            (None, None) => request,
+        };
+        Ok(request.param("limit", limit))
+    }
+
+    fn funding_of(
+        &self,
+        market: Market,
+        symbol: Symbol,
+        answer: &Value,
+    ) -> Result<Vec<FundingRate>> {
+        messages::funding_rates(market, symbol, answer)
+    }
+
     /// `kline.{interval}.{symbol}` with Bybit's interval names (no `1s`, `8h` or `3d`).
     fn kline_topic(&self, _market: Market, symbol: &str, interval: Interval) -> Result<String> {
         Ok(format!("kline.{}.{symbol}", bybit_interval(interval)?))
@@ -299,6 +393,8 @@ fn bybit_interval(interval: Interval) -> Result<&'static str> {
 struct Reader {
     market: Market,
     tickers: Mutex<HashMap<Symbol, Ticker>>,
+    /// Linear: the latest full mark and funding state per symbol.
+    marks: Mutex<HashMap<Symbol, MarkPrice>>,
 }
 
 impl MarketReader for Reader {
@@ -322,8 +418,23 @@ impl MarketReader for Reader {
                 if let Some(t) = &full {
                     latest.insert(t.symbol, t.clone());
                 }
-                MarketEvent::Tickers(full.into_iter().collect())
+                drop(latest);
+                let mark = if self.market.is_derivative() {
+                    let mut marks = self.marks.lock().unwrap_or_else(|p| p.into_inner());
+                    let mark = update.merge_mark(marks.get(&update.symbol), local_time_ns);
+                    if let Some(m) = &mark {
+                        marks.insert(m.symbol, m.clone());
+                    }
+                    mark
+                } else {
+                    None
+                };
+                match (full, mark) {
+                    (Some(ticker), Some(mark)) => MarketEvent::Derivative(ticker, mark),
+                    (full, _) => MarketEvent::Tickers(full.into_iter().collect()),
+                }
             }
+            TopicMessage::Liquidations(l) => MarketEvent::Liquidations(l),
             TopicMessage::Klines(k) => MarketEvent::Klines(k),
             TopicMessage::Other => MarketEvent::Other,
         })

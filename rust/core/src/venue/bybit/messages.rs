@@ -8,8 +8,8 @@
 use serde::Deserialize;
 
 use crate::model::{
-    Id, Interval, Kline, Level, Market, Side, Source, Symbol, SymbolInfo, Ticker, Trade, Venue,
-    parse_decimal,
+    FundingRate, Id, Interval, Kline, Level, Liquidation, MarkPrice, Market, OpenInterest,
+    PositionSide, Side, Source, Symbol, SymbolInfo, Ticker, Trade, Venue, parse_decimal,
 };
 use crate::{Error, Result};
 
@@ -41,10 +41,40 @@ pub struct TickerUpdate {
     pub ask_qty: Option<rust_decimal::Decimal>,
     pub volume_24h: Option<rust_decimal::Decimal>,
     pub quote_volume_24h: Option<rust_decimal::Decimal>,
+    /// Linear only: mark, index, funding and open interest as this message names them.
+    pub mark_price: Option<rust_decimal::Decimal>,
+    pub index_price: Option<rust_decimal::Decimal>,
+    pub funding_rate: Option<rust_decimal::Decimal>,
+    pub next_funding_time_ms: Option<i64>,
+    pub open_interest: Option<rust_decimal::Decimal>,
     pub exchange_time_ms: i64,
 }
 
 impl TickerUpdate {
+    /// The full mark and funding state after this update, given the one before (`None` until
+    /// a mark price has been seen).
+    pub fn merge_mark(
+        &self,
+        previous: Option<&MarkPrice>,
+        local_time_ns: i64,
+    ) -> Option<MarkPrice> {
+        let base = if self.snapshot { None } else { previous };
+        Some(MarkPrice {
+            source: self.source,
+            symbol: self.symbol,
+            mark_price: self.mark_price.or(base.map(|m| m.mark_price))?,
+            index_price: self.index_price.or(base.and_then(|m| m.index_price)),
+            estimated_settle_price: None,
+            funding_rate: self.funding_rate.or(base.and_then(|m| m.funding_rate)),
+            next_funding_time_ms: self
+                .next_funding_time_ms
+                .or(base.and_then(|m| m.next_funding_time_ms)),
+            open_interest: self.open_interest.or(base.and_then(|m| m.open_interest)),
+            exchange_time_ms: self.exchange_time_ms,
+            local_time_ns,
+        })
+    }
+
     /// The full ticker after this update, given the one before (`None` until a snapshot with a
     /// last price has been seen: a delta alone cannot make a ticker).
     pub fn merge(&self, previous: Option<&Ticker>, local_time_ns: i64) -> Option<Ticker> {
@@ -74,7 +104,21 @@ pub enum TopicMessage {
     Book(BookUpdate),
     Ticker(TickerUpdate),
     Klines(Vec<Kline>),
+    Liquidations(Vec<Liquidation>),
     Other,
+}
+
+/// One liquidation of an `allLiquidation.{symbol}` message (`S`: the liquidated position's
+/// side, `p`: its bankruptcy price).
+#[derive(Deserialize)]
+struct RawLiquidation<'a> {
+    #[serde(rename = "T")]
+    time: i64,
+    s: &'a str,
+    #[serde(rename = "S")]
+    side: &'a str,
+    v: &'a str,
+    p: &'a str,
 }
 
 /// Bybit's name of an interval (`1` … `720`, `D`, `W`, `M`); `None` where it has none.
@@ -131,6 +175,11 @@ struct RawTicker<'a> {
     ask1_size: Option<&'a str>,
     volume24h: Option<&'a str>,
     turnover24h: Option<&'a str>,
+    mark_price: Option<&'a str>,
+    index_price: Option<&'a str>,
+    funding_rate: Option<&'a str>,
+    next_funding_time: Option<&'a str>,
+    open_interest: Option<&'a str>,
 }
 
 #[derive(Deserialize)]
@@ -278,6 +327,31 @@ pub fn parse(market: Market, text: &str, local_time_ns: i64) -> Result<TopicMess
             .collect::<Result<Vec<Kline>>>()?;
         return Ok(TopicMessage::Klines(klines));
     }
+    if topic.starts_with("allLiquidation.") {
+        let raw: Vec<RawLiquidation> =
+            serde_json::from_str(data.get()).map_err(|e| bad(format!("{topic}: {e}")))?;
+        let all = raw
+            .into_iter()
+            .map(|l| {
+                Ok(Liquidation {
+                    source,
+                    symbol: Symbol::from_wire(l.s).map_err(bad)?,
+                    // A Buy update is a long position liquidated.
+                    position_side: match l.side {
+                        "Buy" => PositionSide::Long,
+                        "Sell" => PositionSide::Short,
+                        other => return Err(bad(format!("liquidation side {other:?}"))),
+                    },
+                    price: number("p", l.p)?,
+                    qty: number("v", l.v)?,
+                    average_price: None,
+                    exchange_time_ms: l.time,
+                    local_time_ns,
+                })
+            })
+            .collect::<Result<Vec<Liquidation>>>()?;
+        return Ok(TopicMessage::Liquidations(all));
+    }
     if topic.starts_with("tickers.") {
         let raw: RawTicker =
             serde_json::from_str(data.get()).map_err(|e| bad(format!("{topic}: {e}")))?;
@@ -298,6 +372,19 @@ pub fn parse(market: Market, text: &str, local_time_ns: i64) -> Result<TopicMess
             ask_qty: opt("ask1Size", raw.ask1_size)?,
             volume_24h: opt("volume24h", raw.volume24h)?,
             quote_volume_24h: opt("turnover24h", raw.turnover24h)?,
+            mark_price: opt("markPrice", raw.mark_price)?,
+            index_price: opt("indexPrice", raw.index_price)?,
+            funding_rate: opt("fundingRate", raw.funding_rate)?,
+            // "" or "0" where the contract has no funding.
+            next_funding_time_ms: raw
+                .next_funding_time
+                .filter(|t| !t.is_empty() && *t != "0")
+                .map(|t| {
+                    t.parse::<i64>()
+                        .map_err(|_| bad(format!("nextFundingTime {t:?}")))
+                })
+                .transpose()?,
+            open_interest: opt("openInterest", raw.open_interest)?,
             exchange_time_ms: message.ts.unwrap_or(0),
         }));
     }
@@ -383,6 +470,94 @@ pub fn depth_snapshot(answer: &serde_json::Value) -> Result<(u64, i64, Vec<Level
         .ok_or_else(|| bad("orderbook without u"))?;
     let time = result["ts"].as_i64().unwrap_or(0);
     Ok((update_id, time, side("b")?, side("a")?))
+}
+
+/// The linear ticker of a `GET /v5/market/tickers` answer as mark, index and funding.
+pub fn mark_price(
+    market: Market,
+    answer: &serde_json::Value,
+    local_time_ns: i64,
+) -> Result<MarkPrice> {
+    let item = &answer["result"]["list"][0];
+    let text = item.to_string();
+    let wrapped = format!(
+        r#"{{"topic":"tickers.X","type":"snapshot","ts":{},"data":{text}}}"#,
+        answer["time"].as_i64().unwrap_or(0)
+    );
+    match parse(market, &wrapped, local_time_ns)? {
+        TopicMessage::Ticker(update) => update
+            .merge_mark(None, local_time_ns)
+            .ok_or_else(|| bad(format!("ticker without markPrice: {text:.200}"))),
+        _ => Err(bad(format!(
+            "tickers answer without a ticker: {answer:.200}"
+        ))),
+    }
+}
+
+/// A `GET /v5/market/open-interest` answer's latest entry (`{openInterest, timestamp}`).
+pub fn open_interest(
+    market: Market,
+    symbol: Symbol,
+    answer: &serde_json::Value,
+) -> Result<OpenInterest> {
+    let list = answer["result"]["list"]
+        .as_array()
+        .ok_or_else(|| bad(format!("open-interest: no result.list in {answer:.100}")))?;
+    let latest = list
+        .iter()
+        .max_by_key(|e| e["timestamp"].as_str().and_then(|t| t.parse::<i64>().ok()))
+        .ok_or_else(|| bad("open-interest: an empty list"))?;
+    let text = |k: &str| {
+        latest[k]
+            .as_str()
+            .ok_or_else(|| bad(format!("open-interest {k} in {latest}")))
+    };
+    Ok(OpenInterest {
+        source: Source {
+            venue: Venue::Bybit,
+            market,
+        },
+        symbol,
+        open_interest: number("openInterest", text("openInterest")?)?,
+        exchange_time_ms: text("timestamp")?
+            .parse()
+            .map_err(|_| bad(format!("timestamp in {latest}")))?,
+        local_time_ns: 0,
+    })
+}
+
+/// A `GET /v5/market/funding/history` answer (newest first), oldest first.
+pub fn funding_rates(
+    market: Market,
+    symbol: Symbol,
+    answer: &serde_json::Value,
+) -> Result<Vec<FundingRate>> {
+    let list = answer["result"]["list"]
+        .as_array()
+        .ok_or_else(|| bad(format!("funding/history: no result.list in {answer:.100}")))?;
+    let mut all = list
+        .iter()
+        .map(|e| {
+            let text = |k: &str| {
+                e[k].as_str()
+                    .ok_or_else(|| bad(format!("funding {k} in {e}")))
+            };
+            Ok(FundingRate {
+                source: Source {
+                    venue: Venue::Bybit,
+                    market,
+                },
+                symbol,
+                rate: number("fundingRate", text("fundingRate")?)?,
+                funding_time_ms: text("fundingRateTimestamp")?
+                    .parse()
+                    .map_err(|_| bad(format!("fundingRateTimestamp in {e}")))?,
+                mark_price: None,
+            })
+        })
+        .collect::<Result<Vec<FundingRate>>>()?;
+    all.sort_by_key(|f| f.funding_time_ms);
+    Ok(all)
 }
 
 /// Every instrument of an instruments-info answer with its trading rules (spot steps are

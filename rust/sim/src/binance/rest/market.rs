@@ -8,6 +8,7 @@ use super::{Answer, ApiError, Params, symbol_of};
 use crate::binance::{BinanceState, decimals, exact, fixed, interval_parts};
 use crate::book::Side;
 use crate::exchange::candles::{Candle, Span};
+use crate::exchange::derivs::{fundings, next_funding_ms};
 
 pub(super) fn exchange_info(st: &BinanceState, params: &Params, now: i64) -> Answer {
     let spot = st.spot();
@@ -194,6 +195,52 @@ pub(super) fn klines(st: &BinanceState, params: &Params, now: i64) -> Answer {
         candles
             .iter()
             .map(|c| kline_row(c, (pd, qd, qd_quote)))
+            .collect(),
+    ))
+}
+
+/// `premiumIndex`: one symbol's mark, index and funding, or every symbol's without `symbol`.
+pub(super) fn premium_index(st: &BinanceState, params: &Params, now: i64) -> Answer {
+    let ex = st.market.lock();
+    let one = |symbol: &str| {
+        json!({"symbol": symbol, "markPrice": fixed(ex.mark(symbol), 8),
+            "indexPrice": fixed(ex.index_price(symbol), 8), "estimatedSettlePrice": fixed(ex.index_price(symbol), 8),
+            "lastFundingRate": fixed(ex.funding_rate(symbol), 8), "interestRate": "0.00010000",
+            "nextFundingTime": next_funding_ms(now), "time": now})
+    };
+    match params.get("symbol") {
+        Some(_) => Ok(one(symbol_of(&ex, params)?)),
+        None => Ok(Value::Array(ex.symbols.keys().map(|s| one(s)).collect())),
+    }
+}
+
+/// `openInterest`: contracts open now.
+pub(super) fn open_interest(st: &BinanceState, params: &Params, now: i64) -> Answer {
+    let ex = st.market.lock();
+    let symbol = symbol_of(&ex, params)?;
+    let s = &ex.symbols[symbol];
+    Ok(
+        json!({"openInterest": exact(s.open_interest, s.spec.qty_decimals()), "symbol": symbol, "time": now}),
+    )
+}
+
+/// `fundingRate`: past fundings, oldest first; `startTime` anchors, else the latest.
+pub(super) fn funding_rate(st: &BinanceState, params: &Params, now: i64) -> Answer {
+    let ex = st.market.lock();
+    let symbol = symbol_of(&ex, params)?;
+    let limit = params.int("limit")?.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad(
+            -1130,
+            "Data sent for parameter 'limit' is not valid.",
+        ));
+    }
+    let (start, end) = (params.int("startTime")?, params.int("endTime")?);
+    let mark = fixed(ex.symbols[symbol].spec.start_price, 8);
+    let rows = fundings(symbol, start, end, now, limit as usize, start.is_some());
+    Ok(Value::Array(
+        rows.into_iter()
+            .map(|(t, rate)| json!({"symbol": symbol, "fundingRate": fixed(rate, 8), "fundingTime": t, "markPrice": mark}))
             .collect(),
     ))
 }

@@ -15,6 +15,9 @@ pub(super) enum Endpoint {
     Depth,
     Trades,
     Klines,
+    PremiumIndex,
+    OpenInterest,
+    FundingRate,
     Ticker24h,
     BookTicker,
     PlaceOrder,
@@ -95,6 +98,9 @@ pub(super) fn route(spot: bool, method: &Method, path: &str) -> Option<(Endpoint
             ("GET", "/fapi/v1/depth") => (Depth, false),
             ("GET", "/fapi/v1/trades") => (Trades, false),
             ("GET", "/fapi/v1/klines") => (Klines, false),
+            ("GET", "/fapi/v1/premiumIndex") => (PremiumIndex, false),
+            ("GET", "/fapi/v1/openInterest") => (OpenInterest, false),
+            ("GET", "/fapi/v1/fundingRate") => (FundingRate, false),
             ("GET", "/fapi/v1/ticker/24hr") => (Ticker24h, false),
             ("GET", "/fapi/v1/ticker/bookTicker") => (BookTicker, false),
             ("POST", "/fapi/v1/order") => (PlaceOrder, true),
@@ -151,6 +157,14 @@ pub(super) fn weight(spot: bool, endpoint: Endpoint, params: &Params) -> u32 {
             101..=500 => 10,
             _ => 20,
         },
+        (_, PremiumIndex) => {
+            if has_symbol {
+                1
+            } else {
+                10
+            }
+        }
+        (_, OpenInterest | FundingRate) => 1,
         (true, Klines) => 2,
         (false, Klines) => match limit.unwrap_or(500) {
             0..=99 => 1,
@@ -252,6 +266,9 @@ pub(super) fn dispatch(
         Depth => market::depth(st, params, now),
         Trades => market::trades(st, params),
         Klines => market::klines(st, params, now),
+        PremiumIndex => market::premium_index(st, params, now),
+        OpenInterest => market::open_interest(st, params, now),
+        FundingRate => market::funding_rate(st, params, now),
         Ticker24h => market::ticker(st, params, now),
         BookTicker => market::book_ticker(st, params, now),
         PlaceOrder => orders::place(st, acct(), params, now),

@@ -57,7 +57,12 @@ pub(super) fn orderbook(
     )
 }
 
-pub(super) fn tickers(market: &Market, category: Category, symbol: Option<&str>) -> Answer {
+pub(super) fn tickers(
+    market: &Market,
+    category: Category,
+    symbol: Option<&str>,
+    now: i64,
+) -> Answer {
     let ex = market.lock();
     if symbol.is_some_and(|s| unknown(&ex, s)) {
         return Err(bad_symbol(category));
@@ -66,7 +71,7 @@ pub(super) fn tickers(market: &Market, category: Category, symbol: Option<&str>)
         .symbols
         .values()
         .filter(|s| symbol.is_none_or(|f| f == s.spec.name))
-        .map(|s| ticker(&ex, &s.spec.name, category, false))
+        .map(|s| ticker(&ex, &s.spec.name, category, false, now))
         .collect();
     Ok(json!({"category": category.as_str(), "list": list}))
 }
@@ -93,6 +98,87 @@ pub(super) fn recent_trades(
         .take(limit)
         .map(|(id, p, q, taker, t)| json!({"execId": trade_id(category, *id), "symbol": name, "price": num(*p),
             "size": num(*q), "side": side_str(*taker), "time": t.to_string(), "isBlockTrade": false}))
+        .collect();
+    Ok(json!({"category": category.as_str(), "list": list}))
+}
+
+/// Open interest now (linear): the current `intervalTime` bucket only; the simulator keeps no
+/// history of it.
+pub(super) fn open_interest(
+    market: &Market,
+    category: Category,
+    params: &HashMap<String, String>,
+    now: i64,
+) -> Answer {
+    if category != Category::Linear {
+        return Err(super::fail(10001, "Illegal category"));
+    }
+    let ex = market.lock();
+    let name = need(params, "symbol")?;
+    if unknown(&ex, name) {
+        return Err(bad_symbol(category));
+    }
+    let minutes: i64 = match need(params, "intervalTime")? {
+        "5min" => 5,
+        "15min" => 15,
+        "30min" => 30,
+        "1h" => 60,
+        "4h" => 240,
+        "1d" => 1440,
+        _ => return Err(super::fail(10001, "params error: intervalTime invalid")),
+    };
+    let bucket = now.div_euclid(minutes * 60_000) * minutes * 60_000;
+    let list = vec![
+        json!({"openInterest": num(ex.symbols[name].open_interest), "timestamp": bucket.to_string()}),
+    ];
+    Ok(json!({"symbol": name, "category": category.as_str(), "list": list, "nextPageCursor": ""}))
+}
+
+/// Past fundings (linear), newest first. A lone `startTime` is refused, as on the venue; with
+/// both, the latest `limit` in the window.
+pub(super) fn funding_history(
+    market: &Market,
+    category: Category,
+    params: &HashMap<String, String>,
+    now: i64,
+) -> Answer {
+    if category != Category::Linear {
+        return Err(super::fail(10001, "Illegal category"));
+    }
+    let ex = market.lock();
+    let name = need(params, "symbol")?;
+    if unknown(&ex, name) {
+        return Err(bad_symbol(category));
+    }
+    let int = |key: &str| -> Result<Option<i64>, super::Fail> {
+        params
+            .get(key)
+            .filter(|v| !v.is_empty())
+            .map(|v| {
+                v.parse::<i64>()
+                    .map_err(|_| super::fail(10001, format!("params error: {key} invalid")))
+            })
+            .transpose()
+    };
+    let (start, end) = (int("startTime")?, int("endTime")?);
+    if start.is_some() && end.is_none() {
+        return Err(super::fail(
+            10001,
+            "params error: endTime is required when startTime is sent",
+        ));
+    }
+    let limit = int("limit")?.unwrap_or(200);
+    if !(1..=200).contains(&limit) {
+        return Err(super::fail(
+            10001,
+            "params error: limit must be in [1, 200]",
+        ));
+    }
+    let mut rows = crate::exchange::derivs::fundings(name, start, end, now, limit as usize, false);
+    rows.reverse();
+    let list: Vec<Value> = rows
+        .into_iter()
+        .map(|(t, rate)| json!({"symbol": name, "fundingRate": num(rate), "fundingRateTimestamp": t.to_string()}))
         .collect();
     Ok(json!({"category": category.as_str(), "list": list}))
 }
@@ -193,7 +279,7 @@ fn instrument(spec: &crate::exchange::SymbolSpec, category: Category) -> Value {
 }
 
 /// A ticker; `stream` leaves out what the spot `tickers` topic does not carry (bid/ask).
-pub fn ticker(ex: &Exchange, symbol: &str, category: Category, stream: bool) -> Value {
+pub fn ticker(ex: &Exchange, symbol: &str, category: Category, stream: bool, now: i64) -> Value {
     let s = &ex.symbols[symbol];
     let spec = &s.spec;
     let pct = s.stats().change_ratio.round_dp(6);
@@ -213,15 +299,20 @@ pub fn ticker(ex: &Exchange, symbol: &str, category: Category, stream: bool) -> 
         }
         Category::Linear => {
             let mark = ex.mark(symbol).round_dp(spec.price_decimals());
+            let oi = s.open_interest;
+            let next = crate::exchange::derivs::next_funding_ms(now);
             for (k, val) in [
                 ("tickDirection", json!("ZeroPlusTick")),
                 ("prevPrice1h", json!(num(s.open_24h))),
                 ("markPrice", json!(num(mark))),
-                ("indexPrice", json!(num(mark))),
-                ("openInterest", json!("0")),
-                ("openInterestValue", json!("0")),
-                ("fundingRate", json!("0.0001")),
-                ("nextFundingTime", json!("0")),
+                ("indexPrice", json!(num(ex.index_price(symbol)))),
+                ("openInterest", json!(num(oi))),
+                ("openInterestValue", json!(num((oi * mark).round_dp(2)))),
+                (
+                    "fundingRate",
+                    json!(num(ex.funding_rate(symbol).round_dp(6))),
+                ),
+                ("nextFundingTime", json!(next.to_string())),
                 ("fundingIntervalHour", json!("8")),
                 ("fundingCap", json!("0.005")),
                 ("predictedDeliveryPrice", json!("")),
