@@ -160,7 +160,11 @@ pub fn record(
         trades.clear();
         loop {
             match events.try_recv() {
-                Ok(event) => trades.push((*event).clone()),
+                // Trades only: a perpetual's liquidations are no frame of a tape.
+                Ok(event) if matches!(*event, crate::exchange::Event::Trade { .. }) => {
+                    trades.push((*event).clone())
+                }
+                Ok(_) => {}
                 Err(TryRecvError::Lagged(_)) => continue,
                 Err(_) => break,
             }
