@@ -332,6 +332,70 @@ fn rest(path: &str) -> Value {
 }
 
 #[test]
+fn documented_funding_and_open_interest_answers_read_exactly() {
+    use tradewire_core::model::Symbol;
+    use tradewire_core::venue::{binance, bybit as by};
+    let premium = binance::messages::premium_index(
+        Market::Usdm,
+        &rest("binance-usdm/rest/docs-premiumIndex.json"),
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            premium.mark_price.to_string(),
+            premium.index_price.unwrap().to_string(),
+            premium.funding_rate.unwrap().to_string(),
+            premium.next_funding_time_ms
+        ),
+        (
+            "11793.63104562".to_owned(),
+            "11781.80495970".to_owned(),
+            "0.00038246".to_owned(),
+            Some(1_597_392_000_000)
+        )
+    );
+    let history = binance::messages::funding_rates(
+        Market::Usdm,
+        &rest("binance-usdm/rest/docs-fundingRate.json"),
+    )
+    .unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .map(|f| (f.rate.to_string(), f.funding_time_ms))
+            .collect::<Vec<_>>(),
+        [
+            ("-0.03750000".to_owned(), 1_570_608_000_000),
+            ("0.00010000".to_owned(), 1_570_636_800_000)
+        ]
+    );
+    let bybit_history = by::messages::funding_rates(
+        Market::Linear,
+        Symbol::new("ETHPERP"),
+        &rest("bybit-linear/rest/docs-funding-history.json"),
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            bybit_history[0].rate.to_string(),
+            bybit_history[0].funding_time_ms
+        ),
+        ("0.0001".to_owned(), 1_672_041_600_000)
+    );
+    // The latest entry, one side (`singleOpenInterest`), as Binance counts.
+    let oi = by::messages::open_interest(
+        Market::Linear,
+        Symbol::new("BTCUSD"),
+        &rest("bybit-linear/rest/docs-open-interest.json"),
+    )
+    .unwrap();
+    assert_eq!(
+        (oi.open_interest.to_string(), oi.exchange_time_ms),
+        ("31955346".to_owned(), 1_780_963_200_000)
+    );
+}
+
+#[test]
 fn recorded_open_interest_reads_exactly() {
     let answer = rest("binance-usdm/rest/cmp-2022-openInterest.json");
     let oi =

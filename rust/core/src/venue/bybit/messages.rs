@@ -180,6 +180,8 @@ struct RawTicker<'a> {
     funding_rate: Option<&'a str>,
     next_funding_time: Option<&'a str>,
     open_interest: Option<&'a str>,
+    /// Since 2026-06 `openInterest` counts both sides; this is one side, as Binance counts.
+    single_open_interest: Option<&'a str>,
 }
 
 #[derive(Deserialize)]
@@ -384,7 +386,10 @@ pub fn parse(market: Market, text: &str, local_time_ns: i64) -> Result<TopicMess
                         .map_err(|_| bad(format!("nextFundingTime {t:?}")))
                 })
                 .transpose()?,
-            open_interest: opt("openInterest", raw.open_interest)?,
+            open_interest: match opt("singleOpenInterest", raw.single_open_interest)? {
+                Some(one_side) => Some(one_side),
+                None => opt("openInterest", raw.open_interest)?,
+            },
             exchange_time_ms: message.ts.unwrap_or(0),
         }));
     }
@@ -512,13 +517,19 @@ pub fn open_interest(
             .as_str()
             .ok_or_else(|| bad(format!("open-interest {k} in {latest}")))
     };
+    // Since 2026-06 `openInterest` counts both sides; `singleOpenInterest` is one side, as
+    // Binance counts (older answers have only the one-sided `openInterest`).
+    let one_side = match latest["singleOpenInterest"].as_str() {
+        Some(single) if !single.is_empty() => ("singleOpenInterest", single),
+        _ => ("openInterest", text("openInterest")?),
+    };
     Ok(OpenInterest {
         source: Source {
             venue: Venue::Bybit,
             market,
         },
         symbol,
-        open_interest: number("openInterest", text("openInterest")?)?,
+        open_interest: number(one_side.0, one_side.1)?,
         exchange_time_ms: text("timestamp")?
             .parse()
             .map_err(|_| bad(format!("timestamp in {latest}")))?,

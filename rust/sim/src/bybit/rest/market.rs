@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use super::{Answer, bad_symbol, need, unknown};
@@ -128,8 +129,10 @@ pub(super) fn open_interest(
         _ => return Err(super::fail(10001, "params error: intervalTime invalid")),
     };
     let bucket = now.div_euclid(minutes * 60_000) * minutes * 60_000;
+    let oi = ex.symbols[name].open_interest;
     let list = vec![
-        json!({"openInterest": num(ex.symbols[name].open_interest), "timestamp": bucket.to_string()}),
+        json!({"openInterest": num(oi * Decimal::TWO), "singleOpenInterest": num(oi),
+        "timestamp": bucket.to_string()}),
     ];
     Ok(json!({"symbol": name, "category": category.as_str(), "list": list, "nextPageCursor": ""}))
 }
@@ -306,8 +309,17 @@ pub fn ticker(ex: &Exchange, symbol: &str, category: Category, stream: bool, now
                 ("prevPrice1h", json!(num(s.open_24h))),
                 ("markPrice", json!(num(mark))),
                 ("indexPrice", json!(num(ex.index_price(symbol)))),
-                ("openInterest", json!(num(oi))),
-                ("openInterestValue", json!(num((oi * mark).round_dp(2)))),
+                // Since 2026-06: `openInterest` both sides, `singleOpenInterest` one.
+                ("openInterest", json!(num(oi * Decimal::TWO))),
+                ("singleOpenInterest", json!(num(oi))),
+                (
+                    "openInterestValue",
+                    json!(num((oi * Decimal::TWO * mark).round_dp(2))),
+                ),
+                (
+                    "singleOpenInterestValue",
+                    json!(num((oi * mark).round_dp(2))),
+                ),
                 (
                     "fundingRate",
                     json!(num(ex.funding_rate(symbol).round_dp(6))),
