@@ -716,6 +716,10 @@ class SymbolInfo(_Sourced):
     def qty_precision(self) -> int:
         """Decimal places of :attr:`step_size`."""
     @property
+    def canonical(self) -> str:
+        """``BASE/QUOTE`` (spot) or ``BASE/QUOTE:SETTLE`` (linear perpetual): the name every
+        connector and the :class:`~tradewire.Aggregator` also accept."""
+    @property
     def filters(self) -> Any:
         """The venue's filter objects as received, parsed from JSON on each read (numbers stay
         strings, as sent)."""

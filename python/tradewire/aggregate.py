@@ -15,8 +15,9 @@ from types import TracebackType
 from typing import Self, cast
 
 from . import _native
-from ._native import Bbo, Gap, MergedBook, Quote
+from ._native import Bbo, Gap, Level, MergedBook, Quote
 from .connectors import Binance, Bybit, _millis
+from .errors import InvalidArgument
 from .streams import Stream
 
 
@@ -106,6 +107,31 @@ class Aggregator:
     def best_ask(self, symbol: str) -> Quote | None:
         """The lowest ask across venues, as :meth:`best_bid`."""
         return self._native.bbo(symbol).ask
+
+    def connector(self, venue: str | Quote) -> Binance | Bybit:
+        """The connector behind a venue label (``binance-spot``) or a :class:`Quote`'s venue,
+        to act on what a merged quote shows; :class:`InvalidArgument` if none is aggregated."""
+        label = venue.venue if isinstance(venue, Quote) else venue
+        for connector in self.connectors:
+            if connector.label == label:
+                return connector
+        known = ", ".join(c.label for c in self.connectors)
+        raise InvalidArgument(f"no connector {label!r} here (these are: {known})", field="venue")
+
+    async def venue_bbo(self, symbol: str) -> dict[str, tuple[Level | None, Level | None]]:
+        """Each included venue's own best bid and ask in the merged book of ``symbol``, by label;
+        a venue left out of it is absent."""
+        view = (await self.book(symbol)).snapshot()
+        best: dict[str, tuple[Level | None, Level | None]] = {}
+        for side, levels in ((0, view.bids), (1, view.asks)):
+            for level in levels:
+                for label, qty in level.venues.items():
+                    bid, ask = best.get(label, (None, None))
+                    if side == 0 and bid is None:
+                        best[label] = (Level(level.price, qty), ask)
+                    elif side == 1 and ask is None:
+                        best[label] = (bid, Level(level.price, qty))
+        return best
 
     def bbo_updates(self, symbol: str) -> Stream[Bbo]:
         """The cross-venue best bid and ask of an opened merged book whenever either changes

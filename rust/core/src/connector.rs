@@ -611,13 +611,32 @@ impl Connector {
     }
 
     /// `symbol`'s rules in `table`; an unknown symbol is an `InvalidArgument` naming it.
+    /// A symbol by the venue's name (`BTCUSDT`) or the canonical one (`BTC/USDT` on spot,
+    /// `BTC/USDT:USDT` on a linear market).
     fn find(&self, table: &SymbolTable, symbol: &str) -> Result<SymbolInfo> {
-        table.get(symbol).cloned().ok_or_else(|| {
-            Error::invalid_argument(
-                "symbol",
-                format!("'{symbol}' is not listed on {} {}", self.venue, self.market),
-            )
-        })
+        if let Some(info) = table.get(symbol) {
+            return Ok(info.clone());
+        }
+        if symbol.contains('/') {
+            let wanted = symbol.to_ascii_uppercase();
+            if let Some(info) = table.values().find(|i| i.canonical() == wanted) {
+                return Ok(info.clone());
+            }
+        }
+        let hint = match (self.market.is_derivative(), symbol.split_once(':')) {
+            (true, None) if symbol.contains('/') => {
+                format!(" (a perpetual here is named like '{symbol}:USDT')")
+            }
+            (false, Some((spot, _))) => format!(" (a spot pair here is named like '{spot}')"),
+            _ => String::new(),
+        };
+        Err(Error::invalid_argument(
+            "symbol",
+            format!(
+                "'{symbol}' is not listed on {} {}{hint}",
+                self.venue, self.market
+            ),
+        ))
     }
 
     /// Every symbol's rules, cached and read again after [`SYMBOLS_REFRESH`].

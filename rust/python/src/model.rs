@@ -972,6 +972,16 @@ sourced_getters!(SymbolInfo);
 
 #[pymethods]
 impl SymbolInfo {
+    /// `BASE/QUOTE` (spot) or `BASE/QUOTE:SETTLE` (linear): the name every connector and the
+    /// aggregator also accept.
+    #[getter]
+    fn canonical(&self) -> String {
+        self.0.canonical()
+    }
+}
+
+#[pymethods]
+impl SymbolInfo {
     #[new]
     #[pyo3(signature = (*, venue, market, symbol, base_asset, quote_asset, status, trading, tick_size, step_size,
         min_qty, price_precision, qty_precision, max_qty = None, min_notional = None, market_min_qty = None,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::merged::{Hub, MergedBook, Part};
 use super::{AggregateEvent, MAX_VENUES, lock};
 use crate::connector::Connector;
-use crate::model::{Market, Source, SymbolInfo};
+use crate::model::{Source, SymbolInfo};
 use crate::stream::{self, Overflow};
 use crate::{Error, Result};
 
@@ -18,15 +18,9 @@ pub fn label(source: Source) -> String {
     format!("{}-{}", source.venue, source.market)
 }
 
-/// The canonical name of a listed instrument: `BASE/QUOTE` (spot), `BASE/QUOTE:QUOTE` (linear).
+/// The canonical name of a listed instrument (see [`SymbolInfo::canonical`]).
 pub fn canonical(info: &SymbolInfo) -> String {
-    match info.source.market {
-        Market::Spot => format!("{}/{}", info.base_asset, info.quote_asset),
-        _ => format!(
-            "{}/{}:{}",
-            info.base_asset, info.quote_asset, info.quote_asset
-        ),
-    }
+    info.canonical()
 }
 
 /// Settings of an [`Aggregator`].

@@ -26,7 +26,11 @@ impl Connector {
         // Checked and recorded first: what fails a check is never sent.
         let mut ready: Vec<(usize, NewOrder, Order)> = Vec::new();
         let mut alone: Vec<(usize, NewOrder)> = Vec::new();
-        for (at, order) in orders.into_iter().enumerate() {
+        for (at, mut order) in orders.into_iter().enumerate() {
+            // The venue's name of a canonical one (an unknown symbol fails its check below).
+            if let Ok(info) = self.symbol_info(order.symbol.as_str()).await {
+                order.symbol = info.symbol;
+            }
             if !self.trading.batch_takes(&order) {
                 alone.push((at, order));
                 continue;

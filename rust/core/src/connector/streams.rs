@@ -464,7 +464,9 @@ impl Connector {
         claim: impl FnOnce(&Arc<LiveBook>) -> T,
     ) -> Result<T> {
         let info = self.listed_symbol(symbol)?;
-        let plan = self.adapter.book(self.market, symbol, depth)?;
+        let plan = self
+            .adapter
+            .book(self.market, info.symbol.as_str(), depth)?;
         let topic = plan.topic;
         if self.cancel.is_cancelled() {
             return Err(self.closed_error());
@@ -518,7 +520,10 @@ impl Connector {
         }
         symbols
             .iter()
-            .map(|s| self.listed_symbol(s).map(|_| topic(s)))
+            .map(|s| {
+                self.listed_symbol(s)
+                    .map(|info| topic(info.symbol.as_str()))
+            })
             .collect()
     }
 

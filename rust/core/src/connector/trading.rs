@@ -78,8 +78,9 @@ impl Connector {
 
     /// Checks `order` against its symbol's rules and places it. Returns the order as the venue
     /// reports it, or UNKNOWN if neither the answer nor a lookup could tell.
-    pub async fn place(&self, order: NewOrder) -> Result<Order> {
+    pub async fn place(&self, mut order: NewOrder) -> Result<Order> {
         let info = self.symbol_info(order.symbol.as_str()).await?;
+        order.symbol = info.symbol;
         self.check(&info, &order)?;
         let source = info.source;
         let client_id = order.client_order_id.clone();
@@ -124,8 +125,9 @@ impl Connector {
     /// checked as orders of their own (and the take-profit on the profit side of the stop)
     /// before anything is sent. Returns the take-profit and the stop as the venue reports them;
     /// a lost answer is resolved leg by leg by client id, never resent.
-    pub async fn place_oco(&self, oco: Oco) -> Result<(Order, Order)> {
+    pub async fn place_oco(&self, mut oco: Oco) -> Result<(Order, Order)> {
         let info = self.symbol_info(oco.symbol.as_str()).await?;
+        oco.symbol = info.symbol;
         let Some(request) = self.trading.place_oco(&oco) else {
             return Err(Error::invalid_argument(
                 "oco",
@@ -665,8 +667,14 @@ impl Connector {
     /// machine). A refusal of the new order after the cancel went through is an error that
     /// says so; the old order's state is then read, so `order()` tells it. A lost answer is
     /// resolved by looking both up.
-    pub async fn replace(&self, symbol: &str, which: &OrderRef, new: NewOrder) -> Result<Order> {
+    pub async fn replace(
+        &self,
+        symbol: &str,
+        which: &OrderRef,
+        mut new: NewOrder,
+    ) -> Result<Order> {
         let info = self.symbol_info(symbol).await?;
+        new.symbol = info.symbol;
         let Some(request) = self.trading.replace(which, &new) else {
             return Err(Error::invalid_argument(
                 "replace",

@@ -201,6 +201,20 @@ pub struct SymbolInfo {
     pub raw_filters: String,
 }
 
+impl SymbolInfo {
+    /// The venue-neutral name: `BASE/QUOTE` (spot), `BASE/QUOTE:SETTLE` (a linear perpetual,
+    /// settled in its quote asset), as ccxt and the aggregator name instruments.
+    pub fn canonical(&self) -> String {
+        match self.source.market {
+            Market::Spot => format!("{}/{}", self.base_asset, self.quote_asset),
+            _ => format!(
+                "{}/{}:{}",
+                self.base_asset, self.quote_asset, self.quote_asset
+            ),
+        }
+    }
+}
+
 /// What makes a conditional order go to the book: the watched price reaching `price` from
 /// below (`Rise`) or from above (`Fall`). Until then the order is UNTRIGGERED; when it fires it
 /// becomes an ordinary order of its type (MARKET, or LIMIT at its price).
