@@ -54,6 +54,7 @@ from .connectors import (
     PositionSettings,
     Transport,
 )
+from .data import to_arrow, to_pandas
 from .endpoints import Credentials, Endpoints
 from .enums import (
     Interval,
@@ -196,4 +197,6 @@ __all__ = [
     "Venue",
     "__version__",
     "refresh_log_level",
+    "to_arrow",
+    "to_pandas",
 ]
