@@ -68,6 +68,7 @@ __all__ = [
     "NativeConnector",
     "NativeEvents",
     "NativeGateway",
+    "NativeHistory",
     "NativeRemote",
     "NativeSimulator",
     "NativeStream",
@@ -126,6 +127,21 @@ class _Sourced:
     @property
     def symbol(self) -> str:
         """The venue's symbol name, e.g. ``BTCUSDT``."""
+
+@final
+class NativeHistory:
+    """A history walk (:class:`tradewire.history.HistoryWalk` wraps it)."""
+
+    def next_page(self) -> Awaitable[Any]:
+        """The next page (a list of :class:`Kline` or :class:`FundingRate`, oldest first), or
+        None once the range is read."""
+    @property
+    def cursor_ms(self) -> int:
+        """Where the walk goes on from (Unix ms)."""
+    @property
+    def start_ms(self) -> int: ...
+    @property
+    def end_ms(self) -> int: ...
 
 @final
 class MarkPrice(_Sourced):
@@ -1503,6 +1519,16 @@ class NativeConnector:
         """Backs :meth:`tradewire.Binance.bbo`: :class:`TopOfBook` events with gap markers."""
     def depth_snapshot(self, symbol: str, *, limit: int = 100) -> Awaitable[BookView]:
         """Backs :meth:`tradewire.Binance.depth_snapshot`: the REST book as a synced view."""
+    def history(
+        self,
+        symbol: str,
+        kind: str,
+        start_ms: int,
+        end_ms: int | None = None,
+        interval: IntervalName | None = None,
+    ) -> NativeHistory:
+        """Backs :attr:`tradewire.Binance.history`: a walk (``kind`` ``klines`` with an
+        ``interval``, or ``funding``); the symbol, interval and range are checked here."""
     def klines(
         self,
         symbol: str,

@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
         "trades, tickers and books on versioned subjects (docs/gateway.md) until Ctrl-C or SIGTERM; "
         "tw.Remote reads them from any process. Logs its counters every few seconds.",
     )
+    from .history_cli import add_parser
+
+    add_parser(commands)
     gateway.add_argument("--config", required=True, metavar="FILE", help="the gateway's TOML config")
     gateway.add_argument(
         "--duration", type=_seconds, default=0.0, metavar="SECONDS", help="stop after this long (0: never)"
@@ -155,6 +158,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _sim(args)
     if args.command == "gateway":
         return _gateway(args)
+    if args.command == "history":
+        from . import history_cli
+
+        return history_cli.run(args)
     return 0
 
 

@@ -40,6 +40,7 @@ from ._trading import Money, _exit, _Trading
 from .endpoints import BinanceMarket, BybitMarket, Endpoints
 from .enums import IntervalName, LegName, MarginMode, Market, PositionMode, SideName, Venue
 from .errors import InvalidArgument, StreamClosed
+from .history import History
 from .streams import Stream
 
 #: Which path order writes take (see :class:`ConnectorOptions`).
@@ -421,6 +422,12 @@ class _Connector(_Trading):
         folded into full tickers; ``bid``/``ask`` are None where the venue's ticker lacks them).
         A reader that falls behind gets a :class:`Gap`; leaving the loop ends the subscription."""
         return Stream(self.native.tickers(list(symbols), capacity=capacity))
+
+    @property
+    def history(self) -> History:
+        """Walks through a symbol's history over any range, page by page within the venue's
+        paging rules and rate limits (:class:`~tradewire.history.History`)."""
+        return History(self)
 
     def agg_trades(self, *symbols: str, capacity: int = 65_536) -> Stream[AggTrade | Gap]:
         """Aggregated trades of ``symbols`` (Binance ``aggTrade``: one taker order's fills at one

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 mod account;
 mod batch;
 mod entry;
+mod history;
 mod klines;
 mod public;
 mod settings;
@@ -20,6 +21,7 @@ mod streams;
 mod trading;
 
 pub use entry::Transport;
+pub use history::{HistoryKind, HistoryWalk, Page};
 pub use streams::BookHealth;
 pub use trading::outcome_unknown;
 

@@ -340,6 +340,58 @@ pub(crate) fn order_ref(
 }
 
 /// Core values in their Python classes (lists cross as lists).
+/// A history walk: `next_page()` resolves to the next page's events (oldest first), or None
+/// once the range is read; `cursor_ms` is where a new walk would resume.
+#[pyclass(module = "tradewire._native", frozen)]
+pub struct NativeHistory {
+    walk: Arc<Mutex<tradewire_core::connector::HistoryWalk>>,
+    cursor_ms: Arc<std::sync::atomic::AtomicI64>,
+    start_ms: i64,
+    end_ms: i64,
+}
+
+#[pymethods]
+impl NativeHistory {
+    /// The next page (a list of `Kline` or `FundingRate`), or None at the end. Awaitable.
+    fn next_page<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        use tradewire_core::connector::Page;
+        let (walk, cursor) = (self.walk.clone(), self.cursor_ms.clone());
+        crate::runtime::future_into_py(py, async move {
+            let mut walk = walk.lock().await;
+            let page = walk.next_page().await.map_err(py_err)?;
+            cursor.store(walk.cursor_ms(), std::sync::atomic::Ordering::Release);
+            Python::attach(|py| -> PyResult<Py<PyAny>> {
+                Ok(match page {
+                    None => py.None(),
+                    Some(Page::Klines(all)) => wrap_all(all, crate::model::Kline)
+                        .into_pyobject(py)?
+                        .into_any()
+                        .unbind(),
+                    Some(Page::Funding(all)) => wrap_all(all, crate::model::FundingRate)
+                        .into_pyobject(py)?
+                        .into_any()
+                        .unbind(),
+                })
+            })
+        })
+    }
+
+    #[getter]
+    fn cursor_ms(&self) -> i64 {
+        self.cursor_ms.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    #[getter]
+    fn start_ms(&self) -> i64 {
+        self.start_ms
+    }
+
+    #[getter]
+    fn end_ms(&self) -> i64 {
+        self.end_ms
+    }
+}
+
 pub(crate) fn wrap_all<T, P>(items: Vec<T>, wrap: fn(T) -> P) -> Vec<P> {
     items.into_iter().map(wrap).collect()
 }
@@ -756,6 +808,46 @@ impl NativeConnector {
         crate::runtime::future_into_py(py, async move {
             let view = inner.depth_snapshot(&symbol, limit).await.map_err(py_err)?;
             Ok(crate::model::BookView(view))
+        })
+    }
+
+    /// A walk through `symbol`'s history (`kind`: `klines` with an `interval`, or `funding`)
+    /// from `start_ms` to `end_ms` (now if None), page by page.
+    #[pyo3(signature = (symbol, kind, start_ms, end_ms = None, interval = None))]
+    fn history(
+        &self,
+        symbol: String,
+        kind: &str,
+        start_ms: i64,
+        end_ms: Option<i64>,
+        interval: Option<Interval>,
+    ) -> PyResult<NativeHistory> {
+        use tradewire_core::connector::HistoryKind;
+        let kind = match (kind, interval) {
+            ("klines", Some(interval)) => HistoryKind::Klines(interval.into()),
+            ("klines", None) => {
+                return Err(py_err(Error::invalid_argument(
+                    "interval",
+                    "candles need an interval",
+                )));
+            }
+            ("funding", _) => HistoryKind::Funding,
+            (other, _) => {
+                return Err(py_err(Error::invalid_argument(
+                    "kind",
+                    format!("'{other}' is not one of klines, funding"),
+                )));
+            }
+        };
+        let walk = self
+            .inner
+            .history(&symbol, kind, start_ms, end_ms)
+            .map_err(py_err)?;
+        Ok(NativeHistory {
+            start_ms: walk.start_ms(),
+            end_ms: walk.end_ms(),
+            cursor_ms: Arc::new(std::sync::atomic::AtomicI64::new(walk.cursor_ms())),
+            walk: Arc::new(Mutex::new(walk)),
         })
     }
 
@@ -1469,6 +1561,7 @@ fn socket_event(event: WsEvent) -> (&'static str, Vec<(&'static str, String)>) {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeConnector>()?;
+    m.add_class::<NativeHistory>()?;
     m.add_class::<NativeEvents>()?;
     Ok(())
 }
