@@ -693,12 +693,7 @@ impl NativeSimulator {
     ) -> PyResult<(u64, Vec<Level>, Vec<Level>)> {
         let m = self.market(py, venue, market)?;
         let ex = m.lock();
-        let state = ex.symbols.get(symbol).ok_or_else(|| {
-            crate::errors::to_pyerr(
-                py,
-                Error::invalid_argument("symbol", format!("unknown symbol '{symbol}'")),
-            )
-        })?;
+        let state = truth_symbol(py, &ex, symbol)?;
         let side = |s| -> Vec<Level> {
             state
                 .book
@@ -735,12 +730,7 @@ impl NativeSimulator {
             .expect("every interval has a Binance name");
         let now = m.clock.now_ms();
         let ex = m.lock();
-        let state = ex.symbols.get(symbol).ok_or_else(|| {
-            crate::errors::to_pyerr(
-                py,
-                Error::invalid_argument("symbol", format!("unknown symbol '{symbol}'")),
-            )
-        })?;
+        let state = truth_symbol(py, &ex, symbol)?;
         let source = m::Source {
             venue: venue.into(),
             market: market.into(),
@@ -773,6 +763,20 @@ impl NativeSimulator {
             })
             .collect())
     }
+}
+
+/// A symbol of the simulated market, or the `InvalidArgument` naming it.
+fn truth_symbol<'a>(
+    py: Python<'_>,
+    ex: &'a Exchange,
+    symbol: &str,
+) -> PyResult<&'a sx::SymbolState> {
+    ex.symbols.get(symbol).ok_or_else(|| {
+        crate::errors::to_pyerr(
+            py,
+            Error::invalid_argument("symbol", format!("unknown symbol '{symbol}'")),
+        )
+    })
 }
 
 /// The simulator's order as a tradewire `Order` (ground truth for tests).

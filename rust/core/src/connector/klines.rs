@@ -27,18 +27,7 @@ impl Connector {
     ) -> Result<Vec<Kline>> {
         let info = self.listed_symbol(symbol)?;
         let most = self.adapter.klines_max(self.market);
-        let limit = limit.unwrap_or(most.min(500));
-        if !(1..=most).contains(&limit) {
-            return Err(Error::invalid_argument(
-                "limit",
-                format!("must be between 1 and {most} here"),
-            ));
-        }
-        if let (Some(start), Some(end)) = (start, end)
-            && start > end
-        {
-            return Err(Error::invalid_argument("start", "is after end"));
-        }
+        let limit = checked_page(limit.unwrap_or(most.min(500)), most, start, end)?;
         let request =
             self.adapter
                 .klines_request(self.market, info.symbol, interval, start, end, limit)?;
@@ -97,6 +86,27 @@ impl Connector {
         self.read_topics(&topics, super::streams::Reader::Klines(feed))?;
         Ok(rx)
     }
+}
+
+/// A page request's `limit` (at most the venue's `most`) and window checked.
+pub(super) fn checked_page(
+    limit: usize,
+    most: usize,
+    start: Option<i64>,
+    end: Option<i64>,
+) -> Result<usize> {
+    if !(1..=most).contains(&limit) {
+        return Err(Error::invalid_argument(
+            "limit",
+            format!("must be between 1 and {most} here"),
+        ));
+    }
+    if let (Some(start), Some(end)) = (start, end)
+        && start > end
+    {
+        return Err(Error::invalid_argument("start", "is after end"));
+    }
+    Ok(limit)
 }
 
 /// One reader's candle stream and what it is owed per symbol.

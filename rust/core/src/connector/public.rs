@@ -2,8 +2,8 @@
 //! and funding, its open interest and funding history.
 
 use super::Connector;
+use crate::Result;
 use crate::model::{BookView, FundingRate, MarkPrice, OpenInterest, now_ns};
-use crate::{Error, Result};
 
 impl Connector {
     /// The venue's REST book of `symbol`, `limit` levels a side at most (fetched at the
@@ -58,18 +58,7 @@ impl Connector {
     ) -> Result<Vec<FundingRate>> {
         let info = self.listed_symbol(symbol)?;
         let most = self.adapter.funding_max(self.market);
-        let limit = limit.unwrap_or(most);
-        if !(1..=most).contains(&limit) {
-            return Err(Error::invalid_argument(
-                "limit",
-                format!("must be between 1 and {most} here"),
-            ));
-        }
-        if let (Some(start), Some(end)) = (start, end)
-            && start > end
-        {
-            return Err(Error::invalid_argument("start", "is after end"));
-        }
+        let limit = super::klines::checked_page(limit.unwrap_or(most), most, start, end)?;
         let in_range = |f: &FundingRate, from: Option<i64>| {
             from.is_none_or(|s| f.funding_time_ms >= s)
                 && end.is_none_or(|e| f.funding_time_ms <= e)

@@ -120,27 +120,23 @@ pub trait MarketReader: Send + Sync + 'static {
 pub fn implausible(event: &MarketEvent, symbol: Option<&str>) -> Option<String> {
     use rust_decimal::Decimal;
     let foreign = |s: &str| symbol.is_some_and(|want| !want.eq_ignore_ascii_case(s));
-    let trade = |t: &crate::model::Trade| {
-        if foreign(t.symbol.as_str()) {
-            Some(format!("a trade of {} on a stream of {symbol:?}", t.symbol))
-        } else if t.price <= Decimal::ZERO || t.qty <= Decimal::ZERO {
-            Some(format!("a trade of {} at {}", t.qty, t.price))
+    // A trade of another symbol, or not at a price and of a quantity above zero.
+    let priced = |of: &str, price: Decimal, qty: Decimal| {
+        if foreign(of) {
+            Some(format!("a trade of {of} on a stream of {symbol:?}"))
+        } else if price <= Decimal::ZERO || qty <= Decimal::ZERO {
+            Some(format!("a trade of {qty} at {price}"))
         } else {
             None
         }
     };
+    let trade = |t: &crate::model::Trade| priced(t.symbol.as_str(), t.price, t.qty);
     match event {
         MarketEvent::Trade(t) => trade(t),
         MarketEvent::Trades(list) => list.iter().find_map(trade),
-        MarketEvent::AggTrades(list) => list.iter().find_map(|t| {
-            if foreign(t.symbol.as_str()) {
-                Some(format!("a trade of {} on a stream of {symbol:?}", t.symbol))
-            } else if t.price <= Decimal::ZERO || t.qty <= Decimal::ZERO {
-                Some(format!("a trade of {} at {}", t.qty, t.price))
-            } else {
-                None
-            }
-        }),
+        MarketEvent::AggTrades(list) => list
+            .iter()
+            .find_map(|t| priced(t.symbol.as_str(), t.price, t.qty)),
         MarketEvent::Marks(list) => list
             .iter()
             .find(|m| foreign(m.symbol.as_str()) || m.mark_price <= Decimal::ZERO)

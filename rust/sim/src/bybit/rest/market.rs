@@ -103,6 +103,31 @@ pub(super) fn recent_trades(
     Ok(json!({"category": category.as_str(), "list": list}))
 }
 
+/// An integer parameter, if given.
+fn int_param(params: &HashMap<String, String>, key: &str) -> Result<Option<i64>, super::Fail> {
+    params
+        .get(key)
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            v.parse::<i64>()
+                .map_err(|_| super::fail(10001, format!("params error: {key} invalid")))
+        })
+        .transpose()
+}
+
+/// The `symbol` parameter, if the category lists it.
+fn listed<'a>(
+    ex: &Exchange,
+    params: &'a HashMap<String, String>,
+    category: Category,
+) -> Result<&'a str, super::Fail> {
+    let name = need(params, "symbol")?;
+    if unknown(ex, name) {
+        return Err(bad_symbol(category));
+    }
+    Ok(name)
+}
+
 /// Open interest now (linear): the current `intervalTime` bucket only; the simulator keeps no
 /// history of it.
 pub(super) fn open_interest(
@@ -115,10 +140,7 @@ pub(super) fn open_interest(
         return Err(super::fail(10001, "Illegal category"));
     }
     let ex = market.lock();
-    let name = need(params, "symbol")?;
-    if unknown(&ex, name) {
-        return Err(bad_symbol(category));
-    }
+    let name = listed(&ex, params, category)?;
     let minutes: i64 = match need(params, "intervalTime")? {
         "5min" => 5,
         "15min" => 15,
@@ -149,20 +171,8 @@ pub(super) fn funding_history(
         return Err(super::fail(10001, "Illegal category"));
     }
     let ex = market.lock();
-    let name = need(params, "symbol")?;
-    if unknown(&ex, name) {
-        return Err(bad_symbol(category));
-    }
-    let int = |key: &str| -> Result<Option<i64>, super::Fail> {
-        params
-            .get(key)
-            .filter(|v| !v.is_empty())
-            .map(|v| {
-                v.parse::<i64>()
-                    .map_err(|_| super::fail(10001, format!("params error: {key} invalid")))
-            })
-            .transpose()
-    };
+    let name = listed(&ex, params, category)?;
+    let int = |key: &str| int_param(params, key);
     let (start, end) = (int("startTime")?, int("endTime")?);
     if start.is_some() && end.is_none() {
         return Err(super::fail(
@@ -201,16 +211,7 @@ pub(super) fn klines(
     }
     let interval = need(params, "interval")?;
     let span = Span::bybit(interval).ok_or_else(|| super::fail(10001, "Invalid period!"))?;
-    let int = |key: &str| -> Result<Option<i64>, super::Fail> {
-        params
-            .get(key)
-            .filter(|v| !v.is_empty())
-            .map(|v| {
-                v.parse::<i64>()
-                    .map_err(|_| super::fail(10001, format!("params error: {key} invalid")))
-            })
-            .transpose()
-    };
+    let int = |key: &str| int_param(params, key);
     let limit = int("limit")?.unwrap_or(200);
     if !(1..=1000).contains(&limit) {
         return Err(super::fail(
