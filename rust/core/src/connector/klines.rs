@@ -62,20 +62,9 @@ impl Connector {
         interval: Interval,
         capacity: usize,
     ) -> Result<stream::Receiver<Kline>> {
-        if symbols.is_empty() {
-            return Err(Error::invalid_argument(
-                "symbols",
-                "name at least one symbol",
-            ));
-        }
-        let topics = symbols
-            .iter()
-            .map(|s| {
-                let info = self.listed_symbol(s)?;
-                self.adapter
-                    .kline_topic(self.market, info.symbol.as_str(), interval)
-            })
-            .collect::<Result<Vec<String>>>()?;
+        let topics = self.listed_topics(symbols, |s| {
+            self.adapter.kline_topic(self.market, s, interval)
+        })?;
         let (tx, rx) = stream::channel(capacity.max(1), Overflow::NeverDrop);
         let feed = Arc::new(KlineFeed {
             tx,

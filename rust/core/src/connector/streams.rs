@@ -275,7 +275,7 @@ impl Connector {
         symbols: &[String],
         capacity: usize,
     ) -> Result<stream::Receiver<Trade>> {
-        let topics = self.listed_topics(symbols, |s| self.adapter.trades_topic(s))?;
+        let topics = self.listed_topics(symbols, |s| Ok(self.adapter.trades_topic(s)))?;
         self.gapped(&topics, capacity, Reader::Trades)
     }
 
@@ -286,7 +286,7 @@ impl Connector {
         symbols: &[String],
         capacity: usize,
     ) -> Result<stream::Receiver<Ticker>> {
-        let topics = self.listed_topics(symbols, |s| self.adapter.tickers_topic(s))?;
+        let topics = self.listed_topics(symbols, |s| Ok(self.adapter.tickers_topic(s)))?;
         self.gapped(&topics, capacity, Reader::Tickers)
     }
 
@@ -298,14 +298,13 @@ impl Connector {
         capacity: usize,
     ) -> Result<stream::Receiver<AggTrade>> {
         let topics = self.listed_topics(symbols, |s| {
-            self.adapter.agg_trades_topic(s).unwrap_or_default()
+            self.adapter.agg_trades_topic(s).ok_or_else(|| {
+                Error::invalid_argument(
+                    "agg_trades",
+                    format!("{} has no aggregated trades: use trades()", self.venue),
+                )
+            })
         })?;
-        if topics.iter().any(String::is_empty) {
-            return Err(Error::invalid_argument(
-                "agg_trades",
-                format!("{} has no aggregated trades: use trades()", self.venue),
-            ));
-        }
         self.gapped(&topics, capacity, Reader::AggTrades)
     }
 
@@ -316,7 +315,7 @@ impl Connector {
         symbols: &[String],
         capacity: usize,
     ) -> Result<stream::Receiver<MarkPrice>> {
-        let topics = self.checked_topics(symbols, |s| self.adapter.mark_topic(self.market, s))?;
+        let topics = self.listed_topics(symbols, |s| self.adapter.mark_topic(self.market, s))?;
         self.gapped(&topics, capacity, Reader::Marks)
     }
 
@@ -327,26 +326,8 @@ impl Connector {
         capacity: usize,
     ) -> Result<stream::Receiver<Liquidation>> {
         let topics =
-            self.checked_topics(symbols, |s| self.adapter.liquidations_topic(self.market, s))?;
+            self.listed_topics(symbols, |s| self.adapter.liquidations_topic(self.market, s))?;
         self.gapped(&topics, capacity, Reader::Liquidations)
-    }
-
-    /// The venue's topics of `symbols`, each listed and each one the market has.
-    fn checked_topics(
-        &self,
-        symbols: &[String],
-        topic: impl Fn(&str) -> Result<String>,
-    ) -> Result<Vec<String>> {
-        if symbols.is_empty() {
-            return Err(Error::invalid_argument(
-                "symbols",
-                "name at least one symbol",
-            ));
-        }
-        symbols
-            .iter()
-            .map(|s| topic(self.listed_symbol(s)?.symbol.as_str()))
-            .collect()
     }
 
     /// The best bid and offer of `symbols` after each change, with gap markers for a reader
@@ -357,11 +338,19 @@ impl Connector {
         symbols: &[String],
         capacity: usize,
     ) -> Result<stream::Receiver<TopOfBook>> {
-        let topics =
-            self.listed_topics(symbols, |s| self.adapter.top_topic(s).unwrap_or_default())?;
-        if topics.iter().all(|t| !t.is_empty()) {
+        // The venue has a stream of it or has none, whatever the symbol.
+        if let Some(symbol) = symbols.first()
+            && self.adapter.top_topic(symbol).is_some()
+        {
+            let topics = self.listed_topics(symbols, |s| {
+                self.adapter
+                    .top_topic(s)
+                    .ok_or_else(|| Error::Internal(format!("no top-of-book topic of {s}")))
+            })?;
             return self.gapped(&topics, capacity, Reader::Tops);
         }
+        // Every symbol checked before any book is kept.
+        self.listed_topics(symbols, |s| Ok(s.to_owned()))?;
         let (tx, rx) = stream::channel(capacity.max(1), Overflow::GapMarker);
         let tx = Arc::new(tx);
         let source = Source {
@@ -506,11 +495,12 @@ impl Connector {
         Ok(claimed)
     }
 
-    /// The venue's topic names of `symbols`, each checked against the listed symbols.
-    fn listed_topics(
+    /// The venue's topic names of `symbols` (by their venue names), each checked against the
+    /// listed symbols and by `topic` (a kind the market lacks is its error).
+    pub(super) fn listed_topics(
         &self,
         symbols: &[String],
-        topic: impl Fn(&str) -> String,
+        topic: impl Fn(&str) -> Result<String>,
     ) -> Result<Vec<String>> {
         if symbols.is_empty() {
             return Err(Error::invalid_argument(
@@ -520,10 +510,7 @@ impl Connector {
         }
         symbols
             .iter()
-            .map(|s| {
-                self.listed_symbol(s)
-                    .map(|info| topic(info.symbol.as_str()))
-            })
+            .map(|s| topic(self.listed_symbol(s)?.symbol.as_str()))
             .collect()
     }
 
