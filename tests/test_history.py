@@ -1,15 +1,18 @@
-"""History walks (issue 22 item 4): candles and fundings over ranges longer than a page, read
-page by page within each venue's paging rules over loopback, with rate-limit refusals injected
+"""History walks (issue 22 item 4): candles, fundings, aggregated trades and the account's own
+fills and orders over ranges longer than a page, read page by page within each venue's paging
+rules (time windows, ids, cursors) over loopback, with rate-limit refusals injected
 mid-walk (retried, nothing lost or repeated), resumable from the walk's cursor, and the
 `tradewire history` CLI writing CSV and Parquet with exact numbers."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import itertools
 import subprocess
 import sys
-from decimal import Decimal
+from collections import Counter
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,7 @@ import tradewire as tw
 from tradewire.testing import Simulator
 
 from .books import connect
+from .trading import MARKETS, trader
 
 EIGHT_HOURS = 8 * 3_600_000
 
@@ -102,6 +106,15 @@ async def test_bad_walks_are_refused_before_any_request() -> None:
                 c.history.klines("BTCUSDT", "1m", start=2_000, end=1_000)
             with pytest.raises(tw.InvalidArgument, match="NOPEUSDT"):
                 c.history.klines("NOPEUSDT", "1m", start=0)
+            with pytest.raises(tw.InvalidArgument, match="aggregated"):
+                c.history.agg_trades("BTCUSDT", start=0)
+            with pytest.raises(tw.InvalidArgument, match="API keys"):
+                c.history.my_trades("BTCUSDT", start=0)
+        async with trader(sim, "bybit", "spot") as c:
+            with pytest.raises(tw.InvalidArgument, match="between 1 and 50"):
+                c.history.orders("BTCUSDT", start=0, page_size=51)
+            with pytest.raises(tw.InvalidArgument, match="between 1 and 100"):
+                c.history.my_trades("BTCUSDT", start=0, page_size=0)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
@@ -140,3 +153,91 @@ def test_history_help_names_every_option() -> None:
     )
     for option in ("--venue", "--symbol", "--kind", "--interval", "--start", "--end", "--out", "--sim"):
         assert option in done.stdout
+
+
+DAY = 86_400_000
+SIDES = {"spot": ("sell", "buy"), "usdm": ("buy", "sell"), "linear": ("buy", "sell")}
+
+
+async def sweep(sim: Simulator, venue: str, market: str) -> None:
+    """Two market orders that each take many resting orders, all in one millisecond, and
+    leave the position as it was."""
+    async with trader(sim, venue, market) as c:
+        qty = Decimal("1.5") if market == "spot" else Decimal(2)
+        for side in SIDES[market]:
+            await c.place_market("BTCUSDT", side, qty)  # type: ignore[arg-type]
+            await asyncio.sleep(0.3)
+
+
+def fill_key(f: tw.Fill) -> tuple[object, ...]:
+    # Binance writes a commission to 8 places (the simulator's cut, not rounded).
+    fee = f.fee.quantize(Decimal("1e-8"), rounding=ROUND_DOWN)
+    return (f.trade_id, f.order_id, str(f.side), f.price, f.qty, fee, f.is_maker, f.exchange_time_ms)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("venue", "market"), MARKETS)
+async def test_own_fills_and_orders_walk_across_windows_pages_and_busy_milliseconds(
+    venue: str, market: str
+) -> None:
+    """ROADMAP ORD-04: the account's fills and orders over nine days, more than the venue's
+    window (Binance spot 24 h, USD-M and Bybit 7 days), in pages of 10 while one millisecond
+    holds more than a page (a market order sweeping the book); refusals for the limits come
+    mid-walk. Each fill and order arrives once, oldest first, as the venue recorded it."""
+    with Simulator(seed=83, steps_per_second=20, time_scale=20) as sim:
+        for day in (0, 2, 9):
+            sim.native.set_clock(tw.Venue(venue), skew_ms=day * DAY)
+            await sweep(sim, venue, market)
+        truth = sim.fills(venue, market)
+        busiest = max(Counter(f.exchange_time_ms for f in truth).values())
+        assert busiest > 10, "a millisecond holds more than a page"
+        start, end = truth[0].exchange_time_ms - 60_000, truth[-1].exchange_time_ms
+        async with trader(sim, venue, market) as c:
+            progress: list[tuple[int, int, int]] = []
+            walk = c.history.my_trades(
+                "BTC/USDT" if market == "spot" else "BTC/USDT:USDT",
+                start=start,
+                end=end,
+                page_size=10,
+                progress=lambda *p: progress.append(p),
+            )
+            first = await walk.next_page()
+            # Bybit's pages come newest first: a window is delivered whole, oldest first, and a
+            # minute can hold more than a page.
+            assert first and (venue == "bybit" or len(first) <= 10)
+            sim.native.force_rate_limit(tw.Venue(venue), tw.Market(market), 2)
+            fills = first + [f async for f in walk]
+            orders = [o async for o in c.history.orders("BTCUSDT", start=start, end=end, page_size=4)]
+        assert [fill_key(f) for f in fills] == [fill_key(f) for f in truth]
+        assert progress[-1] == (end - start, end - start, len(fills))
+        placed = sim.orders(venue, market)
+        assert len(placed) == 6
+        assert [(o.order_id, o.status, o.filled_qty, o.created_time_ms) for o in orders] == [
+            (o.order_id, o.status, o.filled_qty, o.created_time_ms) for o in placed
+        ]
+        if venue == "bybit":
+            # Client order ids are in Bybit's execution list, not in Binance's trade list.
+            assert {f.client_order_id for f in fills} == {o.client_order_id for o in placed}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("market", ["spot", "usdm"])
+async def test_an_aggregated_trade_walk_crosses_windows_and_busy_milliseconds(market: str) -> None:
+    """Hours of Binance aggregated trades (USD-M answers an hour at a time) in pages of 10,
+    with book sweeps putting more than a page in one millisecond: every trade once, in order."""
+    with Simulator(seed=89, steps_per_second=20, time_scale=20) as sim:
+        for hours in (0, 2, 5):
+            sim.native.set_clock(tw.Venue.BINANCE, skew_ms=hours * 3_600_000)
+            await sweep(sim, "binance", market)
+        async with connect(sim, "binance", market) as c:
+            listed = sim.trades("binance", market, "BTCUSDT")
+            start, end = listed[0].exchange_time_ms, listed[-1].exchange_time_ms
+            walk = c.history.agg_trades("BTCUSDT", start=start, end=end, page_size=10)
+            trades = [t async for t in walk]
+        truth = [t for t in sim.trades("binance", market, "BTCUSDT") if start <= t.exchange_time_ms <= end]
+        assert max(Counter(t.exchange_time_ms for t in truth).values()) > 10
+        assert [(str(t.agg_id), t.price, t.qty, t.side, t.exchange_time_ms) for t in trades] == [
+            (t.trade_id, t.price, t.qty, t.side, t.exchange_time_ms) for t in truth
+        ]
+        if market == "usdm":
+            assert requests(sim, "binance", market, "GET /fapi/v1/aggTrades") > 6, "an hour a request"

@@ -133,8 +133,8 @@ class NativeHistory:
     """A history walk (:class:`tradewire.history.HistoryWalk` wraps it)."""
 
     def next_page(self) -> Awaitable[Any]:
-        """The next page (a list of :class:`Kline` or :class:`FundingRate`, oldest first), or
-        None once the range is read."""
+        """The next page (a list of :class:`Kline`, :class:`FundingRate`, :class:`AggTrade`,
+        :class:`Fill` or :class:`Order`, oldest first), or None once the range is read."""
     @property
     def cursor_ms(self) -> int:
         """Where the walk goes on from (Unix ms)."""
@@ -1341,6 +1341,10 @@ class NativeSimulator:
         churn a healthy subscription)."""
     def orders(self, venue: Venue, market: Market) -> list[Order]:
         """Ground truth: every order of the simulated account on the market, oldest first."""
+    def fills(self, venue: Venue, market: Market) -> list[Fill]:
+        """Ground truth: every execution of the account's orders on the market, oldest first."""
+    def trades(self, venue: Venue, market: Market, symbol: str) -> list[Trade]:
+        """Ground truth: the public trades the venue still lists, oldest first."""
     def balances(self, venue: Venue, market: Market) -> list[Balance]:
         """Ground truth: the account's funds on the market, free and locked per asset."""
     def positions(self, venue: Venue, market: Market) -> list[Position]:
@@ -1526,9 +1530,12 @@ class NativeConnector:
         start_ms: int,
         end_ms: int | None = None,
         interval: IntervalName | None = None,
+        page_size: int | None = None,
     ) -> NativeHistory:
         """Backs :attr:`tradewire.Binance.history`: a walk (``kind`` ``klines`` with an
-        ``interval``, or ``funding``); the symbol, interval and range are checked here."""
+        ``interval``, ``funding``, ``agg_trades``, ``my_trades`` or ``orders``), ``page_size``
+        items a request (the venue's most if None); the symbol, interval, keys, page size and
+        range are checked here."""
     def klines(
         self,
         symbol: str,

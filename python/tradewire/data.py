@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from ._native import AggTrade, Fill, FundingRate, Kline, Liquidation, MarkPrice, OpenInterest, Trade
+from ._native import AggTrade, Fill, FundingRate, Kline, Liquidation, MarkPrice, OpenInterest, Order, Trade
 from .errors import InvalidArgument
 
 _SOURCED = ("venue", "market", "symbol")
@@ -62,6 +62,28 @@ COLUMNS: dict[type, tuple[str, ...]] = {
         "exchange_time_ms",
     ),
     FundingRate: (*_SOURCED, "rate", "funding_time_ms", "mark_price"),
+    # An order's flat fields (its attached exits are objects: read them off the Order).
+    Order: (
+        *_SOURCED,
+        "order_id",
+        "client_order_id",
+        "side",
+        "order_type",
+        "time_in_force",
+        "price",
+        "qty",
+        "quote_qty",
+        "filled_qty",
+        "avg_price",
+        "status",
+        "reduce_only",
+        "position_side",
+        "trigger_price",
+        "trigger_by",
+        "created_time_ms",
+        "updated_time_ms",
+        "reject_reason",
+    ),
     MarkPrice: (
         *_SOURCED,
         "mark_price",

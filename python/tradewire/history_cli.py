@@ -1,12 +1,15 @@
-"""``tradewire history``: a symbol's candles or fundings over a range, written to CSV or
-Parquet (``.parquet``, with the ``data`` extra) page by page, with a progress bar on a
-terminal. Money is written exactly: CSV as the venue's decimal text, Parquet as decimals."""
+"""``tradewire history``: a symbol's candles, fundings, aggregated trades, or the account's own
+fills or orders over a range, written to CSV or Parquet (``.parquet``, with the ``data`` extra)
+page by page, with a progress bar on a terminal. Money is written exactly: CSV as the venue's
+decimal text, Parquet as decimals. The account's kinds read API keys from
+``TRADEWIRE_API_KEY`` / ``TRADEWIRE_API_SECRET`` (``--sim``: the simulator's account)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import csv
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,11 +22,12 @@ from .errors import TradewireError
 def add_parser(commands: Any) -> None:
     history = commands.add_parser(
         "history",
-        help="write a symbol's candles or fundings over a time range to CSV or Parquet",
+        help="write a symbol's candles, fundings, trades, own fills or orders over a range to CSV or Parquet",
         description="Walks the venue's history page by page (within its paging rules and rate limits, "
-        "retrying refused pages) and writes every candle or funding from --start to --end to --out: "
-        "CSV, or Parquet for a .parquet path (pip install 'tradewire[data]'). --sim reads the "
-        "embedded simulator instead of the venue.",
+        "retrying refused pages) and writes every row of --kind from --start to --end to --out: "
+        "CSV, or Parquet for a .parquet path (pip install 'tradewire[data]'). my_trades and orders "
+        "are the account's: API keys come from TRADEWIRE_API_KEY and TRADEWIRE_API_SECRET. --sim "
+        "reads the embedded simulator (and its account) instead of the venue.",
     )
     history.add_argument(
         "--venue",
@@ -32,7 +36,7 @@ def add_parser(commands: Any) -> None:
         help="binance:spot, binance:usdm, bybit:spot or bybit:linear",
     )
     history.add_argument("--symbol", required=True, help="BTCUSDT, BTC/USDT or BTC/USDT:USDT")
-    history.add_argument("--kind", choices=("klines", "funding"), default="klines")
+    history.add_argument("--kind", choices=KINDS, default="klines", help="what to read (default klines)")
     history.add_argument("--interval", default="1m", help="candle interval (1s .. 1M; default 1m)")
     history.add_argument(
         "--start", required=True, type=_time, help="ISO date/time (UTC if no zone) or Unix ms"
@@ -41,6 +45,9 @@ def add_parser(commands: Any) -> None:
     history.add_argument("--out", required=True, type=Path, help="the file to write (.csv or .parquet)")
     history.add_argument("--sim", action="store_true", help="read the embedded simulator (no network)")
     history.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+KINDS = ("klines", "funding", "agg_trades", "my_trades", "orders")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,11 +77,19 @@ async def _walk(args: argparse.Namespace, venue: str, market: str) -> int:
 
     with ExitStack() as stack:
         options: dict[str, Any] = {}
+        keyed = args.kind in ("my_trades", "orders")
         if args.sim:
             from .testing import Simulator
 
             sim = stack.enter_context(Simulator())
             options["endpoints"] = sim.endpoints(venue, market)
+            if keyed:
+                keys = sim.account(venue)
+                options.update(api_key=keys.api_key, api_secret=keys.api_secret)
+        elif keyed:
+            options.update(
+                api_key=os.environ.get("TRADEWIRE_API_KEY"), api_secret=os.environ.get("TRADEWIRE_API_SECRET")
+            )
         connector = Binance(market, **options) if venue == "binance" else Bybit(market, **options)  # type: ignore[arg-type]
         async with connector:
             bar = stack.enter_context(_Bar(args.quiet or not sys.stderr.isatty()))
@@ -83,9 +98,13 @@ async def _walk(args: argparse.Namespace, venue: str, market: str) -> int:
                     args.symbol, args.interval, start=args.start, end=args.end, progress=bar.update
                 )
             else:
-                walk = connector.history.funding_rates(
-                    args.symbol, start=args.start, end=args.end, progress=bar.update
-                )
+                read = {
+                    "funding": connector.history.funding_rates,
+                    "agg_trades": connector.history.agg_trades,
+                    "my_trades": connector.history.my_trades,
+                    "orders": connector.history.orders,
+                }[args.kind]
+                walk = read(args.symbol, start=args.start, end=args.end, progress=bar.update)
             writer = _ParquetWriter(args.out) if args.out.suffix == ".parquet" else _CsvWriter(args.out)
             with writer:
                 async for page in walk.pages():

@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import Literal, Self, overload
 
 from . import _native
-from ._native import Balance, Gap, Kline, Level, Order, Position, Producer, Ticker, Trade
+from ._native import Balance, Fill, Gap, Kline, Level, Order, Position, Producer, Ticker, Trade
 from .endpoints import Credentials, Endpoints
 from .enums import IntervalName, Market, SideName, Venue
 from .streams import Stream
@@ -238,6 +238,15 @@ class Simulator:
     def orders(self, venue: Venue | str, market: Market | str) -> list[Order]:
         """The simulator's own record of every order of the account, oldest first."""
         return self.native.orders(_venue(venue), _market(market))
+
+    def fills(self, venue: Venue | str, market: Market | str) -> list[Fill]:
+        """The simulator's record of every execution of the account's orders, oldest first."""
+        return self.native.fills(_venue(venue), _market(market))
+
+    def trades(self, venue: Venue | str, market: Market | str, symbol: str) -> list[Trade]:
+        """The public trades of ``symbol`` the venue still lists (its latest 100,000), oldest
+        first."""
+        return self.native.trades(_venue(venue), _market(market), symbol)
 
     def balances(self, venue: Venue | str, market: Market | str) -> dict[str, Balance]:
         """The simulator's ledger of the account's funds, by asset."""

@@ -352,7 +352,8 @@ pub struct NativeHistory {
 
 #[pymethods]
 impl NativeHistory {
-    /// The next page (a list of `Kline` or `FundingRate`), or None at the end. Awaitable.
+    /// The next page (a list of `Kline`, `FundingRate`, `AggTrade`, `Fill` or `Order`), or
+    /// None at the end. Awaitable.
     fn next_page<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         use tradewire_core::connector::Page;
         let (walk, cursor) = (self.walk.clone(), self.cursor_ms.clone());
@@ -361,17 +362,22 @@ impl NativeHistory {
             let page = walk.next_page().await.map_err(py_err)?;
             cursor.store(walk.cursor_ms(), std::sync::atomic::Ordering::Release);
             Python::attach(|py| -> PyResult<Py<PyAny>> {
-                Ok(match page {
-                    None => py.None(),
-                    Some(Page::Klines(all)) => wrap_all(all, crate::model::Kline)
-                        .into_pyobject(py)?
-                        .into_any()
-                        .unbind(),
-                    Some(Page::Funding(all)) => wrap_all(all, crate::model::FundingRate)
-                        .into_pyobject(py)?
-                        .into_any()
-                        .unbind(),
-                })
+                fn list<T, P: for<'a> IntoPyObject<'a>>(
+                    py: Python<'_>,
+                    items: Vec<T>,
+                    wrap: fn(T) -> P,
+                ) -> PyResult<Py<PyAny>> {
+                    Ok(wrap_all(items, wrap).into_pyobject(py)?.into_any().unbind())
+                }
+                use crate::model as pm;
+                match page {
+                    None => Ok(py.None()),
+                    Some(Page::Klines(all)) => list(py, all, pm::Kline),
+                    Some(Page::Funding(all)) => list(py, all, pm::FundingRate),
+                    Some(Page::AggTrades(all)) => list(py, all, pm::AggTrade),
+                    Some(Page::Fills(all)) => list(py, all, pm::Fill),
+                    Some(Page::Orders(all)) => list(py, all, pm::Order),
+                }
             })
         })
     }
@@ -811,9 +817,10 @@ impl NativeConnector {
         })
     }
 
-    /// A walk through `symbol`'s history (`kind`: `klines` with an `interval`, or `funding`)
-    /// from `start_ms` to `end_ms` (now if None), page by page.
-    #[pyo3(signature = (symbol, kind, start_ms, end_ms = None, interval = None))]
+    /// A walk through `symbol`'s history (`kind`: `klines` with an `interval`, `funding`,
+    /// `agg_trades`, `my_trades` or `orders`) from `start_ms` to `end_ms` (now if None), page
+    /// by page.
+    #[pyo3(signature = (symbol, kind, start_ms, end_ms = None, interval = None, page_size = None))]
     fn history(
         &self,
         symbol: String,
@@ -821,6 +828,7 @@ impl NativeConnector {
         start_ms: i64,
         end_ms: Option<i64>,
         interval: Option<Interval>,
+        page_size: Option<usize>,
     ) -> PyResult<NativeHistory> {
         use tradewire_core::connector::HistoryKind;
         let kind = match (kind, interval) {
@@ -832,16 +840,21 @@ impl NativeConnector {
                 )));
             }
             ("funding", _) => HistoryKind::Funding,
+            ("agg_trades", _) => HistoryKind::AggTrades,
+            ("my_trades", _) => HistoryKind::Fills,
+            ("orders", _) => HistoryKind::Orders,
             (other, _) => {
                 return Err(py_err(Error::invalid_argument(
                     "kind",
-                    format!("'{other}' is not one of klines, funding"),
+                    format!(
+                        "'{other}' is not one of klines, funding, agg_trades, my_trades, orders"
+                    ),
                 )));
             }
         };
         let walk = self
             .inner
-            .history(&symbol, kind, start_ms, end_ms)
+            .history(&symbol, kind, start_ms, end_ms, page_size)
             .map_err(py_err)?;
         Ok(NativeHistory {
             start_ms: walk.start_ms(),

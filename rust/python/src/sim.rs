@@ -14,7 +14,7 @@ use tradewire_sim::market::Market as SimMarket;
 use tradewire_sim::{SimConfig, Simulator, Timing};
 
 use crate::errors::IntoPyResult;
-use crate::model::{Balance, Level, Market, Order, Position, Venue};
+use crate::model::{Balance, Fill, Level, Market, Order, Position, Venue};
 use tradewire_core::model as m;
 use tradewire_sim::exchange::{self as sx, Exchange};
 
@@ -882,6 +882,84 @@ impl NativeSimulator {
         Ok(orders
             .into_iter()
             .map(|o| Order(truth_order(&ex, o, source)))
+            .collect())
+    }
+
+    /// Ground truth: every execution of the simulated account's orders on a market, oldest
+    /// first, named as the venue names them.
+    fn fills(&self, py: Python<'_>, venue: Venue, market: Market) -> PyResult<Vec<Fill>> {
+        let source = m::Source {
+            venue: venue.into(),
+            market: market.into(),
+        };
+        let ex = self.market(py, venue, market)?.lock();
+        let mut fills: Vec<(i64, u64, m::Fill)> = Vec::new();
+        for o in ex.orders.values().filter(|o| o.account == 0) {
+            let order = truth_order(&ex, o, source);
+            for f in &o.fills {
+                let trade_id = if source.venue == m::Venue::Bybit {
+                    tradewire_sim::bybit::rest::exec_id(o.id, f.trade_id)
+                } else {
+                    f.trade_id.to_string()
+                };
+                let fill = m::Fill {
+                    source,
+                    symbol: order.symbol,
+                    order_id: order.order_id.clone(),
+                    client_order_id: order.client_order_id.clone(),
+                    trade_id: m::Id::new(&trade_id),
+                    side: order.side,
+                    price: f.price,
+                    qty: f.qty,
+                    fee: f.fee,
+                    fee_asset: f.fee_asset.clone(),
+                    is_maker: f.is_maker,
+                    exchange_time_ms: f.time_ms,
+                };
+                fills.push((f.time_ms, f.trade_id, fill));
+            }
+        }
+        fills.sort_by_key(|f| (f.0, f.1));
+        Ok(fills.into_iter().map(|f| Fill(f.2)).collect())
+    }
+
+    /// Ground truth: the public trades of `symbol` the venue still lists (its latest 100,000),
+    /// oldest first.
+    fn trades(
+        &self,
+        py: Python<'_>,
+        venue: Venue,
+        market: Market,
+        symbol: &str,
+    ) -> PyResult<Vec<crate::model::Trade>> {
+        let source = m::Source {
+            venue: venue.into(),
+            market: market.into(),
+        };
+        let ex = self.market(py, venue, market)?.lock();
+        let state = truth_symbol(py, &ex, symbol)?;
+        let symbol = m::Symbol::from_wire(symbol).map_err(|e| {
+            crate::errors::to_pyerr(py, Error::invalid_argument("symbol", e.to_string()))
+        })?;
+        Ok(state
+            .recent_trades
+            .iter()
+            .map(|&(id, price, qty, taker, time)| {
+                crate::model::Trade(m::Trade {
+                    source,
+                    symbol,
+                    trade_id: m::Id::new(&id.to_string()),
+                    price,
+                    qty,
+                    side: if taker == Side::Buy {
+                        m::Side::Buy
+                    } else {
+                        m::Side::Sell
+                    },
+                    exchange_time_ms: time,
+                    local_time_ns: 0,
+                })
+            })
             .collect())
     }
 

@@ -357,6 +357,21 @@ pub trait Adapter: Send + Sync + 'static {
     fn agg_trades_topic(&self, _symbol: &str) -> Option<String> {
         None
     }
+    /// How the aggregated-trades history pages (`InvalidArgument` where the venue has none).
+    fn agg_trades_paging(&self, market: Market) -> Result<Paging>;
+    fn agg_trades_request(
+        &self,
+        market: Market,
+        symbol: Symbol,
+        query: &PageQuery<'_>,
+    ) -> Result<Request>;
+    /// The aggregated trades of an answer, in the venue's order.
+    fn agg_trades_of(
+        &self,
+        market: Market,
+        symbol: Symbol,
+        answer: &Value,
+    ) -> Result<Vec<AggTrade>>;
     /// The best bid/offer topic of `symbol` where the venue has a stream of it (`None`: it is
     /// read from the symbol's book at depth 1).
     fn top_topic(&self, _symbol: &str) -> Option<String> {
@@ -458,6 +473,39 @@ pub trait OrderEntry: crate::net::SessionDialect {
         limiter: &crate::resilience::Limiter,
         now_ms: i64,
     ) -> std::result::Result<Value, Box<crate::net::Failure>>;
+}
+
+/// A listing a history walk reads page by page: the aggregated trades of a symbol, or the
+/// account's own fills or orders of one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    AggTrades,
+    Fills,
+    Orders,
+}
+
+/// How a venue pages a listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging {
+    /// Most items one request returns.
+    pub max: usize,
+    /// The longest `startTime..=endTime` one request may ask for, in ms (`None`: any).
+    pub window_ms: Option<i64>,
+    /// `true`: a window's items come newest first over the venue's page cursor (Bybit);
+    /// `false`: the oldest `max` from `startTime`, and an id (`fromId`) goes on from any item
+    /// without times (Binance).
+    pub cursor: bool,
+}
+
+/// One page's question: a time window, or an id to go on from (without times), or the venue's
+/// cursor within the window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PageQuery<'a> {
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+    pub from_id: Option<u64>,
+    pub cursor: Option<&'a str>,
+    pub limit: usize,
 }
 
 /// `Ok` on a derivatives market; on spot the `InvalidArgument` naming `what` it lacks.
@@ -729,6 +777,13 @@ pub trait Trading: Send + Sync + 'static {
     /// A second request whose answer completes positions (Binance USD-M's leverage).
     fn position_extras(&self, symbol: Option<Symbol>) -> Option<Request>;
     fn positions_of(&self, answer: &Value, extras: Option<&Value>) -> Result<Vec<Position>>;
+    /// How the account's fills or orders of a symbol page (`Listing::Fills` or `Orders`).
+    fn history_paging(&self, listing: Listing) -> Paging;
+    /// One page of the account's fills or orders of `symbol`.
+    fn history_request(&self, listing: Listing, symbol: Symbol, query: &PageQuery<'_>) -> Request;
+    /// The fills of a fills page in the venue's order, and the cursor of the next page if any
+    /// (an orders page is read by `orders_of`).
+    fn fills_of(&self, answer: &Value) -> Result<(Vec<Fill>, Option<String>)>;
     /// The executions of one order (for fills a stream missed).
     fn trades(&self, symbol: Symbol, order_id: &Id) -> Request;
     fn trades_of(&self, answer: &Value, order: &Order) -> Result<Vec<Fill>>;

@@ -52,7 +52,8 @@ pub struct Exchange {
     events: broadcast::Sender<Arc<Event>>,
 }
 
-const RECENT_TRADES: usize = 1000;
+/// Trades a symbol keeps for the venues' listings (recent trades, aggregated-trade history).
+const RECENT_TRADES: usize = 100_000;
 
 impl Exchange {
     pub fn new(kind: Kind, specs: &[SymbolSpec], first_order_id: u64) -> Exchange {

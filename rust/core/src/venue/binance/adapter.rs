@@ -15,15 +15,15 @@ use super::rest::BinanceRest;
 use super::user::{self, BinanceSpotUser, BinanceUsdmUser};
 use crate::book::sync::BookDelta;
 use crate::model::{
-    BookView, FundingRate, Interval, Kline, Level, MarkPrice, Market, OpenInterest, Source, Symbol,
-    SymbolInfo, TopOfBook, Venue,
+    AggTrade, BookView, FundingRate, Interval, Kline, Level, MarkPrice, Market, OpenInterest,
+    Source, Symbol, SymbolInfo, TopOfBook, Venue,
 };
 use crate::net::http::{Dialect, Request};
 use crate::net::{WsConfig, WsDialect};
 use crate::resilience::{ClockSync, IdRule, LimitSpec, WindowKind};
 use crate::venue::{
-    self, BookPlan, Credentials, Endpoint, MarketEvent, MarketReader, Trading, UserEvent,
-    UserStream,
+    self, BookPlan, Credentials, Endpoint, MarketEvent, MarketReader, PageQuery, Paging, Trading,
+    UserEvent, UserStream,
 };
 use crate::{Error, Result};
 
@@ -282,6 +282,37 @@ impl venue::Adapter for Adapter {
 
     fn agg_trades_topic(&self, symbol: &str) -> Option<String> {
         Some(format!("{}@aggTrade", symbol.to_ascii_lowercase()))
+    }
+
+    /// 1000 a page; USD-M asks for less than an hour at a time ("time between startTime and
+    /// endTime must be less than 1 hour"), spot for any span (its docs set no bound).
+    fn agg_trades_paging(&self, market: Market) -> Result<Paging> {
+        Ok(Paging {
+            max: 1000,
+            window_ms: (market != Market::Spot).then_some(3_600_000),
+            cursor: false,
+        })
+    }
+
+    /// `fromId` alone or a time window: USD-M warns that both together may time out.
+    fn agg_trades_request(
+        &self,
+        market: Market,
+        symbol: Symbol,
+        query: &PageQuery<'_>,
+    ) -> Result<Request> {
+        let request =
+            Request::get(&format!("{}/aggTrades", prefix(market))).param("symbol", symbol.as_str());
+        Ok(super::windowed(request, "fromId", query))
+    }
+
+    fn agg_trades_of(
+        &self,
+        market: Market,
+        symbol: Symbol,
+        answer: &Value,
+    ) -> Result<Vec<AggTrade>> {
+        messages::agg_trades(market, symbol, answer)
     }
 
     fn top_topic(&self, symbol: &str) -> Option<String> {

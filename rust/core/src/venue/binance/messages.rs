@@ -510,6 +510,42 @@ pub fn open_interest(market: Market, answer: &serde_json::Value) -> Result<OpenI
     })
 }
 
+/// A `GET aggTrades` answer: `[{a, p, q, f, l, T, m}]` (spot adds `M`, USD-M `nq`), the
+/// symbol being the one asked for.
+pub fn agg_trades(
+    market: Market,
+    symbol: Symbol,
+    answer: &serde_json::Value,
+) -> Result<Vec<AggTrade>> {
+    let rows = answer
+        .as_array()
+        .ok_or_else(|| bad(format!("aggTrades: not a list: {answer:.100}")))?;
+    rows.iter()
+        .map(|row| {
+            let id = |k: &str| row.get(k).and_then(serde_json::Value::as_u64);
+            let text = |k: &str| row.get(k).and_then(serde_json::Value::as_str);
+            Ok(AggTrade {
+                source: Source {
+                    venue: Venue::Binance,
+                    market,
+                },
+                symbol,
+                agg_id: id("a").ok_or_else(|| bad(format!("aggTrade without 'a': {row}")))?,
+                first_trade_id: id("f"),
+                last_trade_id: id("l"),
+                price: number("p", text("p"))?,
+                qty: number("q", text("q"))?,
+                side: aggressor(row.get("m").and_then(serde_json::Value::as_bool))?,
+                exchange_time_ms: row
+                    .get("T")
+                    .and_then(serde_json::Value::as_i64)
+                    .ok_or_else(|| bad(format!("aggTrade without 'T': {row}")))?,
+                local_time_ns: 0,
+            })
+        })
+        .collect()
+}
+
 /// A `GET /fapi/v1/fundingRate` answer (oldest first): `[{symbol, fundingRate, fundingTime,
 /// markPrice}]`; `markPrice` is missing from older rows.
 pub fn funding_rates(market: Market, answer: &serde_json::Value) -> Result<Vec<FundingRate>> {

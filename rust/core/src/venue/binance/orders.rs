@@ -12,7 +12,7 @@ use crate::net::{Method, Request};
 use crate::orders::{NewOrder, Oco, OrderRef};
 use crate::resilience::Priority;
 use crate::venue::fields::Fields;
-use crate::venue::{Batch, Trading, Written};
+use crate::venue::{Batch, Listing, PageQuery, Paging, Trading, Written};
 
 /// Maps Binance's `status` / `X` words (spot and USD-M share them). `None` for a word we do not
 /// know: the caller counts it and keeps the order UNKNOWN until a query resolves it.
@@ -1255,6 +1255,83 @@ impl Trading for BinanceTrading {
                 fill(order, g, MY_TRADE, maker, g.opt_int("time")?.unwrap_or(0))
             })
             .collect()
+    }
+
+    /// 1000 a page; spot asks for 24 hours at most at a time, USD-M for less than 7 days.
+    fn history_paging(&self, _listing: Listing) -> Paging {
+        Paging {
+            max: 1000,
+            window_ms: Some(if self.spot() {
+                86_400_000
+            } else {
+                7 * 86_400_000
+            }),
+            cursor: false,
+        }
+    }
+
+    /// `myTrades` / `userTrades` by `fromId`, `allOrders` by `orderId` (orders from it on).
+    fn history_request(&self, listing: Listing, symbol: Symbol, query: &PageQuery<'_>) -> Request {
+        let (path, id_key) = match listing {
+            Listing::Orders => (
+                self.path("/api/v3/allOrders", "/fapi/v1/allOrders"),
+                "orderId",
+            ),
+            _ => (
+                self.path("/api/v3/myTrades", "/fapi/v1/userTrades"),
+                "fromId",
+            ),
+        };
+        let request = Request::get(&path).signed().param("symbol", symbol);
+        super::windowed(request, id_key, query)
+    }
+
+    /// `[{symbol, id, orderId, price, qty, commission, commissionAsset, time, ...}]`: spot
+    /// says `isBuyer` and `isMaker`, USD-M `side` (and `buyer`) and `maker`. Neither names the
+    /// order's client id.
+    fn fills_of(&self, answer: &Value) -> Result<(Vec<Fill>, Option<String>)> {
+        let f = self.fields(answer);
+        let list = answer
+            .as_array()
+            .ok_or_else(|| f.bad("trades: not a list"))?;
+        let source = Source {
+            venue: Venue::Binance,
+            market: self.market,
+        };
+        let fills = list
+            .iter()
+            .map(|t| {
+                let g = f.at(t);
+                let side = match (
+                    g.opt_text("side"),
+                    g.opt_bool("isBuyer").or(g.opt_bool("buyer")),
+                ) {
+                    (Some(_), _) => side_of(g, "side")?,
+                    (None, Some(true)) => Side::Buy,
+                    (None, Some(false)) => Side::Sell,
+                    (None, None) => return Err(g.bad("a trade without its side")),
+                };
+                let [id, price, qty, fee, asset] = MY_TRADE;
+                Ok(Fill {
+                    source,
+                    symbol: g.symbol("symbol")?,
+                    order_id: g.id("orderId")?,
+                    client_order_id: Id::default(),
+                    trade_id: g.id(id)?,
+                    side,
+                    price: g.decimal(price)?,
+                    qty: g.decimal(qty)?,
+                    fee: g.decimal(fee)?,
+                    fee_asset: g.opt_text(asset).unwrap_or_default().to_owned(),
+                    is_maker: g
+                        .opt_bool("isMaker")
+                        .or(g.opt_bool("maker"))
+                        .unwrap_or(false),
+                    exchange_time_ms: g.int("time")?,
+                })
+            })
+            .collect::<Result<Vec<Fill>>>()?;
+        Ok((fills, None))
     }
 
     fn positions_of(&self, answer: &Value, extras: Option<&Value>) -> Result<Vec<Position>> {

@@ -157,7 +157,9 @@ impl BinanceRest {
             }
             (true, _, "account") => 20,
             (false, _, "account" | "balance" | "positionRisk" | "symbolConfig") => 5,
-            (true, _, "myTrades") => 20,
+            (true, _, "myTrades" | "allOrders") => 20,
+            (true, _, "aggTrades") => 4,
+            (false, _, "aggTrades") => 20,
             (false, _, "userTrades" | "allOrders") => 5,
             (_, _, "listenKey") => 1,
             (_, _, "trades") => {

@@ -16,15 +16,15 @@ use super::rest::BybitRest;
 use super::user;
 use crate::book::sync::BookDelta;
 use crate::model::{
-    BookView, FundingRate, Interval, Kline, MarkPrice, Market, OpenInterest, Source, Symbol,
-    SymbolInfo, Ticker, Venue,
+    AggTrade, BookView, FundingRate, Interval, Kline, MarkPrice, Market, OpenInterest, Source,
+    Symbol, SymbolInfo, Ticker, Venue,
 };
 use crate::net::http::{Dialect, Request};
 use crate::net::{WsConfig, WsDialect};
 use crate::resilience::{ClockSync, IdRule, LimitSpec, WindowKind};
 use crate::venue::{
-    self, BookPlan, Credentials, Endpoint, MarketEvent, MarketReader, Trading, UserEvent,
-    UserStream,
+    self, BookPlan, Credentials, Endpoint, MarketEvent, MarketReader, PageQuery, Paging, Trading,
+    UserEvent, UserStream,
 };
 use crate::{Error, Result};
 
@@ -294,6 +294,28 @@ impl venue::Adapter for Adapter {
         messages::funding_rates(market, symbol, answer)
     }
 
+    fn agg_trades_paging(&self, _market: Market) -> Result<Paging> {
+        Err(no_agg_trades())
+    }
+
+    fn agg_trades_request(
+        &self,
+        _market: Market,
+        _symbol: Symbol,
+        _query: &PageQuery<'_>,
+    ) -> Result<Request> {
+        Err(no_agg_trades())
+    }
+
+    fn agg_trades_of(
+        &self,
+        _market: Market,
+        _symbol: Symbol,
+        _answer: &Value,
+    ) -> Result<Vec<AggTrade>> {
+        Err(no_agg_trades())
+    }
+
     /// `kline.{interval}.{symbol}` with Bybit's interval names (no `1s`, `8h` or `3d`).
     fn kline_topic(&self, _market: Market, symbol: &str, interval: Interval) -> Result<String> {
         Ok(format!("kline.{}.{symbol}", bybit_interval(interval)?))
@@ -377,6 +399,11 @@ impl venue::Adapter for Adapter {
             symbols: "-_".into(),
         }
     }
+}
+
+/// Bybit publishes each trade (`publicTrade`), never aggregates.
+fn no_agg_trades() -> Error {
+    Error::invalid_argument("agg_trades", "Bybit has no aggregated trades: use trades()")
 }
 
 fn bybit_interval(interval: Interval) -> Result<&'static str> {

@@ -13,7 +13,7 @@ use crate::net::{Method, Request};
 use crate::orders::{NewOrder, OrderRef, PositionExits};
 use crate::resilience::Priority;
 use crate::venue::fields::Fields;
-use crate::venue::{Batch, Trading, Written};
+use crate::venue::{Batch, Listing, PageQuery, Paging, Trading, Written};
 
 /// Maps Bybit's `orderStatus`. `None` for a word we do not know (see the Binance twin).
 pub fn order_status(word: &str) -> Option<OrderStatus> {
@@ -833,8 +833,46 @@ impl Trading for BybitTrading {
     }
 
     fn trades_of(&self, answer: &Value, _order: &Order) -> Result<Vec<Fill>> {
+        Ok(self.fills_of(answer)?.0)
+    }
+
+    /// Newest first over `nextPageCursor`, at most 7 days a request; 100 executions or 50
+    /// orders a page.
+    fn history_paging(&self, listing: Listing) -> Paging {
+        Paging {
+            max: if listing == Listing::Orders { 50 } else { 100 },
+            window_ms: Some(7 * 86_400_000),
+            cursor: true,
+        }
+    }
+
+    /// `order/history` or `execution/list` (trades only, as the `execution` topic is read).
+    fn history_request(&self, listing: Listing, symbol: Symbol, query: &PageQuery<'_>) -> Request {
+        let mut r = if listing == Listing::Orders {
+            Request::get("/v5/order/history")
+        } else {
+            Request::get("/v5/execution/list").param("execType", "Trade")
+        }
+        .signed()
+        .param("category", self.category())
+        .param("symbol", symbol)
+        .param("limit", query.limit);
+        if let Some(start) = query.start {
+            r = r.param("startTime", start);
+        }
+        if let Some(end) = query.end {
+            r = r.param("endTime", end);
+        }
+        if let Some(cursor) = query.cursor {
+            r = r.param("cursor", cursor);
+        }
+        r
+    }
+
+    fn fills_of(&self, answer: &Value) -> Result<(Vec<Fill>, Option<String>)> {
         let f = self.fields(result(answer));
-        f.array("list")?
+        let fills = f
+            .array("list")?
             .iter()
             .filter(|e| {
                 e.get("execType")
@@ -842,7 +880,8 @@ impl Trading for BybitTrading {
                     .is_none_or(|t| t == "Trade")
             })
             .map(|e| super::user::execution(self.market, e))
-            .collect()
+            .collect::<Result<_>>()?;
+        Ok((fills, f.opt_text("nextPageCursor").map(str::to_owned)))
     }
 
     fn positions_of(&self, answer: &Value, _extras: Option<&Value>) -> Result<Vec<Position>> {

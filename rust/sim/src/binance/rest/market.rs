@@ -163,6 +163,30 @@ pub(super) fn trades(st: &BinanceState, params: &Params) -> Answer {
     Ok(Value::Array(list))
 }
 
+/// `aggTrades` (each of the simulator's trades is its own aggregate): by `fromId`, or a time
+/// window (USD-M less than an hour), or the latest.
+pub(super) fn agg_trades(st: &BinanceState, params: &Params) -> Answer {
+    let spot = st.spot();
+    let ex = st.market.lock();
+    let symbol = symbol_of(&ex, params)?;
+    let s = &ex.symbols[symbol];
+    let (pd, qd) = decimals(spot, &s.spec);
+    let rows = s
+        .recent_trades
+        .iter()
+        .map(|(id, p, q, taker, t)| {
+            let mut v = json!({"a": id, "p": exact(*p, pd), "q": exact(*q, qd), "f": id, "l": id,
+                "T": t, "m": *taker == Side::Sell});
+            if spot {
+                v["M"] = json!(true);
+            }
+            (*id, *t, v)
+        })
+        .collect();
+    let longest = (!spot).then_some((3_599_999, "1 hours"));
+    super::paged(rows, params, "fromId", longest)
+}
+
 /// Candles: `startTime` anchors (the oldest from it), else the latest up to `endTime` or now;
 /// rows `[t, o, h, l, c, v, T, q, n, V, Q, "0"]`.
 pub(super) fn klines(st: &BinanceState, params: &Params, now: i64) -> Answer {

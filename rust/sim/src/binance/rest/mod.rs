@@ -335,6 +335,57 @@ fn respond(answer: Answer, headers: Vec<(String, String)>) -> Response {
     response
 }
 
+/// A history listing as Binance pages it (rows `(id, time, json)`): from an id on (`id_key`,
+/// without times), or the oldest from `startTime` (to `endTime`), or the latest up to
+/// `endTime`, or the latest; oldest first, at most `limit` (<= 1000). A window longer than
+/// `longest` ms (`endTime - startTime`) is refused as the venue words it (`span`).
+fn paged(
+    mut rows: Vec<(u64, i64, Value)>,
+    params: &Params,
+    id_key: &str,
+    longest: Option<(i64, &str)>,
+) -> Answer {
+    let limit = params.int("limit")?.unwrap_or(500).clamp(1, 1000) as usize;
+    let from = params.int(id_key)?;
+    let (start, end) = (params.int("startTime")?, params.int("endTime")?);
+    if from.is_some() && (start.is_some() || end.is_some()) {
+        return Err(ApiError::bad(
+            -1128,
+            "Combination of optional parameters invalid.",
+        ));
+    }
+    if let (Some(s), Some(e), Some((most, span))) = (start, end, longest)
+        && e - s > most
+    {
+        return Err(ApiError::bad(
+            -1127,
+            format!("More than {span} between startTime and endTime."),
+        ));
+    }
+    rows.sort_by_key(|r| r.0);
+    let take: Vec<Value> = if let Some(from) = from {
+        rows.into_iter()
+            .filter(|r| r.0 as i64 >= from)
+            .take(limit)
+            .map(|r| r.2)
+            .collect()
+    } else if let Some(start) = start {
+        rows.into_iter()
+            .filter(|r| r.1 >= start && end.is_none_or(|e| r.1 <= e))
+            .take(limit)
+            .map(|r| r.2)
+            .collect()
+    } else {
+        let kept: Vec<_> = rows
+            .into_iter()
+            .filter(|r| end.is_none_or(|e| r.1 <= e))
+            .collect();
+        let skip = kept.len().saturating_sub(limit);
+        kept.into_iter().skip(skip).map(|r| r.2).collect()
+    };
+    Ok(Value::Array(take))
+}
+
 fn symbol_of<'a>(ex: &Exchange, params: &'a Params) -> Result<&'a str, ApiError> {
     let symbol = params.require("symbol")?;
     if ex.symbols.contains_key(symbol) {

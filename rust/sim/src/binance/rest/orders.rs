@@ -821,11 +821,9 @@ pub(super) fn my_trades(st: &BinanceState, account: usize, params: &Params) -> A
     let ex = st.market.lock();
     let symbol = symbol_of(&ex, params)?;
     let order_filter = params.int("orderId")?.map(|i| i as u64);
-    let from = params.int("fromId")?.unwrap_or(0).max(0) as u64;
-    let limit = params.int("limit")?.unwrap_or(500).clamp(1, 1000) as usize;
     let spec = &ex.symbols[symbol].spec;
     let (pd, qd) = decimals(spot, spec);
-    let mut rows: Vec<(u64, Value)> = Vec::new();
+    let mut rows: Vec<(u64, i64, Value)> = Vec::new();
     for o in ex
         .orders
         .values()
@@ -834,7 +832,7 @@ pub(super) fn my_trades(st: &BinanceState, account: usize, params: &Params) -> A
         if order_filter.is_some_and(|id| id != o.id) {
             continue;
         }
-        for f in o.fills.iter().filter(|f| f.trade_id >= from) {
+        for f in &o.fills {
             let row = if spot {
                 json!({"symbol": symbol, "id": f.trade_id, "orderId": o.id, "orderListId": -1, "price": exact(f.price, pd),
                     "qty": exact(f.qty, qd), "quoteQty": fixed(f.price * f.qty, pd), "commission": fixed(f.fee, 8),
@@ -846,22 +844,44 @@ pub(super) fn my_trades(st: &BinanceState, account: usize, params: &Params) -> A
                     "quoteQty": fixed(f.price * f.qty, pd), "realizedPnl": "0", "side": side_str(o.side),
                     "positionSide": o.leg.word(), "symbol": symbol, "time": f.time_ms})
             };
-            rows.push((f.trade_id, row));
+            rows.push((f.trade_id, f.time_ms, row));
         }
     }
-    rows.sort_by_key(|r| r.0);
-    let skip = if params.get("fromId").is_some() {
-        0
+    // Spot: "can't be longer than 24 hours"; USD-M: "cannot be longer than 7 days".
+    let longest = if spot {
+        (DAY_MS, "24 hours")
     } else {
-        rows.len().saturating_sub(limit)
+        (7 * DAY_MS, "7 days")
     };
-    Ok(Value::Array(
-        rows.into_iter()
-            .skip(skip)
-            .take(limit)
-            .map(|r| r.1)
-            .collect(),
-    ))
+    super::paged(rows, params, "fromId", Some(longest))
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// `allOrders`: the account's orders of a symbol by `orderId` (from it on) or by creation time
+/// (spot at most 24 hours a request, USD-M less than 7 days).
+pub(super) fn all_orders(st: &BinanceState, account: usize, params: &Params) -> Answer {
+    let spot = st.spot();
+    let ex = st.market.lock();
+    let symbol = symbol_of(&ex, params)?;
+    let rows = ex
+        .orders
+        .values()
+        .filter(|o| o.account == account && o.symbol == symbol && o.on_order_service())
+        .map(|o| {
+            (
+                o.id,
+                o.created_ms,
+                order_json(&ex, o, spot, OrderView::Query),
+            )
+        })
+        .collect();
+    let longest = if spot {
+        (DAY_MS, "24 hours")
+    } else {
+        (7 * DAY_MS - 1, "7 days")
+    };
+    super::paged(rows, params, "orderId", Some(longest))
 }
 
 /// USD-M `batchOrders`: up to 5 places (POST) or modifies (PUT), or up to 10 cancels (DELETE),

@@ -42,6 +42,8 @@ pub(super) enum Endpoint {
     CancelAll,
     Account,
     MyTrades,
+    AllOrders,
+    AggTrades,
     RetiredListenKey,
     ListenKeyCreate,
     ListenKeyKeepalive,
@@ -70,6 +72,8 @@ pub(super) fn route(spot: bool, method: &Method, path: &str) -> Option<(Endpoint
             ("GET", "/api/v3/exchangeInfo") => (ExchangeInfo, false),
             ("GET", "/api/v3/depth") => (Depth, false),
             ("GET", "/api/v3/trades") => (Trades, false),
+            ("GET", "/api/v3/aggTrades") => (AggTrades, false),
+            ("GET", "/api/v3/allOrders") => (AllOrders, true),
             ("GET", "/api/v3/klines") => (Klines, false),
             ("GET", "/api/v3/ticker/24hr") => (Ticker24h, false),
             ("GET", "/api/v3/ticker/bookTicker") => (BookTicker, false),
@@ -97,6 +101,8 @@ pub(super) fn route(spot: bool, method: &Method, path: &str) -> Option<(Endpoint
             ("GET", "/fapi/v1/exchangeInfo") => (ExchangeInfo, false),
             ("GET", "/fapi/v1/depth") => (Depth, false),
             ("GET", "/fapi/v1/trades") => (Trades, false),
+            ("GET", "/fapi/v1/aggTrades") => (AggTrades, false),
+            ("GET", "/fapi/v1/allOrders") => (AllOrders, true),
             ("GET", "/fapi/v1/klines") => (Klines, false),
             ("GET", "/fapi/v1/premiumIndex") => (PremiumIndex, false),
             ("GET", "/fapi/v1/openInterest") => (OpenInterest, false),
@@ -238,7 +244,10 @@ pub(super) fn weight(spot: bool, endpoint: Endpoint, params: &Params) -> u32 {
                 20
             }
         }
-        (false, Account | Balance | PositionRisk | MyTrades) => 5,
+        (false, Account | Balance | PositionRisk | MyTrades | AllOrders) => 5,
+        (true, AllOrders) => 20,
+        (true, AggTrades) => 4,
+        (false, AggTrades) => 20,
         (_, SymbolConfig | Leverage | LeverageBracket | MarginType) => 1,
         (_, SetDual) => 1,
         (_, GetDual) => 30,
@@ -299,6 +308,8 @@ pub(super) fn dispatch(
             listen_key::listen_key(st, endpoint, headers, now)
         }
         MyTrades => orders::my_trades(st, acct(), params),
+        AllOrders => orders::all_orders(st, acct(), params),
+        AggTrades => market::agg_trades(st, params),
         CapitalConfig => account::capital_config(st, acct()),
         // No margin trading in the simulator.
         MarginPairs => Ok(json!([])),

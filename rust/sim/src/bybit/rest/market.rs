@@ -104,7 +104,10 @@ pub(super) fn recent_trades(
 }
 
 /// An integer parameter, if given.
-fn int_param(params: &HashMap<String, String>, key: &str) -> Result<Option<i64>, super::Fail> {
+pub(super) fn int_param(
+    params: &HashMap<String, String>,
+    key: &str,
+) -> Result<Option<i64>, super::Fail> {
     params
         .get(key)
         .filter(|v| !v.is_empty())

@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 
 pub use account::positions_json;
 pub use market::{kline_json, ticker, trade_id};
-pub use orders::execution_json;
+pub use orders::{exec_id, execution_json};
 
 use super::{BybitState, Category};
 use crate::exchange::Exchange;

@@ -428,6 +428,7 @@ pub(super) fn list(
     acct: usize,
     symbol: Option<&str>,
     params: &HashMap<String, String>,
+    now: i64,
 ) -> Answer {
     let ex = market.lock();
     if category == Category::Linear
@@ -447,12 +448,7 @@ pub(super) fn list(
         .filter(|s| !s.is_empty());
     let closed =
         endpoint == Endpoint::History || params.get("openOnly").map(String::as_str) == Some("1");
-    let limit: usize = params
-        .get("limit")
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(20)
-        .clamp(1, 50);
-    let mut orders: Vec<&crate::exchange::Order> = ex
+    let orders: Vec<&crate::exchange::Order> = ex
         .orders
         .values()
         .filter(|o| o.account == acct && symbol.is_none_or(|s| s == o.symbol))
@@ -467,13 +463,76 @@ pub(super) fn list(
             }
         })
         .collect();
-    orders.sort_by_key(|o| std::cmp::Reverse((o.created_ms, o.id)));
-    let list: Vec<Value> = orders
+    let rows = orders
         .into_iter()
-        .take(limit)
-        .map(|o| order_json(&ex, o, category))
+        .map(|o| (o.created_ms, o.id, order_json(&ex, o, category)))
         .collect();
-    Ok(json!({"category": category.as_str(), "list": list, "nextPageCursor": ""}))
+    // `order/history` selects by creation time (a 7-day window); `realtime` lists what is open.
+    let window = endpoint == Endpoint::History && id.is_none() && link.is_none();
+    let (list, next) = page(rows, params, (20, 50), window.then_some(now))?;
+    Ok(json!({"category": category.as_str(), "list": list, "nextPageCursor": next}))
+}
+
+const WEEK_MS: i64 = 7 * 86_400_000;
+
+/// A private listing as Bybit pages it (rows `(time, id, json)`): newest first, `limit` a page
+/// (`(default, most)`), over an opaque `nextPageCursor` ("" on the last page). With `now`, only
+/// the rows of the 7-day window `startTime`/`endTime` select: both at most 7 days apart, one
+/// alone 7 days from it, neither the last 7 days.
+fn page(
+    mut rows: Vec<(i64, u64, Value)>,
+    params: &HashMap<String, String>,
+    (default, most): (usize, usize),
+    now: Option<i64>,
+) -> Result<(Vec<Value>, String), Fail> {
+    use super::market::int_param;
+    let limit: usize = params
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(default)
+        .clamp(1, most);
+    if let Some(now) = now {
+        let (start, end) = match (
+            int_param(params, "startTime")?,
+            int_param(params, "endTime")?,
+        ) {
+            (Some(s), Some(e)) if e < s => {
+                return Err(fail(10001, "startTime should be less than endTime"));
+            }
+            (Some(s), Some(e)) if e - s > WEEK_MS => {
+                return Err(fail(
+                    10001,
+                    "The time range between startTime and endTime cannot exceed 7 days",
+                ));
+            }
+            (Some(s), Some(e)) => (s, e),
+            (Some(s), None) => (s, s + WEEK_MS),
+            (None, Some(e)) => (e - WEEK_MS, e),
+            (None, None) => (now - WEEK_MS, now),
+        };
+        rows.retain(|r| (start..=end).contains(&r.0));
+    }
+    rows.sort_by_key(|r| std::cmp::Reverse((r.0, r.1)));
+    let offset = match params.get("cursor").filter(|c| !c.is_empty()) {
+        Some(c) => c
+            .strip_prefix("page%3A")
+            .and_then(|n| n.parse::<usize>().ok())
+            .ok_or_else(|| fail(10001, "params error: cursor invalid"))?,
+        None => 0,
+    };
+    let after = offset.saturating_add(limit);
+    let next = if after < rows.len() {
+        format!("page%3A{after}")
+    } else {
+        String::new()
+    };
+    let list = rows
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|r| r.2)
+        .collect();
+    Ok((list, next))
 }
 
 pub(super) fn executions(
@@ -482,27 +541,37 @@ pub(super) fn executions(
     acct: usize,
     symbol: Option<&str>,
     params: &HashMap<String, String>,
+    now: i64,
 ) -> Answer {
     let ex = market.lock();
-    let limit: usize = params
-        .get("limit")
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(50)
-        .clamp(1, 100);
+    let (id, link) = (
+        params.get("orderId").and_then(|t| parse_order_id(t)),
+        params.get("orderLinkId").filter(|s| !s.is_empty()),
+    );
     let mut rows: Vec<(i64, u64, Value)> = Vec::new();
-    for o in ex
-        .orders
-        .values()
-        .filter(|o| o.account == acct && symbol.is_none_or(|s| s == o.symbol))
-    {
+    for o in ex.orders.values().filter(|o| {
+        o.account == acct
+            && symbol.is_none_or(|s| s == o.symbol)
+            && id.is_none_or(|i| i == o.id)
+            && link.is_none_or(|l| *l == o.client_id)
+    }) {
         for f in &o.fills {
             rows.push((f.time_ms, f.trade_id, execution_json(&ex, o, f, category)));
         }
     }
-    rows.sort_by_key(|r| std::cmp::Reverse((r.0, r.1)));
-    Ok(
-        json!({"category": category.as_str(), "list": rows.into_iter().take(limit).map(|r| r.2).collect::<Vec<_>>(), "nextPageCursor": ""}),
-    )
+    // Every simulated execution is a `Trade`: an `execType` filter of another kind finds none.
+    if params.get("execType").is_some_and(|t| t != "Trade") {
+        rows.clear();
+    }
+    let window = id.is_none() && link.is_none();
+    let (list, next) = page(rows, params, (50, 100), window.then_some(now))?;
+    Ok(json!({"category": category.as_str(), "list": list, "nextPageCursor": next}))
+}
+
+/// The `execId` of an order's execution: one per order and trade (both sides of a self-trade
+/// differ).
+pub fn exec_id(order_id: u64, trade_id: u64) -> String {
+    uuid(0xe4ec, trade_id ^ (order_id << 32))
 }
 
 pub fn execution_json(
@@ -526,7 +595,7 @@ pub fn execution_json(
     json!({"category": category.as_str(), "symbol": o.symbol, "orderId": order_id_str(o.id), "orderLinkId": o.client_id,
         "side": side_str(o.side), "orderPrice": num(price), "orderQty": num(spec.qty(o.lots)), "leavesQty": num(leaves),
         "orderType": if o.kind == OrderKind::Market { "Market" } else { "Limit" }, "stopOrderType": "",
-        "execFee": num(f.fee), "execId": uuid(0xe4ec, f.trade_id ^ (o.id << 32)), "execPrice": num(f.price),
+        "execFee": num(f.fee), "execId": exec_id(o.id, f.trade_id), "execPrice": num(f.price),
         "execQty": num(f.qty), "execType": "Trade", "execValue": num(f.price * f.qty), "execTime": f.time_ms.to_string(),
         "isMaker": f.is_maker, "feeRate": num(rate), "tradeIv": "", "markIv": "", "markPrice": num(ex.mark(&o.symbol)),
         "indexPrice": "", "underlyingPrice": "", "blockTradeId": "", "closedSize": "", "seq": f.trade_id,

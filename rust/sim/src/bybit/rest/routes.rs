@@ -154,10 +154,16 @@ pub(super) fn dispatch(
             account.expect("signed"),
             symbol,
             params,
+            now,
         ),
-        Executions => {
-            orders::executions(market, category, account.expect("signed"), symbol, params)
-        }
+        Executions => orders::executions(
+            market,
+            category,
+            account.expect("signed"),
+            symbol,
+            params,
+            now,
+        ),
         Positions => account::positions(market, category, account.expect("signed"), symbol, params),
         SetLeverage => account::set_leverage(market, account.expect("signed"), params),
         SwitchMode => account::switch_mode(market, account.expect("signed"), params),
