@@ -411,6 +411,39 @@ fn recorded_open_interest_reads_exactly() {
 }
 
 #[test]
+fn rest_aggregated_trades_read_exactly() {
+    use tradewire_core::model::{Side, Symbol};
+    use tradewire_core::venue::Adapter;
+    let adapter = tradewire_core::venue::binance::adapter::Adapter;
+    for (market, path) in [
+        (
+            Market::Spot,
+            "binance-spot/rest/nt-2021-10-aggTrades-BTCUSDT.json",
+        ),
+        (Market::Usdm, "binance-usdm/rest/docs-aggTrades.json"),
+    ] {
+        let answer = rest(path);
+        let symbol = Symbol::from_wire("BTCUSDT").unwrap();
+        let trades = adapter.agg_trades_of(market, symbol, &answer).unwrap();
+        let raw = answer.as_array().unwrap();
+        assert_eq!(trades.len(), raw.len(), "{path}");
+        for (t, raw) in trades.iter().zip(raw) {
+            assert_eq!(Some(t.agg_id), raw["a"].as_u64());
+            assert_eq!(
+                (t.first_trade_id, t.last_trade_id),
+                (raw["f"].as_u64(), raw["l"].as_u64())
+            );
+            assert_eq!(t.price.to_string(), s(raw, "p"));
+            assert_eq!(t.qty.to_string(), s(raw, "q"));
+            assert_eq!(Some(t.exchange_time_ms), raw["T"].as_i64());
+            // The buyer was the maker: the aggressor sold.
+            let sold = raw["m"].as_bool().unwrap();
+            assert_eq!(t.side, if sold { Side::Sell } else { Side::Buy });
+        }
+    }
+}
+
+#[test]
 fn recorded_rest_candles_read_exactly_oldest_first() {
     use tradewire_core::model::{Interval, Symbol};
     use tradewire_core::venue::{binance, bybit as by};

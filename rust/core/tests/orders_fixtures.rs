@@ -172,3 +172,101 @@ fn bybit_linear_answers() {
             .len()
     );
 }
+
+#[test]
+fn recorded_trade_lists_read_into_fills_exactly() {
+    // Spot `myTrades` (2018) names the side by `isBuyer`; USD-M `userTrades` (2022) by `side`.
+    for (trading, path) in [
+        (SPOT, "binance-spot/rest/nbt-2018-myTrades.json"),
+        (USDM, "binance-usdm/rest/nt-2022-02-userTrades-ETHUSDT.json"),
+    ] {
+        let answer = fixture(path);
+        let (fills, next) = trading.fills_of(&answer).unwrap();
+        let raw = answer.as_array().unwrap();
+        assert_eq!((fills.len(), next), (raw.len(), None), "{path}");
+        for (fill, raw) in fills.iter().zip(raw) {
+            assert_eq!(fill.symbol.as_str(), raw["symbol"].as_str().unwrap());
+            assert_eq!(fill.trade_id.as_str(), raw["id"].to_string());
+            assert_eq!(fill.order_id.as_str(), raw["orderId"].to_string());
+            assert_eq!(fill.price.to_string(), raw["price"].as_str().unwrap());
+            assert_eq!(fill.qty.to_string(), raw["qty"].as_str().unwrap());
+            assert_eq!(fill.fee.to_string(), raw["commission"].as_str().unwrap());
+            assert_eq!(fill.fee_asset, raw["commissionAsset"].as_str().unwrap());
+            assert_eq!(Some(fill.exchange_time_ms), raw["time"].as_i64());
+            let buyer = raw
+                .get("isBuyer")
+                .or(raw.get("buyer"))
+                .and_then(Value::as_bool);
+            let side = raw.get("side").and_then(Value::as_str);
+            assert!(
+                buyer == Some(fill.side == Side::Buy) || side == Some(&fill.side.to_string()),
+                "{path}: {raw}"
+            );
+            let maker = raw
+                .get("isMaker")
+                .or(raw.get("maker"))
+                .and_then(Value::as_bool);
+            assert_eq!(Some(fill.is_maker), maker);
+            assert!(fill.client_order_id.is_empty(), "Binance's list names none");
+        }
+    }
+}
+
+#[test]
+fn documented_order_histories_read() {
+    // USD-M `allOrders`: a trailing stop of a hedge-mode SHORT leg.
+    let (orders, _) = USDM
+        .orders_of(&fixture("binance-usdm/rest/docs-allOrders.json"))
+        .unwrap();
+    let [order] = orders.as_slice() else {
+        panic!("one order: {orders:?}");
+    };
+    assert_eq!(order.order_id.as_str(), "1917641");
+    assert_eq!(order.client_order_id.as_str(), "abc");
+    assert_eq!(order.position_side, Some(PositionSide::Short));
+    assert_eq!(text(order.qty).as_deref(), Some("0.40"));
+    assert_eq!(order.created_time_ms, 1_579_276_756_075);
+    let trigger = order.trigger.as_ref().expect("a trailing stop's trigger");
+    assert_eq!(
+        (
+            trigger.price.to_string(),
+            trigger.trailing.map(|r| r.to_string())
+        ),
+        ("9020".into(), Some("0.3".into())),
+        "a trailing stop is armed at its activation price"
+    );
+    // Bybit `order/history`: a canceled limit order, and the cursor's empty end.
+    let (orders, next) = LINEAR
+        .orders_of(&fixture("bybit-linear/rest/docs-order-history.json"))
+        .unwrap();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].status, OrderStatus::Canceled);
+    assert_eq!(orders[0].client_order_id.as_str(), "client-1");
+    assert_eq!(text(orders[0].price).as_deref(), Some("30000"));
+    assert_eq!(orders[0].created_time_ms, 1_700_000_000_000);
+    assert_eq!(next, None, "an empty cursor is the last page");
+    // Bybit `execution/list`: a fill and a funding charge, which is no fill.
+    let (fills, _) = LINEAR
+        .fills_of(&fixture(
+            "bybit-linear/rest/docs-execution-list-funding.json",
+        ))
+        .unwrap();
+    let [fill] = fills.as_slice() else {
+        panic!("the trade alone: {fills:?}");
+    };
+    assert_eq!(
+        fill.trade_id.as_str(),
+        "bf13bd10-fe15-4ad4-a6bf-c388e3104f75"
+    );
+    assert_eq!(fill.client_order_id.as_str(), "test-order-001");
+    assert_eq!(
+        (
+            fill.price.to_string(),
+            fill.qty.to_string(),
+            fill.fee.to_string()
+        ),
+        ("80800.00".into(), "0.093".into(), "0.0150".into())
+    );
+    assert!(fill.is_maker);
+    assert_eq!(fill.exchange_time_ms, 1_788_486_858_000);
+}

@@ -115,6 +115,12 @@ fn read_answer(
     errors.extend(trading.positions_of(answer, None).err());
     errors.extend(trading.positions_of(answer, Some(answer)).err());
     errors.extend(trading.trades_of(answer, order).err());
+    errors.extend(trading.fills_of(answer).err());
+    errors.extend(
+        adapter
+            .agg_trades_of(market, Symbol::new("BTCUSDT"), answer)
+            .err(),
+    );
     errors.extend(adapter.symbols_of(market, answer).err());
     for e in &errors {
         let _ = trading.names_a_filter(e);

@@ -87,9 +87,11 @@ impl BinanceTrading {
             Some(r) => Some(r),
             None => f.opt_decimal("priceRate")?,
         };
+        // USD-M: "stopPrice: please ignore when order type is TRAILING_STOP_MARKET" (its
+        // activation is `activatePrice`); spot's trailing stop activates at `stopPrice`.
         let stop = match f.opt_decimal("stopPrice")?.filter(|p| !p.is_zero()) {
-            Some(p) => Some(p),
-            None => f.opt_decimal("activatePrice")?,
+            Some(p) if kind != "TRAILING_STOP_MARKET" => Some(p),
+            _ => f.opt_decimal("activatePrice")?,
         };
         let trigger = trigger_of(trigger_kind, side, stop, rate, TriggerBy::Last);
         // A spot stop order not yet triggered is NEW and not working (`isWorking` false, or a
