@@ -153,6 +153,26 @@ def test_history_help_names_every_option() -> None:
     )
     for option in ("--venue", "--symbol", "--kind", "--interval", "--start", "--end", "--out", "--sim"):
         assert option in done.stdout
+    for kind in ("klines", "funding", "agg_trades", "my_trades", "orders"):
+        assert kind in done.stdout
+
+
+@pytest.mark.parametrize(("kind", "first"), [("my_trades", "trade_id"), ("orders", "order_type")])
+def test_the_history_command_reads_the_account_with_the_simulators_keys(
+    tmp_path: Path, kind: str, first: str
+) -> None:
+    """The account's kinds are signed: with --sim the simulator's keys are used (a fresh
+    account has no fills yet, so the file is its header alone)."""
+    out = tmp_path / f"{kind}.csv"
+    done = subprocess.run(
+        [sys.executable, "-m", "tradewire", "history", "--sim", "--venue", "bybit:linear", "--symbol",
+         "BTC/USDT:USDT", "--kind", kind, "--start", "2026-01-01", "--out", str(out), "--quiet"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with out.open() as f:
+        header, *rows = list(csv.reader(f))
+    assert first in header and header[:3] == ["venue", "market", "symbol"] and rows == []
 
 
 DAY = 86_400_000

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .data import columns, to_arrow
+from . import _native
+from .data import COLUMNS, columns, to_arrow
 from .errors import TradewireError
 
 
@@ -47,7 +48,15 @@ def add_parser(commands: Any) -> None:
     history.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-KINDS = ("klines", "funding", "agg_trades", "my_trades", "orders")
+#: What each kind reads: its rows' type.
+ROWS: dict[str, type] = {
+    "klines": _native.Kline,
+    "funding": _native.FundingRate,
+    "agg_trades": _native.AggTrade,
+    "my_trades": _native.Fill,
+    "orders": _native.Order,
+}
+KINDS = tuple(ROWS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -105,7 +114,9 @@ async def _walk(args: argparse.Namespace, venue: str, market: str) -> int:
                     "orders": connector.history.orders,
                 }[args.kind]
                 walk = read(args.symbol, start=args.start, end=args.end, progress=bar.update)
-            writer = _ParquetWriter(args.out) if args.out.suffix == ".parquet" else _CsvWriter(args.out)
+            names = COLUMNS[ROWS[args.kind]]
+            parquet = args.out.suffix == ".parquet"
+            writer = _ParquetWriter(args.out, names) if parquet else _CsvWriter(args.out, names)
             with writer:
                 async for page in walk.pages():
                     writer.write(page)
@@ -113,17 +124,15 @@ async def _walk(args: argparse.Namespace, venue: str, market: str) -> int:
 
 
 class _CsvWriter:
-    def __init__(self, path: Path) -> None:
+    """Rows under a header of ``names`` (a walk with no rows leaves the header alone)."""
+
+    def __init__(self, path: Path, names: tuple[str, ...]) -> None:
         self._file = path.open("w", newline="")
         self._csv = csv.writer(self._file)
-        self._header = False
+        self._csv.writerow(names)
 
     def write(self, page: list[object]) -> None:
-        cols = columns(page)
-        if not self._header:
-            self._csv.writerow(cols)
-            self._header = True
-        self._csv.writerows(zip(*cols.values(), strict=True))
+        self._csv.writerows(zip(*columns(page).values(), strict=True))
 
     def __enter__(self) -> _CsvWriter:
         return self
@@ -133,13 +142,16 @@ class _CsvWriter:
 
 
 class _ParquetWriter:
-    def __init__(self, path: Path) -> None:
+    """Pages as row groups; a walk with no rows writes an empty table of ``names``."""
+
+    def __init__(self, path: Path, names: tuple[str, ...]) -> None:
         try:
             import pyarrow.parquet as pq  # type: ignore[import-untyped,unused-ignore]
         except ImportError as e:
             raise ImportError("Parquet needs pyarrow: pip install 'tradewire[data]'") from e
         self._pq = pq
         self._path = path
+        self._names = names
         self._writer: Any = None
 
     def write(self, page: list[object]) -> None:
@@ -157,6 +169,11 @@ class _ParquetWriter:
     def __exit__(self, *_: object) -> None:
         if self._writer is not None:
             self._writer.close()
+        else:
+            import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+
+            empty = pa.table({name: pa.array([], pa.null()) for name in self._names})
+            self._pq.write_table(empty, self._path)  # type: ignore[no-untyped-call,unused-ignore]
 
 
 class _Bar:
