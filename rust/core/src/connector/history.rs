@@ -448,7 +448,11 @@ impl HistoryWalk {
             self.stop_past_now();
         } else if first == last {
             match page.serial(page.len().saturating_sub(1)) {
-                Some(id) => self.by_id = Some((id.saturating_add(1), last)),
+                Some(id) => {
+                    // Everything before `last` is read: a resumed walk repeats only `last`'s.
+                    self.cursor = last;
+                    self.by_id = Some((id.saturating_add(1), last));
+                }
                 None => {
                     return Err(Error::protocol(
                         self.connector.venue,
