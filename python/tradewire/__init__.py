@@ -94,6 +94,7 @@ from .errors import (
     TradewireError,
 )
 from .gateway import Gateway, GatewayStats, Remote, Served
+from .recording import Recorder, RecordingReader, read_recording
 from .streams import Stream
 
 __version__: str = _native.__version__
@@ -177,6 +178,8 @@ __all__ = [
     "ProtocolError",
     "Quote",
     "RateLimited",
+    "Recorder",
+    "RecordingReader",
     "Remote",
     "Served",
     "Side",
@@ -196,6 +199,7 @@ __all__ = [
     "TriggerKind",
     "Venue",
     "__version__",
+    "read_recording",
     "refresh_log_level",
     "to_arrow",
     "to_pandas",

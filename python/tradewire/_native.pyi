@@ -69,6 +69,8 @@ __all__ = [
     "NativeEvents",
     "NativeGateway",
     "NativeHistory",
+    "NativeRecorder",
+    "NativeRecording",
     "NativeRemote",
     "NativeSimulator",
     "NativeStream",
@@ -127,6 +129,38 @@ class _Sourced:
     @property
     def symbol(self) -> str:
         """The venue's symbol name, e.g. ``BTCUSDT``."""
+
+@final
+class NativeRecorder:
+    """A recorder attached to a connector (:class:`tradewire.Recorder` wraps it)."""
+
+    def __new__(
+        cls,
+        connector: NativeConnector,
+        dir: str,
+        symbols: list[str],
+        channels: list[str],
+        rotate_bytes: int,
+        rotate_seconds: float,
+        flush_ms: int = 1000,
+    ) -> NativeRecorder: ...
+    def record_listing(self) -> Awaitable[None]:
+        """Reads the symbol listing afresh, so the recording holds it."""
+    def stats(self) -> dict[str, Any]:
+        """``entries``, ``raw_bytes``, ``bytes``, ``files``, ``lost``, ``error``."""
+    def close(self) -> dict[str, Any]:
+        """Detaches, writes what is queued, closes the files (blocking); the final stats."""
+
+@final
+class NativeRecording:
+    """A recording opened for reading (:class:`tradewire.RecordingReader` wraps it)."""
+
+    def __new__(cls, dir: str, start_ns: int | None = None, end_ns: int | None = None) -> NativeRecording: ...
+    def meta(self) -> dict[str, Any]: ...
+    def segments(self) -> list[tuple[str, int | None, int | None, int | None]]: ...
+    def next_batch(self, n: int) -> list[tuple[int, str, str, str, str]]:
+        """Up to ``n`` next entries as ``(at_ns, conn, kind, path, text)``; empty at the end."""
+    def damage(self) -> list[tuple[str, int, str]]: ...
 
 @final
 class NativeHistory:

@@ -10,6 +10,7 @@ pub mod error;
 pub mod model;
 pub mod net;
 pub mod orders;
+pub mod record;
 pub mod resilience;
 pub mod stream;
 pub mod supervise;

@@ -416,7 +416,7 @@ fn state_str(state: BreakerState) -> &'static str {
 
 #[pyclass(module = "tradewire._native", frozen)]
 pub struct NativeConnector {
-    inner: Arc<Connector>,
+    pub(crate) inner: Arc<Connector>,
 }
 
 impl NativeConnector {

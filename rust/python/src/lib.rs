@@ -11,6 +11,7 @@ mod errors;
 mod gateway;
 mod logging;
 mod model;
+mod record;
 mod runtime;
 mod sim;
 mod stream;
@@ -29,5 +30,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     book::register(m)?;
     aggregate::register(m)?;
     gateway::register(m)?;
+    record::register(m)?;
     Ok(())
 }

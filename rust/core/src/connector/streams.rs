@@ -882,6 +882,7 @@ impl Dispatch {
                     if taken == 0 {
                         return;
                     }
+                    self.record(&frames);
                     for frame in frames.drain(..) {
                         self.on_frame(&frame);
                     }
@@ -892,6 +893,21 @@ impl Dispatch {
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
             }
+        }
+    }
+
+    /// Hands a batch to the connector's recorder, if one is attached, each frame stamped with
+    /// its receive time and named by its connection (`<url>#<shard>.<connection>`).
+    fn record(&self, frames: &[Inbound]) {
+        let Some(tap) = self.connector.upgrade().and_then(|c| c.http.tap.get()) else {
+            return;
+        };
+        let (wall, now) = (crate::model::now_ns(), Instant::now());
+        for f in frames {
+            let age = now.saturating_duration_since(f.received).as_nanos();
+            let at = wall.saturating_sub(i64::try_from(age).unwrap_or(0));
+            let conn = format!("{}#{}.{}", self.url, f.shard, f.connection);
+            tap.frame(&conn, at, f.text.as_str());
         }
     }
 

@@ -237,6 +237,8 @@ pub struct Http {
     pub breaker: Arc<Breaker>,
     pub clock: Arc<ClockSync>,
     config: HttpConfig,
+    /// A recorder's tap: each public answer's text is handed to it.
+    pub tap: crate::record::TapSlot,
 }
 
 impl std::fmt::Debug for Http {
@@ -289,6 +291,7 @@ impl Http {
             breaker,
             clock,
             config,
+            tap: crate::record::TapSlot::default(),
         })
     }
 
@@ -423,6 +426,17 @@ impl Http {
         {
             Ok(value) => {
                 permit.success();
+                // Public answers only: a signed request's query holds its signature.
+                if !request.signed
+                    && let Some(tap) = self.tap.get()
+                {
+                    let path = url.get(self.base.len()..).unwrap_or(&request.path);
+                    tap.rest(
+                        path,
+                        crate::model::now_ns(),
+                        &String::from_utf8_lossy(&body),
+                    );
+                }
                 Ok(value)
             }
             Err(failure) => {

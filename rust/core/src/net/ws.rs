@@ -15,6 +15,7 @@
 //! Text frames go to one channel as [`Inbound`]; the venue's market layer parses them.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -129,6 +130,8 @@ impl RequestGate {
 #[derive(Debug, Clone)]
 pub struct Inbound {
     pub shard: usize,
+    /// Which of the shard's connections it came on (1, 2, ... as they are opened).
+    pub connection: u32,
     pub text: Utf8Bytes,
     pub received: Instant,
 }
@@ -379,6 +382,7 @@ impl WsPool {
             sent: BTreeSet::new(),
             refreshes: refresh.clone(),
             ctx: None,
+            opened: Arc::new(AtomicU32::new(0)),
         };
         let cancel = self.cancel.child_token();
         self.supervisor
@@ -445,6 +449,8 @@ struct ShardRunner {
     refreshes: Arc<Refreshes>,
     /// The supervisor's view of this run (its checkpoints).
     ctx: Option<ChildContext>,
+    /// Connections opened so far (across restarts of the task): the newest one's number.
+    opened: Arc<AtomicU32>,
 }
 
 impl ShardRunner {
@@ -528,6 +534,7 @@ impl ShardRunner {
                 Ok(Ok(ok)) => ok,
             },
         };
+        self.opened.fetch_add(1, Ordering::Relaxed);
         self.emit(WsEvent::Connected { shard: self.index });
         let login = self.dialect.login(&self.ids);
         self.send_paced(&mut socket, login, cancel).await?;
@@ -573,9 +580,10 @@ impl ShardRunner {
     }
 
     /// Passes a data frame on; `false` once nobody listens.
-    async fn deliver(&self, text: Utf8Bytes, received: Instant) -> bool {
+    async fn deliver(&self, text: Utf8Bytes, received: Instant, connection: u32) -> bool {
         let inbound = Inbound {
             shard: self.index,
+            connection,
             text,
             received,
         };
@@ -586,19 +594,21 @@ impl ShardRunner {
     /// `stale_after` if its topics are quiet), so nothing published meanwhile is missed.
     async fn hand_over(&self, mut old: Socket, mut fresh: Box<Socket>) -> End {
         let deadline = Instant::now() + self.config.stale_after;
+        let fresh_no = self.opened.load(Ordering::Relaxed);
+        let old_no = fresh_no.saturating_sub(1);
         let mut old_open = true;
         loop {
             tokio::select! {
                 _ = sleep_until(deadline) => break,
                 frame = old.next(), if old_open => match frame {
                     Some(Ok(Message::Text(text))) if !self.dialect.is_control(text.as_str()) => {
-                        if !self.deliver(text, Instant::now()).await {
+                        if !self.deliver(text, Instant::now(), old_no).await {
                             return End::Cancelled;
                         }
                     }
                     // Passed on empty to be counted as skipped, as outside a hand-over.
                     Some(Ok(Message::Binary(_))) => {
-                        if !self.deliver(Utf8Bytes::default(), Instant::now()).await {
+                        if !self.deliver(Utf8Bytes::default(), Instant::now(), old_no).await {
                             return End::Cancelled;
                         }
                     }
@@ -607,13 +617,13 @@ impl ShardRunner {
                 },
                 frame = fresh.next() => match frame {
                     Some(Ok(Message::Text(text))) if !self.dialect.is_control(text.as_str()) => {
-                        if !self.deliver(text, Instant::now()).await {
+                        if !self.deliver(text, Instant::now(), fresh_no).await {
                             return End::Cancelled;
                         }
                         break;
                     }
                     Some(Ok(Message::Binary(_))) => {
-                        if !self.deliver(Utf8Bytes::default(), Instant::now()).await {
+                        if !self.deliver(Utf8Bytes::default(), Instant::now(), fresh_no).await {
                             return End::Cancelled;
                         }
                     }
@@ -628,6 +638,7 @@ impl ShardRunner {
 
     /// Reads until the connection fails, is cancelled, or is due for rotation.
     async fn serve(&mut self, mut socket: Socket, cancel: &CancellationToken) -> End {
+        let connection = self.opened.load(Ordering::Relaxed);
         let opened = Instant::now();
         let rotate_at = opened
             + self
@@ -752,7 +763,7 @@ impl ShardRunner {
                                 last_frame = received;
                                 if !self.dialect.is_control(text.as_str()) {
                                     last_data = received;
-                                    if !self.deliver(text, received).await {
+                                    if !self.deliver(text, received, connection).await {
                                         return End::Cancelled;
                                     }
                                 }
@@ -761,7 +772,7 @@ impl ShardRunner {
                             // stream or event, so the reader counts it as skipped.
                             Some(Ok(Message::Binary(_))) => {
                                 last_frame = received;
-                                if !self.deliver(Utf8Bytes::default(), received).await {
+                                if !self.deliver(Utf8Bytes::default(), received, connection).await {
                                     return End::Cancelled;
                                 }
                             }

@@ -1,0 +1,186 @@
+"""Recording what the venues send (``tw.Recorder``) and reading it back (``tw.read_recording``).
+
+A recording is a directory of zstd-compressed JSON-lines segments (``000001.jsonl.zst``, ...),
+an ``index.jsonl`` of closed segments with their time ranges, and ``meta.json``; each line is
+one message exactly as received with its receive time in ns and its connection. Segments are
+written a frame a second: a crash or ``kill -9`` loses at most the last second, and a torn tail
+is skipped on reading without touching anything before it. docs/recording.md has the format.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, Self
+
+from . import _native
+from .errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from .connectors import _Connector
+
+Channel = Literal["trades", "book", "tickers"]
+CHANNELS: tuple[Channel, ...] = ("trades", "book", "tickers")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One recorded message."""
+
+    #: Receive time, Unix ns.
+    at_ns: int
+    #: The connection it came on (``<url>#<shard>.<connection>``), or ``rest``.
+    conn: str
+    #: ``ws`` (a market-stream frame), ``rest`` (a public REST answer) or ``lost`` (``text``
+    #: messages the recorder could not keep).
+    kind: Literal["ws", "rest", "lost"]
+    #: A REST answer's path and query.
+    path: str
+    #: The text exactly as received.
+    text: str
+
+
+class Recorder:
+    """Records what ``connector`` receives for ``symbols`` on ``channels`` into ``directory``:
+    every market-stream frame as received and every public REST answer the connector reads
+    (book snapshots, the symbol listing), until closed::
+
+        async with tw.Binance("spot") as bn, tw.Recorder(bn, "rec/", symbols=["BTCUSDT"]) as rec:
+            await asyncio.sleep(3600)
+            print(rec.stats)
+
+    The recorder subscribes the channels itself (``book`` keeps a live book of ``depth``);
+    streams the caller opens on the same connector are recorded too. Segments rotate at
+    ``rotate_mb`` compressed MiB or ``rotate_minutes``; memory is bounded (a full queue counts
+    messages as lost and marks where, never waits)."""
+
+    def __init__(
+        self,
+        connector: _Connector,
+        directory: str | Path,
+        *,
+        symbols: Sequence[str],
+        channels: Sequence[Channel] = CHANNELS,
+        depth: int = 50,
+        rotate_mb: float = 64,
+        rotate_minutes: float = 60,
+    ) -> None:
+        unknown = [c for c in channels if c not in CHANNELS]
+        if unknown or not channels:
+            raise InvalidArgument(
+                f"channels: {unknown or 'none'}; choose from {', '.join(CHANNELS)}", field="channels"
+            )
+        if not symbols:
+            raise InvalidArgument("name at least one symbol", field="symbols")
+        if rotate_mb <= 0 or rotate_minutes <= 0:
+            raise InvalidArgument("rotate_mb and rotate_minutes must be positive", field="rotate_mb")
+        self._connector = connector
+        self.directory = Path(directory)
+        self._symbols = list(symbols)
+        self._channels = list(channels)
+        self._depth = depth
+        self._rotate = (int(rotate_mb * (1 << 20)), rotate_minutes * 60)
+        self._native: _native.NativeRecorder | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._streams: list[Any] = []
+        self._books: list[Any] = []
+        self._final: dict[str, Any] | None = None
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """``entries``, ``raw_bytes``, ``bytes`` (on disk), ``files``, ``lost``, ``error``."""
+        if self._native is not None:
+            return self._native.stats()
+        if self._final is not None:
+            return self._final
+        return {"entries": 0, "raw_bytes": 0, "bytes": 0, "files": 0, "lost": 0, "error": None}
+
+    async def start(self) -> None:
+        native = self._connector.native
+        self._native = _native.NativeRecorder(
+            native, str(self.directory), self._symbols, list(self._channels), *self._rotate
+        )
+        try:
+            await self._native.record_listing()
+            if "trades" in self._channels:
+                self._drain(self._connector.trades(*self._symbols))
+            if "tickers" in self._channels:
+                self._drain(self._connector.tickers(*self._symbols))
+            if "book" in self._channels:
+                for symbol in self._symbols:
+                    self._books.append(await self._connector.book(symbol, depth=self._depth))
+        except BaseException:
+            await self.close()
+            raise
+
+    def _drain(self, stream: Any) -> None:
+        async def drain() -> None:
+            with contextlib.suppress(Exception):
+                async for _ in stream:
+                    pass
+
+        self._streams.append(stream)
+        self._tasks.append(asyncio.create_task(drain()))
+
+    async def close(self) -> dict[str, Any]:
+        """Stops the subscriptions it opened, writes what is queued, closes the files; the
+        final stats."""
+        for book in self._books:
+            book.close()
+        for stream in self._streams:
+            stream.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._books, self._tasks, self._streams = [], [], []
+        if self._native is None:
+            return self.stats
+        native, self._native = self._native, None
+        self._final = await asyncio.to_thread(native.close)
+        return self._final
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+
+class RecordingReader:
+    """A recording opened for reading: ``meta``, ``segments``, and its entries by iteration
+    (oldest first per segment, within ``start_ns..end_ns``); ``damage`` says where reading
+    stopped short (a torn tail after a kill)."""
+
+    def __init__(
+        self, directory: str | Path, *, start_ns: int | None = None, end_ns: int | None = None
+    ) -> None:
+        self._native = _native.NativeRecording(str(directory), start_ns, end_ns)
+        self.meta: dict[str, Any] = self._native.meta()
+        self.segments = self._native.segments()
+
+    def __iter__(self) -> Iterator[Entry]:
+        while batch := self._native.next_batch(4096):
+            for at_ns, conn, kind, path, text in batch:
+                yield Entry(at_ns, conn, kind, path, text)  # type: ignore[arg-type]
+
+    @property
+    def damage(self) -> list[tuple[str, int, str]]:
+        """``(file, offset, reason)`` of each frame that could not be read so far."""
+        return self._native.damage()
+
+
+def read_recording(
+    directory: str | Path, *, start_ns: int | None = None, end_ns: int | None = None
+) -> RecordingReader:
+    """Opens a recording for reading (see :class:`RecordingReader`)."""
+    return RecordingReader(directory, start_ns=start_ns, end_ns=end_ns)
+
+
+__all__ = ["CHANNELS", "Channel", "Entry", "Recorder", "RecordingReader", "read_recording"]
