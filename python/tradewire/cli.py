@@ -61,8 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
         "tw.Remote reads them from any process. Logs its counters every few seconds.",
     )
     from .history_cli import add_parser
+    from .record_cli import add_parser as add_record
 
     add_parser(commands)
+    add_record(commands)
     gateway.add_argument("--config", required=True, metavar="FILE", help="the gateway's TOML config")
     gateway.add_argument(
         "--duration", type=_seconds, default=0.0, metavar="SECONDS", help="stop after this long (0: never)"
@@ -162,6 +164,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from . import history_cli
 
         return history_cli.run(args)
+    if args.command == "record":
+        from . import record_cli
+
+        return record_cli.run(args)
     return 0
 
 
