@@ -94,7 +94,7 @@ from .errors import (
     TradewireError,
 )
 from .gateway import Gateway, GatewayStats, Remote, Served
-from .recording import Recorder, RecordingReader, read_recording
+from .recording import Recorder, RecordingReader, Replay, read_recording
 from .streams import Stream
 
 __version__: str = _native.__version__
@@ -181,6 +181,7 @@ __all__ = [
     "Recorder",
     "RecordingReader",
     "Remote",
+    "Replay",
     "Served",
     "Side",
     "SlowConsumer",

@@ -72,6 +72,7 @@ __all__ = [
     "NativeRecorder",
     "NativeRecording",
     "NativeRemote",
+    "NativeReplay",
     "NativeSimulator",
     "NativeStream",
     "OpenInterest",
@@ -150,6 +151,26 @@ class NativeRecorder:
         """``entries``, ``raw_bytes``, ``bytes``, ``files``, ``lost``, ``error``."""
     def close(self) -> dict[str, Any]:
         """Detaches, writes what is queued, closes the files (blocking); the final stats."""
+
+@final
+class NativeReplay:
+    """A recording served on loopback (:class:`tradewire.Replay` wraps it)."""
+
+    def __new__(
+        cls, dir: str, speed: float | None = None, start_ns: int | None = None, end_ns: int | None = None
+    ) -> NativeReplay: ...
+    @property
+    def rest(self) -> str: ...
+    @property
+    def ws(self) -> str: ...
+    @property
+    def venue(self) -> str: ...
+    @property
+    def market(self) -> str: ...
+    @property
+    def messages(self) -> int:
+        """Recorded messages served."""
+    def close(self) -> None: ...
 
 @final
 class NativeRecording:

@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
 
 from . import _native
+from .endpoints import Endpoints
 from .errors import InvalidArgument
 
 if TYPE_CHECKING:
@@ -183,4 +184,88 @@ def read_recording(
     return RecordingReader(directory, start_ns=start_ns, end_ns=end_ns)
 
 
-__all__ = ["CHANNELS", "Channel", "Entry", "Recorder", "RecordingReader", "read_recording"]
+class Replay:
+    """A recording served again, on loopback, on its venue's own wire protocol, read through a
+    connector: ``async with tw.Replay("rec/", speed=None) as bn`` gives a
+    :class:`~tradewire.Binance` or :class:`~tradewire.Bybit` whose market data (``symbol_info``,
+    ``trades``, ``tickers``, ``book``, ``book_updates``, ...) is the recording's, parsed,
+    sequence-checked and synced by the same code as live data.
+
+    ``speed`` 1.0 keeps the recorded pace (2.0 twice as fast); ``None`` plays as fast as the
+    connector reads. ``start``/``end`` (Unix ns) select a receive-time range. Frames recorded
+    after a book snapshot wait until the connector has read that snapshot, so the same recording
+    always rebuilds the same book states. Streams not in the recording stay silent; REST paths
+    not in it answer an error."""
+
+    def __init__(
+        self,
+        directory: str | Path,
+        *,
+        speed: float | None = 1.0,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+    ) -> None:
+        if speed is not None and not speed > 0:
+            raise InvalidArgument("speed must be positive, or None for as fast as possible", field="speed")
+        self.directory = Path(directory)
+        self._speed = speed
+        self._range = (start_ns, end_ns)
+        self._native: _native.NativeReplay | None = None
+        self._connector: _Connector | None = None
+
+    def serve(self) -> Endpoints:
+        """Starts serving (if not yet) and says where, for any client."""
+        if self._native is None:
+            self._native = _native.NativeReplay(str(self.directory), self._speed, *self._range)
+        return replay_endpoints(self._native)
+
+    @property
+    def venue(self) -> str:
+        self.serve()
+        assert self._native is not None
+        return self._native.venue
+
+    @property
+    def market(self) -> str:
+        self.serve()
+        assert self._native is not None
+        return self._native.market
+
+    async def __aenter__(self) -> Any:
+        from .connectors import Binance, Bybit
+
+        endpoints = self.serve()
+        connector: _Connector = (
+            Binance(self.market, endpoints=endpoints)  # type: ignore[arg-type]
+            if self.venue == "binance"
+            else Bybit(self.market, endpoints=endpoints)  # type: ignore[arg-type]
+        )
+        await connector.__aenter__()
+        self._connector = connector
+        return connector
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._connector is not None:
+            await self._connector.__aexit__(exc_type, exc, tb)
+            self._connector = None
+        self.close()
+
+    def close(self) -> None:
+        if self._native is not None:
+            self._native.close()
+            self._native = None
+
+
+def replay_endpoints(native: _native.NativeReplay) -> Endpoints:
+    """Where a served recording is, as its venue's clients expect the hosts."""
+    rest, ws = native.rest, native.ws
+    if native.venue == "binance":
+        if native.market == "spot":
+            return Endpoints(rest=rest, ws_public=ws)
+        return Endpoints(rest=rest, ws_public=f"{ws}/public", ws_market=f"{ws}/market")
+    return Endpoints(rest=rest, ws_public=f"{ws}/v5/public/{native.market}")
+
+
+__all__ = ["CHANNELS", "Channel", "Entry", "Recorder", "RecordingReader", "Replay", "read_recording"]

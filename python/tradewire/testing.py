@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from types import TracebackType
 from typing import Literal, Self, overload
 
@@ -122,6 +123,7 @@ class Simulator:
         self._extra_symbols = extra_symbols
         self._connection_lifetime_ms = connection_lifetime_ms
         self._native: _native.NativeSimulator | None = None
+        self._replays: list[_native.NativeReplay] = []
 
     def start(self) -> Self:
         if self._native is None:
@@ -136,9 +138,24 @@ class Simulator:
         return self
 
     def close(self) -> None:
+        for replay in self._replays:
+            replay.close()
+        self._replays.clear()
         if self._native is not None:
             self._native.close()
             self._native = None
+
+    def load_recording(self, directory: str | Path, *, speed: float | None = None) -> Endpoints:
+        """Serves a recording (``tradewire record``) on its venue's wire protocol, beside the
+        simulated venues, until the simulator closes: its REST answers to the requests that
+        read them, its frames (paced at ``speed``, or as fast as read) to whoever subscribes.
+        Point any client (tradewire, the official SDKs, ccxt) at the endpoints returned."""
+        from .recording import replay_endpoints
+
+        self.native  # noqa: B018 (running)
+        replay = _native.NativeReplay(str(directory), speed)
+        self._replays.append(replay)
+        return replay_endpoints(replay)
 
     def __enter__(self) -> Self:
         return self.start()

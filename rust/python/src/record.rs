@@ -202,8 +202,78 @@ impl NativeRecording {
     }
 }
 
+/// A recording served on loopback on its venue's wire protocol (`tradewire_sim::replay`).
+#[pyclass(module = "tradewire._native", frozen)]
+pub struct NativeReplay {
+    server: Mutex<Option<tradewire_sim::replay::ReplayServer>>,
+    #[pyo3(get)]
+    rest: String,
+    #[pyo3(get)]
+    ws: String,
+    #[pyo3(get)]
+    venue: String,
+    #[pyo3(get)]
+    market: String,
+    /// Recorded messages served (frames and answers).
+    #[pyo3(get)]
+    messages: usize,
+}
+
+#[pymethods]
+impl NativeReplay {
+    /// Reads the recording in `dir` (within `start_ns..=end_ns`) and serves it; `speed` 1.0
+    /// keeps its pace, `None` plays as fast as a client reads.
+    #[new]
+    #[pyo3(signature = (dir, speed = None, start_ns = None, end_ns = None))]
+    fn new(
+        py: Python<'_>,
+        dir: PathBuf,
+        speed: Option<f64>,
+        start_ns: Option<i64>,
+        end_ns: Option<i64>,
+    ) -> PyResult<NativeReplay> {
+        use tradewire_core::record::EntryKind;
+        use tradewire_sim::replay::{Recorded, ReplayServer};
+        let recording = Recording::open(&dir).py_err(py)?;
+        let messages: Vec<Recorded> = py.detach(|| {
+            recording
+                .entries(start_ns, end_ns)
+                .filter(|e| e.kind != EntryKind::Lost)
+                .map(|e| Recorded {
+                    at_ns: e.at_ns,
+                    rest_path: (e.kind == EntryKind::Rest).then_some(e.path),
+                    text: e.text,
+                })
+                .collect()
+        });
+        let count = messages.len();
+        let binance = recording.meta.venue == "binance";
+        let runtime = crate::runtime::runtime(py)?;
+        let server = py
+            .detach(|| runtime.block_on(ReplayServer::start(messages, binance, speed)))
+            .map_err(|e| {
+                crate::errors::raise(py, "TradewireError", format!("replay failed to start: {e}"))
+            })?;
+        Ok(NativeReplay {
+            rest: server.rest.clone(),
+            ws: server.ws.clone(),
+            venue: recording.meta.venue.clone(),
+            market: recording.meta.market.clone(),
+            messages: count,
+            server: Mutex::new(Some(server)),
+        })
+    }
+
+    fn close(&self) {
+        if let Some(server) = self.server.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            server.stop();
+        }
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeRecorder>()?;
     m.add_class::<NativeRecording>()?;
+    m.add_class::<NativeReplay>()?;
     Ok(())
 }

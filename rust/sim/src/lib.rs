@@ -12,6 +12,7 @@ pub mod config;
 pub mod exchange;
 pub mod limits;
 pub mod market;
+pub mod replay;
 pub mod server;
 pub mod synth;
 pub mod tape;
