@@ -69,6 +69,36 @@ class Session:
             snapshot=snapshot.read_text().strip() if snapshot.exists() else None,
         )
 
+    @classmethod
+    def from_recording(cls, directory: Path, symbol: str | None = None) -> Session:
+        """A recording (``tradewire record``) as a session: the book stream's frames of
+        ``symbol`` (the recording's first if None) and its first REST snapshot."""
+        reading = tw.read_recording(directory)
+        meta = reading.meta
+        symbol = symbol or meta["symbols"][0]
+        binance = meta["venue"] == "binance"
+        frames, snapshot = [], None
+        for e in reading:
+            if e.kind == "rest" and snapshot is None and "/depth" in e.path and f"symbol={symbol}" in e.path:
+                snapshot = e.text
+            elif e.kind == "ws":
+                value = json.loads(e.text)
+                name = value.get("stream" if binance else "topic", "")
+                if (binance and name.startswith(f"{symbol.lower()}@depth")) or (
+                    not binance and name.startswith("orderbook.") and name.endswith(f".{symbol}")
+                ):
+                    frames.append(e.text)
+        assert not reading.damage, reading.damage
+        return cls(
+            name=directory.name,
+            venue=meta["venue"],
+            market=meta["market"],
+            symbol=symbol,
+            meta=meta,
+            frames=frames,
+            snapshot=snapshot,
+        )
+
     def events(self) -> list[dict[str, Any]]:
         """Each frame's event (Binance: the envelope's ``data``; Bybit: the message)."""
         out = []

@@ -219,41 +219,54 @@ async def record_session(name: str, out: Path) -> Session:
     return session
 
 
-@pytest.mark.asyncio
-@pytest.mark.parametrize("name", SESSIONS)
-async def test_a_replay_rebuilds_the_recorded_books_every_time(name: str, tmp_path: Path) -> None:
-    """A recording replayed (as fast as read, twice) through a connector: the book goes through
-    the venue's states (checked against the venues' own algorithm, independent of tradewire) and
-    ends where the venue's did."""
-    session = await record_session(name, tmp_path / "rec")
+async def replay_and_check(directory: Path) -> None:
+    """The regression check of a recording: replayed (as fast as read) through a connector, its
+    book goes through the venue's states, checked against the venues' own algorithm run on the
+    recording (tests/replay.py, independent of tradewire's book code), and ends where the
+    venue's did; ``book_updates`` views on the way are states the venue had."""
+    session = Session.from_recording(directory)
     books = reference_books(session)
     last = max(books)
     depth = 5000 if session.venue == "binance" else 500
+    async with tw.Replay(directory, speed=None) as c:
+        assert (await c.symbol_info(session.symbol)).symbol == session.symbol
+        # Bybit's views must follow the recorded topic (orderbook.500): the same depth.
+        view_depth = 100 if session.venue == "binance" else depth
+        views = c.book_updates(session.symbol, depth=view_depth)
+        seen: list[tw.BookView] = []
+
+        async def watch() -> None:
+            async for view in views:
+                if view.is_synced:
+                    seen.append(view)
+
+        task = asyncio.create_task(watch())
+        with await c.book(session.symbol, depth=depth) as book:
+            await until(lambda: book.update_id == last, 30, lambda: f"the last update ({book.update_id})")
+            check(book.snapshot(depth), books, depth)
+        await until(lambda: bool(seen) and seen[-1].update_id == last, 10, "the last view")
+        task.cancel()
+    for view in seen:
+        check(view, books, view_depth)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("name", SESSIONS)
+async def test_a_replay_rebuilds_the_recorded_books_every_time(name: str, tmp_path: Path) -> None:
+    """A real session recorded, then replayed twice: the same book states both times."""
+    await record_session(name, tmp_path / "rec")
     for _ in range(2):
-        async with tw.Replay(tmp_path / "rec", speed=None) as c:
-            assert (await c.symbol_info(session.symbol)).symbol == session.symbol
-            # Bybit's views must follow the recorded topic (orderbook.500): the same depth.
-            view_depth = 100 if session.venue == "binance" else depth
-            views = c.book_updates(session.symbol, depth=view_depth)
-            seen: list[tw.BookView] = []
+        await replay_and_check(tmp_path / "rec")
 
-            async def watch(views: tw.Stream[tw.BookView] = views, seen: list[tw.BookView] = seen) -> None:
-                async for view in views:
-                    if view.is_synced:
-                        seen.append(view)
 
-            task = asyncio.create_task(watch())
-            with await c.book(session.symbol, depth=depth) as book:
-                await until(lambda: book.update_id == last, 30, lambda: f"the last update ({book.update_id})")
-                check(book.snapshot(depth), books, depth)
+CORPUS = sorted(p for p in (Path(__file__).parent / "fixtures" / "recordings").iterdir() if p.is_dir())
 
-            def last_seen(s: list[tw.BookView] = seen) -> bool:
-                return bool(s) and s[-1].update_id == last
 
-            await until(last_seen, 10, "the last view")
-            task.cancel()
-            for view in seen:
-                check(view, books, view_depth)
+@pytest.mark.asyncio
+@pytest.mark.parametrize("directory", CORPUS, ids=[p.name for p in CORPUS])
+async def test_every_recording_of_the_corpus_replays_to_the_venues_books(directory: Path) -> None:
+    """tests/fixtures/recordings: recordings kept as regression tests (README there)."""
+    await replay_and_check(directory)
 
 
 @pytest.mark.asyncio
