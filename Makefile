@@ -71,6 +71,7 @@ bench: develop
 	$(BIN)/python benches/book_updates.py --venue bybit --market linear
 	$(BIN)/python -m benches.peers
 	$(BIN)/python -m benches.peers --loop uvloop
+	$(BIN)/python benches/replay.py
 
 # The fuzz test (rust/core/tests/fuzz) runs in rust-test with its default cases; this runs it
 # long, with integer overflow checked (an overflow the release build would wrap panics and

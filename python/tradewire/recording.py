@@ -101,6 +101,9 @@ class Recorder:
         return {"entries": 0, "raw_bytes": 0, "bytes": 0, "files": 0, "lost": 0, "error": None}
 
     async def start(self) -> None:
+        """Starts recording (once: ``async with`` after ``start()`` goes on with it)."""
+        if self._native is not None:
+            return
         native = self._connector.native
         self._native = _native.NativeRecorder(
             native, str(self.directory), self._symbols, list(self._channels), *self._rotate
