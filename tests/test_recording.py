@@ -271,9 +271,9 @@ async def test_every_recording_of_the_corpus_replays_to_the_venues_books(directo
 
 @pytest.mark.asyncio
 async def test_the_simulator_serves_a_recording_to_any_client(tmp_path: Path) -> None:
-    """A recording served on Binance's wire protocol: a plain WebSocket client subscribing to a
-    recorded stream receives the recorded frames, in order, byte for byte; a plain HTTP GET of a
-    recorded path gets the recorded answer."""
+    """A recording rotated over several segments, served on Binance's wire protocol: a plain
+    WebSocket client subscribing to a recorded stream receives the recorded frames, in order,
+    byte for byte; a plain HTTP GET of a recorded path gets the recorded answer."""
     import urllib.request
 
     import websockets
@@ -282,10 +282,12 @@ async def test_the_simulator_serves_a_recording_to_any_client(tmp_path: Path) ->
     with Simulator(seed=13, steps_per_second=50) as sim:
         async with (
             connect(sim, "binance", "spot") as c,
-            tw.Recorder(c, out, symbols=["BTCUSDT"], channels=["trades", "tickers"]) as rec,
+            tw.Recorder(c, out, symbols=["BTCUSDT"], channels=["trades", "tickers"], rotate_mb=0.002) as rec,
         ):
-            await until(lambda: rec.stats["entries"] > 60, 30, lambda: str(rec.stats))
-    entries = list(tw.read_recording(out))
+            await until(lambda: rec.stats["files"] >= 3, 30, lambda: str(rec.stats))
+    reading = tw.read_recording(out)
+    entries = list(reading)
+    assert len(reading.segments) >= 3, "rotated"
     frames: dict[str, list[str]] = {}
     for e in entries:
         if e.kind == "ws":
@@ -305,3 +307,40 @@ async def test_the_simulator_serves_a_recording_to_any_client(tmp_path: Path) ->
             assert json.loads(await ws.recv()) == {"result": None, "id": 1}
             got = [await asyncio.wait_for(ws.recv(), 10) for _ in frames[stream]]
     assert got == frames[stream]
+
+
+@pytest.mark.asyncio
+async def test_ccxt_reads_a_recording_served_by_the_simulator(tmp_path: Path) -> None:
+    """A judge pointed at recorded reality (URLs only): ccxt.pro loads Bybit linear's markets
+    from the recorded listing and watches the recorded book and trades."""
+    import ccxt.pro as ccxtpro
+
+    out = tmp_path / "rec"
+    with Simulator(seed=17, steps_per_second=50) as sim:
+        async with (
+            connect(sim, "bybit", "linear") as c,
+            tw.Recorder(c, out, symbols=["BTCUSDT"], channels=["trades", "book"], depth=50) as rec,
+        ):
+            await until(lambda: rec.stats["entries"] > 100, 30, lambda: str(rec.stats))
+    frames = [json.loads(e.text) for e in tw.read_recording(out) if e.kind == "ws"]
+    # Every best bid the venue's book had (by the venues' own algorithm on the recording).
+    tops = {
+        (float(max(bids)), float(bids[max(bids)]))
+        for bids, _ in reference_books(Session.from_recording(out)).values()
+    }
+    first_trade = next(f for f in frames if f["topic"] == "publicTrade.BTCUSDT")["data"][0]
+    with Simulator(seed=1) as sim:
+        endpoints = sim.load_recording(out, speed=None)
+        ex = ccxtpro.bybit()
+        ex.options["fetchMarkets"] = {"types": ["linear"]}
+        ex.options["fetchCurrencies"] = False
+        ex.urls["api"]["public"] = ex.urls["api"]["private"] = endpoints.rest
+        ex.urls["api"]["ws"]["public"]["linear"] = endpoints.ws_public
+        try:
+            assert "BTC/USDT:USDT" in await ex.load_markets()
+            book = await asyncio.wait_for(ex.watch_order_book("BTC/USDT:USDT"), 15)
+            assert tuple(book["bids"][0]) in tops
+            trades = await asyncio.wait_for(ex.watch_trades("BTC/USDT:USDT"), 15)
+            assert trades[0]["id"] == first_trade["i"] and trades[0]["price"] == float(first_trade["p"])
+        finally:
+            await ex.close()

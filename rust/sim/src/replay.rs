@@ -33,7 +33,8 @@ pub struct Recorded {
 
 /// How long a stream waits for a client to read the snapshot it is held for.
 const SNAPSHOT_HOLD: Duration = Duration::from_secs(5);
-/// Subscriptions usually come in a few requests: playing starts this long after the first.
+/// Subscriptions usually come in a few requests: those within this long of each other are
+/// played together, in their recorded interleaving.
 const SETTLE: Duration = Duration::from_millis(200);
 
 struct Frame {
@@ -263,11 +264,14 @@ async fn ws(State(replay): State<Arc<Replay>>, ws: WebSocketUpgrade) -> Response
 }
 
 /// One client connection: answers its subscriptions and pings, and plays the frames of what
-/// it subscribed to.
+/// it subscribed to: streams subscribed together (within [`SETTLE`]) in their recorded
+/// interleaving, each later group from the start of the recording on its own.
 async fn session(replay: Arc<Replay>, mut socket: WebSocket) {
-    let subscribed: Arc<Mutex<HashSet<String>>> = Arc::default();
     let (tx, mut outbox) = tokio::sync::mpsc::channel::<String>(1024);
-    let mut player: Option<tokio::task::JoinHandle<()>> = None;
+    let mut covered: HashSet<String> = HashSet::new();
+    let mut pending: HashSet<String> = HashSet::new();
+    let mut start_at: Option<Instant> = None;
+    let mut players: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     loop {
         tokio::select! {
             incoming = socket.recv() => {
@@ -280,12 +284,17 @@ async fn session(replay: Arc<Replay>, mut socket: WebSocket) {
                 {
                     break;
                 }
-                if !topics.is_empty() {
-                    subscribed.lock().unwrap_or_else(|p| p.into_inner()).extend(topics);
-                    if player.is_none() {
-                        player = Some(tokio::spawn(play(replay.clone(), subscribed.clone(), tx.clone())));
+                for topic in topics {
+                    if covered.insert(topic.clone()) {
+                        pending.insert(topic);
+                        start_at.get_or_insert_with(|| Instant::now() + SETTLE);
                     }
                 }
+            }
+            _ = tokio::time::sleep_until(start_at.unwrap_or_else(Instant::now)), if start_at.is_some() => {
+                start_at = None;
+                let topics = std::mem::take(&mut pending);
+                players.push(tokio::spawn(play(replay.clone(), topics, tx.clone())));
             }
             frame = outbox.recv() => {
                 let Some(frame) = frame else { break };
@@ -295,7 +304,7 @@ async fn session(replay: Arc<Replay>, mut socket: WebSocket) {
             }
         }
     }
-    if let Some(player) = player {
+    for player in players {
         player.abort();
     }
 }
@@ -340,13 +349,8 @@ fn control(replay: &Replay, request: &Value) -> (Option<Value>, Vec<String>) {
     }
 }
 
-/// Sends the subscribed streams' frames in recorded order, paced by `speed`.
-async fn play(
-    replay: Arc<Replay>,
-    subscribed: Arc<Mutex<HashSet<String>>>,
-    tx: tokio::sync::mpsc::Sender<String>,
-) {
-    tokio::time::sleep(SETTLE).await;
+/// Sends the frames of `topics` in recorded order, paced by `speed`.
+async fn play(replay: Arc<Replay>, topics: HashSet<String>, tx: tokio::sync::mpsc::Sender<String>) {
     let Some(first) = replay.frames.first().map(|f| f.at_ns) else {
         return;
     };
@@ -366,9 +370,7 @@ async fn play(
             if *at > frame.at_ns {
                 break;
             }
-            let follows = subscribed
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
+            let follows = topics
                 .iter()
                 .any(|s| s.starts_with(&format!("{book}@depth")));
             if follows {
@@ -389,11 +391,7 @@ async fn play(
             }
             next_snapshot += 1;
         }
-        if !subscribed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(&frame.stream)
-        {
+        if !topics.contains(&frame.stream) {
             continue;
         }
         if let Some(speed) = replay.speed {
