@@ -16,7 +16,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import tradewire as tw
@@ -344,3 +346,44 @@ async def test_ccxt_reads_a_recording_served_by_the_simulator(tmp_path: Path) ->
             assert trades[0]["id"] == first_trade["i"] and trades[0]["price"] == float(first_trade["p"])
         finally:
             await ex.close()
+
+
+@pytest.mark.asyncio
+async def test_a_replay_gives_the_recorded_trades_and_tickers_at_the_recorded_pace(tmp_path: Path) -> None:
+    """Trades and tickers recorded from the simulator, replayed at the recorded pace: each
+    trade once, in order, equal to the recorded frame; the tickers too; the replay takes about
+    as long as the recording did."""
+    out = tmp_path / "rec"
+    with Simulator(seed=19, steps_per_second=50) as sim:
+        async with (
+            connect(sim, "binance", "usdm") as c,
+            tw.Recorder(c, out, symbols=["BTCUSDT"], channels=["trades", "tickers"]) as rec,
+        ):
+            await until(lambda: rec.stats["entries"] > 80, 30, lambda: str(rec.stats))
+    frames = [(e.at_ns, json.loads(e.text)) for e in tw.read_recording(out) if e.kind == "ws"]
+    recorded = [f["data"] for _, f in frames if f["stream"].endswith("@trade")]
+    tickers = [f["data"] for _, f in frames if f["stream"].endswith("@ticker")]
+    span = (frames[-1][0] - frames[0][0]) / 1e9
+    assert recorded and tickers and span > 1
+    started = time.monotonic()
+    async with tw.Replay(out, speed=1.0) as c:
+        trades, seen_tickers = c.trades("BTCUSDT"), c.tickers("BTCUSDT")
+        got = [t async for t in _take(trades, len(recorded))]
+        got_tickers = [t async for t in _take(seen_tickers, len(tickers))]
+    elapsed = time.monotonic() - started
+    assert [(t.trade_id, str(t.price), str(t.qty), t.exchange_time_ms) for t in got] == [
+        (str(r["t"]), r["p"], r["q"], r["T"]) for r in recorded
+    ]
+    assert [(str(t.last), t.exchange_time_ms) for t in got_tickers] == [(r["c"], r["E"]) for r in tickers]
+    assert elapsed >= span * 0.8, f"paced: {elapsed:.2f} s for {span:.2f} s recorded"
+
+
+async def _take(stream: tw.Stream[Any], n: int) -> AsyncIterator[Any]:
+    taken = 0
+    async for item in stream:
+        if isinstance(item, tw.Gap):
+            raise AssertionError(f"a gap after {taken}")
+        yield item
+        taken += 1
+        if taken == n:
+            return

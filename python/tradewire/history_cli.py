@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +17,8 @@ from typing import Any
 from . import _native
 from .data import COLUMNS, columns, to_arrow
 from .errors import TradewireError
+from .venue_cli import add_venue, venue_market
+from .venue_cli import connector as venue_connector
 
 
 def add_parser(commands: Any) -> None:
@@ -30,12 +31,7 @@ def add_parser(commands: Any) -> None:
         "are the account's: API keys come from TRADEWIRE_API_KEY and TRADEWIRE_API_SECRET. --sim "
         "reads the embedded simulator (and its account) instead of the venue.",
     )
-    history.add_argument(
-        "--venue",
-        required=True,
-        metavar="VENUE:MARKET",
-        help="binance:spot, binance:usdm, bybit:spot or bybit:linear",
-    )
+    add_venue(history, "read the embedded simulator (no network)")
     history.add_argument("--symbol", required=True, help="BTCUSDT, BTC/USDT or BTC/USDT:USDT")
     history.add_argument("--kind", choices=KINDS, default="klines", help="what to read (default klines)")
     history.add_argument("--interval", default="1m", help="candle interval (1s .. 1M; default 1m)")
@@ -44,7 +40,6 @@ def add_parser(commands: Any) -> None:
     )
     history.add_argument("--end", type=_time, default=None, help="ISO date/time or Unix ms (default: now)")
     history.add_argument("--out", required=True, type=Path, help="the file to write (.csv or .parquet)")
-    history.add_argument("--sim", action="store_true", help="read the embedded simulator (no network)")
     history.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -60,13 +55,10 @@ KINDS = tuple(ROWS)
 
 
 def run(args: argparse.Namespace) -> int:
-    venue, _, market = args.venue.partition(":")
-    if venue not in ("binance", "bybit") or not market:
-        print(
-            f"tradewire history: --venue {args.venue!r}: give VENUE:MARKET, e.g. binance:spot",
-            file=sys.stderr,
-        )
+    named = venue_market(args, "history")
+    if named is None:
         return 2
+    venue, market = named
     try:
         items = asyncio.run(_walk(args, venue, market))
     except (TradewireError, OSError, ImportError) as e:
@@ -82,24 +74,9 @@ def run(args: argparse.Namespace) -> int:
 async def _walk(args: argparse.Namespace, venue: str, market: str) -> int:
     from contextlib import ExitStack
 
-    from .connectors import Binance, Bybit
-
     with ExitStack() as stack:
-        options: dict[str, Any] = {}
         keyed = args.kind in ("my_trades", "orders")
-        if args.sim:
-            from .testing import Simulator
-
-            sim = stack.enter_context(Simulator())
-            options["endpoints"] = sim.endpoints(venue, market)
-            if keyed:
-                keys = sim.account(venue)
-                options.update(api_key=keys.api_key, api_secret=keys.api_secret)
-        elif keyed:
-            options.update(
-                api_key=os.environ.get("TRADEWIRE_API_KEY"), api_secret=os.environ.get("TRADEWIRE_API_SECRET")
-            )
-        connector = Binance(market, **options) if venue == "binance" else Bybit(market, **options)  # type: ignore[arg-type]
+        connector = venue_connector(stack, venue, market, sim=args.sim, keyed=keyed)
         async with connector:
             bar = stack.enter_context(_Bar(args.quiet or not sys.stderr.isatty()))
             if args.kind == "klines":

@@ -15,6 +15,8 @@ from typing import Any
 
 from .errors import TradewireError
 from .recording import CHANNELS, Recorder
+from .venue_cli import add_venue, venue_market
+from .venue_cli import connector as venue_connector
 
 
 def add_parser(commands: Any) -> None:
@@ -27,12 +29,7 @@ def add_parser(commands: Any) -> None:
         "time, indexed by time (docs/recording.md). A crash or kill loses at most the last second. "
         "Read it back with tw.read_recording(DIR). --sim records the embedded simulator.",
     )
-    record.add_argument(
-        "--venue",
-        required=True,
-        metavar="VENUE:MARKET",
-        help="binance:spot, binance:usdm, bybit:spot or bybit:linear",
-    )
+    add_venue(record, "record the embedded simulator (no network)")
     record.add_argument("--symbols", required=True, help="comma-separated: BTCUSDT,ETHUSDT (or BTC/USDT)")
     record.add_argument(
         "--channels",
@@ -52,17 +49,14 @@ def add_parser(commands: Any) -> None:
     record.add_argument(
         "--duration", type=float, default=None, help="stop after this many seconds (default: until stopped)"
     )
-    record.add_argument("--sim", action="store_true", help="record the embedded simulator (no network)")
     record.add_argument("--quiet", action="store_true", help="no progress line")
 
 
 def run(args: argparse.Namespace) -> int:
-    venue, _, market = args.venue.partition(":")
-    if venue not in ("binance", "bybit") or not market:
-        print(
-            f"tradewire record: --venue {args.venue!r}: give VENUE:MARKET, e.g. binance:spot", file=sys.stderr
-        )
+    named = venue_market(args, "record")
+    if named is None:
         return 2
+    venue, market = named
     try:
         stats = asyncio.run(_record(args, venue, market))
     except (TradewireError, OSError) as e:
@@ -76,8 +70,6 @@ def run(args: argparse.Namespace) -> int:
 async def _record(args: argparse.Namespace, venue: str, market: str) -> dict[str, Any]:
     from contextlib import ExitStack
 
-    from .connectors import Binance, Bybit
-
     symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
     channels = [c.strip() for c in args.channels.split(",") if c.strip()]
     stop = asyncio.Event()
@@ -85,13 +77,7 @@ async def _record(args: argparse.Namespace, venue: str, market: str) -> dict[str
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     with ExitStack() as stack:
-        options: dict[str, Any] = {}
-        if args.sim:
-            from .testing import Simulator
-
-            sim = stack.enter_context(Simulator())
-            options["endpoints"] = sim.endpoints(venue, market)
-        connector = Binance(market, **options) if venue == "binance" else Bybit(market, **options)  # type: ignore[arg-type]
+        connector = venue_connector(stack, venue, market, sim=args.sim)
         async with connector:
             recorder = Recorder(
                 connector,

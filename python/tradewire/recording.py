@@ -243,7 +243,11 @@ class Replay:
             if self.venue == "binance"
             else Bybit(self.market, endpoints=endpoints)  # type: ignore[arg-type]
         )
-        await connector.__aenter__()
+        try:
+            await connector.__aenter__()
+        except BaseException:
+            self.close()
+            raise
         self._connector = connector
         return connector
 

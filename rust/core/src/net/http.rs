@@ -426,8 +426,10 @@ impl Http {
         {
             Ok(value) => {
                 permit.success();
-                // Public answers only: a signed request's query holds its signature.
+                // Public reads only: a signed request's query holds its signature, and a keyed
+                // write's answer may hold a secret (a listen key).
                 if !request.signed
+                    && request.method == Method::Get
                     && let Some(tap) = self.tap.get()
                 {
                     let path = url.get(self.base.len()..).unwrap_or(&request.path);
