@@ -290,10 +290,11 @@ async fn public_session(
                     let key = (m.depth, m.symbol.clone());
                     if topics.contains(&Topic::Book(m.depth, m.symbol.clone())) {
                         // Right after the subscribe snapshot, messages it already covers (still
-                        // queued here) are not sent again; after that everything the topic
+                        // queued here, snapshots too) are not sent again, as the venue sends
+                        // nothing older than its snapshot; after that everything the topic
                         // publishes goes out as published, faults (repeats, reorders) included.
                         let covered = book_u.get(&key).copied();
-                        if covered.is_none_or(|u| m.u > u || (m.snapshot && m.u != u)) {
+                        if covered.is_none_or(|u| m.u > u || (m.u == 1 && u != 1)) {
                             book_u.remove(&key);
                             out.push(book_json(&m));
                         }

@@ -1,6 +1,7 @@
 //! Bybit `orderbook.{depth}` books (PROTOCOLS.md 4.3): a snapshot replaces the book (`u = 1` is
-//! a venue restart: treated as a snapshot); a delta must have `u == previous u + 1`; an older or
-//! repeated `u` is dropped. A book out of sync subscribes again: the venue answers with a
+//! a venue restart: treated as a snapshot), unless it is older than the book (a stale one
+//! arriving late must not take the book back); a delta must have `u == previous u + 1`; an older
+//! or repeated `u` is dropped. A book out of sync subscribes again: the venue answers with a
 //! snapshot.
 
 use crate::book::sync::{
@@ -48,6 +49,13 @@ impl SyncRule for BybitSync {
         // `u = 1` is the venue starting over: whatever the message says it is, it replaces the
         // book (a delta after a restart would otherwise look older than the book, forever).
         if update.snapshot || update.last_id == 1 {
+            if let Some(last) = state.last_id
+                && update.last_id < last
+                && update.last_id != 1
+                && absurd_jump(last, update.last_id).is_none()
+            {
+                return Outcome::Ignored;
+            }
             if update.last_id > MAX_UPDATE_ID {
                 // No delta could follow it: a book kept from it would never change again.
                 return state.unsync(format!("snapshot u={} is impossible", update.last_id));
@@ -129,6 +137,22 @@ mod tests {
             Outcome::Applied
         );
         assert_eq!(s.book.bids(9).len(), 2, "kept to the topic's depth");
+        // A snapshot older than the book (queued before a newer one) does not take it back; one
+        // of the same u replaces it.
+        let before = s.book.bids(9);
+        assert_eq!(
+            rule.on_update(&mut s, &update(true, 8, (50, 1)).into()),
+            Outcome::Ignored
+        );
+        assert_eq!((s.book.bids(9), s.last_id), (before, Some(9)));
+        assert_eq!(
+            rule.on_update(&mut s, &update(true, 9, (101, 2)).into()),
+            Outcome::Applied
+        );
+        assert_eq!(
+            rule.on_update(&mut s, &update(false, 9, (102, 1)).into()),
+            Outcome::Ignored
+        );
         assert_eq!(
             rule.on_update(&mut s, &update(false, 9, (103, 1)).into()),
             Outcome::Ignored
