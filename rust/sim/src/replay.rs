@@ -8,7 +8,6 @@
 //! book rebuilt from the replay goes through the states it went through when recorded.
 
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,7 +17,6 @@ use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -45,10 +43,12 @@ struct Frame {
 
 struct Answer {
     at_ns: i64,
-    query: String,
+    /// The query's parameters, signature parameters aside, sorted: what a request must match.
+    asked: Vec<(String, String)>,
+    symbol: Option<String>,
     text: String,
-    /// The book (`symbol`) a depth snapshot is of.
-    book: Option<String>,
+    /// Whether it is a book snapshot (of `symbol`).
+    book: bool,
 }
 
 struct Replay {
@@ -86,15 +86,13 @@ impl ReplayServer {
             match m.rest_path {
                 Some(target) => {
                     let (path, query) = target.split_once('?').unwrap_or((target.as_str(), ""));
-                    let book = path
-                        .ends_with("/depth")
-                        .then(|| param(query, "symbol"))
-                        .flatten();
+                    let symbol = param(query, "symbol");
                     answers.entry(path.to_owned()).or_default().push(Answer {
                         at_ns: m.at_ns,
-                        query: query.to_owned(),
+                        asked: unsigned(query),
+                        book: path.ends_with("/depth") && symbol.is_some(),
+                        symbol,
                         text: m.text,
-                        book,
                     });
                 }
                 None => {
@@ -117,12 +115,10 @@ impl ReplayServer {
             snapshot_read: Notify::new(),
         });
         let cancel = CancellationToken::new();
-        let rest_addr = serve(
-            Router::new().fallback(rest).with_state(replay.clone()),
-            &cancel,
-        )
-        .await?;
-        let ws_addr = serve(Router::new().fallback(ws).with_state(replay), &cancel).await?;
+        let rest_router = Router::new().fallback(rest).with_state(replay.clone());
+        let rest_addr = crate::server::serve(rest_router, cancel.clone()).await?;
+        let ws_router = Router::new().fallback(ws).with_state(replay);
+        let ws_addr = crate::server::serve(ws_router, cancel.clone()).await?;
         Ok(ReplayServer {
             rest: format!("http://{rest_addr}"),
             ws: format!("ws://{ws_addr}"),
@@ -139,18 +135,6 @@ impl Drop for ReplayServer {
     fn drop(&mut self) {
         self.cancel.cancel();
     }
-}
-
-async fn serve(router: Router, cancel: &CancellationToken) -> std::io::Result<SocketAddr> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-    let addr = listener.local_addr()?;
-    let cancel = cancel.clone();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router)
-            .with_graceful_shutdown(cancel.cancelled_owned())
-            .await;
-    });
-    Ok(addr)
 }
 
 fn param(query: &str, key: &str) -> Option<String> {
@@ -203,12 +187,12 @@ async fn rest(State(replay): State<Arc<Replay>>, uri: Uri, RawQuery(query): RawQ
             .iter()
             .enumerate()
             .skip(*next)
-            .find(|(_, a)| unsigned(&a.query) == asked)
+            .find(|(_, a)| a.asked == asked)
             .or_else(|| {
                 list.iter()
                     .enumerate()
                     .skip(*next)
-                    .find(|(_, a)| symbol.is_some() && param(&a.query, "symbol") == symbol)
+                    .find(|(_, a)| symbol.is_some() && a.symbol == symbol)
             });
         match pick {
             Some((i, a)) => {
@@ -218,11 +202,11 @@ async fn rest(State(replay): State<Arc<Replay>>, uri: Uri, RawQuery(query): RawQ
             None => list
                 .iter()
                 .rev()
-                .find(|a| symbol.is_none() || param(&a.query, "symbol") == symbol)
+                .find(|a| symbol.is_none() || a.symbol == symbol)
                 .unwrap_or(&list[list.len() - 1]),
         }
     };
-    if answer.book.is_some() {
+    if answer.book {
         replay
             .snapshots_served
             .lock()
@@ -360,7 +344,8 @@ async fn play(replay: Arc<Replay>, topics: HashSet<String>, tx: tokio::sync::mps
         .answers
         .values()
         .flatten()
-        .filter_map(|a| a.book.clone().map(|b| (a.at_ns, b.to_ascii_lowercase())))
+        .filter(|a| a.book)
+        .filter_map(|a| Some((a.at_ns, a.symbol.as_ref()?.to_ascii_lowercase())))
         .collect();
     snapshots.sort();
     let mut next_snapshot = 0;

@@ -72,7 +72,10 @@ fn random_key(rng: &mut fastrand::Rng) -> String {
     (0..64).map(|_| rng.alphanumeric()).collect()
 }
 
-async fn serve(router: Router, cancel: CancellationToken) -> std::io::Result<SocketAddr> {
+pub(crate) async fn serve(
+    router: Router,
+    cancel: CancellationToken,
+) -> std::io::Result<SocketAddr> {
     // Loopback only: the simulator is never reachable from another machine.
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let addr = listener.local_addr()?;
